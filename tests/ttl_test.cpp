@@ -1,0 +1,290 @@
+// Time to live: expiry, ttl(), expire(), expired keys invisible everywhere, and reclaiming the
+// space of expired keys.
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+
+using shmkv::errc;
+using shmkv::Store;
+using namespace testutil;
+using namespace std::chrono;
+using Opt = std::optional<std::string>;
+using OptMs = std::optional<milliseconds>;
+
+TEST_CASE("ttl: a key is visible before its expiry and gone after", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  auto t0 = steady_clock::now();
+  s.set("k", "v", 100ms);
+  s.set("keep", "forever");
+  auto got = s.get("k");
+  bool ex = key_exists(s, "k");
+  if (steady_clock::now() - t0 < 80ms) {
+    REQUIRE(got == Opt("v"));
+    REQUIRE(ex);
+  }
+  std::this_thread::sleep_for(250ms);
+  REQUIRE(s.get("k") == std::nullopt);
+  REQUIRE_FALSE(key_exists(s, "k"));
+  REQUIRE(s.ttl("k") == std::nullopt);
+  REQUIRE_FALSE(s.del("k"));  // an expired key did not exist
+  REQUIRE(s.get("keep") == Opt("forever"));
+  REQUIRE(s.size() == 1);
+}
+
+TEST_CASE("ttl: ttl() reports the remaining time", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  s.set("k", "v", 10s);
+  auto t = s.ttl("k");
+  REQUIRE(t.has_value());
+  REQUIRE(*t <= 10s);
+  REQUIRE(*t > 9s);
+  std::this_thread::sleep_for(200ms);
+  auto t2 = s.ttl("k");
+  REQUIRE(t2.has_value());
+  REQUIRE(*t2 <= *t - 150ms);
+  REQUIRE(*t2 > 8s);
+  s.set("p", "v");
+  REQUIRE(s.ttl("p") == OptMs(0ms));
+  REQUIRE(s.ttl("absent") == std::nullopt);
+}
+
+TEST_CASE("ttl: expire() sets, changes and removes a TTL", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  REQUIRE_FALSE(s.expire("absent", 10s));
+  REQUIRE_FALSE(key_exists(s, "absent"));
+
+  s.set("k", "v");
+  REQUIRE(s.expire("k", 10s));
+  auto t = s.ttl("k");
+  REQUIRE(t.has_value());
+  REQUIRE(*t > 9s);
+  REQUIRE(*t <= 10s);
+  REQUIRE(s.get("k") == Opt("v"));  // value untouched
+
+  REQUIRE(s.expire("k", 100s));
+  REQUIRE(*s.ttl("k") > 99s);
+
+  REQUIRE(s.expire("k", 0ms));  // zero removes the TTL
+  REQUIRE(s.ttl("k") == OptMs(0ms));
+
+  SECTION("a removed TTL no longer expires the key") {
+    s.set("short", "v", 100ms);
+    REQUIRE(s.expire("short", 0ms));
+    std::this_thread::sleep_for(250ms);
+    REQUIRE(s.get("short") == Opt("v"));
+    REQUIRE(s.ttl("short") == OptMs(0ms));
+  }
+  SECTION("expire() shortens a TTL to make a key expire") {
+    s.set("long", "v", 100s);
+    REQUIRE(s.expire("long", 80ms));
+    std::this_thread::sleep_for(250ms);
+    REQUIRE(s.get("long") == std::nullopt);
+    REQUIRE_FALSE(s.expire("long", 10s));  // expired = absent
+  }
+}
+
+TEST_CASE("ttl: set without a TTL clears an existing TTL; set with one replaces it", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  s.set("k", "v1", 80ms);
+  s.set("k", "v2");
+  REQUIRE(s.ttl("k") == OptMs(0ms));
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(s.get("k") == Opt("v2"));
+  s.set("k", "v3", 80ms);
+  auto t = s.ttl("k");
+  REQUIRE(t.has_value());
+  REQUIRE(*t > 0ms);
+  REQUIRE(*t <= 80ms);
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(s.get("k") == std::nullopt);
+}
+
+TEST_CASE("ttl: expired keys count as absent for the conditional operations", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  for (const char* k : {"a", "b", "c", "d", "e", "f", "g"}) s.set(k, "old", 60ms);
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(s.set_if_absent("a", "new"));
+  REQUIRE(s.get("a") == Opt("new"));
+  REQUIRE(s.ttl("a") == OptMs(0ms));
+
+  auto gs = s.get_or_set("b", "new");
+  REQUIRE_FALSE(gs.loaded);
+  REQUIRE(gs.value == "new");
+
+  REQUIRE(s.compare_and_swap("c", std::nullopt, "new"));
+  REQUIRE(s.get("c") == Opt("new"));
+
+  REQUIRE_FALSE(s.compare_and_swap("d", std::string_view("old"), "new"));
+  REQUIRE(s.get("d") == std::nullopt);
+
+  REQUIRE_FALSE(s.compare_and_delete("e", "old"));
+
+  auto sw = s.swap("f", "new");
+  REQUIRE_FALSE(sw.loaded);
+  REQUIRE(sw.previous == std::nullopt);
+
+  REQUIRE(s.increment_by("g", 5) == 5);  // expired "old" is absent, not a non-number
+  REQUIRE(s.ttl("g") == OptMs(0ms));     // and the dead TTL is not inherited
+  REQUIRE(s.size() == 5);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ttl: expired keys are absent from list, scan, count, size, random and batches",
+          "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  std::set<std::string> live;
+  std::vector<std::string> all;
+  for (int i = 0; i < 50; ++i) {
+    std::string k = "k" + std::to_string(1000 + i);
+    all.push_back(k);
+    if (i % 2 == 0) {
+      s.set(k, "dies", 80ms);
+    } else {
+      s.set(k, "lives");
+      live.insert(k);
+    }
+  }
+  std::this_thread::sleep_for(250ms);
+
+  REQUIRE(s.size() == live.size());
+  REQUIRE(s.count() == live.size());
+  REQUIRE(s.count("k") == live.size());
+  auto l = s.list();
+  REQUIRE(l.size() == live.size());
+  for (const auto& e : l) {
+    REQUIRE(live.count(e.key) == 1);
+    REQUIRE(e.value == "lives");
+  }
+  auto page = s.scan({"k", 0, ""});
+  REQUIRE(page.entries.size() == live.size());
+  REQUIRE(page.done);
+  for (int i = 0; i < 300; ++i) {
+    auto r = s.random_key();
+    REQUIRE(r.has_value());
+    REQUIRE(live.count(*r) == 1);
+  }
+  auto rk = s.random_keys(1000, "", true);
+  REQUIRE(std::set<std::string>(rk.begin(), rk.end()) == live);
+  for (const auto& k : s.random_keys(200, "k", false)) REQUIRE(live.count(k) == 1);
+  auto gm = s.get_many(all);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    INFO(all[i]);
+    REQUIRE(gm[i].has_value() == (live.count(all[i]) == 1));
+  }
+  REQUIRE(s.delete_many(all) == live.size());
+  REQUIRE(s.size() == 0);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ttl: pop_random never returns an expired key", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  for (int i = 0; i < 40; ++i) s.set("d" + std::to_string(i), "dies", 60ms);
+  for (int i = 0; i < 10; ++i) s.set("l" + std::to_string(i), "lives");
+  std::this_thread::sleep_for(200ms);
+  std::set<std::string> popped;
+  while (auto e = s.pop_random()) {
+    REQUIRE(e->value == "lives");
+    REQUIRE(popped.insert(e->key).second);
+  }
+  REQUIRE(popped.size() == 10);
+  REQUIRE(s.size() == 0);
+}
+
+TEST_CASE("ttl: delete_prefix over expired keys finishes", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  for (int i = 0; i < 20; ++i) s.set("p:" + std::to_string(i), "v", i % 2 ? 60ms : 0ms);
+  std::this_thread::sleep_for(200ms);
+  auto r = s.delete_prefix("p:");
+  REQUIRE(r.done);
+  REQUIRE(r.deleted >= 10);
+  REQUIRE(s.count("p:") == 0);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ttl: the arena space of expired keys is reclaimed", "[ttl][capacity]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name(), 4ull << 20, 4));
+  const std::string value(1000, 'x');
+  // Fill with expiring keys until the store is full.
+  constexpr auto kTtl = 1000ms;
+  auto t0 = steady_clock::now();
+  std::size_t n = 0;
+  for (;; ++n) {
+    auto o = outcome_of([&] { s.set("ttl:" + std::to_string(n), value, kTtl); });
+    if (o == errc::store_full) break;
+    REQUIRE(o.kind == Outcome::returned);
+    REQUIRE(n < 100000);
+  }
+  INFO("filled " << n << " keys");
+  REQUIRE(n > 1000);
+  if (steady_clock::now() - t0 > kTtl * 8 / 10) {
+    WARN("filling took longer than the TTL; keys may have expired meanwhile, skipping");
+    return;
+  }
+  std::this_thread::sleep_for(kTtl + 200ms);
+  REQUIRE(s.size() == 0);
+  // The same amount of permanent data fits again.
+  for (std::size_t i = 0; i < n; ++i) {
+    auto o = outcome_of([&] { s.set("perm:" + std::to_string(i), value); });
+    INFO("permanent key " << i);
+    REQUIRE(o.kind == Outcome::returned);
+  }
+  REQUIRE(s.size() == n);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ttl: hash-table slots of expired keys are reclaimed", "[ttl][capacity]") {
+  SegmentGuard g(unique_name());
+  auto o = small_options(g.name(), 4ull << 20, 1);
+  o.max_keys = 256;
+  Store s = Store::open(o);
+  auto t0 = steady_clock::now();
+  std::size_t n = 0;
+  for (;; ++n) {
+    auto r = outcome_of([&] { s.set("ttl:" + std::to_string(n), "v", 300ms); });
+    if (r == errc::store_full) break;
+    REQUIRE(r.kind == Outcome::returned);
+    REQUIRE(n <= s.info().max_keys);
+  }
+  INFO("table took " << n << " keys");
+  REQUIRE(n > 100);
+  if (steady_clock::now() - t0 > 250ms) {
+    WARN("filling took longer than the TTL; skipping");
+    return;
+  }
+  std::this_thread::sleep_for(500ms);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto r = outcome_of([&] { s.set("perm:" + std::to_string(i), "v"); });
+    INFO("permanent key " << i);
+    REQUIRE(r.kind == Outcome::returned);
+  }
+  REQUIRE(s.size() == n);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ttl: expiry is seen by other processes", "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  int st = run_in_child([&] {
+    Store c = Store::open(small_options(g.name()));
+    c.set("k", "v", 100ms);
+    c.set("p", "v");
+    return 0;
+  });
+  REQUIRE(st == 0);
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(s.get("k") == std::nullopt);
+  REQUIRE(s.get("p") == Opt("v"));
+}
