@@ -1,0 +1,48 @@
+// shmkv/options.hpp: how to open a store.
+//
+// Size fields take effect only when the segment is created; attaching ignores them and
+// Store::info() reports the values recorded in the segment.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace shmkv {
+
+enum class OpenMode {
+  create_or_attach,  // attach if the segment exists, else create it (the default)
+  create_only,       // create; errc::already_exists if it exists
+  attach_only,       // attach; errc::not_found if it does not exist
+  read_only,         // attach without write access; every mutation raises errc::read_only
+};
+
+struct Options {
+  // Segment name: 1-200 of [A-Za-z0-9._-]. The segment lives at /dev/shm/shmkv.<name>.
+  std::string name = "default";
+
+  OpenMode open_mode = OpenMode::create_or_attach;
+
+  // Total segment bytes. Default 64 MiB. tmpfs only spends memory on pages that are touched,
+  // so a large value is cheap until filled. Fixed at creation.
+  std::uint64_t size_bytes = 64ull << 20;
+
+  // Number of shards, a power of two (each has its own robust mutex). 0 = chosen from the core
+  // count (16 per core, at least 16, at most 1024). More shards mean less lock contention.
+  std::uint32_t shards = 0;
+
+  // Largest key accepted, in bytes (1..65535). Default 1024.
+  std::uint32_t max_key_bytes = 1024;
+
+  // Largest value accepted, in bytes. Default 1 MiB. Must fit in the segment's arena.
+  std::uint32_t max_value_bytes = 1u << 20;
+
+  // How many keys the hash tables can hold in total (0 = size_bytes / 256). Each potential key
+  // costs about 28 bytes of index; the rest of the segment holds keys and values.
+  std::uint64_t max_keys = 0;
+
+  // File mode of a newly created segment. Default 0600: only the creating user may attach.
+  std::uint32_t mode = 0600;
+};
+
+}  // namespace shmkv

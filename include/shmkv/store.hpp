@@ -1,0 +1,204 @@
+// shmkv/store.hpp: the store handle and its operations.
+//
+// A Store is a move-only handle on one named shared-memory segment. Any number of processes
+// (and threads within them) may open the same name; every single-key operation is linearizable
+// across all of them. A Store object may be shared by threads of one process. It must not be
+// used across fork(): a child opens its own handle.
+//
+// Errors (shmkv::Error, see error.hpp). Every operation may raise `closed` on a closed handle;
+// every key argument may raise `invalid_argument` (empty key) or `key_too_long`; every mutation
+// may raise `read_only`, `value_too_large` and `store_full`, in which case nothing changed.
+// Operations that can raise more say so. Returned strings and vectors are copies: they stay
+// valid after the entry changes.
+//
+// Multi-key operations (set_many, delete_many, delete_prefix, clear, list, scan, count, size)
+// apply shard by shard: each shard's part is atomic, the whole is not a snapshot.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shmkv/error.hpp"
+#include "shmkv/options.hpp"
+
+namespace shmkv {
+
+struct Entry {
+  std::string key;
+  std::string value;
+  bool operator==(const Entry&) const = default;
+};
+
+struct GetOrSetResult {
+  std::string value;  // the value now stored
+  bool loaded;        // true if the key existed (value is the old one), false if we stored ours
+};
+
+struct SwapResult {
+  std::optional<std::string> previous;  // the value replaced, if any
+  bool loaded;                          // true if the key existed
+};
+
+struct ListOptions {
+  std::string prefix;     // only keys starting with these bytes
+  std::size_t limit = 0;  // at most this many entries; 0 = all
+};
+
+struct ScanOptions {
+  std::string prefix;
+  std::size_t limit = 0;  // page size; 0 = all remaining
+  std::string cursor;     // resume strictly after this key; empty = from the start
+};
+
+struct ScanPage {
+  std::vector<Entry> entries;  // in byte order of keys
+  std::string cursor;          // pass back to continue; the last key returned
+  bool done;                   // true when no key after cursor matched
+};
+
+struct DeletePrefixResult {
+  std::size_t deleted;
+  bool done;  // true if no key with the prefix remains
+};
+
+struct ShardInfo {
+  std::uint64_t live_keys;    // keys in the table, expired ones included until reclaimed
+  std::uint64_t capacity;     // slots in the shard's hash table
+  std::uint64_t arena_bytes;  // bytes of arena chunks the shard holds
+  std::uint64_t used_bytes;   // bytes of those occupied by records
+  std::uint32_t max_probe;    // longest probe sequence in the table
+  std::uint64_t recoveries;   // times the shard was repaired after its lock holder died
+};
+
+struct ProcessInfo {
+  std::int32_t pid;
+  std::uint64_t start_time;  // process start time in clock ticks since boot (/proc/PID/stat)
+  bool alive;
+};
+
+struct Info {
+  std::string name;
+  std::uint32_t layout_version;
+  std::uint64_t layout_fingerprint;
+  std::uint64_t created_unix_ms;
+  std::uint64_t size_bytes;
+  std::uint32_t shards;
+  std::uint32_t max_key_bytes;
+  std::uint32_t max_value_bytes;
+  std::uint64_t max_keys;              // total hash-table slots over all shards
+  std::uint64_t arena_bytes;           // bytes available for records
+  std::uint64_t arena_used_bytes;      // bytes held by shards (whole chunks)
+  std::uint64_t live_keys;             // as ShardInfo::live_keys, summed
+  std::vector<ShardInfo> shard;        // per-shard load
+  std::vector<ProcessInfo> processes;  // attached processes (registry)
+};
+
+// Operation counters since creation, summed over shards.
+struct Stats {
+  std::uint64_t gets = 0, hits = 0, misses = 0, sets = 0, deletes = 0;
+  std::uint64_t cas_success = 0, cas_failure = 0;
+  std::uint64_t lock_waits = 0, recoveries = 0;
+};
+
+class Store {
+ public:
+  // Creates or attaches the segment Options::name according to Options::open_mode.
+  // Raises invalid_argument (bad name or option), already_exists, not_found,
+  // incompatible_layout, permission_denied, store_full (size too small), io_error.
+  static Store open(const Options& options);
+
+  // Removes the named segment. Processes still attached keep their mapping until they close.
+  // Raises invalid_argument, not_found, permission_denied.
+  static void destroy(const std::string& name);
+
+  // True if a segment with this name exists.
+  static bool segment_exists(const std::string& name);
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  // Detaches. Idempotent; afterwards every call raises errc::closed.
+  void close() noexcept;
+  bool is_open() const noexcept;
+
+  // --- single key ---
+  std::optional<std::string> get(std::string_view key);
+  // ttl zero = no expiry; otherwise the key expires ttl from now.
+  void set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl = {});
+  bool exists(std::string_view key);
+  bool del(std::string_view key);  // true if it existed
+
+  // --- counters ---
+  // Adds delta to the decimal int64 stored at key (absent counts as 0) and returns the result.
+  // Raises not_a_number (stored value is not an ASCII decimal int64) or overflow; then nothing
+  // changes. A TTL on the key is kept.
+  std::int64_t increment_by(std::string_view key, std::int64_t delta);
+
+  // --- atomic helpers ---
+  GetOrSetResult get_or_set(std::string_view key, std::string_view value);
+  SwapResult swap(std::string_view key, std::string_view value);
+  // expected == std::nullopt: succeeds only if the key is absent.
+  bool compare_and_swap(std::string_view key, std::optional<std::string_view> expected,
+                        std::string_view value);
+  bool compare_and_delete(std::string_view key, std::string_view expected);
+  bool set_if_absent(std::string_view key, std::string_view value,
+                     std::chrono::milliseconds ttl = {});
+
+  // --- TTL ---
+  // Sets a key's TTL (zero removes it). False if the key is absent.
+  bool expire(std::string_view key, std::chrono::milliseconds ttl);
+  // Remaining time to live: nullopt if the key is absent; zero if it has no expiry.
+  std::optional<std::chrono::milliseconds> ttl(std::string_view key);
+
+  // --- batches (validated first: one bad entry raises and nothing is written) ---
+  std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys);
+  void set_many(const std::vector<std::pair<std::string, std::string>>& pairs,
+                std::chrono::milliseconds ttl = {});
+  std::size_t delete_many(const std::vector<std::string>& keys);
+  // Deletes up to limit keys starting with prefix (limit 0 = all).
+  DeletePrefixResult delete_prefix(std::string_view prefix, std::size_t limit = 0);
+
+  // --- ordered reads (byte order; cost O(keys in store) per call) ---
+  std::vector<Entry> list(const ListOptions& options = {});
+  ScanPage scan(const ScanOptions& options);
+  std::size_t count(std::string_view prefix = {});
+
+  // --- random ---
+  // A key drawn uniformly from the live keys starting with prefix; nullopt if none.
+  std::optional<std::string> random_key(std::string_view prefix = {});
+  // count keys; unique = no key twice (then at most the number of matching keys are returned).
+  std::vector<std::string> random_keys(std::size_t count, std::string_view prefix = {},
+                                       bool unique = false);
+  // Atomically picks a uniformly random live key with the prefix and removes it. Two processes
+  // never pop the same entry.
+  std::optional<Entry> pop_random(std::string_view prefix = {});
+
+  // --- whole store ---
+  std::size_t size();  // live (unexpired) keys
+  void clear();
+  Info info();
+  Stats stats();
+
+  // Verifies every shard's invariants (table, records, index array, arena accounting).
+  // Returns one line per violation; empty when healthy. Takes each shard lock in turn.
+  std::vector<std::string> check_invariants();
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  Impl& impl();  // raises errc::closed on a moved-from handle
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shmkv

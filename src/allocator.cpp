@@ -1,0 +1,417 @@
+// allocator.cpp: see allocator.hpp for the design and crash behaviour.
+#include "allocator.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crashpoint.hpp"
+#include "os.hpp"
+#include "robust_mutex.hpp"
+
+namespace shmkv::detail {
+namespace {
+
+constexpr std::uint64_t kFallocateStep = 1u << 20;
+
+std::uint32_t& FreeLink(RecordHeader* rec) {
+  return rec->key_len;
+}  // a free block's next link
+
+void SetState(RecordHeader* rec, RecordState state) {
+  rec->state_lsn.store(state, std::memory_order_release);
+}
+
+// True if continuation chunk c (with `ident`) belongs to a live head of the same owner.
+bool ContinuationValid(const Segment& seg, std::uint64_t c, std::uint64_t ident) {
+  std::uint64_t dist = IdentSpan(ident);
+  if (dist == 0 || dist > c) return false;
+  std::uint64_t head = seg.chunk(c - dist)->ident.load(std::memory_order_acquire);
+  return head != 0 && IdentClass(head) != kClassContinuation &&
+         IdentOwner(head) == IdentOwner(ident) && IdentSpan(head) > dist;
+}
+
+// Makes the chunk table consistent after a holder of alloc_mutex died: a continuation chunk not
+// covered by a head of the same owner is freed; chunks_in_use is recounted.
+void RepairChunkTable(Segment& seg) {
+  SegmentHeader* sh = seg.header();
+  std::uint64_t in_use = 0;
+  for (std::uint64_t c = 0; c < sh->chunk_count; ++c) {
+    std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_acquire);
+    if (ident == 0) continue;
+    if (IdentClass(ident) == kClassContinuation && !ContinuationValid(seg, c, ident)) {
+      seg.chunk(c)->ident.store(0, std::memory_order_release);
+      continue;
+    }
+    ++in_use;
+  }
+  sh->chunks_in_use = in_use;
+}
+
+class AllocLock {
+ public:
+  explicit AllocLock(Segment& seg) : seg_(seg) {
+    bool waited = false;
+    pthread_mutex_t* m = &seg.header()->alloc_mutex;
+    if (LockRobust(m, LockName{seg.name(), "allocator", -1}, &waited) == LockResult::owner_died) {
+      RepairChunkTable(seg);
+      ++seg.header()->alloc_recoveries;
+      MarkConsistent(m);
+    }
+  }
+  ~AllocLock() { UnlockRobust(&seg_.header()->alloc_mutex); }
+
+ private:
+  Segment& seg_;
+};
+
+// Claims n consecutive free chunks for `shard` as class `cls`. Returns the first chunk index + 1,
+// or 0 when there is no room.
+std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, std::uint32_t n) {
+  AllocLock lock(seg);
+  SegmentHeader* sh = seg.header();
+  const std::uint64_t total = sh->chunk_count;
+  if (n == 0 || n > total) return 0;
+  std::uint64_t start = sh->alloc_hint < total ? sh->alloc_hint : 0;
+  std::uint64_t found = total, run = 0;
+  // Two passes over the table: from the hint to the end, then from the start.
+  for (std::uint64_t step = 0, c = start; step < total + n; ++step, ++c) {
+    if (c == total) {
+      c = 0;
+      run = 0;
+    }
+    if (seg.chunk(c)->ident.load(std::memory_order_relaxed) != 0) {
+      run = 0;
+      continue;
+    }
+    if (++run == n) {
+      found = c + 1 - n;
+      break;
+    }
+  }
+  if (found == total) return 0;
+  std::uint64_t end = sh->off_arena + (found + n) * kChunkBytes;
+  if (end > sh->fallocated_bytes) {
+    std::uint64_t want =
+        std::min(std::max(end, sh->fallocated_bytes + kFallocateStep), sh->size_bytes);
+    if (os::Fallocate(seg.fd(), sh->fallocated_bytes, want - sh->fallocated_bytes) != 0) return 0;
+    sh->fallocated_bytes = want;
+  }
+  ChunkInfo* head = seg.chunk(found);
+  if (cls == kClassLarge) {
+    SetState(seg.At<RecordHeader>(ChunkOffset(seg, found)), kFree);
+  } else {
+    head->used = head->free_head = head->carved = head->next = head->prev = 0;
+  }
+  for (std::uint64_t i = n - 1; i >= 1; --i) {
+    seg.chunk(found + i)->ident.store(
+        MakeIdent(shard, kClassContinuation, static_cast<std::uint16_t>(i)),
+        std::memory_order_release);
+  }
+  CrashBarrier();
+  SHMKV_CRASH_POINT("alloc.span_tail_claimed");
+  head->ident.store(MakeIdent(shard, cls, static_cast<std::uint16_t>(n)),
+                    std::memory_order_release);
+  sh->chunks_in_use += n;
+  sh->alloc_hint = found + n;
+  return found + 1;
+}
+
+void ListUnlink(const ShardRef& s, std::uint16_t cls, std::uint64_t c) {
+  ChunkInfo* ci = s.seg->chunk(c);
+  if (ci->prev)
+    s.seg->chunk(ci->prev - 1)->next = ci->next;
+  else
+    s.h->partial_head[cls] = ci->next;
+  if (ci->next) s.seg->chunk(ci->next - 1)->prev = ci->prev;
+  ci->next = ci->prev = 0;
+}
+
+void ListPush(const ShardRef& s, std::uint16_t cls, std::uint64_t c) {
+  ChunkInfo* ci = s.seg->chunk(c);
+  ci->prev = 0;
+  ci->next = s.h->partial_head[cls];
+  if (ci->next) s.seg->chunk(ci->next - 1)->prev = static_cast<std::uint32_t>(c + 1);
+  s.h->partial_head[cls] = static_cast<std::uint32_t>(c + 1);
+}
+
+}  // namespace
+
+int SizeClassFor(std::uint64_t bytes) {
+  for (std::uint32_t i = 0; i < kNumClasses; ++i)
+    if (kSizeClasses[i] >= bytes) return static_cast<int>(i);
+  return -1;
+}
+
+std::uint64_t BlockBytes(const Segment& seg, std::uint64_t rec_off) {
+  std::uint64_t ident =
+      seg.chunk(HeadChunk(seg, ChunkOf(seg, rec_off)))->ident.load(std::memory_order_relaxed);
+  std::uint16_t cls = IdentClass(ident);
+  return cls == kClassLarge ? std::uint64_t(IdentSpan(ident)) * kChunkBytes : kSizeClasses[cls];
+}
+
+std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
+  Segment& seg = *s.seg;
+  int cls_index = SizeClassFor(bytes);
+  if (cls_index < 0) {
+    std::uint64_t n = (bytes + kChunkBytes - 1) / kChunkBytes;
+    if (n > 0xffff) return 0;
+    std::uint64_t c = AllocChunks(seg, s.index, kClassLarge, static_cast<std::uint32_t>(n));
+    if (c == 0) return 0;
+    s.h->chunk_count += n;
+    s.h->used_bytes += n * kChunkBytes;
+    return ChunkOffset(seg, c - 1);
+  }
+  auto cls = static_cast<std::uint16_t>(cls_index);
+  std::uint32_t size = kSizeClasses[cls];
+  if (s.h->partial_head[cls] == 0) {
+    std::uint64_t c = AllocChunks(seg, s.index, cls, SlabChunks(cls));
+    if (c == 0) return 0;
+    s.h->chunk_count += SlabChunks(cls);
+    ListPush(s, cls, c - 1);
+  }
+  std::uint64_t c = s.h->partial_head[cls] - 1;
+  ChunkInfo* ci = seg.chunk(c);
+  std::uint64_t base = ChunkOffset(seg, c);
+  std::uint64_t off;
+  if (ci->free_head) {
+    off = base + std::uint64_t(ci->free_head - 1) * size;
+    ci->free_head = FreeLink(seg.At<RecordHeader>(off));
+  } else {
+    off = base + std::uint64_t(ci->carved) * size;
+    SetState(seg.At<RecordHeader>(off), kFree);
+    CrashBarrier();
+    ++ci->carved;
+  }
+  ++ci->used;
+  s.h->used_bytes += size;
+  if (ci->free_head == 0 && ci->carved == BlocksPerSlab(cls)) ListUnlink(s, cls, c);
+  return off;
+}
+
+void FreeRecord(const ShardRef& s, std::uint64_t rec_off) {
+  Segment& seg = *s.seg;
+  std::uint64_t c = HeadChunk(seg, ChunkOf(seg, rec_off));
+  ChunkInfo* ci = seg.chunk(c);
+  std::uint64_t ident = ci->ident.load(std::memory_order_relaxed);
+  std::uint16_t cls = IdentClass(ident);
+  auto* rec = seg.At<RecordHeader>(rec_off);
+  SetState(rec, kFree);
+  if (cls == kClassLarge) {
+    std::uint64_t n = IdentSpan(ident);
+    s.h->chunk_count -= n;
+    s.h->used_bytes -= n * kChunkBytes;
+    FreeChunks(seg, {c});
+    return;
+  }
+  std::uint32_t size = kSizeClasses[cls];
+  bool was_full = ci->free_head == 0 && ci->carved == BlocksPerSlab(cls);
+  FreeLink(rec) = ci->free_head;
+  ci->free_head = static_cast<std::uint32_t>((rec_off - ChunkOffset(seg, c)) / size + 1);
+  --ci->used;
+  s.h->used_bytes -= size;
+  if (was_full) ListPush(s, cls, c);
+  // Keep one slab per class to avoid churning the global pool; return other empty ones.
+  if (ci->used == 0 && !(s.h->partial_head[cls] == c + 1 && ci->next == 0)) {
+    ListUnlink(s, cls, c);
+    s.h->chunk_count -= SlabChunks(cls);
+    FreeChunks(seg, {c});
+  }
+}
+
+void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads) {
+  if (heads.empty()) return;
+  AllocLock lock(seg);
+  for (std::uint64_t c : heads) {
+    std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_relaxed);
+    std::uint64_t n = IdentSpan(ident);
+    seg.chunk(c)->ident.store(0, std::memory_order_release);
+    CrashBarrier();
+    SHMKV_CRASH_POINT("alloc.span_head_released");
+    for (std::uint64_t i = 1; i < n; ++i)
+      seg.chunk(c + i)->ident.store(0, std::memory_order_release);
+    seg.header()->chunks_in_use -= n;
+  }
+}
+
+std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard) {
+  std::vector<std::uint64_t> out;
+  const std::uint64_t total = seg.header()->chunk_count;
+  for (std::uint64_t c = 0; c < total; ++c) {
+    std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_acquire);
+    if (ident != 0 && IdentOwner(ident) == shard && IdentClass(ident) != kClassContinuation)
+      out.push_back(c);
+  }
+  return out;
+}
+
+void ForEachBlock(const ShardRef& s, const std::function<void(std::uint64_t, std::uint64_t)>& fn) {
+  for (std::uint64_t c : ChunksOwnedBy(*s.seg, s.index)) {
+    std::uint64_t ident = s.seg->chunk(c)->ident.load(std::memory_order_acquire);
+    std::uint16_t cls = IdentClass(ident);
+    std::uint64_t base = ChunkOffset(*s.seg, c);
+    if (cls == kClassLarge) {
+      fn(base, std::uint64_t(IdentSpan(ident)) * kChunkBytes);
+    } else if (cls < kNumClasses) {
+      std::uint32_t carved = std::min(s.seg->chunk(c)->carved, BlocksPerSlab(cls));
+      for (std::uint32_t i = 0; i < carved; ++i)
+        fn(base + std::uint64_t(i) * kSizeClasses[cls], kSizeClasses[cls]);
+    }
+  }
+}
+
+void RebuildShardArena(const ShardRef& s) {
+  Segment& seg = *s.seg;
+  std::fill(std::begin(s.h->partial_head), std::end(s.h->partial_head), 0u);
+  s.h->used_bytes = 0;
+  s.h->chunk_count = 0;
+  std::vector<std::uint64_t> to_free;
+  for (std::uint64_t c : ChunksOwnedBy(seg, s.index)) {
+    ChunkInfo* ci = seg.chunk(c);
+    std::uint64_t ident = ci->ident.load(std::memory_order_acquire);
+    std::uint16_t cls = IdentClass(ident);
+    auto* head_rec = seg.At<RecordHeader>(ChunkOffset(seg, c));
+    if (cls == kClassLarge) {
+      if ((head_rec->state_lsn.load(std::memory_order_relaxed) & 3) == kLive) {
+        s.h->chunk_count += IdentSpan(ident);
+        s.h->used_bytes += std::uint64_t(IdentSpan(ident)) * kChunkBytes;
+      } else {
+        to_free.push_back(c);
+      }
+      continue;
+    }
+    if (cls >= kNumClasses) {  // a garbage class: nothing in it can be trusted
+      to_free.push_back(c);
+      continue;
+    }
+    std::uint32_t size = kSizeClasses[cls], blocks = BlocksPerSlab(cls);
+    ci->carved = std::min(ci->carved, blocks);
+    ci->used = 0;
+    ci->free_head = 0;
+    for (std::uint32_t i = ci->carved; i-- > 0;) {
+      auto* rec = seg.At<RecordHeader>(ChunkOffset(seg, c) + std::uint64_t(i) * size);
+      if ((rec->state_lsn.load(std::memory_order_relaxed) & 3) == kLive) {
+        ++ci->used;
+      } else {
+        SetState(rec, kFree);
+        FreeLink(rec) = ci->free_head;
+        ci->free_head = i + 1;
+      }
+    }
+    if (ci->used == 0) {
+      to_free.push_back(c);
+      continue;
+    }
+    s.h->chunk_count += IdentSpan(ident);
+    s.h->used_bytes += std::uint64_t(ci->used) * size;
+    ci->next = ci->prev = 0;
+    if (ci->free_head != 0 || ci->carved < blocks) ListPush(s, cls, c);
+  }
+  FreeChunks(seg, to_free);
+}
+
+void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
+  Segment& seg = *s.seg;
+  std::string where = "shard " + std::to_string(s.index) + ": ";
+  std::uint64_t chunks = 0, used_bytes = 0;
+  std::vector<std::uint64_t> partial_expected;
+  for (std::uint64_t c : ChunksOwnedBy(seg, s.index)) {
+    ChunkInfo* ci = seg.chunk(c);
+    std::uint64_t ident = ci->ident.load(std::memory_order_acquire);
+    std::uint16_t cls = IdentClass(ident);
+    if (cls == kClassLarge) {
+      std::uint16_t span = IdentSpan(ident);
+      for (std::uint16_t i = 1; i < span; ++i) {
+        std::uint64_t cont = seg.chunk(c + i)->ident.load(std::memory_order_relaxed);
+        if (IdentClass(cont) != kClassContinuation || IdentOwner(cont) != s.index ||
+            IdentSpan(cont) != i)
+          out->push_back(where + "chunk " + std::to_string(c + i) +
+                         " should continue the span at chunk " + std::to_string(c));
+      }
+      chunks += span;
+      auto* rec = seg.At<RecordHeader>(ChunkOffset(seg, c));
+      if ((rec->state_lsn.load(std::memory_order_relaxed) & 3) != kLive)
+        out->push_back(where + "span at chunk " + std::to_string(c) +
+                       " holds no live record (leaked)");
+      used_bytes += std::uint64_t(span) * kChunkBytes;
+      continue;
+    }
+    if (cls >= kNumClasses || IdentSpan(ident) != SlabChunks(cls)) {
+      out->push_back(where + "chunk " + std::to_string(c) + " has invalid size class " +
+                     std::to_string(cls));
+      continue;
+    }
+    for (std::uint16_t i = 1; i < IdentSpan(ident); ++i) {
+      std::uint64_t cont = seg.chunk(c + i)->ident.load(std::memory_order_relaxed);
+      if (IdentClass(cont) != kClassContinuation || IdentOwner(cont) != s.index ||
+          IdentSpan(cont) != i)
+        out->push_back(where + "chunk " + std::to_string(c + i) +
+                       " should continue the slab at chunk " + std::to_string(c));
+    }
+    chunks += IdentSpan(ident);
+    std::uint32_t size = kSizeClasses[cls], blocks = BlocksPerSlab(cls);
+    if (ci->carved > blocks) {
+      out->push_back(where + "chunk " + std::to_string(c) + " carved " +
+                     std::to_string(ci->carved) + " > " + std::to_string(blocks));
+      continue;
+    }
+    std::uint32_t live = 0, free_listed = 0;
+    for (std::uint32_t i = 0; i < ci->carved; ++i)
+      if ((seg.At<RecordHeader>(ChunkOffset(seg, c) + std::uint64_t(i) * size)->state_lsn.load() &
+           3) == kLive)
+        ++live;
+    for (std::uint32_t f = ci->free_head; f != 0 && free_listed <= blocks; ++free_listed) {
+      if (f > ci->carved) {
+        out->push_back(where + "chunk " + std::to_string(c) +
+                       " free list points past the carved blocks");
+        break;
+      }
+      auto* rec = seg.At<RecordHeader>(ChunkOffset(seg, c) + std::uint64_t(f - 1) * size);
+      if ((rec->state_lsn.load() & 3) != kFree) {
+        out->push_back(where + "chunk " + std::to_string(c) + " block " + std::to_string(f - 1) +
+                       " is on the free list but not free");
+        break;
+      }
+      f = FreeLink(rec);
+    }
+    if (live != ci->used)
+      out->push_back(where + "chunk " + std::to_string(c) + " used " + std::to_string(ci->used) +
+                     " but holds " + std::to_string(live) + " live records");
+    if (free_listed + live != ci->carved)
+      out->push_back(where + "chunk " + std::to_string(c) + ": " + std::to_string(live) +
+                     " live + " + std::to_string(free_listed) + " free-listed != " +
+                     std::to_string(ci->carved) + " carved blocks (space leaked)");
+    used_bytes += std::uint64_t(ci->used) * size;
+    if (ci->free_head != 0 || ci->carved < blocks) partial_expected.push_back(c);
+  }
+  if (chunks != s.h->chunk_count)
+    out->push_back(where + "chunk_count " + std::to_string(s.h->chunk_count) + " but owns " +
+                   std::to_string(chunks) + " chunks");
+  if (used_bytes != s.h->used_bytes)
+    out->push_back(where + "used_bytes " + std::to_string(s.h->used_bytes) +
+                   " but blocks in use hold " + std::to_string(used_bytes));
+  std::vector<std::uint64_t> listed;
+  for (std::uint32_t cls = 0; cls < kNumClasses; ++cls) {
+    std::uint32_t prev = 0;
+    for (std::uint32_t c = s.h->partial_head[cls];
+         c != 0 && listed.size() <= seg.header()->chunk_count;) {
+      ChunkInfo* ci = seg.chunk(c - 1);
+      std::uint64_t ident = ci->ident.load();
+      if (ident == 0 || IdentOwner(ident) != s.index || IdentClass(ident) != cls) {
+        out->push_back(where + "slab list of class " + std::to_string(cls) + " holds chunk " +
+                       std::to_string(c - 1) + " of another owner/class");
+        break;
+      }
+      if (ci->prev != prev)
+        out->push_back(where + "slab list back link wrong at chunk " + std::to_string(c - 1));
+      listed.push_back(c - 1);
+      prev = c;
+      c = ci->next;
+    }
+  }
+  std::sort(listed.begin(), listed.end());
+  if (listed != partial_expected)
+    out->push_back(where + "slab lists hold " + std::to_string(listed.size()) + " chunks; " +
+                   std::to_string(partial_expected.size()) + " chunks have free blocks");
+}
+
+}  // namespace shmkv::detail

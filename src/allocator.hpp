@@ -1,0 +1,54 @@
+// allocator.hpp: arena memory for records (internal).
+//
+// Two levels. (1) The global chunk table: 32 KiB chunks handed to shards as slabs (one size
+// class each) or as multi-chunk spans (one large record each). Guarded by the robust
+// SegmentHeader::alloc_mutex, always taken while holding a shard mutex (order: shard -> alloc).
+// (2) Within a shard, slabs of fixed-size blocks with per-chunk free lists and a per-class list of
+// slabs that have room, all guarded by the shard mutex.
+//
+// Crash behaviour: ChunkInfo::ident is the only word that says who owns a chunk. A span is
+// claimed tail-first and released head-first, so a holder killed midway leaves only
+// continuation chunks without a head, which RepairChunkTable() frees. Everything else a shard
+// keeps about its chunks (used counts, free lists, slab lists) is rebuilt from the records by
+// the shard repair (shard.cpp), so it need not be crash-consistent.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "shard_ref.hpp"
+
+namespace shmkv::detail {
+
+// Size-class index for a record of `bytes`, or -1 when it needs a span.
+int SizeClassFor(std::uint64_t bytes);
+
+// Returns the offset of a block of at least `bytes` for shard `s` whose state word is kFree,
+// or 0 when the segment has no room. Requires the shard mutex.
+std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes);
+// Returns a block (state already kDead or kPending) to the shard. Requires the shard mutex.
+void FreeRecord(const ShardRef& s, std::uint64_t rec_off);
+// Bytes of the block at rec_off (header included).
+std::uint64_t BlockBytes(const Segment& seg, std::uint64_t rec_off);
+
+// Gives a whole list of chunks (heads of spans or slabs) back to the global pool.
+void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads);
+
+// Calls fn(rec_off, block_bytes) for every block of shard s that has a valid state word: each
+// carved slab block and each span head. Requires the shard mutex.
+void ForEachBlock(const ShardRef& s, const std::function<void(std::uint64_t, std::uint64_t)>& fn);
+
+// Rebuilds the shard's arena bookkeeping (free lists, used counts, slab lists, used_bytes,
+// chunk_count) from the record states: kLive blocks are in use, every other block becomes kFree.
+// Chunks left empty go back to the global pool. Requires the shard mutex.
+void RebuildShardArena(const ShardRef& s);
+
+// Verifies the shard's arena bookkeeping; appends one line per violation.
+void CheckShardArena(const ShardRef& s, std::vector<std::string>* out);
+
+// Lists the chunk heads owned by a shard (slabs and span heads).
+std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard);
+
+}  // namespace shmkv::detail

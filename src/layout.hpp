@@ -1,0 +1,192 @@
+// layout.hpp: every structure that lives in the shared segment, and its constants.
+//
+// Invariants:
+// - Everything here is trivially copyable and standard layout, addressed by byte offsets from
+//   the segment base (never pointers): each process maps the segment at its own address.
+// - Segment map (offsets in SegmentHeader, all 64-byte aligned; the arena is chunk aligned):
+//     [SegmentHeader][ProcessSlot x kMaxProcesses][ShardHeader x shards][ChunkInfo x chunks]
+//     [Slot x slots_per_shard x shards][u64 dense x slots_per_shard x shards][arena chunks]
+// - The header's config fields are written once by the creator before the segment is published
+//   (link() to its final name) and never change afterwards, so reading them needs no lock.
+// - Each shard's table, dense index, counters and the ChunkInfo of chunks it owns are guarded by
+//   the shard's robust mutex. ChunkInfo::ident changes (chunk owner) only under alloc_mutex too.
+// - Records are the source of truth: a shard's table, dense index and slab lists can be rebuilt
+//   by walking the records in the chunks the shard owns (see shard.cpp, Rebuild). That is how a
+//   shard is repaired after its lock holder died.
+// - ShardHeader::seq is odd while a mutation of that shard is in progress. An odd seq found on
+//   EOWNERDEAD means the dead holder was mid-mutation: the shard is rebuilt.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace shmkv::detail {
+
+using u8 = std::uint8_t;
+using u16 = std::uint16_t;
+using u32 = std::uint32_t;
+using u64 = std::uint64_t;
+
+inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
+inline constexpr u32 kLayoutVersion = 1;
+inline constexpr std::size_t kCacheLine = 64;
+inline constexpr u32 kMaxProcesses = 256;
+inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
+inline constexpr u32 kUndoMax = 128;        // largest value updated in place (with undo)
+inline constexpr u32 kMaxLoadPercent = 90;  // a shard refuses new keys above this load
+
+// Slab size classes (record bytes incl. header). A slab of class c spans SlabChunks(c) chunks
+// (at least 8 blocks); larger records take a span of whole chunks of their own.
+inline constexpr u32 kSizeClasses[] = {
+    32,  48,  64,   80,   96,   112,  128,  160,  192,  224,  256,  320,  384,  448,  512, 640,
+    768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192};
+inline constexpr u32 kNumClasses = sizeof(kSizeClasses) / sizeof(kSizeClasses[0]);
+inline constexpr u16 kClassLarge = 0xFFFE;         // ChunkInfo: head of a large record's span
+inline constexpr u16 kClassContinuation = 0xFFFF;  // ChunkInfo: non-head chunk of a span
+inline constexpr u32 kMinBlocksPerSlab = 8;
+
+constexpr u32 SlabChunks(u32 cls) {
+  u64 bytes = kSizeClasses[cls] * u64(kMinBlocksPerSlab);
+  return static_cast<u32>((bytes < kChunkBytes ? kChunkBytes : bytes + kChunkBytes - 1) /
+                          kChunkBytes);
+}
+constexpr u32 BlocksPerSlab(u32 cls) {
+  return static_cast<u32>(SlabChunks(cls) * kChunkBytes / kSizeClasses[cls]);
+}
+
+enum class SegmentState : u32 { creating = 0, ready = 1 };
+
+// Record states, in the low 2 bits of RecordHeader::state_lsn.
+enum RecordState : u64 { kFree = 0, kPending = 1, kLive = 2, kDead = 3 };
+
+struct SegmentHeader {
+  u64 magic;
+  u32 layout_version;
+  std::atomic<u32> state;  // SegmentState; ready is stored (release) last by the creator
+  u64 fingerprint;         // LayoutFingerprint() of the creating build
+  u64 size_bytes;
+  u64 created_unix_ms;
+  u64 hash_seed;
+  u32 shard_count;  // power of two
+  u32 shard_bits;   // log2(shard_count)
+  u32 max_key_bytes;
+  u32 max_value_bytes;
+  u64 slots_per_shard;
+  u64 chunk_count;
+  u64 off_processes, off_shards, off_chunks, off_slots, off_dense, off_arena;
+  char name[208];
+
+  // Global chunk allocator: guards ChunkInfo::ident of every chunk. Taken after a shard lock,
+  // never before one (lock order: shard -> alloc).
+  alignas(kCacheLine) pthread_mutex_t alloc_mutex;
+  u64 alloc_hint;        // chunk index where the next search starts
+  u64 chunks_in_use;     // chunks with a non-zero ident
+  u64 fallocated_bytes;  // arena bytes backed by posix_fallocate so far (no SIGBUS below)
+  u64 alloc_recoveries;  // times alloc_mutex was repaired after its holder died
+};
+
+// One attached process. pid_word: 0 = free, else the pid. Claimed with a CAS.
+struct alignas(kCacheLine) ProcessSlot {
+  std::atomic<u64> pid_word;
+  std::atomic<u64> start_time;  // /proc/PID/stat field 22, to tell a reused pid apart
+  std::atomic<u64> attached_unix_ms;
+};
+
+struct alignas(kCacheLine) ShardHeader {
+  pthread_mutex_t mutex;  // robust, process-shared; guards everything of this shard
+  std::atomic<u64> seq;   // odd while a mutation is in progress; bumped twice per mutation
+
+  alignas(kCacheLine) std::atomic<u64> count;  // records in the table (expired ones included)
+  u64 ttl_count;                               // records in the table with an expiry
+  u64 used_bytes;                              // bytes of blocks holding LIVE records
+  u64 chunk_count;                             // chunks owned (span chunks included)
+  u32 max_psl;         // upper bound of every slot's probe distance since the last rebuild
+  u32 reclaim_cursor;  // dense position where the next lazy TTL reclaim looks
+  u32 partial_head[kNumClasses];  // per class: 1 + chunk index of a slab with free blocks
+
+  // Undo record of an in-place value update (see shard.cpp); undo_rec == 0 means none.
+  u64 undo_rec;
+  u64 undo_state_lsn;
+  u64 undo_expires_ms;
+  u32 undo_value_len;
+  u32 undo_pad;
+  u8 undo_bytes[kUndoMax];
+
+  // Operation counters (under the mutex).
+  u64 gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
+};
+
+// One 32 KiB arena chunk.
+struct ChunkInfo {
+  // 0 = free. Else: bits 0..31 owner shard + 1, bits 32..47 size class index (or kClassLarge /
+  // kClassContinuation), bits 48..63 span length in chunks (heads) or distance back to the head
+  // (continuations). The fields below are meaningful in a slab's head chunk only.
+  std::atomic<u64> ident;
+  u32 used;       // slab: blocks holding a non-free record
+  u32 free_head;  // slab: 1 + index of the first free block (free blocks link through rec+8)
+  u32 carved;     // slab: blocks [0, carved) have a valid state word; the rest are untouched
+  u32 next;       // slab: 1 + chunk index of the next slab in the shard's partial list
+  u32 prev;       // slab: 1 + chunk index of the previous one
+  u32 pad;
+};
+
+// Hash table slot. rec == 0: empty.
+struct Slot {
+  u64 rec;  // segment offset of the RecordHeader
+  u32 tag;  // bits 32..63 of the key hash
+  u32 psl;  // probe distance from the home bucket
+};
+
+// Header of a record block; key bytes then value bytes follow.
+struct RecordHeader {
+  std::atomic<u64> state_lsn;  // RecordState in bits 0..1, shard seq of the last write above
+  u32 key_len;
+  u32 value_len;
+  std::atomic<u64> expires_ms;  // unix ms; 0 = never
+  u32 dense_pos;                // index of this record in the shard's dense array
+  u32 tag;                      // bits 32..63 of the key hash
+};
+
+inline constexpr u64 kRecordHeaderBytes = sizeof(RecordHeader);
+
+template <typename T>
+constexpr bool kShareable = std::is_trivially_copyable_v<T>&& std::is_standard_layout_v<T>;
+static_assert(kShareable<ProcessSlot> && kShareable<ChunkInfo> && kShareable<Slot>,
+              "shared structs must be trivially copyable and standard layout");
+static_assert(std::is_standard_layout_v<SegmentHeader> && std::is_standard_layout_v<ShardHeader>,
+              "shared headers must be standard layout (they hold pthread mutexes)");
+static_assert(
+    std::atomic<u64>::is_always_lock_free && std::atomic<u32>::is_always_lock_free,
+    "atomics in shared memory must be lock free, or they are not atomic across processes");
+static_assert(sizeof(std::atomic<u64>) == 8, "atomic<u64> must be a plain 8-byte word");
+static_assert(sizeof(Slot) == 16, "four slots per cache line");
+static_assert(sizeof(RecordHeader) == 32 && sizeof(ChunkInfo) == 32, "fixed record/chunk headers");
+static_assert(kChunkBytes % 4096 == 0 && BlocksPerSlab(kNumClasses - 1) >= kMinBlocksPerSlab,
+              "chunks are whole pages; a slab holds at least kMinBlocksPerSlab blocks");
+
+// A hash of everything that must agree between two builds sharing a segment.
+constexpr u64 LayoutFingerprint() {
+  u64 h = 1469598103934665603ull;
+  auto mix = [&h](u64 v) { h = (h ^ v) * 1099511628211ull; };
+  mix(sizeof(SegmentHeader));
+  mix(sizeof(ShardHeader));
+  mix(sizeof(ProcessSlot));
+  mix(sizeof(ChunkInfo));
+  mix(sizeof(Slot));
+  mix(sizeof(RecordHeader));
+  mix(sizeof(pthread_mutex_t));
+  mix(sizeof(void*));
+  mix(kCacheLine);
+  mix(kChunkBytes);
+  mix(kUndoMax);
+  mix(kMaxProcesses);
+  mix(kNumClasses);
+  for (u32 c : kSizeClasses) mix(c);
+  return h;
+}
+
+}  // namespace shmkv::detail

@@ -1,0 +1,167 @@
+// os.cpp: see os.hpp. No shared-memory state is touched here.
+#include "os.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "throw.hpp"
+
+namespace shmkv::detail {
+
+void ThrowErrno(int err, const std::string& what) {
+  std::string msg = what + ": " + std::strerror(err);
+  switch (err) {
+    case ENOENT:
+      Throw(errc::not_found, msg);
+    case EACCES:
+    case EPERM:
+      Throw(errc::permission_denied, msg);
+    case EEXIST:
+      Throw(errc::already_exists, msg);
+    case ENOSPC:
+    case ENOMEM:
+      Throw(errc::store_full, msg);
+    default:
+      Throw(errc::io_error, msg);
+  }
+}
+
+namespace os {
+
+std::string SegmentPath(const std::string& name) {
+  return "/dev/shm/shmkv." + name;
+}
+
+int OpenExisting(const std::string& path, bool writable) {
+  int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) ThrowErrno(errno, "open " + path);
+  return fd;
+}
+
+int CreateExclusive(const std::string& path, std::uint32_t mode) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) ThrowErrno(errno, "create " + path);
+  if (::fchmod(fd, mode) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    ThrowErrno(err, "fchmod " + path);
+  }
+  return fd;
+}
+
+void Close(int fd) noexcept {
+  if (fd >= 0) ::close(fd);
+}
+
+std::uint64_t FileSize(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) ThrowErrno(errno, "fstat " + path);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+void Truncate(int fd, std::uint64_t size, const std::string& path) {
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) ThrowErrno(errno, "ftruncate " + path);
+}
+
+int Fallocate(int fd, std::uint64_t offset, std::uint64_t len) {
+  return ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(len));
+}
+
+void* Map(int fd, std::uint64_t size, bool writable, const std::string& path) {
+  void* p = ::mmap(nullptr, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) ThrowErrno(errno, "mmap " + path);
+  return p;
+}
+
+void Unmap(void* base, std::uint64_t size) noexcept {
+  if (base) ::munmap(base, size);
+}
+
+bool Link(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) == 0) return true;
+  if (errno == EEXIST) return false;
+  ThrowErrno(errno, "link " + from + " -> " + to);
+}
+
+void Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) ThrowErrno(errno, "rename " + from + " -> " + to);
+}
+
+bool Unlink(const std::string& path) {
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  ThrowErrno(errno, "unlink " + path);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::uint64_t ProcessStartTime(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return 0;
+  // Field 2 (comm) may contain spaces and parentheses: parse after the last ')'.
+  auto close_paren = line.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close_paren + 2));
+  std::string field;
+  if (!(rest >> field) || field == "Z" || field == "X") return 0;  // field 3: a zombie is dead
+  for (int i = 4; i <= 22; ++i) {
+    if (!(rest >> field)) return 0;
+  }
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+bool ProcessAlive(pid_t pid, std::uint64_t start_time) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::uint64_t now_start = ProcessStartTime(pid);
+  if (now_start == 0) return false;  // no /proc entry: gone (or a zombie being reaped)
+  return start_time == 0 || now_start == start_time;
+}
+
+std::uint64_t NowUnixMs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+std::uint64_t NowMonotonicNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t RandomSeed() {
+  std::uint64_t seed = 0;
+  if (::getrandom(&seed, sizeof seed, 0) != sizeof seed)
+    seed = NowMonotonicNs() ^ (std::uint64_t(::getpid()) << 32);
+  return seed;
+}
+
+unsigned CpuCount() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? n : 1;
+}
+
+}  // namespace os
+}  // namespace shmkv::detail

@@ -1,0 +1,47 @@
+// os.hpp: the one boundary between shmkv and the operating system (internal).
+//
+// Every system call the library makes on the segment (open, link, ftruncate, posix_fallocate,
+// mmap, unlink) and every clock or /proc read goes through here, so there is one place to read
+// and one seam for fault injection. Functions throw shmkv::Error with the path in the message.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace shmkv::detail::os {
+
+// /dev/shm/shmkv.<name>
+std::string SegmentPath(const std::string& name);
+
+// Opens an existing file. Throws not_found, permission_denied or io_error.
+int OpenExisting(const std::string& path, bool writable);
+// Creates a new file exclusively with exactly `mode` (umask is undone with fchmod).
+int CreateExclusive(const std::string& path, std::uint32_t mode);
+void Close(int fd) noexcept;
+std::uint64_t FileSize(int fd, const std::string& path);
+void Truncate(int fd, std::uint64_t size, const std::string& path);
+// Reserves backing store for [offset, offset+len). Returns 0 or the errno (ENOSPC when full).
+int Fallocate(int fd, std::uint64_t offset, std::uint64_t len);
+void* Map(int fd, std::uint64_t size, bool writable, const std::string& path);
+void Unmap(void* base, std::uint64_t size) noexcept;
+// link(from, to); false if `to` already exists.
+bool Link(const std::string& from, const std::string& to);
+// rename(from, to), replacing `to`.
+void Rename(const std::string& from, const std::string& to);
+// unlink; false if it did not exist.
+bool Unlink(const std::string& path);
+bool Exists(const std::string& path);
+
+// Start time of a process in clock ticks since boot (/proc/PID/stat field 22); 0 if gone or a
+// zombie.
+std::uint64_t ProcessStartTime(pid_t pid);
+bool ProcessAlive(pid_t pid, std::uint64_t start_time);
+
+std::uint64_t NowUnixMs();
+std::uint64_t NowMonotonicNs();
+std::uint64_t RandomSeed();
+unsigned CpuCount();
+
+}  // namespace shmkv::detail::os

@@ -1,0 +1,85 @@
+// robust_mutex.cpp: see robust_mutex.hpp.
+#include "robust_mutex.hpp"
+
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "throw.hpp"
+
+namespace shmkv::detail {
+
+namespace {
+constexpr int kSpinTries = 64;
+constexpr int kWatchdogSeconds = 30;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace
+
+void InitRobustMutex(pthread_mutex_t* mutex) {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_NORMAL);
+  int rc = pthread_mutex_init(mutex, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (rc != 0) Throw(errc::io_error, std::string("pthread_mutex_init: ") + std::strerror(rc));
+}
+
+std::string LockName::Describe() const {
+  return "segment '" + segment + "' " + kind +
+         (index >= 0 ? " " + std::to_string(index) : std::string());
+}
+
+LockResult LockRobust(pthread_mutex_t* mutex, const LockName& name, bool* waited) {
+  int rc = pthread_mutex_trylock(mutex);
+  if (rc == EBUSY) {
+    *waited = true;
+    for (int i = 0; i < kSpinTries && rc == EBUSY; ++i) {
+      CpuRelax();
+      rc = pthread_mutex_trylock(mutex);
+    }
+    if (rc == EBUSY) {
+      timespec deadline;
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_sec += kWatchdogSeconds;
+      rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &deadline);
+    }
+  }
+  switch (rc) {
+    case 0:
+      return LockResult::acquired;
+    case EOWNERDEAD:
+      return LockResult::owner_died;
+    case ENOTRECOVERABLE:
+      Throw(errc::corrupted,
+            name.Describe() + " lock is not recoverable (a holder died and was not repaired)");
+    case ETIMEDOUT:
+      Throw(errc::busy, name.Describe() + " lock not acquired in " +
+                            std::to_string(kWatchdogSeconds) + " s; held by tid " +
+                            std::to_string(MutexOwnerTid(mutex)));
+    default:
+      Throw(errc::io_error, name.Describe() + " lock: " + std::strerror(rc));
+  }
+}
+
+void UnlockRobust(pthread_mutex_t* mutex) noexcept {
+  pthread_mutex_unlock(mutex);
+}
+
+void MarkConsistent(pthread_mutex_t* mutex) noexcept {
+  pthread_mutex_consistent(mutex);
+}
+
+int MutexOwnerTid(const pthread_mutex_t* mutex) noexcept {
+  // glibc stores the owner TID in __data.__owner; FUTEX_OWNER_DIED (bit 30) marks a dead one.
+  return mutex->__data.__owner & 0x3fffffff;
+}
+
+}  // namespace shmkv::detail

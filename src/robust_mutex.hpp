@@ -1,0 +1,39 @@
+// robust_mutex.hpp: the robust, process-shared pthread mutex every lock in the segment uses.
+//
+// Invariants: a mutex is initialised once, by the segment's creator, before publication. Lock()
+// returns owner_died when the previous holder died holding it; the caller then owns the mutex,
+// must repair what it guards, and call MarkConsistent() before Unlock(). Unlocking without
+// MarkConsistent() would make the mutex unrecoverable for everyone, so never do that. A holder
+// killed during the repair hands owner_died to the next locker again: repairs are idempotent.
+#pragma once
+
+#include <pthread.h>
+
+#include <string>
+
+namespace shmkv::detail {
+
+enum class LockResult { acquired, owner_died };
+
+void InitRobustMutex(pthread_mutex_t* mutex);
+
+// Names a lock in error messages; built into a string only when an error is raised.
+struct LockName {
+  const std::string& segment;
+  const char* kind;  // "shard" or "allocator"
+  long index;        // shard index, or -1
+  std::string Describe() const;
+};
+
+// Spins briefly with trylock (waking a sleeper costs tens of microseconds), then blocks.
+// `waited` is set when the lock was not free at once. Raises errc::corrupted (ENOTRECOVERABLE)
+// or errc::busy (not acquired within the watchdog timeout), naming the lock.
+LockResult LockRobust(pthread_mutex_t* mutex, const LockName& name, bool* waited);
+void UnlockRobust(pthread_mutex_t* mutex) noexcept;
+void MarkConsistent(pthread_mutex_t* mutex) noexcept;
+
+// The thread id (Linux TID) holding the mutex, 0 if free. Reads glibc's private owner field:
+// for diagnostics only (shmkv info / inspect), never for decisions.
+int MutexOwnerTid(const pthread_mutex_t* mutex) noexcept;
+
+}  // namespace shmkv::detail

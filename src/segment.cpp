@@ -1,0 +1,358 @@
+// segment.cpp: creating, publishing, validating and attaching segments; the process registry.
+//
+// Crash behaviour: a creator killed before link() leaves only /dev/shm/shmkv.<name>.<pid>.*.tmp,
+// which nobody opens (removed by the next creator of that name when its pid is dead). A process
+// killed while attached leaves its ProcessSlot claimed until an opener sees it dead.
+#include "segment.hpp"
+
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "os.hpp"
+#include "robust_mutex.hpp"
+#include "throw.hpp"
+
+namespace shmkv::detail {
+namespace {
+
+constexpr std::uint64_t AlignUp(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) / a * a;
+}
+
+std::string Hex(std::uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct Plan {
+  std::uint32_t shards, shard_bits;
+  std::uint64_t slots_per_shard, chunk_count;
+  std::uint64_t off_processes, off_shards, off_chunks, off_slots, off_dense, off_arena;
+};
+
+Plan MakePlan(const Options& o) {
+  if (o.size_bytes < (1u << 20))
+    Throw(errc::invalid_argument,
+          "size_bytes " + std::to_string(o.size_bytes) + " is below the minimum of 1 MiB");
+  if (o.max_key_bytes < 1 || o.max_key_bytes > 65535)
+    Throw(errc::invalid_argument,
+          "max_key_bytes " + std::to_string(o.max_key_bytes) + " is outside 1..65535");
+  if (o.shards != 0 && (!std::has_single_bit(o.shards) || o.shards > (1u << 16)))
+    Throw(errc::invalid_argument,
+          "shards " + std::to_string(o.shards) + " is not a power of two in 1..65536");
+  if ((o.mode & ~0777u) != 0 || (o.mode & 0600) != 0600)
+    Throw(errc::invalid_argument,
+          "mode " + std::to_string(o.mode) + " must give the owner read and write (0600..0777)");
+  Plan p{};
+  p.shards = o.shards ? o.shards : std::bit_ceil(std::clamp(16u * os::CpuCount(), 64u, 1024u));
+  p.shard_bits = static_cast<std::uint32_t>(std::countr_zero(p.shards));
+  std::uint64_t max_keys =
+      o.max_keys ? o.max_keys : std::max<std::uint64_t>(o.size_bytes / 256, 1024);
+  double per_shard = static_cast<double>(max_keys) / p.shards;
+  // Headroom for the uneven spread of keys over shards (about 4 standard deviations).
+  double slots = (per_shard + 4 * std::sqrt(per_shard) + 8) * 100.0 / kMaxLoadPercent;
+  p.slots_per_shard = static_cast<std::uint64_t>(slots) + 1;
+  if (p.slots_per_shard > 0xffffffffull)
+    Throw(errc::invalid_argument, "max_keys " + std::to_string(max_keys) + " is too large for " +
+                                      std::to_string(p.shards) + " shards");
+  p.off_processes = AlignUp(sizeof(SegmentHeader), kCacheLine);
+  p.off_shards = p.off_processes + kMaxProcesses * sizeof(ProcessSlot);
+  p.off_chunks = p.off_shards + std::uint64_t(p.shards) * sizeof(ShardHeader);
+  std::uint64_t index_bytes =
+      std::uint64_t(p.shards) * p.slots_per_shard * (sizeof(Slot) + sizeof(std::uint64_t));
+  std::uint64_t fixed = p.off_chunks + index_bytes + 2 * kChunkBytes;
+  if (fixed >= o.size_bytes)
+    Throw(errc::invalid_argument,
+          "size_bytes " + std::to_string(o.size_bytes) + " is too small for " +
+              std::to_string(max_keys) + " keys in " + std::to_string(p.shards) +
+              " shards (index alone needs " + std::to_string(fixed) + " bytes)");
+  p.chunk_count = (o.size_bytes - fixed) / (kChunkBytes + sizeof(ChunkInfo));
+  for (;;) {
+    p.off_slots = AlignUp(p.off_chunks + p.chunk_count * sizeof(ChunkInfo), kCacheLine);
+    p.off_dense = p.off_slots + std::uint64_t(p.shards) * p.slots_per_shard * sizeof(Slot);
+    p.off_arena =
+        AlignUp(p.off_dense + std::uint64_t(p.shards) * p.slots_per_shard * 8, kChunkBytes);
+    if (p.off_arena + p.chunk_count * kChunkBytes <= o.size_bytes) break;
+    --p.chunk_count;
+  }
+  std::uint64_t largest = kRecordHeaderBytes + o.max_key_bytes + std::uint64_t(o.max_value_bytes);
+  if (AlignUp(largest, kChunkBytes) / kChunkBytes > std::min<std::uint64_t>(p.chunk_count, 0xffff))
+    Throw(errc::invalid_argument, "max_value_bytes " + std::to_string(o.max_value_bytes) +
+                                      " does not fit in the arena of a " +
+                                      std::to_string(o.size_bytes) + "-byte segment");
+  return p;
+}
+
+// Builds a complete, ready segment in a new temporary file. Returns its path; fd/base set.
+std::string BuildSegment(const Options& o, const std::string& final_path, int* fd_out,
+                         std::uint8_t** base_out) {
+  Plan p = MakePlan(o);
+  std::string tmp = final_path + "." + std::to_string(::getpid()) + "." +
+                    std::to_string(os::RandomSeed() % 1000000) + ".tmp";
+  int fd = os::CreateExclusive(tmp, o.mode);
+  std::uint8_t* base = nullptr;
+  try {
+    os::Truncate(fd, o.size_bytes, tmp);
+    if (int err = os::Fallocate(fd, 0, p.off_arena); err != 0)
+      Throw(errc::store_full, "cannot reserve " + std::to_string(p.off_arena) +
+                                  " bytes in /dev/shm for the index of segment '" + o.name + "': " +
+                                  std::strerror(err) + " (in a container, raise --shm-size)");
+    base = static_cast<std::uint8_t*>(os::Map(fd, o.size_bytes, true, tmp));
+    auto* h = reinterpret_cast<SegmentHeader*>(base);
+    h->magic = kMagic;
+    h->layout_version = kLayoutVersion;
+    h->fingerprint = LayoutFingerprint();
+    h->size_bytes = o.size_bytes;
+    h->created_unix_ms = os::NowUnixMs();
+    h->hash_seed = os::RandomSeed();
+    h->shard_count = p.shards;
+    h->shard_bits = p.shard_bits;
+    h->max_key_bytes = o.max_key_bytes;
+    h->max_value_bytes = o.max_value_bytes;
+    h->slots_per_shard = p.slots_per_shard;
+    h->chunk_count = p.chunk_count;
+    h->off_processes = p.off_processes;
+    h->off_shards = p.off_shards;
+    h->off_chunks = p.off_chunks;
+    h->off_slots = p.off_slots;
+    h->off_dense = p.off_dense;
+    h->off_arena = p.off_arena;
+    std::snprintf(h->name, sizeof h->name, "%s", o.name.c_str());
+    InitRobustMutex(&h->alloc_mutex);
+    h->fallocated_bytes = p.off_arena;
+    auto* shards = reinterpret_cast<ShardHeader*>(base + p.off_shards);
+    for (std::uint32_t i = 0; i < p.shards; ++i) InitRobustMutex(&shards[i].mutex);
+    h->state.store(static_cast<std::uint32_t>(SegmentState::ready), std::memory_order_release);
+  } catch (...) {
+    if (base) os::Unmap(base, o.size_bytes);
+    os::Close(fd);
+    os::Unlink(tmp);
+    throw;
+  }
+  *fd_out = fd;
+  *base_out = base;
+  return tmp;
+}
+
+enum class HeaderVerdict { ok, blank };
+
+// Validates a mapped header. Throws incompatible_layout; returns blank for a zero header.
+HeaderVerdict CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
+                          const std::string& path) {
+  if (file_size < sizeof(SegmentHeader)) return HeaderVerdict::blank;
+  auto* h = reinterpret_cast<const SegmentHeader*>(base);
+  if (h->magic == 0) return HeaderVerdict::blank;
+  if (h->magic != kMagic)
+    Throw(errc::incompatible_layout, path + " is not a shmkv segment (magic " + Hex(h->magic) +
+                                         ", expected " + Hex(kMagic) + ")");
+  if (h->layout_version != kLayoutVersion)
+    Throw(errc::incompatible_layout,
+          path + " has layout version " + std::to_string(h->layout_version) +
+              "; this build reads layout version " + std::to_string(kLayoutVersion));
+  if (h->fingerprint != LayoutFingerprint())
+    Throw(errc::incompatible_layout,
+          path + " has layout version " + std::to_string(h->layout_version) + " fingerprint " +
+              Hex(h->fingerprint) + "; this build (layout version " +
+              std::to_string(kLayoutVersion) + ") has fingerprint " + Hex(LayoutFingerprint()));
+  if (h->state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(SegmentState::ready))
+    return HeaderVerdict::blank;
+  if (h->size_bytes != file_size || h->off_arena + h->chunk_count * kChunkBytes > file_size)
+    Throw(errc::corrupted, path + " records size " + std::to_string(h->size_bytes) +
+                               " but the file has " + std::to_string(file_size) + " bytes");
+  return HeaderVerdict::ok;
+}
+
+bool SameFile(int fd, const std::string& path) {
+  struct stat a, b;
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
+         a.st_dev == b.st_dev;
+}
+
+// Removes temporary files of this name left by creators that died before publishing.
+void RemoveStaleTemporaries(const std::string& name) {
+  DIR* dir = ::opendir("/dev/shm");
+  if (!dir) return;
+  std::string prefix = "shmkv." + name + ".";
+  while (dirent* e = ::readdir(dir)) {
+    std::string f = e->d_name;
+    if (f.size() <= prefix.size() + 4 || f.compare(0, prefix.size(), prefix) != 0 ||
+        !f.ends_with(".tmp"))
+      continue;
+    std::string rest = f.substr(prefix.size());
+    auto dot = rest.find('.');
+    if (dot == std::string::npos || rest.find('.', dot + 1) != rest.size() - 4) continue;
+    pid_t pid = static_cast<pid_t>(std::strtol(rest.substr(0, dot).c_str(), nullptr, 10));
+    if (pid > 0 && !os::ProcessAlive(pid, 0)) ::unlink(("/dev/shm/" + f).c_str());
+  }
+  ::closedir(dir);
+}
+
+}  // namespace
+
+void Segment::ValidateName(const std::string& name) {
+  bool ok =
+      !name.empty() && name.size() <= 200 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+      });
+  if (!ok)
+    Throw(errc::invalid_argument,
+          "segment name '" + name + "' is invalid: use 1-200 of letters, digits, '.', '_', '-'");
+}
+
+std::unique_ptr<Segment> Segment::Open(const Options& o) {
+  ValidateName(o.name);
+  if (o.open_mode == OpenMode::create_only || o.open_mode == OpenMode::create_or_attach)
+    MakePlan(o);  // validate early
+  const std::string path = os::SegmentPath(o.name);
+  const bool may_create =
+      o.open_mode == OpenMode::create_only || o.open_mode == OpenMode::create_or_attach;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (o.open_mode != OpenMode::create_only) {
+      int fd = -1;
+      try {
+        fd = os::OpenExisting(path, true);
+      } catch (const Error& e) {
+        if (e.code() != errc::not_found || !may_create) throw;
+      }
+      if (fd >= 0) {
+        std::uint64_t size = 0;
+        std::uint8_t* base = nullptr;
+        try {
+          size = os::FileSize(fd, path);
+          if (size == 0) throw HeaderVerdict::blank;
+          base = static_cast<std::uint8_t*>(os::Map(fd, size, true, path));
+          if (CheckHeader(base, size, path) == HeaderVerdict::ok) {
+            std::unique_ptr<Segment> seg(new Segment(o.name, fd, base, size));
+            seg->Register();
+            return seg;
+          }
+          throw HeaderVerdict::blank;
+        } catch (HeaderVerdict) {
+          // A blank file at the final name: a creator died before finishing. Replace it, once,
+          // under an exclusive flock so two openers do not both replace it.
+          if (base) os::Unmap(base, size);
+          if (o.open_mode == OpenMode::attach_only || o.open_mode == OpenMode::read_only) {
+            os::Close(fd);
+            Throw(errc::not_found, path +
+                                       " is not initialized (its creator died); open it with "
+                                       "create_or_attach to rebuild it");
+          }
+          ::flock(fd, LOCK_EX);
+          if (SameFile(fd, path)) {
+            int new_fd;
+            std::uint8_t* new_base;
+            std::string tmp;
+            try {
+              tmp = BuildSegment(o, path, &new_fd, &new_base);
+              os::Rename(tmp, path);
+            } catch (...) {
+              os::Close(fd);
+              throw;
+            }
+            os::Close(fd);
+            std::unique_ptr<Segment> seg(new Segment(o.name, new_fd, new_base, o.size_bytes));
+            seg->Register();
+            return seg;
+          }
+          os::Close(fd);
+          continue;  // someone else replaced it: attach to theirs
+        } catch (...) {
+          if (base) os::Unmap(base, size);
+          os::Close(fd);
+          throw;
+        }
+      }
+    }
+    // Create under a temporary name, then publish with link(): atomic, and never half-built.
+    RemoveStaleTemporaries(o.name);
+    int fd;
+    std::uint8_t* base;
+    std::string tmp = BuildSegment(o, path, &fd, &base);
+    bool published = false;
+    try {
+      published = os::Link(tmp, path);
+    } catch (...) {
+      os::Unmap(base, o.size_bytes);
+      os::Close(fd);
+      os::Unlink(tmp);
+      throw;
+    }
+    os::Unlink(tmp);
+    if (published) {
+      std::unique_ptr<Segment> seg(new Segment(o.name, fd, base, o.size_bytes));
+      seg->Register();
+      return seg;
+    }
+    os::Unmap(base, o.size_bytes);
+    os::Close(fd);
+    if (o.open_mode == OpenMode::create_only)
+      Throw(errc::already_exists, "segment '" + o.name + "' already exists at " + path);
+    // Lost the race to another creator: attach to the published segment.
+  }
+  Throw(errc::busy, "could not open segment '" + o.name + "': it kept changing under us");
+}
+
+void Segment::Destroy(const std::string& name) {
+  ValidateName(name);
+  std::string path = os::SegmentPath(name);
+  if (!os::Unlink(path))
+    Throw(errc::not_found, "segment '" + name + "' does not exist (" + path + ")");
+}
+
+Segment::Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t size)
+    : name_(std::move(name)), fd_(fd), base_(base), size_(size) {}
+
+Segment::~Segment() {
+  if (registry_slot_ >= 0) {
+    ProcessSlot* slot = process(static_cast<std::uint32_t>(registry_slot_));
+    slot->start_time.store(0, std::memory_order_relaxed);
+    slot->pid_word.store(0, std::memory_order_release);
+  }
+  os::Unmap(base_, size_);
+  os::Close(fd_);
+}
+
+void Segment::Register() {
+  ReclaimDeadProcesses();
+  const std::uint64_t pid = static_cast<std::uint64_t>(::getpid());
+  for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
+    ProcessSlot* slot = process(i);
+    std::uint64_t expected = 0;
+    if (slot->pid_word.load(std::memory_order_relaxed) == 0 &&
+        slot->pid_word.compare_exchange_strong(expected, pid, std::memory_order_acq_rel)) {
+      slot->attached_unix_ms.store(os::NowUnixMs(), std::memory_order_relaxed);
+      slot->start_time.store(os::ProcessStartTime(::getpid()), std::memory_order_release);
+      registry_slot_ = static_cast<std::int32_t>(i);
+      return;
+    }
+  }
+  // Registry full: the handle works, it is just not listed (diagnostics only).
+}
+
+std::uint32_t Segment::ReclaimDeadProcesses() {
+  std::uint32_t reclaimed = 0;
+  for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
+    ProcessSlot* slot = process(i);
+    std::uint64_t pid = slot->pid_word.load(std::memory_order_acquire);
+    if (pid == 0) continue;
+    std::uint64_t start = slot->start_time.load(std::memory_order_acquire);
+    if (os::ProcessAlive(static_cast<pid_t>(pid), start)) continue;
+    if (slot->pid_word.compare_exchange_strong(pid, 0, std::memory_order_acq_rel)) {
+      slot->start_time.store(0, std::memory_order_relaxed);
+      ++reclaimed;
+    }
+  }
+  return reclaimed;
+}
+
+}  // namespace shmkv::detail

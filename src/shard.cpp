@@ -1,0 +1,425 @@
+// shard.cpp: see shard.hpp for the invariants. Crash points mark every window between two writes
+// that matter; tests kill the process at each of them and check Repair().
+#include "shard.hpp"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "allocator.hpp"
+#include "crashpoint.hpp"
+#include "robust_mutex.hpp"
+#include "throw.hpp"
+
+namespace shmkv::detail {
+namespace {
+
+std::uint64_t Lsn(const RecordHeader* r) {
+  return r->state_lsn.load(std::memory_order_relaxed) >> 2;
+}
+RecordState StateOf(const RecordHeader* r) {
+  return RecordState(r->state_lsn.load(std::memory_order_relaxed) & 3);
+}
+void SetState(RecordHeader* r, std::uint64_t lsn, RecordState st) {
+  r->state_lsn.store((lsn << 2) | st, std::memory_order_release);
+}
+
+}  // namespace
+
+std::uint64_t HashKey(const SegmentHeader* h, std::string_view key) {
+  return XXH3_64bits_withSeed(key.data(), key.size(), h->hash_seed);
+}
+
+KeyHash Shard::Hash(std::string_view key) const {
+  return {HashKey(s_.seg->header(), key)};
+}
+
+std::uint64_t Shard::Find(std::string_view key, KeyHash h) const {
+  std::uint64_t idx = Home(h);
+  const std::uint32_t tag = h.tag();
+  for (std::uint64_t d = 0; d < s_.cap; ++d) {
+    const Slot& slot = s_.slots[idx];
+    if (slot.rec == 0 || slot.psl < d) return kNotFound;
+    if (slot.tag == tag) {
+      const RecordHeader* r = s_.Rec(slot.rec);
+      if (r->key_len == key.size() && std::memcmp(r + 1, key.data(), key.size()) == 0) return idx;
+    }
+    if (++idx == s_.cap) idx = 0;
+  }
+  return kNotFound;
+}
+
+void Shard::BeginWrite() {
+  std::uint64_t s = s_.h->seq.load(std::memory_order_relaxed);
+  s_.h->seq.store(s + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+void Shard::EndWrite() {
+  std::uint64_t s = s_.h->seq.load(std::memory_order_relaxed);
+  s_.h->seq.store(s + 1, std::memory_order_release);
+}
+
+std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view value,
+                               std::uint64_t expires_ms) {
+  std::uint64_t bytes = kRecordHeaderBytes + key.size() + value.size();
+  std::uint64_t off = AllocRecord(s_, bytes);
+  if (off == 0)
+    Throw(errc::store_full,
+          "segment '" + s_.seg->name() + "' is full: no room for a " + std::to_string(bytes) +
+              "-byte record (key " + std::to_string(key.size()) + " + value " +
+              std::to_string(value.size()) + " bytes); delete keys or create a larger segment");
+  SHMKV_CRASH_POINT("record.allocated");
+  RecordHeader* r = s_.Rec(off);
+  r->key_len = static_cast<std::uint32_t>(key.size());
+  r->value_len = static_cast<std::uint32_t>(value.size());
+  r->expires_ms.store(expires_ms, std::memory_order_relaxed);
+  r->dense_pos = 0;
+  r->tag = h.tag();
+  std::memcpy(reinterpret_cast<char*>(r + 1), key.data(), key.size());
+  if (!value.empty())
+    std::memcpy(reinterpret_cast<char*>(r + 1) + key.size(), value.data(), value.size());
+  CrashBarrier();
+  SHMKV_CRASH_POINT("record.written");
+  SetState(r, s_.h->seq.load(std::memory_order_relaxed), kLive);  // commit
+  SHMKV_CRASH_POINT("record.committed");
+  return off;
+}
+
+void Shard::TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home) {
+  Slot entry{rec_off, tag, 0};
+  std::uint64_t idx = home;
+  for (;;) {
+    Slot& slot = s_.slots[idx];
+    if (slot.rec == 0) {
+      slot = entry;
+      s_.h->max_psl = std::max(s_.h->max_psl, entry.psl);
+      return;
+    }
+    if (slot.psl < entry.psl) {
+      std::swap(slot, entry);
+      s_.h->max_psl = std::max(s_.h->max_psl, slot.psl);
+      SHMKV_CRASH_POINT("table.displaced");
+    }
+    ++entry.psl;
+    if (++idx == s_.cap) idx = 0;
+  }
+}
+
+void Shard::DenseAppend(std::uint64_t rec_off) {
+  std::uint64_t pos = s_.h->count.load(std::memory_order_relaxed);
+  s_.dense[pos] = rec_off;
+  s_.Rec(rec_off)->dense_pos = static_cast<std::uint32_t>(pos);
+  s_.h->count.store(pos + 1, std::memory_order_relaxed);
+}
+
+void Shard::DenseRemove(RecordHeader* rec) {
+  std::uint64_t last = s_.h->count.load(std::memory_order_relaxed) - 1;
+  std::uint32_t pos = rec->dense_pos;
+  if (pos != last) {
+    std::uint64_t moved = s_.dense[last];
+    s_.dense[pos] = moved;
+    s_.Rec(moved)->dense_pos = pos;
+    SHMKV_CRASH_POINT("dense.moved");
+  }
+  s_.h->count.store(last, std::memory_order_relaxed);
+}
+
+void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
+                   std::uint64_t expires_ms) {
+  std::uint64_t n = count();
+  if ((n + 1) * 100 > s_.cap * kMaxLoadPercent)
+    Throw(errc::store_full, "segment '" + s_.seg->name() + "' shard " + std::to_string(s_.index) +
+                                " hash table is full (" + std::to_string(n) + " keys in " +
+                                std::to_string(s_.cap) +
+                                " slots); create the segment with a larger max_keys");
+  std::uint64_t off = NewRecord(key, h, value, expires_ms);
+  TableInsert(off, h.tag(), Home(h));
+  SHMKV_CRASH_POINT("insert.in_table");
+  DenseAppend(off);
+  if (expires_ms) ++s_.h->ttl_count;
+  SHMKV_CRASH_POINT("insert.done");
+}
+
+void Shard::Replace(std::uint64_t slot, std::string_view value, std::uint64_t expires_ms) {
+  const std::uint64_t old_off = s_.slots[slot].rec;
+  RecordHeader* old = s_.Rec(old_off);
+  const std::uint64_t old_expires = old->expires_ms.load(std::memory_order_relaxed);
+  std::uint64_t room = BlockBytes(*s_.seg, old_off) - kRecordHeaderBytes - old->key_len;
+  char* value_area = reinterpret_cast<char*>(old + 1) + old->key_len;
+  if (value.size() <= room && old->value_len <= kUndoMax) {
+    // In place, under an undo record: a crash restores the old value from it.
+    ShardHeader* h = s_.h;
+    h->undo_state_lsn = old->state_lsn.load(std::memory_order_relaxed);
+    h->undo_expires_ms = old_expires;
+    h->undo_value_len = old->value_len;
+    std::memcpy(h->undo_bytes, value_area, old->value_len);
+    CrashBarrier();
+    h->undo_rec = old_off;
+    CrashBarrier();
+    SHMKV_CRASH_POINT("replace.undo_saved");
+    if (!value.empty()) std::memcpy(value_area, value.data(), value.size());
+    old->value_len = static_cast<std::uint32_t>(value.size());
+    old->expires_ms.store(expires_ms, std::memory_order_relaxed);
+    SetState(old, s_.h->seq.load(std::memory_order_relaxed), kLive);
+    CrashBarrier();
+    SHMKV_CRASH_POINT("replace.in_place_written");
+    h->undo_rec = 0;
+    s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
+    return;
+  }
+  std::string_view key = KeyOf(old);
+  std::uint64_t off =
+      NewRecord(key, KeyHash{0}, value, expires_ms);  // throws store_full: unchanged
+  RecordHeader* r = s_.Rec(off);
+  r->tag = s_.slots[slot].tag;
+  r->dense_pos = old->dense_pos;
+  s_.slots[slot].rec = off;
+  SHMKV_CRASH_POINT("replace.slot_swapped");
+  s_.dense[r->dense_pos] = off;
+  SHMKV_CRASH_POINT("replace.dense_swapped");
+  SetState(old, Lsn(old), kDead);
+  SHMKV_CRASH_POINT("replace.old_dead");
+  s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
+  FreeRecord(s_, old_off);
+}
+
+void Shard::Erase(std::uint64_t slot) {
+  const std::uint64_t off = s_.slots[slot].rec;
+  RecordHeader* r = s_.Rec(off);
+  SetState(r, Lsn(r), kDead);  // commit
+  SHMKV_CRASH_POINT("erase.dead");
+  std::uint64_t idx = slot;
+  for (;;) {  // backward-shift deletion
+    std::uint64_t next = idx + 1 == s_.cap ? 0 : idx + 1;
+    Slot& n = s_.slots[next];
+    if (n.rec == 0 || n.psl == 0) {
+      s_.slots[idx] = Slot{0, 0, 0};
+      break;
+    }
+    s_.slots[idx] = Slot{n.rec, n.tag, n.psl - 1};
+    SHMKV_CRASH_POINT("erase.shifted");
+    idx = next;
+  }
+  DenseRemove(r);
+  if (r->expires_ms.load(std::memory_order_relaxed) != 0) --s_.h->ttl_count;
+  SHMKV_CRASH_POINT("erase.unindexed");
+  FreeRecord(s_, off);
+}
+
+void Shard::SetExpiry(std::uint64_t slot, std::uint64_t expires_ms) {
+  RecordHeader* r = RecordAt(slot);
+  std::uint64_t old = r->expires_ms.load(std::memory_order_relaxed);
+  s_.h->ttl_count += (expires_ms != 0) - (old != 0);
+  r->expires_ms.store(expires_ms, std::memory_order_relaxed);
+}
+
+void Shard::Clear() {
+  FreeChunks(*s_.seg, ChunksOwnedBy(*s_.seg, s_.index));
+  SHMKV_CRASH_POINT("clear.chunks_freed");
+  std::memset(static_cast<void*>(s_.slots), 0, s_.cap * sizeof(Slot));
+  ShardHeader* h = s_.h;
+  h->count.store(0, std::memory_order_relaxed);
+  h->ttl_count = h->used_bytes = h->chunk_count = 0;
+  h->max_psl = h->reclaim_cursor = 0;
+  std::fill(std::begin(h->partial_head), std::end(h->partial_head), 0u);
+}
+
+std::uint32_t Shard::ReclaimExpired(std::uint64_t now_ms, std::uint32_t budget) {
+  if (s_.h->ttl_count == 0) return 0;
+  std::uint32_t reclaimed = 0;
+  for (std::uint32_t look = 0; look < budget * 4 && count() > 0; ++look) {
+    std::uint64_t pos = s_.h->reclaim_cursor % count();
+    RecordHeader* r = s_.Rec(s_.dense[pos]);
+    if (Expired(r, now_ms)) {
+      std::uint64_t slot = Find(KeyOf(r), Hash(KeyOf(r)));
+      if (slot != kNotFound) Erase(slot);
+      if (++reclaimed == budget) break;
+    } else {
+      s_.h->reclaim_cursor = static_cast<std::uint32_t>(pos + 1);
+    }
+  }
+  return reclaimed;
+}
+
+void Shard::Repair(bool owner_died) {
+  ShardHeader* h = s_.h;
+  std::uint64_t seq = h->seq.load(std::memory_order_relaxed);
+  if (seq & 1) {
+    if (h->undo_rec != 0) {
+      RecordHeader* r = s_.Rec(h->undo_rec);
+      std::memcpy(reinterpret_cast<char*>(r + 1) + r->key_len, h->undo_bytes, h->undo_value_len);
+      r->value_len = h->undo_value_len;
+      r->expires_ms.store(h->undo_expires_ms, std::memory_order_relaxed);
+      r->state_lsn.store(h->undo_state_lsn, std::memory_order_relaxed);
+      CrashBarrier();
+      h->undo_rec = 0;
+    }
+    Rebuild();
+    h->seq.store(seq + 1, std::memory_order_release);
+  }
+  if (owner_died) ++h->recoveries;
+}
+
+void Shard::Rebuild() {
+  const SegmentHeader* sh = s_.seg->header();
+  std::memset(static_cast<void*>(s_.slots), 0, s_.cap * sizeof(Slot));
+  s_.h->count.store(0, std::memory_order_relaxed);
+  s_.h->ttl_count = 0;
+  s_.h->max_psl = 0;
+  s_.h->reclaim_cursor = 0;
+  std::vector<std::uint64_t> live;
+  ForEachBlock(s_, [&](std::uint64_t off, std::uint64_t bytes) {
+    RecordHeader* r = s_.Rec(off);
+    if (StateOf(r) != kLive) return;
+    bool valid = r->key_len >= 1 && r->key_len <= sh->max_key_bytes &&
+                 r->value_len <= sh->max_value_bytes &&
+                 kRecordHeaderBytes + r->key_len + r->value_len <= bytes;
+    if (valid)
+      live.push_back(off);
+    else
+      SetState(r, Lsn(r), kDead);
+  });
+  for (std::uint64_t off : live) {
+    RecordHeader* r = s_.Rec(off);
+    KeyHash h = Hash(KeyOf(r));
+    r->tag = h.tag();
+    std::uint64_t slot = Find(KeyOf(r), h);
+    if (slot == kNotFound) {
+      if ((count() + 1) > s_.cap) {
+        SetState(r, Lsn(r), kDead);
+        continue;
+      }
+      TableInsert(off, h.tag(), Home(h));
+      DenseAppend(off);
+      if (r->expires_ms.load(std::memory_order_relaxed)) ++s_.h->ttl_count;
+      continue;
+    }
+    // Two live records for one key: an overwrite was cut short. The newer one wins.
+    RecordHeader* other = RecordAt(slot);
+    if (Lsn(r) > Lsn(other)) {
+      r->dense_pos = other->dense_pos;
+      s_.dense[r->dense_pos] = off;
+      s_.slots[slot].rec = off;
+      s_.h->ttl_count += (r->expires_ms.load() != 0) - (other->expires_ms.load() != 0);
+      SetState(other, Lsn(other), kDead);
+    } else {
+      SetState(r, Lsn(r), kDead);
+    }
+  }
+  RebuildShardArena(s_);
+}
+
+void Shard::CheckInvariants(std::vector<std::string>* out) const {
+  const SegmentHeader* sh = s_.seg->header();
+  const std::string where = "shard " + std::to_string(s_.index) + ": ";
+  if (s_.h->seq.load() & 1) out->push_back(where + "seq is odd outside a mutation");
+  if (s_.h->undo_rec != 0) out->push_back(where + "undo record left behind");
+  const std::uint64_t n = count();
+  if (n > s_.cap) {
+    out->push_back(where + "count " + std::to_string(n) + " exceeds capacity");
+    return;
+  }
+  const std::uint64_t arena_end = sh->off_arena + sh->chunk_count * kChunkBytes;
+  std::vector<std::uint64_t> in_table;
+  std::uint64_t with_ttl = 0;
+  for (std::uint64_t i = 0; i < s_.cap; ++i) {
+    const Slot& slot = s_.slots[i];
+    if (slot.rec == 0) continue;
+    std::string at = where + "slot " + std::to_string(i) + ": ";
+    if (slot.rec < sh->off_arena || slot.rec + kRecordHeaderBytes > arena_end) {
+      out->push_back(at + "record offset " + std::to_string(slot.rec) + " is outside the arena");
+      continue;
+    }
+    std::uint64_t chunk = ChunkOf(*s_.seg, slot.rec);
+    std::uint64_t ident = s_.seg->chunk(chunk)->ident.load();
+    if (ident != 0 && IdentClass(ident) == kClassContinuation)
+      ident = s_.seg->chunk(HeadChunk(*s_.seg, chunk))->ident.load();
+    if (ident == 0 || IdentOwner(ident) != s_.index || IdentClass(ident) == kClassContinuation) {
+      out->push_back(at + "points into a chunk this shard does not own (free block)");
+      continue;
+    }
+    const RecordHeader* r = s_.Rec(slot.rec);
+    if (StateOf(r) != kLive) {
+      out->push_back(at + "points at a record that is not live (state " +
+                     std::to_string(StateOf(r)) + ")");
+      continue;
+    }
+    if (r->key_len < 1 || r->key_len > sh->max_key_bytes ||
+        kRecordHeaderBytes + r->key_len + r->value_len > BlockBytes(*s_.seg, slot.rec)) {
+      out->push_back(at + "record lengths do not fit its block");
+      continue;
+    }
+    KeyHash h = Hash(KeyOf(r));
+    if (h.tag() != slot.tag || r->tag != slot.tag)
+      out->push_back(at + "tag does not match the key's hash");
+    std::uint64_t home = Home(h);
+    std::uint64_t psl = i >= home ? i - home : i + s_.cap - home;
+    if (psl != slot.psl)
+      out->push_back(at + "psl " + std::to_string(slot.psl) + " but the key is " +
+                     std::to_string(psl) + " from home");
+    if (slot.psl > s_.h->max_psl) out->push_back(at + "psl above the shard's max_psl");
+    if (slot.psl > 0) {
+      const Slot& prev = s_.slots[i == 0 ? s_.cap - 1 : i - 1];
+      if (prev.rec == 0 || prev.psl + 1 < slot.psl)
+        out->push_back(at + "robin-hood order broken (previous slot is poorer)");
+    }
+    if (r->dense_pos >= n || s_.dense[r->dense_pos] != slot.rec)
+      out->push_back(at + "dense index back-pointer " + std::to_string(r->dense_pos) + " is wrong");
+    if (r->expires_ms.load()) ++with_ttl;
+    in_table.push_back(slot.rec);
+  }
+  if (in_table.size() != n)
+    out->push_back(where + "count " + std::to_string(n) + " but " +
+                   std::to_string(in_table.size()) + " slots are used");
+  std::sort(in_table.begin(), in_table.end());
+  if (std::adjacent_find(in_table.begin(), in_table.end()) != in_table.end())
+    out->push_back(where + "a record is referenced by two slots");
+  std::vector<std::uint64_t> in_dense(s_.dense, s_.dense + std::min(n, s_.cap));
+  std::sort(in_dense.begin(), in_dense.end());
+  if (in_dense != in_table)
+    out->push_back(where + "dense index does not hold exactly the records of the table");
+  if (with_ttl != s_.h->ttl_count)
+    out->push_back(where + "ttl_count " + std::to_string(s_.h->ttl_count) + " but " +
+                   std::to_string(with_ttl) + " records have a TTL");
+  std::uint64_t live_blocks = 0;
+  ForEachBlock(s_, [&](std::uint64_t off, std::uint64_t) {
+    if (StateOf(s_.Rec(off)) == kLive) {
+      ++live_blocks;
+      if (!std::binary_search(in_table.begin(), in_table.end(), off))
+        out->push_back(where + "live record at offset " + std::to_string(off) +
+                       " is not in the table (lost)");
+    }
+  });
+  if (live_blocks != in_table.size())
+    out->push_back(where + std::to_string(live_blocks) + " live records in the arena but " +
+                   std::to_string(in_table.size()) + " in the table");
+  CheckShardArena(s_, out);
+}
+
+ShardLock::ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(seg, index)) {
+  ShardHeader* h = shard_.header();
+  bool waited = false;
+  bool owner_died = LockRobust(&h->mutex, LockName{seg->name(), "shard", index}, &waited) ==
+                    LockResult::owner_died;
+  if (owner_died || (h->seq.load(std::memory_order_relaxed) & 1)) {
+    try {
+      shard_.Repair(owner_died);
+    } catch (...) {
+      // Repair needs the allocator lock. If that failed, seq is still odd and the next locker
+      // repairs the shard; the mutex itself must stay usable.
+      if (owner_died) MarkConsistent(&h->mutex);
+      UnlockRobust(&h->mutex);
+      throw;
+    }
+    if (owner_died) MarkConsistent(&h->mutex);
+  }
+  if (waited) ++h->lock_waits;
+}
+
+ShardLock::~ShardLock() {
+  UnlockRobust(&shard_.header()->mutex);
+}
+
+}  // namespace shmkv::detail

@@ -1,0 +1,116 @@
+// shard.hpp: one shard's robin-hood table, dense key index and records (internal).
+//
+// Invariants (all under the shard mutex):
+// - Table: open addressing with linear probing and robin-hood ordering; deletion shifts the
+//   following run back (no tombstones). A slot's psl is its distance from the key's home bucket;
+//   an occupied slot at psl p > 0 follows an occupied slot at psl >= p - 1.
+// - Every LIVE record of the shard is referenced by exactly one slot and sits at
+//   dense[rec.dense_pos]; dense[0, count) holds exactly the records in the table.
+// - A mutation brackets its writes with BeginWrite()/EndWrite(): seq is odd in between. Record
+//   bytes are written before the record is committed (state kLive, one 8-byte store); an
+//   overwrite writes a new record and retires the old one, except small values updated in place
+//   under an undo record. So a holder killed at any instruction leaves records from which
+//   Repair() rebuilds the exact old or new state of the key it was changing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shard_ref.hpp"
+
+namespace shmkv::detail {
+
+inline constexpr std::uint64_t kNotFound = ~0ull;
+
+struct KeyHash {
+  std::uint64_t hash;
+  std::uint32_t tag() const { return static_cast<std::uint32_t>(hash >> 32); }
+};
+
+class ShardLock;
+
+class Shard {
+ public:
+  explicit Shard(const ShardRef& ref) : s_(ref) {}
+
+  // Slot index holding `key`, or kNotFound (expired records are found too).
+  std::uint64_t Find(std::string_view key, KeyHash h) const;
+  RecordHeader* RecordAt(std::uint64_t slot) const { return s_.Rec(s_.slots[slot].rec); }
+
+  static std::string_view KeyOf(const RecordHeader* r) {
+    return {reinterpret_cast<const char*>(r + 1), r->key_len};
+  }
+  static std::string_view ValueOf(const RecordHeader* r) {
+    return {reinterpret_cast<const char*>(r + 1) + r->key_len, r->value_len};
+  }
+  static bool Expired(const RecordHeader* r, std::uint64_t now_ms) {
+    std::uint64_t e = r->expires_ms.load(std::memory_order_relaxed);
+    return e != 0 && e <= now_ms;
+  }
+
+  // The mutations below require BeginWrite() first. They throw store_full before changing
+  // anything when there is no room.
+  void BeginWrite();
+  void EndWrite();
+  // Inserts a key known to be absent.
+  void Insert(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
+  // Replaces the value (and expiry) of the record in `slot`.
+  void Replace(std::uint64_t slot, std::string_view value, std::uint64_t expires_ms);
+  // Removes the record in `slot`.
+  void Erase(std::uint64_t slot);
+  // Sets the expiry of the record in `slot` (one 8-byte store).
+  void SetExpiry(std::uint64_t slot, std::uint64_t expires_ms);
+  // Removes every record of the shard and returns its chunks to the pool.
+  void Clear();
+  // Erases up to `budget` expired records near the reclaim cursor. Returns how many.
+  std::uint32_t ReclaimExpired(std::uint64_t now_ms, std::uint32_t budget);
+
+  std::uint64_t count() const { return s_.h->count.load(std::memory_order_relaxed); }
+  std::uint64_t DenseAt(std::uint64_t i) const { return s_.dense[i]; }
+  RecordHeader* Rec(std::uint64_t off) const { return s_.Rec(off); }
+  ShardHeader* header() const { return s_.h; }
+  const ShardRef& ref() const { return s_; }
+
+  // Brings a shard whose lock holder died (or left seq odd) back to a consistent state.
+  void Repair(bool owner_died);
+  // Appends one line per violated invariant.
+  void CheckInvariants(std::vector<std::string>* out) const;
+
+  KeyHash Hash(std::string_view key) const;
+
+ private:
+  std::uint64_t Home(KeyHash h) const {
+    return (std::uint64_t(std::uint32_t(h.hash)) * s_.cap) >> 32;
+  }
+  std::uint64_t NewRecord(std::string_view key, KeyHash h, std::string_view value,
+                          std::uint64_t expires_ms);
+  void TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home);
+  void DenseAppend(std::uint64_t rec_off);
+  void DenseRemove(RecordHeader* rec);
+  void Rebuild();
+
+  ShardRef s_;
+};
+
+// Holds a shard's robust mutex; repairs the shard first when the previous holder died.
+class ShardLock {
+ public:
+  ShardLock(Segment* seg, std::uint32_t index);
+  ~ShardLock();
+  ShardLock(const ShardLock&) = delete;
+  ShardLock& operator=(const ShardLock&) = delete;
+  Shard& shard() { return shard_; }
+
+ private:
+  Shard shard_;
+};
+
+// Hash of a key under the segment's seed (xxh3-64).
+std::uint64_t HashKey(const SegmentHeader* h, std::string_view key);
+inline std::uint32_t ShardOf(const SegmentHeader* h, std::uint64_t hash) {
+  return h->shard_bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - h->shard_bits));
+}
+
+}  // namespace shmkv::detail

@@ -1,0 +1,323 @@
+// store.cpp: Store lifecycle and single-key operations.
+//
+// Every operation locks exactly one shard (the key's), so single-key operations are
+// linearizable. Mutations run inside a WriteScope; they validate and raise before the first
+// write, so an error changes nothing. Expired records are treated as absent by every read and
+// replaced or erased by writes; each write also reclaims a few expired records of its shard.
+#include <charconv>
+#include <cstring>
+
+#include "os.hpp"
+#include "store_impl.hpp"
+
+namespace shmkv {
+
+using detail::kNotFound;
+using detail::Shard;
+using detail::ShardLock;
+
+namespace {
+
+constexpr std::uint32_t kReclaimPerWrite = 2;
+
+bool ParseInt64(std::string_view s, std::int64_t* out) {
+  if (s.empty()) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+std::string FormatInt64(std::int64_t v) {
+  char buf[24];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  return std::string(buf, ptr);
+}
+
+// Finds a key, treating an expired record as absent.
+std::uint64_t FindLive(Shard& shard, std::string_view key, detail::KeyHash h,
+                       std::uint64_t* now_ms = nullptr) {
+  std::uint64_t slot = shard.Find(key, h);
+  if (slot == kNotFound) return kNotFound;
+  const detail::RecordHeader* r = shard.RecordAt(slot);
+  if (r->expires_ms.load(std::memory_order_relaxed) == 0) return slot;
+  std::uint64_t now = detail::os::NowUnixMs();
+  if (now_ms) *now_ms = now;
+  return Shard::Expired(r, now) ? kNotFound : slot;
+}
+
+// Writes value at key: replaces a present (or expired) record, else inserts.
+void Put(Shard& shard, std::string_view key, detail::KeyHash h, std::string_view value,
+         std::uint64_t expires) {
+  if (shard.header()->ttl_count) shard.ReclaimExpired(detail::os::NowUnixMs(), kReclaimPerWrite);
+  std::uint64_t slot = shard.Find(key, h);
+  if (slot != kNotFound)
+    shard.Replace(slot, value, expires);
+  else
+    shard.Insert(key, h, value, expires);
+  ++shard.header()->sets;
+}
+
+}  // namespace
+
+std::uint64_t Store::Impl::ExpiryFor(std::chrono::milliseconds ttl) {
+  if (ttl.count() < 0)
+    detail::Throw(errc::invalid_argument, "ttl " + std::to_string(ttl.count()) + " ms is negative");
+  return ttl.count() == 0 ? 0 : detail::os::NowUnixMs() + static_cast<std::uint64_t>(ttl.count());
+}
+
+std::uint64_t RandomU64() {
+  thread_local std::uint64_t state = 0;
+  thread_local pid_t owner = 0;
+  if (owner != ::getpid()) {
+    owner = ::getpid();
+    state = detail::os::RandomSeed();
+  }
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// --- lifecycle ---
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+Store Store::open(const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->seg = detail::Segment::Open(options);
+  impl->read_only = options.open_mode == OpenMode::read_only;
+  return Store(std::move(impl));
+}
+
+void Store::destroy(const std::string& name) {
+  detail::Segment::Destroy(name);
+}
+
+bool Store::segment_exists(const std::string& name) {
+  detail::Segment::ValidateName(name);
+  return detail::os::Exists(detail::os::SegmentPath(name));
+}
+
+void Store::close() noexcept {
+  if (impl_) impl_->seg.reset();
+}
+
+bool Store::is_open() const noexcept {
+  return impl_ && impl_->seg;
+}
+
+Store::Impl& Store::impl() {
+  if (!impl_) detail::Throw(errc::closed, "the store handle was moved from");
+  return *impl_;
+}
+
+// --- single key ---
+
+std::optional<std::string> Store::get(std::string_view key) {
+  Impl& im = impl();
+  im.CheckKey(key);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  ++shard.header()->gets;
+  std::uint64_t slot = FindLive(shard, key, route.hash);
+  if (slot == kNotFound) {
+    ++shard.header()->misses;
+    return std::nullopt;
+  }
+  ++shard.header()->hits;
+  return std::string(Shard::ValueOf(shard.RecordAt(slot)));
+}
+
+void Store::set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  im.CheckValue(value);
+  std::uint64_t expires = Impl::ExpiryFor(ttl);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  WriteScope write(lock.shard());
+  Put(lock.shard(), key, route.hash, value, expires);
+}
+
+bool Store::exists(std::string_view key) {
+  Impl& im = impl();
+  im.CheckKey(key);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  return FindLive(lock.shard(), key, route.hash) != kNotFound;
+}
+
+bool Store::del(std::string_view key) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t slot = shard.Find(key, route.hash);
+  if (slot == kNotFound) return false;
+  bool live = FindLive(shard, key, route.hash) != kNotFound;
+  WriteScope write(shard);
+  shard.Erase(slot);
+  if (live) ++shard.header()->deletes;
+  return live;
+}
+
+// --- counters ---
+
+std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t slot = FindLive(shard, key, route.hash);
+  std::int64_t current = 0;
+  std::uint64_t expires = 0;
+  if (slot != kNotFound) {
+    const detail::RecordHeader* r = shard.RecordAt(slot);
+    std::string_view v = Shard::ValueOf(r);
+    if (!ParseInt64(v, &current))
+      detail::Throw(errc::not_a_number,
+                    "value of key '" + std::string(key) + "' is not a decimal int64: '" +
+                        std::string(v.substr(0, 64)) + (v.size() > 64 ? "...'" : "'"));
+    expires = r->expires_ms.load(std::memory_order_relaxed);
+  }
+  std::int64_t result;
+  if (__builtin_add_overflow(current, delta, &result))
+    detail::Throw(errc::overflow, "incrementing key '" + std::string(key) + "' (" +
+                                      std::to_string(current) + ") by " + std::to_string(delta) +
+                                      " overflows int64");
+  WriteScope write(shard);
+  Put(shard, key, route.hash, FormatInt64(result), expires);
+  return result;
+}
+
+// --- atomic helpers ---
+
+GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  im.CheckValue(value);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t slot = FindLive(shard, key, route.hash);
+  if (slot != kNotFound) return {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
+  WriteScope write(shard);
+  Put(shard, key, route.hash, value, 0);
+  return {std::string(value), false};
+}
+
+SwapResult Store::swap(std::string_view key, std::string_view value) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  im.CheckValue(value);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t slot = FindLive(shard, key, route.hash);
+  SwapResult result{std::nullopt, false};
+  if (slot != kNotFound) result = {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
+  WriteScope write(shard);
+  Put(shard, key, route.hash, value, 0);
+  return result;
+}
+
+bool Store::compare_and_swap(std::string_view key, std::optional<std::string_view> expected,
+                             std::string_view value) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  im.CheckValue(value);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t slot = FindLive(shard, key, route.hash);
+  bool match = expected ? (slot != kNotFound && Shard::ValueOf(shard.RecordAt(slot)) == *expected)
+                        : slot == kNotFound;
+  if (!match) {
+    ++shard.header()->cas_failure;
+    return false;
+  }
+  WriteScope write(shard);
+  Put(shard, key, route.hash, value, 0);
+  ++shard.header()->cas_success;
+  return true;
+}
+
+bool Store::compare_and_delete(std::string_view key, std::string_view expected) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t slot = FindLive(shard, key, route.hash);
+  if (slot == kNotFound || Shard::ValueOf(shard.RecordAt(slot)) != expected) {
+    ++shard.header()->cas_failure;
+    return false;
+  }
+  WriteScope write(shard);
+  shard.Erase(slot);
+  ++shard.header()->deletes;
+  ++shard.header()->cas_success;
+  return true;
+}
+
+bool Store::set_if_absent(std::string_view key, std::string_view value,
+                          std::chrono::milliseconds ttl) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  im.CheckValue(value);
+  std::uint64_t expires = Impl::ExpiryFor(ttl);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  if (FindLive(shard, key, route.hash) != kNotFound) return false;
+  WriteScope write(shard);
+  Put(shard, key, route.hash, value, expires);
+  return true;
+}
+
+// --- TTL ---
+
+bool Store::expire(std::string_view key, std::chrono::milliseconds ttl) {
+  Impl& im = impl();
+  im.CheckWritable();
+  im.CheckKey(key);
+  std::uint64_t expires = Impl::ExpiryFor(ttl);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t slot = FindLive(shard, key, route.hash);
+  if (slot == kNotFound) return false;
+  WriteScope write(shard);
+  shard.SetExpiry(slot, expires);
+  return true;
+}
+
+std::optional<std::chrono::milliseconds> Store::ttl(std::string_view key) {
+  Impl& im = impl();
+  im.CheckKey(key);
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard);
+  Shard& shard = lock.shard();
+  std::uint64_t now = 0;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &now);
+  if (slot == kNotFound) return std::nullopt;
+  std::uint64_t expires = shard.RecordAt(slot)->expires_ms.load(std::memory_order_relaxed);
+  if (expires == 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(expires - now));
+}
+
+}  // namespace shmkv

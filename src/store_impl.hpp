@@ -1,0 +1,84 @@
+// store_impl.hpp: Store::Impl and helpers shared by the store_*.cpp files (internal).
+// Store::Impl is process-local; everything shared lives in the Segment.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "segment.hpp"
+#include "shard.hpp"
+#include "shmkv/store.hpp"
+#include "throw.hpp"
+
+namespace shmkv {
+
+struct Store::Impl {
+  std::unique_ptr<detail::Segment> seg;
+  bool read_only = false;
+
+  detail::Segment* segment() {
+    if (!seg) detail::Throw(errc::closed, "the store handle is closed");
+    return seg.get();
+  }
+  const detail::SegmentHeader* header() { return segment()->header(); }
+  std::uint32_t shard_count() { return header()->shard_count; }
+
+  void CheckWritable() {
+    segment();
+    if (read_only)
+      detail::Throw(errc::read_only, "store '" + seg->name() + "' was opened read-only");
+  }
+  void CheckKey(std::string_view key) {
+    const detail::SegmentHeader* h = header();
+    if (key.empty())
+      detail::Throw(errc::invalid_argument,
+                    "key is empty; keys are 1.." + std::to_string(h->max_key_bytes) + " bytes");
+    if (key.size() > h->max_key_bytes)
+      detail::Throw(errc::key_too_long, "key is " + std::to_string(key.size()) +
+                                            " bytes; max_key_bytes is " +
+                                            std::to_string(h->max_key_bytes));
+  }
+  void CheckValue(std::string_view value) {
+    const detail::SegmentHeader* h = header();
+    if (value.size() > h->max_value_bytes)
+      detail::Throw(errc::value_too_large, "value is " + std::to_string(value.size()) +
+                                               " bytes; max_value_bytes is " +
+                                               std::to_string(h->max_value_bytes));
+  }
+  // Absolute expiry for a TTL (0 = none). Raises invalid_argument for a negative TTL.
+  static std::uint64_t ExpiryFor(std::chrono::milliseconds ttl);
+
+  struct Route {
+    detail::KeyHash hash;
+    std::uint32_t shard;
+  };
+  Route RouteOf(std::string_view key) {
+    std::uint64_t h = detail::HashKey(header(), key);
+    return {detail::KeyHash{h}, detail::ShardOf(header(), h)};
+  }
+};
+
+// Brackets a mutation of a locked shard (seq odd inside).
+class WriteScope {
+ public:
+  explicit WriteScope(detail::Shard& s) : s_(s) { s_.BeginWrite(); }
+  ~WriteScope() { s_.EndWrite(); }
+  WriteScope(const WriteScope&) = delete;
+  WriteScope& operator=(const WriteScope&) = delete;
+
+ private:
+  detail::Shard& s_;
+};
+
+// A per-thread generator, reseeded after fork() so children draw different numbers.
+std::uint64_t RandomU64();
+
+inline bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace shmkv

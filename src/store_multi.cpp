@@ -1,0 +1,415 @@
+// store_multi.cpp: operations that touch several keys or shards: batches, ordered reads,
+// random sampling, whole-store operations.
+//
+// Each shard is locked on its own, one at a time (never two shard locks at once), so these
+// operations are atomic per shard, not across the store. Ordered reads walk the dense index of
+// every shard: O(keys) per call, O(limit) memory per shard.
+#include <algorithm>
+#include <queue>
+#include <unordered_set>
+
+#include "allocator.hpp"
+#include "os.hpp"
+#include "store_impl.hpp"
+
+namespace shmkv {
+
+using detail::kNotFound;
+using detail::Shard;
+using detail::ShardLock;
+
+namespace {
+
+constexpr int kRandomAttempts = 64;
+
+// Visits the live records of a locked shard whose key starts with prefix.
+template <typename F>
+void ForEachLive(Shard& shard, std::string_view prefix, std::uint64_t now_ms, F&& f) {
+  std::uint64_t n = shard.count();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const detail::RecordHeader* r = shard.Rec(shard.DenseAt(i));
+    std::string_view key = Shard::KeyOf(r);
+    if (StartsWith(key, prefix) && !Shard::Expired(r, now_ms)) f(key, r);
+  }
+}
+
+struct KeyGreater {
+  bool operator()(const Entry& a, const Entry& b) const { return a.key < b.key; }
+};
+
+// The `limit` smallest entries with the prefix and a key above `after` (all when limit == 0),
+// sorted by key.
+std::vector<Entry> SmallestEntries(Store::Impl& im, std::string_view prefix,
+                                   const std::string* after, std::size_t limit) {
+  std::priority_queue<Entry, std::vector<Entry>, KeyGreater> heap;  // max-heap on key
+  std::vector<Entry> all;
+  std::uint64_t now = detail::os::NowUnixMs();
+  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+    ShardLock lock(im.segment(), s);
+    ForEachLive(lock.shard(), prefix, now,
+                [&](std::string_view key, const detail::RecordHeader* r) {
+                  if (after && key <= *after) return;
+                  if (limit == 0) {
+                    all.push_back({std::string(key), std::string(Shard::ValueOf(r))});
+                  } else if (heap.size() < limit) {
+                    heap.push({std::string(key), std::string(Shard::ValueOf(r))});
+                  } else if (key < heap.top().key) {
+                    heap.pop();
+                    heap.push({std::string(key), std::string(Shard::ValueOf(r))});
+                  }
+                });
+  }
+  if (limit != 0) {
+    all.reserve(heap.size());
+    while (!heap.empty()) {
+      all.push_back(std::move(const_cast<Entry&>(heap.top())));
+      heap.pop();
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  return all;
+}
+
+}  // namespace
+
+// --- batches ---
+
+std::vector<std::optional<std::string>> Store::get_many(const std::vector<std::string>& keys) {
+  Impl& im = impl();
+  for (const auto& k : keys) im.CheckKey(k);
+  std::vector<std::optional<std::string>> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) out.push_back(get(k));
+  return out;
+}
+
+void Store::set_many(const std::vector<std::pair<std::string, std::string>>& pairs,
+                     std::chrono::milliseconds ttl) {
+  Impl& im = impl();
+  im.CheckWritable();
+  for (const auto& [k, v] : pairs) {
+    im.CheckKey(k);
+    im.CheckValue(v);
+  }
+  Impl::ExpiryFor(ttl);
+  // Applied one key at a time; if the store fills up midway, the keys already written are put
+  // back as they were (best effort: restoring an old value needs its space again).
+  struct Previous {
+    const std::string* key;
+    std::optional<std::string> value;
+    std::optional<std::chrono::milliseconds> ttl;
+  };
+  std::vector<Previous> undo;
+  undo.reserve(pairs.size());
+  try {
+    for (const auto& [k, v] : pairs) {
+      Previous prev{&k, get(k), std::nullopt};
+      if (prev.value) prev.ttl = this->ttl(k);
+      undo.push_back(std::move(prev));
+      set(k, v, ttl);
+    }
+  } catch (const Error& e) {
+    if (e.code() != errc::store_full) throw;
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+      try {
+        if (it->value)
+          set(*it->key, *it->value, *it->ttl);
+        else
+          del(*it->key);
+      } catch (const Error&) {
+      }
+    }
+    throw;
+  }
+}
+
+std::size_t Store::delete_many(const std::vector<std::string>& keys) {
+  Impl& im = impl();
+  im.CheckWritable();
+  for (const auto& k : keys) im.CheckKey(k);
+  std::size_t deleted = 0;
+  for (const auto& k : keys) deleted += del(k);
+  return deleted;
+}
+
+DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t limit) {
+  Impl& im = impl();
+  im.CheckWritable();
+  DeletePrefixResult result{0, true};
+  std::uint64_t now = detail::os::NowUnixMs();
+  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+    ShardLock lock(im.segment(), s);
+    Shard& shard = lock.shard();
+    std::unique_ptr<WriteScope> write;
+    // Walk the dense index backwards: erasing position i moves the last entry, already visited,
+    // into i.
+    for (std::uint64_t i = shard.count(); i-- > 0;) {
+      if (i >= shard.count()) continue;
+      const detail::RecordHeader* r = shard.Rec(shard.DenseAt(i));
+      std::string_view key = Shard::KeyOf(r);
+      if (!StartsWith(key, prefix)) continue;
+      bool expired = Shard::Expired(r, now);
+      if (!expired && limit != 0 && result.deleted == limit) {
+        result.done = false;
+        break;
+      }
+      if (!write) write = std::make_unique<WriteScope>(shard);
+      shard.Erase(shard.Find(key, shard.Hash(key)));
+      if (!expired) {
+        ++result.deleted;
+        ++shard.header()->deletes;
+      }
+    }
+    if (!result.done) break;
+  }
+  return result;
+}
+
+// --- ordered reads ---
+
+std::vector<Entry> Store::list(const ListOptions& options) {
+  return SmallestEntries(impl(), options.prefix, nullptr, options.limit);
+}
+
+ScanPage Store::scan(const ScanOptions& options) {
+  Impl& im = impl();
+  std::size_t want = options.limit == 0 ? 0 : options.limit + 1;
+  std::vector<Entry> entries =
+      SmallestEntries(im, options.prefix, options.cursor.empty() ? nullptr : &options.cursor, want);
+  ScanPage page{std::move(entries), options.cursor, true};
+  if (options.limit != 0 && page.entries.size() > options.limit) {
+    page.entries.resize(options.limit);
+    page.done = false;
+  }
+  if (!page.entries.empty()) page.cursor = page.entries.back().key;
+  return page;
+}
+
+std::size_t Store::count(std::string_view prefix) {
+  Impl& im = impl();
+  std::size_t n = 0;
+  std::uint64_t now = detail::os::NowUnixMs();
+  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+    ShardLock lock(im.segment(), s);
+    Shard& shard = lock.shard();
+    if (prefix.empty() && shard.header()->ttl_count == 0) {
+      n += shard.count();
+      continue;
+    }
+    ForEachLive(shard, prefix, now, [&](std::string_view, const detail::RecordHeader*) { ++n; });
+  }
+  return n;
+}
+
+// --- random ---
+
+namespace {
+
+// Draws a uniformly random (shard, dense position) over all records by their shard counts,
+// locks that shard and calls f(shard, position) -> true when it accepted the draw.
+// Returns false after kRandomAttempts rejected draws or when the store is empty.
+template <typename F>
+bool DrawRandom(Store::Impl& im, F&& f) {
+  const std::uint32_t shards = im.shard_count();
+  std::vector<std::uint64_t> counts(shards);
+  for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
+    std::uint64_t total = 0;
+    for (std::uint32_t s = 0; s < shards; ++s)
+      total += counts[s] = im.segment()->shard(s)->count.load(std::memory_order_relaxed);
+    if (total == 0) return false;
+    std::uint64_t r = RandomU64() % total;
+    std::uint32_t s = 0;
+    while (r >= counts[s]) r -= counts[s++];
+    ShardLock lock(im.segment(), s);
+    if (r < lock.shard().count() && f(lock.shard(), r)) return true;
+  }
+  return false;
+}
+
+// All live keys with the prefix, with their shards.
+std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(Store::Impl& im,
+                                                                std::string_view prefix) {
+  std::vector<std::pair<std::uint32_t, std::string>> keys;
+  std::uint64_t now = detail::os::NowUnixMs();
+  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+    ShardLock lock(im.segment(), s);
+    ForEachLive(lock.shard(), prefix, now, [&](std::string_view key, const detail::RecordHeader*) {
+      keys.emplace_back(s, std::string(key));
+    });
+  }
+  return keys;
+}
+
+}  // namespace
+
+std::optional<std::string> Store::random_key(std::string_view prefix) {
+  Impl& im = impl();
+  std::optional<std::string> out;
+  std::uint64_t now = detail::os::NowUnixMs();
+  // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
+  // over the live matching keys. A rare prefix falls back to a full scan.
+  if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
+        const detail::RecordHeader* r = shard.Rec(shard.DenseAt(pos));
+        if (Shard::Expired(r, now) || !StartsWith(Shard::KeyOf(r), prefix)) return false;
+        out = std::string(Shard::KeyOf(r));
+        return true;
+      }))
+    return out;
+  auto keys = MatchingKeys(im, prefix);
+  if (keys.empty()) return std::nullopt;
+  return std::move(keys[RandomU64() % keys.size()].second);
+}
+
+std::vector<std::string> Store::random_keys(std::size_t count, std::string_view prefix,
+                                            bool unique) {
+  std::vector<std::string> out;
+  if (!unique) {
+    for (std::size_t i = 0; i < count; ++i) {
+      auto k = random_key(prefix);
+      if (!k) break;
+      out.push_back(std::move(*k));
+    }
+    return out;
+  }
+  std::unordered_set<std::string> seen;
+  for (std::size_t draws = 0; out.size() < count && draws < 4 * count + 16; ++draws) {
+    auto k = random_key(prefix);
+    if (!k) return out;
+    if (seen.insert(*k).second) out.push_back(std::move(*k));
+  }
+  if (out.size() < count) {  // many duplicates: draw from the full list instead
+    auto keys = MatchingKeys(impl(), prefix);
+    for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
+    for (auto& [s, k] : keys) {
+      if (out.size() == count) break;
+      if (seen.insert(k).second) out.push_back(std::move(k));
+    }
+  }
+  return out;
+}
+
+std::optional<Entry> Store::pop_random(std::string_view prefix) {
+  Impl& im = impl();
+  im.CheckWritable();
+  std::optional<Entry> out;
+  std::uint64_t now = detail::os::NowUnixMs();
+  auto take = [&](Shard& shard, std::uint64_t slot) {
+    const detail::RecordHeader* r = shard.RecordAt(slot);
+    out = Entry{std::string(Shard::KeyOf(r)), std::string(Shard::ValueOf(r))};
+    WriteScope write(shard);
+    shard.Erase(slot);
+    ++shard.header()->deletes;
+  };
+  if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
+        const detail::RecordHeader* r = shard.Rec(shard.DenseAt(pos));
+        if (Shard::Expired(r, now) || !StartsWith(Shard::KeyOf(r), prefix)) return false;
+        std::string_view key = Shard::KeyOf(r);
+        take(shard, shard.Find(key, shard.Hash(key)));
+        return true;
+      }))
+    return out;
+  // Rare prefix: pick from the full list; another process may pop our pick first, so retry.
+  for (int round = 0; round < kRandomAttempts; ++round) {
+    auto keys = MatchingKeys(im, prefix);
+    if (keys.empty()) return std::nullopt;
+    auto& [s, key] = keys[RandomU64() % keys.size()];
+    ShardLock lock(im.segment(), s);
+    Shard& shard = lock.shard();
+    std::uint64_t slot = shard.Find(key, shard.Hash(key));
+    if (slot != kNotFound && !Shard::Expired(shard.RecordAt(slot), detail::os::NowUnixMs())) {
+      take(shard, slot);
+      return out;
+    }
+  }
+  detail::Throw(errc::busy, "pop_random: keys with prefix '" + std::string(prefix) +
+                                "' kept vanishing under concurrent pops");
+}
+
+// --- whole store ---
+
+std::size_t Store::size() {
+  return count({});
+}
+
+void Store::clear() {
+  Impl& im = impl();
+  im.CheckWritable();
+  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+    ShardLock lock(im.segment(), s);
+    WriteScope write(lock.shard());
+    lock.shard().header()->deletes += lock.shard().count();
+    lock.shard().Clear();
+  }
+}
+
+Info Store::info() {
+  Impl& im = impl();
+  detail::Segment* seg = im.segment();
+  const detail::SegmentHeader* h = seg->header();
+  Info info{};
+  info.name = seg->name();
+  info.layout_version = h->layout_version;
+  info.layout_fingerprint = h->fingerprint;
+  info.created_unix_ms = h->created_unix_ms;
+  info.size_bytes = h->size_bytes;
+  info.shards = h->shard_count;
+  info.max_key_bytes = h->max_key_bytes;
+  info.max_value_bytes = h->max_value_bytes;
+  info.max_keys = h->slots_per_shard * h->shard_count * detail::kMaxLoadPercent / 100;
+  info.arena_bytes = h->chunk_count * detail::kChunkBytes;
+  for (std::uint32_t s = 0; s < h->shard_count; ++s) {
+    ShardLock lock(seg, s);
+    const detail::ShardHeader* sh = lock.shard().header();
+    ShardInfo si{};
+    si.live_keys = lock.shard().count();
+    si.capacity = h->slots_per_shard;
+    si.arena_bytes = sh->chunk_count * detail::kChunkBytes;
+    si.used_bytes = sh->used_bytes;
+    si.max_probe = sh->max_psl;
+    si.recoveries = sh->recoveries;
+    info.live_keys += si.live_keys;
+    info.arena_used_bytes += si.arena_bytes;
+    info.shard.push_back(si);
+  }
+  seg->ReclaimDeadProcesses();
+  for (std::uint32_t i = 0; i < detail::kMaxProcesses; ++i) {
+    const detail::ProcessSlot* p = seg->process(i);
+    std::uint64_t pid = p->pid_word.load(std::memory_order_acquire);
+    if (pid == 0) continue;
+    std::uint64_t start = p->start_time.load(std::memory_order_acquire);
+    info.processes.push_back({static_cast<std::int32_t>(pid), start,
+                              detail::os::ProcessAlive(static_cast<pid_t>(pid), start)});
+  }
+  return info;
+}
+
+Stats Store::stats() {
+  Impl& im = impl();
+  Stats st;
+  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+    ShardLock lock(im.segment(), s);
+    const detail::ShardHeader* h = lock.shard().header();
+    st.gets += h->gets;
+    st.hits += h->hits;
+    st.misses += h->misses;
+    st.sets += h->sets;
+    st.deletes += h->deletes;
+    st.cas_success += h->cas_success;
+    st.cas_failure += h->cas_failure;
+    st.lock_waits += h->lock_waits;
+    st.recoveries += h->recoveries;
+  }
+  return st;
+}
+
+std::vector<std::string> Store::check_invariants() {
+  Impl& im = impl();
+  std::vector<std::string> out;
+  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+    ShardLock lock(im.segment(), s);
+    lock.shard().CheckInvariants(&out);
+  }
+  return out;
+}
+
+}  // namespace shmkv
