@@ -316,13 +316,15 @@ TEST_CASE("ops: many keys across shards", "[ops]") {
 
 TEST_CASE("ops: s.exists(std::string) on a handle checks the key, not a segment name",
           "[ops][api]") {
-  // Overload trap in store.hpp: the static Store::exists(const std::string& name) is an exact
-  // match for a std::string argument, so `s.exists(key)` silently asks whether a *segment* named
-  // key exists instead of whether the key is in this store.
+  // Overload trap in store.hpp: the static Store::segment_exists(const std::string& name) is an
+  // exact match for a std::string argument, so `s.exists(key)` silently asks whether a *segment*
+  // named key exists instead of whether the key is in this store.
   SegmentGuard g(unique_name());
   Store s = Store::open(small_options(g.name()));
   std::string key = "present-key";
   s.set(key, "v");
   REQUIRE(key_exists(s, key));
   REQUIRE(s.exists(key));
+  REQUIRE(s.exists("present-key"));
+  REQUIRE_FALSE(s.exists(std::string("absent")));
 }

@@ -73,15 +73,15 @@ std::vector<std::string> files_of(const std::string& name) {
 
 TEST_CASE("segment: create_or_attach creates, then attaches to the same data", "[segment]") {
   SegmentGuard g(unique_name());
-  REQUIRE_FALSE(Store::exists(g.name()));
+  REQUIRE_FALSE(Store::segment_exists(g.name()));
   {
     Store s = Store::open(small_options(g.name()));
     REQUIRE(s.is_open());
-    REQUIRE(Store::exists(g.name()));
+    REQUIRE(Store::segment_exists(g.name()));
     s.set("k", "v1");
   }
   // Closed handles do not remove the segment.
-  REQUIRE(Store::exists(g.name()));
+  REQUIRE(Store::segment_exists(g.name()));
   Store a = Store::open(small_options(g.name()));
   REQUIRE(a.get("k") == std::optional<std::string>("v1"));
   Store b = Store::open(small_options(g.name()));
@@ -108,7 +108,7 @@ TEST_CASE("segment: attach_only raises not_found on a missing segment and create
   SegmentGuard g(unique_name());
   REQUIRE_ERRC(Store::open(with_mode(small_options(g.name()), OpenMode::attach_only)),
                errc::not_found);
-  REQUIRE_FALSE(Store::exists(g.name()));
+  REQUIRE_FALSE(Store::segment_exists(g.name()));
   REQUIRE(files_of(g.name()).empty());
 }
 
@@ -116,7 +116,7 @@ TEST_CASE("segment: read_only on a missing segment raises not_found", "[segment]
   SegmentGuard g(unique_name());
   REQUIRE_ERRC(Store::open(with_mode(small_options(g.name()), OpenMode::read_only)),
                errc::not_found);
-  REQUIRE_FALSE(Store::exists(g.name()));
+  REQUIRE_FALSE(Store::segment_exists(g.name()));
 }
 
 TEST_CASE("segment: read_only handle reads work", "[segment][read_only]") {
@@ -231,12 +231,12 @@ TEST_CASE("segment: valid names are accepted", "[segment][names]") {
     Store s = Store::open(small_options(name));
     s.set("k", "v");
     REQUIRE(s.info().name == name);
-    REQUIRE(Store::exists(name));
+    REQUIRE(Store::segment_exists(name));
     struct stat st {};
     REQUIRE(::stat(segment_path(name).c_str(), &st) == 0);
     s.close();
     Store::destroy(name);
-    REQUIRE_FALSE(Store::exists(name));
+    REQUIRE_FALSE(Store::segment_exists(name));
   }
 }
 
@@ -361,7 +361,7 @@ TEST_CASE("segment: invalid options raise invalid_argument and create nothing",
     o.max_key_bytes = 65536;
     REQUIRE_ERRC(Store::open(o), errc::invalid_argument);
   }
-  REQUIRE_FALSE(Store::exists(g.name()));
+  REQUIRE_FALSE(Store::segment_exists(g.name()));
   REQUIRE(files_of(g.name()).empty());
 }
 
@@ -370,7 +370,7 @@ TEST_CASE("segment: a size too small for the layout raises store_full and create
   SegmentGuard g(unique_name());
   auto o = small_options(g.name(), 4096, 4);
   REQUIRE_ERRC(Store::open(o), errc::store_full);
-  REQUIRE_FALSE(Store::exists(g.name()));
+  REQUIRE_FALSE(Store::segment_exists(g.name()));
   REQUIRE(files_of(g.name()).empty());
 }
 
@@ -382,7 +382,7 @@ TEST_CASE("segment: destroy", "[segment]") {
       s.set("k", "v");
     }
     Store::destroy(g.name());
-    REQUIRE_FALSE(Store::exists(g.name()));
+    REQUIRE_FALSE(Store::segment_exists(g.name()));
     REQUIRE(::access(segment_path(g.name()).c_str(), F_OK) != 0);
     REQUIRE_ERRC(Store::open(with_mode(small_options(g.name()), OpenMode::attach_only)),
                  errc::not_found);
@@ -397,7 +397,7 @@ TEST_CASE("segment: destroy", "[segment]") {
     Store s = Store::open(small_options(g.name()));
     s.set("k", "v");
     Store::destroy(g.name());
-    REQUIRE_FALSE(Store::exists(g.name()));
+    REQUIRE_FALSE(Store::segment_exists(g.name()));
     REQUIRE(s.get("k") == std::optional<std::string>("v"));
     s.set("k2", "v2");
     REQUIRE(s.size() == 2);
@@ -599,7 +599,7 @@ TEST_CASE("segment: 16 processes racing to create the same segment", "[segment][
     barrier.release();
     for (pid_t p : pids) REQUIRE(wait_child(p) == 0);
 
-    REQUIRE(Store::exists(g.name()));
+    REQUIRE(Store::segment_exists(g.name()));
     auto files = files_of(g.name());
     REQUIRE(files == std::vector<std::string>{"shmkv." + g.name()});
     Store s = Store::open(with_mode(small_options(g.name()), OpenMode::attach_only));

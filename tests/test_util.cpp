@@ -31,7 +31,7 @@ std::string segment_path(const std::string& name) {
 
 SegmentGuard::~SegmentGuard() {
   try {
-    if (shmkv::Store::exists(name_)) shmkv::Store::destroy(name_);
+    if (shmkv::Store::segment_exists(name_)) shmkv::Store::destroy(name_);
   } catch (...) {
   }
   ::unlink(segment_path(name_).c_str());

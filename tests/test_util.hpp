@@ -141,10 +141,8 @@ inline bool operator==(const Outcome& o, shmkv::errc e) {
 
 // --- misc ---
 
-// Store::exists(std::string_view key) on a handle. Calling s.exists(...) directly is a trap: with
-// a string literal the call is ambiguous with the static Store::exists(const std::string& name),
-// and with a std::string argument overload resolution silently picks the static one (it asks
-// whether a *segment* of that name exists). Tests always go through this helper.
+// Store::exists(std::string_view key) on a handle (kept as a helper from when a static
+// Store::exists(name) overload made s.exists("literal") ambiguous).
 inline bool key_exists(shmkv::Store& s, std::string_view key) {
   return s.exists(key);
 }

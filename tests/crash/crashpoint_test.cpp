@@ -1,0 +1,219 @@
+// crashpoint_test.cpp: kills a process at every crash point of every mutating operation and
+// checks what the survivors see.
+//
+// For each scenario and each n = 1, 2, ...: a fresh store is seeded, a forked child attaches
+// and runs the operation armed to SIGKILL itself at its n-th crash point; the parent then
+// requires that (1) the next operations on the store complete (an alarm fails the test on a
+// hang), (2) CheckInvariants() passes on every shard, (3) every key holds its old or its new
+// value and nothing else changed. Enumeration of a scenario ends when the child finishes without
+// reaching crash point n. The test prints how many crash points were exercised.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "crashpoint.hpp"
+#include "shmkv/shmkv.hpp"
+
+namespace {
+
+using State = std::map<std::string, std::string>;
+// Returns "" when `after` is an allowed outcome of the operation from `before`.
+using Verdict = std::function<std::string(const State& before, const State& after)>;
+
+struct Scenario {
+  const char* name;
+  std::function<void(shmkv::Store&)> seed;  // extra set-up on top of the common keys
+  std::function<void(shmkv::Store&)> op;
+  Verdict verdict;
+};
+
+State Contents(shmkv::Store& s) {
+  State out;
+  for (auto& e : s.list()) out[e.key] = e.value;
+  return out;
+}
+
+// Only the keys in `touched` may differ, each being its old value or one of `allowed`
+// (nullopt = absent).
+Verdict OldOrNew(std::map<std::string, std::vector<std::optional<std::string>>> allowed) {
+  return [allowed](const State& before, const State& after) -> std::string {
+    std::map<std::string, bool> seen;
+    for (auto& [k, v] : after) seen[k] = true;
+    for (auto& [k, v] : before) seen[k] = true;
+    for (auto& [k, _] : seen) {
+      auto b = before.find(k);
+      auto a = after.find(k);
+      std::optional<std::string> old_v = b == before.end() ? std::nullopt : std::optional(b->second);
+      std::optional<std::string> new_v = a == after.end() ? std::nullopt : std::optional(a->second);
+      if (new_v == old_v) continue;
+      auto it = allowed.find(k);
+      bool ok = false;
+      if (it != allowed.end())
+        for (auto& v : it->second) ok = ok || v == new_v;
+      if (!ok) return "key '" + k + "' holds " + (new_v ? "'" + new_v->substr(0, 40) + "'" : "nothing") + ", neither old nor new";
+    }
+    return "";
+  };
+}
+
+// Keys with the prefix may each be absent; all others untouched; at most `max_gone` gone.
+Verdict SomeGone(std::string prefix, std::size_t max_gone) {
+  return [prefix, max_gone](const State& before, const State& after) -> std::string {
+    std::size_t gone = 0;
+    for (auto& [k, v] : before) {
+      auto a = after.find(k);
+      if (a == after.end()) {
+        if (k.compare(0, prefix.size(), prefix) != 0) return "key '" + k + "' vanished";
+        ++gone;
+      } else if (a->second != v) {
+        return "key '" + k + "' changed";
+      }
+    }
+    for (auto& [k, v] : after)
+      if (!before.count(k)) return "key '" + k + "' appeared";
+    if (gone > max_gone) return std::to_string(gone) + " keys gone, at most " + std::to_string(max_gone) + " allowed";
+    return "";
+  };
+}
+
+constexpr std::size_t kCommonKeys = 300;
+
+void SeedCommon(shmkv::Store& s) {
+  for (std::size_t i = 0; i < kCommonKeys; ++i) s.set("k" + std::to_string(i), std::string(8 + i % 90, char('a' + i % 26)));
+  for (int i = 0; i < 20; ++i) s.set("q:" + std::to_string(i), "token" + std::to_string(i));
+  s.set("ctr", "41");
+}
+
+std::vector<Scenario> Scenarios() {
+  const std::string big(20000, 'B');  // a multi-chunk span
+  return {
+      {"set new key", {}, [](shmkv::Store& s) { s.set("new", "fresh"); }, OldOrNew({{"new", {"fresh"}}})},
+      {"set new large key", {}, [big](shmkv::Store& s) { s.set("huge", big); }, OldOrNew({{"huge", {big}}})},
+      {"overwrite with larger value", {}, [](shmkv::Store& s) { s.set("k5", std::string(300, 'L')); },
+       OldOrNew({{"k5", {std::string(300, 'L')}}})},
+      {"overwrite with smaller value (in place)", {}, [](shmkv::Store& s) { s.set("k80", "tiny"); }, OldOrNew({{"k80", {"tiny"}}})},
+      {"overwrite large value with small", [big](shmkv::Store& s) { s.set("huge", big); },
+       [](shmkv::Store& s) { s.set("huge", "small now"); }, OldOrNew({{"huge", {"small now"}}})},
+      {"delete (backward shift)", {}, [](shmkv::Store& s) { s.del("k7"); }, OldOrNew({{"k7", {std::nullopt}}})},
+      {"delete large", [big](shmkv::Store& s) { s.set("huge", big); }, [](shmkv::Store& s) { s.del("huge"); },
+       OldOrNew({{"huge", {std::nullopt}}})},
+      {"increment", {}, [](shmkv::Store& s) { s.increment_by("ctr", 1); }, OldOrNew({{"ctr", {"42"}}})},
+      {"increment growing the value", [](shmkv::Store& s) { s.set("ctr", "99999"); },
+       [](shmkv::Store& s) { s.increment_by("ctr", 1); }, OldOrNew({{"ctr", {"100000"}}})},
+      {"compare_and_swap", {}, [](shmkv::Store& s) { s.compare_and_swap("k3", s.get("k3").value(), "swapped-in"); },
+       OldOrNew({{"k3", {"swapped-in"}}})},
+      {"get_or_set", {}, [](shmkv::Store& s) { s.get_or_set("gos", "mine"); }, OldOrNew({{"gos", {"mine"}}})},
+      {"pop_random", {}, [](shmkv::Store& s) { s.pop_random("q:"); }, SomeGone("q:", 1)},
+      {"TTL reclaim by a later write",
+       [](shmkv::Store& s) {
+         for (int i = 0; i < 40; ++i) s.set("ttl" + std::to_string(i), "short-lived", std::chrono::milliseconds(1));
+         usleep(5000);
+       },
+       [](shmkv::Store& s) {
+         for (int i = 0; i < 40; ++i) s.set("w" + std::to_string(i), "after");
+       },
+       [](const State& before, const State& after) {
+         std::map<std::string, std::vector<std::optional<std::string>>> allowed;
+         for (int i = 0; i < 40; ++i) allowed["w" + std::to_string(i)] = {"after"};
+         return OldOrNew(allowed)(before, after);
+       }},
+      {"clear", {}, [](shmkv::Store& s) { s.clear(); }, SomeGone("", kCommonKeys + 21)},
+      {"set_many", {},
+       [](shmkv::Store& s) {
+         s.set_many({{"k1", "m1"}, {"k2", std::string(500, 'm')}, {"fresh1", "m3"}, {"fresh2", "m4"}});
+       },
+       OldOrNew({{"k1", {"m1"}}, {"k2", {std::string(500, 'm')}}, {"fresh1", {"m3"}}, {"fresh2", {"m4"}}})},
+      {"delete_prefix", {}, [](shmkv::Store& s) { s.delete_prefix("q:"); }, SomeGone("q:", 20)},
+  };
+}
+
+std::string StoreName() { return "crash-" + std::to_string(getpid()); }
+
+shmkv::Options Opts() {
+  shmkv::Options o;
+  o.name = StoreName();
+  o.size_bytes = 4 << 20;
+  o.shards = 4;
+  o.max_keys = 2000;
+  return o;
+}
+
+void OnAlarm(int) {
+  const char msg[] = "crashpoint_test: an operation after a crash hung (no progress in 20 s)\n";
+  if (write(2, msg, sizeof msg - 1) < 0) {
+  }
+  _exit(3);
+}
+
+}  // namespace
+
+TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consistent store") {
+  signal(SIGALRM, OnAlarm);
+  long total_points = 0;
+  for (const Scenario& sc : Scenarios()) {
+    long points = 0;
+    for (long n = 1;; ++n) {
+      if (shmkv::Store::segment_exists(StoreName())) shmkv::Store::destroy(StoreName());
+      shmkv::Store store = shmkv::Store::open(Opts());
+      SeedCommon(store);
+      if (sc.seed) sc.seed(store);
+      State before = Contents(store);
+
+      pid_t child = fork();
+      REQUIRE(child >= 0);
+      if (child == 0) {
+        int code = 0;
+        try {
+          shmkv::Options o = Opts();
+          o.open_mode = shmkv::OpenMode::attach_only;
+          shmkv::Store mine = shmkv::Store::open(o);
+          shmkv::detail::ArmCrashPoint(n);
+          sc.op(mine);
+        } catch (...) {
+          code = 2;
+        }
+        _exit(code);
+      }
+      int status = 0;
+      REQUIRE(waitpid(child, &status, 0) == child);
+      bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+      INFO("scenario '" << sc.name << "', crash point " << n);
+      if (!killed) {
+        REQUIRE(WIFEXITED(status));
+        REQUIRE(WEXITSTATUS(status) == 0);  // ran to completion: all points enumerated
+      }
+      alarm(20);
+      std::vector<std::string> violations = store.check_invariants();
+      State after = Contents(store);
+      std::string verdict = sc.verdict(before, after);
+      // The store stays fully usable: write, read and delete on every shard.
+      for (int i = 0; i < 16; ++i) {
+        std::string k = "probe" + std::to_string(i);
+        store.set(k, "p");
+        REQUIRE(store.get(k) == std::optional<std::string>("p"));
+        REQUIRE(store.del(k));
+      }
+      std::vector<std::string> violations_after = store.check_invariants();
+      alarm(0);
+      for (auto& v : violations) UNSCOPED_INFO(v);
+      CHECK(violations.empty());
+      CHECK(verdict == "");
+      CHECK(violations_after.empty());
+      store.close();
+      shmkv::Store::destroy(StoreName());
+      if (!killed) break;
+      ++points;
+    }
+    std::printf("  %-42s %4ld crash points\n", sc.name, points);
+    CHECK(points > 0);
+    total_points += points;
+  }
+  std::printf("crash points exercised: %ld\n", total_points);
+}
