@@ -1,0 +1,330 @@
+// engine_redis.cpp: Redis peer, engines "redis" (one command per round trip) and "redis-pipe"
+// (--pipeline commands appended, then their replies read; default depth 32).
+//
+// The parent starts its own redis-server (from --redis-server, default on PATH) on a unix socket
+// in a mkdtemp() directory under /tmp with `port 0`, `save ""`, `appendonly no`, waits until it
+// answers PING, and stops it (SIGTERM, then SIGKILL) at the end. Each worker connects after
+// fork(). Commands go through redisAppendCommandArgv (binary safe, no format parsing):
+//   get = GET, set = SET, incr = INCRBY key 1,
+//   pop = EVALSHA of a Lua script that SPOPs a name from the set "shmkv-bench:popset" (filled
+//         with every key name when the mix is pop), then GETs and DELs that key: atomic, one
+//         round trip, each key popped once.
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "harness_impl.hpp"
+
+namespace shmkv_bench {
+namespace {
+
+constexpr char kPopSet[] = "shmkv-bench:popset";
+constexpr char kPopScript[] =
+    "local k = redis.call('SPOP', KEYS[1]) "
+    "if not k then return false end "
+    "local v = redis.call('GET', k) "
+    "redis.call('DEL', k) "
+    "return {k, v}";
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const {
+    if (r) freeReplyObject(r);
+  }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+class Redis {
+ public:
+  explicit Redis(const Config& cfg)
+      : cfg_(cfg), depth_(cfg.engine == "redis-pipe" ? cfg.pipeline : 1) {
+    char tmpl[] = "/tmp/shmkv-bench-redis.XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("redis: mkdtemp under /tmp failed");
+    dir_ = tmpl;
+    sock_ = dir_ + "/redis.sock";
+    std::string conf = dir_ + "/redis.conf";
+    {
+      std::ofstream out(conf);
+      out << "port 0\nunixsocket " << sock_ << "\nunixsocketperm 700\nsave \"\"\n"
+          << "appendonly no\ndaemonize no\ndatabases 1\ndir " << dir_ << "\nlogfile " << dir_
+          << "/redis.log\n";
+    }
+    std::fflush(stdout);
+    pid_t parent = ::getpid();
+    server_ = ::fork();
+    if (server_ < 0) throw std::runtime_error("redis: fork failed");
+    if (server_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
+      if (::getppid() != parent) ::_exit(127);
+      ::execlp(cfg.redis_server.c_str(), cfg.redis_server.c_str(), conf.c_str(),
+               static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    try {
+      connect_and_load();
+    } catch (...) {
+      cleanup();
+      throw;
+    }
+  }
+  ~Redis() { cleanup(); }
+
+  void connect_and_load() {
+    for (int i = 0; i < 1000 && !ctx_; ++i) {  // up to ~10 s
+      int st;
+      if (::waitpid(server_, &st, WNOHANG) == server_) {
+        server_ = -1;
+        throw std::runtime_error("redis: " + cfg_.redis_server + " exited at start");
+      }
+      redisContext* c = redisConnectUnix(sock_.c_str());
+      if (c && !c->err) {
+        Reply r(static_cast<redisReply*>(redisCommand(c, "PING")));
+        if (r && r->type == REDIS_REPLY_STATUS) {
+          ctx_ = c;
+          break;
+        }
+      }
+      if (c) redisFree(c);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!ctx_) throw std::runtime_error("redis: server did not answer PING within 10 s");
+    baseline_memory_ = used_memory();
+    Reply r(static_cast<redisReply*>(redisCommand(ctx_, "SCRIPT LOAD %s", kPopScript)));
+    if (!r || r->type != REDIS_REPLY_STRING) throw std::runtime_error("redis: SCRIPT LOAD failed");
+    sha_.assign(r->str, r->len);
+  }
+  void cleanup() {
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+    if (server_ > 0) {
+      ::kill(server_, SIGTERM);
+      int st;
+      bool gone = false;
+      for (int i = 0; i < 500 && !gone; ++i) {
+        if (::waitpid(server_, &st, WNOHANG) == server_)
+          gone = true;
+        else
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (!gone) {
+        ::kill(server_, SIGKILL);
+        ::waitpid(server_, &st, 0);
+      }
+      server_ = -1;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void preload(const Dataset& ds) {
+    // MSET of 256 pairs per command, 16 commands in flight.
+    constexpr std::size_t kPairs = 256;
+    std::vector<std::string> keys, vals;
+    std::vector<const char*> argv;
+    std::vector<std::size_t> argl;
+    std::size_t pending = 0;
+    auto flush_cmd = [&](const char* cmd) {
+      if (keys.empty()) return;
+      argv.assign(1, cmd);
+      argl.assign(1, std::strlen(cmd));
+      bool pairs = std::strcmp(cmd, "MSET") == 0;
+      if (!pairs) {
+        argv.push_back(kPopSet);
+        argl.push_back(std::strlen(kPopSet));
+      }
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        argv.push_back(keys[i].data());
+        argl.push_back(keys[i].size());
+        if (pairs) {
+          argv.push_back(vals[i].data());
+          argl.push_back(vals[i].size());
+        }
+      }
+      redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), argl.data());
+      if (++pending == 16) drain(pending);
+      keys.clear();
+      vals.clear();
+    };
+    std::string key(kKeyLen, '\0'), val(ds.value_size, '\0');
+    if (ds.counters) {
+      for (int c = 0; c < kCounters; ++c) {
+        keys.push_back(Dataset::counter_name(c));
+        vals.push_back("0");
+      }
+      flush_cmd("MSET");
+    }
+    for (std::uint64_t i = 0; i < ds.keys; ++i) {
+      ds.key(i, key.data());
+      ds.value(i, val.data());
+      keys.push_back(key);
+      vals.push_back(val);
+      if (keys.size() == kPairs) flush_cmd("MSET");
+    }
+    flush_cmd("MSET");
+    if (!ds.counters) {  // mix pop: the set of names the pop script draws from
+      for (std::uint64_t i = 0; i < ds.keys; ++i) {
+        ds.key(i, key.data());
+        keys.push_back(key);
+        if (keys.size() == kPairs) flush_cmd("SADD");
+      }
+      flush_cmd("SADD");
+    }
+    drain(pending);
+  }
+  std::string memory_report() {
+    std::uint64_t used = used_memory();
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "used_memory=%llu baseline=%llu bytes_per_key=%.1f%s",
+                  static_cast<unsigned long long>(used),
+                  static_cast<unsigned long long>(baseline_memory_),
+                  static_cast<double>(used - baseline_memory_) / cfg_.keys,
+                  cfg_.mix == Mix::pop ? " (includes the pop set)" : "");
+    return buf;
+  }
+  void close_parent() {
+    redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+  void attach(int) {
+    ctx_ = redisConnectUnix(sock_.c_str());
+    if (!ctx_ || ctx_->err)
+      throw std::runtime_error(std::string("redis: connect: ") + (ctx_ ? ctx_->errstr : "?"));
+  }
+  void reopen() { attach(0); }
+
+  bool get(const char* key, std::size_t klen, Sink& sink) {
+    append_get(key, klen);
+    Reply r = reply();
+    return on_reply(OpKind::get, r.get(), sink);
+  }
+
+  void exec(const Op* ops, std::size_t n, Sink& sink) {
+    for (std::size_t i = 0; i < n; i += depth_) {
+      std::size_t m = n - i < depth_ ? n - i : depth_;
+      for (std::size_t j = 0; j < m; ++j) append(ops[i + j]);
+      for (std::size_t j = 0; j < m; ++j) {
+        Reply r = reply();
+        on_reply(ops[i + j].kind, r.get(), sink);
+      }
+      if (sink.empty) return;
+    }
+  }
+
+  std::int64_t read_counter(const std::string& key) {
+    Reply r(static_cast<redisReply*>(redisCommand(ctx_, "GET %b", key.data(), key.size())));
+    std::int64_t v = 0;
+    if (!r || r->type != REDIS_REPLY_STRING || !parse_i64(r->str, r->len, &v))
+      throw std::runtime_error("redis: counter " + key + " missing or not a number");
+    return v;
+  }
+  std::uint64_t remaining_keys() {
+    Reply r(static_cast<redisReply*>(redisCommand(ctx_, "DBSIZE")));
+    if (!r || r->type != REDIS_REPLY_INTEGER) throw std::runtime_error("redis: DBSIZE failed");
+    return static_cast<std::uint64_t>(r->integer);
+  }
+  std::string final_check() { return ""; }
+
+ private:
+  void append_get(const char* key, std::size_t klen) {
+    const char* argv[2] = {"GET", key};
+    std::size_t argl[2] = {3, klen};
+    redisAppendCommandArgv(ctx_, 2, argv, argl);
+  }
+  void append(const Op& op) {
+    switch (op.kind) {
+      case OpKind::get:
+        append_get(op.key, kKeyLen);
+        return;
+      case OpKind::set: {
+        const char* argv[3] = {"SET", op.key, op.value};
+        std::size_t argl[3] = {3, kKeyLen, cfg_.value_size};
+        redisAppendCommandArgv(ctx_, 3, argv, argl);
+        return;
+      }
+      case OpKind::incr: {
+        const char* argv[3] = {"INCRBY", op.key, "1"};
+        std::size_t argl[3] = {6, kKeyLen, 1};
+        redisAppendCommandArgv(ctx_, 3, argv, argl);
+        return;
+      }
+      case OpKind::pop: {
+        const char* argv[4] = {"EVALSHA", sha_.c_str(), "1", kPopSet};
+        std::size_t argl[4] = {7, sha_.size(), 1, sizeof kPopSet - 1};
+        redisAppendCommandArgv(ctx_, 4, argv, argl);
+        return;
+      }
+    }
+  }
+  Reply reply() {
+    void* r = nullptr;
+    if (redisGetReply(ctx_, &r) != REDIS_OK || !r)
+      throw std::runtime_error(std::string("redis: ") + (ctx_->err ? ctx_->errstr : "no reply"));
+    return Reply(static_cast<redisReply*>(r));
+  }
+  bool on_reply(OpKind kind, const redisReply* r, Sink& sink) {
+    switch (kind) {
+      case OpKind::get: {
+        bool found = r->type == REDIS_REPLY_STRING;
+        sink.got(found, found ? r->str : nullptr, found ? r->len : 0);
+        return found;
+      }
+      case OpKind::set:
+        if (r->type != REDIS_REPLY_STATUS) ++sink.bad;
+        return true;
+      case OpKind::incr:
+        if (r->type == REDIS_REPLY_INTEGER)
+          sink.incremented(r->integer);
+        else
+          ++sink.bad;
+        return true;
+      case OpKind::pop:
+        if (r->type == REDIS_REPLY_NIL) {
+          sink.pop_empty();
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                   r->element[0]->type == REDIS_REPLY_STRING &&
+                   r->element[1]->type == REDIS_REPLY_STRING) {
+          sink.popped_one(r->element[0]->str, r->element[0]->len, r->element[1]->len);
+        } else {
+          ++sink.bad;
+        }
+        return true;
+    }
+    return false;
+  }
+  void drain(std::size_t& pending) {
+    for (; pending > 0; --pending) {
+      Reply r = reply();
+      if (r->type == REDIS_REPLY_ERROR)
+        throw std::runtime_error(std::string("redis: preload: ") + r->str);
+    }
+  }
+  std::uint64_t used_memory() {
+    Reply r(static_cast<redisReply*>(redisCommand(ctx_, "INFO memory")));
+    if (!r || r->type != REDIS_REPLY_STRING) return 0;
+    std::string s(r->str, r->len);
+    auto p = s.find("used_memory:");
+    return p == std::string::npos ? 0 : std::strtoull(s.c_str() + p + 12, nullptr, 10);
+  }
+
+  const Config& cfg_;
+  std::size_t depth_;
+  std::string dir_, sock_, sha_;
+  pid_t server_ = -1;
+  redisContext* ctx_ = nullptr;
+  std::uint64_t baseline_memory_ = 0;
+};
+
+}  // namespace
+
+int run_redis(const Config& cfg) {
+  return run_bench<Redis>(cfg);
+}
+
+}  // namespace shmkv_bench

@@ -1,0 +1,143 @@
+// engine_shmkv.cpp: the store under test. The parent creates a fresh segment
+// "shmkv-bench.<pid>" (size_bytes = keys * 400 + 64 MiB, max_keys = keys * 1.3, shards from
+// --shards or the library default) and preloads it with Store::set; every worker attaches with
+// its own Store::open after fork(). get = Store::get (the returned std::string is the copy),
+// set = Store::set, incr = Store::increment_by(key, 1), pop = Store::pop_random() (no prefix:
+// in the pop mix the store holds only the N keys).
+#include <unistd.h>
+
+#include <cinttypes>
+#include <optional>
+#include <shmkv/shmkv.hpp>
+
+#include "harness_impl.hpp"
+
+namespace shmkv_bench {
+namespace {
+
+class Shmkv {
+ public:
+  explicit Shmkv(const Config& cfg) : cfg_(cfg) {
+    name_ = "shmkv-bench." + std::to_string(::getpid());
+    if (shmkv::Store::segment_exists(name_)) shmkv::Store::destroy(name_);
+    shmkv::Options o;
+    o.name = name_;
+    o.open_mode = shmkv::OpenMode::create_only;
+    o.size_bytes = cfg.keys * 400 + (64ull << 20);
+    o.max_keys = cfg.keys + cfg.keys * 3 / 10 + 1024;
+    o.shards = cfg.shards;
+    store_ = shmkv::Store::open(o);
+  }
+  ~Shmkv() {
+    store_.reset();
+    try {
+      shmkv::Store::destroy(name_);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmkv-bench: destroy %s: %s\n", name_.c_str(), e.what());
+    }
+  }
+
+  void preload(const Dataset& ds) {
+    char key[kKeyLen];
+    std::string val(ds.value_size, '\0');
+    for (std::uint64_t i = 0; i < ds.keys; ++i) {
+      ds.key(i, key);
+      ds.value(i, val.data());
+      store_->set(std::string_view(key, kKeyLen), val);
+    }
+    if (ds.counters)
+      for (int c = 0; c < kCounters; ++c) store_->set(Dataset::counter_name(c), "0");
+  }
+  std::string memory_report() {
+    shmkv::Info in = store_->info();
+    std::uint64_t records = 0;
+    for (const auto& s : in.shard) records += s.used_bytes;
+    std::uint64_t index = in.size_bytes - in.arena_bytes;  // header, tables, dense arrays
+    char buf[400];
+    std::snprintf(buf, sizeof buf,
+                  "shards=%u slots=%" PRIu64 " size_bytes=%" PRIu64 " arena_used_bytes=%" PRIu64
+                  " record_bytes=%" PRIu64 " index_bytes=%" PRIu64
+                  " bytes_per_key=%.1f record_bytes_per_key=%.1f index_bytes_per_key=%.1f"
+                  " raw_bytes_per_key=%u",
+                  in.shards, in.max_keys, in.size_bytes, in.arena_used_bytes, records, index,
+                  static_cast<double>(in.arena_used_bytes + index) / in.live_keys,
+                  static_cast<double>(records) / in.live_keys,
+                  static_cast<double>(index) / in.live_keys,
+                  static_cast<unsigned>(kKeyLen + cfg_.value_size));
+    return buf;
+  }
+  void close_parent() { store_.reset(); }
+  void attach(int) {
+    shmkv::Options o;
+    o.name = name_;
+    o.open_mode = shmkv::OpenMode::attach_only;
+    store_ = shmkv::Store::open(o);
+  }
+  void reopen() { attach(0); }
+
+  bool get(const char* key, std::size_t klen, Sink& sink) {
+    std::optional<std::string> v = store_->get(std::string_view(key, klen));
+    sink.got(v.has_value(), v ? v->data() : nullptr, v ? v->size() : 0);
+    return v.has_value();
+  }
+
+  void exec(const Op* ops, std::size_t n, Sink& sink) {
+    shmkv::Store& s = *store_;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Op& op = ops[i];
+      switch (op.kind) {
+        case OpKind::get:
+          get(op.key, kKeyLen, sink);
+          break;
+        case OpKind::set:
+          s.set(std::string_view(op.key, kKeyLen), std::string_view(op.value, cfg_.value_size));
+          break;
+        case OpKind::incr:
+          sink.incremented(s.increment_by(std::string_view(op.key, kKeyLen), 1));
+          break;
+        case OpKind::pop: {
+          std::optional<shmkv::Entry> e = s.pop_random();
+          if (!e) {
+            sink.pop_empty();
+            return;
+          }
+          sink.popped_one(e->key.data(), e->key.size(), e->value.size());
+          break;
+        }
+      }
+    }
+  }
+
+  std::int64_t read_counter(const std::string& key) {
+    std::optional<std::string> v = store_->get(key);
+    std::int64_t n = 0;
+    if (!v || !parse_i64(v->data(), v->size(), &n))
+      throw std::runtime_error("shmkv: counter " + key + " missing or not a number");
+    return n;
+  }
+  std::uint64_t remaining_keys() { return store_->size(); }
+  std::string final_check() {
+    shmkv::Stats st = store_->stats();
+    std::printf("shmkv stats: gets=%" PRIu64 " hits=%" PRIu64 " misses=%" PRIu64 " sets=%" PRIu64
+                " deletes=%" PRIu64 " lock_waits=%" PRIu64 " recoveries=%" PRIu64 "\n",
+                st.gets, st.hits, st.misses, st.sets, st.deletes, st.lock_waits, st.recoveries);
+    std::vector<std::string> bad = store_->check_invariants();
+    if (bad.empty()) return "";
+    std::string msg = "check_invariants: " + std::to_string(bad.size()) + " violations, first: ";
+    for (std::size_t i = 0; i < bad.size() && i < 3; ++i) msg += (i ? "; " : "") + bad[i];
+    return msg;
+  }
+
+ private:
+  const Config& cfg_;
+  std::string name_;
+  std::optional<shmkv::Store> store_;
+};
+
+}  // namespace
+
+int run_shmkv(const Config& cfg) {
+  return run_bench<Shmkv>(cfg);
+}
+
+}  // namespace shmkv_bench
