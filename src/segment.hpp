@@ -26,6 +26,10 @@ class Segment {
   static std::unique_ptr<Segment> Open(const Options& options);
   static void Destroy(const std::string& name);
   static void ValidateName(const std::string& name);
+  // Wraps a mapping the caller validated, without registering this process (read-only tools;
+  // defined in inspect.cpp). The Segment owns fd and mapping from then on.
+  static std::unique_ptr<Segment> AdoptUnregistered(std::string name, int fd, std::uint8_t* base,
+                                                    std::uint64_t size);
 
   ~Segment();
   Segment(const Segment&) = delete;
