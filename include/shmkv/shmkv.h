@@ -1,0 +1,297 @@
+/* shmkv/shmkv.h: the C API of shmkv (a stable C ABI over shmkv::Store).
+ *
+ * Plain C (C99 and later, and C++): an opaque handle, fixed-width integers, (pointer, length)
+ * byte strings. Keys and values are arbitrary bytes; a NULL pointer is allowed only with a zero
+ * length. Names of segments are NUL-terminated C strings.
+ *
+ * Results. Every function that can fail returns an int: 0 or a positive count/boolean on
+ * success, a negative SHMKV_E* code on failure. On failure the calling thread's last-error
+ * message (shmkv_last_error()) names the offending value, e.g. "key is 300 bytes;
+ * max_key_bytes is 255"; it is left unchanged by successful calls. No C++ exception ever leaves
+ * a function of this header. Booleans are returned as 1 (yes) / 0 (no).
+ *
+ * Values returned into caller buffers (the "needed size" protocol). Functions taking
+ * (void* buf, size_t cap, size_t* len):
+ *   - buf == NULL (cap must be 0): nothing is copied, *len receives the size;
+ *   - the result fits in cap bytes: it is copied, *len receives its size;
+ *   - it does not fit: SHMKV_ETOOSMALL is returned, *len receives the size needed, buf is
+ *     untouched and the call had no effect. Nothing is ever truncated.
+ * A buffer of the store's max_key_bytes (keys) or max_value_bytes (values), see shmkv_info(),
+ * never gets SHMKV_ETOOSMALL. Values can change between two calls: retry with the new size.
+ * Operations that remove what they return (shmkv_swap, shmkv_pop_random) cannot be retried, so
+ * they return malloc'ed copies instead, which the caller releases with shmkv_free().
+ *
+ * Threads and processes. A handle may be used by several threads of the process that opened it.
+ * It must not be used across fork(): in the child every call on an inherited handle fails with
+ * SHMKV_ECLOSED (open a new handle there), and shmkv_close() on it only releases the handle's
+ * memory, leaving the parent's registration alone.
+ *
+ * Not in this API (yet): batch operations (get_many, set_many, delete_many), random_keys,
+ * check_invariants, and backup/restore (they do not exist in the C++ API yet).
+ */
+#ifndef SHMKV_SHMKV_H
+#define SHMKV_SHMKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMKV_C_API_VERSION 1
+
+/* ---------------------------------------------------------------------------------------- */
+/* Error codes: 0 is success; SHMKV_E<NAME> == -(int)shmkv::errc::<name>. */
+
+#define SHMKV_OK 0
+#define SHMKV_EINVALID_ARGUMENT (-1)     /* malformed name, empty key, bad option or argument */
+#define SHMKV_EKEY_TOO_LONG (-2)         /* key longer than the segment's max_key_bytes */
+#define SHMKV_EVALUE_TOO_LARGE (-3)      /* value longer than the segment's max_value_bytes */
+#define SHMKV_ESTORE_FULL (-4)           /* no room in the segment; nothing changed */
+#define SHMKV_ENOT_A_NUMBER (-5)         /* shmkv_incr on a value that is not a decimal int64 */
+#define SHMKV_EOVERFLOW (-6)             /* shmkv_incr would leave the int64 range */
+#define SHMKV_ECLOSED (-7)               /* the handle is closed or was inherited across fork() */
+#define SHMKV_EREAD_ONLY (-8)            /* a mutation on a handle opened read-only */
+#define SHMKV_EALREADY_EXISTS (-9)       /* SHMKV_CREATE_ONLY and the segment exists */
+#define SHMKV_ENOT_FOUND (-10)           /* SHMKV_ATTACH_ONLY / destroy: no such segment */
+#define SHMKV_EINCOMPATIBLE_LAYOUT (-11) /* made by another layout version or build */
+#define SHMKV_EPERMISSION_DENIED (-12)   /* the OS refused access */
+#define SHMKV_ECORRUPTED (-13)           /* a shard failed verification */
+#define SHMKV_EBUSY (-14)                /* a lock could not be taken in bounded time */
+#define SHMKV_ELIMIT_EXCEEDED (-15)      /* a caller-set budget was exceeded */
+#define SHMKV_EIO_ERROR (-16)            /* an OS call failed, or an unexpected internal error */
+/* Codes of the C API only (no shmkv::errc counterpart). */
+#define SHMKV_ETOOSMALL (-100) /* a caller buffer is too small; *len has the size needed */
+#define SHMKV_ENOMEM (-101)    /* memory allocation failed in this process */
+
+/* The code's name as spelled in shmkv::errc ("key_too_long"; "too_small", "no_memory" for the
+ * C-only codes; "unknown" otherwise). Static storage. */
+const char* shmkv_errname(int code);
+/* A one-line English description of the code. Static storage. */
+const char* shmkv_strerror(int code);
+/* The message of the last failing call made by this thread ("" if none). Valid until the next
+ * failing call in this thread. */
+const char* shmkv_last_error(void);
+/* The code of the last failing call made by this thread (0 if none). */
+int shmkv_last_error_code(void);
+
+/* "0.1.0" */
+const char* shmkv_version(void);
+
+/* Releases memory returned by shmkv_get_alloc, shmkv_swap and shmkv_pop_random. NULL is ok. */
+void shmkv_free(void* p);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Opening. */
+
+typedef struct shmkv_store shmkv_store; /* opaque */
+
+#define SHMKV_CREATE_OR_ATTACH 0 /* attach if the segment exists, else create it */
+#define SHMKV_CREATE_ONLY 1      /* create; SHMKV_EALREADY_EXISTS if it exists */
+#define SHMKV_ATTACH_ONLY 2      /* attach; SHMKV_ENOT_FOUND if it does not exist */
+#define SHMKV_READ_ONLY 3        /* attach without write access */
+
+/* Mirrors shmkv::Options (without the name). Sizes take effect only at creation. Fields may be
+ * appended in later versions: callers pass sizeof(shmkv_options) to shmkv_open, and fields
+ * beyond what a caller passes take their defaults. */
+typedef struct shmkv_options {
+  int32_t open_mode;        /* SHMKV_CREATE_OR_ATTACH (default) .. SHMKV_READ_ONLY */
+  uint32_t shards;          /* power of two; 0 = from the core count (default) */
+  uint64_t size_bytes;      /* total segment bytes; default 64 MiB */
+  uint32_t max_key_bytes;   /* 1..65535; default 1024 */
+  uint32_t max_value_bytes; /* default 1 MiB */
+  uint64_t max_keys;        /* 0 = size_bytes / 256 (default) */
+  uint32_t mode;            /* file mode of a new segment; default 0600 */
+  uint32_t reserved;        /* must be 0 */
+} shmkv_options;
+
+/* Fills *options with the defaults above. */
+void shmkv_options_init(shmkv_options* options);
+
+/* Opens the segment `name` (1-200 of [A-Za-z0-9._-], lives at /dev/shm/shmkv.<name>).
+ * options may be NULL (defaults; options_size is then ignored). On success *out is the handle.
+ * Errors: SHMKV_EINVALID_ARGUMENT, EALREADY_EXISTS, ENOT_FOUND, EINCOMPATIBLE_LAYOUT,
+ * EPERMISSION_DENIED, ESTORE_FULL (size too small), EIO_ERROR, ENOMEM. */
+int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
+               shmkv_store** out);
+
+/* Detaches and frees the handle. NULL is ok. The handle must not be used afterwards. */
+void shmkv_close(shmkv_store* store);
+
+/* Removes the named segment (attached processes keep their mapping until they close).
+ * Errors: SHMKV_EINVALID_ARGUMENT, ENOT_FOUND, EPERMISSION_DENIED. */
+int shmkv_destroy(const char* name);
+
+/* 1 if a segment with this name exists, 0 if not, or SHMKV_EINVALID_ARGUMENT. */
+int shmkv_segment_exists(const char* name);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Single keys. ttl_ms: 0 = no expiry, > 0 = expires ttl_ms from now, < 0 = EINVALID_ARGUMENT.
+ * Every key may raise SHMKV_EINVALID_ARGUMENT (empty) or SHMKV_EKEY_TOO_LONG; every mutation
+ * SHMKV_EREAD_ONLY, SHMKV_EVALUE_TOO_LARGE and SHMKV_ESTORE_FULL (then nothing changed). */
+
+/* 1 and the value (buffer protocol) if present, 0 if absent (*len = 0). */
+int shmkv_get(shmkv_store* store, const void* key, size_t key_len, void* buf, size_t cap,
+              size_t* len);
+/* As shmkv_get, but *value receives a malloc'ed copy (NULL if absent); free it with
+ * shmkv_free. The copy has a NUL byte after its *len bytes. */
+int shmkv_get_alloc(shmkv_store* store, const void* key, size_t key_len, void** value, size_t* len);
+int shmkv_set(shmkv_store* store, const void* key, size_t key_len, const void* value,
+              size_t value_len, int64_t ttl_ms);
+/* 1 if stored, 0 if the key was present (nothing changed). */
+int shmkv_set_if_absent(shmkv_store* store, const void* key, size_t key_len, const void* value,
+                        size_t value_len, int64_t ttl_ms);
+/* 1 / 0 */
+int shmkv_exists(shmkv_store* store, const void* key, size_t key_len);
+/* 1 if the key existed and was deleted, 0 if absent. */
+int shmkv_delete(shmkv_store* store, const void* key, size_t key_len);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Counters. Adds delta to the decimal int64 at key (absent = 0); *result (may be NULL)
+ * receives the new value. SHMKV_ENOT_A_NUMBER or SHMKV_EOVERFLOW change nothing. */
+int shmkv_incr(shmkv_store* store, const void* key, size_t key_len, int64_t delta, int64_t* result);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Atomic helpers. */
+
+/* If the key is present: returns 1 and its value (buffer protocol; SHMKV_ETOOSMALL changes
+ * nothing). Else stores value and returns 0 (buf untouched, *len = value_len). */
+int shmkv_get_or_set(shmkv_store* store, const void* key, size_t key_len, const void* value,
+                     size_t value_len, void* buf, size_t cap, size_t* len);
+/* Stores value and returns 1 with the value it replaced in *previous (malloc'ed, free with
+ * shmkv_free; pass previous NULL to discard it), or 0 if the key was absent (*previous NULL). */
+int shmkv_swap(shmkv_store* store, const void* key, size_t key_len, const void* value,
+               size_t value_len, void** previous, size_t* previous_len);
+/* Compare-and-swap: stores value if the key currently holds expected; expected == NULL means
+ * "only if absent" (an empty expected value is a non-NULL pointer with length 0).
+ * 1 if stored, 0 if the comparison failed. */
+int shmkv_cas(shmkv_store* store, const void* key, size_t key_len, const void* expected,
+              size_t expected_len, const void* value, size_t value_len);
+/* Compare-and-delete: 1 if the key held expected and was deleted, else 0. expected must not be
+ * NULL unless expected_len is 0. */
+int shmkv_cad(shmkv_store* store, const void* key, size_t key_len, const void* expected,
+              size_t expected_len);
+
+/* ---------------------------------------------------------------------------------------- */
+/* TTL. */
+
+/* Sets the key's TTL (0 removes it). 1 if set, 0 if the key is absent. */
+int shmkv_expire(shmkv_store* store, const void* key, size_t key_len, int64_t ttl_ms);
+/* 1 and *ttl_ms = remaining milliseconds (0 = no expiry) if present, 0 if absent. */
+int shmkv_ttl(shmkv_store* store, const void* key, size_t key_len, int64_t* ttl_ms);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Ordered reads (byte order of keys; each shard's part is atomic, the whole is not a snapshot;
+ * cost O(keys in store) per call). */
+
+/* Called once per entry; the pointers are valid only during the call. Return 0 to continue,
+ * non-zero to stop. The callback must not call back into the same store. */
+typedef int (*shmkv_entry_fn)(void* ctx, const void* key, size_t key_len, const void* value,
+                              size_t value_len);
+
+/* Calls fn for up to limit (0 = all) entries whose key starts with prefix. *count (may be
+ * NULL) receives the number of calls made. */
+int shmkv_list(shmkv_store* store, const void* prefix, size_t prefix_len, size_t limit,
+               shmkv_entry_fn fn, void* ctx, size_t* count);
+
+/* One page: calls fn for up to limit (0 = all remaining) entries with the prefix whose key
+ * sorts strictly after cursor (cursor_len 0 = from the start). The page's cursor (its last
+ * key) is returned by the buffer protocol in (next_cursor, cursor_cap, next_cursor_len), and
+ * *done (may be NULL) is 1 when no key after it matched. SHMKV_ETOOSMALL for the cursor is
+ * reported before fn is called. */
+int shmkv_scan(shmkv_store* store, const void* prefix, size_t prefix_len, const void* cursor,
+               size_t cursor_len, size_t limit, shmkv_entry_fn fn, void* ctx, void* next_cursor,
+               size_t cursor_cap, size_t* next_cursor_len, int* done);
+
+/* One page into a caller buffer, for callers that cannot take callbacks (FFI). Copies as many
+ * whole entries as fit in cap bytes (and at most limit; 0 = no limit), each as
+ *   uint32_t key_len, uint32_t value_len (native byte order, unaligned), key, value
+ * and sets *used (bytes written), *count (entries) and *done (1 when no entry after the last
+ * one copied matched). Continue with the last key copied as cursor. If not even the first
+ * entry fits, returns SHMKV_ETOOSMALL with *used = the bytes it needs. */
+int shmkv_scan_buf(shmkv_store* store, const void* prefix, size_t prefix_len, const void* cursor,
+                   size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                   size_t* count, int* done);
+
+/* Number of live keys starting with prefix (prefix_len 0 = all) into *count. */
+int shmkv_count(shmkv_store* store, const void* prefix, size_t prefix_len, uint64_t* count);
+/* Deletes up to limit (0 = all) keys starting with prefix. *deleted and *done (1 if no key with
+ * the prefix remains) may be NULL. */
+int shmkv_delete_prefix(shmkv_store* store, const void* prefix, size_t prefix_len, size_t limit,
+                        uint64_t* deleted, int* done);
+/* Deletes every key. */
+int shmkv_clear(shmkv_store* store);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Random. */
+
+/* 1 and a key drawn uniformly from the live keys starting with prefix (buffer protocol), or 0
+ * if there is none. A retry after SHMKV_ETOOSMALL draws again. */
+int shmkv_random_key(shmkv_store* store, const void* prefix, size_t prefix_len, void* buf,
+                     size_t cap, size_t* len);
+/* Atomically removes a uniformly random live entry with the prefix: 1 and malloc'ed copies in
+ * *key / *value (free each with shmkv_free; either pointer may be NULL to discard it; both
+ * have a NUL byte after their length), or 0 if there is none. Two callers never pop the same
+ * entry. */
+int shmkv_pop_random(shmkv_store* store, const void* prefix, size_t prefix_len, void** key,
+                     size_t* key_len, void** value, size_t* value_len);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Whole store. Structures may gain fields at the end: pass sizeof(struct) as *_size; the
+ * library fills at most that many bytes. */
+
+typedef struct shmkv_info {
+  char name[208]; /* NUL-terminated */
+  uint32_t layout_version;
+  uint32_t shards;
+  uint64_t layout_fingerprint;
+  uint64_t created_unix_ms;
+  uint64_t size_bytes;
+  uint32_t max_key_bytes;
+  uint32_t max_value_bytes;
+  uint64_t max_keys;         /* hash-table slots over all shards */
+  uint64_t arena_bytes;      /* bytes available for records */
+  uint64_t arena_used_bytes; /* bytes held by shards */
+  uint64_t live_keys;        /* expired keys included until reclaimed */
+  uint64_t processes;        /* registered processes (see shmkv_info_processes) */
+  uint64_t recoveries;       /* shard repairs after a lock holder died, summed */
+} shmkv_info;
+
+typedef struct shmkv_shard_info {
+  uint64_t live_keys;
+  uint64_t capacity;
+  uint64_t arena_bytes;
+  uint64_t used_bytes;
+  uint64_t recoveries;
+  uint32_t max_probe;
+  uint32_t reserved;
+} shmkv_shard_info;
+
+typedef struct shmkv_process_info {
+  int32_t pid;
+  int32_t alive;
+  uint64_t start_time; /* clock ticks since boot */
+} shmkv_process_info;
+
+typedef struct shmkv_stats {
+  uint64_t gets, hits, misses, sets, deletes;
+  uint64_t cas_success, cas_failure;
+  uint64_t lock_waits, recoveries;
+} shmkv_stats;
+
+int shmkv_info_get(shmkv_store* store, shmkv_info* info, size_t info_size);
+/* Per-shard records into an array of cap elements; *count = shards. SHMKV_ETOOSMALL (with
+ * *count = the number needed) if cap is smaller; arr may be NULL with cap 0 to ask. */
+int shmkv_info_shards(shmkv_store* store, shmkv_shard_info* arr, size_t cap, size_t* count);
+/* Registered processes, same protocol. */
+int shmkv_info_processes(shmkv_store* store, shmkv_process_info* arr, size_t cap, size_t* count);
+int shmkv_stats_get(shmkv_store* store, shmkv_stats* stats, size_t stats_size);
+/* Number of live (unexpired) keys into *count. */
+int shmkv_size(shmkv_store* store, uint64_t* count);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SHMKV_SHMKV_H */

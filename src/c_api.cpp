@@ -1,0 +1,705 @@
+// c_api.cpp: the C API (include/shmkv/shmkv.h), a thin layer over shmkv::Store.
+//
+// Every entry point runs its body inside Call(), which turns shmkv::Error into -code,
+// std::bad_alloc into SHMKV_ENOMEM and anything else into SHMKV_EIO_ERROR, recording the message
+// in a thread-local buffer (fixed size: recording an error never allocates or throws).
+// Handles remember the fork generation they were opened in; a pthread_atfork child handler bumps
+// the generation, so a handle inherited across fork() fails with SHMKV_ECLOSED instead of
+// sharing (and on close, freeing) the parent's registration.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "shmkv/shmkv.h"
+#include "shmkv/shmkv.hpp"
+
+struct shmkv_store {
+  std::unique_ptr<shmkv::Store> store;
+  unsigned fork_generation;
+  pid_t pid;
+};
+
+namespace {
+
+using shmkv::errc;
+
+static_assert(SHMKV_EIO_ERROR == -static_cast<int>(errc::io_error));
+static_assert(SHMKV_EINVALID_ARGUMENT == -static_cast<int>(errc::invalid_argument));
+static_assert(SHMKV_ELIMIT_EXCEEDED == -static_cast<int>(errc::limit_exceeded));
+static_assert(sizeof(shmkv_options) == 40);
+static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
+
+std::atomic<unsigned> g_fork_generation{0};
+
+void OnForkChild() {
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+// --- last error ---
+
+constexpr std::size_t kMessageBytes = 2048;
+thread_local char t_message[kMessageBytes];
+thread_local int t_code = 0;
+
+int Fail(int code, std::string_view message) noexcept {
+  std::size_t n = std::min(message.size(), kMessageBytes - 1);
+  std::memcpy(t_message, message.data(), n);
+  t_message[n] = '\0';
+  t_code = code;
+  return code;
+}
+
+// Raised inside Call() for C-API-only failures (too-small buffers).
+struct CError {
+  int code;
+  std::string message;
+};
+
+[[noreturn]] void Throw(errc code, const std::string& message) {
+  throw shmkv::Error(code, message);
+}
+
+template <typename F>
+int Call(F&& body) noexcept {
+  try {
+    return body();
+  } catch (const shmkv::Error& e) {
+    // std::system_error appends ": <code name>" to the message; the code is returned anyway.
+    std::string_view what = e.what();
+    std::string suffix = std::string(": ") + shmkv::errc_name(e.code_value());
+    if (what.size() > suffix.size() && what.substr(what.size() - suffix.size()) == suffix)
+      what.remove_suffix(suffix.size());
+    return Fail(-static_cast<int>(e.code_value()), what);
+  } catch (const CError& e) {
+    return Fail(e.code, e.message);
+  } catch (const std::bad_alloc&) {
+    return Fail(SHMKV_ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    char buf[kMessageBytes];
+    std::snprintf(buf, sizeof buf, "unexpected internal error: %s", e.what());
+    return Fail(SHMKV_EIO_ERROR, buf);
+  } catch (...) {
+    return Fail(SHMKV_EIO_ERROR, "unexpected internal error (non-standard exception)");
+  }
+}
+
+// --- argument helpers ---
+
+shmkv::Store& S(shmkv_store* h) {
+  if (h == nullptr) Throw(errc::invalid_argument, "store handle is NULL");
+  if (h->fork_generation != g_fork_generation.load(std::memory_order_relaxed))
+    Throw(errc::closed, "this handle was opened by process " + std::to_string(h->pid) +
+                            " and inherited across fork(); open a new handle in process " +
+                            std::to_string(::getpid()));
+  if (!h->store->is_open()) Throw(errc::closed, "the store handle is closed");
+  return *h->store;
+}
+
+std::string_view Bytes(const void* p, std::size_t n, const char* what) {
+  if (p == nullptr) {
+    if (n != 0)
+      Throw(errc::invalid_argument,
+            std::string(what) + " pointer is NULL but its length is " + std::to_string(n));
+    return {};
+  }
+  return {static_cast<const char*>(p), n};
+}
+
+std::string Name(const char* name) {
+  if (name == nullptr) Throw(errc::invalid_argument, "segment name is NULL");
+  return name;
+}
+
+template <typename T>
+void Require(T* p, const char* what) {
+  if (p == nullptr) Throw(errc::invalid_argument, std::string(what) + " is NULL");
+}
+
+void CheckBuffer(const void* buf, std::size_t cap, const char* what) {
+  if (buf == nullptr && cap != 0)
+    Throw(errc::invalid_argument,
+          std::string(what) + " is NULL but its capacity is " + std::to_string(cap));
+}
+
+// The buffer protocol: NULL buffer = size only; too small = SHMKV_ETOOSMALL with the size.
+void Out(std::string_view v, void* buf, std::size_t cap, std::size_t* len, const char* what) {
+  if (len) *len = v.size();
+  if (buf == nullptr) return;
+  if (v.size() > cap)
+    throw CError{SHMKV_ETOOSMALL, std::string(what) + " is " + std::to_string(v.size()) +
+                                      " bytes; the buffer holds " + std::to_string(cap)};
+  if (!v.empty()) std::memcpy(buf, v.data(), v.size());
+}
+
+// A malloc'ed, NUL-terminated copy.
+void* Copy(std::string_view v) {
+  void* p = std::malloc(v.size() + 1);
+  if (p == nullptr) throw std::bad_alloc();
+  if (!v.empty()) std::memcpy(p, v.data(), v.size());
+  static_cast<char*>(p)[v.size()] = '\0';
+  return p;
+}
+
+std::chrono::milliseconds Ms(std::int64_t ms) {
+  return std::chrono::milliseconds(ms);
+}
+
+template <typename T>
+void FillSized(const T& full, void* out, std::size_t out_size, const char* what) {
+  if (out == nullptr) {
+    if (out_size != 0) Throw(errc::invalid_argument, std::string(what) + " is NULL");
+    return;
+  }
+  std::memcpy(out, &full, std::min(out_size, sizeof(T)));
+}
+
+shmkv::OpenMode Mode(std::int32_t m) {
+  switch (m) {
+    case SHMKV_CREATE_OR_ATTACH:
+      return shmkv::OpenMode::create_or_attach;
+    case SHMKV_CREATE_ONLY:
+      return shmkv::OpenMode::create_only;
+    case SHMKV_ATTACH_ONLY:
+      return shmkv::OpenMode::attach_only;
+    case SHMKV_READ_ONLY:
+      return shmkv::OpenMode::read_only;
+  }
+  Throw(errc::invalid_argument, "open_mode " + std::to_string(m) +
+                                    " is not one of SHMKV_CREATE_OR_ATTACH (0) .. " +
+                                    "SHMKV_READ_ONLY (3)");
+}
+
+}  // namespace
+
+extern "C" {
+
+// --- errors, misc ---
+
+const char* shmkv_errname(int code) {
+  switch (code) {
+    case SHMKV_ETOOSMALL:
+      return "too_small";
+    case SHMKV_ENOMEM:
+      return "no_memory";
+  }
+  if (code > 0 || code < -static_cast<int>(errc::io_error)) return "unknown";
+  return shmkv::errc_name(static_cast<errc>(-code));
+}
+
+const char* shmkv_strerror(int code) {
+  switch (code) {
+    case SHMKV_OK:
+      return "success";
+    case SHMKV_EINVALID_ARGUMENT:
+      return "invalid argument";
+    case SHMKV_EKEY_TOO_LONG:
+      return "key longer than the store's max_key_bytes";
+    case SHMKV_EVALUE_TOO_LARGE:
+      return "value longer than the store's max_value_bytes";
+    case SHMKV_ESTORE_FULL:
+      return "no room left in the store";
+    case SHMKV_ENOT_A_NUMBER:
+      return "value is not a decimal int64";
+    case SHMKV_EOVERFLOW:
+      return "int64 overflow";
+    case SHMKV_ECLOSED:
+      return "store handle is closed";
+    case SHMKV_EREAD_ONLY:
+      return "store handle is read-only";
+    case SHMKV_EALREADY_EXISTS:
+      return "segment already exists";
+    case SHMKV_ENOT_FOUND:
+      return "segment not found";
+    case SHMKV_EINCOMPATIBLE_LAYOUT:
+      return "segment has an incompatible layout";
+    case SHMKV_EPERMISSION_DENIED:
+      return "permission denied";
+    case SHMKV_ECORRUPTED:
+      return "segment is corrupted";
+    case SHMKV_EBUSY:
+      return "busy";
+    case SHMKV_ELIMIT_EXCEEDED:
+      return "limit exceeded";
+    case SHMKV_EIO_ERROR:
+      return "I/O or internal error";
+    case SHMKV_ETOOSMALL:
+      return "buffer too small";
+    case SHMKV_ENOMEM:
+      return "out of memory";
+  }
+  return "unknown error code";
+}
+
+const char* shmkv_last_error(void) {
+  return t_message;
+}
+
+int shmkv_last_error_code(void) {
+  return t_code;
+}
+
+const char* shmkv_version(void) {
+  return shmkv::kVersionString;
+}
+
+void shmkv_free(void* p) {
+  std::free(p);
+}
+
+// --- opening ---
+
+void shmkv_options_init(shmkv_options* o) {
+  if (o == nullptr) return;
+  shmkv::Options d;
+  *o = shmkv_options{};
+  o->open_mode = SHMKV_CREATE_OR_ATTACH;
+  o->shards = d.shards;
+  o->size_bytes = d.size_bytes;
+  o->max_key_bytes = d.max_key_bytes;
+  o->max_value_bytes = d.max_value_bytes;
+  o->max_keys = d.max_keys;
+  o->mode = d.mode;
+}
+
+int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
+               shmkv_store** out) {
+  return Call([&] {
+    Require(out, "out (the handle pointer)");
+    *out = nullptr;
+    static const int atfork = pthread_atfork(nullptr, nullptr, &OnForkChild);
+    if (atfork != 0) Throw(errc::io_error, "pthread_atfork failed");
+    shmkv_options o;
+    shmkv_options_init(&o);
+    if (options != nullptr) {
+      if (options_size > sizeof o)
+        Throw(errc::invalid_argument, "options_size " + std::to_string(options_size) +
+                                          " is larger than this library's shmkv_options (" +
+                                          std::to_string(sizeof o) + " bytes)");
+      std::memcpy(&o, options, options_size);
+    }
+    if (o.reserved != 0) Throw(errc::invalid_argument, "shmkv_options.reserved must be 0");
+    shmkv::Options opts;
+    opts.name = Name(name);
+    opts.open_mode = Mode(o.open_mode);
+    opts.size_bytes = o.size_bytes;
+    opts.shards = o.shards;
+    opts.max_key_bytes = o.max_key_bytes;
+    opts.max_value_bytes = o.max_value_bytes;
+    opts.max_keys = o.max_keys;
+    opts.mode = o.mode;
+    auto handle = std::make_unique<shmkv_store>();
+    handle->store = std::make_unique<shmkv::Store>(shmkv::Store::open(opts));
+    handle->fork_generation = g_fork_generation.load(std::memory_order_relaxed);
+    handle->pid = ::getpid();
+    *out = handle.release();
+    return 0;
+  });
+}
+
+void shmkv_close(shmkv_store* h) {
+  if (h == nullptr) return;
+  if (h->fork_generation != g_fork_generation.load(std::memory_order_relaxed))
+    (void)h->store.release();  // inherited: leave the mapping and the parent's registration alone
+  delete h;                    // ~Store is noexcept
+}
+
+int shmkv_destroy(const char* name) {
+  return Call([&] {
+    shmkv::Store::destroy(Name(name));
+    return 0;
+  });
+}
+
+int shmkv_segment_exists(const char* name) {
+  return Call([&] { return shmkv::Store::segment_exists(Name(name)) ? 1 : 0; });
+}
+
+// --- single keys ---
+
+int shmkv_get(shmkv_store* h, const void* key, size_t key_len, void* buf, size_t cap, size_t* len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    CheckBuffer(buf, cap, "buf");
+    auto v = s.get(k);
+    if (!v) {
+      if (len) *len = 0;
+      return 0;
+    }
+    Out(*v, buf, cap, len, "value");
+    return 1;
+  });
+}
+
+int shmkv_get_alloc(shmkv_store* h, const void* key, size_t key_len, void** value, size_t* len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    Require(value, "value (the result pointer)");
+    *value = nullptr;
+    if (len) *len = 0;
+    auto v = s.get(k);
+    if (!v) return 0;
+    *value = Copy(*v);
+    if (len) *len = v->size();
+    return 1;
+  });
+}
+
+int shmkv_set(shmkv_store* h, const void* key, size_t key_len, const void* value, size_t value_len,
+              int64_t ttl_ms) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    s.set(Bytes(key, key_len, "key"), Bytes(value, value_len, "value"), Ms(ttl_ms));
+    return 0;
+  });
+}
+
+int shmkv_set_if_absent(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                        size_t value_len, int64_t ttl_ms) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    return s.set_if_absent(Bytes(key, key_len, "key"), Bytes(value, value_len, "value"), Ms(ttl_ms))
+               ? 1
+               : 0;
+  });
+}
+
+int shmkv_exists(shmkv_store* h, const void* key, size_t key_len) {
+  return Call([&] { return S(h).exists(Bytes(key, key_len, "key")) ? 1 : 0; });
+}
+
+int shmkv_delete(shmkv_store* h, const void* key, size_t key_len) {
+  return Call([&] { return S(h).del(Bytes(key, key_len, "key")) ? 1 : 0; });
+}
+
+// --- counters ---
+
+int shmkv_incr(shmkv_store* h, const void* key, size_t key_len, int64_t delta, int64_t* result) {
+  return Call([&] {
+    std::int64_t r = S(h).increment_by(Bytes(key, key_len, "key"), delta);
+    if (result) *result = r;
+    return 0;
+  });
+}
+
+// --- atomic helpers ---
+
+int shmkv_get_or_set(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                     size_t value_len, void* buf, size_t cap, size_t* len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    std::string_view v = Bytes(value, value_len, "value");
+    CheckBuffer(buf, cap, "buf");
+    shmkv::GetOrSetResult r = s.get_or_set(k, v);
+    if (!r.loaded) {
+      if (len) *len = v.size();
+      return 0;
+    }
+    Out(r.value, buf, cap, len, "value");  // loaded: nothing changed, a retry is safe
+    return 1;
+  });
+}
+
+int shmkv_swap(shmkv_store* h, const void* key, size_t key_len, const void* value, size_t value_len,
+               void** previous, size_t* previous_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    std::string_view v = Bytes(value, value_len, "value");
+    if (previous) *previous = nullptr;
+    if (previous_len) *previous_len = 0;
+    shmkv::SwapResult r = s.swap(k, v);
+    if (!r.loaded) return 0;
+    if (previous_len) *previous_len = r.previous->size();
+    if (previous) *previous = Copy(*r.previous);
+    return 1;
+  });
+}
+
+int shmkv_cas(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+              size_t expected_len, const void* value, size_t value_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    std::string_view v = Bytes(value, value_len, "value");
+    std::optional<std::string_view> e;
+    if (expected != nullptr)
+      e = std::string_view(static_cast<const char*>(expected), expected_len);
+    else if (expected_len != 0)
+      Throw(errc::invalid_argument,
+            "expected pointer is NULL (meaning \"absent\") but its "
+            "length is " +
+                std::to_string(expected_len));
+    return s.compare_and_swap(k, e, v) ? 1 : 0;
+  });
+}
+
+int shmkv_cad(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+              size_t expected_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    return s.compare_and_delete(Bytes(key, key_len, "key"),
+                                Bytes(expected, expected_len, "expected"))
+               ? 1
+               : 0;
+  });
+}
+
+// --- TTL ---
+
+int shmkv_expire(shmkv_store* h, const void* key, size_t key_len, int64_t ttl_ms) {
+  return Call([&] { return S(h).expire(Bytes(key, key_len, "key"), Ms(ttl_ms)) ? 1 : 0; });
+}
+
+int shmkv_ttl(shmkv_store* h, const void* key, size_t key_len, int64_t* ttl_ms) {
+  return Call([&] {
+    auto t = S(h).ttl(Bytes(key, key_len, "key"));
+    if (ttl_ms) *ttl_ms = t ? t->count() : 0;
+    return t ? 1 : 0;
+  });
+}
+
+// --- ordered reads ---
+
+int shmkv_list(shmkv_store* h, const void* prefix, size_t prefix_len, size_t limit,
+               shmkv_entry_fn fn, void* ctx, size_t* count) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::ListOptions o;
+    o.prefix = Bytes(prefix, prefix_len, "prefix");
+    o.limit = limit;
+    Require(fn, "fn (the callback)");
+    if (count) *count = 0;
+    std::vector<shmkv::Entry> entries = s.list(o);
+    for (const shmkv::Entry& e : entries) {
+      if (count) ++*count;
+      if (fn(ctx, e.key.data(), e.key.size(), e.value.data(), e.value.size()) != 0) break;
+    }
+    return 0;
+  });
+}
+
+int shmkv_scan(shmkv_store* h, const void* prefix, size_t prefix_len, const void* cursor,
+               size_t cursor_len, size_t limit, shmkv_entry_fn fn, void* ctx, void* next_cursor,
+               size_t cursor_cap, size_t* next_cursor_len, int* done) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::ScanOptions o;
+    o.prefix = Bytes(prefix, prefix_len, "prefix");
+    o.cursor = Bytes(cursor, cursor_len, "cursor");
+    o.limit = limit;
+    CheckBuffer(next_cursor, cursor_cap, "next_cursor");
+    shmkv::ScanPage page = s.scan(o);
+    Out(page.cursor, next_cursor, cursor_cap, next_cursor_len, "next cursor");
+    if (done) *done = page.done ? 1 : 0;
+    if (fn != nullptr)
+      for (const shmkv::Entry& e : page.entries)
+        if (fn(ctx, e.key.data(), e.key.size(), e.value.data(), e.value.size()) != 0) break;
+    return 0;
+  });
+}
+
+int shmkv_scan_buf(shmkv_store* h, const void* prefix, size_t prefix_len, const void* cursor,
+                   size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                   size_t* count, int* done) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::ScanOptions o;
+    o.prefix = Bytes(prefix, prefix_len, "prefix");
+    o.cursor = Bytes(cursor, cursor_len, "cursor");
+    CheckBuffer(buf, cap, "buf");
+    // Each entry takes at least 9 bytes, so no more than cap / 9 can fit (but ask for one at
+    // least, to report the size it needs).
+    constexpr std::size_t kMinEntry = 2 * sizeof(std::uint32_t) + 1;
+    std::size_t fit = std::max<std::size_t>(1, cap / kMinEntry);
+    o.limit = limit == 0 ? fit : std::min(limit, fit);
+    shmkv::ScanPage page = s.scan(o);
+    std::size_t off = 0, n = 0;
+    auto* out = static_cast<unsigned char*>(buf);
+    for (const shmkv::Entry& e : page.entries) {
+      std::size_t need = 2 * sizeof(std::uint32_t) + e.key.size() + e.value.size();
+      if (need > cap - off) {
+        if (n == 0)
+          throw CError{SHMKV_ETOOSMALL, "entry of key '" + e.key.substr(0, 64) + "' needs " +
+                                            std::to_string(need) + " bytes; the buffer holds " +
+                                            std::to_string(cap)};
+        break;
+      }
+      std::uint32_t kl = static_cast<std::uint32_t>(e.key.size());
+      std::uint32_t vl = static_cast<std::uint32_t>(e.value.size());
+      std::memcpy(out + off, &kl, sizeof kl);
+      std::memcpy(out + off + sizeof kl, &vl, sizeof vl);
+      off += 2 * sizeof(std::uint32_t);
+      if (kl) std::memcpy(out + off, e.key.data(), kl);
+      off += kl;
+      if (vl) std::memcpy(out + off, e.value.data(), vl);
+      off += vl;
+      ++n;
+    }
+    if (used) *used = off;
+    if (count) *count = n;
+    if (done) *done = (page.done && n == page.entries.size()) ? 1 : 0;
+    return 0;
+  });
+}
+
+int shmkv_count(shmkv_store* h, const void* prefix, size_t prefix_len, uint64_t* count) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    Require(count, "count");
+    *count = s.count(Bytes(prefix, prefix_len, "prefix"));
+    return 0;
+  });
+}
+
+int shmkv_delete_prefix(shmkv_store* h, const void* prefix, size_t prefix_len, size_t limit,
+                        uint64_t* deleted, int* done) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::DeletePrefixResult r = s.delete_prefix(Bytes(prefix, prefix_len, "prefix"), limit);
+    if (deleted) *deleted = r.deleted;
+    if (done) *done = r.done ? 1 : 0;
+    return 0;
+  });
+}
+
+int shmkv_clear(shmkv_store* h) {
+  return Call([&] {
+    S(h).clear();
+    return 0;
+  });
+}
+
+// --- random ---
+
+int shmkv_random_key(shmkv_store* h, const void* prefix, size_t prefix_len, void* buf, size_t cap,
+                     size_t* len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    CheckBuffer(buf, cap, "buf");
+    auto k = s.random_key(p);
+    if (!k) {
+      if (len) *len = 0;
+      return 0;
+    }
+    Out(*k, buf, cap, len, "key");
+    return 1;
+  });
+}
+
+int shmkv_pop_random(shmkv_store* h, const void* prefix, size_t prefix_len, void** key,
+                     size_t* key_len, void** value, size_t* value_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    if (key) *key = nullptr;
+    if (value) *value = nullptr;
+    if (key_len) *key_len = 0;
+    if (value_len) *value_len = 0;
+    auto e = s.pop_random(p);
+    if (!e) return 0;
+    if (key_len) *key_len = e->key.size();
+    if (value_len) *value_len = e->value.size();
+    std::unique_ptr<void, void (*)(void*)> k(key ? Copy(e->key) : nullptr, &std::free);
+    if (value) *value = Copy(e->value);
+    if (key) *key = k.release();
+    return 1;
+  });
+}
+
+// --- whole store ---
+
+int shmkv_info_get(shmkv_store* h, shmkv_info* info, size_t info_size) {
+  return Call([&] {
+    shmkv::Info i = S(h).info();
+    shmkv_info out{};
+    std::size_t n = std::min(i.name.size(), sizeof out.name - 1);
+    std::memcpy(out.name, i.name.data(), n);
+    out.layout_version = i.layout_version;
+    out.shards = i.shards;
+    out.layout_fingerprint = i.layout_fingerprint;
+    out.created_unix_ms = i.created_unix_ms;
+    out.size_bytes = i.size_bytes;
+    out.max_key_bytes = i.max_key_bytes;
+    out.max_value_bytes = i.max_value_bytes;
+    out.max_keys = i.max_keys;
+    out.arena_bytes = i.arena_bytes;
+    out.arena_used_bytes = i.arena_used_bytes;
+    out.live_keys = i.live_keys;
+    out.processes = i.processes.size();
+    for (const shmkv::ShardInfo& si : i.shard) out.recoveries += si.recoveries;
+    FillSized(out, info, info_size, "info");
+    return 0;
+  });
+}
+
+int shmkv_info_shards(shmkv_store* h, shmkv_shard_info* arr, size_t cap, size_t* count) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    CheckBuffer(arr, cap, "arr");
+    shmkv::Info i = s.info();
+    if (count) *count = i.shard.size();
+    if (arr == nullptr) return 0;
+    if (i.shard.size() > cap)
+      throw CError{SHMKV_ETOOSMALL, "the store has " + std::to_string(i.shard.size()) +
+                                        " shards; the array holds " + std::to_string(cap)};
+    for (std::size_t k = 0; k < i.shard.size(); ++k) {
+      const shmkv::ShardInfo& si = i.shard[k];
+      arr[k] = shmkv_shard_info{
+          si.live_keys, si.capacity, si.arena_bytes, si.used_bytes, si.recoveries, si.max_probe, 0};
+    }
+    return 0;
+  });
+}
+
+int shmkv_info_processes(shmkv_store* h, shmkv_process_info* arr, size_t cap, size_t* count) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    CheckBuffer(arr, cap, "arr");
+    shmkv::Info i = s.info();
+    if (count) *count = i.processes.size();
+    if (arr == nullptr) return 0;
+    if (i.processes.size() > cap)
+      throw CError{SHMKV_ETOOSMALL, std::to_string(i.processes.size()) +
+                                        " processes are registered; the array holds " +
+                                        std::to_string(cap)};
+    for (std::size_t k = 0; k < i.processes.size(); ++k) {
+      const shmkv::ProcessInfo& p = i.processes[k];
+      arr[k] = shmkv_process_info{p.pid, p.alive ? 1 : 0, p.start_time};
+    }
+    return 0;
+  });
+}
+
+int shmkv_stats_get(shmkv_store* h, shmkv_stats* stats, size_t stats_size) {
+  return Call([&] {
+    shmkv::Stats st = S(h).stats();
+    shmkv_stats out{st.gets,        st.hits,        st.misses,     st.sets,      st.deletes,
+                    st.cas_success, st.cas_failure, st.lock_waits, st.recoveries};
+    FillSized(out, stats, stats_size, "stats");
+    return 0;
+  });
+}
+
+int shmkv_size(shmkv_store* h, uint64_t* count) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    Require(count, "count");
+    *count = s.size();
+    return 0;
+  });
+}
+
+}  // extern "C"
