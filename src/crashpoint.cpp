@@ -1,37 +1,54 @@
-// crashpoint.cpp: see crashpoint.hpp. Process-local state only.
+// crashpoint.cpp: see crashpoint.hpp. Process-local state only; nothing here touches the
+// segment.
 #include "crashpoint.hpp"
 
 #ifdef SHMKV_CRASHPOINTS
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 namespace shmkv::detail {
+namespace {
+
+struct State {
+  pid_t pid = 0;  // the process the state belongs to; a forked child re-reads the environment
+  long passed = 0;
+  long crash_at = 0;
+  const char* last = "";
+};
+thread_local State state;
+
+State& Current() {
+  if (state.pid != ::getpid()) {
+    state.pid = ::getpid();
+    state.passed = 0;
+    const char* v = std::getenv("SHMKV_CRASH_AT");
+    state.crash_at = v ? std::atol(v) : 0;
+  }
+  return state;
+}
+
+}  // namespace
 
 void CrashPoint(const char* where) {
-  static std::atomic<long> passed{0};
-  static const long crash_at = [] {
-    const char* v = std::getenv("SHMKV_CRASH_AT");
-    return v ? std::atol(v) : 0L;
-  }();
-  static const char* count_file = std::getenv("SHMKV_CRASH_COUNT_FILE");
-  long n = passed.fetch_add(1) + 1;
-  if (count_file) {
-    int fd = ::open(count_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      char buf[256];
-      int len = std::snprintf(buf, sizeof buf, "%ld %s\n", n, where);
-      if (::write(fd, buf, static_cast<size_t>(len)) < 0) {
-      }
-      ::close(fd);
-    }
-  }
-  if (n == crash_at) ::raise(SIGKILL);
+  State& s = Current();
+  s.last = where;
+  if (++s.passed == s.crash_at) ::raise(SIGKILL);
+}
+
+void ArmCrashPoint(long n) {
+  State& s = Current();
+  s.passed = 0;
+  s.crash_at = n;
+}
+
+long CrashPointsPassed() {
+  return Current().passed;
+}
+
+const char* LastCrashPoint() {
+  return Current().last;
 }
 
 }  // namespace shmkv::detail

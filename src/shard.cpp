@@ -254,9 +254,11 @@ void Shard::Repair(bool owner_died) {
       r->expires_ms.store(h->undo_expires_ms, std::memory_order_relaxed);
       r->state_lsn.store(h->undo_state_lsn, std::memory_order_relaxed);
       CrashBarrier();
+      SHMKV_CRASH_POINT("repair.undo_applied");
       h->undo_rec = 0;
     }
     Rebuild();
+    SHMKV_CRASH_POINT("repair.rebuilt");
     h->seq.store(seq + 1, std::memory_order_release);
   }
   if (owner_died) ++h->recoveries;
@@ -281,6 +283,7 @@ void Shard::Rebuild() {
     else
       SetState(r, Lsn(r), kDead);
   });
+  SHMKV_CRASH_POINT("repair.table_cleared");
   for (std::uint64_t off : live) {
     RecordHeader* r = s_.Rec(off);
     KeyHash h = Hash(KeyOf(r));
@@ -308,6 +311,7 @@ void Shard::Rebuild() {
       SetState(r, Lsn(r), kDead);
     }
   }
+  SHMKV_CRASH_POINT("repair.records_indexed");
   RebuildShardArena(s_);
 }
 

@@ -7,6 +7,8 @@
 // hang), (2) CheckInvariants() passes on every shard, (3) every key holds its old or its new
 // value and nothing else changed. Enumeration of a scenario ends when the child finishes without
 // reaching crash point n. The test prints how many crash points were exercised.
+#include "crashpoint.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +20,6 @@
 #include <optional>
 #include <string>
 
-#include "crashpoint.hpp"
 #include "shmkv/shmkv.hpp"
 
 namespace {
@@ -50,14 +51,17 @@ Verdict OldOrNew(std::map<std::string, std::vector<std::optional<std::string>>> 
     for (auto& [k, _] : seen) {
       auto b = before.find(k);
       auto a = after.find(k);
-      std::optional<std::string> old_v = b == before.end() ? std::nullopt : std::optional(b->second);
+      std::optional<std::string> old_v =
+          b == before.end() ? std::nullopt : std::optional(b->second);
       std::optional<std::string> new_v = a == after.end() ? std::nullopt : std::optional(a->second);
       if (new_v == old_v) continue;
       auto it = allowed.find(k);
       bool ok = false;
       if (it != allowed.end())
         for (auto& v : it->second) ok = ok || v == new_v;
-      if (!ok) return "key '" + k + "' holds " + (new_v ? "'" + new_v->substr(0, 40) + "'" : "nothing") + ", neither old nor new";
+      if (!ok)
+        return "key '" + k + "' holds " + (new_v ? "'" + new_v->substr(0, 40) + "'" : "nothing") +
+               ", neither old nor new";
     }
     return "";
   };
@@ -78,7 +82,8 @@ Verdict SomeGone(std::string prefix, std::size_t max_gone) {
     }
     for (auto& [k, v] : after)
       if (!before.count(k)) return "key '" + k + "' appeared";
-    if (gone > max_gone) return std::to_string(gone) + " keys gone, at most " + std::to_string(max_gone) + " allowed";
+    if (gone > max_gone)
+      return std::to_string(gone) + " keys gone, at most " + std::to_string(max_gone) + " allowed";
     return "";
   };
 }
@@ -86,7 +91,8 @@ Verdict SomeGone(std::string prefix, std::size_t max_gone) {
 constexpr std::size_t kCommonKeys = 300;
 
 void SeedCommon(shmkv::Store& s) {
-  for (std::size_t i = 0; i < kCommonKeys; ++i) s.set("k" + std::to_string(i), std::string(8 + i % 90, char('a' + i % 26)));
+  for (std::size_t i = 0; i < kCommonKeys; ++i)
+    s.set("k" + std::to_string(i), std::string(8 + i % 90, char('a' + i % 26)));
   for (int i = 0; i < 20; ++i) s.set("q:" + std::to_string(i), "token" + std::to_string(i));
   s.set("ctr", "41");
 }
@@ -94,26 +100,61 @@ void SeedCommon(shmkv::Store& s) {
 std::vector<Scenario> Scenarios() {
   const std::string big(20000, 'B');  // a multi-chunk span
   return {
-      {"set new key", {}, [](shmkv::Store& s) { s.set("new", "fresh"); }, OldOrNew({{"new", {"fresh"}}})},
-      {"set new large key", {}, [big](shmkv::Store& s) { s.set("huge", big); }, OldOrNew({{"huge", {big}}})},
-      {"overwrite with larger value", {}, [](shmkv::Store& s) { s.set("k5", std::string(300, 'L')); },
+      {"set new key",
+       {},
+       [](shmkv::Store& s) { s.set("new", "fresh"); },
+       OldOrNew({{"new", {"fresh"}}})},
+      {"set new large key",
+       {},
+       [big](shmkv::Store& s) { s.set("huge", big); },
+       OldOrNew({{"huge", {big}}})},
+      {"overwrite with larger value",
+       {},
+       [](shmkv::Store& s) { s.set("k5", std::string(300, 'L')); },
        OldOrNew({{"k5", {std::string(300, 'L')}}})},
-      {"overwrite with smaller value (in place)", {}, [](shmkv::Store& s) { s.set("k80", "tiny"); }, OldOrNew({{"k80", {"tiny"}}})},
+      {"overwrite with smaller value (in place)",
+       {},
+       [](shmkv::Store& s) { s.set("k80", "tiny"); },
+       OldOrNew({{"k80", {"tiny"}}})},
       {"overwrite large value with small", [big](shmkv::Store& s) { s.set("huge", big); },
        [](shmkv::Store& s) { s.set("huge", "small now"); }, OldOrNew({{"huge", {"small now"}}})},
-      {"delete (backward shift)", {}, [](shmkv::Store& s) { s.del("k7"); }, OldOrNew({{"k7", {std::nullopt}}})},
-      {"delete large", [big](shmkv::Store& s) { s.set("huge", big); }, [](shmkv::Store& s) { s.del("huge"); },
-       OldOrNew({{"huge", {std::nullopt}}})},
-      {"increment", {}, [](shmkv::Store& s) { s.increment_by("ctr", 1); }, OldOrNew({{"ctr", {"42"}}})},
+      {"delete (backward shift)",
+       {},
+       [](shmkv::Store& s) { s.del("k7"); },
+       OldOrNew({{"k7", {std::nullopt}}})},
+      {"delete_many (backward shifts)",
+       {},
+       [](shmkv::Store& s) {
+         std::vector<std::string> keys;
+         for (int i = 0; i < 120; ++i) keys.push_back("k" + std::to_string(i));
+         s.delete_many(keys);
+       },
+       [](const State& before, const State& after) {
+         std::map<std::string, std::vector<std::optional<std::string>>> allowed;
+         for (int i = 0; i < 120; ++i) allowed["k" + std::to_string(i)] = {std::nullopt};
+         return OldOrNew(allowed)(before, after);
+       }},
+      {"delete large", [big](shmkv::Store& s) { s.set("huge", big); },
+       [](shmkv::Store& s) { s.del("huge"); }, OldOrNew({{"huge", {std::nullopt}}})},
+      {"increment",
+       {},
+       [](shmkv::Store& s) { s.increment_by("ctr", 1); },
+       OldOrNew({{"ctr", {"42"}}})},
       {"increment growing the value", [](shmkv::Store& s) { s.set("ctr", "99999"); },
        [](shmkv::Store& s) { s.increment_by("ctr", 1); }, OldOrNew({{"ctr", {"100000"}}})},
-      {"compare_and_swap", {}, [](shmkv::Store& s) { s.compare_and_swap("k3", s.get("k3").value(), "swapped-in"); },
+      {"compare_and_swap",
+       {},
+       [](shmkv::Store& s) { s.compare_and_swap("k3", s.get("k3").value(), "swapped-in"); },
        OldOrNew({{"k3", {"swapped-in"}}})},
-      {"get_or_set", {}, [](shmkv::Store& s) { s.get_or_set("gos", "mine"); }, OldOrNew({{"gos", {"mine"}}})},
+      {"get_or_set",
+       {},
+       [](shmkv::Store& s) { s.get_or_set("gos", "mine"); },
+       OldOrNew({{"gos", {"mine"}}})},
       {"pop_random", {}, [](shmkv::Store& s) { s.pop_random("q:"); }, SomeGone("q:", 1)},
       {"TTL reclaim by a later write",
        [](shmkv::Store& s) {
-         for (int i = 0; i < 40; ++i) s.set("ttl" + std::to_string(i), "short-lived", std::chrono::milliseconds(1));
+         for (int i = 0; i < 40; ++i)
+           s.set("ttl" + std::to_string(i), "short-lived", std::chrono::milliseconds(1));
          usleep(5000);
        },
        [](shmkv::Store& s) {
@@ -125,16 +166,24 @@ std::vector<Scenario> Scenarios() {
          return OldOrNew(allowed)(before, after);
        }},
       {"clear", {}, [](shmkv::Store& s) { s.clear(); }, SomeGone("", kCommonKeys + 21)},
-      {"set_many", {},
+      {"set_many",
+       {},
        [](shmkv::Store& s) {
-         s.set_many({{"k1", "m1"}, {"k2", std::string(500, 'm')}, {"fresh1", "m3"}, {"fresh2", "m4"}});
+         s.set_many(
+             {{"k1", "m1"}, {"k2", std::string(500, 'm')}, {"fresh1", "m3"}, {"fresh2", "m4"}});
        },
-       OldOrNew({{"k1", {"m1"}}, {"k2", {std::string(500, 'm')}}, {"fresh1", {"m3"}}, {"fresh2", {"m4"}}})},
+       OldOrNew({{"k1", {"m1"}},
+                 {"k2", {std::string(500, 'm')}},
+                 {"fresh1", {"m3"}},
+                 {"fresh2", {"m4"}}})},
       {"delete_prefix", {}, [](shmkv::Store& s) { s.delete_prefix("q:"); }, SomeGone("q:", 20)},
   };
 }
 
-std::string StoreName() { return "crash-" + std::to_string(getpid()); }
+const std::string& StoreName() {
+  static const std::string name = "crash-" + std::to_string(getpid());  // the parent's pid
+  return name;
+}
 
 shmkv::Options Opts() {
   shmkv::Options o;
@@ -176,7 +225,8 @@ TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consisten
           shmkv::Store mine = shmkv::Store::open(o);
           shmkv::detail::ArmCrashPoint(n);
           sc.op(mine);
-        } catch (...) {
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "child: %s\n", e.what());
           code = 2;
         }
         _exit(code);
@@ -216,4 +266,49 @@ TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consisten
     total_points += points;
   }
   std::printf("crash points exercised: %ld\n", total_points);
+}
+
+TEST_CASE("a process killed while repairing a shard leaves the repair to the next one") {
+  signal(SIGALRM, OnAlarm);
+  const std::string value(300, 'L');
+  long total = 0;
+  for (long n = 1;; ++n) {  // first crash: inside an out-of-place overwrite
+    bool first_killed = false;
+    for (long m = 1;; ++m) {  // second crash: inside the repair the next locker runs
+      if (shmkv::Store::segment_exists(StoreName())) shmkv::Store::destroy(StoreName());
+      shmkv::Store store = shmkv::Store::open(Opts());
+      SeedCommon(store);
+      State before = Contents(store);
+      auto run_child = [&](long crash_at, const std::function<void(shmkv::Store&)>& op) {
+        pid_t child = fork();
+        if (child == 0) {
+          shmkv::Options o = Opts();
+          o.open_mode = shmkv::OpenMode::attach_only;
+          shmkv::Store mine = shmkv::Store::open(o);
+          shmkv::detail::ArmCrashPoint(crash_at);
+          op(mine);
+          _exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+      };
+      first_killed = run_child(n, [&](shmkv::Store& s) { s.set("k5", value); });
+      bool second_killed = first_killed && run_child(m, [](shmkv::Store& s) { (void)s.get("k5"); });
+      INFO("first crash point " << n << ", second " << m);
+      alarm(20);
+      std::vector<std::string> violations = store.check_invariants();
+      std::string verdict = OldOrNew({{"k5", {value}}})(before, Contents(store));
+      alarm(0);
+      CHECK(violations.empty());
+      CHECK(verdict == "");
+      store.close();
+      shmkv::Store::destroy(StoreName());
+      if (second_killed) ++total;
+      if (!second_killed) break;
+    }
+    if (!first_killed) break;
+  }
+  std::printf("crash points exercised inside repairs: %ld\n", total);
+  CHECK(total > 0);
 }
