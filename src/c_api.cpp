@@ -530,10 +530,14 @@ int shmkv_scan_buf(shmkv_store* h, const void* prefix, size_t prefix_len, const 
     for (const shmkv::Entry& e : page.entries) {
       std::size_t need = 2 * sizeof(std::uint32_t) + e.key.size() + e.value.size();
       if (need > cap - off) {
-        if (n == 0)
+        if (n == 0) {
+          if (used) *used = need;
+          if (count) *count = 0;
+          if (done) *done = 0;
           throw CError{SHMKV_ETOOSMALL, "entry of key '" + e.key.substr(0, 64) + "' needs " +
                                             std::to_string(need) + " bytes; the buffer holds " +
                                             std::to_string(cap)};
+        }
         break;
       }
       std::uint32_t kl = static_cast<std::uint32_t>(e.key.size());

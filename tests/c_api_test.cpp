@@ -1,0 +1,601 @@
+// c_api_test.cpp: the C API (shmkv/shmkv.h): codes and messages, the buffer protocol, every
+// operation family, read-only handles, handles inherited across fork(), processes sharing a store.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shmkv/shmkv.h"
+#include "test_util.hpp"
+
+namespace {
+
+using testutil::SegmentGuard;
+using testutil::unique_name;
+
+// An open handle that closes itself; the segment is destroyed by a SegmentGuard declared first.
+struct Handle {
+  shmkv_store* s = nullptr;
+  Handle(const std::string& name, int open_mode = SHMKV_CREATE_OR_ATTACH,
+         std::uint32_t max_key_bytes = 64, std::uint32_t max_value_bytes = 4096) {
+    shmkv_options o;
+    shmkv_options_init(&o);
+    o.open_mode = open_mode;
+    o.size_bytes = 8u << 20;
+    o.shards = 4;
+    o.max_key_bytes = max_key_bytes;
+    o.max_value_bytes = max_value_bytes;
+    int rc = shmkv_open(name.c_str(), &o, sizeof o, &s);
+    INFO(shmkv_last_error());
+    REQUIRE(rc == SHMKV_OK);
+    REQUIRE(s != nullptr);
+  }
+  ~Handle() { shmkv_close(s); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  operator shmkv_store*() const { return s; }
+};
+
+int Set(shmkv_store* s, std::string_view k, std::string_view v, std::int64_t ttl = 0) {
+  return shmkv_set(s, k.data(), k.size(), v.data(), v.size(), ttl);
+}
+
+// Get through the buffer protocol with a retry on SHMKV_ETOOSMALL; "<absent>" if missing.
+std::string Get(shmkv_store* s, std::string_view k) {
+  std::vector<char> buf(4);
+  for (;;) {
+    std::size_t len = 0;
+    int rc = shmkv_get(s, k.data(), k.size(), buf.data(), buf.size(), &len);
+    if (rc == 1) return std::string(buf.data(), len);
+    if (rc == 0) return "<absent>";
+    REQUIRE(rc == SHMKV_ETOOSMALL);
+    buf.resize(len);
+  }
+}
+
+std::string LastError() {
+  return shmkv_last_error();
+}
+
+struct Collected {
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::size_t stop_after = 0;  // 0 = never stop
+};
+
+int Collect(void* ctx, const void* key, size_t key_len, const void* value, size_t value_len) {
+  auto* c = static_cast<Collected*>(ctx);
+  c->entries.emplace_back(std::string(static_cast<const char*>(key), key_len),
+                          std::string(static_cast<const char*>(value), value_len));
+  return c->stop_after != 0 && c->entries.size() >= c->stop_after ? 1 : 0;
+}
+
+}  // namespace
+
+TEST_CASE("c_api: error codes mirror shmkv::errc, with names and descriptions") {
+  for (int e = 0; e <= static_cast<int>(shmkv::errc::io_error); ++e) {
+    CHECK(std::string(shmkv_errname(-e)) == shmkv::errc_name(static_cast<shmkv::errc>(e)));
+    CHECK(std::string(shmkv_strerror(-e)) != "unknown error code");
+  }
+  CHECK(SHMKV_EKEY_TOO_LONG == -static_cast<int>(shmkv::errc::key_too_long));
+  CHECK(SHMKV_EIO_ERROR == -static_cast<int>(shmkv::errc::io_error));
+  CHECK(std::string(shmkv_errname(SHMKV_ETOOSMALL)) == "too_small");
+  CHECK(std::string(shmkv_errname(SHMKV_ENOMEM)) == "no_memory");
+  CHECK(std::string(shmkv_errname(-17)) == "unknown");
+  CHECK(std::string(shmkv_errname(5)) == "unknown");
+  CHECK(std::string(shmkv_strerror(-1000)) == "unknown error code");
+  CHECK(std::string(shmkv_version()) == shmkv::kVersionString);
+}
+
+TEST_CASE("c_api: open, close, destroy, segment_exists") {
+  SegmentGuard g(unique_name("capi"));
+  CHECK(shmkv_segment_exists(g.name().c_str()) == 0);
+
+  shmkv_store* s = nullptr;
+  CHECK(shmkv_open(g.name().c_str(), nullptr, 0, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_open(nullptr, nullptr, 0, &s) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError() == "segment name is NULL");
+  CHECK(shmkv_open("bad/name", nullptr, 0, &s) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(s == nullptr);
+  CHECK(LastError().find("bad/name") != std::string::npos);
+
+  shmkv_options o;
+  shmkv_options_init(&o);
+  CHECK(o.size_bytes == shmkv::Options{}.size_bytes);
+  CHECK(o.max_key_bytes == 1024);
+  o.open_mode = 7;
+  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o, &s) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("open_mode 7") != std::string::npos);
+  o.open_mode = SHMKV_ATTACH_ONLY;
+  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o, &s) == SHMKV_ENOT_FOUND);
+  CHECK(shmkv_last_error_code() == SHMKV_ENOT_FOUND);
+  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o + 8, &s) == SHMKV_EINVALID_ARGUMENT);
+
+  // A caller built against an older, shorter shmkv_options: the rest takes the defaults.
+  o.open_mode = SHMKV_CREATE_ONLY;
+  o.shards = 4;
+  o.size_bytes = 4u << 20;
+  o.max_key_bytes = 7;  // beyond the 16 bytes passed: ignored
+  REQUIRE(shmkv_open(g.name().c_str(), &o, 16, &s) == SHMKV_OK);
+  shmkv_info info;
+  REQUIRE(shmkv_info_get(s, &info, sizeof info) == 0);
+  CHECK(info.max_key_bytes == 1024);
+  CHECK(info.shards == 4);
+  CHECK(info.size_bytes == (4u << 20));
+  CHECK(std::string(info.name) == g.name());
+  CHECK(shmkv_segment_exists(g.name().c_str()) == 1);
+  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o, &s) == SHMKV_EALREADY_EXISTS);
+  shmkv_close(s);
+  shmkv_close(nullptr);
+
+  CHECK(shmkv_destroy(g.name().c_str()) == 0);
+  CHECK(shmkv_destroy(g.name().c_str()) == SHMKV_ENOT_FOUND);
+  CHECK(LastError().find(g.name()) != std::string::npos);
+  CHECK(shmkv_segment_exists("bad name") == SHMKV_EINVALID_ARGUMENT);
+}
+
+TEST_CASE("c_api: single keys and the buffer protocol") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+
+  CHECK(Set(s, "k", "value-1") == 0);
+  CHECK(Get(s, "k") == "value-1");
+  CHECK(Get(s, "nope") == "<absent>");
+  CHECK(shmkv_exists(s, "k", 1) == 1);
+  CHECK(shmkv_exists(s, "nope", 4) == 0);
+
+  SECTION("NULL buffer asks for the size") {
+    std::size_t len = 0;
+    CHECK(shmkv_get(s, "k", 1, nullptr, 0, &len) == 1);
+    CHECK(len == 7);
+    CHECK(shmkv_get(s, "k", 1, nullptr, 5, &len) == SHMKV_EINVALID_ARGUMENT);
+  }
+  SECTION("a too-small buffer gets SHMKV_ETOOSMALL and the size, never a truncated value") {
+    char buf[8];
+    std::memset(buf, '#', sizeof buf);
+    std::size_t len = 0;
+    CHECK(shmkv_get(s, "k", 1, buf, 6, &len) == SHMKV_ETOOSMALL);
+    CHECK(len == 7);
+    CHECK(std::string(buf, 8) == "########");
+    CHECK(LastError() == "value is 7 bytes; the buffer holds 6");
+    CHECK(shmkv_last_error_code() == SHMKV_ETOOSMALL);
+    CHECK(shmkv_get(s, "k", 1, buf, 7, &len) == 1);
+    CHECK(std::string(buf, len) == "value-1");
+  }
+  SECTION("get_alloc") {
+    void* v = nullptr;
+    std::size_t len = 0;
+    CHECK(shmkv_get_alloc(s, "k", 1, &v, &len) == 1);
+    REQUIRE(v != nullptr);
+    CHECK(std::string(static_cast<char*>(v)) == "value-1");  // NUL-terminated
+    CHECK(len == 7);
+    shmkv_free(v);
+    CHECK(shmkv_get_alloc(s, "nope", 4, &v, &len) == 0);
+    CHECK(v == nullptr);
+    CHECK(shmkv_get_alloc(s, "k", 1, nullptr, &len) == SHMKV_EINVALID_ARGUMENT);
+  }
+  SECTION("binary keys and values, empty values") {
+    std::string key("a\0b", 3), value("\0\xff\0", 3);
+    CHECK(Set(s, key, value) == 0);
+    CHECK(Get(s, key) == value);
+    CHECK(Get(s, std::string_view("a", 1)) == "<absent>");
+    CHECK(shmkv_set(s, "e", 1, nullptr, 0, 0) == 0);
+    CHECK(Get(s, "e") == "");
+  }
+  SECTION("delete and set_if_absent") {
+    CHECK(shmkv_delete(s, "k", 1) == 1);
+    CHECK(shmkv_delete(s, "k", 1) == 0);
+    CHECK(shmkv_set_if_absent(s, "k", 1, "a", 1, 0) == 1);
+    CHECK(shmkv_set_if_absent(s, "k", 1, "b", 1, 0) == 0);
+    CHECK(Get(s, "k") == "a");
+  }
+  SECTION("bad arguments are reported with the offending value") {
+    std::string long_key(65, 'x');
+    CHECK(Set(s, long_key, "v") == SHMKV_EKEY_TOO_LONG);
+    CHECK(LastError() == "key is 65 bytes; max_key_bytes is 64");
+    CHECK(Set(s, "", "v") == SHMKV_EINVALID_ARGUMENT);
+    CHECK(LastError().find("key is empty") != std::string::npos);
+    CHECK(Set(s, "k", std::string(4097, 'v')) == SHMKV_EVALUE_TOO_LARGE);
+    CHECK(LastError() == "value is 4097 bytes; max_value_bytes is 4096");
+    CHECK(shmkv_set(s, nullptr, 3, "v", 1, 0) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(LastError() == "key pointer is NULL but its length is 3");
+    CHECK(shmkv_set(s, "k", 1, nullptr, 2, 0) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(shmkv_get(nullptr, "k", 1, nullptr, 0, nullptr) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(LastError() == "store handle is NULL");
+    CHECK(Set(s, "k", "v", -5) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(LastError() == "ttl -5 ms is negative");
+    CHECK(Get(s, "k") == "value-1");  // none of the failed calls changed anything
+  }
+}
+
+TEST_CASE("c_api: last error is per thread and survives successful calls") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  CHECK(Set(s, "", "v") == SHMKV_EINVALID_ARGUMENT);
+  std::string mine = LastError();
+  CHECK(Set(s, "k", "v") == 0);
+  CHECK(LastError() == mine);
+  std::string theirs;
+  int their_code = 0;
+  std::thread t([&] {
+    theirs = LastError();
+    Set(s, std::string(100, 'k'), "v");
+    their_code = shmkv_last_error_code();
+  });
+  t.join();
+  CHECK(theirs.empty());
+  CHECK(their_code == SHMKV_EKEY_TOO_LONG);
+  CHECK(LastError() == mine);
+  CHECK(shmkv_last_error_code() == SHMKV_EINVALID_ARGUMENT);
+}
+
+TEST_CASE("c_api: counters") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  std::int64_t r = 0;
+  CHECK(shmkv_incr(s, "c", 1, 5, &r) == 0);
+  CHECK(r == 5);
+  CHECK(shmkv_incr(s, "c", 1, -7, &r) == 0);
+  CHECK(r == -2);
+  CHECK(shmkv_incr(s, "c", 1, 1, nullptr) == 0);
+  CHECK(Get(s, "c") == "-1");
+  Set(s, "t", "abc");
+  CHECK(shmkv_incr(s, "t", 1, 1, &r) == SHMKV_ENOT_A_NUMBER);
+  CHECK(LastError().find("'abc'") != std::string::npos);
+  Set(s, "big", std::to_string(INT64_MAX));
+  CHECK(shmkv_incr(s, "big", 3, 1, &r) == SHMKV_EOVERFLOW);
+  CHECK(Get(s, "big") == std::to_string(INT64_MAX));
+}
+
+TEST_CASE("c_api: get_or_set, swap, cas, cad") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  char buf[32];
+  std::size_t len = 0;
+
+  CHECK(shmkv_get_or_set(s, "o", 1, "first", 5, buf, sizeof buf, &len) == 0);
+  CHECK(len == 5);
+  CHECK(shmkv_get_or_set(s, "o", 1, "second", 6, buf, sizeof buf, &len) == 1);
+  CHECK(std::string(buf, len) == "first");
+  CHECK(shmkv_get_or_set(s, "o", 1, "second", 6, nullptr, 0, &len) == 1);  // claim check only
+  CHECK(len == 5);
+  CHECK(shmkv_get_or_set(s, "o", 1, "second", 6, buf, 2, &len) == SHMKV_ETOOSMALL);
+  CHECK(len == 5);
+  CHECK(Get(s, "o") == "first");
+
+  void* prev = nullptr;
+  CHECK(shmkv_swap(s, "w", 1, "one", 3, &prev, &len) == 0);
+  CHECK(prev == nullptr);
+  CHECK(shmkv_swap(s, "w", 1, "two", 3, &prev, &len) == 1);
+  REQUIRE(prev != nullptr);
+  CHECK(std::string(static_cast<char*>(prev), len) == "one");
+  shmkv_free(prev);
+  CHECK(shmkv_swap(s, "w", 1, "three", 5, nullptr, nullptr) == 1);
+  CHECK(Get(s, "w") == "three");
+
+  CHECK(shmkv_cas(s, "c", 1, nullptr, 0, "v1", 2) == 1);  // NULL expected = absent
+  CHECK(shmkv_cas(s, "c", 1, nullptr, 0, "v2", 2) == 0);
+  CHECK(shmkv_cas(s, "c", 1, "v0", 2, "v2", 2) == 0);
+  CHECK(shmkv_cas(s, "c", 1, "v1", 2, "", 0) == 1);
+  CHECK(shmkv_cas(s, "c", 1, "", 0, "v3", 2) == 1);  // empty (non-NULL) expected value
+  CHECK(Get(s, "c") == "v3");
+  CHECK(shmkv_cas(s, "c", 1, nullptr, 2, "v4", 2) == SHMKV_EINVALID_ARGUMENT);
+
+  CHECK(shmkv_cad(s, "c", 1, "nope", 4) == 0);
+  CHECK(shmkv_cad(s, "c", 1, "v3", 2) == 1);
+  CHECK(shmkv_exists(s, "c", 1) == 0);
+  CHECK(shmkv_cad(s, "c", 1, "v3", 2) == 0);
+}
+
+TEST_CASE("c_api: TTL") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  std::int64_t ttl = -1;
+  CHECK(shmkv_ttl(s, "k", 1, &ttl) == 0);
+  Set(s, "k", "v");
+  CHECK(shmkv_ttl(s, "k", 1, &ttl) == 1);
+  CHECK(ttl == 0);
+  CHECK(shmkv_expire(s, "k", 1, 60000) == 1);
+  CHECK(shmkv_ttl(s, "k", 1, &ttl) == 1);
+  CHECK(ttl > 50000);
+  CHECK(ttl <= 60000);
+  CHECK(shmkv_expire(s, "nope", 4, 100) == 0);
+  CHECK(shmkv_expire(s, "k", 1, -1) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(Set(s, "short", "v", 30) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  CHECK(Get(s, "short") == "<absent>");
+  CHECK(shmkv_expire(s, "k", 1, 0) == 1);
+  CHECK(shmkv_ttl(s, "k", 1, &ttl) == 1);
+  CHECK(ttl == 0);
+}
+
+TEST_CASE("c_api: list, scan, scan_buf, count, delete_prefix, clear") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (int i = 0; i < 25; ++i) {
+    char k[16];
+    std::snprintf(k, sizeof k, "p:%02d", i);
+    Set(s, k, "v" + std::to_string(i));
+  }
+  Set(s, "q:0", "other");
+
+  SECTION("list") {
+    Collected c;
+    std::size_t n = 0;
+    CHECK(shmkv_list(s, "p:", 2, 0, Collect, &c, &n) == 0);
+    CHECK(n == 25);
+    REQUIRE(c.entries.size() == 25);
+    CHECK(c.entries.front() == std::pair<std::string, std::string>("p:00", "v0"));
+    CHECK(c.entries.back() == std::pair<std::string, std::string>("p:24", "v24"));
+    Collected limited;
+    CHECK(shmkv_list(s, "", 0, 3, Collect, &limited, &n) == 0);
+    CHECK(n == 3);
+    Collected stopped;
+    stopped.stop_after = 2;
+    CHECK(shmkv_list(s, nullptr, 0, 0, Collect, &stopped, &n) == 0);
+    CHECK(n == 2);
+    CHECK(stopped.entries.size() == 2);
+    CHECK(shmkv_list(s, "", 0, 0, nullptr, nullptr, &n) == SHMKV_EINVALID_ARGUMENT);
+  }
+  SECTION("scan pages through every key once, in order") {
+    std::vector<std::string> keys;
+    std::string cursor;
+    int done = 0, pages = 0;
+    while (!done) {
+      Collected c;
+      char next[64];
+      std::size_t next_len = 0;
+      REQUIRE(shmkv_scan(s, "p:", 2, cursor.data(), cursor.size(), 10, Collect, &c, next,
+                         sizeof next, &next_len, &done) == 0);
+      for (auto& e : c.entries) keys.push_back(e.first);
+      cursor.assign(next, next_len);
+      ++pages;
+    }
+    CHECK(pages == 3);
+    REQUIRE(keys.size() == 25);
+    CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == 25);
+    CHECK(std::is_sorted(keys.begin(), keys.end()));
+  }
+  SECTION("scan reports a too-small cursor buffer before calling back") {
+    Collected c;
+    char next[2];
+    std::size_t next_len = 0;
+    int done = 0;
+    CHECK(shmkv_scan(s, "p:", 2, nullptr, 0, 5, Collect, &c, next, sizeof next, &next_len, &done) ==
+          SHMKV_ETOOSMALL);
+    CHECK(next_len == 4);
+    CHECK(c.entries.empty());
+  }
+  SECTION("scan_buf copies whole entries only and pages by the last key") {
+    std::vector<unsigned char> buf(40);  // 8 + 4 + 2..3 per entry: 2 or 3 entries per page
+    std::string cursor;
+    std::vector<std::pair<std::string, std::string>> got;
+    int done = 0;
+    while (!done) {
+      std::size_t used = 0, count = 0;
+      REQUIRE(shmkv_scan_buf(s, "p:", 2, cursor.data(), cursor.size(), 0, buf.data(), buf.size(),
+                             &used, &count, &done) == 0);
+      REQUIRE(count > 0);
+      std::size_t off = 0;
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint32_t kl, vl;
+        std::memcpy(&kl, &buf[off], 4);
+        std::memcpy(&vl, &buf[off + 4], 4);
+        off += 8;
+        std::string k(reinterpret_cast<char*>(&buf[off]), kl);
+        std::string v(reinterpret_cast<char*>(&buf[off + kl]), vl);
+        off += kl + vl;
+        got.emplace_back(k, v);
+        cursor = k;
+      }
+      CHECK(off == used);
+    }
+    REQUIRE(got.size() == 25);
+    CHECK(got[7] == std::pair<std::string, std::string>("p:07", "v7"));
+    std::size_t used = 0, count = 0;
+    CHECK(shmkv_scan_buf(s, "p:", 2, nullptr, 0, 0, buf.data(), 10, &used, &count, &done) ==
+          SHMKV_ETOOSMALL);
+    CHECK(used == 8 + 4 + 2);
+    CHECK(shmkv_scan_buf(s, "p:", 2, nullptr, 0, 4, buf.data(), buf.size(), &used, &count, &done) ==
+          0);
+    CHECK(count == 2);  // 40 bytes hold 2 entries of 14..15
+    CHECK(done == 0);
+    CHECK(shmkv_scan_buf(s, "q:", 2, nullptr, 0, 0, buf.data(), buf.size(), &used, &count, &done) ==
+          0);
+    CHECK(count == 1);
+    CHECK(done == 1);
+  }
+  SECTION("count, delete_prefix, clear, size") {
+    std::uint64_t n = 0;
+    CHECK(shmkv_count(s, "p:", 2, &n) == 0);
+    CHECK(n == 25);
+    CHECK(shmkv_size(s, &n) == 0);
+    CHECK(n == 26);
+    std::uint64_t deleted = 0;
+    int done = 0;
+    CHECK(shmkv_delete_prefix(s, "p:", 2, 5, &deleted, &done) == 0);
+    CHECK(deleted == 5);
+    CHECK(done == 0);
+    CHECK(shmkv_delete_prefix(s, "p:", 2, 0, &deleted, &done) == 0);
+    CHECK(deleted == 20);
+    CHECK(done == 1);
+    CHECK(shmkv_clear(s) == 0);
+    CHECK(shmkv_size(s, &n) == 0);
+    CHECK(n == 0);
+    CHECK(shmkv_size(s, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  }
+}
+
+TEST_CASE("c_api: random_key and pop_random") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  char buf[64];
+  std::size_t len = 0;
+  CHECK(shmkv_random_key(s, "", 0, buf, sizeof buf, &len) == 0);
+  std::set<std::string> tokens;
+  for (int i = 0; i < 20; ++i) {
+    std::string k = "tok:" + std::to_string(i);
+    tokens.insert(k);
+    Set(s, k, "v" + std::to_string(i));
+  }
+  Set(s, "other", "x");
+  CHECK(shmkv_random_key(s, "tok:", 4, buf, sizeof buf, &len) == 1);
+  CHECK(tokens.count(std::string(buf, len)) == 1);
+  CHECK(shmkv_random_key(s, "tok:", 4, buf, 3, &len) == SHMKV_ETOOSMALL);
+  CHECK(len >= 5);
+
+  std::set<std::string> popped;
+  for (;;) {
+    void *k = nullptr, *v = nullptr;
+    std::size_t kl = 0, vl = 0;
+    int rc = shmkv_pop_random(s, "tok:", 4, &k, &kl, &v, &vl);
+    REQUIRE(rc >= 0);
+    if (rc == 0) {
+      CHECK(k == nullptr);
+      break;
+    }
+    std::string key(static_cast<char*>(k), kl);
+    CHECK(std::string(static_cast<char*>(v), vl) == "v" + key.substr(4));
+    CHECK(popped.insert(key).second);
+    shmkv_free(k);
+    shmkv_free(v);
+  }
+  CHECK(popped == tokens);
+  CHECK(shmkv_pop_random(s, "", 0, nullptr, nullptr, nullptr, nullptr) == 1);  // discard "other"
+  CHECK(shmkv_pop_random(s, "", 0, nullptr, nullptr, nullptr, nullptr) == 0);
+}
+
+TEST_CASE("c_api: info, shards, processes, stats") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  Set(s, "a", "1");
+  Get(s, "a");
+  shmkv_info info;
+  REQUIRE(shmkv_info_get(s, &info, sizeof info) == 0);
+  CHECK(info.shards == 4);
+  CHECK(info.max_key_bytes == 64);
+  CHECK(info.max_value_bytes == 4096);
+  CHECK(info.live_keys == 1);
+  CHECK(info.processes >= 1);
+  CHECK(info.layout_version > 0);
+
+  std::size_t count = 0;
+  CHECK(shmkv_info_shards(s, nullptr, 0, &count) == 0);
+  CHECK(count == 4);
+  std::vector<shmkv_shard_info> shards(2);
+  CHECK(shmkv_info_shards(s, shards.data(), shards.size(), &count) == SHMKV_ETOOSMALL);
+  CHECK(count == 4);
+  shards.resize(4);
+  CHECK(shmkv_info_shards(s, shards.data(), shards.size(), &count) == 0);
+  std::uint64_t live = 0;
+  for (auto& si : shards) live += si.live_keys;
+  CHECK(live == 1);
+
+  std::vector<shmkv_process_info> procs(64);
+  CHECK(shmkv_info_processes(s, procs.data(), procs.size(), &count) == 0);
+  bool me = false;
+  for (std::size_t i = 0; i < count; ++i) me |= procs[i].pid == ::getpid() && procs[i].alive;
+  CHECK(me);
+
+  shmkv_stats st;
+  REQUIRE(shmkv_stats_get(s, &st, sizeof st) == 0);
+  CHECK(st.sets >= 1);
+  CHECK(st.hits >= 1);
+  // A shorter (older) struct is filled only up to its size.
+  std::uint64_t first_two[3] = {0, 0, 0xabcdef};
+  CHECK(shmkv_stats_get(s, reinterpret_cast<shmkv_stats*>(first_two), 16) == 0);
+  CHECK(first_two[2] == 0xabcdef);
+  CHECK(shmkv_info_get(s, nullptr, sizeof info) == SHMKV_EINVALID_ARGUMENT);
+}
+
+TEST_CASE("c_api: read-only handles refuse mutations") {
+  SegmentGuard g(unique_name("capi"));
+  Handle w(g.name());
+  Set(w, "k", "v");
+  Handle r(g.name(), SHMKV_READ_ONLY);
+  CHECK(Get(r, "k") == "v");
+  CHECK(Set(r, "k", "x") == SHMKV_EREAD_ONLY);
+  CHECK(LastError().find(g.name()) != std::string::npos);
+  CHECK(shmkv_incr(r, "n", 1, 1, nullptr) == SHMKV_EREAD_ONLY);
+  CHECK(shmkv_pop_random(r, "", 0, nullptr, nullptr, nullptr, nullptr) == SHMKV_EREAD_ONLY);
+  CHECK(Get(w, "k") == "v");
+}
+
+TEST_CASE("c_api: no C++ exception crosses the API (a throwing callback)") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  Set(s, "k", "v");
+  auto thrower = [](void*, const void*, size_t, const void*, size_t) -> int {
+    throw std::runtime_error("boom");
+  };
+  CHECK(shmkv_list(s, "", 0, 0, thrower, nullptr, nullptr) == SHMKV_EIO_ERROR);
+  CHECK(LastError() == "unexpected internal error: boom");
+}
+
+TEST_CASE("c_api: a handle inherited across fork() is closed in the child") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  Set(s, "k", "parent");
+  int status = testutil::run_in_child([&] {
+    if (Set(s, "k", "child") != SHMKV_ECLOSED) return 1;
+    if (LastError().find("fork") == std::string::npos) return 2;
+    shmkv_close(s.s);  // must not free the parent's registration
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 3;
+    if (Set(own, "k", "child") != 0) return 4;
+    shmkv_close(own);
+    return 0;
+  });
+  CHECK(status == 0);
+  CHECK(Get(s, "k") == "child");
+  std::vector<shmkv_process_info> procs(64);
+  std::size_t count = 0;
+  REQUIRE(shmkv_info_processes(s, procs.data(), procs.size(), &count) == 0);
+  bool me = false;
+  for (std::size_t i = 0; i < count; ++i) me |= procs[i].pid == ::getpid();
+  CHECK(me);
+}
+
+TEST_CASE("c_api: processes share one store (counters, get_or_set claims, pop_random)") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  constexpr int kChildren = 4, kIncrements = 500, kIds = 200, kTokens = 300;
+  for (int i = 0; i < kTokens; ++i) Set(s, "token:" + std::to_string(i), "t");
+  testutil::SharedArray<int> popped(kTokens);
+  testutil::SharedArray<int> claimed(kIds);
+  auto statuses = testutil::run_children(kChildren, [&](int child) {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 10;
+    for (int i = 0; i < kIncrements; ++i)
+      if (shmkv_incr(own, "hits", 4, 1, nullptr) != 0) return 11;
+    for (int id = 0; id < kIds; ++id) {
+      std::string k = "order:" + std::to_string(id), v = std::to_string(child);
+      int rc = shmkv_get_or_set(own, k.data(), k.size(), v.data(), v.size(), nullptr, 0, nullptr);
+      if (rc < 0) return 12;
+      if (rc == 0) __atomic_add_fetch(&claimed[id], 1, __ATOMIC_RELAXED);
+    }
+    for (;;) {
+      void* k = nullptr;
+      std::size_t kl = 0;
+      int rc = shmkv_pop_random(own, "token:", 6, &k, &kl, nullptr, nullptr);
+      if (rc < 0) return 13;
+      if (rc == 0) break;
+      int i = std::stoi(std::string(static_cast<char*>(k) + 6, kl - 6));
+      __atomic_add_fetch(&popped[i], 1, __ATOMIC_RELAXED);
+      shmkv_free(k);
+    }
+    shmkv_close(own);
+    return 0;
+  });
+  for (int st : statuses) CHECK(st == 0);
+  CHECK(Get(s, "hits") == std::to_string(kChildren * kIncrements));
+  int bad_claims = 0, bad_pops = 0;
+  for (int i = 0; i < kIds; ++i) bad_claims += claimed[i] != 1;
+  for (int i = 0; i < kTokens; ++i) bad_pops += popped[i] != 1;
+  CHECK(bad_claims == 0);
+  CHECK(bad_pops == 0);
+}
