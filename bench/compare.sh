@@ -17,7 +17,7 @@ BIN=$ROOT/build/bench/shmkv-bench
 REPS=3
 KEYS=1000000
 VALUE=100
-ENGINES="shmkv lmdb redis redis-pipe boost-map"
+ENGINES="shmkv lmdb redis redis-pipe boost-map null"
 MIXES="get 90-10 50-50 incr"
 POP_ENGINES="shmkv boost-map"
 WORKERS="1 2"
@@ -67,6 +67,7 @@ ops_for() {  # engine mix
     lmdb:*) n=2000000 ;;
     redis-pipe:*) n=1000000 ;;
     redis:*) n=100000 ;;
+    null:*) n=100000000 ;;
     *) n=1000000 ;;
   esac
   [ "$QUICK" = 1 ] && n=$((n / 10))
@@ -269,8 +270,10 @@ REL_PNG=$(basename "$PNG")
   echo "  (redis-server 7 on a unix socket, started by the benchmark, one round trip per op);"
   echo "  **redis-pipe** (same, 32 commands per round trip); **boost-map** (Boost.Interprocess,"
   echo "  64 boost::unordered_map shards each behind an interprocess_mutex, inline 16 B key /"
-  echo "  128 B value slots: the naive shared-memory baseline). Redis pop is a Lua script"
-  echo "  (SPOP from a set of names + GET + DEL; not run by default)."
+  echo "  128 B value slots: the naive shared-memory baseline); **null** (no store: a constant"
+  echo "  cache-resident value, an atomic add per incr; the cost of the harness itself, the"
+  echo "  ceiling of every row). Redis pop is a Lua script (SPOP from a set of names + GET +"
+  echo "  DEL; not run by default)."
   echo "- Each configuration ran $REPS times; tables give the median and (min–max). Before each run"
   echo "  the script waited up to ${IDLE_WAIT}s for other processes to use < 0.3 cores; the highest"
   echo "  foreign load seen at a run's start was $(awk '/^RESULT/ { for (i = 2; i <= NF; i++) if ($i ~ /^foreign_load=/) { v = substr($i, 14) + 0; if (v > m) m = v } } END { printf "%.2f", m }' "$RESULTS") cores."
@@ -303,7 +306,7 @@ REL_PNG=$(basename "$PNG")
   printf '| peer | workers |'; for m in $ALL_MIXES; do printf ' %s |' "$m"; done; echo
   printf '|---|---:|'; for m in $ALL_MIXES; do printf -- '---:|'; done; echo
   for e in $ENGINES; do
-    [ "$e" = shmkv ] && continue
+    [ "$e" = shmkv ] || [ "$e" = null ] && continue
     for w in $WORKERS; do
       printf '| %s | %s |' "$e" "$w"
       for m in $ALL_MIXES; do

@@ -122,7 +122,7 @@ class BoostMap {
       found = it != s.map.end();
       if (found) {
         len = it->second.len;
-        std::memcpy(buf, it->second.data, len);
+        copy_bytes(buf, it->second.data, len);
       }
     }
     sink.got(found, buf, len);
@@ -143,7 +143,7 @@ class BoostMap {
           bip::scoped_lock<bip::interprocess_mutex> lock(s.mu);
           BVal& v = s.map[k];
           v.len = cfg_.value_size;
-          std::memcpy(v.data, op.value, cfg_.value_size);
+          copy_bytes(v.data, op.value, cfg_.value_size);
           break;
         }
         case OpKind::incr: {

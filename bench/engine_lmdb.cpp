@@ -95,7 +95,7 @@ class Lmdb {
     std::vector<char> big;
     if (rc == MDB_SUCCESS) {
       if (len <= sizeof buf) {
-        std::memcpy(buf, mv.mv_data, len);
+        copy_bytes(buf, mv.mv_data, len);
         p = buf;
       } else {
         big.assign(static_cast<char*>(mv.mv_data), static_cast<char*>(mv.mv_data) + len);

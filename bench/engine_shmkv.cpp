@@ -55,7 +55,7 @@ class Shmkv {
     std::uint64_t index = in.size_bytes - in.arena_bytes;  // header, tables, dense arrays
     char buf[400];
     std::snprintf(buf, sizeof buf,
-                  "shards=%u slots=%" PRIu64 " size_bytes=%" PRIu64 " arena_used_bytes=%" PRIu64
+                  "shards=%u max_keys=%" PRIu64 " size_bytes=%" PRIu64 " arena_used_bytes=%" PRIu64
                   " record_bytes=%" PRIu64 " index_bytes=%" PRIu64
                   " bytes_per_key=%.1f record_bytes_per_key=%.1f index_bytes_per_key=%.1f"
                   " raw_bytes_per_key=%u",

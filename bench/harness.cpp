@@ -125,13 +125,21 @@ bool g_readied = false;  // per process: this worker already passed the ready by
   std::exit(2);
 }
 
+void copy_bytes(void* dst, const void* src, std::size_t n) {
+  std::memcpy(dst, src, n);
+}
+
 void format_key(std::uint64_t i, char* out) {
   std::memcpy(out, "key:", 4);
-  char* p = out + kKeyLen;
-  for (int k = 0; k < 6; ++k) {
-    std::uint64_t q = i / 100;
-    std::memcpy(p -= 2, kDigits2 + 2 * (i - q * 100), 2);
-    i = q;
+  // Two independent 6-digit halves, two digits at a time (i < 10^12).
+  std::uint32_t hi = static_cast<std::uint32_t>(i / 1000000);
+  std::uint32_t lo = static_cast<std::uint32_t>(i - static_cast<std::uint64_t>(hi) * 1000000);
+  for (int k = 2; k >= 0; --k) {
+    std::uint32_t qh = hi / 100, ql = lo / 100;
+    std::memcpy(out + 4 + 2 * k, kDigits2 + 2 * (hi - qh * 100), 2);
+    std::memcpy(out + 10 + 2 * k, kDigits2 + 2 * (lo - ql * 100), 2);
+    hi = qh;
+    lo = ql;
   }
 }
 
@@ -485,7 +493,8 @@ void usage(FILE* out) {
   std::fprintf(
       out,
       "usage: shmkv-bench --engine E [options]\n"
-      "  --engine shmkv|lmdb|redis|redis-pipe|boost-map|mutex-cost\n"
+      "  --engine shmkv|lmdb|redis|redis-pipe|boost-map|null|mutex-cost\n"
+      "                     (null = no store: the harness ceiling)\n"
       "  --workers W        worker processes (default 1)\n"
       "  --keys N           preloaded keys (default 100000; suffixes k, M)\n"
       "  --value-size B     value bytes (default 100)\n"
@@ -625,6 +634,7 @@ int main(int argc, char** argv) {
 #endif
     }
     if (e == "boost-map") return shmkv_bench::run_boost_map(cfg);
+    if (e == "null") return shmkv_bench::run_null(cfg);
     die("unknown engine " + e);
   } catch (const std::exception& ex) {
     std::printf("FAIL: %s\n", ex.what());
