@@ -1,0 +1,150 @@
+"""ctypes declarations of the shmkv C API (include/shmkv/shmkv.h). Internal.
+
+The library is found, in order, at $SHMKV_LIBRARY (a path to libshmkv.so), through
+ctypes.util.find_library("shmkv") (an installed libshmkv.so known to ldconfig), or as
+libshmkv.so.0 / libshmkv.so on the dynamic loader's search path.
+"""
+
+import ctypes
+import ctypes.util
+import os
+
+from ctypes import (POINTER, Structure, c_char, c_char_p, c_int, c_int32, c_int64, c_size_t,
+                    c_uint32, c_uint64, c_void_p)
+
+# Codes of shmkv.h.
+OK = 0
+ETOOSMALL = -100
+ENOMEM = -101
+
+CREATE_OR_ATTACH, CREATE_ONLY, ATTACH_ONLY, READ_ONLY = 0, 1, 2, 3
+
+
+class Options(Structure):
+    _fields_ = [
+        ("open_mode", c_int32),
+        ("shards", c_uint32),
+        ("size_bytes", c_uint64),
+        ("max_key_bytes", c_uint32),
+        ("max_value_bytes", c_uint32),
+        ("max_keys", c_uint64),
+        ("mode", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class Info(Structure):
+    _fields_ = [
+        ("name", c_char * 208),
+        ("layout_version", c_uint32),
+        ("shards", c_uint32),
+        ("layout_fingerprint", c_uint64),
+        ("created_unix_ms", c_uint64),
+        ("size_bytes", c_uint64),
+        ("max_key_bytes", c_uint32),
+        ("max_value_bytes", c_uint32),
+        ("max_keys", c_uint64),
+        ("arena_bytes", c_uint64),
+        ("arena_used_bytes", c_uint64),
+        ("live_keys", c_uint64),
+        ("processes", c_uint64),
+        ("recoveries", c_uint64),
+    ]
+
+
+class ShardInfo(Structure):
+    _fields_ = [
+        ("live_keys", c_uint64),
+        ("capacity", c_uint64),
+        ("arena_bytes", c_uint64),
+        ("used_bytes", c_uint64),
+        ("recoveries", c_uint64),
+        ("max_probe", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class ProcessInfo(Structure):
+    _fields_ = [("pid", c_int32), ("alive", c_int32), ("start_time", c_uint64)]
+
+
+class Stats(Structure):
+    _fields_ = [(name, c_uint64) for name in (
+        "gets", "hits", "misses", "sets", "deletes", "cas_success", "cas_failure", "lock_waits",
+        "recoveries")]
+
+
+ENTRY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t)
+
+_store = c_void_p  # shmkv_store*
+_bytes = c_char_p  # const void* key / value (bytes objects; None = NULL)
+_sz = c_size_t
+_psz = POINTER(c_size_t)
+_pvoid = POINTER(c_void_p)
+
+_PROTOTYPES = {
+    "shmkv_errname": (c_char_p, [c_int]),
+    "shmkv_strerror": (c_char_p, [c_int]),
+    "shmkv_last_error": (c_char_p, []),
+    "shmkv_last_error_code": (c_int, []),
+    "shmkv_version": (c_char_p, []),
+    "shmkv_free": (None, [c_void_p]),
+    "shmkv_options_init": (None, [POINTER(Options)]),
+    "shmkv_open": (c_int, [c_char_p, POINTER(Options), _sz, POINTER(c_void_p)]),
+    "shmkv_close": (None, [_store]),
+    "shmkv_destroy": (c_int, [c_char_p]),
+    "shmkv_segment_exists": (c_int, [c_char_p]),
+    "shmkv_get": (c_int, [_store, _bytes, _sz, c_void_p, _sz, _psz]),
+    "shmkv_get_alloc": (c_int, [_store, _bytes, _sz, _pvoid, _psz]),
+    "shmkv_set": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_int64]),
+    "shmkv_set_if_absent": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_int64]),
+    "shmkv_exists": (c_int, [_store, _bytes, _sz]),
+    "shmkv_delete": (c_int, [_store, _bytes, _sz]),
+    "shmkv_incr": (c_int, [_store, _bytes, _sz, c_int64, POINTER(c_int64)]),
+    "shmkv_get_or_set": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_void_p, _sz, _psz]),
+    "shmkv_swap": (c_int, [_store, _bytes, _sz, _bytes, _sz, _pvoid, _psz]),
+    "shmkv_cas": (c_int, [_store, _bytes, _sz, _bytes, _sz, _bytes, _sz]),
+    "shmkv_cad": (c_int, [_store, _bytes, _sz, _bytes, _sz]),
+    "shmkv_expire": (c_int, [_store, _bytes, _sz, c_int64]),
+    "shmkv_ttl": (c_int, [_store, _bytes, _sz, POINTER(c_int64)]),
+    "shmkv_list": (c_int, [_store, _bytes, _sz, _sz, ENTRY_FN, c_void_p, _psz]),
+    "shmkv_scan": (c_int, [_store, _bytes, _sz, _bytes, _sz, _sz, ENTRY_FN, c_void_p, c_void_p,
+                           _sz, _psz, POINTER(c_int)]),
+    "shmkv_count": (c_int, [_store, _bytes, _sz, POINTER(c_uint64)]),
+    "shmkv_delete_prefix": (c_int, [_store, _bytes, _sz, _sz, POINTER(c_uint64),
+                                    POINTER(c_int)]),
+    "shmkv_clear": (c_int, [_store]),
+    "shmkv_random_key": (c_int, [_store, _bytes, _sz, c_void_p, _sz, _psz]),
+    "shmkv_pop_random": (c_int, [_store, _bytes, _sz, _pvoid, _psz, _pvoid, _psz]),
+    "shmkv_info_get": (c_int, [_store, POINTER(Info), _sz]),
+    "shmkv_info_shards": (c_int, [_store, POINTER(ShardInfo), _sz, _psz]),
+    "shmkv_info_processes": (c_int, [_store, POINTER(ProcessInfo), _sz, _psz]),
+    "shmkv_stats_get": (c_int, [_store, POINTER(Stats), _sz]),
+    "shmkv_size": (c_int, [_store, POINTER(c_uint64)]),
+}
+
+
+def _load():
+    explicit = os.environ.get("SHMKV_LIBRARY")
+    if explicit:
+        try:
+            return ctypes.CDLL(explicit), explicit
+        except OSError as e:
+            raise ImportError(f"shmkv: cannot load SHMKV_LIBRARY={explicit!r}: {e}") from e
+    tried = []
+    for candidate in (ctypes.util.find_library("shmkv"), "libshmkv.so.0", "libshmkv.so"):
+        if not candidate:
+            continue
+        try:
+            return ctypes.CDLL(candidate), candidate
+        except OSError as e:
+            tried.append(f"{candidate}: {e}")
+    raise ImportError("shmkv: libshmkv.so not found (build shmkv and set SHMKV_LIBRARY to the "
+                      "path of libshmkv.so, or install it); tried " + "; ".join(tried or ["-"]))
+
+
+lib, library_path = _load()
+for _name, (_restype, _argtypes) in _PROTOTYPES.items():
+    _fn = getattr(lib, _name)
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes

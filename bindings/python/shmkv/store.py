@@ -1,0 +1,515 @@
+"""shmkv.Store: a thin pythonic wrapper over the C API (ctypes)."""
+
+import collections
+import ctypes
+import datetime
+import enum
+import math
+import numbers
+import threading
+
+from . import _capi
+from .errors import (ArgumentTypeError, ClosedError, InvalidArgumentError, KeyTooLongError,
+                     ValueTooLargeError, error_for_code)
+
+_lib = _capi.lib
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_SIZE_MAX = 2**64 - 1
+
+Entry = collections.namedtuple("Entry", "key value")
+GetOrSetResult = collections.namedtuple("GetOrSetResult", "value loaded")
+ScanPage = collections.namedtuple("ScanPage", "entries cursor done")
+DeletePrefixResult = collections.namedtuple("DeletePrefixResult", "deleted done")
+ShardInfo = collections.namedtuple(
+    "ShardInfo", "live_keys capacity arena_bytes used_bytes max_probe recoveries")
+ProcessInfo = collections.namedtuple("ProcessInfo", "pid start_time alive")
+Info = collections.namedtuple(
+    "Info", "name layout_version layout_fingerprint created_unix_ms size_bytes shards "
+    "max_key_bytes max_value_bytes max_keys arena_bytes arena_used_bytes live_keys recoveries "
+    "shard processes")
+Stats = collections.namedtuple(
+    "Stats", "gets hits misses sets deletes cas_success cas_failure lock_waits recoveries")
+
+
+class OpenMode(enum.IntEnum):
+    CREATE_OR_ATTACH = _capi.CREATE_OR_ATTACH
+    CREATE_ONLY = _capi.CREATE_ONLY
+    ATTACH_ONLY = _capi.ATTACH_ONLY
+    READ_ONLY = _capi.READ_ONLY
+
+
+def _raise_last(rc):
+    message = _lib.shmkv_last_error().decode("utf-8", "replace")
+    raise error_for_code(rc, message)
+
+
+def _check(rc):
+    if rc < 0:
+        _raise_last(rc)
+    return rc
+
+
+def _type_name(x):
+    return type(x).__name__
+
+
+def _as_bytes(x, what):
+    if isinstance(x, bytes):
+        return x
+    if isinstance(x, str):
+        try:
+            return x.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InvalidArgumentError(f"{what} is not encodable as UTF-8: {e}") from None
+    if isinstance(x, (bytearray, memoryview)):
+        return bytes(x)
+    raise ArgumentTypeError(f"{what} must be bytes or str, not {_type_name(x)}")
+
+
+def _int_arg(x, what, lo, hi):
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise ArgumentTypeError(f"{what} must be an int, not {_type_name(x)}")
+    x = int(x)
+    if x < lo or x > hi:
+        if lo == 0 and x < 0:
+            raise InvalidArgumentError(f"{what} is {x}; it must be >= 0")
+        raise InvalidArgumentError(f"{what} is {x}; it must be in [{lo}, {hi}]")
+    return x
+
+
+def _ttl_ms(ttl, what="ttl"):
+    """Seconds (int/float) or a timedelta -> milliseconds; None or 0 -> 0 (no expiry)."""
+    if ttl is None:
+        return 0
+    if isinstance(ttl, datetime.timedelta):
+        seconds = ttl.total_seconds()
+    elif isinstance(ttl, bool) or not isinstance(ttl, numbers.Real):
+        raise ArgumentTypeError(
+            f"{what} must be seconds (int or float) or a datetime.timedelta, not {_type_name(ttl)}")
+    else:
+        seconds = float(ttl)
+    if math.isnan(seconds) or seconds < 0:
+        raise InvalidArgumentError(f"{what} is {ttl!r}; it must be >= 0 seconds")
+    ms = math.ceil(seconds * 1000)  # a positive TTL never rounds down to "no expiry"
+    if ms > _INT64_MAX:
+        raise InvalidArgumentError(f"{what} is {ttl!r} seconds; that is too large")
+    return ms
+
+
+class Store:
+    """A handle on one named shared-memory segment (see Store.open).
+
+    Keys and values are bytes; str arguments are encoded as UTF-8. Returned keys and values are
+    bytes, or str (decoded as UTF-8) if the store was opened with text=True. Every failure raises
+    a shmkv.Error subclass. A Store may be used by several threads; it must not be used across
+    fork() (in the child it raises ClosedError: open a new Store there).
+    """
+
+    __slots__ = ("_h", "_name", "_text", "_max_key", "_max_value", "_lock", "__weakref__")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use shmkv.Store.open(name, ...) or shmkv.open(name, ...)")
+
+    @classmethod
+    def open(cls, name="default", *, open_mode=OpenMode.CREATE_OR_ATTACH, size_bytes=None,
+             shards=None, max_key_bytes=None, max_value_bytes=None, max_keys=None,
+             file_mode=None, text=False):
+        """Creates or attaches the segment `name` (1-200 of [A-Za-z0-9._-]).
+
+        open_mode: OpenMode or its name ("create_or_attach", "create_only", "attach_only",
+        "read_only"). Sizes (bytes) apply only when the segment is created; None = library
+        default. file_mode: permissions of a new segment (default 0o600). text: return str
+        instead of bytes.
+        """
+        if not isinstance(name, str):
+            raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
+        if isinstance(open_mode, str):
+            try:
+                open_mode = OpenMode[open_mode.upper()]
+            except KeyError:
+                raise InvalidArgumentError(
+                    f"open_mode {open_mode!r} is not one of "
+                    + ", ".join(m.name.lower() for m in OpenMode)) from None
+        elif not isinstance(open_mode, OpenMode):
+            if isinstance(open_mode, int) and not isinstance(open_mode, bool) and \
+                    open_mode in OpenMode.__members__.values():
+                open_mode = OpenMode(open_mode)
+            else:
+                raise ArgumentTypeError(
+                    f"open_mode must be a shmkv.OpenMode or its name, not {open_mode!r}")
+        opts = _capi.Options()
+        _lib.shmkv_options_init(ctypes.byref(opts))
+        opts.open_mode = int(open_mode)
+        for field, value, hi in (("size_bytes", size_bytes, _SIZE_MAX), ("shards", shards, 2**32 - 1),
+                                 ("max_key_bytes", max_key_bytes, 2**32 - 1),
+                                 ("max_value_bytes", max_value_bytes, 2**32 - 1),
+                                 ("max_keys", max_keys, _SIZE_MAX),
+                                 ("mode", file_mode, 2**32 - 1)):
+            if value is not None:
+                setattr(opts, field, _int_arg(value, "file_mode" if field == "mode" else field,
+                                              0, hi))
+        handle = ctypes.c_void_p()
+        _check(_lib.shmkv_open(name.encode("utf-8"), ctypes.byref(opts), ctypes.sizeof(opts),
+                               ctypes.byref(handle)))
+        self = object.__new__(cls)
+        self._h = handle
+        self._name = name
+        self._text = bool(text)
+        self._lock = threading.Lock()
+        info = _capi.Info()
+        try:
+            _check(_lib.shmkv_info_get(handle, ctypes.byref(info), ctypes.sizeof(info)))
+        except BaseException:
+            _lib.shmkv_close(handle)
+            raise
+        self._max_key = info.max_key_bytes
+        self._max_value = info.max_value_bytes
+        return self
+
+    # --- lifecycle ---
+
+    def close(self):
+        """Detaches. Idempotent; afterwards every call raises ClosedError."""
+        with self._lock:
+            h, self._h = self._h, None
+        if h is not None:
+            _lib.shmkv_close(h)
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def max_key_bytes(self):
+        return self._max_key
+
+    @property
+    def max_value_bytes(self):
+        return self._max_value
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            if getattr(self, "_h", None) is not None:
+                _lib.shmkv_close(self._h)
+                self._h = None
+        except Exception:
+            pass
+
+    def __repr__(self):
+        state = "closed" if self._h is None else "open"
+        return f"<shmkv.Store {self._name!r} {state}>"
+
+    # --- helpers ---
+
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise ClosedError(f"store {self._name!r} is closed")
+        return h
+
+    def _key(self, key, what="key"):
+        k = _as_bytes(key, what)
+        if not k:
+            raise InvalidArgumentError(f"{what} is empty; keys are 1..{self._max_key} bytes")
+        if len(k) > self._max_key:
+            raise KeyTooLongError(f"{what} is {len(k)} bytes; max_key_bytes is {self._max_key}")
+        return k
+
+    def _value(self, value, what="value"):
+        v = _as_bytes(value, what)
+        if len(v) > self._max_value:
+            raise ValueTooLargeError(
+                f"{what} is {len(v)} bytes; max_value_bytes is {self._max_value}")
+        return v
+
+    def _prefix(self, prefix):
+        return _as_bytes(prefix, "prefix")
+
+    def _out(self, b):
+        return b.decode("utf-8") if self._text else b
+
+    @staticmethod
+    def _take(ptr, n):
+        """Copies and frees a malloc'ed result of the C API."""
+        try:
+            return ctypes.string_at(ptr, n)
+        finally:
+            _lib.shmkv_free(ptr)
+
+    # --- single keys ---
+
+    def get(self, key, default=None):
+        """The value at key, or default if absent."""
+        h, k = self._handle(), self._key(key)
+        ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
+        if _check(_lib.shmkv_get_alloc(h, k, len(k), ctypes.byref(ptr), ctypes.byref(n))) == 0:
+            return default
+        return self._out(self._take(ptr, n.value))
+
+    def set(self, key, value, ttl=None):
+        """Stores value at key; ttl: seconds or timedelta (None/0 = no expiry)."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
+        _check(_lib.shmkv_set(h, k, len(k), v, len(v), ms))
+
+    def set_if_absent(self, key, value, ttl=None):
+        """Stores value only if key is absent. True if stored."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
+        return _check(_lib.shmkv_set_if_absent(h, k, len(k), v, len(v), ms)) == 1
+
+    def exists(self, key):
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_exists(h, k, len(k))) == 1
+
+    def delete(self, key):
+        """Deletes key. True if it existed."""
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_delete(h, k, len(k))) == 1
+
+    def __contains__(self, key):
+        return self.exists(key)
+
+    def __getitem__(self, key):
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value):
+        self.set(key, value)
+
+    def __delitem__(self, key):
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __len__(self):
+        return self.size()
+
+    # --- counters ---
+
+    def incr(self, key, delta=1):
+        """Adds delta to the decimal int64 at key (absent = 0); returns the new value.
+        Raises NotANumberError or OverflowError (then nothing changed)."""
+        h, k = self._handle(), self._key(key)
+        d = _int_arg(delta, "delta", _INT64_MIN, _INT64_MAX)
+        out = ctypes.c_int64()
+        _check(_lib.shmkv_incr(h, k, len(k), d, ctypes.byref(out)))
+        return out.value
+
+    def decr(self, key, delta=1):
+        d = _int_arg(delta, "delta", _INT64_MIN + 1, _INT64_MAX)
+        return self.incr(key, -d)
+
+    # --- atomic helpers ---
+
+    def get_or_set(self, key, value):
+        """Returns GetOrSetResult(value, loaded): the existing value and loaded=True, or the
+        given value (now stored) and loaded=False."""
+        h, k, v = self._handle(), self._key(key), self._value(value)
+        n = ctypes.c_size_t()
+        size = 256
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            rc = _lib.shmkv_get_or_set(h, k, len(k), v, len(v), buf, size, ctypes.byref(n))
+            if rc == _capi.ETOOSMALL:
+                size = n.value
+                continue
+            _check(rc)
+            if rc == 0:
+                return GetOrSetResult(self._out(v), False)
+            return GetOrSetResult(self._out(buf.raw[:n.value]), True)
+
+    def swap(self, key, value):
+        """Stores value; returns the value it replaced, or None if the key was absent."""
+        h, k, v = self._handle(), self._key(key), self._value(value)
+        ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
+        if _check(_lib.shmkv_swap(h, k, len(k), v, len(v), ctypes.byref(ptr),
+                                  ctypes.byref(n))) == 0:
+            return None
+        return self._out(self._take(ptr, n.value))
+
+    def cas(self, key, expected, value):
+        """Compare-and-swap: stores value if key holds expected (None = only if absent).
+        True if stored."""
+        h, k, v = self._handle(), self._key(key), self._value(value)
+        e = None if expected is None else _as_bytes(expected, "expected")
+        return _check(_lib.shmkv_cas(h, k, len(k), e, 0 if e is None else len(e), v,
+                                     len(v))) == 1
+
+    def cad(self, key, expected):
+        """Compare-and-delete: deletes key if it holds expected. True if deleted."""
+        h, k = self._handle(), self._key(key)
+        e = _as_bytes(expected, "expected")
+        return _check(_lib.shmkv_cad(h, k, len(k), e, len(e))) == 1
+
+    # --- TTL ---
+
+    def expire(self, key, ttl):
+        """Sets key's TTL (seconds or timedelta; None/0 removes it). False if absent."""
+        h, k, ms = self._handle(), self._key(key), _ttl_ms(ttl)
+        return _check(_lib.shmkv_expire(h, k, len(k), ms)) == 1
+
+    def ttl(self, key):
+        """Remaining seconds (float): None if absent, math.inf if the key has no expiry."""
+        h, k = self._handle(), self._key(key)
+        out = ctypes.c_int64()
+        if _check(_lib.shmkv_ttl(h, k, len(k), ctypes.byref(out))) == 0:
+            return None
+        return math.inf if out.value == 0 else out.value / 1000.0
+
+    # --- ordered reads ---
+
+    def _collector(self):
+        entries = []
+        out = self._out
+
+        def on_entry(_ctx, kp, kl, vp, vl):
+            entries.append(Entry(out(ctypes.string_at(kp, kl)), out(ctypes.string_at(vp, vl))))
+            return 0
+
+        return entries, _capi.ENTRY_FN(on_entry)
+
+    def list(self, prefix=b"", limit=0):
+        """Entries (key, value) whose key starts with prefix, in byte order of keys; at most
+        limit (0 = all)."""
+        h, p = self._handle(), self._prefix(prefix)
+        limit = _int_arg(limit, "limit", 0, _SIZE_MAX)
+        entries, fn = self._collector()
+        _check(_lib.shmkv_list(h, p, len(p), limit, fn, None, None))
+        return entries
+
+    def scan(self, prefix=b"", limit=0, cursor=b""):
+        """One page: ScanPage(entries, cursor, done). Pass the returned cursor back to continue."""
+        h, p = self._handle(), self._prefix(prefix)
+        limit = _int_arg(limit, "limit", 0, _SIZE_MAX)
+        c = _as_bytes(cursor, "cursor")
+        entries, fn = self._collector()
+        cap = self._max_key  # a cursor is a key: never too small
+        nxt = ctypes.create_string_buffer(max(cap, len(c), 1))
+        n, done = ctypes.c_size_t(), ctypes.c_int()
+        _check(_lib.shmkv_scan(h, p, len(p), c, len(c), limit, fn, None, nxt, len(nxt),
+                               ctypes.byref(n), ctypes.byref(done)))
+        return ScanPage(entries, self._out(nxt.raw[:n.value]), bool(done.value))
+
+    def items(self, prefix=b"", page_size=1000):
+        """Iterates over every (key, value) with the prefix, a page (scan) at a time."""
+        cursor = b""
+        while True:
+            page = self.scan(prefix, page_size, cursor)
+            yield from page.entries
+            if page.done:
+                return
+            cursor = page.cursor
+
+    def count(self, prefix=b""):
+        h, p = self._handle(), self._prefix(prefix)
+        out = ctypes.c_uint64()
+        _check(_lib.shmkv_count(h, p, len(p), ctypes.byref(out)))
+        return out.value
+
+    def delete_prefix(self, prefix, limit=0):
+        """Deletes up to limit (0 = all) keys with the prefix: DeletePrefixResult(deleted, done)."""
+        h, p = self._handle(), self._prefix(prefix)
+        limit = _int_arg(limit, "limit", 0, _SIZE_MAX)
+        deleted, done = ctypes.c_uint64(), ctypes.c_int()
+        _check(_lib.shmkv_delete_prefix(h, p, len(p), limit, ctypes.byref(deleted),
+                                        ctypes.byref(done)))
+        return DeletePrefixResult(deleted.value, bool(done.value))
+
+    def clear(self):
+        _check(_lib.shmkv_clear(self._handle()))
+
+    def size(self):
+        """Live (unexpired) keys."""
+        out = ctypes.c_uint64()
+        _check(_lib.shmkv_size(self._handle(), ctypes.byref(out)))
+        return out.value
+
+    # --- random ---
+
+    def random_key(self, prefix=b""):
+        """A key drawn uniformly from the live keys with the prefix, or None."""
+        h, p = self._handle(), self._prefix(prefix)
+        buf = ctypes.create_string_buffer(self._max_key)  # a key always fits
+        n = ctypes.c_size_t()
+        if _check(_lib.shmkv_random_key(h, p, len(p), buf, len(buf), ctypes.byref(n))) == 0:
+            return None
+        return self._out(buf.raw[:n.value])
+
+    def pop_random(self, prefix=b""):
+        """Atomically removes a random live entry with the prefix: Entry(key, value) or None.
+        Two processes never pop the same entry."""
+        h, p = self._handle(), self._prefix(prefix)
+        kp, kl, vp, vl = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
+        if _check(_lib.shmkv_pop_random(h, p, len(p), ctypes.byref(kp), ctypes.byref(kl),
+                                        ctypes.byref(vp), ctypes.byref(vl))) == 0:
+            return None
+        key = self._take(kp, kl.value)
+        value = self._take(vp, vl.value)
+        return Entry(self._out(key), self._out(value))
+
+    # --- whole store ---
+
+    def info(self):
+        h = self._handle()
+        i = _capi.Info()
+        _check(_lib.shmkv_info_get(h, ctypes.byref(i), ctypes.sizeof(i)))
+        n = ctypes.c_size_t()
+        shards = (_capi.ShardInfo * i.shards)()
+        _check(_lib.shmkv_info_shards(h, shards, i.shards, ctypes.byref(n)))
+        cap = max(64, int(i.processes) * 2)
+        while True:
+            procs = (_capi.ProcessInfo * cap)()
+            rc = _lib.shmkv_info_processes(h, procs, cap, ctypes.byref(n))
+            if rc == _capi.ETOOSMALL:
+                cap = n.value
+                continue
+            _check(rc)
+            break
+        return Info(
+            name=i.name.decode("utf-8"), layout_version=i.layout_version,
+            layout_fingerprint=i.layout_fingerprint, created_unix_ms=i.created_unix_ms,
+            size_bytes=i.size_bytes, shards=i.shards, max_key_bytes=i.max_key_bytes,
+            max_value_bytes=i.max_value_bytes, max_keys=i.max_keys, arena_bytes=i.arena_bytes,
+            arena_used_bytes=i.arena_used_bytes, live_keys=i.live_keys, recoveries=i.recoveries,
+            shard=[ShardInfo(s.live_keys, s.capacity, s.arena_bytes, s.used_bytes, s.max_probe,
+                             s.recoveries) for s in shards],
+            processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive))
+                       for p in procs[:n.value]])
+
+    def stats(self):
+        s = _capi.Stats()
+        _check(_lib.shmkv_stats_get(self._handle(), ctypes.byref(s), ctypes.sizeof(s)))
+        return Stats(*(getattr(s, f) for f, _ in _capi.Stats._fields_))
+
+
+_MISSING = object()
+
+
+def open(name="default", **kwargs):  # noqa: A001 (shmkv.open mirrors Store.open)
+    """shmkv.open(name, ...) is Store.open(name, ...)."""
+    return Store.open(name, **kwargs)
+
+
+def destroy(name):
+    """Removes the named segment (attached processes keep their mapping until they close)."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
+    _check(_lib.shmkv_destroy(name.encode("utf-8")))
+
+
+def segment_exists(name):
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
+    return _check(_lib.shmkv_segment_exists(name.encode("utf-8"))) == 1
+
