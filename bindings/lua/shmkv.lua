@@ -1,0 +1,520 @@
+-- shmkv.lua: LuaJIT FFI binding of shmkv's C API (include/shmkv/shmkv.h).
+--
+--   local shmkv = require "shmkv"          -- LUA_PATH must reach this file
+--   local kv = shmkv.open("loadtest")      -- or shmkv.open(name, {size_bytes = ..., ...})
+--   kv:set("k", "v")                      -- keys and values are Lua strings (any bytes)
+--   local n = kv:incr("requests")
+--   local value, loaded = kv:get_or_set("order:42", "me")
+--   local token = kv:pop_random("token:")
+--
+-- The library is loaded from $SHMKV_LIBRARY (a path to libshmkv.so), else as "shmkv" from the
+-- dynamic loader's path. Works in wrk scripts (wrk embeds LuaJIT): open one handle per wrk
+-- thread, in init().
+--
+-- Errors are raised as strings "shmkv.<name>(<code>): <message>", e.g.
+-- "shmkv.key_too_long(-2): key is 300 bytes; max_key_bytes is 64" (strings, so that wrk and
+-- other hosts print them); shmkv.error_code(err) returns code, name from such a string. Wrong
+-- argument types are reported as shmkv.invalid_argument(-1) with Lua's "bad argument" wording.
+-- TTLs are seconds (numbers, fractions allowed); 0 or nil means no expiry.
+local ffi = require "ffi"
+
+local M = {}
+
+local ok_cdef, cdef_err = pcall(ffi.cdef, [[
+typedef struct shmkv_store shmkv_store;
+typedef struct shmkv_options {
+  int32_t open_mode; uint32_t shards; uint64_t size_bytes; uint32_t max_key_bytes;
+  uint32_t max_value_bytes; uint64_t max_keys; uint32_t mode; uint32_t reserved;
+} shmkv_options;
+typedef struct shmkv_info {
+  char name[208]; uint32_t layout_version; uint32_t shards; uint64_t layout_fingerprint;
+  uint64_t created_unix_ms; uint64_t size_bytes; uint32_t max_key_bytes; uint32_t max_value_bytes;
+  uint64_t max_keys; uint64_t arena_bytes; uint64_t arena_used_bytes; uint64_t live_keys;
+  uint64_t processes; uint64_t recoveries;
+} shmkv_info;
+typedef struct shmkv_stats {
+  uint64_t gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
+} shmkv_stats;
+const char* shmkv_errname(int code);
+const char* shmkv_strerror(int code);
+const char* shmkv_last_error(void);
+int shmkv_last_error_code(void);
+const char* shmkv_version(void);
+void shmkv_free(void* p);
+void shmkv_options_init(shmkv_options* options);
+int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
+               shmkv_store** out);
+void shmkv_close(shmkv_store* store);
+int shmkv_destroy(const char* name);
+int shmkv_segment_exists(const char* name);
+int shmkv_get(shmkv_store*, const void* key, size_t key_len, void* buf, size_t cap, size_t* len);
+int shmkv_set(shmkv_store*, const void* key, size_t key_len, const void* value, size_t value_len,
+              int64_t ttl_ms);
+int shmkv_set_if_absent(shmkv_store*, const void* key, size_t key_len, const void* value,
+                        size_t value_len, int64_t ttl_ms);
+int shmkv_exists(shmkv_store*, const void* key, size_t key_len);
+int shmkv_delete(shmkv_store*, const void* key, size_t key_len);
+int shmkv_incr(shmkv_store*, const void* key, size_t key_len, int64_t delta, int64_t* result);
+int shmkv_get_or_set(shmkv_store*, const void* key, size_t key_len, const void* value,
+                     size_t value_len, void* buf, size_t cap, size_t* len);
+int shmkv_swap(shmkv_store*, const void* key, size_t key_len, const void* value,
+               size_t value_len, void** previous, size_t* previous_len);
+int shmkv_cas(shmkv_store*, const void* key, size_t key_len, const void* expected,
+              size_t expected_len, const void* value, size_t value_len);
+int shmkv_cad(shmkv_store*, const void* key, size_t key_len, const void* expected,
+              size_t expected_len);
+int shmkv_expire(shmkv_store*, const void* key, size_t key_len, int64_t ttl_ms);
+int shmkv_ttl(shmkv_store*, const void* key, size_t key_len, int64_t* ttl_ms);
+int shmkv_scan_buf(shmkv_store*, const void* prefix, size_t prefix_len, const void* cursor,
+                   size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                   size_t* count, int* done);
+int shmkv_count(shmkv_store*, const void* prefix, size_t prefix_len, uint64_t* count);
+int shmkv_delete_prefix(shmkv_store*, const void* prefix, size_t prefix_len, size_t limit,
+                        uint64_t* deleted, int* done);
+int shmkv_clear(shmkv_store*);
+int shmkv_random_key(shmkv_store*, const void* prefix, size_t prefix_len, void* buf, size_t cap,
+                     size_t* len);
+int shmkv_pop_random(shmkv_store*, const void* prefix, size_t prefix_len, void** key,
+                     size_t* key_len, void** value, size_t* value_len);
+int shmkv_info_get(shmkv_store*, shmkv_info* info, size_t info_size);
+int shmkv_stats_get(shmkv_store*, shmkv_stats* stats, size_t stats_size);
+int shmkv_size(shmkv_store*, uint64_t* count);
+]])
+if not ok_cdef and not pcall(ffi.typeof, "shmkv_info") then error(cdef_err) end
+
+local function load_library()
+  local path = os.getenv("SHMKV_LIBRARY")
+  if path and path ~= "" then
+    local ok, lib = pcall(ffi.load, path)
+    if not ok then error("shmkv: cannot load SHMKV_LIBRARY=" .. path .. ": " .. tostring(lib), 0) end
+    return lib, path
+  end
+  for _, name in ipairs({"shmkv", "libshmkv.so.0"}) do
+    local ok, lib = pcall(ffi.load, name)
+    if ok then return lib, name end
+  end
+  error("shmkv: libshmkv.so not found; set SHMKV_LIBRARY to its path (or install shmkv)", 0)
+end
+
+local C, library_path = load_library()
+M.library_path = library_path
+M.version = ffi.string(C.shmkv_version())
+
+-- Codes (shmkv.h): M.codes.key_too_long == -2 ...
+local ETOOSMALL = -100
+M.codes = {}
+for code = -16, 0 do M.codes[ffi.string(C.shmkv_errname(code))] = code end
+M.codes.too_small, M.codes.no_memory = -100, -101
+
+local function raise(code, message, level)
+  error(string.format("shmkv.%s(%d): %s", ffi.string(C.shmkv_errname(code)), code, message),
+        (level or 1) + 1)
+end
+
+local function check(rc)
+  if rc < 0 then raise(rc, ffi.string(C.shmkv_last_error()), 3) end
+  return rc
+end
+
+-- Returns code, name of an error raised by this module (nil if err is not one).
+function M.error_code(err)
+  local name, code = tostring(err):match("shmkv%.([%w_]+)%((%-?%d+)%)")
+  if not name then return nil end
+  return tonumber(code), name
+end
+
+local EINVAL = M.codes.invalid_argument
+
+-- depth: 4 when called from an argument helper called by a method, 3 from the method itself.
+local function bad_arg(n, fname, what, expected, got, depth)
+  raise(EINVAL, string.format("bad argument #%d to '%s' (%s: %s expected, got %s)", n, fname,
+                              what, expected, got), depth or 4)
+end
+
+local function str_arg(v, n, fname, what)
+  if type(v) ~= "string" then bad_arg(n, fname, what, "string", type(v)) end
+  return v
+end
+
+local function count_arg(v, n, fname, what)
+  if v == nil then return 0 end
+  if type(v) ~= "number" then bad_arg(n, fname, what, "number", type(v)) end
+  if v ~= v or v ~= math.floor(v) or v == math.huge then
+    raise(EINVAL, string.format("%s is %s; it must be a whole number", what, tostring(v)), 3)
+  end
+  if v < 0 then raise(EINVAL, string.format("%s is %d; it must be >= 0", what, v), 3) end
+  return v
+end
+
+local function ttl_arg(v, n, fname)
+  if v == nil then return 0 end
+  if type(v) ~= "number" then bad_arg(n, fname, "ttl", "number (seconds)", type(v)) end
+  if v ~= v or v < 0 or v == math.huge then
+    raise(EINVAL, "ttl is " .. tostring(v) .. "; it must be >= 0 seconds (finite)", 3)
+  end
+  return math.ceil(v * 1000)  -- a positive TTL never rounds down to "no expiry"
+end
+
+local MAX_EXACT = 2 ^ 53
+
+local function int_arg(v, n, fname, what)
+  if type(v) == "cdata" and ffi.istype("int64_t", v) then return v end
+  if type(v) ~= "number" then bad_arg(n, fname, what, "integer", type(v)) end
+  if v ~= math.floor(v) or v >= MAX_EXACT or v <= -MAX_EXACT then
+    raise(EINVAL, string.format("%s is %s; it must be a whole number within +-2^53 (or an " ..
+                                "int64_t cdata)", what, tostring(v)), 3)
+  end
+  return v
+end
+
+local function name_arg(v, fname)
+  if type(v) ~= "string" then bad_arg(1, fname, "name", "string", type(v)) end
+  return v
+end
+
+-- Per-Lua-state scratch: wrk runs one Lua state per thread, so this is never shared.
+local size_out = ffi.new("size_t[1]")
+local size_out2 = ffi.new("size_t[1]")
+local ptr_out = ffi.new("void*[1]")
+local ptr_out2 = ffi.new("void*[1]")
+local i64_out = ffi.new("int64_t[1]")
+local u64_out = ffi.new("uint64_t[1]")
+local int_out = ffi.new("int[1]")
+local buf_cap = 4096
+local buf = ffi.new("char[?]", buf_cap)
+
+local function grow(n)
+  if n > buf_cap then
+    buf_cap = n
+    buf = ffi.new("char[?]", buf_cap)
+  end
+end
+
+local function take(p, n)
+  local s = ffi.string(p, n)
+  C.shmkv_free(p)
+  return s
+end
+
+local Store = {}
+Store.__index = Store
+M.Store = Store
+
+local OPEN_MODES = {create_or_attach = 0, create_only = 1, attach_only = 2, read_only = 3}
+
+-- shmkv.open(name [, options]): options = {open_mode = "create_or_attach" | "create_only" |
+-- "attach_only" | "read_only", size_bytes, shards, max_key_bytes, max_value_bytes, max_keys,
+-- file_mode}. Sizes apply only when the segment is created.
+function M.open(name, options)
+  name_arg(name, "open")
+  if options ~= nil and type(options) ~= "table" then
+    bad_arg(2, "open", "options", "table", type(options), 3)
+  end
+  options = options or {}
+  local o = ffi.new("shmkv_options")
+  C.shmkv_options_init(o)
+  for k, v in pairs(options) do
+    if k == "open_mode" then
+      if OPEN_MODES[v] == nil then
+        raise(EINVAL, "open_mode " .. tostring(v) .. " is not one of create_or_attach, " ..
+                      "create_only, attach_only, read_only", 2)
+      end
+      o.open_mode = OPEN_MODES[v]
+    elseif k == "file_mode" then
+      o.mode = count_arg(v, 2, "open", "file_mode")
+    elseif k == "size_bytes" or k == "shards" or k == "max_key_bytes" or
+           k == "max_value_bytes" or k == "max_keys" then
+      o[k] = count_arg(v, 2, "open", k)
+    else
+      raise(EINVAL, "unknown option '" .. tostring(k) .. "'", 2)
+    end
+  end
+  local out = ffi.new("shmkv_store*[1]")
+  check(C.shmkv_open(name, o, ffi.sizeof(o), out))
+  local h = ffi.gc(out[0], C.shmkv_close)
+  local info = ffi.new("shmkv_info")
+  check(C.shmkv_info_get(h, info, ffi.sizeof(info)))
+  return setmetatable({h = h, name = name, max_key_bytes = info.max_key_bytes,
+                       max_value_bytes = info.max_value_bytes}, Store)
+end
+
+function M.destroy(name)
+  check(C.shmkv_destroy(name_arg(name, "destroy")))
+end
+
+function M.segment_exists(name)
+  return check(C.shmkv_segment_exists(name_arg(name, "segment_exists"))) == 1
+end
+
+local function handle(self, fname)
+  if getmetatable(self) ~= Store then
+    raise(EINVAL, string.format("calling '%s' on bad self (shmkv store expected, got %s; use " ..
+                                "store:%s(...))", fname, type(self), fname), 3)
+  end
+  local h = self.h
+  if h == nil then raise(M.codes.closed, "store '" .. self.name .. "' is closed", 3) end
+  return h
+end
+
+local function key_arg(self, k, n, fname)
+  if type(k) ~= "string" then bad_arg(n, fname, "key", "string", type(k)) end
+  local len = #k
+  if len == 0 then
+    raise(EINVAL, "key is empty; keys are 1.." .. self.max_key_bytes .. " bytes", 3)
+  end
+  if len > self.max_key_bytes then
+    raise(M.codes.key_too_long, string.format("key is %d bytes; max_key_bytes is %d", len,
+                                              self.max_key_bytes), 3)
+  end
+  return k
+end
+
+local function value_arg(self, v, n, fname)
+  if type(v) ~= "string" then bad_arg(n, fname, "value", "string", type(v)) end
+  if #v > self.max_value_bytes then
+    raise(M.codes.value_too_large, string.format("value is %d bytes; max_value_bytes is %d", #v,
+                                                 self.max_value_bytes), 3)
+  end
+  return v
+end
+
+function Store:close()
+  local h = self.h
+  if h ~= nil then
+    self.h = nil
+    C.shmkv_close(ffi.gc(h, nil))
+  end
+end
+
+function Store:is_open() return self.h ~= nil end
+
+-- Value at key, or nil.
+function Store:get(key)
+  local h = handle(self, "get")
+  key_arg(self, key, 1, "get")
+  while true do
+    local rc = C.shmkv_get(h, key, #key, buf, buf_cap, size_out)
+    if rc == 1 then return ffi.string(buf, size_out[0]) end
+    if rc == 0 then return nil end
+    if rc ~= ETOOSMALL then check(rc) end
+    grow(tonumber(size_out[0]))
+  end
+end
+
+function Store:set(key, value, ttl)
+  local h = handle(self, "set")
+  key_arg(self, key, 1, "set")
+  value_arg(self, value, 2, "set")
+  check(C.shmkv_set(h, key, #key, value, #value, ttl_arg(ttl, 3, "set")))
+end
+
+-- true if stored, false if the key was present.
+function Store:set_if_absent(key, value, ttl)
+  local h = handle(self, "set_if_absent")
+  key_arg(self, key, 1, "set_if_absent")
+  value_arg(self, value, 2, "set_if_absent")
+  return check(C.shmkv_set_if_absent(h, key, #key, value, #value,
+                                     ttl_arg(ttl, 3, "set_if_absent"))) == 1
+end
+
+function Store:exists(key)
+  local h = handle(self, "exists")
+  key_arg(self, key, 1, "exists")
+  return check(C.shmkv_exists(h, key, #key)) == 1
+end
+
+-- true if the key existed.
+function Store:delete(key)
+  local h = handle(self, "delete")
+  key_arg(self, key, 1, "delete")
+  return check(C.shmkv_delete(h, key, #key)) == 1
+end
+
+-- Adds delta (default 1) to the decimal int64 at key; returns the new value as a number
+-- (exact up to 2^53; use incr64 for the int64_t cdata).
+function Store:incr(key, delta)
+  local h = handle(self, "incr")
+  key_arg(self, key, 1, "incr")
+  if delta == nil then delta = 1 end
+  check(C.shmkv_incr(h, key, #key, int_arg(delta, 2, "incr", "delta"), i64_out))
+  return tonumber(i64_out[0])
+end
+
+function Store:incr64(key, delta)
+  local h = handle(self, "incr64")
+  key_arg(self, key, 1, "incr64")
+  if delta == nil then delta = 1 end
+  check(C.shmkv_incr(h, key, #key, int_arg(delta, 2, "incr64", "delta"), i64_out))
+  return i64_out[0] + 0LL  -- a copy: i64_out is reused
+end
+
+-- value, loaded: the existing value and true, or the given value (now stored) and false.
+function Store:get_or_set(key, value)
+  local h = handle(self, "get_or_set")
+  key_arg(self, key, 1, "get_or_set")
+  value_arg(self, value, 2, "get_or_set")
+  while true do
+    local rc = C.shmkv_get_or_set(h, key, #key, value, #value, buf, buf_cap, size_out)
+    if rc == 0 then return value, false end
+    if rc == 1 then return ffi.string(buf, size_out[0]), true end
+    if rc ~= ETOOSMALL then check(rc) end
+    grow(tonumber(size_out[0]))
+  end
+end
+
+-- Stores value; returns the previous value, or nil if the key was absent.
+function Store:swap(key, value)
+  local h = handle(self, "swap")
+  key_arg(self, key, 1, "swap")
+  value_arg(self, value, 2, "swap")
+  if check(C.shmkv_swap(h, key, #key, value, #value, ptr_out, size_out)) == 0 then return nil end
+  return take(ptr_out[0], size_out[0])
+end
+
+-- Compare-and-swap: stores value if key holds expected (nil = only if absent).
+function Store:cas(key, expected, value)
+  local h = handle(self, "cas")
+  key_arg(self, key, 1, "cas")
+  if expected ~= nil then str_arg(expected, 2, "cas", "expected") end
+  value_arg(self, value, 3, "cas")
+  return check(C.shmkv_cas(h, key, #key, expected, expected and #expected or 0, value,
+                           #value)) == 1
+end
+
+-- Compare-and-delete: deletes key if it holds expected.
+function Store:cad(key, expected)
+  local h = handle(self, "cad")
+  key_arg(self, key, 1, "cad")
+  str_arg(expected, 2, "cad", "expected")
+  return check(C.shmkv_cad(h, key, #key, expected, #expected)) == 1
+end
+
+-- Sets key's TTL in seconds (0/nil removes it); false if the key is absent.
+function Store:expire(key, ttl)
+  local h = handle(self, "expire")
+  key_arg(self, key, 1, "expire")
+  return check(C.shmkv_expire(h, key, #key, ttl_arg(ttl, 2, "expire"))) == 1
+end
+
+-- Remaining seconds; math.huge if the key has no expiry; nil if absent.
+function Store:ttl(key)
+  local h = handle(self, "ttl")
+  key_arg(self, key, 1, "ttl")
+  if check(C.shmkv_ttl(h, key, #key, i64_out)) == 0 then return nil end
+  local ms = tonumber(i64_out[0])
+  if ms == 0 then return math.huge end
+  return ms / 1000
+end
+
+local u32pair = ffi.new("uint32_t[2]")
+
+-- One page: entries ({key=, value=} tables, byte order of keys), next cursor, done.
+function Store:scan(prefix, limit, cursor)
+  local h = handle(self, "scan")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "scan", "prefix")
+  limit = count_arg(limit, 2, "scan", "limit")
+  cursor = cursor == nil and "" or str_arg(cursor, 3, "scan", "cursor")
+  local entries = {}
+  while limit == 0 or #entries < limit do
+    local want = limit == 0 and 0 or limit - #entries
+    local rc = C.shmkv_scan_buf(h, prefix, #prefix, cursor, #cursor, want, buf, buf_cap,
+                                size_out, size_out2, int_out)
+    if rc == ETOOSMALL then
+      grow(tonumber(size_out[0]))
+    else
+      check(rc)
+      local off, n = 0, tonumber(size_out2[0])
+      for _ = 1, n do
+        ffi.copy(u32pair, buf + off, 8)
+        local kl, vl = u32pair[0], u32pair[1]
+        local k = ffi.string(buf + off + 8, kl)
+        entries[#entries + 1] = {key = k, value = ffi.string(buf + off + 8 + kl, vl)}
+        off = off + 8 + kl + vl
+        cursor = k
+      end
+      if int_out[0] == 1 then return entries, cursor, true end
+    end
+  end
+  return entries, cursor, false
+end
+
+-- Entries with the prefix (at most limit; 0/nil = all).
+function Store:list(prefix, limit)
+  local entries = self:scan(prefix, limit, nil)
+  return entries
+end
+
+function Store:count(prefix)
+  local h = handle(self, "count")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "count", "prefix")
+  check(C.shmkv_count(h, prefix, #prefix, u64_out))
+  return tonumber(u64_out[0])
+end
+
+-- Deletes up to limit (0/nil = all) keys with the prefix: deleted, done.
+function Store:delete_prefix(prefix, limit)
+  local h = handle(self, "delete_prefix")
+  str_arg(prefix, 1, "delete_prefix", "prefix")
+  limit = count_arg(limit, 2, "delete_prefix", "limit")
+  check(C.shmkv_delete_prefix(h, prefix, #prefix, limit, u64_out, int_out))
+  return tonumber(u64_out[0]), int_out[0] == 1
+end
+
+function Store:clear()
+  check(C.shmkv_clear(handle(self, "clear")))
+end
+
+function Store:size()
+  check(C.shmkv_size(handle(self, "size"), u64_out))
+  return tonumber(u64_out[0])
+end
+
+-- A uniformly random live key with the prefix, or nil.
+function Store:random_key(prefix)
+  local h = handle(self, "random_key")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "random_key", "prefix")
+  grow(self.max_key_bytes)  -- a key always fits
+  if check(C.shmkv_random_key(h, prefix, #prefix, buf, buf_cap, size_out)) == 0 then
+    return nil
+  end
+  return ffi.string(buf, size_out[0])
+end
+
+-- Atomically removes a random live entry with the prefix: key, value (nil if none).
+function Store:pop_random(prefix)
+  local h = handle(self, "pop_random")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "pop_random", "prefix")
+  if check(C.shmkv_pop_random(h, prefix, #prefix, ptr_out, size_out, ptr_out2, size_out2)) == 0
+  then
+    return nil
+  end
+  local key = take(ptr_out[0], size_out[0])
+  return key, take(ptr_out2[0], size_out2[0])
+end
+
+function Store:info()
+  local i = ffi.new("shmkv_info")
+  check(C.shmkv_info_get(handle(self, "info"), i, ffi.sizeof(i)))
+  return {
+    name = ffi.string(i.name), layout_version = i.layout_version, shards = i.shards,
+    layout_fingerprint = i.layout_fingerprint, created_unix_ms = tonumber(i.created_unix_ms),
+    size_bytes = tonumber(i.size_bytes), max_key_bytes = i.max_key_bytes,
+    max_value_bytes = i.max_value_bytes, max_keys = tonumber(i.max_keys),
+    arena_bytes = tonumber(i.arena_bytes), arena_used_bytes = tonumber(i.arena_used_bytes),
+    live_keys = tonumber(i.live_keys), processes = tonumber(i.processes),
+    recoveries = tonumber(i.recoveries),
+  }
+end
+
+function Store:stats()
+  local s = ffi.new("shmkv_stats")
+  check(C.shmkv_stats_get(handle(self, "stats"), s, ffi.sizeof(s)))
+  local out = {}
+  for _, f in ipairs({"gets", "hits", "misses", "sets", "deletes", "cas_success", "cas_failure",
+                      "lock_waits", "recoveries"}) do
+    out[f] = tonumber(s[f])
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,259 @@
+-- test_shmkv.lua: tests of the LuaJIT module (run by run_tests.sh: luajit test_shmkv.lua).
+-- Needs LUA_PATH reaching shmkv.lua and SHMKV_LIBRARY (or an installed libshmkv.so).
+local shmkv = require "shmkv"
+
+local passed, failed = 0, 0
+local name_counter = 0
+
+local function unique_name()
+  name_counter = name_counter + 1
+  local pid = io.open("/proc/self/stat"):read("*l"):match("^(%d+)")
+  return string.format("lua-%s-%d", pid, name_counter)
+end
+
+local function test(title, fn)
+  local name = unique_name()
+  local store = shmkv.open(name, {size_bytes = 8 * 1024 * 1024, shards = 4, max_key_bytes = 64,
+                                  max_value_bytes = 4096})
+  local ok, err = xpcall(function() fn(store, name) end, debug.traceback)
+  store:close()
+  pcall(shmkv.destroy, name)
+  if ok then
+    passed = passed + 1
+  else
+    failed = failed + 1
+    io.stderr:write("FAILED: ", title, "\n", tostring(err), "\n")
+  end
+end
+
+local function eq(got, want, what)
+  if got ~= want then
+    error(string.format("%s: got %s, want %s", what or "value", tostring(got), tostring(want)), 2)
+  end
+end
+
+-- Calls fn, which must raise a shmkv error with the given code name; returns the message.
+local function raises(name, fn, pattern)
+  local ok, err = pcall(fn)
+  if ok then error("expected shmkv." .. name .. ", nothing was raised", 2) end
+  local code, got = shmkv.error_code(err)
+  if got ~= name then error("expected shmkv." .. name .. ", got: " .. tostring(err), 2) end
+  if code ~= shmkv.codes[name] then error("bad code in " .. err, 2) end
+  if pattern and not tostring(err):find(pattern, 1, true) then
+    error("message '" .. tostring(err) .. "' lacks '" .. pattern .. "'", 2)
+  end
+  return err
+end
+
+test("set, get, delete, exists; binary strings", function(s)
+  s:set("k", "v")
+  eq(s:get("k"), "v")
+  eq(s:get("missing"), nil)
+  eq(s:exists("k"), true)
+  eq(s:delete("k"), true)
+  eq(s:delete("k"), false)
+  eq(s:exists("k"), false)
+  local blob = "\0\1\255bin\0"
+  s:set("b\0k", blob)
+  eq(s:get("b\0k"), blob)
+  s:set("e", "")
+  eq(s:get("e"), "")
+  local big = string.rep("x", 4096)  -- the scratch buffer grows as needed
+  s:set("big", big)
+  eq(s:get("big"), big)
+  eq(s:set_if_absent("n", "a"), true)
+  eq(s:set_if_absent("n", "b"), false)
+end)
+
+test("counters", function(s)
+  eq(s:incr("c"), 1)
+  eq(s:incr("c", 41), 42)
+  eq(s:incr("c", -50), -8)
+  eq(tostring(s:incr64("c", 1)), "-7LL")
+  s:set("t", "abc")
+  raises("not_a_number", function() s:incr("t") end, "'abc'")
+  s:set("max", "9223372036854775807")
+  raises("overflow", function() s:incr("max") end)
+  eq(s:incr64("max", 0), 9223372036854775807LL)
+end)
+
+test("get_or_set, swap, cas, cad", function(s)
+  local v, loaded = s:get_or_set("o", "first")
+  eq(v, "first"); eq(loaded, false)
+  v, loaded = s:get_or_set("o", "second")
+  eq(v, "first"); eq(loaded, true)
+  local big = string.rep("y", 4000)
+  s:set("big", big)
+  eq(s:get_or_set("big", "z"), big)
+  eq(s:swap("w", "one"), nil)
+  eq(s:swap("w", "two"), "one")
+  eq(s:cas("c", nil, "v1"), true)
+  eq(s:cas("c", nil, "v2"), false)
+  eq(s:cas("c", "v1", ""), true)
+  eq(s:cas("c", "", "v3"), true)
+  eq(s:cad("c", "no"), false)
+  eq(s:cad("c", "v3"), true)
+end)
+
+test("ttl and expire", function(s)
+  eq(s:ttl("k"), nil)
+  s:set("k", "v")
+  eq(s:ttl("k"), math.huge)
+  eq(s:expire("k", 60), true)
+  local t = s:ttl("k")
+  assert(t > 50 and t <= 60, "ttl " .. t)
+  eq(s:expire("k", 0), true)
+  eq(s:ttl("k"), math.huge)
+  eq(s:expire("missing", 1), false)
+  s:set("short", "v", 0.02)
+  local deadline = os.clock() + 5
+  repeat until s:get("short") == nil or os.clock() > deadline
+  eq(s:get("short"), nil, "expired key")
+end)
+
+test("scan, list, count, delete_prefix, clear, size", function(s)
+  for i = 0, 29 do s:set(string.format("p:%02d", i), "v" .. i) end
+  s:set("q:0", "x")
+  local all = s:list("p:")
+  eq(#all, 30)
+  eq(all[1].key, "p:00"); eq(all[1].value, "v0")
+  eq(all[30].key, "p:29")
+  eq(#s:list(nil, 5), 5)
+  eq(#s:list(), 31)
+  local keys, cursor, pages = {}, nil, 0
+  while true do
+    local entries, next_cursor, done = s:scan("p:", 7, cursor)
+    for _, e in ipairs(entries) do keys[#keys + 1] = e.key end
+    pages = pages + 1
+    if done then break end
+    cursor = next_cursor
+  end
+  eq(pages, 5); eq(#keys, 30)
+  for i = 2, #keys do assert(keys[i - 1] < keys[i], "scan order") end
+  eq(s:count("p:"), 30); eq(s:count(), 31); eq(s:size(), 31)
+  local deleted, done = s:delete_prefix("p:", 10)
+  eq(deleted, 10); eq(done, false)
+  deleted, done = s:delete_prefix("p:")
+  eq(deleted, 20); eq(done, true)
+  s:clear()
+  eq(s:size(), 0)
+end)
+
+test("random_key and pop_random", function(s)
+  eq(s:random_key(), nil)
+  eq(s:pop_random(), nil)
+  local tokens = {}
+  for i = 1, 40 do
+    tokens["tok:" .. i] = true
+    s:set("tok:" .. i, "v" .. i)
+  end
+  s:set("other", "x")
+  assert(tokens[s:random_key("tok:")])
+  local popped = 0
+  while true do
+    local k, v = s:pop_random("tok:")
+    if not k then break end
+    assert(tokens[k], "popped an unknown or repeated token " .. k)
+    eq(v, "v" .. k:sub(5))
+    tokens[k] = nil
+    popped = popped + 1
+  end
+  eq(popped, 40)
+  eq(next(tokens), nil)
+end)
+
+test("info and stats", function(s, name)
+  s:set("a", "1")
+  s:get("a")
+  local i = s:info()
+  eq(i.name, name); eq(i.shards, 4); eq(i.max_key_bytes, 64); eq(i.live_keys, 1)
+  assert(i.processes >= 1)
+  assert(s:stats().sets >= 1)
+end)
+
+test("bad arguments are raised with the shmkv code and Lua's wording", function(s, name)
+  raises("invalid_argument", function() s:set(1, "v") end,
+         "bad argument #1 to 'set' (key: string expected, got number)")
+  raises("invalid_argument", function() s:set("k", nil) end,
+         "bad argument #2 to 'set' (value: string expected, got nil)")
+  raises("invalid_argument", function() s:get() end, "got nil")
+  raises("invalid_argument", function() s.get("k") end, "calling 'get' on bad self")
+  raises("invalid_argument", function() s:list("", -1) end, "limit is -1; it must be >= 0")
+  raises("invalid_argument", function() s:scan("", 1.5) end, "limit is 1.5")
+  raises("invalid_argument", function() s:list("", "3") end, "number expected, got string")
+  raises("invalid_argument", function() s:set("k", "v", -1) end, "ttl is -1")
+  raises("invalid_argument", function() s:set("k", "v", "10") end, "got string")
+  raises("invalid_argument", function() s:incr("k", 0.5) end, "delta is 0.5")
+  raises("invalid_argument", function() s:incr("k", "1") end, "got string")
+  raises("invalid_argument", function() s:get("") end, "key is empty")
+  raises("invalid_argument", function() s:cad("k", nil) end, "expected: string expected")
+  local err = raises("key_too_long", function() s:set(string.rep("k", 65), "v") end,
+                     "key is 65 bytes; max_key_bytes is 64")
+  assert(err:find("test_shmkv.lua", 1, true), "error points at the caller: " .. err)
+  raises("value_too_large", function() s:set("k", string.rep("v", 4097)) end,
+         "value is 4097 bytes; max_value_bytes is 4096")
+  raises("invalid_argument", function() shmkv.open("bad/name") end, "bad/name")
+  raises("invalid_argument", function() shmkv.open(name, {open_mode = "sideways"}) end,
+         "open_mode sideways")
+  raises("invalid_argument", function() shmkv.open(name, {colour = 1}) end, "unknown option")
+  raises("invalid_argument", function() shmkv.open(name, {shards = -4}) end, "shards is -4")
+  raises("not_found", function() shmkv.open(name .. "-none", {open_mode = "attach_only"}) end)
+  raises("already_exists", function() shmkv.open(name, {open_mode = "create_only"}) end)
+  eq(s:size(), 0, "nothing was written by the failed calls")
+end)
+
+test("read-only and closed handles", function(s, name)
+  s:set("k", "v")
+  local ro = shmkv.open(name, {open_mode = "read_only"})
+  eq(ro:get("k"), "v")
+  raises("read_only", function() ro:set("k", "x") end, name)
+  ro:close()
+  ro:close()
+  eq(ro:is_open(), false)
+  raises("closed", function() ro:get("k") end, "is closed")
+end)
+
+test("processes share one store (luajit children)", function(s, name)
+  for i = 1, 300 do s:set("token:" .. i, "t") end
+  local child = [[
+    local shmkv = require "shmkv"
+    local s = shmkv.open(arg[1])
+    for _ = 1, 500 do s:incr("hits") end
+    local n = 0
+    while s:pop_random("token:") do n = n + 1 end
+    io.write(n)
+  ]]
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(child)
+  f:close()
+  local pipes = {}
+  for i = 1, 3 do pipes[i] = assert(io.popen("luajit " .. script .. " " .. name)) end
+  local total = 0
+  for i = 1, 3 do
+    total = total + assert(tonumber(pipes[i]:read("*a")), "child output")
+    pipes[i]:close()
+  end
+  os.remove(script)
+  eq(s:get("hits"), "1500")
+  eq(total, 300, "tokens popped by the children together")
+  eq(s:count("token:"), 0)
+end)
+
+do
+  local name = unique_name()
+  eq(shmkv.segment_exists(name), false)
+  local s = shmkv.open(name, {size_bytes = 4 * 1024 * 1024, shards = 4})
+  eq(shmkv.segment_exists(name), true)
+  s:close()
+  shmkv.destroy(name)
+  eq(shmkv.segment_exists(name), false)
+  local code, cname = shmkv.error_code("x.lua:3: shmkv.store_full(-4): no room")
+  eq(code, -4); eq(cname, "store_full")
+  eq(shmkv.error_code("other error"), nil)
+  eq(shmkv.version:match("^%d+%.%d+%.%d+$") ~= nil, true)
+end
+
+print(string.format("lua_bindings: %d passed, %d failed (libshmkv %s from %s)", passed, failed,
+                    shmkv.version, shmkv.library_path))
+os.exit(failed == 0 and 0 or 1)
