@@ -2,7 +2,7 @@
 //
 //   shmkv-stress [--workers N] [--seconds S] [--keys K] [--kill-every MS] [--seed X]
 //                [--name NAME] [--shards N] [--size-mb MB] [--hot H] [--queue T]
-//                [--check-every MS] [--keep]
+//                [--check-every MS] [--keep] [--sabotage lost|torn|counter|queue]
 //
 // The parent creates the segment, seeds a pop queue, forks N workers (stress_worker.cpp) and
 // SIGKILLs a random worker every MS milliseconds, starting a replacement for the same slot.
@@ -64,7 +64,7 @@ void OnInterrupt(int) {
 const char* kUsage =
     "usage: shmkv-stress [--workers N] [--seconds S] [--keys K] [--kill-every MS] [--seed X]\n"
     "                    [--name NAME] [--shards N] [--size-mb MB] [--hot H] [--queue T]\n"
-    "                    [--check-every MS] [--keep]\n"
+    "                    [--check-every MS] [--keep] [--sabotage KIND]\n"
     "  --workers N       worker processes (default 4)\n"
     "  --seconds S       run time (default 30; 10 under sanitizers)\n"
     "  --keys K          keys owned by each worker, >= 8 (default 256; 128 under sanitizers)\n"
@@ -77,6 +77,8 @@ const char* kUsage =
     "  --queue T         tokens in the pop queue, refilled when a quarter is left (2000)\n"
     "  --check-every MS  run check_invariants() while the workers run (default 2000)\n"
     "  --keep            keep the segment after the run (it is always kept on failure)\n"
+    "  --sabotage KIND   lost|torn|counter|queue: workers now and then write behind the\n"
+    "                    model's back, to prove the checks catch it; the run must FAIL\n"
     "exit: 0 all checks passed, 1 a check failed, 2 usage error, 3 setup error\n";
 
 struct UsageError {
@@ -138,6 +140,11 @@ Config ParseArgs(int argc, char** argv, bool* seed_given) {
       cfg.hot = static_cast<std::uint32_t>(ParseNumber(flag, v, 1, 1024));
     } else if (flag == "--queue") {
       cfg.queue = static_cast<std::uint32_t>(ParseNumber(flag, v, 4, 10000000));
+    } else if (flag == "--sabotage") {
+      cfg.sabotage = v;
+      if (cfg.sabotage != "lost" && cfg.sabotage != "torn" && cfg.sabotage != "counter" &&
+          cfg.sabotage != "queue")
+        throw UsageError{flag + " " + v + " is not one of lost, torn, counter, queue"};
     } else if (flag == "--check-every") {
       cfg.check_every_ms = static_cast<std::uint32_t>(ParseNumber(flag, v, 1, 86400000));
     } else {
@@ -638,6 +645,8 @@ int main(int argc, char** argv) {
               " --name %s --size-mb %" PRIu64 " --hot %u --queue %u%s\n",
               cfg.workers, cfg.seconds, cfg.keys, cfg.kill_every_ms, cfg.seed, cfg.name.c_str(),
               cfg.size_mb, cfg.hot, cfg.queue, kSanitized ? "  (sanitizer build)" : "");
+  if (!cfg.sabotage.empty())
+    std::printf("  --sabotage %s: this run must FAIL\n", cfg.sabotage.c_str());
   std::fflush(stdout);
   int rc;
   try {
@@ -656,7 +665,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shmkv-stress: %s\n", e.what());
     return kExitError;
   }
-  if (rc == kExitOk && !cfg.keep) {
+  if (!cfg.keep && (rc == kExitOk || !cfg.sabotage.empty())) {
     Store::destroy(cfg.name);
   } else {
     std::printf("segment kept: /dev/shm/shmkv.%s\n", cfg.name.c_str());

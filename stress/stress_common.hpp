@@ -36,6 +36,9 @@ struct Config {
   std::uint32_t queue = 2000;  // tokens seeded into the pop queue (refilled when low)
   std::uint32_t check_every_ms = 2000;
   bool keep = false;  // keep the segment after the run
+  // Empty, or lost / torn / counter / queue: workers now and then break the store behind the
+  // model's back, to prove the checks catch it (such a run must fail).
+  std::string sabotage;
 };
 
 // --- per-key model ---
