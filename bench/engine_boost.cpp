@@ -95,7 +95,7 @@ class BoostMap {
                   static_cast<double>(used) / cfg_.keys);
     return buf;
   }
-  void close_parent() {
+  void close_handles() {
     seg_.reset();
     shards_ = nullptr;
   }

@@ -77,7 +77,7 @@ class Lmdb {
                   static_cast<double>(bytes) / cfg_.keys);
     return buf;
   }
-  void close_parent() { close_env(); }
+  void close_handles() { close_env(); }
   void attach(int) {
     open_env();
     check(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &rtxn_), "txn_begin (read)");

@@ -31,7 +31,7 @@ class Null {
 
   void preload(const Dataset& ds) { keys_ = ds.keys; }
   std::string memory_report() { return ""; }
-  void close_parent() {}
+  void close_handles() {}
   void attach(int) {}
   void reopen() {}
 

@@ -188,7 +188,7 @@ class Redis {
                   cfg_.mix == Mix::pop ? " (includes the pop set)" : "");
     return buf;
   }
-  void close_parent() {
+  void close_handles() {
     redisFree(ctx_);
     ctx_ = nullptr;
   }

@@ -66,7 +66,7 @@ class Shmkv {
                   static_cast<unsigned>(kKeyLen + cfg_.value_size));
     return buf;
   }
-  void close_parent() { store_.reset(); }
+  void close_handles() { store_.reset(); }
   void attach(int) {
     shmkv::Options o;
     o.name = name_;

@@ -10,8 +10,8 @@
 // An engine is a class E with (see engine_*.cpp):
 //   explicit E(const Config&);                 // parent: make a fresh store / start a server
 //   void preload(const Dataset&);              // parent: write keys (+ counters unless pop)
-//   void close_parent();                       // parent: drop handles before fork()
-//   void attach(int worker);                   // worker, after fork(): open its own handle
+//   void close_handles();                      // drop handles: parent before fork(), workers at
+//   the end void attach(int worker);                   // worker, after fork(): open its own handle
 //   bool get(const char* key, std::size_t klen, Sink&);    // untimed warm-up get
 //   void exec(const Op* ops, std::size_t n, Sink&);        // timed: run n ops
 //   void reopen();                             // parent, after the workers: attach again

@@ -192,9 +192,10 @@ template <class E>
     rep->end_ns = t0;
     rep->ops = done;
     rep->checksum = sink.checksum;
-    rep->bad = sink.bad;
+    rep->bad = sink.bad + warm.bad;
     rep->popped = sink.popped;
     if (cfg.mix == Mix::pop) launch.mark_popped(popped_idx);
+    eng.close_handles();  // untimed: detach cleanly (registry, reader slots, connections)
   } catch (const std::exception& e) {
     rep->failed = 1;
     std::snprintf(rep->error, sizeof rep->error, "%s", e.what());
@@ -214,7 +215,7 @@ int run_bench(const Config& cfg) {
     eng.preload(ds);
     print_preload(cfg, ds.keys + (ds.counters ? kCounters : 0), (now_ns() - t0) / 1e9);
     print_memory(cfg, eng.memory_report());
-    eng.close_parent();
+    eng.close_handles();
     Launch launch(cfg);
     for (int w = 0; w < cfg.workers; ++w) {
       if (launch.fork_worker(w) == 0) worker_main(eng, cfg, launch, w);
