@@ -112,26 +112,71 @@ TEST_CASE("capacity: space freed by one value size is reused by another", "[capa
   REQUIRE(s.check_invariants().empty());
 }
 
-TEST_CASE("capacity: overwriting in a full store", "[capacity]") {
+TEST_CASE("capacity: overwriting in a full store changes all or nothing", "[capacity]") {
   SegmentGuard g(unique_name());
   Store s = Store::open(small_options(g.name(), 4ull << 20, 4));
   std::size_t n = fill(s, "k", 2000);
   REQUIRE(n > 0);
-  // Same-size and smaller overwrites succeed without new space; the values are right.
-  for (std::size_t i = 0; i < n; i += 7) s.set(key("k", i), pattern_value("x", 2000));
-  for (std::size_t i = 1; i < n; i += 7) s.set(key("k", i), "tiny");
+  // An overwrite may need a new block even for the same size; when there is none it raises
+  // store_full and the old value stays.
+  std::size_t full_same = 0, full_smaller = 0;
+  auto expected = [&](std::size_t i, bool rewritten) {
+    if (!rewritten) return pattern_value(key("k", i), 2000);
+    return i % 7 == 0 ? pattern_value("x", 2000) : std::string("tiny");
+  };
+  std::vector<bool> rewritten(n, false);
   for (std::size_t i = 0; i < n; ++i) {
-    auto v = s.get(key("k", i));
-    REQUIRE(v.has_value());
-    if (i % 7 == 0)
-      REQUIRE(*v == pattern_value("x", 2000));
-    else if (i % 7 == 1)
-      REQUIRE(*v == "tiny");
-    else
-      REQUIRE(*v == pattern_value(key("k", i), 2000));
+    if (i % 7 > 1) continue;
+    auto o = outcome_of([&] { s.set(key("k", i), expected(i, true)); });
+    if (o == errc::store_full) {
+      ++(i % 7 == 0 ? full_same : full_smaller);
+    } else {
+      INFO("overwrite k" << i);
+      REQUIRE(o.kind == Outcome::returned);
+      rewritten[i] = true;
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    INFO("k" << i);
+    REQUIRE(s.get(key("k", i)) == Opt(expected(i, rewritten[i])));
+  }
+  REQUIRE(s.size() == n);
+  REQUIRE(s.check_invariants().empty());
+  if (full_same + full_smaller > 0) {
+    WARN("overwrites refused in a full store: " << full_same << " same-size, " << full_smaller
+                                                << " smaller");
   }
   // increment_by checks the number before it needs space.
   REQUIRE_ERRC(s.increment_by("k2", 1), errc::not_a_number);
+
+  // After deleting some keys of the same size, every same-size overwrite fits.
+  for (std::size_t i = 2; i < n; i += 7) REQUIRE(s.del(key("k", i)));
+  for (std::size_t i = 0; i < n; i += 7) {
+    s.set(key("k", i), expected(i, true));
+    rewritten[i] = true;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % 7 == 2) continue;
+    INFO("k" << i);
+    REQUIRE(s.get(key("k", i)) == Opt(expected(i, rewritten[i])));
+  }
+  REQUIRE(s.check_invariants().empty());
+}
+
+// Quality expectation beyond the header's wording, hence [!mayfail]: after a quarter of the
+// arena's records are deleted, a handful of tiny records must fit somewhere. A slab allocator
+// that never returns partially used chunks to other size classes fails this.
+TEST_CASE("capacity: space freed by deleting some large records is usable by small records",
+          "[capacity][!mayfail]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name(), 4ull << 20, 4));
+  std::size_t n = fill(s, "k", 2000);
+  for (std::size_t i = 0; i < n; i += 4) REQUIRE(s.del(key("k", i)));
+  INFO("filled " << n << " keys of 2000 bytes, deleted " << (n + 3) / 4);
+  for (int i = 0; i < 100; ++i) {
+    INFO("tiny key " << i);
+    REQUIRE(outcome_of([&] { s.set("tiny" + std::to_string(i), "v"); }).kind == Outcome::returned);
+  }
   REQUIRE(s.check_invariants().empty());
 }
 
