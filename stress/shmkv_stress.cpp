@@ -166,7 +166,7 @@ struct Slot {
 
 struct Totals {
   std::uint64_t ops = 0, kills = 0, spawns = 0, verified_keys = 0;
-  std::uint64_t kills_mid_write = 0, writes_in_flight_at_kills = 0;
+  std::uint64_t kills_unacked = 0, unacked_writes_at_kills = 0;
   std::uint64_t interrupted_incs = 0, interrupted_pops = 0;
   std::uint64_t acked_incs = 0, acked_pops = 0, empty_pops = 0, duplicate_pops = 0;
   std::uint64_t torn = 0, lost = 0, errors = 0, violations = 0, checks = 0;
@@ -212,7 +212,13 @@ void Parent::Spawn(int i) {
   if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::fflush(stdout);
   std::fflush(stderr);
+  // SIGTERM stays blocked until the child has its own handler (RunWorker unblocks it).
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, &old);
   pid_t pid = ::fork();
+  if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::close(fds[0]);
@@ -351,8 +357,8 @@ void Parent::Reap(int i, bool killed_by_us) {
   }
   std::uint64_t in_flight = 0;
   for (const KeyModel& m : s.model.keys) in_flight += m.has_inflight;
-  t_.writes_in_flight_at_kills += in_flight;
-  if (in_flight || s.model.inc_inflight || s.model.pop_inflight) ++t_.kills_mid_write;
+  t_.unacked_writes_at_kills += in_flight;
+  if (in_flight || s.model.inc_inflight || s.model.pop_inflight) ++t_.kills_unacked;
   if (s.model.inc_inflight) {
     ++t_.interrupted_incs;
     if (s.inc_counter >= 0 && s.inc_counter < static_cast<std::int64_t>(cfg_.hot))
@@ -527,8 +533,8 @@ void Parent::Report(double elapsed) {
   std::printf("shmkv-stress results (seed %" PRIu64 ", %.1f s)\n", cfg_.seed, elapsed);
   line("operations done", t_.ops);
   line("kills", t_.kills);
-  line("  of a worker mid-write", t_.kills_mid_write);
-  line("  writes in flight at kills", t_.writes_in_flight_at_kills);
+  line("  with an unacknowledged op", t_.kills_unacked);
+  line("  owned-key writes unacked", t_.unacked_writes_at_kills);
   line("worker starts", t_.spawns);
   line("owned keys verified on start", t_.verified_keys);
   line("recoveries performed", t_.recoveries, "  (Store::stats().recoveries)");

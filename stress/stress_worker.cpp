@@ -269,6 +269,10 @@ void RunWorker(const Config& cfg, int slot, std::uint32_t spawn, int fd, const S
   sa.sa_handler = OnTerm;
   sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_UNBLOCK, &term, nullptr);
   int rc = 3;
   try {
     Worker w(cfg, slot, spawn, fd, model);
