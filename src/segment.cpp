@@ -148,12 +148,16 @@ enum class HeaderVerdict { ok, blank };
 // Validates a mapped header. Throws incompatible_layout; returns blank for a zero header.
 HeaderVerdict CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
                           const std::string& path) {
-  if (file_size < sizeof(SegmentHeader)) return HeaderVerdict::blank;
-  auto* h = reinterpret_cast<const SegmentHeader*>(base);
-  if (h->magic == 0) return HeaderVerdict::blank;
-  if (h->magic != kMagic)
-    Throw(errc::incompatible_layout, path + " is not a shmkv segment (magic " + Hex(h->magic) +
+  std::uint64_t magic = 0;
+  std::memcpy(&magic, base, std::min<std::uint64_t>(file_size, sizeof magic));
+  if (magic == 0 && file_size >= sizeof magic) return HeaderVerdict::blank;  // never initialised
+  if (magic != kMagic)
+    Throw(errc::incompatible_layout, path + " is not a shmkv segment (magic " + Hex(magic) +
                                          ", expected " + Hex(kMagic) + ")");
+  if (file_size < sizeof(SegmentHeader))
+    Throw(errc::incompatible_layout, path + " is truncated: " + std::to_string(file_size) +
+                                         " bytes, less than a segment header");
+  auto* h = reinterpret_cast<const SegmentHeader*>(base);
   if (h->layout_version != kLayoutVersion)
     Throw(errc::incompatible_layout,
           path + " has layout version " + std::to_string(h->layout_version) +
