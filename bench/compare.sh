@@ -8,7 +8,8 @@
 # Options: --bin PATH (default build/bench/shmkv-bench), --reps N, --keys N, --value-size B,
 #   --engines "a b", --mixes "a b", --workers "1 2", --out DIR (raw logs; default
 #   build/bench-results/<timestamp>), --md FILE (default docs/benchmarks.md; "" = none),
-#   --idle-wait S (wait up to S seconds for foreign CPU load < 0.3 cores before each run; 30).
+#   --idle-wait S (wait up to S seconds for foreign CPU load < 0.3 cores before each run; 15),
+#   --idle-budget S (total seconds all those waits may take; 300).
 # The repetition loop is the outermost one, so drift on this noisy VM hits all engines alike.
 set -euo pipefail
 
@@ -24,7 +25,8 @@ WORKERS="1 2"
 QUICK=0
 OUT=""
 MD=$ROOT/docs/benchmarks.md
-IDLE_WAIT=30
+IDLE_WAIT=15
+IDLE_BUDGET=300
 ARGS="$*"
 
 while [ $# -gt 0 ]; do
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --md) MD=$2; shift ;;
     --idle-wait) IDLE_WAIT=$2; shift ;;
+    --idle-budget) IDLE_BUDGET=$2; shift ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -48,7 +51,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ -x "$BIN" ] || { echo "compare.sh: $BIN not found; build first (cmake --build build)" >&2; exit 2; }
-[ -n "$OUT" ] || OUT=$ROOT/build/bench-results/$(date -u +%Y%m%dT%H%M%SZ)
+[ -n "$OUT" ] || OUT=$(cd "$(dirname "$BIN")/.." && pwd)/bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 RESULTS=$OUT/results.txt
 LOG=$OUT/run.log
@@ -82,13 +85,14 @@ foreign_load() {
   local total=$(( busy + (b[4]+b[5]) - (a[4]+a[5]) ))
   awk -v b="$busy" -v t="$total" -v n="$(nproc)" 'BEGIN { v = 0; if (t > 0) v = b / t * n; printf "%.2f", v }'
 }
-wait_idle() {
-  local waited=0 load
-  load=$(foreign_load)
-  while awk -v l="$load" 'BEGIN { exit !(l > 0.3) }' && [ "$waited" -lt "$IDLE_WAIT" ]; do
-    sleep 1; waited=$((waited + 1)); load=$(foreign_load)
+IDLE_SPENT=0
+wait_idle() {  # sets LOAD
+  local waited=0
+  LOAD=$(foreign_load)
+  while awk -v l="$LOAD" 'BEGIN { exit !(l > 0.3) }' && [ "$waited" -lt "$IDLE_WAIT" ] &&
+    [ "$IDLE_SPENT" -lt "$IDLE_BUDGET" ]; do
+    sleep 0.5; waited=$((waited + 1)); IDLE_SPENT=$((IDLE_SPENT + 1)); LOAD=$(foreign_load)
   done
-  echo "$load"
 }
 
 run_one() {  # rep engine mix workers
@@ -96,7 +100,7 @@ run_one() {  # rep engine mix workers
   ops=$(ops_for "$engine" "$mix")
   local cmd="$BIN --engine $engine --workers $w --keys $KEYS --value-size $VALUE --ops $ops --mix $mix --quiet"
   [ "$rep" = 1 ] && echo "${cmd/#$ROOT\//}" >>"$CMDS"
-  load=$(wait_idle)
+  wait_idle; load=$LOAD
   out=$($cmd 2>&1) || rc=$?
   { echo "### rep=$rep foreign_load=$load: $cmd"; echo "$out"; } >>"$LOG"
   if echo "$out" | grep -q '^RESULT '; then
@@ -112,6 +116,8 @@ run_one() {  # rep engine mix workers
 
 echo "compare.sh: results in $OUT"
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
+GITREV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes in src/ or include/)')"
+BIN_DIR=$(cd "$(dirname "$BIN")/.." && pwd); BIN_DIR=${BIN_DIR/#$ROOT\//}
 "$BIN" --engine boost-map --keys 1000 --ops 1000 --quiet 2>&1 | grep '^#' >"$OUT/header.txt" || true
 for rep in $(seq 1 "$REPS"); do
   for engine in $ENGINES; do
@@ -245,7 +251,7 @@ REL_PNG=$(basename "$PNG")
   sed 's/^# //' "$OUT/header.txt" | grep -v '^shmkv-bench'
   echo "transparent hugepages (shmem): $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null || echo n/a)"
   echo "redis-server: $(redis-server --version 2>/dev/null | head -1 || echo n/a)"
-  echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' (src/include modified)')"
+  echo "git at start: $GITREV; binary: $(stat -c '%y' "$BIN" | cut -d. -f1)"
   echo '```'
   echo
   echo "## Workload"
@@ -275,13 +281,14 @@ REL_PNG=$(basename "$PNG")
   echo "  ceiling of every row). Redis pop is a Lua script (SPOP from a set of names + GET +"
   echo "  DEL; not run by default)."
   echo "- Each configuration ran $REPS times; tables give the median and (min–max). Before each run"
-  echo "  the script waited up to ${IDLE_WAIT}s for other processes to use < 0.3 cores; the highest"
+  echo "  the script waited up to ${IDLE_WAIT}s (${IDLE_BUDGET}s in all) for other processes to use"
+  echo "  < 0.3 cores; the median foreign load at a run's start was $(awk '/^RESULT/ { for (i = 2; i <= NF; i++) if ($i ~ /^foreign_load=/) print substr($i, 14) + 0 }' "$RESULTS" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? v[int((NR + 1) / 2)] : 0 }') cores, the highest"
   echo "  foreign load seen at a run's start was $(awk '/^RESULT/ { for (i = 2; i <= NF; i++) if ($i ~ /^foreign_load=/) { v = substr($i, 14) + 0; if (v > m) m = v } } END { printf "%.2f", m }' "$RESULTS") cores."
   echo
   echo "## Commands"
   echo
   echo '```sh'
-  echo "cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2"
+  echo "cmake -S . -B $BIN_DIR -DCMAKE_BUILD_TYPE=$(sed -n 's/^# build: \([^,]*\),.*/\1/p' "$OUT/header.txt") && cmake --build $BIN_DIR --target shmkv-bench -j2"
   echo "bench/compare.sh $ARGS"
   echo "# which runs, $REPS times over (repetition loop outermost):"
   cat "$CMDS"

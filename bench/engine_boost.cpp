@@ -57,6 +57,7 @@ class BoostMap {
     for (std::uint32_t s = nshards_; s > 1; s >>= 1) --shift_;
     name_ = "shmkv-bench-boost." + std::to_string(::getpid());
     bip::shared_memory_object::remove(name_.c_str());
+    register_cleanup_path("/dev/shm/" + name_);
     std::uint64_t bytes = cfg.keys * 256 + (64ull << 20);
     seg_ = std::make_unique<Segment>(bip::create_only, name_.c_str(), bytes);
     Alloc alloc(seg_->get_segment_manager());
@@ -67,6 +68,7 @@ class BoostMap {
   ~BoostMap() {
     seg_.reset();
     bip::shared_memory_object::remove(name_.c_str());
+    unregister_cleanup_path("/dev/shm/" + name_);
   }
 
   void preload(const Dataset& ds) {

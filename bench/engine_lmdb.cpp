@@ -31,6 +31,7 @@ class Lmdb {
     char tmpl[] = "/dev/shm/shmkv-bench-lmdb.XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("lmdb: mkdtemp under /dev/shm failed");
     dir_ = tmpl;
+    for (const char* f : {"", "/data.mdb", "/lock.mdb"}) register_cleanup_path(dir_ + f);
     // B+tree leaves with random overwrites are ~50-70% full and copy-on-write needs free pages:
     // reserve 4x the raw data plus slack. tmpfs only spends memory on touched pages.
     map_size_ = cfg.keys * (cfg.value_size + kKeyLen + 64) * 4 + (256ull << 20);
@@ -40,6 +41,7 @@ class Lmdb {
     close_env();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+    for (const char* f : {"", "/data.mdb", "/lock.mdb"}) unregister_cleanup_path(dir_ + f);
   }
 
   void preload(const Dataset& ds) {

@@ -48,6 +48,8 @@ class Redis {
     char tmpl[] = "/tmp/shmkv-bench-redis.XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("redis: mkdtemp under /tmp failed");
     dir_ = tmpl;
+    for (const char* f : {"", "/redis.conf", "/redis.log", "/redis.sock"})
+      register_cleanup_path(dir_ + f);
     sock_ = dir_ + "/redis.sock";
     std::string conf = dir_ + "/redis.conf";
     {
@@ -67,6 +69,7 @@ class Redis {
                static_cast<char*>(nullptr));
       ::_exit(127);
     }
+    register_cleanup_pid(server_);
     try {
       connect_and_load();
     } catch (...) {
@@ -80,6 +83,7 @@ class Redis {
     for (int i = 0; i < 1000 && !ctx_; ++i) {  // up to ~10 s
       int st;
       if (::waitpid(server_, &st, WNOHANG) == server_) {
+        unregister_cleanup_pid(server_);
         server_ = -1;
         throw std::runtime_error("redis: " + cfg_.redis_server + " exited at start");
       }
@@ -117,10 +121,13 @@ class Redis {
         ::kill(server_, SIGKILL);
         ::waitpid(server_, &st, 0);
       }
+      unregister_cleanup_pid(server_);
       server_ = -1;
     }
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+    for (const char* f : {"", "/redis.conf", "/redis.log", "/redis.sock"})
+      unregister_cleanup_path(dir_ + f);
   }
 
   void preload(const Dataset& ds) {

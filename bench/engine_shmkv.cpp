@@ -26,12 +26,14 @@ class Shmkv {
     o.size_bytes = cfg.keys * 400 + (64ull << 20);
     o.max_keys = cfg.keys + cfg.keys * 3 / 10 + 1024;
     o.shards = cfg.shards;
+    register_cleanup_path("/dev/shm/shmkv." + name_);  // where options.hpp says it lives
     store_ = shmkv::Store::open(o);
   }
   ~Shmkv() {
     store_.reset();
     try {
       shmkv::Store::destroy(name_);
+      unregister_cleanup_path("/dev/shm/shmkv." + name_);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmkv-bench: destroy %s: %s\n", name_.c_str(), e.what());
     }

@@ -2,6 +2,7 @@
 // of shmkv-bench. See harness.hpp for the workload.
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -119,6 +120,47 @@ bool read_all(int fd, void* p, std::size_t n) {
 bool g_readied = false;  // per process: this worker already passed the ready byte
 
 }  // namespace
+
+namespace {
+constexpr int kMaxCleanup = 64;
+char g_paths[kMaxCleanup][256];
+int g_npaths = 0;
+pid_t g_pids[kMaxCleanup];
+int g_npids = 0;
+pid_t g_main_pid = 0;
+
+void on_signal(int sig) {
+  if (::getpid() == g_main_pid) {  // workers just die; the parent cleans up
+    for (int i = g_npids - 1; i >= 0; --i)
+      if (g_pids[i] > 0) ::kill(g_pids[i], SIGKILL);
+    for (int i = g_npaths - 1; i >= 0; --i)
+      if (g_paths[i][0] && ::unlink(g_paths[i]) != 0) ::rmdir(g_paths[i]);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+}  // namespace
+
+void install_signal_cleanup() {
+  g_main_pid = ::getpid();
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, on_signal);
+}
+
+void register_cleanup_path(const std::string& path) {
+  if (g_npaths < kMaxCleanup && path.size() < sizeof g_paths[0])
+    std::memcpy(g_paths[g_npaths++], path.c_str(), path.size() + 1);
+}
+void unregister_cleanup_path(const std::string& path) {
+  for (int i = 0; i < g_npaths; ++i)
+    if (path == g_paths[i]) g_paths[i][0] = '\0';
+}
+void register_cleanup_pid(pid_t pid) {
+  if (g_npids < kMaxCleanup) g_pids[g_npids++] = pid;
+}
+void unregister_cleanup_pid(pid_t pid) {
+  for (int i = 0; i < g_npids; ++i)
+    if (g_pids[i] == pid) g_pids[i] = 0;
+}
 
 [[noreturn]] void die(const std::string& msg) {
   std::fprintf(stderr, "shmkv-bench: %s\n", msg.c_str());
@@ -314,6 +356,7 @@ pid_t Launch::fork_worker(int w) {
   ::close(rp[1]);
   report_fds_.push_back(rp[0]);
   pids_.push_back(pid);
+  register_cleanup_pid(pid);
   return pid;
 }
 
@@ -370,6 +413,7 @@ std::vector<WorkerReport> Launch::run_parent() {
     int st = 0;
     while (::waitpid(pids_[w], &st, 0) < 0 && errno == EINTR) {
     }
+    unregister_cleanup_pid(pids_[w]);
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     if (!ok && !reps[w].failed) {
       reps[w].failed = 1;
@@ -609,6 +653,7 @@ Config parse_args(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Config cfg = parse_args(argc, argv);
+  shmkv_bench::install_signal_cleanup();
   try {
     const std::string& e = cfg.engine;
     if (e == "mutex-cost") return shmkv_bench::run_mutex_cost(cfg);

@@ -24,6 +24,7 @@
 // the parent ever runs the destructor.
 #pragma once
 
+#include <sys/types.h>
 #include <time.h>
 
 #include <atomic>
@@ -120,6 +121,15 @@ inline std::uint64_t now_ns() {
 }
 
 [[noreturn]] void die(const std::string& msg);
+
+// Cleanup on SIGINT / SIGTERM / SIGHUP in the parent: registered child processes are killed and
+// registered paths unlinked (or rmdir'ed), newest first, so an interrupted run leaves no
+// segment in /dev/shm and no redis-server behind. Unregister what was cleaned up normally.
+void install_signal_cleanup();
+void register_cleanup_path(const std::string& path);
+void unregister_cleanup_path(const std::string& path);
+void register_cleanup_pid(pid_t pid);
+void unregister_cleanup_pid(pid_t pid);
 
 // Runs a whole benchmark with engine E. Defined in harness_impl.hpp (included by engines).
 template <class E>
