@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -257,10 +258,14 @@ struct Deterministic {
     keys.erase("key:19");
     ++counters[Shard("key:19")].deletes;
     REQUIRE_FALSE(store.del("nokey"));
-    REQUIRE(store.compare_and_swap("key:00", "value-00", "VALUE-00"));
-    keys["key:00"].value = "VALUE-00";
-    ++counters[Shard("key:00")].cas_success;
-    ++counters[Shard("key:00")].sets;  // a successful CAS stores through the set path
+    for (const char* k : {"key:00", "key:05"}) {
+      std::string key = k, old_value = keys[key].value, new_value = old_value;
+      for (char& ch : new_value) ch = static_cast<char>(std::toupper(ch));
+      REQUIRE(store.compare_and_swap(key, old_value, new_value));
+      keys[key].value = new_value;
+      ++counters[Shard(key)].cas_success;
+      ++counters[Shard(key)].sets;  // a successful CAS stores through the set path
+    }
     // Last mutation: a key that expires at once (a later set in its shard would reclaim it).
     set("gone", "x", 1);
     keys["gone"].expired = true;
@@ -272,10 +277,19 @@ struct Deterministic {
     };
     get("key:01", true);
     get("key:02", true);
+    get("key:04", true);
+    get("key:06", true);
     get("nokey", false);
+    get("nokey2", false);
     get("gone", false);
-    REQUIRE_FALSE(store.compare_and_swap("key:03", "wrong", "zzz"));
-    ++counters[Shard("key:03")].cas_failure;
+    for (int i = 0; i < 4; ++i) {
+      REQUIRE_FALSE(store.compare_and_swap("key:03", "wrong", "zzz"));
+      ++counters[Shard("key:03")].cas_failure;
+    }
+    REQUIRE_FALSE(store.compare_and_swap("key:07", std::nullopt, "zzz"));  // not absent
+    ++counters[Shard("key:07")].cas_failure;
+    // No two counters are equal by accident (a swapped field would go unnoticed): gets 7,
+    // hits 4, misses 3, sets 25, deletes 1, cas_success 2, cas_failure 5.
 
     // The model must agree with the library's own counters, or the goldens mean nothing.
     shmkv::Stats st = store.stats();
@@ -287,6 +301,9 @@ struct Deterministic {
     REQUIRE(st.deletes == total.deletes);
     REQUIRE(st.cas_success == total.cas_success);
     REQUIRE(st.cas_failure == total.cas_failure);
+    REQUIRE(std::set<std::uint64_t>{total.gets, total.hits, total.misses, total.sets, total.deletes,
+                                    total.cas_success, total.cas_failure}
+                .size() == 7);
   }
 
   static shmkv::Store Open(const std::string& n) {

@@ -155,6 +155,29 @@ const View* FindView(std::string_view name) {
   return nullptr;
 }
 
+// "500us", "20ms", "1s", "1.5s", "2m"; a bare number is seconds.
+std::chrono::microseconds ParseDuration(const std::string& s, const char* what) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  std::string unit = end ? std::string(end) : "";
+  double scale = unit == "us"                  ? 1
+                 : unit == "ms"                ? 1e3
+                 : unit == "s" || unit.empty() ? 1e6
+                 : unit == "m"                 ? 60e6
+                                               : -1;
+  if (s.empty() || end == s.c_str() || scale < 0 || !(v >= 0) || v * scale > 3.6e12)
+    throw UsageError(Format("%s '%s' is not a duration (like 200ms, 1s, 1.5s)", what, s.c_str()));
+  return std::chrono::microseconds(static_cast<std::int64_t>(v * scale));
+}
+
+std::uint64_t ParseCount(const std::string& s, const char* what) {
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (s.empty() || s[0] == '-' || *end != '\0')
+    throw UsageError(Format("%s '%s' is not a non-negative integer", what, s.c_str()));
+  return v;
+}
+
 Args Parse(int argc, char** argv) {
   Args a;
   std::vector<std::string> pos;
@@ -211,33 +234,14 @@ Args Parse(int argc, char** argv) {
   if (a.positional.size() != v->positional)
     throw UsageError(
         Format("%s takes %zu argument(s), got %zu", v->name, v->positional, a.positional.size()));
-  for (const auto& [k, val] : a.opts)
+  for (const auto& [k, val] : a.opts) {
     if (k != "lock-wait" && !v->options.count(k))
       throw UsageError("--" + k + " does not apply to " + v->name);
+    // Malformed values are usage errors, found before the store is opened.
+    if (k == "lock-wait" || k == "interval") ParseDuration(val, ("--" + k).c_str());
+    if (k == "limit" || k == "top") ParseCount(val, ("--" + k).c_str());
+  }
   return a;
-}
-
-// "500us", "20ms", "1s", "1.5s", "2m"; a bare number is seconds.
-std::chrono::microseconds ParseDuration(const std::string& s, const char* what) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit = end ? std::string(end) : "";
-  double scale = unit == "us"                  ? 1
-                 : unit == "ms"                ? 1e3
-                 : unit == "s" || unit.empty() ? 1e6
-                 : unit == "m"                 ? 60e6
-                                               : -1;
-  if (s.empty() || end == s.c_str() || scale < 0 || !(v >= 0) || v * scale > 3.6e12)
-    throw UsageError(Format("%s '%s' is not a duration (like 200ms, 1s, 1.5s)", what, s.c_str()));
-  return std::chrono::microseconds(static_cast<std::int64_t>(v * scale));
-}
-
-std::uint64_t ParseCount(const std::string& s, const char* what) {
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (s.empty() || s[0] == '-' || *end != '\0')
-    throw UsageError(Format("%s '%s' is not a non-negative integer", what, s.c_str()));
-  return v;
 }
 
 // --- shared renderings ---
@@ -558,7 +562,7 @@ int RunGet(Ctx& c) {
     o.Num("shard", r.shard).Bool("found", r.found);
     if (r.found) {
       o.Num("slot", r.record.slot)
-          .Num("probe", r.record.psl)
+          .Num("probe_length", r.record.psl)
           .Num("value_bytes", r.record.value_len)
           .Str("encoding", text ? "text" : "hex")
           .Str("value", text ? r.value : Hex(r.value));
