@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Runs Locust headless (one master plus --workers worker processes, all on this host) against a
+local HTTP server on 127.0.0.1, with the users of every worker sharing state through shmkv
+(see locustfile.py), then checks the shared result against what the server received:
+
+  - every order id was claimed once: each order:<id> key in the store was POSTed exactly once,
+    and nothing else was;
+  - the shmkv request counter equals the requests sent (server received == Locust's count);
+  - every token was used once: the pool is empty and the server saw each token exactly once.
+
+Exits 0 and prints the result if every check holds, 1 otherwise. Needs the Debian package
+python3-locust, and shmkv's Python package (PYTHONPATH=bindings/python, SHMKV_LIBRARY=path of
+libshmkv.so) unless installed.
+"""
+
+import argparse
+import csv
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+
+from witness_server import WitnessServer  # noqa: E402
+
+
+def fail(message):
+    print(f"locust example: FAILED: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def locust_total(csv_prefix):
+    """(requests, failures) of the Aggregated row of Locust's --csv stats."""
+    with open(csv_prefix + "_stats.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["Name"] == "Aggregated":
+                return int(row["Request Count"]), int(row["Failure Count"])
+    raise RuntimeError("no Aggregated row in " + csv_prefix + "_stats.csv")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of load (default 10)")
+    ap.add_argument("--workers", type=int, default=3, help="worker processes (default 3)")
+    ap.add_argument("--users", type=int, default=30, help="simulated users (default 30)")
+    ap.add_argument("--tokens", type=int, default=200, help="tokens in the pool (default 200)")
+    ap.add_argument("--locust", default="locust", help="locust executable")
+    args = ap.parse_args()
+
+    locust = shutil.which(args.locust)
+    if locust is None:
+        fail(f"'{args.locust}' not found: install the Debian package python3-locust "
+             "(apt-get install python3-locust)")
+    try:
+        import shmkv
+    except ImportError as e:
+        fail(f"cannot import shmkv ({e}); set PYTHONPATH=<repo>/bindings/python and "
+             "SHMKV_LIBRARY=<build>/bindings/libshmkv.so")
+
+    name = f"locust-example-{os.getpid()}"
+    order_ids = max(5000, args.duration * 4000)
+    workdir = tempfile.mkdtemp(prefix="shmkv-locust-")
+    procs = []
+    try:
+        with shmkv.open(name, open_mode="create_only", size_bytes=64 << 20, text=True) as kv, \
+                WitnessServer() as server:
+            for i in range(args.tokens):
+                kv.set(f"token:{i:06d}", "unused")
+            env = dict(os.environ, SHMKV_EXAMPLE_STORE=name,
+                       SHMKV_EXAMPLE_ORDER_IDS=str(order_ids))
+            port = free_port()
+            csv_prefix = os.path.join(workdir, "stats")
+            locustfile = os.path.join(HERE, "locustfile.py")
+            log = open(os.path.join(workdir, "locust.log"), "w+")
+            master = subprocess.Popen(
+                [locust, "-f", locustfile, "--headless", "--master",
+                 "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                 "--expect-workers", str(args.workers), "--expect-workers-max-wait", "60",
+                 "-u", str(args.users), "-r", str(args.users), "-t", f"{args.duration}s",
+                 "--stop-timeout", "30", "--host", server.url, "--csv", csv_prefix,
+                 "--only-summary", "--loglevel", "WARNING"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            procs.append(master)
+            for _ in range(args.workers):
+                procs.append(subprocess.Popen(
+                    [locust, "-f", locustfile, "--worker", "--master-host", "127.0.0.1",
+                     "--master-port", str(port), "--loglevel", "WARNING"],
+                    env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            started = time.monotonic()
+            deadline = started + args.duration + 120
+            for p in procs:
+                try:
+                    p.wait(timeout=max(1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    fail(f"locust did not finish in {args.duration + 120} s; log:\n" + tail(log))
+            elapsed = time.monotonic() - started
+            # --exit-code-on-error defaults to 1 when any request failed.
+            if master.returncode not in (0, 1) or any(p.returncode != 0 for p in procs[1:]):
+                fail(f"locust exited with {[p.returncode for p in procs]}; log:\n" + tail(log))
+            time.sleep(0.2)  # let the server's threads finish their last responses
+
+            requests = int(kv.get("requests") or 0)
+            failures = int(kv.get("failures") or 0)
+            won = int(kv.get("claims:won") or 0)
+            lost = int(kv.get("claims:lost") or 0)
+            locust_requests, locust_failures = locust_total(csv_prefix)
+            received, seen = server.snapshot()
+            claimed = {e.key[len("order:"):]: e.value for e in kv.list("order:")}
+            posted = seen.get("order", {})
+            tokens_seen = seen.get("token", {})
+            tokens_left = kv.count("token:")
+
+            problems = []
+            if requests == 0:
+                problems.append("no request was sent")
+            if not (requests == received == locust_requests):
+                problems.append(f"request counter {requests} != server received {received} "
+                                f"!= locust reported {locust_requests}")
+            if failures or locust_failures:
+                problems.append(f"{failures} failed requests ({locust_failures} per Locust)")
+            twice = {i: n for i, n in posted.items() if n != 1}
+            if twice:
+                problems.append(f"order ids POSTed more than once: {dict(list(twice.items())[:5])}")
+            if set(posted) != set(claimed):
+                problems.append(f"claimed ids and POSTed ids differ: "
+                                f"{sorted(set(posted) ^ set(claimed))[:5]}")
+            if won != len(claimed):
+                problems.append(f"claims won {won} != order keys {len(claimed)}")
+            owners = {v.split("/")[0] for v in claimed.values()}
+            if len(owners) != args.workers:
+                problems.append(f"orders were claimed from {len(owners)} processes, expected "
+                                f"{args.workers} (one per worker)")
+            reused = {t: n for t, n in tokens_seen.items() if n != 1}
+            if reused:
+                problems.append(f"tokens used more than once: {dict(list(reused.items())[:5])}")
+            expected_tokens = {f"{i:06d}" for i in range(args.tokens)}
+            if tokens_left or set(tokens_seen) != expected_tokens:
+                problems.append(f"tokens: {len(tokens_seen)} of {args.tokens} used, "
+                                f"{tokens_left} left in the pool")
+            print(f"locust example: {args.workers} worker processes x {args.users} users for "
+                  f"{args.duration} s (wall {elapsed:.1f} s) against {server.url}")
+            print(f"  requests: shmkv counter {requests} = server received {received} = "
+                  f"locust reported {locust_requests}")
+            print(f"  order ids: {len(claimed)} claimed once each with get_or_set by users in "
+                  f"{len(owners)} processes ({lost} lost races), each POSTed exactly once")
+            print(f"  tokens: {len(tokens_seen)} of {args.tokens} popped with pop_random and used "
+                  f"exactly once each, {tokens_left} left")
+            if problems:
+                fail("; ".join(problems) + "\nlocust log:\n" + tail(log))
+            print("locust example: OK")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        try:
+            shmkv.destroy(name)
+        except shmkv.Error:
+            pass
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def tail(log, n=40):
+    log.flush()
+    log.seek(0)
+    return "".join(log.readlines()[-n:])
+
+
+if __name__ == "__main__":
+    main()
