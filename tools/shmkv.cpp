@@ -1,0 +1,1141 @@
+// shmkv.cpp: `shmkv`, the command-line client of a shmkv store.
+//
+//   shmkv [--name NAME] COMMAND [ARGS...]
+//
+// One command per invocation: it parses and validates every argument first, then opens the
+// segment (create: OpenMode::create_only; read commands: read_only; everything else:
+// attach_only), runs one library call and prints the result. The store name comes from --name,
+// else $SHMKV_NAME, else "default". `shmkv --help` lists the commands.
+//
+// Output: values and keys are printed as-is in text mode (list/scan/pop-random print
+// KEY<TAB>VALUE lines); --json output is valid JSON in which valid UTF-8 passes through and every
+// other byte (controls, invalid UTF-8) is a \u00XX escape. Status notes go to stderr, data to
+// stdout.
+//
+// Exit codes: 0 ok; 1 not found / false / lost race; 2 usage error; 3 shmkv::Error or other
+// failure ("shmkv: <errc_name>: <message>" on stderr).
+#include "shmkv/shmkv.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <exception>
+#include <limits>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFalse = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitError = 3;
+
+// A malformed command line. Thrown before the store is opened; main() prints it with the
+// command's usage line and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Output helpers.
+
+[[gnu::format(printf, 1, 2)]] std::string Format(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = std::vsnprintf(nullptr, 0, fmt, ap);
+  va_end(ap);
+  std::string s(n > 0 ? static_cast<std::size_t>(n) : 0, '\0');
+  if (n > 0) std::vsnprintf(s.data(), s.size() + 1, fmt, ap2);
+  va_end(ap2);
+  return s;
+}
+
+void Out(std::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+}
+void OutLine(std::string_view s) {
+  Out(s);
+  std::fputc('\n', stdout);
+}
+void Err(std::string_view s) {
+  std::fflush(stdout);  // keep stdout and stderr lines in order when both go to one pipe
+  std::fwrite(s.data(), 1, s.size(), stderr);
+  std::fputc('\n', stderr);
+}
+
+// "64.0 MiB" style rendering of a byte count, for humans.
+std::string HumanBytes(std::uint64_t n) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  if (n < 1024) return Format("%" PRIu64 " B", n);
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return Format("%.1f %s", v, kUnits[u]);
+}
+
+std::string UnixMsToUtc(std::uint64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return "?";
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+// Length of the valid UTF-8 sequence starting at s[i] (lead byte >= 0x80), 0 if invalid
+// (stray continuation, overlong form, surrogate, beyond U+10FFFF or truncated).
+std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) -> int {
+    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : -1;
+  };
+  auto in = [](int b, int lo, int hi) { return b >= lo && b <= hi; };
+  int c = byte(0);
+  if (in(c, 0xC2, 0xDF)) return in(byte(1), 0x80, 0xBF) ? 2 : 0;
+  int lo = 0x80, hi = 0xBF;
+  std::size_t len = 0;
+  if (c == 0xE0) {
+    lo = 0xA0, len = 3;
+  } else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) {
+    len = 3;
+  } else if (c == 0xED) {
+    hi = 0x9F, len = 3;
+  } else if (c == 0xF0) {
+    lo = 0x90, len = 4;
+  } else if (in(c, 0xF1, 0xF3)) {
+    len = 4;
+  } else if (c == 0xF4) {
+    hi = 0x8F, len = 4;
+  } else {
+    return 0;
+  }
+  if (!in(byte(1), lo, hi)) return 0;
+  for (std::size_t k = 2; k < len; ++k) {
+    if (!in(byte(k), 0x80, 0xBF)) return 0;
+  }
+  return len;
+}
+
+// Appends s as a JSON string literal. Valid UTF-8 is copied; quotes, backslashes, control
+// characters, DEL and bytes that are not valid UTF-8 are escaped (a raw byte b as \u00XX).
+void JsonString(std::string& o, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto escape_byte = [&](unsigned char c) {
+    o += "\\u00";
+    o += kHex[c >> 4];
+    o += kHex[c & 15];
+  };
+  o += '"';
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) {
+        escape_byte(c);
+        ++i;
+      } else {
+        o.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
+      case '\b':
+        o += "\\b";
+        break;
+      case '\f':
+        o += "\\f";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          escape_byte(c);
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  o += '"';
+}
+
+// A minimal JSON object builder: Obj().Num("a", 1).Str("b", "x").Done().
+class Obj {
+ public:
+  Obj& Key(std::string_view k) {
+    s_ += first_ ? "{" : ",";
+    first_ = false;
+    JsonString(s_, k);
+    s_ += ':';
+    return *this;
+  }
+  Obj& Num(std::string_view k, std::uint64_t v) {
+    Key(k);
+    s_ += std::to_string(v);
+    return *this;
+  }
+  Obj& Int(std::string_view k, std::int64_t v) {
+    Key(k);
+    s_ += std::to_string(v);
+    return *this;
+  }
+  Obj& Str(std::string_view k, std::string_view v) {
+    Key(k);
+    JsonString(s_, v);
+    return *this;
+  }
+  Obj& Bool(std::string_view k, bool v) {
+    Key(k);
+    s_ += v ? "true" : "false";
+    return *this;
+  }
+  Obj& Raw(std::string_view k, std::string_view json) {
+    Key(k);
+    s_ += json;
+    return *this;
+  }
+  std::string Done() { return first_ ? "{}" : s_ + "}"; }
+
+ private:
+  std::string s_;
+  bool first_ = true;
+};
+
+std::string EntryJson(const shmkv::Entry& e) {
+  return Obj().Str("key", e.key).Str("value", e.value).Done();
+}
+
+std::string EntriesJson(const std::vector<shmkv::Entry>& entries) {
+  std::string o = "[";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i) o += ',';
+    o += EntryJson(entries[i]);
+  }
+  return o + "]";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument parsing.
+
+// Parses all of s as an unsigned decimal number.
+std::optional<std::uint64_t> ParseU64(std::string_view s) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Splits "64MiB" into 64 and "MiB". Nullopt if there is no leading number or it overflows.
+std::optional<std::pair<std::uint64_t, std::string_view>> SplitNumberSuffix(std::string_view s) {
+  std::size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  auto n = ParseU64(s.substr(0, digits));
+  if (!n) return std::nullopt;
+  return std::pair{*n, s.substr(digits)};
+}
+
+// "1234", "64KiB", "64MiB", "1GiB".
+std::uint64_t ParseSize(std::string_view option, std::string_view s) {
+  auto bad = [&] {
+    return UsageError(Format(
+        "%.*s: '%.*s' is not a size (bytes, or a number followed by KiB, "
+        "MiB or GiB, e.g. 64MiB)",
+        static_cast<int>(option.size()), option.data(), static_cast<int>(s.size()), s.data()));
+  };
+  auto split = SplitNumberSuffix(s);
+  if (!split) throw bad();
+  auto [n, suffix] = *split;
+  unsigned shift = 0;
+  if (suffix.empty() || suffix == "B") {
+    shift = 0;
+  } else if (suffix == "KiB") {
+    shift = 10;
+  } else if (suffix == "MiB") {
+    shift = 20;
+  } else if (suffix == "GiB") {
+    shift = 30;
+  } else {
+    throw bad();
+  }
+  if (n > (std::numeric_limits<std::uint64_t>::max() >> shift)) throw bad();
+  return n << shift;
+}
+
+std::uint32_t ToU32(std::string_view option, std::uint64_t v) {
+  if (v > std::numeric_limits<std::uint32_t>::max()) {
+    throw UsageError(Format("%.*s: %" PRIu64 " is too large", static_cast<int>(option.size()),
+                            option.data(), v));
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+std::uint64_t ParseCount(std::string_view option, std::string_view s) {
+  auto n = ParseU64(s);
+  if (!n) {
+    throw UsageError(Format("%.*s: '%.*s' is not a non-negative integer",
+                            static_cast<int>(option.size()), option.data(),
+                            static_cast<int>(s.size()), s.data()));
+  }
+  return *n;
+}
+
+// "250ms", "10s", "5m", "2h"; a plain number is milliseconds.
+std::chrono::milliseconds ParseDuration(std::string_view option, std::string_view s) {
+  auto bad = [&] {
+    return UsageError(Format(
+        "%.*s: '%.*s' is not a duration (a number followed by ms, s, m or "
+        "h, e.g. 10s; a plain number is milliseconds)",
+        static_cast<int>(option.size()), option.data(), static_cast<int>(s.size()), s.data()));
+  };
+  auto split = SplitNumberSuffix(s);
+  if (!split) throw bad();
+  auto [n, suffix] = *split;
+  std::uint64_t scale = 0;
+  if (suffix.empty() || suffix == "ms") {
+    scale = 1;
+  } else if (suffix == "s") {
+    scale = 1000;
+  } else if (suffix == "m") {
+    scale = 60'000;
+  } else if (suffix == "h") {
+    scale = 3'600'000;
+  } else {
+    throw bad();
+  }
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (n > kMax / scale) throw bad();
+  return std::chrono::milliseconds(static_cast<std::int64_t>(n * scale));
+}
+
+std::int64_t ParseDelta(std::string_view s) {
+  std::string_view digits = s;
+  if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() ||
+      (digits.size() != s.size() && digits.front() == '-')) {
+    throw UsageError(Format("DELTA: '%.*s' is not a 64-bit signed integer",
+                            static_cast<int>(s.size()), s.data()));
+  }
+  return v;
+}
+
+// "0600", "600", "0o600" are all octal.
+std::uint32_t ParseMode(std::string_view s) {
+  std::string_view digits = s;
+  if (digits.starts_with("0o")) digits.remove_prefix(2);
+  std::uint32_t v = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, 8);
+  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() || v > 07777) {
+    throw UsageError(Format("--mode: '%.*s' is not an octal file mode (e.g. 0600 or 0660)",
+                            static_cast<int>(s.size()), s.data()));
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands.
+
+enum class Access {
+  create,  // the command opens the store itself (create) or not at all (destroy)
+  write,   // OpenMode::attach_only
+  read,    // OpenMode::read_only
+};
+
+struct OptionSpec {
+  std::string_view name;  // without the leading "--"
+  bool takes_value;
+};
+
+struct Invocation;
+
+struct CommandDef {
+  std::string_view name;
+  std::string_view synopsis;  // what follows the command name in the usage line
+  std::string_view summary;
+  Access access;
+  std::vector<OptionSpec> options;
+  std::vector<std::string_view> required;  // positional arguments, checked before run
+  std::vector<std::string_view> optional;
+  int (*run)(Invocation&);
+  bool custom_positionals = false;  // run() checks the positional count itself
+};
+
+struct Invocation {
+  const CommandDef* cmd = nullptr;
+  std::string name;
+  std::vector<std::string> pos;
+  std::map<std::string, std::string, std::less<>> opts;  // flags map to ""
+  std::optional<shmkv::Store> store;
+
+  bool Has(std::string_view o) const { return opts.find(o) != opts.end(); }
+  const std::string* Opt(std::string_view o) const {
+    auto it = opts.find(o);
+    return it == opts.end() ? nullptr : &it->second;
+  }
+  std::string OptOr(std::string_view o, std::string_view dflt) const {
+    auto* v = Opt(o);
+    return v ? *v : std::string(dflt);
+  }
+  std::size_t Limit() const { return Has("limit") ? ParseCount("--limit", *Opt("limit")) : 0; }
+
+  // Opens the store for the command's access kind. Called after all arguments are parsed, so
+  // usage errors are reported before any store error.
+  shmkv::Store& Open() {
+    shmkv::Options o;
+    o.name = name;
+    o.open_mode =
+        cmd->access == Access::read ? shmkv::OpenMode::read_only : shmkv::OpenMode::attach_only;
+    store.emplace(shmkv::Store::open(o));
+    return *store;
+  }
+};
+
+// Prints a "key absent" note and returns exit code 1.
+int NotFound(const Invocation& in, std::string_view key) {
+  Err(Format("shmkv: %.*s: no such key: %.*s", static_cast<int>(in.cmd->name.size()),
+             in.cmd->name.data(), static_cast<int>(key.size()), key.data()));
+  return kExitFalse;
+}
+
+int Note(const Invocation& in, std::string_view msg, int code) {
+  Err(Format("shmkv: %.*s: %.*s", static_cast<int>(in.cmd->name.size()), in.cmd->name.data(),
+             static_cast<int>(msg.size()), msg.data()));
+  return code;
+}
+
+int RunCreate(Invocation& in) {
+  shmkv::Options o;
+  o.name = in.name;
+  o.open_mode = shmkv::OpenMode::create_only;
+  if (auto* v = in.Opt("size")) o.size_bytes = ParseSize("--size", *v);
+  if (auto* v = in.Opt("shards")) o.shards = ToU32("--shards", ParseCount("--shards", *v));
+  if (auto* v = in.Opt("max-key")) o.max_key_bytes = ToU32("--max-key", ParseSize("--max-key", *v));
+  if (auto* v = in.Opt("max-value")) {
+    o.max_value_bytes = ToU32("--max-value", ParseSize("--max-value", *v));
+  }
+  if (auto* v = in.Opt("max-keys")) o.max_keys = ParseCount("--max-keys", *v);
+  if (auto* v = in.Opt("mode")) o.mode = ParseMode(*v);
+  shmkv::Store store = shmkv::Store::open(o);
+  shmkv::Info info = store.info();
+  OutLine(Format("created store '%s' (/dev/shm/shmkv.%s): %s, %u shards, %" PRIu64
+                 " key slots, max key %u bytes, max value %s, mode 0%o",
+                 info.name.c_str(), info.name.c_str(), HumanBytes(info.size_bytes).c_str(),
+                 info.shards, info.max_keys, info.max_key_bytes,
+                 HumanBytes(info.max_value_bytes).c_str(), o.mode));
+  return kExitOk;
+}
+
+int RunDestroy(Invocation& in) {
+  shmkv::Store::destroy(in.name);
+  return kExitOk;
+}
+
+int RunSet(Invocation& in) {
+  std::chrono::milliseconds ttl{};
+  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  in.Open().set(in.pos[0], in.pos[1], ttl);
+  return kExitOk;
+}
+
+int RunGet(Invocation& in) {
+  auto v = in.Open().get(in.pos[0]);
+  if (!v) return NotFound(in, in.pos[0]);
+  OutLine(*v);
+  return kExitOk;
+}
+
+int RunDel(Invocation& in) {
+  if (!in.Open().del(in.pos[0])) return NotFound(in, in.pos[0]);
+  return kExitOk;
+}
+
+int RunExists(Invocation& in) {
+  bool e = in.Open().exists(in.pos[0]);
+  OutLine(e ? "true" : "false");
+  return e ? kExitOk : kExitFalse;
+}
+
+int RunIncr(Invocation& in) {
+  std::int64_t delta = in.pos.size() > 1 ? ParseDelta(in.pos[1]) : 1;
+  OutLine(std::to_string(in.Open().increment_by(in.pos[0], delta)));
+  return kExitOk;
+}
+
+int RunCas(Invocation& in) {
+  bool absent = in.Has("absent");
+  std::size_t want = absent ? 2 : 3;
+  if (in.pos.size() < want) {
+    throw UsageError(in.pos.empty()                   ? "missing KEY"
+                     : (absent || in.pos.size() == 2) ? "missing NEW"
+                                                      : "missing EXPECTED (or --absent)");
+  }
+  if (in.pos.size() > want) throw UsageError("unexpected argument '" + in.pos[want] + "'");
+  std::optional<std::string_view> expected;
+  if (!absent) expected = in.pos[1];
+  if (in.Open().compare_and_swap(in.pos[0], expected, in.pos[want - 1])) return kExitOk;
+  return Note(in,
+              absent ? "lost: the key exists" : "lost: the key is absent or holds another value",
+              kExitFalse);
+}
+
+int RunCad(Invocation& in) {
+  if (in.Open().compare_and_delete(in.pos[0], in.pos[1])) return kExitOk;
+  return Note(in, "lost: the key is absent or holds another value", kExitFalse);
+}
+
+int RunGetOrSet(Invocation& in) {
+  auto r = in.Open().get_or_set(in.pos[0], in.pos[1]);
+  OutLine(r.value);
+  Note(in,
+       r.loaded ? "loaded: the key existed; printed its current value"
+                : "stored: the key was absent; it now holds the given value",
+       kExitOk);
+  return kExitOk;
+}
+
+int RunSwap(Invocation& in) {
+  auto r = in.Open().swap(in.pos[0], in.pos[1]);
+  if (r.previous) {
+    OutLine(*r.previous);
+    Note(in, "replaced: printed the previous value", kExitOk);
+  } else {
+    Note(in, "created: the key was absent (no previous value)", kExitOk);
+  }
+  return kExitOk;
+}
+
+int RunSetIfAbsent(Invocation& in) {
+  std::chrono::milliseconds ttl{};
+  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  if (in.Open().set_if_absent(in.pos[0], in.pos[1], ttl)) return kExitOk;
+  return Note(in, "not set: the key already exists", kExitFalse);
+}
+
+int RunExpire(Invocation& in) {
+  auto ttl = ParseDuration("TTL", in.pos[1]);
+  if (!in.Open().expire(in.pos[0], ttl)) return NotFound(in, in.pos[0]);
+  return kExitOk;
+}
+
+int RunTtl(Invocation& in) {
+  auto t = in.Open().ttl(in.pos[0]);
+  if (!t) return NotFound(in, in.pos[0]);
+  OutLine(t->count() == 0 ? std::string("none") : std::to_string(t->count()) + "ms");
+  return kExitOk;
+}
+
+int RunList(Invocation& in) {
+  shmkv::ListOptions o;
+  o.prefix = in.OptOr("prefix", "");
+  o.limit = in.Limit();
+  auto entries = in.Open().list(o);
+  if (in.Has("json")) {
+    OutLine(EntriesJson(entries));
+  } else {
+    for (const auto& e : entries) OutLine(e.key + '\t' + e.value);
+  }
+  return kExitOk;
+}
+
+int RunScan(Invocation& in) {
+  shmkv::ScanOptions o;
+  o.prefix = in.OptOr("prefix", "");
+  o.limit = in.Limit();
+  o.cursor = in.OptOr("cursor", "");
+  auto page = in.Open().scan(o);
+  if (in.Has("json")) {
+    OutLine(Obj()
+                .Raw("entries", EntriesJson(page.entries))
+                .Str("cursor", page.cursor)
+                .Bool("done", page.done)
+                .Done());
+  } else {
+    for (const auto& e : page.entries) OutLine(e.key + '\t' + e.value);
+    if (page.done) {
+      Err("(done: no more keys)");
+    } else {
+      Err("next cursor: " + page.cursor + "  (continue with --cursor '" + page.cursor + "')");
+    }
+  }
+  return kExitOk;
+}
+
+int RunCount(Invocation& in) {
+  OutLine(std::to_string(in.Open().count(in.OptOr("prefix", ""))));
+  return kExitOk;
+}
+
+int RunRandomKey(Invocation& in) {
+  auto k = in.Open().random_key(in.OptOr("prefix", ""));
+  if (!k) return Note(in, "no key matches", kExitFalse);
+  OutLine(*k);
+  return kExitOk;
+}
+
+int RunPopRandom(Invocation& in) {
+  auto e = in.Open().pop_random(in.OptOr("prefix", ""));
+  if (!e) return Note(in, "no key matches", kExitFalse);
+  OutLine(e->key + '\t' + e->value);
+  return kExitOk;
+}
+
+int RunDeletePrefix(Invocation& in) {
+  std::size_t limit = in.Limit();
+  auto r = in.Open().delete_prefix(in.pos[0], limit);
+  OutLine(std::to_string(r.deleted));
+  if (!r.done) Note(in, "limit reached: keys with this prefix remain", kExitOk);
+  return kExitOk;
+}
+
+int RunSize(Invocation& in) {
+  OutLine(std::to_string(in.Open().size()));
+  return kExitOk;
+}
+
+int RunClear(Invocation& in) {
+  in.Open().clear();
+  return kExitOk;
+}
+
+std::string InfoJson(const shmkv::Info& i) {
+  std::string shards = "[";
+  for (std::size_t k = 0; k < i.shard.size(); ++k) {
+    const auto& s = i.shard[k];
+    if (k) shards += ',';
+    shards += Obj()
+                  .Num("index", k)
+                  .Num("live_keys", s.live_keys)
+                  .Num("capacity", s.capacity)
+                  .Num("arena_bytes", s.arena_bytes)
+                  .Num("used_bytes", s.used_bytes)
+                  .Num("max_probe", s.max_probe)
+                  .Num("recoveries", s.recoveries)
+                  .Done();
+  }
+  shards += ']';
+  std::string procs = "[";
+  for (std::size_t k = 0; k < i.processes.size(); ++k) {
+    const auto& p = i.processes[k];
+    if (k) procs += ',';
+    procs += Obj().Int("pid", p.pid).Num("start_time", p.start_time).Bool("alive", p.alive).Done();
+  }
+  procs += ']';
+  return Obj()
+      .Str("name", i.name)
+      .Num("layout_version", i.layout_version)
+      // A string: a 64-bit fingerprint does not survive JSON readers that use doubles.
+      .Str("layout_fingerprint", Format("0x%016" PRIx64, i.layout_fingerprint))
+      .Num("created_unix_ms", i.created_unix_ms)
+      .Num("size_bytes", i.size_bytes)
+      .Num("shards", i.shards)
+      .Num("max_key_bytes", i.max_key_bytes)
+      .Num("max_value_bytes", i.max_value_bytes)
+      .Num("max_keys", i.max_keys)
+      .Num("arena_bytes", i.arena_bytes)
+      .Num("arena_used_bytes", i.arena_used_bytes)
+      .Num("live_keys", i.live_keys)
+      .Raw("shard", shards)
+      .Raw("processes", procs)
+      .Done();
+}
+
+int RunInfo(Invocation& in) {
+  shmkv::Info i = in.Open().info();
+  if (in.Has("json")) {
+    OutLine(InfoJson(i));
+    return kExitOk;
+  }
+  auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * a / b : 0.0; };
+  OutLine(Format("name:             %s  (/dev/shm/shmkv.%s)", i.name.c_str(), i.name.c_str()));
+  OutLine(Format("layout:           version %u, fingerprint 0x%016" PRIx64, i.layout_version,
+                 i.layout_fingerprint));
+  OutLine(Format("created:          %s  (unix ms %" PRIu64 ")",
+                 UnixMsToUtc(i.created_unix_ms).c_str(), i.created_unix_ms));
+  OutLine(Format("size:             %" PRIu64 " bytes (%s)", i.size_bytes,
+                 HumanBytes(i.size_bytes).c_str()));
+  OutLine(Format("shards:           %u", i.shards));
+  OutLine(Format("max key:          %u bytes", i.max_key_bytes));
+  OutLine(Format("max value:        %u bytes (%s)", i.max_value_bytes,
+                 HumanBytes(i.max_value_bytes).c_str()));
+  OutLine(Format("max keys:         %" PRIu64 " (hash-table slots, all shards)", i.max_keys));
+  OutLine(Format("arena:            %" PRIu64 " bytes (%s), %" PRIu64 " held by shards (%.1f%%)",
+                 i.arena_bytes, HumanBytes(i.arena_bytes).c_str(), i.arena_used_bytes,
+                 pct(i.arena_used_bytes, i.arena_bytes)));
+  OutLine(Format("live keys:        %" PRIu64
+                 " (%.1f%% of slots; expired keys count until reclaimed)",
+                 i.live_keys, pct(i.live_keys, i.max_keys)));
+  OutLine(Format("processes:        %zu attached", i.processes.size()));
+  if (!i.processes.empty()) {
+    OutLine(Format("  %10s  %14s  %s", "pid", "start_time", "alive"));
+    for (const auto& p : i.processes) {
+      OutLine(Format("  %10d  %14" PRIu64 "  %-5s%s", p.pid, p.start_time, p.alive ? "yes" : "no",
+                     p.pid == ::getpid() ? "  (this shmkv command)" : ""));
+    }
+  }
+  OutLine(Format("per shard:        %zu rows", i.shard.size()));
+  OutLine(Format("  %6s  %10s  %10s  %6s  %12s  %12s  %9s  %10s", "shard", "live_keys", "capacity",
+                 "load", "arena_bytes", "used_bytes", "max_probe", "recoveries"));
+  for (std::size_t k = 0; k < i.shard.size(); ++k) {
+    const auto& s = i.shard[k];
+    OutLine(Format("  %6zu  %10" PRIu64 "  %10" PRIu64 "  %5.1f%%  %12" PRIu64 "  %12" PRIu64
+                   "  %9u  %10" PRIu64,
+                   k, s.live_keys, s.capacity, pct(s.live_keys, s.capacity), s.arena_bytes,
+                   s.used_bytes, s.max_probe, s.recoveries));
+  }
+  return kExitOk;
+}
+
+int RunStats(Invocation& in) {
+  shmkv::Stats s = in.Open().stats();
+  const std::pair<const char*, std::uint64_t> rows[] = {
+      {"gets", s.gets},
+      {"hits", s.hits},
+      {"misses", s.misses},
+      {"sets", s.sets},
+      {"deletes", s.deletes},
+      {"cas_success", s.cas_success},
+      {"cas_failure", s.cas_failure},
+      {"lock_waits", s.lock_waits},
+      {"recoveries", s.recoveries},
+  };
+  if (in.Has("json")) {
+    Obj o;
+    for (const auto& [k, v] : rows) o.Num(k, v);
+    OutLine(o.Done());
+  } else {
+    for (const auto& [k, v] : rows) OutLine(Format("%-12s %" PRIu64, k, v));
+  }
+  return kExitOk;
+}
+
+int RunCheck(Invocation& in) {
+  shmkv::Store& store = in.Open();
+  auto violations = store.check_invariants();
+  for (const auto& v : violations) OutLine(v);
+  if (violations.empty()) {
+    OutLine(Format("ok: no invariant violations in %u shards", store.info().shards));
+    return kExitOk;
+  }
+  return Note(in, Format("%zu invariant violation(s)", violations.size()), kExitFalse);
+}
+
+const std::vector<CommandDef>& Commands() {
+  static const std::vector<CommandDef> kCommands = {
+      {"create",
+       "[--size 64MiB] [--shards N] [--max-key BYTES] [--max-value BYTES] [--max-keys N] "
+       "[--mode 0600]",
+       "create a new store (fails if it exists)",
+       Access::create,
+       {{"size", true},
+        {"shards", true},
+        {"max-key", true},
+        {"max-value", true},
+        {"max-keys", true},
+        {"mode", true}},
+       {},
+       {},
+       RunCreate},
+      {"set",
+       "KEY VALUE [--ttl DURATION]",
+       "store VALUE at KEY",
+       Access::write,
+       {{"ttl", true}},
+       {"KEY", "VALUE"},
+       {},
+       RunSet},
+      {"get",
+       "KEY",
+       "print the value at KEY (exit 1 if absent)",
+       Access::read,
+       {},
+       {"KEY"},
+       {},
+       RunGet},
+      {"del", "KEY", "delete KEY (exit 1 if absent)", Access::write, {}, {"KEY"}, {}, RunDel},
+      {"exists",
+       "KEY",
+       "print true or false (exit 1 if false)",
+       Access::read,
+       {},
+       {"KEY"},
+       {},
+       RunExists},
+      {"incr",
+       "KEY [DELTA]",
+       "add DELTA (default 1) to the integer at KEY; print the result",
+       Access::write,
+       {},
+       {"KEY"},
+       {"DELTA"},
+       RunIncr},
+      {"cas",
+       "KEY (EXPECTED | --absent) NEW",
+       "set KEY to NEW if it holds EXPECTED (or is absent); exit 1 if it lost",
+       Access::write,
+       {{"absent", false}},
+       {},
+       {},
+       RunCas,
+       true},
+      {"cad",
+       "KEY EXPECTED",
+       "delete KEY if it holds EXPECTED; exit 1 if it lost",
+       Access::write,
+       {},
+       {"KEY", "EXPECTED"},
+       {},
+       RunCad},
+      {"get-or-set",
+       "KEY VALUE",
+       "print the value at KEY, storing VALUE first if absent (stderr says which)",
+       Access::write,
+       {},
+       {"KEY", "VALUE"},
+       {},
+       RunGetOrSet},
+      {"swap",
+       "KEY VALUE",
+       "store VALUE and print the previous value, if any",
+       Access::write,
+       {},
+       {"KEY", "VALUE"},
+       {},
+       RunSwap},
+      {"set-if-absent",
+       "KEY VALUE [--ttl DURATION]",
+       "store VALUE only if KEY is absent; exit 1 if it exists",
+       Access::write,
+       {{"ttl", true}},
+       {"KEY", "VALUE"},
+       {},
+       RunSetIfAbsent},
+      {"expire",
+       "KEY TTL",
+       "set KEY's time to live (0 removes it); exit 1 if absent",
+       Access::write,
+       {},
+       {"KEY", "TTL"},
+       {},
+       RunExpire},
+      {"ttl",
+       "KEY",
+       "print KEY's remaining time to live (e.g. 9500ms, or none)",
+       Access::read,
+       {},
+       {"KEY"},
+       {},
+       RunTtl},
+      {"list",
+       "[--prefix P] [--limit N] [--json]",
+       "print entries in key order (KEY<TAB>VALUE)",
+       Access::read,
+       {{"prefix", true}, {"limit", true}, {"json", false}},
+       {},
+       {},
+       RunList},
+      {"scan",
+       "[--prefix P] [--limit N] [--cursor C] [--json]",
+       "print one page of entries and the cursor for the next page",
+       Access::read,
+       {{"prefix", true}, {"limit", true}, {"cursor", true}, {"json", false}},
+       {},
+       {},
+       RunScan},
+      {"count",
+       "[--prefix P]",
+       "print the number of live keys with the prefix",
+       Access::read,
+       {{"prefix", true}},
+       {},
+       {},
+       RunCount},
+      {"random-key",
+       "[--prefix P]",
+       "print a uniformly random key (exit 1 if none)",
+       Access::read,
+       {{"prefix", true}},
+       {},
+       {},
+       RunRandomKey},
+      {"pop-random",
+       "[--prefix P]",
+       "remove a random entry and print it as KEY<TAB>VALUE (exit 1 if none)",
+       Access::write,
+       {{"prefix", true}},
+       {},
+       {},
+       RunPopRandom},
+      {"delete-prefix",
+       "P [--limit N]",
+       "delete keys starting with P; print how many",
+       Access::write,
+       {{"limit", true}},
+       {"P"},
+       {},
+       RunDeletePrefix},
+      {"size", "", "print the number of live keys", Access::read, {}, {}, {}, RunSize},
+      {"clear", "", "delete every key", Access::write, {}, {}, {}, RunClear},
+      {"info",
+       "[--json]",
+       "print the segment's configuration, shards and attached processes",
+       Access::read,
+       {{"json", false}},
+       {},
+       {},
+       RunInfo},
+      {"stats",
+       "[--json]",
+       "print operation counters",
+       Access::read,
+       {{"json", false}},
+       {},
+       {},
+       RunStats},
+      {"check",
+       "",
+       "verify the store's invariants; exit 1 on any violation",
+       Access::write,
+       {},
+       {},
+       {},
+       RunCheck},
+      {"destroy", "", "remove the store's segment", Access::create, {}, {}, {}, RunDestroy},
+  };
+  return kCommands;
+}
+
+const CommandDef* FindCommand(std::string_view name) {
+  for (const auto& c : Commands()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::string UsageLine(const CommandDef& c) {
+  std::string s = "usage: shmkv [--name NAME] " + std::string(c.name);
+  if (!c.synopsis.empty()) s += " " + std::string(c.synopsis);
+  return s;
+}
+
+constexpr std::string_view kUsage = "usage: shmkv [--name NAME] COMMAND [ARGS...]  (shmkv --help)";
+
+void PrintHelp() {
+  std::string h =
+      "shmkv: read and write a shmkv shared-memory key-value store.\n\n"
+      "usage: shmkv [--name NAME] COMMAND [ARGS...]\n"
+      "       shmkv COMMAND --help | shmkv --help | shmkv --version\n\n"
+      "  --name NAME   the store (segment /dev/shm/shmkv.NAME); default $SHMKV_NAME, else "
+      "'default'\n\n"
+      "commands:\n";
+  for (const auto& c : Commands()) {
+    std::string head = "  " + std::string(c.name);
+    if (!c.synopsis.empty()) head += " " + std::string(c.synopsis);
+    h += head + "\n      " + std::string(c.summary) + "\n";
+  }
+  h += "\nsizes: plain bytes or a number with KiB, MiB or GiB (64MiB).\n"
+       "durations: a number with ms, s, m or h (10s); a plain number is milliseconds.\n"
+       "Options go anywhere after COMMAND, as --opt VALUE or --opt=VALUE; '--' ends options\n"
+       "(use it for keys or values that start with --).\n"
+       "Text output prints keys and values as-is; --json prints JSON where valid UTF-8 is kept\n"
+       "and other bytes are \\u00XX escapes. Status notes go to stderr.\n\n"
+       "exit status: 0 ok, 1 not found / false / lost race, 2 usage error, 3 error\n"
+       "(\"shmkv: <error code>: <message>\" on stderr).\n";
+  Out(h);
+}
+
+// Parses the arguments after the command name into in.pos and in.opts.
+void ParseCommandArgs(Invocation& in, const std::vector<std::string_view>& args) {
+  const CommandDef& c = *in.cmd;
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    if (options_done || !a.starts_with("--") || a == "-") {
+      in.pos.emplace_back(a);
+      continue;
+    }
+    if (a == "--") {
+      options_done = true;
+      continue;
+    }
+    std::string_view body = a.substr(2);
+    std::optional<std::string_view> inline_value;
+    if (auto eq = body.find('='); eq != std::string_view::npos) {
+      inline_value = body.substr(eq + 1);
+      body = body.substr(0, eq);
+    }
+    bool takes_value = false;
+    bool known = false;
+    if (body == "name") {
+      known = takes_value = true;
+    } else {
+      for (const auto& o : c.options) {
+        if (o.name == body) known = true, takes_value = o.takes_value;
+      }
+    }
+    if (!known) throw UsageError("unknown option '--" + std::string(body) + "'");
+    std::string value;
+    if (takes_value) {
+      if (inline_value) {
+        value = *inline_value;
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        throw UsageError("--" + std::string(body) + " needs a value");
+      }
+    } else if (inline_value) {
+      throw UsageError("--" + std::string(body) + " takes no value");
+    }
+    if (body == "name") {
+      in.name = value;
+    } else {
+      in.opts[std::string(body)] = value;
+    }
+  }
+  if (c.custom_positionals) return;
+  if (in.pos.size() < c.required.size()) {
+    throw UsageError("missing " + std::string(c.required[in.pos.size()]));
+  }
+  if (in.pos.size() > c.required.size() + c.optional.size()) {
+    throw UsageError("unexpected argument '" + in.pos[c.required.size() + c.optional.size()] + "'");
+  }
+}
+
+// what() of a system_error ends with ": <category message>", which for shmkv is the code name
+// printed just before it; drop the repetition.
+std::string ErrorMessage(const shmkv::Error& e) {
+  std::string what = e.what();
+  std::string suffix = std::string(": ") + shmkv::errc_name(e.code_value());
+  if (what.size() > suffix.size() && what.ends_with(suffix))
+    what.resize(what.size() - suffix.size());
+  return what;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  Invocation in;
+  const char* env = std::getenv("SHMKV_NAME");
+  in.name = env != nullptr && *env != '\0' ? env : "default";
+
+  // Global options, before the command.
+  std::size_t i = 0;
+  for (; i < args.size() && args[i].starts_with("-"); ++i) {
+    std::string_view a = args[i];
+    if (a == "--help" || a == "-h") {
+      PrintHelp();
+      return kExitOk;
+    }
+    if (a == "--version") {
+      OutLine(std::string("shmkv ") + shmkv::kVersionString);
+      return kExitOk;
+    }
+    if (a == "--name" && i + 1 < args.size()) {
+      in.name = args[++i];
+    } else if (a.starts_with("--name=")) {
+      in.name = a.substr(7);
+    } else if (a == "--name") {
+      Err("shmkv: --name needs a value");
+      Err(kUsage);
+      return kExitUsage;
+    } else {
+      Err("shmkv: unknown option '" + std::string(a) + "'");
+      Err(kUsage);
+      return kExitUsage;
+    }
+  }
+  if (i == args.size()) {
+    Err("shmkv: missing COMMAND");
+    Err(kUsage);
+    return kExitUsage;
+  }
+  std::string_view name = args[i++];
+  if (name == "help") {
+    if (i == args.size()) {
+      PrintHelp();
+      return kExitOk;
+    }
+    name = args[i];
+    if (FindCommand(name) != nullptr) {
+      in.cmd = FindCommand(name);
+      OutLine(UsageLine(*in.cmd));
+      OutLine("  " + std::string(in.cmd->summary));
+      return kExitOk;
+    }
+  }
+  in.cmd = FindCommand(name);
+  if (in.cmd == nullptr) {
+    Err("shmkv: unknown command '" + std::string(name) + "'");
+    Err(kUsage);
+    return kExitUsage;
+  }
+  std::vector<std::string_view> rest(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+  for (std::string_view a : rest) {
+    if (a == "--") break;
+    if (a == "--help" || a == "-h") {
+      OutLine(UsageLine(*in.cmd));
+      OutLine("  " + std::string(in.cmd->summary));
+      return kExitOk;
+    }
+  }
+  try {
+    ParseCommandArgs(in, rest);
+    return in.cmd->run(in);
+  } catch (const UsageError& e) {
+    Err("shmkv: " + std::string(in.cmd->name) + ": " + e.what());
+    Err(UsageLine(*in.cmd));
+    return kExitUsage;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int code = kExitError;
+  try {
+    code = Main(argc, argv);
+  } catch (const shmkv::Error& e) {
+    std::fflush(stdout);
+    Err(std::string("shmkv: ") + shmkv::errc_name(e.code_value()) + ": " + ErrorMessage(e));
+    code = kExitError;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    Err(std::string("shmkv: error: ") + e.what());
+    code = kExitError;
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    Err("shmkv: io_error: writing to standard output failed");
+    return kExitError;
+  }
+  return code;
+}
