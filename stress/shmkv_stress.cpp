@@ -12,9 +12,9 @@
 // every --check-every ms while the workers run. At the end it stops the workers with SIGTERM,
 // opens the store afresh and checks the invariants, every owned key, the counters and the queue.
 //
-// Everything a worker does is a function of (--seed, slot, spawn number); the kill schedule is a
-// function of --seed. Timing is not, so a run is repeatable in its mix, not instruction by
-// instruction.
+// Determinism: a worker's generator is seeded from (--seed, slot, spawn number) and the parent's
+// choice of victims from --seed, so the operation mix and the kill order repeat; the moments of
+// the kills (and so what a worker was doing when killed) depend on scheduling and do not.
 //
 // Exit codes: 0 every check passed; 1 a check failed (invariant violation, lost acknowledged
 // write, torn read, wrong result, counter or queue mismatch, crashed or hung worker); 2 usage

@@ -70,9 +70,15 @@ bool Worker::Decode(std::uint32_t k, const std::optional<std::string>& raw, Seen
 }
 
 std::optional<State> Worker::Pick(Seen seen, std::initializer_list<State> candidates) {
-  for (const State& c : candidates)
-    if (Matches(c, seen)) return seen ? c : State{};
-  return std::nullopt;
+  std::optional<State> out;
+  for (const State& c : candidates) {
+    if (!Matches(c, seen)) continue;
+    if (!seen) return State{};
+    // Two candidates with the same value differ only in their TTL (an expire in flight): the
+    // key may vanish if either says so.
+    if (!out || c.kind == kMayExpire) out = c;
+  }
+  return out;
 }
 
 std::string Describe(const State& s) {
@@ -156,8 +162,6 @@ std::vector<std::uint32_t> Worker::DistinctKeys(std::size_t n) {
   }
   return out;
 }
-
-// Single-key writes of owned keys.
 
 void Worker::DoOp(Op op) {
   switch (op) {

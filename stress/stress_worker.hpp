@@ -104,7 +104,8 @@ class Worker {
   bool Decode(std::uint32_t k, const std::optional<std::string>& raw, Seen* seen);
   // Checks a read against the model; on a match, refines kMayExpire to absent when so observed.
   void Observe(std::uint32_t k, const std::optional<std::string>& raw, const char* op);
-  // The candidate `seen` matches (absent matches anything not kPresent), if any.
+  // The candidate `seen` matches (absent matches anything not kPresent), if any; of two that
+  // match, the one that may expire.
   static std::optional<State> Pick(Seen seen, std::initializer_list<State> candidates);
   // True if `prior` (what a write replaced) matches the model; else reports a lost write.
   bool CheckPrior(std::uint32_t k, const State& old, Seen prior, const char* op);

@@ -8,6 +8,7 @@
 
 namespace stress {
 
+// Single-key writes of owned keys.
 void Worker::DoOwnWrite(Op op) {
   std::uint32_t k = op == kExpire || op == kNotNumber ? ValueKey() : AnyKey();
   if (op == kIncOwn && !IsNumericKey(k)) k = (k | 7) < cfg_.keys ? k | 7 : 7;
@@ -293,8 +294,10 @@ void Worker::CheckListing(const std::string& prefix, const std::vector<shmkv::En
   }
   for (std::uint32_t k = 0; k < cfg_.keys; ++k) {
     if (listed[k] || st_[k].kind != kPresent || !Key(k).starts_with(prefix)) continue;
-    if (complete || (!entries.empty() && Key(k) < entries.back().key))
+    if (complete || (!entries.empty() && Key(k) < entries.back().key)) {
       Fail(kLost, k, 0, std::string(op) + "(" + prefix + ") left out " + Key(k));
+      Settle(k, State{});  // report a vanished key once
+    }
   }
 }
 
@@ -306,10 +309,14 @@ void Worker::DoReads(Op op) {
       break;
     case kExistsTtl: {
       bool present = rng_.Chance(50) ? store_.exists(Key(k)) : store_.ttl(Key(k)).has_value();
-      if (st_[k].kind != kMayExpire && present != (st_[k].kind == kPresent))
+      if (st_[k].kind != kMayExpire && present != (st_[k].kind == kPresent)) {
         Fail(kLost, k, 0,
              "exists/ttl says " + Key(k) + (present ? " is" : " is not") + " present; model " +
                  Describe(st_[k]));
+        if (!present) Settle(k, State{});
+      } else if (!present && st_[k].kind == kMayExpire) {
+        Settle(k, State{});
+      }
       break;
     }
     case kGetOther: {
