@@ -160,6 +160,7 @@ class Store:
         try:
             _check(_lib.shmkv_info_get(handle, ctypes.byref(info), ctypes.sizeof(info)))
         except BaseException:
+            self._h = None
             _lib.shmkv_close(handle)
             raise
         self._max_key = info.max_key_bytes
@@ -205,6 +206,10 @@ class Store:
                 self._h = None
         except Exception:
             pass
+
+    def __reduce__(self):
+        raise TypeError(f"a shmkv.Store cannot be pickled or sent to another process; pass the "
+                        f"name ({self._name!r}) and open it there")
 
     def __repr__(self):
         state = "closed" if self._h is None else "open"

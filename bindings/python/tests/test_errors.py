@@ -110,9 +110,12 @@ def test_store_full_is_reported_and_changes_nothing(name):
         assert n > 0 and s.get(f"k{n}") is None
 
 
-def test_direct_construction_is_refused():
+def test_direct_construction_and_pickling_are_refused(store):
     with pytest.raises(TypeError):
         shmkv.Store()
+    import pickle
+    with pytest.raises(TypeError, match="open it there"):
+        pickle.dumps(store)
 
 
 def test_c_buffer_protocol_never_truncates(store):
