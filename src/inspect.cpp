@@ -286,15 +286,15 @@ LockInfo ProbeLock(const pthread_mutex_t* mutex) {
 
 // --- Inspector ---
 
-std::unique_ptr<Inspector> Inspector::Attach(const std::string& name) {
+std::unique_ptr<Inspector> Inspector::Attach(const std::string& name, bool read_only_mapping) {
   Segment::ValidateName(name);
   const std::string path = os::SegmentPath(name);
-  bool writable = true;
+  bool writable = !read_only_mapping;
   int fd = -1;
   try {
-    fd = os::OpenExisting(path, true);
+    fd = os::OpenExisting(path, writable);
   } catch (const Error& e) {
-    if (e.code_value() != errc::permission_denied) throw;
+    if (!writable || e.code_value() != errc::permission_denied) throw;
     fd = os::OpenExisting(path, false);
     writable = false;
   }

@@ -97,7 +97,9 @@ class Inspector {
  public:
   // Maps /dev/shm/shmkv.<name> and validates its header. Throws shmkv::Error: not_found (absent
   // or never finished), incompatible_layout, corrupted (size mismatch), permission_denied.
-  static std::unique_ptr<Inspector> Attach(const std::string& name);
+  // read_only_mapping: map PROT_READ even when the file is writable, so no shard is ever
+  // locked and any write would fault (shmkv-inspect --no-lock).
+  static std::unique_ptr<Inspector> Attach(const std::string& name, bool read_only_mapping = false);
 
   Segment* segment() const { return seg_.get(); }
   const SegmentHeader& header() const { return *seg_->header(); }

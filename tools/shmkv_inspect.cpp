@@ -1,6 +1,6 @@
 // shmkv_inspect.cpp: `shmkv-inspect`, a read-only look inside a live store.
 //
-//   shmkv-inspect NAME [VIEW] [--json] [--lock-wait DUR] [view options]
+//   shmkv-inspect NAME [VIEW] [--json] [--lock-wait DUR] [--no-lock] [view options]
 //   VIEW: summary (default), shards, keys, get KEY, histogram, check, watch
 //
 // Read-only, precisely (the details live in src/inspect.hpp):
@@ -18,8 +18,9 @@
 //   consistent would skip the repair. So trylock always runs on a throwaway thread, which in
 //   that case reads the shard and exits still holding the mutex: the kernel marks the mutex
 //   owner-died again and the next locker repairs it, as if we had not looked.
-// - Without write access to /dev/shm/shmkv.NAME it maps read-only and reads every shard
-//   without its lock (approximate).
+// - Without write access to /dev/shm/shmkv.NAME, or with --no-lock, it maps the segment
+//   read-only (PROT_READ: a write would fault) and reads every shard without its lock
+//   (approximate).
 // - SIGINT/SIGTERM/SIGHUP are caught, so a Ctrl-C never lands while a shard lock is held.
 //
 // Output: human-readable aligned tables, or with --json one JSON document per line (watch:
@@ -92,6 +93,7 @@ struct Args {
   std::vector<std::string> positional;      // after the view
   std::map<std::string, std::string> opts;  // without the leading "--"
   bool json = false;
+  bool no_lock = false;
   bool help = false;
   bool Has(const std::string& k) const { return opts.count(k) != 0; }
 };
@@ -116,7 +118,7 @@ struct View {
 const std::vector<View>& Views();
 
 constexpr const char* kGeneralHelp =
-    "usage: shmkv-inspect NAME [VIEW] [--json] [--lock-wait DUR] [options]\n"
+    "usage: shmkv-inspect NAME [VIEW] [--json] [--lock-wait DUR] [--no-lock] [options]\n"
     "\n"
     "A read-only look inside the live shmkv store NAME (/dev/shm/shmkv.NAME) while its\n"
     "processes keep running. It never writes to the segment, never registers itself, holds a\n"
@@ -130,6 +132,8 @@ constexpr const char* kGeneralHelp =
     "  --json            machine-readable output (one JSON document per line)\n"
     "  --lock-wait DUR   how long to retry a busy shard lock before reading without it\n"
     "                    (default 20ms; check: 1s). DUR: 500us, 20ms, 1s, 1.5s, 2m\n"
+    "  --no-lock         map the segment read-only and take no lock at all (not even\n"
+    "                    briefly): nothing can be written; numbers are approximate\n"
     "  -h, --help        this help; NAME VIEW --help: help for one view\n"
     "\n"
     "exit codes: 0 ok, 1 not found / check failed, 2 usage, 3 error, 130 interrupted\n";
@@ -142,7 +146,8 @@ void PrintHelp(const View* v) {
     Out(text);
     return;
   }
-  OutLine(Format("usage: shmkv-inspect NAME %s [--json] [--lock-wait DUR]", v->synopsis));
+  OutLine(
+      Format("usage: shmkv-inspect NAME %s [--json] [--lock-wait DUR] [--no-lock]", v->synopsis));
   OutLine("");
   OutLine(v->summary);
   OutLine("");
@@ -204,9 +209,9 @@ Args Parse(int argc, char** argv) {
       key.resize(eq);
       has_value = true;
     }
-    if (key == "json") {
-      if (has_value) throw UsageError("--json takes no value");
-      a.json = true;
+    if (key == "json" || key == "no-lock") {
+      if (has_value) throw UsageError("--" + key + " takes no value");
+      (key == "json" ? a.json : a.no_lock) = true;
       continue;
     }
     static const std::set<std::string> kValued = {"lock-wait", "prefix", "limit", "interval",
@@ -275,13 +280,46 @@ std::string VisitNote(const ins::Visit& v) {
       note = "lock " + v.lock.Describe() + " past --lock-wait; read without the lock";
       break;
     case ins::Access::no_write_access:
-      note = "no write access to the segment; read without the lock";
+      note = "segment mapped read-only (--no-lock or no write access); read without the lock";
       break;
   }
   if (v.seq_odd) note += std::string(note.empty() ? "" : "; ") + "a mutation was in progress";
   if (v.changed) note += std::string(note.empty() ? "" : "; ") + "changed while read";
   return note;
 }
+
+// Notes about single shards, grouped: one line per distinct text, "shard 3: ..." or
+// "shards 0-2, 7: ...", in order of first appearance.
+class ShardNotes {
+ public:
+  void Add(std::uint32_t shard, const std::string& text) {
+    for (auto& [t, shards] : groups_)
+      if (t == text) {
+        shards.push_back(shard);
+        return;
+      }
+    groups_.push_back({text, {shard}});
+  }
+  std::vector<std::string> Lines() const {
+    std::vector<std::string> out;
+    for (const auto& [text, shards] : groups_) {
+      std::string list;
+      for (std::size_t i = 0; i < shards.size();) {
+        std::size_t j = i;
+        while (j + 1 < shards.size() && shards[j + 1] == shards[j] + 1) ++j;
+        if (!list.empty()) list += ", ";
+        list += std::to_string(shards[i]);
+        if (j > i) list += "-" + std::to_string(shards[j]);
+        i = j + 1;
+      }
+      out.push_back((shards.size() == 1 ? "shard " : "shards ") + list + ": " + text);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::vector<std::uint32_t>>> groups_;
+};
 
 std::string CountersJson(const ins::Counters& c, std::uint64_t alloc_recoveries) {
   return Obj()
@@ -334,7 +372,8 @@ int RunSummary(Ctx& c) {
   ins::Counters total;
   std::uint64_t live = 0, expired = 0, chunks = 0, record_bytes = 0, held = 0, dead = 0,
                 unrecoverable = 0;
-  std::vector<std::string> approx_json, notes;
+  std::vector<std::string> approx_json;
+  ShardNotes notes;
   for (const auto& s : shards) {
     total += s.counters;
     live += s.live();
@@ -346,7 +385,7 @@ int RunSummary(Ctx& c) {
     unrecoverable += s.visit.lock.kind == ins::LockKind::unrecoverable;
     if (s.visit.approximate()) {
       approx_json.push_back(std::to_string(s.index));
-      notes.push_back(Format("shard %u: %s", s.index, VisitNote(s.visit).c_str()));
+      notes.Add(s.index, VisitNote(s.visit));
     }
   }
   const std::uint64_t arena = h.chunk_count * kChunkBytes;
@@ -433,7 +472,7 @@ int RunSummary(Ctx& c) {
                     h.alloc_recoveries)});
   auto lines = t.Lines();
   for (std::size_t i = 1; i < lines.size(); ++i) OutLine(lines[i]);  // no header row
-  for (const auto& n : notes) OutLine("note: " + n + " (approximate)");
+  for (const auto& n : notes.Lines()) OutLine("note: " + n + " (approximate)");
   return kExitOk;
 }
 
@@ -479,12 +518,12 @@ int RunShards(Ctx& c) {
            {"ops", true},
            {"recov", true},
            {"lock", false}});
-  std::vector<std::string> notes;
+  ShardNotes notes;
   for (const auto& s : shards) {
     std::string lock = s.visit.lock.Describe();
     if (s.visit.approximate()) {
       lock += " *";
-      notes.push_back(Format("shard %u: %s", s.index, VisitNote(s.visit).c_str()));
+      notes.Add(s.index, VisitNote(s.visit));
     }
     t.Row({std::to_string(s.index), std::to_string(s.live()), std::to_string(s.expired),
            Format("%.1f%%", 100 * s.load_factor()), Format("%.2f", s.mean_psl()),
@@ -493,7 +532,7 @@ int RunShards(Ctx& c) {
            HumanCount(s.counters.ops()), std::to_string(s.counters.recoveries), lock});
   }
   t.Print();
-  for (const auto& n : notes) OutLine("* " + n + " (approximate)");
+  for (const auto& n : notes.Lines()) OutLine("* " + n + " (approximate)");
   return kExitOk;
 }
 
@@ -679,19 +718,16 @@ int RunCheck(Ctx& c) {
   for (std::uint32_t i = 0; i < c.in->shard_count() && !g_stop; ++i)
     checks.push_back(ins::CheckShard(*c.in, i, c.policy));
   if (g_stop) return kExitInterrupted;
-  std::vector<std::string> violations, notes, shard_json;
+  std::vector<std::string> violations, shard_json;
+  ShardNotes notes;
   bool complete = true;
   for (const auto& sc : checks) {
     for (const auto& v : sc.violations) violations.push_back(v);
     complete &= sc.checked;
-    std::string note;
     if (!sc.checked)
-      note = Format("shard %u: not checked: lock %s past --lock-wait", sc.index,
-                    sc.visit.lock.Describe().c_str());
+      notes.Add(sc.index, "not checked: lock " + sc.visit.lock.Describe() + " past --lock-wait");
     else if (sc.visit.access != ins::Access::locked)
-      note = Format("shard %u: %s; checked read-only, nothing repaired", sc.index,
-                    VisitNote(sc.visit).c_str());
-    if (!note.empty()) notes.push_back(note);
+      notes.Add(sc.index, VisitNote(sc.visit) + "; checked read-only, nothing repaired");
     shard_json.push_back(Obj()
                              .Num("shard", sc.index)
                              .Str("access", ins::AccessName(sc.visit.access))
@@ -702,7 +738,7 @@ int RunCheck(Ctx& c) {
   }
   std::vector<std::string> vj, nj;
   for (const auto& v : violations) vj.push_back(JsonQuote(v));
-  for (const auto& n : notes) nj.push_back(JsonQuote(n));
+  for (const auto& n : notes.Lines()) nj.push_back(JsonQuote(n));
   if (c.args.json) {
     OutLine(Obj()
                 .Bool("healthy", violations.empty() && complete)
@@ -714,7 +750,7 @@ int RunCheck(Ctx& c) {
                 .Done());
   } else {
     for (const auto& v : violations) OutLine(v);
-    for (const auto& n : notes) Err("note: " + n);
+    for (const auto& n : notes.Lines()) Err("note: " + n);
     if (violations.empty() && complete)
       Err(Format("ok: %zu shards checked, no violations", checks.size()));
   }
@@ -1023,7 +1059,7 @@ int main(int argc, char** argv) {
                                ? ParseDuration(c.args.opts["lock-wait"], "--lock-wait")
                                : std::chrono::microseconds(check ? std::chrono::seconds(1)
                                                                  : std::chrono::milliseconds(20));
-    c.in = ins::Inspector::Attach(c.args.name);
+    c.in = ins::Inspector::Attach(c.args.name, c.args.no_lock);
     c.now_ms = shmkv::detail::os::NowUnixMs();
     int rc = FindView(c.args.view)->run(c);
     std::fflush(stdout);
