@@ -11,18 +11,28 @@ loaded from $SHMKV_LIBRARY, else from the system (an installed libshmkv.so).
         token = kv.pop_random("token:")
 """
 
-from . import errors
+from ._capi import lib as _lib
 from ._capi import library_path
-from .errors import *  # noqa: F401,F403
-from .errors import OverflowError  # noqa: A004 (shmkv.OverflowError subclasses the built-in)
-from .errors import TooSmallError, error_for_code  # noqa: F401
+from .errors import (AlreadyExistsError, ArgumentTypeError, BusyError, ClosedError,
+                     CorruptedError, Error, IncompatibleLayoutError, InvalidArgumentError,
+                     IoError, KeyTooLongError, LimitExceededError, NoMemoryError, NotANumberError,
+                     NotFoundError, OverflowError, PermissionDeniedError, ReadOnlyError,
+                     StoreFullError, TooSmallError, ValueTooLargeError, error_for_code)
 from .store import (DeletePrefixResult, Entry, GetOrSetResult, Info, OpenMode, ProcessInfo,
                     ScanPage, ShardInfo, Stats, Store, destroy, open, segment_exists)
-from ._capi import lib as _lib
 
 __version__ = _lib.shmkv_version().decode()
 version = __version__
 
-__all__ = ["Store", "open", "destroy", "segment_exists", "OpenMode", "Entry", "GetOrSetResult",
-           "ScanPage", "DeletePrefixResult", "Info", "ShardInfo", "ProcessInfo", "Stats",
-           "library_path", "version"] + errors.__all__
+# shmkv.OverflowError and shmkv.TooSmallError are reachable by name, not by "import *" (the first
+# would shadow the built-in OverflowError it subclasses; the second is never raised to users).
+__all__ = [
+    "Store", "open", "destroy", "segment_exists", "OpenMode", "Entry", "GetOrSetResult",
+    "ScanPage", "DeletePrefixResult", "Info", "ShardInfo", "ProcessInfo", "Stats", "library_path",
+    "version", "Error", "ArgumentTypeError", "InvalidArgumentError", "KeyTooLongError",
+    "ValueTooLargeError", "StoreFullError", "NotANumberError", "ClosedError", "ReadOnlyError",
+    "AlreadyExistsError", "NotFoundError", "IncompatibleLayoutError", "PermissionDeniedError",
+    "CorruptedError", "BusyError", "LimitExceededError", "IoError", "NoMemoryError",
+    "error_for_code",
+]
+_ = (OverflowError, TooSmallError)  # exported by name

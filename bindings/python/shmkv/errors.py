@@ -9,12 +9,15 @@ bad values, TypeError (ArgumentTypeError) for wrong types, OverflowError for int
 import builtins
 
 __all__ = [
-    "Error", "InvalidArgumentError", "ArgumentTypeError", "KeyTooLongError",
-    "ValueTooLargeError", "StoreFullError", "NotANumberError", "ClosedError", "ReadOnlyError",
-    "AlreadyExistsError", "NotFoundError", "IncompatibleLayoutError", "PermissionDeniedError",
-    "CorruptedError", "BusyError", "LimitExceededError", "IoError", "NoMemoryError",
+    "Error", "ArgumentTypeError",
+    "InvalidArgumentError", "KeyTooLongError", "ValueTooLargeError", "StoreFullError",
+    "NotANumberError", "ClosedError", "ReadOnlyError", "AlreadyExistsError", "NotFoundError",
+    "IncompatibleLayoutError", "PermissionDeniedError", "CorruptedError", "BusyError",
+    "LimitExceededError", "IoError", "NoMemoryError",
     "error_for_code",
 ]
+# shmkv.OverflowError (code overflow) is exported by name only, not by "import *", so that it
+# does not shadow the built-in OverflowError (which it subclasses) in the importing module.
 
 
 class Error(Exception):
@@ -33,42 +36,106 @@ class Error(Exception):
         return self.message
 
 
-def _define(class_name, code, name, *bases, doc=""):
-    cls = type(class_name, (Error, *bases), {"code": code, "name": name, "__doc__": doc})
-    globals()[class_name] = cls
-    return cls
+class InvalidArgumentError(Error, ValueError):
+    """Malformed name, empty key, bad option or argument value."""
+    code, name = -1, "invalid_argument"
 
 
-_CODES = [
-    # class name, code, errc name, extra built-in bases
-    ("InvalidArgumentError", -1, "invalid_argument", (ValueError,)),
-    ("KeyTooLongError", -2, "key_too_long", (ValueError,)),
-    ("ValueTooLargeError", -3, "value_too_large", (ValueError,)),
-    ("StoreFullError", -4, "store_full", ()),
-    ("NotANumberError", -5, "not_a_number", (ValueError,)),
-    ("OverflowError", -6, "overflow", (builtins.OverflowError,)),
-    ("ClosedError", -7, "closed", ()),
-    ("ReadOnlyError", -8, "read_only", ()),
-    ("AlreadyExistsError", -9, "already_exists", ()),
-    ("NotFoundError", -10, "not_found", ()),
-    ("IncompatibleLayoutError", -11, "incompatible_layout", ()),
-    ("PermissionDeniedError", -12, "permission_denied", (PermissionError,)),
-    ("CorruptedError", -13, "corrupted", ()),
-    ("BusyError", -14, "busy", ()),
-    ("LimitExceededError", -15, "limit_exceeded", ()),
-    ("IoError", -16, "io_error", ()),
-    ("TooSmallError", -100, "too_small", ()),  # internal: the binding retries with a bigger buffer
-    ("NoMemoryError", -101, "no_memory", (MemoryError,)),
-]
-
-_BY_CODE = {}
-for _class_name, _code, _name, _bases in _CODES:
-    _BY_CODE[_code] = _define(_class_name, _code, _name, *_bases,
-                              doc=f"shmkv error {_name} (code {_code}).")
+class KeyTooLongError(Error, ValueError):
+    """Key longer than the store's max_key_bytes."""
+    code, name = -2, "key_too_long"
 
 
-class ArgumentTypeError(InvalidArgumentError, TypeError):  # noqa: F821 (defined above)
+class ValueTooLargeError(Error, ValueError):
+    """Value longer than the store's max_value_bytes."""
+    code, name = -3, "value_too_large"
+
+
+class StoreFullError(Error):
+    """No room left in the segment; nothing changed."""
+    code, name = -4, "store_full"
+
+
+class NotANumberError(Error, ValueError):
+    """incr on a value that is not a decimal int64; nothing changed."""
+    code, name = -5, "not_a_number"
+
+
+class OverflowError(Error, builtins.OverflowError):
+    """incr would leave the int64 range; nothing changed."""
+    code, name = -6, "overflow"
+
+
+class ClosedError(Error):
+    """The store is closed, or was inherited across fork()."""
+    code, name = -7, "closed"
+
+
+class ReadOnlyError(Error):
+    """A mutation on a store opened read-only."""
+    code, name = -8, "read_only"
+
+
+class AlreadyExistsError(Error):
+    """open_mode create_only and the segment exists."""
+    code, name = -9, "already_exists"
+
+
+class NotFoundError(Error):
+    """open_mode attach_only / destroy and the segment does not exist."""
+    code, name = -10, "not_found"
+
+
+class IncompatibleLayoutError(Error):
+    """The segment was made by another layout version or build."""
+    code, name = -11, "incompatible_layout"
+
+
+class PermissionDeniedError(Error, PermissionError):
+    """The OS refused access to the segment."""
+    code, name = -12, "permission_denied"
+
+
+class CorruptedError(Error):
+    """A shard failed verification."""
+    code, name = -13, "corrupted"
+
+
+class BusyError(Error):
+    """A lock could not be taken in bounded time."""
+    code, name = -14, "busy"
+
+
+class LimitExceededError(Error):
+    """A caller-set budget was exceeded."""
+    code, name = -15, "limit_exceeded"
+
+
+class IoError(Error):
+    """An OS call failed, or an unexpected internal error."""
+    code, name = -16, "io_error"
+
+
+class TooSmallError(Error):
+    """A buffer was too small (handled inside the binding; never raised to users)."""
+    code, name = -100, "too_small"
+
+
+class NoMemoryError(Error, MemoryError):
+    """Memory allocation failed in the library."""
+    code, name = -101, "no_memory"
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument of the wrong type (code invalid_argument; also a TypeError)."""
+
+
+_BY_CODE = {cls.code: cls for cls in (
+    InvalidArgumentError, KeyTooLongError, ValueTooLargeError, StoreFullError, NotANumberError,
+    OverflowError, ClosedError, ReadOnlyError, AlreadyExistsError, NotFoundError,
+    IncompatibleLayoutError, PermissionDeniedError, CorruptedError, BusyError, LimitExceededError,
+    IoError, TooSmallError, NoMemoryError,
+)}
 
 
 def error_for_code(code, message):
