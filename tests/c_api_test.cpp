@@ -128,7 +128,9 @@ TEST_CASE("c_api: open, close, destroy, segment_exists") {
   CHECK(info.size_bytes == (4u << 20));
   CHECK(std::string(info.name) == g.name());
   CHECK(shmkv_segment_exists(g.name().c_str()) == 1);
-  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o, &s) == SHMKV_EALREADY_EXISTS);
+  shmkv_store* second = s;
+  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o, &second) == SHMKV_EALREADY_EXISTS);
+  CHECK(second == nullptr);  // *out is NULL after a failure
   shmkv_close(s);
   shmkv_close(nullptr);
 

@@ -110,7 +110,8 @@ typedef struct shmkv_options {
 void shmkv_options_init(shmkv_options* options);
 
 /* Opens the segment `name` (1-200 of [A-Za-z0-9._-], lives at /dev/shm/shmkv.<name>).
- * options may be NULL (defaults; options_size is then ignored). On success *out is the handle.
+ * options may be NULL (defaults; options_size is then ignored). On success *out is the handle,
+ * on failure NULL.
  * Errors: SHMKV_EINVALID_ARGUMENT, EALREADY_EXISTS, ENOT_FOUND, EINCOMPATIBLE_LAYOUT,
  * EPERMISSION_DENIED, ESTORE_FULL (size too small), EIO_ERROR, ENOMEM. */
 int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
