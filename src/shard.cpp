@@ -5,10 +5,12 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "allocator.hpp"
 #include "crashpoint.hpp"
+#include "os.hpp"
 #include "robust_mutex.hpp"
 #include "throw.hpp"
 
@@ -400,6 +402,66 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
     out->push_back(where + std::to_string(live_blocks) + " live records in the arena but " +
                    std::to_string(in_table.size()) + " in the table");
   CheckShardArena(s_, out);
+}
+
+bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
+                   bool* found) {
+#if defined(__SANITIZE_THREAD__)
+  return false;  // the optimistic copy races with writers by design; TSan checks the locked path
+#else
+  const SegmentHeader* sh = s.seg->header();
+  const std::uint64_t arena_lo = sh->off_arena;
+  const std::uint64_t arena_hi = arena_lo + sh->chunk_count * kChunkBytes;
+  const std::uint32_t tag = h.tag();
+  const std::uint8_t* base = s.seg->base();
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::uint64_t seq = s.h->seq.load(std::memory_order_acquire);
+    if (seq & 1) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    const std::uint64_t max_probe = std::min<std::uint64_t>(
+        std::atomic_ref<std::uint32_t>(s.h->max_psl).load(std::memory_order_relaxed), s.cap - 1);
+    std::uint64_t idx = (std::uint64_t(std::uint32_t(h.hash)) * s.cap) >> 32;
+    bool hit = false, sane = true;
+    std::uint64_t expires = 0;
+    for (std::uint64_t d = 0; d <= max_probe; ++d) {
+      Slot slot;
+      std::memcpy(&slot, &s.slots[idx], sizeof slot);  // may be torn: validated below and by seq
+      if (slot.rec == 0 || slot.psl < d) break;
+      if (slot.tag == tag) {
+        if (slot.rec < arena_lo || slot.rec > arena_hi - kRecordHeaderBytes) {
+          sane = false;
+          break;
+        }
+        std::uint32_t key_len, value_len;
+        std::memcpy(&key_len, base + slot.rec + offsetof(RecordHeader, key_len), sizeof key_len);
+        std::memcpy(&value_len, base + slot.rec + offsetof(RecordHeader, value_len),
+                    sizeof value_len);
+        if (value_len > sh->max_value_bytes ||
+            slot.rec + kRecordHeaderBytes + key_len + value_len > arena_hi) {
+          sane = false;
+          break;
+        }
+        const std::uint8_t* bytes = base + slot.rec + kRecordHeaderBytes;
+        if (key_len == key.size() && std::memcmp(bytes, key.data(), key_len) == 0) {
+          std::memcpy(&expires, base + slot.rec + offsetof(RecordHeader, expires_ms),
+                      sizeof expires);
+          value->assign(reinterpret_cast<const char*>(bytes) + key_len, value_len);
+          hit = true;
+          break;
+        }
+      }
+      if (++idx == s.cap) idx = 0;
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (s.h->seq.load(std::memory_order_relaxed) != seq || !sane) continue;
+    if (hit && expires != 0 && expires <= os::NowUnixMs()) hit = false;
+    *found = hit;
+    return true;
+  }
+  return false;
+#endif
 }
 
 ShardLock::ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(seg, index)) {

@@ -94,6 +94,15 @@ class Shard {
   ShardRef s_;
 };
 
+// Lock-free lookup (seqlock reader): copies the value of `key` without taking the shard mutex,
+// validating every offset and length it follows against the segment's bounds, and accepts the
+// result only if the shard's seq was even and unchanged around the read. Returns false when it
+// could not get a consistent read in a few attempts (a writer kept the shard busy, or died
+// mid-write leaving seq odd): the caller then takes the lock, which also repairs. On true,
+// *found tells whether the key was present and unexpired; the value is in *value.
+bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
+                   bool* found);
+
 // Holds a shard's robust mutex; repairs the shard first when the previous holder died.
 class ShardLock {
  public:

@@ -87,8 +87,8 @@ Store::~Store() = default;
 
 Store Store::open(const Options& options) {
   auto impl = std::make_unique<Impl>();
-  impl->seg = detail::Segment::Open(options);
   impl->read_only = options.open_mode == OpenMode::read_only;
+  detail::OpenStore(*impl, options);  // segment (recovered from disk if need be) + journaling
   return Store(std::move(impl));
 }
 
@@ -102,7 +102,33 @@ bool Store::segment_exists(const std::string& name) {
 }
 
 void Store::close() noexcept {
-  if (impl_) impl_->seg.reset();
+  if (impl_) impl_->ClosePersistence();
+  if (impl_ && impl_->seg) {
+    impl_->FlushAllReads();
+    impl_->seg.reset();
+  }
+}
+
+void Store::Impl::CountRead(std::uint32_t shard, bool hit) {
+  if (!pending_reads) pending_reads = std::make_unique<PendingReads[]>(shard_count());
+  PendingReads& p = pending_reads[shard];
+  if (hit) p.hits.fetch_add(1, std::memory_order_relaxed);
+  if (p.gets.fetch_add(1, std::memory_order_relaxed) + 1 >= kReadFlush) FlushReads(shard);
+}
+
+void Store::Impl::FlushReads(std::uint32_t shard) {
+  PendingReads& p = pending_reads[shard];
+  std::uint64_t gets = p.gets.exchange(0, std::memory_order_relaxed);
+  std::uint64_t hits = std::min(p.hits.exchange(0, std::memory_order_relaxed), gets);
+  detail::ShardHeader* h = seg->shard(shard);
+  std::atomic_ref<std::uint64_t>(h->gets).fetch_add(gets, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(h->hits).fetch_add(hits, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(h->misses).fetch_add(gets - hits, std::memory_order_relaxed);
+}
+
+void Store::Impl::FlushAllReads() noexcept {
+  if (!pending_reads || !seg) return;
+  for (std::uint32_t s = 0; s < seg->header()->shard_count; ++s) FlushReads(s);
 }
 
 bool Store::is_open() const noexcept {
@@ -120,15 +146,19 @@ std::optional<std::string> Store::get(std::string_view key) {
   Impl& im = impl();
   im.CheckKey(key);
   auto route = im.RouteOf(key);
+  std::string value;
+  bool found = false;
+  if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash,
+                            &value, &found)) {
+    im.CountRead(route.shard, found);
+    if (!found) return std::nullopt;
+    return value;
+  }
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
-  ++shard.header()->gets;
   std::uint64_t slot = FindLive(shard, key, route.hash);
-  if (slot == kNotFound) {
-    ++shard.header()->misses;
-    return std::nullopt;
-  }
-  ++shard.header()->hits;
+  im.CountRead(route.shard, slot != kNotFound);
+  if (slot == kNotFound) return std::nullopt;
   return std::string(Shard::ValueOf(shard.RecordAt(slot)));
 }
 
@@ -139,15 +169,22 @@ void Store::set(std::string_view key, std::string_view value, std::chrono::milli
   im.CheckValue(value);
   std::uint64_t expires = Impl::ExpiryFor(ttl);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   WriteScope write(lock.shard());
   Put(lock.shard(), key, route.hash, value, expires);
+  journal.Set(key, value, expires);
 }
 
 bool Store::exists(std::string_view key) {
   Impl& im = impl();
   im.CheckKey(key);
   auto route = im.RouteOf(key);
+  std::string value;
+  bool found = false;
+  if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash,
+                            &value, &found))
+    return found;
   ShardLock lock(im.segment(), route.shard);
   return FindLive(lock.shard(), key, route.hash) != kNotFound;
 }
@@ -157,6 +194,7 @@ bool Store::del(std::string_view key) {
   im.CheckWritable();
   im.CheckKey(key);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = shard.Find(key, route.hash);
@@ -164,6 +202,7 @@ bool Store::del(std::string_view key) {
   bool live = FindLive(shard, key, route.hash) != kNotFound;
   WriteScope write(shard);
   shard.Erase(slot);
+  journal.Del(key);
   if (live) ++shard.header()->deletes;
   return live;
 }
@@ -175,6 +214,7 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   im.CheckWritable();
   im.CheckKey(key);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
@@ -195,7 +235,9 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
                                       std::to_string(current) + ") by " + std::to_string(delta) +
                                       " overflows int64");
   WriteScope write(shard);
-  Put(shard, key, route.hash, FormatInt64(result), expires);
+  const std::string text = FormatInt64(result);
+  Put(shard, key, route.hash, text, expires);
+  journal.Set(key, text, expires);
   return result;
 }
 
@@ -207,12 +249,14 @@ GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
   im.CheckKey(key);
   im.CheckValue(value);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   if (slot != kNotFound) return {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
+  journal.Set(key, value, 0);
   return {std::string(value), false};
 }
 
@@ -222,6 +266,7 @@ SwapResult Store::swap(std::string_view key, std::string_view value) {
   im.CheckKey(key);
   im.CheckValue(value);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
@@ -229,6 +274,7 @@ SwapResult Store::swap(std::string_view key, std::string_view value) {
   if (slot != kNotFound) result = {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
+  journal.Set(key, value, 0);
   return result;
 }
 
@@ -239,6 +285,7 @@ bool Store::compare_and_swap(std::string_view key, std::optional<std::string_vie
   im.CheckKey(key);
   im.CheckValue(value);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
@@ -250,6 +297,7 @@ bool Store::compare_and_swap(std::string_view key, std::optional<std::string_vie
   }
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
+  journal.Set(key, value, 0);
   ++shard.header()->cas_success;
   return true;
 }
@@ -259,6 +307,7 @@ bool Store::compare_and_delete(std::string_view key, std::string_view expected) 
   im.CheckWritable();
   im.CheckKey(key);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
@@ -268,6 +317,7 @@ bool Store::compare_and_delete(std::string_view key, std::string_view expected) 
   }
   WriteScope write(shard);
   shard.Erase(slot);
+  journal.Del(key);
   ++shard.header()->deletes;
   ++shard.header()->cas_success;
   return true;
@@ -281,11 +331,13 @@ bool Store::set_if_absent(std::string_view key, std::string_view value,
   im.CheckValue(value);
   std::uint64_t expires = Impl::ExpiryFor(ttl);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   if (FindLive(shard, key, route.hash) != kNotFound) return false;
   WriteScope write(shard);
   Put(shard, key, route.hash, value, expires);
+  journal.Set(key, value, expires);
   return true;
 }
 
@@ -297,12 +349,14 @@ bool Store::expire(std::string_view key, std::chrono::milliseconds ttl) {
   im.CheckKey(key);
   std::uint64_t expires = Impl::ExpiryFor(ttl);
   auto route = im.RouteOf(key);
+  Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   if (slot == kNotFound) return false;
   WriteScope write(shard);
   shard.SetExpiry(slot, expires);
+  journal.Set(key, Shard::ValueOf(shard.RecordAt(slot)), expires);  // after-image
   return true;
 }
 

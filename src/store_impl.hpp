@@ -4,11 +4,14 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "persistence.hpp"
 #include "segment.hpp"
 #include "shard.hpp"
 #include "shmkv/store.hpp"
@@ -19,6 +22,30 @@ namespace shmkv {
 struct Store::Impl {
   std::unique_ptr<detail::Segment> seg;
   bool read_only = false;
+
+  // Disk backend (persistence.cpp): null when the segment is memory only or the handle is
+  // read-only, so a memory-only mutation pays one branch. Declared after seg: destroyed first.
+  std::unique_ptr<detail::Persistence> persistence;
+  detail::Persistence* persist = nullptr;
+  RecoveryReport recovery;
+  void ClosePersistence() noexcept {
+    persist = nullptr;
+    persistence.reset();
+  }
+
+  // Lock-free reads are counted here, per shard, and added to the shard's counters in the
+  // segment every kReadFlush reads and at close, so reads write no shared cache line. A killed
+  // process loses at most kReadFlush - 1 uncounted reads per shard.
+  static constexpr std::uint64_t kReadFlush = 256;
+  struct PendingReads {
+    std::atomic<std::uint64_t> gets{0}, hits{0};
+  };
+  std::unique_ptr<PendingReads[]> pending_reads;
+
+  void CountRead(std::uint32_t shard, bool hit);
+  void FlushReads(std::uint32_t shard);
+  void FlushAllReads() noexcept;
+  ~Impl() { FlushAllReads(); }
 
   detail::Segment* segment() {
     if (!seg) detail::Throw(errc::closed, "the store handle is closed");
@@ -72,6 +99,33 @@ class WriteScope {
 
  private:
   detail::Shard& s_;
+};
+
+// Journals the mutations of one operation. Declare it before the ShardLock: Set/Del/ClearShard
+// run under the lock (after the change is applied), and the destructor, which runs after the
+// lock is released, waits for durability as the fsync policy says (raising io_error for policy
+// always, unless an exception is already in flight). Memory-only: a null check, nothing else.
+class Journaled {
+ public:
+  explicit Journaled(Store::Impl& im) : p_(im.persist) {}
+  ~Journaled() noexcept(false) {
+    if (ticket_) p_->Commit(ticket_, std::uncaught_exceptions() == 0);
+  }
+  Journaled(const Journaled&) = delete;
+  Journaled& operator=(const Journaled&) = delete;
+  void Set(std::string_view key, std::string_view value, std::uint64_t expires_ms) {
+    if (p_) ticket_ = p_->LogSet(key, value, expires_ms);
+  }
+  void Del(std::string_view key) {
+    if (p_) ticket_ = p_->LogDel(key);
+  }
+  void ClearShard(std::uint32_t shard) {
+    if (p_) ticket_ = p_->LogClearShard(shard);
+  }
+
+ private:
+  detail::Persistence* p_;
+  std::uint64_t ticket_ = 0;
 };
 
 // A per-thread generator, reseeded after fork() so children draw different numbers.

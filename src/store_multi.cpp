@@ -137,6 +137,7 @@ DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t lim
   im.CheckWritable();
   DeletePrefixResult result{0, true};
   std::uint64_t now = detail::os::NowUnixMs();
+  Journaled journal(im);
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
     Shard& shard = lock.shard();
@@ -154,6 +155,7 @@ DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t lim
         break;
       }
       if (!write) write = std::make_unique<WriteScope>(shard);
+      journal.Del(key);  // before Erase: key points into the record
       shard.Erase(shard.Find(key, shard.Hash(key)));
       if (!expired) {
         ++result.deleted;
@@ -293,11 +295,13 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
   im.CheckWritable();
   std::optional<Entry> out;
   std::uint64_t now = detail::os::NowUnixMs();
+  Journaled journal(im);
   auto take = [&](Shard& shard, std::uint64_t slot) {
     const detail::RecordHeader* r = shard.RecordAt(slot);
     out = Entry{std::string(Shard::KeyOf(r)), std::string(Shard::ValueOf(r))};
     WriteScope write(shard);
     shard.Erase(slot);
+    journal.Del(out->key);
     ++shard.header()->deletes;
   };
   if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
@@ -334,11 +338,13 @@ std::size_t Store::size() {
 void Store::clear() {
   Impl& im = impl();
   im.CheckWritable();
+  Journaled journal(im);
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
     WriteScope write(lock.shard());
     lock.shard().header()->deletes += lock.shard().count();
     lock.shard().Clear();
+    journal.ClearShard(s);
   }
 }
 
@@ -385,13 +391,18 @@ Info Store::info() {
 
 Stats Store::stats() {
   Impl& im = impl();
+  im.segment();
+  im.FlushAllReads();
   Stats st;
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
     const detail::ShardHeader* h = lock.shard().header();
-    st.gets += h->gets;
-    st.hits += h->hits;
-    st.misses += h->misses;
+    st.gets += std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(h->gets))
+                   .load(std::memory_order_relaxed);
+    st.hits += std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(h->hits))
+                   .load(std::memory_order_relaxed);
+    st.misses += std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(h->misses))
+                     .load(std::memory_order_relaxed);
     st.sets += h->sets;
     st.deletes += h->deletes;
     st.cas_success += h->cas_success;

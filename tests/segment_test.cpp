@@ -365,11 +365,11 @@ TEST_CASE("segment: invalid options raise invalid_argument and create nothing",
   REQUIRE(files_of(g.name()).empty());
 }
 
-TEST_CASE("segment: a size too small for the layout raises store_full and creates nothing",
+TEST_CASE("segment: a size too small for the layout raises invalid_argument and creates nothing",
           "[segment][options]") {
   SegmentGuard g(unique_name());
   auto o = small_options(g.name(), 4096, 4);
-  REQUIRE_ERRC(Store::open(o), errc::store_full);
+  REQUIRE_ERRC(Store::open(o), errc::invalid_argument);
   REQUIRE_FALSE(Store::segment_exists(g.name()));
   REQUIRE(files_of(g.name()).empty());
 }
