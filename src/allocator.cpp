@@ -162,13 +162,20 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
     return ChunkOffset(seg, c - 1);
   }
   auto cls = static_cast<std::uint16_t>(cls_index);
-  std::uint32_t size = kSizeClasses[cls];
   if (s.h->partial_head[cls] == 0) {
     std::uint64_t c = AllocChunks(seg, s.index, cls, SlabChunks(cls));
-    if (c == 0) return 0;
-    s.h->chunk_count += SlabChunks(cls);
-    ListPush(s, cls, c - 1);
+    if (c != 0) {
+      s.h->chunk_count += SlabChunks(cls);
+      ListPush(s, cls, c - 1);
+    } else {
+      // No chunk left for a new slab: take a free block of a larger class this shard already
+      // has (space freed by big records stays usable by small ones, at the cost of slack).
+      do {
+        if (++cls == kNumClasses) return 0;
+      } while (s.h->partial_head[cls] == 0);
+    }
   }
+  std::uint32_t size = kSizeClasses[cls];
   std::uint64_t c = s.h->partial_head[cls] - 1;
   ChunkInfo* ci = seg.chunk(c);
   std::uint64_t base = ChunkOffset(seg, c);

@@ -213,7 +213,7 @@ void Segment::ValidateName(const std::string& name) {
           "segment name '" + name + "' is invalid: use 1-200 of letters, digits, '.', '_', '-'");
 }
 
-std::unique_ptr<Segment> Segment::Open(const Options& o) {
+std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& before_publish) {
   ValidateName(o.name);
   if (o.open_mode == OpenMode::create_only || o.open_mode == OpenMode::create_or_attach)
     MakePlan(o);  // validate early
@@ -256,15 +256,21 @@ std::unique_ptr<Segment> Segment::Open(const Options& o) {
             int new_fd;
             std::uint8_t* new_base;
             std::string tmp;
+            std::unique_ptr<Segment> seg;
             try {
               tmp = BuildSegment(o, path, &new_fd, &new_base);
+              seg.reset(new Segment(o.name, new_fd, new_base, o.size_bytes));
+              if (before_publish) before_publish(*seg);
               os::Rename(tmp, path);
             } catch (...) {
+              if (seg) {
+                seg.reset();
+                os::Unlink(tmp);
+              }
               os::Close(fd);
               throw;
             }
             os::Close(fd);
-            std::unique_ptr<Segment> seg(new Segment(o.name, new_fd, new_base, o.size_bytes));
             seg->Register();
             return seg;
           }
@@ -282,23 +288,22 @@ std::unique_ptr<Segment> Segment::Open(const Options& o) {
     int fd;
     std::uint8_t* base;
     std::string tmp = BuildSegment(o, path, &fd, &base);
+    std::unique_ptr<Segment> seg(new Segment(o.name, fd, base, o.size_bytes));
     bool published = false;
     try {
+      if (before_publish) before_publish(*seg);
       published = os::Link(tmp, path);
     } catch (...) {
-      os::Unmap(base, o.size_bytes);
-      os::Close(fd);
+      seg.reset();
       os::Unlink(tmp);
       throw;
     }
     os::Unlink(tmp);
     if (published) {
-      std::unique_ptr<Segment> seg(new Segment(o.name, fd, base, o.size_bytes));
       seg->Register();
       return seg;
     }
-    os::Unmap(base, o.size_bytes);
-    os::Close(fd);
+    seg.reset();
     if (o.open_mode == OpenMode::create_only)
       Throw(errc::already_exists, "segment '" + o.name + "' already exists at " + path);
     // Lost the race to another creator: attach to the published segment.
@@ -318,9 +323,14 @@ Segment::Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t siz
 
 Segment::~Segment() {
   if (registry_slot_ >= 0) {
+    // Only the registering process frees its slot (a child that inherited this object across
+    // fork() must not free its parent's).
     ProcessSlot* slot = process(static_cast<std::uint32_t>(registry_slot_));
-    slot->start_time.store(0, std::memory_order_relaxed);
-    slot->pid_word.store(0, std::memory_order_release);
+    std::uint64_t mine = static_cast<std::uint64_t>(::getpid());
+    if (slot->pid_word.load(std::memory_order_acquire) == mine) {
+      slot->start_time.store(0, std::memory_order_relaxed);
+      slot->pid_word.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+    }
   }
   os::Unmap(base_, size_);
   os::Close(fd_);

@@ -312,21 +312,21 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
         return true;
       }))
     return out;
-  // Rare prefix: pick from the full list; another process may pop our pick first, so retry.
-  for (int round = 0; round < kRandomAttempts; ++round) {
+  // Rare prefix: try the matching keys in random order; another process may pop some first.
+  for (;;) {
     auto keys = MatchingKeys(im, prefix);
     if (keys.empty()) return std::nullopt;
-    auto& [s, key] = keys[RandomU64() % keys.size()];
-    ShardLock lock(im.segment(), s);
-    Shard& shard = lock.shard();
-    std::uint64_t slot = shard.Find(key, shard.Hash(key));
-    if (slot != kNotFound && !Shard::Expired(shard.RecordAt(slot), detail::os::NowUnixMs())) {
-      take(shard, slot);
-      return out;
+    for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
+    for (auto& [s, key] : keys) {
+      ShardLock lock(im.segment(), s);
+      Shard& shard = lock.shard();
+      std::uint64_t slot = shard.Find(key, shard.Hash(key));
+      if (slot != kNotFound && !Shard::Expired(shard.RecordAt(slot), detail::os::NowUnixMs())) {
+        take(shard, slot);
+        return out;
+      }
     }
   }
-  detail::Throw(errc::busy, "pop_random: keys with prefix '" + std::string(prefix) +
-                                "' kept vanishing under concurrent pops");
 }
 
 // --- whole store ---
