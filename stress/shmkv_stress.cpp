@@ -380,9 +380,11 @@ void Parent::CheckInvariants(Store& store, const char* when) {
 
 // Keeps at least a quarter of --queue tokens in the queue.
 void Parent::Refill() {
-  std::uint64_t left = seeded_ - t_.acked_pops - t_.interrupted_pops;
+  // At least this many are left: interrupted pops may or may not have taken a token.
+  std::uint64_t gone = t_.acked_pops + t_.interrupted_pops;
+  std::uint64_t left = seeded_ > gone ? seeded_ - gone : 0;
   if (seeded_ != 0 && left >= cfg_.queue / 4) return;
-  std::uint64_t add = seeded_ == 0 ? cfg_.queue : cfg_.queue - left;
+  std::uint64_t add = cfg_.queue - std::min<std::uint64_t>(left, cfg_.queue);
   std::vector<std::pair<std::string, std::string>> batch;
   for (std::uint64_t n = seeded_; n < seeded_ + add; ++n) {
     batch.emplace_back(TokenKey(n), MakeValue(TokenKey(n), n));
