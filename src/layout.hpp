@@ -32,7 +32,7 @@ using u32 = std::uint32_t;
 using u64 = std::uint64_t;
 
 inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
-inline constexpr u32 kLayoutVersion = 1;
+inline constexpr u32 kLayoutVersion = 2;  // 2: persistence fields
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -87,6 +87,29 @@ struct SegmentHeader {
   u64 chunks_in_use;     // chunks with a non-zero ident
   u64 fallocated_bytes;  // arena bytes backed by posix_fallocate so far (no SIGBUS below)
   u64 alloc_recoveries;  // times alloc_mutex was repaired after its holder died
+
+  // --- Persistence (persistence.cpp; docs/design.md "Persistence"). Configuration: written by
+  // the creator (the recoverer) before publication, never changed; all zero = memory only.
+  u32 persist_enabled;
+  u32 persist_fsync;  // FsyncPolicy of attachers that pass no PersistenceOptions
+  u64 persist_snapshot_interval_ms;
+  u64 persist_fsync_interval_ms;
+  u32 persist_keep_snapshots;
+  u32 persist_pad;
+  char persist_dir[1024];  // absolute directory path, NUL-terminated
+
+  // Next journal sequence number. fetch_add'ed while holding the key's shard lock, so the order
+  // of a shard's journal records is its order of mutations. Alone on its cache line: every
+  // journaled write bounces it between cores.
+  alignas(kCacheLine) std::atomic<u64> journal_seq;
+
+  // Snapshot election: read by every journaled write, written once per snapshot.
+  alignas(kCacheLine) std::atomic<u64> snapshot_due_ms;  // CLOCK_MONOTONIC ms of the next one
+  std::atomic<u64> snapshot_lease;  // 0 = free, else pid << 32 | deadline (CLOCK_MONOTONIC s)
+  std::atomic<u64> snapshot_gen;    // +1 per completed snapshot: writers rotate their journals
+  std::atomic<u64> last_snapshot_seq;
+  std::atomic<u64> last_snapshot_unix_ms;
+  std::atomic<u64> backup_lease;  // as snapshot_lease; held by a running backup or restore
 };
 
 // One attached process. pid_word: 0 = free, else the pid. Claimed with a CAS.

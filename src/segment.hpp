@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,8 +23,13 @@ namespace shmkv::detail {
 
 class Segment {
  public:
+  // Called on a segment this opener built, before it is published (persistence recovery fills
+  // it here): nobody else can see it yet. An exception discards the segment and leaves Open.
+  using BeforePublish = std::function<void(Segment&)>;
+
   // Creates or attaches according to options.open_mode. Throws shmkv::Error.
-  static std::unique_ptr<Segment> Open(const Options& options);
+  static std::unique_ptr<Segment> Open(const Options& options,
+                                       const BeforePublish& before_publish = {});
   static void Destroy(const std::string& name);
   static void ValidateName(const std::string& name);
   // Wraps a mapping the caller validated, without registering this process (read-only tools;

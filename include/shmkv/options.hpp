@@ -6,7 +6,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "shmkv/persistence.hpp"
 
 namespace shmkv {
 
@@ -14,7 +17,8 @@ enum class OpenMode {
   create_or_attach,  // attach if the segment exists, else create it (the default)
   create_only,       // create; errc::already_exists if it exists
   attach_only,       // attach; errc::not_found if it does not exist
-  read_only,         // attach without write access; every mutation raises errc::read_only
+  read_only,         // attach; every mutation raises errc::read_only. The mapping is still
+                     // read-write (robust locks need it), so the OS must grant write access.
 };
 
 struct Options {
@@ -43,6 +47,12 @@ struct Options {
 
   // File mode of a newly created segment. Default 0600: only the creating user may attach.
   std::uint32_t mode = 0600;
+
+  // Disk backend (snapshot + journal, see persistence.hpp). Absent (the default) = memory only.
+  // Taken into account when this open creates the segment (the directory and snapshot settings
+  // are recorded in it) or recovers it from the directory; when attaching, only the fsync policy
+  // applies (to this process's writes) and a different directory is refused.
+  std::optional<PersistenceOptions> persistence;
 };
 
 }  // namespace shmkv

@@ -27,6 +27,7 @@
 
 #include "shmkv/error.hpp"
 #include "shmkv/options.hpp"
+#include "shmkv/persistence.hpp"
 
 namespace shmkv {
 
@@ -188,6 +189,30 @@ class Store {
   void clear();
   Info info();
   Stats stats();
+
+  // --- persistence, backup and restore (see persistence.hpp) ---
+  // Writes a consistent point-in-time snapshot of the store (one shard lock at a time; each
+  // shard exactly as it was at its turn) to path atomically: a temporary file in the same
+  // directory, fdatasync, rename, directory fsync; a failure or a kill leaves any file at path
+  // intact. Works with or without persistence. Raises busy while another backup or restore of
+  // this store runs (any process), permission_denied, store_full (disk full), io_error.
+  BackupResult backup(const std::string& path);
+  // Replaces the whole content with the snapshot or backup at path (entries already expired are
+  // skipped). Everything is verified first: a missing file (not_found), a foreign or corrupt file
+  // (corrupted, naming the offset), a newer format (incompatible_layout), a file over the budget
+  // (limit_exceeded), entries over this store's key/value limits or more than fits (store_full)
+  // leave the content untouched. Applied shard by shard: run it while nobody else writes.
+  // Raises busy while a backup or restore runs.
+  RestoreResult restore(const std::string& path, const RestoreOptions& options = {});
+  // What the recovery that created this handle's segment did (performed == false otherwise).
+  RecoveryReport recovery_report();
+  // Persistent store: makes every mutation this handle acknowledged so far durable (write +
+  // fdatasync of its journal). Memory only: does nothing. Raises io_error.
+  void sync();
+  // Persistent store: writes a snapshot into the persistence directory now (as the periodic one
+  // does, but in the calling thread). Raises invalid_argument for a memory-only store, busy if a
+  // snapshot is running.
+  BackupResult snapshot();
 
   // Verifies every shard's invariants (table, records, index array, arena accounting).
   // Returns one line per violation; empty when healthy. Takes each shard lock in turn.

@@ -1,0 +1,99 @@
+// shmkv/persistence.hpp: the disk backend (snapshot + journal), backup and restore.
+//
+// Persistence is a property of the store, chosen by whoever creates the segment: with
+// Options::persistence set, every acknowledged mutation is appended to a journal file of the
+// writing process in the directory, and at each snapshot interval one process (the first to
+// notice) writes the whole store to snapshot-<seq>.msgpack. There is no daemon: the writing
+// processes flush their own journals, and a per-process background thread handles the interval
+// flush and the snapshots. A process that attaches to a persistent segment journals its writes
+// into the segment's directory even when its own Options carry no persistence.
+//
+// When a persistent store is opened and its segment does not exist (reboot, destroy, every
+// process gone), the opener recovers it before anyone can see it: newest snapshot that verifies,
+// then every journal record after it, in sequence order. Store::recovery_report() says what was
+// loaded, applied and cut. If nothing valid can be recovered from files that exist, open raises
+// errc::corrupted naming the file and offset; it never starts empty over existing data.
+//
+// Backup and restore work with or without persistence: backup writes a point-in-time snapshot in
+// the same format, restore replaces the content with one. See docs/design.md, "Persistence".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shmkv {
+
+// When a process makes its journal records durable.
+enum class FsyncPolicy {
+  // A mutation returns only once its record is on disk (write + fdatasync). Threads of one
+  // process that write at the same time share one fdatasync (group commit). Nothing
+  // acknowledged is ever lost; throughput is bounded by the disk's flush latency times the
+  // number of concurrent writers per process.
+  always,
+  // Records are written and fdatasync'ed every fsync_interval (checked on every write and by a
+  // background thread). A host crash loses at most about fsync_interval of acknowledged writes;
+  // a process crash loses nothing that the next snapshot or another process's flush captures.
+  interval,
+  // Records are written when the process's buffer fills (64 KiB) and at close; the kernel
+  // decides when they reach the disk. A crash may lose everything since the last snapshot.
+  never,
+};
+
+struct PersistenceOptions {
+  // Directory holding snapshots and journals; created (mode 0700) when missing. One store per
+  // directory. Required.
+  std::string directory;
+
+  // How often a full snapshot is written (default 30 s). Snapshots bound recovery time and let
+  // covered journals be deleted.
+  std::chrono::milliseconds snapshot_interval{30000};
+
+  // Journal durability of this process's writes (see FsyncPolicy). Default interval.
+  FsyncPolicy fsync = FsyncPolicy::interval;
+
+  // Period of FsyncPolicy::interval (default 100 ms).
+  std::chrono::milliseconds fsync_interval{100};
+
+  // Snapshots kept (default 2, at least 1). Journals are kept until the oldest retained
+  // snapshot covers them, so a corrupt newest snapshot falls back to the previous one.
+  std::uint32_t keep_snapshots = 2;
+};
+
+struct BackupResult {
+  std::uint64_t entries = 0;  // live keys written
+  std::uint64_t bytes = 0;    // file size
+  std::uint64_t seq = 0;      // journal sequence number the backup starts at (0: memory only)
+  std::chrono::microseconds duration{0};
+};
+
+struct RestoreOptions {
+  std::uint64_t max_entries = 0;  // refuse (limit_exceeded) files with more entries; 0 = no limit
+  std::uint64_t max_bytes = 0;    // refuse files whose keys + values exceed this; 0 = no limit
+};
+
+struct RestoreResult {
+  std::uint64_t entries = 0;  // keys now in the store (entries already expired are skipped)
+  std::uint64_t bytes = 0;    // their key + value bytes
+};
+
+// What the recovery that created this handle's segment did.
+struct RecoveryReport {
+  bool performed = false;  // false: the segment existed (attached) or persistence is off
+  std::string directory;   // persistence directory
+  std::string snapshot;    // snapshot file loaded; empty when none was usable
+  std::uint64_t snapshot_seq = 0;
+  std::uint64_t snapshot_entries = 0;
+  std::vector<std::string> rejected_snapshots;  // "<file>: <reason> at offset N"
+  std::uint64_t journal_files = 0;              // journal files read
+  std::uint64_t records_applied = 0;            // journal records replayed
+  std::uint64_t records_skipped = 0;            // records already in the snapshot
+  std::vector<std::string> truncated;           // "<file>: cut at offset N (M bytes): <reason>"
+  std::uint64_t truncated_bytes = 0;            // bytes of journal tails that were cut
+  std::uint64_t entries = 0;                    // live keys after recovery
+  std::uint64_t next_seq = 0;                   // first sequence number after recovery
+  std::chrono::microseconds duration{0};
+};
+
+}  // namespace shmkv

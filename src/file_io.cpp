@@ -1,0 +1,227 @@
+// file_io.cpp: see file_io.hpp. No shared-memory state is touched here.
+#include "file_io.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "os.hpp"
+#include "throw.hpp"
+
+namespace shmkv::detail::fileio {
+
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty()) Throw(errc::invalid_argument, "persistence directory is empty");
+  std::string full = path;
+  if (full[0] != '/') {
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd)) ThrowErrno(errno, "getcwd");
+    full = std::string(cwd) + "/" + path;
+  }
+  // Lexical normalisation: collapse //, /./ and /../ (no symlink resolution).
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  while (i <= full.size()) {
+    std::size_t j = full.find('/', i);
+    if (j == std::string::npos) j = full.size();
+    std::string part = full.substr(i, j - i);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+void MakeDirs(const std::string& dir, std::uint32_t mode) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) Throw(errc::invalid_argument, dir + " exists and is not a directory");
+    return;
+  }
+  std::string parent = DirName(dir);
+  if (parent != dir) MakeDirs(parent, mode);
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) ThrowErrno(errno, "mkdir " + dir);
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) ThrowErrno(errno, "opendir " + dir);
+  std::vector<std::string> out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(std::move(n));
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::string DirName(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+int CreateNew(const std::string& path, std::uint32_t mode) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) ThrowErrno(errno, "create " + path);
+  return fd;
+}
+
+int OpenRead(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) ThrowErrno(errno, "open " + path);
+  return fd;
+}
+
+int OpenReadWrite(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) ThrowErrno(errno, "open " + path);
+  return fd;
+}
+
+void Close(int fd) noexcept {
+  if (fd >= 0) ::close(fd);
+}
+
+void WriteAll(int fd, const void* data, std::size_t len, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = ::write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno(errno, "write " + path);
+    }
+    p += n;
+    len -= static_cast<std::size_t>(n);
+  }
+}
+
+void PwriteAll(int fd, const void* data, std::size_t len, std::uint64_t offset,
+               const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd, p, len, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno(errno, "pwrite " + path);
+    }
+    p += n;
+    len -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+std::size_t PreadSome(int fd, void* data, std::size_t len, std::uint64_t offset,
+                      const std::string& path) {
+  std::size_t got = 0;
+  char* p = static_cast<char*>(data);
+  while (got < len) {
+    ssize_t n = ::pread(fd, p + got, len - got, static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno(errno, "read " + path);
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  return got;
+}
+
+void DataSync(int fd, const std::string& path) {
+  // An fdatasync error is final: the kernel may have dropped the dirty pages, so a retry that
+  // "succeeds" proves nothing. Callers make the error sticky.
+  if (::fdatasync(fd) != 0) ThrowErrno(errno, "fdatasync " + path);
+}
+
+void SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) ThrowErrno(errno, "open directory " + dir);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) ThrowErrno(err, "fsync directory " + dir);
+}
+
+void Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) ThrowErrno(errno, "rename " + from + " -> " + to);
+}
+
+bool Unlink(const std::string& path) noexcept {
+  return ::unlink(path.c_str()) == 0;
+}
+
+std::uint64_t FileSize(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) ThrowErrno(errno, "fstat " + path);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+DirLock::DirLock(const std::string& path, std::uint64_t timeout_ms) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) ThrowErrno(errno, "open lock file " + path);
+  const std::uint64_t deadline = os::NowMonotonicNs() + timeout_ms * 1000000ull;
+  for (;;) {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      int err = errno;
+      ::close(fd_);
+      ThrowErrno(err, "flock " + path);
+    }
+    if (os::NowMonotonicNs() > deadline) {
+      ::close(fd_);
+      Throw(errc::busy, "timed out after " + std::to_string(timeout_ms) +
+                            " ms waiting for the lock " + path + " (another process recovers)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+DirLock::~DirLock() {
+  ::close(fd_);  // releases the flock
+}
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  int fd = OpenRead(path);
+  try {
+    size_ = FileSize(fd, path);
+    if (size_ > 0) {
+      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) ThrowErrno(errno, "mmap " + path);
+      data_ = static_cast<const char*>(p);
+      ::madvise(p, size_, MADV_SEQUENTIAL);
+    }
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<char*>(data_), size_);
+}
+
+}  // namespace shmkv::detail::fileio

@@ -1,0 +1,413 @@
+// journal.cpp: see journal.hpp for the format and the writer's invariants.
+#define MSGPACK_NO_BOOST 1
+#include "journal.hpp"
+
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <msgpack.hpp>
+
+#include "crashpoint.hpp"
+#include "file_io.hpp"
+#include "msgpack_out.hpp"
+#include "os.hpp"
+#include "throw.hpp"
+
+namespace shmkv::detail {
+namespace {
+
+void PutLE(char* p, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t GetLE(const char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+std::uint32_t Check32(const char* p, std::size_t n) {
+  return static_cast<std::uint32_t>(XXH3_64bits(p, n));
+}
+
+// Process-wide counter: two handles in one process never share a file name.
+std::atomic<std::uint64_t> g_file_no{0};
+
+}  // namespace
+
+void EncodeJournalHeader(const JournalFileHeader& h, char out[kJournalHeaderBytes]) {
+  std::memset(out, 0, kJournalHeaderBytes);
+  std::memcpy(out, kJournalMagic, 8);
+  PutLE(out + 8, kJournalFormatVersion, 4);
+  PutLE(out + 12, kJournalHeaderBytes, 4);
+  PutLE(out + 16, h.epoch, 8);
+  PutLE(out + 24, h.shard_count, 4);
+  PutLE(out + 28, h.pid, 4);
+  PutLE(out + 32, h.start_time, 8);
+  PutLE(out + 40, h.created_ms, 8);
+  PutLE(out + 48, h.file_no, 8);
+  PutLE(out + 60, Check32(out, 60), 4);
+}
+
+void AppendJournalRecord(std::string* out, std::uint64_t seq, JournalOp op, std::string_view key,
+                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard) {
+  const std::size_t start = out->size();
+  out->append(kRecordFrameBytes, '\0');
+  mp::Array(out, 4);
+  mp::Uint(out, static_cast<std::uint64_t>(op));
+  switch (op) {
+    case JournalOp::set:
+      mp::Bin(out, key);
+      mp::Bin(out, value);
+      mp::Uint(out, expires_ms);
+      break;
+    case JournalOp::del:
+      mp::Bin(out, key);
+      mp::Nil(out);
+      mp::Uint(out, 0);
+      break;
+    case JournalOp::clear_shard:
+      mp::Uint(out, shard);
+      mp::Nil(out);
+      mp::Uint(out, 0);
+      break;
+  }
+  char* frame = out->data() + start;
+  const std::size_t payload = out->size() - start - kRecordFrameBytes;
+  PutLE(frame + 4, payload, 4);
+  PutLE(frame + 8, seq, 8);
+  PutLE(frame, Check32(frame + 4, 12 + payload), 4);
+}
+
+bool DecodeJournalPayload(std::string_view payload, JournalRecord* rec) {
+  try {
+    std::size_t off = 0;
+    // Limits: a 4-element array of scalars; bin up to the payload size. Nothing nested.
+    msgpack::unpack_limit limit(4, 0, 0, payload.size(), 0, 2);
+    msgpack::object_handle oh = msgpack::unpack(
+        payload.data(), payload.size(), off,
+        [](msgpack::type::object_type, std::size_t, void*) { return true; }, nullptr, limit);
+    if (off != payload.size()) return false;
+    const msgpack::object& o = oh.get();
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != 4) return false;
+    const msgpack::object* a = o.via.array.ptr;
+    if (a[0].type != msgpack::type::POSITIVE_INTEGER ||
+        a[3].type != msgpack::type::POSITIVE_INTEGER)
+      return false;
+    rec->expires_ms = a[3].via.u64;
+    switch (a[0].via.u64) {
+      case 1:
+        if (a[1].type != msgpack::type::BIN || a[2].type != msgpack::type::BIN) return false;
+        rec->op = JournalOp::set;
+        rec->key = {a[1].via.bin.ptr, a[1].via.bin.size};
+        rec->value = {a[2].via.bin.ptr, a[2].via.bin.size};
+        break;
+      case 2:
+        if (a[1].type != msgpack::type::BIN || a[2].type != msgpack::type::NIL) return false;
+        rec->op = JournalOp::del;
+        rec->key = {a[1].via.bin.ptr, a[1].via.bin.size};
+        rec->value = {};
+        break;
+      case 3:
+        if (a[1].type != msgpack::type::POSITIVE_INTEGER || a[1].via.u64 > 0xffffffffull ||
+            a[2].type != msgpack::type::NIL)
+          return false;
+        rec->op = JournalOp::clear_shard;
+        rec->shard = static_cast<std::uint32_t>(a[1].via.u64);
+        rec->key = rec->value = {};
+        break;
+      default:
+        return false;
+    }
+    // The views point into payload (referenced bin), which outlives the handle.
+    return rec->op == JournalOp::clear_shard || !rec->key.empty();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+JournalScan ScanJournal(std::string_view data, const std::string& path,
+                        const std::function<void(const JournalRecord&, std::uint64_t)>& fn) {
+  JournalScan scan;
+  scan.file_bytes = data.size();
+  auto all_zero = [&](std::uint64_t from) {
+    for (std::uint64_t i = from; i < data.size(); ++i)
+      if (data[i] != 0) return false;
+    return true;
+  };
+  if (data.size() < kJournalHeaderBytes) {
+    if (!data.empty() &&
+        std::memcmp(data.data(), kJournalMagic, std::min<std::size_t>(8, data.size())) != 0 &&
+        !all_zero(0))
+      Throw(errc::corrupted, path + ": not a shmkv journal (bad magic) at offset 0");
+    scan.cut_reason = data.empty() ? "" : "torn header (" + std::to_string(data.size()) + " bytes)";
+    scan.cut_nonzero = !all_zero(0);
+    return scan;
+  }
+  const char* h = data.data();
+  if (std::memcmp(h, kJournalMagic, 8) != 0) {
+    if (all_zero(0)) {
+      scan.cut_reason = "all-zero header (file created, never written)";
+      return scan;
+    }
+    Throw(errc::corrupted, path + ": not a shmkv journal (bad magic) at offset 0");
+  }
+  std::uint32_t version = static_cast<std::uint32_t>(GetLE(h + 8, 4));
+  if (Check32(h, 60) != GetLE(h + 60, 4)) {
+    scan.cut_reason = "header checksum mismatch at offset 60";
+    scan.cut_nonzero = true;
+    return scan;
+  }
+  if (version != kJournalFormatVersion || GetLE(h + 12, 4) != kJournalHeaderBytes)
+    Throw(errc::incompatible_layout, path + ": journal format version " + std::to_string(version) +
+                                         " at offset 8; this build reads version " +
+                                         std::to_string(kJournalFormatVersion));
+  scan.header.epoch = GetLE(h + 16, 8);
+  scan.header.shard_count = static_cast<std::uint32_t>(GetLE(h + 24, 4));
+  scan.header.pid = static_cast<std::uint32_t>(GetLE(h + 28, 4));
+  scan.header.start_time = GetLE(h + 32, 8);
+  scan.header.created_ms = GetLE(h + 40, 8);
+  scan.header.file_no = GetLE(h + 48, 8);
+  std::uint64_t off = kJournalHeaderBytes;
+  scan.valid_bytes = off;
+  while (off < data.size()) {
+    const std::uint64_t left = data.size() - off;
+    if (left < kRecordFrameBytes) {
+      scan.cut_reason = "torn record frame at offset " + std::to_string(off);
+      break;
+    }
+    const char* f = data.data() + off;
+    std::uint64_t len = GetLE(f + 4, 4);
+    if (len > left - kRecordFrameBytes) {
+      scan.cut_reason = "record at offset " + std::to_string(off) + " claims " +
+                        std::to_string(len) + " bytes; " +
+                        std::to_string(left - kRecordFrameBytes) + " remain (torn)";
+      break;
+    }
+    if (Check32(f + 4, 12 + len) != GetLE(f, 4)) {
+      scan.cut_reason = "checksum mismatch in record at offset " + std::to_string(off);
+      break;
+    }
+    JournalRecord rec;
+    rec.seq = GetLE(f + 8, 8);
+    if (!DecodeJournalPayload({f + kRecordFrameBytes, len}, &rec)) {
+      scan.cut_reason = "malformed payload in record at offset " + std::to_string(off);
+      break;
+    }
+    if (fn) fn(rec, off);
+    ++scan.records;
+    scan.max_seq = std::max(scan.max_seq, rec.seq);
+    off += kRecordFrameBytes + len;
+    scan.valid_bytes = off;
+  }
+  if (!scan.cut_reason.empty()) scan.cut_nonzero = !all_zero(scan.valid_bytes);
+  return scan;
+}
+
+std::string JournalFileName(std::uint32_t pid, std::uint64_t start_time, std::uint64_t file_no) {
+  return "journal-" + std::to_string(pid) + "-" + std::to_string(start_time) + "-" +
+         std::to_string(file_no) + ".log";
+}
+
+std::string SealedJournalFileName(std::uint32_t pid, std::uint64_t start_time,
+                                  std::uint64_t file_no, std::uint64_t max_seq) {
+  return "journal-" + std::to_string(pid) + "-" + std::to_string(start_time) + "-" +
+         std::to_string(file_no) + "." + std::to_string(max_seq) + ".sealed.log";
+}
+
+bool ParseJournalName(const std::string& name, JournalName* out) {
+  if (name.rfind("journal-", 0) != 0 || !name.ends_with(".log")) return false;
+  std::string body = name.substr(8, name.size() - 12);
+  JournalName n;
+  if (body.ends_with(".sealed")) {
+    body.resize(body.size() - 7);
+    auto dot = body.rfind('.');
+    if (dot == std::string::npos) return false;
+    n.sealed = true;
+    n.max_seq = std::strtoull(body.c_str() + dot + 1, nullptr, 10);
+    body.resize(dot);
+  }
+  unsigned long long a = 0, b = 0, c = 0;
+  char tail = 0;
+  if (std::sscanf(body.c_str(), "%llu-%llu-%llu%c", &a, &b, &c, &tail) != 3) return false;
+  n.pid = static_cast<std::uint32_t>(a);
+  n.start_time = b;
+  n.file_no = c;
+  *out = n;
+  return true;
+}
+
+// --- writer ---
+
+JournalWriter::JournalWriter(std::string dir, JournalFileHeader proto, FsyncPolicy policy)
+    : dir_(std::move(dir)), proto_(proto), policy_(policy) {
+  buf_.reserve(kJournalBufferBytes * 2);
+  last_sync_ns_.store(os::NowMonotonicNs(), std::memory_order_relaxed);
+}
+
+JournalWriter::~JournalWriter() {
+  fileio::Close(fd_);
+}
+
+std::uint64_t JournalWriter::Append(std::uint64_t seq, JournalOp op, std::string_view key,
+                                    std::string_view value, std::uint64_t expires_ms,
+                                    std::uint32_t shard) {
+  std::lock_guard<std::mutex> lk(mu_);
+  AppendJournalRecord(&buf_, seq, op, key, value, expires_ms, shard);
+  buf_max_seq_ = std::max(buf_max_seq_, seq);
+  buffered_.store(buf_.size(), std::memory_order_relaxed);
+  return ++appended_;
+}
+
+void JournalWriter::BecomeLeader(std::unique_lock<std::mutex>& lk) {
+  cv_.wait(lk, [&] { return !flushing_; });
+  flushing_ = true;
+}
+
+void JournalWriter::EnsureFile() {
+  if (fd_ >= 0) return;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    file_no_ = g_file_no.fetch_add(1, std::memory_order_relaxed);
+    std::string path = dir_ + "/" + JournalFileName(proto_.pid, proto_.start_time, file_no_);
+    int fd;
+    try {
+      fd = fileio::CreateNew(path);
+    } catch (const Error& e) {
+      if (e.code_value() == errc::already_exists) continue;  // same pid+start in an older boot
+      throw;
+    }
+    JournalFileHeader h = proto_;
+    h.file_no = file_no_;
+    h.created_ms = os::NowUnixMs();
+    char header[kJournalHeaderBytes];
+    EncodeJournalHeader(h, header);
+    try {
+      fileio::WriteAll(fd, header, sizeof header, path);
+      SHMKV_CRASH_POINT("journal.file_created");
+      // The new name must survive a host crash before the records in it count as durable.
+      if (policy_ != FsyncPolicy::never) {
+        fileio::DataSync(fd, path);
+        fileio::SyncDir(dir_);
+      }
+    } catch (...) {
+      fileio::Close(fd);
+      throw;
+    }
+    fd_ = fd;
+    path_ = path;
+    file_max_seq_ = 0;
+    return;
+  }
+  Throw(errc::io_error, "could not create a journal file in " + dir_);
+}
+
+void JournalWriter::LeadFlush(std::unique_lock<std::mutex>& lk, bool sync) {
+  // Caller is the leader (flushing_ set) and holds lk.
+  std::uint64_t upto = appended_;
+  std::uint64_t max_seq = buf_max_seq_;
+  spare_.clear();
+  buf_.swap(spare_);
+  buffered_.store(0, std::memory_order_relaxed);
+  const bool have_error = !error_.empty();
+  lk.unlock();
+  std::string err;
+  if (!have_error) {
+    try {
+      if (!spare_.empty()) {
+        EnsureFile();
+        SHMKV_CRASH_POINT("journal.before_write");
+        fileio::WriteAll(fd_, spare_.data(), spare_.size(), path_);
+        file_max_seq_ = std::max(file_max_seq_, max_seq);
+        SHMKV_CRASH_POINT("journal.written");
+      }
+      if (sync && fd_ >= 0) {
+        fileio::DataSync(fd_, path_);
+        SHMKV_CRASH_POINT("journal.synced");
+      }
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+  }
+  lk.lock();
+  if (!err.empty() && error_.empty()) error_ = "journal " + path_ + " failed: " + err;
+  if (error_.empty()) {
+    written_ = upto;
+    if (sync) {
+      durable_ = upto;
+      last_sync_ns_.store(os::NowMonotonicNs(), std::memory_order_relaxed);
+    }
+  }
+  flushing_ = false;
+  cv_.notify_all();
+}
+
+void JournalWriter::WaitDurable(std::uint64_t ticket) {
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    if (durable_ >= ticket) return;
+    if (!error_.empty()) Throw(errc::io_error, error_);
+    if (!flushing_) {
+      flushing_ = true;
+      LeadFlush(lk, true);  // group commit: takes every record buffered so far
+      continue;
+    }
+    cv_.wait(lk);
+  }
+}
+
+void JournalWriter::Flush(bool sync) {
+  std::unique_lock<std::mutex> lk(mu_);
+  std::uint64_t want = appended_;
+  for (;;) {
+    if (!error_.empty()) Throw(errc::io_error, error_);
+    if ((sync ? durable_ : written_) >= want) return;
+    BecomeLeader(lk);
+    LeadFlush(lk, sync);
+  }
+}
+
+void JournalWriter::TryWrite() noexcept {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (flushing_ || buf_.empty() || !error_.empty()) return;
+  flushing_ = true;
+  LeadFlush(lk, false);
+}
+
+bool JournalWriter::has_unsynced() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return durable_ < appended_;
+}
+
+std::string JournalWriter::error() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return error_;
+}
+
+void JournalWriter::CloseAndRename() {
+  if (fd_ < 0) return;
+  fileio::Close(fd_);
+  fd_ = -1;
+  std::string sealed =
+      dir_ + "/" + SealedJournalFileName(proto_.pid, proto_.start_time, file_no_, file_max_seq_);
+  try {
+    fileio::Rename(path_, sealed);
+    SHMKV_CRASH_POINT("journal.sealed");
+  } catch (const std::exception&) {
+    // The unsealed name stays readable by recovery; the snapshot writer reads it to find its
+    // highest sequence number instead.
+  }
+}
+
+void JournalWriter::Seal() noexcept {
+  std::unique_lock<std::mutex> lk(mu_);
+  BecomeLeader(lk);
+  LeadFlush(lk, policy_ != FsyncPolicy::never);  // clears flushing_
+  BecomeLeader(lk);
+  const bool ok = error_.empty();
+  lk.unlock();
+  if (ok) CloseAndRename();
+  lk.lock();
+  flushing_ = false;
+  cv_.notify_all();
+}
+
+}  // namespace shmkv::detail

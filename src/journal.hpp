@@ -1,0 +1,164 @@
+// journal.hpp: journal file format, reader and the per-process writer (internal).
+//
+// One append-only file per process incarnation and rotation:
+//   <dir>/journal-<pid>-<starttime>-<n>.log        while the process may still append to it
+//   <dir>/journal-<pid>-<starttime>-<n>.<maxseq>.sealed.log   once closed (maxseq = its highest
+//                                                  sequence number; lets the snapshot writer
+//                                                  delete covered files without reading them)
+// File = 64-byte header, then records. All integers little-endian.
+//   header:  0 magic "SMKVJNL1" | 8 u32 format version | 12 u32 header bytes (64)
+//           16 u64 epoch (hash seed of the segment) | 24 u32 shard count | 28 u32 pid
+//           32 u64 process start time | 40 u64 created unix ms | 48 u64 file number
+//           56 u32 reserved (0) | 60 u32 checksum = low 32 bits of XXH3-64 over bytes [0, 60)
+//   record:  0 u32 checksum = low 32 bits of XXH3-64 over bytes [4, 16 + length)
+//            4 u32 length of the payload | 8 u64 sequence number
+//           16 payload, msgpack: [op, key: bin, value: bin | nil, expires unix ms: uint]
+//              op 1 set (after-image), 2 delete (value nil, expires 0),
+//              3 clear shard (key is the shard index as uint, in the epoch of the file header)
+// Records are physical (the resulting value, never a delta), so replaying them in sequence
+// order is exact and idempotent.
+//
+// Invariants of the writer: the owner assigns sequence numbers under the key's shard lock and
+// appends under the writer's mutex; one thread at a time (the "leader", flushing_ set) does file
+// I/O, outside the mutex; tickets count appended records, and written_ / durable_ say how many
+// reached the file / the disk. A process killed at any point leaves a valid prefix of records
+// followed by at most one torn record, which the reader cuts.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "shmkv/persistence.hpp"
+
+namespace shmkv::detail {
+
+inline constexpr char kJournalMagic[9] = "SMKVJNL1";
+inline constexpr std::uint32_t kJournalFormatVersion = 1;
+inline constexpr std::size_t kJournalHeaderBytes = 64;
+inline constexpr std::size_t kRecordFrameBytes = 16;
+// Bytes buffered in a process before a write() even without a flush deadline.
+inline constexpr std::size_t kJournalBufferBytes = 256 * 1024;
+
+enum class JournalOp : std::uint8_t { set = 1, del = 2, clear_shard = 3 };
+
+struct JournalFileHeader {
+  std::uint64_t epoch = 0;  // hash seed of the segment the records were applied to
+  std::uint32_t shard_count = 0;
+  std::uint32_t pid = 0;
+  std::uint64_t start_time = 0;
+  std::uint64_t created_ms = 0;
+  std::uint64_t file_no = 0;
+};
+
+struct JournalRecord {
+  std::uint64_t seq = 0;
+  JournalOp op = JournalOp::set;
+  std::string_view key;    // set, del
+  std::string_view value;  // set
+  std::uint64_t expires_ms = 0;
+  std::uint32_t shard = 0;  // clear_shard
+};
+
+void EncodeJournalHeader(const JournalFileHeader& h, char out[kJournalHeaderBytes]);
+// Appends one framed record. For clear_shard, key/value are ignored and `shard` is written.
+void AppendJournalRecord(std::string* out, std::uint64_t seq, JournalOp op, std::string_view key,
+                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard);
+
+struct JournalScan {
+  JournalFileHeader header;
+  std::uint64_t file_bytes = 0;
+  std::uint64_t valid_bytes = 0;  // end of the last valid record (0 if the header is unusable)
+  std::uint64_t records = 0;
+  std::uint64_t max_seq = 0;
+  std::string cut_reason;    // why reading stopped before file_bytes; empty if it did not
+  bool cut_nonzero = false;  // non-zero bytes follow the cut: corruption, not a torn append
+};
+
+// Reads a journal image: calls fn(record, offset) for each valid record in file order and stops
+// at the first one that does not verify (torn or corrupt tail). A short or all-zero header is a
+// torn file (no records). Throws errc::corrupted for a file that is not a journal (foreign
+// magic) and errc::incompatible_layout for a newer format version, naming path and offset.
+JournalScan ScanJournal(std::string_view data, const std::string& path,
+                        const std::function<void(const JournalRecord&, std::uint64_t)>& fn);
+
+// Decodes one record's payload (already checksum-verified). Returns false if malformed.
+bool DecodeJournalPayload(std::string_view payload, JournalRecord* rec);
+
+// Journal file names. ParseJournalName returns false for names that are not journals.
+struct JournalName {
+  std::uint32_t pid = 0;
+  std::uint64_t start_time = 0;
+  std::uint64_t file_no = 0;
+  bool sealed = false;
+  std::uint64_t max_seq = 0;  // sealed files only
+};
+std::string JournalFileName(std::uint32_t pid, std::uint64_t start_time, std::uint64_t file_no);
+std::string SealedJournalFileName(std::uint32_t pid, std::uint64_t start_time,
+                                  std::uint64_t file_no, std::uint64_t max_seq);
+bool ParseJournalName(const std::string& name, JournalName* out);
+
+// The journal of one process (one Store handle): a buffer, a file created on first flush, group
+// commit. Thread-safe.
+class JournalWriter {
+ public:
+  JournalWriter(std::string dir, JournalFileHeader proto, FsyncPolicy policy);
+  ~JournalWriter();  // closes the file without flushing; call Seal() first
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  // Buffers a record; returns its ticket (1, 2, ...). Never does I/O.
+  std::uint64_t Append(std::uint64_t seq, JournalOp op, std::string_view key,
+                       std::string_view value, std::uint64_t expires_ms, std::uint32_t shard);
+  // Returns once every record up to `ticket` is written and fdatasync'ed; threads waiting at the
+  // same time share one fdatasync. Throws io_error if the journal failed (sticky).
+  void WaitDurable(std::uint64_t ticket);
+  // Writes everything buffered so far (and fdatasyncs it if sync). Waits for a flush already in
+  // progress. Throws io_error on failure (sticky).
+  void Flush(bool sync);
+  // Writes the buffer if no flush is running; returns at once otherwise. Errors stay sticky.
+  void TryWrite() noexcept;
+  // Flushes (fdatasync unless the policy is never), closes the file and renames it to its
+  // sealed name. The next Append starts a new file. Errors stay sticky.
+  void Seal() noexcept;
+
+  std::size_t buffered() const { return buffered_.load(std::memory_order_relaxed); }
+  std::uint64_t last_sync_ns() const { return last_sync_ns_.load(std::memory_order_relaxed); }
+  bool has_unsynced() const;
+  std::string error() const;
+  FsyncPolicy policy() const { return policy_; }
+
+ private:
+  // Takes the leader role (waits for the current leader); lk must hold mu_.
+  void BecomeLeader(std::unique_lock<std::mutex>& lk);
+  // As leader: writes the buffer (+ fdatasync) outside the lock. Sets error_ on failure.
+  void LeadFlush(std::unique_lock<std::mutex>& lk, bool sync);
+  void EnsureFile();      // leader only
+  void CloseAndRename();  // leader only
+
+  const std::string dir_;
+  JournalFileHeader proto_;
+  const FsyncPolicy policy_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string buf_, spare_;
+  std::uint64_t appended_ = 0, written_ = 0, durable_ = 0;
+  std::uint64_t buf_max_seq_ = 0;
+  bool flushing_ = false;
+  std::string error_;
+  std::atomic<std::size_t> buffered_{0};
+  std::atomic<std::uint64_t> last_sync_ns_{0};
+
+  // Leader-only state.
+  int fd_ = -1;
+  std::string path_;
+  std::uint64_t file_no_ = 0;
+  std::uint64_t file_max_seq_ = 0;
+};
+
+}  // namespace shmkv::detail
