@@ -195,6 +195,33 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
   return result;
 }
 
+std::uint64_t WriteSnapshotOfEntries(const std::vector<PlainEntry>& entries,
+                                     const std::string& path) {
+  SnapshotHeader h;
+  h.created_ms = os::NowUnixMs();
+  h.entry_count = entries.size();
+  h.shard_count = 1;
+  std::string out;
+  EncodeSnapshotHeader(h, &out);
+  EncodeSnapshotBlockHead(0, 0, static_cast<std::uint32_t>(entries.size()), &out);
+  for (const auto& e : entries) EncodeSnapshotEntry(e.key, e.value, e.expires_ms, &out);
+  EncodeSnapshotTrailer(XXH3_64bits(out.data(), out.size()), &out);
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  int fd = fileio::CreateNew(tmp);
+  try {
+    fileio::WriteAll(fd, out.data(), out.size(), tmp);
+    fileio::DataSync(fd, tmp);
+    fileio::Close(fd);
+    fd = -1;
+    fileio::Rename(tmp, path);
+  } catch (...) {
+    fileio::Close(fd);
+    fileio::Unlink(tmp);
+    throw;
+  }
+  return out.size();
+}
+
 SnapshotHeader ReadSnapshotHeader(std::string_view data, const std::string& path) {
   static const std::string prefix = MagicPrefix();
   if (data.size() < 1 + prefix.size())

@@ -78,6 +78,16 @@ struct SnapshotWriteResult {
 SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& final_path,
                                   const SnapshotWriteOptions& options = {});
 
+struct PlainEntry {
+  std::string key, value;
+  std::uint64_t expires_ms = 0;
+};
+
+// Writes entries (no segment) as a one-block snapshot file, atomically as WriteSnapshot does.
+// Used to turn other forms (JSONL) into something restore() reads.
+std::uint64_t WriteSnapshotOfEntries(const std::vector<PlainEntry>& entries,
+                                     const std::string& path);
+
 struct SnapshotEntry {
   std::string_view key, value;  // point into the mapped file
   std::uint64_t expires_ms;

@@ -27,6 +27,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <exception>
+#include <fstream>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -447,7 +449,38 @@ int RunCreate(Invocation& in) {
   }
   if (auto* v = in.Opt("max-keys")) o.max_keys = ParseCount("--max-keys", *v);
   if (auto* v = in.Opt("mode")) o.mode = ParseMode(*v);
+  if (auto* v = in.Opt("dir")) {
+    shmkv::PersistenceOptions p;
+    p.directory = *v;
+    if (auto* f = in.Opt("fsync")) {
+      if (*f == "always")
+        p.fsync = shmkv::FsyncPolicy::always;
+      else if (*f == "interval")
+        p.fsync = shmkv::FsyncPolicy::interval;
+      else if (*f == "never")
+        p.fsync = shmkv::FsyncPolicy::never;
+      else
+        throw UsageError("--fsync: '" + *f + "' is not always, interval or never");
+    }
+    if (auto* d = in.Opt("snapshot-interval"))
+      p.snapshot_interval = ParseDuration("--snapshot-interval", *d);
+    if (auto* k = in.Opt("keep")) p.keep_snapshots = ToU32("--keep", ParseCount("--keep", *k));
+    o.persistence = p;
+  } else if (in.Has("fsync") || in.Has("snapshot-interval") || in.Has("keep")) {
+    throw UsageError("--fsync, --snapshot-interval and --keep need --dir");
+  }
   shmkv::Store store = shmkv::Store::open(o);
+  if (o.persistence) {
+    shmkv::RecoveryReport r = store.recovery_report();
+    std::string note = "persisting to " + r.directory;
+    if (!r.snapshot.empty() || r.records_applied > 0)
+      note += Format("; recovered %" PRIu64 " keys (snapshot %s, %" PRIu64
+                     " journal records replayed, %zu tail(s) cut)",
+                     r.entries, r.snapshot.empty() ? "none" : r.snapshot.c_str(), r.records_applied,
+                     r.truncated.size());
+    for (const auto& t : r.truncated) Err("shmkv: create: cut " + t);
+    Err("shmkv: create: " + note);
+  }
   shmkv::Info info = store.info();
   OutLine(Format("created store '%s' (/dev/shm/shmkv.%s): %s, %u shards, %" PRIu64
                  " key slots, max key %u bytes, max value %s, mode 0%o",
@@ -740,6 +773,62 @@ int RunStats(Invocation& in) {
   return kExitOk;
 }
 
+int RunBackup(Invocation& in) {
+  shmkv::BackupResult r = in.Open().backup(in.pos[0]);
+  OutLine(Format("backed up %" PRIu64 " keys to %s: %s, seq %" PRIu64 ", %.1f ms", r.entries,
+                 in.pos[0].c_str(), HumanBytes(r.bytes).c_str(), r.seq,
+                 static_cast<double>(r.duration.count()) / 1000.0));
+  return kExitOk;
+}
+
+shmkv::RestoreOptions RestoreLimits(const Invocation& in) {
+  shmkv::RestoreOptions ro;
+  if (auto* v = in.Opt("max-entries")) ro.max_entries = ParseCount("--max-entries", *v);
+  if (auto* v = in.Opt("max-bytes")) ro.max_bytes = ParseSize("--max-bytes", *v);
+  return ro;
+}
+
+int RunRestore(Invocation& in) {
+  shmkv::RestoreOptions ro = RestoreLimits(in);
+  shmkv::RestoreResult r = in.Open().restore(in.pos[0], ro);
+  OutLine(Format("restored %" PRIu64 " keys (%s of keys and values) from %s", r.entries,
+                 HumanBytes(r.bytes).c_str(), in.pos[0].c_str()));
+  return kExitOk;
+}
+
+int RunExport(Invocation& in) {
+  if (!in.Has("jsonl")) throw UsageError("the only export format is --jsonl");
+  shmkv::Store& store = in.Open();
+  shmkv::JsonlResult r;
+  if (in.pos.empty() || in.pos[0] == "-") {
+    std::fflush(stdout);
+    r = shmkv::export_jsonl(store, std::cout);
+  } else {
+    std::ofstream out(in.pos[0], std::ios::binary | std::ios::trunc);
+    if (!out) throw shmkv::Error(shmkv::errc::io_error, "cannot open " + in.pos[0]);
+    r = shmkv::export_jsonl(store, out);
+  }
+  Err(Format("shmkv: export: %" PRIu64 " keys", r.entries));
+  return kExitOk;
+}
+
+int RunImport(Invocation& in) {
+  if (!in.Has("jsonl")) throw UsageError("the only import format is --jsonl");
+  shmkv::RestoreOptions ro = RestoreLimits(in);
+  shmkv::Store& store = in.Open();
+  shmkv::RestoreResult r;
+  if (in.pos[0] == "-") {
+    r = shmkv::import_jsonl(store, std::cin, ro);
+  } else {
+    std::ifstream file(in.pos[0], std::ios::binary);
+    if (!file) throw shmkv::Error(shmkv::errc::not_found, "cannot open " + in.pos[0]);
+    r = shmkv::import_jsonl(store, file, ro);
+  }
+  OutLine(Format("imported %" PRIu64 " keys from %s (the previous content was replaced)", r.entries,
+                 in.pos[0].c_str()));
+  return kExitOk;
+}
+
 int RunCheck(Invocation& in) {
   shmkv::Store& store = in.Open();
   auto violations = store.check_invariants();
@@ -755,10 +844,16 @@ const std::vector<CommandDef>& Commands() {
   static const std::vector<CommandDef> kCommands = {
       {"create",
        "[--size 64MiB] [--shards N] [--max-key BYTES] [--max-value BYTES] [--max-keys N] "
-       "[--mode 0600]",
-       "create a new store (fails if it exists)",
+       "[--mode 0600] [--dir DIR [--fsync always|interval|never] [--snapshot-interval 30s] "
+       "[--keep N]]",
+       "create a new store (fails if it exists); with --dir it persists to DIR (snapshots + "
+       "journal) and is first recovered from what DIR holds",
        Access::create,
-       {{"size", true},
+       {{"dir", true},
+        {"fsync", true},
+        {"snapshot-interval", true},
+        {"keep", true},
+        {"size", true},
         {"shards", true},
         {"max-key", true},
         {"max-value", true},
@@ -931,6 +1026,38 @@ const std::vector<CommandDef>& Commands() {
        {},
        {},
        RunCheck},
+      {"backup",
+       "FILE",
+       "write a consistent snapshot of the store to FILE (atomic replace)",
+       Access::read,
+       {},
+       {"FILE"},
+       {},
+       RunBackup},
+      {"restore",
+       "FILE [--max-entries N] [--max-bytes SIZE]",
+       "replace the store's content with a backup (all or nothing)",
+       Access::write,
+       {{"max-entries", true}, {"max-bytes", true}},
+       {"FILE"},
+       {},
+       RunRestore},
+      {"export",
+       "--jsonl [FILE]",
+       "print every entry as JSON lines (to FILE or stdout)",
+       Access::read,
+       {{"jsonl", false}},
+       {},
+       {"FILE"},
+       RunExport},
+      {"import",
+       "--jsonl FILE [--max-entries N] [--max-bytes SIZE]",
+       "replace the store's content with JSON lines from FILE ('-' = stdin)",
+       Access::write,
+       {{"jsonl", false}, {"max-entries", true}, {"max-bytes", true}},
+       {"FILE"},
+       {},
+       RunImport},
       {"destroy", "", "remove the store's segment", Access::create, {}, {}, {}, RunDestroy},
   };
   return kCommands;

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,7 @@ enum class FsyncPolicy {
   // background thread). A host crash loses at most about fsync_interval of acknowledged writes;
   // a process crash loses nothing that the next snapshot or another process's flush captures.
   interval,
-  // Records are written when the process's buffer fills (64 KiB) and at close; the kernel
+  // Records are written when the process's buffer fills (256 KiB) and at close; the kernel
   // decides when they reach the disk. A crash may lose everything since the last snapshot.
   never,
 };
@@ -95,5 +96,25 @@ struct RecoveryReport {
   std::uint64_t next_seq = 0;                   // first sequence number after recovery
   std::chrono::microseconds duration{0};
 };
+
+class Store;
+
+struct JsonlResult {
+  std::uint64_t entries = 0;  // lines written
+  std::uint64_t bytes = 0;    // key + value bytes
+};
+
+// Portable text form of a backup: one JSON object per line,
+//   {"key":"...","value":"...","expires_ms":1700000000000}
+// Keys and values that are valid UTF-8 are JSON strings; others are written base64-encoded as
+// "key_base64" / "value_base64". expires_ms (absolute unix ms) appears only for keys with a TTL.
+// export_jsonl takes a backup (same consistency, same busy rule) in the temporary directory and
+// prints it; the order is by shard, not sorted.
+JsonlResult export_jsonl(Store& store, std::ostream& out);
+
+// Replaces the store's content with the entries of a JSONL text (as restore() does with a
+// backup: all or nothing, same budgets and errors). A malformed line raises errc::corrupted
+// naming the line number and column; nothing is changed then.
+RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options = {});
 
 }  // namespace shmkv
