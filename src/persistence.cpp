@@ -39,6 +39,7 @@ namespace {
 
 constexpr std::uint64_t kRecoveryLockWaitMs = 30 * 60 * 1000;
 constexpr std::size_t kMaxBufferedBytes = 64u << 20;  // writers wait for the disk beyond this
+constexpr std::size_t kInlineWriteBytes = 4u << 20;   // writers write() themselves beyond this
 
 std::atomic<std::uint64_t> g_fork_gen{0};
 std::once_flag g_atfork_once;
@@ -136,6 +137,7 @@ struct Persistence::State {
   std::condition_variable cv;
   std::thread thread;
   std::atomic<bool> started{false};
+  std::atomic<bool> write_wanted{false};  // a writer asks the thread to write the buffer
   bool stop = false;
   bool snapshot_wanted = false;  // a writer saw the snapshot due
   bool force_snapshot = false;   // RequestSnapshot()
@@ -217,26 +219,32 @@ std::uint64_t Persistence::LogClearShard(std::uint32_t shard) {
 void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
   State& st = St();
   if (!st.started.load(std::memory_order_acquire)) StartThread(st);
+  const std::uint64_t now = CoarseMonotonicMs();
   try {
     if (cfg_.policy == FsyncPolicy::always) {
       st.writer.WaitDurable(ticket);
     } else {
       const std::size_t buffered = st.writer.buffered();
-      if (buffered >= kMaxBufferedBytes)
-        st.writer.Flush(false);  // the disk is behind: wait for it rather than grow
-      else if (buffered >= kJournalBufferBytes)
-        st.writer.TryWrite();
+      if (buffered >= kJournalBufferBytes) {
+        if (buffered >= kMaxBufferedBytes) {
+          st.writer.Flush(false);  // the disk is behind: wait for it rather than grow
+        } else if (buffered >= kInlineWriteBytes) {
+          st.writer.TryWrite();  // the background thread is behind: write it here
+        } else if (!st.write_wanted.exchange(true, std::memory_order_acq_rel)) {
+          std::lock_guard<std::mutex> lk(st.mu);  // hand the write to the background thread
+          st.cv.notify_one();
+        }
+      }
       if (cfg_.policy == FsyncPolicy::interval &&
-          CoarseMonotonicMs() * 1000000 >=
-              st.writer.last_sync_ns() + 2 * cfg_.fsync_interval_ms * 1000000) {
-        // The background thread is late (starved or stopped): flush here.
+          now * 1000000 >= st.writer.last_sync_ns() + 2 * cfg_.fsync_interval_ms * 1000000 &&
+          !st.write_wanted.exchange(true, std::memory_order_acq_rel)) {
+        std::lock_guard<std::mutex> lk(st.mu);  // the background thread is late: wake it
         st.cv.notify_one();
       }
     }
   } catch (const Error&) {
     if (may_throw) throw;
   }
-  const std::uint64_t now = CoarseMonotonicMs();
   if (now >= hdr_->snapshot_due_ms.load(std::memory_order_relaxed) &&
       now >= st.next_poke_ms.load(std::memory_order_relaxed)) {
     st.next_poke_ms.store(now + 10, std::memory_order_relaxed);
@@ -279,8 +287,9 @@ void Persistence::ThreadMain(State* st) {
       wait_ms = due > now ? std::max<std::uint64_t>(1, (due - now) / 1000000) : 1;
       wait_ms = std::min<std::uint64_t>(wait_ms, cfg_.fsync_interval_ms);
     }
-    st->cv.wait_for(lk, std::chrono::milliseconds(wait_ms),
-                    [&] { return st->stop || st->snapshot_wanted || st->force_snapshot; });
+    st->cv.wait_for(lk, std::chrono::milliseconds(wait_ms), [&] {
+      return st->stop || st->snapshot_wanted || st->force_snapshot || st->write_wanted.load();
+    });
     if (st->stop) break;
     lk.unlock();
     Tick(*st);
@@ -289,6 +298,7 @@ void Persistence::ThreadMain(State* st) {
 }
 
 void Persistence::Tick(State& st) {
+  if (st.write_wanted.exchange(false, std::memory_order_acq_rel)) st.writer.TryWrite();
   if (cfg_.policy == FsyncPolicy::interval &&
       os::NowMonotonicNs() >= st.writer.last_sync_ns() + cfg_.fsync_interval_ms * 1000000 &&
       st.writer.has_unsynced()) {

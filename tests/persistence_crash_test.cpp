@@ -2,10 +2,12 @@
 // is destroyed (as a reboot would), and the store is reopened from the directory.
 //
 // fsync always: every acknowledged write must be there; a write that was not acknowledged may
-// be there or not, but never torn. fsync interval: what is lost is a suffix of each writer's
-// writes (never a hole), and the test prints the loss window it saw. Killing the processes does
-// not drop the kernel's page cache, so this measures what a process crash loses; a power loss can
-// additionally lose what was written but not yet fdatasync'ed (at most fsync_interval).
+// be there or not, but never torn. fsync interval: what is lost are writes still buffered in the
+// killed processes (the last ones of each writer; a snapshot taken meanwhile may have kept some
+// later ones, so it is not always a clean suffix), and the test prints the loss window. Killing the
+// processes does not drop the kernel's page cache, so this measures what a process crash loses; a
+// power loss can additionally lose what was written but not yet fdatasync'ed (at most
+// fsync_interval).
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -95,31 +97,32 @@ StormResult Storm(FsyncPolicy policy, milliseconds run_for) {
     for (int t = 0; t < kThreads; ++t) {
       const Acks& a = acks[p * kThreads + t];
       const std::uint64_t acked = a.writes.load();
-      // Recovered keys of this writer form a prefix 0..n-1.
-      std::uint64_t n = 0;
-      while (s.get(KeyOf(p, t, n))) ++n;
-      for (std::uint64_t j = 0; j < n; ++j) {
+      // Which of this writer's keys came back; every one that did has its exact value.
+      std::uint64_t first_missing = acked + 2, present = 0;
+      for (std::uint64_t j = 0; j < acked + 50; ++j) {
         auto v = s.get(KeyOf(p, t, j));
-        REQUIRE(v == pattern_value(KeyOf(p, t, j), 40 + j % 60));  // never torn
+        if (!v) {
+          first_missing = std::min(first_missing, j);
+          continue;
+        }
+        REQUIRE(j <= acked);  // nothing that was never attempted
+        REQUIRE(*v == pattern_value(KeyOf(p, t, j), 40 + j % 60));  // never torn
+        if (j < acked) ++present;
       }
-      for (std::uint64_t j = n + 1; j < n + 50; ++j) REQUIRE_FALSE(s.get(KeyOf(p, t, j)));
+      const std::uint64_t n = std::min(first_missing, acked);
       auto ctr = s.get("ctr" + std::to_string(p) + "." + std::to_string(t));
       std::int64_t c = ctr ? std::stoll(*ctr) : 0;
+      REQUIRE(c <= a.counter.load() + 1);
       if (policy == FsyncPolicy::always) {
-        REQUIRE(n >= acked);      // every acknowledged write is there
-        REQUIRE(n <= acked + 1);  // at most the one in flight
+        REQUIRE(present == acked);  // every acknowledged write is there
         REQUIRE(c >= a.counter.load());
-        REQUIRE(c <= a.counter.load() + 1);
-      } else {
-        REQUIRE(n <= acked + 1);
-        REQUIRE(c <= a.counter.load() + 1);
       }
       res.acked += acked;
-      res.recovered += std::min(n, acked);
-      if (n < acked) {
-        res.lost += acked - n;
-        // Loss window: from the last recovered write to the last acknowledged one, estimated
-        // from this writer's average rate.
+      res.recovered += present;
+      if (present < acked) {
+        res.lost += acked - present;
+        // Loss window: from the first lost write to the last acknowledged one, estimated from
+        // this writer's average rate.
         double per_write_ms =
             duration<double, std::milli>(run_for).count() / static_cast<double>(acked);
         res.max_loss_ms = std::max(res.max_loss_ms, per_write_ms * static_cast<double>(acked - n));
@@ -142,7 +145,7 @@ TEST_CASE("crash: kill -9 of every writer with fsync always loses no acknowledge
   REQUIRE(r.acked > 0);
 }
 
-TEST_CASE("crash: kill -9 of every writer with fsync interval loses at most a short suffix",
+TEST_CASE("crash: kill -9 of every writer with fsync interval loses only a short window",
           "[persistence][crash]") {
   StormResult r = Storm(FsyncPolicy::interval, 1000ms);
   WARN("fsync interval (100 ms): " << r.acked << " writes acknowledged, " << r.lost
