@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -769,7 +770,11 @@ namespace {
 pid_t SpawnLockHolder(const std::string& name, std::uint32_t s, bool mid_mutation) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
+  const pid_t parent = ::getpid();
   pid_t pid = testutil::spawn_child([&] {
+    // Never outlive the test (a failed REQUIRE or a killed test must not leave a lock held).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) return 3;
     ::close(fds[0]);
     shmkv::Options o = testutil::small_options(name, 4ull << 20, 4);
     o.open_mode = shmkv::OpenMode::attach_only;
@@ -793,6 +798,30 @@ pid_t SpawnLockHolder(const std::string& name, std::uint32_t s, bool mid_mutatio
   return pid;
 }
 
+// Kills and reaps a child at scope exit unless it was reaped already (release()).
+class ChildGuard {
+ public:
+  explicit ChildGuard(pid_t pid) : pid_(pid) {}
+  ~ChildGuard() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      testutil::wait_child(pid_, 5000ms);
+    }
+  }
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  // SIGKILLs it now and returns its decoded status.
+  int KillAndReap() {
+    ::kill(pid_, SIGKILL);
+    int rc = testutil::wait_child(pid_, 5000ms);
+    pid_ = -1;
+    return rc;
+  }
+
+ private:
+  pid_t pid_;
+};
+
 std::string KeyInShard(const ins::Inspector& in, std::uint32_t s) {
   for (int i = 0;; ++i) {
     std::string k = "probe-" + std::to_string(i);
@@ -810,6 +839,7 @@ TEST_CASE("inspect: a lock held by a live process is reported without blocking",
   auto in = ins::Inspector::Attach(name);
   const std::uint32_t s = 1;
   pid_t holder = SpawnLockHolder(name, s, false);
+  ChildGuard holder_guard(holder);
 
   ins::LockInfo li = ins::ProbeLock(&in->segment()->shard(s)->mutex);
   CHECK(li.kind == ins::LockKind::held);
@@ -833,8 +863,7 @@ TEST_CASE("inspect: a lock held by a live process is reported without blocking",
   CHECK(chk.rc == 3);
   CHECK(chk.err.find("shard " + std::to_string(s) + ": not checked") != std::string::npos);
 
-  ::kill(holder, SIGKILL);
-  CHECK(testutil::wait_child(holder, 5000ms) == 128 + SIGKILL);
+  CHECK(holder_guard.KillAndReap() == 128 + SIGKILL);
 }
 
 TEST_CASE("inspect: a lock held by a killed process", "[inspect]") {
@@ -852,8 +881,8 @@ TEST_CASE("inspect: a lock held by a killed process", "[inspect]") {
     mid_mutation = true;
   }
   pid_t holder = SpawnLockHolder(name, s, mid_mutation);
-  ::kill(holder, SIGKILL);
-  REQUIRE(testutil::wait_child(holder, 5000ms) == 128 + SIGKILL);
+  ChildGuard holder_guard(holder);
+  REQUIRE(holder_guard.KillAndReap() == 128 + SIGKILL);
   pthread_mutex_t* mutex = &in->segment()->shard(s)->mutex;
   const std::string dead = "held by dead pid " + std::to_string(holder) + " (repair pending)";
 
@@ -935,8 +964,8 @@ TEST_CASE("inspect: EOWNERDEAD on our trylock hands the dead state back", "[insp
   auto in = ins::Inspector::Attach(name);
   const std::uint32_t s = 3;
   pid_t holder = SpawnLockHolder(name, s, false);
-  ::kill(holder, SIGKILL);
-  REQUIRE(testutil::wait_child(holder, 5000ms) == 128 + SIGKILL);
+  ChildGuard holder_guard(holder);
+  REQUIRE(holder_guard.KillAndReap() == 128 + SIGKILL);
 
   // Force the trylock a live inspection would skip: we get EOWNERDEAD, read, and the reading
   // thread exits without unlocking.
@@ -1006,11 +1035,24 @@ TEST_CASE("inspect: watch under tmux refreshes in place and exits on Ctrl-C", "[
   const std::string socket = "shmkv-inspect-test-" + std::to_string(::getpid());
   const std::string rc_file = "/tmp/" + socket + ".rc";
   std::remove(rc_file.c_str());
+  struct Cleanup {  // also when a REQUIRE below gives up
+    std::string socket, rc_file, socket_path;
+    ~Cleanup() {
+      Tmux(socket, "kill-server");
+      std::remove(rc_file.c_str());
+      if (!socket_path.empty()) std::remove(socket_path.c_str());  // tmux leaves it behind
+    }
+  } cleanup{socket, rc_file, {}};
   // The shell ignores SIGINT so that only the tool's own handler decides; it records the code.
   // (The command goes through popen's shell inside double quotes: hence \\$?.)
-  const std::string cmd = "trap '' INT; '" + InspectBinary() + "' " + name +
-                          " watch --interval 200ms; echo \\$? > " + rc_file + "; sleep 1";
+  // timeout --foreground bounds the tool's life should this test die without its cleanup,
+  // while leaving it in the terminal's foreground process group (so Ctrl-C reaches it).
+  const std::string cmd = "trap '' INT; timeout --foreground 120 '" + InspectBinary() + "' " +
+                          name + " watch --interval 200ms; echo \\$? > " + rc_file + "; sleep 1";
   Tmux(socket, "new-session -d -s watch -x 120 -y 30 \"" + cmd + "\"");
+  cleanup.socket_path = Tmux(socket, "display-message -p '#{socket_path}'");
+  while (!cleanup.socket_path.empty() && cleanup.socket_path.back() == '\n')
+    cleanup.socket_path.pop_back();
 
   auto capture = [&] { return Tmux(socket, "capture-pane -p -t watch"); };
   auto wait_frame = [&](std::uint64_t at_least, std::string* pane) {
@@ -1043,8 +1085,6 @@ TEST_CASE("inspect: watch under tmux refreshes in place and exits on Ctrl-C", "[
     std::ifstream in(rc_file);
     std::getline(in, rc);
   }
-  Tmux(socket, "kill-server");
-  std::remove(rc_file.c_str());
   CHECK(rc == "0");
 }
 
