@@ -552,6 +552,7 @@ void Parent::Report(double elapsed) {
   line("queue tokens seeded", seeded_);
   line("  pops acknowledged", t_.acked_pops);
   line("  pops interrupted by kills", t_.interrupted_pops);
+  line("  pops that found it empty", t_.empty_pops);
   line("  tokens remaining", remaining_);
   line("  duplicate pops", t_.duplicate_pops, "  (must be 0)");
   line("  queue mismatches", t_.queue_mismatches, "  (must be 0)");
