@@ -76,7 +76,8 @@ const char* kUsage =
     "  --hot H           shared counters every worker increments (default 4)\n"
     "  --queue T         tokens in the pop queue, refilled when a quarter is left (2000)\n"
     "  --check-every MS  run check_invariants() while the workers run (default 2000)\n"
-    "  --keep            keep the segment after the run (it is always kept on failure)\n"
+    "  --keep            keep the segment after the run (a failed run keeps it, unless "
+    "--sabotage)\n"
     "  --sabotage KIND   lost|torn|counter|queue: workers now and then write behind the\n"
     "                    model's back, to prove the checks catch it; the run must FAIL\n"
     "exit: 0 all checks passed, 1 a check failed, 2 usage error, 3 setup error\n";
