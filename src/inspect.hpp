@@ -7,7 +7,8 @@
 //   mutex while we hold it with pthread_mutex_trylock, for as long as it takes to copy that one
 //   shard's metadata (or to run its invariant check). The mapping is read-write only because a
 //   process-shared mutex cannot be taken through a read-only mapping; if the file may not be
-//   opened for writing, the mapping is read-only and every shard is read without its lock.
+//   opened for writing, or the caller asks for it (Attach(name, true), shmkv-inspect
+//   --no-lock), the mapping is read-only and every shard is read without its lock.
 // - Shard locks: we never call ShardLock / LockRobust (they repair a shard whose holder died:
 //   a mutation). Per shard, first ProbeLock() reads the mutex state without touching it
 //   (futex word + glibc's owner field, MutexOwnerTid). A holder that is dead (the kernel set
@@ -26,10 +27,13 @@
 //   exit handling then sets FUTEX_OWNER_DIED again, so the next locker gets EOWNERDEAD and
 //   repairs, as it would have. (The only trace: glibc's owner field now reads "inconsistent"
 //   instead of the dead tid, so a later inspection cannot name the original holder.)
-// - Reads without the lock are bounds-checked (an offset outside the arena or a length above
-//   the segment's limits is counted as unreadable, never followed), so a concurrent writer can
-//   make numbers approximate but cannot make us fault. ShardHeader::seq is read before and
-//   after: a change, or an odd value, is reported.
+// - Snapshot reads without the lock are bounds-checked (an offset outside the arena or a
+//   length above the segment's limits is counted as unreadable, never followed), so a
+//   concurrent writer can make numbers approximate but cannot make us fault. ShardHeader::seq
+//   is read before and after: a change, or an odd value, is reported. CheckShard is different:
+//   it runs the library's CheckInvariants, which trusts chunk idents, so it runs unlocked only
+//   when nobody can be writing (dead holder) or when asked to (read-only mapping), and it is
+//   retried when seq moved; a shard whose live holder keeps the lock is not checked.
 // - Locks are probed through glibc's private pthread_mutex_t fields (x86-64 / glibc layout),
 //   like MutexOwnerTid: for diagnostics only. A holder in another PID namespace looks dead.
 #pragma once
