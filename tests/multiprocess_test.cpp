@@ -335,3 +335,17 @@ TEST_CASE("multiprocess: a process killed mid-write leaves a usable store", "[mu
     REQUIRE(s.check_invariants().empty());
   }
 }
+
+TEST_CASE("test_util: a hung child is killed at the deadline instead of blocking",
+          "[multiprocess][util]") {
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = spawn_child([]() -> int {
+    ::sleep(60);
+    return 0;
+  });
+  REQUIRE(wait_child(pid, std::chrono::milliseconds(200)) == kChildTimedOut);
+  REQUIRE(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  REQUIRE(::kill(pid, 0) != 0);  // reaped: no zombie left behind
+  REQUIRE(run_in_child([] { return 7; }) == 7);
+  REQUIRE(run_in_child([]() -> int { throw shmkv::Error(errc::busy, "x"); }) == kChildException);
+}
