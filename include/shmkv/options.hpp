@@ -32,7 +32,7 @@ struct Options {
   std::uint64_t size_bytes = 64ull << 20;
 
   // Number of shards, a power of two (each has its own robust mutex). 0 = chosen from the core
-  // count (16 per core, at least 16, at most 1024). More shards mean less lock contention.
+  // count (16 per core, at least 64, at most 1024). More shards mean less lock contention.
   std::uint32_t shards = 0;
 
   // Largest key accepted, in bytes (1..65535). Default 1024.
@@ -41,7 +41,7 @@ struct Options {
   // Largest value accepted, in bytes. Default 1 MiB. Must fit in the segment's arena.
   std::uint32_t max_value_bytes = 1u << 20;
 
-  // How many keys the hash tables can hold in total (0 = size_bytes / 256). Each potential key
+  // How many keys the hash tables can hold in total (0 = size_bytes / 256, at least 1024). Each potential key
   // costs about 28 bytes of index; the rest of the segment holds keys and values.
   std::uint64_t max_keys = 0;
 

@@ -112,7 +112,7 @@ class Store {
  public:
   // Creates or attaches the segment Options::name according to Options::open_mode.
   // Raises invalid_argument (bad name or option), already_exists, not_found,
-  // incompatible_layout, permission_denied, store_full (size too small), io_error.
+  // incompatible_layout, permission_denied, store_full (no room in /dev/shm), io_error.
   static Store open(const Options& options);
 
   // Removes the named segment. Processes still attached keep their mapping until they close.
