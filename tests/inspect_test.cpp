@@ -1040,7 +1040,13 @@ TEST_CASE("inspect: watch under tmux refreshes in place and exits on Ctrl-C", "[
     ~Cleanup() {
       Tmux(socket, "kill-server");
       std::remove(rc_file.c_str());
-      if (!socket_path.empty()) std::remove(socket_path.c_str());  // tmux leaves it behind
+      // tmux 3.3 leaves its socket behind: remove it where the server said it is, and where
+      // it is by default (in case asking failed).
+      if (!socket_path.empty()) std::remove(socket_path.c_str());
+      const char* dir = std::getenv("TMUX_TMPDIR");
+      std::string fallback = std::string(dir && *dir ? dir : "/tmp") + "/tmux-" +
+                             std::to_string(::getuid()) + "/" + socket;
+      std::remove(fallback.c_str());
     }
   } cleanup{socket, rc_file, {}};
   // The shell ignores SIGINT so that only the tool's own handler decides; it records the code.
