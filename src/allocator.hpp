@@ -1,6 +1,6 @@
 // allocator.hpp: arena memory for records (internal).
 //
-// Two levels. (1) The global chunk table: 32 KiB chunks handed to shards as slabs (one size
+// Two levels. (1) The global chunk table: 4 KiB chunks handed to shards as slabs (one size
 // class each) or as multi-chunk spans (one large record each). Guarded by the robust
 // SegmentHeader::alloc_mutex, always taken while holding a shard mutex (order: shard -> alloc).
 // (2) Within a shard, slabs of fixed-size blocks with per-chunk free lists and a per-class list of

@@ -143,7 +143,7 @@ struct alignas(kCacheLine) ShardHeader {
   u64 gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
 };
 
-// One 32 KiB arena chunk.
+// One 4 KiB arena chunk (the head chunk of a slab or span carries its bookkeeping).
 struct ChunkInfo {
   // 0 = free. Else: bits 0..31 owner shard + 1, bits 32..47 size class index (or kClassLarge /
   // kClassContinuation), bits 48..63 span length in chunks (heads) or distance back to the head

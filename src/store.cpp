@@ -4,6 +4,9 @@
 // linearizable. Mutations run inside a WriteScope; they validate and raise before the first
 // write, so an error changes nothing. Expired records are treated as absent by every read and
 // replaced or erased by writes; each write also reclaims a few expired records of its shard.
+#include <pthread.h>
+
+#include <atomic>
 #include <charconv>
 #include <cstring>
 
@@ -24,13 +27,6 @@ bool ParseInt64(std::string_view s, std::int64_t* out) {
   if (s.empty()) return false;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && ptr == s.data() + s.size();
-}
-
-std::string FormatInt64(std::int64_t v) {
-  char buf[24];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  return std::string(buf, ptr);
 }
 
 // Finds a key, treating an expired record as absent.
@@ -65,11 +61,21 @@ std::uint64_t Store::Impl::ExpiryFor(std::chrono::milliseconds ttl) {
   return ttl.count() == 0 ? 0 : detail::os::NowUnixMs() + static_cast<std::uint64_t>(ttl.count());
 }
 
+namespace {
+// Bumped in every child after fork(), so per-thread generators reseed there (getpid() is a
+// system call on glibc; checking it per draw would cost more than the draw).
+std::atomic<std::uint64_t> fork_generation{1};
+}  // namespace
+
 std::uint64_t RandomU64() {
+  static const int registered =
+      pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+  (void)registered;
   thread_local std::uint64_t state = 0;
-  thread_local pid_t owner = 0;
-  if (owner != ::getpid()) {
-    owner = ::getpid();
+  thread_local std::uint64_t generation = 0;
+  std::uint64_t now = fork_generation.load(std::memory_order_relaxed);
+  if (generation != now) {
+    generation = now;
     state = detail::os::RandomSeed();
   }
   std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);  // splitmix64
@@ -235,8 +241,15 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
                                       std::to_string(current) + ") by " + std::to_string(delta) +
                                       " overflows int64");
   WriteScope write(shard);
-  const std::string text = FormatInt64(result);
-  Put(shard, key, route.hash, text, expires);
+  char buf[24];
+  const std::string_view text(
+      buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
+  if (slot != kNotFound) {  // the hot path: a live counter, rewritten in place
+    shard.Replace(slot, text, expires);
+    ++shard.header()->sets;
+  } else {
+    Put(shard, key, route.hash, text, expires);
+  }
   journal.Set(key, text, expires);
   return result;
 }
