@@ -1,8 +1,12 @@
 // inspect_views.cpp: the one-shot views of shmkv-inspect (summary, shards, keys, get,
 // histogram, check) and the renderings they share. See shmkv_inspect.cpp for the contract.
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +87,40 @@ std::vector<std::string> ShardNotes::Lines() const {
 
 namespace {
 
+// The disk backend's state, from the segment header and the journal files in its directory.
+struct PersistenceView {
+  bool on = false;
+  std::string dir;
+  std::uint64_t last_snapshot_seq = 0, last_snapshot_unix_ms = 0, journal_seq = 0;
+  std::uint64_t journal_files = 0, journal_bytes = 0;
+};
+
+PersistenceView ReadPersistence(const shmkv::detail::SegmentHeader& h) {
+  PersistenceView v;
+  v.on = h.persist_enabled != 0;
+  if (!v.on) return v;
+  v.dir.assign(h.persist_dir, strnlen(h.persist_dir, sizeof h.persist_dir));
+  v.last_snapshot_seq = h.last_snapshot_seq.load(std::memory_order_relaxed);
+  v.last_snapshot_unix_ms = h.last_snapshot_unix_ms.load(std::memory_order_relaxed);
+  v.journal_seq = h.journal_seq.load(std::memory_order_relaxed);
+  if (DIR* d = opendir(v.dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string_view f = e->d_name;
+      struct stat st;
+      if (f.substr(0, 7) == "journal" && stat((v.dir + "/" + e->d_name).c_str(), &st) == 0) {
+        ++v.journal_files;
+        v.journal_bytes += static_cast<std::uint64_t>(st.st_size);
+      }
+    }
+    closedir(d);
+  }
+  return v;
+}
+
+}  // namespace
+
+namespace {
+
 std::string CountersJson(const ins::Counters& c, std::uint64_t alloc_recoveries) {
   return Obj()
       .Num("gets", c.gets)
@@ -127,6 +165,7 @@ std::string KeyJsonFields(std::string_view key, Obj& o) {
 
 int RunSummary(Ctx& c) {
   const auto& h = c.in->header();
+  const PersistenceView persist = ReadPersistence(h);
   auto shards = ins::SnapshotAll(*c.in, ins::kTable, c.policy, c.now_ms);
   auto pool = ins::ScanChunks(*c.in);
   auto procs = ins::Processes(*c.in);
@@ -195,7 +234,16 @@ int RunSummary(Ctx& c) {
                 .Bool("approximate", !approx_json.empty())
                 .Raw("approximate_shards", Array(approx_json))
                 .Raw("processes", Array(pj))
-                .Str("persistence", "off")
+                .Raw("persistence",
+                     persist.on ? Obj()
+                                      .Str("dir", persist.dir)
+                                      .Num("last_snapshot_seq", persist.last_snapshot_seq)
+                                      .Num("last_snapshot_unix_ms", persist.last_snapshot_unix_ms)
+                                      .Num("journal_seq", persist.journal_seq)
+                                      .Num("journal_files", persist.journal_files)
+                                      .Num("journal_bytes", persist.journal_bytes)
+                                      .Done()
+                                : std::string("\"off\""))
                 .Raw("counters", CountersJson(total, h.alloc_recoveries))
                 .Done());
     return kExitOk;
@@ -226,7 +274,19 @@ int RunSummary(Ctx& c) {
   for (const auto& p : procs)
     t.Row({"", Format("pid %d  %s  attached %s", p.pid, p.alive ? "alive" : "DEAD ",
                       UnixMsToUtc(p.attached_unix_ms).c_str())});
-  t.Row({"persistence", "off"});
+  if (!persist.on) {
+    t.Row({"persistence", "off"});
+  } else {
+    t.Row({"persistence", persist.dir});
+    t.Row({"", persist.last_snapshot_unix_ms
+                   ? Format("last snapshot at seq %" PRIu64 ", %s ago", persist.last_snapshot_seq,
+                            HumanDuration(static_cast<std::int64_t>(c.now_ms) -
+                                          static_cast<std::int64_t>(persist.last_snapshot_unix_ms))
+                                .c_str())
+                   : std::string("no snapshot yet")});
+    t.Row({"", Format("journal: next seq %" PRIu64 ", %" PRIu64 " files, %s", persist.journal_seq,
+                      persist.journal_files, HumanBytes(persist.journal_bytes).c_str())});
+  }
   t.Row({"counters", Format("gets %" PRIu64 " (hits %" PRIu64 ", misses %" PRIu64 "), sets %" PRIu64
                             ", deletes %" PRIu64,
                             total.gets, total.hits, total.misses, total.sets, total.deletes)});
