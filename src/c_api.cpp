@@ -585,6 +585,29 @@ int shmkv_clear(shmkv_store* h) {
   });
 }
 
+// --- backup and restore ---
+
+int shmkv_backup(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* bytes) {
+  return Call([&] {
+    if (!path) throw shmkv::Error(shmkv::errc::invalid_argument, "backup path is NULL");
+    shmkv::BackupResult r = S(h).backup(path);
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
+int shmkv_restore(shmkv_store* h, const char* path, uint64_t max_entries, uint64_t max_bytes,
+                  uint64_t* entries, uint64_t* bytes) {
+  return Call([&] {
+    if (!path) throw shmkv::Error(shmkv::errc::invalid_argument, "restore path is NULL");
+    shmkv::RestoreResult r = S(h).restore(path, {max_entries, max_bytes});
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
 // --- random ---
 
 int shmkv_random_key(shmkv_store* h, const void* prefix, size_t prefix_len, void* buf, size_t cap,

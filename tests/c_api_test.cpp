@@ -601,3 +601,28 @@ TEST_CASE("c_api: processes share one store (counters, get_or_set claims, pop_ra
   CHECK(bad_claims == 0);
   CHECK(bad_pops == 0);
 }
+
+TEST_CASE("c_api: backup and restore") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (int i = 0; i < 50; ++i)
+    REQUIRE(Set(s, "k" + std::to_string(i), "v" + std::to_string(i)) == 0);
+  std::string path = "/tmp/shmkv-capi-backup-" + std::to_string(getpid());
+  std::uint64_t entries = 0, bytes = 0;
+  REQUIRE(shmkv_backup(s, path.c_str(), &entries, &bytes) == SHMKV_OK);
+  CHECK(entries == 50);
+  CHECK(bytes > 0);
+  REQUIRE(shmkv_clear(s) == SHMKV_OK);
+  REQUIRE(Set(s, "other", "x") == 0);
+  // Over budget, missing, NULL: refused, nothing changes.
+  CHECK(shmkv_restore(s, path.c_str(), 10, 0, nullptr, nullptr) == SHMKV_ELIMIT_EXCEEDED);
+  CHECK(std::string(LastError()).find("10") != std::string::npos);
+  CHECK(shmkv_restore(s, "/tmp/shmkv-no-such-backup", 0, 0, nullptr, nullptr) == SHMKV_ENOT_FOUND);
+  CHECK(shmkv_restore(s, nullptr, 0, 0, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "other") == "x");
+  REQUIRE(shmkv_restore(s, path.c_str(), 0, 0, &entries, &bytes) == SHMKV_OK);
+  CHECK(entries == 50);
+  CHECK(Get(s, "k7") == "v7");
+  CHECK(Get(s, "other") == "<absent>");
+  std::remove(path.c_str());
+}

@@ -26,8 +26,8 @@
  * SHMKV_ECLOSED (open a new handle there), and shmkv_close() on it only releases the handle's
  * memory, leaving the parent's registration alone.
  *
- * Not in this API (yet): batch operations (get_many, set_many, delete_many), random_keys,
- * check_invariants, and backup/restore (they do not exist in the C++ API yet).
+ * Not in this API (yet): batch operations (get_many, set_many, delete_many), random_keys and
+ * check_invariants.
  */
 #ifndef SHMKV_SHMKV_H
 #define SHMKV_SHMKV_H
@@ -223,6 +223,20 @@ int shmkv_delete_prefix(shmkv_store* store, const void* prefix, size_t prefix_le
                         uint64_t* deleted, int* done);
 /* Deletes every key. */
 int shmkv_clear(shmkv_store* store);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Backup and restore (the snapshot format; see docs/design.md). */
+
+/* Writes a consistent point-in-time copy of the store to path (temporary file + rename: an
+ * existing file at path stays intact on failure). *entries and *bytes (file size) may be NULL.
+ * SHMKV_EBUSY while another backup or restore runs. */
+int shmkv_backup(shmkv_store* store, const char* path, uint64_t* entries, uint64_t* bytes);
+/* Replaces the whole content with the backup at path, all or nothing. max_entries / max_bytes
+ * (0 = no limit) refuse larger files with SHMKV_ELIMIT_EXCEEDED; a missing file is
+ * SHMKV_ENOT_FOUND, a foreign or corrupt one SHMKV_ECORRUPTED; in each case nothing changes.
+ * *entries and *bytes (key + value bytes restored) may be NULL. */
+int shmkv_restore(shmkv_store* store, const char* path, uint64_t max_entries, uint64_t max_bytes,
+                  uint64_t* entries, uint64_t* bytes);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Random. */

@@ -114,6 +114,8 @@ _PROTOTYPES = {
     "shmkv_delete_prefix": (c_int, [_store, _bytes, _sz, _sz, POINTER(c_uint64),
                                     POINTER(c_int)]),
     "shmkv_clear": (c_int, [_store]),
+    "shmkv_backup": (c_int, [_store, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]),
+    "shmkv_restore": (c_int, [_store, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]),
     "shmkv_random_key": (c_int, [_store, _bytes, _sz, c_void_p, _sz, _psz]),
     "shmkv_pop_random": (c_int, [_store, _bytes, _sz, _pvoid, _psz, _pvoid, _psz]),
     "shmkv_info_get": (c_int, [_store, POINTER(Info), _sz]),

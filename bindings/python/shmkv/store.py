@@ -5,6 +5,7 @@ import ctypes
 import datetime
 import enum
 import math
+import os
 import numbers
 import threading
 
@@ -75,6 +76,23 @@ def _int_arg(x, what, lo, hi):
             raise InvalidArgumentError(f"{what} is {x}; it must be >= 0")
         raise InvalidArgumentError(f"{what} is {x}; it must be in [{lo}, {hi}]")
     return x
+
+
+def _path_arg(path, what):
+    """A filesystem path (str, bytes or os.PathLike) -> bytes for the C API."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if isinstance(path, str):
+        path = os.fsencode(path)
+    if not isinstance(path, bytes):
+        raise ArgumentTypeError(f"{what} must be a str, bytes or os.PathLike, not {_type_name(path)}")
+    if not path or b"\0" in path:
+        raise InvalidArgumentError(f"{what} {path!r} must be non-empty and contain no NUL byte")
+    return path
+
+
+def _count_arg(x, what):
+    return _int_arg(x, what, 0, 2**64 - 1)
 
 
 def _ttl_ms(ttl, what="ttl"):
@@ -433,6 +451,24 @@ class Store:
 
     def clear(self):
         _check(_lib.shmkv_clear(self._handle()))
+
+    def backup(self, path):
+        """Write a point-in-time copy to path (atomic). Returns {"entries", "bytes"}."""
+        path = _path_arg(path, "path")
+        entries, size = ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_backup(self._handle(), path, ctypes.byref(entries), ctypes.byref(size)))
+        return {"entries": entries.value, "bytes": size.value}
+
+    def restore(self, path, max_entries=0, max_bytes=0):
+        """Replace the whole content with the backup at path, all or nothing.
+        Returns {"entries", "bytes"}."""
+        path = _path_arg(path, "path")
+        max_entries = _count_arg(max_entries, "max_entries")
+        max_bytes = _count_arg(max_bytes, "max_bytes")
+        entries, size = ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_restore(self._handle(), path, max_entries, max_bytes,
+                                  ctypes.byref(entries), ctypes.byref(size)))
+        return {"entries": entries.value, "bytes": size.value}
 
     def size(self):
         """Live (unexpired) keys."""

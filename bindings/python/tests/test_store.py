@@ -205,3 +205,31 @@ def test_module_level_helpers(name):
     assert shmkv.segment_exists(name) is False
     assert shmkv.version == shmkv.__version__ and shmkv.version.count(".") == 2
     assert shmkv.library_path
+
+
+def test_backup_and_restore(store, tmp_path):
+    for i in range(100):
+        store.set(f"k{i}", bytes([i]) * 10)
+    path = tmp_path / "store.backup"
+    result = store.backup(path)
+    assert result["entries"] == 100 and result["bytes"] > 0
+    store.clear()
+    store.set("other", "x")
+    # A budget below the file's content is refused and changes nothing.
+    with pytest.raises(shmkv.LimitExceededError):
+        store.restore(path, max_entries=10)
+    assert store.get("other") == b"x"
+    restored = store.restore(str(path))
+    assert restored["entries"] == 100
+    assert store.get("k7") == bytes([7]) * 10
+    assert store.get("other") is None
+    with pytest.raises(shmkv.NotFoundError):
+        store.restore(tmp_path / "missing")
+    path.write_bytes(b"not a backup")
+    with pytest.raises(shmkv.CorruptedError):
+        store.restore(path)
+    assert store.size() == 100
+    with pytest.raises(shmkv.ArgumentTypeError):
+        store.backup(42)
+    with pytest.raises(shmkv.InvalidArgumentError):
+        store.restore(path, max_bytes=-1)
