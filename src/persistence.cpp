@@ -8,7 +8,8 @@
 //   or above it are not, whatever the other shards were doing.
 // - Recovery runs only while building an unpublished segment (Segment::Open's BeforePublish),
 //   under flock(<dir>/LOCK): exactly one opener recovers, the others wait and then attach.
-//   Recovery never modifies the files it reads, so a recoverer killed midway is simply redone.
+//   Recovery only reads the files (it renames a damaged snapshot to *.corrupt once an older one
+//   has loaded), so a recoverer killed midway is simply redone.
 // - Journals are deleted only when every record in them is below the start sequence number of
 //   the oldest retained snapshot; snapshots beyond the retention count are deleted only after a
 //   newer one is durable (rename + directory fsync).
@@ -539,6 +540,16 @@ void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) 
                                Join(rep->rejected_snapshots, "; ") +
                                "); refusing to start without it (move the damaged files away "
                                "to recover from the journals alone)");
+  // Set the damaged newer snapshots aside (kept as evidence, no longer counted by retention:
+  // the next snapshots must not rotate the good one out in their favour).
+  for (std::uint64_t seq : snap_seqs) {
+    if (seq <= snap->header().seq) break;
+    const std::string path = cfg.dir + "/" + SnapshotFileName(seq);
+    try {
+      fileio::Rename(path, path + ".corrupt");
+    } catch (const Error&) {
+    }
+  }
   std::uint64_t max_seq = 0;
   std::uint64_t max_watermark = 0;
   if (snap) {
