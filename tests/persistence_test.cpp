@@ -586,3 +586,88 @@ TEST_CASE("restore into a persistent store is journaled", "[backup][persistence]
   REQUIRE(s.get("after") == Opt("y"));
   REQUIRE(s.get("r299") == Opt("restored"));
 }
+
+TEST_CASE("persistence: round trips through recovery (empty, 100k binary keys with TTLs)",
+          "[persistence]") {
+  TempDir dir;
+  SegmentGuard g(unique_name("p"));
+  auto o = persistent_options(g.name(), dir.path, FsyncPolicy::never);
+  o.size_bytes = 128ull << 20;
+  o.max_keys = 300000;
+  SECTION("empty store, with a snapshot of nothing") {
+    {
+      Store s = Store::open(o);
+      REQUIRE(s.snapshot().entries == 0);
+    }
+    Store::destroy(g.name());
+    Store s = Store::open(o);
+    REQUIRE(s.recovery_report().snapshot_entries == 0);
+    REQUIRE_FALSE(s.recovery_report().snapshot.empty());
+    REQUIRE(s.size() == 0);
+  }
+  SECTION("100k binary keys and values, half before a snapshot, half after") {
+    std::mt19937_64 rng(test_seed());
+    std::map<std::string, std::pair<std::string, bool>> model;
+    while (model.size() < 100000) {
+      std::string k(1 + rng() % 40, '\0'), v(rng() % 200, '\0');
+      for (auto& c : k) c = static_cast<char>(rng());
+      for (auto& c : v) c = static_cast<char>(rng());
+      model[k] = {v, rng() % 3 == 0};
+    }
+    {
+      Store s = Store::open(o);
+      std::size_t i = 0;
+      for (const auto& [k, vt] : model) {
+        s.set(k, vt.first, vt.second ? 1h : 0ms);
+        if (++i == model.size() / 2) s.snapshot();
+      }
+    }
+    Store::destroy(g.name());
+    Store s = Store::open(o);
+    auto rep = s.recovery_report();
+    REQUIRE(rep.snapshot_entries == 50000);
+    REQUIRE(rep.records_applied == 50000);
+    REQUIRE(s.size() == 100000);
+    for (const auto& [k, vt] : model) {
+      REQUIRE(s.get(k) == Opt(vt.first));
+      auto ttl = s.ttl(k);
+      if (vt.second)
+        REQUIRE((*ttl > 59min && *ttl <= 1h));
+      else
+        REQUIRE(*ttl == 0ms);
+    }
+    REQUIRE(s.check_invariants().empty());
+  }
+}
+
+TEST_CASE("persistence: a snapshot from a newer format or with a foreign magic is refused",
+          "[persistence][corrupt]") {
+  TempDir dir;
+  SegmentGuard g(unique_name("p"));
+  {
+    Store s = Store::open(persistent_options(g.name(), dir.path));
+    s.set("k", "v");
+    s.snapshot();
+  }
+  auto snaps = files_matching(dir.path, "snapshot-");
+  REQUIRE(snaps.size() == 1);
+  Store::destroy(g.name());
+  SECTION("future version: incompatible_layout, not a silent fallback") {
+    rewrite_snapshot_version(snaps[0], 9);
+    auto o = outcome_of([&] { Store::open(persistent_options(g.name(), dir.path)); });
+    REQUIRE(o == errc::incompatible_layout);
+    REQUIRE(o.what.find("snapshot format version 9") != std::string::npos);
+  }
+  SECTION("wrong magic: corrupted, naming the file and offset 0") {
+    write_at(snaps[0], 3, "XXXX");
+    auto o = outcome_of([&] { Store::open(persistent_options(g.name(), dir.path)); });
+    REQUIRE(o == errc::corrupted);
+    REQUIRE(o.what.find(snaps[0] + ": not a shmkv snapshot (bad magic) at offset 0") !=
+            std::string::npos);
+  }
+  SECTION("truncated: corrupted") {
+    truncate_file(snaps[0], file_size(snaps[0]) - 1);
+    REQUIRE_ERRC(Store::open(persistent_options(g.name(), dir.path)), errc::corrupted);
+  }
+  REQUIRE_FALSE(Store::segment_exists(g.name()));
+}
