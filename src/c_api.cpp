@@ -259,7 +259,9 @@ void shmkv_free(void* p) {
 
 void shmkv_options_init(shmkv_options* o) {
   if (o == nullptr) return;
-  shmkv::Options d;
+  // static: a local Options (it holds an std::optional<PersistenceOptions>) trips GCC 12's
+  // -Wmaybe-uninitialized false positive on std::optional in optimised sanitizer builds.
+  static const shmkv::Options d;
   *o = shmkv_options{};
   o->open_mode = SHMKV_CREATE_OR_ATTACH;
   o->shards = d.shards;

@@ -152,9 +152,9 @@ TEST_CASE("crash: kill -9 of every writer with fsync interval loses only a short
                                    << " lost; largest per-writer loss window ~" << r.max_loss_ms
                                    << " ms");
   REQUIRE(r.acked > 0);
-  // A process kill loses only the records still in that process's buffer: at most about one
-  // flush interval of its writes (generous bound for a loaded 2-core VM).
-  REQUIRE(r.max_loss_ms < 1000);
+  // A process kill loses only the records still in that process's buffer: about one flush
+  // interval of its writes (generous bound: a loaded 2-core VM, sanitizer builds).
+  REQUIRE(r.max_loss_ms < 2000);
 }
 
 TEST_CASE("crash: a recoverer killed mid-recovery leaves the files for the next one",

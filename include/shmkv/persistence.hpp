@@ -30,12 +30,15 @@ namespace shmkv {
 enum class FsyncPolicy {
   // A mutation returns only once its record is on disk (write + fdatasync). Threads of one
   // process that write at the same time share one fdatasync (group commit). Nothing
-  // acknowledged is ever lost; throughput is bounded by the disk's flush latency times the
-  // number of concurrent writers per process.
+  // acknowledged is ever lost; each process acknowledges at most about (its concurrent
+  // writers) / (the disk's flush latency) writes per second.
   always,
-  // Records are written and fdatasync'ed every fsync_interval (checked on every write and by a
-  // background thread). A host crash loses at most about fsync_interval of acknowledged writes;
-  // a process crash loses nothing that the next snapshot or another process's flush captures.
+  // Records are written and fdatasync'ed every fsync_interval by a background thread of the
+  // process (writers check the deadline too). A host crash loses at most about fsync_interval
+  // of acknowledged writes. A process killed with SIGKILL loses the records still buffered in
+  // it (about fsync_interval of its writes) from the journal; their effects stay in the segment
+  // and reach disk with the next snapshot, unless the host goes down or the segment is
+  // destroyed first.
   interval,
   // Records are written when the process's buffer fills (256 KiB) and at close; the kernel
   // decides when they reach the disk. A crash may lose everything since the last snapshot.
