@@ -37,6 +37,8 @@
 #include <string_view>
 #include <vector>
 
+#include "inspect_output.hpp"
+
 namespace {
 
 constexpr int kExitOk = 0;
@@ -101,138 +103,9 @@ std::string UnixMsToUtc(std::uint64_t ms) {
   return buf;
 }
 
-// Length of the valid UTF-8 sequence starting at s[i] (lead byte >= 0x80), 0 if invalid
-// (stray continuation, overlong form, surrogate, beyond U+10FFFF or truncated).
-std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) -> int {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : -1;
-  };
-  auto in = [](int b, int lo, int hi) { return b >= lo && b <= hi; };
-  int c = byte(0);
-  if (in(c, 0xC2, 0xDF)) return in(byte(1), 0x80, 0xBF) ? 2 : 0;
-  int lo = 0x80, hi = 0xBF;
-  std::size_t len = 0;
-  if (c == 0xE0) {
-    lo = 0xA0, len = 3;
-  } else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) {
-    len = 3;
-  } else if (c == 0xED) {
-    hi = 0x9F, len = 3;
-  } else if (c == 0xF0) {
-    lo = 0x90, len = 4;
-  } else if (in(c, 0xF1, 0xF3)) {
-    len = 4;
-  } else if (c == 0xF4) {
-    hi = 0x8F, len = 4;
-  } else {
-    return 0;
-  }
-  if (!in(byte(1), lo, hi)) return 0;
-  for (std::size_t k = 2; k < len; ++k) {
-    if (!in(byte(k), 0x80, 0xBF)) return 0;
-  }
-  return len;
-}
-
-// Appends s as a JSON string literal. Valid UTF-8 is copied; quotes, backslashes, control
-// characters, DEL and bytes that are not valid UTF-8 are escaped (a raw byte b as \u00XX).
-void JsonString(std::string& o, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  auto escape_byte = [&](unsigned char c) {
-    o += "\\u00";
-    o += kHex[c >> 4];
-    o += kHex[c & 15];
-  };
-  o += '"';
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      std::size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) {
-        escape_byte(c);
-        ++i;
-      } else {
-        o.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        o += "\\\"";
-        break;
-      case '\\':
-        o += "\\\\";
-        break;
-      case '\n':
-        o += "\\n";
-        break;
-      case '\r':
-        o += "\\r";
-        break;
-      case '\t':
-        o += "\\t";
-        break;
-      case '\b':
-        o += "\\b";
-        break;
-      case '\f':
-        o += "\\f";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          escape_byte(c);
-        } else {
-          o += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  o += '"';
-}
-
-// A minimal JSON object builder: Obj().Num("a", 1).Str("b", "x").Done().
-class Obj {
- public:
-  Obj& Key(std::string_view k) {
-    s_ += first_ ? "{" : ",";
-    first_ = false;
-    JsonString(s_, k);
-    s_ += ':';
-    return *this;
-  }
-  Obj& Num(std::string_view k, std::uint64_t v) {
-    Key(k);
-    s_ += std::to_string(v);
-    return *this;
-  }
-  Obj& Int(std::string_view k, std::int64_t v) {
-    Key(k);
-    s_ += std::to_string(v);
-    return *this;
-  }
-  Obj& Str(std::string_view k, std::string_view v) {
-    Key(k);
-    JsonString(s_, v);
-    return *this;
-  }
-  Obj& Bool(std::string_view k, bool v) {
-    Key(k);
-    s_ += v ? "true" : "false";
-    return *this;
-  }
-  Obj& Raw(std::string_view k, std::string_view json) {
-    Key(k);
-    s_ += json;
-    return *this;
-  }
-  std::string Done() { return first_ ? "{}" : s_ + "}"; }
-
- private:
-  std::string s_;
-  bool first_ = true;
-};
+// JSON output follows shmkv-inspect's conventions (tools/inspect_output.hpp): one encoder.
+using inspect_out::JsonString;
+using inspect_out::Obj;
 
 std::string EntryJson(const shmkv::Entry& e) {
   return Obj().Str("key", e.key).Str("value", e.value).Done();
