@@ -1,9 +1,9 @@
 // engine_shmkv.cpp: the store under test. The parent creates a fresh segment
 // "shmkv-bench.<pid>" (size_bytes = keys * 400 + 64 MiB, max_keys = keys * 1.3, shards from
 // --shards or the library default) and preloads it with Store::set; every worker attaches with
-// its own Store::open after fork(). get = Store::get (the returned std::string is the copy),
-// set = Store::set, incr = Store::increment_by(key, 1), pop = Store::pop_random() (no prefix:
-// in the pop mix the store holds only the N keys).
+// its own Store::open after fork(). get = Store::get(key, &buffer) (the buffer, reused, is the
+// copy), set = Store::set, incr = Store::increment_by(key, 1), pop = Store::pop_random() (no
+// prefix: in the pop mix the store holds only the N keys).
 #include <unistd.h>
 
 #include <cinttypes>
@@ -78,9 +78,9 @@ class Shmkv {
   void reopen() { attach(0); }
 
   bool get(const char* key, std::size_t klen, Sink& sink) {
-    std::optional<std::string> v = store_->get(std::string_view(key, klen));
-    sink.got(v.has_value(), v ? v->data() : nullptr, v ? v->size() : 0);
-    return v.has_value();
+    bool found = store_->get(std::string_view(key, klen), &value_);
+    sink.got(found, value_.data(), value_.size());
+    return found;
   }
 
   void exec(const Op* ops, std::size_t n, Sink& sink) {
@@ -134,6 +134,7 @@ class Shmkv {
   const Config& cfg_;
   std::string name_;
   std::optional<shmkv::Store> store_;
+  std::string value_;
 };
 
 }  // namespace

@@ -37,8 +37,8 @@ std::string LockName::Describe() const {
          (index >= 0 ? " " + std::to_string(index) : std::string());
 }
 
-LockResult LockRobust(pthread_mutex_t* mutex, const LockName& name, bool* waited) {
-  int rc = pthread_mutex_trylock(mutex);
+LockResult LockRobustAfter(int first, pthread_mutex_t* mutex, const LockName& name, bool* waited) {
+  int rc = first;
   if (rc == EBUSY) {
     *waited = true;
     for (int i = 0; i < kSpinTries && rc == EBUSY; ++i) {
@@ -67,10 +67,6 @@ LockResult LockRobust(pthread_mutex_t* mutex, const LockName& name, bool* waited
     default:
       Throw(errc::io_error, name.Describe() + " lock: " + std::strerror(rc));
   }
-}
-
-void UnlockRobust(pthread_mutex_t* mutex) noexcept {
-  pthread_mutex_unlock(mutex);
 }
 
 void MarkConsistent(pthread_mutex_t* mutex) noexcept {

@@ -28,8 +28,16 @@ struct LockName {
 // Spins briefly with trylock (waking a sleeper costs tens of microseconds), then blocks.
 // `waited` is set when the lock was not free at once. Raises errc::corrupted (ENOTRECOVERABLE)
 // or errc::busy (not acquired within the watchdog timeout), naming the lock.
-LockResult LockRobust(pthread_mutex_t* mutex, const LockName& name, bool* waited);
-void UnlockRobust(pthread_mutex_t* mutex) noexcept;
+// LockRobustAfter finishes a lock whose first pthread_mutex_trylock returned `first` (non-zero),
+// so that callers can inline the uncontended attempt.
+LockResult LockRobustAfter(int first, pthread_mutex_t* mutex, const LockName& name, bool* waited);
+inline LockResult LockRobust(pthread_mutex_t* mutex, const LockName& name, bool* waited) {
+  int rc = pthread_mutex_trylock(mutex);
+  return rc == 0 ? LockResult::acquired : LockRobustAfter(rc, mutex, name, waited);
+}
+inline void UnlockRobust(pthread_mutex_t* mutex) noexcept {
+  pthread_mutex_unlock(mutex);
+}
 void MarkConsistent(pthread_mutex_t* mutex) noexcept;
 
 // The thread id (Linux TID) holding the mutex, 0 if free. Reads glibc's private owner field:

@@ -2,8 +2,6 @@
 // that matter; tests kill the process at each of them and check Repair().
 #include "shard.hpp"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -29,38 +27,8 @@ void SetState(RecordHeader* r, std::uint64_t lsn, RecordState st) {
 
 }  // namespace
 
-std::uint64_t HashKey(const SegmentHeader* h, std::string_view key) {
-  return XXH3_64bits_withSeed(key.data(), key.size(), h->hash_seed);
-}
-
 KeyHash Shard::Hash(std::string_view key) const {
   return {HashKey(s_.seg->header(), key)};
-}
-
-std::uint64_t Shard::Find(std::string_view key, KeyHash h) const {
-  std::uint64_t idx = Home(h);
-  const std::uint32_t tag = h.tag();
-  for (std::uint64_t d = 0; d < s_.cap; ++d) {
-    const Slot& slot = s_.slots[idx];
-    if (slot.rec == 0 || slot.psl < d) return kNotFound;
-    if (slot.tag == tag) {
-      const RecordHeader* r = s_.Rec(slot.rec);
-      if (r->key_len == key.size() && std::memcmp(r + 1, key.data(), key.size()) == 0) return idx;
-    }
-    if (++idx == s_.cap) idx = 0;
-  }
-  return kNotFound;
-}
-
-void Shard::BeginWrite() {
-  std::uint64_t s = s_.h->seq.load(std::memory_order_relaxed);
-  s_.h->seq.store(s + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-}
-
-void Shard::EndWrite() {
-  std::uint64_t s = s_.h->seq.load(std::memory_order_relaxed);
-  s_.h->seq.store(s + 1, std::memory_order_release);
 }
 
 std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view value,
@@ -148,9 +116,26 @@ void Shard::Replace(std::uint64_t slot, std::string_view value, std::uint64_t ex
   const std::uint64_t old_off = s_.slots[slot].rec;
   RecordHeader* old = s_.Rec(old_off);
   const std::uint64_t old_expires = old->expires_ms.load(std::memory_order_relaxed);
-  std::uint64_t room = BlockBytes(*s_.seg, old_off) - kRecordHeaderBytes - old->key_len;
   char* value_area = reinterpret_cast<char*>(old + 1) + old->key_len;
-  if (value.size() <= room && old->value_len <= kUndoMax) {
+  const std::uintptr_t value_addr = reinterpret_cast<std::uintptr_t>(value_area);
+  if (value.size() == old->value_len && expires_ms == old_expires && !value.empty() &&
+      (value_addr & 7) + value.size() <= 8) {
+    // The value lies in one aligned 8-byte word and keeps its length (a counter usually does):
+    // one atomic store writes it, so a crash leaves the old or the new value and no undo record
+    // is needed. The record's lsn stays: no second record of the key exists to be ordered.
+    std::atomic_ref<std::uint64_t> word(
+        *reinterpret_cast<std::uint64_t*>(value_addr & ~std::uintptr_t(7)));
+    std::uint64_t bytes = word.load(std::memory_order_relaxed);
+    std::memcpy(reinterpret_cast<char*>(&bytes) + (value_addr & 7), value.data(), value.size());
+    word.store(bytes, std::memory_order_relaxed);
+    SHMKV_CRASH_POINT("replace.word_written");
+    return;
+  }
+  // A value no longer than the current one always fits its block; only a longer one needs the
+  // block size (a ChunkInfo read).
+  if (old->value_len <= kUndoMax &&
+      (value.size() <= old->value_len ||
+       value.size() <= BlockBytes(*s_.seg, old_off) - kRecordHeaderBytes - old->key_len)) {
     // In place, under an undo record: a crash restores the old value from it.
     ShardHeader* h = s_.h;
     h->undo_state_lsn = old->state_lsn.load(std::memory_order_relaxed);
@@ -444,7 +429,7 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
           break;
         }
         const std::uint8_t* bytes = base + slot.rec + kRecordHeaderBytes;
-        if (key_len == key.size() && std::memcmp(bytes, key.data(), key_len) == 0) {
+        if (key_len == key.size() && KeyBytesEqual(bytes, key)) {
           std::memcpy(&expires, base + slot.rec + offsetof(RecordHeader, expires_ms),
                       sizeof expires);
           value->assign(reinterpret_cast<const char*>(bytes) + key_len, value_len);
@@ -464,11 +449,13 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
 #endif
 }
 
-ShardLock::ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(seg, index)) {
+void ShardLock::LockSlow(int first) {
   ShardHeader* h = shard_.header();
   bool waited = false;
-  bool owner_died = LockRobust(&h->mutex, LockName{seg->name(), "shard", index}, &waited) ==
-                    LockResult::owner_died;
+  bool owner_died =
+      first != 0 && LockRobustAfter(first, &h->mutex,
+                                    LockName{shard_.ref().seg->name(), "shard", shard_.ref().index},
+                                    &waited) == LockResult::owner_died;
   if (owner_died || (h->seq.load(std::memory_order_relaxed) & 1)) {
     try {
       shard_.Repair(owner_died);
@@ -482,10 +469,6 @@ ShardLock::ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(se
     if (owner_died) MarkConsistent(&h->mutex);
   }
   if (waited) ++h->lock_waits;
-}
-
-ShardLock::~ShardLock() {
-  UnlockRobust(&shard_.header()->mutex);
 }
 
 }  // namespace shmkv::detail

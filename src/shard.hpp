@@ -9,15 +9,20 @@
 // - A mutation brackets its writes with BeginWrite()/EndWrite(): seq is odd in between. Record
 //   bytes are written before the record is committed (state kLive, one 8-byte store); an
 //   overwrite writes a new record and retires the old one, except small values updated in place
-//   under an undo record. So a holder killed at any instruction leaves records from which
-//   Repair() rebuilds the exact old or new state of the key it was changing.
+//   under an undo record, and same-length values inside one aligned 8-byte word, written by one
+//   atomic store. So a holder killed at any instruction leaves records from which Repair()
+//   rebuilds the exact old or new state of the key it was changing.
 #pragma once
+
+#include <pthread.h>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "key_hash.hpp"
+#include "robust_mutex.hpp"
 #include "shard_ref.hpp"
 
 namespace shmkv::detail {
@@ -36,7 +41,20 @@ class Shard {
   explicit Shard(const ShardRef& ref) : s_(ref) {}
 
   // Slot index holding `key`, or kNotFound (expired records are found too).
-  std::uint64_t Find(std::string_view key, KeyHash h) const;
+  std::uint64_t Find(std::string_view key, KeyHash h) const {
+    std::uint64_t idx = Home(h);
+    const std::uint32_t tag = h.tag();
+    for (std::uint64_t d = 0; d < s_.cap; ++d) {
+      const Slot& slot = s_.slots[idx];
+      if (slot.rec == 0 || slot.psl < d) return kNotFound;
+      if (slot.tag == tag) {
+        const RecordHeader* r = s_.Rec(slot.rec);
+        if (r->key_len == key.size() && KeyBytesEqual(r + 1, key)) return idx;
+      }
+      if (++idx == s_.cap) idx = 0;
+    }
+    return kNotFound;
+  }
   RecordHeader* RecordAt(std::uint64_t slot) const { return s_.Rec(s_.slots[slot].rec); }
 
   static std::string_view KeyOf(const RecordHeader* r) {
@@ -52,8 +70,15 @@ class Shard {
 
   // The mutations below require BeginWrite() first. They throw store_full before changing
   // anything when there is no room.
-  void BeginWrite();
-  void EndWrite();
+  void BeginWrite() {
+    std::uint64_t s = s_.h->seq.load(std::memory_order_relaxed);
+    s_.h->seq.store(s + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  void EndWrite() {
+    std::uint64_t s = s_.h->seq.load(std::memory_order_relaxed);
+    s_.h->seq.store(s + 1, std::memory_order_release);
+  }
   // Inserts a key known to be absent.
   void Insert(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
   // Replaces the value (and expiry) of the record in `slot`.
@@ -106,18 +131,22 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
 // Holds a shard's robust mutex; repairs the shard first when the previous holder died.
 class ShardLock {
  public:
-  ShardLock(Segment* seg, std::uint32_t index);
-  ~ShardLock();
+  // The uncontended, healthy case inline; contention, a dead holder or an odd seq go to LockSlow.
+  ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(seg, index)) {
+    ShardHeader* h = shard_.header();
+    int rc = pthread_mutex_trylock(&h->mutex);
+    if (rc != 0 || (h->seq.load(std::memory_order_relaxed) & 1)) LockSlow(rc);
+  }
+  ~ShardLock() { UnlockRobust(&shard_.header()->mutex); }
   ShardLock(const ShardLock&) = delete;
   ShardLock& operator=(const ShardLock&) = delete;
   Shard& shard() { return shard_; }
 
  private:
+  void LockSlow(int first);
   Shard shard_;
 };
 
-// Hash of a key under the segment's seed (xxh3-64).
-std::uint64_t HashKey(const SegmentHeader* h, std::string_view key);
 inline std::uint32_t ShardOf(const SegmentHeader* h, std::uint64_t hash) {
   return h->shard_bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - h->shard_bits));
 }

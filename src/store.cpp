@@ -25,6 +25,20 @@ constexpr std::uint32_t kReclaimPerWrite = 2;
 
 bool ParseInt64(std::string_view s, std::int64_t* out) {
   if (s.empty()) return false;
+  // Counters are short: up to 18 digits cannot overflow, so parse them without from_chars'
+  // per-digit overflow checks.
+  const bool negative = s[0] == '-';
+  const std::size_t digits = s.size() - negative;
+  if (digits >= 1 && digits <= 18) {
+    std::int64_t v = 0;
+    for (std::size_t i = negative; i < s.size(); ++i) {
+      const unsigned d = static_cast<unsigned char>(s[i]) - unsigned('0');
+      if (d > 9) return false;
+      v = v * 10 + d;
+    }
+    *out = negative ? -v : v;
+    return true;
+  }
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && ptr == s.data() + s.size();
 }
@@ -118,8 +132,12 @@ void Store::close() noexcept {
 void Store::Impl::CountRead(std::uint32_t shard, bool hit) {
   if (!pending_reads) pending_reads = std::make_unique<PendingReads[]>(shard_count());
   PendingReads& p = pending_reads[shard];
-  if (hit) p.hits.fetch_add(1, std::memory_order_relaxed);
-  if (p.gets.fetch_add(1, std::memory_order_relaxed) + 1 >= kReadFlush) FlushReads(shard);
+  // Plain load + store, not fetch_add: a locked instruction per read would stall the pipeline
+  // (it orders every earlier load). Two threads of one handle may lose a count; stats only.
+  if (hit) p.hits.store(p.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::uint64_t gets = p.gets.load(std::memory_order_relaxed) + 1;
+  p.gets.store(gets, std::memory_order_relaxed);
+  if (gets >= kReadFlush) FlushReads(shard);
 }
 
 void Store::Impl::FlushReads(std::uint32_t shard) {
@@ -149,23 +167,32 @@ Store::Impl& Store::impl() {
 // --- single key ---
 
 std::optional<std::string> Store::get(std::string_view key) {
+  std::string value;
+  if (!get(key, &value)) return std::nullopt;
+  return value;
+}
+
+bool Store::get(std::string_view key, std::string* value) {
   Impl& im = impl();
   im.CheckKey(key);
   auto route = im.RouteOf(key);
-  std::string value;
   bool found = false;
-  if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash,
-                            &value, &found)) {
+  if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash, value,
+                            &found)) {
     im.CountRead(route.shard, found);
-    if (!found) return std::nullopt;
-    return value;
+    if (!found) value->clear();
+    return found;
   }
   ShardLock lock(im.segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   im.CountRead(route.shard, slot != kNotFound);
-  if (slot == kNotFound) return std::nullopt;
-  return std::string(Shard::ValueOf(shard.RecordAt(slot)));
+  if (slot == kNotFound) {
+    value->clear();
+    return false;
+  }
+  value->assign(Shard::ValueOf(shard.RecordAt(slot)));
+  return true;
 }
 
 void Store::set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) {

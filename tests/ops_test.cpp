@@ -64,6 +64,45 @@ TEST_CASE("ops: returned strings are copies", "[ops]") {
   REQUIRE(v == Opt("original"));
 }
 
+TEST_CASE("ops: get into a caller buffer reuses it and clears it on a miss", "[ops]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  std::string buffer;
+  REQUIRE_FALSE(s.get("k", &buffer));
+  s.set("k", std::string(300, 'v'));
+  REQUIRE(s.get("k", &buffer));
+  REQUIRE(buffer == std::string(300, 'v'));
+  const char* storage = buffer.data();
+  s.set("k", "short");
+  REQUIRE(s.get("k", &buffer));
+  REQUIRE(buffer == "short");
+  REQUIRE(buffer.data() == storage);  // capacity kept: no allocation per read
+  s.set("k", "");
+  REQUIRE(s.get("k", &buffer));
+  REQUIRE(buffer.empty());
+  buffer = "stale";
+  REQUIRE_FALSE(s.get("absent", &buffer));
+  REQUIRE(buffer.empty());
+}
+
+TEST_CASE("ops: same-length overwrites in one 8-byte word (counters) keep the key intact",
+          "[ops]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  // Keys of every length 1..16 put the value at every alignment within its 8-byte word.
+  for (int len = 1; len <= 16; ++len) {
+    std::string key(len, 'k');
+    s.set(key, "1000");
+    s.set(key + "x", "neighbour");
+    for (int i = 0; i < 20; ++i) REQUIRE(s.increment_by(key, 1) == 1001 + i);
+    REQUIRE(s.get(key) == Opt("1020"));  // key bytes sharing the word were left intact
+    s.set(key, "abcd");
+    REQUIRE(s.get(key) == Opt("abcd"));
+    REQUIRE(s.get(key + "x") == Opt("neighbour"));
+  }
+  REQUIRE(s.check_invariants().empty());
+}
+
 TEST_CASE("ops: an empty key raises invalid_argument", "[ops][limits]") {
   SegmentGuard g(unique_name());
   Store s = Store::open(small_options(g.name()));

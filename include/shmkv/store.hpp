@@ -134,6 +134,9 @@ class Store {
 
   // --- single key ---
   std::optional<std::string> get(std::string_view key);
+  // The same into a caller-owned buffer (its capacity is reused: no allocation once it is large
+  // enough). Returns false, leaving *value empty, when the key is absent or expired.
+  bool get(std::string_view key, std::string* value);
   // ttl zero = no expiry; otherwise the key expires ttl from now.
   void set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl = {});
   bool exists(std::string_view key);

@@ -1,0 +1,42 @@
+// key_hash.hpp: the key hash and the short-key comparison every operation does (internal).
+//
+// Invariants: the hash of a key is XXH3-64 under the segment's seed, the same in every build and
+// process that shares a segment (the seed is fixed at creation); shard and home bucket derive from
+// it (ShardOf, Shard::Home). Inlined here because a call into libxxhash costs more than hashing a
+// short key.
+#pragma once
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "layout.hpp"
+
+namespace shmkv::detail {
+
+// Hash of a key under the segment's seed (xxh3-64).
+inline std::uint64_t HashKey(const SegmentHeader* h, std::string_view key) {
+  return XXH3_64bits_withSeed(key.data(), key.size(), h->hash_seed);
+}
+
+// memcmp(stored, key.data(), key.size()) == 0, inlined for keys of 8 to 16 bytes: two overlapping
+// 8-byte loads from each side instead of a library call.
+inline bool KeyBytesEqual(const void* stored, std::string_view key) {
+  const auto* a = static_cast<const unsigned char*>(stored);
+  const auto* b = reinterpret_cast<const unsigned char*>(key.data());
+  const std::size_t n = key.size();
+  if (n >= 8 && n <= 16) {
+    std::uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a, 8);
+    std::memcpy(&b0, b, 8);
+    std::memcpy(&a1, a + n - 8, 8);
+    std::memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
+}  // namespace shmkv::detail
