@@ -129,15 +129,13 @@ void Store::close() noexcept {
   }
 }
 
-void Store::Impl::CountRead(std::uint32_t shard, bool hit) {
-  if (!pending_reads) pending_reads = std::make_unique<PendingReads[]>(shard_count());
-  PendingReads& p = pending_reads[shard];
-  // Plain load + store, not fetch_add: a locked instruction per read would stall the pipeline
-  // (it orders every earlier load). Two threads of one handle may lose a count; stats only.
-  if (hit) p.hits.store(p.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  std::uint64_t gets = p.gets.load(std::memory_order_relaxed) + 1;
-  p.gets.store(gets, std::memory_order_relaxed);
-  if (gets >= kReadFlush) FlushReads(shard);
+void Store::Impl::RaiseBadKey(std::string_view key) {
+  const std::uint32_t max = header()->max_key_bytes;
+  if (key.empty())
+    detail::Throw(errc::invalid_argument,
+                  "key is empty; keys are 1.." + std::to_string(max) + " bytes");
+  detail::Throw(errc::key_too_long, "key is " + std::to_string(key.size()) +
+                                        " bytes; max_key_bytes is " + std::to_string(max));
 }
 
 void Store::Impl::FlushReads(std::uint32_t shard) {

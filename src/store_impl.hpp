@@ -42,7 +42,18 @@ struct Store::Impl {
   };
   std::unique_ptr<PendingReads[]> pending_reads;
 
-  void CountRead(std::uint32_t shard, bool hit);
+  void CountRead(std::uint32_t shard, bool hit) {
+    if (!pending_reads) [[unlikely]]
+      pending_reads = std::make_unique<PendingReads[]>(shard_count());
+    // Plain load + store, not fetch_add: a locked instruction per read would stall the pipeline
+    // (it orders every earlier load). Two threads of one handle may lose a count; stats only.
+    PendingReads& p = pending_reads[shard];
+    if (hit) p.hits.store(p.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    const std::uint64_t gets = p.gets.load(std::memory_order_relaxed) + 1;
+    p.gets.store(gets, std::memory_order_relaxed);
+    if (gets >= kReadFlush) [[unlikely]]
+      FlushReads(shard);
+  }
   void FlushReads(std::uint32_t shard);
   void FlushAllReads() noexcept;
   ~Impl() { FlushAllReads(); }
@@ -59,16 +70,12 @@ struct Store::Impl {
     if (read_only)
       detail::Throw(errc::read_only, "store '" + seg->name() + "' was opened read-only");
   }
+  // Inline: every operation checks its key; the message is built out of line.
   void CheckKey(std::string_view key) {
-    const detail::SegmentHeader* h = header();
-    if (key.empty())
-      detail::Throw(errc::invalid_argument,
-                    "key is empty; keys are 1.." + std::to_string(h->max_key_bytes) + " bytes");
-    if (key.size() > h->max_key_bytes)
-      detail::Throw(errc::key_too_long, "key is " + std::to_string(key.size()) +
-                                            " bytes; max_key_bytes is " +
-                                            std::to_string(h->max_key_bytes));
+    if (key.empty() || key.size() > header()->max_key_bytes) [[unlikely]]
+      RaiseBadKey(key);
   }
+  [[noreturn]] void RaiseBadKey(std::string_view key);
   void CheckValue(std::string_view value) {
     const detail::SegmentHeader* h = header();
     if (value.size() > h->max_value_bytes)
@@ -84,8 +91,9 @@ struct Store::Impl {
     std::uint32_t shard;
   };
   Route RouteOf(std::string_view key) {
-    std::uint64_t h = detail::HashKey(header(), key);
-    return {detail::KeyHash{h}, detail::ShardOf(header(), h)};
+    const detail::SegmentHeader* sh = header();
+    std::uint64_t h = detail::HashKey(sh, key);
+    return {detail::KeyHash{h}, detail::ShardOf(sh, h)};
   }
 };
 
