@@ -18,7 +18,7 @@ BIN=$ROOT/build/bench/shmkv-bench
 REPS=3
 KEYS=1000000
 VALUE=100
-ENGINES="shmkv lmdb redis redis-pipe boost-map null"
+ENGINES="shmkv shmkv-batch lmdb redis redis-pipe boost-map null"
 MIXES="get 90-10 50-50 incr"
 POP_ENGINES="shmkv boost-map"
 WORKERS="1 2"
@@ -64,7 +64,7 @@ ops_for() {  # engine mix
   local n
   case $1:$2 in
     shmkv:incr) n=20000000 ;;
-    shmkv:*) n=5000000 ;;
+    shmkv:* | shmkv-batch:*) n=5000000 ;;
     boost-map:incr) n=50000000 ;;
     boost-map:*) n=5000000 ;;
     lmdb:get) n=2000000 ;;
@@ -123,6 +123,8 @@ BIN_DIR=$(cd "$(dirname "$BIN")/.." && pwd); BIN_DIR=${BIN_DIR/#$ROOT\//}
 for rep in $(seq 1 "$REPS"); do
   for engine in $ENGINES; do
     for mix in $MIXES; do
+      # shmkv-batch differs from shmkv only in how gets are sent: no incr run.
+      [ "$engine:$mix" = shmkv-batch:incr ] && continue
       for w in $WORKERS; do run_one "$rep" "$engine" "$mix" "$w"; done
     done
     case " $POP_ENGINES " in
@@ -230,6 +232,12 @@ ratio() {  # a b -> a/b with 2 significant-ish digits
     r = a / b; if (r >= 10) printf "%.0f×", r; else printf "%.2f×", r }'
 }
 
+ratio_row() {  # label workers engine-a engine-b: a table row of median(a) ÷ median(b) per mix
+  printf '| %s | %s |' "$1" "$2"
+  for m in $ALL_MIXES; do printf ' %s |' "$(ratio "$(get_sum "$3" "$m" "$2" 5)" "$(get_sum "$4" "$m" "$2" 5)")"; done
+  echo
+}
+
 OLD_NOTES=""
 if [ -f "$MD" ]; then
   OLD_NOTES=$(awk '/<!-- notes:begin -->/ {on = 1; next} /<!-- notes:end -->/ {on = 0} on' "$MD")
@@ -273,6 +281,9 @@ REL_PNG=$(basename "$PNG")
   echo "  sum to workers × ops; pop removes each key exactly once and leaves the store empty;"
   echo "  shmkv additionally passes \`check_invariants()\`. A failed check counts as FAIL below."
   echo "- Engines: **shmkv** (Store, default shards, size keys×400 B + 64 MiB, max_keys keys×1.3);"
+  echo "  **shmkv-batch** (the same store; each 32-op batch's consecutive gets go through one"
+  echo "  \`get_many\`, which prefetches their slots and records: the batched counterpart of"
+  echo "  redis-pipe, not part of the single-op comparison below);"
   echo "  **lmdb** (/dev/shm, NOSYNC|WRITEMAP|NOMETASYNC|NOTLS, one txn per op); **redis**"
   echo "  (redis-server 7 on a unix socket, started by the benchmark, one round trip per op);"
   echo "  **redis-pipe** (same, 32 commands per round trip); **boost-map** (Boost.Interprocess,"
@@ -314,15 +325,20 @@ REL_PNG=$(basename "$PNG")
   printf '| peer | workers |'; for m in $ALL_MIXES; do printf ' %s |' "$m"; done; echo
   printf '|---|---:|'; for m in $ALL_MIXES; do printf -- '---:|'; done; echo
   for e in $ENGINES; do
-    [ "$e" = shmkv ] || [ "$e" = null ] && continue
-    for w in $WORKERS; do
-      printf '| %s | %s |' "$e" "$w"
-      for m in $ALL_MIXES; do
-        printf ' %s |' "$(ratio "$(get_sum shmkv "$m" "$w" 5)" "$(get_sum "$e" "$m" "$w" 5)")"
-      done
-      echo
-    done
+    [ "$e" = shmkv ] || [ "$e" = null ] || [ "$e" = shmkv-batch ] && continue
+    for w in $WORKERS; do ratio_row "$e" "$w" shmkv "$e"; done
   done
+  case " $ENGINES " in *" redis-pipe "*) HAVE_PIPE=1 ;; *) HAVE_PIPE=0 ;; esac
+  case "$HAVE_PIPE $ENGINES " in
+    "1 "*" shmkv-batch "*)
+      echo
+      echo "Batched reads: shmkv-batch median ÷ redis-pipe median (both send 32 ops at a time)."
+      echo
+      printf '| peer | workers |'; for m in $ALL_MIXES; do printf ' %s |' "$m"; done; echo
+      printf '|---|---:|'; for m in $ALL_MIXES; do printf -- '---:|'; done; echo
+      for w in $WORKERS; do ratio_row redis-pipe "$w" shmkv-batch redis-pipe; done
+      ;;
+  esac
   echo
   echo "## Latency per op (median over runs of p50 / p99, ns; batch means)"
   echo

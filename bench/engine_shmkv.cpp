@@ -3,7 +3,9 @@
 // --shards or the library default) and preloads it with Store::set; every worker attaches with
 // its own Store::open after fork(). get = Store::get(key, &buffer) (the buffer, reused, is the
 // copy), set = Store::set, incr = Store::increment_by(key, 1), pop = Store::pop_random() (no
-// prefix: in the pop mix the store holds only the N keys).
+// prefix: in the pop mix the store holds only the N keys). Engine shmkv-batch is the same store
+// with each batch's consecutive gets sent as one get_many (the batched-read API), like
+// redis-pipe for Redis.
 #include <unistd.h>
 
 #include <cinttypes>
@@ -83,10 +85,26 @@ class Shmkv {
     return found;
   }
 
+  // Runs of consecutive gets go through one get_many call (engine shmkv-batch).
+  void flush_gets(Sink& sink) {
+    if (pending_.empty()) return;
+    store_->get_many(pending_, &results_);
+    for (const auto& r : results_)
+      sink.got(r.has_value(), r ? r->data() : nullptr, r ? r->size() : 0);
+    pending_.clear();
+  }
+
   void exec(const Op* ops, std::size_t n, Sink& sink) {
     shmkv::Store& s = *store_;
     for (std::size_t i = 0; i < n; ++i) {
       const Op& op = ops[i];
+      if (batch_gets_) {
+        if (op.kind == OpKind::get) {
+          pending_.emplace_back(op.key, kKeyLen);
+          continue;
+        }
+        flush_gets(sink);
+      }
       switch (op.kind) {
         case OpKind::get:
           get(op.key, kKeyLen, sink);
@@ -108,6 +126,7 @@ class Shmkv {
         }
       }
     }
+    if (batch_gets_) flush_gets(sink);
   }
 
   std::int64_t read_counter(const std::string& key) {
@@ -135,6 +154,9 @@ class Shmkv {
   std::string name_;
   std::optional<shmkv::Store> store_;
   std::string value_;
+  const bool batch_gets_ = cfg_.engine == "shmkv-batch";
+  std::vector<std::string_view> pending_;
+  std::vector<std::optional<std::string>> results_;
 };
 
 }  // namespace

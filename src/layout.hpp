@@ -32,7 +32,7 @@ using u32 = std::uint32_t;
 using u64 = std::uint64_t;
 
 inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
-inline constexpr u32 kLayoutVersion = 2;  // 2: persistence fields
+inline constexpr u32 kLayoutVersion = 2;              // 2: persistence fields
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)

@@ -449,6 +449,38 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
 #endif
 }
 
+void PrefetchSlots(const ShardRef& s, KeyHash h) {
+  const std::uint64_t home = (std::uint64_t(std::uint32_t(h.hash)) * s.cap) >> 32;
+  __builtin_prefetch(&s.slots[home]);
+  if (home + 3 < s.cap) __builtin_prefetch(&s.slots[home + 3]);  // the run may cross a line
+}
+
+void PrefetchRecord(const ShardRef& s, KeyHash h) {
+#if defined(__SANITIZE_THREAD__)
+  (void)s, (void)h;  // reads slots without the lock, as OptimisticGet does: off under TSan
+#else
+  const SegmentHeader* sh = s.seg->header();
+  const std::uint64_t arena_lo = sh->off_arena;
+  const std::uint64_t arena_hi = arena_lo + sh->chunk_count * kChunkBytes;
+  std::uint64_t idx = (std::uint64_t(std::uint32_t(h.hash)) * s.cap) >> 32;
+  for (int d = 0; d < 4; ++d) {
+    Slot slot;
+    std::memcpy(&slot, &s.slots[idx], sizeof slot);  // racy by design: a hint only
+    if (slot.rec == 0) return;
+    if (slot.tag == h.tag()) {
+      if (slot.rec >= arena_lo && slot.rec + 3 * kCacheLine <= arena_hi) {
+        const std::uint8_t* rec = s.seg->base() + slot.rec;
+        __builtin_prefetch(rec);
+        __builtin_prefetch(rec + kCacheLine);
+        __builtin_prefetch(rec + 2 * kCacheLine);
+      }
+      return;
+    }
+    if (++idx == s.cap) idx = 0;
+  }
+#endif
+}
+
 void ShardLock::LockSlow(int first) {
   ShardHeader* h = shard_.header();
   bool waited = false;

@@ -128,6 +128,13 @@ class Shard {
 bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
                    bool* found);
 
+// Cache hints for batched reads; no correctness role (the reads that follow validate
+// everything). PrefetchSlots asks for the home slot's cache lines; PrefetchRecord reads the
+// first slots from home without synchronisation and asks for the record of the first tag
+// match, if its offset is inside the arena.
+void PrefetchSlots(const ShardRef& s, KeyHash h);
+void PrefetchRecord(const ShardRef& s, KeyHash h);
+
 // Holds a shard's robust mutex; repairs the shard first when the previous holder died.
 class ShardLock {
  public:

@@ -173,18 +173,21 @@ std::optional<std::string> Store::get(std::string_view key) {
 bool Store::get(std::string_view key, std::string* value) {
   Impl& im = impl();
   im.CheckKey(key);
-  auto route = im.RouteOf(key);
+  return im.ReadValue(key, im.RouteOf(key), value);
+}
+
+bool Store::Impl::ReadValue(std::string_view key, const Route& route, std::string* value) {
   bool found = false;
-  if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash, value,
+  if (detail::OptimisticGet(detail::ShardRef::Of(segment(), route.shard), key, route.hash, value,
                             &found)) {
-    im.CountRead(route.shard, found);
+    CountRead(route.shard, found);
     if (!found) value->clear();
     return found;
   }
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(segment(), route.shard);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
-  im.CountRead(route.shard, slot != kNotFound);
+  CountRead(route.shard, slot != kNotFound);
   if (slot == kNotFound) {
     value->clear();
     return false;

@@ -95,6 +95,8 @@ struct Store::Impl {
     std::uint64_t h = detail::HashKey(sh, key);
     return {detail::KeyHash{h}, detail::ShardOf(sh, h)};
   }
+  // A checked, routed key's value into *value (cleared when absent); the body of get().
+  bool ReadValue(std::string_view key, const Route& route, std::string* value);
 };
 
 // Brackets a mutation of a locked shard (seq odd inside).

@@ -75,12 +75,47 @@ std::vector<Entry> SmallestEntries(Store::Impl& im, std::string_view prefix,
 // --- batches ---
 
 std::vector<std::optional<std::string>> Store::get_many(const std::vector<std::string>& keys) {
-  Impl& im = impl();
-  for (const auto& k : keys) im.CheckKey(k);
+  std::vector<std::string_view> views(keys.begin(), keys.end());
   std::vector<std::optional<std::string>> out;
-  out.reserve(keys.size());
-  for (const auto& k : keys) out.push_back(get(k));
+  get_many(views, &out);
   return out;
+}
+
+std::size_t Store::get_many(std::span<const std::string_view> keys,
+                            std::vector<std::optional<std::string>>* out) {
+  Impl& im = impl();
+  for (std::string_view k : keys) im.CheckKey(k);
+  out->resize(keys.size());
+  detail::Segment* seg = im.segment();
+  // Groups small enough that their prefetched lines (2 slot + 3 record lines per key) stay in L1
+  // until they are read, large enough to keep many misses in flight.
+  constexpr std::size_t kGroup = 16;
+  Impl::Route routes[kGroup];
+  std::string buffer;
+  std::size_t found = 0;
+  for (std::size_t begin = 0; begin < keys.size(); begin += kGroup) {
+    const std::size_t n = std::min(kGroup, keys.size() - begin);
+    for (std::size_t i = 0; i < n; ++i) {
+      routes[i] = im.RouteOf(keys[begin + i]);
+      detail::PrefetchSlots(detail::ShardRef::Of(seg, routes[i].shard), routes[i].hash);
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      detail::PrefetchRecord(detail::ShardRef::Of(seg, routes[i].shard), routes[i].hash);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::optional<std::string>& slot = (*out)[begin + i];
+      if (slot) buffer.swap(*slot);  // reuse the caller's capacity
+      if (im.ReadValue(keys[begin + i], routes[i], &buffer)) {
+        if (slot)
+          slot->swap(buffer);
+        else
+          slot.emplace(std::move(buffer));
+        ++found;
+      } else {
+        slot.reset();
+      }
+    }
+  }
+  return found;
 }
 
 void Store::set_many(const std::vector<std::pair<std::string, std::string>>& pairs,

@@ -39,6 +39,48 @@ TEST_CASE("batch: get_many validates keys", "[batch]") {
   REQUIRE_ERRC(s.get_many({"a", std::string(51, 'x')}), errc::key_too_long);
 }
 
+TEST_CASE("batch: get_many into caller results: groups, misses, expiry, reuse", "[batch]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  // 100 keys: several prefetch groups of 16, every shard, some absent, one expired.
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; ++i) {
+    names.push_back("key" + std::to_string(i));
+    if (i % 7 != 3) s.set(names.back(), std::string(20 + i, char('a' + i % 26)));
+  }
+  s.set("key5", "gone soon", 30ms);
+  std::this_thread::sleep_for(60ms);
+  std::vector<std::string_view> views(names.begin(), names.end());
+  std::vector<std::optional<std::string>> out;
+  std::size_t found = s.get_many(views, &out);
+  REQUIRE(out.size() == names.size());
+  std::size_t expected_found = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (i % 7 == 3 || i == 5) {
+      CHECK_FALSE(out[i].has_value());
+    } else {
+      ++expected_found;
+      REQUIRE(out[i] == Opt(std::string(20 + i, char('a' + i % 26))));
+    }
+  }
+  REQUIRE(found == expected_found);
+  // Again with the results of the first call: the same answers, and engaged strings keep their
+  // buffers.
+  const char* storage = out[0]->data();
+  s.set("key0", "short");
+  s.set("key3", "now present");
+  REQUIRE(s.get_many(views, &out) == expected_found + 1);
+  REQUIRE(out[0] == Opt("short"));
+  REQUIRE(out[0]->data() == storage);
+  REQUIRE(out[3] == Opt("now present"));
+  // A shorter request shrinks the results.
+  REQUIRE(s.get_many(std::span(views).first(2), &out) == 2);
+  REQUIRE(out.size() == 2);
+  REQUIRE(s.get_many({}, &out) == 0);
+  REQUIRE(out.empty());
+  REQUIRE_ERRC(s.get_many(std::vector<std::string_view>{"a", ""}, &out), errc::invalid_argument);
+}
+
 TEST_CASE("batch: set_many writes all pairs across shards", "[batch]") {
   SegmentGuard g(unique_name());
   Store s = Store::open(small_options(g.name(), 8ull << 20, 8));

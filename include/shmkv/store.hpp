@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -166,6 +167,12 @@ class Store {
 
   // --- batches (validated first: one bad entry raises and nothing is written) ---
   std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys);
+  // The same into caller-owned results (an engaged entry's string capacity is reused): out gets
+  // keys.size() entries. Returns how many keys were found. Hashes a group of keys and prefetches
+  // their slots and records before reading them, so the cache misses of a batch overlap: several
+  // times the throughput of single gets when the store is larger than the CPU cache.
+  std::size_t get_many(std::span<const std::string_view> keys,
+                       std::vector<std::optional<std::string>>* out);
   void set_many(const std::vector<std::pair<std::string, std::string>>& pairs,
                 std::chrono::milliseconds ttl = {});
   std::size_t delete_many(const std::vector<std::string>& keys);
