@@ -340,6 +340,30 @@ REL_PNG=$(basename "$PNG")
       ;;
   esac
   echo
+  echo "## Speed targets"
+  echo
+  echo "The targets shmkv is held to: single ops, ratios of medians from this run (rows whose"
+  echo "engines or mixes were not run are left out)."
+  echo
+  echo "| target | peer | mix | workers | ratio | met |"
+  echo "|---|---|---|---:|---:|---|"
+  target_row() {  # label peer mix workers minimum
+    local r; r=$(awk -v a="$(get_sum shmkv "$3" "$4" 5)" -v b="$(get_sum "$2" "$3" "$4" 5)" \
+      'BEGIN { if (a == "" || b == "" || b <= 0) print ""; else printf "%.2f", a / b }')
+    [ -n "$r" ] || return 0
+    echo "| $1 | $2 | $3 | $4 | $r× | $(awk -v r="$r" -v m="$5" 'BEGIN { print (r >= m ? "yes" : "**no**") }') |"
+  }
+  for w in 1 2; do target_row "get ≥ 1.5× Boost 64-shard" boost-map get "$w" 1.5; done
+  for w in 1 2; do target_row "get ≥ 3× LMDB" lmdb get "$w" 3; done
+  for m in 90-10 50-50; do
+    target_row "$m ≥ 1.5× Boost 64-shard" boost-map "$m" 2 1.5
+    target_row "$m ≥ 5× LMDB" lmdb "$m" 2 5
+  done
+  for w in 1 2; do target_row "incr ≥ Boost 64-shard" boost-map incr "$w" 1; done
+  for m in get 90-10 50-50 incr; do
+    for w in 1 2; do target_row "≥ 50× Redis, one command per round trip" redis "$m" "$w" 50; done
+  done
+  echo
   echo "## Latency per op (median over runs of p50 / p99, ns; batch means)"
   echo
   printf '| engine | workers |'; for m in $ALL_MIXES; do printf ' %s |' "$m"; done; echo
