@@ -537,7 +537,7 @@ void usage(FILE* out) {
   std::fprintf(
       out,
       "usage: shmkv-bench --engine E [options]\n"
-      "  --engine shmkv|shmkv-batch|lmdb|redis|redis-pipe|boost-map|null|mutex-cost\n"
+      "  --engine shmkv|shmkv-batch|lmdb|redis|redis-pipe|boost-map|null|mutex-cost|miss-cost\n"
       "                     (null = no store: the harness ceiling; shmkv-batch = shmkv with\n"
       "                     each batch's consecutive gets in one get_many call)\n"
       "  --workers W        worker processes (default 1)\n"
@@ -658,6 +658,7 @@ int main(int argc, char** argv) {
   try {
     const std::string& e = cfg.engine;
     if (e == "mutex-cost") return shmkv_bench::run_mutex_cost(cfg);
+    if (e == "miss-cost") return shmkv_bench::run_miss_cost(cfg);
     if (e == "shmkv" || e == "shmkv-batch") {
 #ifdef SHMKV_BENCH_HAVE_SHMKV
       return shmkv_bench::run_shmkv(cfg);

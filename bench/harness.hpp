@@ -142,5 +142,6 @@ int run_redis(const Config&);  // engine redis and redis-pipe
 int run_boost_map(const Config&);
 int run_null(const Config&);  // harness ceiling
 int run_mutex_cost(const Config&);
+int run_miss_cost(const Config&);
 
 }  // namespace shmkv_bench
