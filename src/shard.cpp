@@ -407,7 +407,7 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
     }
     const std::uint64_t max_probe = std::min<std::uint64_t>(
         std::atomic_ref<std::uint32_t>(s.h->max_psl).load(std::memory_order_relaxed), s.cap - 1);
-    std::uint64_t idx = (std::uint64_t(std::uint32_t(h.hash)) * s.cap) >> 32;
+    std::uint64_t idx = HomeSlot(h, s.cap);
     bool hit = false, sane = true;
     std::uint64_t expires = 0;
     for (std::uint64_t d = 0; d <= max_probe; ++d) {
@@ -450,7 +450,7 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
 }
 
 void PrefetchSlots(const ShardRef& s, KeyHash h) {
-  const std::uint64_t home = (std::uint64_t(std::uint32_t(h.hash)) * s.cap) >> 32;
+  const std::uint64_t home = HomeSlot(h, s.cap);
   __builtin_prefetch(&s.slots[home]);
   if (home + 3 < s.cap) __builtin_prefetch(&s.slots[home + 3]);  // the run may cross a line
 }
@@ -462,7 +462,7 @@ void PrefetchRecord(const ShardRef& s, KeyHash h) {
   const SegmentHeader* sh = s.seg->header();
   const std::uint64_t arena_lo = sh->off_arena;
   const std::uint64_t arena_hi = arena_lo + sh->chunk_count * kChunkBytes;
-  std::uint64_t idx = (std::uint64_t(std::uint32_t(h.hash)) * s.cap) >> 32;
+  std::uint64_t idx = HomeSlot(h, s.cap);
   for (int d = 0; d < 4; ++d) {
     Slot slot;
     std::memcpy(&slot, &s.slots[idx], sizeof slot);  // racy by design: a hint only

@@ -34,6 +34,12 @@ struct KeyHash {
   std::uint32_t tag() const { return static_cast<std::uint32_t>(hash >> 32); }
 };
 
+// The key's home slot in a table of `cap` slots: its low 32 hash bits scaled to the table (the
+// shard comes from the top bits, so the two are independent).
+inline std::uint64_t HomeSlot(KeyHash h, std::uint64_t cap) {
+  return (std::uint64_t(std::uint32_t(h.hash)) * cap) >> 32;
+}
+
 class ShardLock;
 
 class Shard {
@@ -106,9 +112,7 @@ class Shard {
   KeyHash Hash(std::string_view key) const;
 
  private:
-  std::uint64_t Home(KeyHash h) const {
-    return (std::uint64_t(std::uint32_t(h.hash)) * s_.cap) >> 32;
-  }
+  std::uint64_t Home(KeyHash h) const { return HomeSlot(h, s_.cap); }
   std::uint64_t NewRecord(std::string_view key, KeyHash h, std::string_view value,
                           std::uint64_t expires_ms);
   void TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home);
