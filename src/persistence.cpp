@@ -153,6 +153,10 @@ struct Persistence::State {
 Persistence::Persistence(Segment* seg, Config config)
     : seg_(seg), hdr_(seg->header()), cfg_(std::move(config)) {
   std::call_once(g_atfork_once, [] { ::pthread_atfork(nullptr, nullptr, OnForkChild); });
+  StartState();
+}
+
+void Persistence::StartState() {
   fork_gen_ = g_fork_gen.load(std::memory_order_relaxed);
   JournalFileHeader proto;
   proto.epoch = hdr_->hash_seed;
@@ -186,14 +190,7 @@ Persistence::State& Persistence::St() {
     // Used in a forked child (unsupported, see store.hpp, but never write into the parent's
     // file): leak the parent's state, whose mutex may be held, and start a journal of our own.
     (void)st_.release();
-    fork_gen_ = g_fork_gen.load(std::memory_order_relaxed);
-    JournalFileHeader proto;
-    proto.epoch = hdr_->hash_seed;
-    proto.shard_count = hdr_->shard_count;
-    proto.pid = static_cast<std::uint32_t>(::getpid());
-    proto.start_time = os::ProcessStartTime(::getpid());
-    st_ = std::make_unique<State>(cfg_.dir, proto, cfg_.policy);
-    st_->seen_gen = hdr_->snapshot_gen.load(std::memory_order_acquire);
+    StartState();
   }
   return *st_;
 }

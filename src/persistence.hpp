@@ -70,6 +70,8 @@ class Persistence {
  private:
   struct State;
   State& St();
+  // Opens this process's own journal state (a new journal file) for this->fork_gen_.
+  void StartState();
   void StartThread(State& st);
   void ThreadMain(State* st);
   void Tick(State& st);
