@@ -1,6 +1,8 @@
 // engine_shmkv.cpp: the store under test. The parent creates a fresh segment
-// "shmkv-bench.<pid>" (size_bytes = keys * 400 + 64 MiB, max_keys = keys * 1.3, shards from
-// --shards or the library default) and preloads it with Store::set; every worker attaches with
+// "shmkv-bench.<pid>" (max_keys = keys * 1.3, shards from --shards or the library default, home
+// blocks of the record size (32 + key + value bytes) when that is at most 512 bytes, or as
+// --home-block-bytes says; size_bytes = keys * 400 + 64 MiB + 1.25 * max_keys home blocks) and
+// preloads it with Store::set; every worker attaches with
 // its own Store::open after fork(). get = Store::get(key, &buffer) (the buffer, reused, is the
 // copy), set = Store::set, incr = Store::increment_by(key, 1), pop = Store::pop_random() (no
 // prefix: in the pop mix the store holds only the N keys). Engine shmkv-batch is the same store
@@ -25,8 +27,11 @@ class Shmkv {
     shmkv::Options o;
     o.name = name_;
     o.open_mode = shmkv::OpenMode::create_only;
-    o.size_bytes = cfg.keys * 400 + (64ull << 20);
     o.max_keys = cfg.keys + cfg.keys * 3 / 10 + 1024;
+    const std::uint64_t record = 32 + kKeyLen + cfg.value_size;
+    o.home_block_bytes = static_cast<std::uint32_t>(
+        cfg.home_block_bytes >= 0 ? cfg.home_block_bytes : (record <= 512 ? record : 0));
+    o.size_bytes = cfg.keys * 400 + (64ull << 20) + o.max_keys * 5 / 4 * o.home_block_bytes;
     o.shards = cfg.shards;
     register_cleanup_path("/dev/shm/shmkv." + name_);  // where options.hpp says it lives
     store_ = shmkv::Store::open(o);
@@ -62,12 +67,13 @@ class Shmkv {
                   "shards=%u max_keys=%" PRIu64 " size_bytes=%" PRIu64 " arena_used_bytes=%" PRIu64
                   " record_bytes=%" PRIu64 " index_bytes=%" PRIu64
                   " bytes_per_key=%.1f record_bytes_per_key=%.1f index_bytes_per_key=%.1f"
-                  " raw_bytes_per_key=%u",
+                  " raw_bytes_per_key=%u home_block_bytes=%u home_records=%.3f",
                   in.shards, in.max_keys, in.size_bytes, in.arena_used_bytes, records, index,
                   static_cast<double>(in.arena_used_bytes + index) / in.live_keys,
                   static_cast<double>(records) / in.live_keys,
                   static_cast<double>(index) / in.live_keys,
-                  static_cast<unsigned>(kKeyLen + cfg_.value_size));
+                  static_cast<unsigned>(kKeyLen + cfg_.value_size), in.home_block_bytes,
+                  static_cast<double>(in.home_records) / in.live_keys);
     return buf;
   }
   void close_handles() { store_.reset(); }

@@ -548,6 +548,8 @@ void usage(FILE* out) {
       "  --seconds S        run each worker for S seconds instead of --ops\n"
       "  --pipeline P       redis-pipe depth (default 32)\n"
       "  --shards N         shmkv: Options::shards (0 = library default); boost-map: maps (64)\n"
+      "  --home-block-bytes B  shmkv: Options::home_block_bytes (default: the record size,\n"
+      "                     32 + 16 + value bytes, when at most 512; 0 = no home blocks)\n"
       "  --batch N          ops per timed batch (default 32; redis-pipe: the pipeline depth)\n"
       "  --warmup N         untimed warm-up gets per worker (default min(ops, 100k); redis 10k)\n"
       "  --seed N           data and op stream seed (default 42)\n"
@@ -612,6 +614,8 @@ Config parse_args(int argc, char** argv) {
       c.pipeline = static_cast<std::uint32_t>(parse_count(a, v));
     else if (a == "--shards")
       c.shards = static_cast<std::uint32_t>(parse_count(a, v));
+    else if (a == "--home-block-bytes")
+      c.home_block_bytes = static_cast<std::int64_t>(parse_count(a, v));
     else if (a == "--batch") {
       c.batch = static_cast<std::uint32_t>(parse_count(a, v));
       batch_given = true;

@@ -47,10 +47,11 @@ struct Config {
   std::uint64_t warmup = ~0ull;  // per worker; ~0 = min(ops, 100000)
   Mix mix = Mix::get;
   std::string mix_name = "get";
-  double seconds = 0;           // > 0: run for this long instead of ops
-  std::uint32_t pipeline = 32;  // redis-pipe depth
-  std::uint32_t shards = 0;     // shmkv: 0 = library default; boost-map: 0 = 64
-  std::uint32_t batch = 32;     // ops per timed batch
+  double seconds = 0;                  // > 0: run for this long instead of ops
+  std::uint32_t pipeline = 32;         // redis-pipe depth
+  std::uint32_t shards = 0;            // shmkv: 0 = library default; boost-map: 0 = 64
+  std::int64_t home_block_bytes = -1;  // shmkv: -1 = the workload's record size if <= 512, else 0
+  std::uint32_t batch = 32;            // ops per timed batch
   std::uint64_t seed = 42;
   std::string redis_server = "redis-server";
   bool quiet = false;

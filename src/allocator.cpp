@@ -195,6 +195,19 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
   return off;
 }
 
+std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot) {
+  if (s.home_off == 0 || bytes > s.home_block_bytes) return 0;
+  for (std::uint64_t candidate : {slot, slot ^ 1}) {
+    if (candidate >= s.cap) continue;
+    const std::uint64_t off = s.HomeBlock(candidate);
+    if ((s.Rec(off)->state_lsn.load(std::memory_order_relaxed) & 3) != kFree) continue;
+    ++s.seg->chunk(ChunkOf(*s.seg, off))->used;
+    s.h->used_bytes += s.home_block_bytes;
+    return off;
+  }
+  return 0;
+}
+
 void FreeRecord(const ShardRef& s, std::uint64_t rec_off) {
   Segment& seg = *s.seg;
   std::uint64_t c = HeadChunk(seg, ChunkOf(seg, rec_off));
@@ -203,6 +216,11 @@ void FreeRecord(const ShardRef& s, std::uint64_t rec_off) {
   std::uint16_t cls = IdentClass(ident);
   auto* rec = seg.At<RecordHeader>(rec_off);
   SetState(rec, kFree);
+  if (IsHomeChunk(seg, c)) {  // home blocks are found by position, never listed or released
+    --ci->used;
+    s.h->used_bytes -= kSizeClasses[cls];
+    return;
+  }
   if (cls == kClassLarge) {
     std::uint64_t n = IdentSpan(ident);
     s.h->chunk_count -= n;
@@ -238,6 +256,34 @@ void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads) {
       seg.chunk(c + i)->ident.store(0, std::memory_order_release);
     seg.header()->chunks_in_use -= n;
   }
+}
+
+std::uint64_t HomeRecords(const ShardRef& s) {
+  const std::uint64_t per_shard = s.seg->header()->home_chunks_per_shard;
+  std::uint64_t n = 0;
+  for (std::uint64_t c = s.index * per_shard; c < (s.index + 1) * per_shard; ++c)
+    n += s.seg->chunk(c)->used;
+  return n;
+}
+
+void ReleaseShardChunks(const ShardRef& s) {
+  Segment& seg = *s.seg;
+  std::vector<std::uint64_t> to_free;
+  for (std::uint64_t c : ChunksOwnedBy(seg, s.index)) {
+    if (!IsHomeChunk(seg, c)) {
+      to_free.push_back(c);
+      continue;
+    }
+    ChunkInfo* ci = seg.chunk(c);
+    for (std::uint32_t i = 0; i < ci->carved; ++i)
+      SetState(seg.At<RecordHeader>(ChunkOffset(seg, c) + std::uint64_t(i) * s.home_block_bytes),
+               kFree);
+    ci->used = 0;
+  }
+  FreeChunks(seg, to_free);
+  std::fill(std::begin(s.h->partial_head), std::end(s.h->partial_head), 0u);
+  s.h->used_bytes = 0;
+  s.h->chunk_count = seg.header()->home_chunks_per_shard;
 }
 
 std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard) {
@@ -291,7 +337,8 @@ void RebuildShardArena(const ShardRef& s) {
       continue;
     }
     std::uint32_t size = kSizeClasses[cls], blocks = BlocksPerSlab(cls);
-    ci->carved = std::min(ci->carved, blocks);
+    const bool home = IsHomeChunk(seg, c);  // every block carved, no free list, kept when empty
+    ci->carved = home ? blocks : std::min(ci->carved, blocks);
     ci->used = 0;
     ci->free_head = 0;
     for (std::uint32_t i = ci->carved; i-- > 0;) {
@@ -300,9 +347,15 @@ void RebuildShardArena(const ShardRef& s) {
         ++ci->used;
       } else {
         SetState(rec, kFree);
+        if (home) continue;
         FreeLink(rec) = ci->free_head;
         ci->free_head = i + 1;
       }
+    }
+    if (home) {
+      s.h->chunk_count += 1;
+      s.h->used_bytes += std::uint64_t(ci->used) * size;
+      continue;
     }
     if (ci->used == 0) {
       to_free.push_back(c);
@@ -366,6 +419,19 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
       if ((seg.At<RecordHeader>(ChunkOffset(seg, c) + std::uint64_t(i) * size)->state_lsn.load() &
            3) == kLive)
         ++live;
+    if (IsHomeChunk(seg, c)) {
+      if (ci->carved != blocks || ci->free_head != 0)
+        out->push_back(where + "home chunk " + std::to_string(c) + " has carved " +
+                       std::to_string(ci->carved) + " and free list " +
+                       std::to_string(ci->free_head) + "; expected " + std::to_string(blocks) +
+                       " and none");
+      if (live != ci->used)
+        out->push_back(where + "home chunk " + std::to_string(c) + " used " +
+                       std::to_string(ci->used) + " but holds " + std::to_string(live) +
+                       " live records");
+      used_bytes += std::uint64_t(ci->used) * size;
+      continue;
+    }
     for (std::uint32_t f = ci->free_head; f != 0 && free_listed <= blocks; ++free_listed) {
       if (f > ci->carved) {
         out->push_back(where + "chunk " + std::to_string(c) +

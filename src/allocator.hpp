@@ -4,7 +4,9 @@
 // class each) or as multi-chunk spans (one large record each). Guarded by the robust
 // SegmentHeader::alloc_mutex, always taken while holding a shard mutex (order: shard -> alloc).
 // (2) Within a shard, slabs of fixed-size blocks with per-chunk free lists and a per-class list of
-// slabs that have room, all guarded by the shard mutex.
+// slabs that have room, all guarded by the shard mutex. (3) Optionally, home chunks (layout.hpp):
+// slabs made with the segment, one block per table slot, taken by position (AllocHomeRecord),
+// never on a free or slab list and never released.
 //
 // Crash behaviour: ChunkInfo::ident is the only word that says who owns a chunk. A span is
 // claimed tail-first and released head-first, so a holder killed midway leaves only
@@ -28,6 +30,11 @@ int SizeClassFor(std::uint64_t bytes);
 // Returns the offset of a block of at least `bytes` for shard `s` whose state word is kFree,
 // or 0 when the segment has no room. Requires the shard mutex.
 std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes);
+// Returns a free home block for a record whose key's home is table slot `slot`: the slot's own,
+// else that of its buddy slot (slot ^ 1), marked in use (its state word is kFree). 0 when the
+// segment has no home blocks, `bytes` does not fit in one, or both are taken. Requires the
+// shard mutex.
+std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot);
 // Returns a block (state already kDead or kPending) to the shard. Requires the shard mutex.
 void FreeRecord(const ShardRef& s, std::uint64_t rec_off);
 // Bytes of the block at rec_off (header included).
@@ -47,6 +54,13 @@ void RebuildShardArena(const ShardRef& s);
 
 // Verifies the shard's arena bookkeeping; appends one line per violation.
 void CheckShardArena(const ShardRef& s, std::vector<std::string>* out);
+
+// Records of the shard stored in their home blocks. Requires the shard mutex.
+std::uint64_t HomeRecords(const ShardRef& s);
+
+// Empties the shard's arena: its chunks go back to the global pool, except its home chunks, whose
+// blocks become free. Resets the shard's arena bookkeeping. Requires the shard mutex.
+void ReleaseShardChunks(const ShardRef& s);
 
 // Lists the chunk heads owned by a shard (slabs and span heads).
 std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard);

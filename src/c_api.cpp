@@ -288,7 +288,6 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
                                           std::to_string(sizeof o) + " bytes)");
       std::memcpy(&o, options, options_size);
     }
-    if (o.reserved != 0) Throw(errc::invalid_argument, "shmkv_options.reserved must be 0");
     shmkv::Options opts;
     opts.name = Name(name);
     opts.open_mode = Mode(o.open_mode);
@@ -298,6 +297,7 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
     opts.max_value_bytes = o.max_value_bytes;
     opts.max_keys = o.max_keys;
     opts.mode = o.mode;
+    opts.home_block_bytes = o.home_block_bytes;
     auto handle = std::make_unique<shmkv_store>();
     handle->store = std::make_unique<shmkv::Store>(shmkv::Store::open(opts));
     handle->fork_generation = g_fork_generation.load(std::memory_order_relaxed);
@@ -668,6 +668,8 @@ int shmkv_info_get(shmkv_store* h, shmkv_info* info, size_t info_size) {
     out.arena_used_bytes = i.arena_used_bytes;
     out.live_keys = i.live_keys;
     out.processes = i.processes.size();
+    out.home_block_bytes = i.home_block_bytes;
+    out.home_records = i.home_records;
     for (const shmkv::ShardInfo& si : i.shard) out.recoveries += si.recoveries;
     FillSized(out, info, info_size, "info");
     return 0;

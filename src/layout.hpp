@@ -6,10 +6,17 @@
 // - Segment map (offsets in SegmentHeader, all 64-byte aligned; the arena is chunk aligned):
 //     [SegmentHeader][ProcessSlot x kMaxProcesses][ShardHeader x shards][ChunkInfo x chunks]
 //     [Slot x slots_per_shard x shards][u64 dense x slots_per_shard x shards][arena chunks]
+//   With home blocks (home_block_bytes != 0) the first shards x home_chunks_per_shard arena
+//   chunks are home chunks: shard s owns chunks [s * home_chunks_per_shard, (s + 1) * ...),
+//   slabs of the home block's class created with the segment and never released. Block i of
+//   shard s's home chunks is the home block of the shard's slot i (see shard_ref.hpp).
 // - The header's config fields are written once by the creator before the segment is published
 //   (link() to its final name) and never change afterwards, so reading them needs no lock.
 // - Each shard's table, dense index, counters and the ChunkInfo of chunks it owns are guarded by
 //   the shard's robust mutex. ChunkInfo::ident changes (chunk owner) only under alloc_mutex too.
+// - Home blocks only decide where a record is put: a record whose key's home slot has a free
+//   home block is written there, so a reader can fetch the slot and the record at once. Any
+//   record may be in any block; nothing depends on a key being in its home block.
 // - Records are the source of truth: a shard's table, dense index and slab lists can be rebuilt
 //   by walking the records in the chunks the shard owns (see shard.cpp, Rebuild). That is how a
 //   shard is repaired after its lock holder died.
@@ -32,7 +39,7 @@ using u32 = std::uint32_t;
 using u64 = std::uint64_t;
 
 inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
-inline constexpr u32 kLayoutVersion = 2;              // 2: persistence fields
+inline constexpr u32 kLayoutVersion = 3;              // 2: persistence fields; 3: home blocks
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -78,6 +85,9 @@ struct SegmentHeader {
   u64 slots_per_shard;
   u64 chunk_count;
   u64 off_processes, off_shards, off_chunks, off_slots, off_dense, off_arena;
+  u32 home_block_bytes;       // 0 = no home blocks, else a size class of at most one chunk
+  u32 home_blocks_per_chunk;  // kChunkBytes / home_block_bytes
+  u64 home_chunks_per_shard;  // enough chunks for slots_per_shard home blocks
   char name[208];
 
   // Global chunk allocator: guards ChunkInfo::ident of every chunk. Taken after a shard lock,

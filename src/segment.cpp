@@ -18,6 +18,7 @@
 
 #include "os.hpp"
 #include "robust_mutex.hpp"
+#include "shard_ref.hpp"
 #include "throw.hpp"
 
 namespace shmkv::detail {
@@ -37,7 +38,37 @@ struct Plan {
   std::uint32_t shards, shard_bits;
   std::uint64_t slots_per_shard, chunk_count;
   std::uint64_t off_processes, off_shards, off_chunks, off_slots, off_dense, off_arena;
+  std::uint32_t home_class, home_block_bytes, home_blocks_per_chunk;
+  std::uint64_t home_chunks_per_shard;
 };
+
+// Fills the home-block fields of p (all zero when o.home_block_bytes is 0). Needs the chunk
+// count; throws invalid_argument naming home_block_bytes when it is out of range or its home
+// chunks would not leave room in the arena.
+void PlanHomeBlocks(const Options& o, Plan* p) {
+  if (o.home_block_bytes == 0) return;
+  constexpr std::uint32_t kLargestHomeBlock = kChunkBytes / kMinBlocksPerSlab;  // one-chunk slab
+  if (o.home_block_bytes <= kRecordHeaderBytes || o.home_block_bytes > kLargestHomeBlock)
+    Throw(errc::invalid_argument, "home_block_bytes " + std::to_string(o.home_block_bytes) +
+                                      " is outside " + std::to_string(kRecordHeaderBytes + 1) +
+                                      ".." + std::to_string(kLargestHomeBlock) + " (0 = none)");
+  std::uint32_t cls = 0;
+  while (kSizeClasses[cls] < o.home_block_bytes) ++cls;
+  p->home_class = cls;
+  p->home_block_bytes = kSizeClasses[cls];
+  p->home_blocks_per_chunk = BlocksPerSlab(cls);
+  p->home_chunks_per_shard =
+      (p->slots_per_shard + p->home_blocks_per_chunk - 1) / p->home_blocks_per_chunk;
+  std::uint64_t home_chunks = p->home_chunks_per_shard * p->shards;
+  if (home_chunks >= p->chunk_count || home_chunks >= 0xffffffffull)
+    Throw(errc::invalid_argument,
+          "home_block_bytes " + std::to_string(o.home_block_bytes) + " needs " +
+              std::to_string(home_chunks * kChunkBytes) + " bytes of home blocks for " +
+              std::to_string(p->slots_per_shard * p->shards) + " slots, but the arena of a " +
+              std::to_string(o.size_bytes) + "-byte segment has " +
+              std::to_string(p->chunk_count * kChunkBytes) +
+              "; raise size_bytes or lower max_keys");
+}
 
 Plan MakePlan(const Options& o) {
   if (o.size_bytes < (1u << 20))
@@ -84,12 +115,36 @@ Plan MakePlan(const Options& o) {
     if (p.off_arena + p.chunk_count * kChunkBytes <= o.size_bytes) break;
     --p.chunk_count;
   }
+  PlanHomeBlocks(o, &p);
   std::uint64_t largest = kRecordHeaderBytes + o.max_key_bytes + std::uint64_t(o.max_value_bytes);
-  if (AlignUp(largest, kChunkBytes) / kChunkBytes > std::min<std::uint64_t>(p.chunk_count, 0xffff))
+  std::uint64_t general_chunks = p.chunk_count - p.home_chunks_per_shard * p.shards;
+  if (AlignUp(largest, kChunkBytes) / kChunkBytes > std::min<std::uint64_t>(general_chunks, 0xffff))
     Throw(errc::invalid_argument, "max_value_bytes " + std::to_string(o.max_value_bytes) +
                                       " does not fit in the arena of a " +
                                       std::to_string(o.size_bytes) + "-byte segment");
   return p;
+}
+
+// Hands every shard its home chunks: one-chunk slabs of the home class, all blocks carved and
+// free (the file is zero-filled: state kFree), on no slab list.
+void InitHomeChunks(const Plan& p, std::uint8_t* base, SegmentHeader* h) {
+  if (p.home_block_bytes == 0) return;
+  auto* chunks = reinterpret_cast<ChunkInfo*>(base + p.off_chunks);
+  auto* shards = reinterpret_cast<ShardHeader*>(base + p.off_shards);
+  for (std::uint32_t s = 0; s < p.shards; ++s) {
+    for (std::uint64_t i = 0; i < p.home_chunks_per_shard; ++i) {
+      ChunkInfo& ci = chunks[s * p.home_chunks_per_shard + i];
+      ci.carved = p.home_blocks_per_chunk;
+      ci.ident.store(MakeIdent(s, static_cast<std::uint16_t>(p.home_class), 1),
+                     std::memory_order_relaxed);
+    }
+    shards[s].chunk_count = p.home_chunks_per_shard;
+  }
+  h->home_block_bytes = p.home_block_bytes;
+  h->home_blocks_per_chunk = p.home_blocks_per_chunk;
+  h->home_chunks_per_shard = p.home_chunks_per_shard;
+  h->chunks_in_use = p.home_chunks_per_shard * p.shards;
+  h->alloc_hint = h->chunks_in_use;
 }
 
 // Builds a complete, ready segment in a new temporary file. Returns its path; fd/base set.
@@ -102,8 +157,10 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
   std::uint8_t* base = nullptr;
   try {
     os::Truncate(fd, o.size_bytes, tmp);
-    if (int err = os::Fallocate(fd, 0, p.off_arena); err != 0)
-      Throw(errc::store_full, "cannot reserve " + std::to_string(p.off_arena) +
+    const std::uint64_t reserved =
+        p.off_arena + p.home_chunks_per_shard * p.shards * kChunkBytes;  // index + home blocks
+    if (int err = os::Fallocate(fd, 0, reserved); err != 0)
+      Throw(errc::store_full, "cannot reserve " + std::to_string(reserved) +
                                   " bytes in /dev/shm for the index of segment '" + o.name + "': " +
                                   std::strerror(err) + " (in a container, raise --shm-size)");
     base = static_cast<std::uint8_t*>(os::Map(fd, o.size_bytes, true, tmp));
@@ -128,9 +185,10 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     h->off_arena = p.off_arena;
     std::snprintf(h->name, sizeof h->name, "%s", o.name.c_str());
     InitRobustMutex(&h->alloc_mutex);
-    h->fallocated_bytes = p.off_arena;
+    h->fallocated_bytes = reserved;
     auto* shards = reinterpret_cast<ShardHeader*>(base + p.off_shards);
     for (std::uint32_t i = 0; i < p.shards; ++i) InitRobustMutex(&shards[i].mutex);
+    InitHomeChunks(p, base, h);
     h->state.store(static_cast<std::uint32_t>(SegmentState::ready), std::memory_order_release);
   } catch (...) {
     if (base) os::Unmap(base, o.size_bytes);

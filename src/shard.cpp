@@ -8,6 +8,7 @@
 
 #include "allocator.hpp"
 #include "crashpoint.hpp"
+#include "decimal_word.hpp"
 #include "os.hpp"
 #include "robust_mutex.hpp"
 #include "throw.hpp"
@@ -34,7 +35,8 @@ KeyHash Shard::Hash(std::string_view key) const {
 std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view value,
                                std::uint64_t expires_ms) {
   std::uint64_t bytes = kRecordHeaderBytes + key.size() + value.size();
-  std::uint64_t off = AllocRecord(s_, bytes);
+  std::uint64_t off = AllocHomeRecord(s_, bytes, Home(h));
+  if (off == 0) off = AllocRecord(s_, bytes);
   if (off == 0)
     Throw(errc::store_full,
           "segment '" + s_.seg->name() + "' is full: no room for a " + std::to_string(bytes) +
@@ -172,6 +174,30 @@ void Shard::Replace(std::uint64_t slot, std::string_view value, std::uint64_t ex
   FreeRecord(s_, old_off);
 }
 
+bool Shard::IncrementInWord(std::uint64_t slot, std::int64_t delta, std::int64_t* result) {
+  RecordHeader* r = RecordAt(slot);
+  const unsigned digits = r->value_len;
+  const std::uintptr_t value_addr = reinterpret_cast<std::uintptr_t>(r + 1) + r->key_len;
+  if (digits == 0 || (value_addr & 7) + digits > 8) return false;
+  const unsigned shift = 8 * static_cast<unsigned>(value_addr & 7);
+  std::atomic_ref<std::uint64_t> word(
+      *reinterpret_cast<std::uint64_t*>(value_addr & ~std::uintptr_t(7)));
+  const std::uint64_t old_word = word.load(std::memory_order_relaxed);
+  const std::int64_t current = ParseDigitsWord(old_word >> shift, digits);
+  std::int64_t next;
+  if (current < 0 || __builtin_add_overflow(current, delta, &next) ||
+      next < static_cast<std::int64_t>(digits == 1 ? 0 : kPow10[digits - 1]) ||
+      next >= static_cast<std::int64_t>(kPow10[digits]))
+    return false;
+  const std::uint64_t mask = (digits == 8 ? ~0ull : (1ull << (8 * digits)) - 1) << shift;
+  word.store(
+      (old_word & ~mask) | (FormatDigitsWord(static_cast<std::uint32_t>(next), digits) << shift),
+      std::memory_order_relaxed);
+  SHMKV_CRASH_POINT("increment.word_written");
+  *result = next;
+  return true;
+}
+
 void Shard::Erase(std::uint64_t slot) {
   const std::uint64_t off = s_.slots[slot].rec;
   RecordHeader* r = s_.Rec(off);
@@ -203,14 +229,13 @@ void Shard::SetExpiry(std::uint64_t slot, std::uint64_t expires_ms) {
 }
 
 void Shard::Clear() {
-  FreeChunks(*s_.seg, ChunksOwnedBy(*s_.seg, s_.index));
+  ReleaseShardChunks(s_);
   SHMKV_CRASH_POINT("clear.chunks_freed");
   std::memset(static_cast<void*>(s_.slots), 0, s_.cap * sizeof(Slot));
   ShardHeader* h = s_.h;
   h->count.store(0, std::memory_order_relaxed);
-  h->ttl_count = h->used_bytes = h->chunk_count = 0;
+  h->ttl_count = 0;
   h->max_psl = h->reclaim_cursor = 0;
-  std::fill(std::begin(h->partial_head), std::end(h->partial_head), 0u);
 }
 
 std::uint32_t Shard::ReclaimExpired(std::uint64_t now_ms, std::uint32_t budget) {
@@ -394,6 +419,7 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
 #if defined(__SANITIZE_THREAD__)
   return false;  // the optimistic copy races with writers by design; TSan checks the locked path
 #else
+  PrefetchHomeBlocks(s, h);  // in flight while the slot is read
   const SegmentHeader* sh = s.seg->header();
   const std::uint64_t arena_lo = sh->off_arena;
   const std::uint64_t arena_hi = arena_lo + sh->chunk_count * kChunkBytes;
@@ -453,6 +479,7 @@ void PrefetchSlots(const ShardRef& s, KeyHash h) {
   const std::uint64_t home = HomeSlot(h, s.cap);
   __builtin_prefetch(&s.slots[home]);
   if (home + 3 < s.cap) __builtin_prefetch(&s.slots[home + 3]);  // the run may cross a line
+  PrefetchHomeBlocks(s, h);
 }
 
 void PrefetchRecord(const ShardRef& s, KeyHash h) {

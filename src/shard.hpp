@@ -89,6 +89,10 @@ class Shard {
   void Insert(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
   // Replaces the value (and expiry) of the record in `slot`.
   void Replace(std::uint64_t slot, std::string_view value, std::uint64_t expires_ms);
+  // Adds delta to the value in `slot` if it is 1..8 unsigned ASCII digits inside one aligned
+  // 8-byte word and the sum has as many digits, with one atomic store (as Replace's one-word
+  // case: a crash leaves the old or the new value). Otherwise returns false, changing nothing.
+  bool IncrementInWord(std::uint64_t slot, std::int64_t delta, std::int64_t* result);
   // Removes the record in `slot`.
   void Erase(std::uint64_t slot);
   // Sets the expiry of the record in `slot` (one 8-byte store).
@@ -137,16 +141,45 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
 // first slots from home without synchronisation and asks for the record of the first tag
 // match, if its offset is inside the arena.
 void PrefetchSlots(const ShardRef& s, KeyHash h);
+
+// A prefetch the compiler keeps. GCC treats __builtin_prefetch as free of side effects, so it
+// deems an inline function made only of prefetches pure and deletes calls to it.
+inline void PrefetchLine(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
+// Asks for the first three and the last cache line of a block (blocks are not line aligned).
+inline void PrefetchBlock(const std::uint8_t* block, std::uint32_t bytes) {
+  PrefetchLine(block);
+  if (bytes > kCacheLine) PrefetchLine(block + kCacheLine);
+  if (bytes > 2 * kCacheLine) PrefetchLine(block + 2 * kCacheLine);
+  PrefetchLine(block + bytes - 1);
+}
+
+// Asks for the two home blocks a record of h's key may be in (no-op without home blocks): when
+// it is in one, the record arrives with the slot instead of after it.
+inline void PrefetchHomeBlocks(const ShardRef& s, KeyHash h) {
+  if (s.home_off == 0) return;
+  const std::uint64_t home = HomeSlot(h, s.cap);
+  PrefetchBlock(s.seg->base() + s.HomeBlock(home), s.home_block_bytes);
+  if (const std::uint64_t buddy = home ^ 1; buddy < s.cap)
+    PrefetchBlock(s.seg->base() + s.HomeBlock(buddy), s.home_block_bytes);
+}
 void PrefetchRecord(const ShardRef& s, KeyHash h);
 
 // Holds a shard's robust mutex; repairs the shard first when the previous holder died.
 class ShardLock {
  public:
-  // The uncontended, healthy case inline; contention, a dead holder or an odd seq go to LockSlow.
-  ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(seg, index)) {
-    ShardHeader* h = shard_.header();
-    int rc = pthread_mutex_trylock(&h->mutex);
-    if (rc != 0 || (h->seq.load(std::memory_order_relaxed) & 1)) LockSlow(rc);
+  ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(seg, index)) { Lock(); }
+  // The same, for an operation on one key: asks for the key's slot and home blocks first, so
+  // that their cache misses overlap taking the lock.
+  ShardLock(Segment* seg, std::uint32_t index, KeyHash key) : shard_(ShardRef::Of(seg, index)) {
+    PrefetchSlots(shard_.ref(), key);
+    Lock();
   }
   ~ShardLock() { UnlockRobust(&shard_.header()->mutex); }
   ShardLock(const ShardLock&) = delete;
@@ -154,6 +187,12 @@ class ShardLock {
   Shard& shard() { return shard_; }
 
  private:
+  // The uncontended, healthy case inline; contention, a dead holder or an odd seq go to LockSlow.
+  void Lock() {
+    ShardHeader* h = shard_.header();
+    int rc = pthread_mutex_trylock(&h->mutex);
+    if (rc != 0 || (h->seq.load(std::memory_order_relaxed) & 1)) LockSlow(rc);
+  }
   void LockSlow(int first);
   Shard shard_;
 };

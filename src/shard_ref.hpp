@@ -15,7 +15,10 @@ struct ShardRef {
   ShardHeader* h;
   Slot* slots;
   std::uint64_t* dense;
-  std::uint64_t cap;  // slots in the table
+  std::uint64_t cap;               // slots in the table
+  std::uint64_t home_off;          // offset of the shard's first home chunk; 0 = none
+  std::uint32_t home_block_bytes;  // as SegmentHeader
+  std::uint32_t home_blocks_per_chunk;
 
   static ShardRef Of(Segment* seg, std::uint32_t i) {
     SegmentHeader* sh = seg->header();
@@ -25,10 +28,25 @@ struct ShardRef {
             seg->shard(i),
             seg->At<Slot>(sh->off_slots) + i * cap,
             seg->At<std::uint64_t>(sh->off_dense) + i * cap,
-            cap};
+            cap,
+            sh->home_block_bytes ? sh->off_arena + i * sh->home_chunks_per_shard * kChunkBytes : 0,
+            sh->home_block_bytes,
+            sh->home_blocks_per_chunk};
   }
   RecordHeader* Rec(std::uint64_t off) const { return seg->At<RecordHeader>(off); }
+  // Offset of the home block of table slot `slot` (only when home_off != 0).
+  std::uint64_t HomeBlock(std::uint64_t slot) const {
+    return home_off + slot / home_blocks_per_chunk * kChunkBytes +
+           slot % home_blocks_per_chunk * home_block_bytes;
+  }
 };
+
+// True for the home chunks at the start of the arena (layout.hpp): they stay with their shard
+// for the segment's life.
+inline bool IsHomeChunk(const Segment& seg, std::uint64_t chunk) {
+  const SegmentHeader* sh = seg.header();
+  return chunk < sh->home_chunks_per_shard * sh->shard_count;
+}
 
 inline std::uint64_t ChunkOf(const Segment& seg, std::uint64_t off) {
   return (off - seg.header()->off_arena) / kChunkBytes;

@@ -204,7 +204,7 @@ void Store::set(std::string_view key, std::string_view value, std::chrono::milli
   std::uint64_t expires = Impl::ExpiryFor(ttl);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   WriteScope write(lock.shard());
   Put(lock.shard(), key, route.hash, value, expires);
   journal.Set(key, value, expires);
@@ -219,7 +219,7 @@ bool Store::exists(std::string_view key) {
   if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash,
                             &value, &found))
     return found;
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   return FindLive(lock.shard(), key, route.hash) != kNotFound;
 }
 
@@ -229,7 +229,7 @@ bool Store::del(std::string_view key) {
   im.CheckKey(key);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t slot = shard.Find(key, route.hash);
   if (slot == kNotFound) return false;
@@ -249,9 +249,21 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   im.CheckKey(key);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard);  // no prefetch: counters are usually cache-hot
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
+  WriteScope write(shard);
+  char buf[24];
+  std::int64_t result;
+  if (slot != kNotFound && shard.IncrementInWord(slot, delta, &result)) {  // the hot path
+    ++shard.header()->sets;
+    if (journal.active()) {
+      const std::string_view text(
+          buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
+      journal.Set(key, text, shard.RecordAt(slot)->expires_ms.load(std::memory_order_relaxed));
+    }
+    return result;
+  }
   std::int64_t current = 0;
   std::uint64_t expires = 0;
   if (slot != kNotFound) {
@@ -263,16 +275,13 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
                         std::string(v.substr(0, 64)) + (v.size() > 64 ? "...'" : "'"));
     expires = r->expires_ms.load(std::memory_order_relaxed);
   }
-  std::int64_t result;
   if (__builtin_add_overflow(current, delta, &result))
     detail::Throw(errc::overflow, "incrementing key '" + std::string(key) + "' (" +
                                       std::to_string(current) + ") by " + std::to_string(delta) +
                                       " overflows int64");
-  WriteScope write(shard);
-  char buf[24];
   const std::string_view text(
       buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
-  if (slot != kNotFound) {  // the hot path: a live counter, rewritten in place
+  if (slot != kNotFound) {
     shard.Replace(slot, text, expires);
     ++shard.header()->sets;
   } else {
@@ -291,7 +300,7 @@ GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
   im.CheckValue(value);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   if (slot != kNotFound) return {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
@@ -308,7 +317,7 @@ SwapResult Store::swap(std::string_view key, std::string_view value) {
   im.CheckValue(value);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   SwapResult result{std::nullopt, false};
@@ -327,7 +336,7 @@ bool Store::compare_and_swap(std::string_view key, std::optional<std::string_vie
   im.CheckValue(value);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   bool match = expected ? (slot != kNotFound && Shard::ValueOf(shard.RecordAt(slot)) == *expected)
@@ -349,7 +358,7 @@ bool Store::compare_and_delete(std::string_view key, std::string_view expected) 
   im.CheckKey(key);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   if (slot == kNotFound || Shard::ValueOf(shard.RecordAt(slot)) != expected) {
@@ -373,7 +382,7 @@ bool Store::set_if_absent(std::string_view key, std::string_view value,
   std::uint64_t expires = Impl::ExpiryFor(ttl);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   if (FindLive(shard, key, route.hash) != kNotFound) return false;
   WriteScope write(shard);
@@ -391,7 +400,7 @@ bool Store::expire(std::string_view key, std::chrono::milliseconds ttl) {
   std::uint64_t expires = Impl::ExpiryFor(ttl);
   auto route = im.RouteOf(key);
   Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   if (slot == kNotFound) return false;
@@ -405,7 +414,7 @@ std::optional<std::chrono::milliseconds> Store::ttl(std::string_view key) {
   Impl& im = impl();
   im.CheckKey(key);
   auto route = im.RouteOf(key);
-  ShardLock lock(im.segment(), route.shard);
+  ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t now = 0;
   std::uint64_t slot = FindLive(shard, key, route.hash, &now);

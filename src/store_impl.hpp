@@ -123,6 +123,7 @@ class Journaled {
   }
   Journaled(const Journaled&) = delete;
   Journaled& operator=(const Journaled&) = delete;
+  bool active() const { return p_ != nullptr; }
   void Set(std::string_view key, std::string_view value, std::uint64_t expires_ms) {
     if (p_) ticket_ = p_->LogSet(key, value, expires_ms);
   }

@@ -398,6 +398,7 @@ Info Store::info() {
   info.max_value_bytes = h->max_value_bytes;
   info.max_keys = h->slots_per_shard * h->shard_count * detail::kMaxLoadPercent / 100;
   info.arena_bytes = h->chunk_count * detail::kChunkBytes;
+  info.home_block_bytes = h->home_block_bytes;
   for (std::uint32_t s = 0; s < h->shard_count; ++s) {
     ShardLock lock(seg, s);
     const detail::ShardHeader* sh = lock.shard().header();
@@ -408,7 +409,9 @@ Info Store::info() {
     si.used_bytes = sh->used_bytes;
     si.max_probe = sh->max_psl;
     si.recoveries = sh->recoveries;
+    si.home_records = detail::HomeRecords(lock.shard().ref());
     info.live_keys += si.live_keys;
+    info.home_records += si.home_records;
     info.arena_used_bytes += si.arena_bytes;
     info.shard.push_back(si);
   }

@@ -1,10 +1,13 @@
 // Counters (increment_by) and the atomic helpers: get_or_set, swap, compare_and_swap,
 // compare_and_delete, set_if_absent.
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "decimal_word.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;
@@ -40,6 +43,63 @@ TEST_CASE("increment_by: absent counts as 0; returns and stores the new value in
   for (int i = 0; i < 1000; ++i) s.increment_by("loop", 3);
   REQUIRE(s.get("loop") == Opt("3000"));
   REQUIRE(s.size() == 5);
+}
+
+TEST_CASE("decimal words: 1..8 digits parse and format inside a 64-bit word", "[counter]") {
+  using shmkv::detail::FormatDigitsWord;
+  using shmkv::detail::kPow10;
+  using shmkv::detail::ParseDigitsWord;
+  std::mt19937_64 rng(7);
+  for (unsigned digits = 1; digits <= 8; ++digits) {
+    for (int i = 0; i < 20000; ++i) {
+      const auto v = static_cast<std::uint32_t>(i < 10 ? i : rng() % kPow10[digits]);
+      if (v >= kPow10[digits]) continue;
+      std::string text = std::to_string(v);
+      text.insert(0, digits - text.size(), '0');  // zero-padded to `digits`
+      std::uint64_t word = rng();                 // unrelated bytes above the digits
+      std::memcpy(&word, text.data(), digits);
+      INFO(digits << " digits: '" << text << "'");
+      REQUIRE(ParseDigitsWord(word, digits) == v);
+      std::uint64_t expected = 0;
+      std::memcpy(&expected, text.data(), digits);
+      REQUIRE(FormatDigitsWord(v, digits) == expected);
+      // Any byte outside '0'..'9' among the digits makes it not a number.
+      const unsigned pos = static_cast<unsigned>(rng() % digits);
+      const auto bad = static_cast<unsigned char>(rng());
+      if (bad >= '0' && bad <= '9') continue;
+      std::memcpy(reinterpret_cast<char*>(&word) + pos, &bad, 1);
+      REQUIRE(ParseDigitsWord(word, digits) == -1);
+    }
+  }
+}
+
+TEST_CASE("increment_by: every value alignment and digit count, across digit boundaries",
+          "[counter]") {
+  // Keys of 1..16 bytes put the value at every offset of an 8-byte word; the start values and
+  // deltas cross the digit-count boundaries where the one-store path gives way to the general
+  // one. Each result must be the arithmetic one, stored in plain decimal, the key intact.
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  const std::int64_t starts[] = {0, 5, 9, 10, 99, 1234567, 9999999, 99999999, 100000000};
+  const std::int64_t deltas[] = {1, -1, 7, -10, 1000, -100000000};
+  for (std::size_t key_len = 1; key_len <= 16; ++key_len) {
+    const std::string key(key_len, 'k');
+    for (std::int64_t start : starts) {
+      for (std::int64_t delta : deltas) {
+        s.set(key, std::to_string(start));
+        INFO("key of " << key_len << " bytes, " << start << " + " << delta);
+        REQUIRE(s.increment_by(key, delta) == start + delta);
+        REQUIRE(s.get(key) == Opt(std::to_string(start + delta)));
+        REQUIRE(s.increment_by(key, 1) == start + delta + 1);
+        REQUIRE(s.get(key) == Opt(std::to_string(start + delta + 1)));
+      }
+    }
+    auto entries = s.list();
+    REQUIRE(entries.size() == 1);
+    REQUIRE(entries[0].key == key);
+    s.del(key);
+  }
+  REQUIRE(s.check_invariants().empty());
 }
 
 TEST_CASE("increment_by: existing decimal values set by set()", "[counter]") {

@@ -321,6 +321,8 @@ int RunCreate(Invocation& in) {
     o.max_value_bytes = ToU32("--max-value", ParseSize("--max-value", *v));
   }
   if (auto* v = in.Opt("max-keys")) o.max_keys = ParseCount("--max-keys", *v);
+  if (auto* v = in.Opt("home-block"))
+    o.home_block_bytes = ToU32("--home-block", ParseSize("--home-block", *v));
   if (auto* v = in.Opt("mode")) o.mode = ParseMode(*v);
   if (auto* v = in.Opt("dir")) {
     shmkv::PersistenceOptions p;
@@ -571,6 +573,8 @@ std::string InfoJson(const shmkv::Info& i) {
       .Num("max_keys", i.max_keys)
       .Num("arena_bytes", i.arena_bytes)
       .Num("arena_used_bytes", i.arena_used_bytes)
+      .Num("home_block_bytes", i.home_block_bytes)
+      .Num("home_records", i.home_records)
       .Num("live_keys", i.live_keys)
       .Raw("shard", shards)
       .Raw("processes", procs)
@@ -599,6 +603,9 @@ int RunInfo(Invocation& in) {
   OutLine(Format("arena:            %" PRIu64 " bytes (%s), %" PRIu64 " held by shards (%.1f%%)",
                  i.arena_bytes, HumanBytes(i.arena_bytes).c_str(), i.arena_used_bytes,
                  pct(i.arena_used_bytes, i.arena_bytes)));
+  if (i.home_block_bytes)
+    OutLine(Format("home blocks:      %u bytes; %" PRIu64 " records in theirs (%.1f%% of keys)",
+                   i.home_block_bytes, i.home_records, pct(i.home_records, i.live_keys)));
   OutLine(Format("live keys:        %" PRIu64
                  " (%.1f%% of slots; expired keys count until reclaimed)",
                  i.live_keys, pct(i.live_keys, i.max_keys)));
@@ -717,7 +724,8 @@ const std::vector<CommandDef>& Commands() {
   static const std::vector<CommandDef> kCommands = {
       {"create",
        "[--size 64MiB] [--shards N] [--max-key BYTES] [--max-value BYTES] [--max-keys N] "
-       "[--mode 0600] [--dir DIR [--fsync always|interval|never] [--snapshot-interval 30s] "
+       "[--home-block BYTES] [--mode 0600] [--dir DIR [--fsync always|interval|never] "
+       "[--snapshot-interval 30s] "
        "[--keep N]]",
        "create a new store (fails if it exists); with --dir it persists to DIR (snapshots + "
        "journal) and is first recovered from what DIR holds",
@@ -731,6 +739,7 @@ const std::vector<CommandDef>& Commands() {
         {"max-key", true},
         {"max-value", true},
         {"max-keys", true},
+        {"home-block", true},
         {"mode", true}},
        {},
        {},

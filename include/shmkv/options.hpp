@@ -41,9 +41,18 @@ struct Options {
   // Largest value accepted, in bytes. Default 1 MiB. Must fit in the segment's arena.
   std::uint32_t max_value_bytes = 1u << 20;
 
-  // How many keys the hash tables can hold in total (0 = size_bytes / 256, at least 1024). Each potential key
-  // costs about 28 bytes of index; the rest of the segment holds keys and values.
+  // How many keys the hash tables can hold in total (0 = size_bytes / 256, at least 1024). Each
+  // potential key costs about 28 bytes of index; the rest of the segment holds keys and values.
   std::uint64_t max_keys = 0;
+
+  // Home blocks, for stores whose records are mostly of one size (0 = none, the default; else
+  // 33..512, rounded up to an allocation size class). The arena then reserves one block of this
+  // size for every hash-table slot, and a record of up to this size (32-byte header + key +
+  // value) whose key's home slot has a free block is stored there. A get fetches the slot and
+  // that block together, one memory round trip instead of two: faster gets and updates on
+  // tables larger than the CPU cache. The cost is home_block_bytes per slot (about
+  // 1.2 x max_keys slots), reserved at creation whether used or not.
+  std::uint32_t home_block_bytes = 0;
 
   // File mode of a newly created segment. Default 0600: only the creating user may attach.
   std::uint32_t mode = 0600;

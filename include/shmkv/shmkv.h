@@ -103,7 +103,7 @@ typedef struct shmkv_options {
   uint32_t max_value_bytes; /* default 1 MiB */
   uint64_t max_keys;        /* 0 = size_bytes / 256 (default) */
   uint32_t mode;            /* file mode of a new segment; default 0600 */
-  uint32_t reserved;        /* must be 0 */
+  uint32_t home_block_bytes; /* 0 = none (default); see Options::home_block_bytes */
 } shmkv_options;
 
 /* Fills *options with the defaults above. */
@@ -271,6 +271,9 @@ typedef struct shmkv_info {
   uint64_t live_keys;        /* expired keys included until reclaimed */
   uint64_t processes;        /* registered processes (see shmkv_info_processes) */
   uint64_t recoveries;       /* shard repairs after a lock holder died, summed */
+  uint32_t home_block_bytes; /* 0 = no home blocks */
+  uint32_t pad;
+  uint64_t home_records;     /* records stored in their home blocks */
 } shmkv_info;
 
 typedef struct shmkv_shard_info {

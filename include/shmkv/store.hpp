@@ -71,12 +71,13 @@ struct DeletePrefixResult {
 };
 
 struct ShardInfo {
-  std::uint64_t live_keys;    // keys in the table, expired ones included until reclaimed
-  std::uint64_t capacity;     // slots in the shard's hash table
-  std::uint64_t arena_bytes;  // bytes of arena chunks the shard holds
-  std::uint64_t used_bytes;   // bytes of those occupied by records
-  std::uint32_t max_probe;    // longest probe sequence in the table
-  std::uint64_t recoveries;   // times the shard was repaired after its lock holder died
+  std::uint64_t live_keys;     // keys in the table, expired ones included until reclaimed
+  std::uint64_t capacity;      // slots in the shard's hash table
+  std::uint64_t arena_bytes;   // bytes of arena chunks the shard holds
+  std::uint64_t used_bytes;    // bytes of those occupied by records
+  std::uint32_t max_probe;     // longest probe sequence in the table
+  std::uint64_t home_records;  // records in a home block (Options::home_block_bytes)
+  std::uint64_t recoveries;    // times the shard was repaired after its lock holder died
 };
 
 struct ProcessInfo {
@@ -96,7 +97,9 @@ struct Info {
   std::uint32_t max_value_bytes;
   std::uint64_t max_keys;              // total hash-table slots over all shards
   std::uint64_t arena_bytes;           // bytes available for records
-  std::uint64_t arena_used_bytes;      // bytes held by shards (whole chunks)
+  std::uint64_t arena_used_bytes;      // bytes held by shards (whole chunks), home chunks included
+  std::uint32_t home_block_bytes;      // 0 = no home blocks
+  std::uint64_t home_records;          // as ShardInfo::home_records, summed
   std::uint64_t live_keys;             // as ShardInfo::live_keys, summed
   std::vector<ShardInfo> shard;        // per-shard load
   std::vector<ProcessInfo> processes;  // attached processes (registry)

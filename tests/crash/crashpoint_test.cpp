@@ -185,12 +185,15 @@ const std::string& StoreName() {
   return name;
 }
 
-shmkv::Options Opts() {
+// home_block_bytes 128: the short records of the scenarios go to home blocks, the large ones
+// (300 bytes and more) to slabs and spans.
+shmkv::Options Opts(std::uint32_t home_block_bytes = 0) {
   shmkv::Options o;
   o.name = StoreName();
   o.size_bytes = 4 << 20;
   o.shards = 4;
   o.max_keys = 2000;
+  o.home_block_bytes = home_block_bytes;
   return o;
 }
 
@@ -205,12 +208,14 @@ void OnAlarm(int) {
 
 TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consistent store") {
   signal(SIGALRM, OnAlarm);
+  const std::uint32_t home_block_bytes = GENERATE(0u, 128u);
+  std::printf("home_block_bytes %u:\n", home_block_bytes);
   long total_points = 0;
   for (const Scenario& sc : Scenarios()) {
     long points = 0;
     for (long n = 1;; ++n) {
       if (shmkv::Store::segment_exists(StoreName())) shmkv::Store::destroy(StoreName());
-      shmkv::Store store = shmkv::Store::open(Opts());
+      shmkv::Store store = shmkv::Store::open(Opts(home_block_bytes));
       SeedCommon(store);
       if (sc.seed) sc.seed(store);
       State before = Contents(store);
@@ -220,7 +225,7 @@ TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consisten
       if (child == 0) {
         int code = 0;
         try {
-          shmkv::Options o = Opts();
+          shmkv::Options o = Opts(home_block_bytes);
           o.open_mode = shmkv::OpenMode::attach_only;
           shmkv::Store mine = shmkv::Store::open(o);
           shmkv::detail::ArmCrashPoint(n);
@@ -234,7 +239,8 @@ TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consisten
       int status = 0;
       REQUIRE(waitpid(child, &status, 0) == child);
       bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-      INFO("scenario '" << sc.name << "', crash point " << n);
+      INFO("scenario '" << sc.name << "', crash point " << n << ", home_block_bytes "
+                        << home_block_bytes);
       if (!killed) {
         REQUIRE(WIFEXITED(status));
         REQUIRE(WEXITSTATUS(status) == 0);  // ran to completion: all points enumerated

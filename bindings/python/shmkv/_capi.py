@@ -29,7 +29,7 @@ class Options(Structure):
         ("max_value_bytes", c_uint32),
         ("max_keys", c_uint64),
         ("mode", c_uint32),
-        ("reserved", c_uint32),
+        ("home_block_bytes", c_uint32),
     ]
 
 

@@ -131,7 +131,7 @@ class Store:
     @classmethod
     def open(cls, name="default", *, open_mode=OpenMode.CREATE_OR_ATTACH, size_bytes=None,
              shards=None, max_key_bytes=None, max_value_bytes=None, max_keys=None,
-             file_mode=None, text=False):
+             home_block_bytes=None, file_mode=None, text=False):
         """Creates or attaches the segment `name` (1-200 of [A-Za-z0-9._-]).
 
         open_mode: OpenMode or its name ("create_or_attach", "create_only", "attach_only",
@@ -162,6 +162,7 @@ class Store:
                                  ("max_key_bytes", max_key_bytes, 2**32 - 1),
                                  ("max_value_bytes", max_value_bytes, 2**32 - 1),
                                  ("max_keys", max_keys, _SIZE_MAX),
+                                 ("home_block_bytes", home_block_bytes, 2**32 - 1),
                                  ("mode", file_mode, 2**32 - 1)):
             if value is not None:
                 setattr(opts, field, _int_arg(value, "file_mode" if field == "mode" else field,
