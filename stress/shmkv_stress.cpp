@@ -63,7 +63,8 @@ void OnInterrupt(int) {
 
 const char* kUsage =
     "usage: shmkv-stress [--workers N] [--seconds S] [--keys K] [--kill-every MS] [--seed X]\n"
-    "                    [--name NAME] [--shards N] [--size-mb MB] [--hot H] [--queue T]\n"
+    "                    [--name NAME] [--shards N] [--size-mb MB] [--home-block B]\n"
+    "                    [--hot H] [--queue T]\n"
     "                    [--check-every MS] [--keep] [--sabotage KIND]\n"
     "  --workers N       worker processes (default 4)\n"
     "  --seconds S       run time (default 30; 10 under sanitizers)\n"
@@ -73,6 +74,7 @@ const char* kUsage =
     "  --name NAME       segment name (default stress-<pid>); an existing one is destroyed\n"
     "  --shards N        shards of the new segment (default: the library's choice)\n"
     "  --size-mb MB      segment size (default 64)\n"
+    "  --home-block B    home_block_bytes of the new segment (default 0: none)\n"
     "  --hot H           shared counters every worker increments (default 4)\n"
     "  --queue T         tokens in the pop queue, refilled when a quarter is left (2000)\n"
     "  --check-every MS  run check_invariants() while the workers run (default 2000)\n"
@@ -137,6 +139,8 @@ Config ParseArgs(int argc, char** argv, bool* seed_given) {
       cfg.shards = static_cast<std::uint32_t>(ParseNumber(flag, v, 1, 65536));
     } else if (flag == "--size-mb") {
       cfg.size_mb = ParseNumber(flag, v, 2, 1 << 20);
+    } else if (flag == "--home-block") {
+      cfg.home_block_bytes = static_cast<std::uint32_t>(ParseNumber(flag, v, 0, 4096));
     } else if (flag == "--hot") {
       cfg.hot = static_cast<std::uint32_t>(ParseNumber(flag, v, 1, 1024));
     } else if (flag == "--queue") {
@@ -652,9 +656,10 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   std::printf("shmkv-stress: seed %" PRIu64 "%s\n", cfg.seed, seed_given ? "" : " (random)");
   std::printf("  --workers %d --seconds %g --keys %u --kill-every %u --seed %" PRIu64
-              " --name %s --size-mb %" PRIu64 " --hot %u --queue %u%s\n",
+              " --name %s --size-mb %" PRIu64 " --home-block %u --hot %u --queue %u%s\n",
               cfg.workers, cfg.seconds, cfg.keys, cfg.kill_every_ms, cfg.seed, cfg.name.c_str(),
-              cfg.size_mb, cfg.hot, cfg.queue, kSanitized ? "  (sanitizer build)" : "");
+              cfg.size_mb, cfg.home_block_bytes, cfg.hot, cfg.queue,
+              kSanitized ? "  (sanitizer build)" : "");
   if (!cfg.sabotage.empty())
     std::printf("  --sabotage %s: this run must FAIL\n", cfg.sabotage.c_str());
   std::fflush(stdout);
@@ -666,6 +671,7 @@ int main(int argc, char** argv) {
     o.open_mode = shmkv::OpenMode::create_only;
     o.size_bytes = cfg.size_mb << 20;
     o.shards = cfg.shards;
+    o.home_block_bytes = cfg.home_block_bytes;
     Store store = Store::open(o);
     std::printf("  segment %s: %u shards, %" PRIu64 " bytes\n", cfg.name.c_str(),
                 store.info().shards, store.info().size_bytes);

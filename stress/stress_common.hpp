@@ -32,8 +32,9 @@ struct Config {
   std::string name;
   std::uint32_t shards = 0;  // 0 = the library's default
   std::uint64_t size_mb = 64;
-  std::uint32_t hot = 4;       // shared counters hot:0 .. hot:H-1
-  std::uint32_t queue = 2000;  // tokens seeded into the pop queue (refilled when low)
+  std::uint32_t home_block_bytes = 0;  // Options::home_block_bytes of the new segment
+  std::uint32_t hot = 4;               // shared counters hot:0 .. hot:H-1
+  std::uint32_t queue = 2000;          // tokens seeded into the pop queue (refilled when low)
   std::uint32_t check_every_ms = 2000;
   bool keep = false;  // keep the segment after the run
   // Empty, or lost / torn / counter / queue: workers now and then break the store behind the
