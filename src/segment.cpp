@@ -161,8 +161,9 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
         p.off_arena + p.home_chunks_per_shard * p.shards * kChunkBytes;  // index + home blocks
     if (int err = os::Fallocate(fd, 0, reserved); err != 0)
       Throw(errc::store_full, "cannot reserve " + std::to_string(reserved) +
-                                  " bytes in /dev/shm for the index of segment '" + o.name + "': " +
-                                  std::strerror(err) + " (in a container, raise --shm-size)");
+                                  " bytes in /dev/shm for the index and home blocks of segment '" +
+                                  o.name + "': " + std::strerror(err) +
+                                  " (in a container, raise --shm-size)");
     base = static_cast<std::uint8_t*>(os::Map(fd, o.size_bytes, true, tmp));
     auto* h = reinterpret_cast<SegmentHeader*>(base);
     h->magic = kMagic;
@@ -201,6 +202,19 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
   return tmp;
 }
 
+// True when the header's home-block fields are none, or a size class of one-chunk slabs whose
+// chunks hold a block per slot and fit in the arena: what the allocator relies on.
+bool HomeBlocksValid(const SegmentHeader& h) {
+  if (h.home_block_bytes == 0) return h.home_blocks_per_chunk == 0 && h.home_chunks_per_shard == 0;
+  bool is_class = false;
+  for (std::uint32_t c : kSizeClasses) is_class |= c == h.home_block_bytes;
+  return is_class && h.home_block_bytes <= kChunkBytes / kMinBlocksPerSlab &&
+         h.home_blocks_per_chunk == kChunkBytes / h.home_block_bytes &&
+         h.home_chunks_per_shard <= h.chunk_count &&
+         h.home_chunks_per_shard * h.shard_count < h.chunk_count &&
+         h.home_chunks_per_shard * h.home_blocks_per_chunk >= h.slots_per_shard;
+}
+
 enum class HeaderVerdict { ok, blank };
 
 // Validates a mapped header. Throws incompatible_layout; returns blank for a zero header.
@@ -230,6 +244,11 @@ HeaderVerdict CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
   if (h->size_bytes != file_size || h->off_arena + h->chunk_count * kChunkBytes > file_size)
     Throw(errc::corrupted, path + " records size " + std::to_string(h->size_bytes) +
                                " but the file has " + std::to_string(file_size) + " bytes");
+  if (!HomeBlocksValid(*h))
+    Throw(errc::corrupted, path + " records home blocks of " + std::to_string(h->home_block_bytes) +
+                               " bytes, " + std::to_string(h->home_blocks_per_chunk) +
+                               " per chunk, " + std::to_string(h->home_chunks_per_shard) +
+                               " chunks per shard, which do not fit its table and arena");
   return HeaderVerdict::ok;
 }
 

@@ -414,12 +414,42 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
   CheckShardArena(s_, out);
 }
 
+namespace {
+
+// The offset of key's LIVE record if it is in one of the key's two home blocks, else 0. The
+// reads race with writers: the caller accepts the answer only under an even, unchanged seq.
+// Then a LIVE record is its key's only one (two exist only inside an overwrite), so it is the
+// record the table leads to, and this skips the slot. Lengths are checked against the block.
+std::uint64_t FindInHomeBlocks(const ShardRef& s, std::string_view key, KeyHash h) {
+  if (s.home_off == 0 || kRecordHeaderBytes + key.size() > s.home_block_bytes) return 0;
+  const std::uint64_t home = HomeSlot(h, s.cap);
+  for (std::uint64_t slot : {home, home ^ 1}) {
+    if (slot >= s.cap) continue;
+    const std::uint64_t off = s.HomeBlock(slot);
+    const std::uint8_t* rec = s.seg->base() + off;
+    std::uint64_t state;
+    std::uint32_t key_len, value_len, tag;
+    std::memcpy(&state, rec + offsetof(RecordHeader, state_lsn), sizeof state);
+    std::memcpy(&key_len, rec + offsetof(RecordHeader, key_len), sizeof key_len);
+    std::memcpy(&value_len, rec + offsetof(RecordHeader, value_len), sizeof value_len);
+    std::memcpy(&tag, rec + offsetof(RecordHeader, tag), sizeof tag);
+    if ((state & 3) == kLive && tag == h.tag() && key_len == key.size() &&
+        value_len <= s.home_block_bytes - kRecordHeaderBytes - key_len &&
+        KeyBytesEqual(rec + kRecordHeaderBytes, key))
+      return off;
+  }
+  return 0;
+}
+
+}  // namespace
+
 bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
                    bool* found) {
 #if defined(__SANITIZE_THREAD__)
   return false;  // the optimistic copy races with writers by design; TSan checks the locked path
 #else
-  PrefetchHomeBlocks(s, h);  // in flight while the slot is read
+  PrefetchLine(&s.slots[HomeSlot(h, s.cap)]);  // both in flight at once: the slot is needed
+  PrefetchHomeBlocks(s, h);                    // when the record is not in a home block
   const SegmentHeader* sh = s.seg->header();
   const std::uint64_t arena_lo = sh->off_arena;
   const std::uint64_t arena_hi = arena_lo + sh->chunk_count * kChunkBytes;
@@ -431,40 +461,48 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
       __builtin_ia32_pause();
       continue;
     }
-    const std::uint64_t max_probe = std::min<std::uint64_t>(
-        std::atomic_ref<std::uint32_t>(s.h->max_psl).load(std::memory_order_relaxed), s.cap - 1);
-    std::uint64_t idx = HomeSlot(h, s.cap);
-    bool hit = false, sane = true;
-    std::uint64_t expires = 0;
-    for (std::uint64_t d = 0; d <= max_probe; ++d) {
-      Slot slot;
-      std::memcpy(&slot, &s.slots[idx], sizeof slot);  // may be torn: validated below and by seq
-      if (slot.rec == 0 || slot.psl < d) break;
-      if (slot.tag == tag) {
-        if (slot.rec < arena_lo || slot.rec > arena_hi - kRecordHeaderBytes) {
-          sane = false;
-          break;
+    bool sane = true;
+    std::uint64_t rec = FindInHomeBlocks(s, key, h);  // validated: in bounds, lengths fit
+    std::uint32_t value_len = 0;
+    if (rec != 0) {
+      std::memcpy(&value_len, base + rec + offsetof(RecordHeader, value_len), sizeof value_len);
+    } else {
+      const std::uint64_t max_probe = std::min<std::uint64_t>(
+          std::atomic_ref<std::uint32_t>(s.h->max_psl).load(std::memory_order_relaxed), s.cap - 1);
+      std::uint64_t idx = HomeSlot(h, s.cap);
+      for (std::uint64_t d = 0; d <= max_probe; ++d) {
+        Slot slot;
+        std::memcpy(&slot, &s.slots[idx], sizeof slot);  // may be torn: validated here and by seq
+        if (slot.rec == 0 || slot.psl < d) break;
+        if (slot.tag == tag) {
+          if (slot.rec < arena_lo || slot.rec > arena_hi - kRecordHeaderBytes) {
+            sane = false;
+            break;
+          }
+          std::uint32_t key_len;
+          std::memcpy(&key_len, base + slot.rec + offsetof(RecordHeader, key_len), sizeof key_len);
+          std::memcpy(&value_len, base + slot.rec + offsetof(RecordHeader, value_len),
+                      sizeof value_len);
+          if (value_len > sh->max_value_bytes ||
+              slot.rec + kRecordHeaderBytes + key_len + value_len > arena_hi) {
+            sane = false;
+            break;
+          }
+          if (key_len == key.size() && KeyBytesEqual(base + slot.rec + kRecordHeaderBytes, key)) {
+            rec = slot.rec;
+            break;
+          }
         }
-        std::uint32_t key_len, value_len;
-        std::memcpy(&key_len, base + slot.rec + offsetof(RecordHeader, key_len), sizeof key_len);
-        std::memcpy(&value_len, base + slot.rec + offsetof(RecordHeader, value_len),
-                    sizeof value_len);
-        if (value_len > sh->max_value_bytes ||
-            slot.rec + kRecordHeaderBytes + key_len + value_len > arena_hi) {
-          sane = false;
-          break;
-        }
-        const std::uint8_t* bytes = base + slot.rec + kRecordHeaderBytes;
-        if (key_len == key.size() && KeyBytesEqual(bytes, key)) {
-          std::memcpy(&expires, base + slot.rec + offsetof(RecordHeader, expires_ms),
-                      sizeof expires);
-          value->assign(reinterpret_cast<const char*>(bytes) + key_len, value_len);
-          hit = true;
-          break;
-        }
+        if (++idx == s.cap) idx = 0;
       }
-      if (++idx == s.cap) idx = 0;
     }
+    std::uint64_t expires = 0;
+    if (rec != 0 && sane) {
+      std::memcpy(&expires, base + rec + offsetof(RecordHeader, expires_ms), sizeof expires);
+      value->assign(reinterpret_cast<const char*>(base + rec + kRecordHeaderBytes) + key.size(),
+                    value_len);
+    }
+    bool hit = rec != 0;
     std::atomic_thread_fence(std::memory_order_acquire);
     if (s.h->seq.load(std::memory_order_relaxed) != seq || !sane) continue;
     if (hit && expires != 0 && expires <= os::NowUnixMs()) hit = false;

@@ -128,7 +128,8 @@ class Shard {
 };
 
 // Lock-free lookup (seqlock reader): copies the value of `key` without taking the shard mutex,
-// validating every offset and length it follows against the segment's bounds, and accepts the
+// looking first in the key's home blocks and then through the table, validating every offset
+// and length it follows against the segment's bounds, and accepts the
 // result only if the shard's seq was even and unchanged around the read. Returns false when it
 // could not get a consistent read in a few attempts (a writer kept the shard busy, or died
 // mid-write leaving seq odd): the caller then takes the lock, which also repairs. On true,

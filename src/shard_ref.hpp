@@ -19,6 +19,7 @@ struct ShardRef {
   std::uint64_t home_off;          // offset of the shard's first home chunk; 0 = none
   std::uint32_t home_block_bytes;  // as SegmentHeader
   std::uint32_t home_blocks_per_chunk;
+  std::uint64_t home_chunk_magic;  // slot / home_blocks_per_chunk == slot * magic >> 64
 
   static ShardRef Of(Segment* seg, std::uint32_t i) {
     SegmentHeader* sh = seg->header();
@@ -31,13 +32,17 @@ struct ShardRef {
             cap,
             sh->home_block_bytes ? sh->off_arena + i * sh->home_chunks_per_shard * kChunkBytes : 0,
             sh->home_block_bytes,
-            sh->home_blocks_per_chunk};
+            sh->home_blocks_per_chunk,
+            sh->home_block_bytes ? ~0ull / sh->home_blocks_per_chunk + 1 : 0};
   }
   RecordHeader* Rec(std::uint64_t off) const { return seg->At<RecordHeader>(off); }
-  // Offset of the home block of table slot `slot` (only when home_off != 0).
+  // Offset of the home block of table slot `slot` (only when home_off != 0). The division is a
+  // multiplication by a rounded-up reciprocal (Lemire), exact for slots below 2^32.
   std::uint64_t HomeBlock(std::uint64_t slot) const {
-    return home_off + slot / home_blocks_per_chunk * kChunkBytes +
-           slot % home_blocks_per_chunk * home_block_bytes;
+    const auto chunk =
+        static_cast<std::uint64_t>((static_cast<unsigned __int128>(home_chunk_magic) * slot) >> 64);
+    return home_off + chunk * kChunkBytes +
+           (slot - chunk * home_blocks_per_chunk) * home_block_bytes;
   }
 };
 

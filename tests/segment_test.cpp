@@ -526,6 +526,47 @@ TEST_CASE("segment: another layout version or build fingerprint raises incompati
   REQUIRE(s.get("k") == std::optional<std::string>("v"));
 }
 
+TEST_CASE("segment: home-block fields that do not fit the layout raise corrupted",
+          "[segment][layout]") {
+  using shmkv::detail::SegmentHeader;
+  SegmentGuard g(unique_name());
+  std::string path = segment_path(g.name());
+  shmkv::Options o = small_options(g.name());
+  o.home_block_bytes = 128;
+  {
+    Store s = Store::open(o);
+    s.set("k", "v");
+  }
+  struct Field {
+    std::size_t offset;
+    std::uint64_t bad;
+    bool wide;
+  };
+  const Field fields[] = {
+      {offsetof(SegmentHeader, home_block_bytes), 100, false},      // not a size class
+      {offsetof(SegmentHeader, home_block_bytes), 1024, false},     // larger than a chunk's slab
+      {offsetof(SegmentHeader, home_blocks_per_chunk), 31, false},  // not 4096 / 128
+      {offsetof(SegmentHeader, home_chunks_per_shard), 1, true},    // fewer blocks than slots
+      {offsetof(SegmentHeader, home_chunks_per_shard), 1u << 30, true}};  // past the arena
+  for (const Field& f : fields) {
+    INFO("offset " << f.offset << " = " << f.bad);
+    const auto old =
+        f.wide ? read_at<std::uint64_t>(path, f.offset) : read_at<std::uint32_t>(path, f.offset);
+    if (f.wide)
+      write_at<std::uint64_t>(path, f.offset, f.bad);
+    else
+      write_at<std::uint32_t>(path, f.offset, static_cast<std::uint32_t>(f.bad));
+    REQUIRE_ERRC(Store::open(with_mode(o, OpenMode::attach_only)), errc::corrupted);
+    if (f.wide)
+      write_at<std::uint64_t>(path, f.offset, old);
+    else
+      write_at<std::uint32_t>(path, f.offset, static_cast<std::uint32_t>(old));
+  }
+  Store s = Store::open(o);
+  REQUIRE(s.get("k") == std::optional<std::string>("v"));
+  REQUIRE(s.info().home_block_bytes == 128);
+}
+
 TEST_CASE("segment: a zero-filled (half-initialized) file is re-initialized by the next open",
           "[segment][layout]") {
   SegmentGuard g(unique_name());
