@@ -280,7 +280,9 @@ REL_PNG=$(basename "$PNG")
   echo "- Every run is checked: every get finds its key with $VALUE bytes; after incr the counters"
   echo "  sum to workers × ops; pop removes each key exactly once and leaves the store empty;"
   echo "  shmkv additionally passes \`check_invariants()\`. A failed check counts as FAIL below."
-  echo "- Engines: **shmkv** (Store, default shards, size keys×400 B + 64 MiB, max_keys keys×1.3);"
+  echo "- Engines: **shmkv** (Store, default shards, max_keys keys×1.3, home blocks of the record"
+  echo "  size (32 + 16 + value bytes, rounded up to a size class) when at most 512 bytes, size"
+  echo "  keys×400 B + 64 MiB + the home blocks);"
   echo "  **shmkv-batch** (the same store; each 32-op batch's consecutive gets go through one"
   echo "  \`get_many\`, which prefetches their slots and records: the batched counterpart of"
   echo "  redis-pipe, not part of the single-op comparison below);"
@@ -385,7 +387,9 @@ REL_PNG=$(basename "$PNG")
   echo
   echo "After the preload of a \`get\` run (first repetition). shmkv: bytes/key = (Info::arena_used_bytes"
   echo "+ index bytes) / keys, where index bytes = size_bytes − arena_bytes (header, hash slots, dense"
-  echo "arrays, chunk table), for max_keys = keys × 1.3."
+  echo "arrays, chunk table), for max_keys = keys × 1.3. The arena bytes include the home blocks, one"
+  echo "per hash slot, reserved when the store is created (\`home_block_bytes\` and the share of"
+  echo "records stored in their home block, \`home_records\`, are in the detail column)."
   echo
   echo "| engine | bytes per key | detail |"
   echo "|---|---:|---|"

@@ -88,6 +88,7 @@ struct SegmentHeader {
   u32 home_block_bytes;       // 0 = no home blocks, else a size class of at most one chunk
   u32 home_blocks_per_chunk;  // kChunkBytes / home_block_bytes
   u64 home_chunks_per_shard;  // enough chunks for slots_per_shard home blocks
+  u64 home_chunk_magic;       // ~0 / home_blocks_per_chunk + 1: divides by a multiplication
   char name[208];
 
   // Global chunk allocator: guards ChunkInfo::ident of every chunk. Taken after a shard lock,

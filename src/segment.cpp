@@ -143,6 +143,7 @@ void InitHomeChunks(const Plan& p, std::uint8_t* base, SegmentHeader* h) {
   h->home_block_bytes = p.home_block_bytes;
   h->home_blocks_per_chunk = p.home_blocks_per_chunk;
   h->home_chunks_per_shard = p.home_chunks_per_shard;
+  h->home_chunk_magic = ~0ull / p.home_blocks_per_chunk + 1;
   h->chunks_in_use = p.home_chunks_per_shard * p.shards;
   h->alloc_hint = h->chunks_in_use;
 }
@@ -205,11 +206,13 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
 // True when the header's home-block fields are none, or a size class of one-chunk slabs whose
 // chunks hold a block per slot and fit in the arena: what the allocator relies on.
 bool HomeBlocksValid(const SegmentHeader& h) {
-  if (h.home_block_bytes == 0) return h.home_blocks_per_chunk == 0 && h.home_chunks_per_shard == 0;
+  if (h.home_block_bytes == 0)
+    return h.home_blocks_per_chunk == 0 && h.home_chunks_per_shard == 0 && h.home_chunk_magic == 0;
   bool is_class = false;
   for (std::uint32_t c : kSizeClasses) is_class |= c == h.home_block_bytes;
   return is_class && h.home_block_bytes <= kChunkBytes / kMinBlocksPerSlab &&
          h.home_blocks_per_chunk == kChunkBytes / h.home_block_bytes &&
+         h.home_chunk_magic == ~0ull / h.home_blocks_per_chunk + 1 &&
          h.home_chunks_per_shard <= h.chunk_count &&
          h.home_chunks_per_shard * h.shard_count < h.chunk_count &&
          h.home_chunks_per_shard * h.home_blocks_per_chunk >= h.slots_per_shard;

@@ -19,7 +19,7 @@ struct ShardRef {
   std::uint64_t home_off;          // offset of the shard's first home chunk; 0 = none
   std::uint32_t home_block_bytes;  // as SegmentHeader
   std::uint32_t home_blocks_per_chunk;
-  std::uint64_t home_chunk_magic;  // slot / home_blocks_per_chunk == slot * magic >> 64
+  std::uint64_t home_chunk_magic;  // as SegmentHeader
 
   static ShardRef Of(Segment* seg, std::uint32_t i) {
     SegmentHeader* sh = seg->header();
@@ -33,7 +33,7 @@ struct ShardRef {
             sh->home_block_bytes ? sh->off_arena + i * sh->home_chunks_per_shard * kChunkBytes : 0,
             sh->home_block_bytes,
             sh->home_blocks_per_chunk,
-            sh->home_block_bytes ? ~0ull / sh->home_blocks_per_chunk + 1 : 0};
+            sh->home_chunk_magic};
   }
   RecordHeader* Rec(std::uint64_t off) const { return seg->At<RecordHeader>(off); }
   // Offset of the home block of table slot `slot` (only when home_off != 0). The division is a

@@ -546,6 +546,7 @@ TEST_CASE("segment: home-block fields that do not fit the layout raise corrupted
       {offsetof(SegmentHeader, home_block_bytes), 100, false},      // not a size class
       {offsetof(SegmentHeader, home_block_bytes), 1024, false},     // larger than a chunk's slab
       {offsetof(SegmentHeader, home_blocks_per_chunk), 31, false},  // not 4096 / 128
+      {offsetof(SegmentHeader, home_chunk_magic), 12345, true},     // not the reciprocal
       {offsetof(SegmentHeader, home_chunks_per_shard), 1, true},    // fewer blocks than slots
       {offsetof(SegmentHeader, home_chunks_per_shard), 1u << 30, true}};  // past the arena
   for (const Field& f : fields) {
