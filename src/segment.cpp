@@ -16,6 +16,7 @@
 #include <cstring>
 #include <thread>
 
+#include "allocator.hpp"
 #include "os.hpp"
 #include "robust_mutex.hpp"
 #include "shard_ref.hpp"
@@ -52,8 +53,7 @@ void PlanHomeBlocks(const Options& o, Plan* p) {
     Throw(errc::invalid_argument, "home_block_bytes " + std::to_string(o.home_block_bytes) +
                                       " is outside " + std::to_string(kRecordHeaderBytes + 1) +
                                       ".." + std::to_string(kLargestHomeBlock) + " (0 = none)");
-  std::uint32_t cls = 0;
-  while (kSizeClasses[cls] < o.home_block_bytes) ++cls;
+  const auto cls = static_cast<std::uint32_t>(SizeClassFor(o.home_block_bytes));
   p->home_class = cls;
   p->home_block_bytes = kSizeClasses[cls];
   p->home_blocks_per_chunk = BlocksPerSlab(cls);
@@ -208,9 +208,9 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
 bool HomeBlocksValid(const SegmentHeader& h) {
   if (h.home_block_bytes == 0)
     return h.home_blocks_per_chunk == 0 && h.home_chunks_per_shard == 0 && h.home_chunk_magic == 0;
-  bool is_class = false;
-  for (std::uint32_t c : kSizeClasses) is_class |= c == h.home_block_bytes;
-  return is_class && h.home_block_bytes <= kChunkBytes / kMinBlocksPerSlab &&
+  const int cls = SizeClassFor(h.home_block_bytes);
+  return cls >= 0 && kSizeClasses[cls] == h.home_block_bytes &&
+         h.home_block_bytes <= kChunkBytes / kMinBlocksPerSlab &&
          h.home_blocks_per_chunk == kChunkBytes / h.home_block_bytes &&
          h.home_chunk_magic == ~0ull / h.home_blocks_per_chunk + 1 &&
          h.home_chunks_per_shard <= h.chunk_count &&

@@ -26,6 +26,16 @@ void SetState(RecordHeader* r, std::uint64_t lsn, RecordState st) {
   r->state_lsn.store((lsn << 2) | st, std::memory_order_release);
 }
 
+// The aligned 8-byte word holding the whole value of r, or nullptr when the value is empty or
+// spans two words; *shift is the value's bit offset in it. Such a value is rewritten with one
+// atomic store of the word, so a crash leaves the old or the new bytes and needs no undo.
+std::uint64_t* ValueWord(RecordHeader* r, unsigned* shift) {
+  const std::uintptr_t addr = reinterpret_cast<std::uintptr_t>(r + 1) + r->key_len;
+  if (r->value_len == 0 || (addr & 7) + r->value_len > 8) return nullptr;
+  *shift = 8 * static_cast<unsigned>(addr & 7);
+  return reinterpret_cast<std::uint64_t*>(addr & ~std::uintptr_t(7));
+}
+
 }  // namespace
 
 KeyHash Shard::Hash(std::string_view key) const {
@@ -119,16 +129,15 @@ void Shard::Replace(std::uint64_t slot, std::string_view value, std::uint64_t ex
   RecordHeader* old = s_.Rec(old_off);
   const std::uint64_t old_expires = old->expires_ms.load(std::memory_order_relaxed);
   char* value_area = reinterpret_cast<char*>(old + 1) + old->key_len;
-  const std::uintptr_t value_addr = reinterpret_cast<std::uintptr_t>(value_area);
-  if (value.size() == old->value_len && expires_ms == old_expires && !value.empty() &&
-      (value_addr & 7) + value.size() <= 8) {
-    // The value lies in one aligned 8-byte word and keeps its length (a counter usually does):
-    // one atomic store writes it, so a crash leaves the old or the new value and no undo record
-    // is needed. The record's lsn stays: no second record of the key exists to be ordered.
-    std::atomic_ref<std::uint64_t> word(
-        *reinterpret_cast<std::uint64_t*>(value_addr & ~std::uintptr_t(7)));
+  unsigned shift = 0;
+  std::uint64_t* value_word = nullptr;
+  if (value.size() == old->value_len && expires_ms == old_expires &&
+      (value_word = ValueWord(old, &shift)) != nullptr) {
+    // Same length and expiry, inside one word (a counter usually is): one atomic store. The
+    // record's lsn stays: no second record of the key exists to be ordered.
+    std::atomic_ref<std::uint64_t> word(*value_word);
     std::uint64_t bytes = word.load(std::memory_order_relaxed);
-    std::memcpy(reinterpret_cast<char*>(&bytes) + (value_addr & 7), value.data(), value.size());
+    std::memcpy(reinterpret_cast<char*>(&bytes) + shift / 8, value.data(), value.size());
     word.store(bytes, std::memory_order_relaxed);
     SHMKV_CRASH_POINT("replace.word_written");
     return;
@@ -177,11 +186,10 @@ void Shard::Replace(std::uint64_t slot, std::string_view value, std::uint64_t ex
 bool Shard::IncrementInWord(std::uint64_t slot, std::int64_t delta, std::int64_t* result) {
   RecordHeader* r = RecordAt(slot);
   const unsigned digits = r->value_len;
-  const std::uintptr_t value_addr = reinterpret_cast<std::uintptr_t>(r + 1) + r->key_len;
-  if (digits == 0 || (value_addr & 7) + digits > 8) return false;
-  const unsigned shift = 8 * static_cast<unsigned>(value_addr & 7);
-  std::atomic_ref<std::uint64_t> word(
-      *reinterpret_cast<std::uint64_t*>(value_addr & ~std::uintptr_t(7)));
+  unsigned shift = 0;
+  std::uint64_t* value_word = ValueWord(r, &shift);
+  if (value_word == nullptr) return false;
+  std::atomic_ref<std::uint64_t> word(*value_word);
   const std::uint64_t old_word = word.load(std::memory_order_relaxed);
   const std::int64_t current = ParseDigitsWord(old_word >> shift, digits);
   std::int64_t next;
