@@ -66,6 +66,38 @@ void Close(int fd) noexcept {
   if (fd >= 0) ::close(fd);
 }
 
+void CheckTrusted(int fd, const std::string& path,
+                  const std::optional<std::uint32_t>& trusted_group) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) ThrowErrno(errno, "fstat " + path);
+  const unsigned mode = st.st_mode & 07777;
+  const bool in_trusted_group = trusted_group && st.st_gid == *trusted_group;
+  const char* why = nullptr;
+  if (mode & S_IWOTH)
+    why = "any local user may write it";
+  else if (in_trusted_group)
+    return;
+  else if (st.st_uid != ::geteuid())
+    why = "it belongs to another user";
+  else if (mode & S_IWGRP)
+    why = "its group may write it";
+  else
+    return;
+  char octal[16];
+  std::snprintf(octal, sizeof octal, "0%o", mode);
+  Throw(errc::permission_denied,
+        path + " is owned by uid " + std::to_string(st.st_uid) + " group " +
+            std::to_string(st.st_gid) + " with mode " + octal + " and " + why +
+            "; this process runs as uid " + std::to_string(::geteuid()) +
+            (trusted_group ? " and trusts group " + std::to_string(*trusted_group)
+                           : std::string(" and trusts no group (Options::trusted_group)")));
+}
+
+void SetGroup(int fd, const std::string& path, std::uint32_t group) {
+  if (::fchown(fd, static_cast<uid_t>(-1), static_cast<gid_t>(group)) != 0)
+    ThrowErrno(errno, "fchown " + path + " to group " + std::to_string(group));
+}
+
 std::uint64_t FileSize(int fd, const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) != 0) ThrowErrno(errno, "fstat " + path);

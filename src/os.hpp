@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace shmkv::detail::os {
@@ -20,6 +21,14 @@ int OpenExisting(const std::string& path, bool writable);
 // Creates a new file exclusively with exactly `mode` (umask is undone with fchmod).
 int CreateExclusive(const std::string& path, std::uint32_t mode);
 void Close(int fd) noexcept;
+// Refuses (permission_denied, naming owner uid, group and mode) a file or directory that
+// users other than this process's effective uid may have written: one owned by another uid,
+// or one writable by its group or by others. With trusted_group, one that belongs to that
+// group and that others cannot write is accepted, whoever owns it (Options::trusted_group).
+void CheckTrusted(int fd, const std::string& path,
+                  const std::optional<std::uint32_t>& trusted_group);
+// Gives a file this process just created to `group` (fchown); permission_denied if it may not.
+void SetGroup(int fd, const std::string& path, std::uint32_t group);
 std::uint64_t FileSize(int fd, const std::string& path);
 void Truncate(int fd, std::uint64_t size, const std::string& path);
 // Reserves backing store for [offset, offset+len). Returns 0 or the errno (ENOSPC when full).

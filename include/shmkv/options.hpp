@@ -55,7 +55,21 @@ struct Options {
   std::uint32_t home_block_bytes = 0;
 
   // File mode of a newly created segment. Default 0600: only the creating user may attach.
+  // Group write (0660) needs trusted_group; write for other users (0606, 0666) is refused:
+  // whoever may write the segment can change what every attached process reads.
   std::uint32_t mode = 0600;
+
+  // The group this store is shared with on purpose (a gid), or none (the default). Sharing
+  // write access means trusting every member of the group with the store's content: a member
+  // can change or read any key, and stop or slow every other user of the store (by holding
+  // a lock); the library still checks everything it reads, so a member cannot crash another
+  // process or make it write outside the segment. Without it, attaching to a segment (or
+  // persistence directory or file) that another user owns, that the group may write, or that
+  // any user may write is refused with errc::permission_denied naming the owner and the
+  // mode: a segment that someone else created first under your store's name is a trap, not
+  // your store. With it, a new segment gets this group, and an existing one is accepted when
+  // it belongs to this group and no user outside it may write it.
+  std::optional<std::uint32_t> trusted_group;
 
   // Disk backend (snapshot + journal, see persistence.hpp). Absent (the default) = memory only.
   // Taken into account when this open creates the segment (the directory and snapshot settings
