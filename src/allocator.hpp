@@ -37,8 +37,6 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes);
 std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot);
 // Returns a block (state already kDead or kPending) to the shard. Requires the shard mutex.
 void FreeRecord(const ShardRef& s, std::uint64_t rec_off);
-// Bytes of the block at rec_off (header included).
-std::uint64_t BlockBytes(const Segment& seg, std::uint64_t rec_off);
 
 // Gives a whole list of chunks (heads of spans or slabs) back to the global pool.
 void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads);

@@ -158,11 +158,7 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
       for (; i < order.size() && (order[i] >> 40) == s; ++i) {
         const detail::SnapshotEntry& e = entries[order[i] & ((1ull << 40) - 1)];
         detail::KeyHash kh{detail::HashKey(h, e.key)};
-        std::uint64_t slot = shard.Find(e.key, kh);
-        if (slot != detail::kNotFound)
-          shard.Replace(slot, e.value, e.expires_ms);
-        else
-          shard.Insert(e.key, kh, e.value, e.expires_ms);
+        shard.Put(e.key, kh, e.value, e.expires_ms);
         ++shard.header()->sets;
         if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
       }
