@@ -307,6 +307,7 @@ Visit VisitShard(const Inspector& in, std::uint32_t shard, const Policy& policy,
                  const std::function<void(const ShardRef&, Access)>& fn) {
   const ShardRef ref = ShardRef::Of(in.segment(), shard);
   pthread_mutex_t* mutex = &ref.h->mutex;
+  CheckRobustKind(mutex, LockName{in.segment()->name(), "shard", shard});
   Visit v;
   v.lock = ProbeLock(mutex);
 

@@ -166,4 +166,59 @@ class Segment {
   std::int32_t registry_slot_ = -1;
 };
 
+// Inline: every read follows one record through these.
+inline const char* Segment::TryBlock(std::uint64_t off, std::uint32_t shard,
+                                     BlockSpan* out) const noexcept {
+  if (off < geo_.off_arena || off >= geo_.arena_end) return "is outside the arena";
+  if (off % 16 != 0) return "is not a block boundary";  // every class is a multiple of 16
+  const ChunkInfo* chunks = At<ChunkInfo>(geo_.off_chunks);
+  std::uint64_t head = (off - geo_.off_arena) / kChunkBytes;
+  std::uint64_t ident = chunks[head].ident.load(std::memory_order_relaxed);
+  if (IdentClass(ident) == kClassContinuation) {
+    const std::uint64_t distance = IdentSpan(ident);
+    if (distance == 0 || distance > head) return "is in a continuation chunk with no head";
+    const std::uint64_t head_ident = chunks[head - distance].ident.load(std::memory_order_relaxed);
+    if (IdentClass(head_ident) == kClassContinuation || IdentSpan(head_ident) <= distance ||
+        IdentOwner(head_ident) != IdentOwner(ident))
+      return "is in a continuation chunk its head does not cover";
+    head -= distance;
+    ident = head_ident;
+  }
+  if (ident == 0) return "is in a free chunk";
+  if (IdentOwner(ident) != shard) return "is in a chunk of another shard";
+  const std::uint16_t cls = IdentClass(ident);
+  const std::uint64_t span = IdentSpan(ident);
+  if (span == 0 || head + span > geo_.chunk_count) return "is in a span that runs past the arena";
+  const std::uint64_t within = off - (geo_.off_arena + head * kChunkBytes);
+  if (cls == kClassLarge) {
+    if (within != 0) return "is not the start of its span";
+    out->bytes = span * kChunkBytes;
+  } else if (cls < kNumClasses) {
+    if (span != SlabChunks(cls)) return "is in a slab of the wrong length";
+    if (within >= std::uint64_t(BlocksPerSlab(cls)) * kSizeClasses[cls] ||
+        !IsBlockMultiple(within, cls))
+      return "is not a block boundary of its slab";
+    out->bytes = kSizeClasses[cls];
+  } else {
+    return "is in a chunk of no valid size class";
+  }
+  out->head = head;
+  return nullptr;
+}
+
+inline const char* Segment::TryRecord(std::uint64_t off, std::uint32_t shard,
+                                      RecordRef* out) const noexcept {
+  BlockSpan block;
+  if (const char* why = TryBlock(off, shard, &block)) return why;
+  auto* r = At<RecordHeader>(off);
+  const std::uint32_t key_len = __atomic_load_n(&r->key_len, __ATOMIC_RELAXED);
+  const std::uint32_t value_len = __atomic_load_n(&r->value_len, __ATOMIC_RELAXED);
+  if (key_len < 1 || key_len > geo_.max_key_bytes) return "holds a key length outside 1..max_key";
+  if (value_len > geo_.max_value_bytes) return "holds a value length above max_value_bytes";
+  if (kRecordHeaderBytes + key_len + value_len > block.bytes)
+    return "holds a key and value longer than its block";
+  *out = {r, off, key_len, value_len, block.bytes};
+  return nullptr;
+}
+
 }  // namespace shmkv::detail

@@ -46,10 +46,9 @@ class Shard {
  public:
   explicit Shard(const ShardRef& ref) : s_(ref) {}
 
-  // Slot index holding `key`, or kNotFound (expired records are found too). Candidates are
-  // compared only when their header and key lie inside the arena; the record returned was
-  // checked in full (Segment::Record) and is copied to *rec. Throws corrupted when it fails
-  // that check.
+  // Slot index holding `key`, or kNotFound (expired records are found too). A slot with the
+  // key's tag must lead into the arena, with room for the header and the key, or this throws
+  // corrupted; the record returned was checked in full (Segment::Record) and is copied to *rec.
   std::uint64_t Find(std::string_view key, KeyHash h, RecordRef* rec) const {
     const Geometry& g = s_.seg->geo();
     const std::uint8_t* base = s_.seg->base();
@@ -58,8 +57,10 @@ class Shard {
     for (std::uint64_t d = 0; d < s_.cap; ++d) {
       const Slot& slot = s_.slots[idx];
       if (slot.rec == 0 || slot.psl < d) return kNotFound;
-      if (slot.tag == tag && slot.rec >= g.off_arena && slot.rec < g.arena_end &&
-          g.arena_end - slot.rec >= kRecordHeaderBytes + key.size()) {
+      if (slot.tag == tag) {
+        if (slot.rec < g.off_arena || slot.rec >= g.arena_end ||
+            g.arena_end - slot.rec < kRecordHeaderBytes + key.size()) [[unlikely]]
+          *rec = s_.Record(slot.rec, "slot record");  // throws: names the offset and why
         const auto* r = reinterpret_cast<const RecordHeader*>(base + slot.rec);
         if (r->key_len == key.size() && KeyBytesEqual(r + 1, key)) {
           *rec = s_.Record(slot.rec, "slot record");
@@ -216,6 +217,7 @@ class ShardLock {
   // The uncontended, healthy case inline; contention, a dead holder or an odd seq go to LockSlow.
   void Lock() {
     ShardHeader* h = shard_.header();
+    CheckRobustKind(&h->mutex, LockName{shard_.ref().seg->name(), "shard", shard_.ref().index});
     int rc = pthread_mutex_trylock(&h->mutex);
     if (rc != 0 || (h->seq.load(std::memory_order_relaxed) & 1)) LockSlow(rc);
   }
