@@ -64,6 +64,18 @@ class AllocLock {
   Segment& seg_;
 };
 
+// Makes sure the arena is backed by memory up to byte `end` (no SIGBUS below it), fallocating
+// at least kFallocateStep at a time. False when posix_fallocate fails. Requires alloc_mutex.
+bool BackArena(Segment& seg, std::uint64_t end) {
+  SegmentHeader* sh = seg.header();
+  if (end <= sh->fallocated_bytes) return true;
+  std::uint64_t want =
+      std::min(std::max(end, sh->fallocated_bytes + kFallocateStep), sh->size_bytes);
+  if (os::Fallocate(seg.fd(), sh->fallocated_bytes, want - sh->fallocated_bytes) != 0) return false;
+  sh->fallocated_bytes = want;
+  return true;
+}
+
 // Claims n consecutive free chunks for `shard` as class `cls`. Returns the first chunk index + 1,
 // or 0 when there is no room.
 std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, std::uint32_t n) {
@@ -89,13 +101,7 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
     }
   }
   if (found == total) return 0;
-  std::uint64_t end = sh->off_arena + (found + n) * kChunkBytes;
-  if (end > sh->fallocated_bytes) {
-    std::uint64_t want =
-        std::min(std::max(end, sh->fallocated_bytes + kFallocateStep), sh->size_bytes);
-    if (os::Fallocate(seg.fd(), sh->fallocated_bytes, want - sh->fallocated_bytes) != 0) return 0;
-    sh->fallocated_bytes = want;
-  }
+  if (!BackArena(seg, sh->off_arena + (found + n) * kChunkBytes)) return 0;
   ChunkInfo* head = seg.chunk(found);
   if (cls == kClassLarge) {
     SetState(seg.At<RecordHeader>(ChunkOffset(seg, found)), kFree);
@@ -153,7 +159,7 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
   Segment& seg = *s.seg;
   int cls_index = SizeClassFor(bytes);
   if (cls_index < 0) {
-    std::uint64_t n = (bytes + kChunkBytes - 1) / kChunkBytes;
+    std::uint64_t n = SpanChunks(bytes);
     if (n > 0xffff) return 0;
     std::uint64_t c = AllocChunks(seg, s.index, kClassLarge, static_cast<std::uint32_t>(n));
     if (c == 0) return 0;
@@ -196,10 +202,10 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
 }
 
 std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot) {
-  if (s.home_off == 0 || bytes > s.home_block_bytes) return 0;
-  for (std::uint64_t candidate : {slot, slot ^ 1}) {
-    if (candidate >= s.cap) continue;
-    const std::uint64_t off = s.HomeBlock(candidate);
+  std::uint64_t candidates[2];
+  const int n = HomeBlockCandidates(s, bytes, slot, candidates);
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t off = s.HomeBlock(candidates[i]);
     if ((s.Rec(off)->state_lsn.load(std::memory_order_relaxed) & 3) != kFree) continue;
     ++s.seg->chunk(ChunkOf(*s.seg, off))->used;
     s.h->used_bytes += s.home_block_bytes;
@@ -284,6 +290,16 @@ void ReleaseShardChunks(const ShardRef& s) {
   std::fill(std::begin(s.h->partial_head), std::end(s.h->partial_head), 0u);
   s.h->used_bytes = 0;
   s.h->chunk_count = seg.header()->home_chunks_per_shard;
+}
+
+bool PrepareArenaFill(Segment& seg, std::uint64_t chunks) {
+  AllocLock lock(seg);
+  SegmentHeader* sh = seg.header();
+  const std::uint64_t first = sh->home_chunks_per_shard * sh->shard_count;
+  if (chunks > sh->chunk_count - first) return false;
+  if (!BackArena(seg, sh->off_arena + (first + chunks) * kChunkBytes)) return false;
+  sh->alloc_hint = first;
+  return true;
 }
 
 std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard) {

@@ -10,6 +10,9 @@
 // the entries fit (hash tables and arena). Then it replaces the content shard by shard, each
 // shard atomically, journaling a clear and the new entries when the store is persistent.
 #include <algorithm>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
 
 #include "allocator.hpp"
 #include "file_io.hpp"
@@ -49,6 +52,127 @@ std::uint64_t ElapsedUs(std::uint64_t t0) {
   return (detail::os::NowMonotonicNs() - t0) / 1000;
 }
 
+constexpr std::uint64_t kIndexMask = (1ull << 40) - 1;
+
+// What a restore will do, worked out before anything is changed.
+struct RestorePlan {
+  RestoreResult result;
+  std::vector<std::uint64_t> order;  // shard << 40 | entry index, in the order of insertion
+  std::uint64_t arena_chunks = 0;    // non-home chunks the new content takes
+};
+
+// Validates the entries against the segment's limits and works out exactly what they take once
+// every shard is empty: a key given more than once keeps its last entry (the others count as
+// duplicates), expired entries are skipped, each shard's table must stay under its load limit,
+// and the arena must hold the records. The arena count replays the allocator's own rules in
+// insertion order: a record goes to a free home block of its key (HomeBlockCandidates), else to
+// its size class, whose slabs fill before a new one is taken, else to a span (SpanChunks).
+RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::SnapshotEntry>& entries,
+                        const std::string& file, const RestoreOptions& options) {
+  const detail::SegmentHeader* h = seg.header();
+  const std::uint64_t now = detail::os::NowUnixMs();
+  RestorePlan plan;
+  RestoreResult& result = plan.result;
+  std::unordered_map<std::string_view, std::size_t> last;  // key -> index of its last entry
+  last.reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const detail::SnapshotEntry& e = entries[i];
+    if (e.expires_ms == 0 || e.expires_ms > now) {
+      if (e.key.size() > h->max_key_bytes)
+        detail::Throw(errc::key_too_long, file + ": entry " + std::to_string(i) + " has a " +
+                                              std::to_string(e.key.size()) +
+                                              "-byte key; max_key_bytes is " +
+                                              std::to_string(h->max_key_bytes));
+      if (e.value.size() > h->max_value_bytes)
+        detail::Throw(errc::value_too_large, file + ": entry " + std::to_string(i) + " has a " +
+                                                 std::to_string(e.value.size()) +
+                                                 "-byte value; max_value_bytes is " +
+                                                 std::to_string(h->max_value_bytes));
+    }
+    last[e.key] = i;
+  }
+  const std::uint32_t shards = h->shard_count;
+  std::vector<std::uint64_t> per_shard(shards, 0);
+  plan.order.reserve(last.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const detail::SnapshotEntry& e = entries[i];
+    if (last.find(e.key)->second != i) {
+      ++result.duplicates;
+      continue;
+    }
+    if (e.expires_ms != 0 && e.expires_ms <= now) {
+      ++result.expired;
+      continue;
+    }
+    result.bytes += e.key.size() + e.value.size();
+    const std::uint32_t s = detail::ShardOf(h, detail::HashKey(h, e.key));
+    ++per_shard[s];
+    plan.order.push_back(std::uint64_t(s) << 40 | i);
+  }
+  result.entries = plan.order.size();
+  if (options.max_bytes && result.bytes > options.max_bytes)
+    detail::Throw(errc::limit_exceeded, file + " holds " + std::to_string(result.bytes) +
+                                            " bytes of keys and values; max_bytes is " +
+                                            std::to_string(options.max_bytes));
+  const std::uint64_t table_max = h->slots_per_shard * detail::kMaxLoadPercent / 100;
+  for (std::uint32_t s = 0; s < shards; ++s)
+    if (per_shard[s] > table_max)
+      detail::Throw(errc::store_full, "restoring " + file + " would put " +
+                                          std::to_string(per_shard[s]) + " keys in shard " +
+                                          std::to_string(s) + " of segment '" + seg.name() +
+                                          "', whose table holds " + std::to_string(table_max) +
+                                          "; create the segment with a larger max_keys");
+  std::sort(plan.order.begin(), plan.order.end());
+  // Arena: replay the placement shard by shard, in the order of insertion.
+  std::uint64_t span_chunks = 0, slab_chunks = 0, home_records = 0;
+  std::vector<std::uint64_t> class_blocks(detail::kNumClasses);
+  std::vector<bool> home_taken;
+  for (std::size_t i = 0; i < plan.order.size();) {
+    const auto s = static_cast<std::uint32_t>(plan.order[i] >> 40);
+    const detail::ShardRef ref = detail::ShardRef::Of(&seg, s);
+    std::fill(class_blocks.begin(), class_blocks.end(), 0);
+    if (ref.home_off) home_taken.assign(ref.cap, false);
+    for (; i < plan.order.size() && (plan.order[i] >> 40) == s; ++i) {
+      const detail::SnapshotEntry& e = entries[plan.order[i] & kIndexMask];
+      const std::uint64_t bytes = detail::kRecordHeaderBytes + e.key.size() + e.value.size();
+      std::uint64_t candidates[2];
+      const int n = detail::HomeBlockCandidates(
+          ref, bytes, detail::HomeSlot(detail::KeyHash{detail::HashKey(h, e.key)}, ref.cap),
+          candidates);
+      bool home = false;
+      for (int k = 0; k < n && !home; ++k)
+        if (!home_taken[candidates[k]]) home = home_taken[candidates[k]] = true;
+      if (home) {
+        ++home_records;
+        continue;
+      }
+      const int cls = detail::SizeClassFor(bytes);
+      if (cls < 0)
+        span_chunks += detail::SpanChunks(bytes);
+      else
+        ++class_blocks[static_cast<std::uint32_t>(cls)];
+    }
+    for (std::uint32_t c = 0; c < detail::kNumClasses; ++c)
+      slab_chunks += (class_blocks[c] + detail::BlocksPerSlab(c) - 1) / detail::BlocksPerSlab(c) *
+                     detail::SlabChunks(c);
+  }
+  plan.arena_chunks = span_chunks + slab_chunks;
+  const std::uint64_t home_chunks = h->home_chunks_per_shard * shards;
+  const std::uint64_t free_chunks = h->chunk_count - home_chunks;
+  if (plan.arena_chunks > free_chunks)
+    detail::Throw(
+        errc::store_full,
+        "restoring " + file + " needs " + std::to_string(plan.arena_chunks) +
+            " arena chunks of 4 KiB (" + std::to_string(slab_chunks) + " in slabs, " +
+            std::to_string(span_chunks) + " in spans; " + std::to_string(home_records) +
+            " records in home blocks); segment '" + seg.name() + "' has " +
+            std::to_string(free_chunks) +
+            (home_chunks ? " besides its " + std::to_string(home_chunks) + " home-block chunks"
+                         : std::string()) +
+            "; nothing was restored");
+  return plan;
+}
+
 }  // namespace
 
 BackupResult Store::backup(const std::string& path) {
@@ -75,101 +199,63 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
   detail::Segment* seg = im.segment();
   const detail::SegmentHeader* h = seg->header();
   if (path.empty()) detail::Throw(errc::invalid_argument, "restore path is empty");
-  BackupLease lease(seg, "restore");
+  // Read and verify the file before taking the lease: reading needs no lock, and a file that
+  // cannot be read (a FIFO, a directory) is refused without blocking anyone.
   const std::string file = detail::fileio::AbsolutePath(path);
-  detail::SnapshotFile snap(file);  // not_found, corrupted, incompatible_layout
+  detail::SnapshotFile snap(file);  // not_found, corrupted, incompatible_layout, invalid_argument
   if (options.max_entries && snap.header().entry_count > options.max_entries)
     detail::Throw(errc::limit_exceeded,
                   file + " holds " + std::to_string(snap.header().entry_count) +
                       " entries; max_entries is " + std::to_string(options.max_entries));
-  // Validate and group by this segment's shards.
-  const std::uint64_t now = detail::os::NowUnixMs();
-  const auto& entries = snap.entries();
-  std::vector<std::uint64_t> order;  // shard << 40 | index
-  order.reserve(entries.size());
-  RestoreResult result;
+  const RestorePlan plan = PlanRestore(*seg, snap.entries(), file, options);
   const std::uint32_t shards = h->shard_count;
-  std::vector<std::uint64_t> per_shard(shards, 0);
-  std::vector<std::uint64_t> class_blocks(std::uint64_t(shards) * detail::kNumClasses, 0);
-  std::uint64_t span_chunks = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const detail::SnapshotEntry& e = entries[i];
-    if (e.expires_ms != 0 && e.expires_ms <= now) continue;
-    if (e.key.size() > h->max_key_bytes)
-      detail::Throw(errc::key_too_long, file + ": entry " + std::to_string(i) + " has a " +
-                                            std::to_string(e.key.size()) +
-                                            "-byte key; max_key_bytes is " +
-                                            std::to_string(h->max_key_bytes));
-    if (e.value.size() > h->max_value_bytes)
-      detail::Throw(errc::value_too_large, file + ": entry " + std::to_string(i) + " has a " +
-                                               std::to_string(e.value.size()) +
-                                               "-byte value; max_value_bytes is " +
-                                               std::to_string(h->max_value_bytes));
-    result.bytes += e.key.size() + e.value.size();
-    std::uint32_t s = detail::ShardOf(h, detail::HashKey(h, e.key));
-    ++per_shard[s];
-    std::uint64_t rec = detail::kRecordHeaderBytes + e.key.size() + e.value.size();
-    int cls = detail::SizeClassFor(rec);
-    if (cls < 0)
-      span_chunks += (rec + detail::kChunkBytes - 1) / detail::kChunkBytes;
-    else
-      ++class_blocks[std::uint64_t(s) * detail::kNumClasses + static_cast<std::uint32_t>(cls)];
-    order.push_back(std::uint64_t(s) << 40 | i);
-  }
-  result.entries = order.size();
-  if (options.max_bytes && result.bytes > options.max_bytes)
-    detail::Throw(errc::limit_exceeded, file + " holds " + std::to_string(result.bytes) +
-                                            " bytes of keys and values; max_bytes is " +
-                                            std::to_string(options.max_bytes));
-  // Will it fit? Table load per shard, and arena chunks (every shard is emptied first).
-  std::uint64_t chunks = span_chunks;
+
+  BackupLease lease(seg, "restore");
+  // Every shard lock, in index order (no other path holds two shard locks, so this cannot
+  // deadlock): nobody allocates while the fit is checked and the content replaced, and no writer
+  // sees a mix of old and new content.
+  std::vector<std::unique_ptr<ShardLock>> locks;
+  locks.reserve(shards);
+  std::uint64_t owned_chunks = 0;
   for (std::uint32_t s = 0; s < shards; ++s) {
-    if (per_shard[s] * 100 > h->slots_per_shard * detail::kMaxLoadPercent)
-      detail::Throw(errc::store_full,
-                    "restoring " + file + " would put " + std::to_string(per_shard[s]) +
-                        " keys in shard " + std::to_string(s) + " of segment '" + seg->name() +
-                        "', whose table holds " +
-                        std::to_string(h->slots_per_shard * detail::kMaxLoadPercent / 100) +
-                        "; create the segment with a larger max_keys");
-    for (std::uint32_t c = 0; c < detail::kNumClasses; ++c) {
-      std::uint64_t n = class_blocks[std::uint64_t(s) * detail::kNumClasses + c];
-      if (n)
-        chunks +=
-            (n + detail::BlocksPerSlab(c) - 1) / detail::BlocksPerSlab(c) * detail::SlabChunks(c);
-    }
+    lease.Renew();
+    locks.push_back(std::make_unique<ShardLock>(seg, s));
+    owned_chunks += locks.back()->shard().header()->chunk_count;
   }
-  if (chunks > h->chunk_count)
-    detail::Throw(errc::store_full, "restoring " + file + " needs about " + std::to_string(chunks) +
-                                        " arena chunks of 4 KiB; segment '" + seg->name() +
-                                        "' has " + std::to_string(h->chunk_count));
-  std::sort(order.begin(), order.end());
-  // Apply, shard by shard. Journal: a clear of the shard, then its new entries.
+  // The fit check counts on every non-home chunk being free once the shards are cleared.
+  if (owned_chunks != h->chunks_in_use)
+    detail::Throw(errc::corrupted, "segment '" + seg->name() + "': its shards own " +
+                                       std::to_string(owned_chunks) + " chunks but " +
+                                       std::to_string(h->chunks_in_use) +
+                                       " are in use; run `shmkv check` (nothing was restored)");
+  if (!detail::PrepareArenaFill(*seg, plan.arena_chunks))
+    detail::Throw(errc::store_full, "restoring " + file + ": cannot reserve memory for " +
+                                        std::to_string(plan.arena_chunks) +
+                                        " arena chunks of segment '" + seg->name() +
+                                        "' (is /dev/shm full?); nothing was restored");
+  // Apply, shard by shard. Cannot run out of room: PlanRestore counted every block and chunk
+  // the allocator will take, and PrepareArenaFill made them consecutive and backed. Journal: a
+  // clear of the shard, then its new entries.
+  const auto& entries = snap.entries();
+  std::uint64_t ticket = 0;
   std::size_t i = 0;
   for (std::uint32_t s = 0; s < shards; ++s) {
     lease.Renew();
-    std::uint64_t ticket = 0;
-    {
-      ShardLock lock(seg, s);
-      Shard& shard = lock.shard();
-      WriteScope write(shard);
-      shard.header()->deletes += shard.count();
-      shard.Clear();
-      if (im.persist) ticket = im.persist->LogClearShard(s);
-      for (; i < order.size() && (order[i] >> 40) == s; ++i) {
-        const detail::SnapshotEntry& e = entries[order[i] & ((1ull << 40) - 1)];
-        detail::KeyHash kh{detail::HashKey(h, e.key)};
-        std::uint64_t slot = shard.Find(e.key, kh);
-        if (slot != detail::kNotFound)
-          shard.Replace(slot, e.value, e.expires_ms);
-        else
-          shard.Insert(e.key, kh, e.value, e.expires_ms);
-        ++shard.header()->sets;
-        if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
-      }
+    Shard& shard = locks[s]->shard();
+    WriteScope write(shard);
+    shard.header()->deletes += shard.count();
+    shard.Clear();
+    if (im.persist) ticket = im.persist->LogClearShard(s);
+    for (; i < plan.order.size() && (plan.order[i] >> 40) == s; ++i) {
+      const detail::SnapshotEntry& e = entries[plan.order[i] & kIndexMask];
+      shard.Insert(e.key, detail::KeyHash{detail::HashKey(h, e.key)}, e.value, e.expires_ms);
+      ++shard.header()->sets;
+      if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
     }
-    if (ticket) im.persist->Commit(ticket, true);
   }
-  return result;
+  locks.clear();
+  if (ticket) im.persist->Commit(ticket, true);
+  return plan.result;
 }
 
 RecoveryReport Store::recovery_report() {

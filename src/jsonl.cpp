@@ -1,16 +1,28 @@
 // jsonl.cpp: export_jsonl / import_jsonl, the portable text form of a backup.
 //
 // Export goes through a backup file (point-in-time per shard, absolute expiry) in the temporary
-// directory; import parses and checks the whole text, writes it as a snapshot file, and restores
-// that (all or nothing). Neither touches the segment directly, so both keep backup's and
-// restore's locking and error rules. The temporary files are removed on every path.
+// directory; to a path, it writes <path>.tmp-<pid>-<n> (mode 0600, O_EXCL), fdatasyncs it,
+// renames it over <path> and fsyncs the directory, so a reader (or a crash) sees the old file or
+// the complete new one. Import streams the text through a fixed buffer: a line longer than any
+// valid line for the store's limits is refused unread, each entry is checked against the limits
+// as it is parsed, a later line for a key replaces the earlier one in memory (so memory is
+// bounded by what the store can hold), then the entries are written as a snapshot file and
+// restored (all or nothing). Neither touches the segment directly, so both keep backup's and
+// restore's locking and error rules. The temporary files are removed on every path; a crash
+// leaves at most a temporary file, never a partly written <path>.
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
+#include <deque>
 #include <filesystem>
 #include <istream>
 #include <ostream>
+#include <string_view>
+#include <unordered_map>
 
+#include "file_io.hpp"
+#include "layout.hpp"
 #include "shmkv/store.hpp"
 #include "snapshot.hpp"
 #include "throw.hpp"
@@ -72,36 +84,43 @@ bool Unbase64(std::string_view in, std::string* out) {
   return true;
 }
 
+// Length of the well-formed UTF-8 sequence starting at s[i] (1 to 4), or 0 when there is none:
+// a stray continuation byte, a truncated sequence, an overlong form, a surrogate or a code point
+// above U+10FFFF.
+std::size_t Utf8SequenceAt(std::string_view s, std::size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  std::size_t n;
+  std::uint32_t cp;
+  if (c < 0x80) {
+    return 1;
+  } else if ((c & 0xe0) == 0xc0) {
+    n = 1;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 2;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  for (std::size_t k = 1; k <= n; ++k) {
+    if (i + k >= s.size()) return 0;
+    unsigned char cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (cc & 0x3f);
+  }
+  static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n + 1;
+}
+
 bool ValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = Utf8SequenceAt(s, i);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }
@@ -162,18 +181,30 @@ class LineParser {
 
   detail::PlainEntry Parse() {
     detail::PlainEntry e;
-    bool have_key = false, have_value = false;
+    bool have_key = false, have_value = false, have_expires = false;
     Ws();
     Expect('{');
     Ws();
     if (Peek() != '}') {
       for (;;) {
         Ws();
+        const std::size_t name_at = i_;
         std::string name = String();
+        const bool* seen = name == "expires_ms"                        ? &have_expires
+                           : name == "key" || name == "key_base64"     ? &have_key
+                           : name == "value" || name == "value_base64" ? &have_value
+                                                                       : nullptr;
+        if (seen && *seen) {
+          i_ = name_at;
+          Fail("duplicate field \"" + name + "\" (the " +
+               (name == "expires_ms" ? std::string("expiry") : name.substr(0, name.find('_'))) +
+               " is already given)");
+        }
         Ws();
         Expect(':');
         Ws();
         if (name == "expires_ms") {
+          have_expires = true;
           e.expires_ms = Number();
         } else if (name == "key" || name == "value") {
           (name == "key" ? e.key : e.value) = String();
@@ -266,6 +297,17 @@ class LineParser {
       char c = s_[i_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) Fail("control character in a string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        const std::size_t n = Utf8SequenceAt(s_, i_ - 1);
+        if (n == 0) {
+          --i_;
+          Fail("invalid UTF-8 (byte 0x" + Hex2(static_cast<unsigned char>(c)) +
+               ") in a string; binary keys and values go in key_base64 / value_base64");
+        }
+        out.append(s_.data() + i_ - 1, n);
+        i_ += n - 1;
+        continue;
+      }
       if (c != '\\') {
         out.push_back(c);
         continue;
@@ -313,6 +355,11 @@ class LineParser {
     }
   }
 
+  static std::string Hex2(unsigned char c) {
+    static const char* hex = "0123456789abcdef";
+    return {hex[c >> 4], hex[c & 15]};
+  }
+
   std::string_view s_;
   std::uint64_t line_;
   std::size_t i_ = 0;
@@ -333,9 +380,70 @@ struct RemoveOnExit {
   ~RemoveOnExit() { ::unlink(path.c_str()); }
 };
 
-}  // namespace
+// Bytes of names, punctuation, an expiry and blanks a valid line may hold besides its key and
+// value. A line longer than 6 * (max_key_bytes + max_value_bytes) + this is refused unread.
+constexpr std::uint64_t kLineSlackBytes = 4096;
 
-JsonlResult export_jsonl(Store& store, std::ostream& out) {
+// The longest line that can hold a valid entry for these limits: every key and value byte
+// written as a six-character \u00XX escape (base64 is shorter), plus kLineSlackBytes.
+std::uint64_t MaxLineBytes(std::uint64_t max_key, std::uint64_t max_value) {
+  return 6 * (max_key + max_value) + kLineSlackBytes;
+}
+
+// Reads the input line by line through a fixed buffer, so that a line costs at most max_line
+// bytes of memory however long it is in the input.
+class LineReader {
+ public:
+  LineReader(std::istream& in, std::uint64_t max_line, std::string why)
+      : in_(in), max_(max_line), why_(std::move(why)) {}
+
+  // The next line (without its '\n') in *line; false at the end of the input.
+  bool Next(std::string* line) {
+    line->clear();
+    bool any = false;
+    for (;;) {
+      if (pos_ == len_ && !Fill()) return any;
+      any = true;
+      const char* start = buf_ + pos_;
+      const auto* nl = static_cast<const char*>(std::memchr(start, '\n', len_ - pos_));
+      const std::size_t take = nl ? static_cast<std::size_t>(nl - start) : len_ - pos_;
+      if (line->size() + take > max_)
+        detail::Throw(errc::value_too_large, "line " + std::to_string(line_no_ + 1) +
+                                                 " is longer than " + std::to_string(max_) +
+                                                 " bytes, the longest a valid line can be " + why_ +
+                                                 "; refused before reading the rest of it");
+      line->append(start, take);
+      pos_ += take;
+      if (nl) {
+        ++pos_;
+        break;
+      }
+    }
+    ++line_no_;
+    return true;
+  }
+  std::uint64_t line_no() const { return line_no_; }
+
+ private:
+  bool Fill() {
+    in_.read(buf_, sizeof buf_);
+    len_ = static_cast<std::size_t>(in_.gcount());
+    pos_ = 0;
+    if (in_.bad()) detail::Throw(errc::io_error, "import_jsonl: reading the input failed");
+    return len_ > 0;
+  }
+
+  std::istream& in_;
+  const std::uint64_t max_;
+  const std::string why_;
+  char buf_[64 * 1024];
+  std::size_t pos_ = 0, len_ = 0;
+  std::uint64_t line_no_ = 0;
+};
+
+// Writes the lines of a backup file through `sink`.
+template <typename Sink>
+JsonlResult WriteJsonl(Store& store, Sink&& sink) {
   RemoveOnExit tmp{TempPath("export")};
   store.backup(tmp.path);
   detail::SnapshotFile snap(tmp.path);
@@ -349,32 +457,124 @@ JsonlResult export_jsonl(Store& store, std::ostream& out) {
     Field(&line, "value", e.value);
     if (e.expires_ms) line += ",\"expires_ms\":" + std::to_string(e.expires_ms);
     line += "}\n";
-    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    sink(std::string_view(line));
     ++r.entries;
     r.bytes += e.key.size() + e.value.size();
   }
+  return r;
+}
+
+}  // namespace
+
+JsonlResult export_jsonl(Store& store, std::ostream& out) {
+  JsonlResult r = WriteJsonl(store, [&](std::string_view line) {
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+  });
   out.flush();
   if (!out) detail::Throw(errc::io_error, "export_jsonl: writing the output failed");
   return r;
 }
 
-RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options) {
-  std::vector<detail::PlainEntry> entries;
-  std::string line;
-  std::uint64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    entries.push_back(LineParser(line, line_no).Parse());
-    if (options.max_entries && entries.size() > options.max_entries)
-      detail::Throw(errc::limit_exceeded, "the input has more than " +
-                                              std::to_string(options.max_entries) +
-                                              " entries (max_entries)");
+JsonlResult export_jsonl(Store& store, const std::string& path) {
+  namespace fio = detail::fileio;
+  if (path.empty()) detail::Throw(errc::invalid_argument, "export path is empty");
+  static std::atomic<std::uint64_t> n{0};
+  const std::string file = fio::AbsolutePath(path);
+  const std::string tmp =
+      file + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(n.fetch_add(1));
+  int fd = fio::CreateNew(tmp, 0600);  // O_EXCL: never through someone else's file or link
+  try {
+    std::string buf;
+    JsonlResult r = WriteJsonl(store, [&](std::string_view line) {
+      buf += line;
+      if (buf.size() >= (1u << 20)) {
+        fio::WriteAll(fd, buf.data(), buf.size(), tmp);
+        buf.clear();
+      }
+    });
+    fio::WriteAll(fd, buf.data(), buf.size(), tmp);
+    fio::DataSync(fd, tmp);
+    fio::Close(fd);
+    fd = -1;
+    fio::Rename(tmp, file);
+    fio::SyncDir(fio::DirName(file));
+    return r;
+  } catch (...) {
+    fio::Close(fd);
+    fio::Unlink(tmp);
+    throw;
   }
-  if (in.bad()) detail::Throw(errc::io_error, "import_jsonl: reading the input failed");
+}
+
+RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options) {
+  const Info info = store.info();
+  LineReader reader(in, MaxLineBytes(info.max_key_bytes, info.max_value_bytes),
+                    "for max_key_bytes " + std::to_string(info.max_key_bytes) +
+                        " and max_value_bytes " + std::to_string(info.max_value_bytes));
+  // One entry per key (a later line for the same key replaces it), so that memory is bounded by
+  // what the store can hold: refused as soon as the keys or their records cannot fit.
+  std::deque<detail::PlainEntry> entries;
+  std::unordered_map<std::string_view, std::size_t> index;  // key -> position in entries
+  std::uint64_t duplicates = 0, bytes = 0, record_bytes = 0;
+  const std::uint64_t key_capacity = info.max_keys * detail::kMaxLoadPercent / 100;
+  std::string line;
+  while (reader.Next(&line)) {
+    const std::uint64_t line_no = reader.line_no();
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    detail::PlainEntry e = LineParser(line, line_no).Parse();
+    if (e.key.size() > info.max_key_bytes)
+      detail::Throw(errc::key_too_long,
+                    "line " + std::to_string(line_no) + ": key is " + std::to_string(e.key.size()) +
+                        " bytes; max_key_bytes is " + std::to_string(info.max_key_bytes));
+    if (e.value.size() > info.max_value_bytes)
+      detail::Throw(errc::value_too_large, "line " + std::to_string(line_no) + ": value is " +
+                                               std::to_string(e.value.size()) +
+                                               " bytes; max_value_bytes is " +
+                                               std::to_string(info.max_value_bytes));
+    const std::uint64_t kv = e.key.size() + e.value.size();
+    if (auto it = index.find(e.key); it != index.end()) {
+      detail::PlainEntry& old = entries[it->second];
+      ++duplicates;
+      bytes -= old.key.size() + old.value.size();
+      record_bytes -= detail::kRecordHeaderBytes + old.key.size() + old.value.size();
+      old.value = std::move(e.value);
+      old.expires_ms = e.expires_ms;
+    } else {
+      entries.push_back(std::move(e));
+      index.emplace(entries.back().key, entries.size() - 1);
+    }
+    bytes += kv;
+    record_bytes += detail::kRecordHeaderBytes + kv;
+    if (options.max_entries && entries.size() > options.max_entries)
+      detail::Throw(errc::limit_exceeded,
+                    "the input has more than " + std::to_string(options.max_entries) +
+                        " keys (max_entries), at line " + std::to_string(line_no));
+    if (options.max_bytes && bytes > options.max_bytes)
+      detail::Throw(errc::limit_exceeded, "the input holds more than " +
+                                              std::to_string(options.max_bytes) +
+                                              " bytes of keys and values (max_bytes), at line " +
+                                              std::to_string(line_no));
+    if (entries.size() > key_capacity)
+      detail::Throw(errc::store_full, "the input has more than " + std::to_string(key_capacity) +
+                                          " keys, all that store '" + info.name +
+                                          "' can hold, at line " + std::to_string(line_no));
+    if (record_bytes > info.arena_bytes)
+      detail::Throw(errc::store_full, "the input's records take more than the " +
+                                          std::to_string(info.arena_bytes) +
+                                          " arena bytes of store '" + info.name + "', at line " +
+                                          std::to_string(line_no));
+  }
+  index.clear();
   RemoveOnExit tmp{TempPath("import")};
-  detail::WriteSnapshotOfEntries(entries, tmp.path);
-  return store.restore(tmp.path, options);
+  {
+    std::vector<detail::PlainEntry> list(std::make_move_iterator(entries.begin()),
+                                         std::make_move_iterator(entries.end()));
+    entries.clear();
+    detail::WriteSnapshotOfEntries(list, tmp.path);
+  }
+  RestoreResult r = store.restore(tmp.path, options);
+  r.duplicates += duplicates;
+  return r;
 }
 
 }  // namespace shmkv
