@@ -5,10 +5,16 @@
 // errc::busy instead of being serialised behind the first. A holder killed mid-way leaves the
 // lease to expire or to be taken over once its pid is seen dead.
 //
-// Restore verifies everything before it changes anything: the file (checksum, structure,
-// format), the caller's budget, each entry against the segment's key/value limits, and whether
-// the entries fit (hash tables and arena). Then it replaces the content shard by shard, each
-// shard atomically, journaling a clear and the new entries when the store is persistent.
+// Restore is all or nothing. It reads and verifies the file before it takes the lease (a FIFO or
+// a directory is refused there, without blocking), then checks the caller's budget, each entry
+// against the segment's key/value limits, and works out exactly what the entries take once the
+// store is empty (PlanRestore: table load per shard, home blocks, slab and span chunks, by the
+// allocator's own rules). Then it takes every shard lock in index order, checks that the
+// segment's chunk accounting agrees, reserves and rewinds the arena (PrepareArenaFill), and only
+// then clears and refills each shard, journaling a clear and the new entries when the store is
+// persistent. Nothing after the first clear can run out of room, and no writer sees a mix of old
+// and new content; lock-free readers see each shard switch at once. A process killed mid-way
+// leaves some shards old and some new, each one consistent (the shard repair handles it).
 #include <algorithm>
 #include <memory>
 #include <string_view>
@@ -39,8 +45,11 @@ class BackupLease {
   }
   ~BackupLease() { detail::ReleaseLease(&seg_->header()->backup_lease, mine_); }
   void Renew() {
-    if (!detail::RenewLease(&seg_->header()->backup_lease, detail::kLeaseSeconds, &mine_))
+    if (!TryRenew())
       detail::Throw(errc::busy, "the backup lease of store '" + seg_->name() + "' was lost");
+  }
+  bool TryRenew() {
+    return detail::RenewLease(&seg_->header()->backup_lease, detail::kLeaseSeconds, &mine_);
   }
 
  private:
@@ -240,7 +249,9 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
   std::uint64_t ticket = 0;
   std::size_t i = 0;
   for (std::uint32_t s = 0; s < shards; ++s) {
-    lease.Renew();
+    // Holding every shard lock, nobody can change the content even if the lease lapsed: keep
+    // going rather than stop halfway.
+    lease.TryRenew();
     Shard& shard = locks[s]->shard();
     WriteScope write(shard);
     shard.header()->deletes += shard.count();
