@@ -11,10 +11,11 @@
 // store is empty (PlanRestore: table load per shard, home blocks, slab and span chunks, by the
 // allocator's own rules). Then it takes every shard lock in index order, checks that the
 // segment's chunk accounting agrees, reserves and rewinds the arena (PrepareArenaFill), and only
-// then clears and refills each shard, journaling a clear and the new entries when the store is
-// persistent. Nothing after the first clear can run out of room, and no writer sees a mix of old
-// and new content; lock-free readers see each shard switch at once. A process killed mid-way
-// leaves some shards old and some new, each one consistent (the shard repair handles it).
+// then clears every shard and refills them, journaling the clears and the new entries when the
+// store is persistent. Nothing after the first clear can run out of room, and no reader or
+// writer sees a mix of old and new content (every shard's seq stays odd until the end). A
+// process killed mid-way leaves shards with odd seq: each is rebuilt from its records by the
+// shard repair, holding part of the old or new content (never torn records).
 #include <algorithm>
 #include <memory>
 #include <string_view>
@@ -242,28 +243,33 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
                                         std::to_string(plan.arena_chunks) +
                                         " arena chunks of segment '" + seg->name() +
                                         "' (is /dev/shm full?); nothing was restored");
-  // Apply, shard by shard. Cannot run out of room: PlanRestore counted every block and chunk
-  // the allocator will take, and PrepareArenaFill made them consecutive and backed. Journal: a
-  // clear of the shard, then its new entries.
+  // Empty every shard first, so that every non-home chunk is free, then refill: nothing can run
+  // out of room, since PlanRestore counted every block and chunk the allocator will take and
+  // PrepareArenaFill made them consecutive and backed. Every shard's seq stays odd until the
+  // end, so lock-free readers wait for the new content instead of seeing empty shards.
+  // Journal: a clear of each shard, then the new entries.
   const auto& entries = snap.entries();
+  std::vector<std::unique_ptr<WriteScope>> writes;
+  writes.reserve(shards);
   std::uint64_t ticket = 0;
-  std::size_t i = 0;
   for (std::uint32_t s = 0; s < shards; ++s) {
-    // Holding every shard lock, nobody can change the content even if the lease lapsed: keep
-    // going rather than stop halfway.
-    lease.TryRenew();
     Shard& shard = locks[s]->shard();
-    WriteScope write(shard);
+    writes.push_back(std::make_unique<WriteScope>(shard));
     shard.header()->deletes += shard.count();
     shard.Clear();
     if (im.persist) ticket = im.persist->LogClearShard(s);
-    for (; i < plan.order.size() && (plan.order[i] >> 40) == s; ++i) {
-      const detail::SnapshotEntry& e = entries[plan.order[i] & kIndexMask];
-      shard.Insert(e.key, detail::KeyHash{detail::HashKey(h, e.key)}, e.value, e.expires_ms);
-      ++shard.header()->sets;
-      if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
-    }
   }
+  for (std::size_t i = 0; i < plan.order.size(); ++i) {
+    // Holding every shard lock, nobody can change the content even if the lease lapsed: keep
+    // going rather than stop halfway.
+    if (i % 4096 == 0) lease.TryRenew();
+    Shard& shard = locks[plan.order[i] >> 40]->shard();
+    const detail::SnapshotEntry& e = entries[plan.order[i] & kIndexMask];
+    shard.Insert(e.key, detail::KeyHash{detail::HashKey(h, e.key)}, e.value, e.expires_ms);
+    ++shard.header()->sets;
+    if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
+  }
+  writes.clear();
   locks.clear();
   if (ticket) im.persist->Commit(ticket, true);
   return plan.result;

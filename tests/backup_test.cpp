@@ -156,6 +156,7 @@ TEST_CASE("restore: at the limit, accepted restores complete and refused ones ch
           s.restore(orig_file);
           lo = mid;
         } else {
+          INFO("restoring " << mid << " entries: " << o.what);
           REQUIRE(o == errc::store_full);
           ++refused;
           RequireHolds(s, orig);
