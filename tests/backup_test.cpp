@@ -258,7 +258,7 @@ TEST_CASE("restore: a FIFO, a directory or a device is refused at once, without 
   REQUIRE(s.list() == std::vector<shmkv::Entry>{{"keep", "me"}});
 }
 
-TEST_CASE("export_jsonl to a file: mode 0600 whatever the umask, replaced atomically",
+TEST_CASE("export_jsonl and backup to a file: mode 0600 whatever the umask, replaced atomically",
           "[backup][jsonl]") {
   TempDir dir;
   SegmentGuard g(unique_name("bk"));
@@ -267,12 +267,16 @@ TEST_CASE("export_jsonl to a file: mode 0600 whatever the umask, replaced atomic
   const std::string file = dir.path + "/out.jsonl";
   persisttest::write_file(file, "previous content\n");
   REQUIRE(::chmod(file.c_str(), 0644) == 0);
+  const std::string backup = dir.path + "/b.msgpack";
   const mode_t old_umask = ::umask(0);
   auto r = shmkv::export_jsonl(s, file);
+  s.backup(backup);
   ::umask(old_umask);
   REQUIRE(r.entries == 100);
   struct stat st;
   REQUIRE(::stat(file.c_str(), &st) == 0);
+  REQUIRE((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat(backup.c_str(), &st) == 0);  // backups were already private: keep them so
   REQUIRE((st.st_mode & 0777) == 0600);
   REQUIRE(persisttest::read_file(file).find("previous content") == std::string::npos);
   REQUIRE(persisttest::files_matching(dir.path, ".tmp").empty());
