@@ -232,17 +232,19 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
     locks.push_back(std::make_unique<ShardLock>(seg, s));
     owned_chunks += locks.back()->shard().header()->chunk_count;
   }
-  // The fit check counts on every non-home chunk being free once the shards are cleared.
-  if (owned_chunks != h->chunks_in_use)
-    detail::Throw(errc::corrupted, "segment '" + seg->name() + "': its shards own " +
-                                       std::to_string(owned_chunks) + " chunks but " +
-                                       std::to_string(h->chunks_in_use) +
-                                       " are in use; run `shmkv check` (nothing was restored)");
   if (!detail::PrepareArenaFill(*seg, plan.arena_chunks))
     detail::Throw(errc::store_full, "restoring " + file + ": cannot reserve memory for " +
                                         std::to_string(plan.arena_chunks) +
                                         " arena chunks of segment '" + seg->name() +
                                         "' (is /dev/shm full?); nothing was restored");
+  // The fit check counts on every non-home chunk being free once the shards are cleared. (Checked
+  // after PrepareArenaFill, whose allocator lock first repairs a chunk table left by a dead
+  // holder; what it changed, a search hint and backed memory, is harmless if we stop here.)
+  if (owned_chunks != h->chunks_in_use)
+    detail::Throw(errc::corrupted, "segment '" + seg->name() + "': its shards own " +
+                                       std::to_string(owned_chunks) + " chunks but " +
+                                       std::to_string(h->chunks_in_use) +
+                                       " are in use; run `shmkv check` (nothing was restored)");
   // Empty every shard first, so that every non-home chunk is free, then refill: nothing can run
   // out of room, since PlanRestore counted every block and chunk the allocator will take and
   // PrepareArenaFill made them consecutive and backed. Every shard's seq stays odd until the
