@@ -18,6 +18,7 @@
 #include <random>
 #include <sstream>
 
+#include "layout.hpp"
 #include "persist_test_util.hpp"
 #include "snapshot.hpp"
 #include "test_util.hpp"
@@ -326,4 +327,29 @@ TEST_CASE(
   REQUIRE((st.st_mode & 0777) == 0600);
   REQUIRE(persisttest::read_file(exported) == "{\"key\":\"a\",\"value\":\"2\"}\n");
   RunCli(store + " destroy", &rc);
+}
+
+TEST_CASE("restore: chunk accounting that does not add up is corrupted, and nothing changes",
+          "[backup][corrupt]") {
+  TempDir dir;
+  SegmentGuard g(unique_name("bk"));
+  Store s = Store::open(PlainStore(g.name()));
+  for (int i = 0; i < 100; ++i) s.set("orig:" + std::to_string(i), "o");
+  const auto before = s.list();
+  const std::string file = WriteBackup(dir, "small", Uniform("n", 10, 10));
+  // One chunk counted in use that no shard owns: the refill could not count on a free run.
+  {
+    int fd = ::open(segment_path(g.name()).c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    std::uint64_t in_use = 0;
+    const auto off = static_cast<off_t>(offsetof(shmkv::detail::SegmentHeader, chunks_in_use));
+    REQUIRE(::pread(fd, &in_use, 8, off) == 8);
+    ++in_use;
+    REQUIRE(::pwrite(fd, &in_use, 8, off) == 8);
+    ::close(fd);
+  }
+  auto o = outcome_of([&] { s.restore(file); });
+  REQUIRE(o == errc::corrupted);
+  REQUIRE(o.what.find("are in use; run `shmkv check` (nothing was restored)") != std::string::npos);
+  REQUIRE(s.list() == before);
 }
