@@ -219,7 +219,8 @@ class Store {
   // invalid_argument. The fit check is exact: it replays the allocator's placement (home blocks,
   // slabs, spans) of an empty store, so a refused restore changes nothing and an accepted one
   // cannot run out of room midway. It holds every shard lock while it replaces the content:
-  // other writers wait (busy after 30 s), readers see the old or the new content of a shard.
+  // other readers and writers wait for it (busy after 30 s) and see the old content or the new,
+  // never a mix.
   // Raises busy while a backup or restore runs.
   RestoreResult restore(const std::string& path, const RestoreOptions& options = {});
   // What the recovery that created this handle's segment did (performed == false otherwise).
