@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 
 #include "allocator.hpp"
 #include "file_io.hpp"
@@ -67,8 +66,13 @@ constexpr std::uint64_t kIndexMask = (1ull << 40) - 1;
 // What a restore will do, worked out before anything is changed.
 struct RestorePlan {
   RestoreResult result;
-  std::vector<std::uint64_t> order;  // shard << 40 | entry index, in the order of insertion
-  std::uint64_t arena_chunks = 0;    // non-home chunks the new content takes
+  struct Step {
+    std::uint64_t pos;   // shard << 40 | entry index: sorted, the order of insertion
+    std::uint64_t hash;  // of the entry's key
+    bool operator<(const Step& o) const { return pos < o.pos; }
+  };
+  std::vector<Step> order;
+  std::uint64_t arena_chunks = 0;  // non-home chunks the new content takes
 };
 
 // Validates the entries against the segment's limits and works out exactly what they take once
@@ -83,8 +87,11 @@ RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::Snapshot
   const std::uint64_t now = detail::os::NowUnixMs();
   RestorePlan plan;
   RestoreResult& result = plan.result;
-  std::unordered_map<std::string_view, std::size_t> last;  // key -> index of its last entry
-  last.reserve(entries.size());
+  // Each entry's key hash, computed once: duplicates, shards, home slots and the refill use it.
+  struct Keyed {
+    std::uint64_t hash, index;
+  };
+  std::vector<Keyed> keyed(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const detail::SnapshotEntry& e = entries[i];
     if (e.expires_ms == 0 || e.expires_ms > now) {
@@ -99,14 +106,22 @@ RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::Snapshot
                                                  "-byte value; max_value_bytes is " +
                                                  std::to_string(h->max_value_bytes));
     }
-    last[e.key] = i;
+    keyed[i] = {detail::HashKey(h, e.key), i};
   }
+  // Sorted by hash, key and position, the entries of a key are adjacent and its last one ends
+  // the run: the others are duplicates.
+  std::sort(keyed.begin(), keyed.end(), [&](const Keyed& x, const Keyed& y) {
+    if (x.hash != y.hash) return x.hash < y.hash;
+    if (int c = entries[x.index].key.compare(entries[y.index].key); c != 0) return c < 0;
+    return x.index < y.index;
+  });
   const std::uint32_t shards = h->shard_count;
   std::vector<std::uint64_t> per_shard(shards, 0);
-  plan.order.reserve(last.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const detail::SnapshotEntry& e = entries[i];
-    if (last.find(e.key)->second != i) {
+  plan.order.reserve(keyed.size());
+  for (std::size_t k = 0; k < keyed.size(); ++k) {
+    const detail::SnapshotEntry& e = entries[keyed[k].index];
+    if (k + 1 < keyed.size() && keyed[k + 1].hash == keyed[k].hash &&
+        entries[keyed[k + 1].index].key == e.key) {
       ++result.duplicates;
       continue;
     }
@@ -115,9 +130,9 @@ RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::Snapshot
       continue;
     }
     result.bytes += e.key.size() + e.value.size();
-    const std::uint32_t s = detail::ShardOf(h, detail::HashKey(h, e.key));
+    const std::uint32_t s = detail::ShardOf(h, keyed[k].hash);
     ++per_shard[s];
-    plan.order.push_back(std::uint64_t(s) << 40 | i);
+    plan.order.push_back({std::uint64_t(s) << 40 | keyed[k].index, keyed[k].hash});
   }
   result.entries = plan.order.size();
   if (options.max_bytes && result.bytes > options.max_bytes)
@@ -138,17 +153,16 @@ RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::Snapshot
   std::vector<std::uint64_t> class_blocks(detail::kNumClasses);
   std::vector<bool> home_taken;
   for (std::size_t i = 0; i < plan.order.size();) {
-    const auto s = static_cast<std::uint32_t>(plan.order[i] >> 40);
+    const auto s = static_cast<std::uint32_t>(plan.order[i].pos >> 40);
     const detail::ShardRef ref = detail::ShardRef::Of(&seg, s);
     std::fill(class_blocks.begin(), class_blocks.end(), 0);
     if (ref.home_off) home_taken.assign(ref.cap, false);
-    for (; i < plan.order.size() && (plan.order[i] >> 40) == s; ++i) {
-      const detail::SnapshotEntry& e = entries[plan.order[i] & kIndexMask];
+    for (; i < plan.order.size() && (plan.order[i].pos >> 40) == s; ++i) {
+      const detail::SnapshotEntry& e = entries[plan.order[i].pos & kIndexMask];
       const std::uint64_t bytes = detail::kRecordHeaderBytes + e.key.size() + e.value.size();
       std::uint64_t candidates[2];
       const int n = detail::HomeBlockCandidates(
-          ref, bytes, detail::HomeSlot(detail::KeyHash{detail::HashKey(h, e.key)}, ref.cap),
-          candidates);
+          ref, bytes, detail::HomeSlot(detail::KeyHash{plan.order[i].hash}, ref.cap), candidates);
       bool home = false;
       for (int k = 0; k < n && !home; ++k)
         if (!home_taken[candidates[k]]) home = home_taken[candidates[k]] = true;
@@ -265,9 +279,9 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
     // Holding every shard lock, nobody can change the content even if the lease lapsed: keep
     // going rather than stop halfway.
     if (i % 4096 == 0) lease.TryRenew();
-    Shard& shard = locks[plan.order[i] >> 40]->shard();
-    const detail::SnapshotEntry& e = entries[plan.order[i] & kIndexMask];
-    shard.Insert(e.key, detail::KeyHash{detail::HashKey(h, e.key)}, e.value, e.expires_ms);
+    Shard& shard = locks[plan.order[i].pos >> 40]->shard();
+    const detail::SnapshotEntry& e = entries[plan.order[i].pos & kIndexMask];
+    shard.Insert(e.key, detail::KeyHash{plan.order[i].hash}, e.value, e.expires_ms);
     ++shard.header()->sets;
     if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
   }

@@ -5,21 +5,21 @@
 // renames it over <path> and fsyncs the directory, so a reader (or a crash) sees the old file or
 // the complete new one. Import streams the text through a fixed buffer: a line longer than any
 // valid line for the store's limits is refused unread, each entry is checked against the limits
-// as it is parsed, a later line for a key replaces the earlier one in memory (so memory is
-// bounded by what the store can hold), then the entries are written as a snapshot file and
-// restored (all or nothing). Neither touches the segment directly, so both keep backup's and
-// restore's locking and error rules. The temporary files are removed on every path; a crash
-// leaves at most a temporary file, never a partly written <path>.
+// as it is parsed, and once the entries pass twice what the store can hold (or the budget) the
+// lines a later one for the same key replaced are dropped and the input is refused if still
+// over (so memory is bounded by the store, not the file); then the entries are written as a
+// snapshot file and restored (all or nothing). Neither touches the segment directly, so both
+// keep backup's and restore's locking and error rules. The temporary files are removed on every
+// path; a crash leaves at most a temporary file, never a partly written <path>.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <istream>
 #include <ostream>
 #include <string_view>
-#include <unordered_map>
 
 #include "file_io.hpp"
 #include "layout.hpp"
@@ -441,6 +441,31 @@ class LineReader {
   std::uint64_t line_no_ = 0;
 };
 
+// Drops every entry that a later one for the same key replaces, keeping the order of the rest.
+// Returns how many were dropped.
+std::uint64_t DropSuperseded(std::vector<detail::PlainEntry>* entries) {
+  std::vector<std::size_t> by_key(entries->size());
+  for (std::size_t i = 0; i < by_key.size(); ++i) by_key[i] = i;
+  std::stable_sort(by_key.begin(), by_key.end(), [&](std::size_t x, std::size_t y) {
+    return (*entries)[x].key < (*entries)[y].key;
+  });
+  std::vector<bool> superseded(entries->size());
+  std::uint64_t dropped = 0;
+  for (std::size_t k = 0; k + 1 < by_key.size(); ++k)
+    if ((*entries)[by_key[k]].key == (*entries)[by_key[k + 1]].key) {
+      superseded[by_key[k]] = true;
+      ++dropped;
+    }
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < entries->size(); ++i)
+    if (!superseded[i]) {
+      if (out != i) (*entries)[out] = std::move((*entries)[i]);
+      ++out;
+    }
+  entries->resize(out);
+  return dropped;
+}
+
 // Writes the lines of a backup file through `sink`.
 template <typename Sink>
 JsonlResult WriteJsonl(Store& store, Sink&& sink) {
@@ -511,15 +536,49 @@ RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions&
   LineReader reader(in, MaxLineBytes(info.max_key_bytes, info.max_value_bytes),
                     "for max_key_bytes " + std::to_string(info.max_key_bytes) +
                         " and max_value_bytes " + std::to_string(info.max_value_bytes));
-  // One entry per key (a later line for the same key replaces it), so that memory is bounded by
-  // what the store can hold: refused as soon as the keys or their records cannot fit.
-  std::deque<detail::PlainEntry> entries;
-  std::unordered_map<std::string_view, std::size_t> index;  // key -> position in entries
-  std::uint64_t duplicates = 0, bytes = 0, record_bytes = 0;
+  // Memory is bounded by what the store can hold: once the entries pass twice a limit, the lines
+  // a later one for the same key replaced are dropped, and the input is refused if the rest is
+  // still over the limit. (Restore drops them too; doing it only then keeps the common case, no
+  // duplicates, free of a per-line lookup.)
+  std::vector<detail::PlainEntry> entries;
+  std::uint64_t duplicates = 0, bytes = 0, record_bytes = 0, line_no = 0;
   const std::uint64_t key_capacity = info.max_keys * detail::kMaxLoadPercent / 100;
+  auto over = [&](std::uint64_t factor) -> const char* {
+    if (options.max_entries && entries.size() > factor * options.max_entries) return "max_entries";
+    if (options.max_bytes && bytes > factor * options.max_bytes) return "max_bytes";
+    if (entries.size() > factor * key_capacity) return "keys";
+    if (record_bytes > factor * info.arena_bytes) return "arena";
+    return nullptr;
+  };
+  auto compact_or_refuse = [&] {
+    duplicates += DropSuperseded(&entries);
+    bytes = record_bytes = 0;
+    for (const auto& e : entries) {
+      bytes += e.key.size() + e.value.size();
+      record_bytes += detail::kRecordHeaderBytes + e.key.size() + e.value.size();
+    }
+    const std::string where = ", at line " + std::to_string(line_no);
+    const std::string what = over(1) ? over(1) : "";
+    if (what == "max_entries")
+      detail::Throw(errc::limit_exceeded, "the input has more than " +
+                                              std::to_string(options.max_entries) +
+                                              " keys (max_entries)" + where);
+    if (what == "max_bytes")
+      detail::Throw(errc::limit_exceeded, "the input holds more than " +
+                                              std::to_string(options.max_bytes) +
+                                              " bytes of keys and values (max_bytes)" + where);
+    if (what == "keys")
+      detail::Throw(errc::store_full, "the input has more than " + std::to_string(key_capacity) +
+                                          " keys, all that store '" + info.name + "' can hold" +
+                                          where);
+    if (what == "arena")
+      detail::Throw(errc::store_full, "the input's records take more than the " +
+                                          std::to_string(info.arena_bytes) +
+                                          " arena bytes of store '" + info.name + "'" + where);
+  };
   std::string line;
   while (reader.Next(&line)) {
-    const std::uint64_t line_no = reader.line_no();
+    line_no = reader.line_no();
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     detail::PlainEntry e = LineParser(line, line_no).Parse();
     if (e.key.size() > info.max_key_bytes)
@@ -531,47 +590,15 @@ RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions&
                                                std::to_string(e.value.size()) +
                                                " bytes; max_value_bytes is " +
                                                std::to_string(info.max_value_bytes));
-    const std::uint64_t kv = e.key.size() + e.value.size();
-    if (auto it = index.find(e.key); it != index.end()) {
-      detail::PlainEntry& old = entries[it->second];
-      ++duplicates;
-      bytes -= old.key.size() + old.value.size();
-      record_bytes -= detail::kRecordHeaderBytes + old.key.size() + old.value.size();
-      old.value = std::move(e.value);
-      old.expires_ms = e.expires_ms;
-    } else {
-      entries.push_back(std::move(e));
-      index.emplace(entries.back().key, entries.size() - 1);
-    }
-    bytes += kv;
-    record_bytes += detail::kRecordHeaderBytes + kv;
-    if (options.max_entries && entries.size() > options.max_entries)
-      detail::Throw(errc::limit_exceeded,
-                    "the input has more than " + std::to_string(options.max_entries) +
-                        " keys (max_entries), at line " + std::to_string(line_no));
-    if (options.max_bytes && bytes > options.max_bytes)
-      detail::Throw(errc::limit_exceeded, "the input holds more than " +
-                                              std::to_string(options.max_bytes) +
-                                              " bytes of keys and values (max_bytes), at line " +
-                                              std::to_string(line_no));
-    if (entries.size() > key_capacity)
-      detail::Throw(errc::store_full, "the input has more than " + std::to_string(key_capacity) +
-                                          " keys, all that store '" + info.name +
-                                          "' can hold, at line " + std::to_string(line_no));
-    if (record_bytes > info.arena_bytes)
-      detail::Throw(errc::store_full, "the input's records take more than the " +
-                                          std::to_string(info.arena_bytes) +
-                                          " arena bytes of store '" + info.name + "', at line " +
-                                          std::to_string(line_no));
+    bytes += e.key.size() + e.value.size();
+    record_bytes += detail::kRecordHeaderBytes + e.key.size() + e.value.size();
+    entries.push_back(std::move(e));
+    if (over(2)) compact_or_refuse();
   }
-  index.clear();
+  if (over(1)) compact_or_refuse();  // restore would count duplicates against max_entries
   RemoveOnExit tmp{TempPath("import")};
-  {
-    std::vector<detail::PlainEntry> list(std::make_move_iterator(entries.begin()),
-                                         std::make_move_iterator(entries.end()));
-    entries.clear();
-    detail::WriteSnapshotOfEntries(list, tmp.path);
-  }
+  detail::WriteSnapshotOfEntries(entries, tmp.path);
+  entries = {};
   RestoreResult r = store.restore(tmp.path, options);
   r.duplicates += duplicates;
   return r;
