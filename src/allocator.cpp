@@ -90,6 +90,19 @@ class AllocLock {
   Segment& seg_;
 };
 
+// Makes sure the arena is backed by memory up to byte `end` (no SIGBUS below it), fallocating
+// at least kFallocateStep at a time. False when posix_fallocate fails. Requires alloc_mutex.
+bool BackArena(Segment& seg, std::uint64_t end) {
+  SegmentHeader* sh = seg.header();
+  const std::uint64_t size = seg.geo().size_bytes;
+  const std::uint64_t reserved = std::min(sh->fallocated_bytes, size);  // shared: clamp
+  if (end <= reserved) return true;
+  std::uint64_t want = std::min(std::max(end, reserved + kFallocateStep), size);
+  if (os::Fallocate(seg.fd(), reserved, want - reserved) != 0) return false;
+  sh->fallocated_bytes = want;
+  return true;
+}
+
 // Claims n consecutive free chunks for `shard` as class `cls`. Returns the first chunk index + 1,
 // or 0 when there is no room.
 std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, std::uint32_t n) {
@@ -116,13 +129,7 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
     }
   }
   if (found == total) return 0;
-  const std::uint64_t end = g.off_arena + (found + n) * kChunkBytes;
-  const std::uint64_t reserved = std::min(sh->fallocated_bytes, g.size_bytes);
-  if (end > reserved) {
-    std::uint64_t want = std::min(std::max(end, reserved + kFallocateStep), g.size_bytes);
-    if (os::Fallocate(seg.fd(), reserved, want - reserved) != 0) return 0;
-    sh->fallocated_bytes = want;
-  }
+  if (!BackArena(seg, g.off_arena + (found + n) * kChunkBytes)) return 0;
   ChunkInfo* head = seg.chunk(found);
   if (cls == kClassLarge) {
     SetState(seg.At<RecordHeader>(ChunkOffset(seg, found)), kFree);
@@ -173,7 +180,7 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
   Segment& seg = *s.seg;
   int cls_index = SizeClassFor(bytes);
   if (cls_index < 0) {
-    std::uint64_t n = (bytes + kChunkBytes - 1) / kChunkBytes;
+    std::uint64_t n = SpanChunks(bytes);
     if (n > 0xffff) return 0;
     std::uint64_t c = AllocChunks(seg, s.index, kClassLarge, static_cast<std::uint32_t>(n));
     if (c == 0) return 0;
@@ -216,10 +223,10 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
 }
 
 std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot) {
-  if (s.home_off == 0 || bytes > s.home_block_bytes) return 0;
-  for (std::uint64_t candidate : {slot, slot ^ 1}) {
-    if (candidate >= s.cap) continue;
-    const std::uint64_t off = s.HomeBlock(candidate);
+  std::uint64_t candidates[2];
+  const int n = HomeBlockCandidates(s, bytes, slot, candidates);
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t off = s.HomeBlock(candidates[i]);
     if ((s.seg->At<RecordHeader>(off)->state_lsn.load(std::memory_order_relaxed) & 3) != kFree)
       continue;
     ++s.seg->chunk(ChunkOf(*s.seg, off))->used;
@@ -306,6 +313,16 @@ void ReleaseShardChunks(const ShardRef& s) {
   std::fill(std::begin(s.h->partial_head), std::end(s.h->partial_head), 0u);
   s.h->used_bytes = 0;
   s.h->chunk_count = seg.geo().home_chunks_per_shard;
+}
+
+bool PrepareArenaFill(Segment& seg, std::uint64_t chunks) {
+  AllocLock lock(seg);
+  const Geometry& g = seg.geo();
+  const std::uint64_t first = g.home_chunks_per_shard * g.shard_count;
+  if (chunks > g.chunk_count - first) return false;
+  if (!BackArena(seg, g.off_arena + (first + chunks) * kChunkBytes)) return false;
+  seg.header()->alloc_hint = first;
+  return true;
 }
 
 std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard) {

@@ -203,10 +203,28 @@ DirLock::~DirLock() {
   ::close(fd_);  // releases the flock
 }
 
+namespace {
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a file";
+}
+}  // namespace
+
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  int fd = OpenRead(path);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file is refused.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) ThrowErrno(errno, "open " + path);
   try {
-    size_ = FileSize(fd, path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) ThrowErrno(errno, "fstat " + path);
+    if (!S_ISREG(st.st_mode))
+      Throw(errc::invalid_argument, path + " is " + FileKind(st.st_mode) +
+                                        ", not a regular file; nothing was read from it");
+    size_ = static_cast<std::size_t>(st.st_size);
     if (size_ > 0) {
       void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
       if (p == MAP_FAILED) ThrowErrno(errno, "mmap " + path);

@@ -668,11 +668,20 @@ shmkv::RestoreOptions RestoreLimits(const Invocation& in) {
   return ro;
 }
 
+// "; 2 duplicate lines (the last one for a key wins), 1 expired entry skipped", or "".
+std::string Skipped(const shmkv::RestoreResult& r, const char* what) {
+  std::string out;
+  if (r.duplicates)
+    out += Format("; %" PRIu64 " duplicate %s (the last one for a key wins)", r.duplicates, what);
+  if (r.expired) out += Format("; %" PRIu64 " expired %s skipped", r.expired, what);
+  return out;
+}
+
 int RunRestore(Invocation& in) {
   shmkv::RestoreOptions ro = RestoreLimits(in);
   shmkv::RestoreResult r = in.Open().restore(in.pos[0], ro);
-  OutLine(Format("restored %" PRIu64 " keys (%s of keys and values) from %s", r.entries,
-                 HumanBytes(r.bytes).c_str(), in.pos[0].c_str()));
+  OutLine(Format("restored %" PRIu64 " keys (%s of keys and values) from %s%s", r.entries,
+                 HumanBytes(r.bytes).c_str(), in.pos[0].c_str(), Skipped(r, "entries").c_str()));
   return kExitOk;
 }
 
@@ -684,9 +693,7 @@ int RunExport(Invocation& in) {
     std::fflush(stdout);
     r = shmkv::export_jsonl(store, std::cout);
   } else {
-    std::ofstream out(in.pos[0], std::ios::binary | std::ios::trunc);
-    if (!out) throw shmkv::Error(shmkv::errc::io_error, "cannot open " + in.pos[0]);
-    r = shmkv::export_jsonl(store, out);
+    r = shmkv::export_jsonl(store, in.pos[0]);  // mode 0600, temporary file + rename
   }
   Err(Format("shmkv: export: %" PRIu64 " keys", r.entries));
   return kExitOk;
@@ -704,8 +711,8 @@ int RunImport(Invocation& in) {
     if (!file) throw shmkv::Error(shmkv::errc::not_found, "cannot open " + in.pos[0]);
     r = shmkv::import_jsonl(store, file, ro);
   }
-  OutLine(Format("imported %" PRIu64 " keys from %s (the previous content was replaced)", r.entries,
-                 in.pos[0].c_str()));
+  OutLine(Format("imported %" PRIu64 " keys from %s%s (the previous content was replaced)",
+                 r.entries, in.pos[0].c_str(), Skipped(r, "lines").c_str()));
   return kExitOk;
 }
 
