@@ -7,15 +7,20 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "key_hash.hpp"
 #include "layout.hpp"
 #include "shard.hpp"
+#include "shmkv/shmkv.h"
 #include "test_util.hpp"
 
 using shmkv::errc;
@@ -419,4 +424,60 @@ TEST_CASE("trust: a fresh robust mutex has the kind the lock check expects", "[t
   det::InitRobustMutex(&m);
   REQUIRE(det::RobustKind(&m));
   pthread_mutex_destroy(&m);
+}
+
+// --- the surfaces ---
+
+namespace {
+
+struct CliResult {
+  int rc;
+  std::string err;
+};
+
+// Runs the shmkv CLI built next to this test (../tools/shmkv) with `args` (shell words).
+CliResult RunCli(const std::string& args) {
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe");
+  const std::string bin = (exe.parent_path().parent_path() / "tools" / "shmkv").string();
+  const std::string err_file = "/tmp/" + unique_name("trust-cli") + ".err";
+  const int status = std::system((bin + " " + args + " >/dev/null 2>" + err_file).c_str());
+  std::ifstream in(err_file);
+  std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(err_file);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
+}
+
+}  // namespace
+
+TEST_CASE("trust: the CLI and the C API take a trusted group", "[trust][perm]") {
+  SegmentGuard g(unique_name());
+  CliResult r = RunCli("--name " + g.name() + " create --size 8MiB --mode 0660");
+  INFO(r.err);
+  CHECK(r.rc == 3);
+  CHECK(contains(r.err, "invalid_argument"));
+  CHECK(contains(r.err, "trusted_group"));
+  r = RunCli("--name " + g.name() + " --trusted-group no-such-group-xyz create");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "no-such-group-xyz"));
+  const std::string gid = std::to_string(::getegid());
+  r = RunCli("--name " + g.name() + " --trusted-group " + gid + " create --size 8MiB --mode 0660");
+  REQUIRE(r.rc == 0);
+  CHECK(RunCli("--name " + g.name() + " set k v").rc == 3);  // group-writable, group not trusted
+  CHECK(RunCli("--name " + g.name() + " set k v --trusted-group " + gid).rc == 0);
+  ::setenv("SHMKV_TRUSTED_GROUP", gid.c_str(), 1);
+  CHECK(RunCli("--name " + g.name() + " get k").rc == 0);
+  ::unsetenv("SHMKV_TRUSTED_GROUP");
+
+  shmkv_options o;
+  shmkv_options_init(&o);
+  CHECK(o.trusted_group == -1);
+  o.trusted_group = -5;
+  shmkv_store* h = nullptr;
+  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o, &h) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(contains(shmkv_last_error(), "trusted_group -5"));
+  o.trusted_group = -1;
+  CHECK(shmkv_open(g.name().c_str(), &o, sizeof o, &h) == SHMKV_EPERMISSION_DENIED);
+  o.trusted_group = ::getegid();
+  REQUIRE(shmkv_open(g.name().c_str(), &o, sizeof o, &h) == 0);
+  shmkv_close(h);
 }
