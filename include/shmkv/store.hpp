@@ -11,8 +11,9 @@
 // Operations that can raise more say so. Returned strings and vectors are copies: they stay
 // valid after the entry changes.
 //
-// Multi-key operations (set_many, delete_many, delete_prefix, clear, list, scan, count, size)
-// apply shard by shard: each shard's part is atomic, the whole is not a snapshot.
+// Multi-key operations are not atomic across the store: set_many and delete_many apply one key
+// at a time (each key atomically); delete_prefix, clear, list, scan, count and size apply
+// shard by shard (each shard's part is atomic); the whole is not a snapshot.
 #pragma once
 
 #include <chrono>
