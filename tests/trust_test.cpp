@@ -17,6 +17,7 @@
 #include <fstream>
 #include <string>
 
+#include "inspect.hpp"
 #include "key_hash.hpp"
 #include "layout.hpp"
 #include "shard.hpp"
@@ -480,4 +481,35 @@ TEST_CASE("trust: the CLI and the C API take a trusted group", "[trust][perm]") 
   o.trusted_group = ::getegid();
   REQUIRE(shmkv_open(g.name().c_str(), &o, sizeof o, &h) == 0);
   shmkv_close(h);
+}
+
+TEST_CASE("trust: shmkv-inspect and the library give the same code for the same damage",
+          "[trust][header]") {
+  SegmentGuard g(unique_name());
+  const shmkv::Options o = filled_store(g.name());
+  const std::string path = segment_path(g.name());
+  auto same_code = [&] {
+    const Outcome lib = outcome_of([&] { Store::open(with_mode(o, OpenMode::attach_only)); });
+    const Outcome tool = outcome_of([&] { det::inspect::Inspector::Attach(g.name(), true); });
+    INFO("library: " << lib.what << "\ninspect: " << tool.what);
+    REQUIRE(lib.kind == Outcome::shmkv_error);
+    CHECK(tool.kind == Outcome::shmkv_error);
+    CHECK(tool.code == lib.code);
+  };
+  SECTION("state 7") {
+    Image img(g.name());
+    img.header()->state.store(7);
+  }
+  SECTION("shard_count 0") {
+    Image img(g.name());
+    img.header()->shard_count = 0;
+  }
+  SECTION("off_dense moved") {
+    Image img(g.name());
+    img.header()->off_dense += 64;
+  }
+  SECTION("a 100-byte file with a valid magic") {
+    REQUIRE(::truncate(path.c_str(), 100) == 0);
+  }
+  same_code();
 }
