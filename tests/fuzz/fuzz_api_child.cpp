@@ -50,6 +50,14 @@ std::string Short(std::string_view v) {
   return "'" + s + (v.size() > 24 ? "...'" : "'") + " (" + std::to_string(v.size()) + " B)";
 }
 
+// "got 'abc' (3 B), expected 'abd' (3 B), first difference at byte 2".
+std::string Diff(std::string_view got, std::string_view want) {
+  std::size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  return "got " + Short(got) + ", expected " + Short(want) + ", first difference at byte " +
+         std::to_string(i);
+}
+
 class Runner {
  public:
   Runner(const Image& img, const std::set<std::string>& excused, ApiReport* r) : img_(img), r_(r) {
@@ -126,7 +134,7 @@ class Runner {
     const KeyState& k = it->second;
     if (k.c == kUnknown) return;
     if (got) {
-      if (*got != k.value) Wrong(key + ": got " + Short(*got) + ", expected " + Short(k.value));
+      if (*got != k.value) Wrong(key + ": " + Diff(*got, k.value));
     } else if (k.c == kMaybeAbsent) {
       ++r_->excused;
     } else {
@@ -144,8 +152,7 @@ class Runner {
       auto it = model_.find(e.key);
       if (it == model_.end()) return Wrong("unexpected key " + Short(e.key));
       if (it->second.c != kUnknown && e.value != it->second.value)
-        return Wrong(e.key + ": listed " + Short(e.value) + ", expected " +
-                     Short(it->second.value));
+        return Wrong(e.key + " listed: " + Diff(e.value, it->second.value));
     }
     const bool bounded = limit != 0 && got.size() >= limit;
     std::size_t i = 0;

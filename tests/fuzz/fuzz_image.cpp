@@ -5,7 +5,9 @@
 #include "fuzz_image.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,11 +16,36 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 
 #include "layout.hpp"
 #include "shmkv/shmkv.hpp"
+
+namespace {
+// While BuildImage runs, getrandom() returns this stream instead of the kernel's (see below).
+bool g_fixed_random = false;
+std::uint64_t g_fixed_state = 0;
+}  // namespace
+
+// Reproducible images: a new segment's hash seed comes from getrandom() (src/os.cpp,
+// RandomSeed), and the seed decides which shard and slot each key lands in, so every offset
+// the corruptions pick. This executable defines getrandom(), which takes precedence over libc's
+// for the library linked into it; while an image is built it returns a stream fixed by the
+// configuration, so the same --seed and iteration corrupt the same field of the same key in
+// every run. Otherwise it is the system call.
+extern "C" ssize_t getrandom(void* buf, size_t len, unsigned int flags) noexcept {
+  if (!g_fixed_random) return ::syscall(SYS_getrandom, buf, len, flags);
+  auto* out = static_cast<unsigned char*>(buf);
+  for (size_t i = 0; i < len; ++i) {
+    std::uint64_t z = (g_fixed_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    out[i] = static_cast<unsigned char>(z ^ (z >> 31));
+  }
+  return static_cast<ssize_t>(len);
+}
 
 namespace fuzz {
 
@@ -95,8 +122,18 @@ Image BuildImage(const Config& c, const std::string& name) {
   o.shards = c.shards;
   o.home_block_bytes = c.home_block_bytes;
   o.max_keys = c.max_keys;
+  g_fixed_random = true;
+  g_fixed_state = std::hash<std::string>()(c.label);
+  std::optional<shmkv::Store> opened;
+  try {
+    opened.emplace(shmkv::Store::open(o));
+  } catch (...) {
+    g_fixed_random = false;
+    throw;
+  }
+  g_fixed_random = false;
   {
-    shmkv::Store s = shmkv::Store::open(o);
+    shmkv::Store s = std::move(*opened);
     for (int i = 0; i < c.keys; ++i) {
       const std::string key = "key:" + std::to_string(i);
       if (IsCounterIndex(i)) {
