@@ -167,7 +167,15 @@ std::string SanitizerReport(const std::string& err) {
     return "ASan " + err.substr(p, e - p);
   }
   if (err.find("ERROR: LeakSanitizer") != std::string::npos) return "LSan leak";
-  if (err.find("runtime error:") != std::string::npos) return "UBSan";
+  p = err.find("runtime error: ");
+  if (p != std::string::npos) {
+    // The kind of error, without the values: "UBSan: pointer index expression with base".
+    std::istringstream words(err.substr(p + 15, err.find('\n', p) - p - 15));
+    std::string out = "UBSan:", w;
+    for (int n = 0; n < 6 && words >> w && w.find_first_of("0123456789'") == std::string::npos; ++n)
+      out += " " + w;
+    return out;
+  }
   return "";
 }
 
