@@ -27,6 +27,9 @@
 //   clean    no visible effect (unused bytes, statistics, repaired by the library).
 // Statistics counters (gets, hits, ...) are never compared.
 //
+// Control: before the campaign each clean image runs through the same jobs and must come out
+// clean (else exit 3), so a wrong expectation of the fuzzer cannot pass for a library failure.
+//
 // Reproduce a failure: the summary prints `--seed S --only N`; with --only the run is verbose
 // and --keep leaves the corrupted segments in /dev/shm for shmkv-inspect.
 //
@@ -114,7 +117,8 @@ struct Run {
   const Image* img;
   Corruption c;
   std::vector<Job> jobs;
-  int slot;  // ApiReport index
+  int slot;              // ApiReport index
+  bool control = false;  // the clean image itself: must come out clean
 };
 
 struct FailItem {
@@ -235,7 +239,7 @@ class Campaign {
   int Main();
 
  private:
-  void Start(u64 iter);
+  void Start(u64 iter, int control_config = -1);
   void Reap();
   void Finish(Run& r);
   Verdict Judge(Run& r);
@@ -250,6 +254,7 @@ class Campaign {
   ApiReport* reports_ = nullptr;
   std::vector<bool> slot_busy_;
   std::vector<std::unique_ptr<Run>> inflight_;
+  bool control_failed_ = false;
 
   // Results.
   u64 done_ = 0;
@@ -261,12 +266,14 @@ class Campaign {
   std::map<std::string, u64> fail_fields_;
 };
 
-void Campaign::Start(u64 iter) {
-  const std::size_t ci = iter % images_.size();
+void Campaign::Start(u64 iter, int control_config) {
+  const std::size_t ci = control_config >= 0 ? control_config : iter % images_.size();
   auto r = std::make_unique<Run>();
   r->iter = iter;
   r->img = &images_[ci];
-  r->c = MakeCorruption(a_.seed, iter, images_[ci], maps_[ci]);
+  r->control = control_config >= 0;
+  r->c = r->control ? Corruption{"control", "none", "none", "clean image", "no change", {}, {}}
+                    : MakeCorruption(a_.seed, iter, images_[ci], maps_[ci]);
   const std::vector<u8> bytes = Apply(images_[ci].bytes, r->c);
   r->slot =
       static_cast<int>(std::find(slot_busy_.begin(), slot_busy_.end(), false) - slot_busy_.begin());
@@ -444,6 +451,25 @@ void Campaign::Cleanup(const Run& r) {
 }
 
 void Campaign::Finish(Run& r) {
+  if (r.control) {
+    // The uncorrupted image must pass every job with every answer right; anything else is a
+    // bug in the fuzzer's model (or in the library on a healthy store).
+    Verdict v = Judge(r);
+    if (v.outcome != "clean") {
+      control_failed_ = true;
+      std::printf("control run on the clean %s image: %s\n", r.img->config.label.c_str(),
+                  v.outcome.c_str());
+      for (const FailItem& f : v.fails)
+        std::printf("  {%s %s: %s}\n", f.job.c_str(), f.op.c_str(), f.what.c_str());
+      const ApiReport& rep = reports_[r.slot];
+      std::printf("  api: typed %d (%s), wrong %d (%s: %s), check %d (%s)\n", rep.typed_errors,
+                  rep.first_typed, rep.wrong, rep.wrong_op, rep.first_wrong, rep.check_state,
+                  rep.check_line);
+    }
+    Cleanup(r);
+    slot_busy_[r.slot] = false;
+    return;
+  }
   if (a_.verbose) {
     const ApiReport& rep = reports_[r.slot];
     std::printf("--- iteration %" PRIu64 " [%s] %s %s: %s\n", r.iter, r.img->config.label.c_str(),
@@ -556,6 +582,24 @@ int Campaign::Main() {
   std::printf("tools: %s\n", tools_.empty() ? "none" : (a_.cli + ", " + a_.inspect).c_str());
   std::fflush(stdout);
 
+  // Control runs: each clean image through the same jobs, so that a wrong expectation in the
+  // fuzzer cannot pass for a library failure.
+  for (std::size_t k = 0; k < images_.size(); ++k) {
+    while (static_cast<int>(inflight_.size()) >= slots) {
+      Reap();
+      for (auto it = inflight_.begin(); it != inflight_.end();) {
+        if (std::all_of((*it)->jobs.begin(), (*it)->jobs.end(),
+                        [](const Job& j) { return j.finished; })) {
+          Finish(**it);
+          it = inflight_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      ::usleep(2000);
+    }
+    Start(1000000000ull + k, static_cast<int>(k));
+  }
   const auto t0 = Clock::now();
   u64 next = a_.first;
   const u64 end = a_.first + a_.corruptions;
@@ -573,13 +617,19 @@ int Campaign::Main() {
       Finish(**it);
       it = inflight_.erase(it);
       progressed = true;
-      if (!a_.verbose && done_ % 50 == 0) {
+      if (!a_.verbose && done_ % 50 == 0 && done_ > 0) {
         std::fprintf(stderr, "%" PRIu64 "/%" PRIu64 " corruptions, %" PRIu64 " FAIL, %.0f s\n",
                      done_, a_.corruptions, outcomes_["FAIL"],
                      std::chrono::duration<double>(Clock::now() - t0).count());
       }
     }
     if (!progressed) ::usleep(2000);
+    if (control_failed_ && inflight_.empty()) break;
+    if (control_failed_) next = end;
+  }
+  if (control_failed_) {
+    std::printf("setup error: a control run on an uncorrupted image did not come out clean\n");
+    return 3;
   }
   Summary(std::chrono::duration<double>(Clock::now() - t0).count());
   ::munmap(p, sizeof(ApiReport) * slots);
