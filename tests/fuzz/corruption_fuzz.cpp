@@ -508,7 +508,7 @@ void Campaign::Finish(Run& r) {
     const std::string field = (r.c.kind == "random" ? "random " : "") + r.c.field;
     ++fail_fields_[field];
     std::string line = "FAIL iter " + std::to_string(r.iter) + " [" + r.img->config.label + "] " +
-                       r.c.kind + " " + r.c.where + " = " + r.c.value + ":";
+                       r.c.kind + " " + r.c.region + " " + r.c.where + " = " + r.c.value + ":";
     for (const FailItem& f : v.fails) {
       line += " {" + f.job + (f.op.empty() ? "" : " " + f.op) + ": " + FirstLine(f.what) + "}";
       std::string what = f.what.starts_with("silent wrong") ? "silent wrong answer"
