@@ -44,6 +44,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -65,6 +67,32 @@ namespace {
 
 using namespace fuzz;
 using Clock = std::chrono::steady_clock;
+
+// SIGINT, SIGTERM or SIGPIPE: stop starting iterations, kill the running jobs, clean up and
+// print the summary of what ran.
+volatile sig_atomic_t g_stop = 0;
+extern "C" void OnStopSignal(int) {
+  g_stop = 1;
+}
+
+bool ProcessAlive(long pid) {
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// Removes segments and scratch directories left by fuzzer processes that no longer run (killed
+// by a ctest timeout, say): /dev/shm/shmkv.fz<pid>-* and /dev/shm/shmkv.fzb-<pid>-*.
+void RemoveStaleFiles() {
+  if (DIR* d = ::opendir("/dev/shm")) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      std::size_t p = n.starts_with("shmkv.fzb-") ? 10 : n.starts_with("shmkv.fz") ? 8 : 0;
+      if (p == 0 || p >= n.size() || !std::isdigit(static_cast<unsigned char>(n[p]))) continue;
+      const long pid = std::strtol(n.c_str() + p, nullptr, 10);
+      if (pid > 0 && pid != ::getpid() && !ProcessAlive(pid)) ::unlink(("/dev/shm/" + n).c_str());
+    }
+    ::closedir(d);
+  }
+}
 
 struct Args {
   u64 corruptions = 300;
@@ -109,6 +137,7 @@ struct Job {
   Clock::time_point start;
   double secs = 0;
   bool finished = false, timed_out = false;
+  bool stopped = false;  // killed because the campaign was interrupted
   int status = 0;
 };
 
@@ -295,6 +324,7 @@ void Campaign::Start(u64 iter, int control_config) {
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (int sig : {SIGINT, SIGTERM, SIGPIPE}) ::signal(sig, SIG_DFL);
       rlimit core{0, 0};
       ::setrlimit(RLIMIT_CORE, &core);
       std::freopen(job.out_path.c_str(), "w", stdout);
@@ -451,6 +481,11 @@ void Campaign::Cleanup(const Run& r) {
 }
 
 void Campaign::Finish(Run& r) {
+  if (std::any_of(r.jobs.begin(), r.jobs.end(), [](const Job& j) { return j.stopped; })) {
+    Cleanup(r);  // interrupted: no verdict
+    slot_busy_[r.slot] = false;
+    return;
+  }
   if (r.control) {
     // The uncorrupted image must pass every job with every answer right; anything else is a
     // bug in the fuzzer's model (or in the library on a healthy store).
@@ -552,13 +587,16 @@ void Campaign::Summary(double secs) {
     std::sort(ff.rbegin(), ff.rend());
     for (const auto& [n, k] : ff) std::printf("  %5" PRIu64 "  %s\n", n, k.c_str());
   }
-  std::printf("\nresult: %s\n", outcomes_["FAIL"] ? "FAIL" : "PASS");
+  std::printf("\nresult: %s%s\n", outcomes_["FAIL"] ? "FAIL" : "PASS",
+              g_stop ? " (interrupted)" : "");
 }
 
 int Campaign::Main() {
-  char tmpl[] = "/tmp/shmkv-fuzz-XXXXXX";
-  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  RemoveStaleFiles();
+  std::string tmpl = "/tmp/shmkv-fuzz-" + std::to_string(::getpid()) + "-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   tmp_ = tmpl;
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE}) ::signal(sig, OnStopSignal);
   for (const Config& c : DefaultConfigs()) {
     if (!a_.config.empty() && a_.config != c.label) continue;
     const std::string name = "fzb-" + std::to_string(::getpid()) + "-" + c.label;
@@ -604,6 +642,17 @@ int Campaign::Main() {
   u64 next = a_.first;
   const u64 end = a_.first + a_.corruptions;
   while (next < end || !inflight_.empty()) {
+    if (g_stop && next < end) {
+      std::fprintf(stderr, "interrupted: stopping after %" PRIu64 " corruptions\n", done_);
+      next = end;
+      a_.corruptions = done_;
+      for (auto& r : inflight_)
+        for (auto& j : r->jobs)
+          if (!j.finished) {
+            j.stopped = true;
+            ::kill(j.pid, SIGKILL);
+          }
+    }
     while (next < end && static_cast<int>(inflight_.size()) < slots) Start(next++);
     Reap();
     bool progressed = false;
