@@ -2,7 +2,7 @@
 //
 //   corruption_fuzz_test [--corruptions N] [--seed S] [--first N] [--only N] [--parallel P]
 //                        [--timeout SEC] [--config plain|home160|oneshard] [--no-tools]
-//                        [--verbose] [--keep]
+//                        [--verbose] [--keep] [--sabotage crash|hang|wrong]
 //
 // What it proves: no segment contents make the library or the tools crash, hang, throw
 // something other than shmkv::Error, or give a wrong answer that check does not flag.
@@ -32,6 +32,9 @@
 //
 // Reproduce a failure: the summary prints `--seed S --only N`; with --only the run is verbose
 // and --keep leaves the corrupted segments in /dev/shm for shmkv-inspect.
+//
+// --sabotage makes the API child fail on purpose in every corrupted iteration (not the control
+// runs): ctest checks that each kind is reported as a FAIL.
 //
 // Exit codes: 0 no FAIL; 1 at least one FAIL; 2 usage; 3 setup error.
 #include <dirent.h>
@@ -106,6 +109,7 @@ struct Args {
   bool tools = true;
   bool verbose = false;
   bool keep = false;
+  Sabotage sabotage = Sabotage::none;
   std::string cli, inspect;
 };
 
@@ -331,7 +335,8 @@ void Campaign::Start(u64 iter, int control_config) {
       std::freopen(job.err_path.c_str(), "w", stderr);
       if (j == 0) {
         try {
-          RunApiChild(job.seg, *r->img, r->c.excused, tmp_, rep);
+          RunApiChild(job.seg, *r->img, r->c.excused, tmp_, rep,
+                      r->control ? Sabotage::none : a_.sabotage);
         } catch (const std::exception& e) {
           ++rep->foreign;
           std::snprintf(rep->foreign_op, sizeof rep->foreign_op, "%s", rep->op);
@@ -693,6 +698,7 @@ void Usage(FILE* f) {
       "                            [--parallel P] [--timeout SEC] [--slow SEC]\n"
       "                            [--config plain|home160|oneshard] [--no-tools]\n"
       "                            [--cli PATH] [--inspect PATH] [--verbose] [--keep]\n"
+      "                            [--sabotage crash|hang|wrong]\n"
       "Corrupts images of clean stores and runs every API operation and the tools on each.\n"
       "--only N runs iteration N alone (verbose); iterations depend only on --seed.\n"
       "exit codes: 0 no failure, 1 failures, 2 usage, 3 setup error\n");
@@ -744,6 +750,12 @@ int main(int argc, char** argv) {
         a.verbose = true;
       } else if (k == "--keep") {
         a.keep = true;
+      } else if (k == "--sabotage") {
+        const std::string v = val();
+        a.sabotage = v == "crash"   ? Sabotage::crash
+                     : v == "hang"  ? Sabotage::hang
+                     : v == "wrong" ? Sabotage::wrong
+                                    : throw std::invalid_argument("--sabotage crash|hang|wrong");
       } else {
         throw std::invalid_argument("unknown option " + k);
       }

@@ -6,6 +6,7 @@
 // unknown, after a failed mutation touched it). Only certain facts are asserted.
 #include "fuzz_api_child.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -524,7 +525,7 @@ void Runner::Writes(shmkv::Store& s) {
 }  // namespace
 
 int RunApiChild(const std::string& name, const Image& image, const std::set<std::string>& excused,
-                const std::string& tmp_dir, ApiReport* report) {
+                const std::string& tmp_dir, ApiReport* report, Sabotage sabotage) {
   Runner run(image, excused, report);
   try {
     std::optional<shmkv::Store> store;
@@ -557,6 +558,15 @@ int RunApiChild(const std::string& name, const Image& image, const std::set<std:
       report->done = 1;
       return 0;
     }
+    if (sabotage == Sabotage::crash) {
+      Copy(report->op, sizeof report->op, "sabotage");
+      ::raise(SIGSEGV);
+    }
+    if (sabotage == Sabotage::hang) {
+      Copy(report->op, sizeof report->op, "sabotage");
+      ::sleep(3600);
+    }
+    if (sabotage == Sabotage::wrong) run.Put("key:1", "sabotaged", false);
     run.Reads(*store);
     const std::string backup = tmp_dir + "/backup-" + name + ".msgpack";
     run.Run("backup()", [&] {

@@ -53,9 +53,13 @@ struct ApiReport {
   char check_line[200];  // first violation or error of check_invariants()
 };
 
+// Deliberate failures, so that tests can prove the verdicts have teeth: `crash` raises SIGSEGV
+// after attaching, `hang` sleeps for an hour, `wrong` expects another value for key:1.
+enum class Sabotage { none, crash, hang, wrong };
+
 // Runs everything on segment `name` (an image of `image.config` with `excused` keys whose
 // expiry may have changed); `tmp_dir` receives the backup file. Returns the exit code.
 int RunApiChild(const std::string& name, const Image& image, const std::set<std::string>& excused,
-                const std::string& tmp_dir, ApiReport* report);
+                const std::string& tmp_dir, ApiReport* report, Sabotage sabotage = Sabotage::none);
 
 }  // namespace fuzz
