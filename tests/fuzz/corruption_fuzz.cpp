@@ -472,6 +472,7 @@ void Campaign::Cleanup(const Run& r) {
     if (!a_.keep) ::unlink(SegmentPath(j.seg).c_str());
     ::unlink(j.out_path.c_str());
     ::unlink(j.err_path.c_str());
+    ::unlink((tmp_ + "/backup-" + j.seg + ".msgpack").c_str());  // the API child's, if it died
   }
   if (a_.keep) return;
   // Temporaries a create_or_attach may have left.

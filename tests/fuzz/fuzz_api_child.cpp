@@ -201,7 +201,7 @@ class Runner {
   }
 
   void Reads(shmkv::Store& s);
-  void Writes(shmkv::Store& s);
+  void Writes(shmkv::Store& s, const std::string& backup);
 
  private:
   const Image& img_;
@@ -310,7 +310,7 @@ void Runner::Reads(shmkv::Store& s) {
   Check(s);
 }
 
-void Runner::Writes(shmkv::Store& s) {
+void Runner::Writes(shmkv::Store& s, const std::string& backup) {
   auto value_of = [&](const std::string& k) { return model_.count(k) ? model_[k].value : ""; };
   // set / get, with and without TTL.
   if (Run("set(key:3)", [&] { s.set("key:3", "new-3"); }))
@@ -511,6 +511,12 @@ void Runner::Writes(shmkv::Store& s) {
   Run("list() after writes", [&] { Listing(s.list(), "", 0); });
   Run("count() after writes", [&] { Count(s.count(), "", "count"); });
   Check(s);
+  Run("sync()", [&] { s.sync(); });
+  Run("recovery_report()", [&] { (void)s.recovery_report(); });
+  // Restore the backup taken before the writes: whatever it holds (it was read from the
+  // corrupted store), the content is then unknown; only crashes count here.
+  Run("restore(backup)", [&] { (void)s.restore(backup); });
+  for (auto& [k, st] : model_) st.c = kUnknown;
   if (Run("clear()", [&] { s.clear(); })) {
     model_.clear();
     Run("size() after clear", [&] { Count(s.size(), "", "size"); });
@@ -573,8 +579,8 @@ int RunApiChild(const std::string& name, const Image& image, const std::set<std:
       shmkv::BackupResult b = store->backup(backup);
       if (b.entries > image.data.size()) run.Wrong("backup wrote " + std::to_string(b.entries));
     });
+    run.Writes(*store, backup);
     ::unlink(backup.c_str());
-    run.Writes(*store);
     Copy(report->op, sizeof report->op, "close()");
     store->close();
   } catch (const StopRun&) {

@@ -10,8 +10,9 @@
 // - It first reads (get, get_many, exists, ttl, list, scan, count, size, random_key(s), info,
 //   check_invariants, backup), then mutates (set, set_many, del, increment_by, compare_and_swap,
 //   compare_and_delete, get_or_set, swap, set_if_absent, expire, delete_many, pop_random,
-//   delete_prefix), checks again and ends with clear(). Mutations are checked against a model
-//   that follows them; a key a failed mutation touched is no longer compared.
+//   delete_prefix), checks again, restores the backup it took and ends with clear(). Mutations are
+//   checked against a model that follows them; a key a failed mutation touched is no longer
+//   compared.
 // - It stops at the first errc::busy (a garbage lock makes every locker wait for the 30 s
 //   watchdog; one wait is enough to show it).
 // - If attaching fails, it tries OpenMode::create_or_attach: replacing a segment that holds
