@@ -297,6 +297,7 @@ class Campaign {
   std::vector<std::string> fail_lines_;
   std::map<std::string, u64> signatures_;  // "field | job:op | what" -> count
   std::map<std::string, u64> fail_fields_;
+  std::map<std::string, std::map<std::string, u64>> by_field_;  // field -> outcome -> count
 };
 
 void Campaign::Start(u64 iter, int control_config) {
@@ -536,6 +537,7 @@ void Campaign::Finish(Run& r) {
   }
   Verdict v = Judge(r);
   ++outcomes_[v.outcome];
+  ++by_field_[(r.c.kind == "random" ? "random " : "") + r.c.field][v.outcome];
   for (const Job& j : r.jobs) {
     if (j.secs > a_.slow || j.timed_out) {
       ++slow_[j.label];
@@ -577,6 +579,14 @@ void Campaign::Summary(double secs) {
   for (const auto& [k, n] : slow_) std::printf("%s %" PRIu64 "; ", k.c_str(), n);
   std::printf("\n");
   for (const auto& s : slow_examples_) std::printf("    slow: %s\n", s.c_str());
+  std::printf("\nCorruptions by field: runs (clean harmless typed flagged FAIL)\n");
+  for (auto& [field, o] : by_field_) {
+    u64 n = 0;
+    for (const auto& [_, c] : o) n += c;
+    std::printf("  %-44s %5" PRIu64 " (%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                ")\n",
+                field.c_str(), n, o["clean"], o["harmless"], o["typed"], o["flagged"], o["FAIL"]);
+  }
   if (!fail_lines_.empty()) {
     std::printf("\nFailures (reproduce one with --seed %" PRIu64 " --only ITER):\n", a_.seed);
     for (const auto& l : fail_lines_) std::printf("%s\n", l.c_str());
