@@ -97,6 +97,11 @@ struct SegmentHeader {
   u64 home_chunks_per_shard;  // enough chunks for slots_per_shard home blocks
   u64 home_chunk_magic;       // ~0 / home_blocks_per_chunk + 1: divides by a multiplication
   char name[208];
+  // XXH3-64 of the configuration above and of the persistence configuration below (see
+  // ConfigChecksum), written when the segment is sealed, before publication: a configuration
+  // word changed afterwards (a hash seed, a key limit, the persistence directory) is refused
+  // at attach instead of being believed.
+  u64 config_checksum;
 
   // Global chunk allocator: guards ChunkInfo::ident of every chunk. Taken after a shard lock,
   // never before one (lock order: shard -> alloc).
@@ -107,7 +112,8 @@ struct SegmentHeader {
   u64 alloc_recoveries;  // times alloc_mutex was repaired after its holder died
 
   // --- Persistence (persistence.cpp; docs/design.md "Persistence"). Configuration: written by
-  // the creator (the recoverer) before publication, never changed; all zero = memory only.
+  // the creator (the recoverer) before publication, never changed (covered by
+  // config_checksum); all zero = memory only.
   u32 persist_enabled;
   u32 persist_fsync;  // FsyncPolicy of attachers that pass no PersistenceOptions
   u64 persist_snapshot_interval_ms;

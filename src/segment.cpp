@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "allocator.hpp"
+#include "key_hash.hpp"
 #include "os.hpp"
 #include "robust_mutex.hpp"
 #include "shard_ref.hpp"
@@ -33,6 +34,24 @@ std::string Hex(std::uint64_t v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(v));
   return buf;
+}
+
+// XXH3-64 of the header's configuration: every field from the magic to the name, and the
+// persistence configuration (persist_enabled .. persist_dir). Not the mutable words between
+// them (allocator state, leases, sequence numbers).
+std::uint64_t ConfigChecksum(const std::uint8_t* base) {
+  XXH3_state_t st;
+  XXH3_64bits_reset(&st);
+  XXH3_64bits_update(&st, base, offsetof(SegmentHeader, config_checksum));
+  const std::size_t persist = offsetof(SegmentHeader, persist_enabled);
+  XXH3_64bits_update(
+      &st, base + persist,
+      offsetof(SegmentHeader, persist_dir) + sizeof(SegmentHeader::persist_dir) - persist);
+  return XXH3_64bits_digest(&st);
+}
+
+void SealConfig(std::uint8_t* base) {
+  reinterpret_cast<SegmentHeader*>(base)->config_checksum = ConfigChecksum(base);
 }
 
 struct Plan {
@@ -223,6 +242,7 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     for (std::uint32_t i = 0; i < p.shards; ++i) InitRobustMutex(&shards[i].mutex);
     InitHomeChunks(p, base, h);
     h->state.store(static_cast<std::uint32_t>(SegmentState::ready), std::memory_order_release);
+    SealConfig(base);  // again after before_publish, which may add the persistence config
   } catch (...) {
     if (base) os::Unmap(base, o.size_bytes);
     os::Close(fd);
@@ -307,6 +327,7 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
   const std::uint32_t state = h.state.load(std::memory_order_relaxed);
   if (state != static_cast<std::uint32_t>(SegmentState::ready))
     bad("state", state, "is not 1 (ready)");
+
   if (h.size_bytes != file_size)
     bad("size_bytes", h.size_bytes, "differs from the file size " + std::to_string(file_size));
   if (h.shard_count == 0 || !std::has_single_bit(h.shard_count) || h.shard_count > (1u << 16))
@@ -362,6 +383,17 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
           "should be " + std::to_string(values.second) + " for a segment of " +
               std::to_string(h.size_bytes) + " bytes with " + std::to_string(h.shard_count) +
               " shards of " + std::to_string(h.slots_per_shard) + " slots");
+  // Values that fit the layout but are not the ones the creator wrote: a key limit, the hash
+  // seed, the persistence configuration.
+  if (const std::uint64_t sum = ConfigChecksum(reinterpret_cast<const std::uint8_t*>(&h));
+      sum != h.config_checksum)
+    Throw(errc::corrupted,
+          path + ": header field config_checksum = " + Hex(h.config_checksum) +
+              " does not match the configuration fields (" + Hex(sum) +
+              "): one of them was changed after creation (shard_count " +
+              std::to_string(h.shard_count) + ", max_key_bytes " + std::to_string(h.max_key_bytes) +
+              ", max_value_bytes " + std::to_string(h.max_value_bytes) + ", hash_seed " +
+              Hex(h.hash_seed) + ", ...); the segment is damaged (inspect it with shmkv-inspect)");
   Geometry g;
   g.size_bytes = h.size_bytes;
   g.hash_seed = h.hash_seed;
@@ -443,6 +475,7 @@ std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& be
               seg.reset(new Segment(o.name, new_fd, new_base, o.size_bytes,
                                     CheckHeader(new_base, o.size_bytes, tmp)));
               if (before_publish) before_publish(*seg);
+              SealConfig(new_base);
               os::Rename(tmp, path);
             } catch (...) {
               if (seg) {
@@ -481,6 +514,7 @@ std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& be
     bool published = false;
     try {
       if (before_publish) before_publish(*seg);
+      SealConfig(base);
       published = os::Link(tmp, path);
     } catch (...) {
       seg.reset();

@@ -240,6 +240,12 @@ TEST_CASE("trust: a header field that disagrees with the layout is corrupted, ne
       SHMKV_FIELD(state, 0),
       SHMKV_FIELD(state, 7),
       SHMKV_FIELD(home_block_bytes, 160),
+      // Values that fit the layout, but are not what the creator wrote: the checksum says so.
+      Field{"config_checksum", offsetof(det::SegmentHeader, max_key_bytes), 4, 2000},
+      Field{"config_checksum", offsetof(det::SegmentHeader, max_value_bytes), 4, 2u << 20},
+      Field{"config_checksum", offsetof(det::SegmentHeader, hash_seed), 8, 12345},
+      Field{"config_checksum", offsetof(det::SegmentHeader, persist_enabled), 4, 1},
+      Field{"config_checksum", offsetof(det::SegmentHeader, name), 1, 'x'},
   };
 #undef SHMKV_FIELD
   for (const Field& f : fields) {
