@@ -39,7 +39,7 @@ using u32 = std::uint32_t;
 using u64 = std::uint64_t;
 
 inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
-inline constexpr u32 kLayoutVersion = 3;              // 2: persistence fields; 3: home blocks
+inline constexpr u32 kLayoutVersion = 4;  // 2: persistence fields; 3: home blocks; 4: checksums
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
