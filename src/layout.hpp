@@ -64,13 +64,30 @@ constexpr u32 SlabChunks(u32 cls) {
 constexpr u32 BlocksPerSlab(u32 cls) {
   return static_cast<u32>(SlabChunks(cls) * kChunkBytes / kSizeClasses[cls]);
 }
-// True when `offset` (below 2^32) is a multiple of size class cls's block size: a
-// multiplication by the rounded-up reciprocal instead of a division (Lemire, "Faster remainder
-// by direct computation", 2019), for the check on every record a reader follows.
+// Per class, computed at compile time so that the check on every record a reader follows
+// (Segment::TryBlock) costs no division: the bytes of a slab's blocks, and the rounded-up
+// reciprocal of the block size, with which `offset * r <= r - 1` tells whether an offset below
+// 2^32 is a multiple of it (Lemire, "Faster remainder by direct computation", 2019).
+struct ClassBounds {
+  u32 slab_chunks;
+  u32 blocks_bytes;  // BlocksPerSlab * block size: the end of the last block in the slab
+  u64 reciprocal;
+};
+inline constexpr auto kClassBounds = [] {
+  struct {
+    ClassBounds c[kNumClasses];
+  } t{};
+  for (u32 i = 0; i < kNumClasses; ++i)
+    t.c[i] = {SlabChunks(i), BlocksPerSlab(i) * kSizeClasses[i], ~0ull / kSizeClasses[i] + 1};
+  return t;
+}();
 constexpr bool IsBlockMultiple(u64 offset, u32 cls) {
-  const u64 reciprocal = ~0ull / kSizeClasses[cls] + 1;
-  return offset * reciprocal <= reciprocal - 1;
+  const u64 r = kClassBounds.c[cls].reciprocal;
+  return offset * r <= r - 1;
 }
+static_assert(IsBlockMultiple(160 * 7, 7) && !IsBlockMultiple(160 * 7 + 16, 7) &&
+                  kSizeClasses[7] == 160,
+              "the reciprocal test must agree with the remainder");
 
 enum class SegmentState : u32 { creating = 0, ready = 1 };
 

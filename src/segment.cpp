@@ -606,6 +606,11 @@ void Segment::Corrupted(const std::string& what, std::uint64_t value,
                              why + " (the segment is damaged; inspect it with shmkv-inspect)");
 }
 
+void Segment::OutOfRange(const char* what, std::uint64_t value, const char* limit_name,
+                         std::uint64_t limit) const {
+  Corrupted(what, value, std::string("is not below ") + limit_name + " " + std::to_string(limit));
+}
+
 BlockSpan Segment::Block(std::uint64_t off, std::uint32_t shard, const char* what) const {
   BlockSpan b;
   if (const char* why = TryBlock(off, shard, &b)) [[unlikely]]

@@ -110,12 +110,12 @@ class Segment {
   // field and the bad value (Corrupted). Indexes computed from the geometry need no check.
   ShardHeader* shard(std::uint32_t i) const {
     if (i >= geo_.shard_count) [[unlikely]]
-      Corrupted("shard index", i, "is not below shard_count " + std::to_string(geo_.shard_count));
+      OutOfRange("shard index", i, "shard_count", geo_.shard_count);
     return At<ShardHeader>(geo_.off_shards) + i;
   }
   ChunkInfo* chunk(std::uint64_t i) const {
     if (i >= geo_.chunk_count) [[unlikely]]
-      Corrupted("chunk index", i, "is not below chunk_count " + std::to_string(geo_.chunk_count));
+      OutOfRange("chunk index", i, "chunk_count", geo_.chunk_count);
     return At<ChunkInfo>(geo_.off_chunks) + i;
   }
   ProcessSlot* process(std::uint32_t i) const {
@@ -144,6 +144,10 @@ class Segment {
   // Throws errc::corrupted: "segment 'S': <what> <value> <why>".
   [[noreturn, gnu::cold]] void Corrupted(const std::string& what, std::uint64_t value,
                                          const std::string& why) const;
+  // The same for "<what> <value> is not below <limit_name> <limit>" (out of line: the checks
+  // that call it stay small enough to inline).
+  [[noreturn, gnu::cold]] void OutOfRange(const char* what, std::uint64_t value,
+                                          const char* limit_name, std::uint64_t limit) const;
 
   // Unchecked: for offsets computed from the geometry, or already checked.
   template <typename T>
@@ -194,9 +198,9 @@ inline const char* Segment::TryBlock(std::uint64_t off, std::uint32_t shard,
     if (within != 0) return "is not the start of its span";
     out->bytes = span * kChunkBytes;
   } else if (cls < kNumClasses) {
-    if (span != SlabChunks(cls)) return "is in a slab of the wrong length";
-    if (within >= std::uint64_t(BlocksPerSlab(cls)) * kSizeClasses[cls] ||
-        !IsBlockMultiple(within, cls))
+    const ClassBounds& c = kClassBounds.c[cls];
+    if (span != c.slab_chunks) return "is in a slab of the wrong length";
+    if (within >= c.blocks_bytes || !IsBlockMultiple(within, cls))
       return "is not a block boundary of its slab";
     out->bytes = kSizeClasses[cls];
   } else {

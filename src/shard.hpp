@@ -121,8 +121,7 @@ class Shard {
   std::uint64_t count() const {
     const std::uint64_t n = s_.h->count.load(std::memory_order_relaxed);
     if (n > s_.cap) [[unlikely]]
-      s_.seg->Corrupted("shard " + std::to_string(s_.index) + " count", n,
-                        "exceeds its table's " + std::to_string(s_.cap) + " slots");
+      s_.seg->OutOfRange("shard count", n, "its table's slots + 1,", s_.cap + 1);
     return n;
   }
   // The record at dense position i < count() (checked).
