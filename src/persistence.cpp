@@ -41,6 +41,13 @@ namespace {
 constexpr std::uint64_t kRecoveryLockWaitMs = 30 * 60 * 1000;
 constexpr std::size_t kMaxBufferedBytes = 64u << 20;  // writers wait for the disk beyond this
 constexpr std::size_t kInlineWriteBytes = 4u << 20;   // writers write() themselves beyond this
+// A closing handle writes the snapshot itself when it is overdue or when more journal files
+// than this are in the directory (short-lived writers never see their background snapshot
+// finish: without this, every run would leave one more journal forever).
+constexpr std::size_t kMaxJournalFiles = 32;
+// After a failure, the background thread retries a snapshot (the cure) after this, doubling up
+// to the snapshot interval.
+constexpr std::uint64_t kFailureRetryMs = 1000;
 
 std::atomic<std::uint64_t> g_fork_gen{0};
 std::once_flag g_atfork_once;
@@ -148,11 +155,19 @@ struct Persistence::State {
   std::uint64_t seen_gen = 0;  // snapshot_gen this handle's journal was last rotated at
   std::atomic<std::uint64_t> next_poke_ms{0};
   std::string last_snapshot_error;
+  // A snapshot failed (disk): mutations raise io_error until a snapshot succeeds (any process's:
+  // last_snapshot_seq passes snapshot_failed_seq).
+  std::atomic<bool> snapshot_failed{false};
+  std::string snapshot_error;                           // guarded by mu
+  std::uint64_t snapshot_failed_seq = 0;                // journal_seq when it failed; guarded by mu
+  std::uint64_t retry_at_ms = 0, retry_backoff_ms = 0;  // background thread only
 };
 
 Persistence::Persistence(Segment* seg, Config config)
     : seg_(seg), hdr_(seg->header()), cfg_(std::move(config)) {
   std::call_once(g_atfork_once, [] { ::pthread_atfork(nullptr, nullptr, OnForkChild); });
+  DirIdentity id;
+  if (ReadDirIdentity(cfg_.dir, &id, cfg_.trusted_group)) store_id_ = id.id;
   StartState();
 }
 
@@ -163,15 +178,22 @@ void Persistence::StartState() {
   proto.shard_count = hdr_->shard_count;
   proto.pid = static_cast<std::uint32_t>(::getpid());
   proto.start_time = os::ProcessStartTime(::getpid());
+  proto.store_id = static_cast<std::uint32_t>(store_id_);
   st_ = std::make_unique<State>(cfg_.dir, proto, cfg_.policy);
+  st_->writer.SetGroup(cfg_.trusted_group);
   st_->seen_gen = hdr_->snapshot_gen.load(std::memory_order_acquire);
 }
 
 Persistence::~Persistence() {
+  (void)Close();
+}
+
+std::string Persistence::Close() noexcept {
+  if (!st_) return {};
   if (fork_gen_ != g_fork_gen.load(std::memory_order_relaxed)) {
     // A forked child holding the parent's handle: the threads and the file are the parent's.
     (void)st_.release();
-    return;
+    return {};
   }
   State& st = *st_;
   {
@@ -183,6 +205,45 @@ Persistence::~Persistence() {
   st.cancel.store(true);
   if (st.snapshotter.joinable()) st.snapshotter.join();
   st.writer.Seal();
+  // A snapshot at close: the cure for a failure (it holds every applied mutation), or the
+  // periodic one when it is overdue or journals pile up. One attempt, skipped while another
+  // process writes one.
+  bool want = st.writer.failed() || st.snapshot_failed.load();
+  if (!want) {
+    const bool changed = hdr_->journal_seq.load(std::memory_order_relaxed) !=
+                         hdr_->last_snapshot_seq.load(std::memory_order_relaxed);
+    if (changed && MonotonicMs() >= hdr_->snapshot_due_ms.load(std::memory_order_relaxed)) {
+      want = true;
+    } else if (changed) {
+      try {
+        std::size_t journals = 0;
+        for (const auto& n : fileio::ListDir(cfg_.dir)) {
+          JournalName jn;
+          if (ParseJournalName(n, &jn)) ++journals;
+        }
+        want = journals > kMaxJournalFiles;
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  if (want) {
+    try {
+      SnapshotNow();
+    } catch (const std::exception&) {
+      // Reported below if it was the cure that failed; a busy lease means another writer is on it.
+    }
+  }
+  std::string err = st.writer.error();
+  if (err.empty() && st.snapshot_failed.load()) {
+    std::lock_guard<std::mutex> lk(st.mu);
+    err = st.snapshot_error;
+  }
+  if (!err.empty())
+    err +=
+        "; writes of this handle may be in the store but not on disk: a snapshot once the "
+        "disk is fixed (Store::snapshot, shmkv snapshot) makes them durable";
+  st_.reset();
+  return err;
 }
 
 Persistence::State& Persistence::St() {
@@ -195,30 +256,75 @@ Persistence::State& Persistence::St() {
   return *st_;
 }
 
+void Persistence::CheckHealthy() {
+  State& st = St();
+  if (st.writer.failed()) [[unlikely]] {
+    std::string e = st.writer.error();
+    if (!e.empty())
+      Throw(errc::io_error, e + " (nothing changed; writes resume once a snapshot "
+                                "succeeds: Store::sync() or snapshot() retries)");
+  }
+  if (st.snapshot_failed.load(std::memory_order_acquire)) [[unlikely]] {
+    std::lock_guard<std::mutex> lk(st.mu);
+    if (st.snapshot_failed.load()) Throw(errc::io_error, st.snapshot_error + " (nothing changed)");
+  }
+}
+
 std::uint64_t Persistence::LogSet(std::string_view key, std::string_view value,
-                                  std::uint64_t expires_ms) {
+                                  std::uint64_t expires_ms, bool refuse) {
   State& st = St();
   std::uint64_t seq = hdr_->journal_seq.fetch_add(1, std::memory_order_relaxed);
-  return st.writer.Append(seq, JournalOp::set, key, value, expires_ms, 0);
+  return st.writer.Append(seq, JournalOp::set, key, value, expires_ms, 0, refuse);
 }
 
-std::uint64_t Persistence::LogDel(std::string_view key) {
+std::uint64_t Persistence::LogDel(std::string_view key, bool refuse) {
   State& st = St();
   std::uint64_t seq = hdr_->journal_seq.fetch_add(1, std::memory_order_relaxed);
-  return st.writer.Append(seq, JournalOp::del, key, {}, 0, 0);
+  return st.writer.Append(seq, JournalOp::del, key, {}, 0, 0, refuse);
 }
 
-std::uint64_t Persistence::LogClearShard(std::uint32_t shard) {
+std::uint64_t Persistence::LogClearShard(std::uint32_t shard, bool refuse) {
   State& st = St();
   std::uint64_t seq = hdr_->journal_seq.fetch_add(1, std::memory_order_relaxed);
-  return st.writer.Append(seq, JournalOp::clear_shard, {}, {}, 0, shard);
+  return st.writer.Append(seq, JournalOp::clear_shard, {}, {}, 0, shard, refuse);
+}
+
+void Persistence::WaitDurable(std::uint64_t ticket) {
+  St().writer.WaitDurable(ticket);
+}
+
+void Persistence::Compensate(std::string_view key) noexcept {
+  try {
+    State& st = St();
+    const std::uint64_t hash = HashKey(hdr_, key);
+    std::uint64_t ticket;
+    {
+      ShardLock lock(seg_, ShardOf(hdr_, hash));
+      Shard& shard = lock.shard();
+      const std::uint64_t slot = shard.Find(key, KeyHash{hash});
+      const RecordHeader* r = slot == kNotFound ? nullptr : shard.RecordAt(slot);
+      if (r && !Shard::Expired(r, os::NowUnixMs()))
+        ticket = LogSet(key, Shard::ValueOf(r), r->expires_ms.load(std::memory_order_relaxed));
+      else
+        ticket = LogDel(key);
+    }
+    if (cfg_.policy == FsyncPolicy::always) st.writer.WaitDurable(ticket);
+  } catch (const std::exception&) {
+    // The journal failed: the snapshot that cures it holds the key's real state.
+  }
 }
 
 void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
   State& st = St();
   if (!st.started.load(std::memory_order_acquire)) StartThread(st);
   const std::uint64_t now = CoarseMonotonicMs();
+  if (st.writer.failed() || st.snapshot_failed.load(std::memory_order_relaxed)) [[unlikely]] {
+    // Wake the background thread: it retries the snapshot that cures the failure.
+    std::lock_guard<std::mutex> lk(st.mu);
+    st.cv.notify_one();
+  }
   try {
+    if (ticket == kDroppedTicket) Throw(errc::io_error, st.writer.error());
     if (cfg_.policy == FsyncPolicy::always) {
       st.writer.WaitDurable(ticket);
     } else {
@@ -241,7 +347,10 @@ void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
       }
     }
   } catch (const Error&) {
-    if (may_throw) throw;
+    // Policy interval/never: a record appended before the failure belongs to a mutation that
+    // was applied; the snapshot that cures the failure holds it, so the mutation stands and the
+    // failure is reported to the next one (CheckHealthy). A dropped record was not appended.
+    if (may_throw && (cfg_.policy == FsyncPolicy::always || ticket == kDroppedTicket)) throw;
   }
   if (now >= hdr_->snapshot_due_ms.load(std::memory_order_relaxed) &&
       now >= st.next_poke_ms.load(std::memory_order_relaxed)) {
@@ -255,7 +364,63 @@ void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
 }
 
 void Persistence::Sync() {
-  St().writer.Flush(true);
+  State& st = St();
+  // The cure for a failure is a snapshot (AfterSnapshot resets the writer). Another one may be
+  // running (our background retry, another process): wait for it, bounded.
+  const std::uint64_t deadline = MonotonicMs() + kLeaseSeconds * 1000;
+  while (st.writer.failed() || st.snapshot_failed.load()) {
+    try {
+      SnapshotNow();
+      break;
+    } catch (const Error& e) {
+      if (e.code_value() != errc::busy || MonotonicMs() > deadline) throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    AfterSnapshot(st, hdr_->last_snapshot_seq.load(std::memory_order_acquire));
+  }
+  CheckHealthy();
+  st.writer.Flush(true);
+  // What the other handles have written (policies interval and never) is made durable too;
+  // records still buffered inside other processes are out of reach.
+  auto failed = [&](const std::exception& e) {
+    Throw(errc::io_error, "sync of " + cfg_.dir + " failed: " + e.what());
+  };
+  std::vector<std::string> names;
+  try {
+    names = fileio::ListDir(cfg_.dir);
+  } catch (const std::exception& e) {
+    failed(e);
+  }
+  for (const auto& n : names) {
+    JournalName jn;
+    if (!ParseJournalName(n, &jn)) continue;
+    const std::string path = cfg_.dir + "/" + n;
+    int fd = -1;
+    try {
+      fd = fileio::OpenRead(path);
+    } catch (const Error& e) {
+      if (e.code_value() == errc::not_found) continue;  // retired meanwhile
+      failed(e);
+    }
+    try {
+      os::CheckTrusted(fd, path, cfg_.trusted_group);  // permission_denied as it is
+    } catch (...) {
+      fileio::Close(fd);
+      throw;
+    }
+    try {
+      fileio::DataSync(fd, path);
+    } catch (const std::exception& e) {
+      fileio::Close(fd);
+      failed(e);
+    }
+    fileio::Close(fd);
+  }
+  try {
+    fileio::SyncDir(cfg_.dir);
+  } catch (const std::exception& e) {
+    failed(e);
+  }
 }
 
 void Persistence::RequestSnapshot() {
@@ -312,12 +477,26 @@ void Persistence::Tick(State& st) {
   if (gen != st.seen_gen) {
     st.seen_gen = gen;
     st.writer.Seal();
+    AfterSnapshot(st, hdr_->last_snapshot_seq.load(std::memory_order_acquire));
   }
   bool force;
   {
     std::lock_guard<std::mutex> lk(st.mu);
     force = st.force_snapshot;
     st.force_snapshot = st.snapshot_wanted = false;
+  }
+  if (st.writer.failed() || st.snapshot_failed.load()) {
+    // Failed: retry the cure (a snapshot) with a backoff, whatever the snapshot schedule says.
+    const std::uint64_t now = MonotonicMs();
+    if (now >= st.retry_at_ms) {
+      st.retry_backoff_ms = st.retry_backoff_ms == 0
+                                ? kFailureRetryMs
+                                : std::min(st.retry_backoff_ms * 2, cfg_.snapshot_interval_ms);
+      st.retry_at_ms = now + st.retry_backoff_ms;
+      force = true;
+    }
+  } else {
+    st.retry_backoff_ms = 0;
   }
   MaybeStartSnapshot(st, force);
 }
@@ -349,6 +528,8 @@ void Persistence::MaybeStartSnapshot(State& st, bool force) {
       std::uint64_t retry =
           st.cancel.load() ? 0 : std::min<std::uint64_t>(cfg_.snapshot_interval_ms, 5000);
       hdr_->snapshot_due_ms.store(MonotonicMs() + retry, std::memory_order_relaxed);
+      const Error* err = dynamic_cast<const Error*>(&e);
+      if (!err || err->code_value() != errc::busy) SnapshotFailed(st, e.what());
       std::lock_guard<std::mutex> lk(st.mu);
       st.last_snapshot_error = e.what();
     }
@@ -360,11 +541,11 @@ void Persistence::MaybeStartSnapshot(State& st, bool force) {
 }
 
 BackupResult Persistence::RunSnapshot(State& st, const std::atomic<bool>* cancel) {
-  (void)st;
   const std::uint64_t t0 = os::NowMonotonicNs();
   std::uint64_t lease = hdr_->snapshot_lease.load();
   SnapshotWriteOptions o;
   o.name_by_seq = true;
+  o.group = cfg_.trusted_group;
   o.before_shard = [&](std::uint32_t) {
     if (cancel && cancel->load())
       Throw(errc::busy, "snapshot cancelled: the handle that was writing it is closing");
@@ -372,12 +553,24 @@ BackupResult Persistence::RunSnapshot(State& st, const std::atomic<bool>* cancel
       Throw(errc::busy,
             "snapshot lease lost (held by " + LeaseHolder(hdr_->snapshot_lease.load()) + ")");
   };
-  SnapshotWriteResult r = WriteSnapshot(*seg_, cfg_.dir, o);
+  SnapshotWriteResult r;
+  try {
+    r = WriteSnapshot(*seg_, cfg_.dir, o);
+  } catch (const Error& e) {
+    if (e.code_value() == errc::busy) throw;
+    Throw(errc::io_error, std::string("snapshot of store '") + seg_->name() + "' into " + cfg_.dir +
+                              " failed: " + e.what());
+  }
   hdr_->last_snapshot_seq.store(r.seq, std::memory_order_relaxed);
   hdr_->last_snapshot_unix_ms.store(os::NowUnixMs(), std::memory_order_relaxed);
   hdr_->snapshot_gen.fetch_add(1, std::memory_order_release);
   SHMKV_CRASH_POINT("snapshot.published");
-  CleanupAfterSnapshot(r.seq);
+  AfterSnapshot(st, r.seq);
+  try {
+    CleanupAfterSnapshot(r.seq);
+  } catch (const std::exception&) {
+    // Old files stay until the next snapshot's cleanup; nothing is lost.
+  }
   BackupResult out;
   out.entries = r.entries;
   out.bytes = r.bytes;
@@ -397,12 +590,38 @@ BackupResult Persistence::SnapshotNow() {
     BackupResult r = RunSnapshot(st, nullptr);
     ReleaseLease(&hdr_->snapshot_lease, hdr_->snapshot_lease.load());
     return r;
+  } catch (const Error& e) {
+    if (e.code_value() != errc::busy) SnapshotFailed(st, e.what());
+    std::uint64_t cur = hdr_->snapshot_lease.load();
+    if ((cur >> 32) == static_cast<std::uint64_t>(::getpid()))
+      ReleaseLease(&hdr_->snapshot_lease, cur);
+    throw;
   } catch (...) {
     std::uint64_t cur = hdr_->snapshot_lease.load();
     if ((cur >> 32) == static_cast<std::uint64_t>(::getpid()))
       ReleaseLease(&hdr_->snapshot_lease, cur);
     throw;
   }
+}
+
+void Persistence::AfterSnapshot(State& st, std::uint64_t seq) {
+  // A snapshot that started after the failure holds every mutation applied before it, journaled
+  // or not: the journal resumes in a new file.
+  st.writer.Reset(seq);
+  if (st.snapshot_failed.load()) {
+    std::lock_guard<std::mutex> lk(st.mu);
+    if (seq >= st.snapshot_failed_seq) {
+      st.snapshot_failed.store(false);
+      st.snapshot_error.clear();
+    }
+  }
+}
+
+void Persistence::SnapshotFailed(State& st, const std::string& what) {
+  std::lock_guard<std::mutex> lk(st.mu);
+  st.snapshot_error = what;
+  st.snapshot_failed_seq = hdr_->journal_seq.load(std::memory_order_acquire);
+  st.snapshot_failed.store(true, std::memory_order_release);
 }
 
 void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
@@ -425,6 +644,18 @@ void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
   for (std::size_t i = keep; i < snaps.size(); ++i)
     fileio::Unlink(cfg_.dir + "/" + SnapshotFileName(snaps[i]));
   const std::uint64_t oldest_kept = snaps[std::min(keep, snaps.size()) - 1];
+  // Before any journal goes, the directory records that history below oldest_kept now lives
+  // only in snapshots: a recovery that cannot load one that recent refuses (a gap) instead of
+  // starting from the journals that remain.
+  DirIdentity id;
+  if (!ReadDirIdentity(cfg_.dir, &id, cfg_.trusted_group)) {
+    id.name = cfg_.store_name.empty() ? seg_->name() : cfg_.store_name;
+    id.id = store_id_ ? store_id_ : (os::RandomSeed() | 1);
+  }
+  if (id.retired_below < oldest_kept) {
+    id.retired_below = oldest_kept;
+    WriteDirIdentity(cfg_.dir, id, cfg_.trusted_group);  // throws: then nothing is deleted
+  }
   for (const auto& n : names) {
     JournalName jn;
     if (!ParseJournalName(n, &jn)) continue;
@@ -434,7 +665,7 @@ void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
       // Still being appended to, unless its process is gone.
       if (os::ProcessAlive(static_cast<pid_t>(jn.pid), jn.start_time)) continue;
       try {
-        fileio::MappedFile f(path);
+        fileio::MappedFile f(path, cfg_.trusted_group);
         max_seq = ScanJournal(f.view(), path, nullptr).max_seq;
       } catch (const std::exception&) {
         continue;  // not ours to delete
@@ -446,6 +677,86 @@ void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
   try {
     fileio::SyncDir(cfg_.dir);
   } catch (const Error&) {
+  }
+}
+
+// --- directory identity ---
+
+bool ReadDirIdentity(const std::string& dir, DirIdentity* out,
+                     const std::optional<std::uint32_t>& trusted_group) {
+  const std::string path = dir + "/" + kIdentityFile;
+  int fd;
+  try {
+    fd = fileio::OpenReadTrusted(path, trusted_group);
+  } catch (const Error& e) {
+    if (e.code_value() == errc::not_found) return false;
+    throw;
+  }
+  std::string text(4096, '\0');
+  std::size_t got = 0;
+  try {
+    got = fileio::PreadSome(fd, text.data(), text.size(), 0, path);
+  } catch (...) {
+    fileio::Close(fd);
+    throw;
+  }
+  fileio::Close(fd);
+  text.resize(got);
+  DirIdentity id;
+  bool magic = false, have_name = false, have_id = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    const std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    auto sp = line.find(' ');
+    const std::string k = line.substr(0, sp),
+                      v = sp == std::string::npos ? "" : line.substr(sp + 1);
+    if (k == "shmkv-directory" && v == "1") {
+      magic = true;
+    } else if (k == "name") {
+      id.name = v;
+      have_name = !v.empty();
+    } else if (k == "id") {
+      id.id = std::strtoull(v.c_str(), nullptr, 16);
+      have_id = id.id != 0;
+    } else if (k == "retired_below") {
+      id.retired_below = std::strtoull(v.c_str(), nullptr, 10);
+    }
+  }
+  if (!magic || !have_name || !have_id)
+    Throw(errc::corrupted, path +
+                               ": not a shmkv directory identity file (expected the lines "
+                               "'shmkv-directory 1', 'name <store>', 'id <hex>') at offset 0");
+  *out = id;
+  return true;
+}
+
+void WriteDirIdentity(const std::string& dir, const DirIdentity& id,
+                      const std::optional<std::uint32_t>& trusted_group) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id.id));
+  const std::string text = "shmkv-directory 1\nname " + id.name + "\nid " + hex +
+                           "\nretired_below " + std::to_string(id.retired_below) + "\n";
+  static std::atomic<std::uint64_t> counter{0};
+  const std::string path = dir + "/" + kIdentityFile;
+  const std::string tmp =
+      path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+  const std::uint32_t mode = trusted_group ? 0640 : 0600;
+  int fd = fileio::CreateNew(tmp, mode);
+  try {
+    if (trusted_group) os::SetGroup(fd, tmp, *trusted_group);
+    fileio::WriteAll(fd, text.data(), text.size(), tmp);
+    fileio::DataSync(fd, tmp);
+    fileio::Close(fd);
+    fd = -1;
+    fileio::Rename(tmp, path);
+    fileio::SyncDir(dir);
+  } catch (...) {
+    fileio::Close(fd);
+    fileio::Unlink(tmp);
+    throw;
   }
 }
 
@@ -497,7 +808,8 @@ void CheckLimits(const SegmentHeader* h, std::string_view key, std::string_view 
                                      std::to_string(h->max_value_bytes));
 }
 
-void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) {
+void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& ident,
+             RecoveryReport* rep) {
   const std::uint64_t t0 = os::NowMonotonicNs();
   SegmentHeader* h = seg.header();
   h->persist_enabled = 1;
@@ -506,9 +818,11 @@ void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) 
   h->persist_snapshot_interval_ms = cfg.snapshot_interval_ms;
   h->persist_keep_snapshots = cfg.keep_snapshots;
   std::snprintf(h->persist_dir, sizeof h->persist_dir, "%s", cfg.dir.c_str());
+  std::vector<std::string> notes = std::move(rep->notes);
   *rep = RecoveryReport{};
   rep->performed = true;
   rep->directory = cfg.dir;
+  rep->notes = std::move(notes);
   const std::uint64_t now = os::NowUnixMs();
 
   std::vector<std::string> names = fileio::ListDir(cfg.dir);
@@ -525,7 +839,7 @@ void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) 
   for (std::uint64_t seq : snap_seqs) {
     const std::string path = cfg.dir + "/" + SnapshotFileName(seq);
     try {
-      snap = std::make_unique<SnapshotFile>(path);
+      snap = std::make_unique<SnapshotFile>(path, cfg.trusted_group);
       break;
     } catch (const Error& e) {
       if (e.code_value() != errc::corrupted) throw;  // newer format, I/O: refuse to guess
@@ -544,8 +858,29 @@ void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) 
     const std::string path = cfg.dir + "/" + SnapshotFileName(seq);
     try {
       fileio::Rename(path, path + ".corrupt");
-    } catch (const Error&) {
+      rep->notes.push_back("set aside " + path + " as " + path + ".corrupt (it did not verify)");
+    } catch (const Error& e) {
+      rep->notes.push_back("could not set aside " + path + ": " + e.what());
     }
+  }
+  // Gap: history below ident.retired_below survives only in snapshots (its journals were
+  // retired once a retained snapshot covered it). Starting from an older snapshot, or from the
+  // journals alone, would silently lose that range.
+  if (ident.retired_below > 0 && (!snap || snap->header().seq < ident.retired_below)) {
+    const std::string from =
+        snap ? "snapshot " + snap->path() + " (seq " + std::to_string(snap->header().seq) + ")"
+             : std::string("no snapshot (the history starts at seq 1)");
+    Throw(errc::corrupted, "gap in the history of " + cfg.dir + ": journals below seq " +
+                               std::to_string(ident.retired_below) +
+                               " were retired once a snapshot covered them (" + kIdentityFile +
+                               " retired_below), but recovery can start only from " + from +
+                               "; seqs " + std::to_string(snap ? snap->header().seq : 1) + ".." +
+                               std::to_string(ident.retired_below - 1) +
+                               " are in no file. Put the snapshots back (or move " + kIdentityFile +
+                               " away to accept the loss)" +
+                               (rep->rejected_snapshots.empty()
+                                    ? std::string()
+                                    : "; rejected: " + Join(rep->rejected_snapshots, "; ")));
   }
   std::uint64_t max_seq = 0;
   std::uint64_t max_watermark = 0;
@@ -562,6 +897,7 @@ void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) 
   // 2. Every journal's valid prefix.
   std::vector<std::unique_ptr<fileio::MappedFile>> files;
   std::vector<JournalFileHeader> file_headers;
+  std::vector<bool> header_trusted;
   std::vector<ReplayRecord> records;
   std::string first_unreadable;
   bool any_record = false;
@@ -569,12 +905,19 @@ void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) 
     JournalName jn;
     if (!ParseJournalName(n, &jn)) continue;
     const std::string path = cfg.dir + "/" + n;
-    auto f = std::make_unique<fileio::MappedFile>(path);
+    auto f = std::make_unique<fileio::MappedFile>(path, cfg.trusted_group);
     const std::uint32_t idx = static_cast<std::uint32_t>(files.size());
     JournalScan scan = ScanJournal(f->view(), path, [&](const JournalRecord& r, std::uint64_t) {
       records.push_back({r, idx});
     });
     ++rep->journal_files;
+    if (ident.id != 0 && scan.header_trusted && scan.header.store_id != 0 &&
+        scan.header.store_id != static_cast<std::uint32_t>(ident.id))
+      Throw(errc::corrupted, path + ": journal of another store (store id " +
+                                 std::to_string(scan.header.store_id) + " at offset 56; " +
+                                 cfg.dir + " belongs to store '" + ident.name + "')");
+    for (auto& sk : scan.skipped) rep->skipped.push_back(std::move(sk));
+    rep->skipped_bytes += scan.skipped_bytes;
     if (scan.valid_bytes < scan.file_bytes) {
       std::uint64_t cut = scan.file_bytes - scan.valid_bytes;
       rep->truncated.push_back(path + ": cut at offset " + std::to_string(scan.valid_bytes) + " (" +
@@ -588,6 +931,25 @@ void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) 
     any_record = any_record || scan.records > 0;
     files.push_back(std::move(f));
     file_headers.push_back(scan.header);
+    header_trusted.push_back(scan.header_trusted);
+  }
+  // A damaged header loses only the epoch its clear records are read in. Take it from the
+  // header anyway when another trusted header or the snapshot vouches for that epoch; refuse
+  // when a clear record depends on an epoch nobody can confirm.
+  for (const auto& r : records) {
+    if (r.rec.op != JournalOp::clear_shard || header_trusted[r.file]) continue;
+    const JournalFileHeader& fh = file_headers[r.file];
+    bool vouched = snap && snap->header().hash_seed == fh.epoch &&
+                   snap->header().shard_count == fh.shard_count;
+    for (std::size_t k = 0; k < files.size() && !vouched; ++k)
+      vouched = header_trusted[k] && file_headers[k].epoch == fh.epoch &&
+                file_headers[k].shard_count == fh.shard_count;
+    if (!vouched || fh.shard_count == 0 || !std::has_single_bit(fh.shard_count))
+      Throw(errc::corrupted, files[r.file]->path() +
+                                 ": header damaged and the file holds a clear record (seq " +
+                                 std::to_string(r.rec.seq) +
+                                 ") whose epoch no other file confirms; refusing to guess "
+                                 "which keys it cleared");
   }
   if (!snap && !any_record && !first_unreadable.empty())
     Throw(errc::corrupted, "nothing valid to recover in " + cfg.dir + ": " + first_unreadable);
@@ -708,9 +1070,14 @@ std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryR
   cfg.fsync_interval_ms = static_cast<std::uint64_t>(po.fsync_interval.count());
   cfg.snapshot_interval_ms = static_cast<std::uint64_t>(po.snapshot_interval.count());
   cfg.keep_snapshots = po.keep_snapshots;
+  cfg.store_name = options.name;
+  cfg.trusted_group = options.trusted_group;
   if (options.open_mode == OpenMode::attach_only || options.open_mode == OpenMode::read_only)
     return Segment::Open(options);
-  fileio::MakeDirs(cfg.dir, 0700);
+  // A store shared with a group keeps its files in a directory of that group (group members
+  // write their own journals and snapshots there); otherwise only this user may write it.
+  fileio::MakeDirs(cfg.dir, cfg.trusted_group ? 0770 : 0700, cfg.trusted_group);
+  fileio::CheckTrustedDir(cfg.dir, cfg.trusted_group);
   if (options.open_mode == OpenMode::create_or_attach) {
     Options a = options;
     a.open_mode = OpenMode::attach_only;
@@ -721,19 +1088,59 @@ std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryR
     }
   }
   // The segment must be created: from the directory's content, by exactly one opener.
-  fileio::DirLock lock(cfg.dir + "/LOCK", kRecoveryLockWaitMs);
+  fileio::DirLock lock(cfg.dir + "/LOCK", kRecoveryLockWaitMs, cfg.trusted_group);
   bool has_files = false;
   for (const auto& n : fileio::ListDir(cfg.dir)) {
     JournalName jn;
     std::uint64_t seq;
     if (ParseJournalName(n, &jn) || ParseSnapshotName(n, &seq)) has_files = true;
   }
+  // One store per directory: the directory names its store. A directory written before
+  // identities existed (files, no STORE) is adopted by the first store that recovers from it.
+  DirIdentity ident;
+  *rep = RecoveryReport{};
+  if (ReadDirIdentity(cfg.dir, &ident, cfg.trusted_group)) {
+    if (ident.name != options.name) {
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(ident.id));
+      Throw(errc::invalid_argument, "directory " + cfg.dir + " belongs to store '" + ident.name +
+                                        "' (id " + hex + ", " + cfg.dir + "/" + kIdentityFile +
+                                        "), not to store '" + options.name +
+                                        "'; give each store its own directory");
+    }
+  } else {
+    ident.name = options.name;
+    ident.id = os::RandomSeed() | 1;
+    // STORE lost but journals stamped with an identity (files copied or the file deleted):
+    // keep their id, so they stay this store's.
+    for (const auto& n : fileio::ListDir(cfg.dir)) {
+      JournalName jn;
+      if (!ParseJournalName(n, &jn)) continue;
+      try {
+        fileio::MappedFile f(cfg.dir + "/" + n, cfg.trusted_group);
+        if (f.size() < kJournalHeaderBytes) continue;
+        JournalScan head = ScanJournal(f.view().substr(0, kJournalHeaderBytes), f.path(), nullptr);
+        if (head.header_trusted && head.header.store_id != 0) {
+          ident.id = (ident.id & ~0xffffffffull) | head.header.store_id;
+          break;
+        }
+      } catch (const std::exception&) {
+      }
+    }
+    WriteDirIdentity(cfg.dir, ident, cfg.trusted_group);
+    if (has_files)
+      rep->notes.push_back("adopted " + cfg.dir + " for store '" + options.name +
+                           "': its files were written by a version without directory "
+                           "identities (" +
+                           kIdentityFile +
+                           " written now); a gap from "
+                           "snapshots deleted before this run cannot be detected");
+  }
   return Segment::Open(options, [&](Segment& seg) {
     if (has_files) {
-      Recover(seg, cfg, rep);
+      Recover(seg, cfg, ident, rep);
     } else {
       InitFresh(seg, cfg);
-      *rep = RecoveryReport{};
       rep->performed = true;
       rep->directory = cfg.dir;
       rep->next_seq = 1;
@@ -761,6 +1168,8 @@ void OpenStore(Store::Impl& im, const Options& options) {
   cfg.fsync_interval_ms = h->persist_fsync_interval_ms;
   cfg.snapshot_interval_ms = h->persist_snapshot_interval_ms;
   cfg.keep_snapshots = h->persist_keep_snapshots;
+  cfg.store_name = options.name;
+  cfg.trusted_group = options.trusted_group;
   if (options.persistence) {
     std::string dir = fileio::AbsolutePath(options.persistence->directory);
     if (dir != cfg.dir)
@@ -771,6 +1180,7 @@ void OpenStore(Store::Impl& im, const Options& options) {
   }
   im.recovery.directory = cfg.dir;
   if (im.read_only) return;
+  fileio::CheckTrustedDir(cfg.dir, cfg.trusted_group);  // we are about to write into it
   im.persistence = std::make_unique<Persistence>(im.seg.get(), cfg);
   im.persist = im.persistence.get();
   // After a replay, write a snapshot soon: it makes the replayed journals deletable.

@@ -109,7 +109,16 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
   static std::atomic<std::uint64_t> tmp_counter{0};
   const std::string tmp = final_path + ".tmp-" + std::to_string(::getpid()) + "-" +
                           std::to_string(tmp_counter.fetch_add(1));
-  int fd = fileio::CreateNew(tmp);
+  int fd = fileio::CreateNew(tmp, options.group ? 0640 : 0600);
+  if (options.group) {
+    try {
+      os::SetGroup(fd, tmp, *options.group);
+    } catch (...) {
+      fileio::Close(fd);
+      fileio::Unlink(tmp);
+      throw;
+    }
+  }
   SHMKV_CRASH_POINT("snapshot.tmp_created");
   SnapshotWriteResult result;
   try {
@@ -280,11 +289,20 @@ SnapshotHeader ReadSnapshotHeader(std::string_view data, const std::string& path
 
 struct SnapshotFile::Mapping {
   explicit Mapping(const std::string& path) : file(path) {}
+  Mapping(const std::string& path, const std::optional<std::uint32_t>& trusted_group)
+      : file(path, trusted_group) {}
   fileio::MappedFile file;
 };
 
-SnapshotFile::SnapshotFile(const std::string& path)
-    : path_(path), map_(std::make_unique<Mapping>(path)) {
+SnapshotFile::SnapshotFile(const std::string& path) : SnapshotFile(path, nullptr) {}
+
+SnapshotFile::SnapshotFile(const std::string& path,
+                           const std::optional<std::uint32_t>& trusted_group)
+    : SnapshotFile(path, &trusted_group) {}
+
+SnapshotFile::SnapshotFile(const std::string& path, const std::optional<std::uint32_t>* trust)
+    : path_(path),
+      map_(trust ? std::make_unique<Mapping>(path, *trust) : std::make_unique<Mapping>(path)) {
   std::string_view data = map_->file.view();
   header_ = ReadSnapshotHeader(data, path);
   if (data.size() < kSnapshotTrailerBytes + 16)

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,8 @@ struct SnapshotWriteOptions {
   bool name_by_seq = false;
   // Called before each shard; may throw to abort (the temporary file is removed).
   std::function<void(std::uint32_t shard)> before_shard;
+  // A store shared with a group: the file gets this group and mode 0640.
+  std::optional<std::uint32_t> group;
 };
 
 struct SnapshotWriteResult {
@@ -98,6 +101,9 @@ struct SnapshotEntry {
 class SnapshotFile {
  public:
   explicit SnapshotFile(const std::string& path);
+  // A file of the persistence directory: opened O_NOFOLLOW and refused (permission_denied)
+  // unless os::CheckTrusted accepts it.
+  SnapshotFile(const std::string& path, const std::optional<std::uint32_t>& trusted_group);
   ~SnapshotFile();
   const SnapshotHeader& header() const { return header_; }
   const std::vector<std::uint64_t>& watermarks() const { return watermarks_; }
@@ -106,6 +112,7 @@ class SnapshotFile {
   const std::string& path() const { return path_; }
 
  private:
+  SnapshotFile(const std::string& path, const std::optional<std::uint32_t>* trust);
   std::string path_;
   struct Mapping;
   std::unique_ptr<Mapping> map_;

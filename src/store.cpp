@@ -121,12 +121,14 @@ bool Store::segment_exists(const std::string& name) {
   return detail::os::Exists(detail::os::SegmentPath(name));
 }
 
-void Store::close() noexcept {
-  if (impl_) impl_->ClosePersistence();
+void Store::close() {
+  std::string err;
+  if (impl_) err = impl_->ClosePersistence();
   if (impl_ && impl_->seg) {
     impl_->FlushAllReads();
     impl_->seg.reset();
   }
+  if (!err.empty()) detail::Throw(errc::io_error, err);
 }
 
 void Store::Impl::RaiseBadKey(std::string_view key) {
@@ -205,9 +207,9 @@ void Store::set(std::string_view key, std::string_view value, std::chrono::milli
   auto route = im.RouteOf(key);
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
+  journal.Set(key, value, expires);  // before the change (write-ahead, see Journaled)
   WriteScope write(lock.shard());
   Put(lock.shard(), key, route.hash, value, expires);
-  journal.Set(key, value, expires);
 }
 
 bool Store::exists(std::string_view key) {
@@ -234,9 +236,9 @@ bool Store::del(std::string_view key) {
   std::uint64_t slot = shard.Find(key, route.hash);
   if (slot == kNotFound) return false;
   bool live = FindLive(shard, key, route.hash) != kNotFound;
+  journal.Del(key);
   WriteScope write(shard);
   shard.Erase(slot);
-  journal.Del(key);
   if (live) ++shard.header()->deletes;
   return live;
 }
@@ -252,18 +254,17 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   ShardLock lock(im.segment(), route.shard);  // no prefetch: counters are usually cache-hot
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
-  WriteScope write(shard);
   char buf[24];
   std::int64_t result;
-  if (slot != kNotFound && shard.IncrementInWord(slot, delta, &result)) {  // the hot path
-    ++shard.header()->sets;
-    if (journal.active()) {
-      const std::string_view text(
-          buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
-      journal.Set(key, text, shard.RecordAt(slot)->expires_ms.load(std::memory_order_relaxed));
+  if (!journal.active() && slot != kNotFound) {
+    WriteScope write(shard);
+    if (shard.IncrementInWord(slot, delta, &result)) {  // the hot path
+      ++shard.header()->sets;
+      return result;
     }
-    return result;
   }
+  // Persistent, or the value does not fit in place: the result is computed (and journaled)
+  // before anything changes.
   std::int64_t current = 0;
   std::uint64_t expires = 0;
   if (slot != kNotFound) {
@@ -281,13 +282,17 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
                                       " overflows int64");
   const std::string_view text(
       buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
-  if (slot != kNotFound) {
+  journal.Set(key, text, expires);
+  WriteScope write(shard);
+  std::int64_t in_place;
+  if (slot != kNotFound && journal.active() && shard.IncrementInWord(slot, delta, &in_place)) {
+    ++shard.header()->sets;
+  } else if (slot != kNotFound) {
     shard.Replace(slot, text, expires);
     ++shard.header()->sets;
   } else {
     Put(shard, key, route.hash, text, expires);
   }
-  journal.Set(key, text, expires);
   return result;
 }
 
@@ -304,9 +309,9 @@ GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   if (slot != kNotFound) return {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
+  journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
-  journal.Set(key, value, 0);
   return {std::string(value), false};
 }
 
@@ -322,9 +327,9 @@ SwapResult Store::swap(std::string_view key, std::string_view value) {
   std::uint64_t slot = FindLive(shard, key, route.hash);
   SwapResult result{std::nullopt, false};
   if (slot != kNotFound) result = {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
+  journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
-  journal.Set(key, value, 0);
   return result;
 }
 
@@ -345,9 +350,9 @@ bool Store::compare_and_swap(std::string_view key, std::optional<std::string_vie
     ++shard.header()->cas_failure;
     return false;
   }
+  journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
-  journal.Set(key, value, 0);
   ++shard.header()->cas_success;
   return true;
 }
@@ -365,9 +370,9 @@ bool Store::compare_and_delete(std::string_view key, std::string_view expected) 
     ++shard.header()->cas_failure;
     return false;
   }
+  journal.Del(key);
   WriteScope write(shard);
   shard.Erase(slot);
-  journal.Del(key);
   ++shard.header()->deletes;
   ++shard.header()->cas_success;
   return true;
@@ -385,9 +390,9 @@ bool Store::set_if_absent(std::string_view key, std::string_view value,
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   if (FindLive(shard, key, route.hash) != kNotFound) return false;
+  journal.Set(key, value, expires);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, expires);
-  journal.Set(key, value, expires);
   return true;
 }
 
@@ -404,9 +409,9 @@ bool Store::expire(std::string_view key, std::chrono::milliseconds ttl) {
   Shard& shard = lock.shard();
   std::uint64_t slot = FindLive(shard, key, route.hash);
   if (slot == kNotFound) return false;
+  journal.Set(key, Shard::ValueOf(shard.RecordAt(slot)), expires);  // after-image
   WriteScope write(shard);
   shard.SetExpiry(slot, expires);
-  journal.Set(key, Shard::ValueOf(shard.RecordAt(slot)), expires);  // after-image
   return true;
 }
 

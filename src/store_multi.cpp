@@ -189,8 +189,8 @@ DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t lim
         result.done = false;
         break;
       }
+      journal.Del(key);  // before the change (and before Erase: key points into the record)
       if (!write) write = std::make_unique<WriteScope>(shard);
-      journal.Del(key);  // before Erase: key points into the record
       shard.Erase(shard.Find(key, shard.Hash(key)));
       if (!expired) {
         ++result.deleted;
@@ -334,9 +334,9 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
   auto take = [&](Shard& shard, std::uint64_t slot) {
     const detail::RecordHeader* r = shard.RecordAt(slot);
     out = Entry{std::string(Shard::KeyOf(r)), std::string(Shard::ValueOf(r))};
+    journal.Del(out->key);
     WriteScope write(shard);
     shard.Erase(slot);
-    journal.Del(out->key);
     ++shard.header()->deletes;
   };
   if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
@@ -376,10 +376,10 @@ void Store::clear() {
   Journaled journal(im);
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
+    journal.ClearShard(s);
     WriteScope write(lock.shard());
     lock.shard().header()->deletes += lock.shard().count();
     lock.shard().Clear();
-    journal.ClearShard(s);
   }
 }
 

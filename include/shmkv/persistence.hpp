@@ -95,8 +95,17 @@ struct RecoveryReport {
   std::uint64_t records_skipped = 0;            // records already in the snapshot
   std::vector<std::string> truncated;           // "<file>: cut at offset N (M bytes): <reason>"
   std::uint64_t truncated_bytes = 0;            // bytes of journal tails that were cut
-  std::uint64_t entries = 0;                    // live keys after recovery
-  std::uint64_t next_seq = 0;                   // first sequence number after recovery
+  // Damage inside journals that was skipped, the records after it being kept:
+  // "<file>: skipped bytes [A, B) (N bytes): <reason>; records resume at offset B", and damaged
+  // headers ("<file>: header checksum mismatch ..."). Each entry is data that was lost or
+  // damaged on disk: report it.
+  std::vector<std::string> skipped;
+  std::uint64_t skipped_bytes = 0;
+  // Other things recovery did that an operator should know: damaged snapshots set aside as
+  // "<file>.corrupt", a directory written before identities adopted for this store.
+  std::vector<std::string> notes;
+  std::uint64_t entries = 0;   // live keys after recovery
+  std::uint64_t next_seq = 0;  // first sequence number after recovery
   std::chrono::microseconds duration{0};
 };
 
