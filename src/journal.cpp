@@ -76,7 +76,8 @@ char* PutBin(char* p, std::string_view b) {
 }  // namespace
 
 void AppendJournalRecord(std::string* out, std::uint64_t seq, JournalOp op, std::string_view key,
-                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard) {
+                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard,
+                         std::uint64_t epoch, std::uint32_t shard_count) {
   const std::size_t start = out->size();
   if (op == JournalOp::set && expires_ms < 0x80) {
     // Fast path for the common record (same bytes as the general encoder below): one resize,
@@ -112,8 +113,13 @@ void AppendJournalRecord(std::string* out, std::uint64_t seq, JournalOp op, std:
       break;
     case JournalOp::clear_shard:
       mp::Uint(out, shard);
-      mp::Nil(out);
-      mp::Uint(out, 0);
+      if (shard_count != 0) {
+        mp::Uint(out, epoch);
+        mp::Uint(out, shard_count);
+      } else {
+        mp::Nil(out);
+        mp::Uint(out, 0);
+      }
       break;
   }
   char* frame = out->data() + start;
@@ -153,9 +159,17 @@ bool DecodeJournalPayload(std::string_view payload, JournalRecord* rec) {
         rec->value = {};
         break;
       case 3:
-        if (a[1].type != msgpack::type::POSITIVE_INTEGER || a[1].via.u64 > 0xffffffffull ||
-            a[2].type != msgpack::type::NIL)
+        if (a[1].type != msgpack::type::POSITIVE_INTEGER || a[1].via.u64 > 0xffffffffull)
           return false;
+        if (a[2].type == msgpack::type::POSITIVE_INTEGER) {
+          const std::uint64_t n = a[3].via.u64;
+          if (n == 0 || n > (1u << 16) || (n & (n - 1)) != 0 || a[1].via.u64 >= n) return false;
+          rec->has_epoch = true;
+          rec->epoch = a[2].via.u64;
+          rec->shard_count = static_cast<std::uint32_t>(n);
+        } else if (a[2].type != msgpack::type::NIL) {
+          return false;
+        }
         rec->op = JournalOp::clear_shard;
         rec->shard = static_cast<std::uint32_t>(a[1].via.u64);
         rec->key = rec->value = {};
@@ -358,7 +372,8 @@ std::uint64_t JournalWriter::Append(std::uint64_t seq, JournalOp op, std::string
     if (refuse) Throw(errc::io_error, error_);
     return kDroppedTicket;  // never durable: IsLost() and WaitDurable() say so
   }
-  AppendJournalRecord(&buf_, seq, op, key, value, expires_ms, shard);
+  AppendJournalRecord(&buf_, seq, op, key, value, expires_ms, shard, proto_.epoch,
+                      proto_.shard_count);
   buf_max_seq_ = std::max(buf_max_seq_, seq);
   max_appended_seq_ = std::max(max_appended_seq_, seq);
   buffered_.store(buf_.size(), std::memory_order_relaxed);

@@ -15,7 +15,10 @@
 //            4 u32 length of the payload | 8 u64 sequence number
 //           16 payload, msgpack: [op, key: bin, value: bin | nil, expires unix ms: uint]
 //              op 1 set (after-image), 2 delete (value nil, expires 0),
-//              3 clear shard (key is the shard index as uint, in the epoch of the file header)
+//              3 clear shard: [3, shard index: uint, epoch: uint, shard count: uint] (the
+//                epoch, i.e. hash seed, and shard count the index refers to, so that a clear
+//                record does not depend on its file's header); files written before this carry
+//                [3, shard, nil, 0] and take both from the header
 // Records are physical (the resulting value, never a delta), so replaying them in sequence
 // order is exact and idempotent.
 //
@@ -69,12 +72,19 @@ struct JournalRecord {
   std::string_view value;  // set
   std::uint64_t expires_ms = 0;
   std::uint32_t shard = 0;  // clear_shard
+  // clear_shard: the epoch the shard index refers to, when the record carries it (else the
+  // file header's).
+  bool has_epoch = false;
+  std::uint64_t epoch = 0;
+  std::uint32_t shard_count = 0;
 };
 
 void EncodeJournalHeader(const JournalFileHeader& h, char out[kJournalHeaderBytes]);
-// Appends one framed record. For clear_shard, key/value are ignored and `shard` is written.
+// Appends one framed record. For clear_shard, key/value are ignored and `shard` is written with
+// its epoch (shard_count 0: the old form without it, kept for the golden tests).
 void AppendJournalRecord(std::string* out, std::uint64_t seq, JournalOp op, std::string_view key,
-                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard);
+                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard,
+                         std::uint64_t epoch = 0, std::uint32_t shard_count = 0);
 
 struct JournalScan {
   JournalFileHeader header;

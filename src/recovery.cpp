@@ -321,22 +321,19 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
     header_trusted.push_back(scan.header_trusted);
   }
   // A damaged header loses only the epoch its clear records are read in. Take it from the
-  // header anyway when another trusted header or the snapshot vouches for that epoch; refuse
-  // when a clear record depends on an epoch nobody can confirm.
-  for (const auto& r : records) {
-    if (r.rec.op != JournalOp::clear_shard || header_trusted[r.file]) continue;
-    const JournalFileHeader& fh = file_headers[r.file];
+  // header anyway when another trusted header or the snapshot vouches for that epoch; otherwise
+  // the epoch is unknown, and its clear runs are replayed only where the epoch cannot matter
+  // (see below).
+  std::vector<bool> epoch_unknown(files.size(), false);
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    if (header_trusted[f]) continue;
+    const JournalFileHeader& fh = file_headers[f];
     bool vouched = snap && snap->header().hash_seed == fh.epoch &&
                    snap->header().shard_count == fh.shard_count;
     for (std::size_t k = 0; k < files.size() && !vouched; ++k)
       vouched = header_trusted[k] && file_headers[k].epoch == fh.epoch &&
                 file_headers[k].shard_count == fh.shard_count;
-    if (!vouched || fh.shard_count == 0 || !std::has_single_bit(fh.shard_count))
-      Throw(errc::corrupted, files[r.file]->path() +
-                                 ": header damaged and the file holds a clear record (seq " +
-                                 std::to_string(r.rec.seq) +
-                                 ") whose epoch no other file confirms; refusing to guess "
-                                 "which keys it cleared");
+    epoch_unknown[f] = !vouched || fh.shard_count == 0 || !std::has_single_bit(fh.shard_count);
   }
   if (!snap && !any_record && !first_unreadable.empty())
     Throw(errc::corrupted, "nothing valid to recover in " + cfg.dir + ": " + first_unreadable);
@@ -365,13 +362,21 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
       continue;
     }
     if (r.rec.op == JournalOp::clear_shard) {
-      // A run of clears of one epoch: one pass over the store.
-      const JournalFileHeader& fh = file_headers[r.file];
+      // A run of clears of one epoch: one pass over the store. The epoch is the record's own
+      // (current format) or its file header's.
+      auto epoch_of = [&](const ReplayRecord& x) {
+        return x.rec.has_epoch
+                   ? JournalFileHeader{.epoch = x.rec.epoch, .shard_count = x.rec.shard_count}
+                   : file_headers[x.file];
+      };
+      const JournalFileHeader fh = epoch_of(r);
+      const bool unknown = !r.rec.has_epoch && epoch_unknown[r.file];
       std::vector<bool> cleared(std::max<std::uint32_t>(fh.shard_count, 1), false);
       std::size_t j = i;
       for (; j < records.size() && records[j].rec.op == JournalOp::clear_shard &&
-             file_headers[records[j].file].epoch == fh.epoch &&
-             file_headers[records[j].file].shard_count == fh.shard_count;
+             epoch_of(records[j]).epoch == fh.epoch &&
+             epoch_of(records[j]).shard_count == fh.shard_count &&
+             (!records[j].rec.has_epoch && epoch_unknown[records[j].file]) == unknown;
            ++j) {
         max_seq = std::max(max_seq, records[j].rec.seq + 1);
         if (covered(records[j])) {
@@ -381,6 +386,18 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
         if (records[j].rec.shard < cleared.size()) cleared[records[j].rec.shard] = true;
         ++rep->records_applied;
       }
+      bool all = false;  // the run clears every shard of its epoch: the seed does not matter
+      if (unknown) {
+        std::uint64_t live = 0;
+        for (std::uint32_t s = 0; s < h->shard_count; ++s) live += seg.shard(s)->count.load();
+        all = std::find(cleared.begin(), cleared.end(), false) == cleared.end();
+        if (live != 0 && !all)
+          Throw(errc::corrupted, files[r.file]->path() +
+                                     ": header damaged and the file clears some shards (from seq " +
+                                     std::to_string(r.rec.seq) +
+                                     ") of an epoch no other file confirms, over keys that "
+                                     "exist; refusing to guess which keys it cleared");
+      }
       for (std::uint32_t s = 0; s < h->shard_count; ++s) {
         ShardLock lock(&seg, s);
         Shard& shard = lock.shard();
@@ -389,7 +406,8 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
           if (k >= shard.count()) continue;
           std::string_view key = Shard::KeyOf(shard.Rec(shard.DenseAt(k)));
           std::uint32_t es = EpochShard(key, fh.epoch, std::max<std::uint32_t>(fh.shard_count, 1));
-          if (es < cleared.size() && cleared[es]) shard.Erase(shard.Find(key, shard.Hash(key)));
+          if (all || (es < cleared.size() && cleared[es]))
+            shard.Erase(shard.Find(key, shard.Hash(key)));
         }
       }
       i = j;
@@ -523,6 +541,9 @@ std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryR
                            " written now); a gap from "
                            "snapshots deleted before this run cannot be detected");
   }
+  // A directory whose history was retired into snapshots is never "empty": with no file left,
+  // Recover raises the gap.
+  if (ident.retired_below > 0) has_files = true;
   return Segment::Open(options, [&](Segment& seg) {
     if (has_files) {
       Recover(seg, cfg, ident, rep);
