@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
 
 #include "crashpoint.hpp"
 #include "file_io.hpp"
@@ -341,6 +343,14 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
   // 3. Replay in sequence order what the snapshot does not hold.
   std::sort(records.begin(), records.end(),
             [](const ReplayRecord& a, const ReplayRecord& b) { return a.rec.seq < b.rec.seq; });
+  // Only a key's last set or delete decides its state (clears in between only remove it): the
+  // earlier ones are not replayed. Besides saving work, this keeps a write that failed with
+  // store_full after its record was logged (its compensating after-image comes later, see
+  // Persistence::Compensate) from failing the replay the same way.
+  std::unordered_map<std::string_view, std::size_t> last_of_key;
+  last_of_key.reserve(records.size());
+  for (std::size_t k = 0; k < records.size(); ++k)
+    if (records[k].rec.op != JournalOp::clear_shard) last_of_key[records[k].rec.key] = k;
   const SnapshotHeader* sh = snap ? &snap->header() : nullptr;
   auto covered = [&](const ReplayRecord& r) {
     if (!sh) return false;
@@ -411,6 +421,11 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
         }
       }
       i = j;
+      continue;
+    }
+    if (last_of_key[r.rec.key] != i) {  // superseded by a later record of the same key
+      ++rep->records_applied;
+      ++i;
       continue;
     }
     const std::uint64_t hash = HashKey(h, r.rec.key);

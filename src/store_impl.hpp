@@ -159,8 +159,8 @@ class Journaled {
 
  private:
   void Before(std::string_view key) {
+    logged_ = false;  // the previous record's mutation (if any) was applied
     p_->CheckHealthy();
-    logged_ = false;
     last_key_.assign(key);  // key may point into a record the mutation frees
   }
   void After() {

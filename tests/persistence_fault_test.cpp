@@ -384,3 +384,40 @@ TEST_CASE("permissions: a persistence directory of another user is refused",
   REQUIRE(out == errc::permission_denied);
   REQUIRE(out.what.find("0666") != std::string::npos);
 }
+
+TEST_CASE("write-ahead: a write refused with store_full after its record leaves no trace",
+          "[persistence][fault]") {
+  for (FsyncPolicy policy : {FsyncPolicy::always, FsyncPolicy::interval}) {
+    INFO(PolicyName(policy));
+    TempDir dir;
+    SegmentGuard g(unique_name("pw"));
+    auto o = persistent_options(g.name(), dir.path, policy);
+    o.size_bytes = 2ull << 20;
+    o.max_value_bytes = 64 << 10;
+    State acked;
+    int full = 0;
+    {
+      Store s = Store::open(o);
+      const std::string big(60 << 10, 'b');
+      for (int i = 0; i < 200 && full < 5; ++i) {
+        const std::string k = "big" + std::to_string(i);
+        auto out = outcome_of([&] { s.set(k, big); });
+        if (out == errc::store_full) {
+          ++full;
+          REQUIRE_FALSE(s.get(k));
+        } else {
+          REQUIRE(out.kind == Outcome::returned);
+          acked[k] = big;
+        }
+      }
+      REQUIRE(full == 5);
+      // An overwrite refused the same way keeps the old value, on disk too.
+      auto out = outcome_of([&] { s.set("big0", std::string(64 << 10, 'c')); });
+      if (out == errc::store_full) REQUIRE(s.get("big0") == std::optional<std::string>(big));
+      if (out.kind == Outcome::returned) acked["big0"] = std::string(64 << 10, 'c');
+    }
+    Store::destroy(g.name());
+    Store s = Store::open(o);
+    REQUIRE(Contents(s) == acked);
+  }
+}
