@@ -512,6 +512,7 @@ BackupResult Persistence::RunSnapshot(State& st, const std::atomic<bool>* cancel
   std::uint64_t lease = hdr_->snapshot_lease.load();
   SnapshotWriteOptions o;
   o.name_by_seq = true;
+  o.store_id = store_id_;
   o.group = cfg_.trusted_group;
   o.before_shard = [&](std::uint32_t) {
     if (cancel && cancel->load())

@@ -271,6 +271,11 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
                                     ? std::string()
                                     : "; rejected: " + Join(rep->rejected_snapshots, "; ")));
   }
+  if (snap && ident.id != 0 && snap->header().store_id != 0 &&
+      static_cast<std::uint32_t>(snap->header().store_id) != static_cast<std::uint32_t>(ident.id))
+    Throw(errc::corrupted, snap->path() + ": snapshot of another store (store_id " +
+                               std::to_string(snap->header().store_id) + " in its header; " +
+                               cfg.dir + " belongs to store '" + ident.name + "')");
   std::uint64_t max_seq = 0;
   std::uint64_t max_watermark = 0;
   if (snap) {
@@ -534,6 +539,19 @@ std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryR
     // STORE lost but journals stamped with an identity (files copied or the file deleted):
     // keep their id, so they stay this store's.
     for (const auto& n : fileio::ListDir(cfg.dir)) {
+      std::uint64_t snap_seq;
+      if (ParseSnapshotName(n, &snap_seq)) {
+        try {
+          fileio::MappedFile f(cfg.dir + "/" + n, cfg.trusted_group);
+          const SnapshotHeader sh = ReadSnapshotHeader(f.view(), f.path());
+          if (sh.store_id != 0) {
+            ident.id = sh.store_id;
+            break;
+          }
+        } catch (const std::exception&) {
+        }
+        continue;
+      }
       JournalName jn;
       if (!ParseJournalName(n, &jn)) continue;
       try {

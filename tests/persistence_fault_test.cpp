@@ -263,6 +263,20 @@ TEST_CASE("identity: another store's directory is refused; an old directory is a
   Store::destroy(b.name());
   out = outcome_of([&] { Store::open(persistent_options(a.name(), dir.path)); });
   REQUIRE(out == errc::invalid_argument);
+
+  // A snapshot of another store copied in is refused, not loaded.
+  TempDir other;
+  SegmentGuard c(unique_name("pc"));
+  {
+    Store s = Store::open(persistent_options(c.name(), other.path));
+    s.set("c-only", "1");
+    s.snapshot();
+  }
+  fs::copy_file(files_matching(other.path, "snapshot-")[0],
+                dir.path + "/snapshot-00000000000099999999.msgpack");
+  out = outcome_of([&] { Store::open(persistent_options(b.name(), dir.path)); });
+  REQUIRE(out == errc::corrupted);
+  REQUIRE(out.what.find("snapshot of another store") != std::string::npos);
 }
 
 TEST_CASE("resync: 16 zero bytes mid-journal lose only the records they overlap",
