@@ -435,3 +435,43 @@ TEST_CASE("write-ahead: a write refused with store_full after its record leaves 
     REQUIRE(Contents(s) == acked);
   }
 }
+
+TEST_CASE("permissions: a store shared with a group keeps its files in that group",
+          "[persistence][permission]") {
+  if (::geteuid() != 0) {
+    WARN("skipped: needs root to give files to another group");
+    return;
+  }
+  TempDir dir;
+  SegmentGuard g(unique_name("pu"));
+  auto o = persistent_options(g.name(), dir.path + "/shared");
+  o.trusted_group = 65534;
+  {
+    Store s = Store::open(o);
+    s.set("k", "v");
+    s.snapshot();
+    s.set("k2", "v");
+  }
+  auto mode_of = [](const std::string& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return std::pair<unsigned, unsigned>(st.st_mode & 07777, st.st_gid);
+  };
+  REQUIRE(mode_of(dir.path + "/shared") == std::pair<unsigned, unsigned>(0770, 65534));
+  REQUIRE(mode_of(dir.path + "/shared/STORE").second == 65534);
+  REQUIRE(mode_of(dir.path + "/shared/LOCK") == std::pair<unsigned, unsigned>(0660, 65534));
+  for (const auto& f : files_matching(dir.path + "/shared", "journal-"))
+    REQUIRE(mode_of(f).second == 65534);
+  for (const auto& f : files_matching(dir.path + "/shared", "snapshot-"))
+    REQUIRE(mode_of(f).second == 65534);
+  // Group members' files are trusted; the same directory without the group option is not.
+  Store::destroy(g.name());
+  Store s = Store::open(o);
+  REQUIRE(s.get("k2") == std::optional<std::string>("v"));
+  s.close();
+  Store::destroy(g.name());
+  auto plain = o;
+  plain.trusted_group.reset();
+  auto out = outcome_of([&] { Store::open(plain); });
+  REQUIRE(out == errc::permission_denied);
+}

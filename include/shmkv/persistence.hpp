@@ -11,8 +11,16 @@
 // When a persistent store is opened and its segment does not exist (reboot, destroy, every
 // process gone), the opener recovers it before anyone can see it: newest snapshot that verifies,
 // then every journal record after it, in sequence order. Store::recovery_report() says what was
-// loaded, applied and cut. If nothing valid can be recovered from files that exist, open raises
-// errc::corrupted naming the file and offset; it never starts empty over existing data.
+// loaded, applied, skipped and cut. If nothing valid can be recovered from files that exist, or
+// the snapshots that held retired history are gone (a gap), open raises errc::corrupted naming
+// the file, offset or seq range; it never starts empty over existing data. A damaged journal
+// record costs only its own bytes: reading resumes at the next record that verifies.
+//
+// Disk failures reach the writers: once this process's journal or a snapshot it wrote fails,
+// its mutations raise errc::io_error (naming the file and errno) and change nothing, until a
+// snapshot succeeds (retried in the background; Store::sync() and snapshot() try at once);
+// Store::close() raises it too. With FsyncPolicy::always, the failing write itself was never
+// applied.
 //
 // Backup and restore work with or without persistence: backup writes a point-in-time snapshot in
 // the same format, restore replaces the content with one. See docs/design.md, "Persistence".
@@ -46,8 +54,11 @@ enum class FsyncPolicy {
 };
 
 struct PersistenceOptions {
-  // Directory holding snapshots and journals; created (mode 0700) when missing. One store per
-  // directory. Required.
+  // Directory holding snapshots and journals; created (mode 0700, or 0770 with
+  // Options::trusted_group) when missing. One store per directory: <dir>/STORE records the
+  // store's name, and another store's directory is refused (invalid_argument). The directory
+  // and its files must belong to this user (or to the trusted group) and not be writable by
+  // others (permission_denied). Required.
   std::string directory;
 
   // How often a full snapshot is written (default 30 s). Snapshots bound recovery time and let
