@@ -174,7 +174,7 @@ TEST_CASE("faults: with always, the first failing write is invisible to other pr
   REQUIRE(r.get("k2") == std::optional<std::string>("v2"));
 }
 
-TEST_CASE("faults: with interval, a failure nobody cures is reported by close()",
+TEST_CASE("faults: with never, a failure nobody cures is reported by close()",
           "[persistence][fault]") {
   TempDir dir;
   SegmentGuard g(unique_name("pf"));

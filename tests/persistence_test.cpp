@@ -232,6 +232,9 @@ TEST_CASE("persistence: corrupt newest snapshot falls back to the previous one p
   REQUIRE(rep.rejected_snapshots[0].find("checksum mismatch") != std::string::npos);
   REQUIRE(rep.snapshot == snaps.front());
   REQUIRE(fs::exists(snaps.back() + ".corrupt"));  // set aside, out of the retention count
+  REQUIRE(rep.notes.size() == 1);                  // and said so (shmkv create --dir prints it)
+  REQUIRE(rep.notes[0].find("set aside " + snaps.back() + " as " + snaps.back() + ".corrupt") !=
+          std::string::npos);
   for (int i = 0; i < 50; ++i) REQUIRE(s.get("k" + std::to_string(i)) == Opt("3"));
   for (int i = 50; i < 100; ++i) REQUIRE(s.get("k" + std::to_string(i)) == Opt("2"));
 }
