@@ -21,10 +21,36 @@ void SetState(RecordHeader* rec, RecordState state) {
   rec->state_lsn.store(state, std::memory_order_release);
 }
 
+// True when head chunk c's ident describes a slab or span that lies inside the arena: a valid
+// class, the span length its class implies, and no chunk past the last. Whatever fails this is
+// not followed (ForEachBlock skips it, the rebuild frees it, the check reports it).
+bool HeadValid(const Segment& seg, std::uint64_t c, std::uint64_t ident) {
+  const std::uint16_t cls = IdentClass(ident);
+  const std::uint64_t span = IdentSpan(ident);
+  if (span == 0 || c + span > seg.geo().chunk_count) return false;
+  return cls == kClassLarge || (cls < kNumClasses && span == SlabChunks(cls));
+}
+
+// The slab that shard s's list of class cls starts with (partial_head), checked to be a slab of
+// that shard and class with room (the free list and carved count inside the slab).
+std::uint64_t PartialSlab(const ShardRef& s, std::uint16_t cls) {
+  const std::uint64_t c = s.h->partial_head[cls] - 1;
+  const ChunkInfo* ci = s.seg->chunk(c);  // checked index
+  const std::uint64_t ident = ci->ident.load(std::memory_order_relaxed);
+  const std::uint32_t blocks = BlocksPerSlab(cls);
+  if (ident != MakeIdent(s.index, cls, static_cast<std::uint16_t>(SlabChunks(cls))) ||
+      ci->carved > blocks || ci->free_head > ci->carved ||
+      (ci->free_head == 0 && ci->carved == blocks) || IsHomeChunk(*s.seg, c)) [[unlikely]]
+    s.seg->Corrupted(
+        "shard " + std::to_string(s.index) + " partial_head[" + std::to_string(cls) + "] chunk", c,
+        "is not a slab of this shard and class with a free block");
+  return c;
+}
+
 // True if continuation chunk c (with `ident`) belongs to a live head of the same owner.
 bool ContinuationValid(const Segment& seg, std::uint64_t c, std::uint64_t ident) {
   std::uint64_t dist = IdentSpan(ident);
-  if (dist == 0 || dist > c) return false;
+  if (dist == 0 || dist > c) return false;  // so c - dist is a valid chunk index
   std::uint64_t head = seg.chunk(c - dist)->ident.load(std::memory_order_acquire);
   return head != 0 && IdentClass(head) != kClassContinuation &&
          IdentOwner(head) == IdentOwner(ident) && IdentSpan(head) > dist;
@@ -35,7 +61,7 @@ bool ContinuationValid(const Segment& seg, std::uint64_t c, std::uint64_t ident)
 void RepairChunkTable(Segment& seg) {
   SegmentHeader* sh = seg.header();
   std::uint64_t in_use = 0;
-  for (std::uint64_t c = 0; c < sh->chunk_count; ++c) {
+  for (std::uint64_t c = 0; c < seg.geo().chunk_count; ++c) {
     std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_acquire);
     if (ident == 0) continue;
     if (IdentClass(ident) == kClassContinuation && !ContinuationValid(seg, c, ident)) {
@@ -64,12 +90,26 @@ class AllocLock {
   Segment& seg_;
 };
 
+// Makes sure the arena is backed by memory up to byte `end` (no SIGBUS below it), fallocating
+// at least kFallocateStep at a time. False when posix_fallocate fails. Requires alloc_mutex.
+bool BackArena(Segment& seg, std::uint64_t end) {
+  SegmentHeader* sh = seg.header();
+  const std::uint64_t size = seg.geo().size_bytes;
+  const std::uint64_t reserved = std::min(sh->fallocated_bytes, size);  // shared: clamp
+  if (end <= reserved) return true;
+  std::uint64_t want = std::min(std::max(end, reserved + kFallocateStep), size);
+  if (os::Fallocate(seg.fd(), reserved, want - reserved) != 0) return false;
+  sh->fallocated_bytes = want;
+  return true;
+}
+
 // Claims n consecutive free chunks for `shard` as class `cls`. Returns the first chunk index + 1,
 // or 0 when there is no room.
 std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, std::uint32_t n) {
   AllocLock lock(seg);
   SegmentHeader* sh = seg.header();
-  const std::uint64_t total = sh->chunk_count;
+  const Geometry& g = seg.geo();
+  const std::uint64_t total = g.chunk_count;
   if (n == 0 || n > total) return 0;
   std::uint64_t start = sh->alloc_hint < total ? sh->alloc_hint : 0;
   std::uint64_t found = total, run = 0;
@@ -89,13 +129,7 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
     }
   }
   if (found == total) return 0;
-  std::uint64_t end = sh->off_arena + (found + n) * kChunkBytes;
-  if (end > sh->fallocated_bytes) {
-    std::uint64_t want =
-        std::min(std::max(end, sh->fallocated_bytes + kFallocateStep), sh->size_bytes);
-    if (os::Fallocate(seg.fd(), sh->fallocated_bytes, want - sh->fallocated_bytes) != 0) return 0;
-    sh->fallocated_bytes = want;
-  }
+  if (!BackArena(seg, g.off_arena + (found + n) * kChunkBytes)) return 0;
   ChunkInfo* head = seg.chunk(found);
   if (cls == kClassLarge) {
     SetState(seg.At<RecordHeader>(ChunkOffset(seg, found)), kFree);
@@ -142,18 +176,11 @@ int SizeClassFor(std::uint64_t bytes) {
   return -1;
 }
 
-std::uint64_t BlockBytes(const Segment& seg, std::uint64_t rec_off) {
-  std::uint64_t ident =
-      seg.chunk(HeadChunk(seg, ChunkOf(seg, rec_off)))->ident.load(std::memory_order_relaxed);
-  std::uint16_t cls = IdentClass(ident);
-  return cls == kClassLarge ? std::uint64_t(IdentSpan(ident)) * kChunkBytes : kSizeClasses[cls];
-}
-
 std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
   Segment& seg = *s.seg;
   int cls_index = SizeClassFor(bytes);
   if (cls_index < 0) {
-    std::uint64_t n = (bytes + kChunkBytes - 1) / kChunkBytes;
+    std::uint64_t n = SpanChunks(bytes);
     if (n > 0xffff) return 0;
     std::uint64_t c = AllocChunks(seg, s.index, kClassLarge, static_cast<std::uint32_t>(n));
     if (c == 0) return 0;
@@ -176,7 +203,7 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
     }
   }
   std::uint32_t size = kSizeClasses[cls];
-  std::uint64_t c = s.h->partial_head[cls] - 1;
+  std::uint64_t c = PartialSlab(s, cls);
   ChunkInfo* ci = seg.chunk(c);
   std::uint64_t base = ChunkOffset(seg, c);
   std::uint64_t off;
@@ -196,11 +223,12 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes) {
 }
 
 std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot) {
-  if (s.home_off == 0 || bytes > s.home_block_bytes) return 0;
-  for (std::uint64_t candidate : {slot, slot ^ 1}) {
-    if (candidate >= s.cap) continue;
-    const std::uint64_t off = s.HomeBlock(candidate);
-    if ((s.Rec(off)->state_lsn.load(std::memory_order_relaxed) & 3) != kFree) continue;
+  std::uint64_t candidates[2];
+  const int n = HomeBlockCandidates(s, bytes, slot, candidates);
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t off = s.HomeBlock(candidates[i]);
+    if ((s.seg->At<RecordHeader>(off)->state_lsn.load(std::memory_order_relaxed) & 3) != kFree)
+      continue;
     ++s.seg->chunk(ChunkOf(*s.seg, off))->used;
     s.h->used_bytes += s.home_block_bytes;
     return off;
@@ -210,7 +238,7 @@ std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint6
 
 void FreeRecord(const ShardRef& s, std::uint64_t rec_off) {
   Segment& seg = *s.seg;
-  std::uint64_t c = HeadChunk(seg, ChunkOf(seg, rec_off));
+  std::uint64_t c = seg.Block(rec_off, s.index, "freed record").head;
   ChunkInfo* ci = seg.chunk(c);
   std::uint64_t ident = ci->ident.load(std::memory_order_relaxed);
   std::uint16_t cls = IdentClass(ident);
@@ -259,7 +287,7 @@ void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads) {
 }
 
 std::uint64_t HomeRecords(const ShardRef& s) {
-  const std::uint64_t per_shard = s.seg->header()->home_chunks_per_shard;
+  const std::uint64_t per_shard = s.seg->geo().home_chunks_per_shard;
   std::uint64_t n = 0;
   for (std::uint64_t c = s.index * per_shard; c < (s.index + 1) * per_shard; ++c)
     n += s.seg->chunk(c)->used;
@@ -275,6 +303,7 @@ void ReleaseShardChunks(const ShardRef& s) {
       continue;
     }
     ChunkInfo* ci = seg.chunk(c);
+    ci->carved = s.home_blocks_per_chunk;  // a home chunk is carved whole
     for (std::uint32_t i = 0; i < ci->carved; ++i)
       SetState(seg.At<RecordHeader>(ChunkOffset(seg, c) + std::uint64_t(i) * s.home_block_bytes),
                kFree);
@@ -283,12 +312,22 @@ void ReleaseShardChunks(const ShardRef& s) {
   FreeChunks(seg, to_free);
   std::fill(std::begin(s.h->partial_head), std::end(s.h->partial_head), 0u);
   s.h->used_bytes = 0;
-  s.h->chunk_count = seg.header()->home_chunks_per_shard;
+  s.h->chunk_count = seg.geo().home_chunks_per_shard;
+}
+
+bool PrepareArenaFill(Segment& seg, std::uint64_t chunks) {
+  AllocLock lock(seg);
+  const Geometry& g = seg.geo();
+  const std::uint64_t first = g.home_chunks_per_shard * g.shard_count;
+  if (chunks > g.chunk_count - first) return false;
+  if (!BackArena(seg, g.off_arena + (first + chunks) * kChunkBytes)) return false;
+  seg.header()->alloc_hint = first;
+  return true;
 }
 
 std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard) {
   std::vector<std::uint64_t> out;
-  const std::uint64_t total = seg.header()->chunk_count;
+  const std::uint64_t total = seg.geo().chunk_count;
   for (std::uint64_t c = 0; c < total; ++c) {
     std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_acquire);
     if (ident != 0 && IdentOwner(ident) == shard && IdentClass(ident) != kClassContinuation)
@@ -300,11 +339,12 @@ std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard
 void ForEachBlock(const ShardRef& s, const std::function<void(std::uint64_t, std::uint64_t)>& fn) {
   for (std::uint64_t c : ChunksOwnedBy(*s.seg, s.index)) {
     std::uint64_t ident = s.seg->chunk(c)->ident.load(std::memory_order_acquire);
+    if (!HeadValid(*s.seg, c, ident)) continue;
     std::uint16_t cls = IdentClass(ident);
     std::uint64_t base = ChunkOffset(*s.seg, c);
     if (cls == kClassLarge) {
       fn(base, std::uint64_t(IdentSpan(ident)) * kChunkBytes);
-    } else if (cls < kNumClasses) {
+    } else {
       std::uint32_t carved = std::min(s.seg->chunk(c)->carved, BlocksPerSlab(cls));
       for (std::uint32_t i = 0; i < carved; ++i)
         fn(base + std::uint64_t(i) * kSizeClasses[cls], kSizeClasses[cls]);
@@ -317,12 +357,16 @@ void RebuildShardArena(const ShardRef& s) {
   std::fill(std::begin(s.h->partial_head), std::end(s.h->partial_head), 0u);
   s.h->used_bytes = 0;
   s.h->chunk_count = 0;
-  std::vector<std::uint64_t> to_free;
+  std::vector<std::uint64_t> to_free, garbage;
   for (std::uint64_t c : ChunksOwnedBy(seg, s.index)) {
     ChunkInfo* ci = seg.chunk(c);
     std::uint64_t ident = ci->ident.load(std::memory_order_acquire);
     std::uint16_t cls = IdentClass(ident);
     auto* head_rec = seg.At<RecordHeader>(ChunkOffset(seg, c));
+    if (!HeadValid(seg, c, ident)) {  // a garbage class or span: nothing in it can be trusted
+      garbage.push_back(c);
+      continue;
+    }
     if (cls == kClassLarge) {
       if ((head_rec->state_lsn.load(std::memory_order_relaxed) & 3) == kLive) {
         s.h->chunk_count += IdentSpan(ident);
@@ -330,10 +374,6 @@ void RebuildShardArena(const ShardRef& s) {
       } else {
         to_free.push_back(c);
       }
-      continue;
-    }
-    if (cls >= kNumClasses) {  // a garbage class: nothing in it can be trusted
-      to_free.push_back(c);
       continue;
     }
     std::uint32_t size = kSizeClasses[cls], blocks = BlocksPerSlab(cls);
@@ -367,6 +407,13 @@ void RebuildShardArena(const ShardRef& s) {
     if (ci->free_head != 0 || ci->carved < blocks) ListPush(s, cls, c);
   }
   FreeChunks(seg, to_free);
+  if (!garbage.empty()) {  // heads whose span is unknown: only the head chunk is freed
+    AllocLock lock(seg);
+    for (std::uint64_t c : garbage) {
+      seg.chunk(c)->ident.store(0, std::memory_order_release);
+      --seg.header()->chunks_in_use;
+    }
+  }
 }
 
 void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
@@ -378,6 +425,11 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
     ChunkInfo* ci = seg.chunk(c);
     std::uint64_t ident = ci->ident.load(std::memory_order_acquire);
     std::uint16_t cls = IdentClass(ident);
+    if (!HeadValid(seg, c, ident)) {
+      out->push_back(where + "chunk " + std::to_string(c) + " has invalid size class " +
+                     std::to_string(cls) + " or span " + std::to_string(IdentSpan(ident)));
+      continue;
+    }
     if (cls == kClassLarge) {
       std::uint16_t span = IdentSpan(ident);
       for (std::uint16_t i = 1; i < span; ++i) {
@@ -393,11 +445,6 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
         out->push_back(where + "span at chunk " + std::to_string(c) +
                        " holds no live record (leaked)");
       used_bytes += std::uint64_t(span) * kChunkBytes;
-      continue;
-    }
-    if (cls >= kNumClasses || IdentSpan(ident) != SlabChunks(cls)) {
-      out->push_back(where + "chunk " + std::to_string(c) + " has invalid size class " +
-                     std::to_string(cls));
       continue;
     }
     for (std::uint16_t i = 1; i < IdentSpan(ident); ++i) {
@@ -466,7 +513,7 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
   for (std::uint32_t cls = 0; cls < kNumClasses; ++cls) {
     std::uint32_t prev = 0;
     for (std::uint32_t c = s.h->partial_head[cls];
-         c != 0 && listed.size() <= seg.header()->chunk_count;) {
+         c != 0 && listed.size() <= seg.geo().chunk_count;) {
       ChunkInfo* ci = seg.chunk(c - 1);
       std::uint64_t ident = ci->ident.load();
       if (ident == 0 || IdentOwner(ident) != s.index || IdentClass(ident) != cls) {

@@ -26,6 +26,21 @@ namespace shmkv::detail {
 
 // Size-class index for a record of `bytes`, or -1 when it needs a span.
 int SizeClassFor(std::uint64_t bytes);
+// Chunks of the span AllocRecord takes for a record of `bytes` that has no size class.
+inline std::uint64_t SpanChunks(std::uint64_t bytes) {
+  return (bytes + kChunkBytes - 1) / kChunkBytes;
+}
+// The table slots whose home blocks a record of `bytes` whose key's home is table slot `slot` may
+// take, in the order AllocHomeRecord tries them (it takes the first free one). Returns how many
+// were written to out: 0 when the record never goes to a home block.
+inline int HomeBlockCandidates(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot,
+                               std::uint64_t out[2]) {
+  if (s.home_off == 0 || bytes > s.home_block_bytes) return 0;
+  int n = 0;
+  for (std::uint64_t candidate : {slot, slot ^ 1})
+    if (candidate < s.cap) out[n++] = candidate;
+  return n;
+}
 
 // Returns the offset of a block of at least `bytes` for shard `s` whose state word is kFree,
 // or 0 when the segment has no room. Requires the shard mutex.
@@ -37,8 +52,6 @@ std::uint64_t AllocRecord(const ShardRef& s, std::uint64_t bytes);
 std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint64_t slot);
 // Returns a block (state already kDead or kPending) to the shard. Requires the shard mutex.
 void FreeRecord(const ShardRef& s, std::uint64_t rec_off);
-// Bytes of the block at rec_off (header included).
-std::uint64_t BlockBytes(const Segment& seg, std::uint64_t rec_off);
 
 // Gives a whole list of chunks (heads of spans or slabs) back to the global pool.
 void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads);
@@ -61,6 +74,13 @@ std::uint64_t HomeRecords(const ShardRef& s);
 // Empties the shard's arena: its chunks go back to the global pool, except its home chunks, whose
 // blocks become free. Resets the shard's arena bookkeeping. Requires the shard mutex.
 void ReleaseShardChunks(const ShardRef& s);
+
+// Prepares refilling an arena that is about to be emptied (restore): backs the first `chunks`
+// chunks after the home chunks with memory (posix_fallocate) and restarts the chunk search at
+// the first of them. Once every non-home chunk is free, allocations that free nothing in between
+// then take consecutive chunks with no gap, so `chunks` of them cannot fail. Returns false,
+// having changed nothing, when the memory cannot be reserved. Requires every shard mutex.
+bool PrepareArenaFill(Segment& seg, std::uint64_t chunks);
 
 // Lists the chunk heads owned by a shard (slabs and span heads).
 std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard);

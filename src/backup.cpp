@@ -5,11 +5,20 @@
 // errc::busy instead of being serialised behind the first. A holder killed mid-way leaves the
 // lease to expire or to be taken over once its pid is seen dead.
 //
-// Restore verifies everything before it changes anything: the file (checksum, structure,
-// format), the caller's budget, each entry against the segment's key/value limits, and whether
-// the entries fit (hash tables and arena). Then it replaces the content shard by shard, each
-// shard atomically, journaling a clear and the new entries when the store is persistent.
+// Restore is all or nothing. It reads and verifies the file before it takes the lease (a FIFO or
+// a directory is refused there, without blocking), then checks the caller's budget, each entry
+// against the segment's key/value limits, and works out exactly what the entries take once the
+// store is empty (PlanRestore: table load per shard, home blocks, slab and span chunks, by the
+// allocator's own rules). Then it takes every shard lock in index order, checks that the
+// segment's chunk accounting agrees, reserves and rewinds the arena (PrepareArenaFill), and only
+// then clears every shard and refills them, journaling the clears and the new entries when the
+// store is persistent. Nothing after the first clear can run out of room, and no reader or
+// writer sees a mix of old and new content (every shard's seq stays odd until the end). A
+// process killed mid-way leaves shards with odd seq: each is rebuilt from its records by the
+// shard repair, holding part of the old or new content (never torn records).
 #include <algorithm>
+#include <memory>
+#include <string_view>
 
 #include "allocator.hpp"
 #include "file_io.hpp"
@@ -36,8 +45,11 @@ class BackupLease {
   }
   ~BackupLease() { detail::ReleaseLease(&seg_->header()->backup_lease, mine_); }
   void Renew() {
-    if (!detail::RenewLease(&seg_->header()->backup_lease, detail::kLeaseSeconds, &mine_))
+    if (!TryRenew())
       detail::Throw(errc::busy, "the backup lease of store '" + seg_->name() + "' was lost");
+  }
+  bool TryRenew() {
+    return detail::RenewLease(&seg_->header()->backup_lease, detail::kLeaseSeconds, &mine_);
   }
 
  private:
@@ -47,6 +59,142 @@ class BackupLease {
 
 std::uint64_t ElapsedUs(std::uint64_t t0) {
   return (detail::os::NowMonotonicNs() - t0) / 1000;
+}
+
+constexpr std::uint64_t kIndexMask = (1ull << 40) - 1;
+
+// What a restore will do, worked out before anything is changed.
+struct RestorePlan {
+  RestoreResult result;
+  struct Step {
+    std::uint64_t pos;   // shard << 40 | entry index: sorted, the order of insertion
+    std::uint64_t hash;  // of the entry's key
+    bool operator<(const Step& o) const { return pos < o.pos; }
+  };
+  std::vector<Step> order;
+  std::uint64_t arena_chunks = 0;  // non-home chunks the new content takes
+};
+
+// Validates the entries against the segment's limits and works out exactly what they take once
+// every shard is empty: a key given more than once keeps its last entry (the others count as
+// duplicates), expired entries are skipped, each shard's table must stay under its load limit,
+// and the arena must hold the records. The arena count replays the allocator's own rules in
+// insertion order: a record goes to a free home block of its key (HomeBlockCandidates), else to
+// its size class, whose slabs fill before a new one is taken, else to a span (SpanChunks).
+RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::SnapshotEntry>& entries,
+                        const std::string& file, const RestoreOptions& options) {
+  const detail::Geometry& g = seg.geo();
+  const std::uint64_t now = detail::os::NowUnixMs();
+  RestorePlan plan;
+  RestoreResult& result = plan.result;
+  // Each entry's key hash, computed once: duplicates, shards, home slots and the refill use it.
+  struct Keyed {
+    std::uint64_t hash, index;
+  };
+  std::vector<Keyed> keyed(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const detail::SnapshotEntry& e = entries[i];
+    if (e.expires_ms == 0 || e.expires_ms > now) {
+      if (e.key.size() > g.max_key_bytes)
+        detail::Throw(errc::key_too_long, file + ": entry " + std::to_string(i) + " has a " +
+                                              std::to_string(e.key.size()) +
+                                              "-byte key; max_key_bytes is " +
+                                              std::to_string(g.max_key_bytes));
+      if (e.value.size() > g.max_value_bytes)
+        detail::Throw(errc::value_too_large, file + ": entry " + std::to_string(i) + " has a " +
+                                                 std::to_string(e.value.size()) +
+                                                 "-byte value; max_value_bytes is " +
+                                                 std::to_string(g.max_value_bytes));
+    }
+    keyed[i] = {detail::HashKey(g.hash_seed, e.key), i};
+  }
+  // Sorted by hash, key and position, the entries of a key are adjacent and its last one ends
+  // the run: the others are duplicates.
+  std::sort(keyed.begin(), keyed.end(), [&](const Keyed& x, const Keyed& y) {
+    if (x.hash != y.hash) return x.hash < y.hash;
+    if (int c = entries[x.index].key.compare(entries[y.index].key); c != 0) return c < 0;
+    return x.index < y.index;
+  });
+  const std::uint32_t shards = g.shard_count;
+  std::vector<std::uint64_t> per_shard(shards, 0);
+  plan.order.reserve(keyed.size());
+  for (std::size_t k = 0; k < keyed.size(); ++k) {
+    const detail::SnapshotEntry& e = entries[keyed[k].index];
+    if (k + 1 < keyed.size() && keyed[k + 1].hash == keyed[k].hash &&
+        entries[keyed[k + 1].index].key == e.key) {
+      ++result.duplicates;
+      continue;
+    }
+    if (e.expires_ms != 0 && e.expires_ms <= now) {
+      ++result.expired;
+      continue;
+    }
+    result.bytes += e.key.size() + e.value.size();
+    const std::uint32_t s = detail::ShardOf(g, keyed[k].hash);
+    ++per_shard[s];
+    plan.order.push_back({std::uint64_t(s) << 40 | keyed[k].index, keyed[k].hash});
+  }
+  result.entries = plan.order.size();
+  if (options.max_bytes && result.bytes > options.max_bytes)
+    detail::Throw(errc::limit_exceeded, file + " holds " + std::to_string(result.bytes) +
+                                            " bytes of keys and values; max_bytes is " +
+                                            std::to_string(options.max_bytes));
+  const std::uint64_t table_max = g.slots_per_shard * detail::kMaxLoadPercent / 100;
+  for (std::uint32_t s = 0; s < shards; ++s)
+    if (per_shard[s] > table_max)
+      detail::Throw(errc::store_full, "restoring " + file + " would put " +
+                                          std::to_string(per_shard[s]) + " keys in shard " +
+                                          std::to_string(s) + " of segment '" + seg.name() +
+                                          "', whose table holds " + std::to_string(table_max) +
+                                          "; create the segment with a larger max_keys");
+  std::sort(plan.order.begin(), plan.order.end());
+  // Arena: replay the placement shard by shard, in the order of insertion.
+  std::uint64_t span_chunks = 0, slab_chunks = 0, home_records = 0;
+  std::vector<std::uint64_t> class_blocks(detail::kNumClasses);
+  std::vector<bool> home_taken;
+  for (std::size_t i = 0; i < plan.order.size();) {
+    const auto s = static_cast<std::uint32_t>(plan.order[i].pos >> 40);
+    const detail::ShardRef ref = detail::ShardRef::Of(&seg, s);
+    std::fill(class_blocks.begin(), class_blocks.end(), 0);
+    if (ref.home_off) home_taken.assign(ref.cap, false);
+    for (; i < plan.order.size() && (plan.order[i].pos >> 40) == s; ++i) {
+      const detail::SnapshotEntry& e = entries[plan.order[i].pos & kIndexMask];
+      const std::uint64_t bytes = detail::kRecordHeaderBytes + e.key.size() + e.value.size();
+      std::uint64_t candidates[2];
+      const int n = detail::HomeBlockCandidates(
+          ref, bytes, detail::HomeSlot(detail::KeyHash{plan.order[i].hash}, ref.cap), candidates);
+      bool home = false;
+      for (int k = 0; k < n && !home; ++k)
+        if (!home_taken[candidates[k]]) home = home_taken[candidates[k]] = true;
+      if (home) {
+        ++home_records;
+        continue;
+      }
+      const int cls = detail::SizeClassFor(bytes);
+      if (cls < 0)
+        span_chunks += detail::SpanChunks(bytes);
+      else
+        ++class_blocks[static_cast<std::uint32_t>(cls)];
+    }
+    for (std::uint32_t c = 0; c < detail::kNumClasses; ++c)
+      slab_chunks += (class_blocks[c] + detail::BlocksPerSlab(c) - 1) / detail::BlocksPerSlab(c) *
+                     detail::SlabChunks(c);
+  }
+  plan.arena_chunks = span_chunks + slab_chunks;
+  const std::uint64_t home_chunks = g.home_chunks_per_shard * shards;
+  const std::uint64_t free_chunks = g.chunk_count - home_chunks;
+  if (plan.arena_chunks > free_chunks)
+    detail::Throw(
+        errc::store_full,
+        "restoring " + file + " needs " + std::to_string(plan.arena_chunks) +
+            " arena chunks of 4 KiB (" + std::to_string(slab_chunks) + " in slabs, " +
+            std::to_string(span_chunks) + " in spans; " + std::to_string(home_records) +
+            " records in home blocks); segment '" + seg.name() + "' has " +
+            std::to_string(free_chunks) +
+            (home_chunks ? " besides its " + std::to_string(home_chunks) + " home-block chunks"
+                         : std::string()) +
+            "; nothing was restored");
+  return plan;
 }
 
 }  // namespace
@@ -75,101 +223,75 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
   detail::Segment* seg = im.segment();
   const detail::SegmentHeader* h = seg->header();
   if (path.empty()) detail::Throw(errc::invalid_argument, "restore path is empty");
-  BackupLease lease(seg, "restore");
+  // Read and verify the file before taking the lease: reading needs no lock, and a file that
+  // cannot be read (a FIFO, a directory) is refused without blocking anyone.
   const std::string file = detail::fileio::AbsolutePath(path);
-  detail::SnapshotFile snap(file);  // not_found, corrupted, incompatible_layout
+  detail::SnapshotFile snap(file);  // not_found, corrupted, incompatible_layout, invalid_argument
   if (options.max_entries && snap.header().entry_count > options.max_entries)
     detail::Throw(errc::limit_exceeded,
                   file + " holds " + std::to_string(snap.header().entry_count) +
                       " entries; max_entries is " + std::to_string(options.max_entries));
-  // Validate and group by this segment's shards.
-  const std::uint64_t now = detail::os::NowUnixMs();
-  const auto& entries = snap.entries();
-  std::vector<std::uint64_t> order;  // shard << 40 | index
-  order.reserve(entries.size());
-  RestoreResult result;
-  const std::uint32_t shards = h->shard_count;
-  std::vector<std::uint64_t> per_shard(shards, 0);
-  std::vector<std::uint64_t> class_blocks(std::uint64_t(shards) * detail::kNumClasses, 0);
-  std::uint64_t span_chunks = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const detail::SnapshotEntry& e = entries[i];
-    if (e.expires_ms != 0 && e.expires_ms <= now) continue;
-    if (e.key.size() > h->max_key_bytes)
-      detail::Throw(errc::key_too_long, file + ": entry " + std::to_string(i) + " has a " +
-                                            std::to_string(e.key.size()) +
-                                            "-byte key; max_key_bytes is " +
-                                            std::to_string(h->max_key_bytes));
-    if (e.value.size() > h->max_value_bytes)
-      detail::Throw(errc::value_too_large, file + ": entry " + std::to_string(i) + " has a " +
-                                               std::to_string(e.value.size()) +
-                                               "-byte value; max_value_bytes is " +
-                                               std::to_string(h->max_value_bytes));
-    result.bytes += e.key.size() + e.value.size();
-    std::uint32_t s = detail::ShardOf(h, detail::HashKey(h, e.key));
-    ++per_shard[s];
-    std::uint64_t rec = detail::kRecordHeaderBytes + e.key.size() + e.value.size();
-    int cls = detail::SizeClassFor(rec);
-    if (cls < 0)
-      span_chunks += (rec + detail::kChunkBytes - 1) / detail::kChunkBytes;
-    else
-      ++class_blocks[std::uint64_t(s) * detail::kNumClasses + static_cast<std::uint32_t>(cls)];
-    order.push_back(std::uint64_t(s) << 40 | i);
-  }
-  result.entries = order.size();
-  if (options.max_bytes && result.bytes > options.max_bytes)
-    detail::Throw(errc::limit_exceeded, file + " holds " + std::to_string(result.bytes) +
-                                            " bytes of keys and values; max_bytes is " +
-                                            std::to_string(options.max_bytes));
-  // Will it fit? Table load per shard, and arena chunks (every shard is emptied first).
-  std::uint64_t chunks = span_chunks;
-  for (std::uint32_t s = 0; s < shards; ++s) {
-    if (per_shard[s] * 100 > h->slots_per_shard * detail::kMaxLoadPercent)
-      detail::Throw(errc::store_full,
-                    "restoring " + file + " would put " + std::to_string(per_shard[s]) +
-                        " keys in shard " + std::to_string(s) + " of segment '" + seg->name() +
-                        "', whose table holds " +
-                        std::to_string(h->slots_per_shard * detail::kMaxLoadPercent / 100) +
-                        "; create the segment with a larger max_keys");
-    for (std::uint32_t c = 0; c < detail::kNumClasses; ++c) {
-      std::uint64_t n = class_blocks[std::uint64_t(s) * detail::kNumClasses + c];
-      if (n)
-        chunks +=
-            (n + detail::BlocksPerSlab(c) - 1) / detail::BlocksPerSlab(c) * detail::SlabChunks(c);
-    }
-  }
-  if (chunks > h->chunk_count)
-    detail::Throw(errc::store_full, "restoring " + file + " needs about " + std::to_string(chunks) +
-                                        " arena chunks of 4 KiB; segment '" + seg->name() +
-                                        "' has " + std::to_string(h->chunk_count));
-  std::sort(order.begin(), order.end());
-  // Apply, shard by shard. Journal: a clear of the shard, then its new entries.
-  std::size_t i = 0;
+  const RestorePlan plan = PlanRestore(*seg, snap.entries(), file, options);
+  const std::uint32_t shards = seg->geo().shard_count;
+
+  BackupLease lease(seg, "restore");
+  // A persistent store whose journal or last snapshot failed accepts no mutation: refuse before
+  // anything changes (io_error naming the file and errno), as single-key writes do.
+  if (im.persist) im.persist->CheckHealthy();
+  // Every shard lock, in index order (no other path holds two shard locks, so this cannot
+  // deadlock): nobody allocates while the fit is checked and the content replaced, and no writer
+  // sees a mix of old and new content.
+  std::vector<std::unique_ptr<ShardLock>> locks;
+  locks.reserve(shards);
+  std::uint64_t owned_chunks = 0;
   for (std::uint32_t s = 0; s < shards; ++s) {
     lease.Renew();
-    std::uint64_t ticket = 0;
-    {
-      ShardLock lock(seg, s);
-      Shard& shard = lock.shard();
-      WriteScope write(shard);
-      shard.header()->deletes += shard.count();
-      shard.Clear();
-      if (im.persist) ticket = im.persist->LogClearShard(s);
-      for (; i < order.size() && (order[i] >> 40) == s; ++i) {
-        const detail::SnapshotEntry& e = entries[order[i] & ((1ull << 40) - 1)];
-        detail::KeyHash kh{detail::HashKey(h, e.key)};
-        std::uint64_t slot = shard.Find(e.key, kh);
-        if (slot != detail::kNotFound)
-          shard.Replace(slot, e.value, e.expires_ms);
-        else
-          shard.Insert(e.key, kh, e.value, e.expires_ms);
-        ++shard.header()->sets;
-        if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
-      }
-    }
-    if (ticket) im.persist->Commit(ticket, true);
+    locks.push_back(std::make_unique<ShardLock>(seg, s));
+    owned_chunks += locks.back()->shard().header()->chunk_count;
   }
-  return result;
+  if (!detail::PrepareArenaFill(*seg, plan.arena_chunks))
+    detail::Throw(errc::store_full, "restoring " + file + ": cannot reserve memory for " +
+                                        std::to_string(plan.arena_chunks) +
+                                        " arena chunks of segment '" + seg->name() +
+                                        "' (is /dev/shm full?); nothing was restored");
+  // The fit check counts on every non-home chunk being free once the shards are cleared. (Checked
+  // after PrepareArenaFill, whose allocator lock first repairs a chunk table left by a dead
+  // holder; what it changed, a search hint and backed memory, is harmless if we stop here.)
+  if (owned_chunks != h->chunks_in_use)
+    detail::Throw(errc::corrupted, "segment '" + seg->name() + "': its shards own " +
+                                       std::to_string(owned_chunks) + " chunks but " +
+                                       std::to_string(h->chunks_in_use) +
+                                       " are in use; run `shmkv check` (nothing was restored)");
+  // Empty every shard first, so that every non-home chunk is free, then refill: nothing can run
+  // out of room, since PlanRestore counted every block and chunk the allocator will take and
+  // PrepareArenaFill made them consecutive and backed. Every shard's seq stays odd until the
+  // end, so lock-free readers wait for the new content instead of seeing empty shards.
+  // Journal: a clear of each shard, then the new entries.
+  const auto& entries = snap.entries();
+  std::vector<std::unique_ptr<WriteScope>> writes;
+  writes.reserve(shards);
+  std::uint64_t ticket = 0;
+  for (std::uint32_t s = 0; s < shards; ++s) {
+    Shard& shard = locks[s]->shard();
+    writes.push_back(std::make_unique<WriteScope>(shard));
+    shard.header()->deletes += shard.count();
+    shard.Clear();
+    if (im.persist) ticket = im.persist->LogClearShard(s);
+  }
+  for (std::size_t i = 0; i < plan.order.size(); ++i) {
+    // Holding every shard lock, nobody can change the content even if the lease lapsed: keep
+    // going rather than stop halfway.
+    if (i % 4096 == 0) lease.TryRenew();
+    Shard& shard = locks[plan.order[i].pos >> 40]->shard();
+    const detail::SnapshotEntry& e = entries[plan.order[i].pos & kIndexMask];
+    shard.Insert(e.key, detail::KeyHash{plan.order[i].hash}, e.value, e.expires_ms);
+    ++shard.header()->sets;
+    if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
+  }
+  writes.clear();
+  locks.clear();
+  if (ticket) im.persist->Commit(ticket, true);
+  return plan.result;
 }
 
 RecoveryReport Store::recovery_report() {

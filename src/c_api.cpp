@@ -35,7 +35,7 @@ using shmkv::errc;
 static_assert(SHMKV_EIO_ERROR == -static_cast<int>(errc::io_error));
 static_assert(SHMKV_EINVALID_ARGUMENT == -static_cast<int>(errc::invalid_argument));
 static_assert(SHMKV_ELIMIT_EXCEEDED == -static_cast<int>(errc::limit_exceeded));
-static_assert(sizeof(shmkv_options) == 40);
+static_assert(sizeof(shmkv_options) == 48);  // 40 before trusted_group: options_size tells
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
 
 std::atomic<unsigned> g_fork_generation{0};
@@ -270,6 +270,7 @@ void shmkv_options_init(shmkv_options* o) {
   o->max_value_bytes = d.max_value_bytes;
   o->max_keys = d.max_keys;
   o->mode = d.mode;
+  o->trusted_group = -1;
 }
 
 int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
@@ -298,6 +299,10 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
     opts.max_keys = o.max_keys;
     opts.mode = o.mode;
     opts.home_block_bytes = o.home_block_bytes;
+    if (o.trusted_group < -1 || o.trusted_group > 0xffffffffll)
+      Throw(errc::invalid_argument,
+            "trusted_group " + std::to_string(o.trusted_group) + " is not a gid (or -1)");
+    if (o.trusted_group >= 0) opts.trusted_group = static_cast<std::uint32_t>(o.trusted_group);
     auto handle = std::make_unique<shmkv_store>();
     handle->store = std::make_unique<shmkv::Store>(shmkv::Store::open(opts));
     handle->fork_generation = g_fork_generation.load(std::memory_order_relaxed);

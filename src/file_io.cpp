@@ -308,6 +308,17 @@ DirLock::~DirLock() {
   ::close(fd_);  // releases the flock
 }
 
+namespace {
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a file";
+}
+}  // namespace
+
 MappedFile::MappedFile(const std::string& path) : MappedFile(path, std::nullopt, false) {}
 
 MappedFile::MappedFile(const std::string& path, const Trust& trusted_group)
@@ -315,9 +326,27 @@ MappedFile::MappedFile(const std::string& path, const Trust& trusted_group)
 
 MappedFile::MappedFile(const std::string& path, const Trust& trusted_group, bool check)
     : path_(path) {
-  int fd = check ? OpenReadTrusted(path, trusted_group) : OpenRead(path);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file is refused.
+  // A file of the persistence directory (check): O_NOFOLLOW, and refused unless trusted.
+  int fd = Injected(DiskCall::open)
+               ? -1
+               : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | (check ? O_NOFOLLOW : 0));
+  if (fd < 0) ThrowDisk(errno, "open " + path);
+  if (check) {
+    try {
+      os::CheckTrusted(fd, path, trusted_group);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+  }
   try {
-    size_ = FileSize(fd, path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) ThrowDisk(errno, "fstat " + path);
+    if (!S_ISREG(st.st_mode))
+      Throw(errc::invalid_argument, path + " is " + FileKind(st.st_mode) +
+                                        ", not a regular file; nothing was read from it");
+    size_ = static_cast<std::size_t>(st.st_size);
     if (size_ > 0) {
       void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
       if (p == MAP_FAILED) ThrowDisk(errno, "mmap " + path);

@@ -74,6 +74,8 @@ class DirLock {
 };
 
 // A whole file mapped read-only (private). An empty file has data() == nullptr and size() 0.
+// Symlinks are followed; a path that is not a regular file (FIFO, directory, device) raises
+// invalid_argument without blocking (opened O_NONBLOCK, then fstat).
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);

@@ -22,12 +22,6 @@
 
 namespace shmkv::detail {
 
-// Declared in segment.hpp: the one way to build a Segment without Register().
-std::unique_ptr<Segment> Segment::AdoptUnregistered(std::string name, int fd, std::uint8_t* base,
-                                                    std::uint64_t size) {
-  return std::unique_ptr<Segment>(new Segment(std::move(name), fd, base, size));
-}
-
 namespace inspect {
 namespace {
 
@@ -56,52 +50,34 @@ int ThreadGroupOf(int tid) {
   return tid;
 }
 
-std::string Hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
 }
 
-struct ArenaBounds {
-  std::uint64_t lo, hi;  // [off_arena, end of the last chunk)
-  std::uint32_t max_key, max_value;
-};
-
-ArenaBounds BoundsOf(const SegmentHeader& h) {
-  return {h.off_arena, h.off_arena + h.chunk_count * kChunkBytes, h.max_key_bytes,
-          h.max_value_bytes};
-}
-
-// Reads the record at `off` into rc (lengths and expiry), bounds-checked. False if it cannot be
-// followed safely.
-bool ReadRecord(const ShardRef& r, const ArenaBounds& b, std::uint64_t off, RecordCopy* rc) {
-  if (off < b.lo || off + kRecordHeaderBytes > b.hi || off % 8 != 0) return false;
-  const RecordHeader* rh = r.Rec(off);
-  std::uint32_t key_len = Load(rh->key_len), value_len = Load(rh->value_len);
-  if (key_len < 1 || key_len > b.max_key || value_len > b.max_value) return false;
-  if (off + kRecordHeaderBytes + key_len + value_len > b.hi) return false;
+// Reads the record at `off` into rc (lengths and expiry) after the library's own check of its
+// block and lengths (Segment::TryRecord). False if it cannot be followed safely.
+bool ReadRecord(const ShardRef& r, std::uint64_t off, RecordCopy* rc) {
+  RecordRef ref;
+  if (r.seg->TryRecord(off, r.index, &ref) != nullptr) return false;
   rc->offset = off;
-  rc->key_len = key_len;
-  rc->value_len = value_len;
-  rc->expires_ms = rh->expires_ms.load(std::memory_order_relaxed);
+  rc->key_len = ref.key_len;
+  rc->value_len = ref.value_len;
+  rc->expires_ms = ref.expires_ms();
   return true;
 }
 
 std::string_view KeyBytes(const ShardRef& r, const RecordCopy& rc) {
-  return {reinterpret_cast<const char*>(r.Rec(rc.offset) + 1), rc.key_len};
+  return {reinterpret_cast<const char*>(r.seg->base() + rc.offset + kRecordHeaderBytes),
+          rc.key_len};
 }
 
 // Chunk heads owned by each shard, from one pass over the chunk table.
 std::vector<std::vector<std::uint64_t>> HeadsByShard(const Inspector& in) {
   const Segment& seg = *in.segment();
   std::vector<std::vector<std::uint64_t>> out(in.shard_count());
-  for (std::uint64_t c = 0; c < in.header().chunk_count; ++c) {
+  for (std::uint64_t c = 0; c < seg.geo().chunk_count; ++c) {
     std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_relaxed);
     if (ident == 0 || IdentClass(ident) == kClassContinuation) continue;
     if (IdentOwner(ident) < out.size()) out[IdentOwner(ident)].push_back(c);
@@ -148,8 +124,7 @@ ShardSnapshot Snapshot(const Inspector& in, std::uint32_t shard, unsigned detail
                        const std::vector<std::uint64_t>* arena_candidates) {
   ShardSnapshot s;
   s.index = shard;
-  s.capacity = in.header().slots_per_shard;
-  const ArenaBounds bounds = BoundsOf(in.header());
+  s.capacity = in.segment()->geo().slots_per_shard;
   s.visit = VisitShard(in, shard, policy, [&](const ShardRef& r, Access) {
     const ShardHeader* h = r.h;
     s.seq = h->seq.load(std::memory_order_acquire);
@@ -179,7 +154,7 @@ ShardSnapshot Snapshot(const Inspector& in, std::uint32_t shard, unsigned detail
         ++s.occupied;
         std::uint32_t psl = Load(slot.psl);
         RecordCopy rc;
-        if (psl >= r.cap || !ReadRecord(r, bounds, rec, &rc)) {
+        if (psl >= r.cap || !ReadRecord(r, rec, &rc)) {
           ++s.unreadable;
           continue;
         }
@@ -302,29 +277,15 @@ std::unique_ptr<Inspector> Inspector::Attach(const std::string& name, bool read_
   std::uint64_t size = 0;
   try {
     size = os::FileSize(fd, path);
-    if (size < sizeof(SegmentHeader))
+    if (size == 0)
       Throw(errc::not_found, path + " is not initialized (its creator died before finishing)");
     base = static_cast<std::uint8_t*>(os::Map(fd, size, writable, path));
-    const auto* h = reinterpret_cast<const SegmentHeader*>(base);
-    if (h->magic == 0)
+    if (std::all_of(base, base + std::min<std::uint64_t>(size, sizeof(SegmentHeader)),
+                    [](std::uint8_t b) { return b == 0; }))
       Throw(errc::not_found, path + " is not initialized (its creator died before finishing)");
-    if (h->magic != kMagic)
-      Throw(errc::incompatible_layout, path + " is not a shmkv segment (magic " + Hex(h->magic) +
-                                           ", expected " + Hex(kMagic) + ")");
-    if (h->layout_version != kLayoutVersion || h->fingerprint != LayoutFingerprint())
-      Throw(errc::incompatible_layout,
-            path + " has layout version " + std::to_string(h->layout_version) + " fingerprint " +
-                Hex(h->fingerprint) + "; this build reads layout version " +
-                std::to_string(kLayoutVersion) + " fingerprint " + Hex(LayoutFingerprint()));
-    if (h->state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(SegmentState::ready))
-      Throw(errc::not_found, path + " is not ready (still being created)");
-    if (h->size_bytes != size || h->off_arena + h->chunk_count * kChunkBytes > size ||
-        h->shard_count == 0 ||
-        h->off_shards + std::uint64_t(h->shard_count) * sizeof(ShardHeader) > h->off_chunks)
-      Throw(errc::corrupted, path + " records size " + std::to_string(h->size_bytes) +
-                                 " but the file has " + std::to_string(size) +
-                                 " bytes, or its offsets do not add up");
-    std::unique_ptr<Segment> seg = Segment::AdoptUnregistered(name, fd, base, size);
+    // The library's own validation, so both tools give the same code for the same damage.
+    const Geometry geo = Segment::CheckHeader(base, size, path);
+    std::unique_ptr<Segment> seg = Segment::AdoptUnregistered(name, fd, base, size, geo);
     return std::unique_ptr<Inspector>(new Inspector(std::move(seg), writable));
   } catch (...) {
     if (base) os::Unmap(base, size);
@@ -346,6 +307,7 @@ Visit VisitShard(const Inspector& in, std::uint32_t shard, const Policy& policy,
                  const std::function<void(const ShardRef&, Access)>& fn) {
   const ShardRef ref = ShardRef::Of(in.segment(), shard);
   pthread_mutex_t* mutex = &ref.h->mutex;
+  CheckRobustKind(mutex, LockName{in.segment()->name(), "shard", shard});
   Visit v;
   v.lock = ProbeLock(mutex);
 
@@ -481,7 +443,7 @@ std::vector<ProcessEntry> Processes(const Inspector& in) {
 
 ChunkPool ScanChunks(const Inspector& in) {
   ChunkPool pool;
-  pool.total = in.header().chunk_count;
+  pool.total = in.segment()->geo().chunk_count;
   std::uint64_t run = 0;
   for (std::uint64_t c = 0; c < pool.total; ++c) {
     if (in.segment()->chunk(c)->ident.load(std::memory_order_relaxed) != 0) {
@@ -497,27 +459,27 @@ ChunkPool ScanChunks(const Inspector& in) {
 // --- single key ---
 
 std::uint32_t ShardOfKey(const Inspector& in, std::string_view key) {
-  return ShardOf(&in.header(), HashKey(&in.header(), key));
+  const Geometry& g = in.segment()->geo();
+  return ShardOf(g, HashKey(g.hash_seed, key));
 }
 
 Lookup GetKey(const Inspector& in, std::string_view key, const Policy& policy) {
   Lookup out;
-  const SegmentHeader& sh = in.header();
-  const std::uint64_t hash = HashKey(&sh, key);
+  const Geometry& g = in.segment()->geo();
+  const std::uint64_t hash = HashKey(g.hash_seed, key);
   const std::uint32_t tag = KeyHash{hash}.tag();
-  out.shard = ShardOf(&sh, hash);
-  const ArenaBounds bounds = BoundsOf(sh);
+  out.shard = ShardOf(g, hash);
   out.visit = VisitShard(in, out.shard, policy, [&](const ShardRef& r, Access access) {
     auto take = [&](std::uint64_t slot_index) {
       RecordCopy rc;
       std::uint64_t off = Load(r.slots[slot_index].rec);
-      if (!ReadRecord(r, bounds, off, &rc) || KeyBytes(r, rc) != key) return false;
+      if (!ReadRecord(r, off, &rc) || KeyBytes(r, rc) != key) return false;
       rc.slot = slot_index;
       rc.psl = Load(r.slots[slot_index].psl);
       rc.key.assign(key);
-      const char* v = reinterpret_cast<const char*>(r.Rec(off) + 1) + rc.key_len;
-      out.value.assign(v, rc.value_len);
-      out.value_complete = Load(r.Rec(off)->value_len) == rc.value_len;
+      const auto* rh = r.seg->At<RecordHeader>(off);
+      out.value.assign(reinterpret_cast<const char*>(rh + 1) + rc.key_len, rc.value_len);
+      out.value_complete = Load(rh->value_len) == rc.value_len;
       out.record = std::move(rc);
       out.found = true;
       return true;
@@ -551,7 +513,12 @@ ShardCheck CheckShard(const Inspector& in, std::uint32_t shard, const Policy& po
         out.checked = false;  // a live holder may be mid-write: do not chase its offsets
         return;
       }
-      Shard(r).CheckInvariants(&out.violations);
+      try {
+        Shard(r).CheckInvariants(&out.violations);
+      } catch (const Error& e) {  // a structure too damaged to walk further
+        if (e.code() != errc::corrupted) throw;
+        out.violations.push_back(e.what());
+      }
     });
     // Only a read without the lock can see the shard move under it; then try again.
     if (!out.visit.changed) break;

@@ -109,7 +109,7 @@ class Inspector {
   const SegmentHeader& header() const { return *seg_->header(); }
   const std::string& name() const { return seg_->name(); }
   bool writable() const { return writable_; }
-  std::uint32_t shard_count() const { return header().shard_count; }
+  std::uint32_t shard_count() const { return seg_->geo().shard_count; }
   // True once the file was unlinked or replaced by another segment of the same name.
   bool Removed() const;
 

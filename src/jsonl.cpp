@@ -1,16 +1,28 @@
 // jsonl.cpp: export_jsonl / import_jsonl, the portable text form of a backup.
 //
 // Export goes through a backup file (point-in-time per shard, absolute expiry) in the temporary
-// directory; import parses and checks the whole text, writes it as a snapshot file, and restores
-// that (all or nothing). Neither touches the segment directly, so both keep backup's and
-// restore's locking and error rules. The temporary files are removed on every path.
+// directory; to a path, it writes <path>.tmp-<pid>-<n> (mode 0600, O_EXCL), fdatasyncs it,
+// renames it over <path> and fsyncs the directory, so a reader (or a crash) sees the old file or
+// the complete new one. Import streams the text through a fixed buffer: a line longer than any
+// valid line for the store's limits is refused unread, each entry is checked against the limits
+// as it is parsed, and once the entries pass twice what the store can hold (or the budget) the
+// lines a later one for the same key replaced are dropped and the input is refused if still
+// over (so memory is bounded by the store, not the file); then the entries are written as a
+// snapshot file and restored (all or nothing). Neither touches the segment directly, so both
+// keep backup's and restore's locking and error rules. The temporary files are removed on every
+// path; a crash leaves at most a temporary file, never a partly written <path>.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <istream>
 #include <ostream>
+#include <string_view>
 
+#include "file_io.hpp"
+#include "layout.hpp"
 #include "shmkv/store.hpp"
 #include "snapshot.hpp"
 #include "throw.hpp"
@@ -72,36 +84,43 @@ bool Unbase64(std::string_view in, std::string* out) {
   return true;
 }
 
+// Length of the well-formed UTF-8 sequence starting at s[i] (1 to 4), or 0 when there is none:
+// a stray continuation byte, a truncated sequence, an overlong form, a surrogate or a code point
+// above U+10FFFF.
+std::size_t Utf8SequenceAt(std::string_view s, std::size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  std::size_t n;
+  std::uint32_t cp;
+  if (c < 0x80) {
+    return 1;
+  } else if ((c & 0xe0) == 0xc0) {
+    n = 1;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 2;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  for (std::size_t k = 1; k <= n; ++k) {
+    if (i + k >= s.size()) return 0;
+    unsigned char cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (cc & 0x3f);
+  }
+  static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n + 1;
+}
+
 bool ValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = Utf8SequenceAt(s, i);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }
@@ -162,18 +181,30 @@ class LineParser {
 
   detail::PlainEntry Parse() {
     detail::PlainEntry e;
-    bool have_key = false, have_value = false;
+    bool have_key = false, have_value = false, have_expires = false;
     Ws();
     Expect('{');
     Ws();
     if (Peek() != '}') {
       for (;;) {
         Ws();
+        const std::size_t name_at = i_;
         std::string name = String();
+        const bool* seen = name == "expires_ms"                        ? &have_expires
+                           : name == "key" || name == "key_base64"     ? &have_key
+                           : name == "value" || name == "value_base64" ? &have_value
+                                                                       : nullptr;
+        if (seen && *seen) {
+          i_ = name_at;
+          Fail("duplicate field \"" + name + "\" (the " +
+               (name == "expires_ms" ? std::string("expiry") : name.substr(0, name.find('_'))) +
+               " is already given)");
+        }
         Ws();
         Expect(':');
         Ws();
         if (name == "expires_ms") {
+          have_expires = true;
           e.expires_ms = Number();
         } else if (name == "key" || name == "value") {
           (name == "key" ? e.key : e.value) = String();
@@ -266,6 +297,17 @@ class LineParser {
       char c = s_[i_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) Fail("control character in a string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        const std::size_t n = Utf8SequenceAt(s_, i_ - 1);
+        if (n == 0) {
+          --i_;
+          Fail("invalid UTF-8 (byte 0x" + Hex2(static_cast<unsigned char>(c)) +
+               ") in a string; binary keys and values go in key_base64 / value_base64");
+        }
+        out.append(s_.data() + i_ - 1, n);
+        i_ += n - 1;
+        continue;
+      }
       if (c != '\\') {
         out.push_back(c);
         continue;
@@ -313,6 +355,11 @@ class LineParser {
     }
   }
 
+  static std::string Hex2(unsigned char c) {
+    static const char* hex = "0123456789abcdef";
+    return {hex[c >> 4], hex[c & 15]};
+  }
+
   std::string_view s_;
   std::uint64_t line_;
   std::size_t i_ = 0;
@@ -333,9 +380,95 @@ struct RemoveOnExit {
   ~RemoveOnExit() { ::unlink(path.c_str()); }
 };
 
-}  // namespace
+// Bytes of names, punctuation, an expiry and blanks a valid line may hold besides its key and
+// value. A line longer than 6 * (max_key_bytes + max_value_bytes) + this is refused unread.
+constexpr std::uint64_t kLineSlackBytes = 4096;
 
-JsonlResult export_jsonl(Store& store, std::ostream& out) {
+// The longest line that can hold a valid entry for these limits: every key and value byte
+// written as a six-character \u00XX escape (base64 is shorter), plus kLineSlackBytes.
+std::uint64_t MaxLineBytes(std::uint64_t max_key, std::uint64_t max_value) {
+  return 6 * (max_key + max_value) + kLineSlackBytes;
+}
+
+// Reads the input line by line through a fixed buffer, so that a line costs at most max_line
+// bytes of memory however long it is in the input.
+class LineReader {
+ public:
+  LineReader(std::istream& in, std::uint64_t max_line, std::string why)
+      : in_(in), max_(max_line), why_(std::move(why)) {}
+
+  // The next line (without its '\n') in *line; false at the end of the input.
+  bool Next(std::string* line) {
+    line->clear();
+    bool any = false;
+    for (;;) {
+      if (pos_ == len_ && !Fill()) return any;
+      any = true;
+      const char* start = buf_ + pos_;
+      const auto* nl = static_cast<const char*>(std::memchr(start, '\n', len_ - pos_));
+      const std::size_t take = nl ? static_cast<std::size_t>(nl - start) : len_ - pos_;
+      if (line->size() + take > max_)
+        detail::Throw(errc::value_too_large, "line " + std::to_string(line_no_ + 1) +
+                                                 " is longer than " + std::to_string(max_) +
+                                                 " bytes, the longest a valid line can be " + why_ +
+                                                 "; refused before reading the rest of it");
+      line->append(start, take);
+      pos_ += take;
+      if (nl) {
+        ++pos_;
+        break;
+      }
+    }
+    ++line_no_;
+    return true;
+  }
+  std::uint64_t line_no() const { return line_no_; }
+
+ private:
+  bool Fill() {
+    in_.read(buf_, sizeof buf_);
+    len_ = static_cast<std::size_t>(in_.gcount());
+    pos_ = 0;
+    if (in_.bad()) detail::Throw(errc::io_error, "import_jsonl: reading the input failed");
+    return len_ > 0;
+  }
+
+  std::istream& in_;
+  const std::uint64_t max_;
+  const std::string why_;
+  char buf_[64 * 1024];
+  std::size_t pos_ = 0, len_ = 0;
+  std::uint64_t line_no_ = 0;
+};
+
+// Drops every entry that a later one for the same key replaces, keeping the order of the rest.
+// Returns how many were dropped.
+std::uint64_t DropSuperseded(std::vector<detail::PlainEntry>* entries) {
+  std::vector<std::size_t> by_key(entries->size());
+  for (std::size_t i = 0; i < by_key.size(); ++i) by_key[i] = i;
+  std::stable_sort(by_key.begin(), by_key.end(), [&](std::size_t x, std::size_t y) {
+    return (*entries)[x].key < (*entries)[y].key;
+  });
+  std::vector<bool> superseded(entries->size());
+  std::uint64_t dropped = 0;
+  for (std::size_t k = 0; k + 1 < by_key.size(); ++k)
+    if ((*entries)[by_key[k]].key == (*entries)[by_key[k + 1]].key) {
+      superseded[by_key[k]] = true;
+      ++dropped;
+    }
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < entries->size(); ++i)
+    if (!superseded[i]) {
+      if (out != i) (*entries)[out] = std::move((*entries)[i]);
+      ++out;
+    }
+  entries->resize(out);
+  return dropped;
+}
+
+// Writes the lines of a backup file through `sink`.
+template <typename Sink>
+JsonlResult WriteJsonl(Store& store, Sink&& sink) {
   RemoveOnExit tmp{TempPath("export")};
   store.backup(tmp.path);
   detail::SnapshotFile snap(tmp.path);
@@ -349,32 +482,126 @@ JsonlResult export_jsonl(Store& store, std::ostream& out) {
     Field(&line, "value", e.value);
     if (e.expires_ms) line += ",\"expires_ms\":" + std::to_string(e.expires_ms);
     line += "}\n";
-    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    sink(std::string_view(line));
     ++r.entries;
     r.bytes += e.key.size() + e.value.size();
   }
+  return r;
+}
+
+}  // namespace
+
+JsonlResult export_jsonl(Store& store, std::ostream& out) {
+  JsonlResult r = WriteJsonl(store, [&](std::string_view line) {
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+  });
   out.flush();
   if (!out) detail::Throw(errc::io_error, "export_jsonl: writing the output failed");
   return r;
 }
 
+JsonlResult export_jsonl(Store& store, const std::string& path) {
+  namespace fio = detail::fileio;
+  if (path.empty()) detail::Throw(errc::invalid_argument, "export path is empty");
+  static std::atomic<std::uint64_t> n{0};
+  const std::string file = fio::AbsolutePath(path);
+  const std::string tmp =
+      file + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(n.fetch_add(1));
+  int fd = fio::CreateNew(tmp, 0600);  // O_EXCL: never through someone else's file or link
+  try {
+    std::string buf;
+    JsonlResult r = WriteJsonl(store, [&](std::string_view line) {
+      buf += line;
+      if (buf.size() >= (1u << 20)) {
+        fio::WriteAll(fd, buf.data(), buf.size(), tmp);
+        buf.clear();
+      }
+    });
+    fio::WriteAll(fd, buf.data(), buf.size(), tmp);
+    fio::DataSync(fd, tmp);
+    fio::Close(fd);
+    fd = -1;
+    fio::Rename(tmp, file);
+    fio::SyncDir(fio::DirName(file));
+    return r;
+  } catch (...) {
+    fio::Close(fd);
+    fio::Unlink(tmp);
+    throw;
+  }
+}
+
 RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options) {
+  const Info info = store.info();
+  LineReader reader(in, MaxLineBytes(info.max_key_bytes, info.max_value_bytes),
+                    "for max_key_bytes " + std::to_string(info.max_key_bytes) +
+                        " and max_value_bytes " + std::to_string(info.max_value_bytes));
+  // Memory is bounded by what the store can hold: once the entries pass twice a limit, the lines
+  // a later one for the same key replaced are dropped, and the input is refused if the rest is
+  // still over the limit. (Restore drops them too; doing it only then keeps the common case, no
+  // duplicates, free of a per-line lookup.)
   std::vector<detail::PlainEntry> entries;
-  std::string line;
-  std::uint64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    entries.push_back(LineParser(line, line_no).Parse());
-    if (options.max_entries && entries.size() > options.max_entries)
+  std::uint64_t duplicates = 0, bytes = 0, record_bytes = 0, line_no = 0;
+  const std::uint64_t key_capacity = info.max_keys * detail::kMaxLoadPercent / 100;
+  auto over = [&](std::uint64_t factor) -> const char* {
+    if (options.max_entries && entries.size() > factor * options.max_entries) return "max_entries";
+    if (options.max_bytes && bytes > factor * options.max_bytes) return "max_bytes";
+    if (entries.size() > factor * key_capacity) return "keys";
+    if (record_bytes > factor * info.arena_bytes) return "arena";
+    return nullptr;
+  };
+  auto compact_or_refuse = [&] {
+    duplicates += DropSuperseded(&entries);
+    bytes = record_bytes = 0;
+    for (const auto& e : entries) {
+      bytes += e.key.size() + e.value.size();
+      record_bytes += detail::kRecordHeaderBytes + e.key.size() + e.value.size();
+    }
+    const std::string where = ", at line " + std::to_string(line_no);
+    const std::string what = over(1) ? over(1) : "";
+    if (what == "max_entries")
       detail::Throw(errc::limit_exceeded, "the input has more than " +
                                               std::to_string(options.max_entries) +
-                                              " entries (max_entries)");
+                                              " keys (max_entries)" + where);
+    if (what == "max_bytes")
+      detail::Throw(errc::limit_exceeded, "the input holds more than " +
+                                              std::to_string(options.max_bytes) +
+                                              " bytes of keys and values (max_bytes)" + where);
+    if (what == "keys")
+      detail::Throw(errc::store_full, "the input has more than " + std::to_string(key_capacity) +
+                                          " keys, all that store '" + info.name + "' can hold" +
+                                          where);
+    if (what == "arena")
+      detail::Throw(errc::store_full, "the input's records take more than the " +
+                                          std::to_string(info.arena_bytes) +
+                                          " arena bytes of store '" + info.name + "'" + where);
+  };
+  std::string line;
+  while (reader.Next(&line)) {
+    line_no = reader.line_no();
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    detail::PlainEntry e = LineParser(line, line_no).Parse();
+    if (e.key.size() > info.max_key_bytes)
+      detail::Throw(errc::key_too_long,
+                    "line " + std::to_string(line_no) + ": key is " + std::to_string(e.key.size()) +
+                        " bytes; max_key_bytes is " + std::to_string(info.max_key_bytes));
+    if (e.value.size() > info.max_value_bytes)
+      detail::Throw(errc::value_too_large, "line " + std::to_string(line_no) + ": value is " +
+                                               std::to_string(e.value.size()) +
+                                               " bytes; max_value_bytes is " +
+                                               std::to_string(info.max_value_bytes));
+    bytes += e.key.size() + e.value.size();
+    record_bytes += detail::kRecordHeaderBytes + e.key.size() + e.value.size();
+    entries.push_back(std::move(e));
+    if (over(2)) compact_or_refuse();
   }
-  if (in.bad()) detail::Throw(errc::io_error, "import_jsonl: reading the input failed");
+  if (over(1)) compact_or_refuse();  // restore would count duplicates against max_entries
   RemoveOnExit tmp{TempPath("import")};
   detail::WriteSnapshotOfEntries(entries, tmp.path);
-  return store.restore(tmp.path, options);
+  entries = {};
+  RestoreResult r = store.restore(tmp.path, options);
+  r.duplicates += duplicates;
+  return r;
 }
 
 }  // namespace shmkv

@@ -64,6 +64,13 @@ constexpr u32 SlabChunks(u32 cls) {
 constexpr u32 BlocksPerSlab(u32 cls) {
   return static_cast<u32>(SlabChunks(cls) * kChunkBytes / kSizeClasses[cls]);
 }
+// True when `offset` (below 2^32) is a multiple of size class cls's block size: a
+// multiplication by the rounded-up reciprocal instead of a division (Lemire, "Faster remainder
+// by direct computation", 2019), for the check on every record a reader follows.
+constexpr bool IsBlockMultiple(u64 offset, u32 cls) {
+  const u64 reciprocal = ~0ull / kSizeClasses[cls] + 1;
+  return offset * reciprocal <= reciprocal - 1;
+}
 
 enum class SegmentState : u32 { creating = 0, ready = 1 };
 
@@ -167,6 +174,20 @@ struct ChunkInfo {
   u32 prev;       // slab: 1 + chunk index of the previous one
   u32 pad;
 };
+
+// ChunkInfo::ident packing.
+inline std::uint64_t MakeIdent(std::uint32_t shard, std::uint16_t cls, std::uint16_t span) {
+  return (std::uint64_t(shard) + 1) | (std::uint64_t(cls) << 32) | (std::uint64_t(span) << 48);
+}
+inline std::uint32_t IdentOwner(std::uint64_t ident) {
+  return std::uint32_t(ident) - 1;
+}  // valid if ident != 0
+inline std::uint16_t IdentClass(std::uint64_t ident) {
+  return std::uint16_t(ident >> 32);
+}
+inline std::uint16_t IdentSpan(std::uint64_t ident) {
+  return std::uint16_t(ident >> 48);
+}
 
 // Hash table slot. rec == 0: empty.
 struct Slot {

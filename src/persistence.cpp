@@ -268,10 +268,10 @@ void Persistence::Compensate(std::string_view key) noexcept {
     {
       ShardLock lock(seg_, ShardOf(hdr_, hash));
       Shard& shard = lock.shard();
-      const std::uint64_t slot = shard.Find(key, KeyHash{hash});
-      const RecordHeader* r = slot == kNotFound ? nullptr : shard.RecordAt(slot);
-      if (r && !Shard::Expired(r, os::NowUnixMs()))
-        ticket = LogSet(key, Shard::ValueOf(r), r->expires_ms.load(std::memory_order_relaxed));
+      RecordRef rec;
+      const std::uint64_t slot = shard.Find(key, KeyHash{hash}, &rec);
+      if (slot != kNotFound && !rec.Expired(os::NowUnixMs()))
+        ticket = LogSet(key, rec.value(), rec.expires_ms());
       else
         ticket = LogDel(key);
     }

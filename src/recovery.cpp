@@ -47,16 +47,11 @@ bool Expired(std::uint64_t expires_ms, std::uint64_t now_ms) {
 // Writes key = value in a locked shard (insert or replace).
 void PutLocked(Shard& shard, std::string_view key, KeyHash h, std::string_view value,
                std::uint64_t expires_ms) {
-  std::uint64_t slot = shard.Find(key, h);
-  if (slot != kNotFound)
-    shard.Replace(slot, value, expires_ms);
-  else
-    shard.Insert(key, h, value, expires_ms);
+  shard.Put(key, h, value, expires_ms);
 }
 
 void EraseLocked(Shard& shard, std::string_view key, KeyHash h) {
-  std::uint64_t slot = shard.Find(key, h);
-  if (slot != kNotFound) shard.Erase(slot);
+  shard.EraseKey(key, h);
 }
 
 std::string Join(const std::vector<std::string>& v, const char* sep) {
@@ -419,10 +414,10 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
         WriteScope write(shard);
         for (std::uint64_t k = shard.count(); k-- > 0;) {
           if (k >= shard.count()) continue;
-          std::string_view key = Shard::KeyOf(shard.Rec(shard.DenseAt(k)));
-          std::uint32_t es = EpochShard(key, fh.epoch, std::max<std::uint32_t>(fh.shard_count, 1));
-          if (all || (es < cleared.size() && cleared[es]))
-            shard.Erase(shard.Find(key, shard.Hash(key)));
+          const RecordRef rec = shard.LiveAt(k);
+          std::uint32_t es =
+              EpochShard(rec.key(), fh.epoch, std::max<std::uint32_t>(fh.shard_count, 1));
+          if (all || (es < cleared.size() && cleared[es])) shard.Erase(shard.SlotOf(rec), rec);
         }
       }
       i = j;

@@ -37,6 +37,14 @@ std::string LockName::Describe() const {
          (index >= 0 ? " " + std::to_string(index) : std::string());
 }
 
+void ThrowBadKind(const pthread_mutex_t* mutex, const LockName& name) {
+  Throw(errc::corrupted,
+        name.Describe() + " lock has kind " +
+            std::to_string(__atomic_load_n(&mutex->__data.__kind, __ATOMIC_RELAXED)) +
+            ", not a robust process-shared mutex (" + std::to_string(kRobustSharedKind) +
+            "): the segment is damaged");
+}
+
 LockResult LockRobustAfter(int first, pthread_mutex_t* mutex, const LockName& name, bool* waited) {
   int rc = first;
   if (rc == EBUSY) {

@@ -70,31 +70,15 @@ void PlanHomeBlocks(const Options& o, Plan* p) {
               "; raise size_bytes or lower max_keys");
 }
 
-Plan MakePlan(const Options& o) {
-  if (o.size_bytes < (1u << 20))
-    Throw(errc::invalid_argument,
-          "size_bytes " + std::to_string(o.size_bytes) + " is below the minimum of 1 MiB");
-  if (o.max_key_bytes < 1 || o.max_key_bytes > 65535)
-    Throw(errc::invalid_argument,
-          "max_key_bytes " + std::to_string(o.max_key_bytes) + " is outside 1..65535");
-  if (o.shards != 0 && (!std::has_single_bit(o.shards) || o.shards > (1u << 16)))
-    Throw(errc::invalid_argument,
-          "shards " + std::to_string(o.shards) + " is not a power of two in 1..65536");
-  if ((o.mode & ~0777u) != 0 || (o.mode & 0600) != 0600)
-    Throw(errc::invalid_argument,
-          "mode " + std::to_string(o.mode) + " must give the owner read and write (0600..0777)");
+// The layout of a segment of `size_bytes` with `shards` tables of `slots_per_shard` slots: every
+// offset and the chunk count follow from these (and the home-block size). Throws
+// invalid_argument naming the value that does not fit. CheckHeader recomputes it from a
+// header's sizes and compares, so whatever the creator derived, an attacher can verify.
+Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_shard) {
   Plan p{};
-  p.shards = o.shards ? o.shards : std::bit_ceil(std::clamp(16u * os::CpuCount(), 64u, 1024u));
+  p.shards = shards;
   p.shard_bits = static_cast<std::uint32_t>(std::countr_zero(p.shards));
-  std::uint64_t max_keys =
-      o.max_keys ? o.max_keys : std::max<std::uint64_t>(o.size_bytes / 256, 1024);
-  double per_shard = static_cast<double>(max_keys) / p.shards;
-  // Headroom for the uneven spread of keys over shards (about 4 standard deviations).
-  double slots = (per_shard + 4 * std::sqrt(per_shard) + 8) * 100.0 / kMaxLoadPercent;
-  p.slots_per_shard = static_cast<std::uint64_t>(slots) + 1;
-  if (p.slots_per_shard > 0xffffffffull)
-    Throw(errc::invalid_argument, "max_keys " + std::to_string(max_keys) + " is too large for " +
-                                      std::to_string(p.shards) + " shards");
+  p.slots_per_shard = slots_per_shard;
   p.off_processes = AlignUp(sizeof(SegmentHeader), kCacheLine);
   p.off_shards = p.off_processes + kMaxProcesses * sizeof(ProcessSlot);
   p.off_chunks = p.off_shards + std::uint64_t(p.shards) * sizeof(ShardHeader);
@@ -102,10 +86,11 @@ Plan MakePlan(const Options& o) {
       std::uint64_t(p.shards) * p.slots_per_shard * (sizeof(Slot) + sizeof(std::uint64_t));
   std::uint64_t fixed = p.off_chunks + index_bytes + 2 * kChunkBytes;
   if (fixed >= o.size_bytes)
-    Throw(errc::invalid_argument,
-          "size_bytes " + std::to_string(o.size_bytes) + " is too small for " +
-              std::to_string(max_keys) + " keys in " + std::to_string(p.shards) +
-              " shards (index alone needs " + std::to_string(fixed) + " bytes)");
+    Throw(errc::invalid_argument, "size_bytes " + std::to_string(o.size_bytes) +
+                                      " is too small for " + std::to_string(p.slots_per_shard) +
+                                      " slots in each of " + std::to_string(p.shards) +
+                                      " shards (index alone needs " + std::to_string(fixed) +
+                                      " bytes); lower max_keys or raise size_bytes");
   p.chunk_count = (o.size_bytes - fixed) / (kChunkBytes + sizeof(ChunkInfo));
   for (;;) {
     p.off_slots = AlignUp(p.off_chunks + p.chunk_count * sizeof(ChunkInfo), kCacheLine);
@@ -119,10 +104,50 @@ Plan MakePlan(const Options& o) {
   std::uint64_t largest = kRecordHeaderBytes + o.max_key_bytes + std::uint64_t(o.max_value_bytes);
   std::uint64_t general_chunks = p.chunk_count - p.home_chunks_per_shard * p.shards;
   if (AlignUp(largest, kChunkBytes) / kChunkBytes > std::min<std::uint64_t>(general_chunks, 0xffff))
-    Throw(errc::invalid_argument, "max_value_bytes " + std::to_string(o.max_value_bytes) +
-                                      " does not fit in the arena of a " +
-                                      std::to_string(o.size_bytes) + "-byte segment");
+    Throw(errc::invalid_argument,
+          "max_value_bytes " + std::to_string(o.max_value_bytes) +
+              " does not fit in the arena of a " + std::to_string(o.size_bytes) +
+              "-byte segment (the largest record would need " + std::to_string(largest) +
+              " bytes); lower max_value_bytes (--max-value) or raise size_bytes");
   return p;
+}
+
+Plan MakePlan(const Options& o) {
+  if (o.size_bytes < (1u << 20))
+    Throw(errc::invalid_argument,
+          "size_bytes " + std::to_string(o.size_bytes) + " is below the minimum of 1 MiB");
+  if (o.max_key_bytes < 1 || o.max_key_bytes > 65535)
+    Throw(errc::invalid_argument,
+          "max_key_bytes " + std::to_string(o.max_key_bytes) + " is outside 1..65535");
+  if (o.shards != 0 && (!std::has_single_bit(o.shards) || o.shards > (1u << 16)))
+    Throw(errc::invalid_argument,
+          "shards " + std::to_string(o.shards) + " is not a power of two in 1..65536");
+  char mode[16];
+  std::snprintf(mode, sizeof mode, "0%o", o.mode);
+  if ((o.mode & ~0777u) != 0 || (o.mode & 0600) != 0600)
+    Throw(errc::invalid_argument,
+          std::string("mode ") + mode + " must give the owner read and write (0600..0777)");
+  if (o.mode & 0002)
+    Throw(errc::invalid_argument,
+          std::string("mode ") + mode +
+              " lets every local user write the store (and so change what every process "
+              "attached to it reads); share it with a group instead: group write plus "
+              "trusted_group");
+  if ((o.mode & 0020) && !o.trusted_group)
+    Throw(errc::invalid_argument, std::string("mode ") + mode +
+                                      " lets the file's group write the store; set "
+                                      "trusted_group to the gid it is shared with");
+  const std::uint32_t shards =
+      o.shards ? o.shards : std::bit_ceil(std::clamp(16u * os::CpuCount(), 64u, 1024u));
+  std::uint64_t max_keys =
+      o.max_keys ? o.max_keys : std::max<std::uint64_t>(o.size_bytes / 256, 1024);
+  double per_shard = static_cast<double>(max_keys) / shards;
+  // Headroom for the uneven spread of keys over shards (about 4 standard deviations).
+  double slots = (per_shard + 4 * std::sqrt(per_shard) + 8) * 100.0 / kMaxLoadPercent;
+  if (!(slots < 4294967295.0))
+    Throw(errc::invalid_argument, "max_keys " + std::to_string(max_keys) + " is too large for " +
+                                      std::to_string(shards) + " shards");
+  return LayoutFor(o, shards, static_cast<std::uint64_t>(slots) + 1);
 }
 
 // Hands every shard its home chunks: one-chunk slabs of the home class, all blocks carved and
@@ -148,15 +173,21 @@ void InitHomeChunks(const Plan& p, std::uint8_t* base, SegmentHeader* h) {
   h->alloc_hint = h->chunks_in_use;
 }
 
+// /dev/shm/shmkv.<name>+<pid>+<n>.tmp: '+' is not allowed in store names, so a temporary can
+// never be a store, nor a store be taken for a temporary (RemoveStaleTemporaries).
+std::string TemporaryPath(const std::string& final_path, pid_t pid, std::uint64_t n) {
+  return final_path + "+" + std::to_string(pid) + "+" + std::to_string(n) + ".tmp";
+}
+
 // Builds a complete, ready segment in a new temporary file. Returns its path; fd/base set.
 std::string BuildSegment(const Options& o, const std::string& final_path, int* fd_out,
                          std::uint8_t** base_out) {
   Plan p = MakePlan(o);
-  std::string tmp = final_path + "." + std::to_string(::getpid()) + "." +
-                    std::to_string(os::RandomSeed() % 1000000) + ".tmp";
+  std::string tmp = TemporaryPath(final_path, ::getpid(), os::RandomSeed() % 1000000);
   int fd = os::CreateExclusive(tmp, o.mode);
   std::uint8_t* base = nullptr;
   try {
+    if (o.trusted_group) os::SetGroup(fd, tmp, *o.trusted_group);
     os::Truncate(fd, o.size_bytes, tmp);
     const std::uint64_t reserved =
         p.off_arena + p.home_chunks_per_shard * p.shards * kChunkBytes;  // index + home blocks
@@ -203,55 +234,20 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
   return tmp;
 }
 
-// True when the header's home-block fields are none, or a size class of one-chunk slabs whose
-// chunks hold a block per slot and fit in the arena: what the allocator relies on.
-bool HomeBlocksValid(const SegmentHeader& h) {
-  if (h.home_block_bytes == 0)
-    return h.home_blocks_per_chunk == 0 && h.home_chunks_per_shard == 0 && h.home_chunk_magic == 0;
-  const int cls = SizeClassFor(h.home_block_bytes);
-  return cls >= 0 && kSizeClasses[cls] == h.home_block_bytes &&
-         h.home_block_bytes <= kChunkBytes / kMinBlocksPerSlab &&
-         h.home_blocks_per_chunk == kChunkBytes / h.home_block_bytes &&
-         h.home_chunk_magic == ~0ull / h.home_blocks_per_chunk + 1 &&
-         h.home_chunks_per_shard <= h.chunk_count &&
-         h.home_chunks_per_shard * h.shard_count < h.chunk_count &&
-         h.home_chunks_per_shard * h.home_blocks_per_chunk >= h.slots_per_shard;
-}
-
 enum class HeaderVerdict { ok, blank };
 
-// Validates a mapped header. Throws incompatible_layout; returns blank for a zero header.
-HeaderVerdict CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
-                          const std::string& path) {
-  std::uint64_t magic = 0;
-  std::memcpy(&magic, base, std::min<std::uint64_t>(file_size, sizeof magic));
-  if (magic == 0 && file_size >= sizeof magic) return HeaderVerdict::blank;  // never initialised
-  if (magic != kMagic)
-    Throw(errc::incompatible_layout, path + " is not a shmkv segment (magic " + Hex(magic) +
-                                         ", expected " + Hex(kMagic) + ")");
-  if (file_size < sizeof(SegmentHeader))
-    Throw(errc::incompatible_layout, path + " is truncated: " + std::to_string(file_size) +
-                                         " bytes, less than a segment header");
-  auto* h = reinterpret_cast<const SegmentHeader*>(base);
-  if (h->layout_version != kLayoutVersion)
-    Throw(errc::incompatible_layout,
-          path + " has layout version " + std::to_string(h->layout_version) +
-              "; this build reads layout version " + std::to_string(kLayoutVersion));
-  if (h->fingerprint != LayoutFingerprint())
-    Throw(errc::incompatible_layout,
-          path + " has layout version " + std::to_string(h->layout_version) + " fingerprint " +
-              Hex(h->fingerprint) + "; this build (layout version " +
-              std::to_string(kLayoutVersion) + ") has fingerprint " + Hex(LayoutFingerprint()));
-  if (h->state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(SegmentState::ready))
-    return HeaderVerdict::blank;
-  if (h->size_bytes != file_size || h->off_arena + h->chunk_count * kChunkBytes > file_size)
-    Throw(errc::corrupted, path + " records size " + std::to_string(h->size_bytes) +
-                               " but the file has " + std::to_string(file_size) + " bytes");
-  if (!HomeBlocksValid(*h))
-    Throw(errc::corrupted, path + " records home blocks of " + std::to_string(h->home_block_bytes) +
-                               " bytes, " + std::to_string(h->home_blocks_per_chunk) +
-                               " per chunk, " + std::to_string(h->home_chunks_per_shard) +
-                               " chunks per shard, which do not fit its table and arena");
+// A file whose header is all zero, or shorter than a header and all zero: what a creator
+// that died between creating and writing leaves. Nothing else is ever rebuilt.
+bool BlankHeader(const std::uint8_t* base, std::uint64_t file_size) {
+  const std::uint64_t n = std::min<std::uint64_t>(file_size, sizeof(SegmentHeader));
+  return std::all_of(base, base + n, [](std::uint8_t b) { return b == 0; });
+}
+
+// Blank, or the geometry of a valid header (CheckHeader).
+HeaderVerdict Classify(const std::uint8_t* base, std::uint64_t file_size, const std::string& path,
+                       Geometry* geo) {
+  if (BlankHeader(base, file_size)) return HeaderVerdict::blank;
+  *geo = Segment::CheckHeader(base, file_size, path);
   return HeaderVerdict::ok;
 }
 
@@ -261,26 +257,133 @@ bool SameFile(int fd, const std::string& path) {
          a.st_dev == b.st_dev;
 }
 
-// Removes temporary files of this name left by creators that died before publishing.
+// Removes temporary files of this name left by creators that died before publishing. Their
+// names hold a '+', which no store name may contain, so no store is ever taken for one.
 void RemoveStaleTemporaries(const std::string& name) {
   DIR* dir = ::opendir("/dev/shm");
   if (!dir) return;
-  std::string prefix = "shmkv." + name + ".";
+  const std::string prefix = "shmkv." + name + "+";
   while (dirent* e = ::readdir(dir)) {
     std::string f = e->d_name;
     if (f.size() <= prefix.size() + 4 || f.compare(0, prefix.size(), prefix) != 0 ||
         !f.ends_with(".tmp"))
       continue;
     std::string rest = f.substr(prefix.size());
-    auto dot = rest.find('.');
-    if (dot == std::string::npos || rest.find('.', dot + 1) != rest.size() - 4) continue;
-    pid_t pid = static_cast<pid_t>(std::strtol(rest.substr(0, dot).c_str(), nullptr, 10));
+    auto plus = rest.find('+');
+    if (plus == std::string::npos || rest.find('+', plus + 1) != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::strtol(rest.substr(0, plus).c_str(), nullptr, 10));
     if (pid > 0 && !os::ProcessAlive(pid, 0)) ::unlink(("/dev/shm/" + f).c_str());
   }
   ::closedir(dir);
 }
 
 }  // namespace
+
+Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
+                              const std::string& path) {
+  std::uint64_t magic = 0;
+  std::memcpy(&magic, base, std::min<std::uint64_t>(file_size, sizeof magic));
+  if (magic != kMagic)
+    Throw(errc::incompatible_layout, path + " is not a shmkv segment (magic " + Hex(magic) +
+                                         ", expected " + Hex(kMagic) + ")");
+  if (file_size < sizeof(SegmentHeader))
+    Throw(errc::incompatible_layout, path + " is truncated: " + std::to_string(file_size) +
+                                         " bytes, less than a segment header");
+  SegmentHeader h;  // a private copy: what is checked is what is used
+  std::memcpy(static_cast<void*>(&h), base, sizeof h);
+  if (h.layout_version != kLayoutVersion)
+    Throw(errc::incompatible_layout,
+          path + " has layout version " + std::to_string(h.layout_version) +
+              "; this build reads layout version " + std::to_string(kLayoutVersion));
+  if (h.fingerprint != LayoutFingerprint())
+    Throw(errc::incompatible_layout,
+          path + " has layout version " + std::to_string(h.layout_version) + " fingerprint " +
+              Hex(h.fingerprint) + "; this build (layout version " +
+              std::to_string(kLayoutVersion) + ") has fingerprint " + Hex(LayoutFingerprint()));
+  auto bad = [&](const char* field, std::uint64_t value, const std::string& why) {
+    Throw(errc::corrupted, path + ": header field " + field + " = " + std::to_string(value) + " " +
+                               why + "; the segment is damaged (inspect it with shmkv-inspect)");
+  };
+  const std::uint32_t state = h.state.load(std::memory_order_relaxed);
+  if (state != static_cast<std::uint32_t>(SegmentState::ready))
+    bad("state", state, "is not 1 (ready)");
+  if (h.size_bytes != file_size)
+    bad("size_bytes", h.size_bytes, "differs from the file size " + std::to_string(file_size));
+  if (h.shard_count == 0 || !std::has_single_bit(h.shard_count) || h.shard_count > (1u << 16))
+    bad("shard_count", h.shard_count, "is not a power of two in 1..65536");
+  if (h.shard_bits != static_cast<std::uint32_t>(std::countr_zero(h.shard_count)))
+    bad("shard_bits", h.shard_bits,
+        "is not log2(shard_count " + std::to_string(h.shard_count) + ")");
+  if (h.max_key_bytes < 1 || h.max_key_bytes > 65535)
+    bad("max_key_bytes", h.max_key_bytes, "is outside 1..65535");
+  if (h.slots_per_shard < 2 || h.slots_per_shard > 0xffffffffull)
+    bad("slots_per_shard", h.slots_per_shard, "is outside 2..2^32-1");
+  if (h.size_bytes < (1u << 20)) bad("size_bytes", h.size_bytes, "is below 1 MiB");
+  if (std::memchr(h.name, 0, sizeof h.name) == nullptr)
+    bad("name", sizeof h.name, "bytes hold no terminating NUL");
+  if (std::memchr(h.persist_dir, 0, sizeof h.persist_dir) == nullptr)
+    bad("persist_dir", sizeof h.persist_dir, "bytes hold no terminating NUL");
+  // Everything else follows from these sizes: recompute it as the creator did, and compare.
+  Options o;
+  o.size_bytes = h.size_bytes;
+  o.max_key_bytes = h.max_key_bytes;
+  o.max_value_bytes = h.max_value_bytes;
+  o.home_block_bytes = h.home_block_bytes;
+  Plan p;
+  try {
+    p = LayoutFor(o, h.shard_count, h.slots_per_shard);
+  } catch (const Error& e) {
+    Throw(errc::corrupted, path + ": header fields size_bytes " + std::to_string(h.size_bytes) +
+                               ", shard_count " + std::to_string(h.shard_count) +
+                               ", slots_per_shard " + std::to_string(h.slots_per_shard) +
+                               ", max_key_bytes " + std::to_string(h.max_key_bytes) +
+                               ", max_value_bytes " + std::to_string(h.max_value_bytes) +
+                               " and home_block_bytes " + std::to_string(h.home_block_bytes) +
+                               " do not describe a segment (" + e.what() +
+                               "); the segment is damaged (inspect it with shmkv-inspect)");
+  }
+  const std::pair<const char*, std::pair<std::uint64_t, std::uint64_t>> fields[] = {
+      {"chunk_count", {h.chunk_count, p.chunk_count}},
+      {"off_processes", {h.off_processes, p.off_processes}},
+      {"off_shards", {h.off_shards, p.off_shards}},
+      {"off_chunks", {h.off_chunks, p.off_chunks}},
+      {"off_slots", {h.off_slots, p.off_slots}},
+      {"off_dense", {h.off_dense, p.off_dense}},
+      {"off_arena", {h.off_arena, p.off_arena}},
+      {"home_block_bytes", {h.home_block_bytes, p.home_block_bytes}},
+      {"home_blocks_per_chunk", {h.home_blocks_per_chunk, p.home_blocks_per_chunk}},
+      {"home_chunks_per_shard", {h.home_chunks_per_shard, p.home_chunks_per_shard}},
+      {"home_chunk_magic",
+       {h.home_chunk_magic, p.home_blocks_per_chunk ? ~0ull / p.home_blocks_per_chunk + 1 : 0}},
+  };
+  for (const auto& [field, values] : fields)
+    if (values.first != values.second)
+      bad(field, values.first,
+          "should be " + std::to_string(values.second) + " for a segment of " +
+              std::to_string(h.size_bytes) + " bytes with " + std::to_string(h.shard_count) +
+              " shards of " + std::to_string(h.slots_per_shard) + " slots");
+  Geometry g;
+  g.size_bytes = h.size_bytes;
+  g.hash_seed = h.hash_seed;
+  g.shard_count = h.shard_count;
+  g.shard_bits = h.shard_bits;
+  g.max_key_bytes = h.max_key_bytes;
+  g.max_value_bytes = h.max_value_bytes;
+  g.slots_per_shard = h.slots_per_shard;
+  g.chunk_count = p.chunk_count;
+  g.off_processes = p.off_processes;
+  g.off_shards = p.off_shards;
+  g.off_chunks = p.off_chunks;
+  g.off_slots = p.off_slots;
+  g.off_dense = p.off_dense;
+  g.off_arena = p.off_arena;
+  g.arena_end = p.off_arena + p.chunk_count * kChunkBytes;
+  g.home_block_bytes = p.home_block_bytes;
+  g.home_blocks_per_chunk = p.home_blocks_per_chunk;
+  g.home_chunks_per_shard = p.home_chunks_per_shard;
+  g.home_chunk_magic = h.home_chunk_magic;
+  return g;
+}
 
 void Segment::ValidateName(const std::string& name) {
   bool ok =
@@ -312,25 +415,23 @@ std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& be
         std::uint64_t size = 0;
         std::uint8_t* base = nullptr;
         try {
+          os::CheckTrusted(fd, path, o.trusted_group);
           size = os::FileSize(fd, path);
-          if (size == 0) throw HeaderVerdict::blank;
-          base = static_cast<std::uint8_t*>(os::Map(fd, size, true, path));
-          if (CheckHeader(base, size, path) == HeaderVerdict::ok) {
-            std::unique_ptr<Segment> seg(new Segment(o.name, fd, base, size));
+          Geometry geo;
+          if (size != 0) base = static_cast<std::uint8_t*>(os::Map(fd, size, true, path));
+          if (size != 0 && Classify(base, size, path, &geo) == HeaderVerdict::ok) {
+            std::unique_ptr<Segment> seg(new Segment(o.name, fd, base, size, geo));
             seg->Register();
             return seg;
           }
-          throw HeaderVerdict::blank;
-        } catch (HeaderVerdict) {
-          // A blank file at the final name: a creator died before finishing. Replace it, once,
+          // Empty, or an all-zero header: a creator died before writing it. Replace it, once,
           // under an exclusive flock so two openers do not both replace it.
           if (base) os::Unmap(base, size);
-          if (o.open_mode == OpenMode::attach_only || o.open_mode == OpenMode::read_only) {
-            os::Close(fd);
+          base = nullptr;
+          if (o.open_mode == OpenMode::attach_only || o.open_mode == OpenMode::read_only)
             Throw(errc::not_found, path +
                                        " is not initialized (its creator died); open it with "
                                        "create_or_attach to rebuild it");
-          }
           ::flock(fd, LOCK_EX);
           if (SameFile(fd, path)) {
             int new_fd;
@@ -339,7 +440,8 @@ std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& be
             std::unique_ptr<Segment> seg;
             try {
               tmp = BuildSegment(o, path, &new_fd, &new_base);
-              seg.reset(new Segment(o.name, new_fd, new_base, o.size_bytes));
+              seg.reset(new Segment(o.name, new_fd, new_base, o.size_bytes,
+                                    CheckHeader(new_base, o.size_bytes, tmp)));
               if (before_publish) before_publish(*seg);
               os::Rename(tmp, path);
             } catch (...) {
@@ -347,7 +449,6 @@ std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& be
                 seg.reset();
                 os::Unlink(tmp);
               }
-              os::Close(fd);
               throw;
             }
             os::Close(fd);
@@ -368,7 +469,15 @@ std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& be
     int fd;
     std::uint8_t* base;
     std::string tmp = BuildSegment(o, path, &fd, &base);
-    std::unique_ptr<Segment> seg(new Segment(o.name, fd, base, o.size_bytes));
+    std::unique_ptr<Segment> seg;
+    try {
+      seg.reset(new Segment(o.name, fd, base, o.size_bytes, CheckHeader(base, o.size_bytes, tmp)));
+    } catch (...) {
+      os::Unmap(base, o.size_bytes);
+      os::Close(fd);
+      os::Unlink(tmp);
+      throw;
+    }
     bool published = false;
     try {
       if (before_publish) before_publish(*seg);
@@ -398,8 +507,14 @@ void Segment::Destroy(const std::string& name) {
     Throw(errc::not_found, "segment '" + name + "' does not exist (" + path + ")");
 }
 
-Segment::Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t size)
-    : name_(std::move(name)), fd_(fd), base_(base), size_(size) {}
+std::unique_ptr<Segment> Segment::AdoptUnregistered(std::string name, int fd, std::uint8_t* base,
+                                                    std::uint64_t size, const Geometry& geo) {
+  return std::unique_ptr<Segment>(new Segment(std::move(name), fd, base, size, geo));
+}
+
+Segment::Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t size,
+                 const Geometry& geo)
+    : name_(std::move(name)), fd_(fd), base_(base), size_(size), geo_(geo) {}
 
 Segment::~Segment() {
   if (registry_slot_ >= 0) {
@@ -447,6 +562,28 @@ std::uint32_t Segment::ReclaimDeadProcesses() {
     }
   }
   return reclaimed;
+}
+
+// --- checked access ---
+
+void Segment::Corrupted(const std::string& what, std::uint64_t value,
+                        const std::string& why) const {
+  Throw(errc::corrupted, "segment '" + name_ + "': " + what + " " + std::to_string(value) + " " +
+                             why + " (the segment is damaged; inspect it with shmkv-inspect)");
+}
+
+BlockSpan Segment::Block(std::uint64_t off, std::uint32_t shard, const char* what) const {
+  BlockSpan b;
+  if (const char* why = TryBlock(off, shard, &b)) [[unlikely]]
+    Corrupted("shard " + std::to_string(shard) + " " + what, off, why);
+  return b;
+}
+
+RecordRef Segment::Record(std::uint64_t off, std::uint32_t shard, const char* what) const {
+  RecordRef r;
+  if (const char* why = TryRecord(off, shard, &r)) [[unlikely]]
+    Corrupted("shard " + std::to_string(shard) + " " + what, off, why);
+  return r;
 }
 
 }  // namespace shmkv::detail

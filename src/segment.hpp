@@ -3,7 +3,14 @@
 // Invariants:
 // - A segment is built under a temporary name and published with link() to /dev/shm/shmkv.<name>
 //   only once its header says ready, so an opener never sees a half-built segment. A file at the
-//   final name with a zero header (left by some other writer) is replaced under flock(LOCK_EX).
+//   final name that is empty or whose whole header is zero (left by some other writer) is
+//   replaced under flock(LOCK_EX); any other file is never replaced: a damaged header is
+//   errc::corrupted and the file is left for shmkv-inspect.
+// - Trust: another process, a bug or a hostile user may have written anything anywhere in the
+//   segment. Attach refuses a file that users other than us may write (os::CheckTrusted) and
+//   validates the header once (CheckHeader); from then on the geometry is a private copy, and
+//   every index, offset and length read from shared memory is checked by the accessors below
+//   before it is followed.
 // - The mapping stays in place until the Segment is destroyed; it is never remapped or resized,
 //   so offsets followed under a lock always stay mapped (unmapping while holding a robust mutex
 //   would defeat it).
@@ -15,11 +22,55 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "layout.hpp"
 #include "shmkv/options.hpp"
 
 namespace shmkv::detail {
+
+// The header's configuration, validated once at attach (CheckHeader: every offset and count
+// recomputed from the sizes and compared) and copied into process memory. Everything that
+// locates a structure in the segment reads this copy, never the shared header again, so a
+// header overwritten after attach cannot steer an access out of the mapping.
+struct Geometry {
+  std::uint64_t size_bytes = 0;
+  std::uint64_t hash_seed = 0;
+  std::uint32_t shard_count = 0, shard_bits = 0;
+  std::uint32_t max_key_bytes = 0, max_value_bytes = 0;
+  std::uint64_t slots_per_shard = 0, chunk_count = 0;
+  std::uint64_t off_processes = 0, off_shards = 0, off_chunks = 0, off_slots = 0, off_dense = 0,
+                off_arena = 0;
+  std::uint64_t arena_end = 0;  // off_arena + chunk_count * kChunkBytes
+  std::uint32_t home_block_bytes = 0, home_blocks_per_chunk = 0;
+  std::uint64_t home_chunks_per_shard = 0, home_chunk_magic = 0;
+};
+
+// Where a record's block lies, as its chunk's bookkeeping says (see Segment::Block).
+struct BlockSpan {
+  std::uint64_t bytes = 0;  // block size: a size class, or a large record's whole span
+  std::uint64_t head = 0;   // head chunk of the slab or span
+};
+
+// A record whose block and lengths were checked (Segment::Record). The key and value are read
+// through the lengths copied here, never re-read from the shared header, so a writer changing
+// them afterwards cannot stretch a read past the block.
+struct RecordRef {
+  RecordHeader* h = nullptr;
+  std::uint64_t off = 0;
+  std::uint32_t key_len = 0, value_len = 0;
+  std::uint64_t block_bytes = 0;
+
+  std::string_view key() const { return {reinterpret_cast<const char*>(h + 1), key_len}; }
+  std::string_view value() const {
+    return {reinterpret_cast<const char*>(h + 1) + key_len, value_len};
+  }
+  std::uint64_t expires_ms() const { return h->expires_ms.load(std::memory_order_relaxed); }
+  bool Expired(std::uint64_t now_ms) const {
+    const std::uint64_t e = expires_ms();
+    return e != 0 && e <= now_ms;
+  }
+};
 
 class Segment {
  public:
@@ -32,10 +83,15 @@ class Segment {
                                        const BeforePublish& before_publish = {});
   static void Destroy(const std::string& name);
   static void ValidateName(const std::string& name);
-  // Wraps a mapping the caller validated, without registering this process (read-only tools;
-  // defined in inspect.cpp). The Segment owns fd and mapping from then on.
+  // Wraps a mapping the caller validated (geo from CheckHeader), without registering this
+  // process (read-only tools). The Segment owns fd and mapping from then on.
   static std::unique_ptr<Segment> AdoptUnregistered(std::string name, int fd, std::uint8_t* base,
-                                                    std::uint64_t size);
+                                                    std::uint64_t size, const Geometry& geo);
+  // Validates a mapped segment header against itself and the file size: magic, version and
+  // fingerprint (incompatible_layout), then state, every count and offset (corrupted, naming
+  // the field). Returns the geometry to use from then on.
+  static Geometry CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
+                              const std::string& path);
 
   ~Segment();
   Segment(const Segment&) = delete;
@@ -47,28 +103,122 @@ class Segment {
   std::uint8_t* base() const { return base_; }
   std::uint64_t size() const { return size_; }
 
+  const Geometry& geo() const { return geo_; }
+
+  // --- Checked access: every index, offset and length read from the segment reaches memory
+  // through one of these, which throw errc::corrupted naming the segment, the structure, the
+  // field and the bad value (Corrupted). Indexes computed from the geometry need no check.
+  ShardHeader* shard(std::uint32_t i) const {
+    if (i >= geo_.shard_count) [[unlikely]]
+      Corrupted("shard index", i, "is not below shard_count " + std::to_string(geo_.shard_count));
+    return At<ShardHeader>(geo_.off_shards) + i;
+  }
+  ChunkInfo* chunk(std::uint64_t i) const {
+    if (i >= geo_.chunk_count) [[unlikely]]
+      Corrupted("chunk index", i, "is not below chunk_count " + std::to_string(geo_.chunk_count));
+    return At<ChunkInfo>(geo_.off_chunks) + i;
+  }
+  ProcessSlot* process(std::uint32_t i) const {
+    return At<ProcessSlot>(geo_.off_processes) + (i % kMaxProcesses);
+  }
+  Slot* slots(std::uint32_t shard) const {
+    return At<Slot>(geo_.off_slots) +
+           std::uint64_t(shard & (geo_.shard_count - 1)) * geo_.slots_per_shard;
+  }
+  std::uint64_t* dense(std::uint32_t shard) const {
+    return At<std::uint64_t>(geo_.off_dense) +
+           std::uint64_t(shard & (geo_.shard_count - 1)) * geo_.slots_per_shard;
+  }
+  // The block that starts at `off` in a chunk owned by `shard`, per its chunk's ident (and its
+  // head's, for a continuation chunk): the offset is inside the arena, the chunk belongs to the
+  // shard with a valid class, and `off` is a block boundary of its slab or the start of its
+  // span. TryBlock returns the reason it is not (nullptr if it is); Block throws corrupted,
+  // naming `what` (the field the offset was read from).
+  const char* TryBlock(std::uint64_t off, std::uint32_t shard, BlockSpan* out) const noexcept;
+  BlockSpan Block(std::uint64_t off, std::uint32_t shard, const char* what) const;
+  // The record at `off`, after checking that its block is as Block says and that its header,
+  // key (1..max_key_bytes) and value (up to max_value_bytes) lie inside that block. Its key
+  // and value may then be read and a value of up to the block's room written.
+  const char* TryRecord(std::uint64_t off, std::uint32_t shard, RecordRef* out) const noexcept;
+  RecordRef Record(std::uint64_t off, std::uint32_t shard, const char* what) const;
+  // Throws errc::corrupted: "segment 'S': <what> <value> <why>".
+  [[noreturn, gnu::cold]] void Corrupted(const std::string& what, std::uint64_t value,
+                                         const std::string& why) const;
+
+  // Unchecked: for offsets computed from the geometry, or already checked.
   template <typename T>
   T* At(std::uint64_t offset) const {
     return reinterpret_cast<T*>(base_ + offset);
-  }
-  ShardHeader* shard(std::uint32_t i) const { return At<ShardHeader>(header()->off_shards) + i; }
-  ChunkInfo* chunk(std::uint64_t i) const { return At<ChunkInfo>(header()->off_chunks) + i; }
-  ProcessSlot* process(std::uint32_t i) const {
-    return At<ProcessSlot>(header()->off_processes) + i;
   }
 
   // Frees registry slots of processes that are no longer alive. Returns how many.
   std::uint32_t ReclaimDeadProcesses();
 
  private:
-  Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t size);
+  Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t size, const Geometry& geo);
   void Register();
 
   std::string name_;
   int fd_;
   std::uint8_t* base_;
   std::uint64_t size_;
+  Geometry geo_;
   std::int32_t registry_slot_ = -1;
 };
+
+// Inline: every read follows one record through these.
+inline const char* Segment::TryBlock(std::uint64_t off, std::uint32_t shard,
+                                     BlockSpan* out) const noexcept {
+  if (off < geo_.off_arena || off >= geo_.arena_end) return "is outside the arena";
+  if (off % 16 != 0) return "is not a block boundary";  // every class is a multiple of 16
+  const ChunkInfo* chunks = At<ChunkInfo>(geo_.off_chunks);
+  std::uint64_t head = (off - geo_.off_arena) / kChunkBytes;
+  std::uint64_t ident = chunks[head].ident.load(std::memory_order_relaxed);
+  if (IdentClass(ident) == kClassContinuation) {
+    const std::uint64_t distance = IdentSpan(ident);
+    if (distance == 0 || distance > head) return "is in a continuation chunk with no head";
+    const std::uint64_t head_ident = chunks[head - distance].ident.load(std::memory_order_relaxed);
+    if (IdentClass(head_ident) == kClassContinuation || IdentSpan(head_ident) <= distance ||
+        IdentOwner(head_ident) != IdentOwner(ident))
+      return "is in a continuation chunk its head does not cover";
+    head -= distance;
+    ident = head_ident;
+  }
+  if (ident == 0) return "is in a free chunk";
+  if (IdentOwner(ident) != shard) return "is in a chunk of another shard";
+  const std::uint16_t cls = IdentClass(ident);
+  const std::uint64_t span = IdentSpan(ident);
+  if (span == 0 || head + span > geo_.chunk_count) return "is in a span that runs past the arena";
+  const std::uint64_t within = off - (geo_.off_arena + head * kChunkBytes);
+  if (cls == kClassLarge) {
+    if (within != 0) return "is not the start of its span";
+    out->bytes = span * kChunkBytes;
+  } else if (cls < kNumClasses) {
+    if (span != SlabChunks(cls)) return "is in a slab of the wrong length";
+    if (within >= std::uint64_t(BlocksPerSlab(cls)) * kSizeClasses[cls] ||
+        !IsBlockMultiple(within, cls))
+      return "is not a block boundary of its slab";
+    out->bytes = kSizeClasses[cls];
+  } else {
+    return "is in a chunk of no valid size class";
+  }
+  out->head = head;
+  return nullptr;
+}
+
+inline const char* Segment::TryRecord(std::uint64_t off, std::uint32_t shard,
+                                      RecordRef* out) const noexcept {
+  BlockSpan block;
+  if (const char* why = TryBlock(off, shard, &block)) return why;
+  auto* r = At<RecordHeader>(off);
+  const std::uint32_t key_len = __atomic_load_n(&r->key_len, __ATOMIC_RELAXED);
+  const std::uint32_t value_len = __atomic_load_n(&r->value_len, __ATOMIC_RELAXED);
+  if (key_len < 1 || key_len > geo_.max_key_bytes) return "holds a key length outside 1..max_key";
+  if (value_len > geo_.max_value_bytes) return "holds a value length above max_value_bytes";
+  if (kRecordHeaderBytes + key_len + value_len > block.bytes)
+    return "holds a key and value longer than its block";
+  *out = {r, off, key_len, value_len, block.bytes};
+  return nullptr;
+}
 
 }  // namespace shmkv::detail

@@ -29,9 +29,9 @@ void SetState(RecordHeader* r, std::uint64_t lsn, RecordState st) {
 // The aligned 8-byte word holding the whole value of r, or nullptr when the value is empty or
 // spans two words; *shift is the value's bit offset in it. Such a value is rewritten with one
 // atomic store of the word, so a crash leaves the old or the new bytes and needs no undo.
-std::uint64_t* ValueWord(RecordHeader* r, unsigned* shift) {
-  const std::uintptr_t addr = reinterpret_cast<std::uintptr_t>(r + 1) + r->key_len;
-  if (r->value_len == 0 || (addr & 7) + r->value_len > 8) return nullptr;
+std::uint64_t* ValueWord(const RecordRef& r, unsigned* shift) {
+  const std::uintptr_t addr = reinterpret_cast<std::uintptr_t>(r.h + 1) + r.key_len;
+  if (r.value_len == 0 || (addr & 7) + r.value_len > 8) return nullptr;
   *shift = 8 * static_cast<unsigned>(addr & 7);
   return reinterpret_cast<std::uint64_t*>(addr & ~std::uintptr_t(7));
 }
@@ -39,7 +39,7 @@ std::uint64_t* ValueWord(RecordHeader* r, unsigned* shift) {
 }  // namespace
 
 KeyHash Shard::Hash(std::string_view key) const {
-  return {HashKey(s_.seg->header(), key)};
+  return {HashKey(s_.seg->geo().hash_seed, key)};
 }
 
 std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view value,
@@ -53,7 +53,7 @@ std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view
               "-byte record (key " + std::to_string(key.size()) + " + value " +
               std::to_string(value.size()) + " bytes); delete keys or create a larger segment");
   SHMKV_CRASH_POINT("record.allocated");
-  RecordHeader* r = s_.Rec(off);
+  auto* r = s_.seg->At<RecordHeader>(off);  // the allocator checked the block and its size
   r->key_len = static_cast<std::uint32_t>(key.size());
   r->value_len = static_cast<std::uint32_t>(value.size());
   r->expires_ms.store(expires_ms, std::memory_order_relaxed);
@@ -72,7 +72,10 @@ std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view
 void Shard::TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home) {
   Slot entry{rec_off, tag, 0};
   std::uint64_t idx = home;
-  for (;;) {
+  for (std::uint64_t step = 0;; ++step) {
+    if (step == s_.cap) [[unlikely]]  // count said there was room
+      s_.seg->Corrupted("shard " + std::to_string(s_.index) + " count", count(),
+                        "leaves room, but every slot of the table is taken");
     Slot& slot = s_.slots[idx];
     if (slot.rec == 0) {
       slot = entry;
@@ -90,19 +93,30 @@ void Shard::TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t 
 }
 
 void Shard::DenseAppend(std::uint64_t rec_off) {
-  std::uint64_t pos = s_.h->count.load(std::memory_order_relaxed);
+  const std::uint64_t pos = count();
+  if (pos == s_.cap) [[unlikely]]
+    s_.seg->Corrupted("shard " + std::to_string(s_.index) + " count", pos,
+                      "fills the dense index, but a record is still to be added");
   s_.dense[pos] = rec_off;
-  s_.Rec(rec_off)->dense_pos = static_cast<std::uint32_t>(pos);
+  s_.seg->At<RecordHeader>(rec_off)->dense_pos = static_cast<std::uint32_t>(pos);
   s_.h->count.store(pos + 1, std::memory_order_relaxed);
 }
 
-void Shard::DenseRemove(RecordHeader* rec) {
-  std::uint64_t last = s_.h->count.load(std::memory_order_relaxed) - 1;
-  std::uint32_t pos = rec->dense_pos;
+std::uint32_t Shard::CheckedDensePos(const RecordRef& rec) const {
+  const std::uint32_t pos = rec.h->dense_pos;
+  if (pos >= count() || s_.dense[pos] != rec.off) [[unlikely]]
+    s_.seg->Corrupted("shard " + std::to_string(s_.index) + " dense_pos", pos,
+                      "of the record at " + std::to_string(rec.off) +
+                          " does not lead back to it in the dense index");
+  return pos;
+}
+
+void Shard::DenseRemove(std::uint32_t pos) {
+  const std::uint64_t last = count() - 1;  // pos < count(): checked by CheckedDensePos
   if (pos != last) {
-    std::uint64_t moved = s_.dense[last];
-    s_.dense[pos] = moved;
-    s_.Rec(moved)->dense_pos = pos;
+    const RecordRef moved = LiveAt(last);
+    s_.dense[pos] = moved.off;
+    moved.h->dense_pos = pos;
     SHMKV_CRASH_POINT("dense.moved");
   }
   s_.h->count.store(last, std::memory_order_relaxed);
@@ -110,7 +124,7 @@ void Shard::DenseRemove(RecordHeader* rec) {
 
 void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
                    std::uint64_t expires_ms) {
-  std::uint64_t n = count();
+  const std::uint64_t n = count();
   if ((n + 1) * 100 > s_.cap * kMaxLoadPercent)
     Throw(errc::store_full, "segment '" + s_.seg->name() + "' shard " + std::to_string(s_.index) +
                                 " hash table is full (" + std::to_string(n) + " keys in " +
@@ -124,14 +138,13 @@ void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
   SHMKV_CRASH_POINT("insert.done");
 }
 
-void Shard::Replace(std::uint64_t slot, std::string_view value, std::uint64_t expires_ms) {
-  const std::uint64_t old_off = s_.slots[slot].rec;
-  RecordHeader* old = s_.Rec(old_off);
-  const std::uint64_t old_expires = old->expires_ms.load(std::memory_order_relaxed);
-  char* value_area = reinterpret_cast<char*>(old + 1) + old->key_len;
+void Shard::Replace(std::uint64_t slot, const RecordRef& old, std::string_view value,
+                    std::uint64_t expires_ms) {
+  const std::uint64_t old_expires = old.expires_ms();
+  char* value_area = reinterpret_cast<char*>(old.h + 1) + old.key_len;
   unsigned shift = 0;
   std::uint64_t* value_word = nullptr;
-  if (value.size() == old->value_len && expires_ms == old_expires &&
+  if (value.size() == old.value_len && expires_ms == old_expires &&
       (value_word = ValueWord(old, &shift)) != nullptr) {
     // Same length and expiry, inside one word (a counter usually is): one atomic store. The
     // record's lsn stays: no second record of the key exists to be ordered.
@@ -142,50 +155,72 @@ void Shard::Replace(std::uint64_t slot, std::string_view value, std::uint64_t ex
     SHMKV_CRASH_POINT("replace.word_written");
     return;
   }
-  // A value no longer than the current one always fits its block; only a longer one needs the
-  // block size (a ChunkInfo read).
-  if (old->value_len <= kUndoMax &&
-      (value.size() <= old->value_len ||
-       value.size() <= BlockBytes(*s_.seg, old_off) - kRecordHeaderBytes - old->key_len)) {
+  if (old.value_len <= kUndoMax &&
+      value.size() <= old.block_bytes - kRecordHeaderBytes - old.key_len) {
     // In place, under an undo record: a crash restores the old value from it.
     ShardHeader* h = s_.h;
-    h->undo_state_lsn = old->state_lsn.load(std::memory_order_relaxed);
+    h->undo_state_lsn = old.h->state_lsn.load(std::memory_order_relaxed);
     h->undo_expires_ms = old_expires;
-    h->undo_value_len = old->value_len;
-    std::memcpy(h->undo_bytes, value_area, old->value_len);
+    h->undo_value_len = old.value_len;
+    std::memcpy(h->undo_bytes, value_area, old.value_len);
     CrashBarrier();
-    h->undo_rec = old_off;
+    h->undo_rec = old.off;
     CrashBarrier();
     SHMKV_CRASH_POINT("replace.undo_saved");
     if (!value.empty()) std::memcpy(value_area, value.data(), value.size());
-    old->value_len = static_cast<std::uint32_t>(value.size());
-    old->expires_ms.store(expires_ms, std::memory_order_relaxed);
-    SetState(old, s_.h->seq.load(std::memory_order_relaxed), kLive);
+    old.h->value_len = static_cast<std::uint32_t>(value.size());
+    old.h->expires_ms.store(expires_ms, std::memory_order_relaxed);
+    SetState(old.h, s_.h->seq.load(std::memory_order_relaxed), kLive);
     CrashBarrier();
     SHMKV_CRASH_POINT("replace.in_place_written");
     h->undo_rec = 0;
     s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
     return;
   }
-  std::string_view key = KeyOf(old);
+  const std::uint32_t dense_pos = CheckedDensePos(old);  // before the first write
   std::uint64_t off =
-      NewRecord(key, KeyHash{0}, value, expires_ms);  // throws store_full: unchanged
-  RecordHeader* r = s_.Rec(off);
+      NewRecord(old.key(), KeyHash{0}, value, expires_ms);  // throws store_full: unchanged
+  auto* r = s_.seg->At<RecordHeader>(off);
   r->tag = s_.slots[slot].tag;
-  r->dense_pos = old->dense_pos;
+  r->dense_pos = dense_pos;
   s_.slots[slot].rec = off;
   SHMKV_CRASH_POINT("replace.slot_swapped");
-  s_.dense[r->dense_pos] = off;
+  s_.dense[dense_pos] = off;
   SHMKV_CRASH_POINT("replace.dense_swapped");
-  SetState(old, Lsn(old), kDead);
+  SetState(old.h, Lsn(old.h), kDead);
   SHMKV_CRASH_POINT("replace.old_dead");
   s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
-  FreeRecord(s_, old_off);
+  FreeRecord(s_, old.off);
 }
 
-bool Shard::IncrementInWord(std::uint64_t slot, std::int64_t delta, std::int64_t* result) {
-  RecordHeader* r = RecordAt(slot);
-  const unsigned digits = r->value_len;
+void Shard::Put(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms) {
+  RecordRef rec;
+  const std::uint64_t slot = Find(key, h, &rec);
+  if (slot != kNotFound)
+    Replace(slot, rec, value, expires_ms);
+  else
+    Insert(key, h, value, expires_ms);
+}
+
+bool Shard::EraseKey(std::string_view key, KeyHash h) {
+  RecordRef rec;
+  const std::uint64_t slot = Find(key, h, &rec);
+  if (slot == kNotFound) return false;
+  Erase(slot, rec);
+  return true;
+}
+
+std::uint64_t Shard::SlotOf(const RecordRef& rec) const {
+  RecordRef found;
+  const std::uint64_t slot = Find(rec.key(), Hash(rec.key()), &found);
+  if (slot == kNotFound || found.off != rec.off) [[unlikely]]
+    s_.seg->Corrupted("shard " + std::to_string(s_.index) + " dense record", rec.off,
+                      "is not the record its key's table slot leads to");
+  return slot;
+}
+
+bool Shard::IncrementInWord(const RecordRef& r, std::int64_t delta, std::int64_t* result) {
+  const unsigned digits = r.value_len;
   unsigned shift = 0;
   std::uint64_t* value_word = ValueWord(r, &shift);
   if (value_word == nullptr) return false;
@@ -206,16 +241,16 @@ bool Shard::IncrementInWord(std::uint64_t slot, std::int64_t delta, std::int64_t
   return true;
 }
 
-void Shard::Erase(std::uint64_t slot) {
-  const std::uint64_t off = s_.slots[slot].rec;
-  RecordHeader* r = s_.Rec(off);
+void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
+  const std::uint32_t dense_pos = CheckedDensePos(rec);  // before the first write
+  RecordHeader* r = rec.h;
   SetState(r, Lsn(r), kDead);  // commit
   SHMKV_CRASH_POINT("erase.dead");
   std::uint64_t idx = slot;
-  for (;;) {  // backward-shift deletion
+  for (std::uint64_t step = 0; step < s_.cap; ++step) {  // backward-shift deletion
     std::uint64_t next = idx + 1 == s_.cap ? 0 : idx + 1;
     Slot& n = s_.slots[next];
-    if (n.rec == 0 || n.psl == 0) {
+    if (n.rec == 0 || n.psl == 0 || step + 1 == s_.cap) {
       s_.slots[idx] = Slot{0, 0, 0};
       break;
     }
@@ -223,17 +258,16 @@ void Shard::Erase(std::uint64_t slot) {
     SHMKV_CRASH_POINT("erase.shifted");
     idx = next;
   }
-  DenseRemove(r);
-  if (r->expires_ms.load(std::memory_order_relaxed) != 0) --s_.h->ttl_count;
+  DenseRemove(dense_pos);
+  if (rec.expires_ms() != 0) --s_.h->ttl_count;
   SHMKV_CRASH_POINT("erase.unindexed");
-  FreeRecord(s_, off);
+  FreeRecord(s_, rec.off);
 }
 
-void Shard::SetExpiry(std::uint64_t slot, std::uint64_t expires_ms) {
-  RecordHeader* r = RecordAt(slot);
-  std::uint64_t old = r->expires_ms.load(std::memory_order_relaxed);
+void Shard::SetExpiry(const RecordRef& rec, std::uint64_t expires_ms) {
+  const std::uint64_t old = rec.expires_ms();
   s_.h->ttl_count += (expires_ms != 0) - (old != 0);
-  r->expires_ms.store(expires_ms, std::memory_order_relaxed);
+  rec.h->expires_ms.store(expires_ms, std::memory_order_relaxed);
 }
 
 void Shard::Clear() {
@@ -251,10 +285,9 @@ std::uint32_t Shard::ReclaimExpired(std::uint64_t now_ms, std::uint32_t budget) 
   std::uint32_t reclaimed = 0;
   for (std::uint32_t look = 0; look < budget * 4 && count() > 0; ++look) {
     std::uint64_t pos = s_.h->reclaim_cursor % count();
-    RecordHeader* r = s_.Rec(s_.dense[pos]);
-    if (Expired(r, now_ms)) {
-      std::uint64_t slot = Find(KeyOf(r), Hash(KeyOf(r)));
-      if (slot != kNotFound) Erase(slot);
+    const RecordRef r = LiveAt(pos);
+    if (r.Expired(now_ms)) {
+      Erase(SlotOf(r), r);
       if (++reclaimed == budget) break;
     } else {
       s_.h->reclaim_cursor = static_cast<std::uint32_t>(pos + 1);
@@ -268,13 +301,25 @@ void Shard::Repair(bool owner_died) {
   std::uint64_t seq = h->seq.load(std::memory_order_relaxed);
   if (seq & 1) {
     if (h->undo_rec != 0) {
-      RecordHeader* r = s_.Rec(h->undo_rec);
-      std::memcpy(reinterpret_cast<char*>(r + 1) + r->key_len, h->undo_bytes, h->undo_value_len);
-      r->value_len = h->undo_value_len;
-      r->expires_ms.store(h->undo_expires_ms, std::memory_order_relaxed);
-      r->state_lsn.store(h->undo_state_lsn, std::memory_order_relaxed);
-      CrashBarrier();
-      SHMKV_CRASH_POINT("repair.undo_applied");
+      // The undo record is applied only to a block of this shard whose key and saved value fit
+      // it; anything else was not written by Replace and is dropped (Rebuild then checks every
+      // record as it is).
+      BlockSpan block;
+      const std::uint64_t off = h->undo_rec;
+      const std::uint32_t value_len = h->undo_value_len;
+      if (s_.seg->TryBlock(off, s_.index, &block) == nullptr && value_len <= kUndoMax) {
+        auto* r = s_.seg->At<RecordHeader>(off);
+        const std::uint32_t key_len = r->key_len;
+        if (key_len >= 1 && key_len <= s_.seg->geo().max_key_bytes &&
+            kRecordHeaderBytes + key_len + value_len <= block.bytes) {
+          std::memcpy(reinterpret_cast<char*>(r + 1) + key_len, h->undo_bytes, value_len);
+          r->value_len = value_len;
+          r->expires_ms.store(h->undo_expires_ms, std::memory_order_relaxed);
+          r->state_lsn.store(h->undo_state_lsn, std::memory_order_relaxed);
+          CrashBarrier();
+          SHMKV_CRASH_POINT("repair.undo_applied");
+        }
+      }
       h->undo_rec = 0;
     }
     Rebuild();
@@ -285,50 +330,46 @@ void Shard::Repair(bool owner_died) {
 }
 
 void Shard::Rebuild() {
-  const SegmentHeader* sh = s_.seg->header();
   std::memset(static_cast<void*>(s_.slots), 0, s_.cap * sizeof(Slot));
   s_.h->count.store(0, std::memory_order_relaxed);
   s_.h->ttl_count = 0;
   s_.h->max_psl = 0;
   s_.h->reclaim_cursor = 0;
-  std::vector<std::uint64_t> live;
-  ForEachBlock(s_, [&](std::uint64_t off, std::uint64_t bytes) {
-    RecordHeader* r = s_.Rec(off);
+  std::vector<RecordRef> live;
+  ForEachBlock(s_, [&](std::uint64_t off, std::uint64_t) {
+    auto* r = s_.seg->At<RecordHeader>(off);
     if (StateOf(r) != kLive) return;
-    bool valid = r->key_len >= 1 && r->key_len <= sh->max_key_bytes &&
-                 r->value_len <= sh->max_value_bytes &&
-                 kRecordHeaderBytes + r->key_len + r->value_len <= bytes;
-    if (valid)
-      live.push_back(off);
+    RecordRef ref;
+    if (s_.seg->TryRecord(off, s_.index, &ref) == nullptr)
+      live.push_back(ref);
     else
-      SetState(r, Lsn(r), kDead);
+      SetState(r, Lsn(r), kDead);  // lengths that do not fit its block: not a record we wrote
   });
   SHMKV_CRASH_POINT("repair.table_cleared");
-  for (std::uint64_t off : live) {
-    RecordHeader* r = s_.Rec(off);
-    KeyHash h = Hash(KeyOf(r));
-    r->tag = h.tag();
-    std::uint64_t slot = Find(KeyOf(r), h);
+  for (const RecordRef& r : live) {
+    KeyHash h = Hash(r.key());
+    r.h->tag = h.tag();
+    RecordRef other;
+    std::uint64_t slot = Find(r.key(), h, &other);
     if (slot == kNotFound) {
-      if ((count() + 1) > s_.cap) {
-        SetState(r, Lsn(r), kDead);
+      if (count() + 1 > s_.cap) {
+        SetState(r.h, Lsn(r.h), kDead);
         continue;
       }
-      TableInsert(off, h.tag(), Home(h));
-      DenseAppend(off);
-      if (r->expires_ms.load(std::memory_order_relaxed)) ++s_.h->ttl_count;
+      TableInsert(r.off, h.tag(), Home(h));
+      DenseAppend(r.off);
+      if (r.expires_ms()) ++s_.h->ttl_count;
       continue;
     }
     // Two live records for one key: an overwrite was cut short. The newer one wins.
-    RecordHeader* other = RecordAt(slot);
-    if (Lsn(r) > Lsn(other)) {
-      r->dense_pos = other->dense_pos;
-      s_.dense[r->dense_pos] = off;
-      s_.slots[slot].rec = off;
-      s_.h->ttl_count += (r->expires_ms.load() != 0) - (other->expires_ms.load() != 0);
-      SetState(other, Lsn(other), kDead);
+    if (Lsn(r.h) > Lsn(other.h)) {
+      r.h->dense_pos = other.h->dense_pos;
+      s_.dense[r.h->dense_pos % s_.cap] = r.off;
+      s_.slots[slot].rec = r.off;
+      s_.h->ttl_count += (r.expires_ms() != 0) - (other.expires_ms() != 0);
+      SetState(other.h, Lsn(other.h), kDead);
     } else {
-      SetState(r, Lsn(r), kDead);
+      SetState(r.h, Lsn(r.h), kDead);
     }
   }
   SHMKV_CRASH_POINT("repair.records_indexed");
@@ -336,47 +377,36 @@ void Shard::Rebuild() {
 }
 
 void Shard::CheckInvariants(std::vector<std::string>* out) const {
-  const SegmentHeader* sh = s_.seg->header();
   const std::string where = "shard " + std::to_string(s_.index) + ": ";
   if (s_.h->seq.load() & 1) out->push_back(where + "seq is odd outside a mutation");
   if (s_.h->undo_rec != 0) out->push_back(where + "undo record left behind");
-  const std::uint64_t n = count();
+  const std::uint64_t n = s_.h->count.load(std::memory_order_relaxed);
   if (n > s_.cap) {
     out->push_back(where + "count " + std::to_string(n) + " exceeds capacity");
     return;
   }
-  const std::uint64_t arena_end = sh->off_arena + sh->chunk_count * kChunkBytes;
   std::vector<std::uint64_t> in_table;
   std::uint64_t with_ttl = 0;
   for (std::uint64_t i = 0; i < s_.cap; ++i) {
     const Slot& slot = s_.slots[i];
     if (slot.rec == 0) continue;
     std::string at = where + "slot " + std::to_string(i) + ": ";
-    if (slot.rec < sh->off_arena || slot.rec + kRecordHeaderBytes > arena_end) {
-      out->push_back(at + "record offset " + std::to_string(slot.rec) + " is outside the arena");
+    BlockSpan block;
+    if (const char* why = s_.seg->TryBlock(slot.rec, s_.index, &block)) {
+      out->push_back(at + "record offset " + std::to_string(slot.rec) + " " + why);
       continue;
     }
-    std::uint64_t chunk = ChunkOf(*s_.seg, slot.rec);
-    std::uint64_t ident = s_.seg->chunk(chunk)->ident.load();
-    if (ident != 0 && IdentClass(ident) == kClassContinuation)
-      ident = s_.seg->chunk(HeadChunk(*s_.seg, chunk))->ident.load();
-    if (ident == 0 || IdentOwner(ident) != s_.index || IdentClass(ident) == kClassContinuation) {
-      out->push_back(at + "points into a chunk this shard does not own (free block)");
+    if (const RecordState st = StateOf(s_.seg->At<RecordHeader>(slot.rec)); st != kLive) {
+      out->push_back(at + "points at a record that is not live (state " + std::to_string(st) + ")");
       continue;
     }
-    const RecordHeader* r = s_.Rec(slot.rec);
-    if (StateOf(r) != kLive) {
-      out->push_back(at + "points at a record that is not live (state " +
-                     std::to_string(StateOf(r)) + ")");
+    RecordRef r;
+    if (const char* why = s_.seg->TryRecord(slot.rec, s_.index, &r)) {
+      out->push_back(at + "record at " + std::to_string(slot.rec) + " " + why);
       continue;
     }
-    if (r->key_len < 1 || r->key_len > sh->max_key_bytes ||
-        kRecordHeaderBytes + r->key_len + r->value_len > BlockBytes(*s_.seg, slot.rec)) {
-      out->push_back(at + "record lengths do not fit its block");
-      continue;
-    }
-    KeyHash h = Hash(KeyOf(r));
-    if (h.tag() != slot.tag || r->tag != slot.tag)
+    KeyHash h = Hash(r.key());
+    if (h.tag() != slot.tag || r.h->tag != slot.tag)
       out->push_back(at + "tag does not match the key's hash");
     std::uint64_t home = Home(h);
     std::uint64_t psl = i >= home ? i - home : i + s_.cap - home;
@@ -389,9 +419,10 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
       if (prev.rec == 0 || prev.psl + 1 < slot.psl)
         out->push_back(at + "robin-hood order broken (previous slot is poorer)");
     }
-    if (r->dense_pos >= n || s_.dense[r->dense_pos] != slot.rec)
-      out->push_back(at + "dense index back-pointer " + std::to_string(r->dense_pos) + " is wrong");
-    if (r->expires_ms.load()) ++with_ttl;
+    if (r.h->dense_pos >= n || s_.dense[r.h->dense_pos] != slot.rec)
+      out->push_back(at + "dense index back-pointer " + std::to_string(r.h->dense_pos) +
+                     " is wrong");
+    if (r.expires_ms()) ++with_ttl;
     in_table.push_back(slot.rec);
   }
   if (in_table.size() != n)
@@ -400,7 +431,7 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
   std::sort(in_table.begin(), in_table.end());
   if (std::adjacent_find(in_table.begin(), in_table.end()) != in_table.end())
     out->push_back(where + "a record is referenced by two slots");
-  std::vector<std::uint64_t> in_dense(s_.dense, s_.dense + std::min(n, s_.cap));
+  std::vector<std::uint64_t> in_dense(s_.dense, s_.dense + n);
   std::sort(in_dense.begin(), in_dense.end());
   if (in_dense != in_table)
     out->push_back(where + "dense index does not hold exactly the records of the table");
@@ -409,7 +440,7 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
                    std::to_string(with_ttl) + " records have a TTL");
   std::uint64_t live_blocks = 0;
   ForEachBlock(s_, [&](std::uint64_t off, std::uint64_t) {
-    if (StateOf(s_.Rec(off)) == kLive) {
+    if (StateOf(s_.seg->At<RecordHeader>(off)) == kLive) {
       ++live_blocks;
       if (!std::binary_search(in_table.begin(), in_table.end(), off))
         out->push_back(where + "live record at offset " + std::to_string(off) +
@@ -458,9 +489,6 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
 #else
   PrefetchLine(&s.slots[HomeSlot(h, s.cap)]);  // both in flight at once: the slot is needed
   PrefetchHomeBlocks(s, h);                    // when the record is not in a home block
-  const SegmentHeader* sh = s.seg->header();
-  const std::uint64_t arena_lo = sh->off_arena;
-  const std::uint64_t arena_hi = arena_lo + sh->chunk_count * kChunkBytes;
   const std::uint32_t tag = h.tag();
   const std::uint8_t* base = s.seg->base();
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -483,21 +511,16 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
         std::memcpy(&slot, &s.slots[idx], sizeof slot);  // may be torn: validated here and by seq
         if (slot.rec == 0 || slot.psl < d) break;
         if (slot.tag == tag) {
-          if (slot.rec < arena_lo || slot.rec > arena_hi - kRecordHeaderBytes) {
+          // The block and lengths are checked as the locked path checks them; a failure here
+          // may be a torn read, so it is retried, and the locked path gives the verdict.
+          RecordRef r;
+          if (s.seg->TryRecord(slot.rec, s.index, &r) != nullptr) {
             sane = false;
             break;
           }
-          std::uint32_t key_len;
-          std::memcpy(&key_len, base + slot.rec + offsetof(RecordHeader, key_len), sizeof key_len);
-          std::memcpy(&value_len, base + slot.rec + offsetof(RecordHeader, value_len),
-                      sizeof value_len);
-          if (value_len > sh->max_value_bytes ||
-              slot.rec + kRecordHeaderBytes + key_len + value_len > arena_hi) {
-            sane = false;
-            break;
-          }
-          if (key_len == key.size() && KeyBytesEqual(base + slot.rec + kRecordHeaderBytes, key)) {
+          if (r.key_len == key.size() && KeyBytesEqual(base + slot.rec + kRecordHeaderBytes, key)) {
             rec = slot.rec;
+            value_len = r.value_len;
             break;
           }
         }
@@ -532,9 +555,8 @@ void PrefetchRecord(const ShardRef& s, KeyHash h) {
 #if defined(__SANITIZE_THREAD__)
   (void)s, (void)h;  // reads slots without the lock, as OptimisticGet does: off under TSan
 #else
-  const SegmentHeader* sh = s.seg->header();
-  const std::uint64_t arena_lo = sh->off_arena;
-  const std::uint64_t arena_hi = arena_lo + sh->chunk_count * kChunkBytes;
+  const std::uint64_t arena_lo = s.seg->geo().off_arena;
+  const std::uint64_t arena_hi = s.seg->geo().arena_end;
   std::uint64_t idx = HomeSlot(h, s.cap);
   for (int d = 0; d < 4; ++d) {
     Slot slot;

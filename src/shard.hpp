@@ -46,32 +46,38 @@ class Shard {
  public:
   explicit Shard(const ShardRef& ref) : s_(ref) {}
 
-  // Slot index holding `key`, or kNotFound (expired records are found too).
-  std::uint64_t Find(std::string_view key, KeyHash h) const {
+  // Slot index holding `key`, or kNotFound (expired records are found too). A slot with the
+  // key's tag must lead into the arena, with room for the header and the key, or this throws
+  // corrupted; the record returned was checked in full (Segment::Record) and is copied to *rec.
+  std::uint64_t Find(std::string_view key, KeyHash h, RecordRef* rec) const {
+    const Geometry& g = s_.seg->geo();
+    const std::uint8_t* base = s_.seg->base();
     std::uint64_t idx = Home(h);
     const std::uint32_t tag = h.tag();
     for (std::uint64_t d = 0; d < s_.cap; ++d) {
       const Slot& slot = s_.slots[idx];
       if (slot.rec == 0 || slot.psl < d) return kNotFound;
       if (slot.tag == tag) {
-        const RecordHeader* r = s_.Rec(slot.rec);
-        if (r->key_len == key.size() && KeyBytesEqual(r + 1, key)) return idx;
+        if (slot.rec < g.off_arena || slot.rec >= g.arena_end ||
+            g.arena_end - slot.rec < kRecordHeaderBytes + key.size()) [[unlikely]]
+          *rec = s_.Record(slot.rec, "slot record");  // throws: names the offset and why
+        const auto* r = reinterpret_cast<const RecordHeader*>(base + slot.rec);
+        if (r->key_len == key.size() && KeyBytesEqual(r + 1, key)) {
+          *rec = s_.Record(slot.rec, "slot record");
+          return idx;
+        }
       }
       if (++idx == s_.cap) idx = 0;
     }
     return kNotFound;
   }
-  RecordHeader* RecordAt(std::uint64_t slot) const { return s_.Rec(s_.slots[slot].rec); }
-
-  static std::string_view KeyOf(const RecordHeader* r) {
-    return {reinterpret_cast<const char*>(r + 1), r->key_len};
+  std::uint64_t Find(std::string_view key, KeyHash h) const {
+    RecordRef unused;
+    return Find(key, h, &unused);
   }
-  static std::string_view ValueOf(const RecordHeader* r) {
-    return {reinterpret_cast<const char*>(r + 1) + r->key_len, r->value_len};
-  }
-  static bool Expired(const RecordHeader* r, std::uint64_t now_ms) {
-    std::uint64_t e = r->expires_ms.load(std::memory_order_relaxed);
-    return e != 0 && e <= now_ms;
+  // The record in occupied slot `slot` (checked).
+  RecordRef RecordAt(std::uint64_t slot) const {
+    return s_.Record(s_.slots[slot % s_.cap].rec, "slot record");
   }
 
   // The mutations below require BeginWrite() first. They throw store_full before changing
@@ -87,24 +93,42 @@ class Shard {
   }
   // Inserts a key known to be absent.
   void Insert(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
-  // Replaces the value (and expiry) of the record in `slot`.
-  void Replace(std::uint64_t slot, std::string_view value, std::uint64_t expires_ms);
+  // Replaces the value (and expiry) of the record in `slot`; `old` is that record, as Find or
+  // RecordAt returned it.
+  void Replace(std::uint64_t slot, const RecordRef& old, std::string_view value,
+               std::uint64_t expires_ms);
   // Adds delta to the value in `slot` if it is 1..8 unsigned ASCII digits inside one aligned
   // 8-byte word and the sum has as many digits, with one atomic store (as Replace's one-word
   // case: a crash leaves the old or the new value). Otherwise returns false, changing nothing.
-  bool IncrementInWord(std::uint64_t slot, std::int64_t delta, std::int64_t* result);
-  // Removes the record in `slot`.
-  void Erase(std::uint64_t slot);
-  // Sets the expiry of the record in `slot` (one 8-byte store).
-  void SetExpiry(std::uint64_t slot, std::uint64_t expires_ms);
+  bool IncrementInWord(const RecordRef& rec, std::int64_t delta, std::int64_t* result);
+  // Inserts key, or replaces its value and expiry when present (expired or not).
+  void Put(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
+  // Removes the record in `slot` (`rec`, as Find or RecordAt returned it).
+  void Erase(std::uint64_t slot, const RecordRef& rec);
+  // Removes key if present (expired or not); returns whether it was.
+  bool EraseKey(std::string_view key, KeyHash h);
+  // The slot of the record `rec` found in the dense index (LiveAt): its key's slot, which must
+  // lead back to it, or corrupted.
+  std::uint64_t SlotOf(const RecordRef& rec) const;
+  // Sets the expiry of record `rec` (one 8-byte store).
+  void SetExpiry(const RecordRef& rec, std::uint64_t expires_ms);
   // Removes every record of the shard and returns its chunks to the pool.
   void Clear();
   // Erases up to `budget` expired records near the reclaim cursor. Returns how many.
   std::uint32_t ReclaimExpired(std::uint64_t now_ms, std::uint32_t budget);
 
-  std::uint64_t count() const { return s_.h->count.load(std::memory_order_relaxed); }
-  std::uint64_t DenseAt(std::uint64_t i) const { return s_.dense[i]; }
-  RecordHeader* Rec(std::uint64_t off) const { return s_.Rec(off); }
+  // Records in the table: dense[0, count()) (checked against the table's capacity).
+  std::uint64_t count() const {
+    const std::uint64_t n = s_.h->count.load(std::memory_order_relaxed);
+    if (n > s_.cap) [[unlikely]]
+      s_.seg->Corrupted("shard " + std::to_string(s_.index) + " count", n,
+                        "exceeds its table's " + std::to_string(s_.cap) + " slots");
+    return n;
+  }
+  // The record at dense position i < count() (checked).
+  RecordRef LiveAt(std::uint64_t i) const {
+    return s_.Record(s_.dense[i % s_.cap], "dense record");
+  }
   ShardHeader* header() const { return s_.h; }
   const ShardRef& ref() const { return s_; }
 
@@ -121,7 +145,9 @@ class Shard {
                           std::uint64_t expires_ms);
   void TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home);
   void DenseAppend(std::uint64_t rec_off);
-  void DenseRemove(RecordHeader* rec);
+  // rec's position in the dense index, after checking that it leads back to rec.
+  std::uint32_t CheckedDensePos(const RecordRef& rec) const;
+  void DenseRemove(std::uint32_t pos);
   void Rebuild();
 
   ShardRef s_;
@@ -191,6 +217,7 @@ class ShardLock {
   // The uncontended, healthy case inline; contention, a dead holder or an odd seq go to LockSlow.
   void Lock() {
     ShardHeader* h = shard_.header();
+    CheckRobustKind(&h->mutex, LockName{shard_.ref().seg->name(), "shard", shard_.ref().index});
     int rc = pthread_mutex_trylock(&h->mutex);
     if (rc != 0 || (h->seq.load(std::memory_order_relaxed) & 1)) LockSlow(rc);
   }
@@ -198,6 +225,9 @@ class ShardLock {
   Shard shard_;
 };
 
+inline std::uint32_t ShardOf(const Geometry& g, std::uint64_t hash) {
+  return g.shard_bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - g.shard_bits));
+}
 inline std::uint32_t ShardOf(const SegmentHeader* h, std::uint64_t hash) {
   return h->shard_bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - h->shard_bits));
 }

@@ -1,5 +1,8 @@
 // shard_ref.hpp: a process-local view of one shard's shared structures (internal).
 // Valid while the Segment lives. All access to what it points at requires the shard's mutex.
+// Built from the segment's validated geometry only: its pointers and the home-block formula
+// stay inside the mapping whatever the segment holds. Records are reached through
+// Segment::Record (checked), never from an offset alone.
 #pragma once
 
 #include <cstdint>
@@ -22,20 +25,21 @@ struct ShardRef {
   std::uint64_t home_chunk_magic;  // as SegmentHeader
 
   static ShardRef Of(Segment* seg, std::uint32_t i) {
-    SegmentHeader* sh = seg->header();
-    std::uint64_t cap = sh->slots_per_shard;
+    const Geometry& g = seg->geo();
     return {seg,
             i,
             seg->shard(i),
-            seg->At<Slot>(sh->off_slots) + i * cap,
-            seg->At<std::uint64_t>(sh->off_dense) + i * cap,
-            cap,
-            sh->home_block_bytes ? sh->off_arena + i * sh->home_chunks_per_shard * kChunkBytes : 0,
-            sh->home_block_bytes,
-            sh->home_blocks_per_chunk,
-            sh->home_chunk_magic};
+            seg->slots(i),
+            seg->dense(i),
+            g.slots_per_shard,
+            g.home_block_bytes ? g.off_arena + i * g.home_chunks_per_shard * kChunkBytes : 0,
+            g.home_block_bytes,
+            g.home_blocks_per_chunk,
+            g.home_chunk_magic};
   }
-  RecordHeader* Rec(std::uint64_t off) const { return seg->At<RecordHeader>(off); }
+  RecordRef Record(std::uint64_t off, const char* what) const {
+    return seg->Record(off, index, what);
+  }
   // Offset of the home block of table slot `slot` (only when home_off != 0). The division is a
   // multiplication by a rounded-up reciprocal (Lemire), exact for slots below 2^32.
   std::uint64_t HomeBlock(std::uint64_t slot) const {
@@ -49,35 +53,15 @@ struct ShardRef {
 // True for the home chunks at the start of the arena (layout.hpp): they stay with their shard
 // for the segment's life.
 inline bool IsHomeChunk(const Segment& seg, std::uint64_t chunk) {
-  const SegmentHeader* sh = seg.header();
-  return chunk < sh->home_chunks_per_shard * sh->shard_count;
+  return chunk < seg.geo().home_chunks_per_shard * seg.geo().shard_count;
 }
 
+// For an offset inside the arena (checked by the caller, as Segment::Block does).
 inline std::uint64_t ChunkOf(const Segment& seg, std::uint64_t off) {
-  return (off - seg.header()->off_arena) / kChunkBytes;
+  return (off - seg.geo().off_arena) / kChunkBytes;
 }
 inline std::uint64_t ChunkOffset(const Segment& seg, std::uint64_t chunk) {
-  return seg.header()->off_arena + chunk * kChunkBytes;
-}
-
-// ChunkInfo::ident packing.
-inline std::uint64_t MakeIdent(std::uint32_t shard, std::uint16_t cls, std::uint16_t span) {
-  return (std::uint64_t(shard) + 1) | (std::uint64_t(cls) << 32) | (std::uint64_t(span) << 48);
-}
-inline std::uint32_t IdentOwner(std::uint64_t ident) {
-  return std::uint32_t(ident) - 1;
-}  // valid if ident != 0
-inline std::uint16_t IdentClass(std::uint64_t ident) {
-  return std::uint16_t(ident >> 32);
-}
-inline std::uint16_t IdentSpan(std::uint64_t ident) {
-  return std::uint16_t(ident >> 48);
-}
-
-// The head chunk of the span or slab that chunk c belongs to.
-inline std::uint64_t HeadChunk(const Segment& seg, std::uint64_t c) {
-  std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_relaxed);
-  return IdentClass(ident) == kClassContinuation ? c - IdentSpan(ident) : c;
+  return seg.geo().off_arena + chunk * kChunkBytes;
 }
 
 // Orders the stores before it ahead of the stores after it, as a process killed in between

@@ -159,10 +159,9 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
         const std::uint64_t now = os::NowUnixMs();
         const std::uint64_t count = shard.count();
         for (std::uint64_t i = 0; i < count; ++i) {
-          const RecordHeader* r = shard.Rec(shard.DenseAt(i));
-          if (Shard::Expired(r, now)) continue;
-          EncodeSnapshotEntry(Shard::KeyOf(r), Shard::ValueOf(r),
-                              r->expires_ms.load(std::memory_order_relaxed), &block);
+          const RecordRef r = shard.LiveAt(i);
+          if (r.Expired(now)) continue;
+          EncodeSnapshotEntry(r.key(), r.value(), r.expires_ms(), &block);
           ++n;
         }
       }

@@ -43,27 +43,22 @@ bool ParseInt64(std::string_view s, std::int64_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-// Finds a key, treating an expired record as absent.
+// Finds a key, treating an expired record as absent; *rec is its (checked) record.
 std::uint64_t FindLive(Shard& shard, std::string_view key, detail::KeyHash h,
-                       std::uint64_t* now_ms = nullptr) {
-  std::uint64_t slot = shard.Find(key, h);
+                       detail::RecordRef* rec, std::uint64_t* now_ms = nullptr) {
+  std::uint64_t slot = shard.Find(key, h, rec);
   if (slot == kNotFound) return kNotFound;
-  const detail::RecordHeader* r = shard.RecordAt(slot);
-  if (r->expires_ms.load(std::memory_order_relaxed) == 0) return slot;
+  if (rec->expires_ms() == 0) return slot;
   std::uint64_t now = detail::os::NowUnixMs();
   if (now_ms) *now_ms = now;
-  return Shard::Expired(r, now) ? kNotFound : slot;
+  return rec->Expired(now) ? kNotFound : slot;
 }
 
 // Writes value at key: replaces a present (or expired) record, else inserts.
 void Put(Shard& shard, std::string_view key, detail::KeyHash h, std::string_view value,
          std::uint64_t expires) {
   if (shard.header()->ttl_count) shard.ReclaimExpired(detail::os::NowUnixMs(), kReclaimPerWrite);
-  std::uint64_t slot = shard.Find(key, h);
-  if (slot != kNotFound)
-    shard.Replace(slot, value, expires);
-  else
-    shard.Insert(key, h, value, expires);
+  shard.Put(key, h, value, expires);
   ++shard.header()->sets;
 }
 
@@ -132,7 +127,7 @@ void Store::close() {
 }
 
 void Store::Impl::RaiseBadKey(std::string_view key) {
-  const std::uint32_t max = header()->max_key_bytes;
+  const std::uint32_t max = geo().max_key_bytes;
   if (key.empty())
     detail::Throw(errc::invalid_argument,
                   "key is empty; keys are 1.." + std::to_string(max) + " bytes");
@@ -152,7 +147,7 @@ void Store::Impl::FlushReads(std::uint32_t shard) {
 
 void Store::Impl::FlushAllReads() noexcept {
   if (!pending_reads || !seg) return;
-  for (std::uint32_t s = 0; s < seg->header()->shard_count; ++s) FlushReads(s);
+  for (std::uint32_t s = 0; s < seg->geo().shard_count; ++s) FlushReads(s);
 }
 
 bool Store::is_open() const noexcept {
@@ -188,13 +183,14 @@ bool Store::Impl::ReadValue(std::string_view key, const Route& route, std::strin
   }
   ShardLock lock(segment(), route.shard);
   Shard& shard = lock.shard();
-  std::uint64_t slot = FindLive(shard, key, route.hash);
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
   CountRead(route.shard, slot != kNotFound);
   if (slot == kNotFound) {
     value->clear();
     return false;
   }
-  value->assign(Shard::ValueOf(shard.RecordAt(slot)));
+  value->assign(rec.value());
   return true;
 }
 
@@ -222,7 +218,8 @@ bool Store::exists(std::string_view key) {
                             &value, &found))
     return found;
   ShardLock lock(im.segment(), route.shard, route.hash);
-  return FindLive(lock.shard(), key, route.hash) != kNotFound;
+  detail::RecordRef rec;
+  return FindLive(lock.shard(), key, route.hash, &rec) != kNotFound;
 }
 
 bool Store::del(std::string_view key) {
@@ -233,12 +230,13 @@ bool Store::del(std::string_view key) {
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
-  std::uint64_t slot = shard.Find(key, route.hash);
+  detail::RecordRef rec;
+  std::uint64_t slot = shard.Find(key, route.hash, &rec);
   if (slot == kNotFound) return false;
-  bool live = FindLive(shard, key, route.hash) != kNotFound;
-  journal.Del(key);
+  const bool live = rec.expires_ms() == 0 || !rec.Expired(detail::os::NowUnixMs());
+  journal.Del(key);  // before the change (write-ahead, see Journaled)
   WriteScope write(shard);
-  shard.Erase(slot);
+  shard.Erase(slot, rec);
   if (live) ++shard.header()->deletes;
   return live;
 }
@@ -253,12 +251,13 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard);  // no prefetch: counters are usually cache-hot
   Shard& shard = lock.shard();
-  std::uint64_t slot = FindLive(shard, key, route.hash);
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
   char buf[24];
   std::int64_t result;
   if (!journal.active() && slot != kNotFound) {
     WriteScope write(shard);
-    if (shard.IncrementInWord(slot, delta, &result)) {  // the hot path
+    if (shard.IncrementInWord(rec, delta, &result)) {  // the hot path
       ++shard.header()->sets;
       return result;
     }
@@ -268,13 +267,12 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   std::int64_t current = 0;
   std::uint64_t expires = 0;
   if (slot != kNotFound) {
-    const detail::RecordHeader* r = shard.RecordAt(slot);
-    std::string_view v = Shard::ValueOf(r);
+    std::string_view v = rec.value();
     if (!ParseInt64(v, &current))
       detail::Throw(errc::not_a_number,
                     "value of key '" + std::string(key) + "' is not a decimal int64: '" +
                         std::string(v.substr(0, 64)) + (v.size() > 64 ? "...'" : "'"));
-    expires = r->expires_ms.load(std::memory_order_relaxed);
+    expires = rec.expires_ms();
   }
   if (__builtin_add_overflow(current, delta, &result))
     detail::Throw(errc::overflow, "incrementing key '" + std::string(key) + "' (" +
@@ -285,10 +283,10 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   journal.Set(key, text, expires);
   WriteScope write(shard);
   std::int64_t in_place;
-  if (slot != kNotFound && journal.active() && shard.IncrementInWord(slot, delta, &in_place)) {
+  if (slot != kNotFound && journal.active() && shard.IncrementInWord(rec, delta, &in_place)) {
     ++shard.header()->sets;
   } else if (slot != kNotFound) {
-    shard.Replace(slot, text, expires);
+    shard.Replace(slot, rec, text, expires);
     ++shard.header()->sets;
   } else {
     Put(shard, key, route.hash, text, expires);
@@ -307,8 +305,9 @@ GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
-  std::uint64_t slot = FindLive(shard, key, route.hash);
-  if (slot != kNotFound) return {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
+  if (slot != kNotFound) return {std::string(rec.value()), true};
   journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
@@ -324,9 +323,10 @@ SwapResult Store::swap(std::string_view key, std::string_view value) {
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
-  std::uint64_t slot = FindLive(shard, key, route.hash);
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
   SwapResult result{std::nullopt, false};
-  if (slot != kNotFound) result = {std::string(Shard::ValueOf(shard.RecordAt(slot))), true};
+  if (slot != kNotFound) result = {std::string(rec.value()), true};
   journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
@@ -343,9 +343,9 @@ bool Store::compare_and_swap(std::string_view key, std::optional<std::string_vie
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
-  std::uint64_t slot = FindLive(shard, key, route.hash);
-  bool match = expected ? (slot != kNotFound && Shard::ValueOf(shard.RecordAt(slot)) == *expected)
-                        : slot == kNotFound;
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
+  bool match = expected ? (slot != kNotFound && rec.value() == *expected) : slot == kNotFound;
   if (!match) {
     ++shard.header()->cas_failure;
     return false;
@@ -365,14 +365,15 @@ bool Store::compare_and_delete(std::string_view key, std::string_view expected) 
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
-  std::uint64_t slot = FindLive(shard, key, route.hash);
-  if (slot == kNotFound || Shard::ValueOf(shard.RecordAt(slot)) != expected) {
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
+  if (slot == kNotFound || rec.value() != expected) {
     ++shard.header()->cas_failure;
     return false;
   }
   journal.Del(key);
   WriteScope write(shard);
-  shard.Erase(slot);
+  shard.Erase(slot, rec);
   ++shard.header()->deletes;
   ++shard.header()->cas_success;
   return true;
@@ -389,7 +390,8 @@ bool Store::set_if_absent(std::string_view key, std::string_view value,
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
-  if (FindLive(shard, key, route.hash) != kNotFound) return false;
+  detail::RecordRef rec;
+  if (FindLive(shard, key, route.hash, &rec) != kNotFound) return false;
   journal.Set(key, value, expires);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, expires);
@@ -407,11 +409,12 @@ bool Store::expire(std::string_view key, std::chrono::milliseconds ttl) {
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
-  std::uint64_t slot = FindLive(shard, key, route.hash);
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
   if (slot == kNotFound) return false;
-  journal.Set(key, Shard::ValueOf(shard.RecordAt(slot)), expires);  // after-image
+  journal.Set(key, rec.value(), expires);  // after-image, before the change
   WriteScope write(shard);
-  shard.SetExpiry(slot, expires);
+  shard.SetExpiry(rec, expires);
   return true;
 }
 
@@ -422,9 +425,10 @@ std::optional<std::chrono::milliseconds> Store::ttl(std::string_view key) {
   ShardLock lock(im.segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t now = 0;
-  std::uint64_t slot = FindLive(shard, key, route.hash, &now);
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec, &now);
   if (slot == kNotFound) return std::nullopt;
-  std::uint64_t expires = shard.RecordAt(slot)->expires_ms.load(std::memory_order_relaxed);
+  std::uint64_t expires = rec.expires_ms();
   if (expires == 0) return std::chrono::milliseconds(0);
   return std::chrono::milliseconds(static_cast<std::int64_t>(expires - now));
 }

@@ -66,7 +66,8 @@ struct Store::Impl {
     return seg.get();
   }
   const detail::SegmentHeader* header() { return segment()->header(); }
-  std::uint32_t shard_count() { return header()->shard_count; }
+  const detail::Geometry& geo() { return segment()->geo(); }
+  std::uint32_t shard_count() { return geo().shard_count; }
 
   void CheckWritable() {
     segment();
@@ -75,16 +76,15 @@ struct Store::Impl {
   }
   // Inline: every operation checks its key; the message is built out of line.
   void CheckKey(std::string_view key) {
-    if (key.empty() || key.size() > header()->max_key_bytes) [[unlikely]]
+    if (key.empty() || key.size() > geo().max_key_bytes) [[unlikely]]
       RaiseBadKey(key);
   }
   [[noreturn]] void RaiseBadKey(std::string_view key);
   void CheckValue(std::string_view value) {
-    const detail::SegmentHeader* h = header();
-    if (value.size() > h->max_value_bytes)
+    const std::uint32_t max = geo().max_value_bytes;
+    if (value.size() > max)
       detail::Throw(errc::value_too_large, "value is " + std::to_string(value.size()) +
-                                               " bytes; max_value_bytes is " +
-                                               std::to_string(h->max_value_bytes));
+                                               " bytes; max_value_bytes is " + std::to_string(max));
   }
   // Absolute expiry for a TTL (0 = none). Raises invalid_argument for a negative TTL.
   static std::uint64_t ExpiryFor(std::chrono::milliseconds ttl);
@@ -94,9 +94,9 @@ struct Store::Impl {
     std::uint32_t shard;
   };
   Route RouteOf(std::string_view key) {
-    const detail::SegmentHeader* sh = header();
-    std::uint64_t h = detail::HashKey(sh, key);
-    return {detail::KeyHash{h}, detail::ShardOf(sh, h)};
+    const detail::Geometry& g = geo();
+    std::uint64_t h = detail::HashKey(g.hash_seed, key);
+    return {detail::KeyHash{h}, detail::ShardOf(g, h)};
   }
   // A checked, routed key's value into *value (cleared when absent); the body of get().
   bool ReadValue(std::string_view key, const Route& route, std::string* value);

@@ -25,11 +25,10 @@ constexpr int kRandomAttempts = 64;
 // Visits the live records of a locked shard whose key starts with prefix.
 template <typename F>
 void ForEachLive(Shard& shard, std::string_view prefix, std::uint64_t now_ms, F&& f) {
-  std::uint64_t n = shard.count();
+  const std::uint64_t n = shard.count();
   for (std::uint64_t i = 0; i < n; ++i) {
-    const detail::RecordHeader* r = shard.Rec(shard.DenseAt(i));
-    std::string_view key = Shard::KeyOf(r);
-    if (StartsWith(key, prefix) && !Shard::Expired(r, now_ms)) f(key, r);
+    const detail::RecordRef r = shard.LiveAt(i);
+    if (StartsWith(r.key(), prefix) && !r.Expired(now_ms)) f(r);
   }
 }
 
@@ -46,18 +45,18 @@ std::vector<Entry> SmallestEntries(Store::Impl& im, std::string_view prefix,
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
-    ForEachLive(lock.shard(), prefix, now,
-                [&](std::string_view key, const detail::RecordHeader* r) {
-                  if (after && key <= *after) return;
-                  if (limit == 0) {
-                    all.push_back({std::string(key), std::string(Shard::ValueOf(r))});
-                  } else if (heap.size() < limit) {
-                    heap.push({std::string(key), std::string(Shard::ValueOf(r))});
-                  } else if (key < heap.top().key) {
-                    heap.pop();
-                    heap.push({std::string(key), std::string(Shard::ValueOf(r))});
-                  }
-                });
+    ForEachLive(lock.shard(), prefix, now, [&](const detail::RecordRef& r) {
+      const std::string_view key = r.key();
+      if (after && key <= *after) return;
+      if (limit == 0) {
+        all.push_back({std::string(key), std::string(r.value())});
+      } else if (heap.size() < limit) {
+        heap.push({std::string(key), std::string(r.value())});
+      } else if (key < heap.top().key) {
+        heap.pop();
+        heap.push({std::string(key), std::string(r.value())});
+      }
+    });
   }
   if (limit != 0) {
     all.reserve(heap.size());
@@ -181,17 +180,18 @@ DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t lim
     // into i.
     for (std::uint64_t i = shard.count(); i-- > 0;) {
       if (i >= shard.count()) continue;
-      const detail::RecordHeader* r = shard.Rec(shard.DenseAt(i));
-      std::string_view key = Shard::KeyOf(r);
+      const detail::RecordRef r = shard.LiveAt(i);
+      std::string_view key = r.key();
       if (!StartsWith(key, prefix)) continue;
-      bool expired = Shard::Expired(r, now);
+      bool expired = r.Expired(now);
       if (!expired && limit != 0 && result.deleted == limit) {
         result.done = false;
         break;
       }
+      const std::uint64_t slot = shard.SlotOf(r);
       journal.Del(key);  // before the change (and before Erase: key points into the record)
       if (!write) write = std::make_unique<WriteScope>(shard);
-      shard.Erase(shard.Find(key, shard.Hash(key)));
+      shard.Erase(slot, r);
       if (!expired) {
         ++result.deleted;
         ++shard.header()->deletes;
@@ -233,7 +233,7 @@ std::size_t Store::count(std::string_view prefix) {
       n += shard.count();
       continue;
     }
-    ForEachLive(shard, prefix, now, [&](std::string_view, const detail::RecordHeader*) { ++n; });
+    ForEachLive(shard, prefix, now, [&](const detail::RecordRef&) { ++n; });
   }
   return n;
 }
@@ -251,8 +251,10 @@ bool DrawRandom(Store::Impl& im, F&& f) {
   std::vector<std::uint64_t> counts(shards);
   for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
     std::uint64_t total = 0;
-    for (std::uint32_t s = 0; s < shards; ++s)
-      total += counts[s] = im.segment()->shard(s)->count.load(std::memory_order_relaxed);
+    for (std::uint32_t s = 0; s < shards; ++s) {  // a hint: checked under the shard's lock
+      const std::uint64_t n = im.segment()->shard(s)->count.load(std::memory_order_relaxed);
+      total += counts[s] = std::min(n, im.geo().slots_per_shard);
+    }
     if (total == 0) return false;
     std::uint64_t r = RandomU64() % total;
     std::uint32_t s = 0;
@@ -270,9 +272,8 @@ std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(Store::Impl& im,
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
-    ForEachLive(lock.shard(), prefix, now, [&](std::string_view key, const detail::RecordHeader*) {
-      keys.emplace_back(s, std::string(key));
-    });
+    ForEachLive(lock.shard(), prefix, now,
+                [&](const detail::RecordRef& r) { keys.emplace_back(s, std::string(r.key())); });
   }
   return keys;
 }
@@ -286,9 +287,9 @@ std::optional<std::string> Store::random_key(std::string_view prefix) {
   // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
   // over the live matching keys. A rare prefix falls back to a full scan.
   if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
-        const detail::RecordHeader* r = shard.Rec(shard.DenseAt(pos));
-        if (Shard::Expired(r, now) || !StartsWith(Shard::KeyOf(r), prefix)) return false;
-        out = std::string(Shard::KeyOf(r));
+        const detail::RecordRef r = shard.LiveAt(pos);
+        if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
+        out = std::string(r.key());
         return true;
       }))
     return out;
@@ -331,36 +332,39 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
   std::optional<Entry> out;
   std::uint64_t now = detail::os::NowUnixMs();
   Journaled journal(im);
-  auto take = [&](Shard& shard, std::uint64_t slot) {
-    const detail::RecordHeader* r = shard.RecordAt(slot);
-    out = Entry{std::string(Shard::KeyOf(r)), std::string(Shard::ValueOf(r))};
-    journal.Del(out->key);
+  auto take = [&](Shard& shard, std::uint64_t slot, const detail::RecordRef& r) {
+    out = Entry{std::string(r.key()), std::string(r.value())};
+    journal.Del(out->key);  // before the change (write-ahead, see Journaled)
     WriteScope write(shard);
-    shard.Erase(slot);
+    shard.Erase(slot, r);
     ++shard.header()->deletes;
   };
   if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
-        const detail::RecordHeader* r = shard.Rec(shard.DenseAt(pos));
-        if (Shard::Expired(r, now) || !StartsWith(Shard::KeyOf(r), prefix)) return false;
-        std::string_view key = Shard::KeyOf(r);
-        take(shard, shard.Find(key, shard.Hash(key)));
+        const detail::RecordRef r = shard.LiveAt(pos);
+        if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
+        take(shard, shard.SlotOf(r), r);
         return true;
       }))
     return out;
   // Rare prefix: try the matching keys in random order; another process may pop some first.
-  for (;;) {
+  // Each round pops one of the keys listed or finds them all gone; it ends when none match.
+  for (int round = 0;; ++round) {
     auto keys = MatchingKeys(im, prefix);
     if (keys.empty()) return std::nullopt;
     for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
     for (auto& [s, key] : keys) {
       ShardLock lock(im.segment(), s);
       Shard& shard = lock.shard();
-      std::uint64_t slot = shard.Find(key, shard.Hash(key));
-      if (slot != kNotFound && !Shard::Expired(shard.RecordAt(slot), detail::os::NowUnixMs())) {
-        take(shard, slot);
+      detail::RecordRef found;
+      std::uint64_t slot = shard.Find(key, shard.Hash(key), &found);
+      if (slot != kNotFound && !found.Expired(detail::os::NowUnixMs())) {
+        take(shard, slot, found);
         return out;
       }
     }
+    if (round == kRandomAttempts)  // listed on every round, found on none
+      im.segment()->Corrupted("pop_random prefix length", prefix.size(),
+                              "matches keys in the dense index that no table slot leads to");
   }
 }
 
@@ -393,18 +397,19 @@ Info Store::info() {
   info.layout_fingerprint = h->fingerprint;
   info.created_unix_ms = h->created_unix_ms;
   info.size_bytes = h->size_bytes;
-  info.shards = h->shard_count;
-  info.max_key_bytes = h->max_key_bytes;
-  info.max_value_bytes = h->max_value_bytes;
-  info.max_keys = h->slots_per_shard * h->shard_count * detail::kMaxLoadPercent / 100;
-  info.arena_bytes = h->chunk_count * detail::kChunkBytes;
-  info.home_block_bytes = h->home_block_bytes;
-  for (std::uint32_t s = 0; s < h->shard_count; ++s) {
+  const detail::Geometry& g = seg->geo();
+  info.shards = g.shard_count;
+  info.max_key_bytes = g.max_key_bytes;
+  info.max_value_bytes = g.max_value_bytes;
+  info.max_keys = g.slots_per_shard * g.shard_count * detail::kMaxLoadPercent / 100;
+  info.arena_bytes = g.chunk_count * detail::kChunkBytes;
+  info.home_block_bytes = g.home_block_bytes;
+  for (std::uint32_t s = 0; s < g.shard_count; ++s) {
     ShardLock lock(seg, s);
     const detail::ShardHeader* sh = lock.shard().header();
     ShardInfo si{};
     si.live_keys = lock.shard().count();
-    si.capacity = h->slots_per_shard;
+    si.capacity = g.slots_per_shard;
     si.arena_bytes = sh->chunk_count * detail::kChunkBytes;
     si.used_bytes = sh->used_bytes;
     si.max_probe = sh->max_psl;
@@ -455,8 +460,13 @@ std::vector<std::string> Store::check_invariants() {
   Impl& im = impl();
   std::vector<std::string> out;
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
-    ShardLock lock(im.segment(), s);
-    lock.shard().CheckInvariants(&out);
+    try {
+      ShardLock lock(im.segment(), s);
+      lock.shard().CheckInvariants(&out);
+    } catch (const Error& e) {
+      if (e.code() != errc::corrupted) throw;
+      out.push_back("shard " + std::to_string(s) + ": " + e.what());
+    }
   }
   return out;
 }

@@ -695,7 +695,7 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
     std::uint64_t i = 0;
     REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
     // The shard's slab of records: its first never-carved block is free.
-    std::uint64_t chunk = det::HeadChunk(*seg, det::ChunkOf(*seg, r.slots[i].rec));
+    std::uint64_t chunk = seg->Block(r.slots[i].rec, s, "slot record").head;
     det::ChunkInfo* ci = seg->chunk(chunk);
     std::uint64_t ident = ci->ident.load();
     std::uint32_t cls = det::IdentClass(ident);
@@ -727,7 +727,7 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
   SECTION("a wrong index-array back-pointer") {
     std::uint64_t i = 0;
     REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
-    det::RecordHeader* rec = r.Rec(r.slots[i].rec);
+    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec);
     std::uint32_t wrong = static_cast<std::uint32_t>((rec->dense_pos + 1) % r.h->count.load());
     rec->dense_pos = wrong;
     c.expected = where + "slot " + std::to_string(i) + ": dense index back-pointer " +

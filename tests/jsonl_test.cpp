@@ -73,3 +73,186 @@ TEST_CASE("jsonl: a malformed line or an over-budget input changes nothing", "[j
   REQUIRE_ERRC(shmkv::import_jsonl(s, two, ro), errc::limit_exceeded);
   REQUIRE(s.list() == std::vector<shmkv::Entry>{{"keep", "me"}});
 }
+
+TEST_CASE("jsonl: invalid UTF-8 in a string is corrupted, naming line and column", "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  Store s = Store::open(small_options(g.name()));
+  s.set("keep", "me");
+  struct Case {
+    std::string line;
+    std::string where;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"{\"key\":\"a\xff\",\"value\":\"v\"}", "line 1 column 10: invalid UTF-8 (byte 0xff)"},
+           {"{\"key\":\"a\",\"value\":\"\xc0\xaf\"}",
+            "line 1 column 21: invalid UTF-8 (byte 0xc0)"},
+           {"{\"key\":\"a\",\"value\":\"x\xed\xa0\x80\"}", "column 22: invalid UTF-8 (byte 0xed)"},
+           {"{\"key\":\"a\",\"value\":\"\xe2\x82\"}", "column 21: invalid UTF-8 (byte 0xe2)"},
+           {"{\"key\":\"a\",\"value\":\"\x80\"}", "column 21: invalid UTF-8 (byte 0x80)"},
+           {"{\"key\":\"ok\",\"value\":\"\xc3\xa9\"}\n{\"key\":\"b\xf8\",\"value\":\"\"}",
+            "line 2 column 10: invalid UTF-8 (byte 0xf8)"},
+       }) {
+    std::stringstream in(c.line + "\n");
+    auto o = outcome_of([&] { shmkv::import_jsonl(s, in); });
+    INFO(escape(c.line));
+    REQUIRE(o == errc::corrupted);
+    REQUIRE(o.what.find(c.where) != std::string::npos);
+  }
+  REQUIRE(s.list() == std::vector<shmkv::Entry>{{"keep", "me"}});
+}
+
+TEST_CASE("jsonl: a field given twice is corrupted, naming line and column", "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  Store s = Store::open(small_options(g.name()));
+  s.set("keep", "me");
+  struct Case {
+    std::string line;
+    std::string where;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"key":"a","key":"b","value":"v"})", "line 1 column 12: duplicate field \"key\""},
+           {R"({"key":"a","key_base64":"Yg==","value":"v"})",
+            "column 12: duplicate field \"key_base64\" (the key is already given)"},
+           {R"({"key":"a","value":"v", "value_base64":"dw=="})",
+            "column 25: duplicate field \"value_base64\""},
+           {R"({"key":"a","value":"v","expires_ms":0,"expires_ms":1})",
+            "column 39: duplicate field \"expires_ms\""},
+       }) {
+    std::stringstream in(c.line + "\n");
+    auto o = outcome_of([&] { shmkv::import_jsonl(s, in); });
+    INFO(c.line);
+    REQUIRE(o == errc::corrupted);
+    REQUIRE(o.what.find(c.where) != std::string::npos);
+  }
+  REQUIRE(s.list() == std::vector<shmkv::Entry>{{"keep", "me"}});
+}
+
+namespace {
+// An endless line: `{"key":"k","value":"` then 'a' for ever. Counts what it hands out.
+class EndlessLine : public std::streambuf {
+ public:
+  std::uint64_t served = 0;
+
+ protected:
+  int_type underflow() override {
+    if (!started_) {
+      std::string head = R"({"key":"k","value":")";
+      std::copy(head.begin(), head.end(), buf_);
+      std::fill(buf_ + head.size(), buf_ + sizeof buf_, 'a');
+      started_ = true;
+    } else {
+      std::fill(buf_, buf_ + sizeof buf_, 'a');
+    }
+    served += sizeof buf_;
+    setg(buf_, buf_, buf_ + sizeof buf_);
+    return traits_type::to_int_type(buf_[0]);
+  }
+
+ private:
+  char buf_[4096];
+  bool started_ = false;
+};
+}  // namespace
+
+TEST_CASE("jsonl: a line longer than any valid line is refused before it is read whole",
+          "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  auto opt = small_options(g.name());
+  opt.max_key_bytes = 100;
+  opt.max_value_bytes = 1000;
+  Store s = Store::open(opt);
+  s.set("keep", "me");
+  EndlessLine endless;
+  std::istream in(&endless);
+  auto o = outcome_of([&] { shmkv::import_jsonl(s, in); });
+  REQUIRE(o == errc::value_too_large);
+  // 6 * (100 + 1000) + 4096 = 10696
+  REQUIRE(o.what.find("line 1 is longer than 10696 bytes") != std::string::npos);
+  REQUIRE(o.what.find("max_key_bytes 100 and max_value_bytes 1000") != std::string::npos);
+  REQUIRE(endless.served < 10696 + 2 * 65536);
+  REQUIRE(s.list() == std::vector<shmkv::Entry>{{"keep", "me"}});
+  // A long but valid line (every byte escaped) still imports.
+  std::string value_escaped;
+  for (int i = 0; i < 1000; ++i) value_escaped += "\\u0061";
+  std::stringstream ok("{\"key\":\"" + std::string(100, 'k') + "\",  \"value\":\"" + value_escaped +
+                       "\",\"expires_ms\":0}\n");
+  REQUIRE(shmkv::import_jsonl(s, ok).entries == 1);
+  REQUIRE(s.get(std::string(100, 'k')) == Opt(std::string(1000, 'a')));
+}
+
+TEST_CASE("jsonl: the malformed inputs of the audit keep their typed errors and change nothing",
+          "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  auto opt = small_options(g.name());
+  opt.max_key_bytes = 100;
+  Store s = Store::open(opt);
+  s.set("keep", "me");
+  struct Case {
+    std::string text;
+    errc code;
+  };
+  const std::vector<Case> cases = {
+      {R"({"value":"v"})", errc::corrupted},                                     // no key
+      {R"({"key":"k"})", errc::corrupted},                                       // no value
+      {R"({"key":"","value":"v"})", errc::corrupted},                            // empty key
+      {std::string("{\"key\":\"a\0b\",\"value\":\"v\"}", 25), errc::corrupted},  // NUL in a string
+      {std::string("{\"key\":\"a\",\"value\":\"v\"}\0", 24), errc::corrupted},   // NUL after it
+      {R"({"key":"k","value":"v","expires_ms":99999999999999999999})", errc::corrupted},
+      {R"({"key":"k","value":"v","expires_ms":-1})", errc::corrupted},
+      {R"({"key":"k","value":5})", errc::corrupted},         // a number value
+      {R"({"key":"k","value":{"a":1}})", errc::corrupted},   // an object value
+      {R"({"key":"k","value":"\ud800"})", errc::corrupted},  // lone surrogate
+      {R"({"key_base64":"!!!!","value":"v"})", errc::corrupted},
+      {R"({"key":"k","value":"v","extra":1})", errc::corrupted},         // unknown field
+      {"\xef\xbb\xbf{\"key\":\"k\",\"value\":\"v\"}", errc::corrupted},  // BOM
+      {R"([{"key":"k","value":"v"}])", errc::corrupted},                 // top-level array
+      {"{\"key\":\"a\",\"value\":\"b\"}\n{\"key\":", errc::corrupted},   // bad second line
+      {"{\"key\":\"" + std::string(101, 'k') + "\",\"value\":\"v\"}", errc::key_too_long},
+      {"{\"key\":\"a\",\"value\":\"" + std::string(opt.max_value_bytes + 1, 'v') + "\"}",
+       errc::value_too_large},
+      {"{\"key\":\"a\",\"value\":\"" + std::string(7 * (opt.max_value_bytes + 100), 'v') + "\"}",
+       errc::value_too_large},                         // longer than any valid line
+      {R"({"key":"k","value":"v")", errc::corrupted},  // unterminated object
+  };
+  for (const Case& c : cases) {
+    std::stringstream in(c.text + "\n");
+    auto o = outcome_of([&] { shmkv::import_jsonl(s, in); });
+    INFO(escape(c.text.substr(0, 80)));
+    REQUIRE(o == c.code);
+    REQUIRE(o.what.find("line ") != std::string::npos);
+  }
+  REQUIRE(s.list() == std::vector<shmkv::Entry>{{"keep", "me"}});
+}
+
+TEST_CASE(
+    "jsonl: many more lines than the store holds, for few keys, import (duplicates dropped "
+    "as they pile up)",
+    "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  auto opt = small_options(g.name(), 1 << 20, 1);
+  opt.max_keys = 40;
+  opt.max_value_bytes = 1024;
+  Store s = Store::open(opt);
+  std::stringstream text;
+  for (int i = 0; i < 5000; ++i)
+    text << "{\"key\":\"k" << i % 3 << "\",\"value\":\"" << std::string(900, 'a' + i % 26)
+         << "\"}\n";  // 5000 x 900 B: four times the arena, three keys
+  shmkv::RestoreOptions ro;
+  ro.max_entries = 3;
+  auto r = shmkv::import_jsonl(s, text, ro);
+  REQUIRE(r.entries == 3);
+  REQUIRE(r.duplicates == 4997);
+  REQUIRE(s.size() == 3);
+  REQUIRE(s.get("k2") == Opt(std::string(900, 'a' + 4997 % 26)));
+  // Distinct keys past what the store holds are refused as soon as they are, changing nothing.
+  std::stringstream many;
+  for (int i = 0; i < 100000; ++i) many << "{\"key\":\"m" << i << "\",\"value\":\"v\"}\n";
+  auto o = outcome_of([&] { shmkv::import_jsonl(s, many); });
+  REQUIRE(o == errc::store_full);
+  REQUIRE(o.what.find("keys, all that store") != std::string::npos);
+  const std::uint64_t capacity = s.info().max_keys * 90 / 100;  // table slots at 90 % load
+  INFO(o.what);
+  REQUIRE(o.what.find("more than " + std::to_string(capacity) + " keys") != std::string::npos);
+  REQUIRE(o.what.find("at line " + std::to_string(2 * capacity + 1)) != std::string::npos);
+  REQUIRE(s.size() == 3);
+}

@@ -16,6 +16,7 @@
 // failure ("shmkv: <errc_name>: <message>" on stderr).
 #include "shmkv/shmkv.hpp"
 
+#include <grp.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -226,6 +227,16 @@ std::int64_t ParseDelta(std::string_view s) {
   return v;
 }
 
+// A group name or a numeric gid.
+std::uint32_t ParseGroup(std::string_view s) {
+  std::uint32_t gid = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), gid);
+  if (!s.empty() && ec == std::errc() && p == s.data() + s.size()) return gid;
+  const std::string name(s);
+  if (const group* g = name.empty() ? nullptr : ::getgrnam(name.c_str())) return g->gr_gid;
+  throw UsageError("--trusted-group: '" + name + "' is neither a gid nor a group name");
+}
+
 // "0600", "600", "0o600" are all octal.
 std::uint32_t ParseMode(std::string_view s) {
   std::string_view digits = s;
@@ -270,6 +281,7 @@ struct CommandDef {
 struct Invocation {
   const CommandDef* cmd = nullptr;
   std::string name;
+  std::optional<std::uint32_t> trusted_group;  // --trusted-group / $SHMKV_TRUSTED_GROUP
   std::vector<std::string> pos;
   std::map<std::string, std::string, std::less<>> opts;  // flags map to ""
   std::optional<shmkv::Store> store;
@@ -290,6 +302,7 @@ struct Invocation {
   shmkv::Store& Open() {
     shmkv::Options o;
     o.name = name;
+    o.trusted_group = trusted_group;
     o.open_mode =
         cmd->access == Access::read ? shmkv::OpenMode::read_only : shmkv::OpenMode::attach_only;
     store.emplace(shmkv::Store::open(o));
@@ -313,6 +326,7 @@ int Note(const Invocation& in, std::string_view msg, int code) {
 int RunCreate(Invocation& in) {
   shmkv::Options o;
   o.name = in.name;
+  o.trusted_group = in.trusted_group;
   o.open_mode = shmkv::OpenMode::create_only;
   if (auto* v = in.Opt("size")) o.size_bytes = ParseSize("--size", *v);
   if (auto* v = in.Opt("shards")) o.shards = ToU32("--shards", ParseCount("--shards", *v));
@@ -687,11 +701,20 @@ shmkv::RestoreOptions RestoreLimits(const Invocation& in) {
   return ro;
 }
 
+// "; 2 duplicate lines (the last one for a key wins), 1 expired entry skipped", or "".
+std::string Skipped(const shmkv::RestoreResult& r, const char* what) {
+  std::string out;
+  if (r.duplicates)
+    out += Format("; %" PRIu64 " duplicate %s (the last one for a key wins)", r.duplicates, what);
+  if (r.expired) out += Format("; %" PRIu64 " expired %s skipped", r.expired, what);
+  return out;
+}
+
 int RunRestore(Invocation& in) {
   shmkv::RestoreOptions ro = RestoreLimits(in);
   shmkv::RestoreResult r = in.Open().restore(in.pos[0], ro);
-  OutLine(Format("restored %" PRIu64 " keys (%s of keys and values) from %s", r.entries,
-                 HumanBytes(r.bytes).c_str(), in.pos[0].c_str()));
+  OutLine(Format("restored %" PRIu64 " keys (%s of keys and values) from %s%s", r.entries,
+                 HumanBytes(r.bytes).c_str(), in.pos[0].c_str(), Skipped(r, "entries").c_str()));
   return kExitOk;
 }
 
@@ -703,9 +726,7 @@ int RunExport(Invocation& in) {
     std::fflush(stdout);
     r = shmkv::export_jsonl(store, std::cout);
   } else {
-    std::ofstream out(in.pos[0], std::ios::binary | std::ios::trunc);
-    if (!out) throw shmkv::Error(shmkv::errc::io_error, "cannot open " + in.pos[0]);
-    r = shmkv::export_jsonl(store, out);
+    r = shmkv::export_jsonl(store, in.pos[0]);  // mode 0600, temporary file + rename
   }
   Err(Format("shmkv: export: %" PRIu64 " keys", r.entries));
   return kExitOk;
@@ -723,8 +744,8 @@ int RunImport(Invocation& in) {
     if (!file) throw shmkv::Error(shmkv::errc::not_found, "cannot open " + in.pos[0]);
     r = shmkv::import_jsonl(store, file, ro);
   }
-  OutLine(Format("imported %" PRIu64 " keys from %s (the previous content was replaced)", r.entries,
-                 in.pos[0].c_str()));
+  OutLine(Format("imported %" PRIu64 " keys from %s%s (the previous content was replaced)",
+                 r.entries, in.pos[0].c_str(), Skipped(r, "lines").c_str()));
   return kExitOk;
 }
 
@@ -990,20 +1011,26 @@ const CommandDef* FindCommand(std::string_view name) {
 }
 
 std::string UsageLine(const CommandDef& c) {
-  std::string s = "usage: shmkv [--name NAME] " + std::string(c.name);
+  std::string s = "usage: shmkv [--name NAME] [--trusted-group GROUP] " + std::string(c.name);
   if (!c.synopsis.empty()) s += " " + std::string(c.synopsis);
   return s;
 }
 
-constexpr std::string_view kUsage = "usage: shmkv [--name NAME] COMMAND [ARGS...]  (shmkv --help)";
+constexpr std::string_view kUsage =
+    "usage: shmkv [--name NAME] [--trusted-group GROUP] COMMAND [ARGS...]  (shmkv --help)";
 
 void PrintHelp() {
   std::string h =
       "shmkv: read and write a shmkv shared-memory key-value store.\n\n"
-      "usage: shmkv [--name NAME] COMMAND [ARGS...]\n"
+      "usage: shmkv [--name NAME] [--trusted-group GROUP] COMMAND [ARGS...]\n"
       "       shmkv COMMAND --help | shmkv --help | shmkv --version\n\n"
       "  --name NAME   the store (segment /dev/shm/shmkv.NAME); default $SHMKV_NAME, else "
-      "'default'\n\n"
+      "'default'\n"
+      "  --trusted-group GROUP\n"
+      "                a store shared on purpose with GROUP (a name or gid; default\n"
+      "                $SHMKV_TRUSTED_GROUP): accept a store of that group, create one with\n"
+      "                it (--mode 0660). Without it a store that another user owns, or that\n"
+      "                others may write, is refused (permission_denied)\n\n"
       "commands:\n";
   for (const auto& c : Commands()) {
     std::string head = "  " + std::string(c.name);
@@ -1043,7 +1070,7 @@ void ParseCommandArgs(Invocation& in, const std::vector<std::string_view>& args)
     }
     bool takes_value = false;
     bool known = false;
-    if (body == "name") {
+    if (body == "name" || body == "trusted-group") {
       known = takes_value = true;
     } else {
       for (const auto& o : c.options) {
@@ -1065,6 +1092,8 @@ void ParseCommandArgs(Invocation& in, const std::vector<std::string_view>& args)
     }
     if (body == "name") {
       in.name = value;
+    } else if (body == "trusted-group") {
+      in.trusted_group = ParseGroup(value);
     } else {
       in.opts[std::string(body)] = value;
     }
@@ -1093,6 +1122,8 @@ int Main(int argc, char** argv) {
   Invocation in;
   const char* env = std::getenv("SHMKV_NAME");
   in.name = env != nullptr && *env != '\0' ? env : "default";
+  const char* group_env = std::getenv("SHMKV_TRUSTED_GROUP");
+  std::string_view group_arg = group_env != nullptr ? group_env : "";
 
   // Global options, before the command.
   std::size_t i = 0;
@@ -1108,6 +1139,10 @@ int Main(int argc, char** argv) {
     }
     if (a == "--name" && i + 1 < args.size()) {
       in.name = args[++i];
+    } else if (a == "--trusted-group" && i + 1 < args.size()) {
+      group_arg = args[++i];
+    } else if (a.starts_with("--trusted-group=")) {
+      group_arg = a.substr(16);
     } else if (a.starts_with("--name=")) {
       in.name = a.substr(7);
     } else if (a == "--name") {
@@ -1155,6 +1190,7 @@ int Main(int argc, char** argv) {
     }
   }
   try {
+    if (!group_arg.empty()) in.trusted_group = ParseGroup(group_arg);
     ParseCommandArgs(in, rest);
     const int code = in.cmd->run(in);
     // A persistent store: close() flushes this process's journal (per the store's fsync

@@ -25,6 +25,7 @@ typedef struct shmkv_store shmkv_store;
 typedef struct shmkv_options {
   int32_t open_mode; uint32_t shards; uint64_t size_bytes; uint32_t max_key_bytes;
   uint32_t max_value_bytes; uint64_t max_keys; uint32_t mode; uint32_t home_block_bytes;
+  int64_t trusted_group;
 } shmkv_options;
 typedef struct shmkv_info {
   char name[208]; uint32_t layout_version; uint32_t shards; uint64_t layout_fingerprint;
@@ -204,7 +205,7 @@ local OPEN_MODES = {create_or_attach = 0, create_only = 1, attach_only = 2, read
 
 -- shmkv.open(name [, options]): options = {open_mode = "create_or_attach" | "create_only" |
 -- "attach_only" | "read_only", size_bytes, shards, max_key_bytes, max_value_bytes, max_keys,
--- home_block_bytes, file_mode}. Sizes apply only when the segment is created.
+-- home_block_bytes, file_mode, trusted_group}. Sizes apply only when the segment is created.
 function M.open(name, options)
   name_arg(name, "open")
   if options ~= nil and type(options) ~= "table" then
@@ -223,7 +224,8 @@ function M.open(name, options)
     elseif k == "file_mode" then
       o.mode = count_arg(v, 2, "open", "file_mode")
     elseif k == "size_bytes" or k == "shards" or k == "max_key_bytes" or
-           k == "max_value_bytes" or k == "max_keys" or k == "home_block_bytes" then
+           k == "max_value_bytes" or k == "max_keys" or k == "home_block_bytes" or
+           k == "trusted_group" then
       o[k] = count_arg(v, 2, "open", k)
     else
       raise(EINVAL, "unknown option '" .. tostring(k) .. "'", 2)

@@ -27,8 +27,10 @@ struct Options {
 
   OpenMode open_mode = OpenMode::create_or_attach;
 
-  // Total segment bytes. Default 64 MiB. tmpfs only spends memory on pages that are touched,
-  // so a large value is cheap until filled. Fixed at creation.
+  // Total segment bytes. Default 64 MiB. Fixed at creation. The index (24 bytes per possible
+  // key: about 10 % of size_bytes with the default max_keys) and any home blocks are reserved
+  // in /dev/shm at creation (posix_fallocate, so a full /dev/shm is store_full, not SIGBUS);
+  // the arena is reserved 1 MiB at a time as records fill it.
   std::uint64_t size_bytes = 64ull << 20;
 
   // Number of shards, a power of two (each has its own robust mutex). 0 = chosen from the core

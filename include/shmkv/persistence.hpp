@@ -89,8 +89,10 @@ struct RestoreOptions {
 };
 
 struct RestoreResult {
-  std::uint64_t entries = 0;  // keys now in the store (entries already expired are skipped)
-  std::uint64_t bytes = 0;    // their key + value bytes
+  std::uint64_t entries = 0;     // keys now in the store (each key once)
+  std::uint64_t bytes = 0;       // their key + value bytes
+  std::uint64_t duplicates = 0;  // entries (lines) replaced by a later one for the same key
+  std::uint64_t expired = 0;     // entries skipped because they had already expired
 };
 
 // What the recovery that created this handle's segment did.
@@ -134,10 +136,19 @@ struct JsonlResult {
 // export_jsonl takes a backup (same consistency, same busy rule) in the temporary directory and
 // prints it; the order is by shard, not sorted.
 JsonlResult export_jsonl(Store& store, std::ostream& out);
+// The same into a file: written (mode 0600) to a temporary file in the same directory, synced,
+// then renamed over path, so a reader never sees a partial file. Raises what backup() raises,
+// and not_found / permission_denied / io_error naming the path.
+JsonlResult export_jsonl(Store& store, const std::string& path);
 
 // Replaces the store's content with the entries of a JSONL text (as restore() does with a
-// backup: all or nothing, same budgets and errors). A malformed line raises errc::corrupted
-// naming the line number and column; nothing is changed then.
+// backup: all or nothing, same budgets and errors). A later line for a key replaces an earlier
+// one (counted in RestoreResult::duplicates). A malformed line, invalid UTF-8 in a string or a
+// field given twice raises errc::corrupted naming the line number and column; a key or value
+// over the store's limits raises key_too_long / value_too_large naming the line, as does a line
+// longer than any valid line can be (6 * (max_key_bytes + max_value_bytes) + 4096 bytes), which
+// is refused before it is read whole. Memory is bounded by what the store can hold. Nothing is
+// changed on any error.
 RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options = {});
 
 }  // namespace shmkv

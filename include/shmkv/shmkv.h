@@ -104,6 +104,8 @@ typedef struct shmkv_options {
   uint64_t max_keys;        /* 0 = size_bytes / 256 (default) */
   uint32_t mode;            /* file mode of a new segment; default 0600 */
   uint32_t home_block_bytes; /* 0 = none (default); see Options::home_block_bytes */
+  int64_t trusted_group;     /* gid the store is shared with on purpose, or -1 = none (default);
+                                see Options::trusted_group */
 } shmkv_options;
 
 /* Fills *options with the defaults above. */

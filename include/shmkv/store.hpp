@@ -13,8 +13,9 @@
 // Operations that can raise more say so. Returned strings and vectors are copies: they stay
 // valid after the entry changes.
 //
-// Multi-key operations (set_many, delete_many, delete_prefix, clear, list, scan, count, size)
-// apply shard by shard: each shard's part is atomic, the whole is not a snapshot.
+// Multi-key operations are not atomic across the store: set_many and delete_many apply one key
+// at a time (each key atomically); delete_prefix, clear, list, scan, count and size apply
+// shard by shard (each shard's part is atomic); the whole is not a snapshot.
 #pragma once
 
 #include <chrono>
@@ -221,7 +222,13 @@ class Store {
   // skipped). Everything is verified first: a missing file (not_found), a foreign or corrupt file
   // (corrupted, naming the offset), a newer format (incompatible_layout), a file over the budget
   // (limit_exceeded), entries over this store's key/value limits or more than fits (store_full)
-  // leave the content untouched. Applied shard by shard: run it while nobody else writes.
+  // leave the content untouched. A key given more than once keeps its last entry (counted in
+  // RestoreResult::duplicates). A path that is not a regular file (FIFO, directory, device) is
+  // invalid_argument. The fit check is exact: it replays the allocator's placement (home blocks,
+  // slabs, spans) of an empty store, so a refused restore changes nothing and an accepted one
+  // cannot run out of room midway. It holds every shard lock while it replaces the content:
+  // other readers and writers wait for it (busy after 30 s) and see the old content or the new,
+  // never a mix.
   // Raises busy while a backup or restore runs.
   RestoreResult restore(const std::string& path, const RestoreOptions& options = {});
   // What the recovery that created this handle's segment did (performed == false otherwise).

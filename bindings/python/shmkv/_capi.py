@@ -30,6 +30,7 @@ class Options(Structure):
         ("max_keys", c_uint64),
         ("mode", c_uint32),
         ("home_block_bytes", c_uint32),
+        ("trusted_group", c_int64),
     ]
 
 

@@ -131,13 +131,14 @@ class Store:
     @classmethod
     def open(cls, name="default", *, open_mode=OpenMode.CREATE_OR_ATTACH, size_bytes=None,
              shards=None, max_key_bytes=None, max_value_bytes=None, max_keys=None,
-             home_block_bytes=None, file_mode=None, text=False):
+             home_block_bytes=None, file_mode=None, trusted_group=None, text=False):
         """Creates or attaches the segment `name` (1-200 of [A-Za-z0-9._-]).
 
         open_mode: OpenMode or its name ("create_or_attach", "create_only", "attach_only",
         "read_only"). Sizes (bytes) apply only when the segment is created; None = library
-        default. file_mode: permissions of a new segment (default 0o600). text: return str
-        instead of bytes.
+        default. file_mode: permissions of a new segment (default 0o600). trusted_group: the
+        gid this store is shared with on purpose (group write needs it; a segment another user
+        owns or others may write is refused without it). text: return str instead of bytes.
         """
         if not isinstance(name, str):
             raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
@@ -163,7 +164,8 @@ class Store:
                                  ("max_value_bytes", max_value_bytes, 2**32 - 1),
                                  ("max_keys", max_keys, _SIZE_MAX),
                                  ("home_block_bytes", home_block_bytes, 2**32 - 1),
-                                 ("mode", file_mode, 2**32 - 1)):
+                                 ("mode", file_mode, 2**32 - 1),
+                                 ("trusted_group", trusted_group, 2**32 - 1)):
             if value is not None:
                 setattr(opts, field, _int_arg(value, "file_mode" if field == "mode" else field,
                                               0, hi))
