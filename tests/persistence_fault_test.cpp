@@ -475,3 +475,86 @@ TEST_CASE("permissions: a store shared with a group keeps its files in that grou
   auto out = outcome_of([&] { Store::open(plain); });
   REQUIRE(out == errc::permission_denied);
 }
+
+namespace {
+
+struct CliResult {
+  int rc;
+  std::string err;
+};
+
+// Runs the shmkv CLI built next to this test (../tools/shmkv), as `user` if given (runuser).
+CliResult RunCli(const std::string& args, const std::string& user = "") {
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe");
+  const std::string bin = (exe.parent_path().parent_path() / "tools" / "shmkv").string();
+  const std::string err_file = "/tmp/" + unique_name("pcli") + ".err";
+  const std::string prefix = user.empty() ? "" : "runuser -u " + user + " -- ";
+  const int status = std::system((prefix + bin + " " + args + " >/dev/null 2>" + err_file).c_str());
+  std::string err = read_file(err_file);
+  std::filesystem::remove(err_file);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
+}
+
+}  // namespace
+
+TEST_CASE("cli: a write that missed its journal exits 3; snapshot and sync; damage is printed",
+          "[persistence][cli]") {
+  TempDir dir;
+  SegmentGuard g(unique_name("pcl"));
+  const std::string d = dir.path + "/d";
+  const std::string n = "--name " + g.name() + " ";
+  SECTION("short-lived CLI writers are snapshotted, and damage is reported on create") {
+    REQUIRE(RunCli(n + "create --dir " + d + " --snapshot-interval 200ms").rc == 0);
+    for (int i = 0; i < 4; ++i) {
+      REQUIRE(RunCli(n + "set k" + std::to_string(i) + " v").rc == 0);
+      std::this_thread::sleep_for(250ms);
+    }
+    REQUIRE_FALSE(files_matching(d, "snapshot-").empty());
+    REQUIRE(files_matching(d, "journal-").size() <= 2);
+    REQUIRE(RunCli(n + "sync").rc == 0);
+    REQUIRE(RunCli(n + "set k9 v").rc == 0);
+    REQUIRE(RunCli(n + "snapshot").rc == 0);
+    write_file(dir.path + "/in.jsonl",
+               "{\"key\":\"a\",\"value\":\"1\"}\n"
+               "{\"key\":\"b\",\"value\":\"2\"}\n");
+    REQUIRE(RunCli(n + "import --jsonl " + dir.path + "/in.jsonl").rc == 0);
+    // The import's journal (a clear per shard, then the sets) is the largest: damage its second
+    // record; the records after it are kept and the damage is printed.
+    auto journals = files_matching(d, "journal-");
+    std::sort(journals.begin(), journals.end(), [](const std::string& x, const std::string& y) {
+      return file_size(x) > file_size(y);
+    });
+    write_at(journals[0], 64 + 29 + 4, std::string(4, '\x7f'));  // first record: 29 bytes
+    Store::destroy(g.name());
+    CliResult r = RunCli(n + "create --dir " + d);
+    INFO(r.err);
+    REQUIRE(r.rc == 0);
+    REQUIRE(r.err.find("WARNING: journal damage " + journals[0] + ": skipped bytes [93, ") !=
+            std::string::npos);
+    REQUIRE(r.err.find("1 damaged range(s) skipped") != std::string::npos);
+  }
+  SECTION("a read-only directory: exit 3 naming the journal and EACCES") {
+    if (::geteuid() != 0) {
+      WARN("skipped: needs root to run the CLI as another user");
+      return;
+    }
+    REQUIRE(::chown(dir.path.c_str(), 65534, 65534) == 0);
+    CliResult r = RunCli(n + "create --dir " + d, "nobody");
+    INFO(r.err);
+    REQUIRE(r.rc == 0);
+    REQUIRE(RunCli(n + "set before 1", "nobody").rc == 0);
+    REQUIRE(::chmod(d.c_str(), 0500) == 0);
+    r = RunCli(n + "set after 2", "nobody");
+    INFO(r.err);
+    REQUIRE(r.rc == 3);
+    REQUIRE(r.err.find("io_error") != std::string::npos);
+    REQUIRE(r.err.find(d + "/journal-") != std::string::npos);
+    REQUIRE(r.err.find("EACCES") != std::string::npos);
+    REQUIRE(::chmod(d.c_str(), 0700) == 0);
+    REQUIRE(RunCli(n + "snapshot", "nobody").rc == 0);  // makes 'after' durable
+    REQUIRE(RunCli(n + "destroy", "nobody").rc == 0);
+    REQUIRE(RunCli(n + "create --dir " + d, "nobody").rc == 0);
+    REQUIRE(RunCli(n + "get after", "nobody").rc == 0);
+    REQUIRE(RunCli(n + "destroy", "nobody").rc == 0);
+  }
+}
