@@ -192,16 +192,21 @@ void CheckLimits(const SegmentHeader* h, std::string_view key, std::string_view 
                                      std::to_string(h->max_value_bytes));
 }
 
-void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& ident,
-             RecoveryReport* rep) {
-  const std::uint64_t t0 = os::NowMonotonicNs();
-  SegmentHeader* h = seg.header();
+// The persistence settings the creator records in the segment header (see "Who journals").
+void RecordConfig(SegmentHeader* h, const Persistence::Config& cfg) {
   h->persist_enabled = 1;
   h->persist_fsync = static_cast<std::uint32_t>(cfg.policy);
   h->persist_fsync_interval_ms = cfg.fsync_interval_ms;
   h->persist_snapshot_interval_ms = cfg.snapshot_interval_ms;
   h->persist_keep_snapshots = cfg.keep_snapshots;
   std::snprintf(h->persist_dir, sizeof h->persist_dir, "%s", cfg.dir.c_str());
+}
+
+void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& ident,
+             RecoveryReport* rep) {
+  const std::uint64_t t0 = os::NowMonotonicNs();
+  SegmentHeader* h = seg.header();
+  RecordConfig(h, cfg);
   std::vector<std::string> notes = std::move(rep->notes);
   *rep = RecoveryReport{};
   rep->performed = true;
@@ -460,12 +465,7 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
 
 void InitFresh(Segment& seg, const Persistence::Config& cfg) {
   SegmentHeader* h = seg.header();
-  h->persist_enabled = 1;
-  h->persist_fsync = static_cast<std::uint32_t>(cfg.policy);
-  h->persist_fsync_interval_ms = cfg.fsync_interval_ms;
-  h->persist_snapshot_interval_ms = cfg.snapshot_interval_ms;
-  h->persist_keep_snapshots = cfg.keep_snapshots;
-  std::snprintf(h->persist_dir, sizeof h->persist_dir, "%s", cfg.dir.c_str());
+  RecordConfig(h, cfg);
   h->journal_seq.store(1, std::memory_order_relaxed);
   h->snapshot_due_ms.store(MonotonicMs() + cfg.snapshot_interval_ms, std::memory_order_relaxed);
 }

@@ -35,9 +35,7 @@ using State = std::map<std::string, std::string>;
 namespace {
 
 State Contents(Store& s) {
-  State out;
-  for (auto& e : s.list()) out[e.key] = e.value;
-  return out;
+  return contents_of(s);
 }
 
 const char* PolicyName(FsyncPolicy p) {
