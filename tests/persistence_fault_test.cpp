@@ -556,3 +556,24 @@ TEST_CASE("cli: a write that missed its journal exits 3; snapshot and sync; dama
     REQUIRE(RunCli(n + "destroy", "nobody").rc == 0);
   }
 }
+
+TEST_CASE("faults: a disk failure while opening is raised by open, naming the path",
+          "[persistence][fault]") {
+  TempDir dir;
+  SegmentGuard g(unique_name("po"));
+  auto o = persistent_options(g.name(), dir.path + "/new");
+  Disarm disarm;
+  for (os::DiskCall call : {os::DiskCall::mkdir, os::DiskCall::create, os::DiskCall::write,
+                            os::DiskCall::sync, os::DiskCall::rename}) {
+    INFO(os::DiskCallName(call));
+    os::ArmDiskFault({.call = call, .nth = 1, .err = ENOSPC, .sticky = true});
+    auto out = outcome_of([&] { Store::open(o); });
+    os::DisarmDiskFaults();
+    REQUIRE(out == errc::io_error);
+    REQUIRE(out.what.find(dir.path + "/new") != std::string::npos);
+    REQUIRE(out.what.find("ENOSPC") != std::string::npos);
+    REQUIRE_FALSE(Store::segment_exists(g.name()));  // nothing half-made is published
+  }
+  Store s = Store::open(o);  // and the fault gone, it opens
+  s.set("k", "v");
+}
