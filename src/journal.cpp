@@ -437,6 +437,7 @@ void JournalWriter::Fail(const std::string& what) {
   if (error_.empty()) error_ = what;
   failed_.store(true, std::memory_order_release);
   // Everything appended so far and not durable is lost: its writers get io_error.
+  lost_from_ = durable_;
   lost_upto_ = appended_;
   buf_.clear();
   buf_max_seq_ = 0;
@@ -497,7 +498,7 @@ void JournalWriter::LeadFlush(std::unique_lock<std::mutex>& lk, bool sync) {
 void JournalWriter::WaitDurable(std::uint64_t ticket) {
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
-    if (ticket <= lost_upto_ || ticket == kDroppedTicket)
+    if ((ticket > lost_from_ && ticket <= lost_upto_) || ticket == kDroppedTicket)
       Throw(errc::io_error, error_.empty() ? "journal record lost by an earlier failure" : error_);
     if (durable_ >= ticket) return;
     if (!error_.empty()) Throw(errc::io_error, error_);
@@ -512,7 +513,7 @@ void JournalWriter::WaitDurable(std::uint64_t ticket) {
 
 bool JournalWriter::IsLost(std::uint64_t ticket) const {
   std::lock_guard<std::mutex> lk(mu_);
-  return ticket <= lost_upto_ || ticket == kDroppedTicket;
+  return (ticket > lost_from_ && ticket <= lost_upto_) || ticket == kDroppedTicket;
 }
 
 void JournalWriter::Flush(bool sync) {

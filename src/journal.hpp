@@ -197,7 +197,9 @@ class JournalWriter {
   std::condition_variable cv_;
   std::string buf_, spare_;
   std::uint64_t appended_ = 0, written_ = 0, durable_ = 0;
-  std::uint64_t lost_upto_ = 0;  // tickets <= this were dropped by a failure
+  // Tickets in (lost_from_, lost_upto_] were dropped by the last failure (never durable, even
+  // once Reset() moves durable_ past them).
+  std::uint64_t lost_from_ = 0, lost_upto_ = 0;
   std::uint64_t buf_max_seq_ = 0, max_appended_seq_ = 0;
   bool flushing_ = false;
   std::string error_;
