@@ -235,6 +235,9 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
   const std::uint32_t shards = seg->geo().shard_count;
 
   BackupLease lease(seg, "restore");
+  // A persistent store whose journal or last snapshot failed accepts no mutation: refuse before
+  // anything changes (io_error naming the file and errno), as single-key writes do.
+  if (im.persist) im.persist->CheckHealthy();
   // Every shard lock, in index order (no other path holds two shard locks, so this cannot
   // deadlock): nobody allocates while the fit is checked and the content replaced, and no writer
   // sees a mix of old and new content.

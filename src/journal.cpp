@@ -45,6 +45,7 @@ void EncodeJournalHeader(const JournalFileHeader& h, char out[kJournalHeaderByte
   PutLE(out + 32, h.start_time, 8);
   PutLE(out + 40, h.created_ms, 8);
   PutLE(out + 48, h.file_no, 8);
+  PutLE(out + 56, h.store_id, 4);
   PutLE(out + 60, Check32(out, 60), 4);
 }
 
@@ -75,7 +76,8 @@ char* PutBin(char* p, std::string_view b) {
 }  // namespace
 
 void AppendJournalRecord(std::string* out, std::uint64_t seq, JournalOp op, std::string_view key,
-                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard) {
+                         std::string_view value, std::uint64_t expires_ms, std::uint32_t shard,
+                         std::uint64_t epoch, std::uint32_t shard_count) {
   const std::size_t start = out->size();
   if (op == JournalOp::set && expires_ms < 0x80) {
     // Fast path for the common record (same bytes as the general encoder below): one resize,
@@ -111,8 +113,13 @@ void AppendJournalRecord(std::string* out, std::uint64_t seq, JournalOp op, std:
       break;
     case JournalOp::clear_shard:
       mp::Uint(out, shard);
-      mp::Nil(out);
-      mp::Uint(out, 0);
+      if (shard_count != 0) {
+        mp::Uint(out, epoch);
+        mp::Uint(out, shard_count);
+      } else {
+        mp::Nil(out);
+        mp::Uint(out, 0);
+      }
       break;
   }
   char* frame = out->data() + start;
@@ -152,9 +159,17 @@ bool DecodeJournalPayload(std::string_view payload, JournalRecord* rec) {
         rec->value = {};
         break;
       case 3:
-        if (a[1].type != msgpack::type::POSITIVE_INTEGER || a[1].via.u64 > 0xffffffffull ||
-            a[2].type != msgpack::type::NIL)
+        if (a[1].type != msgpack::type::POSITIVE_INTEGER || a[1].via.u64 > 0xffffffffull)
           return false;
+        if (a[2].type == msgpack::type::POSITIVE_INTEGER) {
+          const std::uint64_t n = a[3].via.u64;
+          if (n == 0 || n > (1u << 16) || (n & (n - 1)) != 0 || a[1].via.u64 >= n) return false;
+          rec->has_epoch = true;
+          rec->epoch = a[2].via.u64;
+          rec->shard_count = static_cast<std::uint32_t>(n);
+        } else if (a[2].type != msgpack::type::NIL) {
+          return false;
+        }
         rec->op = JournalOp::clear_shard;
         rec->shard = static_cast<std::uint32_t>(a[1].via.u64);
         rec->key = rec->value = {};
@@ -169,73 +184,125 @@ bool DecodeJournalPayload(std::string_view payload, JournalRecord* rec) {
   }
 }
 
+namespace {
+
+// The record frame at off if it verifies completely (length within the data, checksum, payload).
+bool FrameAt(std::string_view data, std::uint64_t off, JournalRecord* rec, std::uint64_t* len) {
+  if (off > data.size() || data.size() - off < kRecordFrameBytes) return false;
+  const char* f = data.data() + off;
+  const std::uint64_t n = GetLE(f + 4, 4);
+  if (n > data.size() - off - kRecordFrameBytes) return false;
+  if (Check32(f + 4, 12 + n) != GetLE(f, 4)) return false;
+  rec->seq = GetLE(f + 8, 8);
+  if (!DecodeJournalPayload({f + kRecordFrameBytes, n}, rec)) return false;
+  *len = n;
+  return true;
+}
+
+// The first offset after `from` where resynchronising is safe: a frame verifies there and it
+// either ends the file or is followed by another verifying frame (a value that happens to
+// contain a frame-shaped byte string is not enough). data.size() if there is none.
+std::uint64_t ResyncPoint(std::string_view data, std::uint64_t from) {
+  JournalRecord rec;
+  std::uint64_t len = 0, len2 = 0;
+  for (std::uint64_t p = from; p + kRecordFrameBytes <= data.size(); ++p) {
+    if (!FrameAt(data, p, &rec, &len)) continue;
+    const std::uint64_t next = p + kRecordFrameBytes + len;
+    if (next == data.size() || FrameAt(data, next, &rec, &len2)) return p;
+  }
+  return data.size();
+}
+
+}  // namespace
+
 JournalScan ScanJournal(std::string_view data, const std::string& path,
                         const std::function<void(const JournalRecord&, std::uint64_t)>& fn) {
   JournalScan scan;
   scan.file_bytes = data.size();
-  auto all_zero = [&](std::uint64_t from) {
-    for (std::uint64_t i = from; i < data.size(); ++i)
+  auto all_zero = [&](std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t i = from; i < to; ++i)
       if (data[i] != 0) return false;
     return true;
   };
   if (data.size() < kJournalHeaderBytes) {
     if (!data.empty() &&
         std::memcmp(data.data(), kJournalMagic, std::min<std::size_t>(8, data.size())) != 0 &&
-        !all_zero(0))
+        !all_zero(0, data.size()))
       Throw(errc::corrupted, path + ": not a shmkv journal (bad magic) at offset 0");
     scan.cut_reason = data.empty() ? "" : "torn header (" + std::to_string(data.size()) + " bytes)";
-    scan.cut_nonzero = !all_zero(0);
+    scan.cut_nonzero = !all_zero(0, data.size());
     return scan;
   }
   const char* h = data.data();
   if (std::memcmp(h, kJournalMagic, 8) != 0) {
-    if (all_zero(0)) {
+    if (all_zero(0, data.size())) {
       scan.cut_reason = "all-zero header (file created, never written)";
       return scan;
     }
-    Throw(errc::corrupted, path + ": not a shmkv journal (bad magic) at offset 0");
+    if (all_zero(0, kJournalHeaderBytes)) {
+      // A header lost (zeroed) after records were appended: read the records, report it.
+      scan.header_trusted = false;
+      scan.skipped.push_back(path +
+                             ": header zeroed at offset 0 (64 bytes); records after it read");
+    } else {
+      Throw(errc::corrupted, path + ": not a shmkv journal (bad magic) at offset 0");
+    }
+  } else if (Check32(h, 60) != GetLE(h + 60, 4)) {
+    // The records carry their own checksums: a damaged header loses only what it describes
+    // (the epoch of clear records, the process that wrote the file, which the name also says).
+    scan.header_trusted = false;
+    scan.skipped.push_back(path +
+                           ": header checksum mismatch at offset 60; its fields are not "
+                           "trusted, the records after it are read");
+  } else {
+    std::uint32_t version = static_cast<std::uint32_t>(GetLE(h + 8, 4));
+    if (version != kJournalFormatVersion || GetLE(h + 12, 4) != kJournalHeaderBytes)
+      Throw(errc::incompatible_layout,
+            path + ": journal format version " + std::to_string(version) +
+                " at offset 8; this build reads version " + std::to_string(kJournalFormatVersion));
   }
-  std::uint32_t version = static_cast<std::uint32_t>(GetLE(h + 8, 4));
-  if (Check32(h, 60) != GetLE(h + 60, 4)) {
-    scan.cut_reason = "header checksum mismatch at offset 60";
-    scan.cut_nonzero = true;
-    return scan;
-  }
-  if (version != kJournalFormatVersion || GetLE(h + 12, 4) != kJournalHeaderBytes)
-    Throw(errc::incompatible_layout, path + ": journal format version " + std::to_string(version) +
-                                         " at offset 8; this build reads version " +
-                                         std::to_string(kJournalFormatVersion));
   scan.header.epoch = GetLE(h + 16, 8);
   scan.header.shard_count = static_cast<std::uint32_t>(GetLE(h + 24, 4));
   scan.header.pid = static_cast<std::uint32_t>(GetLE(h + 28, 4));
   scan.header.start_time = GetLE(h + 32, 8);
   scan.header.created_ms = GetLE(h + 40, 8);
   scan.header.file_no = GetLE(h + 48, 8);
+  scan.header.store_id = static_cast<std::uint32_t>(GetLE(h + 56, 4));
   std::uint64_t off = kJournalHeaderBytes;
   scan.valid_bytes = off;
   while (off < data.size()) {
-    const std::uint64_t left = data.size() - off;
-    if (left < kRecordFrameBytes) {
-      scan.cut_reason = "torn record frame at offset " + std::to_string(off);
-      break;
-    }
-    const char* f = data.data() + off;
-    std::uint64_t len = GetLE(f + 4, 4);
-    if (len > left - kRecordFrameBytes) {
-      scan.cut_reason = "record at offset " + std::to_string(off) + " claims " +
-                        std::to_string(len) + " bytes; " +
-                        std::to_string(left - kRecordFrameBytes) + " remain (torn)";
-      break;
-    }
-    if (Check32(f + 4, 12 + len) != GetLE(f, 4)) {
-      scan.cut_reason = "checksum mismatch in record at offset " + std::to_string(off);
-      break;
-    }
     JournalRecord rec;
-    rec.seq = GetLE(f + 8, 8);
-    if (!DecodeJournalPayload({f + kRecordFrameBytes, len}, &rec)) {
-      scan.cut_reason = "malformed payload in record at offset " + std::to_string(off);
-      break;
+    std::uint64_t len = 0;
+    if (!FrameAt(data, off, &rec, &len)) {
+      // Why the frame at off does not verify (for the report).
+      const std::uint64_t left = data.size() - off;
+      std::string why;
+      if (left < kRecordFrameBytes) {
+        why = "torn record frame at offset " + std::to_string(off);
+      } else {
+        const char* f = data.data() + off;
+        const std::uint64_t n = GetLE(f + 4, 4);
+        if (n > left - kRecordFrameBytes)
+          why = "record at offset " + std::to_string(off) + " claims " + std::to_string(n) +
+                " bytes; " + std::to_string(left - kRecordFrameBytes) + " remain (torn)";
+        else if (Check32(f + 4, 12 + n) != GetLE(f, 4))
+          why = "checksum mismatch in record at offset " + std::to_string(off);
+        else
+          why = "malformed payload in record at offset " + std::to_string(off);
+      }
+      const std::uint64_t next = ResyncPoint(data, off + 1);
+      if (next >= data.size()) {  // nothing verifies after it: a torn or damaged tail
+        scan.cut_reason = why;
+        break;
+      }
+      // Damage in the middle: skip exactly the bytes that do not verify, keep what follows.
+      scan.skipped.push_back(path + ": skipped bytes [" + std::to_string(off) + ", " +
+                             std::to_string(next) + ") (" + std::to_string(next - off) +
+                             " bytes): " + why + "; records resume at offset " +
+                             std::to_string(next));
+      scan.skipped_bytes += next - off;
+      off = next;
+      continue;
     }
     if (fn) fn(rec, off);
     ++scan.records;
@@ -243,7 +310,7 @@ JournalScan ScanJournal(std::string_view data, const std::string& path,
     off += kRecordFrameBytes + len;
     scan.valid_bytes = off;
   }
-  if (!scan.cut_reason.empty()) scan.cut_nonzero = !all_zero(scan.valid_bytes);
+  if (!scan.cut_reason.empty()) scan.cut_nonzero = !all_zero(scan.valid_bytes, data.size());
   return scan;
 }
 
@@ -292,12 +359,23 @@ JournalWriter::~JournalWriter() {
   fileio::Close(fd_);
 }
 
+void JournalWriter::SetStoreId(std::uint32_t id32) {
+  std::lock_guard<std::mutex> lk(mu_);
+  proto_.store_id = id32;
+}
+
 std::uint64_t JournalWriter::Append(std::uint64_t seq, JournalOp op, std::string_view key,
                                     std::string_view value, std::uint64_t expires_ms,
-                                    std::uint32_t shard) {
+                                    std::uint32_t shard, bool refuse) {
   std::lock_guard<std::mutex> lk(mu_);
-  AppendJournalRecord(&buf_, seq, op, key, value, expires_ms, shard);
+  if (!error_.empty()) {
+    if (refuse) Throw(errc::io_error, error_);
+    return kDroppedTicket;  // never durable: IsLost() and WaitDurable() say so
+  }
+  AppendJournalRecord(&buf_, seq, op, key, value, expires_ms, shard, proto_.epoch,
+                      proto_.shard_count);
   buf_max_seq_ = std::max(buf_max_seq_, seq);
+  max_appended_seq_ = std::max(max_appended_seq_, seq);
   buffered_.store(buf_.size(), std::memory_order_relaxed);
   return ++appended_;
 }
@@ -312,12 +390,22 @@ void JournalWriter::EnsureFile() {
   for (int attempt = 0; attempt < 1000; ++attempt) {
     file_no_ = g_file_no.fetch_add(1, std::memory_order_relaxed);
     std::string path = dir_ + "/" + JournalFileName(proto_.pid, proto_.start_time, file_no_);
+    path_ = path;  // named in the error if creating it fails
     int fd;
     try {
-      fd = fileio::CreateNew(path);
+      fd = fileio::CreateNew(path, group_ ? 0640 : 0600);
     } catch (const Error& e) {
       if (e.code_value() == errc::already_exists) continue;  // same pid+start in an older boot
       throw;
+    }
+    if (group_) {
+      try {
+        os::SetGroup(fd, path, *group_);
+      } catch (...) {
+        fileio::Close(fd);
+        fileio::Unlink(path);
+        throw;
+      }
     }
     JournalFileHeader h = proto_;
     h.file_no = file_no_;
@@ -334,14 +422,26 @@ void JournalWriter::EnsureFile() {
       }
     } catch (...) {
       fileio::Close(fd);
+      failed_path_ = path;  // sealed (or left for recovery, which reads it as empty) at Reset
       throw;
     }
     fd_ = fd;
-    path_ = path;
     file_max_seq_ = 0;
+    file_bytes_ = kJournalHeaderBytes;
     return;
   }
   Throw(errc::io_error, "could not create a journal file in " + dir_);
+}
+
+void JournalWriter::Fail(const std::string& what) {
+  if (error_.empty()) error_ = what;
+  failed_.store(true, std::memory_order_release);
+  // Everything appended so far and not durable is lost: its writers get io_error.
+  lost_from_ = durable_;
+  lost_upto_ = appended_;
+  buf_.clear();
+  buf_max_seq_ = 0;
+  buffered_.store(0, std::memory_order_relaxed);
 }
 
 void JournalWriter::LeadFlush(std::unique_lock<std::mutex>& lk, bool sync) {
@@ -350,6 +450,7 @@ void JournalWriter::LeadFlush(std::unique_lock<std::mutex>& lk, bool sync) {
   std::uint64_t max_seq = buf_max_seq_;
   spare_.clear();
   buf_.swap(spare_);
+  buf_max_seq_ = 0;
   buffered_.store(0, std::memory_order_relaxed);
   const bool have_error = !error_.empty();
   lk.unlock();
@@ -367,12 +468,22 @@ void JournalWriter::LeadFlush(std::unique_lock<std::mutex>& lk, bool sync) {
         fileio::DataSync(fd_, path_);
         SHMKV_CRASH_POINT("journal.synced");
       }
+      if (fd_ >= 0) file_bytes_ += spare_.size();
     } catch (const std::exception& e) {
       err = e.what();
+      if (fd_ >= 0) {
+        // Cut the file back to its last complete flush, so that records whose writers are told
+        // "failed" do not come back at recovery (best effort: a snapshot taken after the failure
+        // covers them anyway, see Reset).
+        fileio::TruncateQuiet(fd_, file_bytes_);
+        fileio::Close(fd_);
+        fd_ = -1;
+        failed_path_ = path_;
+      }
     }
   }
   lk.lock();
-  if (!err.empty() && error_.empty()) error_ = "journal " + path_ + " failed: " + err;
+  if (!err.empty()) Fail("journal " + path_ + " failed: " + err);
   if (error_.empty()) {
     written_ = upto;
     if (sync) {
@@ -387,6 +498,8 @@ void JournalWriter::LeadFlush(std::unique_lock<std::mutex>& lk, bool sync) {
 void JournalWriter::WaitDurable(std::uint64_t ticket) {
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
+    if ((ticket > lost_from_ && ticket <= lost_upto_) || ticket == kDroppedTicket)
+      Throw(errc::io_error, error_.empty() ? "journal record lost by an earlier failure" : error_);
     if (durable_ >= ticket) return;
     if (!error_.empty()) Throw(errc::io_error, error_);
     if (!flushing_) {
@@ -396,6 +509,11 @@ void JournalWriter::WaitDurable(std::uint64_t ticket) {
     }
     cv_.wait(lk);
   }
+}
+
+bool JournalWriter::IsLost(std::uint64_t ticket) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return (ticket > lost_from_ && ticket <= lost_upto_) || ticket == kDroppedTicket;
 }
 
 void JournalWriter::Flush(bool sync) {
@@ -418,12 +536,17 @@ void JournalWriter::TryWrite() noexcept {
 
 bool JournalWriter::has_unsynced() const {
   std::lock_guard<std::mutex> lk(mu_);
-  return durable_ < appended_;
+  return error_.empty() && durable_ < appended_;
 }
 
 std::string JournalWriter::error() const {
   std::lock_guard<std::mutex> lk(mu_);
   return error_;
+}
+
+std::uint64_t JournalWriter::max_appended_seq() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return max_appended_seq_;
 }
 
 void JournalWriter::CloseAndRename() {
@@ -432,13 +555,8 @@ void JournalWriter::CloseAndRename() {
   fd_ = -1;
   std::string sealed =
       dir_ + "/" + SealedJournalFileName(proto_.pid, proto_.start_time, file_no_, file_max_seq_);
-  try {
-    fileio::Rename(path_, sealed);
-    SHMKV_CRASH_POINT("journal.sealed");
-  } catch (const std::exception&) {
-    // The unsealed name stays readable by recovery; the snapshot writer reads it to find its
-    // highest sequence number instead.
-  }
+  fileio::Rename(path_, sealed);
+  SHMKV_CRASH_POINT("journal.sealed");
 }
 
 void JournalWriter::Seal() noexcept {
@@ -448,10 +566,47 @@ void JournalWriter::Seal() noexcept {
   BecomeLeader(lk);
   const bool ok = error_.empty();
   lk.unlock();
-  if (ok) CloseAndRename();
+  std::string err;
+  if (ok) {
+    try {
+      CloseAndRename();
+    } catch (const std::exception& e) {
+      // The records are durable under the unsealed name; but a directory that refuses a rename
+      // refuses the next journal too: report it now.
+      err = e.what();
+    }
+  }
   lk.lock();
+  if (!err.empty()) Fail("journal " + path_ + " failed: " + err);
   flushing_ = false;
   cv_.notify_all();
+}
+
+bool JournalWriter::Reset(std::uint64_t snapshot_seq) noexcept {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (error_.empty() || snapshot_seq <= max_appended_seq_) return false;
+  BecomeLeader(lk);
+  std::string failed = std::move(failed_path_);
+  failed_path_.clear();
+  lk.unlock();
+  if (!failed.empty() && fileio::Exists(failed)) {
+    // Seal the failed file under its last complete record's seq, so retention deletes it once
+    // a retained snapshot covers it (best effort: recovery reads it either way).
+    try {
+      fileio::Rename(failed, dir_ + "/" +
+                                 SealedJournalFileName(proto_.pid, proto_.start_time, file_no_,
+                                                       file_max_seq_));
+    } catch (const std::exception&) {
+    }
+  }
+  lk.lock();
+  error_.clear();
+  failed_.store(false, std::memory_order_release);
+  written_ = durable_ = appended_;
+  last_sync_ns_.store(os::NowMonotonicNs(), std::memory_order_relaxed);
+  flushing_ = false;
+  cv_.notify_all();
+  return true;
 }
 
 }  // namespace shmkv::detail

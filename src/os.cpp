@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -188,6 +189,86 @@ std::uint64_t RandomSeed() {
   if (::getrandom(&seed, sizeof seed, 0) != sizeof seed)
     seed = NowMonotonicNs() ^ (std::uint64_t(::getpid()) << 32);
   return seed;
+}
+
+const char* DiskCallName(DiskCall call) noexcept {
+  switch (call) {
+    case DiskCall::open:
+      return "open";
+    case DiskCall::create:
+      return "create";
+    case DiskCall::write:
+      return "write";
+    case DiskCall::read:
+      return "read";
+    case DiskCall::sync:
+      return "fdatasync";
+    case DiskCall::sync_dir:
+      return "fsync-dir";
+    case DiskCall::rename:
+      return "rename";
+    case DiskCall::mkdir:
+      return "mkdir";
+    case DiskCall::truncate:
+      return "ftruncate";
+    case DiskCall::any:
+      return "any";
+  }
+  return "?";
+}
+
+namespace fault_detail {
+std::atomic<bool> g_armed{false};
+namespace {
+std::mutex g_mu;  // guards the fault below (taken only while armed)
+DiskFault g_fault;
+long g_seen = 0;           // matching calls since arming
+long g_injected = 0;       // calls failed or shortened
+bool g_fail_next = false;  // after a short write: the next matching call fails
+}  // namespace
+
+int Inject(DiskCall call) noexcept {
+  std::lock_guard<std::mutex> lk(g_mu);
+  if (!g_armed.load(std::memory_order_relaxed)) return 0;
+  if (g_fault.call != DiskCall::any && g_fault.call != call) return 0;
+  ++g_seen;
+  if (g_fail_next || g_seen == g_fault.nth || (g_fault.sticky && g_seen > g_fault.nth)) {
+    ++g_injected;
+    if (g_seen == g_fault.nth && g_fault.short_write && call == DiskCall::write) {
+      g_fail_next = true;
+      return -1;
+    }
+    g_fail_next = g_fail_next && g_fault.sticky;
+    return g_fault.err;
+  }
+  return 0;
+}
+}  // namespace fault_detail
+
+void ArmDiskFault(const DiskFault& fault) noexcept {
+  std::lock_guard<std::mutex> lk(fault_detail::g_mu);
+  fault_detail::g_fault = fault;
+  fault_detail::g_seen = 0;
+  fault_detail::g_injected = 0;
+  fault_detail::g_fail_next = false;
+  fault_detail::g_armed.store(true, std::memory_order_relaxed);
+}
+
+void DisarmDiskFaults() noexcept {
+  std::lock_guard<std::mutex> lk(fault_detail::g_mu);
+  fault_detail::g_armed.store(false, std::memory_order_relaxed);
+  fault_detail::g_fail_next = false;
+}
+
+long DiskFaultsInjected() noexcept {
+  std::lock_guard<std::mutex> lk(fault_detail::g_mu);
+  return fault_detail::g_injected;
+}
+
+std::string ErrnoText(int err) {
+  const char* name = ::strerrorname_np(err);
+  return std::string(std::strerror(err)) + " (" + (name ? name : "errno " + std::to_string(err)) +
+         ")";
 }
 
 unsigned CpuCount() {

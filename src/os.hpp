@@ -3,10 +3,17 @@
 // Every system call the library makes on the segment (open, link, ftruncate, posix_fallocate,
 // mmap, unlink) and every clock or /proc read goes through here, so there is one place to read
 // and one seam for fault injection. Functions throw shmkv::Error with the path in the message.
+//
+// Disk fault injection (the persistence directory's calls, made through file_io.hpp): a test
+// arms one fault, "fail the nth call of kind K with errno E" (or "write only half, then fail").
+// It is compiled into every build, so the library under test is the one that ships; disarmed,
+// it costs one relaxed atomic load per disk system call (nanoseconds against microseconds).
+// Segment calls (shm_open, posix_fallocate, mmap) are not routed through it.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -47,6 +54,46 @@ bool Exists(const std::string& path);
 // zombie.
 std::uint64_t ProcessStartTime(pid_t pid);
 bool ProcessAlive(pid_t pid, std::uint64_t start_time);
+
+// --- disk fault injection (tests) ---
+enum class DiskCall : std::uint8_t {
+  open,      // opening an existing file or directory (read or read-write)
+  create,    // creating a file (journal, snapshot temporary, identity file, lock file)
+  write,     // write / pwrite
+  read,      // pread
+  sync,      // fdatasync of a file
+  sync_dir,  // fsync of a directory
+  rename,    // rename (sealing a journal, publishing a snapshot)
+  mkdir,
+  truncate,  // ftruncate of a file (cutting a failed append back)
+  any,       // every kind above
+};
+const char* DiskCallName(DiskCall call) noexcept;
+struct DiskFault {
+  DiskCall call = DiskCall::any;
+  long nth = 1;              // the nth matching call after arming fails (1 = the next one)
+  int err = 5;               // errno it fails with (EIO)
+  bool sticky = false;       // every later matching call fails too (a disk that stays full)
+  bool short_write = false;  // call write: the nth call writes half its bytes, the next fails
+};
+void ArmDiskFault(const DiskFault& fault) noexcept;
+void DisarmDiskFaults() noexcept;
+// Calls failed (or shortened) since the last ArmDiskFault.
+long DiskFaultsInjected() noexcept;
+namespace fault_detail {
+extern std::atomic<bool> g_armed;
+int Inject(DiskCall call) noexcept;
+}  // namespace fault_detail
+// file_io calls this before each disk call: 0 = go ahead, > 0 = fail with this errno,
+// -1 = write only half of the bytes (a short write).
+inline int InjectDiskFault(DiskCall call) noexcept {
+  if (!fault_detail::g_armed.load(std::memory_order_relaxed)) [[likely]]
+    return 0;
+  return fault_detail::Inject(call);
+}
+
+// "No space left on device (ENOSPC)": strerror plus the errno's symbolic name.
+std::string ErrnoText(int err);
 
 std::uint64_t NowUnixMs();
 std::uint64_t NowMonotonicNs();

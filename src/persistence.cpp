@@ -1,18 +1,18 @@
 // persistence.cpp: journaling hooks, the background thread, snapshot election and retention,
-// recovery, and Store::backup / restore / sync / snapshot / recovery_report.
+// failure handling (a failed journal or snapshot refuses mutations until a snapshot cures it).
+// Opening and recovery are in recovery.cpp.
 //
 // Invariants (see persistence.hpp and docs/design.md "Persistence"):
-// - Sequence numbers come from SegmentHeader::journal_seq, taken under the key's shard lock
-//   after the mutation is applied; a snapshot block's watermark is journal_seq read under the
-//   same lock. So for every shard, records below the watermark are in the block and records at
-//   or above it are not, whatever the other shards were doing.
-// - Recovery runs only while building an unpublished segment (Segment::Open's BeforePublish),
-//   under flock(<dir>/LOCK): exactly one opener recovers, the others wait and then attach.
-//   Recovery only reads the files (it renames a damaged snapshot to *.corrupt once an older one
-//   has loaded), so a recoverer killed midway is simply redone.
+// - Sequence numbers come from SegmentHeader::journal_seq, taken under the key's shard lock,
+//   with the record logged before the mutation is applied (write-ahead); a snapshot block's
+//   watermark is journal_seq read under the same lock. So for every shard, records below the
+//   watermark are in the block and records at or above it are not, whatever the other shards
+//   were doing.
+// - A handle whose journal failed accepts no record until a snapshot whose start seq is above
+//   every seq it was given is durable: that snapshot holds every mutation applied before it.
 // - Journals are deleted only when every record in them is below the start sequence number of
-//   the oldest retained snapshot; snapshots beyond the retention count are deleted only after a
-//   newer one is durable (rename + directory fsync).
+//   the oldest retained snapshot, and only after STORE records that bound (retired_below);
+//   snapshots beyond the retention count are deleted only after a newer one is durable.
 #include "persistence.hpp"
 
 #include <pthread.h>
@@ -38,9 +38,15 @@
 namespace shmkv::detail {
 namespace {
 
-constexpr std::uint64_t kRecoveryLockWaitMs = 30 * 60 * 1000;
 constexpr std::size_t kMaxBufferedBytes = 64u << 20;  // writers wait for the disk beyond this
 constexpr std::size_t kInlineWriteBytes = 4u << 20;   // writers write() themselves beyond this
+// A closing handle writes the snapshot itself when it is overdue or when more journal files
+// than this are in the directory (short-lived writers never see their background snapshot
+// finish: without this, every run would leave one more journal forever).
+constexpr std::size_t kMaxJournalFiles = 32;
+// After a failure, the background thread retries a snapshot (the cure) after this, doubling up
+// to the snapshot interval.
+constexpr std::uint64_t kFailureRetryMs = 1000;
 
 std::atomic<std::uint64_t> g_fork_gen{0};
 std::once_flag g_atfork_once;
@@ -54,33 +60,6 @@ std::uint64_t CoarseMonotonicMs() {
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
          static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
-}
-
-// The shard a key had in the segment with this seed and shard count (HashKey + ShardOf).
-std::uint32_t EpochShard(std::string_view key, std::uint64_t seed, std::uint32_t shard_count) {
-  std::uint64_t h = XXH3_64bits_withSeed(key.data(), key.size(), seed);
-  int bits = std::countr_zero(shard_count);
-  return bits == 0 ? 0 : static_cast<std::uint32_t>(h >> (64 - bits));
-}
-
-bool Expired(std::uint64_t expires_ms, std::uint64_t now_ms) {
-  return expires_ms != 0 && expires_ms <= now_ms;
-}
-
-// Writes key = value in a locked shard (insert or replace).
-void PutLocked(Shard& shard, std::string_view key, KeyHash h, std::string_view value,
-               std::uint64_t expires_ms) {
-  shard.Put(key, h, value, expires_ms);
-}
-
-void EraseLocked(Shard& shard, std::string_view key, KeyHash h) {
-  shard.EraseKey(key, h);
-}
-
-std::string Join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
 }
 
 std::string LeaseHolder(std::uint64_t word) {
@@ -143,11 +122,19 @@ struct Persistence::State {
   std::uint64_t seen_gen = 0;  // snapshot_gen this handle's journal was last rotated at
   std::atomic<std::uint64_t> next_poke_ms{0};
   std::string last_snapshot_error;
+  // A snapshot failed (disk): mutations raise io_error until a snapshot succeeds (any process's:
+  // last_snapshot_seq passes snapshot_failed_seq).
+  std::atomic<bool> snapshot_failed{false};
+  std::string snapshot_error;                           // guarded by mu
+  std::uint64_t snapshot_failed_seq = 0;                // journal_seq when it failed; guarded by mu
+  std::uint64_t retry_at_ms = 0, retry_backoff_ms = 0;  // background thread only
 };
 
 Persistence::Persistence(Segment* seg, Config config)
     : seg_(seg), hdr_(seg->header()), cfg_(std::move(config)) {
   std::call_once(g_atfork_once, [] { ::pthread_atfork(nullptr, nullptr, OnForkChild); });
+  DirIdentity id;
+  if (ReadDirIdentity(cfg_.dir, &id, cfg_.trusted_group)) store_id_ = id.id;
   StartState();
 }
 
@@ -158,15 +145,22 @@ void Persistence::StartState() {
   proto.shard_count = hdr_->shard_count;
   proto.pid = static_cast<std::uint32_t>(::getpid());
   proto.start_time = os::ProcessStartTime(::getpid());
+  proto.store_id = static_cast<std::uint32_t>(store_id_);
   st_ = std::make_unique<State>(cfg_.dir, proto, cfg_.policy);
+  st_->writer.SetGroup(cfg_.trusted_group);
   st_->seen_gen = hdr_->snapshot_gen.load(std::memory_order_acquire);
 }
 
 Persistence::~Persistence() {
+  (void)Close();
+}
+
+std::string Persistence::Close() noexcept {
+  if (!st_) return {};
   if (fork_gen_ != g_fork_gen.load(std::memory_order_relaxed)) {
     // A forked child holding the parent's handle: the threads and the file are the parent's.
     (void)st_.release();
-    return;
+    return {};
   }
   State& st = *st_;
   {
@@ -178,6 +172,45 @@ Persistence::~Persistence() {
   st.cancel.store(true);
   if (st.snapshotter.joinable()) st.snapshotter.join();
   st.writer.Seal();
+  // A snapshot at close: the cure for a failure (it holds every applied mutation), or the
+  // periodic one when it is overdue or journals pile up. One attempt, skipped while another
+  // process writes one.
+  bool want = st.writer.failed() || st.snapshot_failed.load();
+  if (!want) {
+    const bool changed = hdr_->journal_seq.load(std::memory_order_relaxed) !=
+                         hdr_->last_snapshot_seq.load(std::memory_order_relaxed);
+    if (changed && MonotonicMs() >= hdr_->snapshot_due_ms.load(std::memory_order_relaxed)) {
+      want = true;
+    } else if (changed) {
+      try {
+        std::size_t journals = 0;
+        for (const auto& n : fileio::ListDir(cfg_.dir)) {
+          JournalName jn;
+          if (ParseJournalName(n, &jn)) ++journals;
+        }
+        want = journals > kMaxJournalFiles;
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  if (want) {
+    try {
+      SnapshotNow();
+    } catch (const std::exception&) {
+      // Reported below if it was the cure that failed; a busy lease means another writer is on it.
+    }
+  }
+  std::string err = st.writer.error();
+  if (err.empty() && st.snapshot_failed.load()) {
+    std::lock_guard<std::mutex> lk(st.mu);
+    err = st.snapshot_error;
+  }
+  if (!err.empty())
+    err +=
+        "; writes of this handle may be in the store but not on disk: a snapshot once the "
+        "disk is fixed (Store::snapshot, shmkv snapshot) makes them durable";
+  st_.reset();
+  return err;
 }
 
 Persistence::State& Persistence::St() {
@@ -190,30 +223,75 @@ Persistence::State& Persistence::St() {
   return *st_;
 }
 
+void Persistence::CheckHealthy() {
+  State& st = St();
+  if (st.writer.failed()) [[unlikely]] {
+    std::string e = st.writer.error();
+    if (!e.empty())
+      Throw(errc::io_error, e + " (nothing changed; writes resume once a snapshot "
+                                "succeeds: Store::sync() or snapshot() retries)");
+  }
+  if (st.snapshot_failed.load(std::memory_order_acquire)) [[unlikely]] {
+    std::lock_guard<std::mutex> lk(st.mu);
+    if (st.snapshot_failed.load()) Throw(errc::io_error, st.snapshot_error + " (nothing changed)");
+  }
+}
+
 std::uint64_t Persistence::LogSet(std::string_view key, std::string_view value,
-                                  std::uint64_t expires_ms) {
+                                  std::uint64_t expires_ms, bool refuse) {
   State& st = St();
   std::uint64_t seq = hdr_->journal_seq.fetch_add(1, std::memory_order_relaxed);
-  return st.writer.Append(seq, JournalOp::set, key, value, expires_ms, 0);
+  return st.writer.Append(seq, JournalOp::set, key, value, expires_ms, 0, refuse);
 }
 
-std::uint64_t Persistence::LogDel(std::string_view key) {
+std::uint64_t Persistence::LogDel(std::string_view key, bool refuse) {
   State& st = St();
   std::uint64_t seq = hdr_->journal_seq.fetch_add(1, std::memory_order_relaxed);
-  return st.writer.Append(seq, JournalOp::del, key, {}, 0, 0);
+  return st.writer.Append(seq, JournalOp::del, key, {}, 0, 0, refuse);
 }
 
-std::uint64_t Persistence::LogClearShard(std::uint32_t shard) {
+std::uint64_t Persistence::LogClearShard(std::uint32_t shard, bool refuse) {
   State& st = St();
   std::uint64_t seq = hdr_->journal_seq.fetch_add(1, std::memory_order_relaxed);
-  return st.writer.Append(seq, JournalOp::clear_shard, {}, {}, 0, shard);
+  return st.writer.Append(seq, JournalOp::clear_shard, {}, {}, 0, shard, refuse);
+}
+
+void Persistence::WaitDurable(std::uint64_t ticket) {
+  St().writer.WaitDurable(ticket);
+}
+
+void Persistence::Compensate(std::string_view key) noexcept {
+  try {
+    State& st = St();
+    const std::uint64_t hash = HashKey(hdr_, key);
+    std::uint64_t ticket;
+    {
+      ShardLock lock(seg_, ShardOf(hdr_, hash));
+      Shard& shard = lock.shard();
+      RecordRef rec;
+      const std::uint64_t slot = shard.Find(key, KeyHash{hash}, &rec);
+      if (slot != kNotFound && !rec.Expired(os::NowUnixMs()))
+        ticket = LogSet(key, rec.value(), rec.expires_ms());
+      else
+        ticket = LogDel(key);
+    }
+    if (cfg_.policy == FsyncPolicy::always) st.writer.WaitDurable(ticket);
+  } catch (const std::exception&) {
+    // The journal failed: the snapshot that cures it holds the key's real state.
+  }
 }
 
 void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
   State& st = St();
   if (!st.started.load(std::memory_order_acquire)) StartThread(st);
   const std::uint64_t now = CoarseMonotonicMs();
+  if (st.writer.failed() || st.snapshot_failed.load(std::memory_order_relaxed)) [[unlikely]] {
+    // Wake the background thread: it retries the snapshot that cures the failure.
+    std::lock_guard<std::mutex> lk(st.mu);
+    st.cv.notify_one();
+  }
   try {
+    if (ticket == kDroppedTicket) Throw(errc::io_error, st.writer.error());
     if (cfg_.policy == FsyncPolicy::always) {
       st.writer.WaitDurable(ticket);
     } else {
@@ -236,7 +314,10 @@ void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
       }
     }
   } catch (const Error&) {
-    if (may_throw) throw;
+    // Policy interval/never: a record appended before the failure belongs to a mutation that
+    // was applied; the snapshot that cures the failure holds it, so the mutation stands and the
+    // failure is reported to the next one (CheckHealthy). A dropped record was not appended.
+    if (may_throw && (cfg_.policy == FsyncPolicy::always || ticket == kDroppedTicket)) throw;
   }
   if (now >= hdr_->snapshot_due_ms.load(std::memory_order_relaxed) &&
       now >= st.next_poke_ms.load(std::memory_order_relaxed)) {
@@ -250,7 +331,63 @@ void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
 }
 
 void Persistence::Sync() {
-  St().writer.Flush(true);
+  State& st = St();
+  // The cure for a failure is a snapshot (AfterSnapshot resets the writer). Another one may be
+  // running (our background retry, another process): wait for it, bounded.
+  const std::uint64_t deadline = MonotonicMs() + kLeaseSeconds * 1000;
+  while (st.writer.failed() || st.snapshot_failed.load()) {
+    try {
+      SnapshotNow();
+      break;
+    } catch (const Error& e) {
+      if (e.code_value() != errc::busy || MonotonicMs() > deadline) throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    AfterSnapshot(st, hdr_->last_snapshot_seq.load(std::memory_order_acquire));
+  }
+  CheckHealthy();
+  st.writer.Flush(true);
+  // What the other handles have written (policies interval and never) is made durable too;
+  // records still buffered inside other processes are out of reach.
+  auto failed = [&](const std::exception& e) {
+    Throw(errc::io_error, "sync of " + cfg_.dir + " failed: " + e.what());
+  };
+  std::vector<std::string> names;
+  try {
+    names = fileio::ListDir(cfg_.dir);
+  } catch (const std::exception& e) {
+    failed(e);
+  }
+  for (const auto& n : names) {
+    JournalName jn;
+    if (!ParseJournalName(n, &jn)) continue;
+    const std::string path = cfg_.dir + "/" + n;
+    int fd = -1;
+    try {
+      fd = fileio::OpenRead(path);
+    } catch (const Error& e) {
+      if (e.code_value() == errc::not_found) continue;  // retired meanwhile
+      failed(e);
+    }
+    try {
+      os::CheckTrusted(fd, path, cfg_.trusted_group);  // permission_denied as it is
+    } catch (...) {
+      fileio::Close(fd);
+      throw;
+    }
+    try {
+      fileio::DataSync(fd, path);
+    } catch (const std::exception& e) {
+      fileio::Close(fd);
+      failed(e);
+    }
+    fileio::Close(fd);
+  }
+  try {
+    fileio::SyncDir(cfg_.dir);
+  } catch (const std::exception& e) {
+    failed(e);
+  }
 }
 
 void Persistence::RequestSnapshot() {
@@ -307,12 +444,26 @@ void Persistence::Tick(State& st) {
   if (gen != st.seen_gen) {
     st.seen_gen = gen;
     st.writer.Seal();
+    AfterSnapshot(st, hdr_->last_snapshot_seq.load(std::memory_order_acquire));
   }
   bool force;
   {
     std::lock_guard<std::mutex> lk(st.mu);
     force = st.force_snapshot;
     st.force_snapshot = st.snapshot_wanted = false;
+  }
+  if (st.writer.failed() || st.snapshot_failed.load()) {
+    // Failed: retry the cure (a snapshot) with a backoff, whatever the snapshot schedule says.
+    const std::uint64_t now = MonotonicMs();
+    if (now >= st.retry_at_ms) {
+      st.retry_backoff_ms = st.retry_backoff_ms == 0
+                                ? kFailureRetryMs
+                                : std::min(st.retry_backoff_ms * 2, cfg_.snapshot_interval_ms);
+      st.retry_at_ms = now + st.retry_backoff_ms;
+      force = true;
+    }
+  } else {
+    st.retry_backoff_ms = 0;
   }
   MaybeStartSnapshot(st, force);
 }
@@ -344,6 +495,8 @@ void Persistence::MaybeStartSnapshot(State& st, bool force) {
       std::uint64_t retry =
           st.cancel.load() ? 0 : std::min<std::uint64_t>(cfg_.snapshot_interval_ms, 5000);
       hdr_->snapshot_due_ms.store(MonotonicMs() + retry, std::memory_order_relaxed);
+      const Error* err = dynamic_cast<const Error*>(&e);
+      if (!err || err->code_value() != errc::busy) SnapshotFailed(st, e.what());
       std::lock_guard<std::mutex> lk(st.mu);
       st.last_snapshot_error = e.what();
     }
@@ -355,11 +508,12 @@ void Persistence::MaybeStartSnapshot(State& st, bool force) {
 }
 
 BackupResult Persistence::RunSnapshot(State& st, const std::atomic<bool>* cancel) {
-  (void)st;
   const std::uint64_t t0 = os::NowMonotonicNs();
   std::uint64_t lease = hdr_->snapshot_lease.load();
   SnapshotWriteOptions o;
   o.name_by_seq = true;
+  o.store_id = store_id_;
+  o.group = cfg_.trusted_group;
   o.before_shard = [&](std::uint32_t) {
     if (cancel && cancel->load())
       Throw(errc::busy, "snapshot cancelled: the handle that was writing it is closing");
@@ -367,12 +521,24 @@ BackupResult Persistence::RunSnapshot(State& st, const std::atomic<bool>* cancel
       Throw(errc::busy,
             "snapshot lease lost (held by " + LeaseHolder(hdr_->snapshot_lease.load()) + ")");
   };
-  SnapshotWriteResult r = WriteSnapshot(*seg_, cfg_.dir, o);
+  SnapshotWriteResult r;
+  try {
+    r = WriteSnapshot(*seg_, cfg_.dir, o);
+  } catch (const Error& e) {
+    if (e.code_value() == errc::busy) throw;
+    Throw(errc::io_error, std::string("snapshot of store '") + seg_->name() + "' into " + cfg_.dir +
+                              " failed: " + e.what());
+  }
   hdr_->last_snapshot_seq.store(r.seq, std::memory_order_relaxed);
   hdr_->last_snapshot_unix_ms.store(os::NowUnixMs(), std::memory_order_relaxed);
   hdr_->snapshot_gen.fetch_add(1, std::memory_order_release);
   SHMKV_CRASH_POINT("snapshot.published");
-  CleanupAfterSnapshot(r.seq);
+  AfterSnapshot(st, r.seq);
+  try {
+    CleanupAfterSnapshot(r.seq);
+  } catch (const std::exception&) {
+    // Old files stay until the next snapshot's cleanup; nothing is lost.
+  }
   BackupResult out;
   out.entries = r.entries;
   out.bytes = r.bytes;
@@ -392,12 +558,38 @@ BackupResult Persistence::SnapshotNow() {
     BackupResult r = RunSnapshot(st, nullptr);
     ReleaseLease(&hdr_->snapshot_lease, hdr_->snapshot_lease.load());
     return r;
+  } catch (const Error& e) {
+    if (e.code_value() != errc::busy) SnapshotFailed(st, e.what());
+    std::uint64_t cur = hdr_->snapshot_lease.load();
+    if ((cur >> 32) == static_cast<std::uint64_t>(::getpid()))
+      ReleaseLease(&hdr_->snapshot_lease, cur);
+    throw;
   } catch (...) {
     std::uint64_t cur = hdr_->snapshot_lease.load();
     if ((cur >> 32) == static_cast<std::uint64_t>(::getpid()))
       ReleaseLease(&hdr_->snapshot_lease, cur);
     throw;
   }
+}
+
+void Persistence::AfterSnapshot(State& st, std::uint64_t seq) {
+  // A snapshot that started after the failure holds every mutation applied before it, journaled
+  // or not: the journal resumes in a new file.
+  st.writer.Reset(seq);
+  if (st.snapshot_failed.load()) {
+    std::lock_guard<std::mutex> lk(st.mu);
+    if (seq >= st.snapshot_failed_seq) {
+      st.snapshot_failed.store(false);
+      st.snapshot_error.clear();
+    }
+  }
+}
+
+void Persistence::SnapshotFailed(State& st, const std::string& what) {
+  std::lock_guard<std::mutex> lk(st.mu);
+  st.snapshot_error = what;
+  st.snapshot_failed_seq = hdr_->journal_seq.load(std::memory_order_acquire);
+  st.snapshot_failed.store(true, std::memory_order_release);
 }
 
 void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
@@ -407,8 +599,9 @@ void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
     std::uint64_t seq;
     if (ParseSnapshotName(n, &seq)) {
       snaps.push_back(seq);
-    } else if (n.rfind("snapshot-", 0) == 0 && n.find(".tmp-") != std::string::npos) {
-      // A temporary file of a snapshot writer: remove it if its process is gone.
+    } else if ((n.rfind("snapshot-", 0) == 0 || n.rfind(kIdentityFile, 0) == 0) &&
+               n.find(".tmp-") != std::string::npos) {
+      // A temporary file of a snapshot or identity writer: remove it if its process is gone.
       auto pos = n.find(".tmp-") + 5;
       pid_t pid = static_cast<pid_t>(std::strtol(n.c_str() + pos, nullptr, 10));
       if (pid > 0 && !os::ProcessAlive(pid, 0)) fileio::Unlink(cfg_.dir + "/" + n);
@@ -420,6 +613,18 @@ void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
   for (std::size_t i = keep; i < snaps.size(); ++i)
     fileio::Unlink(cfg_.dir + "/" + SnapshotFileName(snaps[i]));
   const std::uint64_t oldest_kept = snaps[std::min(keep, snaps.size()) - 1];
+  // Before any journal goes, the directory records that history below oldest_kept now lives
+  // only in snapshots: a recovery that cannot load one that recent refuses (a gap) instead of
+  // starting from the journals that remain.
+  DirIdentity id;
+  if (!ReadDirIdentity(cfg_.dir, &id, cfg_.trusted_group)) {
+    id.name = cfg_.store_name.empty() ? seg_->name() : cfg_.store_name;
+    id.id = store_id_ ? store_id_ : (os::RandomSeed() | 1);
+  }
+  if (id.retired_below < oldest_kept) {
+    id.retired_below = oldest_kept;
+    WriteDirIdentity(cfg_.dir, id, cfg_.trusted_group);  // throws: then nothing is deleted
+  }
   for (const auto& n : names) {
     JournalName jn;
     if (!ParseJournalName(n, &jn)) continue;
@@ -429,7 +634,7 @@ void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
       // Still being appended to, unless its process is gone.
       if (os::ProcessAlive(static_cast<pid_t>(jn.pid), jn.start_time)) continue;
       try {
-        fileio::MappedFile f(path);
+        fileio::MappedFile f(path, cfg_.trusted_group);
         max_seq = ScanJournal(f.view(), path, nullptr).max_seq;
       } catch (const std::exception&) {
         continue;  // not ours to delete
@@ -442,336 +647,6 @@ void Persistence::CleanupAfterSnapshot(std::uint64_t newest_seq) {
     fileio::SyncDir(cfg_.dir);
   } catch (const Error&) {
   }
-}
-
-// --- recovery ---
-
-namespace {
-
-// Loads entries into the segment, grouped by shard (one lock per shard). Expired ones are
-// skipped. Returns how many were written.
-std::uint64_t BulkLoad(Segment& seg, const std::vector<SnapshotEntry>& entries,
-                       std::uint64_t now_ms) {
-  const SegmentHeader* h = seg.header();
-  std::vector<std::uint64_t> order;  // shard << 40 | index
-  order.reserve(entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (Expired(entries[i].expires_ms, now_ms)) continue;
-    std::uint64_t shard = ShardOf(h, HashKey(h, entries[i].key));
-    order.push_back(shard << 40 | i);
-  }
-  std::sort(order.begin(), order.end());
-  std::size_t i = 0;
-  while (i < order.size()) {
-    const std::uint32_t s = static_cast<std::uint32_t>(order[i] >> 40);
-    ShardLock lock(&seg, s);
-    Shard& shard = lock.shard();
-    WriteScope write(shard);
-    for (; i < order.size() && (order[i] >> 40) == s; ++i) {
-      const SnapshotEntry& e = entries[order[i] & ((1ull << 40) - 1)];
-      PutLocked(shard, e.key, KeyHash{HashKey(h, e.key)}, e.value, e.expires_ms);
-    }
-  }
-  return order.size();
-}
-
-struct ReplayRecord {
-  JournalRecord rec;
-  std::uint32_t file;
-};
-
-void CheckLimits(const SegmentHeader* h, std::string_view key, std::string_view value,
-                 const std::string& where) {
-  if (key.empty() || key.size() > h->max_key_bytes)
-    Throw(errc::key_too_long, where + ": key of " + std::to_string(key.size()) +
-                                  " bytes; this segment's max_key_bytes is " +
-                                  std::to_string(h->max_key_bytes));
-  if (value.size() > h->max_value_bytes)
-    Throw(errc::value_too_large, where + ": value of " + std::to_string(value.size()) +
-                                     " bytes; this segment's max_value_bytes is " +
-                                     std::to_string(h->max_value_bytes));
-}
-
-void Recover(Segment& seg, const Persistence::Config& cfg, RecoveryReport* rep) {
-  const std::uint64_t t0 = os::NowMonotonicNs();
-  SegmentHeader* h = seg.header();
-  h->persist_enabled = 1;
-  h->persist_fsync = static_cast<std::uint32_t>(cfg.policy);
-  h->persist_fsync_interval_ms = cfg.fsync_interval_ms;
-  h->persist_snapshot_interval_ms = cfg.snapshot_interval_ms;
-  h->persist_keep_snapshots = cfg.keep_snapshots;
-  std::snprintf(h->persist_dir, sizeof h->persist_dir, "%s", cfg.dir.c_str());
-  *rep = RecoveryReport{};
-  rep->performed = true;
-  rep->directory = cfg.dir;
-  const std::uint64_t now = os::NowUnixMs();
-
-  std::vector<std::string> names = fileio::ListDir(cfg.dir);
-  std::sort(names.begin(), names.end());
-  std::vector<std::uint64_t> snap_seqs;
-  for (const auto& n : names) {
-    std::uint64_t seq;
-    if (ParseSnapshotName(n, &seq)) snap_seqs.push_back(seq);
-  }
-  std::sort(snap_seqs.rbegin(), snap_seqs.rend());
-
-  // 1. The newest snapshot that verifies.
-  std::unique_ptr<SnapshotFile> snap;
-  for (std::uint64_t seq : snap_seqs) {
-    const std::string path = cfg.dir + "/" + SnapshotFileName(seq);
-    try {
-      snap = std::make_unique<SnapshotFile>(path);
-      break;
-    } catch (const Error& e) {
-      if (e.code_value() != errc::corrupted) throw;  // newer format, I/O: refuse to guess
-      rep->rejected_snapshots.push_back(e.what());
-    }
-  }
-  if (!snap_seqs.empty() && !snap)
-    Throw(errc::corrupted, "no snapshot in " + cfg.dir + " verifies (" +
-                               Join(rep->rejected_snapshots, "; ") +
-                               "); refusing to start without it (move the damaged files away "
-                               "to recover from the journals alone)");
-  // Set the damaged newer snapshots aside (kept as evidence, no longer counted by retention:
-  // the next snapshots must not rotate the good one out in their favour).
-  for (std::uint64_t seq : snap_seqs) {
-    if (seq <= snap->header().seq) break;
-    const std::string path = cfg.dir + "/" + SnapshotFileName(seq);
-    try {
-      fileio::Rename(path, path + ".corrupt");
-    } catch (const Error&) {
-    }
-  }
-  std::uint64_t max_seq = 0;
-  std::uint64_t max_watermark = 0;
-  if (snap) {
-    for (const auto& e : snap->entries()) CheckLimits(h, e.key, e.value, snap->path() + " entry");
-    rep->snapshot = snap->path();
-    rep->snapshot_seq = snap->header().seq;
-    rep->snapshot_entries = BulkLoad(seg, snap->entries(), now);
-    for (std::uint64_t w : snap->watermarks()) max_watermark = std::max(max_watermark, w);
-    max_seq = std::max(max_seq, snap->header().seq);
-  }
-  SHMKV_CRASH_POINT("recovery.snapshot_loaded");
-
-  // 2. Every journal's valid prefix.
-  std::vector<std::unique_ptr<fileio::MappedFile>> files;
-  std::vector<JournalFileHeader> file_headers;
-  std::vector<ReplayRecord> records;
-  std::string first_unreadable;
-  bool any_record = false;
-  for (const auto& n : names) {
-    JournalName jn;
-    if (!ParseJournalName(n, &jn)) continue;
-    const std::string path = cfg.dir + "/" + n;
-    auto f = std::make_unique<fileio::MappedFile>(path);
-    const std::uint32_t idx = static_cast<std::uint32_t>(files.size());
-    JournalScan scan = ScanJournal(f->view(), path, [&](const JournalRecord& r, std::uint64_t) {
-      records.push_back({r, idx});
-    });
-    ++rep->journal_files;
-    if (scan.valid_bytes < scan.file_bytes) {
-      std::uint64_t cut = scan.file_bytes - scan.valid_bytes;
-      rep->truncated.push_back(path + ": cut at offset " + std::to_string(scan.valid_bytes) + " (" +
-                               std::to_string(cut) + " bytes): " + scan.cut_reason +
-                               (scan.cut_nonzero ? "" : " (zeros: torn append)"));
-      rep->truncated_bytes += cut;
-      if (scan.records == 0 && scan.cut_nonzero && first_unreadable.empty())
-        first_unreadable =
-            path + " at offset " + std::to_string(scan.valid_bytes) + ": " + scan.cut_reason;
-    }
-    any_record = any_record || scan.records > 0;
-    files.push_back(std::move(f));
-    file_headers.push_back(scan.header);
-  }
-  if (!snap && !any_record && !first_unreadable.empty())
-    Throw(errc::corrupted, "nothing valid to recover in " + cfg.dir + ": " + first_unreadable);
-
-  // 3. Replay in sequence order what the snapshot does not hold.
-  std::sort(records.begin(), records.end(),
-            [](const ReplayRecord& a, const ReplayRecord& b) { return a.rec.seq < b.rec.seq; });
-  const SnapshotHeader* sh = snap ? &snap->header() : nullptr;
-  auto covered = [&](const ReplayRecord& r) {
-    if (!sh) return false;
-    if (r.rec.seq < sh->seq) return true;
-    if (r.rec.seq >= max_watermark) return false;
-    // Between the snapshot's start and its last shard: per-shard watermark, in the snapshot's
-    // epoch (records in this range were necessarily written to that same segment).
-    std::uint32_t s = r.rec.op == JournalOp::clear_shard
-                          ? r.rec.shard
-                          : EpochShard(r.rec.key, sh->hash_seed, sh->shard_count);
-    return s < snap->watermarks().size() && r.rec.seq < snap->watermarks()[s];
-  };
-  for (std::size_t i = 0; i < records.size();) {
-    const ReplayRecord& r = records[i];
-    max_seq = std::max(max_seq, r.rec.seq + 1);
-    if (covered(r)) {
-      ++rep->records_skipped;
-      ++i;
-      continue;
-    }
-    if (r.rec.op == JournalOp::clear_shard) {
-      // A run of clears of one epoch: one pass over the store.
-      const JournalFileHeader& fh = file_headers[r.file];
-      std::vector<bool> cleared(std::max<std::uint32_t>(fh.shard_count, 1), false);
-      std::size_t j = i;
-      for (; j < records.size() && records[j].rec.op == JournalOp::clear_shard &&
-             file_headers[records[j].file].epoch == fh.epoch &&
-             file_headers[records[j].file].shard_count == fh.shard_count;
-           ++j) {
-        max_seq = std::max(max_seq, records[j].rec.seq + 1);
-        if (covered(records[j])) {
-          ++rep->records_skipped;
-          continue;
-        }
-        if (records[j].rec.shard < cleared.size()) cleared[records[j].rec.shard] = true;
-        ++rep->records_applied;
-      }
-      for (std::uint32_t s = 0; s < h->shard_count; ++s) {
-        ShardLock lock(&seg, s);
-        Shard& shard = lock.shard();
-        WriteScope write(shard);
-        for (std::uint64_t k = shard.count(); k-- > 0;) {
-          if (k >= shard.count()) continue;
-          const RecordRef rec = shard.LiveAt(k);
-          std::uint32_t es =
-              EpochShard(rec.key(), fh.epoch, std::max<std::uint32_t>(fh.shard_count, 1));
-          if (es < cleared.size() && cleared[es]) shard.Erase(shard.SlotOf(rec), rec);
-        }
-      }
-      i = j;
-      continue;
-    }
-    const std::uint64_t hash = HashKey(h, r.rec.key);
-    ShardLock lock(&seg, ShardOf(h, hash));
-    Shard& shard = lock.shard();
-    WriteScope write(shard);
-    if (r.rec.op == JournalOp::set && !Expired(r.rec.expires_ms, now)) {
-      CheckLimits(h, r.rec.key, r.rec.value,
-                  files[r.file]->path() + " record seq " + std::to_string(r.rec.seq));
-      PutLocked(shard, r.rec.key, KeyHash{hash}, r.rec.value, r.rec.expires_ms);
-    } else {
-      EraseLocked(shard, r.rec.key, KeyHash{hash});
-    }
-    ++rep->records_applied;
-    ++i;
-  }
-  SHMKV_CRASH_POINT("recovery.replayed");
-
-  // 4. Sequence numbers continue above everything seen, snapshot names included (so a new
-  // snapshot never sorts below a rejected one).
-  std::uint64_t next = std::max<std::uint64_t>({max_seq, max_watermark, 1});
-  for (std::uint64_t s : snap_seqs) next = std::max(next, s + 1);
-  h->journal_seq.store(next, std::memory_order_relaxed);
-  h->last_snapshot_seq.store(snap ? snap->header().seq : 0, std::memory_order_relaxed);
-  h->snapshot_due_ms.store(MonotonicMs() + cfg.snapshot_interval_ms, std::memory_order_relaxed);
-  std::uint64_t entries = 0;
-  for (std::uint32_t s = 0; s < h->shard_count; ++s) entries += seg.shard(s)->count.load();
-  rep->entries = entries;
-  rep->next_seq = next;
-  rep->duration = std::chrono::microseconds((os::NowMonotonicNs() - t0) / 1000);
-}
-
-void InitFresh(Segment& seg, const Persistence::Config& cfg) {
-  SegmentHeader* h = seg.header();
-  h->persist_enabled = 1;
-  h->persist_fsync = static_cast<std::uint32_t>(cfg.policy);
-  h->persist_fsync_interval_ms = cfg.fsync_interval_ms;
-  h->persist_snapshot_interval_ms = cfg.snapshot_interval_ms;
-  h->persist_keep_snapshots = cfg.keep_snapshots;
-  std::snprintf(h->persist_dir, sizeof h->persist_dir, "%s", cfg.dir.c_str());
-  h->journal_seq.store(1, std::memory_order_relaxed);
-  h->snapshot_due_ms.store(MonotonicMs() + cfg.snapshot_interval_ms, std::memory_order_relaxed);
-}
-
-std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryReport* rep) {
-  const PersistenceOptions& po = *options.persistence;
-  if (po.directory.empty()) Throw(errc::invalid_argument, "persistence.directory is empty");
-  if (po.snapshot_interval.count() <= 0 || po.fsync_interval.count() <= 0)
-    Throw(errc::invalid_argument, "persistence intervals must be positive (snapshot_interval " +
-                                      std::to_string(po.snapshot_interval.count()) +
-                                      " ms, fsync_interval " +
-                                      std::to_string(po.fsync_interval.count()) + " ms)");
-  if (po.keep_snapshots < 1)
-    Throw(errc::invalid_argument, "persistence.keep_snapshots must be at least 1");
-  Persistence::Config cfg;
-  cfg.dir = fileio::AbsolutePath(po.directory);
-  if (cfg.dir.size() >= sizeof(SegmentHeader::persist_dir))
-    Throw(errc::invalid_argument, "persistence directory path is " +
-                                      std::to_string(cfg.dir.size()) + " bytes; at most " +
-                                      std::to_string(sizeof(SegmentHeader::persist_dir) - 1));
-  cfg.policy = po.fsync;
-  cfg.fsync_interval_ms = static_cast<std::uint64_t>(po.fsync_interval.count());
-  cfg.snapshot_interval_ms = static_cast<std::uint64_t>(po.snapshot_interval.count());
-  cfg.keep_snapshots = po.keep_snapshots;
-  if (options.open_mode == OpenMode::attach_only || options.open_mode == OpenMode::read_only)
-    return Segment::Open(options);
-  fileio::MakeDirs(cfg.dir, 0700);
-  if (options.open_mode == OpenMode::create_or_attach) {
-    Options a = options;
-    a.open_mode = OpenMode::attach_only;
-    try {
-      return Segment::Open(a);
-    } catch (const Error& e) {
-      if (e.code_value() != errc::not_found) throw;
-    }
-  }
-  // The segment must be created: from the directory's content, by exactly one opener.
-  fileio::DirLock lock(cfg.dir + "/LOCK", kRecoveryLockWaitMs);
-  bool has_files = false;
-  for (const auto& n : fileio::ListDir(cfg.dir)) {
-    JournalName jn;
-    std::uint64_t seq;
-    if (ParseJournalName(n, &jn) || ParseSnapshotName(n, &seq)) has_files = true;
-  }
-  return Segment::Open(options, [&](Segment& seg) {
-    if (has_files) {
-      Recover(seg, cfg, rep);
-    } else {
-      InitFresh(seg, cfg);
-      *rep = RecoveryReport{};
-      rep->performed = true;
-      rep->directory = cfg.dir;
-      rep->next_seq = 1;
-    }
-  });
-}
-
-}  // namespace
-
-void OpenStore(Store::Impl& im, const Options& options) {
-  im.seg =
-      options.persistence ? OpenPersistentSegment(options, &im.recovery) : Segment::Open(options);
-  SegmentHeader* h = im.seg->header();
-  if (!h->persist_enabled) {
-    if (options.persistence)
-      Throw(errc::invalid_argument,
-            "segment '" + options.name +
-                "' exists and is memory only; it cannot be opened with persistence (destroy "
-                "it, or back it up and restore the backup into a persistent store)");
-    return;
-  }
-  Persistence::Config cfg;
-  cfg.dir.assign(h->persist_dir, strnlen(h->persist_dir, sizeof h->persist_dir));
-  cfg.policy = static_cast<FsyncPolicy>(h->persist_fsync);
-  cfg.fsync_interval_ms = h->persist_fsync_interval_ms;
-  cfg.snapshot_interval_ms = h->persist_snapshot_interval_ms;
-  cfg.keep_snapshots = h->persist_keep_snapshots;
-  if (options.persistence) {
-    std::string dir = fileio::AbsolutePath(options.persistence->directory);
-    if (dir != cfg.dir)
-      Throw(errc::invalid_argument,
-            "segment '" + options.name + "' persists to " + cfg.dir + ", not to " + dir);
-    cfg.policy = options.persistence->fsync;
-    cfg.fsync_interval_ms = static_cast<std::uint64_t>(options.persistence->fsync_interval.count());
-  }
-  im.recovery.directory = cfg.dir;
-  if (im.read_only) return;
-  im.persistence = std::make_unique<Persistence>(im.seg.get(), cfg);
-  im.persist = im.persistence.get();
-  // After a replay, write a snapshot soon: it makes the replayed journals deletable.
-  if (im.recovery.performed && im.recovery.records_applied + im.recovery.truncated.size() > 0)
-    im.persist->RequestSnapshot();
 }
 
 }  // namespace shmkv::detail

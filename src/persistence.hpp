@@ -43,24 +43,49 @@ class Persistence {
     std::uint64_t fsync_interval_ms = 100;
     std::uint64_t snapshot_interval_ms = 30000;
     std::uint32_t keep_snapshots = 2;
+    std::string store_name;                      // for messages
+    std::optional<std::uint32_t> trusted_group;  // Options::trusted_group (file checks, groups)
   };
 
   Persistence(Segment* seg, Config config);
-  ~Persistence();  // flushes (fdatasync unless never), seals the journal, stops the threads
+  ~Persistence();  // Close(), ignoring its error
   Persistence(const Persistence&) = delete;
   Persistence& operator=(const Persistence&) = delete;
 
-  // Under the key's shard lock, after the mutation is applied. Return a ticket for Commit().
-  std::uint64_t LogSet(std::string_view key, std::string_view value, std::uint64_t expires_ms);
-  std::uint64_t LogDel(std::string_view key);
-  std::uint64_t LogClearShard(std::uint32_t shard);
-  // After the shard lock is released. Policy always: returns once the record is durable (raises
-  // io_error if the journal failed, unless !may_throw). Also triggers due snapshots.
-  void Commit(std::uint64_t ticket, bool may_throw);
+  // Stops the threads, flushes (fdatasync unless never) and seals the journal; writes a
+  // snapshot first when one is overdue or journals pile up (short-lived writers must not leave
+  // a file per run forever). Returns the persistence failure of this handle ("" if none): a
+  // journal or snapshot failure that was not cured by a later snapshot.
+  std::string Close() noexcept;
 
-  // Writes and fdatasyncs every record of this handle so far. Raises io_error.
+  // Raises io_error (naming the file and errno) when this handle's journal or its last snapshot
+  // failed: mutations call it before changing anything.
+  void CheckHealthy();
+  // Under the key's shard lock. Return a ticket for Commit(). refuse: raise io_error when the
+  // journal has failed (the Journaled path, which logs before applying); otherwise the record
+  // is dropped and Commit reports it.
+  std::uint64_t LogSet(std::string_view key, std::string_view value, std::uint64_t expires_ms,
+                       bool refuse = false);
+  std::uint64_t LogDel(std::string_view key, bool refuse = false);
+  std::uint64_t LogClearShard(std::uint32_t shard, bool refuse = false);
+  // Returns once the record of ticket is durable; io_error if it never will be.
+  void WaitDurable(std::uint64_t ticket);
+  // After the shard lock is released. Policy always: returns once the record is durable (raises
+  // io_error if the journal failed, unless !may_throw); other policies raise io_error only if
+  // the record was dropped by a failure. Also triggers due snapshots.
+  void Commit(std::uint64_t ticket, bool may_throw);
+  // A mutation failed after its record was logged (store_full, corrupted): journals the key's
+  // actual state (an after-image read under its lock, with a new seq), so replay ends where the
+  // segment is. Never throws; a failure here fails the journal (cured by the next snapshot).
+  void Compensate(std::string_view key) noexcept;
+  FsyncPolicy policy() const { return cfg_.policy; }
+
+  // Writes and fdatasyncs every record of this handle so far. When the journal or a snapshot
+  // had failed, first writes a snapshot (which holds every applied mutation, journaled or not)
+  // and resumes journaling in a new file. Raises io_error.
   void Sync();
-  // Writes a snapshot into the directory now (in this thread); busy if another is running.
+  // Writes a snapshot into the directory now (in this thread); busy if another is running,
+  // io_error (naming the file and errno) if the disk fails.
   BackupResult SnapshotNow();
   // Makes the background thread take a snapshot as soon as it can (after a recovery).
   void RequestSnapshot();
@@ -79,13 +104,32 @@ class Persistence {
   void MaybeStartSnapshot(State& st, bool force);
   BackupResult RunSnapshot(State& st, const std::atomic<bool>* cancel);
   void CleanupAfterSnapshot(std::uint64_t newest_seq);
+  // A snapshot with start seq `seq` is durable: clears this handle's failures that it cures.
+  void AfterSnapshot(State& st, std::uint64_t seq);
+  void SnapshotFailed(State& st, const std::string& what);
 
   Segment* seg_;
   SegmentHeader* hdr_;
   Config cfg_;
   std::unique_ptr<State> st_;
   std::uint64_t fork_gen_;
+  std::uint64_t store_id_ = 0;  // the directory's identity (0: none recorded)
 };
+
+// The directory's identity file (<dir>/STORE): the store's name, a random id, and the sequence
+// number below which journals were retired (only snapshots hold that history).
+struct DirIdentity {
+  std::string name;
+  std::uint64_t id = 0;
+  std::uint64_t retired_below = 0;
+};
+inline constexpr const char* kIdentityFile = "STORE";
+// Reads <dir>/STORE; false if it does not exist. Throws corrupted if it is unreadable.
+bool ReadDirIdentity(const std::string& dir, DirIdentity* out,
+                     const std::optional<std::uint32_t>& trusted_group);
+// Writes it atomically (temporary file, fdatasync, rename, directory fsync).
+void WriteDirIdentity(const std::string& dir, const DirIdentity& id,
+                      const std::optional<std::uint32_t>& trusted_group);
 
 // Store::open: opens the segment (recovering it from the directory when it must be created and
 // Options::persistence is set) and sets up journaling when the segment is persistent.

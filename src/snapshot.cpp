@@ -46,7 +46,7 @@ std::string MagicPrefix() {
 }  // namespace
 
 void EncodeSnapshotHeader(const SnapshotHeader& h, std::string* out, std::size_t* count_offset) {
-  mp::Map(out, 7);
+  mp::Map(out, h.store_id != 0 ? 8 : 7);
   mp::Str(out, "magic");
   mp::Str(out, kSnapshotMagic);
   mp::Str(out, "format_version");
@@ -62,6 +62,10 @@ void EncodeSnapshotHeader(const SnapshotHeader& h, std::string* out, std::size_t
   mp::Uint(out, h.hash_seed);
   mp::Str(out, "shard_count");
   mp::Uint(out, h.shard_count);
+  if (h.store_id != 0) {
+    mp::Str(out, "store_id");
+    mp::Uint(out, h.store_id);
+  }
 }
 
 void EncodeSnapshotBlockHead(std::uint32_t shard, std::uint64_t watermark, std::uint32_t entries,
@@ -95,7 +99,9 @@ bool ParseSnapshotName(const std::string& name, std::uint64_t* seq) {
     return false;
   for (std::size_t i = 9; i < 29; ++i)
     if (name[i] < '0' || name[i] > '9') return false;
-  *seq = std::strtoull(name.c_str() + 9, nullptr, 10);
+  const std::uint64_t v = std::strtoull(name.c_str() + 9, nullptr, 10);
+  if (SnapshotFileName(v) != name) return false;  // above 2^64 - 1: not one of ours
+  *seq = v;
   return true;
 }
 
@@ -109,7 +115,16 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
   static std::atomic<std::uint64_t> tmp_counter{0};
   const std::string tmp = final_path + ".tmp-" + std::to_string(::getpid()) + "-" +
                           std::to_string(tmp_counter.fetch_add(1));
-  int fd = fileio::CreateNew(tmp);
+  int fd = fileio::CreateNew(tmp, options.group ? 0640 : 0600);
+  if (options.group) {
+    try {
+      os::SetGroup(fd, tmp, *options.group);
+    } catch (...) {
+      fileio::Close(fd);
+      fileio::Unlink(tmp);
+      throw;
+    }
+  }
   SHMKV_CRASH_POINT("snapshot.tmp_created");
   SnapshotWriteResult result;
   try {
@@ -118,6 +133,7 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
     h.seq = start_seq;
     h.hash_seed = sh->hash_seed;
     h.shard_count = sh->shard_count;
+    h.store_id = options.store_id;
     std::string out;
     out.reserve(kWriteChunk * 2);
     std::size_t count_off = 0;  // entry_count's 8 big-endian bytes, patched at the end
@@ -260,6 +276,8 @@ SnapshotHeader ReadSnapshotHeader(std::string_view data, const std::string& path
         h.hash_seed = v;
       } else if (k == "shard_count") {
         h.shard_count = static_cast<std::uint32_t>(std::min<std::uint64_t>(v, 0xffffffff));
+      } else if (k == "store_id") {
+        h.store_id = v;
       }
     }
     if (!have_version) Corrupt(path, "header has no format_version", 0);
@@ -279,11 +297,20 @@ SnapshotHeader ReadSnapshotHeader(std::string_view data, const std::string& path
 
 struct SnapshotFile::Mapping {
   explicit Mapping(const std::string& path) : file(path) {}
+  Mapping(const std::string& path, const std::optional<std::uint32_t>& trusted_group)
+      : file(path, trusted_group) {}
   fileio::MappedFile file;
 };
 
-SnapshotFile::SnapshotFile(const std::string& path)
-    : path_(path), map_(std::make_unique<Mapping>(path)) {
+SnapshotFile::SnapshotFile(const std::string& path) : SnapshotFile(path, nullptr) {}
+
+SnapshotFile::SnapshotFile(const std::string& path,
+                           const std::optional<std::uint32_t>& trusted_group)
+    : SnapshotFile(path, &trusted_group) {}
+
+SnapshotFile::SnapshotFile(const std::string& path, const std::optional<std::uint32_t>* trust)
+    : path_(path),
+      map_(trust ? std::make_unique<Mapping>(path, *trust) : std::make_unique<Mapping>(path)) {
   std::string_view data = map_->file.view();
   header_ = ReadSnapshotHeader(data, path);
   if (data.size() < kSnapshotTrailerBytes + 16)

@@ -4,7 +4,8 @@
 // A snapshot is a sequence of msgpack objects followed by a 9-byte trailer:
 //   header  map {"magic": "shmkv-snapshot", "format_version": 1, "created_ms": uint,
 //                "entry_count": uint (always 9 bytes: 0xcf + 8, patched after the shards),
-//                "seq": uint, "hash_seed": uint, "shard_count": uint}
+//                "seq": uint, "hash_seed": uint, "shard_count": uint
+//                [, "store_id": uint (snapshots of a persistence directory)]}
 //   blocks  one per shard of the writing segment, in order:
 //           [shard: uint, watermark: uint, [[key: bin, value: bin, expires_ms: uint], ...]]
 //   trailer 0xcf + big-endian u64 XXH3-64 of every byte before it
@@ -28,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +49,9 @@ struct SnapshotHeader {
   std::uint64_t seq = 0;
   std::uint64_t hash_seed = 0;
   std::uint32_t shard_count = 0;
+  // Identity of the persistence directory the snapshot was written into (STORE id); 0 for a
+  // backup. Written only when non-zero (an 8th header field; readers skip unknown fields).
+  std::uint64_t store_id = 0;
 };
 
 // Encoders (exposed for the golden tests).
@@ -65,6 +70,9 @@ struct SnapshotWriteOptions {
   bool name_by_seq = false;
   // Called before each shard; may throw to abort (the temporary file is removed).
   std::function<void(std::uint32_t shard)> before_shard;
+  // A store shared with a group: the file gets this group and mode 0640.
+  std::optional<std::uint32_t> group;
+  std::uint64_t store_id = 0;  // SnapshotHeader::store_id
 };
 
 struct SnapshotWriteResult {
@@ -98,6 +106,9 @@ struct SnapshotEntry {
 class SnapshotFile {
  public:
   explicit SnapshotFile(const std::string& path);
+  // A file of the persistence directory: opened O_NOFOLLOW and refused (permission_denied)
+  // unless os::CheckTrusted accepts it.
+  SnapshotFile(const std::string& path, const std::optional<std::uint32_t>& trusted_group);
   ~SnapshotFile();
   const SnapshotHeader& header() const { return header_; }
   const std::vector<std::uint64_t>& watermarks() const { return watermarks_; }
@@ -106,6 +117,7 @@ class SnapshotFile {
   const std::string& path() const { return path_; }
 
  private:
+  SnapshotFile(const std::string& path, const std::optional<std::uint32_t>* trust);
   std::string path_;
   struct Mapping;
   std::unique_ptr<Mapping> map_;

@@ -116,12 +116,14 @@ bool Store::segment_exists(const std::string& name) {
   return detail::os::Exists(detail::os::SegmentPath(name));
 }
 
-void Store::close() noexcept {
-  if (impl_) impl_->ClosePersistence();
+void Store::close() {
+  std::string err;
+  if (impl_) err = impl_->ClosePersistence();
   if (impl_ && impl_->seg) {
     impl_->FlushAllReads();
     impl_->seg.reset();
   }
+  if (!err.empty()) detail::Throw(errc::io_error, err);
 }
 
 void Store::Impl::RaiseBadKey(std::string_view key) {
@@ -201,9 +203,9 @@ void Store::set(std::string_view key, std::string_view value, std::chrono::milli
   auto route = im.RouteOf(key);
   Journaled journal(im);
   ShardLock lock(im.segment(), route.shard, route.hash);
+  journal.Set(key, value, expires);  // before the change (write-ahead, see Journaled)
   WriteScope write(lock.shard());
   Put(lock.shard(), key, route.hash, value, expires);
-  journal.Set(key, value, expires);
 }
 
 bool Store::exists(std::string_view key) {
@@ -232,9 +234,9 @@ bool Store::del(std::string_view key) {
   std::uint64_t slot = shard.Find(key, route.hash, &rec);
   if (slot == kNotFound) return false;
   const bool live = rec.expires_ms() == 0 || !rec.Expired(detail::os::NowUnixMs());
+  journal.Del(key);  // before the change (write-ahead, see Journaled)
   WriteScope write(shard);
   shard.Erase(slot, rec);
-  journal.Del(key);
   if (live) ++shard.header()->deletes;
   return live;
 }
@@ -251,18 +253,17 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   Shard& shard = lock.shard();
   detail::RecordRef rec;
   std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
-  WriteScope write(shard);
   char buf[24];
   std::int64_t result;
-  if (slot != kNotFound && shard.IncrementInWord(rec, delta, &result)) {  // the hot path
-    ++shard.header()->sets;
-    if (journal.active()) {
-      const std::string_view text(
-          buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
-      journal.Set(key, text, rec.expires_ms());
+  if (!journal.active() && slot != kNotFound) {
+    WriteScope write(shard);
+    if (shard.IncrementInWord(rec, delta, &result)) {  // the hot path
+      ++shard.header()->sets;
+      return result;
     }
-    return result;
   }
+  // Persistent, or the value does not fit in place: the result is computed (and journaled)
+  // before anything changes.
   std::int64_t current = 0;
   std::uint64_t expires = 0;
   if (slot != kNotFound) {
@@ -279,13 +280,17 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
                                       " overflows int64");
   const std::string_view text(
       buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
-  if (slot != kNotFound) {
+  journal.Set(key, text, expires);
+  WriteScope write(shard);
+  std::int64_t in_place;
+  if (slot != kNotFound && journal.active() && shard.IncrementInWord(rec, delta, &in_place)) {
+    ++shard.header()->sets;
+  } else if (slot != kNotFound) {
     shard.Replace(slot, rec, text, expires);
     ++shard.header()->sets;
   } else {
     Put(shard, key, route.hash, text, expires);
   }
-  journal.Set(key, text, expires);
   return result;
 }
 
@@ -303,9 +308,9 @@ GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
   detail::RecordRef rec;
   std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
   if (slot != kNotFound) return {std::string(rec.value()), true};
+  journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
-  journal.Set(key, value, 0);
   return {std::string(value), false};
 }
 
@@ -322,9 +327,9 @@ SwapResult Store::swap(std::string_view key, std::string_view value) {
   std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
   SwapResult result{std::nullopt, false};
   if (slot != kNotFound) result = {std::string(rec.value()), true};
+  journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
-  journal.Set(key, value, 0);
   return result;
 }
 
@@ -345,9 +350,9 @@ bool Store::compare_and_swap(std::string_view key, std::optional<std::string_vie
     ++shard.header()->cas_failure;
     return false;
   }
+  journal.Set(key, value, 0);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, 0);
-  journal.Set(key, value, 0);
   ++shard.header()->cas_success;
   return true;
 }
@@ -366,9 +371,9 @@ bool Store::compare_and_delete(std::string_view key, std::string_view expected) 
     ++shard.header()->cas_failure;
     return false;
   }
+  journal.Del(key);
   WriteScope write(shard);
   shard.Erase(slot, rec);
-  journal.Del(key);
   ++shard.header()->deletes;
   ++shard.header()->cas_success;
   return true;
@@ -387,9 +392,9 @@ bool Store::set_if_absent(std::string_view key, std::string_view value,
   Shard& shard = lock.shard();
   detail::RecordRef rec;
   if (FindLive(shard, key, route.hash, &rec) != kNotFound) return false;
+  journal.Set(key, value, expires);
   WriteScope write(shard);
   Put(shard, key, route.hash, value, expires);
-  journal.Set(key, value, expires);
   return true;
 }
 
@@ -407,9 +412,9 @@ bool Store::expire(std::string_view key, std::chrono::milliseconds ttl) {
   detail::RecordRef rec;
   std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
   if (slot == kNotFound) return false;
+  journal.Set(key, rec.value(), expires);  // after-image, before the change
   WriteScope write(shard);
   shard.SetExpiry(rec, expires);
-  journal.Set(key, rec.value(), expires);  // after-image
   return true;
 }
 

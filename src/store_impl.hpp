@@ -28,9 +28,12 @@ struct Store::Impl {
   std::unique_ptr<detail::Persistence> persistence;
   detail::Persistence* persist = nullptr;
   RecoveryReport recovery;
-  void ClosePersistence() noexcept {
+  // Returns this handle's persistence failure ("" if none; see Persistence::Close).
+  std::string ClosePersistence() noexcept {
     persist = nullptr;
+    std::string err = persistence ? persistence->Close() : std::string();
     persistence.reset();
+    return err;
   }
 
   // Lock-free reads are counted here, per shard, and added to the shard's counters in the
@@ -111,32 +114,65 @@ class WriteScope {
   detail::Shard& s_;
 };
 
-// Journals the mutations of one operation. Declare it before the ShardLock: Set/Del/ClearShard
-// run under the lock (after the change is applied), and the destructor, which runs after the
-// lock is released, waits for durability as the fsync policy says (raising io_error for policy
-// always, unless an exception is already in flight). Memory-only: a null check, nothing else.
+// Journals the mutations of one operation (write-ahead: each record is logged before its
+// mutation is applied). Declare it before the ShardLock; call Set/Del/ClearShard under the lock,
+// after every check that can refuse the operation and before the first change (and before the
+// WriteScope, so that lock-free readers do not spin through a disk flush):
+// - a failed journal or snapshot of this handle raises io_error there, before anything changed;
+// - with policy always, Set/Del return once the record is durable (io_error otherwise, nothing
+//   applied): the shard lock is held across the fdatasync, which is what makes a failed write
+//   invisible to everyone;
+// - if the mutation then fails (store_full, corrupted), the destructor journals the key's actual
+//   state (Persistence::Compensate), so replay ends where the segment is.
+// The destructor, after the lock is released, commits (interval wake-ups, snapshot election).
+// Memory-only: a null check, nothing else.
 class Journaled {
  public:
-  explicit Journaled(Store::Impl& im) : p_(im.persist) {}
+  explicit Journaled(Store::Impl& im) : p_(im.persist), exceptions_(std::uncaught_exceptions()) {}
   ~Journaled() noexcept(false) {
-    if (ticket_) p_->Commit(ticket_, std::uncaught_exceptions() == 0);
+    if (!ticket_) return;
+    const bool unwinding = std::uncaught_exceptions() > exceptions_;
+    if (unwinding && logged_) p_->Compensate(last_key_);
+    p_->Commit(ticket_, !unwinding);
   }
   Journaled(const Journaled&) = delete;
   Journaled& operator=(const Journaled&) = delete;
   bool active() const { return p_ != nullptr; }
   void Set(std::string_view key, std::string_view value, std::uint64_t expires_ms) {
-    if (p_) ticket_ = p_->LogSet(key, value, expires_ms);
+    if (!p_) return;
+    Before(key);
+    ticket_ = p_->LogSet(key, value, expires_ms, true);
+    After();
   }
   void Del(std::string_view key) {
-    if (p_) ticket_ = p_->LogDel(key);
+    if (!p_) return;
+    Before(key);
+    ticket_ = p_->LogDel(key, true);
+    After();
   }
   void ClearShard(std::uint32_t shard) {
-    if (p_) ticket_ = p_->LogClearShard(shard);
+    if (!p_) return;
+    Before({});
+    ticket_ = p_->LogClearShard(shard, true);
+    After();
   }
 
  private:
+  void Before(std::string_view key) {
+    logged_ = false;  // the previous record's mutation (if any) was applied
+    p_->CheckHealthy();
+    last_key_.assign(key);  // key may point into a record the mutation frees
+  }
+  void After() {
+    if (p_->policy() == FsyncPolicy::always) p_->WaitDurable(ticket_);
+    logged_ = !last_key_.empty();
+  }
+
   detail::Persistence* p_;
+  int exceptions_;
   std::uint64_t ticket_ = 0;
+  bool logged_ = false;   // a record of last_key_ is logged; its mutation may not be applied
+  std::string last_key_;  // of the last Set/Del
 };
 
 // A per-thread generator, reseeded after fork() so children draw different numbers.

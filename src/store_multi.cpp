@@ -189,8 +189,8 @@ DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t lim
         break;
       }
       const std::uint64_t slot = shard.SlotOf(r);
+      journal.Del(key);  // before the change (and before Erase: key points into the record)
       if (!write) write = std::make_unique<WriteScope>(shard);
-      journal.Del(key);  // before Erase: key points into the record
       shard.Erase(slot, r);
       if (!expired) {
         ++result.deleted;
@@ -334,9 +334,9 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
   Journaled journal(im);
   auto take = [&](Shard& shard, std::uint64_t slot, const detail::RecordRef& r) {
     out = Entry{std::string(r.key()), std::string(r.value())};
+    journal.Del(out->key);  // before the change (write-ahead, see Journaled)
     WriteScope write(shard);
     shard.Erase(slot, r);
-    journal.Del(out->key);
     ++shard.header()->deletes;
   };
   if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
@@ -380,10 +380,10 @@ void Store::clear() {
   Journaled journal(im);
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
+    journal.ClearShard(s);
     WriteScope write(lock.shard());
     lock.shard().header()->deletes += lock.shard().count();
     lock.shard().Clear();
-    journal.ClearShard(s);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ inline shmkv::Options persistent_options(const std::string& name, const std::str
   p.snapshot_interval = std::chrono::hours(1);  // tests take snapshots explicitly
   o.persistence = p;
   return o;
+}
+
+// Every live key and its value.
+inline std::map<std::string, std::string> contents_of(shmkv::Store& s) {
+  std::map<std::string, std::string> out;
+  for (auto& e : s.list()) out[e.key] = e.value;
+  return out;
 }
 
 // Full paths of the files in dir whose name contains needle, sorted.

@@ -75,7 +75,20 @@ TEST_CASE("format: journal record bytes", "[format]") {
   REQUIRE(Hex(b.substr(4)) ==
           "05000000"
           "0300000000000000"
-          "940305c000");
+          "940305c000");  // the form written before clear records carried their epoch
+  b.clear();
+  d::AppendJournalRecord(&b, 4, d::JournalOp::clear_shard, "", "", 0, 5, 0x1234, 64);
+  REQUIRE(Hex(b.substr(4)) ==
+          "07000000"
+          "0400000000000000"
+          "940305cd123440");  // [3, shard 5, epoch 0x1234, shard count 64]
+  d::JournalRecord rec;
+  REQUIRE(d::DecodeJournalPayload(std::string_view(b).substr(16), &rec));
+  REQUIRE(rec.op == d::JournalOp::clear_shard);
+  REQUIRE(rec.has_epoch);
+  REQUIRE(rec.epoch == 0x1234);
+  REQUIRE(rec.shard_count == 64);
+  REQUIRE(rec.shard == 5);
 }
 
 TEST_CASE("format: a journal decodes back to its records", "[format]") {
@@ -176,11 +189,14 @@ TEST_CASE("format: a live journal file is the header plus the encoded records", 
   REQUIRE(journals.size() == 1);
   REQUIRE(journals[0].ends_with(".sealed.log"));
   std::string file = read_file(journals[0]);
+  // The clear records carry the epoch of the file header (hash seed at offset 16, 4 shards).
+  std::uint64_t epoch = 0;
+  for (int i = 7; i >= 0; --i) epoch = (epoch << 8) | static_cast<unsigned char>(file[16 + i]);
   std::string expect;
   d::AppendJournalRecord(&expect, 1, d::JournalOp::set, "x", "1", 0, 0);
   d::AppendJournalRecord(&expect, 2, d::JournalOp::del, "x", "", 0, 0);
   for (std::uint32_t i = 0; i < 4; ++i)
-    d::AppendJournalRecord(&expect, 3 + i, d::JournalOp::clear_shard, "", "", 0, i);
+    d::AppendJournalRecord(&expect, 3 + i, d::JournalOp::clear_shard, "", "", 0, i, epoch, 4);
   REQUIRE(Hex(file.substr(d::kJournalHeaderBytes)) == Hex(expect));
   REQUIRE(journals[0].find(".6.sealed.log") != std::string::npos);  // highest seq in the name
 }

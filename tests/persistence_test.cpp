@@ -232,6 +232,9 @@ TEST_CASE("persistence: corrupt newest snapshot falls back to the previous one p
   REQUIRE(rep.rejected_snapshots[0].find("checksum mismatch") != std::string::npos);
   REQUIRE(rep.snapshot == snaps.front());
   REQUIRE(fs::exists(snaps.back() + ".corrupt"));  // set aside, out of the retention count
+  REQUIRE(rep.notes.size() == 1);                  // and said so (shmkv create --dir prints it)
+  REQUIRE(rep.notes[0].find("set aside " + snaps.back() + " as " + snaps.back() + ".corrupt") !=
+          std::string::npos);
   for (int i = 0; i < 50; ++i) REQUIRE(s.get("k" + std::to_string(i)) == Opt("3"));
   for (int i = 50; i < 100; ++i) REQUIRE(s.get("k" + std::to_string(i)) == Opt("2"));
 }
@@ -283,7 +286,7 @@ TEST_CASE("persistence: journal torn tail is cut at the last valid record and re
   }
 }
 
-TEST_CASE("persistence: a flipped byte in a journal cuts there; later records are reported",
+TEST_CASE("persistence: a flipped byte in a journal skips that record only, and says so",
           "[persistence][corrupt]") {
   TempDir dir;
   SegmentGuard g(unique_name("p"));
@@ -299,12 +302,16 @@ TEST_CASE("persistence: a flipped byte in a journal cuts there; later records ar
   Store::destroy(g.name());
   Store s = Store::open(persistent_options(g.name(), dir.path));
   auto rep = s.recovery_report();
-  REQUIRE(rep.records_applied == 5);
-  REQUIRE(rep.truncated.size() == 1);
-  REQUIRE(rep.truncated[0].find("offset " + std::to_string(sixth)) != std::string::npos);
-  REQUIRE(rep.truncated[0].find("checksum mismatch") != std::string::npos);
-  REQUIRE(rep.truncated_bytes == 5 * 45);
-  REQUIRE(s.size() == 5);
+  // Resynchronised on the 7th record: only the damaged one is lost, and it is reported.
+  REQUIRE(rep.records_applied == 9);
+  REQUIRE(rep.truncated.empty());
+  REQUIRE(rep.skipped.size() == 1);
+  REQUIRE(rep.skipped[0].find("skipped bytes [" + std::to_string(sixth) + ", " +
+                              std::to_string(sixth + 45) + ")") != std::string::npos);
+  REQUIRE(rep.skipped[0].find("checksum mismatch") != std::string::npos);
+  REQUIRE(rep.skipped_bytes == 45);
+  REQUIRE(s.size() == 9);
+  REQUIRE_FALSE(s.get("k5"));
 }
 
 TEST_CASE("persistence: foreign or future-version journals are refused, not skipped",

@@ -364,10 +364,16 @@ int RunCreate(Invocation& in) {
     std::string note = "persisting to " + r.directory;
     if (!r.snapshot.empty() || r.records_applied > 0)
       note += Format("; recovered %" PRIu64 " keys (snapshot %s, %" PRIu64
-                     " journal records replayed, %zu tail(s) cut)",
+                     " journal records replayed, %zu tail(s) cut, %zu damaged range(s) skipped, "
+                     "%zu snapshot(s) rejected)",
                      r.entries, r.snapshot.empty() ? "none" : r.snapshot.c_str(), r.records_applied,
-                     r.truncated.size());
+                     r.truncated.size(), r.skipped.size(), r.rejected_snapshots.size());
+    // Damage is reported loudly, one line each: data was lost or set aside.
+    for (const auto& t : r.rejected_snapshots)
+      Err("shmkv: create: WARNING: rejected snapshot " + t);
+    for (const auto& t : r.skipped) Err("shmkv: create: WARNING: journal damage " + t);
     for (const auto& t : r.truncated) Err("shmkv: create: cut " + t);
+    for (const auto& t : r.notes) Err("shmkv: create: " + t);
     Err("shmkv: create: " + note);
   }
   shmkv::Info info = store.info();
@@ -376,6 +382,19 @@ int RunCreate(Invocation& in) {
                  info.name.c_str(), info.name.c_str(), HumanBytes(info.size_bytes).c_str(),
                  info.shards, info.max_keys, info.max_key_bytes,
                  HumanBytes(info.max_value_bytes).c_str(), o.mode));
+  store.close();  // io_error (exit 3) if the snapshot or journal of the recovery failed
+  return kExitOk;
+}
+
+int RunSnapshot(Invocation& in) {
+  shmkv::BackupResult r = in.Open().snapshot();
+  OutLine(Format("snapshot of %" PRIu64 " keys (%s) at seq %" PRIu64 " in %.1f ms", r.entries,
+                 HumanBytes(r.bytes).c_str(), r.seq, r.duration.count() / 1000.0));
+  return kExitOk;
+}
+
+int RunSync(Invocation& in) {
+  in.Open().sync();
   return kExitOk;
 }
 
@@ -961,6 +980,24 @@ const std::vector<CommandDef>& Commands() {
        {"FILE"},
        {},
        RunImport},
+      {"snapshot",
+       "",
+       "persistent store: write a snapshot into its directory now (retires covered journals)",
+       Access::write,
+       {},
+       {},
+       {},
+       RunSnapshot},
+      {"sync",
+       "",
+       "persistent store: fdatasync the journals writers have written (records still buffered "
+       "inside running processes are theirs to flush); after a disk failure, write the snapshot "
+       "that lets writes resume",
+       Access::write,
+       {},
+       {},
+       {},
+       RunSync},
       {"destroy", "", "remove the store's segment", Access::create, {}, {}, {}, RunDestroy},
   };
   return kCommands;
@@ -1155,7 +1192,11 @@ int Main(int argc, char** argv) {
   try {
     if (!group_arg.empty()) in.trusted_group = ParseGroup(group_arg);
     ParseCommandArgs(in, rest);
-    return in.cmd->run(in);
+    const int code = in.cmd->run(in);
+    // A persistent store: close() flushes this process's journal (per the store's fsync
+    // policy) and raises io_error when a write of this command did not reach it (exit 3).
+    if (in.store) in.store->close();
+    return code;
   } catch (const UsageError& e) {
     Err("shmkv: " + std::string(in.cmd->name) + ": " + e.what());
     Err(UsageLine(*in.cmd));

@@ -11,8 +11,16 @@
 // When a persistent store is opened and its segment does not exist (reboot, destroy, every
 // process gone), the opener recovers it before anyone can see it: newest snapshot that verifies,
 // then every journal record after it, in sequence order. Store::recovery_report() says what was
-// loaded, applied and cut. If nothing valid can be recovered from files that exist, open raises
-// errc::corrupted naming the file and offset; it never starts empty over existing data.
+// loaded, applied, skipped and cut. If nothing valid can be recovered from files that exist, or
+// the snapshots that held retired history are gone (a gap), open raises errc::corrupted naming
+// the file, offset or seq range; it never starts empty over existing data. A damaged journal
+// record costs only its own bytes: reading resumes at the next record that verifies.
+//
+// Disk failures reach the writers: once this process's journal or a snapshot it wrote fails,
+// its mutations raise errc::io_error (naming the file and errno) and change nothing, until a
+// snapshot succeeds (retried in the background; Store::sync() and snapshot() try at once);
+// Store::close() raises it too. With FsyncPolicy::always, the failing write itself was never
+// applied.
 //
 // Backup and restore work with or without persistence: backup writes a point-in-time snapshot in
 // the same format, restore replaces the content with one. See docs/design.md, "Persistence".
@@ -46,8 +54,11 @@ enum class FsyncPolicy {
 };
 
 struct PersistenceOptions {
-  // Directory holding snapshots and journals; created (mode 0700) when missing. One store per
-  // directory. Required.
+  // Directory holding snapshots and journals; created (mode 0700, or 0770 with
+  // Options::trusted_group) when missing. One store per directory: <dir>/STORE records the
+  // store's name, and another store's directory is refused (invalid_argument). The directory
+  // and its files must belong to this user (or to the trusted group) and not be writable by
+  // others (permission_denied). Required.
   std::string directory;
 
   // How often a full snapshot is written (default 30 s). Snapshots bound recovery time and let
@@ -97,8 +108,17 @@ struct RecoveryReport {
   std::uint64_t records_skipped = 0;            // records already in the snapshot
   std::vector<std::string> truncated;           // "<file>: cut at offset N (M bytes): <reason>"
   std::uint64_t truncated_bytes = 0;            // bytes of journal tails that were cut
-  std::uint64_t entries = 0;                    // live keys after recovery
-  std::uint64_t next_seq = 0;                   // first sequence number after recovery
+  // Damage inside journals that was skipped, the records after it being kept:
+  // "<file>: skipped bytes [A, B) (N bytes): <reason>; records resume at offset B", and damaged
+  // headers ("<file>: header checksum mismatch ..."). Each entry is data that was lost or
+  // damaged on disk: report it.
+  std::vector<std::string> skipped;
+  std::uint64_t skipped_bytes = 0;
+  // Other things recovery did that an operator should know: damaged snapshots set aside as
+  // "<file>.corrupt", a directory written before identities adopted for this store.
+  std::vector<std::string> notes;
+  std::uint64_t entries = 0;   // live keys after recovery
+  std::uint64_t next_seq = 0;  // first sequence number after recovery
   std::chrono::microseconds duration{0};
 };
 

@@ -7,7 +7,9 @@
 //
 // Errors (shmkv::Error, see error.hpp). Every operation may raise `closed` on a closed handle;
 // every key argument may raise `invalid_argument` (empty key) or `key_too_long`; every mutation
-// may raise `read_only`, `value_too_large` and `store_full`, in which case nothing changed.
+// may raise `read_only`, `value_too_large` and `store_full`, in which case nothing changed; on a
+// persistent store every mutation may also raise `io_error` (its journal or its last snapshot
+// failed: nothing changed; see sync()).
 // Operations that can raise more say so. Returned strings and vectors are copies: they stay
 // valid after the entry changes.
 //
@@ -133,8 +135,13 @@ class Store {
   Store& operator=(const Store&) = delete;
   ~Store();
 
-  // Detaches. Idempotent; afterwards every call raises errc::closed.
-  void close() noexcept;
+  // Detaches. Idempotent; afterwards every call raises errc::closed. A persistent store first
+  // flushes this handle's journal (fdatasync unless the policy is never) and, when a snapshot
+  // is overdue or journals pile up, writes one. Raises io_error (naming the file and errno, the
+  // handle being closed anyway) when a journal or snapshot failure of this handle was not cured
+  // by a later snapshot: some of its writes may then not be on disk (they are in the segment).
+  // The destructor closes too, but cannot report.
+  void close();
   bool is_open() const noexcept;
 
   // --- single key ---
@@ -209,7 +216,7 @@ class Store {
   // shard exactly as it was at its turn) to path atomically: a temporary file in the same
   // directory, fdatasync, rename, directory fsync; a failure or a kill leaves any file at path
   // intact. Works with or without persistence. Raises busy while another backup or restore of
-  // this store runs (any process), permission_denied, store_full (disk full), io_error.
+  // this store runs (any process), permission_denied, io_error (disk full included).
   BackupResult backup(const std::string& path);
   // Replaces the whole content with the snapshot or backup at path (entries already expired are
   // skipped). Everything is verified first: a missing file (not_found), a foreign or corrupt file
@@ -227,11 +234,14 @@ class Store {
   // What the recovery that created this handle's segment did (performed == false otherwise).
   RecoveryReport recovery_report();
   // Persistent store: makes every mutation this handle acknowledged so far durable (write +
-  // fdatasync of its journal). Memory only: does nothing. Raises io_error.
+  // fdatasync of its journal), and fdatasyncs the journal files other handles wrote (what they
+  // still buffer in memory is theirs to flush). After a journal or snapshot failure of this
+  // handle, first writes a snapshot (it holds every applied mutation), after which writes are
+  // accepted again. Memory only: does nothing. Raises io_error (naming the file and errno).
   void sync();
   // Persistent store: writes a snapshot into the persistence directory now (as the periodic one
   // does, but in the calling thread). Raises invalid_argument for a memory-only store, busy if a
-  // snapshot is running.
+  // snapshot is running, io_error (naming the file and errno; disk full included).
   BackupResult snapshot();
 
   // Verifies every shard's invariants (table, records, index array, arena accounting).
