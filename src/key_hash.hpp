@@ -21,9 +21,6 @@ namespace shmkv::detail {
 inline std::uint64_t HashKey(std::uint64_t seed, std::string_view key) {
   return XXH3_64bits_withSeed(key.data(), key.size(), seed);
 }
-inline std::uint64_t HashKey(const SegmentHeader* h, std::string_view key) {
-  return HashKey(h->hash_seed, key);
-}
 
 // memcmp(stored, key.data(), key.size()) == 0, inlined for keys of 8 to 16 bytes: two overlapping
 // 8-byte loads from each side instead of a library call.

@@ -141,8 +141,8 @@ Persistence::Persistence(Segment* seg, Config config)
 void Persistence::StartState() {
   fork_gen_ = g_fork_gen.load(std::memory_order_relaxed);
   JournalFileHeader proto;
-  proto.epoch = hdr_->hash_seed;
-  proto.shard_count = hdr_->shard_count;
+  proto.epoch = seg_->geo().hash_seed;
+  proto.shard_count = seg_->geo().shard_count;
   proto.pid = static_cast<std::uint32_t>(::getpid());
   proto.start_time = os::ProcessStartTime(::getpid());
   proto.store_id = static_cast<std::uint32_t>(store_id_);
@@ -263,10 +263,10 @@ void Persistence::WaitDurable(std::uint64_t ticket) {
 void Persistence::Compensate(std::string_view key) noexcept {
   try {
     State& st = St();
-    const std::uint64_t hash = HashKey(hdr_, key);
+    const std::uint64_t hash = HashKey(seg_->geo().hash_seed, key);
     std::uint64_t ticket;
     {
-      ShardLock lock(seg_, ShardOf(hdr_, hash));
+      ShardLock lock(seg_, ShardOf(seg_->geo(), hash));
       Shard& shard = lock.shard();
       RecordRef rec;
       const std::uint64_t slot = shard.Find(key, KeyHash{hash}, &rec);

@@ -152,12 +152,12 @@ namespace {
 // skipped. Returns how many were written.
 std::uint64_t BulkLoad(Segment& seg, const std::vector<SnapshotEntry>& entries,
                        std::uint64_t now_ms) {
-  const SegmentHeader* h = seg.header();
+  const Geometry& g = seg.geo();
   std::vector<std::uint64_t> order;  // shard << 40 | index
   order.reserve(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (Expired(entries[i].expires_ms, now_ms)) continue;
-    std::uint64_t shard = ShardOf(h, HashKey(h, entries[i].key));
+    std::uint64_t shard = ShardOf(g, HashKey(g.hash_seed, entries[i].key));
     order.push_back(shard << 40 | i);
   }
   std::sort(order.begin(), order.end());
@@ -169,7 +169,7 @@ std::uint64_t BulkLoad(Segment& seg, const std::vector<SnapshotEntry>& entries,
     WriteScope write(shard);
     for (; i < order.size() && (order[i] >> 40) == s; ++i) {
       const SnapshotEntry& e = entries[order[i] & ((1ull << 40) - 1)];
-      PutLocked(shard, e.key, KeyHash{HashKey(h, e.key)}, e.value, e.expires_ms);
+      PutLocked(shard, e.key, KeyHash{HashKey(g.hash_seed, e.key)}, e.value, e.expires_ms);
     }
   }
   return order.size();
@@ -180,16 +180,16 @@ struct ReplayRecord {
   std::uint32_t file;
 };
 
-void CheckLimits(const SegmentHeader* h, std::string_view key, std::string_view value,
+void CheckLimits(const Geometry& g, std::string_view key, std::string_view value,
                  const std::string& where) {
-  if (key.empty() || key.size() > h->max_key_bytes)
+  if (key.empty() || key.size() > g.max_key_bytes)
     Throw(errc::key_too_long, where + ": key of " + std::to_string(key.size()) +
                                   " bytes; this segment's max_key_bytes is " +
-                                  std::to_string(h->max_key_bytes));
-  if (value.size() > h->max_value_bytes)
+                                  std::to_string(g.max_key_bytes));
+  if (value.size() > g.max_value_bytes)
     Throw(errc::value_too_large, where + ": value of " + std::to_string(value.size()) +
                                      " bytes; this segment's max_value_bytes is " +
-                                     std::to_string(h->max_value_bytes));
+                                     std::to_string(g.max_value_bytes));
 }
 
 // The persistence settings the creator records in the segment header (see "Who journals").
@@ -279,7 +279,8 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
   std::uint64_t max_seq = 0;
   std::uint64_t max_watermark = 0;
   if (snap) {
-    for (const auto& e : snap->entries()) CheckLimits(h, e.key, e.value, snap->path() + " entry");
+    for (const auto& e : snap->entries())
+      CheckLimits(seg.geo(), e.key, e.value, snap->path() + " entry");
     rep->snapshot = snap->path();
     rep->snapshot_seq = snap->header().seq;
     rep->snapshot_entries = BulkLoad(seg, snap->entries(), now);
@@ -404,7 +405,8 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
       bool all = false;  // the run clears every shard of its epoch: the seed does not matter
       if (unknown) {
         std::uint64_t live = 0;
-        for (std::uint32_t s = 0; s < h->shard_count; ++s) live += seg.shard(s)->count.load();
+        for (std::uint32_t s = 0; s < seg.geo().shard_count; ++s)
+          live += seg.shard(s)->count.load();
         all = std::find(cleared.begin(), cleared.end(), false) == cleared.end();
         if (live != 0 && !all)
           Throw(errc::corrupted, files[r.file]->path() +
@@ -413,7 +415,7 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
                                      ") of an epoch no other file confirms, over keys that "
                                      "exist; refusing to guess which keys it cleared");
       }
-      for (std::uint32_t s = 0; s < h->shard_count; ++s) {
+      for (std::uint32_t s = 0; s < seg.geo().shard_count; ++s) {
         ShardLock lock(&seg, s);
         Shard& shard = lock.shard();
         WriteScope write(shard);
@@ -433,12 +435,12 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
       ++i;
       continue;
     }
-    const std::uint64_t hash = HashKey(h, r.rec.key);
-    ShardLock lock(&seg, ShardOf(h, hash));
+    const std::uint64_t hash = HashKey(seg.geo().hash_seed, r.rec.key);
+    ShardLock lock(&seg, ShardOf(seg.geo(), hash));
     Shard& shard = lock.shard();
     WriteScope write(shard);
     if (r.rec.op == JournalOp::set && !Expired(r.rec.expires_ms, now)) {
-      CheckLimits(h, r.rec.key, r.rec.value,
+      CheckLimits(seg.geo(), r.rec.key, r.rec.value,
                   files[r.file]->path() + " record seq " + std::to_string(r.rec.seq));
       PutLocked(shard, r.rec.key, KeyHash{hash}, r.rec.value, r.rec.expires_ms);
     } else {
@@ -457,7 +459,7 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
   h->last_snapshot_seq.store(snap ? snap->header().seq : 0, std::memory_order_relaxed);
   h->snapshot_due_ms.store(MonotonicMs() + cfg.snapshot_interval_ms, std::memory_order_relaxed);
   std::uint64_t entries = 0;
-  for (std::uint32_t s = 0; s < h->shard_count; ++s) entries += seg.shard(s)->count.load();
+  for (std::uint32_t s = 0; s < seg.geo().shard_count; ++s) entries += seg.shard(s)->count.load();
   rep->entries = entries;
   rep->next_seq = next;
   rep->duration = std::chrono::microseconds((os::NowMonotonicNs() - t0) / 1000);

@@ -227,8 +227,5 @@ class ShardLock {
 inline std::uint32_t ShardOf(const Geometry& g, std::uint64_t hash) {
   return g.shard_bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - g.shard_bits));
 }
-inline std::uint32_t ShardOf(const SegmentHeader* h, std::uint64_t hash) {
-  return h->shard_bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - h->shard_bits));
-}
 
 }  // namespace shmkv::detail

@@ -131,8 +131,8 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
     SnapshotHeader h;
     h.created_ms = options.created_ms ? options.created_ms : os::NowUnixMs();
     h.seq = start_seq;
-    h.hash_seed = sh->hash_seed;
-    h.shard_count = sh->shard_count;
+    h.hash_seed = seg.geo().hash_seed;
+    h.shard_count = seg.geo().shard_count;
     h.store_id = options.store_id;
     std::string out;
     out.reserve(kWriteChunk * 2);
@@ -147,7 +147,7 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
       }
     };
     std::string block;
-    for (std::uint32_t s = 0; s < sh->shard_count; ++s) {
+    for (std::uint32_t s = 0; s < seg.geo().shard_count; ++s) {
       if (options.before_shard) options.before_shard(s);
       block.clear();
       std::uint32_t n = 0;

@@ -64,11 +64,17 @@ class Image {
   det::ShardHeader* shard(std::uint32_t i) const {
     return reinterpret_cast<det::ShardHeader*>(at(header()->off_shards)) + i;
   }
+  // The shard of `key` in the clean image (the top shard_bits bits of its hash).
+  std::uint32_t shard_of(std::string_view key) const {
+    const std::uint64_t hash = det::HashKey(header()->hash_seed, key);
+    const std::uint32_t bits = header()->shard_bits;
+    return bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - bits));
+  }
   // The slot of `key` in the clean image (probing as the library does).
   det::Slot* slot_of(std::string_view key) const {
     const det::SegmentHeader* h = header();
     const std::uint64_t hash = det::HashKey(h->hash_seed, key);
-    const std::uint32_t shard = det::ShardOf(h, hash);
+    const std::uint32_t shard = shard_of(key);
     const std::uint64_t cap = h->slots_per_shard;
     auto* slots = reinterpret_cast<det::Slot*>(at(h->off_slots)) + shard * cap;
     for (std::uint64_t i = det::HomeSlot(det::KeyHash{hash}, cap), d = 0; d < cap; ++d) {
@@ -416,7 +422,7 @@ TEST_CASE("trust: a shard mutex overwritten with another kind is corrupted at on
   std::uint32_t shard;
   {
     Image img(g.name());
-    shard = det::ShardOf(img.header(), det::HashKey(img.header()->hash_seed, "key:5"));
+    shard = img.shard_of("key:5");
     img.shard(shard)->mutex.__data.__kind = 0;  // a plain, non-robust, private mutex
   }
   Store s = Store::open(with_mode(o, OpenMode::attach_only));
