@@ -43,11 +43,14 @@ bool ParseInt64(std::string_view s, std::int64_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-// Finds a key, treating an expired record as absent; *rec is its (checked) record.
+// Finds a key, treating an expired record as absent; *rec is its (checked) record. With
+// Options::verify_reads, a record whose checksum fails raises corrupted (every read and
+// read-modify-write finds its key here).
 std::uint64_t FindLive(Shard& shard, std::string_view key, detail::KeyHash h,
                        detail::RecordRef* rec, std::uint64_t* now_ms = nullptr) {
   std::uint64_t slot = shard.Find(key, h, rec);
   if (slot == kNotFound) return kNotFound;
+  if (shard.verify_reads()) shard.VerifyChecksum(*rec, h);
   if (rec->expires_ms() == 0) return slot;
   std::uint64_t now = detail::os::NowUnixMs();
   if (now_ms) *now_ms = now;
@@ -254,7 +257,8 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   WriteScope write(shard);
   char buf[24];
   std::int64_t result;
-  if (slot != kNotFound && shard.IncrementInWord(rec, delta, &result)) {  // the hot path
+  if (slot != kNotFound &&
+      shard.IncrementInWord(rec, route.hash, delta, &result)) {  // the hot path
     ++shard.header()->sets;
     if (journal.active()) {
       const std::string_view text(
@@ -280,7 +284,7 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   const std::string_view text(
       buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
   if (slot != kNotFound) {
-    shard.Replace(slot, rec, text, expires);
+    shard.Replace(slot, rec, route.hash, text, expires);
     ++shard.header()->sets;
   } else {
     Put(shard, key, route.hash, text, expires);
