@@ -555,8 +555,8 @@ void usage(FILE* out) {
       "  --seed N           data and op stream seed (default 42)\n"
       "  --redis-server P   redis-server binary (default: redis-server on PATH)\n"
       "  --quiet            only the header, MEM, check and RESULT lines\n"
-      "  --no-verify-reads  shmkv: Options::verify_reads = false (record checksums are then\n"
-      "                     checked by check_invariants only)\n");
+      "  --verify-reads     shmkv: Options::verify_reads = true (every read checks its\n"
+      "                     record's checksum; default off, as in the library)\n");
 }
 
 std::uint64_t parse_count(const std::string& flag, const std::string& s) {
@@ -589,8 +589,8 @@ Config parse_args(int argc, char** argv) {
       c.quiet = true;
       continue;
     }
-    if (a == "--no-verify-reads") {
-      c.verify_reads = false;
+    if (a == "--verify-reads") {
+      c.verify_reads = true;
       continue;
     }
     std::string v;

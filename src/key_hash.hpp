@@ -19,8 +19,10 @@
 
 namespace shmkv::detail {
 
-// Hash of a key under the segment's seed (xxh3-64).
-inline std::uint64_t HashKey(std::uint64_t seed, std::string_view key) {
+// Hash of a key under the segment's seed (xxh3-64). Flattened: XXH3 is inlined here whatever
+// the compiler decides for its other callers (RecordChecksum), so every operation's routing
+// keeps the inlined short-key path.
+[[gnu::flatten]] inline std::uint64_t HashKey(std::uint64_t seed, std::string_view key) {
   return XXH3_64bits_withSeed(key.data(), key.size(), seed);
 }
 inline std::uint64_t HashKey(const SegmentHeader* h, std::string_view key) {

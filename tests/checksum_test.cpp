@@ -1,6 +1,6 @@
 // Record checksums (docs/design.md "Record checksums"): every record carries a checksum of its
 // key and value. A flipped value or key byte is flagged by check_invariants and, with
-// Options::verify_reads (the default), raised as errc::corrupted by every read that meets the
+// Options::verify_reads, raised as errc::corrupted by every read that meets the
 // record, naming the shard, the key and the offset. Every write path keeps the checksum right
 // (insert, out-of-place and in-place overwrite, the one-word overwrite, the counter fast path,
 // expiry changes), and Repair recomputes only the checksum of the record it was told about,
@@ -102,6 +102,7 @@ bool any_contains(const std::vector<std::string>& lines, std::string_view part) 
 shmkv::Options opts(const std::string& name, std::uint32_t home_block_bytes) {
   shmkv::Options o = small_options(name);
   o.home_block_bytes = home_block_bytes;
+  o.verify_reads = true;
   return o;
 }
 
@@ -143,10 +144,11 @@ TEST_CASE("checksum: a flipped value byte is caught by check and by every read",
   // Other keys still read fine.
   CHECK(s.get("key:18").has_value());
 
-  SECTION("with verify_reads off, only check flags it") {
+  SECTION("with verify_reads off (the default), only check flags it") {
     shmkv::Options o = opts(g.name(), home);
     o.open_mode = shmkv::OpenMode::attach_only;
-    o.verify_reads = false;
+    o.verify_reads = shmkv::Options{}.verify_reads;
+    REQUIRE_FALSE(o.verify_reads);
     Store lax = Store::open(o);
     auto v = lax.get("key:17");
     REQUIRE(v.has_value());
@@ -177,7 +179,7 @@ TEST_CASE("checksum: a flipped value byte is caught by check and by every read",
 
 TEST_CASE("checksum: a flipped key byte is caught", "[checksum]") {
   SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  Store s = Store::open(opts(g.name(), 0));
   fill(s);
   Image img(g.name());
   const std::uint64_t off = img.record_of("key:42");

@@ -201,6 +201,7 @@ shmkv::Options Opts(std::uint32_t home_block_bytes = 0) {
   o.shards = 4;
   o.max_keys = 2000;
   o.home_block_bytes = home_block_bytes;
+  o.verify_reads = true;  // every read after a crash also checks the record checksums
   return o;
 }
 
