@@ -8,8 +8,11 @@
 // Errors (shmkv::Error, see error.hpp). Every operation may raise `closed` on a closed handle;
 // every key argument may raise `invalid_argument` (empty key) or `key_too_long`; every mutation
 // may raise `read_only`, `value_too_large` and `store_full`, in which case nothing changed.
-// Operations that can raise more say so. Returned strings and vectors are copies: they stay
-// valid after the entry changes.
+// Operations that can raise more say so. Any operation that reads the segment may raise
+// `corrupted` when what it follows there is impossible; with Options::verify_reads, every read
+// also raises `corrupted` for a record whose checksum fails (naming the shard, the key and the
+// offset), and check_invariants() reports such records either way. Returned strings and
+// vectors are copies: they stay valid after the entry changes.
 //
 // Multi-key operations (set_many, delete_many, delete_prefix, clear, list, scan, count, size)
 // apply shard by shard: each shard's part is atomic, the whole is not a snapshot.
