@@ -85,9 +85,9 @@ KeyHash Shard::Hash(std::string_view key) const {
 }
 
 std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view value,
-                               std::uint64_t expires_ms) {
+                               std::uint64_t expires_ms, std::uint64_t home) {
   std::uint64_t bytes = kRecordHeaderBytes + key.size() + value.size();
-  std::uint64_t off = AllocHomeRecord(s_, bytes, Home(h));
+  std::uint64_t off = AllocHomeRecord(s_, bytes, home);
   if (off == 0) off = AllocRecord(s_, bytes);
   if (off == 0)
     Throw(errc::store_full,
@@ -172,7 +172,7 @@ void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
                                 " hash table is full (" + std::to_string(n) + " keys in " +
                                 std::to_string(s_.cap) +
                                 " slots); create the segment with a larger max_keys");
-  std::uint64_t off = NewRecord(key, h, value, expires_ms);
+  std::uint64_t off = NewRecord(key, h, value, expires_ms, Home(h));
   TableInsert(off, h.tag(), Home(h));
   SHMKV_CRASH_POINT("insert.in_table");
   DenseAppend(off);
@@ -222,8 +222,10 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::st
     s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
     return;
   }
-  const std::uint32_t dense_pos = CheckedDensePos(old);            // before the first write
-  std::uint64_t off = NewRecord(old.key(), h, value, expires_ms);  // throws store_full: unchanged
+  const std::uint32_t dense_pos = CheckedDensePos(old);  // before the first write
+  // Placed as before checksums existed (the home blocks of slot 0, rarely free), not in the
+  // key's own home blocks: only the checksum needs the key's hash here.
+  std::uint64_t off = NewRecord(old.key(), h, value, expires_ms, 0);  // throws store_full
   auto* r = s_.seg->At<RecordHeader>(off);
   r->dense_pos = dense_pos;
   s_.slots[slot].rec = off;

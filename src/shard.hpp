@@ -161,8 +161,10 @@ class Shard {
 
  private:
   std::uint64_t Home(KeyHash h) const { return HomeSlot(h, s_.cap); }
+  // A committed record of key (hash h, for its checksum) in a home block of slot `home` if
+  // one is free, else in a slab or span.
   std::uint64_t NewRecord(std::string_view key, KeyHash h, std::string_view value,
-                          std::uint64_t expires_ms);
+                          std::uint64_t expires_ms, std::uint64_t home);
   void TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home);
   void DenseAppend(std::uint64_t rec_off);
   // rec's position in the dense index, after checking that it leads back to rec.
