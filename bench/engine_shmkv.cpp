@@ -33,6 +33,7 @@ class Shmkv {
         cfg.home_block_bytes >= 0 ? cfg.home_block_bytes : (record <= 512 ? record : 0));
     o.size_bytes = cfg.keys * 400 + (64ull << 20) + o.max_keys * 5 / 4 * o.home_block_bytes;
     o.shards = cfg.shards;
+    o.verify_reads = cfg.verify_reads;
     register_cleanup_path("/dev/shm/shmkv." + name_);  // where options.hpp says it lives
     store_ = shmkv::Store::open(o);
   }
@@ -81,6 +82,7 @@ class Shmkv {
     shmkv::Options o;
     o.name = name_;
     o.open_mode = shmkv::OpenMode::attach_only;
+    o.verify_reads = cfg_.verify_reads;
     store_ = shmkv::Store::open(o);
   }
   void reopen() { attach(0); }

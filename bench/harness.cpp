@@ -554,7 +554,9 @@ void usage(FILE* out) {
       "  --warmup N         untimed warm-up gets per worker (default min(ops, 100k); redis 10k)\n"
       "  --seed N           data and op stream seed (default 42)\n"
       "  --redis-server P   redis-server binary (default: redis-server on PATH)\n"
-      "  --quiet            only the header, MEM, check and RESULT lines\n");
+      "  --quiet            only the header, MEM, check and RESULT lines\n"
+      "  --verify-reads     shmkv: Options::verify_reads = true (every read checks its\n"
+      "                     record's checksum; default off, as in the library)\n");
 }
 
 std::uint64_t parse_count(const std::string& flag, const std::string& s) {
@@ -585,6 +587,10 @@ Config parse_args(int argc, char** argv) {
     }
     if (a == "--quiet") {
       c.quiet = true;
+      continue;
+    }
+    if (a == "--verify-reads") {
+      c.verify_reads = true;
       continue;
     }
     std::string v;

@@ -55,6 +55,7 @@ struct Config {
   std::uint64_t seed = 42;
   std::string redis_server = "redis-server";
   bool quiet = false;
+  bool verify_reads = false;  // shmkv: Options::verify_reads of every handle
 };
 
 inline constexpr std::size_t kKeyLen = 16;

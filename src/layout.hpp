@@ -22,6 +22,12 @@
 //   shard is repaired after its lock holder died.
 // - ShardHeader::seq is odd while a mutation of that shard is in progress. An odd seq found on
 //   EOWNERDEAD means the dead holder was mid-mutation: the shard is rebuilt.
+// - Every LIVE record carries a checksum of its key and value (RecordChecksum, key_hash.hpp):
+// whenever seq is
+//   even, RecordHeader::checksum matches the record's bytes. A mismatch is corruption, never a
+//   state a crash leaves: the writers that rewrite a checksum apart from the record's commit
+//   (in-place updates) name the record first in the ShardHeader (rehash_rec, undo_rec), so
+//   Repair fixes exactly that record and no other.
 #pragma once
 
 #include <pthread.h>
@@ -39,7 +45,9 @@ using u32 = std::uint32_t;
 using u64 = std::uint64_t;
 
 inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
-inline constexpr u32 kLayoutVersion = 4;  // 2: persistence fields; 3: home blocks; 4: checksums
+// 2: persistence fields; 3: home blocks; 4: checksums (SegmentHeader::config_checksum;
+// RecordHeader::checksum replaces the tag, ShardHeader::rehash_rec, undo_checksum)
+inline constexpr u32 kLayoutVersion = 4;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -163,6 +171,12 @@ struct alignas(kCacheLine) ProcessSlot {
 struct alignas(kCacheLine) ShardHeader {
   pthread_mutex_t mutex;  // robust, process-shared; guards everything of this shard
   std::atomic<u64> seq;   // odd while a mutation is in progress; bumped twice per mutation
+  // The record whose value word and checksum are being rewritten by a one-word update
+  // (Replace's word path, IncrementInWord), 0 = none. Set (one store) before the value word,
+  // cleared after the checksum: Repair recomputes that record's checksum, since a crash
+  // between the two stores leaves a new value under the old checksum. On the mutex's line,
+  // which the counter hot path touches anyway.
+  u64 rehash_rec;
 
   alignas(kCacheLine) std::atomic<u64> count;  // records in the table (expired ones included)
   u64 ttl_count;                               // records in the table with an expiry
@@ -177,7 +191,7 @@ struct alignas(kCacheLine) ShardHeader {
   u64 undo_state_lsn;
   u64 undo_expires_ms;
   u32 undo_value_len;
-  u32 undo_pad;
+  u32 undo_checksum;  // the record's checksum before the update
   u8 undo_bytes[kUndoMax];
 
   // Operation counters (under the mutex).
@@ -224,9 +238,13 @@ struct RecordHeader {
   std::atomic<u64> state_lsn;  // RecordState in bits 0..1, shard seq of the last write above
   u32 key_len;
   u32 value_len;
-  std::atomic<u64> expires_ms;  // unix ms; 0 = never
+  std::atomic<u64> expires_ms;  // unix ms; 0 = never (not covered by the checksum)
   u32 dense_pos;                // index of this record in the shard's dense array
-  u32 tag;                      // bits 32..63 of the key hash
+  // RecordChecksum(key hash, value): covers the key bytes and key_len (through the key's
+  // hash) and the value bytes and value_len. Not covered: state_lsn (the commit word),
+  // expires_ms (SetExpiry stays one store) and dense_pos (check_invariants checks it against
+  // the dense index). Replaced the key's tag (a copy of the slot's, recomputable from the key).
+  u32 checksum;
 };
 
 inline constexpr u64 kRecordHeaderBytes = sizeof(RecordHeader);
@@ -243,6 +261,8 @@ static_assert(
 static_assert(sizeof(std::atomic<u64>) == 8, "atomic<u64> must be a plain 8-byte word");
 static_assert(sizeof(Slot) == 16, "four slots per cache line");
 static_assert(sizeof(RecordHeader) == 32 && sizeof(ChunkInfo) == 32, "fixed record/chunk headers");
+static_assert(offsetof(ShardHeader, rehash_rec) < kCacheLine,
+              "rehash_rec shares the mutex's cache line (the counter hot path writes it)");
 static_assert(kChunkBytes % 4096 == 0 && BlocksPerSlab(kNumClasses - 1) >= kMinBlocksPerSlab,
               "chunks are whole pages; a slab holds at least kMinBlocksPerSlab blocks");
 

@@ -591,6 +591,7 @@ std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryR
 void OpenStore(Store::Impl& im, const Options& options) {
   im.seg =
       options.persistence ? OpenPersistentSegment(options, &im.recovery) : Segment::Open(options);
+  im.seg->set_verify_reads(options.verify_reads);
   SegmentHeader* h = im.seg->header();
   if (!h->persist_enabled) {
     if (options.persistence)

@@ -155,6 +155,10 @@ class Segment {
     return reinterpret_cast<T*>(base_ + offset);
   }
 
+  // Options::verify_reads of the handle that opened this mapping (process-local).
+  bool verify_reads() const { return verify_reads_; }
+  void set_verify_reads(bool on) { verify_reads_ = on; }
+
   // Frees registry slots of processes that are no longer alive. Returns how many.
   std::uint32_t ReclaimDeadProcesses();
 
@@ -168,6 +172,7 @@ class Segment {
   std::uint64_t size_;
   Geometry geo_;
   std::int32_t registry_slot_ = -1;
+  bool verify_reads_ = false;
 };
 
 // Inline: every read follows one record through these.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 
 #include "allocator.hpp"
@@ -26,6 +27,30 @@ void SetState(RecordHeader* r, std::uint64_t lsn, RecordState st) {
   r->state_lsn.store((lsn << 2) | st, std::memory_order_release);
 }
 
+// A key for a message: at most 64 bytes, non-printable bytes as \xHH.
+std::string Printable(std::string_view key) {
+  std::string out;
+  for (std::size_t i = 0; i < key.size() && i < 64; ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out += static_cast<char>(c);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (key.size() > 64) out += "...";
+  return out;
+}
+
+std::string Hex32(std::uint32_t v) {
+  char buf[11];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
 // The aligned 8-byte word holding the whole value of r, or nullptr when the value is empty or
 // spans two words; *shift is the value's bit offset in it. Such a value is rewritten with one
 // atomic store of the word, so a crash leaves the old or the new bytes and needs no undo.
@@ -36,6 +61,23 @@ std::uint64_t* ValueWord(const RecordRef& r, unsigned* shift) {
   return reinterpret_cast<std::uint64_t*>(addr & ~std::uintptr_t(7));
 }
 
+// The one-word update of Replace and IncrementInWord: the value word, then the checksum. A
+// crash between the two leaves a new value under the old checksum, so the record is named in
+// rehash_rec (one store) around them and Repair recomputes its checksum (Shard::Repair).
+void RewriteWord(ShardHeader* sh, const RecordRef& r, std::atomic_ref<std::uint64_t> word,
+                 std::uint64_t bytes, std::uint32_t checksum) {
+  sh->rehash_rec = r.off;
+  CrashBarrier();
+  SHMKV_CRASH_POINT("word.marked");
+  word.store(bytes, std::memory_order_relaxed);
+  CrashBarrier();
+  SHMKV_CRASH_POINT("word.written");
+  r.h->checksum = checksum;
+  CrashBarrier();
+  SHMKV_CRASH_POINT("word.checksummed");
+  sh->rehash_rec = 0;
+}
+
 }  // namespace
 
 KeyHash Shard::Hash(std::string_view key) const {
@@ -43,9 +85,9 @@ KeyHash Shard::Hash(std::string_view key) const {
 }
 
 std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view value,
-                               std::uint64_t expires_ms) {
+                               std::uint64_t expires_ms, std::uint64_t home) {
   std::uint64_t bytes = kRecordHeaderBytes + key.size() + value.size();
-  std::uint64_t off = AllocHomeRecord(s_, bytes, Home(h));
+  std::uint64_t off = AllocHomeRecord(s_, bytes, home);
   if (off == 0) off = AllocRecord(s_, bytes);
   if (off == 0)
     Throw(errc::store_full,
@@ -58,7 +100,7 @@ std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view
   r->value_len = static_cast<std::uint32_t>(value.size());
   r->expires_ms.store(expires_ms, std::memory_order_relaxed);
   r->dense_pos = 0;
-  r->tag = h.tag();
+  r->checksum = RecordChecksum(h.hash, value.data(), value.size());
   std::memcpy(reinterpret_cast<char*>(r + 1), key.data(), key.size());
   if (!value.empty())
     std::memcpy(reinterpret_cast<char*>(r + 1) + key.size(), value.data(), value.size());
@@ -130,7 +172,7 @@ void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
                                 " hash table is full (" + std::to_string(n) + " keys in " +
                                 std::to_string(s_.cap) +
                                 " slots); create the segment with a larger max_keys");
-  std::uint64_t off = NewRecord(key, h, value, expires_ms);
+  std::uint64_t off = NewRecord(key, h, value, expires_ms, Home(h));
   TableInsert(off, h.tag(), Home(h));
   SHMKV_CRASH_POINT("insert.in_table");
   DenseAppend(off);
@@ -138,7 +180,7 @@ void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
   SHMKV_CRASH_POINT("insert.done");
 }
 
-void Shard::Replace(std::uint64_t slot, const RecordRef& old, std::string_view value,
+void Shard::Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::string_view value,
                     std::uint64_t expires_ms) {
   const std::uint64_t old_expires = old.expires_ms();
   char* value_area = reinterpret_cast<char*>(old.h + 1) + old.key_len;
@@ -146,42 +188,45 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, std::string_view v
   std::uint64_t* value_word = nullptr;
   if (value.size() == old.value_len && expires_ms == old_expires &&
       (value_word = ValueWord(old, &shift)) != nullptr) {
-    // Same length and expiry, inside one word (a counter usually is): one atomic store. The
-    // record's lsn stays: no second record of the key exists to be ordered.
+    // Same length and expiry, inside one word (a counter usually is): one atomic store, then
+    // the checksum, with the record named in rehash_rec around both. The record's lsn stays:
+    // no second record of the key exists to be ordered.
     std::atomic_ref<std::uint64_t> word(*value_word);
     std::uint64_t bytes = word.load(std::memory_order_relaxed);
     std::memcpy(reinterpret_cast<char*>(&bytes) + shift / 8, value.data(), value.size());
-    word.store(bytes, std::memory_order_relaxed);
-    SHMKV_CRASH_POINT("replace.word_written");
+    RewriteWord(s_.h, old, word, bytes, RecordChecksum(h.hash, value.data(), value.size()));
     return;
   }
   if (old.value_len <= kUndoMax &&
       value.size() <= old.block_bytes - kRecordHeaderBytes - old.key_len) {
     // In place, under an undo record: a crash restores the old value from it.
-    ShardHeader* h = s_.h;
-    h->undo_state_lsn = old.h->state_lsn.load(std::memory_order_relaxed);
-    h->undo_expires_ms = old_expires;
-    h->undo_value_len = old.value_len;
-    std::memcpy(h->undo_bytes, value_area, old.value_len);
+    ShardHeader* sh = s_.h;
+    sh->undo_state_lsn = old.h->state_lsn.load(std::memory_order_relaxed);
+    sh->undo_checksum = old.h->checksum;
+    sh->undo_expires_ms = old_expires;
+    sh->undo_value_len = old.value_len;
+    std::memcpy(sh->undo_bytes, value_area, old.value_len);
     CrashBarrier();
-    h->undo_rec = old.off;
+    sh->undo_rec = old.off;
     CrashBarrier();
     SHMKV_CRASH_POINT("replace.undo_saved");
     if (!value.empty()) std::memcpy(value_area, value.data(), value.size());
     old.h->value_len = static_cast<std::uint32_t>(value.size());
+    SHMKV_CRASH_POINT("replace.in_place_length");
+    old.h->checksum = RecordChecksum(h.hash, value.data(), value.size());
     old.h->expires_ms.store(expires_ms, std::memory_order_relaxed);
     SetState(old.h, s_.h->seq.load(std::memory_order_relaxed), kLive);
     CrashBarrier();
     SHMKV_CRASH_POINT("replace.in_place_written");
-    h->undo_rec = 0;
+    sh->undo_rec = 0;
     s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
     return;
   }
   const std::uint32_t dense_pos = CheckedDensePos(old);  // before the first write
-  std::uint64_t off =
-      NewRecord(old.key(), KeyHash{0}, value, expires_ms);  // throws store_full: unchanged
+  // Placed as before checksums existed (the home blocks of slot 0, rarely free), not in the
+  // key's own home blocks: only the checksum needs the key's hash here.
+  std::uint64_t off = NewRecord(old.key(), h, value, expires_ms, 0);  // throws store_full
   auto* r = s_.seg->At<RecordHeader>(off);
-  r->tag = s_.slots[slot].tag;
   r->dense_pos = dense_pos;
   s_.slots[slot].rec = off;
   SHMKV_CRASH_POINT("replace.slot_swapped");
@@ -197,7 +242,7 @@ void Shard::Put(std::string_view key, KeyHash h, std::string_view value, std::ui
   RecordRef rec;
   const std::uint64_t slot = Find(key, h, &rec);
   if (slot != kNotFound)
-    Replace(slot, rec, value, expires_ms);
+    Replace(slot, rec, h, value, expires_ms);
   else
     Insert(key, h, value, expires_ms);
 }
@@ -219,7 +264,8 @@ std::uint64_t Shard::SlotOf(const RecordRef& rec) const {
   return slot;
 }
 
-bool Shard::IncrementInWord(const RecordRef& r, std::int64_t delta, std::int64_t* result) {
+bool Shard::IncrementInWord(const RecordRef& r, KeyHash h, std::int64_t delta,
+                            std::int64_t* result) {
   const unsigned digits = r.value_len;
   unsigned shift = 0;
   std::uint64_t* value_word = ValueWord(r, &shift);
@@ -233,10 +279,9 @@ bool Shard::IncrementInWord(const RecordRef& r, std::int64_t delta, std::int64_t
       next >= static_cast<std::int64_t>(kPow10[digits]))
     return false;
   const std::uint64_t mask = (digits == 8 ? ~0ull : (1ull << (8 * digits)) - 1) << shift;
-  word.store(
-      (old_word & ~mask) | (FormatDigitsWord(static_cast<std::uint32_t>(next), digits) << shift),
-      std::memory_order_relaxed);
-  SHMKV_CRASH_POINT("increment.word_written");
+  const std::uint64_t text = FormatDigitsWord(static_cast<std::uint32_t>(next), digits);
+  RewriteWord(s_.h, r, word, (old_word & ~mask) | (text << shift),
+              RecordChecksum(h.hash, &text, digits));
   *result = next;
   return true;
 }
@@ -300,6 +345,18 @@ void Shard::Repair(bool owner_died) {
   ShardHeader* h = s_.h;
   std::uint64_t seq = h->seq.load(std::memory_order_relaxed);
   if (seq & 1) {
+    if (h->rehash_rec != 0) {
+      // A one-word update was cut between its value word and its checksum (RewriteWord): the
+      // word holds the old or the new value, whole; give that record, and only it, the
+      // checksum of what it holds. An offset that is not a record of this shard is dropped.
+      RecordRef r;
+      if (s_.seg->TryRecord(h->rehash_rec, s_.index, &r) == nullptr) {
+        r.h->checksum = RecordChecksum(Hash(r.key()).hash, r.value().data(), r.value_len);
+        CrashBarrier();
+        SHMKV_CRASH_POINT("repair.rehashed");
+      }
+      h->rehash_rec = 0;
+    }
     if (h->undo_rec != 0) {
       // The undo record is applied only to a block of this shard whose key and saved value fit
       // it; anything else was not written by Replace and is dropped (Rebuild then checks every
@@ -314,6 +371,7 @@ void Shard::Repair(bool owner_died) {
             kRecordHeaderBytes + key_len + value_len <= block.bytes) {
           std::memcpy(reinterpret_cast<char*>(r + 1) + key_len, h->undo_bytes, value_len);
           r->value_len = value_len;
+          r->checksum = h->undo_checksum;
           r->expires_ms.store(h->undo_expires_ms, std::memory_order_relaxed);
           r->state_lsn.store(h->undo_state_lsn, std::memory_order_relaxed);
           CrashBarrier();
@@ -348,7 +406,6 @@ void Shard::Rebuild() {
   SHMKV_CRASH_POINT("repair.table_cleared");
   for (const RecordRef& r : live) {
     KeyHash h = Hash(r.key());
-    r.h->tag = h.tag();
     RecordRef other;
     std::uint64_t slot = Find(r.key(), h, &other);
     if (slot == kNotFound) {
@@ -376,10 +433,20 @@ void Shard::Rebuild() {
   RebuildShardArena(s_);
 }
 
+void Shard::RaiseChecksum(const RecordRef& rec, KeyHash h) const {
+  s_.seg->Corrupted("shard " + std::to_string(s_.index) + " record at offset", rec.off,
+                    "(key '" + Printable(rec.key()) + "') fails its checksum (stored " +
+                        Hex32(rec.h->checksum) + ", computed " +
+                        Hex32(RecordChecksum(h.hash, rec.value().data(), rec.value_len)) + ")");
+}
+
 void Shard::CheckInvariants(std::vector<std::string>* out) const {
   const std::string where = "shard " + std::to_string(s_.index) + ": ";
   if (s_.h->seq.load() & 1) out->push_back(where + "seq is odd outside a mutation");
   if (s_.h->undo_rec != 0) out->push_back(where + "undo record left behind");
+  if (s_.h->rehash_rec != 0)
+    out->push_back(where + "checksum rewrite of the record at " + std::to_string(s_.h->rehash_rec) +
+                   " left behind");
   const std::uint64_t n = s_.h->count.load(std::memory_order_relaxed);
   if (n > s_.cap) {
     out->push_back(where + "count " + std::to_string(n) + " exceeds capacity");
@@ -406,8 +473,12 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
       continue;
     }
     KeyHash h = Hash(r.key());
-    if (h.tag() != slot.tag || r.h->tag != slot.tag)
-      out->push_back(at + "tag does not match the key's hash");
+    if (h.tag() != slot.tag) out->push_back(at + "tag does not match the key's hash");
+    if (!ChecksumMatches(r, h))
+      out->push_back(at + "record at offset " + std::to_string(slot.rec) + " (key '" +
+                     Printable(r.key()) + "') fails its checksum (stored " + Hex32(r.h->checksum) +
+                     ", computed " + Hex32(RecordChecksum(h.hash, r.value().data(), r.value_len)) +
+                     ")");
     std::uint64_t home = Home(h);
     std::uint64_t psl = i >= home ? i - home : i + s_.cap - home;
     if (psl != slot.psl)
@@ -459,6 +530,7 @@ namespace {
 // reads race with writers: the caller accepts the answer only under an even, unchanged seq.
 // Then a LIVE record is its key's only one (two exist only inside an overwrite), so it is the
 // record the table leads to, and this skips the slot. Lengths are checked against the block.
+// Records carry no tag: the key itself is compared (its line is in cache with the header).
 std::uint64_t FindInHomeBlocks(const ShardRef& s, std::string_view key, KeyHash h) {
   if (s.home_off == 0 || kRecordHeaderBytes + key.size() > s.home_block_bytes) return 0;
   const std::uint64_t home = HomeSlot(h, s.cap);
@@ -467,12 +539,11 @@ std::uint64_t FindInHomeBlocks(const ShardRef& s, std::string_view key, KeyHash 
     const std::uint64_t off = s.HomeBlock(slot);
     const std::uint8_t* rec = s.seg->base() + off;
     std::uint64_t state;
-    std::uint32_t key_len, value_len, tag;
+    std::uint32_t key_len, value_len;
     std::memcpy(&state, rec + offsetof(RecordHeader, state_lsn), sizeof state);
     std::memcpy(&key_len, rec + offsetof(RecordHeader, key_len), sizeof key_len);
     std::memcpy(&value_len, rec + offsetof(RecordHeader, value_len), sizeof value_len);
-    std::memcpy(&tag, rec + offsetof(RecordHeader, tag), sizeof tag);
-    if ((state & 3) == kLive && tag == h.tag() && key_len == key.size() &&
+    if ((state & 3) == kLive && key_len == key.size() &&
         value_len <= s.home_block_bytes - kRecordHeaderBytes - key_len &&
         KeyBytesEqual(rec + kRecordHeaderBytes, key))
       return off;
@@ -480,11 +551,27 @@ std::uint64_t FindInHomeBlocks(const ShardRef& s, std::string_view key, KeyHash 
   return 0;
 }
 
+// Whether the record at rec (racy reads: the caller's seq check decides) holds the checksum
+// of the value_len bytes at value. Out of line: the hashing code stays out of the reader's
+// loop when verify_reads is off.
+[[gnu::noinline, maybe_unused]] bool SourceMatches(KeyHash h, const std::uint8_t* rec,
+                                                   const std::uint8_t* value,
+                                                   std::uint32_t value_len) {
+  std::uint32_t checksum;
+  std::memcpy(&checksum, rec + offsetof(RecordHeader, checksum), sizeof checksum);
+  return checksum == RecordChecksum(h.hash, value, value_len);
+}
+
 }  // namespace
 
-bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
-                   bool* found) {
+// OptimisticGet, compiled twice: without verification the reader is the same code as before
+// checksums existed (a branch on `verify` inside the loop, even never taken, cost a few % of
+// get throughput by changing the loop's code).
+template <bool verify>
+bool OptimisticGetImpl(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
+                       bool* found) {
 #if defined(__SANITIZE_THREAD__)
+  (void)s, (void)key, (void)h, (void)value, (void)found;
   return false;  // the optimistic copy races with writers by design; TSan checks the locked path
 #else
   PrefetchLine(&s.slots[HomeSlot(h, s.cap)]);  // both in flight at once: the slot is needed
@@ -528,20 +615,34 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
       }
     }
     std::uint64_t expires = 0;
+    bool intact = true;
     if (rec != 0 && sane) {
+      const std::uint8_t* bytes = base + rec + kRecordHeaderBytes + key.size();
       std::memcpy(&expires, base + rec + offsetof(RecordHeader, expires_ms), sizeof expires);
-      value->assign(reinterpret_cast<const char*>(base + rec + kRecordHeaderBytes) + key.size(),
-                    value_len);
+      if constexpr (verify) intact = SourceMatches(h, base + rec, bytes, value_len);
+      value->assign(reinterpret_cast<const char*>(bytes), value_len);
     }
     bool hit = rec != 0;
     std::atomic_thread_fence(std::memory_order_acquire);
     if (s.h->seq.load(std::memory_order_relaxed) != seq || !sane) continue;
+    // The checksum was computed over the same bytes as the copy, in the same seq window: once
+    // seq is found even and unchanged they were one writer-free snapshot, so a mismatch is
+    // not a race but damage, and the locked path raises it. (Hashing the shared bytes rather
+    // than the fresh copy avoids reloading the copy's just-written lines.)
+    if (verify && !intact) [[unlikely]]
+      return false;
     if (hit && expires != 0 && expires <= os::NowUnixMs()) hit = false;
     *found = hit;
     return true;
   }
   return false;
 #endif
+}
+
+bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
+                   bool* found) {
+  return s.seg->verify_reads() ? OptimisticGetImpl<true>(s, key, h, value, found)
+                               : OptimisticGetImpl<false>(s, key, h, value, found);
 }
 
 void PrefetchSlots(const ShardRef& s, KeyHash h) {

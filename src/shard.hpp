@@ -12,6 +12,12 @@
 //   under an undo record, and same-length values inside one aligned 8-byte word, written by one
 //   atomic store. So a holder killed at any instruction leaves records from which Repair()
 //   rebuilds the exact old or new state of the key it was changing.
+// - Checksums: a record's checksum (RecordChecksum: its key's hash and its value) is written
+//   before the record is committed; an in-place update saves the old one in the undo record;
+//   a one-word update names the record in ShardHeader::rehash_rec before its value word and
+//   clears it after the new checksum, so Repair recomputes that one checksum. Repair never
+//   recomputes any other: a mismatch outside those windows is corruption and stays visible to
+//   CheckInvariants (and to reads, when Options::verify_reads).
 #pragma once
 
 #include <pthread.h>
@@ -94,13 +100,14 @@ class Shard {
   // Inserts a key known to be absent.
   void Insert(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
   // Replaces the value (and expiry) of the record in `slot`; `old` is that record, as Find or
-  // RecordAt returned it.
-  void Replace(std::uint64_t slot, const RecordRef& old, std::string_view value,
+  // RecordAt returned it, and h its key's hash.
+  void Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::string_view value,
                std::uint64_t expires_ms);
-  // Adds delta to the value in `slot` if it is 1..8 unsigned ASCII digits inside one aligned
-  // 8-byte word and the sum has as many digits, with one atomic store (as Replace's one-word
-  // case: a crash leaves the old or the new value). Otherwise returns false, changing nothing.
-  bool IncrementInWord(const RecordRef& rec, std::int64_t delta, std::int64_t* result);
+  // Adds delta to the value of `rec` (key hash h) if it is 1..8 unsigned ASCII digits inside
+  // one aligned 8-byte word and the sum has as many digits, with one atomic store of the word
+  // and one of the checksum (as Replace's one-word case: a crash leaves the old or the new
+  // value, and Repair recomputes the checksum). Otherwise returns false, changing nothing.
+  bool IncrementInWord(const RecordRef& rec, KeyHash h, std::int64_t delta, std::int64_t* result);
   // Inserts key, or replaces its value and expiry when present (expired or not).
   void Put(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
   // Removes the record in `slot` (`rec`, as Find or RecordAt returned it).
@@ -129,6 +136,19 @@ class Shard {
     return s_.Record(s_.dense[i % s_.cap], "dense record");
   }
   ShardHeader* header() const { return s_.h; }
+
+  // Whether rec's stored checksum matches its key (whose hash is h) and value.
+  static bool ChecksumMatches(const RecordRef& rec, KeyHash h) {
+    return rec.h->checksum == RecordChecksum(h.hash, rec.value().data(), rec.value_len);
+  }
+  // Throws errc::corrupted, naming the shard, the key and the offset, unless it matches.
+  void VerifyChecksum(const RecordRef& rec, KeyHash h) const {
+    if (!ChecksumMatches(rec, h)) [[unlikely]]
+      RaiseChecksum(rec, h);
+  }
+  void VerifyChecksum(const RecordRef& rec) const { VerifyChecksum(rec, Hash(rec.key())); }
+  // Options::verify_reads of this process's handle: readers verify what they return.
+  bool verify_reads() const { return s_.seg->verify_reads(); }
   const ShardRef& ref() const { return s_; }
 
   // Brings a shard whose lock holder died (or left seq odd) back to a consistent state.
@@ -140,14 +160,17 @@ class Shard {
 
  private:
   std::uint64_t Home(KeyHash h) const { return HomeSlot(h, s_.cap); }
+  // A committed record of key (hash h, for its checksum) in a home block of slot `home` if
+  // one is free, else in a slab or span.
   std::uint64_t NewRecord(std::string_view key, KeyHash h, std::string_view value,
-                          std::uint64_t expires_ms);
+                          std::uint64_t expires_ms, std::uint64_t home);
   void TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home);
   void DenseAppend(std::uint64_t rec_off);
   // rec's position in the dense index, after checking that it leads back to rec.
   std::uint32_t CheckedDensePos(const RecordRef& rec) const;
   void DenseRemove(std::uint32_t pos);
   void Rebuild();
+  [[noreturn, gnu::cold]] void RaiseChecksum(const RecordRef& rec, KeyHash h) const;
 
   ShardRef s_;
 };
@@ -155,7 +178,10 @@ class Shard {
 // Lock-free lookup (seqlock reader): copies the value of `key` without taking the shard mutex,
 // looking first in the key's home blocks and then through the table, validating every offset
 // and length it follows against the segment's bounds, and accepts the
-// result only if the shard's seq was even and unchanged around the read. Returns false when it
+// result only if the shard's seq was even and unchanged around the read. With
+// Segment::verify_reads it then checks the record's checksum against the bytes it copied: a
+// mismatch under an even, unchanged seq is real corruption, and it returns false so that the
+// locked path raises it. Returns false when it
 // could not get a consistent read in a few attempts (a writer kept the shard busy, or died
 // mid-write leaving seq odd): the caller then takes the lock, which also repairs. On true,
 // *found tells whether the key was present and unexpired; the value is in *value.

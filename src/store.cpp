@@ -43,11 +43,14 @@ bool ParseInt64(std::string_view s, std::int64_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-// Finds a key, treating an expired record as absent; *rec is its (checked) record.
+// Finds a key, treating an expired record as absent; *rec is its (checked) record. With
+// Options::verify_reads, a record whose checksum fails raises corrupted (every read and
+// read-modify-write finds its key here).
 std::uint64_t FindLive(Shard& shard, std::string_view key, detail::KeyHash h,
                        detail::RecordRef* rec, std::uint64_t* now_ms = nullptr) {
   std::uint64_t slot = shard.Find(key, h, rec);
   if (slot == kNotFound) return kNotFound;
+  if (shard.verify_reads()) shard.VerifyChecksum(*rec, h);
   if (rec->expires_ms() == 0) return slot;
   std::uint64_t now = detail::os::NowUnixMs();
   if (now_ms) *now_ms = now;
@@ -257,7 +260,7 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   std::int64_t result;
   if (!journal.active() && slot != kNotFound) {
     WriteScope write(shard);
-    if (shard.IncrementInWord(rec, delta, &result)) {  // the hot path
+    if (shard.IncrementInWord(rec, route.hash, delta, &result)) {  // the hot path
       ++shard.header()->sets;
       return result;
     }
@@ -283,10 +286,11 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   journal.Set(key, text, expires);
   WriteScope write(shard);
   std::int64_t in_place;
-  if (slot != kNotFound && journal.active() && shard.IncrementInWord(rec, delta, &in_place)) {
+  if (slot != kNotFound && journal.active() &&
+      shard.IncrementInWord(rec, route.hash, delta, &in_place)) {
     ++shard.header()->sets;
   } else if (slot != kNotFound) {
-    shard.Replace(slot, rec, text, expires);
+    shard.Replace(slot, rec, route.hash, text, expires);
     ++shard.header()->sets;
   } else {
     Put(shard, key, route.hash, text, expires);

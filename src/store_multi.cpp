@@ -22,12 +22,20 @@ namespace {
 
 constexpr int kRandomAttempts = 64;
 
+// The record at dense position pos of a locked shard, its checksum verified when the handle
+// asked for it (Options::verify_reads): the readers below return its key or value.
+detail::RecordRef ReadAt(Shard& shard, std::uint64_t pos) {
+  const detail::RecordRef r = shard.LiveAt(pos);
+  if (shard.verify_reads()) shard.VerifyChecksum(r);
+  return r;
+}
+
 // Visits the live records of a locked shard whose key starts with prefix.
 template <typename F>
 void ForEachLive(Shard& shard, std::string_view prefix, std::uint64_t now_ms, F&& f) {
   const std::uint64_t n = shard.count();
   for (std::uint64_t i = 0; i < n; ++i) {
-    const detail::RecordRef r = shard.LiveAt(i);
+    const detail::RecordRef r = ReadAt(shard, i);
     if (StartsWith(r.key(), prefix) && !r.Expired(now_ms)) f(r);
   }
 }
@@ -287,7 +295,7 @@ std::optional<std::string> Store::random_key(std::string_view prefix) {
   // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
   // over the live matching keys. A rare prefix falls back to a full scan.
   if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
-        const detail::RecordRef r = shard.LiveAt(pos);
+        const detail::RecordRef r = ReadAt(shard, pos);
         if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
         out = std::string(r.key());
         return true;
@@ -340,7 +348,7 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
     ++shard.header()->deletes;
   };
   if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
-        const detail::RecordRef r = shard.LiveAt(pos);
+        const detail::RecordRef r = ReadAt(shard, pos);
         if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
         take(shard, shard.SlotOf(r), r);
         return true;

@@ -733,6 +733,24 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
     c.expected = where + "slot " + std::to_string(i) + ": dense index back-pointer " +
                  std::to_string(wrong) + " is wrong";
   }
+  SECTION("a flipped value byte (record checksum)") {
+    std::uint64_t i = 0;
+    REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
+    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec);
+    REQUIRE(rec->value_len > 0);  // every value is "v<i>"
+    reinterpret_cast<char*>(rec + 1)[rec->key_len] ^= 0x20;
+    c.expected = where + "slot " + std::to_string(i) + ": record at offset " +
+                 std::to_string(r.slots[i].rec) + " (key '";
+  }
+  SECTION("a flipped key byte (record checksum)") {
+    std::uint64_t i = 0;
+    REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
+    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec);
+    reinterpret_cast<char*>(rec + 1)[0] ^= 0x01;
+    // The slot's tag no longer matches the key either; the checksum line names the record.
+    c.expected = where + "slot " + std::to_string(i) + ": record at offset " +
+                 std::to_string(r.slots[i].rec) + " (key '";
+  }
 
   INFO("expected line: " << c.expected);
   // The API...

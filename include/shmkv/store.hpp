@@ -9,9 +9,11 @@
 // every key argument may raise `invalid_argument` (empty key) or `key_too_long`; every mutation
 // may raise `read_only`, `value_too_large` and `store_full`, in which case nothing changed; on a
 // persistent store every mutation may also raise `io_error` (its journal or its last snapshot
-// failed: nothing changed; see sync()).
-// Operations that can raise more say so. Returned strings and vectors are copies: they stay
-// valid after the entry changes.
+// failed: nothing changed; see sync()). Operations that can raise more say so. Any operation
+// that reads the segment may raise `corrupted` when what it follows there is impossible; with
+// Options::verify_reads, every read also raises `corrupted` for a record whose checksum fails
+// (naming the shard, the key and the offset), and check_invariants() reports such records
+// either way. Returned strings and vectors are copies: they stay valid after the entry changes.
 //
 // Multi-key operations are not atomic across the store: set_many and delete_many apply one key
 // at a time (each key atomically); delete_prefix, clear, list, scan, count and size apply

@@ -140,6 +140,13 @@ std::vector<Scenario> Scenarios() {
        {},
        [](shmkv::Store& s) { s.increment_by("ctr", 1); },
        OldOrNew({{"ctr", {"42"}}})},
+      {"same-length overwrite in one word",
+       {},
+       [](shmkv::Store& s) { s.set("ctr", "77"); },
+       OldOrNew({{"ctr", {"77"}}})},
+      {"increment of an 8-digit counter (one word)",
+       [](shmkv::Store& s) { s.set("c8", "12345678"); },
+       [](shmkv::Store& s) { s.increment_by("c8", 1); }, OldOrNew({{"c8", {"12345679"}}})},
       {"increment growing the value", [](shmkv::Store& s) { s.set("ctr", "99999"); },
        [](shmkv::Store& s) { s.increment_by("ctr", 1); }, OldOrNew({{"ctr", {"100000"}}})},
       {"compare_and_swap",
@@ -194,6 +201,7 @@ shmkv::Options Opts(std::uint32_t home_block_bytes = 0) {
   o.shards = 4;
   o.max_keys = 2000;
   o.home_block_bytes = home_block_bytes;
+  o.verify_reads = true;  // every read after a crash also checks the record checksums
   return o;
 }
 
@@ -276,7 +284,17 @@ TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consisten
 
 TEST_CASE("a process killed while repairing a shard leaves the repair to the next one") {
   signal(SIGALRM, OnAlarm);
-  const std::string value(300, 'L');
+  // An out-of-place overwrite (rebuild), and a counter increment (checksum recomputed from
+  // rehash_rec, then rebuild).
+  const bool counter = GENERATE(false, true);
+  const std::string key = counter ? "ctr" : "k5";
+  const std::string value = counter ? "42" : std::string(300, 'L');
+  const std::function<void(shmkv::Store&)> first_op = [&](shmkv::Store& s) {
+    if (counter)
+      s.increment_by(key, 1);
+    else
+      s.set(key, value);
+  };
   long total = 0;
   for (long n = 1;; ++n) {  // first crash: inside an out-of-place overwrite
     bool first_killed = false;
@@ -299,12 +317,12 @@ TEST_CASE("a process killed while repairing a shard leaves the repair to the nex
         waitpid(child, &status, 0);
         return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
       };
-      first_killed = run_child(n, [&](shmkv::Store& s) { s.set("k5", value); });
-      bool second_killed = first_killed && run_child(m, [](shmkv::Store& s) { (void)s.get("k5"); });
+      first_killed = run_child(n, first_op);
+      bool second_killed = first_killed && run_child(m, [&](shmkv::Store& s) { (void)s.get(key); });
       INFO("first crash point " << n << ", second " << m);
       alarm(20);
       std::vector<std::string> violations = store.check_invariants();
-      std::string verdict = OldOrNew({{"k5", {value}}})(before, Contents(store));
+      std::string verdict = OldOrNew({{key, {value}}})(before, Contents(store));
       alarm(0);
       CHECK(violations.empty());
       CHECK(verdict == "");
@@ -315,6 +333,7 @@ TEST_CASE("a process killed while repairing a shard leaves the repair to the nex
     }
     if (!first_killed) break;
   }
-  std::printf("crash points exercised inside repairs: %ld\n", total);
+  std::printf("crash points exercised inside repairs (%s): %ld\n", counter ? "increment" : "set",
+              total);
   CHECK(total > 0);
 }

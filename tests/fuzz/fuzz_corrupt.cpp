@@ -356,7 +356,8 @@ struct Builder {
                         r.off + offsetof(R, dense_pos), 4, map.shard_counts[r.shard],
                         {static_cast<u64>(map.slots_per_shard)});
       case 6:
-        return IntField("arena", "Record.tag", w + "tag", r.off + offsetof(R, tag), 4, 0);
+        return IntField("arena", "Record.checksum", w + "checksum", r.off + offsetof(R, checksum),
+                        4, 0);
       case 7: {
         const u64 at = r.off + 32 + rng.Below(r.key_len);
         SetBytes(at, {static_cast<u8>(img.bytes[at] ^ (1u << rng.Below(8)))});

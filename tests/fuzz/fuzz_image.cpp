@@ -392,8 +392,8 @@ void LayoutMap::Describe(u64 off, std::string* generic, std::string* where) cons
                       : rel < offsetof(R, value_len)  ? "key_len"
                       : rel < offsetof(R, expires_ms) ? "value_len"
                       : rel < offsetof(R, dense_pos)  ? "expires_ms"
-                      : rel < offsetof(R, tag)        ? "dense_pos"
-                      : rel < sizeof(R)               ? "tag"
+                      : rel < offsetof(R, checksum)   ? "dense_pos"
+                      : rel < sizeof(R)               ? "checksum"
                       : rel < sizeof(R) + r->key_len  ? "key"
                                                       : "value";
       g = "Record." + f;
