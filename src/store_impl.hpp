@@ -128,7 +128,9 @@ class WriteScope {
 // Memory-only: a null check, nothing else.
 class Journaled {
  public:
-  explicit Journaled(Store::Impl& im) : p_(im.persist), exceptions_(std::uncaught_exceptions()) {}
+  // (uncaught_exceptions() only when journaling: a memory-only write pays a null check.)
+  explicit Journaled(Store::Impl& im)
+      : p_(im.persist), exceptions_(p_ ? std::uncaught_exceptions() : 0) {}
   ~Journaled() noexcept(false) {
     if (!ticket_) return;
     const bool unwinding = std::uncaught_exceptions() > exceptions_;
