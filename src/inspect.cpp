@@ -280,8 +280,7 @@ std::unique_ptr<Inspector> Inspector::Attach(const std::string& name, bool read_
     if (size == 0)
       Throw(errc::not_found, path + " is not initialized (its creator died before finishing)");
     base = static_cast<std::uint8_t*>(os::Map(fd, size, writable, path));
-    if (std::all_of(base, base + std::min<std::uint64_t>(size, sizeof(SegmentHeader)),
-                    [](std::uint8_t b) { return b == 0; }))
+    if (Segment::BlankHeader(base, size))
       Throw(errc::not_found, path + " is not initialized (its creator died before finishing)");
     // The library's own validation, so both tools give the same code for the same damage.
     const Geometry geo = Segment::CheckHeader(base, size, path);

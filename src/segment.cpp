@@ -256,17 +256,10 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
 
 enum class HeaderVerdict { ok, blank };
 
-// A file whose header is all zero, or shorter than a header and all zero: what a creator
-// that died between creating and writing leaves. Nothing else is ever rebuilt.
-bool BlankHeader(const std::uint8_t* base, std::uint64_t file_size) {
-  const std::uint64_t n = std::min<std::uint64_t>(file_size, sizeof(SegmentHeader));
-  return std::all_of(base, base + n, [](std::uint8_t b) { return b == 0; });
-}
-
 // Blank, or the geometry of a valid header (CheckHeader).
 HeaderVerdict Classify(const std::uint8_t* base, std::uint64_t file_size, const std::string& path,
                        Geometry* geo) {
-  if (BlankHeader(base, file_size)) return HeaderVerdict::blank;
+  if (Segment::BlankHeader(base, file_size)) return HeaderVerdict::blank;
   *geo = Segment::CheckHeader(base, file_size, path);
   return HeaderVerdict::ok;
 }
@@ -298,6 +291,11 @@ void RemoveStaleTemporaries(const std::string& name) {
 }
 
 }  // namespace
+
+bool Segment::BlankHeader(const std::uint8_t* base, std::uint64_t file_size) {
+  const std::uint64_t n = std::min<std::uint64_t>(file_size, sizeof(SegmentHeader));
+  return std::all_of(base, base + n, [](std::uint8_t b) { return b == 0; });
+}
 
 Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
                               const std::string& path) {

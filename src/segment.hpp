@@ -90,6 +90,9 @@ class Segment {
   // Validates a mapped segment header against itself and the file size: magic, version and
   // fingerprint (incompatible_layout), then state, every count and offset (corrupted, naming
   // the field). Returns the geometry to use from then on.
+  // True for a file whose header is all zero (or shorter than a header and all zero): what a
+  // creator that died between creating and writing leaves. Nothing else is ever rebuilt.
+  static bool BlankHeader(const std::uint8_t* base, std::uint64_t file_size);
   static Geometry CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
                               const std::string& path);
 
