@@ -15,6 +15,7 @@
 
 #include "key_hash.hpp"
 #include "layout.hpp"
+#include "segment_image.hpp"
 #include "shard.hpp"
 #include "test_util.hpp"
 
@@ -24,63 +25,6 @@ using namespace testutil;
 namespace det = shmkv::detail;
 
 namespace {
-
-// The segment file mapped read-write, to damage it as a stray write would.
-class Image {
- public:
-  explicit Image(const std::string& name) : path_(segment_path(name)) {
-    fd_ = ::open(path_.c_str(), O_RDWR);
-    REQUIRE(fd_ >= 0);
-    struct stat st {};
-    REQUIRE(::fstat(fd_, &st) == 0);
-    size_ = static_cast<std::size_t>(st.st_size);
-    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-    REQUIRE(p != MAP_FAILED);
-    base_ = static_cast<std::uint8_t*>(p);
-  }
-  ~Image() {
-    ::munmap(base_, size_);
-    ::close(fd_);
-  }
-  Image(const Image&) = delete;
-  Image& operator=(const Image&) = delete;
-  det::SegmentHeader* header() const { return reinterpret_cast<det::SegmentHeader*>(base_); }
-  std::uint32_t shard_of(std::string_view key) const {
-    const std::uint64_t hash = det::HashKey(header()->hash_seed, key);
-    const std::uint32_t bits = header()->shard_bits;
-    return bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - bits));
-  }
-  det::ShardHeader* shard(std::uint32_t i) const {
-    return reinterpret_cast<det::ShardHeader*>(base_ + header()->off_shards) + i;
-  }
-  // The offset of key's record, found through the table as the library does.
-  std::uint64_t record_of(std::string_view key) const {
-    const det::SegmentHeader* h = header();
-    const std::uint64_t hash = det::HashKey(h->hash_seed, key);
-    const std::uint64_t cap = h->slots_per_shard;
-    auto* slots = reinterpret_cast<det::Slot*>(base_ + h->off_slots) + shard_of(key) * cap;
-    for (std::uint64_t i = det::HomeSlot(det::KeyHash{hash}, cap), d = 0; d < cap; ++d) {
-      const det::Slot& s = slots[i];
-      const auto* r = reinterpret_cast<const det::RecordHeader*>(base_ + s.rec);
-      if (s.rec != 0 && r->key_len == key.size() && std::memcmp(r + 1, key.data(), key.size()) == 0)
-        return s.rec;
-      i = (i + 1) % cap;
-    }
-    FAIL("key not found in the image");
-    return 0;
-  }
-  det::RecordHeader* record(std::uint64_t off) const {
-    return reinterpret_cast<det::RecordHeader*>(base_ + off);
-  }
-  char* key_bytes(std::uint64_t off) const { return reinterpret_cast<char*>(record(off) + 1); }
-  char* value_bytes(std::uint64_t off) const { return key_bytes(off) + record(off)->key_len; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::size_t size_ = 0;
-  std::uint8_t* base_ = nullptr;
-};
 
 std::string message_of(const std::function<void()>& fn) {
   try {
@@ -122,8 +66,8 @@ TEST_CASE("checksum: a flipped value byte is caught by check and by every read",
   Store s = Store::open(opts(g.name(), home));
   fill(s);
   REQUIRE(s.check_invariants().empty());
-  Image img(g.name());
-  const std::uint64_t off = img.record_of("key:17");
+  SegmentImage img(g.name());
+  const std::uint64_t off = img.record_offset("key:17");
   img.value_bytes(off)[3] ^= 0x04;  // "value-17..." -> "valqe-17..."
   const std::string at = "offset " + std::to_string(off);
 
@@ -183,8 +127,8 @@ TEST_CASE("checksum: a flipped key byte is caught", "[checksum]") {
   SegmentGuard g(unique_name());
   Store s = Store::open(opts(g.name(), 0));
   fill(s);
-  Image img(g.name());
-  const std::uint64_t off = img.record_of("key:42");
+  SegmentImage img(g.name());
+  const std::uint64_t off = img.record_offset("key:42");
   img.key_bytes(off)[1] ^= 0x01;  // "key:42" -> "kdy:42"
   auto violations = s.check_invariants();
   INFO(violations.size());
@@ -242,8 +186,8 @@ TEST_CASE("checksum: Repair recomputes only the record named in rehash_rec", "[c
   Store s = Store::open(small_options(g.name()));
   fill(s);
   s.set("ctr", "1234");
-  Image img(g.name());
-  const std::uint64_t off = img.record_of("ctr");
+  SegmentImage img(g.name());
+  const std::uint64_t off = img.record_offset("ctr");
   det::ShardHeader* sh = img.shard(img.shard_of("ctr"));
   // What a holder killed between the value word and the checksum (RewriteWord) leaves: the
   // new value, the old checksum, the record named, seq odd.
@@ -261,7 +205,7 @@ TEST_CASE("checksum: Repair recomputes only the record named in rehash_rec", "[c
     if (img.shard_of("key:" + std::to_string(i)) == img.shard_of("ctr"))
       other = "key:" + std::to_string(i);
   REQUIRE(!other.empty());
-  img.value_bytes(img.record_of(other))[0] ^= 0x01;
+  img.value_bytes(img.record_offset(other))[0] ^= 0x01;
   std::memcpy(img.value_bytes(off), "1236", 4);
   sh->rehash_rec = off;
   sh->seq.fetch_add(1);

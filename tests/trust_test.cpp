@@ -20,6 +20,7 @@
 #include "inspect.hpp"
 #include "key_hash.hpp"
 #include "layout.hpp"
+#include "segment_image.hpp"
 #include "shard.hpp"
 #include "shmkv/shmkv.h"
 #include "test_util.hpp"
@@ -41,63 +42,6 @@ shmkv::Options filled_store(const std::string& name) {
   for (int i = 0; i < kKeys; ++i) s.set("key:" + std::to_string(i), "value-" + std::to_string(i));
   return o;
 }
-
-// The segment file mapped read-write, to damage it as another process could.
-class Image {
- public:
-  explicit Image(const std::string& name) : path_(segment_path(name)) {
-    fd_ = ::open(path_.c_str(), O_RDWR);
-    REQUIRE(fd_ >= 0);
-    struct stat st {};
-    REQUIRE(::fstat(fd_, &st) == 0);
-    size_ = static_cast<std::size_t>(st.st_size);
-    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-    REQUIRE(p != MAP_FAILED);
-    base_ = static_cast<std::uint8_t*>(p);
-  }
-  ~Image() {
-    ::munmap(base_, size_);
-    ::close(fd_);
-  }
-  det::SegmentHeader* header() const { return reinterpret_cast<det::SegmentHeader*>(base_); }
-  std::uint8_t* at(std::uint64_t off) const { return base_ + off; }
-  det::ShardHeader* shard(std::uint32_t i) const {
-    return reinterpret_cast<det::ShardHeader*>(at(header()->off_shards)) + i;
-  }
-  // The shard of `key` in the clean image (the top shard_bits bits of its hash).
-  std::uint32_t shard_of(std::string_view key) const {
-    const std::uint64_t hash = det::HashKey(header()->hash_seed, key);
-    const std::uint32_t bits = header()->shard_bits;
-    return bits == 0 ? 0 : static_cast<std::uint32_t>(hash >> (64 - bits));
-  }
-  // The slot of `key` in the clean image (probing as the library does).
-  det::Slot* slot_of(std::string_view key) const {
-    const det::SegmentHeader* h = header();
-    const std::uint64_t hash = det::HashKey(h->hash_seed, key);
-    const std::uint32_t shard = shard_of(key);
-    const std::uint64_t cap = h->slots_per_shard;
-    auto* slots = reinterpret_cast<det::Slot*>(at(h->off_slots)) + shard * cap;
-    for (std::uint64_t i = det::HomeSlot(det::KeyHash{hash}, cap), d = 0; d < cap; ++d) {
-      det::Slot* s = &slots[i];
-      const auto* r = reinterpret_cast<const det::RecordHeader*>(at(s->rec));
-      if (s->rec != 0 && r->key_len == key.size() &&
-          std::memcmp(r + 1, key.data(), key.size()) == 0)
-        return s;
-      i = (i + 1) % cap;
-    }
-    FAIL("key not found in the image");
-    return nullptr;
-  }
-  det::RecordHeader* record_of(std::string_view key) const {
-    return reinterpret_cast<det::RecordHeader*>(at(slot_of(key)->rec));
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::size_t size_ = 0;
-  std::uint8_t* base_ = nullptr;
-};
 
 std::string message_of(const std::function<void()>& fn) {
   try {
@@ -258,7 +202,7 @@ TEST_CASE("trust: a header field that disagrees with the layout is corrupted, ne
     INFO(f.name << " = " << f.bad);
     std::uint64_t old = 0;
     {
-      Image img(g.name());
+      SegmentImage img(g.name());
       std::memcpy(&old, img.at(f.offset), f.width);
       std::memcpy(img.at(f.offset), &f.bad, f.width);
     }
@@ -269,7 +213,7 @@ TEST_CASE("trust: a header field that disagrees with the layout is corrupted, ne
       CHECK(contains(msg, std::string_view(f.name).starts_with("home_") ? "home_" : f.name));
     }
     {
-      Image img(g.name());
+      SegmentImage img(g.name());
       std::memcpy(img.at(f.offset), &old, f.width);
     }
     Store s = Store::open(with_mode(o, OpenMode::attach_only));
@@ -282,12 +226,12 @@ TEST_CASE("trust: only an all-zero header is rebuilt; a zero magic over data is 
   SegmentGuard g(unique_name());
   const shmkv::Options o = filled_store(g.name());
   {
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.header()->magic = 0;  // one word: the rest of the header still describes 1000 keys
   }
   REQUIRE_ERRC(Store::open(o), errc::incompatible_layout);
   {
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.header()->magic = det::kMagic;
   }
   Store s = Store::open(o);
@@ -324,7 +268,7 @@ TEST_CASE("trust: a slot pointing outside the arena gives corrupted on every pat
   SegmentGuard g(unique_name());
   const shmkv::Options o = filled_store(g.name());
   {
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.slot_of("key:5")->rec = 0x7fffffffffffull;
   }
   Store s = Store::open(with_mode(o, OpenMode::attach_only));
@@ -349,7 +293,7 @@ TEST_CASE("trust: a value length past its block never returns the neighbours' by
     INFO("value_len " << bad);
     std::uint32_t old;
     {
-      Image img(g.name());
+      SegmentImage img(g.name());
       old = img.record_of("key:5")->value_len;
       img.record_of("key:5")->value_len = bad;
     }
@@ -359,7 +303,7 @@ TEST_CASE("trust: a value length past its block never returns the neighbours' by
       REQUIRE_ERRC(s.list({.prefix = "key:5"}), errc::corrupted);
       REQUIRE_FALSE(s.check_invariants().empty());
     }
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.record_of("key:5")->value_len = old;
   }
 }
@@ -369,11 +313,11 @@ TEST_CASE("trust: impossible counts and dense entries give corrupted, not a cras
   SegmentGuard g(unique_name());
   const shmkv::Options o = filled_store(g.name());
   SECTION("count above the table") {
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.shard(1)->count.store(1ull << 40);
   }
   SECTION("a dense entry pointing nowhere") {
-    Image img(g.name());
+    SegmentImage img(g.name());
     const det::SegmentHeader* h = img.header();
     auto* dense = reinterpret_cast<std::uint64_t*>(img.at(h->off_dense)) + h->slots_per_shard;
     dense[0] = 12345;  // shard 1, position 0
@@ -399,7 +343,7 @@ TEST_CASE("trust: a forged undo record is dropped by the repair, not applied", "
   {
     // What a hostile writer did in the audit: an undo record far outside the segment, and an
     // odd seq so the next locker repairs, in every shard.
-    Image img(g.name());
+    SegmentImage img(g.name());
     for (std::uint32_t i = 0; i < img.header()->shard_count; ++i) {
       det::ShardHeader* sh = img.shard(i);
       sh->undo_rec = 0x100000000ull;
@@ -421,7 +365,7 @@ TEST_CASE("trust: a shard mutex overwritten with another kind is corrupted at on
   const shmkv::Options o = filled_store(g.name());
   std::uint32_t shard;
   {
-    Image img(g.name());
+    SegmentImage img(g.name());
     shard = img.shard_of("key:5");
     img.shard(shard)->mutex.__data.__kind = 0;  // a plain, non-robust, private mutex
   }
@@ -509,15 +453,15 @@ TEST_CASE("trust: shmkv-inspect and the library give the same code for the same 
     CHECK(tool.code == lib.code);
   };
   SECTION("state 7") {
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.header()->state.store(7);
   }
   SECTION("shard_count 0") {
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.header()->shard_count = 0;
   }
   SECTION("off_dense moved") {
-    Image img(g.name());
+    SegmentImage img(g.name());
     img.header()->off_dense += 64;
   }
   SECTION("a 100-byte file with a valid magic") {
