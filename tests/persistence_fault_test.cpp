@@ -482,9 +482,29 @@ struct CliResult {
 };
 
 // Runs the shmkv CLI built next to this test (../tools/shmkv), as `user` if given (runuser).
-CliResult RunCli(const std::string& args, const std::string& user = "") {
+// The CLI built next to this test. Another user may not be able to reach the build tree (a
+// clone in root's home or in a 0700 temporary directory), so for them it runs from a copy in
+// a directory of its own under /tmp, mode 0755, removed when the test exits.
+std::string CliFor(const std::string& user) {
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe");
-  const std::string bin = (exe.parent_path().parent_path() / "tools" / "shmkv").string();
+  const std::filesystem::path built = exe.parent_path().parent_path() / "tools" / "shmkv";
+  if (user.empty()) return built.string();
+  struct Copy {
+    std::filesystem::path dir = "/tmp/" + unique_name("pcli-bin");
+    explicit Copy(const std::filesystem::path& from) {
+      std::filesystem::create_directory(dir);
+      std::filesystem::permissions(dir, std::filesystem::perms(0755));
+      std::filesystem::copy_file(from, dir / "shmkv");
+      std::filesystem::permissions(dir / "shmkv", std::filesystem::perms(0755));
+    }
+    ~Copy() { std::filesystem::remove_all(dir); }
+  };
+  static const Copy copy(built);
+  return (copy.dir / "shmkv").string();
+}
+
+CliResult RunCli(const std::string& args, const std::string& user = "") {
+  const std::string bin = CliFor(user);
   const std::string err_file = "/tmp/" + unique_name("pcli") + ".err";
   const std::string prefix = user.empty() ? "" : "runuser -u " + user + " -- ";
   const int status = std::system((prefix + bin + " " + args + " >/dev/null 2>" + err_file).c_str());
