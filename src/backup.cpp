@@ -284,7 +284,8 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
     if (i % 4096 == 0) lease.TryRenew();
     Shard& shard = locks[plan.order[i].pos >> 40]->shard();
     const detail::SnapshotEntry& e = entries[plan.order[i].pos & kIndexMask];
-    shard.Insert(e.key, detail::KeyHash{plan.order[i].hash}, e.value, e.expires_ms);
+    const detail::KeyHash h{plan.order[i].hash};
+    shard.Insert(e.key, h, detail::NewValue(h, e.value), e.expires_ms);
     ++shard.header()->sets;
     if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
   }

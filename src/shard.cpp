@@ -84,8 +84,9 @@ KeyHash Shard::Hash(std::string_view key) const {
   return {HashKey(s_.seg->geo().hash_seed, key)};
 }
 
-std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view value,
+std::uint64_t Shard::NewRecord(std::string_view key, const NewValue& new_value,
                                std::uint64_t expires_ms, std::uint64_t home) {
+  const std::string_view value = new_value.bytes;
   std::uint64_t bytes = kRecordHeaderBytes + key.size() + value.size();
   std::uint64_t off = AllocHomeRecord(s_, bytes, home);
   if (off == 0) off = AllocRecord(s_, bytes);
@@ -100,7 +101,7 @@ std::uint64_t Shard::NewRecord(std::string_view key, KeyHash h, std::string_view
   r->value_len = static_cast<std::uint32_t>(value.size());
   r->expires_ms.store(expires_ms, std::memory_order_relaxed);
   r->dense_pos = 0;
-  r->checksum = RecordChecksum(h.hash, value.data(), value.size());
+  r->checksum = new_value.checksum;
   std::memcpy(reinterpret_cast<char*>(r + 1), key.data(), key.size());
   if (!value.empty())
     std::memcpy(reinterpret_cast<char*>(r + 1) + key.size(), value.data(), value.size());
@@ -164,7 +165,7 @@ void Shard::DenseRemove(std::uint32_t pos) {
   s_.h->count.store(last, std::memory_order_relaxed);
 }
 
-void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
+void Shard::Insert(std::string_view key, KeyHash h, const NewValue& value,
                    std::uint64_t expires_ms) {
   const std::uint64_t n = count();
   if ((n + 1) * 100 > s_.cap * kMaxLoadPercent)
@@ -172,7 +173,7 @@ void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
                                 " hash table is full (" + std::to_string(n) + " keys in " +
                                 std::to_string(s_.cap) +
                                 " slots); create the segment with a larger max_keys");
-  std::uint64_t off = NewRecord(key, h, value, expires_ms, Home(h));
+  std::uint64_t off = NewRecord(key, value, expires_ms, Home(h));
   TableInsert(off, h.tag(), Home(h));
   SHMKV_CRASH_POINT("insert.in_table");
   DenseAppend(off);
@@ -180,8 +181,9 @@ void Shard::Insert(std::string_view key, KeyHash h, std::string_view value,
   SHMKV_CRASH_POINT("insert.done");
 }
 
-void Shard::Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::string_view value,
+void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& new_value,
                     std::uint64_t expires_ms) {
+  const std::string_view value = new_value.bytes;
   const std::uint64_t old_expires = old.expires_ms();
   char* value_area = reinterpret_cast<char*>(old.h + 1) + old.key_len;
   unsigned shift = 0;
@@ -194,7 +196,7 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::st
     std::atomic_ref<std::uint64_t> word(*value_word);
     std::uint64_t bytes = word.load(std::memory_order_relaxed);
     std::memcpy(reinterpret_cast<char*>(&bytes) + shift / 8, value.data(), value.size());
-    RewriteWord(s_.h, old, word, bytes, RecordChecksum(h.hash, value.data(), value.size()));
+    RewriteWord(s_.h, old, word, bytes, new_value.checksum);
     return;
   }
   if (old.value_len <= kUndoMax &&
@@ -213,7 +215,7 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::st
     if (!value.empty()) std::memcpy(value_area, value.data(), value.size());
     old.h->value_len = static_cast<std::uint32_t>(value.size());
     SHMKV_CRASH_POINT("replace.in_place_length");
-    old.h->checksum = RecordChecksum(h.hash, value.data(), value.size());
+    old.h->checksum = new_value.checksum;
     old.h->expires_ms.store(expires_ms, std::memory_order_relaxed);
     SetState(old.h, s_.h->seq.load(std::memory_order_relaxed), kLive);
     CrashBarrier();
@@ -225,7 +227,7 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::st
   const std::uint32_t dense_pos = CheckedDensePos(old);  // before the first write
   // Placed as before checksums existed (the home blocks of slot 0, rarely free), not in the
   // key's own home blocks: only the checksum needs the key's hash here.
-  std::uint64_t off = NewRecord(old.key(), h, value, expires_ms, 0);  // throws store_full
+  std::uint64_t off = NewRecord(old.key(), new_value, expires_ms, 0);  // throws store_full
   auto* r = s_.seg->At<RecordHeader>(off);
   r->dense_pos = dense_pos;
   s_.slots[slot].rec = off;
@@ -239,12 +241,13 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::st
 }
 
 void Shard::Put(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms) {
+  const NewValue new_value(h, value);  // first: see NewValue
   RecordRef rec;
   const std::uint64_t slot = Find(key, h, &rec);
   if (slot != kNotFound)
-    Replace(slot, rec, h, value, expires_ms);
+    Replace(slot, rec, new_value, expires_ms);
   else
-    Insert(key, h, value, expires_ms);
+    Insert(key, h, new_value, expires_ms);
 }
 
 bool Shard::EraseKey(std::string_view key, KeyHash h) {

@@ -46,6 +46,16 @@ inline std::uint64_t HomeSlot(KeyHash h, std::uint64_t cap) {
   return (std::uint64_t(std::uint32_t(h.hash)) * cap) >> 32;
 }
 
+// A value about to be written, with its record checksum (RecordChecksum under its key's hash).
+// Writers make it before they look the key up: the hash then runs while the slot and record
+// misses are outstanding, instead of after them.
+struct NewValue {
+  NewValue(KeyHash h, std::string_view v)
+      : bytes(v), checksum(RecordChecksum(h.hash, v.data(), v.size())) {}
+  std::string_view bytes;
+  std::uint32_t checksum;
+};
+
 class ShardLock;
 
 class Shard {
@@ -100,11 +110,11 @@ class Shard {
     std::uint64_t s = s_.h->seq.load(std::memory_order_relaxed);
     s_.h->seq.store(s + 1, std::memory_order_release);
   }
-  // Inserts a key known to be absent.
-  void Insert(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
+  // Inserts a key known to be absent; value was made with the key's hash h.
+  void Insert(std::string_view key, KeyHash h, const NewValue& value, std::uint64_t expires_ms);
   // Replaces the value (and expiry) of the record in `slot`; `old` is that record, as Find or
-  // RecordAt returned it, and h its key's hash.
-  void Replace(std::uint64_t slot, const RecordRef& old, KeyHash h, std::string_view value,
+  // RecordAt returned it, and value was made with its key's hash.
+  void Replace(std::uint64_t slot, const RecordRef& old, const NewValue& value,
                std::uint64_t expires_ms);
   // Adds delta to the value of `rec` (key hash h) if it is 1..8 unsigned ASCII digits inside
   // one aligned 8-byte word and the sum has as many digits, with one atomic store of the word
@@ -163,10 +173,10 @@ class Shard {
 
  private:
   std::uint64_t Home(KeyHash h) const { return HomeSlot(h, s_.cap); }
-  // A committed record of key (hash h, for its checksum) in a home block of slot `home` if
-  // one is free, else in a slab or span.
-  std::uint64_t NewRecord(std::string_view key, KeyHash h, std::string_view value,
-                          std::uint64_t expires_ms, std::uint64_t home);
+  // A committed record of key and value in a home block of slot `home` if one is free, else
+  // in a slab or span.
+  std::uint64_t NewRecord(std::string_view key, const NewValue& value, std::uint64_t expires_ms,
+                          std::uint64_t home);
   void TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home);
   void DenseAppend(std::uint64_t rec_off);
   // rec's position in the dense index, after checking that it leads back to rec.

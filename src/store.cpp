@@ -290,7 +290,7 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
       shard.IncrementInWord(rec, route.hash, delta, &in_place)) {
     ++shard.header()->sets;
   } else if (slot != kNotFound) {
-    shard.Replace(slot, rec, route.hash, text, expires);
+    shard.Replace(slot, rec, detail::NewValue(route.hash, text), expires);
     ++shard.header()->sets;
   } else {
     Put(shard, key, route.hash, text, expires);
