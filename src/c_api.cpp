@@ -32,9 +32,6 @@ namespace {
 
 using shmkv::errc;
 
-static_assert(SHMKV_EIO_ERROR == -static_cast<int>(errc::io_error));
-static_assert(SHMKV_EINVALID_ARGUMENT == -static_cast<int>(errc::invalid_argument));
-static_assert(SHMKV_ELIMIT_EXCEEDED == -static_cast<int>(errc::limit_exceeded));
 static_assert(sizeof(shmkv_options) == 48);  // 40 before trusted_group: options_size tells
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
 
@@ -186,51 +183,30 @@ extern "C" {
 
 const char* shmkv_errname(int code) {
   switch (code) {
+    case SHMKV_OK:
+      return "ok";
+#define SHMKV_ERRNAME_CASE(name, NAME, number, description) \
+  case SHMKV_E##NAME:                                       \
+    return #name;
+      SHMKV_ERROR_CODES(SHMKV_ERRNAME_CASE)
+#undef SHMKV_ERRNAME_CASE
     case SHMKV_ETOOSMALL:
       return "too_small";
     case SHMKV_ENOMEM:
       return "no_memory";
   }
-  if (code > 0 || code < -static_cast<int>(errc::io_error)) return "unknown";
-  return shmkv::errc_name(static_cast<errc>(-code));
+  return "unknown";
 }
 
 const char* shmkv_strerror(int code) {
   switch (code) {
     case SHMKV_OK:
       return "success";
-    case SHMKV_EINVALID_ARGUMENT:
-      return "invalid argument";
-    case SHMKV_EKEY_TOO_LONG:
-      return "key longer than the store's max_key_bytes";
-    case SHMKV_EVALUE_TOO_LARGE:
-      return "value longer than the store's max_value_bytes";
-    case SHMKV_ESTORE_FULL:
-      return "no room left in the store";
-    case SHMKV_ENOT_A_NUMBER:
-      return "value is not a decimal int64";
-    case SHMKV_EOVERFLOW:
-      return "int64 overflow";
-    case SHMKV_ECLOSED:
-      return "store handle is closed";
-    case SHMKV_EREAD_ONLY:
-      return "store handle is read-only";
-    case SHMKV_EALREADY_EXISTS:
-      return "segment already exists";
-    case SHMKV_ENOT_FOUND:
-      return "segment not found";
-    case SHMKV_EINCOMPATIBLE_LAYOUT:
-      return "segment has an incompatible layout";
-    case SHMKV_EPERMISSION_DENIED:
-      return "permission denied";
-    case SHMKV_ECORRUPTED:
-      return "segment is corrupted";
-    case SHMKV_EBUSY:
-      return "busy";
-    case SHMKV_ELIMIT_EXCEEDED:
-      return "limit exceeded";
-    case SHMKV_EIO_ERROR:
-      return "I/O or internal error";
+#define SHMKV_STRERROR_CASE(name, NAME, number, description) \
+  case SHMKV_E##NAME:                                        \
+    return description;
+      SHMKV_ERROR_CODES(SHMKV_STRERROR_CASE)
+#undef SHMKV_STRERROR_CASE
     case SHMKV_ETOOSMALL:
       return "buffer too small";
     case SHMKV_ENOMEM:

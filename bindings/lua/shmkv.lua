@@ -104,7 +104,13 @@ M.version = ffi.string(C.shmkv_version())
 -- Codes (shmkv.h): M.codes.key_too_long == -2 ...
 local ETOOSMALL = -100
 M.codes = {}
-for code = -16, 0 do M.codes[ffi.string(C.shmkv_errname(code))] = code end
+do  -- every code the library names (its SHMKV_ERROR_CODES table), from 0 downwards
+  local code = 0
+  while ffi.string(C.shmkv_errname(code)) ~= "unknown" do
+    M.codes[ffi.string(C.shmkv_errname(code))] = code
+    code = code - 1
+  end
+end
 M.codes.too_small, M.codes.no_memory = -100, -101
 
 local function raise(code, message, level)

@@ -251,6 +251,7 @@ do
   local code, cname = shmkv.error_code("x.lua:3: shmkv.store_full(-4): no room")
   eq(code, -4); eq(cname, "store_full")
   eq(shmkv.error_code("other error"), nil)
+  eq(shmkv.codes.invalid_argument, -1); eq(shmkv.codes.io_error, -16); eq(shmkv.codes.ok, 0)
   eq(shmkv.version:match("^%d+%.%d+%.%d+$") ~= nil, true)
 end
 

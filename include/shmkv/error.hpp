@@ -10,26 +10,32 @@
 #include <string>
 #include <system_error>
 
+#include "shmkv/error_codes.h"
+
 namespace shmkv {
 
+// ok, then one code per entry of SHMKV_ERROR_CODES (error_codes.h), which says what each means:
+//   invalid_argument     malformed name, empty key, bad option or argument value
+//   key_too_long         key longer than the segment's max_key_bytes
+//   value_too_large      value longer than the segment's max_value_bytes
+//   store_full           no room in the segment (arena or hash table); nothing changed
+//   not_a_number         increment_by on a value that is not an ASCII decimal int64
+//   overflow             increment_by would leave the int64 range
+//   closed               the Store handle was closed (or moved from)
+//   read_only            a mutation on a handle opened with OpenMode::read_only
+//   already_exists       OpenMode::create_only and the segment exists
+//   not_found            OpenMode::attach_only / destroy and the segment does not exist
+//   incompatible_layout  the segment was made by another layout version or build
+//   permission_denied    the OS refused access, or the segment or a file is not trusted
+//   corrupted            a shard, snapshot or journal failed verification
+//   busy                 a lock could not be taken in bounded time
+//   limit_exceeded       a caller-set budget (e.g. restore max_entries) was exceeded
+//   io_error             an OS call failed for another reason
 enum class errc : int {
   ok = 0,
-  invalid_argument = 1,      // malformed name, empty key, bad option value
-  key_too_long = 2,          // key longer than the segment's max_key_bytes
-  value_too_large = 3,       // value longer than the segment's max_value_bytes
-  store_full = 4,            // no room in the segment (arena or hash table); nothing changed
-  not_a_number = 5,          // increment_by on a value that is not an ASCII decimal int64
-  overflow = 6,              // increment_by would leave the int64 range
-  closed = 7,                // the Store handle was closed (or moved from)
-  read_only = 8,             // a mutation on a handle opened with OpenMode::read_only
-  already_exists = 9,        // OpenMode::create_only and the segment exists
-  not_found = 10,            // OpenMode::attach_only / destroy and the segment does not exist
-  incompatible_layout = 11,  // the segment was made by another layout version or build
-  permission_denied = 12,    // the OS refused access to the segment or a file
-  corrupted = 13,            // a shard, snapshot or journal failed verification
-  busy = 14,                 // a lock could not be taken in bounded time
-  limit_exceeded = 15,       // a caller-set budget (e.g. restore max_entries) was exceeded
-  io_error = 16,             // an OS call failed for another reason
+#define SHMKV_ERRC_ENUMERATOR(name, NAME, number, description) name = number,
+  SHMKV_ERROR_CODES(SHMKV_ERRC_ENUMERATOR)
+#undef SHMKV_ERRC_ENUMERATOR
 };
 
 const std::error_category& error_category() noexcept;

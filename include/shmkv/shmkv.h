@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shmkv/error_codes.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -45,22 +47,13 @@ extern "C" {
 /* Error codes: 0 is success; SHMKV_E<NAME> == -(int)shmkv::errc::<name>. */
 
 #define SHMKV_OK 0
-#define SHMKV_EINVALID_ARGUMENT (-1)     /* malformed name, empty key, bad option or argument */
-#define SHMKV_EKEY_TOO_LONG (-2)         /* key longer than the segment's max_key_bytes */
-#define SHMKV_EVALUE_TOO_LARGE (-3)      /* value longer than the segment's max_value_bytes */
-#define SHMKV_ESTORE_FULL (-4)           /* no room in the segment; nothing changed */
-#define SHMKV_ENOT_A_NUMBER (-5)         /* shmkv_incr on a value that is not a decimal int64 */
-#define SHMKV_EOVERFLOW (-6)             /* shmkv_incr would leave the int64 range */
-#define SHMKV_ECLOSED (-7)               /* the handle is closed or was inherited across fork() */
-#define SHMKV_EREAD_ONLY (-8)            /* a mutation on a handle opened read-only */
-#define SHMKV_EALREADY_EXISTS (-9)       /* SHMKV_CREATE_ONLY and the segment exists */
-#define SHMKV_ENOT_FOUND (-10)           /* SHMKV_ATTACH_ONLY / destroy: no such segment */
-#define SHMKV_EINCOMPATIBLE_LAYOUT (-11) /* made by another layout version or build */
-#define SHMKV_EPERMISSION_DENIED (-12)   /* the OS refused access */
-#define SHMKV_ECORRUPTED (-13)           /* a shard failed verification */
-#define SHMKV_EBUSY (-14)                /* a lock could not be taken in bounded time */
-#define SHMKV_ELIMIT_EXCEEDED (-15)      /* a caller-set budget was exceeded */
-#define SHMKV_EIO_ERROR (-16)            /* an OS call failed, or an unexpected internal error */
+/* SHMKV_EINVALID_ARGUMENT (-1) ... SHMKV_EIO_ERROR (-16): one per entry of SHMKV_ERROR_CODES
+ * (error_codes.h, which says what each means). */
+enum shmkv_error_code {
+#define SHMKV_C_ERROR_ENUMERATOR(name, NAME, number, description) SHMKV_E##NAME = -(number),
+  SHMKV_ERROR_CODES(SHMKV_C_ERROR_ENUMERATOR)
+#undef SHMKV_C_ERROR_ENUMERATOR
+};
 /* Codes of the C API only (no shmkv::errc counterpart). */
 #define SHMKV_ETOOSMALL (-100) /* a caller buffer is too small; *len has the size needed */
 #define SHMKV_ENOMEM (-101)    /* memory allocation failed in this process */
@@ -96,13 +89,13 @@ typedef struct shmkv_store shmkv_store; /* opaque */
  * appended in later versions: callers pass sizeof(shmkv_options) to shmkv_open, and fields
  * beyond what a caller passes take their defaults. */
 typedef struct shmkv_options {
-  int32_t open_mode;        /* SHMKV_CREATE_OR_ATTACH (default) .. SHMKV_READ_ONLY */
-  uint32_t shards;          /* power of two; 0 = from the core count (default) */
-  uint64_t size_bytes;      /* total segment bytes; default 64 MiB */
-  uint32_t max_key_bytes;   /* 1..65535; default 1024 */
-  uint32_t max_value_bytes; /* default 1 MiB */
-  uint64_t max_keys;        /* 0 = size_bytes / 256 (default) */
-  uint32_t mode;            /* file mode of a new segment; default 0600 */
+  int32_t open_mode;         /* SHMKV_CREATE_OR_ATTACH (default) .. SHMKV_READ_ONLY */
+  uint32_t shards;           /* power of two; 0 = from the core count (default) */
+  uint64_t size_bytes;       /* total segment bytes; default 64 MiB */
+  uint32_t max_key_bytes;    /* 1..65535; default 1024 */
+  uint32_t max_value_bytes;  /* default 1 MiB */
+  uint64_t max_keys;         /* 0 = size_bytes / 256 (default) */
+  uint32_t mode;             /* file mode of a new segment; default 0600 */
   uint32_t home_block_bytes; /* 0 = none (default); see Options::home_block_bytes */
   int64_t trusted_group;     /* gid the store is shared with on purpose, or -1 = none (default);
                                 see Options::trusted_group */
@@ -275,7 +268,7 @@ typedef struct shmkv_info {
   uint64_t recoveries;       /* shard repairs after a lock holder died, summed */
   uint32_t home_block_bytes; /* 0 = no home blocks */
   uint32_t pad;
-  uint64_t home_records;     /* records stored in their home blocks */
+  uint64_t home_records; /* records stored in their home blocks */
 } shmkv_info;
 
 typedef struct shmkv_shard_info {

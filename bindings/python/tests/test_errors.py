@@ -7,8 +7,24 @@ import shmkv
 from shmkv import _capi
 
 
+def library_codes():
+    """Every code the C library names (its SHMKV_ERROR_CODES table), -1 downwards."""
+    codes, code = [], -1
+    while _capi.lib.shmkv_errname(code).decode() != "unknown":
+        codes.append(code)
+        code -= 1
+    return codes
+
+
+def test_the_python_classes_are_exactly_the_library_codes():
+    codes = library_codes()
+    assert len(codes) >= 16
+    python_codes = {cls.code for cls in shmkv.errors._BY_CODE.values()}
+    assert python_codes == set(codes) | {-100, -101}  # + the C API's too_small, no_memory
+
+
 def test_every_code_has_an_exception_named_like_the_c_api():
-    for code in list(range(-16, 0)) + [-101]:
+    for code in library_codes() + [-101]:
         err = shmkv.error_for_code(code, "msg")
         assert isinstance(err, shmkv.Error)
         assert err.code == code
