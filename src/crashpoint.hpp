@@ -12,10 +12,6 @@ namespace shmkv::detail {
 void CrashPoint(const char* where);
 // Resets this process's count and kills it at the n-th crash point from now (0 = never).
 void ArmCrashPoint(long n);
-// Crash points passed since the last ArmCrashPoint() (or process start).
-long CrashPointsPassed();
-// Name of the last crash point passed, for messages.
-const char* LastCrashPoint();
 }  // namespace shmkv::detail
 #define SHMKV_CRASH_POINT(where) ::shmkv::detail::CrashPoint(where)
 #else

@@ -141,11 +141,6 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
-std::string BaseName(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 int CreateNew(const std::string& path, std::uint32_t mode) {
   int fd = Injected(DiskCall::create)
                ? -1
@@ -169,12 +164,6 @@ int OpenReadTrusted(const std::string& path, const Trust& trusted_group) {
     ::close(fd);
     throw;
   }
-  return fd;
-}
-
-int OpenReadWrite(const std::string& path) {
-  int fd = Injected(DiskCall::open) ? -1 : ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) ThrowDisk(errno, "open " + path);
   return fd;
 }
 

@@ -33,14 +33,12 @@ void CheckTrustedDir(const std::string& dir, const Trust& trusted_group);
 // Names in dir (no "." / ".."). Throws not_found when dir does not exist.
 std::vector<std::string> ListDir(const std::string& dir);
 std::string DirName(const std::string& path);
-std::string BaseName(const std::string& path);
 
 // Creates a new file (O_EXCL, mode 0600 unless told). Throws already_exists if it exists.
 int CreateNew(const std::string& path, std::uint32_t mode = 0600);
 int OpenRead(const std::string& path);
 // O_NOFOLLOW open for reading plus os::CheckTrusted (permission_denied otherwise).
 int OpenReadTrusted(const std::string& path, const Trust& trusted_group);
-int OpenReadWrite(const std::string& path);
 void Close(int fd) noexcept;
 void WriteAll(int fd, const void* data, std::size_t len, const std::string& path);
 void PwriteAll(int fd, const void* data, std::size_t len, std::uint64_t offset,

@@ -174,7 +174,6 @@ class JournalWriter {
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   std::string error() const;  // the failure ("journal <path> failed: <call> ...: <errno>")
   std::uint64_t max_appended_seq() const;
-  FsyncPolicy policy() const { return policy_; }
   // Stamps the store identity into the headers of files created from now on.
   void SetStoreId(std::uint32_t id32);
   // A store shared with a group: new files get this group and mode 0640.

@@ -90,8 +90,6 @@ class Persistence {
   // Makes the background thread take a snapshot as soon as it can (after a recovery).
   void RequestSnapshot();
 
-  const Config& config() const { return cfg_; }
-
  private:
   struct State;
   State& St();
