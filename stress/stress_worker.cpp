@@ -231,7 +231,7 @@ void Worker::Sabotage() {
   if (cfg_.sabotage == "counter") {
     store_.increment_by(HotKey(0), 1);
   } else if (cfg_.sabotage == "queue") {
-    store_.pop_random(kQueuePrefix);
+    (void)store_.pop_random(kQueuePrefix);  // the item is lost on purpose: the checker must notice
   } else if (st_[k].kind == kPresent && cfg_.sabotage == "lost") {
     store_.set(key, ValueOf(k, Fresh(k)));
   } else if (st_[k].kind == kPresent && cfg_.sabotage == "torn") {

@@ -163,14 +163,16 @@ class Store {
   std::int64_t increment_by(std::string_view key, std::int64_t delta);
 
   // --- atomic helpers ---
-  GetOrSetResult get_or_set(std::string_view key, std::string_view value);
-  SwapResult swap(std::string_view key, std::string_view value);
+  // Their results say what happened ([[nodiscard]]: dropping one is a bug), as pop_random's.
+  [[nodiscard]] GetOrSetResult get_or_set(std::string_view key, std::string_view value);
+  [[nodiscard]] SwapResult swap(std::string_view key, std::string_view value);
   // expected == std::nullopt: succeeds only if the key is absent.
-  bool compare_and_swap(std::string_view key, std::optional<std::string_view> expected,
-                        std::string_view value);
-  bool compare_and_delete(std::string_view key, std::string_view expected);
-  bool set_if_absent(std::string_view key, std::string_view value,
-                     std::chrono::milliseconds ttl = {});
+  [[nodiscard]] bool compare_and_swap(std::string_view key,
+                                      std::optional<std::string_view> expected,
+                                      std::string_view value);
+  [[nodiscard]] bool compare_and_delete(std::string_view key, std::string_view expected);
+  [[nodiscard]] bool set_if_absent(std::string_view key, std::string_view value,
+                                   std::chrono::milliseconds ttl = {});
 
   // --- TTL ---
   // Sets a key's TTL (zero removes it). False if the key is absent.
@@ -205,7 +207,7 @@ class Store {
                                        bool unique = false);
   // Atomically picks a uniformly random live key with the prefix and removes it. Two processes
   // never pop the same entry.
-  std::optional<Entry> pop_random(std::string_view prefix = {});
+  [[nodiscard]] std::optional<Entry> pop_random(std::string_view prefix = {});
 
   // --- whole store ---
   std::size_t size();  // live (unexpired) keys

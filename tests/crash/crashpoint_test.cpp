@@ -151,13 +151,13 @@ std::vector<Scenario> Scenarios() {
        [](shmkv::Store& s) { s.increment_by("ctr", 1); }, OldOrNew({{"ctr", {"100000"}}})},
       {"compare_and_swap",
        {},
-       [](shmkv::Store& s) { s.compare_and_swap("k3", s.get("k3").value(), "swapped-in"); },
+       [](shmkv::Store& s) { (void)s.compare_and_swap("k3", s.get("k3").value(), "swapped-in"); },
        OldOrNew({{"k3", {"swapped-in"}}})},
       {"get_or_set",
        {},
-       [](shmkv::Store& s) { s.get_or_set("gos", "mine"); },
+       [](shmkv::Store& s) { (void)s.get_or_set("gos", "mine"); },
        OldOrNew({{"gos", {"mine"}}})},
-      {"pop_random", {}, [](shmkv::Store& s) { s.pop_random("q:"); }, SomeGone("q:", 1)},
+      {"pop_random", {}, [](shmkv::Store& s) { (void)s.pop_random("q:"); }, SomeGone("q:", 1)},
       {"TTL reclaim by a later write",
        [](shmkv::Store& s) {
          for (int i = 0; i < 40; ++i)
