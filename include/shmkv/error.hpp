@@ -3,8 +3,8 @@
 // Every real failure is thrown as shmkv::Error, a std::system_error whose code() belongs to
 // shmkv's error category and whose what() names the offending value ("key is 300 bytes;
 // max_key_bytes is 255"). Expected outcomes are values, never errors: a missing key is an empty
-// std::optional, a lost compare-and-swap is `false`. Boost exceptions and raw errno never leave
-// the library. The C API maps the same codes to negative ints.
+// std::optional, a lost compare-and-swap is `false`. Raw errno and the exceptions of the
+// libraries shmkv uses never leave it. The C API maps the same codes to negative ints.
 #pragma once
 
 #include <string>
