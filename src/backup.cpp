@@ -1,4 +1,5 @@
-// backup.cpp: Store::backup, restore, sync, snapshot and recovery_report.
+// backup.cpp: the shared-memory engine's backup, restore, sync, snapshot and recovery report
+// (ShmEngine, shm_engine.hpp).
 //
 // Backup and restore hold SegmentHeader::backup_lease (pid + deadline, renewed before every
 // shard), so a second concurrent backup or restore of the same store, from any process, gets
@@ -24,8 +25,8 @@
 #include "file_io.hpp"
 #include "os.hpp"
 #include "persistence.hpp"
+#include "shm_engine.hpp"
 #include "snapshot.hpp"
-#include "store_impl.hpp"
 
 namespace shmkv {
 
@@ -199,10 +200,9 @@ RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::Snapshot
 
 }  // namespace
 
-BackupResult Store::backup(const std::string& path) {
-  Impl& im = impl();
+BackupResult detail::ShmEngine::Backup(const std::string& path) {
+  ShmEngine& im = *this;
   detail::Segment* seg = im.segment();
-  if (path.empty()) detail::Throw(errc::invalid_argument, "backup path is empty");
   const std::uint64_t t0 = detail::os::NowMonotonicNs();
   BackupLease lease(seg, "back up");
   detail::SnapshotWriteOptions o;
@@ -217,12 +217,10 @@ BackupResult Store::backup(const std::string& path) {
   return out;
 }
 
-RestoreResult Store::restore(const std::string& path, const RestoreOptions& options) {
-  Impl& im = impl();
-  im.CheckWritable();
+RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreOptions& options) {
+  ShmEngine& im = *this;
   detail::Segment* seg = im.segment();
   const detail::SegmentHeader* h = seg->header();
-  if (path.empty()) detail::Throw(errc::invalid_argument, "restore path is empty");
   // Read and verify the file before taking the lease: reading needs no lock, and a file that
   // cannot be read (a FIFO, a directory) is refused without blocking anyone.
   const std::string file = detail::fileio::AbsolutePath(path);
@@ -295,20 +293,20 @@ RestoreResult Store::restore(const std::string& path, const RestoreOptions& opti
   return plan.result;
 }
 
-RecoveryReport Store::recovery_report() {
-  Impl& im = impl();
+RecoveryReport detail::ShmEngine::GetRecoveryReport() {
+  ShmEngine& im = *this;
   im.segment();
   return im.recovery;
 }
 
-void Store::sync() {
-  Impl& im = impl();
+void detail::ShmEngine::Sync() {
+  ShmEngine& im = *this;
   im.segment();
   if (im.persist) im.persist->Sync();
 }
 
-BackupResult Store::snapshot() {
-  Impl& im = impl();
+BackupResult detail::ShmEngine::Snapshot() {
+  ShmEngine& im = *this;
   detail::Segment* seg = im.segment();
   if (!im.persist)
     detail::Throw(errc::invalid_argument,

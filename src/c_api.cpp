@@ -3,14 +3,11 @@
 // Every entry point runs its body inside Call(), which turns shmkv::Error into -code,
 // std::bad_alloc into SHMKV_ENOMEM and anything else into SHMKV_EIO_ERROR, recording the message
 // in a thread-local buffer (fixed size: recording an error never allocates or throws).
-// Handles remember the fork generation they were opened in; a pthread_atfork child handler bumps
-// the generation, so a handle inherited across fork() fails with SHMKV_ECLOSED instead of
-// sharing (and on close, freeing) the parent's registration.
-#include <pthread.h>
+// A handle inherited across fork() fails with SHMKV_ECLOSED, and closing it leaves the parent's
+// registration alone: the Store front's fork guard (store.cpp) does both.
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,8 +21,6 @@
 
 struct shmkv_store {
   std::unique_ptr<shmkv::Store> store;
-  unsigned fork_generation;
-  pid_t pid;
 };
 
 namespace {
@@ -34,12 +29,6 @@ using shmkv::errc;
 
 static_assert(sizeof(shmkv_options) == 48);  // 40 before trusted_group: options_size tells
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
-
-std::atomic<unsigned> g_fork_generation{0};
-
-void OnForkChild() {
-  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
-}
 
 // --- last error ---
 
@@ -93,10 +82,6 @@ int Call(F&& body) noexcept {
 
 shmkv::Store& S(shmkv_store* h) {
   if (h == nullptr) Throw(errc::invalid_argument, "store handle is NULL");
-  if (h->fork_generation != g_fork_generation.load(std::memory_order_relaxed))
-    Throw(errc::closed, "this handle was opened by process " + std::to_string(h->pid) +
-                            " and inherited across fork(); open a new handle in process " +
-                            std::to_string(::getpid()));
   if (!h->store->is_open()) Throw(errc::closed, "the store handle is closed");
   return *h->store;
 }
@@ -254,8 +239,6 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
   return Call([&] {
     Require(out, "out (the handle pointer)");
     *out = nullptr;
-    static const int atfork = pthread_atfork(nullptr, nullptr, &OnForkChild);
-    if (atfork != 0) Throw(errc::io_error, "pthread_atfork failed");
     shmkv_options o;
     shmkv_options_init(&o);
     if (options != nullptr) {
@@ -281,8 +264,6 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
     if (o.trusted_group >= 0) opts.trusted_group = static_cast<std::uint32_t>(o.trusted_group);
     auto handle = std::make_unique<shmkv_store>();
     handle->store = std::make_unique<shmkv::Store>(shmkv::Store::open(opts));
-    handle->fork_generation = g_fork_generation.load(std::memory_order_relaxed);
-    handle->pid = ::getpid();
     *out = handle.release();
     return 0;
   });
@@ -290,9 +271,7 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
 
 void shmkv_close(shmkv_store* h) {
   if (h == nullptr) return;
-  if (h->fork_generation != g_fork_generation.load(std::memory_order_relaxed))
-    (void)h->store.release();  // inherited: leave the mapping and the parent's registration alone
-  delete h;                    // ~Store is noexcept
+  delete h;  // ~Store is noexcept; it leaves an inherited handle's state to the parent
 }
 
 int shmkv_destroy(const char* name) {

@@ -2,6 +2,7 @@
 #include "os.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -182,6 +184,16 @@ std::uint64_t NowMonotonicNs() {
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
          static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+namespace {
+std::atomic<std::uint64_t> g_fork_generation{0};
+[[maybe_unused]] const int g_atfork_registered = ::pthread_atfork(
+    nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+}  // namespace
+
+std::uint64_t ForkGeneration() {
+  return g_fork_generation.load(std::memory_order_relaxed);
 }
 
 std::uint64_t RandomSeed() {

@@ -98,6 +98,10 @@ std::string ErrnoText(int err);
 std::uint64_t NowUnixMs();
 std::uint64_t NowMonotonicNs();
 std::uint64_t RandomSeed();
+// How many fork()s lie between the process start and the calling process (a pthread_atfork
+// child handler counts them): a handle that remembers the generation it was opened in knows,
+// with one load, that it was inherited across fork(). The one fork detector of the library.
+std::uint64_t ForkGeneration();
 unsigned CpuCount();
 
 }  // namespace shmkv::detail::os

@@ -32,7 +32,7 @@
 #include "segment.hpp"
 #include "shard.hpp"
 #include "snapshot.hpp"
-#include "store_impl.hpp"
+#include "shm_engine.hpp"
 #include "throw.hpp"
 
 namespace shmkv::detail {
@@ -47,13 +47,6 @@ constexpr std::size_t kMaxJournalFiles = 32;
 // After a failure, the background thread retries a snapshot (the cure) after this, doubling up
 // to the snapshot interval.
 constexpr std::uint64_t kFailureRetryMs = 1000;
-
-std::atomic<std::uint64_t> g_fork_gen{0};
-std::once_flag g_atfork_once;
-
-void OnForkChild() {
-  g_fork_gen.fetch_add(1, std::memory_order_relaxed);
-}
 
 std::uint64_t CoarseMonotonicMs() {
   timespec ts;
@@ -132,14 +125,13 @@ struct Persistence::State {
 
 Persistence::Persistence(Segment* seg, Config config)
     : seg_(seg), hdr_(seg->header()), cfg_(std::move(config)) {
-  std::call_once(g_atfork_once, [] { ::pthread_atfork(nullptr, nullptr, OnForkChild); });
   DirIdentity id;
   if (ReadDirIdentity(cfg_.dir, &id, cfg_.trusted_group)) store_id_ = id.id;
   StartState();
 }
 
 void Persistence::StartState() {
-  fork_gen_ = g_fork_gen.load(std::memory_order_relaxed);
+  fork_gen_ = os::ForkGeneration();
   JournalFileHeader proto;
   proto.epoch = seg_->geo().hash_seed;
   proto.shard_count = seg_->geo().shard_count;
@@ -157,7 +149,7 @@ Persistence::~Persistence() {
 
 std::string Persistence::Close() noexcept {
   if (!st_) return {};
-  if (fork_gen_ != g_fork_gen.load(std::memory_order_relaxed)) {
+  if (fork_gen_ != os::ForkGeneration()) {
     // A forked child holding the parent's handle: the threads and the file are the parent's.
     (void)st_.release();
     return {};
@@ -214,7 +206,7 @@ std::string Persistence::Close() noexcept {
 }
 
 Persistence::State& Persistence::St() {
-  if (fork_gen_ != g_fork_gen.load(std::memory_order_relaxed)) {
+  if (fork_gen_ != os::ForkGeneration()) {
     // Used in a forked child (unsupported, see store.hpp, but never write into the parent's
     // file): leak the parent's state, whose mutex may be held, and start a journal of our own.
     (void)st_.release();

@@ -129,9 +129,6 @@ bool ReadDirIdentity(const std::string& dir, DirIdentity* out,
 void WriteDirIdentity(const std::string& dir, const DirIdentity& id,
                       const std::optional<std::uint32_t>& trusted_group);
 
-// Store::open: opens the segment (recovering it from the directory when it must be created and
-// Options::persistence is set) and sets up journaling when the segment is persistent.
-void OpenStore(Store::Impl& im, const Options& options);
 
 // Leases last this long unless renewed (snapshot and backup writers renew before every shard).
 inline constexpr std::uint64_t kLeaseSeconds = 120;

@@ -24,8 +24,8 @@
 #include "persistence.hpp"
 #include "segment.hpp"
 #include "shard.hpp"
+#include "shm_engine.hpp"
 #include "snapshot.hpp"
-#include "store_impl.hpp"
 #include "throw.hpp"
 
 namespace shmkv::detail {
@@ -586,9 +586,8 @@ std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryR
   });
 }
 
-}  // namespace
-
-void OpenStore(Store::Impl& im, const Options& options) {
+// The segment, then journaling when it is persistent.
+void OpenStore(ShmEngine& im, const Options& options) {
   im.seg =
       options.persistence ? OpenPersistentSegment(options, &im.recovery) : Segment::Open(options);
   im.seg->set_verify_reads(options.verify_reads);
@@ -625,6 +624,16 @@ void OpenStore(Store::Impl& im, const Options& options) {
   // After a replay, write a snapshot soon: it makes the replayed journals deletable.
   if (im.recovery.performed && im.recovery.records_applied + im.recovery.truncated.size() > 0)
     im.persist->RequestSnapshot();
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> OpenShmEngine(const Options& options) {
+  auto engine = std::make_unique<ShmEngine>();
+  engine->read_only = options.open_mode == OpenMode::read_only;
+  OpenStore(*engine, options);
+  engine->AdoptLimits(options.name);
+  return engine;
 }
 
 }  // namespace shmkv::detail

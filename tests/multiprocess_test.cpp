@@ -349,3 +349,33 @@ TEST_CASE("test_util: a hung child is killed at the deadline instead of blocking
   REQUIRE(run_in_child([] { return 7; }) == 7);
   REQUIRE(run_in_child([]() -> int { throw shmkv::Error(errc::busy, "x"); }) == kChildException);
 }
+
+TEST_CASE(
+    "multiprocess: a Store inherited across fork() is closed in the child, and leaving "
+    "it there leaves the parent's handle working",
+    "[multiprocess][fork]") {
+  SegmentGuard g(unique_name("fork"));
+  Store s = Store::open(small_options(g.name()));
+  s.set("k", "parent");
+  int status = run_in_child([&] {
+    if (outcome_of([&] { s.set("k", "child"); }) != errc::closed) return 1;
+    if (outcome_of([&] { (void)s.get("k"); }) != errc::closed) return 2;
+    try {
+      (void)s.size();
+      return 3;
+    } catch (const shmkv::Error& e) {
+      if (std::string(e.what()).find("fork") == std::string::npos) return 4;
+    }
+    s.close();  // must not close the parent's journal or free its registration
+    Store own = Store::open(small_options(g.name()));
+    own.set("k", "child");
+    return 0;
+  });
+  CHECK(status == 0);
+  CHECK(s.get("k") == Opt("child"));
+  bool registered = false;
+  for (const auto& p : s.info().processes) registered |= p.pid == ::getpid();
+  CHECK(registered);
+  s.set("k", "parent again");
+  CHECK(s.get("k") == Opt("parent again"));
+}

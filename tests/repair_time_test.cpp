@@ -12,7 +12,7 @@
 #include <cstdio>
 
 #include "shard.hpp"
-#include "store_impl.hpp"
+#include "shm_engine.hpp"
 #include "test_util.hpp"
 
 using namespace testutil;

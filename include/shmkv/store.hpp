@@ -3,7 +3,8 @@
 // A Store is a move-only handle on one named shared-memory segment. Any number of processes
 // (and threads within them) may open the same name; every single-key operation is linearizable
 // across all of them. A Store object may be shared by threads of one process. It must not be
-// used across fork(): a child opens its own handle.
+// used across fork(): a child opens its own handle; in a child, every operation on the
+// parent's handle raises `closed`, and closing or destroying it leaves the parent's state alone.
 //
 // Errors (shmkv::Error, see error.hpp). Every operation may raise `closed` on a closed handle;
 // every key argument may raise `invalid_argument` (empty key) or `key_too_long`; every mutation
@@ -36,6 +37,10 @@
 #include "shmkv/persistence.hpp"
 
 namespace shmkv {
+
+namespace detail {
+class Engine;  // the storage behind a Store (internal)
+}  // namespace detail
 
 struct Entry {
   std::string key;
@@ -252,12 +257,12 @@ class Store {
   // Returns one line per violation; empty when healthy. Takes each shard lock in turn.
   std::vector<std::string> check_invariants();
 
-  struct Impl;
-
  private:
-  explicit Store(std::unique_ptr<Impl> impl);
-  Impl& impl();  // raises errc::closed on a moved-from handle
-  std::unique_ptr<Impl> impl_;
+  explicit Store(std::unique_ptr<detail::Engine> engine);
+  // The engine, after the fork guard: raises errc::closed on a closed or moved-from handle and
+  // on one inherited across fork().
+  detail::Engine& engine();
+  std::unique_ptr<detail::Engine> engine_;
 };
 
 }  // namespace shmkv

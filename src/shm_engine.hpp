@@ -1,5 +1,9 @@
-// store_impl.hpp: Store::Impl and helpers shared by the store_*.cpp files (internal).
-// Store::Impl is process-local; everything shared lives in the Segment.
+// shm_engine.hpp: ShmEngine, the shared-memory engine behind shmkv::Store, and helpers shared
+// by its files (internal): shm_engine.cpp (lifecycle, single-key operations),
+// shm_engine_multi.cpp (batches, ordered and random reads, whole store), backup.cpp (backup,
+// restore, sync, snapshot) and recovery.cpp (open). A ShmEngine is process-local; everything
+// shared lives in the Segment. It is called only by the front (store.cpp) with validated
+// arguments (engine.hpp).
 #pragma once
 
 #include <unistd.h>
@@ -11,15 +15,62 @@
 #include <string>
 #include <string_view>
 
+#include "engine.hpp"
 #include "persistence.hpp"
 #include "segment.hpp"
 #include "shard.hpp"
 #include "shmkv/store.hpp"
 #include "throw.hpp"
 
-namespace shmkv {
+namespace shmkv::detail {
 
-struct Store::Impl {
+class ShmEngine final : public Engine {
+ public:
+  ShmEngine() = default;
+  ~ShmEngine() override { FlushAllReads(); }
+
+  void Close() override;
+  bool Get(std::string_view key, std::string* value) override;
+  void Set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) override;
+  bool Exists(std::string_view key) override;
+  bool Del(std::string_view key) override;
+  std::int64_t IncrementBy(std::string_view key, std::int64_t delta) override;
+  GetOrSetResult GetOrSet(std::string_view key, std::string_view value) override;
+  SwapResult Swap(std::string_view key, std::string_view value) override;
+  bool CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
+                      std::string_view value) override;
+  bool CompareAndDelete(std::string_view key, std::string_view expected) override;
+  bool SetIfAbsent(std::string_view key, std::string_view value,
+                   std::chrono::milliseconds ttl) override;
+  bool Expire(std::string_view key, std::chrono::milliseconds ttl) override;
+  std::optional<std::chrono::milliseconds> Ttl(std::string_view key) override;
+  std::size_t GetMany(std::span<const std::string_view> keys,
+                      std::vector<std::optional<std::string>>* out) override;
+  void SetMany(const std::vector<std::pair<std::string, std::string>>& pairs,
+               std::chrono::milliseconds ttl) override;
+  std::size_t DeleteMany(const std::vector<std::string>& keys) override;
+  DeletePrefixResult DeletePrefix(std::string_view prefix, std::size_t limit) override;
+  std::vector<Entry> List(const ListOptions& options) override;
+  ScanPage Scan(const ScanOptions& options) override;
+  std::size_t Count(std::string_view prefix) override;
+  std::optional<std::string> RandomKey(std::string_view prefix) override;
+  std::vector<std::string> RandomKeys(std::size_t count, std::string_view prefix,
+                                      bool unique) override;
+  std::optional<Entry> PopRandom(std::string_view prefix) override;
+  std::size_t Size() override;
+  void Clear() override;
+  Info GetInfo() override;
+  Stats GetStats() override;
+  BackupResult Backup(const std::string& path) override;
+  RestoreResult Restore(const std::string& path, const RestoreOptions& options) override;
+  RecoveryReport GetRecoveryReport() override;
+  void Sync() override;
+  BackupResult Snapshot() override;
+  std::vector<std::string> CheckInvariants() override;
+
+  // The limits the front checks, from the segment's validated geometry (after OpenStore).
+  void AdoptLimits(const std::string& name);
+
   std::unique_ptr<detail::Segment> seg;
   bool read_only = false;
 
@@ -59,7 +110,6 @@ struct Store::Impl {
   }
   void FlushReads(std::uint32_t shard);
   void FlushAllReads() noexcept;
-  ~Impl() { FlushAllReads(); }
 
   detail::Segment* segment() {
     if (!seg) detail::Throw(errc::closed, "the store handle is closed");
@@ -69,24 +119,7 @@ struct Store::Impl {
   const detail::Geometry& geo() { return segment()->geo(); }
   std::uint32_t shard_count() { return geo().shard_count; }
 
-  void CheckWritable() {
-    segment();
-    if (read_only)
-      detail::Throw(errc::read_only, "store '" + seg->name() + "' was opened read-only");
-  }
-  // Inline: every operation checks its key; the message is built out of line.
-  void CheckKey(std::string_view key) {
-    if (key.empty() || key.size() > geo().max_key_bytes) [[unlikely]]
-      RaiseBadKey(key);
-  }
-  [[noreturn]] void RaiseBadKey(std::string_view key);
-  void CheckValue(std::string_view value) {
-    const std::uint32_t max = geo().max_value_bytes;
-    if (value.size() > max)
-      detail::Throw(errc::value_too_large, "value is " + std::to_string(value.size()) +
-                                               " bytes; max_value_bytes is " + std::to_string(max));
-  }
-  // Absolute expiry for a TTL (0 = none). Raises invalid_argument for a negative TTL.
+  // Absolute expiry for a TTL the front checked (0 = none).
   static std::uint64_t ExpiryFor(std::chrono::milliseconds ttl);
 
   struct Route {
@@ -129,7 +162,7 @@ class WriteScope {
 class Journaled {
  public:
   // (uncaught_exceptions() only when journaling: a memory-only write pays a null check.)
-  explicit Journaled(Store::Impl& im)
+  explicit Journaled(ShmEngine& im)
       : p_(im.persist), exceptions_(p_ ? std::uncaught_exceptions() : 0) {}
   ~Journaled() noexcept(false) {
     if (!ticket_) return;
@@ -177,6 +210,11 @@ class Journaled {
   std::string last_key_;  // of the last Set/Del
 };
 
+// Opens the shared-memory engine: the segment (recovered from the persistence directory when it
+// must be created and Options::persistence is set), then journaling when it is persistent.
+// Defined in recovery.cpp.
+std::unique_ptr<Engine> OpenShmEngine(const Options& options);
+
 // A per-thread generator, reseeded after fork() so children draw different numbers.
 std::uint64_t RandomU64();
 
@@ -184,4 +222,4 @@ inline bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
-}  // namespace shmkv
+}  // namespace shmkv::detail

@@ -10,13 +10,15 @@
 
 #include "allocator.hpp"
 #include "os.hpp"
-#include "store_impl.hpp"
+#include "shm_engine.hpp"
 
 namespace shmkv {
 
 using detail::kNotFound;
+using detail::RandomU64;
 using detail::Shard;
 using detail::ShardLock;
+using detail::StartsWith;
 
 namespace {
 
@@ -46,7 +48,7 @@ struct KeyGreater {
 
 // The `limit` smallest entries with the prefix and a key above `after` (all when limit == 0),
 // sorted by key.
-std::vector<Entry> SmallestEntries(Store::Impl& im, std::string_view prefix,
+std::vector<Entry> SmallestEntries(detail::ShmEngine& im, std::string_view prefix,
                                    const std::string* after, std::size_t limit) {
   std::priority_queue<Entry, std::vector<Entry>, KeyGreater> heap;  // max-heap on key
   std::vector<Entry> all;
@@ -81,23 +83,15 @@ std::vector<Entry> SmallestEntries(Store::Impl& im, std::string_view prefix,
 
 // --- batches ---
 
-std::vector<std::optional<std::string>> Store::get_many(const std::vector<std::string>& keys) {
-  std::vector<std::string_view> views(keys.begin(), keys.end());
-  std::vector<std::optional<std::string>> out;
-  get_many(views, &out);
-  return out;
-}
-
-std::size_t Store::get_many(std::span<const std::string_view> keys,
-                            std::vector<std::optional<std::string>>* out) {
-  Impl& im = impl();
-  for (std::string_view k : keys) im.CheckKey(k);
+std::size_t detail::ShmEngine::GetMany(std::span<const std::string_view> keys,
+                                       std::vector<std::optional<std::string>>* out) {
+  ShmEngine& im = *this;
   out->resize(keys.size());
   detail::Segment* seg = im.segment();
   // Groups small enough that their prefetched lines (2 slot + 3 record lines per key) stay in L1
   // until they are read, large enough to keep many misses in flight.
   constexpr std::size_t kGroup = 16;
-  Impl::Route routes[kGroup];
+  Route routes[kGroup];
   std::string buffer;
   std::size_t found = 0;
   for (std::size_t begin = 0; begin < keys.size(); begin += kGroup) {
@@ -125,15 +119,8 @@ std::size_t Store::get_many(std::span<const std::string_view> keys,
   return found;
 }
 
-void Store::set_many(const std::vector<std::pair<std::string, std::string>>& pairs,
-                     std::chrono::milliseconds ttl) {
-  Impl& im = impl();
-  im.CheckWritable();
-  for (const auto& [k, v] : pairs) {
-    im.CheckKey(k);
-    im.CheckValue(v);
-  }
-  Impl::ExpiryFor(ttl);
+void detail::ShmEngine::SetMany(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                std::chrono::milliseconds ttl) {
   // Applied one key at a time; if the store fills up midway, the keys already written are put
   // back as they were (best effort: restoring an old value needs its space again).
   struct Previous {
@@ -145,19 +132,22 @@ void Store::set_many(const std::vector<std::pair<std::string, std::string>>& pai
   undo.reserve(pairs.size());
   try {
     for (const auto& [k, v] : pairs) {
-      Previous prev{&k, get(k), std::nullopt};
-      if (prev.value) prev.ttl = this->ttl(k);
+      Previous prev{&k, std::nullopt, std::nullopt};
+      if (std::string old; Get(k, &old)) {
+        prev.value = std::move(old);
+        prev.ttl = Ttl(k);
+      }
       undo.push_back(std::move(prev));
-      set(k, v, ttl);
+      Set(k, v, ttl);
     }
   } catch (const Error& e) {
     if (e.code() != errc::store_full) throw;
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
       try {
         if (it->value)
-          set(*it->key, *it->value, *it->ttl);
+          Set(*it->key, *it->value, *it->ttl);
         else
-          del(*it->key);
+          Del(*it->key);
       } catch (const Error&) {
       }
     }
@@ -165,18 +155,14 @@ void Store::set_many(const std::vector<std::pair<std::string, std::string>>& pai
   }
 }
 
-std::size_t Store::delete_many(const std::vector<std::string>& keys) {
-  Impl& im = impl();
-  im.CheckWritable();
-  for (const auto& k : keys) im.CheckKey(k);
+std::size_t detail::ShmEngine::DeleteMany(const std::vector<std::string>& keys) {
   std::size_t deleted = 0;
-  for (const auto& k : keys) deleted += del(k);
+  for (const auto& k : keys) deleted += Del(k);
   return deleted;
 }
 
-DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t limit) {
-  Impl& im = impl();
-  im.CheckWritable();
+DeletePrefixResult detail::ShmEngine::DeletePrefix(std::string_view prefix, std::size_t limit) {
+  ShmEngine& im = *this;
   DeletePrefixResult result{0, true};
   std::uint64_t now = detail::os::NowUnixMs();
   Journaled journal(im);
@@ -212,12 +198,12 @@ DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t lim
 
 // --- ordered reads ---
 
-std::vector<Entry> Store::list(const ListOptions& options) {
-  return SmallestEntries(impl(), options.prefix, nullptr, options.limit);
+std::vector<Entry> detail::ShmEngine::List(const ListOptions& options) {
+  return SmallestEntries(*this, options.prefix, nullptr, options.limit);
 }
 
-ScanPage Store::scan(const ScanOptions& options) {
-  Impl& im = impl();
+ScanPage detail::ShmEngine::Scan(const ScanOptions& options) {
+  ShmEngine& im = *this;
   std::size_t want = options.limit == 0 ? 0 : options.limit + 1;
   std::vector<Entry> entries =
       SmallestEntries(im, options.prefix, options.cursor.empty() ? nullptr : &options.cursor, want);
@@ -230,8 +216,8 @@ ScanPage Store::scan(const ScanOptions& options) {
   return page;
 }
 
-std::size_t Store::count(std::string_view prefix) {
-  Impl& im = impl();
+std::size_t detail::ShmEngine::Count(std::string_view prefix) {
+  ShmEngine& im = *this;
   std::size_t n = 0;
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
@@ -254,7 +240,7 @@ namespace {
 // locks that shard and calls f(shard, position) -> true when it accepted the draw.
 // Returns false after kRandomAttempts rejected draws or when the store is empty.
 template <typename F>
-bool DrawRandom(Store::Impl& im, F&& f) {
+bool DrawRandom(detail::ShmEngine& im, F&& f) {
   const std::uint32_t shards = im.shard_count();
   std::vector<std::uint64_t> counts(shards);
   for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
@@ -274,7 +260,7 @@ bool DrawRandom(Store::Impl& im, F&& f) {
 }
 
 // All live keys with the prefix, with their shards.
-std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(Store::Impl& im,
+std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(detail::ShmEngine& im,
                                                                 std::string_view prefix) {
   std::vector<std::pair<std::uint32_t, std::string>> keys;
   std::uint64_t now = detail::os::NowUnixMs();
@@ -288,8 +274,8 @@ std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(Store::Impl& im,
 
 }  // namespace
 
-std::optional<std::string> Store::random_key(std::string_view prefix) {
-  Impl& im = impl();
+std::optional<std::string> detail::ShmEngine::RandomKey(std::string_view prefix) {
+  ShmEngine& im = *this;
   std::optional<std::string> out;
   std::uint64_t now = detail::os::NowUnixMs();
   // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
@@ -306,12 +292,12 @@ std::optional<std::string> Store::random_key(std::string_view prefix) {
   return std::move(keys[RandomU64() % keys.size()].second);
 }
 
-std::vector<std::string> Store::random_keys(std::size_t count, std::string_view prefix,
-                                            bool unique) {
+std::vector<std::string> detail::ShmEngine::RandomKeys(std::size_t count, std::string_view prefix,
+                                                       bool unique) {
   std::vector<std::string> out;
   if (!unique) {
     for (std::size_t i = 0; i < count; ++i) {
-      auto k = random_key(prefix);
+      auto k = RandomKey(prefix);
       if (!k) break;
       out.push_back(std::move(*k));
     }
@@ -319,12 +305,12 @@ std::vector<std::string> Store::random_keys(std::size_t count, std::string_view 
   }
   std::unordered_set<std::string> seen;
   for (std::size_t draws = 0; out.size() < count && draws < 4 * count + 16; ++draws) {
-    auto k = random_key(prefix);
+    auto k = RandomKey(prefix);
     if (!k) return out;
     if (seen.insert(*k).second) out.push_back(std::move(*k));
   }
   if (out.size() < count) {  // many duplicates: draw from the full list instead
-    auto keys = MatchingKeys(impl(), prefix);
+    auto keys = MatchingKeys(*this, prefix);
     for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
     for (auto& [s, k] : keys) {
       if (out.size() == count) break;
@@ -334,9 +320,8 @@ std::vector<std::string> Store::random_keys(std::size_t count, std::string_view 
   return out;
 }
 
-std::optional<Entry> Store::pop_random(std::string_view prefix) {
-  Impl& im = impl();
-  im.CheckWritable();
+std::optional<Entry> detail::ShmEngine::PopRandom(std::string_view prefix) {
+  ShmEngine& im = *this;
   std::optional<Entry> out;
   std::uint64_t now = detail::os::NowUnixMs();
   Journaled journal(im);
@@ -378,13 +363,12 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
 
 // --- whole store ---
 
-std::size_t Store::size() {
-  return count({});
+std::size_t detail::ShmEngine::Size() {
+  return Count({});
 }
 
-void Store::clear() {
-  Impl& im = impl();
-  im.CheckWritable();
+void detail::ShmEngine::Clear() {
+  ShmEngine& im = *this;
   Journaled journal(im);
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
@@ -395,8 +379,8 @@ void Store::clear() {
   }
 }
 
-Info Store::info() {
-  Impl& im = impl();
+Info detail::ShmEngine::GetInfo() {
+  ShmEngine& im = *this;
   detail::Segment* seg = im.segment();
   const detail::SegmentHeader* h = seg->header();
   Info info{};
@@ -440,8 +424,8 @@ Info Store::info() {
   return info;
 }
 
-Stats Store::stats() {
-  Impl& im = impl();
+Stats detail::ShmEngine::GetStats() {
+  ShmEngine& im = *this;
   im.segment();
   im.FlushAllReads();
   Stats st;
@@ -464,8 +448,8 @@ Stats Store::stats() {
   return st;
 }
 
-std::vector<std::string> Store::check_invariants() {
-  Impl& im = impl();
+std::vector<std::string> detail::ShmEngine::CheckInvariants() {
+  ShmEngine& im = *this;
   std::vector<std::string> out;
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     try {

@@ -1,0 +1,367 @@
+// shm_engine.cpp: the shared-memory engine's lifecycle and single-key operations (ShmEngine, see
+// shm_engine.hpp); its other operations are in shm_engine_multi.cpp and backup.cpp.
+//
+// Every operation locks exactly one shard (the key's), so single-key operations are
+// linearizable. Arguments arrive checked (the front, store.cpp). Mutations run inside a
+// WriteScope and raise before their first write, so an error changes nothing. Expired records are
+// treated as absent by every read and replaced or erased by writes; each write also reclaims a few
+// expired records of its shard.
+#include "shm_engine.hpp"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstring>
+
+#include "os.hpp"
+
+namespace shmkv {
+
+using detail::Journaled;
+using detail::kNotFound;
+using detail::Shard;
+using detail::ShardLock;
+using detail::WriteScope;
+
+namespace {
+
+constexpr std::uint32_t kReclaimPerWrite = 2;
+
+bool ParseInt64(std::string_view s, std::int64_t* out) {
+  if (s.empty()) return false;
+  // Counters are short: up to 18 digits cannot overflow, so parse them without from_chars'
+  // per-digit overflow checks.
+  const bool negative = s[0] == '-';
+  const std::size_t digits = s.size() - negative;
+  if (digits >= 1 && digits <= 18) {
+    std::int64_t v = 0;
+    for (std::size_t i = negative; i < s.size(); ++i) {
+      const unsigned d = static_cast<unsigned char>(s[i]) - unsigned('0');
+      if (d > 9) return false;
+      v = v * 10 + d;
+    }
+    *out = negative ? -v : v;
+    return true;
+  }
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// Finds a key, treating an expired record as absent; *rec is its (checked) record. With
+// Options::verify_reads, a record whose checksum fails raises corrupted (every read and
+// read-modify-write finds its key here).
+std::uint64_t FindLive(Shard& shard, std::string_view key, detail::KeyHash h,
+                       detail::RecordRef* rec, std::uint64_t* now_ms = nullptr) {
+  std::uint64_t slot = shard.Find(key, h, rec);
+  if (slot == kNotFound) return kNotFound;
+  if (shard.verify_reads()) shard.VerifyChecksum(*rec, h);
+  if (rec->expires_ms() == 0) return slot;
+  std::uint64_t now = detail::os::NowUnixMs();
+  if (now_ms) *now_ms = now;
+  return rec->Expired(now) ? kNotFound : slot;
+}
+
+// Writes value at key: replaces a present (or expired) record, else inserts.
+void Put(Shard& shard, std::string_view key, detail::KeyHash h, std::string_view value,
+         std::uint64_t expires) {
+  if (shard.header()->ttl_count) shard.ReclaimExpired(detail::os::NowUnixMs(), kReclaimPerWrite);
+  shard.Put(key, h, value, expires);
+  ++shard.header()->sets;
+}
+
+// The prologue of a read-modify-write of one key, written once: the key's route, the journal
+// scope (declared before the lock, so that it commits after the lock is released; see
+// Journaled), the shard lock (prefetching the key's slot), and the key's live record if any.
+// Write and Erase then log the change and apply it under the shard's write scope.
+class LockedKey {
+ public:
+  LockedKey(detail::ShmEngine& im, std::string_view key)
+      : key_(key),
+        route_(im.RouteOf(key)),
+        journal_(im),
+        lock_(im.segment(), route_.shard, route_.hash),
+        slot_(FindLive(lock_.shard(), key, route_.hash, &rec_)) {}
+
+  bool found() const { return slot_ != kNotFound; }
+  // The live record (when found()).
+  const detail::RecordRef& record() const { return rec_; }
+  Shard& shard() { return lock_.shard(); }
+
+  void Write(std::string_view value, std::uint64_t expires) {
+    journal_.Set(key_, value, expires);  // before the change (write-ahead, see Journaled)
+    WriteScope write(shard());
+    Put(shard(), key_, route_.hash, value, expires);
+  }
+  void Erase() {
+    journal_.Del(key_);
+    WriteScope write(shard());
+    shard().Erase(slot_, rec_);
+    ++shard().header()->deletes;
+  }
+  void SetExpiry(std::uint64_t expires) {
+    journal_.Set(key_, rec_.value(), expires);  // the after-image
+    WriteScope write(shard());
+    shard().SetExpiry(rec_, expires);
+  }
+
+ private:
+  std::string_view key_;
+  detail::ShmEngine::Route route_;
+  Journaled journal_;
+  ShardLock lock_;
+  detail::RecordRef rec_;
+  std::uint64_t slot_;
+};
+
+}  // namespace
+
+std::uint64_t detail::ShmEngine::ExpiryFor(std::chrono::milliseconds ttl) {
+  return ttl.count() <= 0 ? 0 : detail::os::NowUnixMs() + static_cast<std::uint64_t>(ttl.count());
+}
+
+std::uint64_t detail::RandomU64() {
+  // Reseeded in a forked child (os::ForkGeneration), so children draw different numbers.
+  thread_local std::uint64_t state = 0;
+  thread_local std::uint64_t generation = ~0ull;
+  const std::uint64_t now = detail::os::ForkGeneration();
+  if (generation != now) {
+    generation = now;
+    state = detail::os::RandomSeed();
+  }
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// --- lifecycle (opening: recovery.cpp) ---
+
+void detail::ShmEngine::AdoptLimits(const std::string& name) {
+  limits_.name = name;
+  limits_.max_key_bytes = geo().max_key_bytes;
+  limits_.max_value_bytes = geo().max_value_bytes;
+  limits_.read_only = read_only;
+}
+
+void detail::ShmEngine::Close() {
+  const std::string err = ClosePersistence();
+  if (seg) {
+    FlushAllReads();
+    seg.reset();
+  }
+  if (!err.empty()) detail::Throw(errc::io_error, err);
+}
+void detail::ShmEngine::FlushReads(std::uint32_t shard) {
+  PendingReads& p = pending_reads[shard];
+  std::uint64_t gets = p.gets.exchange(0, std::memory_order_relaxed);
+  std::uint64_t hits = std::min(p.hits.exchange(0, std::memory_order_relaxed), gets);
+  detail::ShardHeader* h = seg->shard(shard);
+  std::atomic_ref<std::uint64_t>(h->gets).fetch_add(gets, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(h->hits).fetch_add(hits, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(h->misses).fetch_add(gets - hits, std::memory_order_relaxed);
+}
+
+void detail::ShmEngine::FlushAllReads() noexcept {
+  if (!pending_reads || !seg) return;
+  for (std::uint32_t s = 0; s < seg->geo().shard_count; ++s) FlushReads(s);
+}
+
+// --- single key ---
+
+bool detail::ShmEngine::Get(std::string_view key, std::string* value) {
+  ShmEngine& im = *this;
+  return im.ReadValue(key, im.RouteOf(key), value);
+}
+
+bool detail::ShmEngine::ReadValue(std::string_view key, const Route& route, std::string* value) {
+  bool found = false;
+  if (detail::OptimisticGet(detail::ShardRef::Of(segment(), route.shard), key, route.hash, value,
+                            &found)) {
+    CountRead(route.shard, found);
+    if (!found) value->clear();
+    return found;
+  }
+  ShardLock lock(segment(), route.shard);
+  Shard& shard = lock.shard();
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
+  CountRead(route.shard, slot != kNotFound);
+  if (slot == kNotFound) {
+    value->clear();
+    return false;
+  }
+  value->assign(rec.value());
+  return true;
+}
+
+void detail::ShmEngine::Set(std::string_view key, std::string_view value,
+                            std::chrono::milliseconds ttl) {
+  ShmEngine& im = *this;
+  std::uint64_t expires = ExpiryFor(ttl);
+  auto route = im.RouteOf(key);
+  Journaled journal(im);
+  ShardLock lock(im.segment(), route.shard, route.hash);
+  journal.Set(key, value, expires);  // before the change (write-ahead, see Journaled)
+  WriteScope write(lock.shard());
+  Put(lock.shard(), key, route.hash, value, expires);
+}
+
+bool detail::ShmEngine::Exists(std::string_view key) {
+  ShmEngine& im = *this;
+  auto route = im.RouteOf(key);
+  std::string value;
+  bool found = false;
+  if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash,
+                            &value, &found))
+    return found;
+  ShardLock lock(im.segment(), route.shard, route.hash);
+  detail::RecordRef rec;
+  return FindLive(lock.shard(), key, route.hash, &rec) != kNotFound;
+}
+
+bool detail::ShmEngine::Del(std::string_view key) {
+  ShmEngine& im = *this;
+  auto route = im.RouteOf(key);
+  Journaled journal(im);
+  ShardLock lock(im.segment(), route.shard, route.hash);
+  Shard& shard = lock.shard();
+  detail::RecordRef rec;
+  std::uint64_t slot = shard.Find(key, route.hash, &rec);
+  if (slot == kNotFound) return false;
+  const bool live = rec.expires_ms() == 0 || !rec.Expired(detail::os::NowUnixMs());
+  journal.Del(key);  // before the change (write-ahead, see Journaled)
+  WriteScope write(shard);
+  shard.Erase(slot, rec);
+  if (live) ++shard.header()->deletes;
+  return live;
+}
+
+// --- counters ---
+
+std::int64_t detail::ShmEngine::IncrementBy(std::string_view key, std::int64_t delta) {
+  ShmEngine& im = *this;
+  auto route = im.RouteOf(key);
+  Journaled journal(im);
+  ShardLock lock(im.segment(), route.shard);  // no prefetch: counters are usually cache-hot
+  Shard& shard = lock.shard();
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
+  char buf[24];
+  std::int64_t result;
+  if (!journal.active() && slot != kNotFound) {
+    WriteScope write(shard);
+    if (shard.IncrementInWord(rec, route.hash, delta, &result)) {  // the hot path
+      ++shard.header()->sets;
+      return result;
+    }
+  }
+  // Persistent, or the value does not fit in place: the result is computed (and journaled)
+  // before anything changes.
+  std::int64_t current = 0;
+  std::uint64_t expires = 0;
+  if (slot != kNotFound) {
+    std::string_view v = rec.value();
+    if (!ParseInt64(v, &current))
+      detail::Throw(errc::not_a_number,
+                    "value of key '" + std::string(key) + "' is not a decimal int64: '" +
+                        std::string(v.substr(0, 64)) + (v.size() > 64 ? "...'" : "'"));
+    expires = rec.expires_ms();
+  }
+  if (__builtin_add_overflow(current, delta, &result))
+    detail::Throw(errc::overflow, "incrementing key '" + std::string(key) + "' (" +
+                                      std::to_string(current) + ") by " + std::to_string(delta) +
+                                      " overflows int64");
+  const std::string_view text(
+      buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, result).ptr - buf));
+  journal.Set(key, text, expires);
+  WriteScope write(shard);
+  std::int64_t in_place;
+  if (slot != kNotFound && journal.active() &&
+      shard.IncrementInWord(rec, route.hash, delta, &in_place)) {
+    ++shard.header()->sets;
+  } else if (slot != kNotFound) {
+    shard.Replace(slot, rec, detail::NewValue(route.hash, text), expires);
+    ++shard.header()->sets;
+  } else {
+    Put(shard, key, route.hash, text, expires);
+  }
+  return result;
+}
+
+// --- atomic helpers ---
+
+GetOrSetResult detail::ShmEngine::GetOrSet(std::string_view key, std::string_view value) {
+  LockedKey k(*this, key);
+  if (k.found()) return {std::string(k.record().value()), true};
+  k.Write(value, 0);
+  return {std::string(value), false};
+}
+
+SwapResult detail::ShmEngine::Swap(std::string_view key, std::string_view value) {
+  LockedKey k(*this, key);
+  SwapResult result{std::nullopt, false};
+  if (k.found()) result = {std::string(k.record().value()), true};
+  k.Write(value, 0);
+  return result;
+}
+
+bool detail::ShmEngine::CompareAndSwap(std::string_view key,
+                                       std::optional<std::string_view> expected,
+                                       std::string_view value) {
+  LockedKey k(*this, key);
+  const bool match = expected ? k.found() && k.record().value() == *expected : !k.found();
+  if (!match) {
+    ++k.shard().header()->cas_failure;
+    return false;
+  }
+  k.Write(value, 0);
+  ++k.shard().header()->cas_success;
+  return true;
+}
+
+bool detail::ShmEngine::CompareAndDelete(std::string_view key, std::string_view expected) {
+  LockedKey k(*this, key);
+  if (!k.found() || k.record().value() != expected) {
+    ++k.shard().header()->cas_failure;
+    return false;
+  }
+  k.Erase();
+  ++k.shard().header()->cas_success;
+  return true;
+}
+
+bool detail::ShmEngine::SetIfAbsent(std::string_view key, std::string_view value,
+                                    std::chrono::milliseconds ttl) {
+  const std::uint64_t expires = ExpiryFor(ttl);
+  LockedKey k(*this, key);
+  if (k.found()) return false;
+  k.Write(value, expires);
+  return true;
+}
+
+// --- TTL ---
+
+bool detail::ShmEngine::Expire(std::string_view key, std::chrono::milliseconds ttl) {
+  const std::uint64_t expires = ExpiryFor(ttl);
+  LockedKey k(*this, key);
+  if (!k.found()) return false;
+  k.SetExpiry(expires);
+  return true;
+}
+
+std::optional<std::chrono::milliseconds> detail::ShmEngine::Ttl(std::string_view key) {
+  ShmEngine& im = *this;
+  auto route = im.RouteOf(key);
+  ShardLock lock(im.segment(), route.shard, route.hash);
+  Shard& shard = lock.shard();
+  std::uint64_t now = 0;
+  detail::RecordRef rec;
+  std::uint64_t slot = FindLive(shard, key, route.hash, &rec, &now);
+  if (slot == kNotFound) return std::nullopt;
+  std::uint64_t expires = rec.expires_ms();
+  if (expires == 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(expires - now));
+}
+
+}  // namespace shmkv
