@@ -21,12 +21,10 @@ enum class OpenMode {
                      // read-write (robust locks need it), so the OS must grant write access.
 };
 
-struct Options {
-  // Segment name: 1-200 of [A-Za-z0-9._-]. The segment lives at /dev/shm/shmkv.<name>.
-  std::string name = "default";
-
-  OpenMode open_mode = OpenMode::create_or_attach;
-
+// The shared-memory engine's options (the default engine, and today the only one). Options
+// inherits them, so that `options.size_bytes = ...` reads as it always did; an engine that does
+// not use a field ignores it.
+struct SharedMemoryOptions {
   // Total segment bytes. Default 64 MiB. Fixed at creation. The index (24 bytes per possible
   // key: about 10 % of size_bytes with the default max_keys) and any home blocks are reserved
   // in /dev/shm at creation (posix_fallocate, so a full /dev/shm is store_full, not SIGBUS);
@@ -36,12 +34,6 @@ struct Options {
   // Number of shards, a power of two (each has its own robust mutex). 0 = chosen from the core
   // count (16 per core, at least 64, at most 1024). More shards mean less lock contention.
   std::uint32_t shards = 0;
-
-  // Largest key accepted, in bytes (1..65535). Default 1024.
-  std::uint32_t max_key_bytes = 1024;
-
-  // Largest value accepted, in bytes. Default 1 MiB. Must fit in the segment's arena.
-  std::uint32_t max_value_bytes = 1u << 20;
 
   // How many keys the hash tables can hold in total (0 = size_bytes / 256, at least 1024). Each
   // potential key costs about 28 bytes of index; the rest of the segment holds keys and values.
@@ -89,6 +81,22 @@ struct Options {
   // are recorded in it) or recovers it from the directory; when attaching, only the fsync policy
   // applies (to this process's writes) and a different directory is refused.
   std::optional<PersistenceOptions> persistence;
+};
+
+// How to open a store: what every engine takes, then (inherited) the shared-memory engine's.
+struct Options : SharedMemoryOptions {
+  // The store's name: 1-200 of [A-Za-z0-9._-]. A shared-memory store's segment lives at
+  // /dev/shm/shmkv.<name>.
+  std::string name = "default";
+
+  OpenMode open_mode = OpenMode::create_or_attach;
+
+  // Largest key accepted, in bytes (1..65535). Default 1024. Fixed when a store is created;
+  // every engine refuses longer keys (key_too_long) before doing anything.
+  std::uint32_t max_key_bytes = 1024;
+
+  // Largest value accepted, in bytes. Default 1 MiB. Must fit in the segment's arena.
+  std::uint32_t max_value_bytes = 1u << 20;
 };
 
 }  // namespace shmkv

@@ -96,23 +96,29 @@ struct ProcessInfo {
   bool alive;
 };
 
-struct Info {
-  std::string name;
+// The shared-memory engine's part of Info (Info inherits it, as Options does its options).
+struct SharedMemoryInfo {
   std::uint32_t layout_version;
   std::uint64_t layout_fingerprint;
   std::uint64_t created_unix_ms;
   std::uint64_t size_bytes;
   std::uint32_t shards;
-  std::uint32_t max_key_bytes;
-  std::uint32_t max_value_bytes;
   std::uint64_t max_keys;              // total hash-table slots over all shards
   std::uint64_t arena_bytes;           // bytes available for records
   std::uint64_t arena_used_bytes;      // bytes held by shards (whole chunks), home chunks included
   std::uint32_t home_block_bytes;      // 0 = no home blocks
   std::uint64_t home_records;          // as ShardInfo::home_records, summed
-  std::uint64_t live_keys;             // as ShardInfo::live_keys, summed
   std::vector<ShardInfo> shard;        // per-shard load
   std::vector<ProcessInfo> processes;  // attached processes (registry)
+};
+
+// What Store::info() reports: what every engine knows, then (inherited) the shared-memory
+// engine's own figures.
+struct Info : SharedMemoryInfo {
+  std::string name;
+  std::uint32_t max_key_bytes;
+  std::uint32_t max_value_bytes;
+  std::uint64_t live_keys;  // as ShardInfo::live_keys, summed
 };
 
 // Operation counters since creation, summed over shards.
