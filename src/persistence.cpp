@@ -32,7 +32,6 @@
 #include "segment.hpp"
 #include "shard.hpp"
 #include "snapshot.hpp"
-#include "shm_engine.hpp"
 #include "throw.hpp"
 
 namespace shmkv::detail {
