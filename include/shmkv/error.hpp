@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "shmkv/error_codes.h"
+#include "shmkv/export.h"
 
 namespace shmkv {
 
@@ -38,16 +39,16 @@ enum class errc : int {
 #undef SHMKV_ERRC_ENUMERATOR
 };
 
-const std::error_category& error_category() noexcept;
+SHMKV_API const std::error_category& error_category() noexcept;
 
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
 // The name of a code as spelled in this header ("store_full").
-const char* errc_name(errc e) noexcept;
+SHMKV_API const char* errc_name(errc e) noexcept;
 
-class Error : public std::system_error {
+class SHMKV_API Error : public std::system_error {
  public:
   Error(errc code, const std::string& message)
       : std::system_error(make_error_code(code), message) {}

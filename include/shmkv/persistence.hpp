@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "shmkv/export.h"
+
 namespace shmkv {
 
 // When a process makes its journal records durable.
@@ -135,11 +137,11 @@ struct JsonlResult {
 // "key_base64" / "value_base64". expires_ms (absolute unix ms) appears only for keys with a TTL.
 // export_jsonl takes a backup (same consistency, same busy rule) in the temporary directory and
 // prints it; the order is by shard, not sorted.
-JsonlResult export_jsonl(Store& store, std::ostream& out);
+SHMKV_API JsonlResult export_jsonl(Store& store, std::ostream& out);
 // The same into a file: written (mode 0600) to a temporary file in the same directory, synced,
 // then renamed over path, so a reader never sees a partial file. Raises what backup() raises,
 // and not_found / permission_denied / io_error naming the path.
-JsonlResult export_jsonl(Store& store, const std::string& path);
+SHMKV_API JsonlResult export_jsonl(Store& store, const std::string& path);
 
 // Replaces the store's content with the entries of a JSONL text (as restore() does with a
 // backup: all or nothing, same budgets and errors). A later line for a key replaces an earlier
@@ -149,6 +151,7 @@ JsonlResult export_jsonl(Store& store, const std::string& path);
 // longer than any valid line can be (6 * (max_key_bytes + max_value_bytes) + 4096 bytes), which
 // is refused before it is read whole. Memory is bounded by what the store can hold. Nothing is
 // changed on any error.
-RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options = {});
+SHMKV_API RestoreResult import_jsonl(Store& store, std::istream& in,
+                                     const RestoreOptions& options = {});
 
 }  // namespace shmkv

@@ -36,9 +36,15 @@
 #include <stdint.h>
 
 #include "shmkv/error_codes.h"
+#include "shmkv/export.h"
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Every function declared below is exported (see export.h). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
 #endif
 
 #define SHMKV_C_API_VERSION 1
@@ -302,6 +308,10 @@ int shmkv_info_processes(shmkv_store* store, shmkv_process_info* arr, size_t cap
 int shmkv_stats_get(shmkv_store* store, shmkv_stats* stats, size_t stats_size);
 /* Number of live (unexpired) keys into *count. */
 int shmkv_size(shmkv_store* store, uint64_t* count);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 } /* extern "C" */

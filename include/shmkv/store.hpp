@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "shmkv/error.hpp"
+#include "shmkv/export.h"
 #include "shmkv/options.hpp"
 #include "shmkv/persistence.hpp"
 
@@ -128,7 +129,7 @@ struct Stats {
   std::uint64_t lock_waits = 0, recoveries = 0;
 };
 
-class Store {
+class SHMKV_API Store {
  public:
   // Creates or attaches the segment Options::name according to Options::open_mode.
   // Raises invalid_argument (bad name or option), already_exists, not_found,
