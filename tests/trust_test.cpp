@@ -180,6 +180,8 @@ TEST_CASE("trust: a header field that disagrees with the layout is corrupted, ne
       SHMKV_FIELD(off_processes, 0),
       SHMKV_FIELD(off_shards, 1ull << 40),
       SHMKV_FIELD(off_chunks, 64),
+      SHMKV_FIELD(off_idents, 0),
+      SHMKV_FIELD(off_idents, 1ull << 40),
       SHMKV_FIELD(off_slots, 0x7fffffffffffull),
       SHMKV_FIELD(off_dense, 4096),
       SHMKV_FIELD(off_arena, 8ull << 20),
