@@ -3,7 +3,8 @@
 // Invariants:
 // - Everything here is trivially copyable and standard layout, addressed by byte offsets from
 //   the segment base (never pointers): each process maps the segment at its own address.
-// - Segment map (offsets in SegmentHeader, all 64-byte aligned; the arena is chunk aligned):
+// - Segment map (offsets in SegmentHeader, 64-byte aligned except off_dense, which follows the
+//   slots and is only 16-byte aligned; the arena is chunk aligned):
 //     [SegmentHeader][ProcessSlot x kMaxProcesses][ShardHeader x shards][ChunkInfo x chunks]
 //     [atomic u64 ident x chunks][Slot x slots_per_shard x shards]
 //     [u64 dense x slots_per_shard x shards][arena chunks]
