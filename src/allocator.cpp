@@ -36,7 +36,7 @@ bool HeadValid(const Segment& seg, std::uint64_t c, std::uint64_t ident) {
 std::uint64_t PartialSlab(const ShardRef& s, std::uint16_t cls) {
   const std::uint64_t c = s.h->partial_head[cls] - 1;
   const ChunkInfo* ci = s.seg->chunk(c);  // checked index
-  const std::uint64_t ident = ci->ident.load(std::memory_order_relaxed);
+  const std::uint64_t ident = s.seg->ident(c)->load(std::memory_order_relaxed);
   const std::uint32_t blocks = BlocksPerSlab(cls);
   if (ident != MakeIdent(s.index, cls, static_cast<std::uint16_t>(SlabChunks(cls))) ||
       ci->carved > blocks || ci->free_head > ci->carved ||
@@ -51,7 +51,7 @@ std::uint64_t PartialSlab(const ShardRef& s, std::uint16_t cls) {
 bool ContinuationValid(const Segment& seg, std::uint64_t c, std::uint64_t ident) {
   std::uint64_t dist = IdentSpan(ident);
   if (dist == 0 || dist > c) return false;  // so c - dist is a valid chunk index
-  std::uint64_t head = seg.chunk(c - dist)->ident.load(std::memory_order_acquire);
+  std::uint64_t head = seg.ident(c - dist)->load(std::memory_order_acquire);
   return head != 0 && IdentClass(head) != kClassContinuation &&
          IdentOwner(head) == IdentOwner(ident) && IdentSpan(head) > dist;
 }
@@ -62,10 +62,10 @@ void RepairChunkTable(Segment& seg) {
   SegmentHeader* sh = seg.header();
   std::uint64_t in_use = 0;
   for (std::uint64_t c = 0; c < seg.geo().chunk_count; ++c) {
-    std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_acquire);
+    std::uint64_t ident = seg.ident(c)->load(std::memory_order_acquire);
     if (ident == 0) continue;
     if (IdentClass(ident) == kClassContinuation && !ContinuationValid(seg, c, ident)) {
-      seg.chunk(c)->ident.store(0, std::memory_order_release);
+      seg.ident(c)->store(0, std::memory_order_release);
       continue;
     }
     ++in_use;
@@ -119,7 +119,7 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
       c = 0;
       run = 0;
     }
-    if (seg.chunk(c)->ident.load(std::memory_order_relaxed) != 0) {
+    if (seg.ident(c)->load(std::memory_order_relaxed) != 0) {
       run = 0;
       continue;
     }
@@ -137,14 +137,13 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
     head->used = head->free_head = head->carved = head->next = head->prev = 0;
   }
   for (std::uint64_t i = n - 1; i >= 1; --i) {
-    seg.chunk(found + i)->ident.store(
-        MakeIdent(shard, kClassContinuation, static_cast<std::uint16_t>(i)),
-        std::memory_order_release);
+    seg.ident(found + i)->store(MakeIdent(shard, kClassContinuation, static_cast<std::uint16_t>(i)),
+                                std::memory_order_release);
   }
   CrashBarrier();
   SHMKV_CRASH_POINT("alloc.span_tail_claimed");
-  head->ident.store(MakeIdent(shard, cls, static_cast<std::uint16_t>(n)),
-                    std::memory_order_release);
+  seg.ident(found)->store(MakeIdent(shard, cls, static_cast<std::uint16_t>(n)),
+                          std::memory_order_release);
   sh->chunks_in_use += n;
   sh->alloc_hint = found + n;
   return found + 1;
@@ -240,7 +239,7 @@ void FreeRecord(const ShardRef& s, std::uint64_t rec_off) {
   Segment& seg = *s.seg;
   std::uint64_t c = seg.Block(rec_off, s.index, "freed record").head;
   ChunkInfo* ci = seg.chunk(c);
-  std::uint64_t ident = ci->ident.load(std::memory_order_relaxed);
+  std::uint64_t ident = seg.ident(c)->load(std::memory_order_relaxed);
   std::uint16_t cls = IdentClass(ident);
   auto* rec = seg.At<RecordHeader>(rec_off);
   SetState(rec, kFree);
@@ -275,13 +274,12 @@ void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads) {
   if (heads.empty()) return;
   AllocLock lock(seg);
   for (std::uint64_t c : heads) {
-    std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_relaxed);
+    std::uint64_t ident = seg.ident(c)->load(std::memory_order_relaxed);
     std::uint64_t n = IdentSpan(ident);
-    seg.chunk(c)->ident.store(0, std::memory_order_release);
+    seg.ident(c)->store(0, std::memory_order_release);
     CrashBarrier();
     SHMKV_CRASH_POINT("alloc.span_head_released");
-    for (std::uint64_t i = 1; i < n; ++i)
-      seg.chunk(c + i)->ident.store(0, std::memory_order_release);
+    for (std::uint64_t i = 1; i < n; ++i) seg.ident(c + i)->store(0, std::memory_order_release);
     seg.header()->chunks_in_use -= n;
   }
 }
@@ -329,7 +327,7 @@ std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard
   std::vector<std::uint64_t> out;
   const std::uint64_t total = seg.geo().chunk_count;
   for (std::uint64_t c = 0; c < total; ++c) {
-    std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_acquire);
+    std::uint64_t ident = seg.ident(c)->load(std::memory_order_acquire);
     if (ident != 0 && IdentOwner(ident) == shard && IdentClass(ident) != kClassContinuation)
       out.push_back(c);
   }
@@ -338,7 +336,7 @@ std::vector<std::uint64_t> ChunksOwnedBy(const Segment& seg, std::uint32_t shard
 
 void ForEachBlock(const ShardRef& s, const std::function<void(std::uint64_t, std::uint64_t)>& fn) {
   for (std::uint64_t c : ChunksOwnedBy(*s.seg, s.index)) {
-    std::uint64_t ident = s.seg->chunk(c)->ident.load(std::memory_order_acquire);
+    std::uint64_t ident = s.seg->ident(c)->load(std::memory_order_acquire);
     if (!HeadValid(*s.seg, c, ident)) continue;
     std::uint16_t cls = IdentClass(ident);
     std::uint64_t base = ChunkOffset(*s.seg, c);
@@ -360,7 +358,7 @@ void RebuildShardArena(const ShardRef& s) {
   std::vector<std::uint64_t> to_free, garbage;
   for (std::uint64_t c : ChunksOwnedBy(seg, s.index)) {
     ChunkInfo* ci = seg.chunk(c);
-    std::uint64_t ident = ci->ident.load(std::memory_order_acquire);
+    std::uint64_t ident = seg.ident(c)->load(std::memory_order_acquire);
     std::uint16_t cls = IdentClass(ident);
     auto* head_rec = seg.At<RecordHeader>(ChunkOffset(seg, c));
     if (!HeadValid(seg, c, ident)) {  // a garbage class or span: nothing in it can be trusted
@@ -410,7 +408,7 @@ void RebuildShardArena(const ShardRef& s) {
   if (!garbage.empty()) {  // heads whose span is unknown: only the head chunk is freed
     AllocLock lock(seg);
     for (std::uint64_t c : garbage) {
-      seg.chunk(c)->ident.store(0, std::memory_order_release);
+      seg.ident(c)->store(0, std::memory_order_release);
       --seg.header()->chunks_in_use;
     }
   }
@@ -423,7 +421,7 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
   std::vector<std::uint64_t> partial_expected;
   for (std::uint64_t c : ChunksOwnedBy(seg, s.index)) {
     ChunkInfo* ci = seg.chunk(c);
-    std::uint64_t ident = ci->ident.load(std::memory_order_acquire);
+    std::uint64_t ident = seg.ident(c)->load(std::memory_order_acquire);
     std::uint16_t cls = IdentClass(ident);
     if (!HeadValid(seg, c, ident)) {
       out->push_back(where + "chunk " + std::to_string(c) + " has invalid size class " +
@@ -433,7 +431,7 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
     if (cls == kClassLarge) {
       std::uint16_t span = IdentSpan(ident);
       for (std::uint16_t i = 1; i < span; ++i) {
-        std::uint64_t cont = seg.chunk(c + i)->ident.load(std::memory_order_relaxed);
+        std::uint64_t cont = seg.ident(c + i)->load(std::memory_order_relaxed);
         if (IdentClass(cont) != kClassContinuation || IdentOwner(cont) != s.index ||
             IdentSpan(cont) != i)
           out->push_back(where + "chunk " + std::to_string(c + i) +
@@ -448,7 +446,7 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
       continue;
     }
     for (std::uint16_t i = 1; i < IdentSpan(ident); ++i) {
-      std::uint64_t cont = seg.chunk(c + i)->ident.load(std::memory_order_relaxed);
+      std::uint64_t cont = seg.ident(c + i)->load(std::memory_order_relaxed);
       if (IdentClass(cont) != kClassContinuation || IdentOwner(cont) != s.index ||
           IdentSpan(cont) != i)
         out->push_back(where + "chunk " + std::to_string(c + i) +
@@ -515,7 +513,7 @@ void CheckShardArena(const ShardRef& s, std::vector<std::string>* out) {
     for (std::uint32_t c = s.h->partial_head[cls];
          c != 0 && listed.size() <= seg.geo().chunk_count;) {
       ChunkInfo* ci = seg.chunk(c - 1);
-      std::uint64_t ident = ci->ident.load();
+      std::uint64_t ident = seg.ident(c - 1)->load();
       if (ident == 0 || IdentOwner(ident) != s.index || IdentClass(ident) != cls) {
         out->push_back(where + "slab list of class " + std::to_string(cls) + " holds chunk " +
                        std::to_string(c - 1) + " of another owner/class");

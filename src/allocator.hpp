@@ -8,7 +8,7 @@
 // slabs made with the segment, one block per table slot, taken by position (AllocHomeRecord),
 // never on a free or slab list and never released.
 //
-// Crash behaviour: ChunkInfo::ident is the only word that says who owns a chunk. A span is
+// Crash behaviour: a chunk's ident (layout.hpp) is the only word that says who owns it. A span is
 // claimed tail-first and released head-first, so a holder killed midway leaves only
 // continuation chunks without a head, which RepairChunkTable() frees. Everything else a shard
 // keeps about its chunks (used counts, free lists, slab lists) is rebuilt from the records by

@@ -78,7 +78,7 @@ std::vector<std::vector<std::uint64_t>> HeadsByShard(const Inspector& in) {
   const Segment& seg = *in.segment();
   std::vector<std::vector<std::uint64_t>> out(in.shard_count());
   for (std::uint64_t c = 0; c < seg.geo().chunk_count; ++c) {
-    std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_relaxed);
+    std::uint64_t ident = seg.ident(c)->load(std::memory_order_relaxed);
     if (ident == 0 || IdentClass(ident) == kClassContinuation) continue;
     if (IdentOwner(ident) < out.size()) out[IdentOwner(ident)].push_back(c);
   }
@@ -94,7 +94,7 @@ void ReadArena(const ShardRef& r, const std::vector<std::uint64_t>* candidates, 
     std::uint64_t chunks = 0;
     s->slabs = s->spans = s->largest_free_block = 0;
     for (std::uint64_t c : heads) {
-      std::uint64_t ident = seg.chunk(c)->ident.load(std::memory_order_relaxed);
+      std::uint64_t ident = seg.ident(c)->load(std::memory_order_relaxed);
       if (ident == 0 || IdentOwner(ident) != r.index) continue;
       std::uint16_t cls = IdentClass(ident);
       if (cls == kClassContinuation) continue;
@@ -445,7 +445,7 @@ ChunkPool ScanChunks(const Inspector& in) {
   pool.total = in.segment()->geo().chunk_count;
   std::uint64_t run = 0;
   for (std::uint64_t c = 0; c < pool.total; ++c) {
-    if (in.segment()->chunk(c)->ident.load(std::memory_order_relaxed) != 0) {
+    if (in.segment()->ident(c)->load(std::memory_order_relaxed) != 0) {
       run = 0;
       continue;
     }

@@ -215,7 +215,7 @@ struct ChunkPool {
   std::uint64_t total = 0, free = 0;
   std::uint64_t largest_free_run = 0;  // chunks
 };
-// Scans ChunkInfo::ident of every chunk (atomic reads, no lock): an instant's picture.
+// Scans the ident of every chunk (atomic reads, no lock): an instant's picture.
 ChunkPool ScanChunks(const Inspector& in);
 
 // --- single key ---

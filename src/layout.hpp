@@ -3,9 +3,15 @@
 // Invariants:
 // - Everything here is trivially copyable and standard layout, addressed by byte offsets from
 //   the segment base (never pointers): each process maps the segment at its own address.
-// - Segment map (offsets in SegmentHeader, all 64-byte aligned; the arena is chunk aligned):
+// - Segment map (offsets in SegmentHeader, 64-byte aligned except off_dense, which follows the
+//   slots and is only 16-byte aligned; the arena is chunk aligned):
 //     [SegmentHeader][ProcessSlot x kMaxProcesses][ShardHeader x shards][ChunkInfo x chunks]
-//     [Slot x slots_per_shard x shards][u64 dense x slots_per_shard x shards][arena chunks]
+//     [atomic u64 ident x chunks][Slot x slots_per_shard x shards]
+//     [u64 dense x slots_per_shard x shards][arena chunks]
+//   The chunk idents (owner, class, span) are an array of their own, apart from the rest of
+//   ChunkInfo: every record a reader follows is checked against its chunk's ident, and at 8
+//   bytes a chunk (400 KB for a 200 MB arena, a quarter of the 32-byte ChunkInfo that held it
+//   up to layout version 4) the array stays in cache far better than the chunk table.
 //   With home blocks (home_block_bytes != 0) the first shards x home_chunks_per_shard arena
 //   chunks are home chunks: shard s owns chunks [s * home_chunks_per_shard, (s + 1) * ...),
 //   slabs of the home block's class created with the segment and never released. Block i of
@@ -13,7 +19,7 @@
 // - The header's config fields are written once by the creator before the segment is published
 //   (link() to its final name) and never change afterwards, so reading them needs no lock.
 // - Each shard's table, dense index, counters and the ChunkInfo of chunks it owns are guarded by
-//   the shard's robust mutex. ChunkInfo::ident changes (chunk owner) only under alloc_mutex too.
+//   the shard's robust mutex. A chunk's ident (its owner) changes only under alloc_mutex too.
 // - Home blocks only decide where a record is put: a record whose key's home slot has a free
 //   home block is written there, so a reader can fetch the slot and the record at once. Any
 //   record may be in any block; nothing depends on a key being in its home block.
@@ -23,11 +29,10 @@
 // - ShardHeader::seq is odd while a mutation of that shard is in progress. An odd seq found on
 //   EOWNERDEAD means the dead holder was mid-mutation: the shard is rebuilt.
 // - Every LIVE record carries a checksum of its key and value (RecordChecksum, key_hash.hpp):
-// whenever seq is
-//   even, RecordHeader::checksum matches the record's bytes. A mismatch is corruption, never a
-//   state a crash leaves: the writers that rewrite a checksum apart from the record's commit
-//   (in-place updates) name the record first in the ShardHeader (rehash_rec, undo_rec), so
-//   Repair fixes exactly that record and no other.
+//   whenever seq is even, RecordHeader::checksum matches the record's bytes. A mismatch is
+//   corruption, never a state a crash leaves: the writers that rewrite a checksum apart from the
+//   record's commit (in-place updates) name the record first in the ShardHeader (rehash_rec,
+//   undo_rec), so Repair fixes exactly that record and no other.
 #pragma once
 
 #include <pthread.h>
@@ -46,8 +51,9 @@ using u64 = std::uint64_t;
 
 inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
 // 2: persistence fields; 3: home blocks; 4: checksums (SegmentHeader::config_checksum;
-// RecordHeader::checksum replaces the tag, ShardHeader::rehash_rec, undo_checksum)
-inline constexpr u32 kLayoutVersion = 4;
+// RecordHeader::checksum replaces the tag, ShardHeader::rehash_rec, undo_checksum); 5: chunk
+// idents in a dense array of their own (SegmentHeader::off_idents), out of ChunkInfo
+inline constexpr u32 kLayoutVersion = 5;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -60,8 +66,8 @@ inline constexpr u32 kSizeClasses[] = {
     32,  48,  64,   80,   96,   112,  128,  160,  192,  224,  256,  320,  384,  448,  512, 640,
     768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192};
 inline constexpr u32 kNumClasses = sizeof(kSizeClasses) / sizeof(kSizeClasses[0]);
-inline constexpr u16 kClassLarge = 0xFFFE;         // ChunkInfo: head of a large record's span
-inline constexpr u16 kClassContinuation = 0xFFFF;  // ChunkInfo: non-head chunk of a span
+inline constexpr u16 kClassLarge = 0xFFFE;         // ident: head of a large record's span
+inline constexpr u16 kClassContinuation = 0xFFFF;  // ident: non-head chunk of a span
 inline constexpr u32 kMinBlocksPerSlab = 8;
 
 constexpr u32 SlabChunks(u32 cls) {
@@ -116,7 +122,7 @@ struct SegmentHeader {
   u32 max_value_bytes;
   u64 slots_per_shard;
   u64 chunk_count;
-  u64 off_processes, off_shards, off_chunks, off_slots, off_dense, off_arena;
+  u64 off_processes, off_shards, off_chunks, off_idents, off_slots, off_dense, off_arena;
   u32 home_block_bytes;       // 0 = no home blocks, else a size class of at most one chunk
   u32 home_blocks_per_chunk;  // kChunkBytes / home_block_bytes
   u64 home_chunks_per_shard;  // enough chunks for slots_per_shard home blocks
@@ -128,7 +134,7 @@ struct SegmentHeader {
   // at attach instead of being believed.
   u64 config_checksum;
 
-  // Global chunk allocator: guards ChunkInfo::ident of every chunk. Taken after a shard lock,
+  // Global chunk allocator: guards the ident of every chunk. Taken after a shard lock,
   // never before one (lock order: shard -> alloc).
   alignas(kCacheLine) pthread_mutex_t alloc_mutex;
   u64 alloc_hint;        // chunk index where the next search starts
@@ -198,21 +204,21 @@ struct alignas(kCacheLine) ShardHeader {
   u64 gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
 };
 
-// One 4 KiB arena chunk (the head chunk of a slab or span carries its bookkeeping).
+// The slab bookkeeping of one 4 KiB arena chunk, meaningful in a slab's head chunk only (24
+// bytes). Who owns the chunk is its ident, in the dense array at off_idents (see MakeIdent).
 struct ChunkInfo {
-  // 0 = free. Else: bits 0..31 owner shard + 1, bits 32..47 size class index (or kClassLarge /
-  // kClassContinuation), bits 48..63 span length in chunks (heads) or distance back to the head
-  // (continuations). The fields below are meaningful in a slab's head chunk only.
-  std::atomic<u64> ident;
   u32 used;       // slab: blocks holding a non-free record
   u32 free_head;  // slab: 1 + index of the first free block (free blocks link through rec+8)
   u32 carved;     // slab: blocks [0, carved) have a valid state word; the rest are untouched
   u32 next;       // slab: 1 + chunk index of the next slab in the shard's partial list
   u32 prev;       // slab: 1 + chunk index of the previous one
-  u32 pad;
+  u32 pad;        // keeps the size a multiple of 8
 };
 
-// ChunkInfo::ident packing.
+// A chunk's ident: one std::atomic<u64> per chunk in the array at SegmentHeader::off_idents,
+// entry i for arena chunk i. 0 = free. Else: bits 0..31 owner shard + 1, bits 32..47 size class
+// index (or kClassLarge / kClassContinuation), bits 48..63 span length in chunks (heads) or
+// distance back to the head (continuations).
 inline std::uint64_t MakeIdent(std::uint32_t shard, std::uint16_t cls, std::uint16_t span) {
   return (std::uint64_t(shard) + 1) | (std::uint64_t(cls) << 32) | (std::uint64_t(span) << 48);
 }
@@ -260,7 +266,7 @@ static_assert(
     "atomics in shared memory must be lock free, or they are not atomic across processes");
 static_assert(sizeof(std::atomic<u64>) == 8, "atomic<u64> must be a plain 8-byte word");
 static_assert(sizeof(Slot) == 16, "four slots per cache line");
-static_assert(sizeof(RecordHeader) == 32 && sizeof(ChunkInfo) == 32, "fixed record/chunk headers");
+static_assert(sizeof(RecordHeader) == 32 && sizeof(ChunkInfo) == 24, "fixed record/chunk headers");
 static_assert(offsetof(ShardHeader, rehash_rec) < kCacheLine,
               "rehash_rec shares the mutex's cache line (the counter hot path writes it)");
 static_assert(kChunkBytes % 4096 == 0 && BlocksPerSlab(kNumClasses - 1) >= kMinBlocksPerSlab,

@@ -57,7 +57,7 @@ void SealConfig(std::uint8_t* base) {
 struct Plan {
   std::uint32_t shards, shard_bits;
   std::uint64_t slots_per_shard, chunk_count;
-  std::uint64_t off_processes, off_shards, off_chunks, off_slots, off_dense, off_arena;
+  std::uint64_t off_processes, off_shards, off_chunks, off_idents, off_slots, off_dense, off_arena;
   std::uint32_t home_class, home_block_bytes, home_blocks_per_chunk;
   std::uint64_t home_chunks_per_shard;
 };
@@ -110,9 +110,13 @@ Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_s
                                       " slots in each of " + std::to_string(p.shards) +
                                       " shards (index alone needs " + std::to_string(fixed) +
                                       " bytes); lower max_keys or raise size_bytes");
-  p.chunk_count = (o.size_bytes - fixed) / (kChunkBytes + sizeof(ChunkInfo));
+  // Per chunk: its bytes, its ChunkInfo and its ident.
+  p.chunk_count = (o.size_bytes - fixed) /
+                  (kChunkBytes + sizeof(ChunkInfo) + sizeof(std::atomic<std::uint64_t>));
   for (;;) {
-    p.off_slots = AlignUp(p.off_chunks + p.chunk_count * sizeof(ChunkInfo), kCacheLine);
+    p.off_idents = AlignUp(p.off_chunks + p.chunk_count * sizeof(ChunkInfo), kCacheLine);
+    p.off_slots =
+        AlignUp(p.off_idents + p.chunk_count * sizeof(std::atomic<std::uint64_t>), kCacheLine);
     p.off_dense = p.off_slots + std::uint64_t(p.shards) * p.slots_per_shard * sizeof(Slot);
     p.off_arena =
         AlignUp(p.off_dense + std::uint64_t(p.shards) * p.slots_per_shard * 8, kChunkBytes);
@@ -174,13 +178,14 @@ Plan MakePlan(const Options& o) {
 void InitHomeChunks(const Plan& p, std::uint8_t* base, SegmentHeader* h) {
   if (p.home_block_bytes == 0) return;
   auto* chunks = reinterpret_cast<ChunkInfo*>(base + p.off_chunks);
+  auto* idents = reinterpret_cast<std::atomic<std::uint64_t>*>(base + p.off_idents);
   auto* shards = reinterpret_cast<ShardHeader*>(base + p.off_shards);
   for (std::uint32_t s = 0; s < p.shards; ++s) {
     for (std::uint64_t i = 0; i < p.home_chunks_per_shard; ++i) {
-      ChunkInfo& ci = chunks[s * p.home_chunks_per_shard + i];
-      ci.carved = p.home_blocks_per_chunk;
-      ci.ident.store(MakeIdent(s, static_cast<std::uint16_t>(p.home_class), 1),
-                     std::memory_order_relaxed);
+      const std::uint64_t c = s * p.home_chunks_per_shard + i;
+      chunks[c].carved = p.home_blocks_per_chunk;
+      idents[c].store(MakeIdent(s, static_cast<std::uint16_t>(p.home_class), 1),
+                      std::memory_order_relaxed);
     }
     shards[s].chunk_count = p.home_chunks_per_shard;
   }
@@ -232,6 +237,7 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     h->off_processes = p.off_processes;
     h->off_shards = p.off_shards;
     h->off_chunks = p.off_chunks;
+    h->off_idents = p.off_idents;
     h->off_slots = p.off_slots;
     h->off_dense = p.off_dense;
     h->off_arena = p.off_arena;
@@ -366,6 +372,7 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
       {"off_processes", {h.off_processes, p.off_processes}},
       {"off_shards", {h.off_shards, p.off_shards}},
       {"off_chunks", {h.off_chunks, p.off_chunks}},
+      {"off_idents", {h.off_idents, p.off_idents}},
       {"off_slots", {h.off_slots, p.off_slots}},
       {"off_dense", {h.off_dense, p.off_dense}},
       {"off_arena", {h.off_arena, p.off_arena}},
@@ -404,6 +411,7 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
   g.off_processes = p.off_processes;
   g.off_shards = p.off_shards;
   g.off_chunks = p.off_chunks;
+  g.off_idents = p.off_idents;
   g.off_slots = p.off_slots;
   g.off_dense = p.off_dense;
   g.off_arena = p.off_arena;

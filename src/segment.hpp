@@ -18,6 +18,7 @@
 //   slots of dead processes are reclaimed by the next opener.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,8 +40,8 @@ struct Geometry {
   std::uint32_t shard_count = 0, shard_bits = 0;
   std::uint32_t max_key_bytes = 0, max_value_bytes = 0;
   std::uint64_t slots_per_shard = 0, chunk_count = 0;
-  std::uint64_t off_processes = 0, off_shards = 0, off_chunks = 0, off_slots = 0, off_dense = 0,
-                off_arena = 0;
+  std::uint64_t off_processes = 0, off_shards = 0, off_chunks = 0, off_idents = 0, off_slots = 0,
+                off_dense = 0, off_arena = 0;
   std::uint64_t arena_end = 0;  // off_arena + chunk_count * kChunkBytes
   std::uint32_t home_block_bytes = 0, home_blocks_per_chunk = 0;
   std::uint64_t home_chunks_per_shard = 0, home_chunk_magic = 0;
@@ -121,6 +122,12 @@ class Segment {
       OutOfRange("chunk index", i, "chunk_count", geo_.chunk_count);
     return At<ChunkInfo>(geo_.off_chunks) + i;
   }
+  // Chunk i's ident (layout.hpp, MakeIdent): who owns it, its class and span.
+  std::atomic<std::uint64_t>* ident(std::uint64_t i) const {
+    if (i >= geo_.chunk_count) [[unlikely]]
+      OutOfRange("chunk index", i, "chunk_count", geo_.chunk_count);
+    return At<std::atomic<std::uint64_t>>(geo_.off_idents) + i;
+  }
   ProcessSlot* process(std::uint32_t i) const {
     return At<ProcessSlot>(geo_.off_processes) + (i % kMaxProcesses);
   }
@@ -186,13 +193,13 @@ inline const char* Segment::TryBlock(std::uint64_t off, std::uint32_t shard,
   // The caller reads the record next: ask for it now, so that its miss overlaps the chunk
   // ident's below instead of following it (two misses in a row cost a get ~15 %).
   __builtin_prefetch(base_ + off);
-  const ChunkInfo* chunks = At<ChunkInfo>(geo_.off_chunks);
-  std::uint64_t head = (off - geo_.off_arena) / kChunkBytes;
-  std::uint64_t ident = chunks[head].ident.load(std::memory_order_relaxed);
+  const std::atomic<std::uint64_t>* idents = At<std::atomic<std::uint64_t>>(geo_.off_idents);
+  std::uint64_t head = (off - geo_.off_arena) / kChunkBytes;  // below chunk_count: off is inside
+  std::uint64_t ident = idents[head].load(std::memory_order_relaxed);
   if (IdentClass(ident) == kClassContinuation) {
     const std::uint64_t distance = IdentSpan(ident);
     if (distance == 0 || distance > head) return "is in a continuation chunk with no head";
-    const std::uint64_t head_ident = chunks[head - distance].ident.load(std::memory_order_relaxed);
+    const std::uint64_t head_ident = idents[head - distance].load(std::memory_order_relaxed);
     if (IdentClass(head_ident) == kClassContinuation || IdentSpan(head_ident) <= distance ||
         IdentOwner(head_ident) != IdentOwner(ident))
       return "is in a continuation chunk its head does not cover";

@@ -78,7 +78,7 @@ class Shard {
             g.arena_end - slot.rec < kRecordHeaderBytes + key.size()) [[unlikely]]
           *rec = s_.Record(slot.rec, "slot record");  // throws: names the offset and why
         // The check of a match reads the record's chunk ident: ask for it with the record.
-        __builtin_prefetch(s_.seg->At<ChunkInfo>(g.off_chunks) +
+        __builtin_prefetch(s_.seg->At<std::atomic<std::uint64_t>>(g.off_idents) +
                            (slot.rec - g.off_arena) / kChunkBytes);
         const auto* r = reinterpret_cast<const RecordHeader*>(base + slot.rec);
         if (r->key_len == key.size() && KeyBytesEqual(r + 1, key)) {

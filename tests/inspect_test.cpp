@@ -697,7 +697,7 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
     // The shard's slab of records: its first never-carved block is free.
     std::uint64_t chunk = seg->Block(r.slots[i].rec, s, "slot record").head;
     det::ChunkInfo* ci = seg->chunk(chunk);
-    std::uint64_t ident = ci->ident.load();
+    std::uint64_t ident = seg->ident(chunk)->load();
     std::uint32_t cls = det::IdentClass(ident);
     REQUIRE(cls < det::kNumClasses);
     REQUIRE(ci->carved < det::BlocksPerSlab(cls));

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -180,6 +181,8 @@ TEST_CASE("trust: a header field that disagrees with the layout is corrupted, ne
       SHMKV_FIELD(off_processes, 0),
       SHMKV_FIELD(off_shards, 1ull << 40),
       SHMKV_FIELD(off_chunks, 64),
+      SHMKV_FIELD(off_idents, 0),
+      SHMKV_FIELD(off_idents, 1ull << 40),
       SHMKV_FIELD(off_slots, 0x7fffffffffffull),
       SHMKV_FIELD(off_dense, 4096),
       SHMKV_FIELD(off_arena, 8ull << 20),
@@ -283,6 +286,50 @@ TEST_CASE("trust: a slot pointing outside the arena gives corrupted on every pat
   REQUIRE(s.get("key:6") == std::optional<std::string>("value-6"));  // the rest still works
   auto violations = s.check_invariants();
   REQUIRE_FALSE(violations.empty());
+}
+
+TEST_CASE("trust: a record whose chunk ident does not give it to its shard is corrupted",
+          "[trust][records]") {
+  SegmentGuard g(unique_name());
+  const shmkv::Options o = filled_store(g.name());
+  // The ident of the chunk that holds key:5's record.
+  auto ident_of_key5 = [](const SegmentImage& img) {
+    const det::SegmentHeader* h = img.header();
+    const std::uint64_t chunk = (img.record_offset("key:5") - h->off_arena) / det::kChunkBytes;
+    return reinterpret_cast<std::atomic<std::uint64_t>*>(img.at(h->off_idents)) + chunk;
+  };
+  std::uint64_t old = 0;
+  {
+    SegmentImage img(g.name());
+    std::atomic<std::uint64_t>* ident = ident_of_key5(img);
+    old = ident->load();
+    const std::uint32_t owner = det::IdentOwner(old);
+    REQUIRE(owner == img.shard_of("key:5"));
+    SECTION("owned by another shard") {
+      ident->store(det::MakeIdent(owner ^ 1, det::IdentClass(old), det::IdentSpan(old)));
+    }
+    SECTION("free") {
+      ident->store(0);
+    }
+    SECTION("a continuation with no head") {
+      ident->store(det::MakeIdent(owner, det::kClassContinuation, 0));
+    }
+  }
+  {
+    Store s = Store::open(with_mode(o, OpenMode::attach_only));
+    const std::string msg = message_of([&] { s.get("key:5"); });
+    INFO(msg);
+    CHECK(contains(msg, "slot record"));
+    REQUIRE_ERRC(s.get("key:5"), errc::corrupted);
+    REQUIRE_ERRC(s.set("key:5", "x"), errc::corrupted);
+  }
+  {
+    SegmentImage img(g.name());
+    ident_of_key5(img)->store(old);
+  }
+  Store s = Store::open(with_mode(o, OpenMode::attach_only));
+  REQUIRE(s.get("key:5") == std::optional<std::string>("value-5"));
+  REQUIRE(s.check_invariants().empty());
 }
 
 TEST_CASE("trust: a value length past its block never returns the neighbours' bytes",

@@ -621,10 +621,10 @@ int Campaign::Main() {
     const LayoutMap& m = maps_.back();
     std::printf("config %-9s %" PRIu64 " B, %u shards, %" PRIu64 " slots/shard, %" PRIu64
                 " chunks, %zu records; offsets: shards %" PRIu64 ", chunks %" PRIu64
-                ", slots %" PRIu64 ", dense %" PRIu64 ", arena %" PRIu64 "\n",
+                ", idents %" PRIu64 ", slots %" PRIu64 ", dense %" PRIu64 ", arena %" PRIu64 "\n",
                 c.label.c_str(), m.size, m.shard_count, m.slots_per_shard, m.chunk_count,
-                m.records.size(), m.off_shards, m.off_chunks, m.off_slots, m.off_dense,
-                m.off_arena);
+                m.records.size(), m.off_shards, m.off_chunks, m.off_idents, m.off_slots,
+                m.off_dense, m.off_arena);
   }
   if (images_.empty()) throw std::runtime_error("no configuration named " + a_.config);
   const int slots = std::max(1, a_.parallel);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include "layout.hpp"
 
@@ -251,49 +252,58 @@ struct Builder {
              {map.slots_per_shard, map.slots_per_shard + 1, map.chunk_count});
   }
 
+  // Mostly chunks that hold records (their head or a continuation).
+  u64 PickChunk() {
+    if (rng.Chance(80)) return (AnyRecord().off - map.off_arena) / L::kChunkBytes;
+    return rng.Below(map.chunk_count);
+  }
+
   void Chunk() {
-    // Mostly chunks that hold records (their head or a continuation).
-    u64 ch;
-    if (rng.Chance(80)) {
-      ch = (AnyRecord().off - map.off_arena) / L::kChunkBytes;
-    } else {
-      ch = rng.Below(map.chunk_count);
-    }
+    const u64 ch = PickChunk();
     const u64 base = map.off_chunks + ch * sizeof(L::ChunkInfo);
-    const std::string w = "ChunkInfo[" + std::to_string(ch) + "].";
     const auto& fields = ChunkInfoFields();
     const Field& f = fields[rng.Below(fields.size())];
-    if (f.name == "ident" && rng.Chance(70)) {
-      const u64 orig = Orig(base, 8);
-      const u64 part = rng.Below(3);
-      u64 v = orig;
-      std::string sub;
-      if (part == 0) {
-        sub = "owner";
-        const u64 cand[] = {0, map.shard_count + 1ull, 0xffffffffull,
-                            1 + rng.Below(map.shard_count), (orig & 0xffffffff) + 1};
-        v = (orig & ~0xffffffffull) | cand[rng.Below(5)];
-      } else if (part == 1) {
-        sub = "class";
-        const u64 cand[] = {
-            0, L::kNumClasses, L::kClassLarge, L::kClassContinuation, rng.Below(L::kNumClasses),
-            40};
-        v = (orig & ~(0xffffull << 32)) | (cand[rng.Below(6)] << 32);
-      } else {
-        sub = "span";
-        const u64 span = orig >> 48;
-        const u64 cand[] = {0, 0xffff, span + 1, span - 1, 0x7fff};
-        v = (orig & ~(0xffffull << 48)) | ((cand[rng.Below(5)] & 0xffff) << 48);
-      }
-      if (v == orig) v ^= 1ull << 33;
-      SetInt(base, 8, v);
-      Label("chunks", "ChunkInfo.ident." + sub, w + "ident." + sub + "@" + std::to_string(base),
-            Hex(orig) + " -> " + Hex(v));
+    IntField("chunks", "ChunkInfo." + f.name, "ChunkInfo[" + std::to_string(ch) + "]." + f.name,
+             base + f.off, f.size, Orig(base + offsetof(L::ChunkInfo, used), 4),
+             {map.chunk_count, map.chunk_count + 1, 1 + rng.Below(map.chunk_count), 512});
+  }
+
+  // A chunk's entry in the ident array: one of its parts (owner, class, span) set to a value
+  // that means something else, or the whole word to an interesting value.
+  void Ident() {
+    const u64 ch = PickChunk();
+    const u64 off = map.off_idents + ch * 8;
+    const std::string w = "ident[" + std::to_string(ch) + "]";
+    if (!rng.Chance(70)) {
+      IntField("idents", "ident", w, off, 8, Orig(off + 8, 8),
+               {L::MakeIdent(0, 0, 1), L::MakeIdent(0, L::kClassLarge, 1),
+                L::MakeIdent(0, L::kClassContinuation, 1)});
       return;
     }
-    IntField("chunks", "ChunkInfo." + f.name, w + f.name, base + f.off, f.size,
-             Orig(base + offsetof(L::ChunkInfo, used), 4),
-             {map.chunk_count, map.chunk_count + 1, 1 + rng.Below(map.chunk_count), 512});
+    const u64 orig = Orig(off, 8);
+    const u64 part = rng.Below(3);
+    u64 v = orig;
+    std::string sub;
+    if (part == 0) {
+      sub = "owner";
+      const u64 cand[] = {0, map.shard_count + 1ull, 0xffffffffull, 1 + rng.Below(map.shard_count),
+                          (orig & 0xffffffff) + 1};
+      v = (orig & ~0xffffffffull) | cand[rng.Below(5)];
+    } else if (part == 1) {
+      sub = "class";
+      const u64 cand[] = {
+          0, L::kNumClasses, L::kClassLarge, L::kClassContinuation, rng.Below(L::kNumClasses), 40};
+      v = (orig & ~(0xffffull << 32)) | (cand[rng.Below(6)] << 32);
+    } else {
+      sub = "span";
+      const u64 span = orig >> 48;
+      const u64 cand[] = {0, 0xffff, span + 1, span - 1, 0x7fff};
+      v = (orig & ~(0xffffull << 48)) | ((cand[rng.Below(5)] & 0xffff) << 48);
+    }
+    if (v == orig) v ^= 1ull << 33;
+    SetInt(off, 8, v);
+    Label("idents", "ident." + sub, w + "." + sub + "@" + std::to_string(off),
+          Hex(orig) + " -> " + Hex(v));
   }
 
   void SlotField() {
@@ -376,8 +386,8 @@ struct Builder {
 
   void Random() {
     static const char* kRegions[] = {"header", "processes", "shards", "chunks",
-                                     "slots",  "dense",     "arena"};
-    const std::string region = kRegions[rng.Below(7)];
+                                     "idents", "slots",     "dense",  "arena"};
+    const std::string region = kRegions[rng.Below(std::size(kRegions))];
     u64 lo, hi, off;
     if (region == "header") {
       lo = 0, hi = map.off_processes;
@@ -386,7 +396,9 @@ struct Builder {
     } else if (region == "shards") {
       lo = map.off_shards, hi = map.off_chunks;
     } else if (region == "chunks") {
-      lo = map.off_chunks, hi = map.off_slots;
+      lo = map.off_chunks, hi = map.off_idents;
+    } else if (region == "idents") {
+      lo = map.off_idents, hi = map.off_slots;
     } else if (region == "slots") {
       lo = map.off_slots, hi = map.off_dense;
     } else if (region == "dense") {
@@ -406,8 +418,10 @@ struct Builder {
               (r.shard * map.slots_per_shard + rng.Below(map.shard_counts[r.shard])) * 8 +
               rng.Below(8);
       if (region == "shards") off = ShardHeaderOff(r.shard) + rng.Below(map.shard_header_bytes);
+      const u64 chunk = (r.off - map.off_arena) / L::kChunkBytes;
       if (region == "chunks")
-        off = map.off_chunks + (r.off - map.off_arena) / L::kChunkBytes * 32 + rng.Below(32);
+        off = map.off_chunks + chunk * sizeof(L::ChunkInfo) + rng.Below(sizeof(L::ChunkInfo));
+      if (region == "idents") off = map.off_idents + chunk * 8 + rng.Below(8);
     }
     const u64 size_pick = rng.Below(100);
     u64 n = size_pick < 25   ? 1
@@ -473,8 +487,10 @@ Corruption MakeCorruption(u64 seed, u64 iteration, const Image& image, const Lay
         b.Process();
       else if (pick < 45)
         b.Shard();
-      else if (pick < 60)
+      else if (pick < 55)
         b.Chunk();
+      else if (pick < 60)
+        b.Ident();
       else if (pick < 75)
         b.SlotField();
       else if (pick < 82)

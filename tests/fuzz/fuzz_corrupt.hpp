@@ -29,7 +29,7 @@ struct Patch {
 
 struct Corruption {
   std::string kind;    // "targeted" or "random"
-  std::string region;  // header, processes, shards, chunks, slots, dense, arena
+  std::string region;  // header, processes, shards, chunks, idents, slots, dense, arena
   std::string field;   // generic field name ("Slot.rec"), for grouping
   std::string where;   // with indices and offset
   std::string value;   // what was written ("0xffffffff", "37 random bytes", ...)

@@ -199,6 +199,7 @@ const std::vector<Field>& SegmentHeaderFields() {
       F<L::u64>("off_processes", offsetof(H, off_processes)),
       F<L::u64>("off_shards", offsetof(H, off_shards)),
       F<L::u64>("off_chunks", offsetof(H, off_chunks)),
+      F<L::u64>("off_idents", offsetof(H, off_idents)),
       F<L::u64>("off_slots", offsetof(H, off_slots)),
       F<L::u64>("off_dense", offsetof(H, off_dense)),
       F<L::u64>("off_arena", offsetof(H, off_arena)),
@@ -262,9 +263,9 @@ const std::vector<Field>& ShardHeaderFields() {
 const std::vector<Field>& ChunkInfoFields() {
   using C = L::ChunkInfo;
   static const std::vector<Field> f = {
-      F<L::u64>("ident", offsetof(C, ident)),         F<L::u32>("used", offsetof(C, used)),
-      F<L::u32>("free_head", offsetof(C, free_head)), F<L::u32>("carved", offsetof(C, carved)),
-      F<L::u32>("next", offsetof(C, next)),           F<L::u32>("prev", offsetof(C, prev)),
+      F<L::u32>("used", offsetof(C, used)),     F<L::u32>("free_head", offsetof(C, free_head)),
+      F<L::u32>("carved", offsetof(C, carved)), F<L::u32>("next", offsetof(C, next)),
+      F<L::u32>("prev", offsetof(C, prev)),
   };
   return f;
 }
@@ -289,6 +290,7 @@ LayoutMap MapImage(const std::vector<u8>& b) {
   m.off_processes = Load<u64>(b, offsetof(H, off_processes));
   m.off_shards = Load<u64>(b, offsetof(H, off_shards));
   m.off_chunks = Load<u64>(b, offsetof(H, off_chunks));
+  m.off_idents = Load<u64>(b, offsetof(H, off_idents));
   m.off_slots = Load<u64>(b, offsetof(H, off_slots));
   m.off_dense = Load<u64>(b, offsetof(H, off_dense));
   m.off_arena = Load<u64>(b, offsetof(H, off_arena));
@@ -329,7 +331,8 @@ std::string LayoutMap::Region(u64 off) const {
   if (off < off_processes) return "header";
   if (off < off_shards) return "processes";
   if (off < off_chunks) return "shards";
-  if (off < off_slots) return "chunks";
+  if (off < off_idents) return "chunks";
+  if (off < off_slots) return "idents";
   if (off < off_dense) return "slots";
   if (off < off_arena) return "dense";
   return "arena";
@@ -364,6 +367,10 @@ void LayoutMap::Describe(u64 off, std::string* generic, std::string* where) cons
     const std::string f = FieldAt(ChunkInfoFields(), (off - off_chunks) % sizeof(L::ChunkInfo));
     g = "ChunkInfo." + f;
     w = "ChunkInfo[" + std::to_string(c) + "]." + f;
+  } else if (region == "idents") {
+    const u64 c = (off - off_idents) / 8;
+    g = c < chunk_count ? "ident" : "ident(pad)";
+    w = "ident[" + std::to_string(c) + "]";
   } else if (region == "slots") {
     const u64 i = (off - off_slots) / sizeof(L::Slot);
     const u64 rel = (off - off_slots) % sizeof(L::Slot);

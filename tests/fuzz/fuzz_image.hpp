@@ -8,7 +8,7 @@
 // - A LayoutMap is computed from a clean image with the structs of src/layout.hpp only (no
 //   engine code): region bounds, every live record (offset, key, lengths, shard, slot), and
 //   Describe(offset), which names the shared field a byte belongs to ("Slot.rec",
-//   "ShardHeader.count", "Record.value", ...). It is only valid for the clean image it was
+//   "ShardHeader.count", "ident", "Record.value", ...). It is only valid for the clean image it was
 //   computed from; corrupted images are never parsed by the parent.
 // - WriteImage() writes an image to a fresh segment name (O_EXCL, mode 0600, owned by the
 //   caller), skipping all-zero pages so the file is sparse like a real segment.
@@ -89,17 +89,18 @@ struct LayoutMap {
   u64 size = 0;
   u32 shard_count = 0;
   u64 slots_per_shard = 0, chunk_count = 0;
-  u64 off_processes = 0, off_shards = 0, off_chunks = 0, off_slots = 0, off_dense = 0,
-      off_arena = 0;
+  u64 off_processes = 0, off_shards = 0, off_chunks = 0, off_idents = 0, off_slots = 0,
+      off_dense = 0, off_arena = 0;
   u64 shard_header_bytes = 0, process_slot_bytes = 0;
   std::vector<RecordInfo> records;  // sorted by offset
   std::vector<u64> shard_counts;    // ShardHeader::count per shard
 
   // The record whose bytes [off, end) contain `off`, or nullptr.
   const RecordInfo* RecordContaining(u64 off) const;
-  // Field of the byte at `off`. generic: without indices ("Slot.rec"); where: with them.
+  // Field of the byte at `off`. generic: without indices ("Slot.rec"); where: with them. A byte
+  // of the ident array names the chunk whose ident it is ("ident[12]").
   void Describe(u64 off, std::string* generic, std::string* where) const;
-  // Region name of `off`: header, processes, shards, chunks, slots, dense, arena.
+  // Region name of `off`: header, processes, shards, chunks, idents, slots, dense, arena.
   std::string Region(u64 off) const;
 };
 
