@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "decimal_word.hpp"
+#include "shm/decimal_word.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;

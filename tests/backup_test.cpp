@@ -18,9 +18,9 @@
 #include <random>
 #include <sstream>
 
-#include "layout.hpp"
+#include "shm/layout.hpp"
 #include "persist_test_util.hpp"
-#include "snapshot.hpp"
+#include "persist/snapshot.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;

@@ -13,10 +13,10 @@
 #include <cstring>
 #include <string>
 
-#include "key_hash.hpp"
-#include "layout.hpp"
+#include "shm/key_hash.hpp"
+#include "shm/layout.hpp"
 #include "segment_image.hpp"
-#include "shard.hpp"
+#include "shm/shard.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;

@@ -18,7 +18,7 @@
 //   on SIGINT and when the segment is removed.
 //
 // The binary is found next to this test (../tools/shmkv-inspect) or at $SHMKV_INSPECT_BIN.
-#include "inspect.hpp"
+#include "shm/inspect.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -42,10 +42,10 @@
 #include <thread>
 #include <vector>
 
-#include "os.hpp"
-#include "segment.hpp"
-#include "shard.hpp"
-#include "shard_ref.hpp"
+#include "os/os.hpp"
+#include "shm/segment.hpp"
+#include "shm/shard.hpp"
+#include "shm/shard_ref.hpp"
 #include "test_util.hpp"
 
 namespace {

@@ -19,7 +19,7 @@
 #include <string>
 #include <thread>
 
-#include "os.hpp"
+#include "os/os.hpp"
 #include "persist_test_util.hpp"
 #include "test_util.hpp"
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "journal.hpp"
+#include "persist/journal.hpp"
 #include "persist_test_util.hpp"
-#include "segment.hpp"
-#include "snapshot.hpp"
+#include "shm/segment.hpp"
+#include "persist/snapshot.hpp"
 #include "test_util.hpp"
 
 using shmkv::Store;
@@ -23,7 +23,7 @@ namespace {
 bool g_seed_42 = false;  // while set, getrandom() below gives 42 (a new segment's hash seed)
 }  // namespace
 
-// A new segment's hash seed comes from getrandom() (src/os.cpp, RandomSeed) and is sealed into
+// A new segment's hash seed comes from getrandom() (src/os/os.cpp, RandomSeed) and is sealed into
 // the header when the segment is created; this executable's getrandom() takes precedence over
 // libc's for the library linked into it, so the golden snapshot below can have seed 42.
 extern "C" ssize_t getrandom(void* buf, size_t len, unsigned int flags) noexcept {

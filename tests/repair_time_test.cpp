@@ -11,8 +11,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "shard.hpp"
-#include "shm_engine.hpp"
+#include "shm/shard.hpp"
+#include "engine/shm_engine.hpp"
 #include "test_util.hpp"
 
 using namespace testutil;

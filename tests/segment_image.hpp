@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
-#include "key_hash.hpp"
-#include "layout.hpp"
-#include "shard.hpp"
+#include "shm/key_hash.hpp"
+#include "shm/layout.hpp"
+#include "shm/shard.hpp"
 #include "test_util.hpp"
 
 namespace testutil {

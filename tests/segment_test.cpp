@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "layout.hpp"
+#include "shm/layout.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;

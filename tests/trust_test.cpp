@@ -18,11 +18,11 @@
 #include <fstream>
 #include <string>
 
-#include "inspect.hpp"
-#include "key_hash.hpp"
-#include "layout.hpp"
+#include "shm/inspect.hpp"
+#include "shm/key_hash.hpp"
+#include "shm/layout.hpp"
 #include "segment_image.hpp"
-#include "shard.hpp"
+#include "shm/shard.hpp"
 #include "shmkv/shmkv.h"
 #include "test_util.hpp"
 

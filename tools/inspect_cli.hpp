@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "inspect.hpp"
+#include "shm/inspect.hpp"
 #include "inspect_output.hpp"
 
 namespace inspect_cli {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "inspect_cli.hpp"
-#include "os.hpp"
+#include "os/os.hpp"
 
 namespace inspect_cli {
 

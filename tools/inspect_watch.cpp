@@ -2,7 +2,7 @@
 // fill level, lock states and the hottest shards. On a terminal it redraws in place on the
 // alternate screen and restores the terminal on exit; otherwise it prints frames one after
 // another (--json: one JSON line per refresh). Each refresh copies only the shard headers
-// (counters, counts), one shard lock at a time, with the usual lock protocol (src/inspect.hpp).
+// (counters, counts), one shard lock at a time, with the usual lock protocol (src/shm/inspect.hpp).
 // It exits 0 on SIGINT/SIGTERM/SIGHUP and 1 when the segment is removed or replaced.
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "inspect_cli.hpp"
-#include "os.hpp"
+#include "os/os.hpp"
 
 namespace inspect_cli {
 

@@ -3,7 +3,7 @@
 //   shmkv-inspect NAME [VIEW] [--json] [--lock-wait DUR] [--no-lock] [view options]
 //   VIEW: summary (default), shards, keys, get KEY, histogram, check, watch
 //
-// Read-only, precisely (the details live in src/inspect.hpp):
+// Read-only, precisely (the details live in src/shm/inspect.hpp):
 // - It attaches without Segment::Open: it does not register in the process registry and does
 //   not reclaim dead processes' entries (it reports them). It never writes to the segment.
 // - It never calls ShardLock (which repairs a dead holder's shard: a mutation). Per shard it
@@ -32,7 +32,7 @@
 //
 // Files: this one (command line, help, main), inspect_views.cpp (summary, shards, keys, get,
 // histogram, check), inspect_watch.cpp (watch), inspect_output.* (JSON, tables, units),
-// inspect_cli.hpp (what they share); the snapshot API is src/inspect.*.
+// inspect_cli.hpp (what they share); the snapshot API is src/shm/inspect.*.
 #include <signal.h>
 
 #include <algorithm>
@@ -47,7 +47,7 @@
 #include <vector>
 
 #include "inspect_cli.hpp"
-#include "os.hpp"
+#include "os/os.hpp"
 #include "shmkv/shmkv.hpp"
 
 namespace inspect_cli {

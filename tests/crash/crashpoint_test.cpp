@@ -7,7 +7,7 @@
 // hang), (2) CheckInvariants() passes on every shard, (3) every key holds its old or its new
 // value and nothing else changed. Enumeration of a scenario ends when the child finishes without
 // reaching crash point n. The test prints how many crash points were exercised.
-#include "crashpoint.hpp"
+#include "os/crashpoint.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>

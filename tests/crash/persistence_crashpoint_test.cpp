@@ -12,7 +12,7 @@
 #include <map>
 #include <string>
 
-#include "crashpoint.hpp"
+#include "os/crashpoint.hpp"
 #include "persist_test_util.hpp"
 #include "test_util.hpp"
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <iterator>
 
-#include "layout.hpp"
+#include "shm/layout.hpp"
 
 namespace fuzz {
 

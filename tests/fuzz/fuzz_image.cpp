@@ -21,7 +21,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "layout.hpp"
+#include "shm/layout.hpp"
 #include "shmkv/shmkv.hpp"
 
 namespace {
@@ -30,7 +30,7 @@ bool g_fixed_random = false;
 std::uint64_t g_fixed_state = 0;
 }  // namespace
 
-// Reproducible images: a new segment's hash seed comes from getrandom() (src/os.cpp,
+// Reproducible images: a new segment's hash seed comes from getrandom() (src/os/os.cpp,
 // RandomSeed), and the seed decides which shard and slot each key lands in, so every offset
 // the corruptions pick. This executable defines getrandom(), which takes precedence over libc's
 // for the library linked into it; while an image is built it returns a stream fixed by the

@@ -5,7 +5,7 @@
 //   under a unique name, fills it with the Dataset (deterministic: the same config always gives
 //   the same keys and values, only the hash seed and times differ), closes it, copies the
 //   segment file /dev/shm/shmkv.<name> into memory and destroys the segment.
-// - A LayoutMap is computed from a clean image with the structs of src/layout.hpp only (no
+// - A LayoutMap is computed from a clean image with the structs of src/shm/layout.hpp only (no
 //   engine code): region bounds, every live record (offset, key, lengths, shard, slot), and
 //   Describe(offset), which names the shared field a byte belongs to ("Slot.rec",
 //   "ShardHeader.count", "ident", "Record.value", ...). It is only valid for the clean image it was

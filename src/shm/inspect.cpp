@@ -1,6 +1,6 @@
 // inspect.cpp: see inspect.hpp (the lock protocol and what "read-only" means are described
 // there).
-#include "inspect.hpp"
+#include "shm/inspect.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,11 +14,11 @@
 #include <fstream>
 #include <thread>
 
-#include "allocator.hpp"
-#include "os.hpp"
-#include "robust_mutex.hpp"
-#include "shard.hpp"
-#include "throw.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "shm/allocator.hpp"
+#include "shm/robust_mutex.hpp"
+#include "shm/shard.hpp"
 
 namespace shmkv::detail {
 

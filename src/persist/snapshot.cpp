@@ -1,6 +1,6 @@
 // snapshot.cpp: see snapshot.hpp for the format and the crash behaviour.
 #define MSGPACK_NO_BOOST 1
-#include "snapshot.hpp"
+#include "persist/snapshot.hpp"
 
 #include <unistd.h>
 #include <xxhash.h>
@@ -8,13 +8,13 @@
 #include <cstring>
 #include <msgpack.hpp>
 
-#include "crashpoint.hpp"
-#include "file_io.hpp"
-#include "msgpack_out.hpp"
-#include "os.hpp"
-#include "segment.hpp"
-#include "shard.hpp"
-#include "throw.hpp"
+#include "os/crashpoint.hpp"
+#include "os/file_io.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "persist/msgpack_out.hpp"
+#include "shm/segment.hpp"
+#include "shm/shard.hpp"
 
 namespace shmkv::detail {
 namespace {

@@ -49,9 +49,9 @@
 #include <string_view>
 #include <vector>
 
-#include "layout.hpp"
-#include "segment.hpp"
-#include "shard_ref.hpp"
+#include "shm/layout.hpp"
+#include "shm/segment.hpp"
+#include "shm/shard_ref.hpp"
 
 namespace shmkv::detail::inspect {
 

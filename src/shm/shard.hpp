@@ -27,9 +27,9 @@
 #include <string_view>
 #include <vector>
 
-#include "key_hash.hpp"
-#include "robust_mutex.hpp"
-#include "shard_ref.hpp"
+#include "shm/key_hash.hpp"
+#include "shm/robust_mutex.hpp"
+#include "shm/shard_ref.hpp"
 
 namespace shmkv::detail {
 
@@ -261,6 +261,18 @@ class ShardLock {
   }
   void LockSlow(int first);
   Shard shard_;
+};
+
+// Brackets a mutation of a locked shard (seq odd inside).
+class WriteScope {
+ public:
+  explicit WriteScope(detail::Shard& s) : s_(s) { s_.BeginWrite(); }
+  ~WriteScope() { s_.EndWrite(); }
+  WriteScope(const WriteScope&) = delete;
+  WriteScope& operator=(const WriteScope&) = delete;
+
+ private:
+  detail::Shard& s_;
 };
 
 inline std::uint32_t ShardOf(const Geometry& g, std::uint64_t hash) {

@@ -1,18 +1,18 @@
 // shard.cpp: see shard.hpp for the invariants. Crash points mark every window between two writes
 // that matter; tests kill the process at each of them and check Repair().
-#include "shard.hpp"
+#include "shm/shard.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 
-#include "allocator.hpp"
-#include "crashpoint.hpp"
-#include "decimal_word.hpp"
-#include "os.hpp"
-#include "robust_mutex.hpp"
-#include "throw.hpp"
+#include "os/crashpoint.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "shm/allocator.hpp"
+#include "shm/decimal_word.hpp"
+#include "shm/robust_mutex.hpp"
 
 namespace shmkv::detail {
 namespace {

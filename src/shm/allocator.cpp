@@ -1,12 +1,12 @@
 // allocator.cpp: see allocator.hpp for the design and crash behaviour.
-#include "allocator.hpp"
+#include "shm/allocator.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "crashpoint.hpp"
-#include "os.hpp"
-#include "robust_mutex.hpp"
+#include "os/crashpoint.hpp"
+#include "os/os.hpp"
+#include "shm/robust_mutex.hpp"
 
 namespace shmkv::detail {
 namespace {

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "shard_ref.hpp"
+#include "shm/shard_ref.hpp"
 
 namespace shmkv::detail {
 

@@ -15,7 +15,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "layout.hpp"
+#include "shm/layout.hpp"
 
 namespace shmkv::detail {
 

@@ -1,12 +1,12 @@
 // robust_mutex.cpp: see robust_mutex.hpp.
-#include "robust_mutex.hpp"
+#include "shm/robust_mutex.hpp"
 
 #include <time.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "throw.hpp"
+#include "os/throw.hpp"
 
 namespace shmkv::detail {
 

@@ -1,6 +1,6 @@
 // journal.cpp: see journal.hpp for the format and the writer's invariants.
 #define MSGPACK_NO_BOOST 1
-#include "journal.hpp"
+#include "persist/journal.hpp"
 
 #include <unistd.h>
 #include <xxhash.h>
@@ -8,11 +8,11 @@
 #include <cstring>
 #include <msgpack.hpp>
 
-#include "crashpoint.hpp"
-#include "file_io.hpp"
-#include "msgpack_out.hpp"
-#include "os.hpp"
-#include "throw.hpp"
+#include "os/crashpoint.hpp"
+#include "os/file_io.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "persist/msgpack_out.hpp"
 
 namespace shmkv::detail {
 namespace {

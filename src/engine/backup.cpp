@@ -21,12 +21,12 @@
 #include <memory>
 #include <string_view>
 
-#include "allocator.hpp"
-#include "file_io.hpp"
-#include "os.hpp"
-#include "persistence.hpp"
-#include "shm_engine.hpp"
-#include "snapshot.hpp"
+#include "engine/shm_engine.hpp"
+#include "os/file_io.hpp"
+#include "os/os.hpp"
+#include "persist/persistence.hpp"
+#include "persist/snapshot.hpp"
+#include "shm/allocator.hpp"
 
 namespace shmkv {
 

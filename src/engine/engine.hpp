@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "os.hpp"
+#include "os/os.hpp"
 #include "shmkv/store.hpp"
 
 namespace shmkv::detail {

@@ -13,7 +13,7 @@
 // - Journals are deleted only when every record in them is below the start sequence number of
 //   the oldest retained snapshot, and only after STORE records that bound (retired_below);
 //   snapshots beyond the retention count are deleted only after a newer one is durable.
-#include "persistence.hpp"
+#include "persist/persistence.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -25,14 +25,14 @@
 #include <bit>
 #include <cstring>
 
-#include "allocator.hpp"
-#include "crashpoint.hpp"
-#include "file_io.hpp"
-#include "os.hpp"
-#include "segment.hpp"
-#include "shard.hpp"
-#include "snapshot.hpp"
-#include "throw.hpp"
+#include "os/crashpoint.hpp"
+#include "os/file_io.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "persist/snapshot.hpp"
+#include "shm/allocator.hpp"
+#include "shm/segment.hpp"
+#include "shm/shard.hpp"
 
 namespace shmkv::detail {
 namespace {

@@ -15,12 +15,12 @@
 #include <string>
 #include <string_view>
 
-#include "engine.hpp"
-#include "persistence.hpp"
-#include "segment.hpp"
-#include "shard.hpp"
+#include "engine/engine.hpp"
+#include "os/throw.hpp"
+#include "persist/persistence.hpp"
+#include "shm/segment.hpp"
+#include "shm/shard.hpp"
 #include "shmkv/store.hpp"
-#include "throw.hpp"
 
 namespace shmkv::detail {
 
@@ -133,18 +133,6 @@ class ShmEngine final : public Engine {
   }
   // A checked, routed key's value into *value (cleared when absent); the body of get().
   bool ReadValue(std::string_view key, const Route& route, std::string* value);
-};
-
-// Brackets a mutation of a locked shard (seq odd inside).
-class WriteScope {
- public:
-  explicit WriteScope(detail::Shard& s) : s_(s) { s_.BeginWrite(); }
-  ~WriteScope() { s_.EndWrite(); }
-  WriteScope(const WriteScope&) = delete;
-  WriteScope& operator=(const WriteScope&) = delete;
-
- private:
-  detail::Shard& s_;
 };
 
 // Journals the mutations of one operation (write-ahead: each record is logged before its

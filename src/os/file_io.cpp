@@ -1,5 +1,5 @@
 // file_io.cpp: see file_io.hpp. No shared-memory state is touched here.
-#include "file_io.hpp"
+#include "os/file_io.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <cstring>
 #include <thread>
 
-#include "os.hpp"
-#include "throw.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
 
 namespace shmkv::detail::fileio {
 

@@ -1,6 +1,6 @@
 // crashpoint.cpp: see crashpoint.hpp. Process-local state only; nothing here touches the
 // segment.
-#include "crashpoint.hpp"
+#include "os/crashpoint.hpp"
 
 #ifdef SHMKV_CRASHPOINTS
 #include <signal.h>

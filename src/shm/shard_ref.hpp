@@ -7,8 +7,8 @@
 
 #include <cstdint>
 
-#include "layout.hpp"
-#include "segment.hpp"
+#include "shm/layout.hpp"
+#include "shm/segment.hpp"
 
 namespace shmkv::detail {
 

@@ -8,9 +8,9 @@
 #include <queue>
 #include <unordered_set>
 
-#include "allocator.hpp"
-#include "os.hpp"
-#include "shm_engine.hpp"
+#include "engine/shm_engine.hpp"
+#include "os/os.hpp"
+#include "shm/allocator.hpp"
 
 namespace shmkv {
 

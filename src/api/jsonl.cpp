@@ -21,11 +21,11 @@
 #include <ostream>
 #include <string_view>
 
-#include "file_io.hpp"
-#include "layout.hpp"
+#include "os/file_io.hpp"
+#include "os/throw.hpp"
+#include "persist/snapshot.hpp"
+#include "shm/layout.hpp"
 #include "shmkv/store.hpp"
-#include "snapshot.hpp"
-#include "throw.hpp"
 
 namespace shmkv {
 namespace {

@@ -9,11 +9,11 @@
 
 #include <string>
 
-#include "engine.hpp"
-#include "os.hpp"
-#include "segment.hpp"
-#include "shm_engine.hpp"
-#include "throw.hpp"
+#include "engine/engine.hpp"
+#include "engine/shm_engine.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "shm/segment.hpp"
 
 namespace shmkv {
 

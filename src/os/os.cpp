@@ -1,5 +1,5 @@
 // os.cpp: see os.hpp. No shared-memory state is touched here.
-#include "os.hpp"
+#include "os/os.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,7 +19,7 @@
 #include <sstream>
 #include <thread>
 
-#include "throw.hpp"
+#include "os/throw.hpp"
 
 namespace shmkv::detail {
 

@@ -3,7 +3,7 @@
 // Crash behaviour: a creator killed before link() leaves only /dev/shm/shmkv.<name>.<pid>.*.tmp,
 // which nobody opens (removed by the next creator of that name when its pid is dead). A process
 // killed while attached leaves its ProcessSlot claimed until an opener sees it dead.
-#include "segment.hpp"
+#include "shm/segment.hpp"
 
 #include <dirent.h>
 #include <sys/file.h>
@@ -16,12 +16,12 @@
 #include <cstring>
 #include <thread>
 
-#include "allocator.hpp"
-#include "key_hash.hpp"
-#include "os.hpp"
-#include "robust_mutex.hpp"
-#include "shard_ref.hpp"
-#include "throw.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "shm/allocator.hpp"
+#include "shm/key_hash.hpp"
+#include "shm/robust_mutex.hpp"
+#include "shm/shard_ref.hpp"
 
 namespace shmkv::detail {
 namespace {

@@ -25,7 +25,7 @@
 #include <string>
 #include <string_view>
 
-#include "layout.hpp"
+#include "shm/layout.hpp"
 #include "shmkv/options.hpp"
 
 namespace shmkv::detail {

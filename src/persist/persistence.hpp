@@ -25,7 +25,8 @@
 #include <string_view>
 #include <thread>
 
-#include "journal.hpp"
+#include "persist/journal.hpp"
+#include "shm/segment.hpp"
 #include "shmkv/options.hpp"
 #include "shmkv/persistence.hpp"
 #include "shmkv/store.hpp"
@@ -129,7 +130,6 @@ bool ReadDirIdentity(const std::string& dir, DirIdentity* out,
 void WriteDirIdentity(const std::string& dir, const DirIdentity& id,
                       const std::optional<std::uint32_t>& trusted_group);
 
-
 // Leases last this long unless renewed (snapshot and backup writers renew before every shard).
 inline constexpr std::uint64_t kLeaseSeconds = 120;
 
@@ -140,5 +140,10 @@ bool RenewLease(std::atomic<std::uint64_t>* word, std::uint64_t seconds, std::ui
 void ReleaseLease(std::atomic<std::uint64_t>* word, std::uint64_t mine);
 
 std::uint64_t MonotonicMs();
+
+// Opens (or creates) the segment of a store with Options::persistence set: when it must be
+// created, it is built from the directory (newest verifying snapshot + journals, recovery.cpp)
+// before it is published; *report says what recovery did.
+std::unique_ptr<Segment> OpenPersistentSegment(const Options& options, RecoveryReport* report);
 
 }  // namespace shmkv::detail

@@ -6,7 +6,7 @@
 // WriteScope and raise before their first write, so an error changes nothing. Expired records are
 // treated as absent by every read and replaced or erased by writes; each write also reclaims a few
 // expired records of its shard.
-#include "shm_engine.hpp"
+#include "engine/shm_engine.hpp"
 
 #include <pthread.h>
 
@@ -14,7 +14,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "os.hpp"
+#include "os/os.hpp"
 
 namespace shmkv {
 
