@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "os/file_io.hpp"
+#include "os/os.hpp"
 #include "os/throw.hpp"
 #include "persist/snapshot.hpp"
 #include "shm/layout.hpp"
@@ -370,14 +371,14 @@ std::string TempPath(const char* what) {
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
   if (ec) dir = "/tmp";
-  return (dir / ("shmkv-" + std::string(what) + "-" + std::to_string(::getpid()) + "-" +
+  return (dir / ("shmkv-" + std::string(what) + "-" + std::to_string(detail::os::Pid()) + "-" +
                  std::to_string(n.fetch_add(1)) + ".msgpack"))
       .string();
 }
 
 struct RemoveOnExit {
   std::string path;
-  ~RemoveOnExit() { ::unlink(path.c_str()); }
+  ~RemoveOnExit() { detail::os::Unlink(path); }
 };
 
 // Bytes of names, punctuation, an expiry and blanks a valid line may hold besides its key and
@@ -506,7 +507,7 @@ JsonlResult export_jsonl(Store& store, const std::string& path) {
   static std::atomic<std::uint64_t> n{0};
   const std::string file = fio::AbsolutePath(path);
   const std::string tmp =
-      file + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(n.fetch_add(1));
+      file + ".tmp-" + std::to_string(detail::os::Pid()) + "-" + std::to_string(n.fetch_add(1));
   int fd = fio::CreateNew(tmp, 0600);  // O_EXCL: never through someone else's file or link
   try {
     std::string buf;

@@ -111,7 +111,7 @@ Engine& Store::engine() {
     Throw(errc::closed, "this handle was opened by process " +
                             std::to_string(engine_->opener_pid()) +
                             " and inherited across fork(); open a new handle in process " +
-                            std::to_string(::getpid()));
+                            std::to_string(detail::os::Pid()));
   return *engine_;
 }
 

@@ -100,7 +100,7 @@ class Engine {
 
  private:
   std::uint64_t fork_generation_ = os::ForkGeneration();
-  pid_t opener_pid_ = ::getpid();
+  pid_t opener_pid_ = os::Pid();
 };
 
 }  // namespace shmkv::detail

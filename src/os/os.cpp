@@ -1,9 +1,11 @@
 // os.cpp: see os.hpp. No shared-memory state is touched here.
 #include "os/os.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -191,6 +193,41 @@ std::atomic<std::uint64_t> g_fork_generation{0};
 [[maybe_unused]] const int g_atfork_registered = ::pthread_atfork(
     nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
 }  // namespace
+
+bool SameFile(int fd, const std::string& path) {
+  struct stat a, b;
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
+         a.st_dev == b.st_dev;
+}
+
+bool StillLinked(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 && st.st_nlink > 0;
+}
+
+std::vector<std::string> ListSharedMemory() {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir("/dev/shm");
+  if (!dir) return names;
+  while (dirent* e = ::readdir(dir)) names.emplace_back(e->d_name);
+  ::closedir(dir);
+  return names;
+}
+
+void LockFileExclusive(int fd) {
+  (void)::flock(fd, LOCK_EX);
+}
+
+pid_t Pid() {
+  return ::getpid();
+}
+
+std::uint64_t NowMonotonicCoarseMs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
 
 std::uint64_t ForkGeneration() {
   return g_fork_generation.load(std::memory_order_relaxed);

@@ -1,8 +1,10 @@
-// os.hpp: the one boundary between shmkv and the operating system (internal).
-//
-// Every system call the library makes on the segment (open, link, ftruncate, posix_fallocate,
-// mmap, unlink) and every clock or /proc read goes through here, so there is one place to read
-// and one seam for fault injection. Functions throw shmkv::Error with the path in the message.
+// os.hpp: the operating system, for the segment, processes and clocks (internal). With
+// file_io.hpp (the disk backend's files) it is src/os, the layer every system call of the
+// library goes through: shared memory (open, link, ftruncate, posix_fallocate, mmap, unlink,
+// listing /dev/shm), processes (/proc, pids, fork generations), clocks, randomness, flock.
+// The one exception is the pthread calls of the robust mutex, which shm/robust_mutex owns (a
+// mutex in the segment is the segment's primitive). One place to read, and one seam for fault
+// injection. Functions throw shmkv::Error with the path in the message.
 //
 // Disk fault injection (the persistence directory's calls, made through file_io.hpp): a test
 // arms one fault, "fail the nth call of kind K with errno E" (or "write only half, then fail").
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace shmkv::detail::os {
 
@@ -102,6 +105,18 @@ std::uint64_t RandomSeed();
 // child handler counts them): a handle that remembers the generation it was opened in knows,
 // with one load, that it was inherited across fork(). The one fork detector of the library.
 std::uint64_t ForkGeneration();
+// This process's id (getpid: a system call; not for hot paths).
+pid_t Pid();
+// Whether fd is still the file at path (same inode and device; false when either is gone).
+bool SameFile(int fd, const std::string& path);
+// Whether fd's file still has a name (a link count above zero).
+bool StillLinked(int fd);
+// Names in /dev/shm (empty if it cannot be read).
+std::vector<std::string> ListSharedMemory();
+// Exclusive flock(fd), waiting for it (errors ignored: callers re-check what they lock).
+void LockFileExclusive(int fd);
+// CLOCK_MONOTONIC_COARSE in ms: a few ms of resolution, no system call (vDSO).
+std::uint64_t NowMonotonicCoarseMs();
 unsigned CpuCount();
 
 }  // namespace shmkv::detail::os

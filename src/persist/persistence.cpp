@@ -47,13 +47,6 @@ constexpr std::size_t kMaxJournalFiles = 32;
 // to the snapshot interval.
 constexpr std::uint64_t kFailureRetryMs = 1000;
 
-std::uint64_t CoarseMonotonicMs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
-}
-
 std::string LeaseHolder(std::uint64_t word) {
   return word == 0 ? "nobody" : "pid " + std::to_string(word >> 32);
 }
@@ -73,14 +66,14 @@ bool ClaimLease(std::atomic<std::uint64_t>* word, std::uint64_t seconds, std::ui
     if (now_s < deadline && os::ProcessAlive(pid, 0)) return false;
   }
   std::uint64_t want =
-      (static_cast<std::uint64_t>(::getpid()) << 32) | ((now_s + seconds) & 0xffffffffull);
+      (static_cast<std::uint64_t>(os::Pid()) << 32) | ((now_s + seconds) & 0xffffffffull);
   if (!word->compare_exchange_strong(cur, want, std::memory_order_acq_rel)) return false;
   *mine = want;
   return true;
 }
 
 bool RenewLease(std::atomic<std::uint64_t>* word, std::uint64_t seconds, std::uint64_t* mine) {
-  std::uint64_t want = (static_cast<std::uint64_t>(::getpid()) << 32) |
+  std::uint64_t want = (static_cast<std::uint64_t>(os::Pid()) << 32) |
                        ((MonotonicMs() / 1000 + seconds) & 0xffffffffull);
   std::uint64_t cur = *mine;
   if (cur == want) return true;
@@ -134,8 +127,8 @@ void Persistence::StartState() {
   JournalFileHeader proto;
   proto.epoch = seg_->geo().hash_seed;
   proto.shard_count = seg_->geo().shard_count;
-  proto.pid = static_cast<std::uint32_t>(::getpid());
-  proto.start_time = os::ProcessStartTime(::getpid());
+  proto.pid = static_cast<std::uint32_t>(os::Pid());
+  proto.start_time = os::ProcessStartTime(os::Pid());
   proto.store_id = static_cast<std::uint32_t>(store_id_);
   st_ = std::make_unique<State>(cfg_.dir, proto, cfg_.policy);
   st_->writer.SetGroup(cfg_.trusted_group);
@@ -275,7 +268,7 @@ void Persistence::Compensate(std::string_view key) noexcept {
 void Persistence::Commit(std::uint64_t ticket, bool may_throw) {
   State& st = St();
   if (!st.started.load(std::memory_order_acquire)) StartThread(st);
-  const std::uint64_t now = CoarseMonotonicMs();
+  const std::uint64_t now = os::NowMonotonicCoarseMs();
   if (st.writer.failed() || st.snapshot_failed.load(std::memory_order_relaxed)) [[unlikely]] {
     // Wake the background thread: it retries the snapshot that cures the failure.
     std::lock_guard<std::mutex> lk(st.mu);
@@ -492,7 +485,7 @@ void Persistence::MaybeStartSnapshot(State& st, bool force) {
       st.last_snapshot_error = e.what();
     }
     lease = hdr_->snapshot_lease.load();
-    if ((lease >> 32) == static_cast<std::uint64_t>(::getpid()))
+    if ((lease >> 32) == static_cast<std::uint64_t>(os::Pid()))
       ReleaseLease(&hdr_->snapshot_lease, lease);
     st.snapshot_running.store(false);
   });
@@ -552,12 +545,12 @@ BackupResult Persistence::SnapshotNow() {
   } catch (const Error& e) {
     if (e.code_value() != errc::busy) SnapshotFailed(st, e.what());
     std::uint64_t cur = hdr_->snapshot_lease.load();
-    if ((cur >> 32) == static_cast<std::uint64_t>(::getpid()))
+    if ((cur >> 32) == static_cast<std::uint64_t>(os::Pid()))
       ReleaseLease(&hdr_->snapshot_lease, cur);
     throw;
   } catch (...) {
     std::uint64_t cur = hdr_->snapshot_lease.load();
-    if ((cur >> 32) == static_cast<std::uint64_t>(::getpid()))
+    if ((cur >> 32) == static_cast<std::uint64_t>(os::Pid()))
       ReleaseLease(&hdr_->snapshot_lease, cur);
     throw;
   }

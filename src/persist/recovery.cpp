@@ -123,7 +123,7 @@ void WriteDirIdentity(const std::string& dir, const DirIdentity& id,
   static std::atomic<std::uint64_t> counter{0};
   const std::string path = dir + "/" + kIdentityFile;
   const std::string tmp =
-      path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+      path + ".tmp-" + std::to_string(os::Pid()) + "-" + std::to_string(counter.fetch_add(1));
   const std::uint32_t mode = trusted_group ? 0640 : 0600;
   int fd = fileio::CreateNew(tmp, mode);
   try {

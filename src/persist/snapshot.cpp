@@ -113,7 +113,7 @@ SnapshotWriteResult WriteSnapshot(Segment& seg, const std::string& target,
       options.name_by_seq ? target + "/" + SnapshotFileName(start_seq) : target;
   const std::string dir = fileio::DirName(final_path);
   static std::atomic<std::uint64_t> tmp_counter{0};
-  const std::string tmp = final_path + ".tmp-" + std::to_string(::getpid()) + "-" +
+  const std::string tmp = final_path + ".tmp-" + std::to_string(os::Pid()) + "-" +
                           std::to_string(tmp_counter.fetch_add(1));
   int fd = fileio::CreateNew(tmp, options.group ? 0640 : 0600);
   if (options.group) {
@@ -220,7 +220,7 @@ std::uint64_t WriteSnapshotOfEntries(const std::vector<PlainEntry>& entries,
   EncodeSnapshotBlockHead(0, 0, static_cast<std::uint32_t>(entries.size()), &out);
   for (const auto& e : entries) EncodeSnapshotEntry(e.key, e.value, e.expires_ms, &out);
   EncodeSnapshotTrailer(XXH3_64bits(out.data(), out.size()), &out);
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const std::string tmp = path + ".tmp-" + std::to_string(os::Pid());
   int fd = fileio::CreateNew(tmp);
   try {
     fileio::WriteAll(fd, out.data(), out.size(), tmp);

@@ -294,10 +294,7 @@ std::unique_ptr<Inspector> Inspector::Attach(const std::string& name, bool read_
 }
 
 bool Inspector::Removed() const {
-  struct stat ours, now;
-  if (::fstat(seg_->fd(), &ours) != 0 || ours.st_nlink == 0) return true;
-  if (::stat(os::SegmentPath(seg_->name()).c_str(), &now) != 0) return true;
-  return now.st_ino != ours.st_ino || now.st_dev != ours.st_dev;
+  return !os::StillLinked(seg_->fd()) || !os::SameFile(seg_->fd(), os::SegmentPath(seg_->name()));
 }
 
 // --- visiting a shard ---

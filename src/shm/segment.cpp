@@ -207,7 +207,7 @@ std::string TemporaryPath(const std::string& final_path, pid_t pid, std::uint64_
 std::string BuildSegment(const Options& o, const std::string& final_path, int* fd_out,
                          std::uint8_t** base_out) {
   Plan p = MakePlan(o);
-  std::string tmp = TemporaryPath(final_path, ::getpid(), os::RandomSeed() % 1000000);
+  std::string tmp = TemporaryPath(final_path, os::Pid(), os::RandomSeed() % 1000000);
   int fd = os::CreateExclusive(tmp, o.mode);
   std::uint8_t* base = nullptr;
   try {
@@ -270,20 +270,11 @@ HeaderVerdict Classify(const std::uint8_t* base, std::uint64_t file_size, const 
   return HeaderVerdict::ok;
 }
 
-bool SameFile(int fd, const std::string& path) {
-  struct stat a, b;
-  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
-         a.st_dev == b.st_dev;
-}
-
 // Removes temporary files of this name left by creators that died before publishing. Their
 // names hold a '+', which no store name may contain, so no store is ever taken for one.
 void RemoveStaleTemporaries(const std::string& name) {
-  DIR* dir = ::opendir("/dev/shm");
-  if (!dir) return;
   const std::string prefix = "shmkv." + name + "+";
-  while (dirent* e = ::readdir(dir)) {
-    std::string f = e->d_name;
+  for (const std::string& f : os::ListSharedMemory()) {
     if (f.size() <= prefix.size() + 4 || f.compare(0, prefix.size(), prefix) != 0 ||
         !f.ends_with(".tmp"))
       continue;
@@ -291,9 +282,8 @@ void RemoveStaleTemporaries(const std::string& name) {
     auto plus = rest.find('+');
     if (plus == std::string::npos || rest.find('+', plus + 1) != std::string::npos) continue;
     pid_t pid = static_cast<pid_t>(std::strtol(rest.substr(0, plus).c_str(), nullptr, 10));
-    if (pid > 0 && !os::ProcessAlive(pid, 0)) ::unlink(("/dev/shm/" + f).c_str());
+    if (pid > 0 && !os::ProcessAlive(pid, 0)) os::Unlink("/dev/shm/" + f);
   }
-  ::closedir(dir);
 }
 
 }  // namespace
@@ -470,8 +460,8 @@ std::unique_ptr<Segment> Segment::Open(const Options& o, const BeforePublish& be
             Throw(errc::not_found, path +
                                        " is not initialized (its creator died); open it with "
                                        "create_or_attach to rebuild it");
-          ::flock(fd, LOCK_EX);
-          if (SameFile(fd, path)) {
+          os::LockFileExclusive(fd);
+          if (os::SameFile(fd, path)) {
             int new_fd;
             std::uint8_t* new_base;
             std::string tmp;
@@ -561,7 +551,7 @@ Segment::~Segment() {
     // Only the registering process frees its slot (a child that inherited this object across
     // fork() must not free its parent's).
     ProcessSlot* slot = process(static_cast<std::uint32_t>(registry_slot_));
-    std::uint64_t mine = static_cast<std::uint64_t>(::getpid());
+    std::uint64_t mine = static_cast<std::uint64_t>(os::Pid());
     if (slot->pid_word.load(std::memory_order_acquire) == mine) {
       slot->start_time.store(0, std::memory_order_relaxed);
       slot->pid_word.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
@@ -573,14 +563,14 @@ Segment::~Segment() {
 
 void Segment::Register() {
   ReclaimDeadProcesses();
-  const std::uint64_t pid = static_cast<std::uint64_t>(::getpid());
+  const std::uint64_t pid = static_cast<std::uint64_t>(os::Pid());
   for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
     ProcessSlot* slot = process(i);
     std::uint64_t expected = 0;
     if (slot->pid_word.load(std::memory_order_relaxed) == 0 &&
         slot->pid_word.compare_exchange_strong(expected, pid, std::memory_order_acq_rel)) {
       slot->attached_unix_ms.store(os::NowUnixMs(), std::memory_order_relaxed);
-      slot->start_time.store(os::ProcessStartTime(::getpid()), std::memory_order_release);
+      slot->start_time.store(os::ProcessStartTime(os::Pid()), std::memory_order_release);
       registry_slot_ = static_cast<std::int32_t>(i);
       return;
     }
