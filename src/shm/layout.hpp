@@ -200,7 +200,9 @@ struct alignas(kCacheLine) ShardHeader {
   u32 undo_checksum;  // the record's checksum before the update
   u8 undo_bytes[kUndoMax];
 
-  // Operation counters (under the mutex).
+  // Operation counters. sets, deletes, cas_*, lock_waits and recoveries change under the
+  // mutex; gets, hits and misses do not: lock-free reads count per process and add their counts
+  // here with atomic adds every 256 reads and at close (ShmEngine::FlushReads).
   u64 gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
 };
 
