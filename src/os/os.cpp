@@ -189,9 +189,8 @@ std::uint64_t NowMonotonicNs() {
 }
 
 namespace {
-std::atomic<std::uint64_t> g_fork_generation{0};
 [[maybe_unused]] const int g_atfork_registered = ::pthread_atfork(
-    nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+    nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
 }  // namespace
 
 bool SameFile(int fd, const std::string& path) {
@@ -227,10 +226,6 @@ std::uint64_t NowMonotonicCoarseMs() {
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
          static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
-}
-
-std::uint64_t ForkGeneration() {
-  return g_fork_generation.load(std::memory_order_relaxed);
 }
 
 std::uint64_t RandomSeed() {

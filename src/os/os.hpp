@@ -102,9 +102,13 @@ std::uint64_t NowUnixMs();
 std::uint64_t NowMonotonicNs();
 std::uint64_t RandomSeed();
 // How many fork()s lie between the process start and the calling process (a pthread_atfork
-// child handler counts them): a handle that remembers the generation it was opened in knows,
-// with one load, that it was inherited across fork(). The one fork detector of the library.
-std::uint64_t ForkGeneration();
+// child handler in os.cpp counts them): a handle that remembers the generation it was opened in
+// knows, with one load, that it was inherited across fork(). The one fork detector of the
+// library. Inline: every Store operation asks.
+inline std::atomic<std::uint64_t> fork_generation{0};
+inline std::uint64_t ForkGeneration() {
+  return fork_generation.load(std::memory_order_relaxed);
+}
 // This process's id (getpid: a system call; not for hot paths).
 pid_t Pid();
 // Whether fd is still the file at path (same inode and device; false when either is gone).
