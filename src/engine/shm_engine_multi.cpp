@@ -1,5 +1,5 @@
-// store_multi.cpp: operations that touch several keys or shards: batches, ordered reads,
-// random sampling, whole-store operations.
+// shm_engine_multi.cpp: the shared-memory engine's operations that touch several keys or shards
+// (ShmEngine, shm_engine.hpp): batches, ordered reads, random sampling, whole-store operations.
 //
 // Each shard is locked on its own, one at a time (never two shard locks at once), so these
 // operations are atomic per shard, not across the store. Ordered reads walk the dense index of
