@@ -201,8 +201,7 @@ RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::Snapshot
 }  // namespace
 
 BackupResult detail::ShmEngine::Backup(const std::string& path) {
-  ShmEngine& im = *this;
-  detail::Segment* seg = im.segment();
+  detail::Segment* seg = segment();
   const std::uint64_t t0 = detail::os::NowMonotonicNs();
   BackupLease lease(seg, "back up");
   detail::SnapshotWriteOptions o;
@@ -218,8 +217,7 @@ BackupResult detail::ShmEngine::Backup(const std::string& path) {
 }
 
 RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreOptions& options) {
-  ShmEngine& im = *this;
-  detail::Segment* seg = im.segment();
+  detail::Segment* seg = segment();
   const detail::SegmentHeader* h = seg->header();
   // Read and verify the file before taking the lease: reading needs no lock, and a file that
   // cannot be read (a FIFO, a directory) is refused without blocking anyone.
@@ -235,7 +233,7 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
   BackupLease lease(seg, "restore");
   // A persistent store whose journal or last snapshot failed accepts no mutation: refuse before
   // anything changes (io_error naming the file and errno), as single-key writes do.
-  if (im.persist) im.persist->CheckHealthy();
+  if (persist) persist->CheckHealthy();
   // Every shard lock, in index order (no other path holds two shard locks, so this cannot
   // deadlock): nobody allocates while the fit is checked and the content replaced, and no writer
   // sees a mix of old and new content.
@@ -274,7 +272,7 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
     writes.push_back(std::make_unique<WriteScope>(shard));
     shard.header()->deletes += shard.count();
     shard.Clear();
-    if (im.persist) ticket = im.persist->LogClearShard(s);
+    if (persist) ticket = persist->LogClearShard(s);
   }
   for (std::size_t i = 0; i < plan.order.size(); ++i) {
     // Holding every shard lock, nobody can change the content even if the lease lapsed: keep
@@ -285,36 +283,33 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
     const detail::KeyHash h{plan.order[i].hash};
     shard.Insert(e.key, h, detail::NewValue(h, e.value), e.expires_ms);
     ++shard.header()->sets;
-    if (im.persist) ticket = im.persist->LogSet(e.key, e.value, e.expires_ms);
+    if (persist) ticket = persist->LogSet(e.key, e.value, e.expires_ms);
   }
   writes.clear();
   locks.clear();
-  if (ticket) im.persist->Commit(ticket, true);
+  if (ticket) persist->Commit(ticket, true);
   return plan.result;
 }
 
 RecoveryReport detail::ShmEngine::GetRecoveryReport() {
-  ShmEngine& im = *this;
-  im.segment();
-  return im.recovery;
+  segment();
+  return recovery;
 }
 
 void detail::ShmEngine::Sync() {
-  ShmEngine& im = *this;
-  im.segment();
-  if (im.persist) im.persist->Sync();
+  segment();
+  if (persist) persist->Sync();
 }
 
 BackupResult detail::ShmEngine::Snapshot() {
-  ShmEngine& im = *this;
-  detail::Segment* seg = im.segment();
-  if (!im.persist)
+  detail::Segment* seg = segment();
+  if (!persist)
     detail::Throw(errc::invalid_argument,
                   "store '" + seg->name() +
                       (seg->header()->persist_enabled ? "' was opened read-only"
                                                       : "' has no persistence directory") +
                       "; use backup(path) for a snapshot file");
-  return im.persist->SnapshotNow();
+  return persist->SnapshotNow();
 }
 
 }  // namespace shmkv

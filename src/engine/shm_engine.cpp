@@ -170,8 +170,7 @@ void detail::ShmEngine::FlushAllReads() noexcept {
 // --- single key ---
 
 bool detail::ShmEngine::Get(std::string_view key, std::string* value) {
-  ShmEngine& im = *this;
-  return im.ReadValue(key, im.RouteOf(key), value);
+  return ReadValue(key, RouteOf(key), value);
 }
 
 bool detail::ShmEngine::ReadValue(std::string_view key, const Route& route, std::string* value) {
@@ -197,34 +196,31 @@ bool detail::ShmEngine::ReadValue(std::string_view key, const Route& route, std:
 
 void detail::ShmEngine::Set(std::string_view key, std::string_view value,
                             std::chrono::milliseconds ttl) {
-  ShmEngine& im = *this;
   std::uint64_t expires = ExpiryFor(ttl);
-  auto route = im.RouteOf(key);
-  Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard, route.hash);
+  auto route = RouteOf(key);
+  Journaled journal(*this);
+  ShardLock lock(segment(), route.shard, route.hash);
   journal.Set(key, value, expires);  // before the change (write-ahead, see Journaled)
   WriteScope write(lock.shard());
   Put(lock.shard(), key, route.hash, value, expires);
 }
 
 bool detail::ShmEngine::Exists(std::string_view key) {
-  ShmEngine& im = *this;
-  auto route = im.RouteOf(key);
+  auto route = RouteOf(key);
   std::string value;
   bool found = false;
-  if (detail::OptimisticGet(detail::ShardRef::Of(im.segment(), route.shard), key, route.hash,
-                            &value, &found))
+  if (detail::OptimisticGet(detail::ShardRef::Of(segment(), route.shard), key, route.hash, &value,
+                            &found))
     return found;
-  ShardLock lock(im.segment(), route.shard, route.hash);
+  ShardLock lock(segment(), route.shard, route.hash);
   detail::RecordRef rec;
   return FindLive(lock.shard(), key, route.hash, &rec) != kNotFound;
 }
 
 bool detail::ShmEngine::Del(std::string_view key) {
-  ShmEngine& im = *this;
-  auto route = im.RouteOf(key);
-  Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard, route.hash);
+  auto route = RouteOf(key);
+  Journaled journal(*this);
+  ShardLock lock(segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   detail::RecordRef rec;
   std::uint64_t slot = shard.Find(key, route.hash, &rec);
@@ -240,10 +236,9 @@ bool detail::ShmEngine::Del(std::string_view key) {
 // --- counters ---
 
 std::int64_t detail::ShmEngine::IncrementBy(std::string_view key, std::int64_t delta) {
-  ShmEngine& im = *this;
-  auto route = im.RouteOf(key);
-  Journaled journal(im);
-  ShardLock lock(im.segment(), route.shard);  // no prefetch: counters are usually cache-hot
+  auto route = RouteOf(key);
+  Journaled journal(*this);
+  ShardLock lock(segment(), route.shard);  // no prefetch: counters are usually cache-hot
   Shard& shard = lock.shard();
   detail::RecordRef rec;
   std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
@@ -351,9 +346,8 @@ bool detail::ShmEngine::Expire(std::string_view key, std::chrono::milliseconds t
 }
 
 std::optional<std::chrono::milliseconds> detail::ShmEngine::Ttl(std::string_view key) {
-  ShmEngine& im = *this;
-  auto route = im.RouteOf(key);
-  ShardLock lock(im.segment(), route.shard, route.hash);
+  auto route = RouteOf(key);
+  ShardLock lock(segment(), route.shard, route.hash);
   Shard& shard = lock.shard();
   std::uint64_t now = 0;
   detail::RecordRef rec;

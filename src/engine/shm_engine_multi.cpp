@@ -85,9 +85,8 @@ std::vector<Entry> SmallestEntries(detail::ShmEngine& im, std::string_view prefi
 
 std::size_t detail::ShmEngine::GetMany(std::span<const std::string_view> keys,
                                        std::vector<std::optional<std::string>>* out) {
-  ShmEngine& im = *this;
   out->resize(keys.size());
-  detail::Segment* seg = im.segment();
+  detail::Segment* seg = segment();
   // Groups small enough that their prefetched lines (2 slot + 3 record lines per key) stay in L1
   // until they are read, large enough to keep many misses in flight.
   constexpr std::size_t kGroup = 16;
@@ -97,7 +96,7 @@ std::size_t detail::ShmEngine::GetMany(std::span<const std::string_view> keys,
   for (std::size_t begin = 0; begin < keys.size(); begin += kGroup) {
     const std::size_t n = std::min(kGroup, keys.size() - begin);
     for (std::size_t i = 0; i < n; ++i) {
-      routes[i] = im.RouteOf(keys[begin + i]);
+      routes[i] = RouteOf(keys[begin + i]);
       detail::PrefetchSlots(detail::ShardRef::Of(seg, routes[i].shard), routes[i].hash);
     }
     for (std::size_t i = 0; i < n; ++i)
@@ -105,7 +104,7 @@ std::size_t detail::ShmEngine::GetMany(std::span<const std::string_view> keys,
     for (std::size_t i = 0; i < n; ++i) {
       std::optional<std::string>& slot = (*out)[begin + i];
       if (slot) buffer.swap(*slot);  // reuse the caller's capacity
-      if (im.ReadValue(keys[begin + i], routes[i], &buffer)) {
+      if (ReadValue(keys[begin + i], routes[i], &buffer)) {
         if (slot)
           slot->swap(buffer);
         else
@@ -162,12 +161,11 @@ std::size_t detail::ShmEngine::DeleteMany(const std::vector<std::string>& keys) 
 }
 
 DeletePrefixResult detail::ShmEngine::DeletePrefix(std::string_view prefix, std::size_t limit) {
-  ShmEngine& im = *this;
   DeletePrefixResult result{0, true};
   std::uint64_t now = detail::os::NowUnixMs();
-  Journaled journal(im);
-  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
-    ShardLock lock(im.segment(), s);
+  Journaled journal(*this);
+  for (std::uint32_t s = 0; s < shard_count(); ++s) {
+    ShardLock lock(segment(), s);
     Shard& shard = lock.shard();
     std::unique_ptr<WriteScope> write;
     // Walk the dense index backwards: erasing position i moves the last entry, already visited,
@@ -203,10 +201,9 @@ std::vector<Entry> detail::ShmEngine::List(const ListOptions& options) {
 }
 
 ScanPage detail::ShmEngine::Scan(const ScanOptions& options) {
-  ShmEngine& im = *this;
   std::size_t want = options.limit == 0 ? 0 : options.limit + 1;
-  std::vector<Entry> entries =
-      SmallestEntries(im, options.prefix, options.cursor.empty() ? nullptr : &options.cursor, want);
+  std::vector<Entry> entries = SmallestEntries(
+      *this, options.prefix, options.cursor.empty() ? nullptr : &options.cursor, want);
   ScanPage page{std::move(entries), options.cursor, true};
   if (options.limit != 0 && page.entries.size() > options.limit) {
     page.entries.resize(options.limit);
@@ -217,11 +214,10 @@ ScanPage detail::ShmEngine::Scan(const ScanOptions& options) {
 }
 
 std::size_t detail::ShmEngine::Count(std::string_view prefix) {
-  ShmEngine& im = *this;
   std::size_t n = 0;
   std::uint64_t now = detail::os::NowUnixMs();
-  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
-    ShardLock lock(im.segment(), s);
+  for (std::uint32_t s = 0; s < shard_count(); ++s) {
+    ShardLock lock(segment(), s);
     Shard& shard = lock.shard();
     if (prefix.empty() && shard.header()->ttl_count == 0) {
       n += shard.count();
@@ -275,19 +271,18 @@ std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(detail::ShmEngin
 }  // namespace
 
 std::optional<std::string> detail::ShmEngine::RandomKey(std::string_view prefix) {
-  ShmEngine& im = *this;
   std::optional<std::string> out;
   std::uint64_t now = detail::os::NowUnixMs();
   // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
   // over the live matching keys. A rare prefix falls back to a full scan.
-  if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
+  if (DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
         const detail::RecordRef r = ReadAt(shard, pos);
         if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
         out = std::string(r.key());
         return true;
       }))
     return out;
-  auto keys = MatchingKeys(im, prefix);
+  auto keys = MatchingKeys(*this, prefix);
   if (keys.empty()) return std::nullopt;
   return std::move(keys[RandomU64() % keys.size()].second);
 }
@@ -321,10 +316,9 @@ std::vector<std::string> detail::ShmEngine::RandomKeys(std::size_t count, std::s
 }
 
 std::optional<Entry> detail::ShmEngine::PopRandom(std::string_view prefix) {
-  ShmEngine& im = *this;
   std::optional<Entry> out;
   std::uint64_t now = detail::os::NowUnixMs();
-  Journaled journal(im);
+  Journaled journal(*this);
   auto take = [&](Shard& shard, std::uint64_t slot, const detail::RecordRef& r) {
     out = Entry{std::string(r.key()), std::string(r.value())};
     journal.Del(out->key);  // before the change (write-ahead, see Journaled)
@@ -332,7 +326,7 @@ std::optional<Entry> detail::ShmEngine::PopRandom(std::string_view prefix) {
     shard.Erase(slot, r);
     ++shard.header()->deletes;
   };
-  if (DrawRandom(im, [&](Shard& shard, std::uint64_t pos) {
+  if (DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
         const detail::RecordRef r = ReadAt(shard, pos);
         if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
         take(shard, shard.SlotOf(r), r);
@@ -342,11 +336,11 @@ std::optional<Entry> detail::ShmEngine::PopRandom(std::string_view prefix) {
   // Rare prefix: try the matching keys in random order; another process may pop some first.
   // Each round pops one of the keys listed or finds them all gone; it ends when none match.
   for (int round = 0;; ++round) {
-    auto keys = MatchingKeys(im, prefix);
+    auto keys = MatchingKeys(*this, prefix);
     if (keys.empty()) return std::nullopt;
     for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
     for (auto& [s, key] : keys) {
-      ShardLock lock(im.segment(), s);
+      ShardLock lock(segment(), s);
       Shard& shard = lock.shard();
       detail::RecordRef found;
       std::uint64_t slot = shard.Find(key, shard.Hash(key), &found);
@@ -356,8 +350,8 @@ std::optional<Entry> detail::ShmEngine::PopRandom(std::string_view prefix) {
       }
     }
     if (round == kRandomAttempts)  // listed on every round, found on none
-      im.segment()->Corrupted("pop_random prefix length", prefix.size(),
-                              "matches keys in the dense index that no table slot leads to");
+      segment()->Corrupted("pop_random prefix length", prefix.size(),
+                           "matches keys in the dense index that no table slot leads to");
   }
 }
 
@@ -368,10 +362,9 @@ std::size_t detail::ShmEngine::Size() {
 }
 
 void detail::ShmEngine::Clear() {
-  ShmEngine& im = *this;
-  Journaled journal(im);
-  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
-    ShardLock lock(im.segment(), s);
+  Journaled journal(*this);
+  for (std::uint32_t s = 0; s < shard_count(); ++s) {
+    ShardLock lock(segment(), s);
     journal.ClearShard(s);
     WriteScope write(lock.shard());
     lock.shard().header()->deletes += lock.shard().count();
@@ -380,8 +373,7 @@ void detail::ShmEngine::Clear() {
 }
 
 Info detail::ShmEngine::GetInfo() {
-  ShmEngine& im = *this;
-  detail::Segment* seg = im.segment();
+  detail::Segment* seg = segment();
   const detail::SegmentHeader* h = seg->header();
   Info info{};
   info.name = seg->name();
@@ -425,12 +417,11 @@ Info detail::ShmEngine::GetInfo() {
 }
 
 Stats detail::ShmEngine::GetStats() {
-  ShmEngine& im = *this;
-  im.segment();
-  im.FlushAllReads();
+  segment();
+  FlushAllReads();
   Stats st;
-  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
-    ShardLock lock(im.segment(), s);
+  for (std::uint32_t s = 0; s < shard_count(); ++s) {
+    ShardLock lock(segment(), s);
     const detail::ShardHeader* h = lock.shard().header();
     st.gets += std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(h->gets))
                    .load(std::memory_order_relaxed);
@@ -449,11 +440,10 @@ Stats detail::ShmEngine::GetStats() {
 }
 
 std::vector<std::string> detail::ShmEngine::CheckInvariants() {
-  ShmEngine& im = *this;
   std::vector<std::string> out;
-  for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
+  for (std::uint32_t s = 0; s < shard_count(); ++s) {
     try {
-      ShardLock lock(im.segment(), s);
+      ShardLock lock(segment(), s);
       lock.shard().CheckInvariants(&out);
     } catch (const Error& e) {
       if (e.code() != errc::corrupted) throw;
