@@ -82,7 +82,6 @@ int Call(F&& body) noexcept {
 
 shmkv::Store& S(shmkv_store* h) {
   if (h == nullptr) Throw(errc::invalid_argument, "store handle is NULL");
-  if (!h->store->is_open()) Throw(errc::closed, "the store handle is closed");
   return *h->store;
 }
 
