@@ -18,9 +18,9 @@
 #include <random>
 #include <sstream>
 
-#include "shm/layout.hpp"
-#include "persist_test_util.hpp"
 #include "persist/snapshot.hpp"
+#include "persist_test_util.hpp"
+#include "shm/layout.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;
@@ -225,6 +225,43 @@ TEST_CASE("restore: a key given twice is stored once and counted as a duplicate"
   REQUIRE(ri.duplicates == 2);
   REQUIRE(s.size() == 2);
   REQUIRE(s.get("k") == Opt("3"));
+}
+
+TEST_CASE("restore: an entry outside the segment's key and value limits is refused by name",
+          "[backup]") {
+  TempDir dir;
+  SegmentGuard g(unique_name("bk"));
+  shmkv::Options o = small_options(g.name());
+  o.max_key_bytes = 50;
+  o.max_value_bytes = 100;
+  Store s = Store::open(o);
+  s.set("kept", "v");
+  const auto before = s.list();
+  struct Bad {
+    shmkv::detail::PlainEntry entry;
+    errc code;
+    std::string says;
+  };
+  for (const Bad& bad :
+       {Bad{{std::string(51, 'k'), "v", 0}, errc::key_too_long, ": entry 1: a key of 51 bytes"},
+        Bad{{"k", std::string(101, 'v'), 0},
+            errc::value_too_large,
+            ": entry 1: a value of 101 bytes"},
+        // No file holds an empty key: the reader refuses it before the limits are checked.
+        Bad{{"", "v", 0}, errc::corrupted, ": malformed entry 1"}}) {
+    const std::string file = WriteBackup(dir, "bad", {{"a", "1", 0}, bad.entry, {"c", "3", 0}});
+    try {
+      (void)s.restore(file);
+      FAIL("restore accepted " << bad.says);
+    } catch (const shmkv::Error& e) {
+      const std::string what = e.what();
+      INFO(what);
+      REQUIRE(e.code_value() == bad.code);
+      REQUIRE(what.find(file + bad.says) != std::string::npos);
+    }
+    REQUIRE(s.list() == before);
+  }
+  REQUIRE(s.check_invariants().empty());
 }
 
 TEST_CASE("restore: a FIFO, a directory or a device is refused at once, without the lease",

@@ -24,7 +24,7 @@
 #include "engine/shm_engine.hpp"
 #include "os/file_io.hpp"
 #include "os/os.hpp"
-#include "persist/persistence.hpp"
+#include "persist/lease.hpp"
 #include "persist/snapshot.hpp"
 #include "shm/allocator.hpp"
 
@@ -95,18 +95,9 @@ RestorePlan PlanRestore(detail::Segment& seg, const std::vector<detail::Snapshot
   std::vector<Keyed> keyed(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const detail::SnapshotEntry& e = entries[i];
-    if (e.expires_ms == 0 || e.expires_ms > now) {
-      if (e.key.size() > g.max_key_bytes)
-        detail::Throw(errc::key_too_long, file + ": entry " + std::to_string(i) + " has a " +
-                                              std::to_string(e.key.size()) +
-                                              "-byte key; max_key_bytes is " +
-                                              std::to_string(g.max_key_bytes));
-      if (e.value.size() > g.max_value_bytes)
-        detail::Throw(errc::value_too_large, file + ": entry " + std::to_string(i) + " has a " +
-                                                 std::to_string(e.value.size()) +
-                                                 "-byte value; max_value_bytes is " +
-                                                 std::to_string(g.max_value_bytes));
-    }
+    if (e.expires_ms == 0 || e.expires_ms > now)
+      detail::CheckEntryLimits(g, e.key, e.value,
+                               [&] { return file + ": entry " + std::to_string(i); });
     keyed[i] = {detail::HashKey(g.hash_seed, e.key), i};
   }
   // Sorted by hash, key and position, the entries of a key are adjacent and its last one ends
@@ -233,7 +224,7 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
   BackupLease lease(seg, "restore");
   // A persistent store whose journal or last snapshot failed accepts no mutation: refuse before
   // anything changes (io_error naming the file and errno), as single-key writes do.
-  if (persist) persist->CheckHealthy();
+  if (log) log->CheckHealthy();
   // Every shard lock, in index order (no other path holds two shard locks, so this cannot
   // deadlock): nobody allocates while the fit is checked and the content replaced, and no writer
   // sees a mix of old and new content.
@@ -272,7 +263,7 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
     writes.push_back(std::make_unique<WriteScope>(shard));
     shard.header()->deletes += shard.count();
     shard.Clear();
-    if (persist) ticket = persist->LogClearShard(s);
+    if (log) ticket = log->LogClearShard(s, false);
   }
   for (std::size_t i = 0; i < plan.order.size(); ++i) {
     // Holding every shard lock, nobody can change the content even if the lease lapsed: keep
@@ -281,13 +272,13 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
     Shard& shard = locks[plan.order[i].pos >> 40]->shard();
     const detail::SnapshotEntry& e = entries[plan.order[i].pos & kIndexMask];
     const detail::KeyHash h{plan.order[i].hash};
-    shard.Insert(e.key, h, detail::NewValue(h, e.value), e.expires_ms);
+    shard.Put(e.key, h, e.value, e.expires_ms);
     ++shard.header()->sets;
-    if (persist) ticket = persist->LogSet(e.key, e.value, e.expires_ms);
+    if (log) ticket = log->LogSet(e.key, e.value, e.expires_ms, false);
   }
   writes.clear();
   locks.clear();
-  if (ticket) persist->Commit(ticket, true);
+  if (ticket) log->Commit(ticket, true);
   return plan.result;
 }
 
@@ -298,18 +289,18 @@ RecoveryReport detail::ShmEngine::GetRecoveryReport() {
 
 void detail::ShmEngine::Sync() {
   segment();
-  if (persist) persist->Sync();
+  if (log) log->Sync();
 }
 
 BackupResult detail::ShmEngine::Snapshot() {
   detail::Segment* seg = segment();
-  if (!persist)
+  if (!log)
     detail::Throw(errc::invalid_argument,
                   "store '" + seg->name() +
                       (seg->header()->persist_enabled ? "' was opened read-only"
                                                       : "' has no persistence directory") +
                       "; use backup(path) for a snapshot file");
-  return persist->SnapshotNow();
+  return log->SnapshotNow();
 }
 
 }  // namespace shmkv

@@ -70,39 +70,40 @@ void Put(Shard& shard, std::string_view key, detail::KeyHash h, std::string_view
   ++shard.header()->sets;
 }
 
-// The prologue of a read-modify-write of one key, written once: the key's route, the journal
-// scope (declared before the lock, so that it commits after the lock is released; see
-// Journaled), the shard lock (prefetching the key's slot), and the key's live record if any.
-// Write and Erase then log the change and apply it under the shard's write scope.
-class LockedKey {
+// The prologue of every single-key write, written once: the key's route, the journal scope
+// (declared before the lock, so that it commits after the lock is released; see Journaled) and
+// the key's shard lock, which first asks for the key's slot unless the caller knows it is hot.
+// The operation then finds what it needs and applies its change with Write, Erase or SetExpiry,
+// which log it (write-ahead) and apply it under the shard's write scope.
+class KeyWriter {
  public:
-  LockedKey(detail::ShmEngine& im, std::string_view key)
+  enum class Prefetch { slot, none };
+  KeyWriter(detail::ShmEngine& im, std::string_view key, Prefetch prefetch = Prefetch::slot)
       : key_(key),
         route_(im.RouteOf(key)),
         journal_(im),
-        lock_(im.segment(), route_.shard, route_.hash),
-        slot_(FindLive(lock_.shard(), key, route_.hash, &rec_)) {}
+        lock_(im.segment(), route_.shard, prefetch == Prefetch::slot ? &route_.hash : nullptr) {}
 
-  bool found() const { return slot_ != kNotFound; }
-  // The live record (when found()).
-  const detail::RecordRef& record() const { return rec_; }
   Shard& shard() { return lock_.shard(); }
+  detail::KeyHash hash() const { return route_.hash; }
+  Journaled& journal() { return journal_; }
 
+  // Inserts the key, or replaces its record (live or expired).
   void Write(std::string_view value, std::uint64_t expires) {
-    journal_.Set(key_, value, expires);  // before the change (write-ahead, see Journaled)
+    journal_.Set(key_, value, expires);
     WriteScope write(shard());
     Put(shard(), key_, route_.hash, value, expires);
   }
-  void Erase() {
+  // Removes the key's record `rec` in `slot`.
+  void Erase(std::uint64_t slot, const detail::RecordRef& rec) {
     journal_.Del(key_);
     WriteScope write(shard());
-    shard().Erase(slot_, rec_);
-    ++shard().header()->deletes;
+    shard().Erase(slot, rec);
   }
-  void SetExpiry(std::uint64_t expires) {
-    journal_.Set(key_, rec_.value(), expires);  // the after-image
+  void SetExpiry(const detail::RecordRef& rec, std::uint64_t expires) {
+    journal_.Set(key_, rec.value(), expires);  // the after-image
     WriteScope write(shard());
-    shard().SetExpiry(rec_, expires);
+    shard().SetExpiry(rec, expires);
   }
 
  private:
@@ -110,6 +111,24 @@ class LockedKey {
   detail::ShmEngine::Route route_;
   Journaled journal_;
   ShardLock lock_;
+};
+
+// A read-modify-write's prologue: KeyWriter, then the key's live record if any.
+class LockedKey : public KeyWriter {
+ public:
+  LockedKey(detail::ShmEngine& im, std::string_view key)
+      : KeyWriter(im, key), slot_(FindLive(shard(), key, hash(), &rec_)) {}
+
+  bool found() const { return slot_ != kNotFound; }
+  // The live record (when found()).
+  const detail::RecordRef& record() const { return rec_; }
+  void Erase() {
+    KeyWriter::Erase(slot_, rec_);
+    ++shard().header()->deletes;
+  }
+  void SetExpiry(std::uint64_t expires) { KeyWriter::SetExpiry(rec_, expires); }
+
+ private:
   detail::RecordRef rec_;
   std::uint64_t slot_;
 };
@@ -145,7 +164,7 @@ void detail::ShmEngine::AdoptLimits(const std::string& name) {
 }
 
 void detail::ShmEngine::Close() {
-  const std::string err = ClosePersistence();
+  const std::string err = CloseLog();
   if (seg) {
     FlushAllReads();
     seg.reset();
@@ -196,13 +215,8 @@ bool detail::ShmEngine::ReadValue(std::string_view key, const Route& route, std:
 
 void detail::ShmEngine::Set(std::string_view key, std::string_view value,
                             std::chrono::milliseconds ttl) {
-  std::uint64_t expires = ExpiryFor(ttl);
-  auto route = RouteOf(key);
-  Journaled journal(*this);
-  ShardLock lock(segment(), route.shard, route.hash);
-  journal.Set(key, value, expires);  // before the change (write-ahead, see Journaled)
-  WriteScope write(lock.shard());
-  Put(lock.shard(), key, route.hash, value, expires);
+  const std::uint64_t expires = ExpiryFor(ttl);
+  KeyWriter(*this, key).Write(value, expires);
 }
 
 bool detail::ShmEngine::Exists(std::string_view key) {
@@ -212,41 +226,36 @@ bool detail::ShmEngine::Exists(std::string_view key) {
   if (detail::OptimisticGet(detail::ShardRef::Of(segment(), route.shard), key, route.hash, &value,
                             &found))
     return found;
-  ShardLock lock(segment(), route.shard, route.hash);
+  ShardLock lock(segment(), route.shard, &route.hash);
   detail::RecordRef rec;
   return FindLive(lock.shard(), key, route.hash, &rec) != kNotFound;
 }
 
 bool detail::ShmEngine::Del(std::string_view key) {
-  auto route = RouteOf(key);
-  Journaled journal(*this);
-  ShardLock lock(segment(), route.shard, route.hash);
-  Shard& shard = lock.shard();
+  KeyWriter k(*this, key);
   detail::RecordRef rec;
-  std::uint64_t slot = shard.Find(key, route.hash, &rec);
+  const std::uint64_t slot = k.shard().Find(key, k.hash(), &rec);  // an expired record too
   if (slot == kNotFound) return false;
   const bool live = rec.expires_ms() == 0 || !rec.Expired(detail::os::NowUnixMs());
-  journal.Del(key);  // before the change (write-ahead, see Journaled)
-  WriteScope write(shard);
-  shard.Erase(slot, rec);
-  if (live) ++shard.header()->deletes;
+  k.Erase(slot, rec);
+  if (live) ++k.shard().header()->deletes;
   return live;
 }
 
 // --- counters ---
 
 std::int64_t detail::ShmEngine::IncrementBy(std::string_view key, std::int64_t delta) {
-  auto route = RouteOf(key);
-  Journaled journal(*this);
-  ShardLock lock(segment(), route.shard);  // no prefetch: counters are usually cache-hot
-  Shard& shard = lock.shard();
+  KeyWriter k(*this, key, KeyWriter::Prefetch::none);  // counters are usually cache-hot
+  Shard& shard = k.shard();
+  Journaled& journal = k.journal();
+  const detail::KeyHash hash = k.hash();
   detail::RecordRef rec;
-  std::uint64_t slot = FindLive(shard, key, route.hash, &rec);
+  std::uint64_t slot = FindLive(shard, key, hash, &rec);
   char buf[24];
   std::int64_t result;
   if (!journal.active() && slot != kNotFound) {
     WriteScope write(shard);
-    if (shard.IncrementInWord(rec, route.hash, delta, &result)) {  // the hot path
+    if (shard.IncrementInWord(rec, hash, delta, &result)) {  // the hot path
       ++shard.header()->sets;
       return result;
     }
@@ -272,14 +281,13 @@ std::int64_t detail::ShmEngine::IncrementBy(std::string_view key, std::int64_t d
   journal.Set(key, text, expires);
   WriteScope write(shard);
   std::int64_t in_place;
-  if (slot != kNotFound && journal.active() &&
-      shard.IncrementInWord(rec, route.hash, delta, &in_place)) {
+  if (slot != kNotFound && journal.active() && shard.IncrementInWord(rec, hash, delta, &in_place)) {
     ++shard.header()->sets;
   } else if (slot != kNotFound) {
-    shard.Replace(slot, rec, detail::NewValue(route.hash, text), expires);
+    shard.Replace(slot, rec, detail::NewValue(hash, text), expires);
     ++shard.header()->sets;
   } else {
-    Put(shard, key, route.hash, text, expires);
+    Put(shard, key, hash, text, expires);
   }
   return result;
 }
@@ -347,7 +355,7 @@ bool detail::ShmEngine::Expire(std::string_view key, std::chrono::milliseconds t
 
 std::optional<std::chrono::milliseconds> detail::ShmEngine::Ttl(std::string_view key) {
   auto route = RouteOf(key);
-  ShardLock lock(segment(), route.shard, route.hash);
+  ShardLock lock(segment(), route.shard, &route.hash);
   Shard& shard = lock.shard();
   std::uint64_t now = 0;
   detail::RecordRef rec;

@@ -17,7 +17,7 @@
 
 #include "engine/engine.hpp"
 #include "os/throw.hpp"
-#include "persist/persistence.hpp"
+#include "persist/mutation_log.hpp"
 #include "shm/segment.hpp"
 #include "shm/shard.hpp"
 #include "shmkv/store.hpp"
@@ -74,16 +74,15 @@ class ShmEngine final : public Engine {
   std::unique_ptr<detail::Segment> seg;
   bool read_only = false;
 
-  // Disk backend (persistence.cpp): null when the segment is memory only or the handle is
-  // read-only, so a memory-only mutation pays one branch. Declared after seg: destroyed first.
-  std::unique_ptr<detail::Persistence> persistence;
-  detail::Persistence* persist = nullptr;
+  // The disk backend (persist/mutation_log.hpp): null when the segment is memory only or the
+  // handle is read-only, so a memory-only mutation pays one branch. Declared after seg: destroyed
+  // first.
+  std::unique_ptr<detail::MutationLog> log;
   RecoveryReport recovery;
-  // Returns this handle's persistence failure ("" if none; see Persistence::Close).
-  std::string ClosePersistence() noexcept {
-    persist = nullptr;
-    std::string err = persistence ? persistence->Close() : std::string();
-    persistence.reset();
+  // Returns this handle's persistence failure ("" if none; see MutationLog::Close).
+  std::string CloseLog() noexcept {
+    std::string err = log ? log->Close() : std::string();
+    log.reset();
     return err;
   }
 
@@ -144,14 +143,14 @@ class ShmEngine final : public Engine {
 //   applied): the shard lock is held across the fdatasync, which is what makes a failed write
 //   invisible to everyone;
 // - if the mutation then fails (store_full, corrupted), the destructor journals the key's actual
-//   state (Persistence::Compensate), so replay ends where the segment is.
+//   state (MutationLog::Compensate), so replay ends where the segment is.
 // The destructor, after the lock is released, commits (interval wake-ups, snapshot election).
 // Memory-only: a null check, nothing else.
 class Journaled {
  public:
   // (uncaught_exceptions() only when journaling: a memory-only write pays a null check.)
   explicit Journaled(ShmEngine& im)
-      : p_(im.persist), exceptions_(p_ ? std::uncaught_exceptions() : 0) {}
+      : p_(im.log.get()), exceptions_(p_ ? std::uncaught_exceptions() : 0) {}
   ~Journaled() noexcept(false) {
     if (!ticket_) return;
     const bool unwinding = std::uncaught_exceptions() > exceptions_;
@@ -187,11 +186,11 @@ class Journaled {
     last_key_.assign(key);  // key may point into a record the mutation frees
   }
   void After() {
-    if (p_->policy() == FsyncPolicy::always) p_->WaitDurable(ticket_);
+    if (p_->durable_per_write()) p_->WaitDurable(ticket_);
     logged_ = !last_key_.empty();
   }
 
-  detail::Persistence* p_;
+  detail::MutationLog* p_;
   int exceptions_;
   std::uint64_t ticket_ = 0;
   bool logged_ = false;   // a record of last_key_ is logged; its mutation may not be applied

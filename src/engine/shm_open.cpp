@@ -47,11 +47,11 @@ void OpenStore(ShmEngine& im, const Options& options) {
   im.recovery.directory = cfg.dir;
   if (im.read_only) return;
   fileio::CheckTrustedDir(cfg.dir, cfg.trusted_group);  // we are about to write into it
-  im.persistence = std::make_unique<Persistence>(im.seg.get(), cfg);
-  im.persist = im.persistence.get();
+  auto persistence = std::make_unique<Persistence>(im.seg.get(), cfg);
   // After a replay, write a snapshot soon: it makes the replayed journals deletable.
   if (im.recovery.performed && im.recovery.records_applied + im.recovery.truncated.size() > 0)
-    im.persist->RequestSnapshot();
+    persistence->RequestSnapshot();
+  im.log = std::move(persistence);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "persist/journal.hpp"
+#include "persist/mutation_log.hpp"
 #include "shm/segment.hpp"
 #include "shmkv/options.hpp"
 #include "shmkv/persistence.hpp"
@@ -36,7 +37,7 @@ namespace shmkv::detail {
 class Segment;
 struct SegmentHeader;
 
-class Persistence {
+class Persistence final : public MutationLog {
  public:
   struct Config {
     std::string dir;
@@ -49,7 +50,7 @@ class Persistence {
   };
 
   Persistence(Segment* seg, Config config);
-  ~Persistence();  // Close(), ignoring its error
+  ~Persistence() override;  // Close(), ignoring its error
   Persistence(const Persistence&) = delete;
   Persistence& operator=(const Persistence&) = delete;
 
@@ -57,37 +58,25 @@ class Persistence {
   // snapshot first when one is overdue or journals pile up (short-lived writers must not leave
   // a file per run forever). Returns the persistence failure of this handle ("" if none): a
   // journal or snapshot failure that was not cured by a later snapshot.
-  std::string Close() noexcept;
+  std::string Close() noexcept override;
 
-  // Raises io_error (naming the file and errno) when this handle's journal or its last snapshot
-  // failed: mutations call it before changing anything.
-  void CheckHealthy();
-  // Under the key's shard lock. Return a ticket for Commit(). refuse: raise io_error when the
-  // journal has failed (the Journaled path, which logs before applying); otherwise the record
-  // is dropped and Commit reports it.
+  // The mutation log (mutation_log.hpp). Persistence's own rules: a failed journal or snapshot
+  // fails CheckHealthy until a snapshot whose start seq is above every seq this handle was given
+  // is durable (that snapshot holds every applied mutation, journaled or not); Compensate logs an
+  // after-image read under the key's lock, with a new seq, and a failure there fails the journal;
+  // Sync first writes such a curing snapshot and resumes journaling in a new file when the
+  // journal or a snapshot had failed.
+  void CheckHealthy() override;
   std::uint64_t LogSet(std::string_view key, std::string_view value, std::uint64_t expires_ms,
-                       bool refuse = false);
-  std::uint64_t LogDel(std::string_view key, bool refuse = false);
-  std::uint64_t LogClearShard(std::uint32_t shard, bool refuse = false);
-  // Returns once the record of ticket is durable; io_error if it never will be.
-  void WaitDurable(std::uint64_t ticket);
-  // After the shard lock is released. Policy always: returns once the record is durable (raises
-  // io_error if the journal failed, unless !may_throw); other policies raise io_error only if
-  // the record was dropped by a failure. Also triggers due snapshots.
-  void Commit(std::uint64_t ticket, bool may_throw);
-  // A mutation failed after its record was logged (store_full, corrupted): journals the key's
-  // actual state (an after-image read under its lock, with a new seq), so replay ends where the
-  // segment is. Never throws; a failure here fails the journal (cured by the next snapshot).
-  void Compensate(std::string_view key) noexcept;
-  FsyncPolicy policy() const { return cfg_.policy; }
-
-  // Writes and fdatasyncs every record of this handle so far. When the journal or a snapshot
-  // had failed, first writes a snapshot (which holds every applied mutation, journaled or not)
-  // and resumes journaling in a new file. Raises io_error.
-  void Sync();
-  // Writes a snapshot into the directory now (in this thread); busy if another is running,
-  // io_error (naming the file and errno) if the disk fails.
-  BackupResult SnapshotNow();
+                       bool refuse) override;
+  std::uint64_t LogDel(std::string_view key, bool refuse) override;
+  std::uint64_t LogClearShard(std::uint32_t shard, bool refuse) override;
+  bool durable_per_write() const override { return cfg_.policy == FsyncPolicy::always; }
+  void WaitDurable(std::uint64_t ticket) override;
+  void Commit(std::uint64_t ticket, bool may_throw) override;
+  void Compensate(std::string_view key) noexcept override;
+  void Sync() override;
+  BackupResult SnapshotNow() override;
   // Makes the background thread take a snapshot as soon as it can (after a recovery).
   void RequestSnapshot();
 
@@ -129,17 +118,6 @@ bool ReadDirIdentity(const std::string& dir, DirIdentity* out,
 // Writes it atomically (temporary file, fdatasync, rename, directory fsync).
 void WriteDirIdentity(const std::string& dir, const DirIdentity& id,
                       const std::optional<std::uint32_t>& trusted_group);
-
-// Leases last this long unless renewed (snapshot and backup writers renew before every shard).
-inline constexpr std::uint64_t kLeaseSeconds = 120;
-
-// Lease words in the segment header (snapshot_lease, backup_lease): pid << 32 | deadline in
-// CLOCK_MONOTONIC seconds. A lease is free when 0, past its deadline, or held by a dead pid.
-bool ClaimLease(std::atomic<std::uint64_t>* word, std::uint64_t seconds, std::uint64_t* mine);
-bool RenewLease(std::atomic<std::uint64_t>* word, std::uint64_t seconds, std::uint64_t* mine);
-void ReleaseLease(std::atomic<std::uint64_t>* word, std::uint64_t mine);
-
-std::uint64_t MonotonicMs();
 
 // Opens (or creates) the segment of a store with Options::persistence set: when it must be
 // created, it is built from the directory (newest verifying snapshot + journals, recovery.cpp)

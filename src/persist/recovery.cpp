@@ -22,6 +22,7 @@
 #include "os/file_io.hpp"
 #include "os/os.hpp"
 #include "os/throw.hpp"
+#include "persist/lease.hpp"
 #include "persist/persistence.hpp"
 #include "persist/snapshot.hpp"
 #include "shm/segment.hpp"
@@ -41,16 +42,6 @@ std::uint32_t EpochShard(std::string_view key, std::uint64_t seed, std::uint32_t
 
 bool Expired(std::uint64_t expires_ms, std::uint64_t now_ms) {
   return expires_ms != 0 && expires_ms <= now_ms;
-}
-
-// Writes key = value in a locked shard (insert or replace).
-void PutLocked(Shard& shard, std::string_view key, KeyHash h, std::string_view value,
-               std::uint64_t expires_ms) {
-  shard.Put(key, h, value, expires_ms);
-}
-
-void EraseLocked(Shard& shard, std::string_view key, KeyHash h) {
-  shard.EraseKey(key, h);
 }
 
 std::string Join(const std::vector<std::string>& v, const char* sep) {
@@ -168,7 +159,7 @@ std::uint64_t BulkLoad(Segment& seg, const std::vector<SnapshotEntry>& entries,
     WriteScope write(shard);
     for (; i < order.size() && (order[i] >> 40) == s; ++i) {
       const SnapshotEntry& e = entries[order[i] & ((1ull << 40) - 1)];
-      PutLocked(shard, e.key, KeyHash{HashKey(g.hash_seed, e.key)}, e.value, e.expires_ms);
+      shard.Put(e.key, KeyHash{HashKey(g.hash_seed, e.key)}, e.value, e.expires_ms);
     }
   }
   return order.size();
@@ -178,18 +169,6 @@ struct ReplayRecord {
   JournalRecord rec;
   std::uint32_t file;
 };
-
-void CheckLimits(const Geometry& g, std::string_view key, std::string_view value,
-                 const std::string& where) {
-  if (key.empty() || key.size() > g.max_key_bytes)
-    Throw(errc::key_too_long, where + ": key of " + std::to_string(key.size()) +
-                                  " bytes; this segment's max_key_bytes is " +
-                                  std::to_string(g.max_key_bytes));
-  if (value.size() > g.max_value_bytes)
-    Throw(errc::value_too_large, where + ": value of " + std::to_string(value.size()) +
-                                     " bytes; this segment's max_value_bytes is " +
-                                     std::to_string(g.max_value_bytes));
-}
 
 // The persistence settings the creator records in the segment header (see "Who journals").
 void RecordConfig(SegmentHeader* h, const Persistence::Config& cfg) {
@@ -279,7 +258,7 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
   std::uint64_t max_watermark = 0;
   if (snap) {
     for (const auto& e : snap->entries())
-      CheckLimits(seg.geo(), e.key, e.value, snap->path() + " entry");
+      CheckEntryLimits(seg.geo(), e.key, e.value, [&] { return snap->path() + " entry"; });
     rep->snapshot = snap->path();
     rep->snapshot_seq = snap->header().seq;
     rep->snapshot_entries = BulkLoad(seg, snap->entries(), now);
@@ -439,11 +418,12 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
     Shard& shard = lock.shard();
     WriteScope write(shard);
     if (r.rec.op == JournalOp::set && !Expired(r.rec.expires_ms, now)) {
-      CheckLimits(seg.geo(), r.rec.key, r.rec.value,
-                  files[r.file]->path() + " record seq " + std::to_string(r.rec.seq));
-      PutLocked(shard, r.rec.key, KeyHash{hash}, r.rec.value, r.rec.expires_ms);
+      CheckEntryLimits(seg.geo(), r.rec.key, r.rec.value, [&] {
+        return files[r.file]->path() + " record seq " + std::to_string(r.rec.seq);
+      });
+      shard.Put(r.rec.key, KeyHash{hash}, r.rec.value, r.rec.expires_ms);
     } else {
-      EraseLocked(shard, r.rec.key, KeyHash{hash});
+      shard.EraseKey(r.rec.key, KeyHash{hash});
     }
     ++rep->records_applied;
     ++i;

@@ -621,4 +621,18 @@ RecordRef Segment::Record(std::uint64_t off, std::uint32_t shard, const char* wh
   return r;
 }
 
+void RaiseEntryLimits(const Geometry& g, std::size_t key_bytes, std::size_t value_bytes,
+                      const std::string& where) {
+  if (key_bytes == 0)
+    Throw(errc::key_too_long,
+          where + ": an empty key; keys are 1.." + std::to_string(g.max_key_bytes) + " bytes");
+  if (key_bytes > g.max_key_bytes)
+    Throw(errc::key_too_long, where + ": a key of " + std::to_string(key_bytes) +
+                                  " bytes; this segment's max_key_bytes is " +
+                                  std::to_string(g.max_key_bytes));
+  Throw(errc::value_too_large, where + ": a value of " + std::to_string(value_bytes) +
+                                   " bytes; this segment's max_value_bytes is " +
+                                   std::to_string(g.max_value_bytes));
+}
+
 }  // namespace shmkv::detail

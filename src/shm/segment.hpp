@@ -47,6 +47,21 @@ struct Geometry {
   std::uint64_t home_chunks_per_shard = 0, home_chunk_magic = 0;
 };
 
+// Raises key_too_long (an empty key too) or value_too_large for an entry that breaks the
+// segment's limits, naming `where` and both sizes.
+[[noreturn]] void RaiseEntryLimits(const Geometry& g, std::size_t key_bytes,
+                                   std::size_t value_bytes, const std::string& where);
+// Checks an entry read from a file (a snapshot, a journal record, a backup being restored)
+// against the segment's key and value limits before it is put into a shard. where() names the
+// entry; it is called only for an error. Operations get the same checks, on the caller's
+// arguments, in the front (api/store.cpp).
+template <class Where>
+void CheckEntryLimits(const Geometry& g, std::string_view key, std::string_view value,
+                      Where&& where) {
+  if (key.empty() || key.size() > g.max_key_bytes || value.size() > g.max_value_bytes) [[unlikely]]
+    RaiseEntryLimits(g, key.size(), value.size(), where());
+}
+
 // Where a record's block lies, as its chunk's bookkeeping says (see Segment::Block).
 struct BlockSpan {
   std::uint64_t bytes = 0;  // block size: a size class, or a large record's whole span

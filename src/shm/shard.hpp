@@ -121,7 +121,10 @@ class Shard {
   // and one of the checksum (as Replace's one-word case: a crash leaves the old or the new
   // value, and Repair recomputes the checksum). Otherwise returns false, changing nothing.
   bool IncrementInWord(const RecordRef& rec, KeyHash h, std::int64_t delta, std::int64_t* result);
-  // Inserts key, or replaces its value and expiry when present (expired or not).
+  // Inserts key, or replaces its value and expiry when present (expired or not). The one way
+  // an entry enters a shard: the engine's writes, recovery (snapshot entries and journal
+  // records) and restore all come through here, after checking the entry against the limits
+  // (the front for operations, CheckEntryLimits for what is read from a file).
   void Put(std::string_view key, KeyHash h, std::string_view value, std::uint64_t expires_ms);
   // Removes the record in `slot` (`rec`, as Find or RecordAt returned it).
   void Erase(std::uint64_t slot, const RecordRef& rec);
@@ -240,10 +243,11 @@ void PrefetchRecord(const ShardRef& s, KeyHash h);
 class ShardLock {
  public:
   ShardLock(Segment* seg, std::uint32_t index) : shard_(ShardRef::Of(seg, index)) { Lock(); }
-  // The same, for an operation on one key: asks for the key's slot and home blocks first, so
-  // that their cache misses overlap taking the lock.
-  ShardLock(Segment* seg, std::uint32_t index, KeyHash key) : shard_(ShardRef::Of(seg, index)) {
-    PrefetchSlots(shard_.ref(), key);
+  // The same, for an operation on one key: asks for the key's slot and home blocks first (unless
+  // prefetch is null), so that their cache misses overlap taking the lock.
+  ShardLock(Segment* seg, std::uint32_t index, const KeyHash* prefetch)
+      : shard_(ShardRef::Of(seg, index)) {
+    if (prefetch) PrefetchSlots(shard_.ref(), *prefetch);
     Lock();
   }
   ~ShardLock() { UnlockRobust(&shard_.header()->mutex); }
