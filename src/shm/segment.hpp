@@ -166,6 +166,11 @@ class Segment {
   // and value may then be read and a value of up to the block's room written.
   const char* TryRecord(std::uint64_t off, std::uint32_t shard, RecordRef* out) const noexcept;
   RecordRef Record(std::uint64_t off, std::uint32_t shard, const char* what) const;
+  // TryRecord's checks of the header, key and value, for a record whose block is known without
+  // its chunk ident: a home block, located from the geometry (`off` and `block_bytes` are the
+  // caller's, computed, not read).
+  const char* TryRecordInBlock(std::uint64_t off, std::uint64_t block_bytes,
+                               RecordRef* out) const noexcept;
   // Throws errc::corrupted: "segment 'S': <what> <value> <why>".
   [[noreturn, gnu::cold]] void Corrupted(const std::string& what, std::uint64_t value,
                                          const std::string& why) const;
@@ -247,14 +252,19 @@ inline const char* Segment::TryRecord(std::uint64_t off, std::uint32_t shard,
                                       RecordRef* out) const noexcept {
   BlockSpan block;
   if (const char* why = TryBlock(off, shard, &block)) return why;
+  return TryRecordInBlock(off, block.bytes, out);
+}
+
+inline const char* Segment::TryRecordInBlock(std::uint64_t off, std::uint64_t block_bytes,
+                                             RecordRef* out) const noexcept {
   auto* r = At<RecordHeader>(off);
   const std::uint32_t key_len = __atomic_load_n(&r->key_len, __ATOMIC_RELAXED);
   const std::uint32_t value_len = __atomic_load_n(&r->value_len, __ATOMIC_RELAXED);
   if (key_len < 1 || key_len > geo_.max_key_bytes) return "holds a key length outside 1..max_key";
   if (value_len > geo_.max_value_bytes) return "holds a value length above max_value_bytes";
-  if (kRecordHeaderBytes + key_len + value_len > block.bytes)
+  if (kRecordHeaderBytes + key_len + value_len > block_bytes)
     return "holds a key and value longer than its block";
-  *out = {r, off, key_len, value_len, block.bytes};
+  *out = {r, off, key_len, value_len, block_bytes};
   return nullptr;
 }
 
