@@ -18,10 +18,10 @@
 #include <fstream>
 #include <string>
 
+#include "segment_image.hpp"
 #include "shm/inspect.hpp"
 #include "shm/key_hash.hpp"
 #include "shm/layout.hpp"
-#include "segment_image.hpp"
 #include "shm/shard.hpp"
 #include "shmkv/shmkv.h"
 #include "test_util.hpp"
@@ -353,6 +353,62 @@ TEST_CASE("trust: a value length past its block never returns the neighbours' by
     SegmentImage img(g.name());
     img.record_of("key:5")->value_len = old;
   }
+}
+
+TEST_CASE("trust: a record in a home block is checked from the geometry, not its chunk ident",
+          "[trust][records]") {
+  SegmentGuard g(unique_name());
+  shmkv::Options o = small_options(g.name());
+  o.home_block_bytes = 64;  // "key:i" = "value-i" records take 32 + 5..7 + 7..9 bytes
+  {
+    Store s = Store::open(o);
+    for (int i = 0; i < kKeys; ++i) s.set("key:" + std::to_string(i), "value-" + std::to_string(i));
+  }
+  std::uint64_t off = 0, ident_word = 0;
+  std::uint32_t value_len = 0;
+  {
+    SegmentImage img(g.name());
+    const det::SegmentHeader* h = img.header();
+    off = img.record_offset("key:5");
+    const std::uint64_t home_end =
+        h->off_arena + h->shard_count * h->home_chunks_per_shard * det::kChunkBytes;
+    REQUIRE(off < home_end);  // key:5 lives in a home block
+    auto* ident = reinterpret_cast<std::atomic<std::uint64_t>*>(img.at(h->off_idents)) +
+                  (off - h->off_arena) / det::kChunkBytes;
+    ident_word = ident->load();
+    ident->store(0);  // a home chunk's ident is fixed at creation: reads do not depend on it
+    value_len = img.record_of("key:5")->value_len;
+  }
+  {
+    Store s = Store::open(with_mode(o, OpenMode::attach_only));
+    REQUIRE(s.get("key:5") == std::optional<std::string>("value-5"));
+    s.set("key:5", "VALUE-5");
+    REQUIRE(s.get("key:5") == std::optional<std::string>("VALUE-5"));
+    REQUIRE_FALSE(s.check_invariants().empty());  // the ident itself is still checked
+  }
+  {
+    SegmentImage img(g.name());
+    const det::SegmentHeader* h = img.header();
+    reinterpret_cast<std::atomic<std::uint64_t>*>(
+        img.at(h->off_idents))[(off - h->off_arena) / det::kChunkBytes]
+        .store(ident_word);
+    img.record_of("key:5")->value_len = 64 - 32 - 5 + 1;  // one byte past the home block
+  }
+  {
+    Store s = Store::open(with_mode(o, OpenMode::attach_only));
+    const std::string msg = message_of([&] { (void)s.set("key:5", "x"); });
+    INFO(msg);
+    CHECK(contains(msg, "longer than its block"));
+    REQUIRE_ERRC(s.get("key:5"), errc::corrupted);
+    REQUIRE_ERRC(s.del("key:5"), errc::corrupted);
+  }
+  {
+    SegmentImage img(g.name());
+    img.record_of("key:5")->value_len = value_len;
+  }
+  Store s = Store::open(with_mode(o, OpenMode::attach_only));
+  REQUIRE(s.get("key:5") == std::optional<std::string>("VALUE-5"));
+  REQUIRE(s.check_invariants().empty());
 }
 
 TEST_CASE("trust: impossible counts and dense entries give corrupted, not a crash or a hang",

@@ -410,6 +410,7 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
   g.home_blocks_per_chunk = p.home_blocks_per_chunk;
   g.home_chunks_per_shard = p.home_chunks_per_shard;
   g.home_chunk_magic = h.home_chunk_magic;
+  g.home_class = p.home_class;
   return g;
 }
 

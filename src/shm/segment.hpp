@@ -45,6 +45,7 @@ struct Geometry {
   std::uint64_t arena_end = 0;  // off_arena + chunk_count * kChunkBytes
   std::uint32_t home_block_bytes = 0, home_blocks_per_chunk = 0;
   std::uint64_t home_chunks_per_shard = 0, home_chunk_magic = 0;
+  std::uint32_t home_class = 0;  // the size class of a home block (when home_block_bytes != 0)
 };
 
 // Raises key_too_long (an empty key too) or value_too_large for an entry that breaks the
@@ -166,11 +167,20 @@ class Segment {
   // and value may then be read and a value of up to the block's room written.
   const char* TryRecord(std::uint64_t off, std::uint32_t shard, RecordRef* out) const noexcept;
   RecordRef Record(std::uint64_t off, std::uint32_t shard, const char* what) const;
-  // TryRecord's checks of the header, key and value, for a record whose block is known without
-  // its chunk ident: a home block, located from the geometry (`off` and `block_bytes` are the
-  // caller's, computed, not read).
-  const char* TryRecordInBlock(std::uint64_t off, std::uint64_t block_bytes,
-                               RecordRef* out) const noexcept;
+  // Whether off lies in shard's home chunks (one compare; false when there are none) and, for
+  // IsHomeBlock, is a block boundary there. Home chunks belong to their shard for the segment's
+  // life and hold blocks of the geometry's size, so a home block is checked from the geometry
+  // alone, with no chunk ident to read: TryRecord does so.
+  bool InHomeChunks(std::uint64_t off, std::uint32_t shard) const noexcept {
+    const std::uint64_t region = geo_.home_chunks_per_shard * kChunkBytes;
+    return off - (geo_.off_arena + shard * region) < region;
+  }
+  bool IsHomeBlock(std::uint64_t off, std::uint32_t shard) const noexcept {
+    if (!InHomeChunks(off, shard)) return false;
+    const std::uint64_t within = (off - geo_.off_arena) % kChunkBytes;
+    return within < std::uint64_t(geo_.home_blocks_per_chunk) * geo_.home_block_bytes &&
+           IsBlockMultiple(within, geo_.home_class);
+  }
   // Throws errc::corrupted: "segment 'S': <what> <value> <why>".
   [[noreturn, gnu::cold]] void Corrupted(const std::string& what, std::uint64_t value,
                                          const std::string& why) const;
@@ -250,13 +260,12 @@ inline const char* Segment::TryBlock(std::uint64_t off, std::uint32_t shard,
 
 inline const char* Segment::TryRecord(std::uint64_t off, std::uint32_t shard,
                                       RecordRef* out) const noexcept {
-  BlockSpan block;
-  if (const char* why = TryBlock(off, shard, &block)) return why;
-  return TryRecordInBlock(off, block.bytes, out);
-}
-
-inline const char* Segment::TryRecordInBlock(std::uint64_t off, std::uint64_t block_bytes,
-                                             RecordRef* out) const noexcept {
+  std::uint64_t block_bytes = geo_.home_block_bytes;
+  if (!IsHomeBlock(off, shard)) {
+    BlockSpan block;
+    if (const char* why = TryBlock(off, shard, &block)) return why;
+    block_bytes = block.bytes;
+  }
   auto* r = At<RecordHeader>(off);
   const std::uint32_t key_len = __atomic_load_n(&r->key_len, __ATOMIC_RELAXED);
   const std::uint32_t value_len = __atomic_load_n(&r->value_len, __ATOMIC_RELAXED);

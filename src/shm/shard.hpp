@@ -77,37 +77,20 @@ class Shard {
         if (slot.rec < g.off_arena || slot.rec >= g.arena_end ||
             g.arena_end - slot.rec < kRecordHeaderBytes + key.size()) [[unlikely]]
           *rec = s_.Record(slot.rec, "slot record");  // throws: names the offset and why
-        // The check of a match reads the record's chunk ident, unless the record is in one of
-        // the key's home blocks: ask for the ident with the record.
-        const bool in_home_block = InKeyHomeBlock(slot.rec, h);
-        if (!in_home_block)
+        // The check of a match reads the record's chunk ident, unless the record is in a home
+        // chunk (Segment::IsHomeBlock): ask for the ident with the record.
+        if (!s_.seg->InHomeChunks(slot.rec, s_.index))
           __builtin_prefetch(s_.seg->At<std::atomic<std::uint64_t>>(g.off_idents) +
                              (slot.rec - g.off_arena) / kChunkBytes);
         const auto* r = reinterpret_cast<const RecordHeader*>(base + slot.rec);
         if (r->key_len == key.size() && KeyBytesEqual(r + 1, key)) {
-          *rec = in_home_block ? HomeBlockRecord(slot.rec) : s_.Record(slot.rec, "slot record");
+          *rec = s_.Record(slot.rec, "slot record");
           return idx;
         }
       }
       if (++idx == s_.cap) idx = 0;
     }
     return kNotFound;
-  }
-  // Whether `off` is one of the two home blocks where a record of the key can live (its home
-  // slot's and the buddy's, AllocHomeRecord). Such a block is this shard's for the segment's
-  // life and its size is the geometry's, so its record is checked without the chunk ident: one
-  // cache miss fewer on every locked lookup of a key in a home block.
-  bool InKeyHomeBlock(std::uint64_t off, KeyHash h) const {
-    if (s_.home_off == 0) return false;
-    const std::uint64_t home = Home(h);
-    return off == s_.HomeBlock(home) || ((home ^ 1) < s_.cap && off == s_.HomeBlock(home ^ 1));
-  }
-  // The record in home block `off` (InKeyHomeBlock), checked as Segment::Record checks one.
-  RecordRef HomeBlockRecord(std::uint64_t off) const {
-    RecordRef r;
-    if (const char* why = s_.seg->TryRecordInBlock(off, s_.home_block_bytes, &r)) [[unlikely]]
-      s_.seg->Corrupted("shard " + std::to_string(s_.index) + " slot record", off, why);
-    return r;
   }
   std::uint64_t Find(std::string_view key, KeyHash h) const {
     RecordRef unused;
