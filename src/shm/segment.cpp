@@ -615,11 +615,9 @@ BlockSpan Segment::Block(std::uint64_t off, std::uint32_t shard, const char* wha
   return b;
 }
 
-RecordRef Segment::Record(std::uint64_t off, std::uint32_t shard, const char* what) const {
-  RecordRef r;
-  if (const char* why = TryRecord(off, shard, &r)) [[unlikely]]
-    Corrupted("shard " + std::to_string(shard) + " " + what, off, why);
-  return r;
+void Segment::BadRecord(std::uint64_t off, std::uint32_t shard, const char* what,
+                        const char* why) const {
+  Corrupted("shard " + std::to_string(shard) + " " + what, off, why);
 }
 
 void RaiseEntryLimits(const Geometry& g, std::size_t key_bytes, std::size_t value_bytes,

@@ -166,7 +166,14 @@ class Segment {
   // key (1..max_key_bytes) and value (up to max_value_bytes) lie inside that block. Its key
   // and value may then be read and a value of up to the block's room written.
   const char* TryRecord(std::uint64_t off, std::uint32_t shard, RecordRef* out) const noexcept;
-  RecordRef Record(std::uint64_t off, std::uint32_t shard, const char* what) const;
+  // Inline, so that the RecordRef is built in registers: returned from a call, it went through
+  // the stack, and reading it back stalled every locked lookup (a failed store forward).
+  RecordRef Record(std::uint64_t off, std::uint32_t shard, const char* what) const {
+    RecordRef r;
+    if (const char* why = TryRecord(off, shard, &r)) [[unlikely]]
+      BadRecord(off, shard, what, why);
+    return r;
+  }
   // Whether off lies in shard's home chunks (one compare; false when there are none) and, for
   // IsHomeBlock, is a block boundary there. Home chunks belong to their shard for the segment's
   // life and hold blocks of the geometry's size, so a home block is checked from the geometry
@@ -181,6 +188,8 @@ class Segment {
     return within < std::uint64_t(geo_.home_blocks_per_chunk) * geo_.home_block_bytes &&
            IsBlockMultiple(within, geo_.home_class);
   }
+  [[noreturn, gnu::cold]] void BadRecord(std::uint64_t off, std::uint32_t shard, const char* what,
+                                         const char* why) const;
   // Throws errc::corrupted: "segment 'S': <what> <value> <why>".
   [[noreturn, gnu::cold]] void Corrupted(const std::string& what, std::uint64_t value,
                                          const std::string& why) const;
