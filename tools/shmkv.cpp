@@ -8,9 +8,10 @@
 // else $SHMKV_NAME, else "default". `shmkv --help` lists the commands.
 //
 // Output: values and keys are printed as-is in text mode (list/scan/pop-random print
-// KEY<TAB>VALUE lines); --json output is valid JSON in which valid UTF-8 passes through and every
-// other byte (controls, invalid UTF-8) is a \u00XX escape. Status notes go to stderr, data to
-// stdout.
+// KEY<TAB>VALUE lines). --json output follows export --jsonl's convention for bytes
+// (shmkv/json_field.hpp, one encoder): a key or value that is valid UTF-8 is a JSON string
+// ("key", "value"), any other is base64 ("key_base64", "value_base64"), so no two keys print
+// alike. Status notes go to stderr, data to stdout.
 //
 // Exit codes: 0 ok; 1 not found / false / lost race; 2 usage error; 3 shmkv::Error or other
 // failure ("shmkv: <errc_name>: <message>" on stderr).
@@ -39,6 +40,7 @@
 #include <vector>
 
 #include "inspect_output.hpp"
+#include "shmkv/json_field.hpp"
 
 namespace {
 
@@ -104,12 +106,19 @@ std::string UnixMsToUtc(std::uint64_t ms) {
   return buf;
 }
 
-// JSON output follows shmkv-inspect's conventions (tools/inspect_output.hpp): one encoder.
-using inspect_out::JsonString;
+// JSON objects are built with shmkv-inspect's helpers (tools/inspect_output.hpp); keys, values
+// and other store bytes go through shmkv::append_json_field, export --jsonl's encoder.
 using inspect_out::Obj;
 
+// `"name":"text"` or `"name_base64":"..."`, to put inside an object.
+std::string BytesField(std::string_view name, std::string_view bytes) {
+  std::string o;
+  shmkv::append_json_field(o, name, bytes);
+  return o;
+}
+
 std::string EntryJson(const shmkv::Entry& e) {
-  return Obj().Str("key", e.key).Str("value", e.value).Done();
+  return "{" + BytesField("key", e.key) + "," + BytesField("value", e.value) + "}";
 }
 
 std::string EntriesJson(const std::vector<shmkv::Entry>& entries) {
@@ -517,11 +526,9 @@ int RunScan(Invocation& in) {
   o.cursor = in.OptOr("cursor", "");
   auto page = in.Open().scan(o);
   if (in.Has("json")) {
-    OutLine(Obj()
-                .Raw("entries", EntriesJson(page.entries))
-                .Str("cursor", page.cursor)
-                .Bool("done", page.done)
-                .Done());
+    // The cursor is the last key returned: bytes, in the same convention.
+    OutLine("{\"entries\":" + EntriesJson(page.entries) + "," + BytesField("cursor", page.cursor) +
+            ",\"done\":" + (page.done ? "true" : "false") + "}");
   } else {
     for (const auto& e : page.entries) OutLine(e.key + '\t' + e.value);
     if (page.done) {
@@ -1041,8 +1048,9 @@ void PrintHelp() {
        "durations: a number with ms, s, m or h (10s); a plain number is milliseconds.\n"
        "Options go anywhere after COMMAND, as --opt VALUE or --opt=VALUE; '--' ends options\n"
        "(use it for keys or values that start with --).\n"
-       "Text output prints keys and values as-is; --json prints JSON where valid UTF-8 is kept\n"
-       "and other bytes are \\u00XX escapes. Status notes go to stderr.\n\n"
+       "Text output prints keys and values as-is. --json (like export --jsonl) prints a key or\n"
+       "value that is valid UTF-8 as a JSON string (\"key\", \"value\") and any other bytes\n"
+       "base64-encoded (\"key_base64\", \"value_base64\"). Status notes go to stderr.\n\n"
        "exit status: 0 ok, 1 not found / false / lost race, 2 usage error, 3 error\n"
        "(\"shmkv: <error code>: <message>\" on stderr).\n";
   Out(h);

@@ -1,0 +1,46 @@
+#!/bin/bash
+# cli_test.sh: runs the real `shmkv` binary (issue 17's CLI items) and checks its output, exit
+# codes and the store it leaves. Usage: cli_test.sh PATH/TO/shmkv. Each check uses its own
+# store, named after this shell's pid, and destroys it on exit (also on failure).
+set -u
+cli=${1:?usage: cli_test.sh PATH/TO/shmkv}
+tmp=$(mktemp -d)
+stores=()
+cleanup() {
+  for s in "${stores[@]}"; do "$cli" --name "$s" destroy 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+# new_store SUFFIX [create options...]: creates store cli-<pid>-SUFFIX; its name is in $S.
+new_store() {
+  S="cli-$$-$1"
+  shift
+  stores+=("$S")
+  "$cli" --name "$S" destroy 2>/dev/null
+  "$cli" --name "$S" create --size 16MiB "$@" >/dev/null || fail "create $S $*"
+}
+
+# --- 1. JSON output: keys that are not UTF-8 are base64, so x\xff and x\xc3\xbf stay apart.
+new_store json
+"$cli" --name "$S" set $'x\xff' raw || fail "set x\\xff"
+"$cli" --name "$S" set $'x\xc3\xbf' utf8 || fail "set x\\xc3\\xbf"
+out=$("$cli" --name "$S" list --json)
+want='[{"key":"xÿ","value":"utf8"},{"key_base64":"eP8=","value":"raw"}]'
+[ "$out" = "$want" ] || fail "list --json: got '$out', want '$want'"
+out=$("$cli" --name "$S" scan --json --limit 1 --cursor $'x\xc3\xbf')
+want='{"entries":[{"key_base64":"eP8=","value":"raw"}],"cursor_base64":"eP8=","done":true}'
+[ "$out" = "$want" ] || fail "scan --json: got '$out', want '$want'"
+# The same convention as export --jsonl.
+"$cli" --name "$S" export --jsonl 2>/dev/null | grep -q '"key_base64":"eP8="' ||
+  fail "export --jsonl does not write key_base64 eP8="
+
+if [ "$failures" -ne 0 ]; then
+  echo "cli_test: $failures failure(s)"
+  exit 1
+fi
+echo "cli_test: all checks passed"
