@@ -39,6 +39,17 @@ want='{"entries":[{"key_base64":"eP8=","value":"raw"}],"cursor_base64":"eP8=","d
 "$cli" --name "$S" export --jsonl 2>/dev/null | grep -q '"key_base64":"eP8="' ||
   fail "export --jsonl does not write key_base64 eP8="
 
+# --- 3. import counts keys stored and duplicate lines apart: 3 lines for one key store 1 key.
+new_store import
+printf '{"key":"a","value":"1"}\n{"key":"a","value":"2"}\n{"key":"a","value":"3"}\n' >"$tmp/dup.jsonl"
+out=$("$cli" --name "$S" import --jsonl "$tmp/dup.jsonl") || fail "import --jsonl dup.jsonl"
+case $out in
+  "imported 1 keys from $tmp/dup.jsonl (3 lines: 2 duplicate lines,"*) ;;
+  *) fail "import of 3 lines for one key: got '$out'" ;;
+esac
+[ "$("$cli" --name "$S" size)" = 1 ] || fail "size after the import is not 1"
+[ "$("$cli" --name "$S" get a)" = 3 ] || fail "the last line for a key does not win"
+
 if [ "$failures" -ne 0 ]; then
   echo "cli_test: $failures failure(s)"
   exit 1
