@@ -50,6 +50,21 @@ esac
 [ "$("$cli" --name "$S" size)" = 1 ] || fail "size after the import is not 1"
 [ "$("$cli" --name "$S" get a)" = 3 ] || fail "the last line for a key does not win"
 
+# --- 7. the documented minimum size works with the default max value (lowered, with a note);
+# an explicit --max-value that cannot fit is refused with an error naming --max-value.
+S="cli-$$-small"
+stores+=("$S")
+"$cli" --name "$S" create --size 1MiB >"$tmp/out" 2>"$tmp/err" || fail "create --size 1MiB: $(cat "$tmp/err")"
+grep -q 'max value 512.0 KiB' "$tmp/out" || fail "create --size 1MiB: $(cat "$tmp/out")"
+grep -q -- '--max-value' "$tmp/err" || fail "create --size 1MiB does not mention --max-value"
+"$cli" --name "$S" set k v || fail "set in a 1 MiB store"
+"$cli" --name "$S" destroy
+"$cli" --name "$S" create --size 1MiB --max-value 1MiB 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] || fail "create --size 1MiB --max-value 1MiB: exit $rc, want 3"
+grep -q -- 'invalid_argument: --max-value 1.0 MiB (1048576 bytes) does not fit a --size 1.0 MiB' \
+  "$tmp/err" || fail "create --max-value error: $(cat "$tmp/err")"
+
 if [ "$failures" -ne 0 ]; then
   echo "cli_test: $failures failure(s)"
   exit 1
