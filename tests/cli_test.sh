@@ -65,6 +65,32 @@ rc=$?
 grep -q -- 'invalid_argument: --max-value 1.0 MiB (1048576 bytes) does not fit a --size 1.0 MiB' \
   "$tmp/err" || fail "create --max-value error: $(cat "$tmp/err")"
 
+# --- 10. values from stdin and files, exact bytes back with get --raw, get --json.
+new_store values
+head -c 204800 /dev/urandom >"$tmp/big"
+printf 'no newline' >>"$tmp/big"
+"$cli" --name "$S" set big - <"$tmp/big" || fail "set big - (200 KiB from stdin)"
+"$cli" --name "$S" get big --raw >"$tmp/big.out" || fail "get big --raw"
+cmp -s "$tmp/big" "$tmp/big.out" || fail "200 KiB value through stdin does not round-trip byte-exact"
+printf 'line1\nline2\n' >"$tmp/file"
+"$cli" --name "$S" set f --file "$tmp/file" || fail "set f --file"
+"$cli" --name "$S" get f --raw >"$tmp/file.out"
+cmp -s "$tmp/file" "$tmp/file.out" || fail "set --file / get --raw is not byte-exact"
+printf '' | "$cli" --name "$S" set empty - || fail "set empty - (empty stdin)"
+[ "$("$cli" --name "$S" get empty --raw | wc -c)" = 0 ] || fail "empty value from stdin"
+out=$("$cli" --name "$S" get f --json)
+[ "$out" = '{"key":"f","value":"line1\nline2\n"}' ] || fail "get --json: got '$out'"
+printf '\xff' | "$cli" --name "$S" set bin -
+out=$("$cli" --name "$S" get bin --json)
+[ "$out" = '{"key":"bin","value_base64":"/w=="}' ] || fail "get --json of a binary value: got '$out'"
+"$cli" --name "$S" set g --file "$tmp/missing" 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q "not_found: --file $tmp/missing" "$tmp/err" || fail "set --file missing: exit $rc, $(cat "$tmp/err")"
+"$cli" --name "$S" set g v --file "$tmp/file" 2>/dev/null
+[ $? = 2 ] || fail "set with both VALUE and --file is not a usage error"
+"$cli" --name "$S" get f --raw --json 2>/dev/null
+[ $? = 2 ] || fail "get --raw --json is not a usage error"
+
 if [ "$failures" -ne 0 ]; then
   echo "cli_test: $failures failure(s)"
   exit 1

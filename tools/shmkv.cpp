@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cinttypes>
@@ -27,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <fstream>
@@ -446,17 +448,88 @@ int RunDestroy(Invocation& in) {
   return kExitOk;
 }
 
+// Every byte of an open stream; io_error naming `what` if reading fails.
+std::string ReadAll(std::FILE* f, const std::string& what) {
+  std::string data;
+  char buf[1 << 16];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+  if (std::ferror(f)) throw shmkv::Error(shmkv::errc::io_error, "reading " + what + " failed");
+  return data;
+}
+
+// set's value: argv (KEY VALUE), standard input (KEY -) or a file (KEY --file F), exact bytes.
+// Usage is checked before the store is opened; the bytes are read after (a missing file is
+// not_found naming the path).
+struct ValueSource {
+  enum Kind { argument, stdin_bytes, file } kind = argument;
+  std::string text;  // the value (argument) or the path (file)
+};
+
+ValueSource ParseValueSource(const Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY");
+  const std::string* file = in.Opt("file");
+  if (file != nullptr) {
+    if (in.pos.size() > 1)
+      throw UsageError("--file " + *file + " and VALUE '" + in.pos[1] + "' are both given");
+    return {ValueSource::file, *file};
+  }
+  if (in.pos.size() < 2) throw UsageError("missing VALUE (or '-' for stdin, or --file F)");
+  if (in.pos.size() > 2) throw UsageError("unexpected argument '" + in.pos[2] + "'");
+  if (in.pos[1] == "-") return {ValueSource::stdin_bytes, {}};
+  return {ValueSource::argument, in.pos[1]};
+}
+
+std::string ReadValue(const ValueSource& src) {
+  switch (src.kind) {
+    case ValueSource::argument:
+      return src.text;
+    case ValueSource::stdin_bytes:
+      return ReadAll(stdin, "standard input");
+    case ValueSource::file: {
+      std::FILE* f = std::fopen(src.text.c_str(), "rb");
+      if (f == nullptr) {
+        const int err = errno;
+        throw shmkv::Error(err == ENOENT   ? shmkv::errc::not_found
+                           : err == EACCES ? shmkv::errc::permission_denied
+                                           : shmkv::errc::io_error,
+                           "--file " + src.text + ": " + std::strerror(err));
+      }
+      std::string data;
+      try {
+        data = ReadAll(f, "--file " + src.text);
+      } catch (...) {
+        std::fclose(f);
+        throw;
+      }
+      std::fclose(f);
+      return data;
+    }
+  }
+  return {};
+}
+
 int RunSet(Invocation& in) {
   std::chrono::milliseconds ttl{};
   if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
-  in.Open().set(in.pos[0], in.pos[1], ttl);
+  const ValueSource src = ParseValueSource(in);
+  shmkv::Store& store = in.Open();
+  store.set(in.pos[0], ReadValue(src), ttl);
   return kExitOk;
 }
 
 int RunGet(Invocation& in) {
+  const bool raw = in.Has("raw"), json = in.Has("json");
+  if (raw && json) throw UsageError("--raw and --json exclude each other");
   auto v = in.Open().get(in.pos[0]);
   if (!v) return NotFound(in, in.pos[0]);
-  OutLine(*v);
+  if (raw) {
+    Out(*v);  // exact bytes, no newline
+  } else if (json) {
+    OutLine(EntryJson({in.pos[0], *v}));
+  } else {
+    OutLine(*v);
+  }
   return kExitOk;
 }
 
@@ -831,18 +904,20 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunCreate},
       {"set",
-       "KEY VALUE [--ttl DURATION]",
-       "store VALUE at KEY",
+       "KEY (VALUE | - | --file F) [--ttl DURATION]",
+       "store VALUE at KEY; '-' reads the value from stdin, --file from F (exact bytes)",
        Access::write,
-       {{"ttl", true}},
-       {"KEY", "VALUE"},
+       {{"ttl", true}, {"file", true}},
        {},
-       RunSet},
+       {},
+       RunSet,
+       true},
       {"get",
-       "KEY",
-       "print the value at KEY (exit 1 if absent)",
+       "KEY [--raw | --json]",
+       "print the value at KEY (exit 1 if absent); --raw: exact bytes, no newline; --json: "
+       "{\"key\":..,\"value\":..}",
        Access::read,
-       {},
+       {{"raw", false}, {"json", false}},
        {"KEY"},
        {},
        RunGet},
