@@ -91,6 +91,23 @@ rc=$?
 "$cli" --name "$S" get f --raw --json 2>/dev/null
 [ $? = 2 ] || fail "get --raw --json is not a usage error"
 
+# --- 12. get-or-set: exit 0 when it stored VALUE, 4 when the key existed; --json says which.
+new_store getorset
+out=$("$cli" --name "$S" get-or-set k first 2>/dev/null)
+rc=$?
+[ $rc = 0 ] && [ "$out" = first ] || fail "get-or-set of an absent key: exit $rc, '$out'"
+out=$("$cli" --name "$S" get-or-set k second 2>/dev/null)
+rc=$?
+[ $rc = 4 ] && [ "$out" = first ] || fail "get-or-set of an existing key: exit $rc, '$out'"
+out=$("$cli" --name "$S" get-or-set k third --json 2>/dev/null)
+rc=$?
+[ $rc = 4 ] && [ "$out" = '{"key":"k","value":"first","outcome":"loaded"}' ] ||
+  fail "get-or-set --json (loaded): exit $rc, '$out'"
+out=$("$cli" --name "$S" get-or-set j new --json 2>/dev/null)
+rc=$?
+[ $rc = 0 ] && [ "$out" = '{"key":"j","value":"new","outcome":"stored"}' ] ||
+  fail "get-or-set --json (stored): exit $rc, '$out'"
+
 if [ "$failures" -ne 0 ]; then
   echo "cli_test: $failures failure(s)"
   exit 1

@@ -14,7 +14,8 @@
 // alike. Status notes go to stderr, data to stdout.
 //
 // Exit codes: 0 ok; 1 not found / false / lost race; 2 usage error; 3 shmkv::Error or other
-// failure ("shmkv: <errc_name>: <message>" on stderr).
+// failure ("shmkv: <errc_name>: <message>" on stderr); 4 get-or-set found the key (it printed
+// the stored value and stored nothing; 0 means it stored the given value).
 #include "shmkv/shmkv.hpp"
 
 #include <grp.h>
@@ -50,6 +51,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitFalse = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitError = 3;
+constexpr int kExitLoaded = 4;  // get-or-set: the key existed; nothing was stored
 
 // A malformed command line. Thrown before the store is opened; main() prints it with the
 // command's usage line and exits 2.
@@ -572,14 +574,20 @@ int RunCad(Invocation& in) {
   return Note(in, "lost: the key is absent or holds another value", kExitFalse);
 }
 
+// Exit 0 when it stored VALUE, kExitLoaded (4) when the key existed and nothing was stored.
 int RunGetOrSet(Invocation& in) {
   auto r = in.Open().get_or_set(in.pos[0], in.pos[1]);
-  OutLine(r.value);
+  if (in.Has("json")) {
+    OutLine("{" + BytesField("key", in.pos[0]) + "," + BytesField("value", r.value) +
+            ",\"outcome\":\"" + (r.loaded ? "loaded" : "stored") + "\"}");
+  } else {
+    OutLine(r.value);
+  }
   Note(in,
-       r.loaded ? "loaded: the key existed; printed its current value"
-                : "stored: the key was absent; it now holds the given value",
+       r.loaded ? "loaded: the key existed; printed its current value (exit 4)"
+                : "stored: the key was absent; it now holds the given value (exit 0)",
        kExitOk);
-  return kExitOk;
+  return r.loaded ? kExitLoaded : kExitOk;
 }
 
 int RunSwap(Invocation& in) {
@@ -956,10 +964,11 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunCad},
       {"get-or-set",
-       "KEY VALUE",
-       "print the value at KEY, storing VALUE first if absent (stderr says which)",
+       "KEY VALUE [--json]",
+       "print the value at KEY, storing VALUE first if absent; exit 0 if it stored VALUE, 4 if "
+       "the key existed (--json: \"outcome\":\"stored\" or \"loaded\")",
        Access::write,
-       {},
+       {{"json", false}},
        {"KEY", "VALUE"},
        {},
        RunGetOrSet},
@@ -1166,7 +1175,8 @@ void PrintHelp() {
        "value that is valid UTF-8 as a JSON string (\"key\", \"value\") and any other bytes\n"
        "base64-encoded (\"key_base64\", \"value_base64\"). Status notes go to stderr.\n\n"
        "exit status: 0 ok, 1 not found / false / lost race, 2 usage error, 3 error\n"
-       "(\"shmkv: <error code>: <message>\" on stderr).\n";
+       "(\"shmkv: <error code>: <message>\" on stderr), 4 get-or-set found the key (nothing\n"
+       "stored; 0 means it stored VALUE).\n";
   Out(h);
 }
 
