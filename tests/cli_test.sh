@@ -108,6 +108,23 @@ rc=$?
 [ $rc = 0 ] && [ "$out" = '{"key":"j","value":"new","outcome":"stored"}' ] ||
   fail "get-or-set --json (stored): exit $rc, '$out'"
 
+# --- batches and random keys: mset, mget, mdel, random-keys.
+new_store batch
+"$cli" --name "$S" mset a 1 b 2 c 3 || fail "mset a 1 b 2 c 3"
+out=$("$cli" --name "$S" mget a c)
+[ "$out" = $'a\t1\nc\t3' ] || fail "mget a c: got '$out'"
+out=$("$cli" --name "$S" mget a zz --json 2>/dev/null)
+rc=$?
+[ $rc = 1 ] && [ "$out" = '[{"key":"a","value":"1"},{"key":"zz","found":false}]' ] ||
+  fail "mget a zz --json: exit $rc, '$out'"
+"$cli" --name "$S" mset a 1 b 2>/dev/null
+[ $? = 2 ] || fail "mset with an odd argument count is not a usage error"
+[ "$("$cli" --name "$S" random-keys 3 --unique | sort | tr '\n' ' ')" = "a b c " ] ||
+  fail "random-keys 3 --unique does not return a, b and c"
+[ "$("$cli" --name "$S" random-keys 5 | wc -l)" = 5 ] || fail "random-keys 5 does not print 5 lines"
+[ "$("$cli" --name "$S" mdel a b zz)" = 2 ] || fail "mdel a b zz does not report 2"
+[ "$("$cli" --name "$S" size)" = 1 ] || fail "size after mdel is not 1"
+
 if [ "$failures" -ne 0 ]; then
   echo "cli_test: $failures failure(s)"
   exit 1

@@ -682,6 +682,66 @@ int RunDeletePrefix(Invocation& in) {
   return kExitOk;
 }
 
+// mget KEY...: one line per key, in argument order: the value, or nothing found (exit 1 if any
+// key is absent). --json: one array, an object per key ({"key":..,"value":..} or
+// {"key":..,"found":false}).
+int RunMget(Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY");
+  auto values = in.Open().get_many(in.pos);
+  std::size_t missing = 0;
+  std::string json = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!values[i]) ++missing;
+    if (in.Has("json")) {
+      if (i) json += ',';
+      json += values[i] ? EntryJson({in.pos[i], *values[i]})
+                        : "{" + BytesField("key", in.pos[i]) + ",\"found\":false}";
+    } else if (values[i]) {
+      OutLine(in.pos[i] + '\t' + *values[i]);
+    } else {
+      NotFound(in, in.pos[i]);
+    }
+  }
+  if (in.Has("json")) OutLine(json + "]");
+  return missing ? kExitFalse : kExitOk;
+}
+
+// mset KEY VALUE [KEY VALUE...]: one set_many (validated first: one bad pair writes nothing).
+int RunMset(Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY VALUE");
+  if (in.pos.size() % 2 != 0)
+    throw UsageError("missing VALUE for the last KEY '" + in.pos.back() + "'");
+  std::chrono::milliseconds ttl{};
+  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (std::size_t i = 0; i < in.pos.size(); i += 2) pairs.emplace_back(in.pos[i], in.pos[i + 1]);
+  in.Open().set_many(pairs, ttl);
+  return kExitOk;
+}
+
+// mdel KEY...: prints how many of the keys existed and were deleted.
+int RunMdel(Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY");
+  OutLine(std::to_string(in.Open().delete_many(in.pos)));
+  return kExitOk;
+}
+
+int RunRandomKeys(Invocation& in) {
+  const std::size_t count = ParseCount("COUNT", in.pos[0]);
+  auto keys = in.Open().random_keys(count, in.OptOr("prefix", ""), in.Has("unique"));
+  if (in.Has("json")) {
+    std::string json = "[";
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i) json += ',';
+      json += "{" + BytesField("key", keys[i]) + "}";
+    }
+    OutLine(json + "]");
+  } else {
+    for (const auto& k : keys) OutLine(k);
+  }
+  return keys.empty() ? kExitFalse : kExitOk;
+}
+
 int RunSize(Invocation& in) {
   OutLine(std::to_string(in.Open().size()));
   return kExitOk;
@@ -929,6 +989,33 @@ const std::vector<CommandDef>& Commands() {
        {"KEY"},
        {},
        RunGet},
+      {"mget",
+       "KEY... [--json]",
+       "print KEY<TAB>VALUE for each key found, in order (one get_many; exit 1 if any is absent)",
+       Access::read,
+       {{"json", false}},
+       {},
+       {},
+       RunMget,
+       true},
+      {"mset",
+       "KEY VALUE [KEY VALUE...] [--ttl DURATION]",
+       "store every pair (one set_many; one bad pair and nothing is written)",
+       Access::write,
+       {{"ttl", true}},
+       {},
+       {},
+       RunMset,
+       true},
+      {"mdel",
+       "KEY...",
+       "delete the keys (one delete_many); print how many existed",
+       Access::write,
+       {},
+       {},
+       {},
+       RunMdel,
+       true},
       {"del", "KEY", "delete KEY (exit 1 if absent)", Access::write, {}, {"KEY"}, {}, RunDel},
       {"exists",
        "KEY",
@@ -1036,6 +1123,15 @@ const std::vector<CommandDef>& Commands() {
        {},
        {},
        RunRandomKey},
+      {"random-keys",
+       "COUNT [--prefix P] [--unique] [--json]",
+       "print COUNT random keys with the prefix, one a line (--unique: no key twice; exit 1 if "
+       "none)",
+       Access::read,
+       {{"prefix", true}, {"unique", false}, {"json", false}},
+       {"COUNT"},
+       {},
+       RunRandomKeys},
       {"pop-random",
        "[--prefix P]",
        "remove a random entry and print it as KEY<TAB>VALUE (exit 1 if none)",
