@@ -926,13 +926,8 @@ int RunImport(Invocation& in) {
     if (!file) throw shmkv::Error(shmkv::errc::not_found, "cannot open " + in.pos[0]);
     r = shmkv::import_jsonl(store, file, ro);
   }
-  // Keys stored and lines read are different numbers: a later line for a key replaces an
-  // earlier one (RestoreResult::duplicates), and expired lines are not stored.
-  OutLine(Format("imported %" PRIu64 " keys from %s (%" PRIu64 " lines: %" PRIu64
-                 " duplicate lines, the last one for a key wins; %" PRIu64
-                 " expired lines skipped); the previous content was replaced",
-                 r.entries, in.pos[0].c_str(), r.entries + r.duplicates + r.expired, r.duplicates,
-                 r.expired));
+  OutLine(Format("imported %" PRIu64 " keys from %s%s (the previous content was replaced)",
+                 r.entries, in.pos[0].c_str(), Skipped(r, "lines").c_str()));
   return kExitOk;
 }
 
