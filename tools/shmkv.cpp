@@ -8,17 +8,20 @@
 // else $SHMKV_NAME, else "default". `shmkv --help` lists the commands.
 //
 // Output: values and keys are printed as-is in text mode (list/scan/pop-random print
-// KEY<TAB>VALUE lines); --json output is valid JSON in which valid UTF-8 passes through and every
-// other byte (controls, invalid UTF-8) is a \u00XX escape. Status notes go to stderr, data to
-// stdout.
+// KEY<TAB>VALUE lines). --json output follows export --jsonl's convention for bytes
+// (shmkv/json_field.hpp, one encoder): a key or value that is valid UTF-8 is a JSON string
+// ("key", "value"), any other is base64 ("key_base64", "value_base64"), so no two keys print
+// alike. Status notes go to stderr, data to stdout.
 //
 // Exit codes: 0 ok; 1 not found / false / lost race; 2 usage error; 3 shmkv::Error or other
-// failure ("shmkv: <errc_name>: <message>" on stderr).
+// failure ("shmkv: <errc_name>: <message>" on stderr); 4 get-or-set found the key (it printed
+// the stored value and stored nothing; 0 means it stored the given value).
 #include "shmkv/shmkv.hpp"
 
 #include <grp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cinttypes>
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <fstream>
@@ -39,6 +43,7 @@
 #include <vector>
 
 #include "inspect_output.hpp"
+#include "shmkv/json_field.hpp"
 
 namespace {
 
@@ -46,6 +51,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitFalse = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitError = 3;
+constexpr int kExitLoaded = 4;  // get-or-set: the key existed; nothing was stored
 
 // A malformed command line. Thrown before the store is opened; main() prints it with the
 // command's usage line and exits 2.
@@ -104,12 +110,19 @@ std::string UnixMsToUtc(std::uint64_t ms) {
   return buf;
 }
 
-// JSON output follows shmkv-inspect's conventions (tools/inspect_output.hpp): one encoder.
-using inspect_out::JsonString;
+// JSON objects are built with shmkv-inspect's helpers (tools/inspect_output.hpp); keys, values
+// and other store bytes go through shmkv::append_json_field, export --jsonl's encoder.
 using inspect_out::Obj;
 
+// `"name":"text"` or `"name_base64":"..."`, to put inside an object.
+std::string BytesField(std::string_view name, std::string_view bytes) {
+  std::string o;
+  shmkv::append_json_field(o, name, bytes);
+  return o;
+}
+
 std::string EntryJson(const shmkv::Entry& e) {
-  return Obj().Str("key", e.key).Str("value", e.value).Done();
+  return "{" + BytesField("key", e.key) + "," + BytesField("value", e.value) + "}";
 }
 
 std::string EntriesJson(const std::vector<shmkv::Entry>& entries) {
@@ -323,6 +336,40 @@ int Note(const Invocation& in, std::string_view msg, int code) {
   return code;
 }
 
+// Opens (creates) the store. With the default max value (no --max-value) a small --size (down
+// to the documented minimum, 1 MiB) still works: while the largest record does not fit the
+// segment's arena, the max value is halved (down to 1 KiB) and a note says so. An explicit
+// --max-value is never changed; its error names --max-value and the size given.
+shmkv::Store OpenCreating(shmkv::Options o, bool may_lower_max_value) {
+  const std::uint32_t asked = o.max_value_bytes;
+  for (;;) {
+    try {
+      shmkv::Store store = shmkv::Store::open(o);
+      if (o.max_value_bytes != asked)
+        Err(
+            Format("shmkv: create: max value lowered from %s to %s so that the largest record "
+                   "fits a %s segment (give --max-value to choose it)",
+                   HumanBytes(asked).c_str(), HumanBytes(o.max_value_bytes).c_str(),
+                   HumanBytes(o.size_bytes).c_str()));
+      return store;
+    } catch (const shmkv::Error& e) {
+      const bool value_too_big =
+          e.code_value() == shmkv::errc::invalid_argument &&
+          std::string_view(e.what()).find("max_value_bytes") != std::string_view::npos &&
+          std::string_view(e.what()).find("does not fit") != std::string_view::npos;
+      if (!value_too_big) throw;
+      if (!may_lower_max_value || o.max_value_bytes <= 1024) {
+        throw shmkv::Error(shmkv::errc::invalid_argument,
+                           Format("--max-value %s (%u bytes) does not fit a --size %s (%" PRIu64
+                                  " bytes) store; give a smaller --max-value or a larger --size",
+                                  HumanBytes(o.max_value_bytes).c_str(), o.max_value_bytes,
+                                  HumanBytes(o.size_bytes).c_str(), o.size_bytes));
+      }
+      o.max_value_bytes /= 2;
+    }
+  }
+}
+
 int RunCreate(Invocation& in) {
   shmkv::Options o;
   o.name = in.name;
@@ -358,7 +405,7 @@ int RunCreate(Invocation& in) {
   } else if (in.Has("fsync") || in.Has("snapshot-interval") || in.Has("keep")) {
     throw UsageError("--fsync, --snapshot-interval and --keep need --dir");
   }
-  shmkv::Store store = shmkv::Store::open(o);
+  shmkv::Store store = OpenCreating(o, !in.Has("max-value"));
   if (o.persistence) {
     shmkv::RecoveryReport r = store.recovery_report();
     std::string note = "persisting to " + r.directory;
@@ -403,17 +450,88 @@ int RunDestroy(Invocation& in) {
   return kExitOk;
 }
 
+// Every byte of an open stream; io_error naming `what` if reading fails.
+std::string ReadAll(std::FILE* f, const std::string& what) {
+  std::string data;
+  char buf[1 << 16];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+  if (std::ferror(f)) throw shmkv::Error(shmkv::errc::io_error, "reading " + what + " failed");
+  return data;
+}
+
+// set's value: argv (KEY VALUE), standard input (KEY -) or a file (KEY --file F), exact bytes.
+// Usage is checked before the store is opened; the bytes are read after (a missing file is
+// not_found naming the path).
+struct ValueSource {
+  enum Kind { argument, stdin_bytes, file } kind = argument;
+  std::string text;  // the value (argument) or the path (file)
+};
+
+ValueSource ParseValueSource(const Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY");
+  const std::string* file = in.Opt("file");
+  if (file != nullptr) {
+    if (in.pos.size() > 1)
+      throw UsageError("--file " + *file + " and VALUE '" + in.pos[1] + "' are both given");
+    return {ValueSource::file, *file};
+  }
+  if (in.pos.size() < 2) throw UsageError("missing VALUE (or '-' for stdin, or --file F)");
+  if (in.pos.size() > 2) throw UsageError("unexpected argument '" + in.pos[2] + "'");
+  if (in.pos[1] == "-") return {ValueSource::stdin_bytes, {}};
+  return {ValueSource::argument, in.pos[1]};
+}
+
+std::string ReadValue(const ValueSource& src) {
+  switch (src.kind) {
+    case ValueSource::argument:
+      return src.text;
+    case ValueSource::stdin_bytes:
+      return ReadAll(stdin, "standard input");
+    case ValueSource::file: {
+      std::FILE* f = std::fopen(src.text.c_str(), "rb");
+      if (f == nullptr) {
+        const int err = errno;
+        throw shmkv::Error(err == ENOENT   ? shmkv::errc::not_found
+                           : err == EACCES ? shmkv::errc::permission_denied
+                                           : shmkv::errc::io_error,
+                           "--file " + src.text + ": " + std::strerror(err));
+      }
+      std::string data;
+      try {
+        data = ReadAll(f, "--file " + src.text);
+      } catch (...) {
+        std::fclose(f);
+        throw;
+      }
+      std::fclose(f);
+      return data;
+    }
+  }
+  return {};
+}
+
 int RunSet(Invocation& in) {
   std::chrono::milliseconds ttl{};
   if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
-  in.Open().set(in.pos[0], in.pos[1], ttl);
+  const ValueSource src = ParseValueSource(in);
+  shmkv::Store& store = in.Open();
+  store.set(in.pos[0], ReadValue(src), ttl);
   return kExitOk;
 }
 
 int RunGet(Invocation& in) {
+  const bool raw = in.Has("raw"), json = in.Has("json");
+  if (raw && json) throw UsageError("--raw and --json exclude each other");
   auto v = in.Open().get(in.pos[0]);
   if (!v) return NotFound(in, in.pos[0]);
-  OutLine(*v);
+  if (raw) {
+    Out(*v);  // exact bytes, no newline
+  } else if (json) {
+    OutLine(EntryJson({in.pos[0], *v}));
+  } else {
+    OutLine(*v);
+  }
   return kExitOk;
 }
 
@@ -456,14 +574,20 @@ int RunCad(Invocation& in) {
   return Note(in, "lost: the key is absent or holds another value", kExitFalse);
 }
 
+// Exit 0 when it stored VALUE, kExitLoaded (4) when the key existed and nothing was stored.
 int RunGetOrSet(Invocation& in) {
   auto r = in.Open().get_or_set(in.pos[0], in.pos[1]);
-  OutLine(r.value);
+  if (in.Has("json")) {
+    OutLine("{" + BytesField("key", in.pos[0]) + "," + BytesField("value", r.value) +
+            ",\"outcome\":\"" + (r.loaded ? "loaded" : "stored") + "\"}");
+  } else {
+    OutLine(r.value);
+  }
   Note(in,
-       r.loaded ? "loaded: the key existed; printed its current value"
-                : "stored: the key was absent; it now holds the given value",
+       r.loaded ? "loaded: the key existed; printed its current value (exit 4)"
+                : "stored: the key was absent; it now holds the given value (exit 0)",
        kExitOk);
-  return kExitOk;
+  return r.loaded ? kExitLoaded : kExitOk;
 }
 
 int RunSwap(Invocation& in) {
@@ -517,11 +641,9 @@ int RunScan(Invocation& in) {
   o.cursor = in.OptOr("cursor", "");
   auto page = in.Open().scan(o);
   if (in.Has("json")) {
-    OutLine(Obj()
-                .Raw("entries", EntriesJson(page.entries))
-                .Str("cursor", page.cursor)
-                .Bool("done", page.done)
-                .Done());
+    // The cursor is the last key returned: bytes, in the same convention.
+    OutLine("{\"entries\":" + EntriesJson(page.entries) + "," + BytesField("cursor", page.cursor) +
+            ",\"done\":" + (page.done ? "true" : "false") + "}");
   } else {
     for (const auto& e : page.entries) OutLine(e.key + '\t' + e.value);
     if (page.done) {
@@ -558,6 +680,66 @@ int RunDeletePrefix(Invocation& in) {
   OutLine(std::to_string(r.deleted));
   if (!r.done) Note(in, "limit reached: keys with this prefix remain", kExitOk);
   return kExitOk;
+}
+
+// mget KEY...: one line per key, in argument order: the value, or nothing found (exit 1 if any
+// key is absent). --json: one array, an object per key ({"key":..,"value":..} or
+// {"key":..,"found":false}).
+int RunMget(Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY");
+  auto values = in.Open().get_many(in.pos);
+  std::size_t missing = 0;
+  std::string json = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!values[i]) ++missing;
+    if (in.Has("json")) {
+      if (i) json += ',';
+      json += values[i] ? EntryJson({in.pos[i], *values[i]})
+                        : "{" + BytesField("key", in.pos[i]) + ",\"found\":false}";
+    } else if (values[i]) {
+      OutLine(in.pos[i] + '\t' + *values[i]);
+    } else {
+      NotFound(in, in.pos[i]);
+    }
+  }
+  if (in.Has("json")) OutLine(json + "]");
+  return missing ? kExitFalse : kExitOk;
+}
+
+// mset KEY VALUE [KEY VALUE...]: one set_many (validated first: one bad pair writes nothing).
+int RunMset(Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY VALUE");
+  if (in.pos.size() % 2 != 0)
+    throw UsageError("missing VALUE for the last KEY '" + in.pos.back() + "'");
+  std::chrono::milliseconds ttl{};
+  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (std::size_t i = 0; i < in.pos.size(); i += 2) pairs.emplace_back(in.pos[i], in.pos[i + 1]);
+  in.Open().set_many(pairs, ttl);
+  return kExitOk;
+}
+
+// mdel KEY...: prints how many of the keys existed and were deleted.
+int RunMdel(Invocation& in) {
+  if (in.pos.empty()) throw UsageError("missing KEY");
+  OutLine(std::to_string(in.Open().delete_many(in.pos)));
+  return kExitOk;
+}
+
+int RunRandomKeys(Invocation& in) {
+  const std::size_t count = ParseCount("COUNT", in.pos[0]);
+  auto keys = in.Open().random_keys(count, in.OptOr("prefix", ""), in.Has("unique"));
+  if (in.Has("json")) {
+    std::string json = "[";
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i) json += ',';
+      json += "{" + BytesField("key", keys[i]) + "}";
+    }
+    OutLine(json + "]");
+  } else {
+    for (const auto& k : keys) OutLine(k);
+  }
+  return keys.empty() ? kExitFalse : kExitOk;
 }
 
 int RunSize(Invocation& in) {
@@ -785,21 +967,50 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunCreate},
       {"set",
-       "KEY VALUE [--ttl DURATION]",
-       "store VALUE at KEY",
+       "KEY (VALUE | - | --file F) [--ttl DURATION]",
+       "store VALUE at KEY; '-' reads the value from stdin, --file from F (exact bytes)",
        Access::write,
-       {{"ttl", true}},
-       {"KEY", "VALUE"},
+       {{"ttl", true}, {"file", true}},
        {},
-       RunSet},
+       {},
+       RunSet,
+       true},
       {"get",
-       "KEY",
-       "print the value at KEY (exit 1 if absent)",
+       "KEY [--raw | --json]",
+       "print the value at KEY (exit 1 if absent); --raw: exact bytes, no newline; --json: "
+       "{\"key\":..,\"value\":..}",
        Access::read,
-       {},
+       {{"raw", false}, {"json", false}},
        {"KEY"},
        {},
        RunGet},
+      {"mget",
+       "KEY... [--json]",
+       "print KEY<TAB>VALUE for each key found, in order (one get_many; exit 1 if any is absent)",
+       Access::read,
+       {{"json", false}},
+       {},
+       {},
+       RunMget,
+       true},
+      {"mset",
+       "KEY VALUE [KEY VALUE...] [--ttl DURATION]",
+       "store every pair (one set_many; one bad pair and nothing is written)",
+       Access::write,
+       {{"ttl", true}},
+       {},
+       {},
+       RunMset,
+       true},
+      {"mdel",
+       "KEY...",
+       "delete the keys (one delete_many); print how many existed",
+       Access::write,
+       {},
+       {},
+       {},
+       RunMdel,
+       true},
       {"del", "KEY", "delete KEY (exit 1 if absent)", Access::write, {}, {"KEY"}, {}, RunDel},
       {"exists",
        "KEY",
@@ -835,10 +1046,11 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunCad},
       {"get-or-set",
-       "KEY VALUE",
-       "print the value at KEY, storing VALUE first if absent (stderr says which)",
+       "KEY VALUE [--json]",
+       "print the value at KEY, storing VALUE first if absent; exit 0 if it stored VALUE, 4 if "
+       "the key existed (--json: \"outcome\":\"stored\" or \"loaded\")",
        Access::write,
-       {},
+       {{"json", false}},
        {"KEY", "VALUE"},
        {},
        RunGetOrSet},
@@ -906,6 +1118,15 @@ const std::vector<CommandDef>& Commands() {
        {},
        {},
        RunRandomKey},
+      {"random-keys",
+       "COUNT [--prefix P] [--unique] [--json]",
+       "print COUNT random keys with the prefix, one a line (--unique: no key twice; exit 1 if "
+       "none)",
+       Access::read,
+       {{"prefix", true}, {"unique", false}, {"json", false}},
+       {"COUNT"},
+       {},
+       RunRandomKeys},
       {"pop-random",
        "[--prefix P]",
        "remove a random entry and print it as KEY<TAB>VALUE (exit 1 if none)",
@@ -1041,10 +1262,12 @@ void PrintHelp() {
        "durations: a number with ms, s, m or h (10s); a plain number is milliseconds.\n"
        "Options go anywhere after COMMAND, as --opt VALUE or --opt=VALUE; '--' ends options\n"
        "(use it for keys or values that start with --).\n"
-       "Text output prints keys and values as-is; --json prints JSON where valid UTF-8 is kept\n"
-       "and other bytes are \\u00XX escapes. Status notes go to stderr.\n\n"
+       "Text output prints keys and values as-is. --json (like export --jsonl) prints a key or\n"
+       "value that is valid UTF-8 as a JSON string (\"key\", \"value\") and any other bytes\n"
+       "base64-encoded (\"key_base64\", \"value_base64\"). Status notes go to stderr.\n\n"
        "exit status: 0 ok, 1 not found / false / lost race, 2 usage error, 3 error\n"
-       "(\"shmkv: <error code>: <message>\" on stderr).\n";
+       "(\"shmkv: <error code>: <message>\" on stderr), 4 get-or-set found the key (nothing\n"
+       "stored; 0 means it stored VALUE).\n";
   Out(h);
 }
 

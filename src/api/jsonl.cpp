@@ -11,6 +11,8 @@
 // snapshot file and restored (all or nothing). Neither touches the segment directly, so both
 // keep backup's and restore's locking and error rules. The temporary files are removed on every
 // path; a crash leaves at most a temporary file, never a partly written <path>.
+// append_json_field (shmkv/json_field.hpp) is the field encoder of the export, public so that
+// every JSON output of the tools writes keys and values the same way.
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include "os/throw.hpp"
 #include "persist/snapshot.hpp"
 #include "shm/layout.hpp"
+#include "shmkv/json_field.hpp"
 #include "shmkv/store.hpp"
 
 namespace shmkv {
@@ -160,7 +163,7 @@ void JsonString(std::string* o, std::string_view s) {
   o->push_back('"');
 }
 
-void Field(std::string* o, const char* name, std::string_view bytes) {
+void Field(std::string* o, std::string_view name, std::string_view bytes) {
   if (ValidUtf8(bytes)) {
     *o += '"';
     *o += name;
@@ -603,6 +606,10 @@ RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions&
   RestoreResult r = store.restore(tmp.path, options);
   r.duplicates += duplicates;
   return r;
+}
+
+void append_json_field(std::string& out, std::string_view name, std::string_view bytes) {
+  Field(&out, name, bytes);
 }
 
 }  // namespace shmkv

@@ -1,0 +1,132 @@
+#!/bin/bash
+# cli_test.sh: runs the real `shmkv` binary (issue 17's CLI items) and checks its output, exit
+# codes and the store it leaves. Usage: cli_test.sh PATH/TO/shmkv. Each check uses its own
+# store, named after this shell's pid, and destroys it on exit (also on failure).
+set -u
+cli=${1:?usage: cli_test.sh PATH/TO/shmkv}
+tmp=$(mktemp -d)
+stores=()
+cleanup() {
+  for s in "${stores[@]}"; do "$cli" --name "$s" destroy 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+# new_store SUFFIX [create options...]: creates store cli-<pid>-SUFFIX; its name is in $S.
+new_store() {
+  S="cli-$$-$1"
+  shift
+  stores+=("$S")
+  "$cli" --name "$S" destroy 2>/dev/null
+  "$cli" --name "$S" create --size 16MiB "$@" >/dev/null || fail "create $S $*"
+}
+
+# --- 1. JSON output: keys that are not UTF-8 are base64, so x\xff and x\xc3\xbf stay apart.
+new_store json
+"$cli" --name "$S" set $'x\xff' raw || fail "set x\\xff"
+"$cli" --name "$S" set $'x\xc3\xbf' utf8 || fail "set x\\xc3\\xbf"
+out=$("$cli" --name "$S" list --json)
+want='[{"key":"xÿ","value":"utf8"},{"key_base64":"eP8=","value":"raw"}]'
+[ "$out" = "$want" ] || fail "list --json: got '$out', want '$want'"
+out=$("$cli" --name "$S" scan --json --limit 1 --cursor $'x\xc3\xbf')
+want='{"entries":[{"key_base64":"eP8=","value":"raw"}],"cursor_base64":"eP8=","done":true}'
+[ "$out" = "$want" ] || fail "scan --json: got '$out', want '$want'"
+# The same convention as export --jsonl.
+"$cli" --name "$S" export --jsonl 2>/dev/null | grep -q '"key_base64":"eP8="' ||
+  fail "export --jsonl does not write key_base64 eP8="
+
+# --- 3. import counts keys stored and duplicate lines apart: 3 lines for one key store 1 key.
+new_store import
+printf '{"key":"a","value":"1"}\n{"key":"a","value":"2"}\n{"key":"a","value":"3"}\n' >"$tmp/dup.jsonl"
+out=$("$cli" --name "$S" import --jsonl "$tmp/dup.jsonl") || fail "import --jsonl dup.jsonl"
+case $out in
+  "imported 1 keys from $tmp/dup.jsonl; 2 duplicate lines (the last one for a key wins)"*) ;;
+  *) fail "import of 3 lines for one key: got '$out'" ;;
+esac
+[ "$("$cli" --name "$S" size)" = 1 ] || fail "size after the import is not 1"
+[ "$("$cli" --name "$S" get a)" = 3 ] || fail "the last line for a key does not win"
+
+# --- 7. the documented minimum size works with the default max value (lowered, with a note);
+# an explicit --max-value that cannot fit is refused with an error naming --max-value.
+S="cli-$$-small"
+stores+=("$S")
+"$cli" --name "$S" create --size 1MiB >"$tmp/out" 2>"$tmp/err" || fail "create --size 1MiB: $(cat "$tmp/err")"
+grep -q 'max value 512.0 KiB' "$tmp/out" || fail "create --size 1MiB: $(cat "$tmp/out")"
+grep -q -- '--max-value' "$tmp/err" || fail "create --size 1MiB does not mention --max-value"
+"$cli" --name "$S" set k v || fail "set in a 1 MiB store"
+"$cli" --name "$S" destroy
+"$cli" --name "$S" create --size 1MiB --max-value 1MiB 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] || fail "create --size 1MiB --max-value 1MiB: exit $rc, want 3"
+grep -q -- 'invalid_argument: --max-value 1.0 MiB (1048576 bytes) does not fit a --size 1.0 MiB' \
+  "$tmp/err" || fail "create --max-value error: $(cat "$tmp/err")"
+
+# --- 10. values from stdin and files, exact bytes back with get --raw, get --json.
+new_store values
+head -c 204800 /dev/urandom >"$tmp/big"
+printf 'no newline' >>"$tmp/big"
+"$cli" --name "$S" set big - <"$tmp/big" || fail "set big - (200 KiB from stdin)"
+"$cli" --name "$S" get big --raw >"$tmp/big.out" || fail "get big --raw"
+cmp -s "$tmp/big" "$tmp/big.out" || fail "200 KiB value through stdin does not round-trip byte-exact"
+printf 'line1\nline2\n' >"$tmp/file"
+"$cli" --name "$S" set f --file "$tmp/file" || fail "set f --file"
+"$cli" --name "$S" get f --raw >"$tmp/file.out"
+cmp -s "$tmp/file" "$tmp/file.out" || fail "set --file / get --raw is not byte-exact"
+printf '' | "$cli" --name "$S" set empty - || fail "set empty - (empty stdin)"
+[ "$("$cli" --name "$S" get empty --raw | wc -c)" = 0 ] || fail "empty value from stdin"
+out=$("$cli" --name "$S" get f --json)
+[ "$out" = '{"key":"f","value":"line1\nline2\n"}' ] || fail "get --json: got '$out'"
+printf '\xff' | "$cli" --name "$S" set bin -
+out=$("$cli" --name "$S" get bin --json)
+[ "$out" = '{"key":"bin","value_base64":"/w=="}' ] || fail "get --json of a binary value: got '$out'"
+"$cli" --name "$S" set g --file "$tmp/missing" 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q "not_found: --file $tmp/missing" "$tmp/err" || fail "set --file missing: exit $rc, $(cat "$tmp/err")"
+"$cli" --name "$S" set g v --file "$tmp/file" 2>/dev/null
+[ $? = 2 ] || fail "set with both VALUE and --file is not a usage error"
+"$cli" --name "$S" get f --raw --json 2>/dev/null
+[ $? = 2 ] || fail "get --raw --json is not a usage error"
+
+# --- 12. get-or-set: exit 0 when it stored VALUE, 4 when the key existed; --json says which.
+new_store getorset
+out=$("$cli" --name "$S" get-or-set k first 2>/dev/null)
+rc=$?
+[ $rc = 0 ] && [ "$out" = first ] || fail "get-or-set of an absent key: exit $rc, '$out'"
+out=$("$cli" --name "$S" get-or-set k second 2>/dev/null)
+rc=$?
+[ $rc = 4 ] && [ "$out" = first ] || fail "get-or-set of an existing key: exit $rc, '$out'"
+out=$("$cli" --name "$S" get-or-set k third --json 2>/dev/null)
+rc=$?
+[ $rc = 4 ] && [ "$out" = '{"key":"k","value":"first","outcome":"loaded"}' ] ||
+  fail "get-or-set --json (loaded): exit $rc, '$out'"
+out=$("$cli" --name "$S" get-or-set j new --json 2>/dev/null)
+rc=$?
+[ $rc = 0 ] && [ "$out" = '{"key":"j","value":"new","outcome":"stored"}' ] ||
+  fail "get-or-set --json (stored): exit $rc, '$out'"
+
+# --- batches and random keys: mset, mget, mdel, random-keys.
+new_store batch
+"$cli" --name "$S" mset a 1 b 2 c 3 || fail "mset a 1 b 2 c 3"
+out=$("$cli" --name "$S" mget a c)
+[ "$out" = $'a\t1\nc\t3' ] || fail "mget a c: got '$out'"
+out=$("$cli" --name "$S" mget a zz --json 2>/dev/null)
+rc=$?
+[ $rc = 1 ] && [ "$out" = '[{"key":"a","value":"1"},{"key":"zz","found":false}]' ] ||
+  fail "mget a zz --json: exit $rc, '$out'"
+"$cli" --name "$S" mset a 1 b 2>/dev/null
+[ $? = 2 ] || fail "mset with an odd argument count is not a usage error"
+[ "$("$cli" --name "$S" random-keys 3 --unique | sort | tr '\n' ' ')" = "a b c " ] ||
+  fail "random-keys 3 --unique does not return a, b and c"
+[ "$("$cli" --name "$S" random-keys 5 | wc -l)" = 5 ] || fail "random-keys 5 does not print 5 lines"
+[ "$("$cli" --name "$S" mdel a b zz)" = 2 ] || fail "mdel a b zz does not report 2"
+[ "$("$cli" --name "$S" size)" = 1 ] || fail "size after mdel is not 1"
+
+if [ "$failures" -ne 0 ]; then
+  echo "cli_test: $failures failure(s)"
+  exit 1
+fi
+echo "cli_test: all checks passed"
