@@ -203,7 +203,8 @@ class SHMKV_API Store {
   void set_many(const std::vector<std::pair<std::string, std::string>>& pairs,
                 std::chrono::milliseconds ttl = {});
   std::size_t delete_many(const std::vector<std::string>& keys);
-  // Deletes up to limit keys starting with prefix (limit 0 = all).
+  // Deletes up to limit keys starting with prefix (limit 0 = all). An empty prefix raises
+  // invalid_argument (it would delete every key): clear() does that.
   DeletePrefixResult delete_prefix(std::string_view prefix, std::size_t limit = 0);
 
   // --- ordered reads (byte order; cost O(keys in store) per call) ---

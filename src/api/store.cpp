@@ -242,6 +242,9 @@ std::size_t Store::delete_many(const std::vector<std::string>& keys) {
 DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t limit) {
   Engine& e = engine();
   CheckWritable(e);
+  if (prefix.empty()) [[unlikely]]
+    Throw(errc::invalid_argument,
+          "delete_prefix prefix is empty, which would delete every key; use clear() for that");
   return e.DeletePrefix(prefix, limit);
 }
 

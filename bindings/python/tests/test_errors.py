@@ -67,6 +67,19 @@ def test_bad_values_raise_value_errors(store):
         store.set("\udcff", "v")
 
 
+def test_an_empty_prefix_is_refused_and_deletes_nothing(store):
+    for i in range(5):
+        store.set(f"k{i}", "v")
+    for prefix in ("", b""):
+        with pytest.raises(shmkv.InvalidArgumentError, match=r"prefix is empty.*clear\(\)"):
+            store.delete_prefix(prefix)
+        with pytest.raises(shmkv.InvalidArgumentError, match="prefix is empty"):
+            store.delete_prefix(prefix, limit=2)
+    assert store.size() == 5
+    store.clear()
+    assert store.size() == 0
+
+
 def test_over_long_keys_and_values_are_rejected_with_sizes(store):
     with pytest.raises(shmkv.KeyTooLongError) as e:
         store.set("k" * 65, "v")
