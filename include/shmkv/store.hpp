@@ -215,7 +215,10 @@ class SHMKV_API Store {
   // --- random ---
   // A key drawn uniformly from the live keys starting with prefix; nullopt if none.
   std::optional<std::string> random_key(std::string_view prefix = {});
+  // The largest count random_keys accepts (the bound xk6-kv has).
+  static constexpr std::size_t kMaxRandomKeys = 1'000'000;
   // count keys; unique = no key twice (then at most the number of matching keys are returned).
+  // count must be 1..kMaxRandomKeys (1,000,000); otherwise raises invalid_argument naming it.
   std::vector<std::string> random_keys(std::size_t count, std::string_view prefix = {},
                                        bool unique = false);
   // Atomically picks a uniformly random live key with the prefix and removes it. Two processes

@@ -268,7 +268,11 @@ std::optional<std::string> Store::random_key(std::string_view prefix) {
 
 std::vector<std::string> Store::random_keys(std::size_t count, std::string_view prefix,
                                             bool unique) {
-  return engine().RandomKeys(count, prefix, unique);
+  Engine& e = engine();
+  if (count == 0 || count > kMaxRandomKeys) [[unlikely]]
+    Throw(errc::invalid_argument, "random_keys count is " + std::to_string(count) +
+                                      "; it must be 1.." + std::to_string(kMaxRandomKeys));
+  return e.RandomKeys(count, prefix, unique);
 }
 
 std::optional<Entry> Store::pop_random(std::string_view prefix) {
