@@ -132,7 +132,8 @@ struct Stats {
 class SHMKV_API Store {
  public:
   // Creates or attaches the segment Options::name according to Options::open_mode.
-  // Raises invalid_argument (bad name or option), already_exists, not_found,
+  // Raises invalid_argument (bad name or option, or an option that conflicts with the existing
+  // segment's: see options.hpp), already_exists, not_found,
   // incompatible_layout, permission_denied, store_full (no room in /dev/shm), io_error.
   static Store open(const Options& options);
 
