@@ -164,7 +164,11 @@ class SHMKV_API Store {
   // The same into a caller-owned buffer (its capacity is reused: no allocation once it is large
   // enough). Returns false, leaving *value empty, when the key is absent or expired.
   bool get(std::string_view key, std::string* value);
-  // ttl zero = no expiry; otherwise the key expires ttl from now.
+  // ttl zero = no expiry; otherwise the key expires ttl from now. Any previous TTL is replaced.
+  //
+  // TTL rule (Redis's): an operation that writes a new value gives the key the ttl it is passed
+  // (zero = no expiry), dropping the TTL it had: set, swap, compare_and_swap, get_or_set and
+  // set_if_absent (the last two only when they store). increment_by keeps the key's TTL.
   void set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl = {});
   bool exists(std::string_view key);
   bool del(std::string_view key);  // true if it existed
@@ -177,13 +181,23 @@ class SHMKV_API Store {
 
   // --- atomic helpers ---
   // Their results say what happened ([[nodiscard]]: dropping one is a bug), as pop_random's.
-  [[nodiscard]] GetOrSetResult get_or_set(std::string_view key, std::string_view value);
-  [[nodiscard]] SwapResult swap(std::string_view key, std::string_view value);
-  // expected == std::nullopt: succeeds only if the key is absent.
+  // A ttl (zero = no expiry) applies to the value the call stores; a negative one raises
+  // invalid_argument and nothing changes.
+  // The value at key, or, if absent, stores value with ttl. A present key keeps its value and
+  // its TTL.
+  [[nodiscard]] GetOrSetResult get_or_set(std::string_view key, std::string_view value,
+                                          std::chrono::milliseconds ttl = {});
+  // Stores value with ttl and returns the previous value. The previous TTL is dropped (Redis
+  // GETSET): pass the ttl the key should keep.
+  [[nodiscard]] SwapResult swap(std::string_view key, std::string_view value,
+                                std::chrono::milliseconds ttl = {});
+  // expected == std::nullopt: succeeds only if the key is absent. On success the key holds
+  // value with ttl; its previous TTL is dropped (as set). On failure nothing changes.
   [[nodiscard]] bool compare_and_swap(std::string_view key,
                                       std::optional<std::string_view> expected,
-                                      std::string_view value);
+                                      std::string_view value, std::chrono::milliseconds ttl = {});
   [[nodiscard]] bool compare_and_delete(std::string_view key, std::string_view expected);
+  // Stores value with ttl only if the key is absent; a present key keeps its value and TTL.
   [[nodiscard]] bool set_if_absent(std::string_view key, std::string_view value,
                                    std::chrono::milliseconds ttl = {});
 

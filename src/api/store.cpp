@@ -156,23 +156,28 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   return e.IncrementBy(key, delta);
 }
 
-GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
+GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value,
+                                 std::chrono::milliseconds ttl) {
   Engine& e = engine();
   CheckWrite(e, key, value);
-  return e.GetOrSet(key, value);
+  CheckTtl(ttl);
+  return e.GetOrSet(key, value, ttl);
 }
 
-SwapResult Store::swap(std::string_view key, std::string_view value) {
+SwapResult Store::swap(std::string_view key, std::string_view value,
+                       std::chrono::milliseconds ttl) {
   Engine& e = engine();
   CheckWrite(e, key, value);
-  return e.Swap(key, value);
+  CheckTtl(ttl);
+  return e.Swap(key, value, ttl);
 }
 
 bool Store::compare_and_swap(std::string_view key, std::optional<std::string_view> expected,
-                             std::string_view value) {
+                             std::string_view value, std::chrono::milliseconds ttl) {
   Engine& e = engine();
   CheckWrite(e, key, value);
-  return e.CompareAndSwap(key, expected, value);
+  CheckTtl(ttl);
+  return e.CompareAndSwap(key, expected, value, ttl);
 }
 
 bool Store::compare_and_delete(std::string_view key, std::string_view expected) {
