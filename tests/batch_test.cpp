@@ -224,16 +224,18 @@ TEST_CASE("batch: delete_prefix", "[batch]") {
   REQUIRE(s.check_invariants().empty());
 }
 
-TEST_CASE("batch: delete_prefix with an empty prefix deletes everything", "[batch]") {
+TEST_CASE("batch: delete_prefix refuses an empty prefix and changes nothing", "[batch]") {
   SegmentGuard g(unique_name());
   Store s = Store::open(small_options(g.name()));
   for (int i = 0; i < 40; ++i) s.set("k" + std::to_string(i), "v");
-  auto r = s.delete_prefix("", 15);
-  REQUIRE(r.deleted == 15);
-  REQUIRE_FALSE(r.done);
-  REQUIRE(s.size() == 25);
-  r = s.delete_prefix("");
-  REQUIRE(r.deleted == 25);
-  REQUIRE(r.done);
+  for (std::size_t limit : {std::size_t{0}, std::size_t{15}}) {
+    Outcome o = outcome_of([&] { (void)s.delete_prefix("", limit); });
+    REQUIRE(o == errc::invalid_argument);
+    REQUIRE(o.what.find("prefix is empty") != std::string::npos);
+    REQUIRE(o.what.find("clear()") != std::string::npos);
+  }
+  REQUIRE(s.size() == 40);
+  s.clear();  // the way to delete everything
   REQUIRE(s.size() == 0);
+  REQUIRE(s.check_invariants().empty());
 }

@@ -425,6 +425,12 @@ TEST_CASE("c_api: list, scan, scan_buf, count, delete_prefix, clear") {
     CHECK(shmkv_delete_prefix(s, "p:", 2, 0, &deleted, &done) == 0);
     CHECK(deleted == 20);
     CHECK(done == 1);
+    // An empty prefix is refused by the front (use shmkv_clear); nothing is deleted.
+    CHECK(shmkv_delete_prefix(s, "", 0, 0, &deleted, &done) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(std::string(shmkv_last_error()).find("prefix is empty") != std::string::npos);
+    CHECK(shmkv_delete_prefix(s, nullptr, 0, 3, &deleted, &done) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(shmkv_size(s, &n) == 0);
+    CHECK(n == 1);
     CHECK(shmkv_clear(s) == 0);
     CHECK(shmkv_size(s, &n) == 0);
     CHECK(n == 0);

@@ -29,7 +29,7 @@ TEST_CASE("multiprocess: 8 processes x 10,000 increments give exactly 1..80,000"
   std::vector<pid_t> pids;
   for (int p = 0; p < kProcs; ++p) {
     pids.push_back(spawn_child([&, p]() -> int {
-      Store c = Store::open(small_options(g.name()));
+      Store c = Store::open(attach_options(g.name()));
       barrier.wait();
       for (int i = 0; i < kIncr; ++i) results[p * kIncr + i] = c.increment_by("counter", 1);
       return 0;
@@ -63,7 +63,7 @@ TEST_CASE("multiprocess: 64 concurrent compare_and_swap on one value, exactly on
     std::vector<pid_t> pids;
     for (int p = 0; p < kProcs; ++p) {
       pids.push_back(spawn_child([&, p]() -> int {
-        Store c = Store::open(small_options(g.name()));
+        Store c = Store::open(attach_options(g.name()));
         barrier.wait();
         for (int a = 0; a < kAttempts; ++a) {
           std::string mine = "winner-" + std::to_string(p) + "-" + std::to_string(a);
@@ -93,7 +93,7 @@ TEST_CASE("multiprocess: CAS-loop counter across processes loses no update", "[m
   Store s = Store::open(small_options(g.name()));
   s.set("n", "0");
   auto st = run_children(kProcs, [&](int) -> int {
-    Store c = Store::open(small_options(g.name()));
+    Store c = Store::open(attach_options(g.name()));
     for (int i = 0; i < kIncr; ++i) {
       for (int tries = 0;; ++tries) {
         if (tries > 1000000) return 3;
@@ -123,7 +123,7 @@ TEST_CASE("multiprocess: get_or_set from 8 processes, exactly one stores", "[mul
     std::vector<pid_t> pids;
     for (int p = 0; p < kProcs; ++p) {
       pids.push_back(spawn_child([&, p]() -> int {
-        Store c = Store::open(small_options(g.name()));
+        Store c = Store::open(attach_options(g.name()));
         barrier.wait();
         auto r = c.get_or_set("k", "proc-" + std::to_string(p));
         res[p].loaded = r.loaded;
@@ -156,7 +156,7 @@ TEST_CASE("multiprocess: set_if_absent from 8 processes, exactly one succeeds", 
   std::vector<pid_t> pids;
   for (int p = 0; p < kProcs; ++p) {
     pids.push_back(spawn_child([&, p]() -> int {
-      Store c = Store::open(small_options(g.name()));
+      Store c = Store::open(attach_options(g.name()));
       barrier.wait();
       for (int i = 0; i < 200; ++i) {
         ok[p] = ok[p] + c.set_if_absent("lock" + std::to_string(i), std::to_string(p));
@@ -183,7 +183,7 @@ TEST_CASE("multiprocess: 4 processes pop_random 5000 keys, each exactly once", "
   std::vector<pid_t> pids;
   for (int p = 0; p < kProcs; ++p) {
     pids.push_back(spawn_child([&, p]() -> int {
-      Store c = Store::open(small_options(g.name()));
+      Store c = Store::open(attach_options(g.name()));
       barrier.wait();
       int j = 0;
       while (auto e = c.pop_random()) {
@@ -231,7 +231,7 @@ TEST_CASE("multiprocess: readers never see a torn value", "[multiprocess]") {
   std::vector<pid_t> pids;
   for (int w = 0; w < kWriters; ++w) {
     pids.push_back(spawn_child([&, w]() -> int {
-      Store c = Store::open(small_options(g.name()));
+      Store c = Store::open(attach_options(g.name()));
       static const std::size_t lens[] = {0, 1, 50, 100, 120, 200, 1000, 5000, 20000, 3};
       for (int i = 0; i < 3000; ++i) {
         int k = (i * 7 + w) % kKeys;
@@ -242,7 +242,7 @@ TEST_CASE("multiprocess: readers never see a torn value", "[multiprocess]") {
   }
   for (int r = 0; r < kReaders; ++r) {
     pids.push_back(spawn_child([&, r]() -> int {
-      Store c = Store::open(small_options(g.name()));
+      Store c = Store::open(attach_options(g.name()));
       int reads = 0;
       while (__atomic_load_n(&stop[0], __ATOMIC_ACQUIRE) == 0 || reads < 1000) {
         int k = (reads++ * 3 + r) % kKeys;
@@ -301,7 +301,7 @@ TEST_CASE("multiprocess: a process killed mid-write leaves a usable store", "[mu
     INFO("round " << round);
     SharedArray<std::uint32_t> progress(1);
     pid_t pid = spawn_child([&]() -> int {
-      Store c = Store::open(small_options(g.name()));
+      Store c = Store::open(attach_options(g.name()));
       for (std::uint64_t i = 0;; ++i) {
         std::string k = "churn" + std::to_string(i % 500);
         c.set(k, pattern_value(k, (i * 37) % 3000));

@@ -251,7 +251,7 @@ TEST_CASE("oracle: random operations match a std::map model", "[oracle]") {
 
   // A second handle (another process) sees the same contents.
   int st = run_in_child([&]() -> int {
-    Store c = Store::open(small_options(g.name()));
+    Store c = Store::open(attach_options(g.name()));
     return diff(c, model).empty() ? 0 : 1;
   });
   REQUIRE(st == 0);

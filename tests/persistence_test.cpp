@@ -66,7 +66,7 @@ TEST_CASE("persistence: attaching does not recover; the segment is the truth", "
   REQUIRE_FALSE(b.recovery_report().performed);
   REQUIRE(b.get("k") == Opt("v"));
   // An attacher without PersistenceOptions still journals into the segment's directory.
-  shmkv::Options plain = small_options(g.name());
+  shmkv::Options plain = attach_options(g.name());
   Store c = Store::open(plain);
   c.set("from-plain", "x");
   c.close();

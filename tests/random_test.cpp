@@ -48,7 +48,23 @@ TEST_CASE("random: empty store and unmatched prefix give nothing", "[random]") {
   REQUIRE(s.random_keys(3, "b:").empty());
   REQUIRE(s.pop_random("b:") == std::nullopt);
   REQUIRE(s.random_key() == std::optional<std::string>("a:1"));
-  REQUIRE(s.random_keys(0).empty());
+  REQUIRE(s.size() == 1);
+}
+
+TEST_CASE("random: random_keys refuses a count of 0 or above the cap, naming it", "[random]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  s.set("a:1", "v");
+  for (std::size_t bad : {std::size_t{0}, Store::kMaxRandomKeys + 1, std::size_t{2'000'000}}) {
+    for (bool unique : {false, true}) {
+      Outcome o = outcome_of([&] { (void)s.random_keys(bad, "", unique); });
+      REQUIRE(o == errc::invalid_argument);
+      REQUIRE(o.what.find("count is " + std::to_string(bad)) != std::string::npos);
+      REQUIRE(o.what.find("1..1000000") != std::string::npos);
+    }
+  }
+  REQUIRE(s.random_keys(1) == std::vector<std::string>{"a:1"});
+  REQUIRE(s.random_keys(Store::kMaxRandomKeys, "", true) == std::vector<std::string>{"a:1"});
   REQUIRE(s.size() == 1);
 }
 

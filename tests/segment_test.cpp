@@ -279,7 +279,7 @@ TEST_CASE("segment: Options::mode is applied exactly, umask undone", "[segment]"
   REQUIRE((st.st_mode & 07777) == 0640);
 }
 
-TEST_CASE("segment: info reports the creation parameters; attach ignores size options",
+TEST_CASE("segment: info reports the creation parameters; attach with default options takes them",
           "[segment][info]") {
   SegmentGuard g(unique_name());
   auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -313,10 +313,10 @@ TEST_CASE("segment: info reports the creation parameters; attach ignores size op
   for (const auto& p : i1.processes) me |= (p.pid == ::getpid() && p.alive);
   REQUIRE(me);
 
-  // Attach with entirely different size options: they are ignored.
-  shmkv::Options other = small_options(g.name(), 64ull << 20, 64);
-  other.max_key_bytes = 10;
-  other.max_value_bytes = 100;
+  // Attach with the size options left at their defaults (max_keys is not recorded as given:
+  // it is ignored): the segment's values.
+  shmkv::Options other;
+  other.name = g.name();
   other.max_keys = 50;
   Store t = Store::open(other);
   auto i2 = t.info();
@@ -326,13 +326,70 @@ TEST_CASE("segment: info reports the creation parameters; attach ignores size op
   REQUIRE(i2.max_value_bytes == 5000);
   REQUIRE(i2.max_keys == i1.max_keys);
   REQUIRE(i2.created_unix_ms == i1.created_unix_ms);
-  // The recorded limits, not the ignored ones, are enforced.
+  // The recorded limits are enforced.
   t.set(std::string(100, 'k'), std::string(5000, 'v'));
   REQUIRE_ERRC(t.set(std::string(101, 'k'), "v"), errc::key_too_long);
   REQUIRE_ERRC(t.set("k", std::string(5001, 'v')), errc::value_too_large);
   struct stat st {};
   REQUIRE(::stat(segment_path(g.name()).c_str(), &st) == 0);
   REQUIRE(static_cast<std::uint64_t>(st.st_size) == (4ull << 20));
+}
+
+TEST_CASE("segment: attach with options that conflict with the segment raises invalid_argument",
+          "[segment][info]") {
+  SegmentGuard g(unique_name());
+  shmkv::Options o = small_options(g.name(), 4ull << 20, 8);
+  o.max_key_bytes = 100;
+  o.max_value_bytes = 5000;
+  Store s = Store::open(o);
+  s.set("k", "v");
+  auto message_of = [](const shmkv::Options& opts) {
+    Outcome r = outcome_of([&] { (void)Store::open(opts); });
+    REQUIRE(r == errc::invalid_argument);
+    return r.what;
+  };
+  auto has = [](const std::string& what, const std::string& part) {
+    INFO(what);
+    REQUIRE(what.find(part) != std::string::npos);
+  };
+
+  shmkv::Options size = o;
+  size.size_bytes = 8ull << 20;
+  std::string what = message_of(size);
+  has(what, "size_bytes 4194304");  // the store's
+  has(what, "size_bytes 8388608");  // the caller's
+  has(what, g.name());
+  shmkv::Options shards = o;
+  shards.shards = 16;
+  what = message_of(shards);
+  has(what, "shards 8");
+  has(what, "shards 16");
+  shmkv::Options key = o;
+  key.max_key_bytes = 10;
+  what = message_of(key);
+  has(what, "max_key_bytes 100");
+  has(what, "max_key_bytes 10 ");
+  shmkv::Options value = o;
+  value.max_value_bytes = 6000;
+  what = message_of(value);
+  has(what, "max_value_bytes 5000");
+  has(what, "max_value_bytes 6000");
+  for (auto mode : {OpenMode::attach_only, OpenMode::read_only}) {
+    size.open_mode = mode;
+    has(message_of(size), "size_bytes 8388608");
+  }
+
+  // The same values, or the defaults, attach; nothing changed.
+  Store same = Store::open(o);
+  REQUIRE(same.get("k") == std::optional<std::string>("v"));
+  shmkv::Options d;
+  d.name = g.name();
+  Store dflt = Store::open(d);
+  REQUIRE(dflt.get("k") == std::optional<std::string>("v"));
+  REQUIRE(dflt.info().size_bytes == (4ull << 20));
+  REQUIRE(dflt.info().max_value_bytes == 5000);
+  REQUIRE(s.size() == 1);
+  REQUIRE(s.info().processes.size() == 3);  // the refused opens left no process registered
 }
 
 TEST_CASE("segment: default shard count is chosen from the core count", "[segment][info]") {

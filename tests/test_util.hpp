@@ -55,6 +55,14 @@ class SegmentGuard {
 shmkv::Options small_options(const std::string& name, std::uint64_t size_bytes = 8ull << 20,
                              std::uint32_t shards = 4);
 
+// Options that attach to an existing store whatever its sizes: name only, the rest default (an
+// option set to another value than the segment's is refused with invalid_argument).
+inline shmkv::Options attach_options(const std::string& name) {
+  shmkv::Options o;
+  o.name = name;
+  return o;
+}
+
 // --- processes ---
 
 inline constexpr int kChildTimedOut = -1;      // wait_child: killed after the timeout

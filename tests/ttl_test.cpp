@@ -54,6 +54,66 @@ TEST_CASE("ttl: ttl() reports the remaining time", "[ttl]") {
   REQUIRE(s.ttl("absent") == std::nullopt);
 }
 
+TEST_CASE("ttl: writes follow the Redis rule: a new value gets the ttl passed, increment keeps it",
+          "[ttl]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  auto has_ttl_near = [&](const char* key, milliseconds want) {
+    auto t = s.ttl(key);
+    return t && *t <= want && *t > want - 5s;
+  };
+  // increment_by keeps the TTL (INCR).
+  s.set("n", "1", 1h);
+  REQUIRE(s.increment_by("n", 1) == 2);
+  REQUIRE(has_ttl_near("n", 1h));
+  // compare_and_swap: like SET, the old TTL is dropped; a ttl passed is set.
+  s.set("c", "a", 1h);
+  REQUIRE(s.compare_and_swap("c", std::string_view("a"), "b"));
+  REQUIRE(s.ttl("c") == OptMs(0ms));
+  REQUIRE(s.compare_and_swap("c", std::string_view("b"), "c", 30min));
+  REQUIRE(has_ttl_near("c", 30min));
+  REQUIRE_FALSE(s.compare_and_swap("c", std::string_view("x"), "d", 10min));  // lost: unchanged
+  REQUIRE(has_ttl_near("c", 30min));
+  REQUIRE(s.compare_and_swap("absent-c", std::nullopt, "v", 20min));
+  REQUIRE(has_ttl_near("absent-c", 20min));
+  // swap: like GETSET, the old TTL is dropped; a ttl passed is set.
+  s.set("w", "a", 1h);
+  REQUIRE(s.swap("w", "b").previous == Opt("a"));
+  REQUIRE(s.ttl("w") == OptMs(0ms));
+  REQUIRE(s.swap("w", "c", 40min).previous == Opt("b"));
+  REQUIRE(has_ttl_near("w", 40min));
+  // get_or_set and set_if_absent: the ttl applies when they store; a present key keeps its own.
+  auto r = s.get_or_set("g", "first", 50min);
+  REQUIRE_FALSE(r.loaded);
+  REQUIRE(has_ttl_near("g", 50min));
+  r = s.get_or_set("g", "second", 5min);
+  REQUIRE(r.loaded);
+  REQUIRE(r.value == "first");
+  REQUIRE(has_ttl_near("g", 50min));
+  REQUIRE(s.set_if_absent("a", "v", 45min));
+  REQUIRE_FALSE(s.set_if_absent("a", "w", 5min));
+  REQUIRE(has_ttl_near("a", 45min));
+  // Without a ttl argument (existing callers): no expiry.
+  REQUIRE_FALSE(s.get_or_set("plain", "v").loaded);
+  REQUIRE(s.ttl("plain") == OptMs(0ms));
+  // A TTL passed expires.
+  REQUIRE(s.compare_and_swap("short", std::nullopt, "v", 100ms));
+  REQUIRE(s.swap("short2", "v", 100ms).previous == std::nullopt);
+  REQUIRE_FALSE(s.get_or_set("short3", "v", 100ms).loaded);
+  std::this_thread::sleep_for(250ms);
+  REQUIRE(s.get("short") == std::nullopt);
+  REQUIRE(s.get("short2") == std::nullopt);
+  REQUIRE(s.get("short3") == std::nullopt);
+  // A negative ttl is refused before anything changes.
+  REQUIRE_ERRC(s.compare_and_swap("c", std::string_view("c"), "z", -1ms), errc::invalid_argument);
+  REQUIRE_ERRC(s.swap("c", "z", -1ms), errc::invalid_argument);
+  REQUIRE_ERRC(s.get_or_set("new", "z", -1ms), errc::invalid_argument);
+  REQUIRE(s.get("c") == Opt("c"));
+  REQUIRE(has_ttl_near("c", 30min));
+  REQUIRE(s.get("new") == std::nullopt);
+  REQUIRE(s.check_invariants().empty());
+}
+
 TEST_CASE("ttl: expire() sets, changes and removes a TTL", "[ttl]") {
   SegmentGuard g(unique_name());
   Store s = Store::open(small_options(g.name()));

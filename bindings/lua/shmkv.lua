@@ -80,6 +80,9 @@ int shmkv_pop_random(shmkv_store*, const void* prefix, size_t prefix_len, void**
 int shmkv_info_get(shmkv_store*, shmkv_info* info, size_t info_size);
 int shmkv_stats_get(shmkv_store*, shmkv_stats* stats, size_t stats_size);
 int shmkv_size(shmkv_store*, uint64_t* count);
+int shmkv_backup(shmkv_store*, const char* path, uint64_t* entries, uint64_t* bytes);
+int shmkv_restore(shmkv_store*, const char* path, uint64_t max_entries, uint64_t max_bytes,
+                  uint64_t* entries, uint64_t* bytes);
 ]])
 if not ok_cdef and not pcall(ffi.typeof, "shmkv_info") then error(cdef_err) end
 
@@ -174,6 +177,15 @@ local function int_arg(v, n, fname, what)
   return v
 end
 
+-- A file path for the C API (a C string): no NUL byte, which would cut it short.
+local function path_arg(v, n, fname)
+  if type(v) ~= "string" then bad_arg(n, fname, "path", "string", type(v)) end
+  if v:find("\0", 1, true) then
+    raise(EINVAL, string.format("path %q contains a NUL byte", v), 3)
+  end
+  return v
+end
+
 local function name_arg(v, fname)
   if type(v) ~= "string" then bad_arg(1, fname, "name", "string", type(v)) end
   return v
@@ -186,6 +198,7 @@ local ptr_out = ffi.new("void*[1]")
 local ptr_out2 = ffi.new("void*[1]")
 local i64_out = ffi.new("int64_t[1]")
 local u64_out = ffi.new("uint64_t[1]")
+local u64_out2 = ffi.new("uint64_t[1]")
 local int_out = ffi.new("int[1]")
 local buf_cap = 4096
 local buf = ffi.new("char[?]", buf_cap)
@@ -475,6 +488,29 @@ end
 function Store:size()
   check(C.shmkv_size(handle(self, "size"), u64_out))
   return tonumber(u64_out[0])
+end
+
+-- Writes a consistent point-in-time copy of the store to path (a temporary file, then rename:
+-- an existing file at path stays intact on failure): entries, bytes (the file's size).
+-- shmkv.busy while another backup or restore of this store runs.
+function Store:backup(path)
+  local h = handle(self, "backup")
+  path_arg(path, 1, "backup")
+  check(C.shmkv_backup(h, path, u64_out, u64_out2))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0])
+end
+
+-- Replaces the whole content with the backup at path, all or nothing: entries, bytes (key +
+-- value bytes restored). max_entries / max_bytes (0/nil = no limit) refuse a larger file with
+-- shmkv.limit_exceeded; a missing file is shmkv.not_found, a foreign or corrupt one
+-- shmkv.corrupted; in each case nothing changes.
+function Store:restore(path, max_entries, max_bytes)
+  local h = handle(self, "restore")
+  path_arg(path, 1, "restore")
+  max_entries = count_arg(max_entries, 2, "restore", "max_entries")
+  max_bytes = count_arg(max_bytes, 3, "restore", "max_bytes")
+  check(C.shmkv_restore(h, path, max_entries, max_bytes, u64_out, u64_out2))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0])
 end
 
 -- A uniformly random live key with the prefix, or nil.

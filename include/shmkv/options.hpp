@@ -1,7 +1,10 @@
 // shmkv/options.hpp: how to open a store.
 //
-// Size fields take effect only when the segment is created; attaching ignores them and
-// Store::info() reports the values recorded in the segment.
+// Size fields take effect only when the segment is created; Store::info() reports the values
+// recorded in the segment. Attaching with size_bytes, shards, max_key_bytes or max_value_bytes
+// set to a value other than its default and other than the segment's raises invalid_argument
+// naming the option and both values; left at their defaults, they take the segment's values.
+// (max_keys and home_block_bytes are not recorded as given, so attaching ignores them.)
 #pragma once
 
 #include <cstddef>

@@ -132,7 +132,8 @@ struct Stats {
 class SHMKV_API Store {
  public:
   // Creates or attaches the segment Options::name according to Options::open_mode.
-  // Raises invalid_argument (bad name or option), already_exists, not_found,
+  // Raises invalid_argument (bad name or option, or an option that conflicts with the existing
+  // segment's: see options.hpp), already_exists, not_found,
   // incompatible_layout, permission_denied, store_full (no room in /dev/shm), io_error.
   static Store open(const Options& options);
 
@@ -163,7 +164,11 @@ class SHMKV_API Store {
   // The same into a caller-owned buffer (its capacity is reused: no allocation once it is large
   // enough). Returns false, leaving *value empty, when the key is absent or expired.
   bool get(std::string_view key, std::string* value);
-  // ttl zero = no expiry; otherwise the key expires ttl from now.
+  // ttl zero = no expiry; otherwise the key expires ttl from now. Any previous TTL is replaced.
+  //
+  // TTL rule (Redis's): an operation that writes a new value gives the key the ttl it is passed
+  // (zero = no expiry), dropping the TTL it had: set, swap, compare_and_swap, get_or_set and
+  // set_if_absent (the last two only when they store). increment_by keeps the key's TTL.
   void set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl = {});
   bool exists(std::string_view key);
   bool del(std::string_view key);  // true if it existed
@@ -176,13 +181,23 @@ class SHMKV_API Store {
 
   // --- atomic helpers ---
   // Their results say what happened ([[nodiscard]]: dropping one is a bug), as pop_random's.
-  [[nodiscard]] GetOrSetResult get_or_set(std::string_view key, std::string_view value);
-  [[nodiscard]] SwapResult swap(std::string_view key, std::string_view value);
-  // expected == std::nullopt: succeeds only if the key is absent.
+  // A ttl (zero = no expiry) applies to the value the call stores; a negative one raises
+  // invalid_argument and nothing changes.
+  // The value at key, or, if absent, stores value with ttl. A present key keeps its value and
+  // its TTL.
+  [[nodiscard]] GetOrSetResult get_or_set(std::string_view key, std::string_view value,
+                                          std::chrono::milliseconds ttl = {});
+  // Stores value with ttl and returns the previous value. The previous TTL is dropped (Redis
+  // GETSET): pass the ttl the key should keep.
+  [[nodiscard]] SwapResult swap(std::string_view key, std::string_view value,
+                                std::chrono::milliseconds ttl = {});
+  // expected == std::nullopt: succeeds only if the key is absent. On success the key holds
+  // value with ttl; its previous TTL is dropped (as set). On failure nothing changes.
   [[nodiscard]] bool compare_and_swap(std::string_view key,
                                       std::optional<std::string_view> expected,
-                                      std::string_view value);
+                                      std::string_view value, std::chrono::milliseconds ttl = {});
   [[nodiscard]] bool compare_and_delete(std::string_view key, std::string_view expected);
+  // Stores value with ttl only if the key is absent; a present key keeps its value and TTL.
   [[nodiscard]] bool set_if_absent(std::string_view key, std::string_view value,
                                    std::chrono::milliseconds ttl = {});
 
@@ -203,7 +218,8 @@ class SHMKV_API Store {
   void set_many(const std::vector<std::pair<std::string, std::string>>& pairs,
                 std::chrono::milliseconds ttl = {});
   std::size_t delete_many(const std::vector<std::string>& keys);
-  // Deletes up to limit keys starting with prefix (limit 0 = all).
+  // Deletes up to limit keys starting with prefix (limit 0 = all). An empty prefix raises
+  // invalid_argument (it would delete every key): clear() does that.
   DeletePrefixResult delete_prefix(std::string_view prefix, std::size_t limit = 0);
 
   // --- ordered reads (byte order; cost O(keys in store) per call) ---
@@ -214,7 +230,10 @@ class SHMKV_API Store {
   // --- random ---
   // A key drawn uniformly from the live keys starting with prefix; nullopt if none.
   std::optional<std::string> random_key(std::string_view prefix = {});
+  // The largest count random_keys accepts (the bound xk6-kv has).
+  static constexpr std::size_t kMaxRandomKeys = 1'000'000;
   // count keys; unique = no key twice (then at most the number of matching keys are returned).
+  // count must be 1..kMaxRandomKeys (1,000,000); otherwise raises invalid_argument naming it.
   std::vector<std::string> random_keys(std::size_t count, std::string_view prefix = {},
                                        bool unique = false);
   // Atomically picks a uniformly random live key with the prefix and removes it. Two processes

@@ -156,23 +156,28 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
   return e.IncrementBy(key, delta);
 }
 
-GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value) {
+GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value,
+                                 std::chrono::milliseconds ttl) {
   Engine& e = engine();
   CheckWrite(e, key, value);
-  return e.GetOrSet(key, value);
+  CheckTtl(ttl);
+  return e.GetOrSet(key, value, ttl);
 }
 
-SwapResult Store::swap(std::string_view key, std::string_view value) {
+SwapResult Store::swap(std::string_view key, std::string_view value,
+                       std::chrono::milliseconds ttl) {
   Engine& e = engine();
   CheckWrite(e, key, value);
-  return e.Swap(key, value);
+  CheckTtl(ttl);
+  return e.Swap(key, value, ttl);
 }
 
 bool Store::compare_and_swap(std::string_view key, std::optional<std::string_view> expected,
-                             std::string_view value) {
+                             std::string_view value, std::chrono::milliseconds ttl) {
   Engine& e = engine();
   CheckWrite(e, key, value);
-  return e.CompareAndSwap(key, expected, value);
+  CheckTtl(ttl);
+  return e.CompareAndSwap(key, expected, value, ttl);
 }
 
 bool Store::compare_and_delete(std::string_view key, std::string_view expected) {
@@ -242,6 +247,9 @@ std::size_t Store::delete_many(const std::vector<std::string>& keys) {
 DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t limit) {
   Engine& e = engine();
   CheckWritable(e);
+  if (prefix.empty()) [[unlikely]]
+    Throw(errc::invalid_argument,
+          "delete_prefix prefix is empty, which would delete every key; use clear() for that");
   return e.DeletePrefix(prefix, limit);
 }
 
@@ -265,7 +273,11 @@ std::optional<std::string> Store::random_key(std::string_view prefix) {
 
 std::vector<std::string> Store::random_keys(std::size_t count, std::string_view prefix,
                                             bool unique) {
-  return engine().RandomKeys(count, prefix, unique);
+  Engine& e = engine();
+  if (count == 0 || count > kMaxRandomKeys) [[unlikely]]
+    Throw(errc::invalid_argument, "random_keys count is " + std::to_string(count) +
+                                      "; it must be 1.." + std::to_string(kMaxRandomKeys));
+  return e.RandomKeys(count, prefix, unique);
 }
 
 std::optional<Entry> Store::pop_random(std::string_view prefix) {

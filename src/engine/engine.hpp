@@ -58,10 +58,13 @@ class Engine {
   virtual bool Exists(std::string_view key) = 0;
   virtual bool Del(std::string_view key) = 0;
   virtual std::int64_t IncrementBy(std::string_view key, std::int64_t delta) = 0;
-  virtual GetOrSetResult GetOrSet(std::string_view key, std::string_view value) = 0;
-  virtual SwapResult Swap(std::string_view key, std::string_view value) = 0;
+  // ttl: as Set's, for the value stored (the front checked it is not negative).
+  virtual GetOrSetResult GetOrSet(std::string_view key, std::string_view value,
+                                  std::chrono::milliseconds ttl) = 0;
+  virtual SwapResult Swap(std::string_view key, std::string_view value,
+                          std::chrono::milliseconds ttl) = 0;
   virtual bool CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
-                              std::string_view value) = 0;
+                              std::string_view value, std::chrono::milliseconds ttl) = 0;
   virtual bool CompareAndDelete(std::string_view key, std::string_view expected) = 0;
   virtual bool SetIfAbsent(std::string_view key, std::string_view value,
                            std::chrono::milliseconds ttl) = 0;

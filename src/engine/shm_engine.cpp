@@ -294,31 +294,37 @@ std::int64_t detail::ShmEngine::IncrementBy(std::string_view key, std::int64_t d
 
 // --- atomic helpers ---
 
-GetOrSetResult detail::ShmEngine::GetOrSet(std::string_view key, std::string_view value) {
+// TTL rule (store.hpp): a stored value gets the ttl passed (0 = none), never the old one's.
+GetOrSetResult detail::ShmEngine::GetOrSet(std::string_view key, std::string_view value,
+                                           std::chrono::milliseconds ttl) {
+  const std::uint64_t expires = ExpiryFor(ttl);
   LockedKey k(*this, key);
   if (k.found()) return {std::string(k.record().value()), true};
-  k.Write(value, 0);
+  k.Write(value, expires);
   return {std::string(value), false};
 }
 
-SwapResult detail::ShmEngine::Swap(std::string_view key, std::string_view value) {
+SwapResult detail::ShmEngine::Swap(std::string_view key, std::string_view value,
+                                   std::chrono::milliseconds ttl) {
+  const std::uint64_t expires = ExpiryFor(ttl);
   LockedKey k(*this, key);
   SwapResult result{std::nullopt, false};
   if (k.found()) result = {std::string(k.record().value()), true};
-  k.Write(value, 0);
+  k.Write(value, expires);
   return result;
 }
 
 bool detail::ShmEngine::CompareAndSwap(std::string_view key,
                                        std::optional<std::string_view> expected,
-                                       std::string_view value) {
+                                       std::string_view value, std::chrono::milliseconds ttl) {
+  const std::uint64_t expires = ExpiryFor(ttl);
   LockedKey k(*this, key);
   const bool match = expected ? k.found() && k.record().value() == *expected : !k.found();
   if (!match) {
     ++k.shard().header()->cas_failure;
     return false;
   }
-  k.Write(value, 0);
+  k.Write(value, expires);
   ++k.shard().header()->cas_success;
   return true;
 }

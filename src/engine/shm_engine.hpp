@@ -35,10 +35,12 @@ class ShmEngine final : public Engine {
   bool Exists(std::string_view key) override;
   bool Del(std::string_view key) override;
   std::int64_t IncrementBy(std::string_view key, std::int64_t delta) override;
-  GetOrSetResult GetOrSet(std::string_view key, std::string_view value) override;
-  SwapResult Swap(std::string_view key, std::string_view value) override;
+  GetOrSetResult GetOrSet(std::string_view key, std::string_view value,
+                          std::chrono::milliseconds ttl) override;
+  SwapResult Swap(std::string_view key, std::string_view value,
+                  std::chrono::milliseconds ttl) override;
   bool CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
-                      std::string_view value) override;
+                      std::string_view value, std::chrono::milliseconds ttl) override;
   bool CompareAndDelete(std::string_view key, std::string_view expected) override;
   bool SetIfAbsent(std::string_view key, std::string_view value,
                    std::chrono::milliseconds ttl) override;

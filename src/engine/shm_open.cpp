@@ -1,7 +1,8 @@
 // shm_open.cpp: opening the shared-memory engine (OpenShmEngine, shm_engine.hpp): the segment,
 // recovered from the persistence directory when it must be created (persist/recovery.cpp),
 // then this process's journaling when the store is persistent. Nothing shared is written here
-// beyond what Segment::Open and recovery write.
+// beyond what Segment::Open and recovery write. Options the caller set that the existing
+// segment disagrees with (size, shards, key and value limits) are refused after the attach.
 #include <cstring>
 #include <memory>
 
@@ -14,10 +15,31 @@
 namespace shmkv::detail {
 namespace {
 
+// An option the caller set (not left at its default) that the segment has another value for:
+// invalid_argument naming the option and both values. A segment this open created has the
+// caller's values (the creation writes them as given), so only an attach can disagree.
+void CheckAttachOptions(const Segment& seg, const Options& options) {
+  static const Options kDefault;  // static: see shmkv_options_init (GCC 12 and std::optional)
+  const Geometry& g = seg.geo();
+  auto check = [&](const char* option, std::uint64_t given, std::uint64_t dflt,
+                   std::uint64_t store) {
+    if (given == dflt || given == store) return;
+    Throw(errc::invalid_argument,
+          "store '" + options.name + "' exists with " + option + " " + std::to_string(store) +
+              "; this open asks for " + option + " " + std::to_string(given) + " (leave " + option +
+              " at its default, " + std::to_string(dflt) + ", to attach with the store's value)");
+  };
+  check("size_bytes", options.size_bytes, kDefault.size_bytes, g.size_bytes);
+  check("shards", options.shards, kDefault.shards, g.shard_count);
+  check("max_key_bytes", options.max_key_bytes, kDefault.max_key_bytes, g.max_key_bytes);
+  check("max_value_bytes", options.max_value_bytes, kDefault.max_value_bytes, g.max_value_bytes);
+}
+
 // The segment, then journaling when it is persistent.
 void OpenStore(ShmEngine& im, const Options& options) {
   im.seg =
       options.persistence ? OpenPersistentSegment(options, &im.recovery) : Segment::Open(options);
+  CheckAttachOptions(*im.seg, options);
   im.seg->set_verify_reads(options.verify_reads);
   SegmentHeader* h = im.seg->header();
   if (!h->persist_enabled) {

@@ -104,10 +104,18 @@ def _ttl_ms(ttl, what="ttl"):
     elif isinstance(ttl, bool) or not isinstance(ttl, numbers.Real):
         raise ArgumentTypeError(
             f"{what} must be seconds (int or float) or a datetime.timedelta, not {_type_name(ttl)}")
+    elif ttl < 0:  # checked before float(), which raises the built-in OverflowError past 1e308
+        raise InvalidArgumentError(f"{what} is {ttl!r}; it must be >= 0 seconds")
     else:
-        seconds = float(ttl)
+        try:
+            seconds = float(ttl)
+        except OverflowError:  # an int or Fraction beyond any double: far past the int64 ms range
+            seconds = math.inf
     if math.isnan(seconds) or seconds < 0:
         raise InvalidArgumentError(f"{what} is {ttl!r}; it must be >= 0 seconds")
+    # inf (math.ceil(inf) raises the built-in OverflowError) and anything past int64 milliseconds
+    if math.isinf(seconds) or seconds * 1000 > _INT64_MAX:
+        raise InvalidArgumentError(f"{what} is {ttl!r} seconds; that is too large")
     ms = math.ceil(seconds * 1000)  # a positive TTL never rounds down to "no expiry"
     if ms > _INT64_MAX:
         raise InvalidArgumentError(f"{what} is {ttl!r} seconds; that is too large")

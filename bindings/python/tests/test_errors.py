@@ -67,6 +67,44 @@ def test_bad_values_raise_value_errors(store):
         store.set("\udcff", "v")
 
 
+def test_out_of_range_ttls_raise_the_shmkv_error_not_the_builtin_overflow(store):
+    import datetime
+    import fractions
+    import math
+    store.set("k", "v")
+    bad = [float("inf"), float("-inf"), float("nan"), -1, -0.5, 1e300, 10**400, -10**400,
+           fractions.Fraction(10**400), 2**63 // 1000 + 1]
+    calls = [lambda t: store.set("k", "w", ttl=t), lambda t: store.set_if_absent("n", "w", ttl=t),
+             lambda t: store.expire("k", t)]
+    for ttl in bad:
+        for call in calls:
+            with pytest.raises(shmkv.InvalidArgumentError) as e:
+                call(ttl)
+            assert e.value.code == -1 and e.value.name == "invalid_argument"
+            assert not isinstance(e.value, shmkv.OverflowError)
+            assert str(e.value).startswith("ttl is ")
+    with pytest.raises(shmkv.InvalidArgumentError, match=r"ttl is inf seconds; that is too large"):
+        store.set("k", "w", ttl=float("inf"))
+    with pytest.raises(shmkv.InvalidArgumentError, match=r"ttl is -inf; it must be >= 0"):
+        store.set("k", "w", ttl=float("-inf"))
+    assert store.get("k") == b"v" and store.ttl("k") == math.inf and store.get("n") is None
+    store.set("k", "w", ttl=datetime.timedelta(days=365))
+    assert 0 < store.ttl("k") < math.inf
+
+
+def test_an_empty_prefix_is_refused_and_deletes_nothing(store):
+    for i in range(5):
+        store.set(f"k{i}", "v")
+    for prefix in ("", b""):
+        with pytest.raises(shmkv.InvalidArgumentError, match=r"prefix is empty.*clear\(\)"):
+            store.delete_prefix(prefix)
+        with pytest.raises(shmkv.InvalidArgumentError, match="prefix is empty"):
+            store.delete_prefix(prefix, limit=2)
+    assert store.size() == 5
+    store.clear()
+    assert store.size() == 0
+
+
 def test_over_long_keys_and_values_are_rejected_with_sizes(store):
     with pytest.raises(shmkv.KeyTooLongError) as e:
         store.set("k" * 65, "v")
