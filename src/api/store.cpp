@@ -53,11 +53,13 @@ inline void CheckWritable(const Engine& e) {
     Throw(errc::read_only, "store '" + e.limits().name + "' was opened read-only");
 }
 
-// A write of value at key.
-inline void CheckWrite(const Engine& e, std::string_view key, std::string_view value) {
+// A write of value at key, with its TTL (0 = none).
+inline void CheckWrite(const Engine& e, std::string_view key, std::string_view value,
+                       std::chrono::milliseconds ttl) {
   CheckWritable(e);
   CheckKey(e, key);
   CheckValue(e, value);
+  CheckTtl(ttl);
 }
 
 void CheckPath(const std::string& path, const char* what) {
@@ -131,8 +133,7 @@ bool Store::get(std::string_view key, std::string* value) {
 
 void Store::set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) {
   Engine& e = engine();
-  CheckWrite(e, key, value);
-  CheckTtl(ttl);
+  CheckWrite(e, key, value, ttl);
   e.Set(key, value, ttl);
 }
 
@@ -159,24 +160,21 @@ std::int64_t Store::increment_by(std::string_view key, std::int64_t delta) {
 GetOrSetResult Store::get_or_set(std::string_view key, std::string_view value,
                                  std::chrono::milliseconds ttl) {
   Engine& e = engine();
-  CheckWrite(e, key, value);
-  CheckTtl(ttl);
+  CheckWrite(e, key, value, ttl);
   return e.GetOrSet(key, value, ttl);
 }
 
 SwapResult Store::swap(std::string_view key, std::string_view value,
                        std::chrono::milliseconds ttl) {
   Engine& e = engine();
-  CheckWrite(e, key, value);
-  CheckTtl(ttl);
+  CheckWrite(e, key, value, ttl);
   return e.Swap(key, value, ttl);
 }
 
 bool Store::compare_and_swap(std::string_view key, std::optional<std::string_view> expected,
                              std::string_view value, std::chrono::milliseconds ttl) {
   Engine& e = engine();
-  CheckWrite(e, key, value);
-  CheckTtl(ttl);
+  CheckWrite(e, key, value, ttl);
   return e.CompareAndSwap(key, expected, value, ttl);
 }
 
@@ -190,8 +188,7 @@ bool Store::compare_and_delete(std::string_view key, std::string_view expected) 
 bool Store::set_if_absent(std::string_view key, std::string_view value,
                           std::chrono::milliseconds ttl) {
   Engine& e = engine();
-  CheckWrite(e, key, value);
-  CheckTtl(ttl);
+  CheckWrite(e, key, value, ttl);
   return e.SetIfAbsent(key, value, ttl);
 }
 
