@@ -165,11 +165,14 @@ TEST_CASE("capacity: overwriting in a full store changes all or nothing", "[capa
 
 // After a quarter of the arena's records are deleted, a handful of tiny records must fit
 // somewhere, although every chunk still holds some large records (a slab allocator that never
-// lends blocks of one size class to another fails this).
+// lends blocks of one size class to another fails this). Without the ordered index: its nodes
+// take whole chunks, which such an arena no longer has (the next case).
 TEST_CASE("capacity: space freed by deleting some large records is usable by small records",
           "[capacity]") {
   SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 4ull << 20, 4));
+  shmkv::Options o = small_options(g.name(), 4ull << 20, 4);
+  o.ordered_index = false;
+  Store s = Store::open(o);
   std::size_t n = fill(s, "k", 2000);
   for (std::size_t i = 0; i < n; i += 4) REQUIRE(s.del(key("k", i)));
   INFO("filled " << n << " keys of 2000 bytes, deleted " << (n + 3) / 4);
@@ -177,6 +180,36 @@ TEST_CASE("capacity: space freed by deleting some large records is usable by sma
     INFO("tiny key " << i);
     REQUIRE(outcome_of([&] { s.set("tiny" + std::to_string(i), "v"); }).kind == Outcome::returned);
   }
+  REQUIRE(s.check_invariants().empty());
+}
+
+// With the ordered index, a new key needs room for the index nodes its insert may split into
+// (allocated ahead, whole chunks): in an arena whose every chunk holds records, new keys fit
+// until a leaf is full, and then the insert is refused whole (store_full, nothing changed).
+TEST_CASE(
+    "capacity: with the ordered index, a key whose index node finds no chunk is refused whole",
+    "[capacity]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name(), 4ull << 20, 4));
+  std::size_t n = fill(s, "k", 2000);
+  for (std::size_t i = 0; i < n; i += 4) REQUIRE(s.del(key("k", i)));
+  const std::size_t before = s.size();
+  std::size_t stored = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string k = "tiny" + std::to_string(i);
+    const Outcome o = outcome_of([&] { s.set(k, "v"); });
+    if (o.kind == Outcome::returned) {
+      ++stored;
+      continue;
+    }
+    REQUIRE(o == errc::store_full);
+    REQUIRE_FALSE(key_exists(s, k));
+  }
+  INFO("stored " << stored << " tiny keys");
+  REQUIRE(stored > 0);
+  REQUIRE(s.size() == before + stored);
+  REQUIRE(s.count("tiny") == stored);
+  REQUIRE(s.info().ordered_index.valid);
   REQUIRE(s.check_invariants().empty());
 }
 

@@ -395,7 +395,8 @@ TEST_CASE("inspect: golden JSON of every view", "[inspect]") {
   REQUIRE(live == 21);
   REQUIRE(expired == 1);
   const std::uint64_t arena = h.chunk_count * det::kChunkBytes;
-  const std::uint64_t used = d.shards_used.size() * det::kChunkBytes;
+  // The shards' chunks and the ordered index's: one leaf (22 keys) and the spare nodes.
+  const std::uint64_t used = (d.shards_used.size() + h.index.nodes) * det::kChunkBytes;
   REQUIRE(info.arena_used_bytes == used);
   REQUIRE(info.arena_bytes == arena);
   const ModelCounters total = d.Total();
@@ -411,6 +412,8 @@ TEST_CASE("inspect: golden JSON of every view", "[inspect]") {
         ",\"largest_free_span_bytes\":" + N(arena - used) +  // slabs were carved from the start
         ",\"shards\":4,\"max_key_bytes\":1024,\"max_value_bytes\":1048576,\"key_capacity\":" +
         N(info.max_keys) + ",\"live_keys\":21,\"expired_keys\":1" +
+        ",\"ordered_index\":{\"state\":\"valid\",\"height\":1,\"entries\":22,\"node_bytes\":" +
+        N(h.index.nodes * det::kChunkBytes) + ",\"rebuilds\":0,\"last_rebuild_us\":0}" +
         ",\"locks\":{\"held\":0,\"dead\":0,\"unrecoverable\":0,\"allocator\":{\"state\":\"free\"}"
         "}" +
         ",\"approximate\":false,\"approximate_shards\":[]" +

@@ -17,6 +17,7 @@
 namespace inspect_cli {
 
 using namespace inspect_out;
+using shmkv::detail::IndexState;
 using shmkv::detail::kChunkBytes;
 using shmkv::detail::kMaxLoadPercent;
 
@@ -192,7 +193,12 @@ int RunSummary(Ctx& c) {
     }
   }
   const std::uint64_t arena = h.chunk_count * kChunkBytes;
-  const std::uint64_t used = std::min(chunks * kChunkBytes, arena);
+  // Index nodes are arena chunks too (read without the index lock: a moment's figures).
+  const std::uint64_t index_chunks = h.index.nodes;
+  const std::uint64_t used = std::min((chunks + index_chunks) * kChunkBytes, arena);
+  const char* index_state = !h.index_enabled                                           ? "off"
+                            : h.index.state.load() == std::uint32_t(IndexState::valid) ? "valid"
+                                                                                       : "stale";
   const std::uint64_t capacity = h.slots_per_shard * h.shard_count * kMaxLoadPercent / 100;
   const std::uint64_t dead_procs =
       std::count_if(procs.begin(), procs.end(), [](const auto& p) { return !p.alive; });
@@ -225,6 +231,14 @@ int RunSummary(Ctx& c) {
                 .Num("key_capacity", capacity)
                 .Num("live_keys", live)
                 .Num("expired_keys", expired)
+                .Raw("ordered_index", Obj()
+                                          .Str("state", index_state)
+                                          .Num("height", h.index.height)
+                                          .Num("entries", h.index.entries)
+                                          .Num("node_bytes", index_chunks * kChunkBytes)
+                                          .Num("rebuilds", h.index.rebuilds)
+                                          .Num("last_rebuild_us", h.index.last_rebuild_us)
+                                          .Done())
                 .Raw("locks", Obj()
                                   .Num("held", held)
                                   .Num("dead", dead)
@@ -260,6 +274,11 @@ int RunSummary(Ctx& c) {
                       HumanBytes(arena - used) + ", largest free span " +
                       HumanBytes(pool.largest_free_run * kChunkBytes)});
   t.Row({"records", HumanBytes(record_bytes) + " in blocks holding live records"});
+  t.Row({"ordered index", Format("%s, %" PRIu64 " entries, height %u, ", index_state,
+                                 h.index.entries, h.index.height) +
+                              HumanBytes(index_chunks * kChunkBytes) + " of nodes" +
+                              Format(", %" PRIu64 " rebuilds (last %" PRIu64 " us)",
+                                     h.index.rebuilds, h.index.last_rebuild_us)});
   t.Row({"keys", Format("%" PRIu64 " live, %" PRIu64
                         " expired (not reclaimed yet); capacity %" PRIu64 " (%s full)",
                         live, expired, capacity, Percent(live + expired, capacity).c_str())});

@@ -112,7 +112,8 @@ int RunWatch(Ctx& c) {
         c.args.Has("top") ? ParseCount(c.args.opts["top"], "--top")
                           : (tty ? std::size_t(std::max(1, TerminalRows() - 8)) : std::size_t(10));
     if (hot.size() > top) hot.resize(top);
-    const std::uint64_t used = std::min(chunks * kChunkBytes, arena);
+    const std::uint64_t used =
+        std::min((chunks + h.index.nodes) * kChunkBytes, arena);  // index nodes too
     const std::uint64_t dead_procs =
         std::count_if(procs.begin(), procs.end(), [](const auto& p) { return !p.alive; });
 

@@ -51,6 +51,12 @@ struct SharedMemoryOptions {
   // 1.2 x max_keys slots), reserved at creation whether used or not.
   std::uint32_t home_block_bytes = 0;
 
+  // Keep an ordered index of the keys (default on): list, scan, count, ranges, random_key,
+  // pop_random and delete_prefix then cost O(log n + k) instead of a walk over every key. It
+  // costs about 23 bytes per key of arena and a little time on each insert and delete of a key
+  // (docs/benchmarks.md "Prefix and range operations"). Fixed at creation.
+  bool ordered_index = true;
+
   // File mode of a newly created segment. Default 0600: only the creating user may attach.
   // Group write (0660) needs trusted_group; write for other users (0606, 0666) is refused:
   // whoever may write the segment can change what every attached process reads.

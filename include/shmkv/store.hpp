@@ -97,6 +97,17 @@ struct ProcessInfo {
   bool alive;
 };
 
+// The ordered index of keys (Options::ordered_index), as Store::info() found it.
+struct OrderedIndexInfo {
+  bool enabled;                   // the store keeps one
+  bool valid;                     // false: stale, rebuilt by the next ordered read
+  std::uint32_t height;           // levels of the tree
+  std::uint64_t entries;          // keys indexed (expired ones included until reclaimed)
+  std::uint64_t node_bytes;       // arena bytes its nodes take (in arena_used_bytes too)
+  std::uint64_t rebuilds;         // rebuilds from the records since creation
+  std::uint64_t last_rebuild_us;  // how long the last one took
+};
+
 // The shared-memory engine's part of Info (Info inherits it, as Options does its options).
 struct SharedMemoryInfo {
   std::uint32_t layout_version;
@@ -111,6 +122,7 @@ struct SharedMemoryInfo {
   std::uint64_t home_records;          // as ShardInfo::home_records, summed
   std::vector<ShardInfo> shard;        // per-shard load
   std::vector<ProcessInfo> processes;  // attached processes (registry)
+  OrderedIndexInfo ordered_index;
 };
 
 // What Store::info() reports: what every engine knows, then (inherited) the shared-memory

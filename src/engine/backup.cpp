@@ -236,6 +236,10 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
     locks.push_back(std::make_unique<ShardLock>(seg, s));
     owned_chunks += locks.back()->shard().header()->chunk_count;
   }
+  // The ordered index gives its chunks back too (the fit check counts on the whole arena), and
+  // is rebuilt from the new content at the end.
+  detail::OrderedIndex index(seg);
+  index.Discard();
   if (!detail::PrepareArenaFill(*seg, plan.arena_chunks))
     detail::Throw(errc::store_full, "restoring " + file + ": cannot reserve memory for " +
                                         std::to_string(plan.arena_chunks) +
@@ -276,6 +280,7 @@ RestoreResult detail::ShmEngine::Restore(const std::string& path, const RestoreO
     ++shard.header()->sets;
     if (log) ticket = log->LogSet(e.key, e.value, e.expires_ms, false);
   }
+  index.Rebuild();  // no room left for it: it stays stale, and ordered reads walk the shards
   writes.clear();
   locks.clear();
   if (ticket) log->Commit(ticket, true);

@@ -24,6 +24,13 @@
 
 namespace shmkv::detail {
 
+// Keys in [low, high) in byte order (no high: no upper bound): a prefix and a range combined.
+struct KeyBounds {
+  std::string low;
+  std::optional<std::string> high;
+  static KeyBounds Of(std::string_view prefix, std::string_view from, std::string_view to);
+};
+
 class ShmEngine final : public Engine {
  public:
   ShmEngine() = default;
@@ -134,6 +141,34 @@ class ShmEngine final : public Engine {
   }
   // A checked, routed key's value into *value (cleared when absent); the body of get().
   bool ReadValue(std::string_view key, const Route& route, std::string* value);
+
+  // --- Ordered reads through the ordered index (shm_engine_ordered.cpp). Each returns nullopt
+  // when the segment keeps no index or it cannot be made valid: the caller walks the shards.
+  // Makes a stale index valid again (a rebuild under every shard lock); false when it is off
+  // or the rebuild found no room.
+  bool EnsureIndex();
+  // f(index) under the index lock, after EnsureIndex; a damaged node marks the index stale and
+  // is retried after a rebuild.
+  template <typename F>
+  auto WithIndex(F&& f) -> std::optional<decltype(f(std::declval<detail::OrderedIndex&>()))>;
+  std::optional<std::size_t> IndexedCount(const KeyBounds& b);
+  // Up to limit (0 = all) live keys in b, strictly after *after when given, in order.
+  std::optional<std::vector<std::string>> IndexedKeys(const KeyBounds& b, const std::string* after,
+                                                      std::size_t limit);
+  // The same with their values (read through the shards; a key deleted meanwhile is skipped).
+  std::optional<std::vector<Entry>> IndexedEntries(const KeyBounds& b, const std::string* after,
+                                                   std::size_t limit);
+  std::optional<std::optional<std::string>> IndexedRandomKey(const KeyBounds& b);
+  std::optional<std::optional<Entry>> IndexedPopRandom(std::string_view prefix);
+  std::optional<DeletePrefixResult> IndexedDeleteRange(const KeyBounds& b, std::size_t limit);
+  // Options::verify_reads for a record the index listed: its checksum, read between two equal
+  // even values of its shard's seq (a concurrent in-place update is not taken for damage).
+  void VerifyListed(const detail::RecordRef& r);
+  // Removes key if present and live, journaled, and returns its entry (pop_random's last step).
+  std::optional<Entry> PopKey(const std::string& key);
+  // Appends the index's violations (check_invariants); rebuilds a stale index first.
+  void CheckIndex(std::vector<std::string>* out);
+  void CheckIndexLocked(std::vector<std::string>* out);
 };
 
 // Journals the mutations of one operation (write-ahead: each record is logged before its

@@ -161,6 +161,7 @@ std::size_t detail::ShmEngine::DeleteMany(const std::vector<std::string>& keys) 
 }
 
 DeletePrefixResult detail::ShmEngine::DeletePrefix(std::string_view prefix, std::size_t limit) {
+  if (auto r = IndexedDeleteRange(detail::KeyBounds::Of(prefix, {}, {}), limit)) return *r;
   DeletePrefixResult result{0, true};
   std::uint64_t now = detail::os::NowUnixMs();
   Journaled journal(*this);
@@ -197,13 +198,19 @@ DeletePrefixResult detail::ShmEngine::DeletePrefix(std::string_view prefix, std:
 // --- ordered reads ---
 
 std::vector<Entry> detail::ShmEngine::List(const ListOptions& options) {
+  if (auto r =
+          IndexedEntries(detail::KeyBounds::Of(options.prefix, {}, {}), nullptr, options.limit))
+    return std::move(*r);
   return SmallestEntries(*this, options.prefix, nullptr, options.limit);
 }
 
 ScanPage detail::ShmEngine::Scan(const ScanOptions& options) {
   std::size_t want = options.limit == 0 ? 0 : options.limit + 1;
-  std::vector<Entry> entries = SmallestEntries(
-      *this, options.prefix, options.cursor.empty() ? nullptr : &options.cursor, want);
+  const std::string* after = options.cursor.empty() ? nullptr : &options.cursor;
+  std::optional<std::vector<Entry>> indexed =
+      IndexedEntries(detail::KeyBounds::Of(options.prefix, {}, {}), after, want);
+  std::vector<Entry> entries =
+      indexed ? std::move(*indexed) : SmallestEntries(*this, options.prefix, after, want);
   ScanPage page{std::move(entries), options.cursor, true};
   if (options.limit != 0 && page.entries.size() > options.limit) {
     page.entries.resize(options.limit);
@@ -214,6 +221,7 @@ ScanPage detail::ShmEngine::Scan(const ScanOptions& options) {
 }
 
 std::size_t detail::ShmEngine::Count(std::string_view prefix) {
+  if (auto r = IndexedCount(detail::KeyBounds::Of(prefix, {}, {}))) return *r;
   std::size_t n = 0;
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < shard_count(); ++s) {
@@ -271,6 +279,9 @@ std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(detail::ShmEngin
 }  // namespace
 
 std::optional<std::string> detail::ShmEngine::RandomKey(std::string_view prefix) {
+  // Without a prefix a draw over the shards' counts is cheaper than a descent of the index.
+  if (!prefix.empty())
+    if (auto r = IndexedRandomKey(detail::KeyBounds::Of(prefix, {}, {}))) return std::move(*r);
   std::optional<std::string> out;
   std::uint64_t now = detail::os::NowUnixMs();
   // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
@@ -316,6 +327,8 @@ std::vector<std::string> detail::ShmEngine::RandomKeys(std::size_t count, std::s
 }
 
 std::optional<Entry> detail::ShmEngine::PopRandom(std::string_view prefix) {
+  if (!prefix.empty())
+    if (auto r = IndexedPopRandom(prefix)) return std::move(*r);
   std::optional<Entry> out;
   std::uint64_t now = detail::os::NowUnixMs();
   Journaled journal(*this);
@@ -370,6 +383,7 @@ void detail::ShmEngine::Clear() {
     lock.shard().header()->deletes += lock.shard().count();
     lock.shard().Clear();
   }
+  EnsureIndex();  // the shards' clears left it stale: rebuild it now, from what is left
 }
 
 Info detail::ShmEngine::GetInfo() {
@@ -403,6 +417,18 @@ Info detail::ShmEngine::GetInfo() {
     info.home_records += si.home_records;
     info.arena_used_bytes += si.arena_bytes;
     info.shard.push_back(si);
+  }
+  {
+    detail::IndexLock lock(seg);
+    const detail::OrderedIndex::Figures f = detail::OrderedIndex(seg).Describe();
+    info.ordered_index = {f.state != detail::IndexState::off,
+                          f.state == detail::IndexState::valid,
+                          f.height,
+                          f.entries,
+                          f.chunks * detail::kChunkBytes,
+                          f.rebuilds,
+                          f.last_rebuild_us};
+    info.arena_used_bytes += info.ordered_index.node_bytes;
   }
   seg->ReclaimDeadProcesses();
   for (std::uint32_t i = 0; i < detail::kMaxProcesses; ++i) {
@@ -450,6 +476,7 @@ std::vector<std::string> detail::ShmEngine::CheckInvariants() {
       out.push_back("shard " + std::to_string(s) + ": " + e.what());
     }
   }
+  CheckIndex(&out);
   return out;
 }
 

@@ -149,6 +149,15 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
   return found + 1;
 }
 
+}  // namespace
+
+std::uint64_t AllocIndexNode(Segment& seg, std::uint32_t chunks) {
+  const std::uint64_t c = AllocChunks(seg, IndexOwner(seg), kClassIndexNode, chunks);
+  return c == 0 ? 0 : ChunkOffset(seg, c - 1);
+}
+
+namespace {
+
 void ListUnlink(const ShardRef& s, std::uint16_t cls, std::uint64_t c) {
   ChunkInfo* ci = s.seg->chunk(c);
   if (ci->prev)

@@ -53,6 +53,15 @@ std::uint64_t AllocHomeRecord(const ShardRef& s, std::uint64_t bytes, std::uint6
 // Returns a block (state already kDead or kPending) to the shard. Requires the shard mutex.
 void FreeRecord(const ShardRef& s, std::uint64_t rec_off);
 
+// Ordered-index nodes (ordered_index.hpp) take whole chunks from the same pool. Their idents
+// carry owner IndexOwner (one past the last shard, so no shard's walk or record check accepts
+// them) and class kClassIndexNode. Returns the offset of n fresh consecutive chunks, 0 when the
+// segment has no room. Requires the index lock (order: index -> alloc).
+inline std::uint32_t IndexOwner(const Segment& seg) {
+  return seg.geo().shard_count;
+}
+std::uint64_t AllocIndexNode(Segment& seg, std::uint32_t chunks);
+
 // Gives a whole list of chunks (heads of spans or slabs) back to the global pool.
 void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads);
 

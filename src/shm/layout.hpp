@@ -52,8 +52,9 @@ using u64 = std::uint64_t;
 inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endian
 // 2: persistence fields; 3: home blocks; 4: checksums (SegmentHeader::config_checksum;
 // RecordHeader::checksum replaces the tag, ShardHeader::rehash_rec, undo_checksum); 5: chunk
-// idents in a dense array of their own (SegmentHeader::off_idents), out of ChunkInfo
-inline constexpr u32 kLayoutVersion = 5;
+// idents in a dense array of their own (SegmentHeader::off_idents), out of ChunkInfo; 6: the
+// ordered index (SegmentHeader::index, index_enabled, index_inner_chunks; kClassIndexNode)
+inline constexpr u32 kLayoutVersion = 6;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -68,6 +69,7 @@ inline constexpr u32 kSizeClasses[] = {
 inline constexpr u32 kNumClasses = sizeof(kSizeClasses) / sizeof(kSizeClasses[0]);
 inline constexpr u16 kClassLarge = 0xFFFE;         // ident: head of a large record's span
 inline constexpr u16 kClassContinuation = 0xFFFF;  // ident: non-head chunk of a span
+inline constexpr u16 kClassIndexNode = 0xFFFD;     // ident: an ordered-index node (its head)
 inline constexpr u32 kMinBlocksPerSlab = 8;
 
 constexpr u32 SlabChunks(u32 cls) {
@@ -105,6 +107,36 @@ static_assert(IsBlockMultiple(160 * 7, 7) && !IsBlockMultiple(160 * 7 + 16, 7) &
 
 enum class SegmentState : u32 { creating = 0, ready = 1 };
 
+// The ordered index's state word. off: the segment keeps no index (Options::ordered_index
+// false). valid: the tree holds exactly the records of every shard's table. stale: it may not
+// (a lock holder died, an index node was found damaged, or a node could not be allocated):
+// writers leave it alone, readers rebuild it from the records before using it.
+enum class IndexState : u32 { off = 0, valid = 1, stale = 2 };
+
+// The ordered index's root and bookkeeping, in the segment header. Everything but `state` and
+// `ttl_records` is guarded by `mutex` (robust; lock order: shard -> index -> alloc).
+struct alignas(kCacheLine) IndexHeader {
+  pthread_mutex_t mutex;
+  std::atomic<u32> state;  // IndexState; set to stale without the lock (any shard repair)
+  u32 height;              // levels: 0 = empty, 1 = the root is a leaf
+  u64 root;                // segment offset of the root node, 0 = empty
+  u64 entries;             // records indexed
+  u64 nodes;               // arena chunks held by index nodes
+  u64 rebuilds;            // rebuilds from the records, since creation
+  u64 last_rebuild_us;     // how long the last one took
+  u64 last_rebuild_keys;   // and how many records it indexed
+  // Nodes allocated ahead of need (counted in `nodes`), so that an insert knows before it
+  // changes anything that its splits will find room: one leaf, and an inner node per level
+  // plus one for a new root (at most kIndexSpareInner).
+  u32 spare_leaf_count, spare_inner_count;
+  u64 spare_leaf;
+  u64 spare_inner[8];
+  // Records with an expiry, over all shards (each shard's ttl_count summed): count() skips the
+  // walk over its range for expired keys when this is zero. Changed with atomic adds by the
+  // shards' writers under their own locks; recomputed by a rebuild.
+  alignas(kCacheLine) std::atomic<u64> ttl_records;
+};
+
 // Record states, in the low 2 bits of RecordHeader::state_lsn.
 enum RecordState : u64 { kFree = 0, kPending = 1, kLive = 2, kDead = 3 };
 
@@ -127,6 +159,8 @@ struct SegmentHeader {
   u32 home_blocks_per_chunk;  // kChunkBytes / home_block_bytes
   u64 home_chunks_per_shard;  // enough chunks for slots_per_shard home blocks
   u64 home_chunk_magic;       // ~0 / home_blocks_per_chunk + 1: divides by a multiplication
+  u32 index_enabled;          // 1 = the ordered index is kept (Options::ordered_index)
+  u32 index_inner_chunks;     // chunks of an inner index node (IndexInnerChunks(max_key_bytes))
   char name[208];
   // XXH3-64 of the configuration above and of the persistence configuration below (see
   // ConfigChecksum), written when the segment is sealed, before publication: a configuration
@@ -165,6 +199,9 @@ struct SegmentHeader {
   std::atomic<u64> last_snapshot_seq;
   std::atomic<u64> last_snapshot_unix_ms;
   std::atomic<u64> backup_lease;  // as snapshot_lease; held by a running backup or restore
+
+  // --- Ordered index (shm/ordered_index.hpp; docs/design.md "Ordered index").
+  IndexHeader index;
 };
 
 // One attached process. pid_word: 0 = free, else the pid. Claimed with a CAS.
@@ -261,7 +298,8 @@ template <typename T>
 constexpr bool kShareable = std::is_trivially_copyable_v<T>&& std::is_standard_layout_v<T>;
 static_assert(kShareable<ProcessSlot> && kShareable<ChunkInfo> && kShareable<Slot>,
               "shared structs must be trivially copyable and standard layout");
-static_assert(std::is_standard_layout_v<SegmentHeader> && std::is_standard_layout_v<ShardHeader>,
+static_assert(std::is_standard_layout_v<SegmentHeader> && std::is_standard_layout_v<ShardHeader> &&
+                  std::is_standard_layout_v<IndexHeader>,
               "shared headers must be standard layout (they hold pthread mutexes)");
 static_assert(
     std::atomic<u64>::is_always_lock_free && std::atomic<u32>::is_always_lock_free,

@@ -20,6 +20,7 @@
 #include "os/throw.hpp"
 #include "shm/allocator.hpp"
 #include "shm/key_hash.hpp"
+#include "shm/ordered_index.hpp"
 #include "shm/robust_mutex.hpp"
 #include "shm/shard_ref.hpp"
 
@@ -244,6 +245,12 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     std::snprintf(h->name, sizeof h->name, "%s", o.name.c_str());
     InitRobustMutex(&h->alloc_mutex);
     h->fallocated_bytes = reserved;
+    h->index_enabled = o.ordered_index ? 1 : 0;
+    h->index_inner_chunks = IndexInnerChunks(o.max_key_bytes);
+    InitRobustMutex(&h->index.mutex);
+    h->index.state.store(
+        static_cast<std::uint32_t>(o.ordered_index ? IndexState::valid : IndexState::off),
+        std::memory_order_relaxed);
     auto* shards = reinterpret_cast<ShardHeader*>(base + p.off_shards);
     for (std::uint32_t i = 0; i < p.shards; ++i) InitRobustMutex(&shards[i].mutex);
     InitHomeChunks(p, base, h);
@@ -371,7 +378,9 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
       {"home_chunks_per_shard", {h.home_chunks_per_shard, p.home_chunks_per_shard}},
       {"home_chunk_magic",
        {h.home_chunk_magic, p.home_blocks_per_chunk ? ~0ull / p.home_blocks_per_chunk + 1 : 0}},
+      {"index_inner_chunks", {h.index_inner_chunks, IndexInnerChunks(h.max_key_bytes)}},
   };
+  if (h.index_enabled > 1) bad("index_enabled", h.index_enabled, "is not 0 or 1");
   for (const auto& [field, values] : fields)
     if (values.first != values.second)
       bad(field, values.first,
@@ -411,6 +420,8 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
   g.home_chunks_per_shard = p.home_chunks_per_shard;
   g.home_chunk_magic = h.home_chunk_magic;
   g.home_class = p.home_class;
+  g.index_inner_chunks = h.index_inner_chunks;
+  g.index_enabled = h.index_enabled != 0;
   return g;
 }
 

@@ -46,6 +46,8 @@ struct Geometry {
   std::uint32_t home_block_bytes = 0, home_blocks_per_chunk = 0;
   std::uint64_t home_chunks_per_shard = 0, home_chunk_magic = 0;
   std::uint32_t home_class = 0;  // the size class of a home block (when home_block_bytes != 0)
+  std::uint32_t index_inner_chunks = 0;  // chunks of an ordered-index inner node
+  bool index_enabled = false;            // the segment keeps an ordered index
 };
 
 // Raises key_too_long (an empty key too) or value_too_large for an entry that breaks the

@@ -173,11 +173,13 @@ void Shard::Insert(std::string_view key, KeyHash h, const NewValue& value,
                                 " hash table is full (" + std::to_string(n) + " keys in " +
                                 std::to_string(s_.cap) +
                                 " slots); create the segment with a larger max_keys");
+  IndexInsert index(s_.seg);  // store_full here too, before anything changed
   std::uint64_t off = NewRecord(key, value, expires_ms, Home(h));
   TableInsert(off, h.tag(), Home(h));
   SHMKV_CRASH_POINT("insert.in_table");
   DenseAppend(off);
-  if (expires_ms) ++s_.h->ttl_count;
+  if (expires_ms) AddTtlRecords(1);
+  index.Add(key, off);
   SHMKV_CRASH_POINT("insert.done");
 }
 
@@ -221,7 +223,7 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& ne
     CrashBarrier();
     SHMKV_CRASH_POINT("replace.in_place_written");
     sh->undo_rec = 0;
-    s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
+    AddTtlRecords(int(expires_ms != 0) - int(old_expires != 0));
     return;
   }
   const std::uint32_t dense_pos = CheckedDensePos(old);  // before the first write
@@ -234,9 +236,10 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& ne
   SHMKV_CRASH_POINT("replace.slot_swapped");
   s_.dense[dense_pos] = off;
   SHMKV_CRASH_POINT("replace.dense_swapped");
+  Index().Relocate(old.key(), old.off, off);
   SetState(old.h, Lsn(old.h), kDead);
   SHMKV_CRASH_POINT("replace.old_dead");
-  s_.h->ttl_count += (expires_ms != 0) - (old_expires != 0);
+  AddTtlRecords(int(expires_ms != 0) - int(old_expires != 0));
   FreeRecord(s_, old.off);
 }
 
@@ -291,6 +294,7 @@ bool Shard::IncrementInWord(const RecordRef& r, KeyHash h, std::int64_t delta,
 
 void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
   const std::uint32_t dense_pos = CheckedDensePos(rec);  // before the first write
+  Index().Erase(rec.key(), rec.off);  // while the record is whole: the index reads its key
   RecordHeader* r = rec.h;
   SetState(r, Lsn(r), kDead);  // commit
   SHMKV_CRASH_POINT("erase.dead");
@@ -307,18 +311,19 @@ void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
     idx = next;
   }
   DenseRemove(dense_pos);
-  if (rec.expires_ms() != 0) --s_.h->ttl_count;
+  if (rec.expires_ms() != 0) AddTtlRecords(-1);
   SHMKV_CRASH_POINT("erase.unindexed");
   FreeRecord(s_, rec.off);
 }
 
 void Shard::SetExpiry(const RecordRef& rec, std::uint64_t expires_ms) {
   const std::uint64_t old = rec.expires_ms();
-  s_.h->ttl_count += (expires_ms != 0) - (old != 0);
+  AddTtlRecords(int(expires_ms != 0) - int(old != 0));
   rec.h->expires_ms.store(expires_ms, std::memory_order_relaxed);
 }
 
 void Shard::Clear() {
+  Index().MarkStale();  // cheaper than erasing each key; the next ordered read rebuilds it
   ReleaseShardChunks(s_);
   SHMKV_CRASH_POINT("clear.chunks_freed");
   std::memset(static_cast<void*>(s_.slots), 0, s_.cap * sizeof(Slot));
@@ -391,6 +396,7 @@ void Shard::Repair(bool owner_died) {
 }
 
 void Shard::Rebuild() {
+  Index().MarkStale();  // the dead holder may have changed this shard without the index
   std::memset(static_cast<void*>(s_.slots), 0, s_.cap * sizeof(Slot));
   s_.h->count.store(0, std::memory_order_relaxed);
   s_.h->ttl_count = 0;

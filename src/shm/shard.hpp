@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "shm/key_hash.hpp"
+#include "shm/ordered_index.hpp"
 #include "shm/robust_mutex.hpp"
 #include "shm/shard_ref.hpp"
 
@@ -188,6 +189,12 @@ class Shard {
   std::uint32_t CheckedDensePos(const RecordRef& rec) const;
   void DenseRemove(std::uint32_t pos);
   void Rebuild();
+  OrderedIndex Index() const { return OrderedIndex(s_.seg); }
+  // Adds delta to the shard's records with an expiry, and to the index's count of them.
+  void AddTtlRecords(int delta) {
+    s_.h->ttl_count += static_cast<std::uint64_t>(static_cast<std::int64_t>(delta));
+    if (delta != 0) Index().AddTtlRecords(delta);
+  }
   [[noreturn, gnu::cold]] void RaiseChecksum(const RecordRef& rec, KeyHash h) const;
 
   ShardRef s_;

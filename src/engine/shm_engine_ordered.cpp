@@ -1,0 +1,272 @@
+// shm_engine_ordered.cpp: the shared-memory engine's ordered reads through the ordered index
+// (ShmEngine, shm_engine.hpp; the tree is shm/ordered_index.hpp).
+//
+// Each Indexed* function answers from the index and returns nullopt when the segment keeps
+// none or it could not be made valid (a rebuild found no room): the caller then walks the
+// shards (shm_engine_multi.cpp), as every ordered read did before the index.
+//
+// Locking: a reader holds the index lock alone while it ranks and walks the tree, and takes no
+// shard lock under it (lock order shard -> index). Values, pops and deletes go through the
+// key's shard afterwards, key by key, as get and del do: a key the index listed may be gone by
+// then, and is skipped. A stale index is rebuilt first, under every shard lock (EnsureIndex).
+#include <algorithm>
+#include <memory>
+
+#include "engine/shm_engine.hpp"
+#include "os/os.hpp"
+#include "shm/ordered_index.hpp"
+
+namespace shmkv::detail {
+
+namespace {
+
+constexpr int kIndexAttempts = 3;
+constexpr int kRandomAttempts = 64;
+
+// Every shard lock, taken in index order (the order every multi-shard holder uses).
+class AllShardLocks {
+ public:
+  explicit AllShardLocks(Segment* seg) {
+    for (std::uint32_t s = 0; s < seg->geo().shard_count; ++s)
+      locks_.push_back(std::make_unique<ShardLock>(seg, s));
+  }
+  Shard& shard(std::uint32_t s) { return locks_[s]->shard(); }
+
+ private:
+  std::vector<std::unique_ptr<ShardLock>> locks_;
+};
+
+// The first key above every key that starts with prefix, or none (an empty prefix, or one of
+// 0xFF bytes only, has no such key).
+std::optional<std::string> PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+  if (end.empty()) return std::nullopt;
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+}  // namespace
+
+KeyBounds KeyBounds::Of(std::string_view prefix, std::string_view from, std::string_view to) {
+  KeyBounds b;
+  b.low = std::max(std::string(prefix), std::string(from));
+  b.high = PrefixEnd(prefix);
+  if (!to.empty() && (!b.high || to < *b.high)) b.high = std::string(to);
+  return b;
+}
+
+bool ShmEngine::EnsureIndex() {
+  OrderedIndex index(segment());
+  if (index.state() != IndexState::stale) return index.state() == IndexState::valid;
+  AllShardLocks locks(segment());
+  if (index.state() == IndexState::stale) index.Rebuild();
+  return index.state() == IndexState::valid;
+}
+
+template <typename F>
+auto ShmEngine::WithIndex(F&& f) -> std::optional<decltype(f(std::declval<OrderedIndex&>()))> {
+  for (int attempt = 0; attempt < kIndexAttempts; ++attempt) {
+    if (!EnsureIndex()) return std::nullopt;
+    OrderedIndex index(segment());
+    try {
+      IndexLock lock(segment());
+      if (index.state() != IndexState::valid) continue;  // a repair marked it stale since
+      return f(index);
+    } catch (const IndexDamaged&) {
+      index.MarkStale();  // rebuilt from the records on the next attempt
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The ranks of the first entry at or above `start` and of the first at or above `high`.
+std::pair<std::uint64_t, std::uint64_t> RankRange(const OrderedIndex& index, std::string_view start,
+                                                  const std::optional<std::string>& high) {
+  const std::uint64_t lo = index.Rank(start);
+  const std::uint64_t hi = high ? index.Rank(*high) : index.entries();
+  return {lo, std::max(lo, hi)};
+}
+
+// Calls f(record) for the entries of ranks [lo, hi) in key order while it returns true.
+template <typename F>
+void Walk(const OrderedIndex& index, std::uint64_t lo, std::uint64_t hi, F&& f) {
+  if (lo >= hi) return;
+  IndexCursor c = index.Seek(lo);
+  for (std::uint64_t r = lo;; ++r) {
+    if (!f(index.RecordAt(c)) || r + 1 == hi) return;
+    if (!index.Next(&c)) return;
+  }
+}
+
+}  // namespace
+
+std::optional<std::size_t> ShmEngine::IndexedCount(const KeyBounds& b) {
+  return WithIndex([&](OrderedIndex& index) -> std::size_t {
+    const auto [lo, hi] = RankRange(index, b.low, b.high);
+    if (segment()->header()->index.ttl_records.load(std::memory_order_relaxed) == 0) return hi - lo;
+    std::size_t live = 0;  // some keys have an expiry: skip the expired ones
+    const std::uint64_t now = os::NowUnixMs();
+    Walk(index, lo, hi, [&](const RecordRef& r) {
+      live += !r.Expired(now);
+      return true;
+    });
+    return live;
+  });
+}
+
+std::optional<std::vector<std::string>> ShmEngine::IndexedKeys(const KeyBounds& b,
+                                                               const std::string* after,
+                                                               std::size_t limit) {
+  std::string start = b.low;
+  if (after && *after >= start) start = *after + std::string(1, '\0');  // strictly after
+  return WithIndex([&](OrderedIndex& index) {
+    std::vector<std::string> keys;
+    const auto [lo, hi] = RankRange(index, start, b.high);
+    const std::uint64_t now = os::NowUnixMs();
+    Walk(index, lo, hi, [&](const RecordRef& r) {
+      if (r.Expired(now)) return true;
+      if (segment()->verify_reads()) VerifyListed(r);
+      keys.emplace_back(r.key());
+      return limit == 0 || keys.size() < limit;
+    });
+    return keys;
+  });
+}
+
+std::optional<std::vector<Entry>> ShmEngine::IndexedEntries(const KeyBounds& b,
+                                                            const std::string* after,
+                                                            std::size_t limit) {
+  std::vector<Entry> out;
+  std::string cursor = after ? *after : std::string();
+  bool has_cursor = after != nullptr;
+  for (;;) {
+    const std::size_t want = limit == 0 ? 0 : limit - out.size();
+    std::optional<std::vector<std::string>> keys =
+        IndexedKeys(b, has_cursor ? &cursor : nullptr, want);
+    if (!keys) return std::nullopt;
+    std::string value;
+    for (std::string& key : *keys) {
+      if (ReadValue(key, RouteOf(key), &value)) out.push_back({key, value});  // else gone since
+    }
+    // Keys deleted between the listing and their reads leave the page short: list on.
+    if (limit == 0 || out.size() >= limit || keys->size() < want || keys->empty()) return out;
+    cursor = std::move(keys->back());
+    has_cursor = true;
+  }
+}
+
+std::optional<std::optional<std::string>> ShmEngine::IndexedRandomKey(const KeyBounds& b) {
+  return WithIndex([&](OrderedIndex& index) -> std::optional<std::string> {
+    const auto [lo, hi] = RankRange(index, b.low, b.high);
+    if (lo == hi) return std::nullopt;
+    const std::uint64_t now = os::NowUnixMs();
+    // A uniform rank, kept when its key has not expired: uniform over the live keys.
+    for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
+      const RecordRef r = index.RecordAt(index.Seek(lo + RandomU64() % (hi - lo)));
+      if (!r.Expired(now)) return std::string(r.key());
+    }
+    std::vector<std::string> live;  // mostly expired: draw among the live ones
+    Walk(index, lo, hi, [&](const RecordRef& r) {
+      if (!r.Expired(now)) live.emplace_back(r.key());
+      return true;
+    });
+    if (live.empty()) return std::nullopt;
+    return std::move(live[RandomU64() % live.size()]);
+  });
+}
+
+std::optional<std::optional<Entry>> ShmEngine::IndexedPopRandom(std::string_view prefix) {
+  const KeyBounds b = KeyBounds::Of(prefix, {}, {});
+  for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
+    std::optional<std::optional<std::string>> key = IndexedRandomKey(b);
+    if (!key) return std::nullopt;
+    if (!*key) return std::optional<Entry>();  // none with the prefix
+    if (std::optional<Entry> popped = PopKey(**key)) return popped;
+    // Another process popped or deleted it first: draw again.
+  }
+  return std::nullopt;
+}
+
+std::optional<DeletePrefixResult> ShmEngine::IndexedDeleteRange(const KeyBounds& b,
+                                                                std::size_t limit) {
+  std::optional<std::vector<std::string>> keys = IndexedKeys(b, nullptr, limit);
+  if (!keys) return std::nullopt;
+  DeletePrefixResult result{0, true};
+  for (const std::string& key : *keys) result.deleted += Del(key);
+  if (limit != 0 && keys->size() == limit) {
+    std::optional<std::size_t> left = IndexedCount(b);
+    result.done = left && *left == 0;
+  }
+  return result;
+}
+
+void ShmEngine::VerifyListed(const RecordRef& r) {
+  Segment* seg = segment();
+  const std::uint32_t shard =
+      IdentOwner(seg->ident((r.off - seg->geo().off_arena) / kChunkBytes)->load());
+  const Shard view(ShardRef::Of(seg, shard));  // checked shard index
+  const KeyHash h = view.Hash(r.key());
+  const std::atomic<std::uint64_t>& seq = view.header()->seq;
+  for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
+    const std::uint64_t before = seq.load(std::memory_order_acquire);
+    if (before & 1) continue;
+    const bool matches = Shard::ChecksumMatches(r, h);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq.load(std::memory_order_relaxed) != before) continue;  // a writer changed the shard
+    if (!matches) view.VerifyChecksum(r, h);                      // raises, naming the record
+    return;
+  }
+}
+
+std::optional<Entry> ShmEngine::PopKey(const std::string& key) {
+  Journaled journal(*this);
+  const Route route = RouteOf(key);
+  ShardLock lock(segment(), route.shard, &route.hash);
+  Shard& shard = lock.shard();
+  RecordRef r;
+  const std::uint64_t slot = shard.Find(key, route.hash, &r);
+  if (slot == kNotFound || r.Expired(os::NowUnixMs())) return std::nullopt;
+  if (shard.verify_reads()) shard.VerifyChecksum(r, route.hash);
+  Entry out{key, std::string(r.value())};
+  journal.Del(key);  // before the change (write-ahead, see Journaled)
+  WriteScope write(shard);
+  shard.Erase(slot, r);
+  ++shard.header()->deletes;
+  return out;
+}
+
+void ShmEngine::CheckIndex(std::vector<std::string>* out) {
+  try {
+    CheckIndexLocked(out);
+  } catch (const Error& e) {
+    if (e.code_value() != errc::corrupted) throw;
+    out->push_back(std::string("ordered index: ") + e.what());  // a damaged record (rebuild)
+  }
+}
+
+void ShmEngine::CheckIndexLocked(std::vector<std::string>* out) {
+  OrderedIndex index(segment());
+  if (index.state() == IndexState::off) return;
+  AllShardLocks locks(segment());
+  if (index.state() == IndexState::stale && !index.Rebuild()) return;
+  std::vector<std::uint64_t> records;
+  std::uint64_t ttl_records = 0;
+  for (std::uint32_t s = 0; s < shard_count(); ++s) {
+    Shard& shard = locks.shard(s);
+    ttl_records += shard.header()->ttl_count;
+    for (std::uint64_t i = 0; i < shard.count(); ++i) records.push_back(shard.LiveAt(i).off);
+  }
+  IndexLock lock(segment());
+  index.CheckInvariants(records, out);
+  const std::uint64_t counted =
+      segment()->header()->index.ttl_records.load(std::memory_order_relaxed);
+  if (counted != ttl_records)
+    out->push_back("ordered index: ttl_records " + std::to_string(counted) +
+                   " but the shards hold " + std::to_string(ttl_records) +
+                   " records with an expiry");
+}
+
+}  // namespace shmkv::detail

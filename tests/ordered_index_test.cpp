@@ -1,0 +1,209 @@
+// The ordered index (shm/ordered_index.hpp): against a std::map model through every change
+// that moves keys in and out of it, after its holder dies, and when its nodes are damaged.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <random>
+#include <string>
+
+#include "segment_image.hpp"
+#include "shm/layout.hpp"
+#include "test_util.hpp"
+
+using shmkv::Store;
+using namespace testutil;
+namespace det = shmkv::detail;
+
+namespace {
+
+// Long shared prefixes (the leaves' prefix and partial keys), binary bytes, and lengths on both
+// sides of the 8 bytes a leaf entry holds.
+std::string KeyFor(std::uint64_t i) {
+  switch (i % 4) {
+    case 0:
+      return "user:" + std::to_string(i % 977) + ":session:" + std::to_string(i);
+    case 1:
+      return "job:" + std::to_string(i);
+    case 2:
+      return std::string("bin\0\xff", 5) + std::to_string(i * 7919);
+    default:
+      return "k" + std::string(40, 'x') + std::to_string(i);
+  }
+}
+
+shmkv::Options IndexOptions(const std::string& name) {
+  shmkv::Options o = small_options(name, 64ull << 20, 8);
+  o.max_key_bytes = 64;  // small inner nodes: a tree of three levels and more
+  o.max_keys = 200000;
+  return o;
+}
+
+void RequireMatches(Store& s, const std::map<std::string, std::string>& model) {
+  REQUIRE(s.count() == model.size());
+  const std::vector<shmkv::Entry> all = s.list();
+  REQUIRE(all.size() == model.size());
+  auto it = model.begin();
+  for (const shmkv::Entry& e : all) {
+    REQUIRE(e.key == it->first);
+    REQUIRE(e.value == it->second);
+    ++it;
+  }
+  for (const char* prefix : {"user:1", "job:", std::string("bin\0", 4).c_str(), "kxx", "zzz"}) {
+    std::size_t expected = 0;
+    for (auto& [k, v] : model) expected += k.rfind(prefix, 0) == 0;
+    REQUIRE(s.count(prefix) == expected);
+  }
+  REQUIRE(s.check_invariants().empty());
+}
+
+}  // namespace
+
+TEST_CASE("ordered index: inserts, overwrites that move records, deletes and pops match a model",
+          "[index]") {
+  SegmentGuard g(unique_name("ix"));
+  Store s = Store::open(IndexOptions(g.name()));
+  std::map<std::string, std::string> model;
+  std::mt19937_64 rng(7);
+  for (std::uint64_t i = 0; i < 60000; ++i) {
+    const std::string k = KeyFor(i);
+    const std::string v(rng() % 3 == 0 ? 200 : 10, char('a' + i % 26));
+    s.set(k, v);
+    model[k] = v;
+  }
+  RequireMatches(s, model);
+  REQUIRE(s.info().ordered_index.height >= 3);
+  for (int round = 0; round < 40000; ++round) {
+    const std::string k = KeyFor(rng() % 80000);
+    switch (rng() % 4) {
+      case 0: {  // a value of another size class: the record moves
+        const std::string v(rng() % 2 ? 300 : 20, 'm');
+        s.set(k, v);
+        model[k] = v;
+        break;
+      }
+      case 1:
+      case 2:
+        REQUIRE(s.del(k) == (model.erase(k) == 1));
+        break;
+      default: {
+        auto popped = s.pop_random("job:");
+        if (popped) REQUIRE(model.erase(popped->key) == 1);
+      }
+    }
+  }
+  RequireMatches(s, model);
+  // Deleting almost everything frees leaves and inner nodes and lowers the tree.
+  for (auto it = model.begin(); it != model.end();) {
+    if (std::next(it) == model.end()) break;
+    REQUIRE(s.del(it->first));
+    it = model.erase(it);
+  }
+  RequireMatches(s, model);
+  REQUIRE(s.info().ordered_index.height == 1);
+}
+
+TEST_CASE("ordered index: keys arriving in order fill leaves, and a scan pages through them",
+          "[index]") {
+  SegmentGuard g(unique_name("ix"));
+  Store s = Store::open(IndexOptions(g.name()));
+  char key[32];
+  for (int i = 0; i < 50000; ++i) {
+    std::snprintf(key, sizeof key, "key:%012d", i);
+    s.set(key, "v");
+  }
+  // Appends split off a new leaf instead of halving a full one: about 16 bytes of leaf per key.
+  const shmkv::Info info = s.info();
+  CHECK(info.ordered_index.node_bytes < 50000 * 20);
+  shmkv::ScanOptions o{.prefix = "key:", .limit = 977, .cursor = {}};
+  int seen = 0;
+  for (;;) {
+    shmkv::ScanPage page = s.scan(o);
+    for (const shmkv::Entry& e : page.entries) {
+      std::snprintf(key, sizeof key, "key:%012d", seen++);
+      REQUIRE(e.key == key);
+    }
+    if (page.done) break;
+    o.cursor = page.cursor;
+  }
+  REQUIRE(seen == 50000);
+  REQUIRE(s.count("key:0000000499") == 100);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ordered index: keys with a TTL are counted only while they live", "[index]") {
+  SegmentGuard g(unique_name("ix"));
+  Store s = Store::open(IndexOptions(g.name()));
+  for (int i = 0; i < 300; ++i) s.set("t:" + std::to_string(i), "v", std::chrono::milliseconds(30));
+  for (int i = 0; i < 300; ++i) s.set("p:" + std::to_string(i), "v");
+  REQUIRE(s.count("t:") == 300);
+  usleep(60000);
+  REQUIRE(s.count("t:") == 0);
+  REQUIRE(s.count("p:") == 300);
+  REQUIRE_FALSE(s.random_key("t:").has_value());
+  REQUIRE(s.list({.prefix = "t:", .limit = 0}).empty());
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ordered index: a holder killed inside the index leaves it stale, and it is rebuilt",
+          "[index]") {
+  SegmentGuard g(unique_name("ix"));
+  Store s = Store::open(IndexOptions(g.name()));
+  for (int i = 0; i < 5000; ++i) s.set("q:" + std::to_string(i), "v");
+  // A child takes the index lock (through the segment image) and dies holding it.
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    SegmentImage img(g.name());
+    pthread_mutex_lock(&img.header()->index.mutex);
+    kill(getpid(), SIGKILL);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  s.set("q:new", "v");  // finds the dead holder: marks the index stale, the write goes on
+  REQUIRE_FALSE(s.info().ordered_index.valid);
+  REQUIRE(s.count("q:") == 5001);  // rebuilt first
+  const shmkv::Info info = s.info();
+  REQUIRE(info.ordered_index.valid);
+  REQUIRE(info.ordered_index.rebuilds == 1);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ordered index: a damaged node is rebuilt from the records, never followed", "[index]") {
+  SegmentGuard g(unique_name("ix"));
+  Store s = Store::open(IndexOptions(g.name()));
+  for (int i = 0; i < 3000; ++i) s.set("d:" + std::to_string(i), std::to_string(i));
+  const std::uint64_t before = s.info().ordered_index.rebuilds;
+  {
+    SegmentImage img(g.name());
+    det::SegmentHeader* h = img.header();
+    SECTION("a root offset out of the arena") {
+      h->index.root = 12345;
+    }
+    SECTION("a height beyond any tree") {
+      h->index.height = 1000;
+    }
+    SECTION("a root node's header scribbled over") {
+      std::memset(img.at(h->index.root), 0x5a, 64);
+    }
+  }
+  REQUIRE(s.count("d:") == 3000);
+  REQUIRE(s.list({.prefix = "d:1", .limit = 3}).size() == 3);
+  REQUIRE(s.info().ordered_index.rebuilds == before + 1);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("ordered index: a store created without it walks the shards", "[index]") {
+  SegmentGuard g(unique_name("ix"));
+  shmkv::Options o = IndexOptions(g.name());
+  o.ordered_index = false;
+  Store s = Store::open(o);
+  for (int i = 0; i < 1000; ++i) s.set("n:" + std::to_string(i), "v");
+  REQUIRE(s.count("n:1") == 111);
+  REQUIRE(s.list({.prefix = "n:99", .limit = 0}).size() == 11);
+  REQUIRE_FALSE(s.info().ordered_index.enabled);
+  REQUIRE(s.info().ordered_index.node_bytes == 0);
+  REQUIRE(s.check_invariants().empty());
+}
