@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_PER_OP=$2; shift ;;
     --out) OUT=$2; shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "prefix.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -41,7 +41,8 @@ status=0
 for n in $KEYS; do
   for e in $ENGINES; do
     log=$OUT/$e-$n.txt
-    echo "prefix.sh: $e, $n keys (/dev/shm: $(df -h --output=avail /dev/shm | tail -1 | tr -d ' ') free)" >&2
+    echo "prefix.sh: $e, $n keys (/dev/shm: $(df -h --output=avail /dev/shm | tail -1 | tr -d ' ')" \
+      "free; load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     "$BIN" --engine "$e" --mix prefix --keys "$n" --seconds "$SECONDS_PER_OP" "$@" >"$log" 2>&1 ||
       status=1
     cat "$log" >>"$ALL"
