@@ -6,14 +6,21 @@
 //   incr = one write txn: mdb_get, parse, +1, mdb_put, commit (counters are ASCII decimal)
 //   pop  = one write txn: cursor MDB_FIRST, copy, mdb_cursor_del, commit
 // The preload writes in key order with MDB_APPEND ("ctr:" sorts before "key:").
+// Mix prefix (prefix.hpp): put and erase are one write txn each (mdb_put, mdb_del); list and
+// scan position a cursor with MDB_SET_RANGE (at the prefix, or at the cursor key, skipped if
+// present) and copy entries with MDB_NEXT; count walks the prefix's range; random_key counts,
+// then walks to the i-th key (LMDB has no order statistics); pop_random does that in a write
+// txn and deletes with the cursor. Reads use the worker's read txn (renew/reset).
 #include <lmdb.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <random>
 #include <stdexcept>
+#include <utility>
 
-#include "harness_impl.hpp"
+#include "prefix.hpp"
 
 namespace shmkv_bench {
 namespace {
@@ -117,17 +124,9 @@ class Lmdb {
         case OpKind::get:
           get(op.key, kKeyLen, sink);
           break;
-        case OpKind::set: {
-          MDB_txn* txn;
-          check(mdb_txn_begin(env_, nullptr, 0, &txn), "txn_begin");
-          MDB_val mk{kKeyLen, const_cast<char*>(op.key)},
-              mv{cfg_.value_size, const_cast<char*>(op.value)};
-          int rc = mdb_put(txn, dbi_, &mk, &mv, 0);
-          if (rc != MDB_SUCCESS) mdb_txn_abort(txn);
-          check(rc, "put");
-          check(mdb_txn_commit(txn), "commit");
+        case OpKind::set:
+          put(std::string_view(op.key, kKeyLen), std::string_view(op.value, cfg_.value_size));
           break;
-        }
         case OpKind::incr:
           sink.incremented(incr(op.key));
           break;
@@ -137,6 +136,60 @@ class Lmdb {
           break;
       }
     }
+  }
+
+  // --- mix prefix ---
+  void put(std::string_view key, std::string_view value) {
+    MDB_txn* txn;
+    check(mdb_txn_begin(env_, nullptr, 0, &txn), "txn_begin");
+    MDB_val mk = val(key), mv = val(value);
+    int rc = mdb_put(txn, dbi_, &mk, &mv, 0);
+    if (rc != MDB_SUCCESS) mdb_txn_abort(txn);
+    check(rc, "put");
+    check(mdb_txn_commit(txn), "commit");
+  }
+  bool erase(std::string_view key) {
+    MDB_txn* txn;
+    check(mdb_txn_begin(env_, nullptr, 0, &txn), "txn_begin");
+    MDB_val mk = val(key);
+    int rc = mdb_del(txn, dbi_, &mk, nullptr);
+    if (rc != MDB_SUCCESS) mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) return false;
+    check(rc, "del");
+    check(mdb_txn_commit(txn), "commit");
+    return true;
+  }
+  std::uint64_t count(std::string_view prefix) {
+    Cursor c(*this, Cursor::kRead);
+    return count_range(c.cur, prefix);
+  }
+  std::optional<std::string> random_key(std::string_view prefix) {
+    Cursor c(*this, Cursor::kRead);
+    MDB_val mk, mv;
+    if (!random_entry(c.cur, prefix, &mk, &mv)) return std::nullopt;
+    return std::string(as_view(mk));
+  }
+  std::optional<std::string> pop_random(std::string_view prefix) {
+    Cursor c(*this, Cursor::kWrite);
+    MDB_val mk, mv;
+    if (!random_entry(c.cur, prefix, &mk, &mv)) return std::nullopt;
+    std::string key(as_view(mk));
+    popped_value_.assign(as_view(mv));
+    check(mdb_cursor_del(c.cur, 0), "cursor_del");
+    c.commit();
+    return key;
+  }
+  void list(std::string_view prefix, std::size_t limit, Page& out) {
+    Cursor c(*this, Cursor::kRead);
+    MDB_val mk, mv;
+    copy_range(c.cur, seek(c.cur, prefix, &mk, &mv), &mk, &mv, prefix, limit, out);
+  }
+  void scan(std::string_view cursor, std::size_t limit, Page& out) {
+    Cursor c(*this, Cursor::kRead);
+    MDB_val mk, mv;
+    int rc = seek(c.cur, cursor, &mk, &mv);
+    if (rc == MDB_SUCCESS && as_view(mk) == cursor) rc = mdb_cursor_get(c.cur, &mk, &mv, MDB_NEXT);
+    copy_range(c.cur, rc, &mk, &mv, "", limit, out);
   }
 
   std::int64_t read_counter(const std::string& key) {
@@ -162,6 +215,91 @@ class Lmdb {
   std::string final_check() { return ""; }
 
  private:
+  static MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+  static std::string_view as_view(const MDB_val& v) {
+    return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+  }
+
+  // A cursor in the worker's read txn (renewed, reset at the end) or in a new write txn
+  // (aborted at the end unless commit() ran).
+  class Cursor {
+   public:
+    enum Mode { kRead, kWrite };
+    Cursor(Lmdb& db, Mode mode) : mode_(mode) {
+      if (mode == kWrite) {
+        check(mdb_txn_begin(db.env_, nullptr, 0, &txn_), "txn_begin");
+      } else {
+        txn_ = db.rtxn_;
+        check(mdb_txn_renew(txn_), "txn_renew");
+      }
+      int rc = mdb_cursor_open(txn_, db.dbi_, &cur);
+      if (rc != MDB_SUCCESS) end();
+      check(rc, "cursor_open");
+    }
+    Cursor(const Cursor&) = delete;
+    Cursor& operator=(const Cursor&) = delete;
+    ~Cursor() {
+      if (cur) mdb_cursor_close(cur);
+      if (txn_) end();
+    }
+    void commit() {
+      mdb_cursor_close(cur);
+      cur = nullptr;
+      MDB_txn* txn = std::exchange(txn_, nullptr);
+      check(mdb_txn_commit(txn), "commit");
+    }
+    MDB_cursor* cur = nullptr;
+
+   private:
+    void end() {
+      if (mode_ == kWrite)
+        mdb_txn_abort(txn_);
+      else
+        mdb_txn_reset(txn_);
+      txn_ = nullptr;
+    }
+    Mode mode_;
+    MDB_txn* txn_ = nullptr;
+  };
+
+  // rc of the cursor's last positioning: is it on a key with the prefix?
+  static bool in_range(int rc, const MDB_val& mk, std::string_view prefix) {
+    if (rc == MDB_NOTFOUND) return false;
+    check(rc, "cursor_get");
+    return as_view(mk).starts_with(prefix);
+  }
+  // Positions the cursor on the first key >= key (MDB_SET_RANGE; MDB_FIRST for ""); its rc.
+  static int seek(MDB_cursor* cur, std::string_view key, MDB_val* mk, MDB_val* mv) {
+    *mk = val(key);
+    return mdb_cursor_get(cur, mk, mv, key.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  }
+  static std::uint64_t count_range(MDB_cursor* cur, std::string_view prefix) {
+    MDB_val mk, mv;
+    std::uint64_t n = 0;
+    for (int rc = seek(cur, prefix, &mk, &mv); in_range(rc, mk, prefix);
+         rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT))
+      ++n;
+    return n;
+  }
+  // Counts the keys with the prefix, then walks to a uniformly drawn one; false if none.
+  bool random_entry(MDB_cursor* cur, std::string_view prefix, MDB_val* mk, MDB_val* mv) {
+    const std::uint64_t n = count_range(cur, prefix);
+    if (n == 0) return false;
+    int rc = seek(cur, prefix, mk, mv);
+    for (std::uint64_t i = rng_() % n; i > 0 && rc == MDB_SUCCESS; --i)
+      rc = mdb_cursor_get(cur, mk, mv, MDB_NEXT);
+    check(rc, "cursor_get (random)");
+    return true;
+  }
+  // Copies up to limit entries with the prefix, from the cursor's position (rc, *mk, *mv) on.
+  static void copy_range(MDB_cursor* cur, int rc, MDB_val* mk, MDB_val* mv, std::string_view prefix,
+                         std::size_t limit, Page& out) {
+    out.clear();
+    for (; out.size() < limit && in_range(rc, *mk, prefix);
+         rc = mdb_cursor_get(cur, mk, mv, MDB_NEXT))
+      out.push_back({std::string(as_view(*mk)), std::string(as_view(*mv))});
+  }
+
   void open_env() {
     check(mdb_env_create(&env_), "env_create");
     check(mdb_env_set_mapsize(env_, map_size_), "set_mapsize");
@@ -204,31 +342,20 @@ class Lmdb {
   }
 
   void pop(Sink& sink) {
-    MDB_txn* txn;
-    MDB_cursor* cur;
-    check(mdb_txn_begin(env_, nullptr, 0, &txn), "txn_begin");
-    int rc = mdb_cursor_open(txn, dbi_, &cur);
-    if (rc != MDB_SUCCESS) mdb_txn_abort(txn);
-    check(rc, "cursor_open");
+    Cursor c(*this, Cursor::kWrite);
     MDB_val mk, mv;
-    rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST);
+    int rc = mdb_cursor_get(c.cur, &mk, &mv, MDB_FIRST);
     if (rc == MDB_NOTFOUND) {
-      mdb_cursor_close(cur);
-      mdb_txn_abort(txn);
       sink.pop_empty();
       return;
     }
+    check(rc, "pop");
     char key[256];
     std::size_t klen = mk.mv_size < sizeof key ? mk.mv_size : sizeof key;
     std::size_t vlen = mv.mv_size;
-    if (rc == MDB_SUCCESS) {
-      std::memcpy(key, mk.mv_data, klen);
-      rc = mdb_cursor_del(cur, 0);
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_SUCCESS) mdb_txn_abort(txn);
-    check(rc, "pop");
-    check(mdb_txn_commit(txn), "commit");
+    std::memcpy(key, mk.mv_data, klen);
+    check(mdb_cursor_del(c.cur, 0), "pop");
+    c.commit();
     sink.popped_one(key, klen, vlen);
   }
 
@@ -238,12 +365,14 @@ class Lmdb {
   MDB_env* env_ = nullptr;
   MDB_dbi dbi_ = 0;
   MDB_txn* rtxn_ = nullptr;
+  std::mt19937_64 rng_{cfg_.seed};
+  std::string popped_value_;  // pop_random's copy of the value
 };
 
 }  // namespace
 
 int run_lmdb(const Config& cfg) {
-  return run_bench<Lmdb>(cfg);
+  return cfg.mix == Mix::prefix ? run_prefix<Lmdb>(cfg) : run_bench<Lmdb>(cfg);
 }
 
 }  // namespace shmkv_bench

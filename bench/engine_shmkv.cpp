@@ -7,14 +7,15 @@
 // copy), set = Store::set, incr = Store::increment_by(key, 1), pop = Store::pop_random() (no
 // prefix: in the pop mix the store holds only the N keys). Engine shmkv-batch is the same store
 // with each batch's consecutive gets sent as one get_many (the batched-read API), like
-// redis-pipe for Redis.
+// redis-pipe for Redis. Mix prefix (prefix.hpp): put = set, erase = del, and random_key, count,
+// pop_random, list and scan are the Store calls of the same names.
 #include <unistd.h>
 
 #include <cinttypes>
 #include <optional>
 #include <shmkv/shmkv.hpp>
 
-#include "harness_impl.hpp"
+#include "prefix.hpp"
 
 namespace shmkv_bench {
 namespace {
@@ -137,6 +138,25 @@ class Shmkv {
     if (batch_gets_) flush_gets(sink);
   }
 
+  // --- mix prefix ---
+  void put(std::string_view key, std::string_view value) { store_->set(key, value); }
+  bool erase(std::string_view key) { return store_->del(key); }
+  std::optional<std::string> random_key(std::string_view prefix) {
+    return store_->random_key(prefix);
+  }
+  std::uint64_t count(std::string_view prefix) { return store_->count(prefix); }
+  std::optional<std::string> pop_random(std::string_view prefix) {
+    std::optional<shmkv::Entry> e = store_->pop_random(prefix);
+    if (!e) return std::nullopt;
+    return std::move(e->key);
+  }
+  void list(std::string_view prefix, std::size_t limit, Page& out) {
+    to_page(store_->list(shmkv::ListOptions{std::string(prefix), limit}), out);
+  }
+  void scan(std::string_view cursor, std::size_t limit, Page& out) {
+    to_page(store_->scan(shmkv::ScanOptions{"", limit, std::string(cursor)}).entries, out);
+  }
+
   std::int64_t read_counter(const std::string& key) {
     std::optional<std::string> v = store_->get(key);
     std::int64_t n = 0;
@@ -158,6 +178,11 @@ class Shmkv {
   }
 
  private:
+  static void to_page(std::vector<shmkv::Entry>&& entries, Page& out) {
+    out.clear();
+    for (shmkv::Entry& e : entries) out.push_back({std::move(e.key), std::move(e.value)});
+  }
+
   const Config& cfg_;
   std::string name_;
   std::optional<shmkv::Store> store_;
@@ -170,7 +195,7 @@ class Shmkv {
 }  // namespace
 
 int run_shmkv(const Config& cfg) {
-  return run_bench<Shmkv>(cfg);
+  return cfg.mix == Mix::prefix ? run_prefix<Shmkv>(cfg) : run_bench<Shmkv>(cfg);
 }
 
 }  // namespace shmkv_bench

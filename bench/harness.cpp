@@ -247,7 +247,7 @@ std::string Dataset::counter_name(int c) {
 }
 
 Dataset make_dataset(const Config& cfg) {
-  return Dataset{cfg.keys, cfg.value_size, cfg.seed, cfg.mix != Mix::pop};
+  return Dataset{cfg.keys, cfg.value_size, cfg.seed, cfg.mix != Mix::pop && cfg.mix != Mix::prefix};
 }
 
 std::uint64_t warmup_ops(const Config& cfg) {
@@ -544,8 +544,11 @@ void usage(FILE* out) {
       "  --keys N           preloaded keys (default 100000; suffixes k, M)\n"
       "  --value-size B     value bytes (default 100)\n"
       "  --ops N            timed ops per worker (default 1M)\n"
-      "  --mix M            get | 90-10 | 50-50 | set | incr | pop (default get)\n"
-      "  --seconds S        run each worker for S seconds instead of --ops\n"
+      "  --mix M            get | 90-10 | 50-50 | set | incr | pop | prefix (default get);\n"
+      "                     prefix: one process times the prefix and ordered operations of\n"
+      "                     issue 14 (engines shmkv, redis, lmdb; see bench/prefix.hpp)\n"
+      "  --seconds S        run each worker for S seconds instead of --ops (prefix: each\n"
+      "                     operation for S seconds, default 0.3, 3 to 20000 calls)\n"
       "  --pipeline P       redis-pipe depth (default 32)\n"
       "  --shards N         shmkv: Options::shards (0 = library default); boost-map: maps (64)\n"
       "  --home-block-bytes B  shmkv: Options::home_block_bytes (default: the record size,\n"
@@ -648,8 +651,16 @@ Config parse_args(int argc, char** argv) {
     c.mix = Mix::incr;
   else if (c.mix_name == "pop")
     c.mix = Mix::pop;
+  else if (c.mix_name == "prefix")
+    c.mix = Mix::prefix;
   else
-    die("unknown mix " + c.mix_name + " (get, 90-10, 50-50, set, incr, pop)");
+    die("unknown mix " + c.mix_name + " (get, 90-10, 50-50, set, incr, pop, prefix)");
+  if (c.mix == Mix::prefix) {
+    if (c.engine != "shmkv" && c.engine != "redis" && c.engine != "lmdb")
+      die("mix prefix runs on engines shmkv, redis and lmdb, not " + c.engine +
+          " (boost-map keeps no key order)");
+    if (c.seconds <= 0) c.seconds = 0.3;
+  }
   if (c.workers < 1 || c.workers > 256) die("--workers must be 1..256");
   if (c.keys < 1 || c.keys > 999999999999ull || c.keys > 0xffffffffull)
     die("--keys must be 1..4294967295");

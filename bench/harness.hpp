@@ -21,7 +21,8 @@
 //   std::string final_check();                 // parent: engine's own check ("" = ok)
 //   ~E();                                      // parent: remove the store / stop the server
 // The parent object is copied into each child by fork(); children leave with _exit(), so only
-// the parent ever runs the destructor.
+// the parent ever runs the destructor. Mix prefix is different: one process times the ordered
+// and prefix operations one call at a time, through more engine calls (prefix.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -36,7 +37,7 @@
 
 namespace shmkv_bench {
 
-enum class Mix { get, r90, r50, incr, pop, set };
+enum class Mix { get, r90, r50, incr, pop, set, prefix };
 
 struct Config {
   std::string engine = "shmkv";
@@ -47,7 +48,7 @@ struct Config {
   std::uint64_t warmup = ~0ull;  // per worker; ~0 = min(ops, 100000)
   Mix mix = Mix::get;
   std::string mix_name = "get";
-  double seconds = 0;                  // > 0: run for this long instead of ops
+  double seconds = 0;                  // > 0: run for this long instead of ops (prefix: per op)
   std::uint32_t pipeline = 32;         // redis-pipe depth
   std::uint32_t shards = 0;            // shmkv: 0 = library default; boost-map: 0 = 64
   std::int64_t home_block_bytes = -1;  // shmkv: -1 = the workload's record size if <= 512, else 0
@@ -99,8 +100,8 @@ struct Dataset {
   std::uint64_t keys;
   std::uint32_t value_size;
   std::uint64_t seed;
-  bool counters;                               // false for mix pop: the store holds only the N keys
-  void key(std::uint64_t i, char* out) const;  // 16 bytes
+  bool counters;  // false for mixes pop and prefix: the store holds only the N keys
+  void key(std::uint64_t i, char* out) const;    // 16 bytes
   void value(std::uint64_t i, char* out) const;  // value_size bytes
   static std::string counter_name(int c);        // "ctr:0000000000cc"
 };

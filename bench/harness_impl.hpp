@@ -98,6 +98,8 @@ class OpGen {
       case Mix::pop:
         op.kind = OpKind::pop;
         return;
+      case Mix::prefix:
+        die("mix prefix has no op stream (prefix.hpp)");
     }
   }
   static constexpr std::size_t kPool = 64 * 1024;
