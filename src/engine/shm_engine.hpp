@@ -51,14 +51,17 @@ class ShmEngine final : public Engine {
   void SetMany(const std::vector<std::pair<std::string, std::string>>& pairs,
                std::chrono::milliseconds ttl) override;
   std::size_t DeleteMany(const std::vector<std::string>& keys) override;
-  DeletePrefixResult DeletePrefix(std::string_view prefix, std::size_t limit) override;
+  DeletePrefixResult DeleteRange(const KeyRange& range, std::size_t limit) override;
   std::vector<Entry> List(const ListOptions& options) override;
+  std::vector<std::string> ListKeys(const ListOptions& options) override;
   ScanPage Scan(const ScanOptions& options) override;
-  std::size_t Count(std::string_view prefix) override;
+  KeyScanPage ScanKeys(const ScanOptions& options) override;
+  std::size_t Count(const KeyRange& range) override;
   std::optional<std::string> RandomKey(std::string_view prefix) override;
   std::vector<std::string> RandomKeys(std::size_t count, std::string_view prefix,
                                       bool unique) override;
   std::optional<Entry> PopRandom(std::string_view prefix) override;
+  std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) override;
   std::size_t Size() override;
   void Clear() override;
   Info GetInfo() override;
@@ -206,9 +209,5 @@ std::unique_ptr<Engine> OpenShmEngine(const Options& options);
 
 // A per-thread generator, reseeded after fork() so children draw different numbers.
 std::uint64_t RandomU64();
-
-inline bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
 
 }  // namespace shmkv::detail
