@@ -275,11 +275,9 @@ class Store:
     @staticmethod
     def _range(prefix, from_, to):
         """The shmkv_range of a prefix and the bounds [from_, to) (b"" = no such bound)."""
-        r = _capi.Range()
-        r.prefix, r.from_, r.to = (_as_bytes(prefix, "prefix"), _as_bytes(from_, "from_"),
-                                   _as_bytes(to, "to"))
-        r.prefix_len, r.from_len, r.to_len = len(r.prefix), len(r.from_), len(r.to)
-        return r
+        p, f, t = _as_bytes(prefix, "prefix"), _as_bytes(from_, "from_"), _as_bytes(to, "to")
+        # Lengths from the bytes themselves: reading a c_char_p field back stops at a NUL byte.
+        return _capi.Range(p, len(p), f, len(f), t, len(t))
 
     def _out(self, b):
         return b.decode("utf-8") if self._text else b

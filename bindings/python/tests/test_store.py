@@ -162,6 +162,8 @@ def test_ranges_on_list_scan_count_and_delete_range(store):
     assert store.list("b", from_="a", to="b:2") == [(b"b:1", b"v")]
     assert store.list_keys(to=b"\x01") == [b"\x00z"]
     assert store.list_keys(from_=b"\xff") == [b"\xffz"]
+    assert store.list_keys(from_=b"\x00z\x00") == store.list_keys()[1:]  # a NUL inside a bound
+    assert store.count(b"\x00", to=b"\x00z\x00") == 1
     assert store.count(from_="a:2", to="c") == 4 and store.count("a", to="a:3") == 2
     assert store.count(from_="b", to="b") == 0
     keys, cursor = [], b""
