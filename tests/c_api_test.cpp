@@ -530,7 +530,187 @@ TEST_CASE("c_api: read-only handles refuse mutations") {
   CHECK(LastError().find(g.name()) != std::string::npos);
   CHECK(shmkv_incr(r, "n", 1, 1, nullptr) == SHMKV_EREAD_ONLY);
   CHECK(shmkv_pop_random(r, "", 0, nullptr, nullptr, nullptr, nullptr) == SHMKV_EREAD_ONLY);
+  CHECK(shmkv_pop_random_many(r, "", 0, 1, nullptr, nullptr) == SHMKV_EREAD_ONLY);
+  const shmkv_range prefix_only{"k", 1, nullptr, 0, nullptr, 0};
+  CHECK(shmkv_delete_range(r, &prefix_only, 0, nullptr, nullptr) == SHMKV_EREAD_ONLY);
   CHECK(Get(w, "k") == "v");
+}
+
+namespace {
+
+std::vector<std::string> g_keys_seen;  // CollectKey's output (tests run one at a time)
+
+int CollectKey(void*, const void* key, size_t key_len) {
+  g_keys_seen.emplace_back(static_cast<const char*>(key), key_len);
+  return 0;
+}
+
+shmkv_range Range(std::string_view prefix, std::string_view from, std::string_view to) {
+  return shmkv_range{prefix.data(), prefix.size(), from.data(), from.size(), to.data(), to.size()};
+}
+
+// Records of a *_buf call or of shmkv_pop_random_many: (key, value) pairs, or keys alone (the
+// value empty) when keys_only.
+std::vector<std::pair<std::string, std::string>> ParseRecords(const void* buf, std::size_t used,
+                                                              std::size_t count, bool keys_only) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto* p = static_cast<const char*>(buf);
+  std::size_t off = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint32_t kl = 0, vl = 0;
+    std::memcpy(&kl, p + off, 4);
+    off += 4;
+    if (!keys_only) {
+      std::memcpy(&vl, p + off, 4);
+      off += 4;
+    }
+    out.emplace_back(std::string(p + off, kl), std::string(p + off + kl, vl));
+    off += kl + vl;
+  }
+  CHECK(off == used);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("c_api: ranges on list, scan, scan_buf, count and delete_range; keys-only reads") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (const char* k : {"a:1", "a:2", "a:3", "b:1", "b:2", "c"}) Set(s, k, std::string("v") + k);
+  const shmkv_range range = Range("", "a:2", "b:2");  // a:2, a:3, b:1
+
+  SECTION("list_range and list_keys") {
+    Collected c;
+    std::size_t n = 0;
+    CHECK(shmkv_list_range(s, &range, 0, Collect, &c, &n) == 0);
+    CHECK(n == 3);
+    REQUIRE(c.entries.size() == 3);
+    CHECK(c.entries[0] == std::pair<std::string, std::string>("a:2", "va:2"));
+    CHECK(c.entries[2].first == "b:1");
+    g_keys_seen.clear();
+    CHECK(shmkv_list_keys(s, &range, 2, CollectKey, nullptr, &n) == 0);
+    CHECK(n == 2);
+    CHECK(g_keys_seen == std::vector<std::string>{"a:2", "a:3"});
+    const shmkv_range with_prefix = Range("b", "a", "b:2");
+    g_keys_seen.clear();
+    CHECK(shmkv_list_keys(s, &with_prefix, 0, CollectKey, nullptr, &n) == 0);
+    CHECK(g_keys_seen == std::vector<std::string>{"b:1"});
+    g_keys_seen.clear();
+    CHECK(shmkv_list_keys(s, nullptr, 0, CollectKey, nullptr, &n) == 0);  // NULL = every key
+    CHECK(n == 6);
+    CHECK(shmkv_list_keys(s, &range, 0, nullptr, nullptr, &n) == SHMKV_EINVALID_ARGUMENT);
+  }
+  SECTION("an inverted range fails naming both bounds; a NULL bound with a length fails") {
+    const shmkv_range inverted = Range("", "b", "a\xff");
+    Collected c;
+    CHECK(shmkv_list_range(s, &inverted, 0, Collect, &c, nullptr) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(LastError().find("to 'a\\xff' is below from 'b'") != std::string::npos);
+    std::uint64_t n = 0, deleted = 0;
+    CHECK(shmkv_count_range(s, &inverted, &n) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(shmkv_delete_range(s, &inverted, 0, &deleted, nullptr) == SHMKV_EINVALID_ARGUMENT);
+    shmkv_range null_from = Range("", "", "");
+    null_from.from = nullptr;
+    null_from.from_len = 3;
+    CHECK(shmkv_count_range(s, &null_from, &n) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(LastError() == "from pointer is NULL but its length is 3");
+    CHECK(shmkv_size(s, &n) == 0);
+    CHECK(n == 6);
+  }
+  SECTION("scan_range and scan_keys page with a cursor until done") {
+    std::vector<std::string> keys;
+    std::string cursor;
+    int done = 0, pages = 0;
+    while (!done) {
+      char next[64];
+      std::size_t next_len = 0;
+      g_keys_seen.clear();
+      REQUIRE(shmkv_scan_keys(s, &range, cursor.data(), cursor.size(), 2, CollectKey, nullptr, next,
+                              sizeof next, &next_len, &done) == 0);
+      Collected c;
+      int entries_done = 0;
+      REQUIRE(shmkv_scan_range(s, &range, cursor.data(), cursor.size(), 2, Collect, &c, nullptr, 0,
+                               nullptr, &entries_done) == 0);
+      CHECK(entries_done == done);
+      REQUIRE(c.entries.size() == g_keys_seen.size());
+      for (std::size_t i = 0; i < c.entries.size(); ++i)
+        CHECK(c.entries[i].first == g_keys_seen[i]);
+      keys.insert(keys.end(), g_keys_seen.begin(), g_keys_seen.end());
+      cursor.assign(next, next_len);
+      ++pages;
+    }
+    CHECK(pages == 2);
+    CHECK(keys == std::vector<std::string>{"a:2", "a:3", "b:1"});
+  }
+  SECTION("scan_buf_range and scan_keys_buf") {
+    std::vector<unsigned char> buf(64);
+    std::size_t used = 0, count = 0;
+    int done = 0;
+    REQUIRE(shmkv_scan_buf_range(s, &range, nullptr, 0, 0, buf.data(), buf.size(), &used, &count,
+                                 &done) == 0);
+    auto entries = ParseRecords(buf.data(), used, count, false);
+    REQUIRE(entries.size() == 3);
+    CHECK(entries[1] == std::pair<std::string, std::string>("a:3", "va:3"));
+    CHECK(done == 1);
+    REQUIRE(shmkv_scan_keys_buf(s, &range, "a:2", 3, 0, buf.data(), buf.size(), &used, &count,
+                                &done) == 0);
+    auto keys = ParseRecords(buf.data(), used, count, true);
+    REQUIRE(keys.size() == 2);
+    CHECK(keys[0].first == "a:3");
+    CHECK(keys[1].first == "b:1");
+    CHECK(used == 2 * (4 + 3));
+    CHECK(done == 1);
+    CHECK(shmkv_scan_keys_buf(s, &range, nullptr, 0, 0, buf.data(), 5, &used, &count, &done) ==
+          SHMKV_ETOOSMALL);
+    CHECK(used == 4 + 3);
+  }
+  SECTION("count_range and delete_range with a limit") {
+    std::uint64_t n = 0, deleted = 0;
+    int done = -1;
+    CHECK(shmkv_count_range(s, &range, &n) == 0);
+    CHECK(n == 3);
+    CHECK(shmkv_delete_range(s, &range, 2, &deleted, &done) == 0);
+    CHECK(deleted == 2);
+    CHECK(done == 0);
+    CHECK(shmkv_delete_range(s, &range, 0, &deleted, &done) == 0);
+    CHECK(deleted == 1);
+    CHECK(done == 1);
+    CHECK(shmkv_count_range(s, nullptr, &n) == 0);
+    CHECK(n == 3);
+    CHECK(shmkv_delete_range(s, nullptr, 0, &deleted, &done) == SHMKV_EINVALID_ARGUMENT);
+    const shmkv_range all = Range("", "", "");
+    CHECK(shmkv_delete_range(s, &all, 0, &deleted, &done) == SHMKV_EINVALID_ARGUMENT);
+    CHECK(shmkv_size(s, &n) == 0);
+    CHECK(n == 3);
+  }
+}
+
+TEST_CASE("c_api: pop_random_many returns distinct popped entries in one malloc'ed block") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (int i = 0; i < 10; ++i) Set(s, "job:" + std::to_string(i), "p" + std::to_string(i));
+  Set(s, "other", "x");
+  void* block = nullptr;
+  std::size_t bytes = 0;
+  REQUIRE(shmkv_pop_random_many(s, "job:", 4, 6, &block, &bytes) == 6);
+  REQUIRE(block != nullptr);
+  auto popped = ParseRecords(block, bytes, 6, false);
+  shmkv_free(block);
+  std::set<std::string> keys;
+  for (const auto& [k, v] : popped) {
+    CHECK(k.substr(0, 4) == "job:");
+    CHECK(v == "p" + k.substr(4));
+    CHECK(Get(s, k) == "<absent>");
+    keys.insert(k);
+  }
+  CHECK(keys.size() == 6);
+  CHECK(shmkv_pop_random_many(s, "job:", 4, 100, nullptr, &bytes) == 4);  // discarded
+  CHECK(shmkv_pop_random_many(s, "job:", 4, 100, &block, &bytes) == 0);
+  CHECK(block == nullptr);
+  CHECK(bytes == 0);
+  CHECK(shmkv_pop_random_many(s, "", 0, 0, &block, &bytes) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("n is 0") != std::string::npos);
+  CHECK(shmkv_pop_random_many(s, "", 0, 1000001, &block, &bytes) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "other") == "x");
 }
 
 TEST_CASE("c_api: no C++ exception crosses the API (a throwing callback)") {

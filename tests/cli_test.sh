@@ -125,6 +125,48 @@ rc=$?
 [ "$("$cli" --name "$S" mdel a b zz)" = 2 ] || fail "mdel a b zz does not report 2"
 [ "$("$cli" --name "$S" size)" = 1 ] || fail "size after mdel is not 1"
 
+# --- issue 14: ranges (--from/--to) on list, scan and count, delete-range, --keys-only,
+# pop-random-many.
+new_store range
+"$cli" --name "$S" mset a:1 1 a:2 2 a:3 3 b:1 4 b:2 5 c 6 || fail "mset for ranges"
+out=$("$cli" --name "$S" list --from a:2 --to b:2)
+[ "$out" = $'a:2\t2\na:3\t3\nb:1\t4' ] || fail "list --from a:2 --to b:2: got '$out'"
+out=$("$cli" --name "$S" list --prefix b --from a --to b:2 --keys-only)
+[ "$out" = 'b:1' ] || fail "list --prefix b --from a --to b:2 --keys-only: got '$out'"
+out=$("$cli" --name "$S" list --from b --keys-only --json)
+[ "$out" = '[{"key":"b:1"},{"key":"b:2"},{"key":"c"}]' ] || fail "list --keys-only --json: got '$out'"
+[ "$("$cli" --name "$S" count --from a:2 --to c)" = 4 ] || fail "count --from a:2 --to c"
+[ "$("$cli" --name "$S" count --prefix a --to a:3)" = 2 ] || fail "count --prefix a --to a:3"
+out=$("$cli" --name "$S" scan --from a:2 --to c --limit 2 --keys-only --json)
+[ "$out" = '{"keys":[{"key":"a:2"},{"key":"a:3"}],"cursor":"a:3","done":false}' ] ||
+  fail "scan --keys-only --json page 1: got '$out'"
+out=$("$cli" --name "$S" scan --from a:2 --to c --limit 2 --cursor a:3 --json)
+[ "$out" = '{"entries":[{"key":"b:1","value":"4"},{"key":"b:2","value":"5"}],"cursor":"b:2","done":true}' ] ||
+  fail "scan --json page 2: got '$out'"
+"$cli" --name "$S" list --from b --to a 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q "invalid_argument: list range is inverted: to 'a' is below from 'b'" "$tmp/err" ||
+  fail "list --from b --to a: exit $rc, $(cat "$tmp/err")"
+"$cli" --name "$S" delete-range 2>/dev/null
+[ $? = 2 ] || fail "delete-range without --prefix, --from or --to is not a usage error"
+out=$("$cli" --name "$S" delete-range --from a:2 --to b:2 --limit 2 2>"$tmp/err")
+[ "$out" = 2 ] && grep -q 'keys in the range remain' "$tmp/err" ||
+  fail "delete-range --limit 2: got '$out', $(cat "$tmp/err")"
+[ "$("$cli" --name "$S" delete-range --from a:2 --to b:2)" = 1 ] || fail "delete-range of the rest"
+[ "$("$cli" --name "$S" list --keys-only | tr '\n' ' ')" = "a:1 b:2 c " ] ||
+  fail "keys after delete-range: $("$cli" --name "$S" list --keys-only | tr '\n' ' ')"
+"$cli" --name "$S" mset j:1 x j:2 y j:3 z || fail "mset j:*"
+out=$("$cli" --name "$S" pop-random-many 2 --prefix j: | cut -f1 | sort -u | wc -l)
+[ "$out" = 2 ] || fail "pop-random-many 2 did not print 2 distinct entries ($out)"
+out=$("$cli" --name "$S" pop-random-many 5 --prefix j: --json)
+case $out in '[{"key":"j:'?'","value":"'?'"}]') ;; *) fail "pop-random-many --json of the last j: key: got '$out'" ;; esac
+"$cli" --name "$S" pop-random-many 5 --prefix j: 2>/dev/null
+[ $? = 1 ] || fail "pop-random-many with no key left does not exit 1"
+"$cli" --name "$S" pop-random-many 0 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q 'pop_random_many n is 0' "$tmp/err" || fail "pop-random-many 0: exit $rc, $(cat "$tmp/err")"
+[ "$("$cli" --name "$S" size)" = 3 ] || fail "size after the range checks is not 3"
+
 if [ "$failures" -ne 0 ]; then
   echo "cli_test: $failures failure(s)"
   exit 1

@@ -7,9 +7,10 @@
 // attach_only), runs one library call and prints the result. The store name comes from --name,
 // else $SHMKV_NAME, else "default". `shmkv --help` lists the commands.
 //
-// Output: values and keys are printed as-is in text mode (list/scan/pop-random print
-// KEY<TAB>VALUE lines). --json output follows export --jsonl's convention for bytes
-// (shmkv/json_field.hpp, one encoder): a key or value that is valid UTF-8 is a JSON string
+// Output: values and keys are printed as-is in text mode (list/scan/pop-random/pop-random-many
+// print KEY<TAB>VALUE lines; list and scan with --keys-only print KEY lines). --json output follows
+// export --jsonl's convention for bytes (shmkv/json_field.hpp, one encoder): a key or value that is
+// valid UTF-8 is a JSON string
 // ("key", "value"), any other is base64 ("key_base64", "value_base64"), so no two keys print
 // alike. Status notes go to stderr, data to stdout.
 //
@@ -132,6 +133,24 @@ std::string EntriesJson(const std::vector<shmkv::Entry>& entries) {
     o += EntryJson(entries[i]);
   }
   return o + "]";
+}
+
+// Keys alone (random-keys, --keys-only): [{"key":..},...], each key in the bytes convention.
+std::string KeysJson(const std::vector<std::string>& keys) {
+  std::string o = "[";
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i) o += ',';
+    o += "{" + BytesField("key", keys[i]) + "}";
+  }
+  return o + "]";
+}
+
+// A scan page: {"entries"|"keys":[...],"cursor"..,"done":..}; the cursor is the last key
+// returned, bytes in the same convention.
+std::string PageJson(std::string_view items_name, const std::string& items_json,
+                     const std::string& cursor, bool done) {
+  return "{\"" + std::string(items_name) + "\":" + items_json + "," + BytesField("cursor", cursor) +
+         ",\"done\":" + (done ? "true" : "false") + "}";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +328,15 @@ struct Invocation {
     return v ? *v : std::string(dflt);
   }
   std::size_t Limit() const { return Has("limit") ? ParseCount("--limit", *Opt("limit")) : 0; }
+  // --prefix, --from and --to as the range of a ListOptions, ScanOptions or KeyRange.
+  template <typename Range>
+  Range RangeOptions() const {
+    Range r;
+    r.prefix = OptOr("prefix", "");
+    r.from = OptOr("from", "");
+    r.to = OptOr("to", "");
+    return r;
+  }
 
   // Opens the store for the command's access kind. Called after all arguments are parsed, so
   // usage errors are reported before any store error.
@@ -622,9 +650,17 @@ int RunTtl(Invocation& in) {
 }
 
 int RunList(Invocation& in) {
-  shmkv::ListOptions o;
-  o.prefix = in.OptOr("prefix", "");
+  auto o = in.RangeOptions<shmkv::ListOptions>();
   o.limit = in.Limit();
+  if (in.Has("keys-only")) {
+    auto keys = in.Open().list_keys(o);
+    if (in.Has("json")) {
+      OutLine(KeysJson(keys));
+    } else {
+      for (const auto& k : keys) OutLine(k);
+    }
+    return kExitOk;
+  }
   auto entries = in.Open().list(o);
   if (in.Has("json")) {
     OutLine(EntriesJson(entries));
@@ -634,29 +670,41 @@ int RunList(Invocation& in) {
   return kExitOk;
 }
 
+// Text mode's note after a scan page, on stderr.
+void NoteScanEnd(const std::string& cursor, bool done) {
+  if (done) {
+    Err("(done: no more keys)");
+  } else {
+    Err("next cursor: " + cursor + "  (continue with --cursor '" + cursor + "')");
+  }
+}
+
 int RunScan(Invocation& in) {
-  shmkv::ScanOptions o;
-  o.prefix = in.OptOr("prefix", "");
+  auto o = in.RangeOptions<shmkv::ScanOptions>();
   o.limit = in.Limit();
   o.cursor = in.OptOr("cursor", "");
+  if (in.Has("keys-only")) {
+    auto page = in.Open().scan_keys(o);
+    if (in.Has("json")) {
+      OutLine(PageJson("keys", KeysJson(page.keys), page.cursor, page.done));
+    } else {
+      for (const auto& k : page.keys) OutLine(k);
+      NoteScanEnd(page.cursor, page.done);
+    }
+    return kExitOk;
+  }
   auto page = in.Open().scan(o);
   if (in.Has("json")) {
-    // The cursor is the last key returned: bytes, in the same convention.
-    OutLine("{\"entries\":" + EntriesJson(page.entries) + "," + BytesField("cursor", page.cursor) +
-            ",\"done\":" + (page.done ? "true" : "false") + "}");
+    OutLine(PageJson("entries", EntriesJson(page.entries), page.cursor, page.done));
   } else {
     for (const auto& e : page.entries) OutLine(e.key + '\t' + e.value);
-    if (page.done) {
-      Err("(done: no more keys)");
-    } else {
-      Err("next cursor: " + page.cursor + "  (continue with --cursor '" + page.cursor + "')");
-    }
+    NoteScanEnd(page.cursor, page.done);
   }
   return kExitOk;
 }
 
 int RunCount(Invocation& in) {
-  OutLine(std::to_string(in.Open().count(in.OptOr("prefix", ""))));
+  OutLine(std::to_string(in.Open().count(in.RangeOptions<shmkv::KeyRange>())));
   return kExitOk;
 }
 
@@ -674,12 +722,37 @@ int RunPopRandom(Invocation& in) {
   return kExitOk;
 }
 
+// pop-random-many N: up to N entries, as KEY<TAB>VALUE lines or one JSON array (exit 1 if none).
+int RunPopRandomMany(Invocation& in) {
+  const std::size_t n = ParseCount("N", in.pos[0]);
+  auto entries = in.Open().pop_random_many(in.OptOr("prefix", ""), n);
+  if (in.Has("json")) {
+    OutLine(EntriesJson(entries));
+  } else {
+    for (const auto& e : entries) OutLine(e.key + '\t' + e.value);
+  }
+  if (entries.empty()) return Note(in, "no key matches", kExitFalse);
+  return kExitOk;
+}
+
+// Prints how many keys a delete-prefix or delete-range deleted, and a note when some remain.
+int ReportDeleted(Invocation& in, const shmkv::DeletePrefixResult& r, std::string_view which) {
+  OutLine(std::to_string(r.deleted));
+  if (!r.done) Note(in, "limit reached: keys " + std::string(which) + " remain", kExitOk);
+  return kExitOk;
+}
+
 int RunDeletePrefix(Invocation& in) {
   std::size_t limit = in.Limit();
-  auto r = in.Open().delete_prefix(in.pos[0], limit);
-  OutLine(std::to_string(r.deleted));
-  if (!r.done) Note(in, "limit reached: keys with this prefix remain", kExitOk);
-  return kExitOk;
+  return ReportDeleted(in, in.Open().delete_prefix(in.pos[0], limit), "with this prefix");
+}
+
+int RunDeleteRange(Invocation& in) {
+  std::size_t limit = in.Limit();
+  auto range = in.RangeOptions<shmkv::KeyRange>();
+  if (range.prefix.empty() && range.from.empty() && range.to.empty())
+    throw UsageError("give at least one of --prefix, --from, --to (clear deletes every key)");
+  return ReportDeleted(in, in.Open().delete_range(range, limit), "in the range");
 }
 
 // mget KEY...: one line per key, in argument order: the value, or nothing found (exit 1 if any
@@ -730,12 +803,7 @@ int RunRandomKeys(Invocation& in) {
   const std::size_t count = ParseCount("COUNT", in.pos[0]);
   auto keys = in.Open().random_keys(count, in.OptOr("prefix", ""), in.Has("unique"));
   if (in.Has("json")) {
-    std::string json = "[";
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (i) json += ',';
-      json += "{" + BytesField("key", keys[i]) + "}";
-    }
-    OutLine(json + "]");
+    OutLine(KeysJson(keys));
   } else {
     for (const auto& k : keys) OutLine(k);
   }
@@ -1087,26 +1155,38 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunTtl},
       {"list",
-       "[--prefix P] [--limit N] [--json]",
-       "print entries in key order (KEY<TAB>VALUE)",
+       "[--prefix P] [--from A] [--to B] [--limit N] [--keys-only] [--json]",
+       "print entries in key order (KEY<TAB>VALUE), those with the prefix and in [A, B) when "
+       "given; --keys-only: keys alone, values not read",
        Access::read,
-       {{"prefix", true}, {"limit", true}, {"json", false}},
+       {{"prefix", true},
+        {"from", true},
+        {"to", true},
+        {"limit", true},
+        {"keys-only", false},
+        {"json", false}},
        {},
        {},
        RunList},
       {"scan",
-       "[--prefix P] [--limit N] [--cursor C] [--json]",
-       "print one page of entries and the cursor for the next page",
+       "[--prefix P] [--from A] [--to B] [--limit N] [--cursor C] [--keys-only] [--json]",
+       "print one page of entries (as list) and the cursor for the next page",
        Access::read,
-       {{"prefix", true}, {"limit", true}, {"cursor", true}, {"json", false}},
+       {{"prefix", true},
+        {"from", true},
+        {"to", true},
+        {"limit", true},
+        {"cursor", true},
+        {"keys-only", false},
+        {"json", false}},
        {},
        {},
        RunScan},
       {"count",
-       "[--prefix P]",
-       "print the number of live keys with the prefix",
+       "[--prefix P] [--from A] [--to B]",
+       "print the number of live keys with the prefix and in [A, B)",
        Access::read,
-       {{"prefix", true}},
+       {{"prefix", true}, {"from", true}, {"to", true}},
        {},
        {},
        RunCount},
@@ -1135,6 +1215,15 @@ const std::vector<CommandDef>& Commands() {
        {},
        {},
        RunPopRandom},
+      {"pop-random-many",
+       "N [--prefix P] [--json]",
+       "remove up to N random entries with the prefix (each atomically) and print them as "
+       "KEY<TAB>VALUE (exit 1 if none)",
+       Access::write,
+       {{"prefix", true}, {"json", false}},
+       {"N"},
+       {},
+       RunPopRandomMany},
       {"delete-prefix",
        "P [--limit N]",
        "delete keys starting with P; print how many",
@@ -1143,6 +1232,14 @@ const std::vector<CommandDef>& Commands() {
        {"P"},
        {},
        RunDeletePrefix},
+      {"delete-range",
+       "[--prefix P] [--from A] [--to B] [--limit N]",
+       "delete keys with the prefix and in [A, B) (at least one of the three); print how many",
+       Access::write,
+       {{"prefix", true}, {"from", true}, {"to", true}, {"limit", true}},
+       {},
+       {},
+       RunDeleteRange},
       {"size", "", "print the number of live keys", Access::read, {}, {}, {}, RunSize},
       {"clear", "", "delete every key", Access::write, {}, {}, {}, RunClear},
       {"info",

@@ -6,6 +6,7 @@
 --   local n = kv:incr("requests")
 --   local value, loaded = kv:get_or_set("order:42", "me")
 --   local token = kv:pop_random("token:")
+--   local page, cursor, done = kv:scan_keys("user:", 100, nil, "user:m", "user:t")
 --
 -- The library is loaded from $SHMKV_LIBRARY (a path to libshmkv.so), else as "shmkv" from the
 -- dynamic loader's path. Works in wrk scripts (wrk embeds LuaJIT): open one handle per wrk
@@ -16,6 +17,9 @@
 -- other hosts print them); shmkv.error_code(err) returns code, name from such a string. Wrong
 -- argument types are reported as shmkv.invalid_argument(-1) with Lua's "bad argument" wording.
 -- TTLs are seconds (numbers, fractions allowed); 0 or nil means no expiry.
+-- Ranges: list, list_keys, scan, scan_keys, count and delete_range take prefix, from and to
+-- (nil or "" = no such bound) and select the keys with the prefix that are >= from and < to; a
+-- non-empty to below from raises shmkv.invalid_argument naming both.
 local ffi = require "ffi"
 
 local M = {}
@@ -66,17 +70,28 @@ int shmkv_cad(shmkv_store*, const void* key, size_t key_len, const void* expecte
               size_t expected_len);
 int shmkv_expire(shmkv_store*, const void* key, size_t key_len, int64_t ttl_ms);
 int shmkv_ttl(shmkv_store*, const void* key, size_t key_len, int64_t* ttl_ms);
-int shmkv_scan_buf(shmkv_store*, const void* prefix, size_t prefix_len, const void* cursor,
-                   size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
-                   size_t* count, int* done);
-int shmkv_count(shmkv_store*, const void* prefix, size_t prefix_len, uint64_t* count);
+typedef struct shmkv_range {
+  const void* prefix; size_t prefix_len; const void* from; size_t from_len; const void* to;
+  size_t to_len;
+} shmkv_range;
+int shmkv_scan_buf_range(shmkv_store*, const shmkv_range* range, const void* cursor,
+                         size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                         size_t* count, int* done);
+int shmkv_scan_keys_buf(shmkv_store*, const shmkv_range* range, const void* cursor,
+                        size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                        size_t* count, int* done);
+int shmkv_count_range(shmkv_store*, const shmkv_range* range, uint64_t* count);
 int shmkv_delete_prefix(shmkv_store*, const void* prefix, size_t prefix_len, size_t limit,
                         uint64_t* deleted, int* done);
+int shmkv_delete_range(shmkv_store*, const shmkv_range* range, size_t limit, uint64_t* deleted,
+                       int* done);
 int shmkv_clear(shmkv_store*);
 int shmkv_random_key(shmkv_store*, const void* prefix, size_t prefix_len, void* buf, size_t cap,
                      size_t* len);
 int shmkv_pop_random(shmkv_store*, const void* prefix, size_t prefix_len, void** key,
                      size_t* key_len, void** value, size_t* value_len);
+int shmkv_pop_random_many(shmkv_store*, const void* prefix, size_t prefix_len, size_t n,
+                          void** entries, size_t* entries_len);
 int shmkv_info_get(shmkv_store*, shmkv_info* info, size_t info_size);
 int shmkv_stats_get(shmkv_store*, shmkv_stats* stats, size_t stats_size);
 int shmkv_size(shmkv_store*, uint64_t* count);
@@ -429,46 +444,90 @@ end
 
 local u32pair = ffi.new("uint32_t[2]")
 
--- One page: entries ({key=, value=} tables, byte order of keys), next cursor, done.
-function Store:scan(prefix, limit, cursor)
-  local h = handle(self, "scan")
-  prefix = prefix == nil and "" or str_arg(prefix, 1, "scan", "prefix")
-  limit = count_arg(limit, 2, "scan", "limit")
-  cursor = cursor == nil and "" or str_arg(cursor, 3, "scan", "cursor")
-  local entries = {}
-  while limit == 0 or #entries < limit do
-    local want = limit == 0 and 0 or limit - #entries
-    local rc = C.shmkv_scan_buf(h, prefix, #prefix, cursor, #cursor, want, buf, buf_cap,
-                                size_out, size_out2, int_out)
+-- The records of the C API's *_buf functions and of shmkv_pop_random_many at base + off: an
+-- entry (uint32 key_len, uint32 value_len, key, value) or a key (uint32 key_len, key). Each
+-- returns the item, its key and the offset of the next record.
+local function entry_record(base, off)
+  ffi.copy(u32pair, base + off, 8)
+  local kl, vl = u32pair[0], u32pair[1]
+  local k = ffi.string(base + off + 8, kl)
+  return {key = k, value = ffi.string(base + off + 8 + kl, vl)}, k, off + 8 + kl + vl
+end
+
+local function key_record(base, off)
+  ffi.copy(u32pair, base + off, 4)
+  local k = ffi.string(base + off + 4, u32pair[0])
+  return k, k, off + 4 + u32pair[0]
+end
+
+-- The shmkv_range of the arguments prefix, from, to (argument numbers n_prefix, n_from and
+-- n_from + 1), in a per-state scratch structure. It points into the strings: use it before
+-- the method that made it returns (which keeps them alive).
+local range_out = ffi.new("shmkv_range")
+local function range_arg(fname, prefix, from, to, n_prefix, n_from)
+  prefix = prefix == nil and "" or str_arg(prefix, n_prefix, fname, "prefix")
+  from = from == nil and "" or str_arg(from, n_from, fname, "from")
+  to = to == nil and "" or str_arg(to, n_from + 1, fname, "to")
+  range_out.prefix, range_out.prefix_len = prefix, #prefix
+  range_out.from, range_out.from_len = from, #from
+  range_out.to, range_out.to_len = to, #to
+  return range_out
+end
+
+-- One scan page through a *_buf function (c_scan_buf), its records read by `record`.
+local function scan_page(self, fname, c_scan_buf, record, prefix, limit, cursor, from, to)
+  local h = handle(self, fname)
+  local range = range_arg(fname, prefix, from, to, 1, 4)
+  limit = count_arg(limit, 2, fname, "limit")
+  cursor = cursor == nil and "" or str_arg(cursor, 3, fname, "cursor")
+  local items = {}
+  while limit == 0 or #items < limit do
+    local want = limit == 0 and 0 or limit - #items
+    local rc = c_scan_buf(h, range, cursor, #cursor, want, buf, buf_cap, size_out, size_out2,
+                          int_out)
     if rc == ETOOSMALL then
       grow(tonumber(size_out[0]))
     else
       check(rc)
-      local off, n = 0, tonumber(size_out2[0])
-      for _ = 1, n do
-        ffi.copy(u32pair, buf + off, 8)
-        local kl, vl = u32pair[0], u32pair[1]
-        local k = ffi.string(buf + off + 8, kl)
-        entries[#entries + 1] = {key = k, value = ffi.string(buf + off + 8 + kl, vl)}
-        off = off + 8 + kl + vl
-        cursor = k
+      local off = 0
+      for _ = 1, tonumber(size_out2[0]) do
+        items[#items + 1], cursor, off = record(buf, off)
       end
-      if int_out[0] == 1 then return entries, cursor, true end
+      if int_out[0] == 1 then return items, cursor, true end
     end
   end
-  return entries, cursor, false
+  return items, cursor, false
 end
 
--- Entries with the prefix (at most limit; 0/nil = all).
-function Store:list(prefix, limit)
-  local entries = self:scan(prefix, limit, nil)
+-- One page: entries ({key=, value=} tables, byte order of keys), next cursor, done; of the keys
+-- with the prefix in [from, to) (see Ranges above).
+function Store:scan(prefix, limit, cursor, from, to)
+  return scan_page(self, "scan", C.shmkv_scan_buf_range, entry_record, prefix, limit, cursor,
+                   from, to)
+end
+
+-- As scan, without the values: keys (strings), next cursor, done.
+function Store:scan_keys(prefix, limit, cursor, from, to)
+  return scan_page(self, "scan_keys", C.shmkv_scan_keys_buf, key_record, prefix, limit, cursor,
+                   from, to)
+end
+
+-- Entries with the prefix in [from, to) (at most limit; 0/nil = all).
+function Store:list(prefix, limit, from, to)
+  local entries = self:scan(prefix, limit, nil, from, to)
   return entries
 end
 
-function Store:count(prefix)
+-- The keys list would return, without the values.
+function Store:list_keys(prefix, limit, from, to)
+  local keys = self:scan_keys(prefix, limit, nil, from, to)
+  return keys
+end
+
+-- Live keys with the prefix in [from, to).
+function Store:count(prefix, from, to)
   local h = handle(self, "count")
-  prefix = prefix == nil and "" or str_arg(prefix, 1, "count", "prefix")
-  check(C.shmkv_count(h, prefix, #prefix, u64_out))
+  check(C.shmkv_count_range(h, range_arg("count", prefix, from, to, 1, 2), u64_out))
   return tonumber(u64_out[0])
 end
 
@@ -478,6 +537,16 @@ function Store:delete_prefix(prefix, limit)
   str_arg(prefix, 1, "delete_prefix", "prefix")
   limit = count_arg(limit, 2, "delete_prefix", "limit")
   check(C.shmkv_delete_prefix(h, prefix, #prefix, limit, u64_out, int_out))
+  return tonumber(u64_out[0]), int_out[0] == 1
+end
+
+-- Deletes up to limit (0/nil = all) keys with the prefix in [from, to): deleted, done. At least
+-- one of prefix, from and to must be given (clear() deletes every key).
+function Store:delete_range(prefix, limit, from, to)
+  local h = handle(self, "delete_range")
+  local range = range_arg("delete_range", prefix, from, to, 1, 3)
+  limit = count_arg(limit, 2, "delete_range", "limit")
+  check(C.shmkv_delete_range(h, range, limit, u64_out, int_out))
   return tonumber(u64_out[0]), int_out[0] == 1
 end
 
@@ -534,6 +603,19 @@ function Store:pop_random(prefix)
   end
   local key = take(ptr_out[0], size_out[0])
   return key, take(ptr_out2[0], size_out2[0])
+end
+
+-- Pops up to n (1..1,000,000) entries with the prefix as n pop_random calls would: an array of
+-- {key=, value=} tables (shorter when fewer match; empty when none).
+function Store:pop_random_many(prefix, n)
+  local h = handle(self, "pop_random_many")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "pop_random_many", "prefix")
+  n = count_arg(n, 2, "pop_random_many", "n")
+  local popped = check(C.shmkv_pop_random_many(h, prefix, #prefix, n, ptr_out, size_out))
+  local entries, block, off, _ = {}, ffi.cast("const char*", ptr_out[0]), 0, nil
+  for i = 1, popped do entries[i], _, off = entry_record(block, off) end
+  C.shmkv_free(ptr_out[0])
+  return entries
 end
 
 function Store:info()

@@ -246,6 +246,61 @@ test("read-only and closed handles", function(s, name)
   raises("closed", function() ro:get("k") end, "is closed")
 end)
 
+test("ranges: list, list_keys, scan, scan_keys, count, delete_range", function(s)
+  for _, k in ipairs({"a:1", "a:2", "a:3", "b:1", "b:2", "c", "\0z", "\255z"}) do s:set(k, "v") end
+  local function keys_of(entries)
+    local out = {}
+    for i, e in ipairs(entries) do out[i] = e.key end
+    return table.concat(out, " ")
+  end
+  eq(keys_of(s:list(nil, nil, "a:2", "b:2")), "a:2 a:3 b:1")
+  eq(table.concat(s:list_keys(nil, nil, "a:2", "b:2"), " "), "a:2 a:3 b:1")
+  eq(table.concat(s:list_keys("b", nil, "a", "b:2"), " "), "b:1")
+  eq(table.concat(s:list_keys(nil, 2, "a:2"), " "), "a:2 a:3")
+  eq(s:list_keys(nil, nil, nil, "\1")[1], "\0z")
+  eq(s:list_keys(nil, nil, "\255")[1], "\255z")
+  eq(s:count(nil, "a:2", "c"), 4); eq(s:count("a", nil, "a:3"), 2); eq(s:count(nil, "b", "b"), 0)
+  local keys, cursor = {}, nil
+  while true do
+    local page, next_cursor, done = s:scan_keys(nil, 2, cursor, "a", "c")
+    local entries, entries_cursor, entries_done = s:scan(nil, 2, cursor, "a", "c")
+    eq(keys_of(entries), table.concat(page, " "))
+    eq(entries_cursor, next_cursor); eq(entries_done, done)
+    for _, k in ipairs(page) do keys[#keys + 1] = k end
+    if done then break end
+    cursor = next_cursor
+  end
+  eq(table.concat(keys, " "), "a:1 a:2 a:3 b:1 b:2")
+  raises("invalid_argument", function() s:list(nil, nil, "b", "a") end, "to 'a' is below from 'b'")
+  raises("invalid_argument", function() s:delete_range() end, "clear()")
+  raises("invalid_argument", function() s:count(nil, 3) end, "string expected, got number")
+  eq(s:size(), 8)
+  local deleted, done = s:delete_range(nil, 2, "a:2", "b:2")
+  eq(deleted, 2); eq(done, false)
+  deleted, done = s:delete_range(nil, nil, "a:2", "b:2")
+  eq(deleted, 1); eq(done, true)
+  eq(table.concat(s:list_keys("a"), " "), "a:1")
+end)
+
+test("pop_random_many", function(s)
+  for i = 1, 40 do s:set("tok:" .. i, "v" .. i) end
+  s:set("other", "x")
+  local seen = {}
+  local first = s:pop_random_many("tok:", 25)
+  eq(#first, 25)
+  for _, e in ipairs(first) do
+    eq(e.value, "v" .. e.key:sub(5)); eq(seen[e.key], nil); seen[e.key] = true
+  end
+  local rest = s:pop_random_many("tok:", 100)
+  eq(#rest, 15)
+  for _, e in ipairs(rest) do eq(seen[e.key], nil); seen[e.key] = true end
+  eq(#s:pop_random_many("tok:", 3), 0)
+  raises("invalid_argument", function() s:pop_random_many("", 0) end, "n is 0")
+  raises("invalid_argument", function() s:pop_random_many("", 1000001) end, "n is 1000001")
+  eq(s:size(), 1)
+  eq(s:get("other"), "x")
+end)
+
 test("processes share one store (luajit children)", function(s, name)
   for i = 1, 300 do s:set("token:" .. i, "t") end
   local child = [[
@@ -253,7 +308,15 @@ test("processes share one store (luajit children)", function(s, name)
     local s = shmkv.open(arg[1])
     for _ = 1, 500 do s:incr("hits") end
     local n = 0
-    while s:pop_random("token:") do n = n + 1 end
+    if arg[2] == "batches" then  -- pop_random_many against the others' single pops
+      while true do
+        local batch = s:pop_random_many("token:", 5)
+        if #batch == 0 then break end
+        n = n + #batch
+      end
+    else
+      while s:pop_random("token:") do n = n + 1 end
+    end
     io.write(n)
   ]]
   local script = os.tmpname()
@@ -261,7 +324,10 @@ test("processes share one store (luajit children)", function(s, name)
   f:write(child)
   f:close()
   local pipes = {}
-  for i = 1, 3 do pipes[i] = assert(io.popen("luajit " .. script .. " " .. name)) end
+  for i = 1, 3 do
+    local mode = i == 2 and "batches" or "single"
+    pipes[i] = assert(io.popen("luajit " .. script .. " " .. name .. " " .. mode))
+  end
   local total = 0
   for i = 1, 3 do
     total = total + assert(tonumber(pipes[i]:read("*a")), "child output")

@@ -18,8 +18,9 @@
  *     untouched and the call had no effect. Nothing is ever truncated.
  * A buffer of the store's max_key_bytes (keys) or max_value_bytes (values), see shmkv_info(),
  * never gets SHMKV_ETOOSMALL. Values can change between two calls: retry with the new size.
- * Operations that remove what they return (shmkv_swap, shmkv_pop_random) cannot be retried, so
- * they return malloc'ed copies instead, which the caller releases with shmkv_free().
+ * Operations that remove what they return (shmkv_swap, shmkv_pop_random, shmkv_pop_random_many)
+ * cannot be retried, so they return malloc'ed copies instead, which the caller releases with
+ * shmkv_free().
  *
  * Threads and processes. A handle may be used by several threads of the process that opened it.
  * It must not be used across fork(): in the child every call on an inherited handle fails with
@@ -78,7 +79,8 @@ int shmkv_last_error_code(void);
 /* "0.1.0" */
 const char* shmkv_version(void);
 
-/* Releases memory returned by shmkv_get_alloc, shmkv_swap and shmkv_pop_random. NULL is ok. */
+/* Releases memory returned by shmkv_get_alloc, shmkv_swap, shmkv_pop_random and
+ * shmkv_pop_random_many. NULL is ok. */
 void shmkv_free(void* p);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -191,11 +193,33 @@ int shmkv_ttl(shmkv_store* store, const void* key, size_t key_len, int64_t* ttl_
  * non-zero to stop. The callback must not call back into the same store. */
 typedef int (*shmkv_entry_fn)(void* ctx, const void* key, size_t key_len, const void* value,
                               size_t value_len);
+/* The same for the keys-only functions (shmkv_list_keys, shmkv_scan_keys). */
+typedef int (*shmkv_key_fn)(void* ctx, const void* key, size_t key_len);
+
+/* A range of keys (shmkv::KeyRange; store.hpp, "Ranges"): the keys that start with prefix, are
+ * >= from and are < to, in byte order. Each is a (pointer, length) byte string; length 0 = no
+ * such bound. A non-empty `to` below `from` is SHMKV_EINVALID_ARGUMENT (the message names both;
+ * nothing changes); to == from is an empty range; a bound may be longer than max_key_bytes.
+ * A NULL shmkv_range pointer is the range of every key. */
+typedef struct shmkv_range {
+  const void* prefix;
+  size_t prefix_len;
+  const void* from;
+  size_t from_len;
+  const void* to;
+  size_t to_len;
+} shmkv_range;
 
 /* Calls fn for up to limit (0 = all) entries whose key starts with prefix. *count (may be
  * NULL) receives the number of calls made. */
 int shmkv_list(shmkv_store* store, const void* prefix, size_t prefix_len, size_t limit,
                shmkv_entry_fn fn, void* ctx, size_t* count);
+/* shmkv_list over a range. */
+int shmkv_list_range(shmkv_store* store, const shmkv_range* range, size_t limit, shmkv_entry_fn fn,
+                     void* ctx, size_t* count);
+/* shmkv_list_range without the values (none is copied): fn gets each key. */
+int shmkv_list_keys(shmkv_store* store, const shmkv_range* range, size_t limit, shmkv_key_fn fn,
+                    void* ctx, size_t* count);
 
 /* One page: calls fn for up to limit (0 = all remaining) entries with the prefix whose key
  * sorts strictly after cursor (cursor_len 0 = from the start). The page's cursor (its last
@@ -205,6 +229,14 @@ int shmkv_list(shmkv_store* store, const void* prefix, size_t prefix_len, size_t
 int shmkv_scan(shmkv_store* store, const void* prefix, size_t prefix_len, const void* cursor,
                size_t cursor_len, size_t limit, shmkv_entry_fn fn, void* ctx, void* next_cursor,
                size_t cursor_cap, size_t* next_cursor_len, int* done);
+/* shmkv_scan over a range (the cursor still means "strictly after this key"). */
+int shmkv_scan_range(shmkv_store* store, const shmkv_range* range, const void* cursor,
+                     size_t cursor_len, size_t limit, shmkv_entry_fn fn, void* ctx,
+                     void* next_cursor, size_t cursor_cap, size_t* next_cursor_len, int* done);
+/* shmkv_scan_range without the values: fn gets each key. */
+int shmkv_scan_keys(shmkv_store* store, const shmkv_range* range, const void* cursor,
+                    size_t cursor_len, size_t limit, shmkv_key_fn fn, void* ctx, void* next_cursor,
+                    size_t cursor_cap, size_t* next_cursor_len, int* done);
 
 /* One page into a caller buffer, for callers that cannot take callbacks (FFI). Copies as many
  * whole entries as fit in cap bytes (and at most limit; 0 = no limit), each as
@@ -215,13 +247,29 @@ int shmkv_scan(shmkv_store* store, const void* prefix, size_t prefix_len, const 
 int shmkv_scan_buf(shmkv_store* store, const void* prefix, size_t prefix_len, const void* cursor,
                    size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
                    size_t* count, int* done);
+/* shmkv_scan_buf over a range. */
+int shmkv_scan_buf_range(shmkv_store* store, const shmkv_range* range, const void* cursor,
+                         size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                         size_t* count, int* done);
+/* shmkv_scan_buf_range without the values: each key is copied as
+ *   uint32_t key_len (native byte order, unaligned), key
+ * (a key that does not fit in an empty buffer: SHMKV_ETOOSMALL, *used = the bytes it needs). */
+int shmkv_scan_keys_buf(shmkv_store* store, const shmkv_range* range, const void* cursor,
+                        size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                        size_t* count, int* done);
 
 /* Number of live keys starting with prefix (prefix_len 0 = all) into *count. */
 int shmkv_count(shmkv_store* store, const void* prefix, size_t prefix_len, uint64_t* count);
+/* Number of live keys in the range into *count. */
+int shmkv_count_range(shmkv_store* store, const shmkv_range* range, uint64_t* count);
 /* Deletes up to limit (0 = all) keys starting with prefix. *deleted and *done (1 if no key with
  * the prefix remains) may be NULL. */
 int shmkv_delete_prefix(shmkv_store* store, const void* prefix, size_t prefix_len, size_t limit,
                         uint64_t* deleted, int* done);
+/* Deletes up to limit (0 = all) keys in the range; *done is 1 if none remains. A NULL or
+ * all-empty range is SHMKV_EINVALID_ARGUMENT (it would delete every key: shmkv_clear does). */
+int shmkv_delete_range(shmkv_store* store, const shmkv_range* range, size_t limit,
+                       uint64_t* deleted, int* done);
 /* Deletes every key. */
 int shmkv_clear(shmkv_store* store);
 
@@ -252,6 +300,14 @@ int shmkv_random_key(shmkv_store* store, const void* prefix, size_t prefix_len, 
  * entry. */
 int shmkv_pop_random(shmkv_store* store, const void* prefix, size_t prefix_len, void** key,
                      size_t* key_len, void** value, size_t* value_len);
+/* Pops up to n (1..1,000,000, else SHMKV_EINVALID_ARGUMENT naming it) entries with the prefix
+ * as n shmkv_pop_random calls would, and returns how many it popped (0 if none matched). They
+ * come in one malloc'ed block (*entries, NULL when none; free it with shmkv_free; entries may
+ * be NULL to discard them) of *entries_len bytes, in shmkv_scan_buf's layout: per entry
+ * uint32_t key_len, uint32_t value_len, key, value. SHMKV_ENOMEM after popping loses what was
+ * popped (the entries are gone from the store). */
+int shmkv_pop_random_many(shmkv_store* store, const void* prefix, size_t prefix_len, size_t n,
+                          void** entries, size_t* entries_len);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Whole store. Structures may gain fields at the end: pass sizeof(struct) as *_size; the

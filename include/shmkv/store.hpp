@@ -17,8 +17,15 @@
 // either way. Returned strings and vectors are copies: they stay valid after the entry changes.
 //
 // Multi-key operations are not atomic across the store: set_many and delete_many apply one key
-// at a time (each key atomically); delete_prefix, clear, list, scan, count and size apply
-// shard by shard (each shard's part is atomic); the whole is not a snapshot.
+// at a time (each key atomically); delete_prefix, delete_range, clear, list, list_keys, scan,
+// scan_keys, count and size apply shard by shard (each shard's part is atomic); the whole is not
+// a snapshot. pop_random_many pops one key at a time, each pop atomic.
+//
+// Ranges. list, list_keys, scan, scan_keys, count and delete_range select the keys that start
+// with `prefix`, are >= `from` and are < `to` (each empty = no such bound): a key must satisfy
+// all three. Bounds compare in byte order (unsigned bytes, as keys sort) and may be longer than
+// max_key_bytes (a bound is compared, never stored). A non-empty `to` below `from` raises
+// invalid_argument naming both, and nothing changes; `to == from` is an empty range.
 #pragma once
 
 #include <chrono>
@@ -62,12 +69,25 @@ struct SwapResult {
 struct ListOptions {
   std::string prefix;     // only keys starting with these bytes
   std::size_t limit = 0;  // at most this many entries; 0 = all
+  std::string from{};     // only keys >= from; empty = no lower bound
+  std::string to{};       // only keys < to; empty = no upper bound
 };
 
 struct ScanOptions {
   std::string prefix;
   std::size_t limit = 0;  // page size; 0 = all remaining
   std::string cursor;     // resume strictly after this key; empty = from the start
+  std::string from{};     // only keys >= from; empty = no lower bound
+  std::string to{};       // only keys < to; empty = no upper bound
+};
+
+// The keys count and delete_range select (see "Ranges" above); all empty = every key.
+// The `{}` initializers on from and to (here and in ListOptions, ScanOptions) let callers write
+// the older positional forms, {prefix} or {prefix, limit}, without -Wmissing-field-initializers.
+struct KeyRange {
+  std::string prefix;  // only keys starting with these bytes
+  std::string from{};  // only keys >= from; empty = no lower bound
+  std::string to{};    // only keys < to; empty = no upper bound
 };
 
 struct ScanPage {
@@ -76,9 +96,16 @@ struct ScanPage {
   bool done;                   // true when no key after cursor matched
 };
 
+// scan_keys' page: ScanPage without the values.
+struct KeyScanPage {
+  std::vector<std::string> keys;  // in byte order
+  std::string cursor;             // pass back to continue; the last key returned
+  bool done;                      // true when no key after cursor matched
+};
+
 struct DeletePrefixResult {
   std::size_t deleted;
-  bool done;  // true if no key with the prefix remains
+  bool done;  // true if no key with the prefix (in the range) remains
 };
 
 struct ShardInfo {
@@ -233,11 +260,22 @@ class SHMKV_API Store {
   // Deletes up to limit keys starting with prefix (limit 0 = all). An empty prefix raises
   // invalid_argument (it would delete every key): clear() does that.
   DeletePrefixResult delete_prefix(std::string_view prefix, std::size_t limit = 0);
+  // Deletes up to limit keys in the range (limit 0 = all); done is false when a key in it
+  // remains. A range with no prefix, from or to raises invalid_argument (it would delete every
+  // key): clear() does that. An inverted range raises invalid_argument (see "Ranges").
+  DeletePrefixResult delete_range(const KeyRange& range, std::size_t limit = 0);
 
   // --- ordered reads (byte order; cost O(keys in store) per call) ---
+  // The options' prefix, from and to select a range (see "Ranges"); an inverted one raises
+  // invalid_argument.
   std::vector<Entry> list(const ListOptions& options = {});
   ScanPage scan(const ScanOptions& options);
-  std::size_t count(std::string_view prefix = {});
+  // The same keys as list and scan, without copying the values.
+  std::vector<std::string> list_keys(const ListOptions& options = {});
+  KeyScanPage scan_keys(const ScanOptions& options);
+  // Live keys in the range.
+  std::size_t count(const KeyRange& range);
+  std::size_t count(std::string_view prefix = {});  // count({prefix})
 
   // --- random ---
   // A key drawn uniformly from the live keys starting with prefix; nullopt if none.
@@ -251,6 +289,10 @@ class SHMKV_API Store {
   // Atomically picks a uniformly random live key with the prefix and removes it. Two processes
   // never pop the same entry.
   [[nodiscard]] std::optional<Entry> pop_random(std::string_view prefix = {});
+  // Pops up to n entries as n pop_random calls would (each pop atomic, a uniformly random live
+  // key with the prefix among those left; two processes never pop the same entry): fewer when
+  // fewer match. n must be 1..kMaxRandomKeys; otherwise raises invalid_argument naming it.
+  [[nodiscard]] std::vector<Entry> pop_random_many(std::string_view prefix, std::size_t n);
 
   // --- whole store ---
   std::size_t size();  // live (unexpired) keys

@@ -15,6 +15,9 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "shmkv/shmkv.h"
 #include "shmkv/shmkv.hpp"
@@ -128,6 +131,176 @@ void* Copy(std::string_view v) {
   if (!v.empty()) std::memcpy(p, v.data(), v.size());
   static_cast<char*>(p)[v.size()] = '\0';
   return p;
+}
+
+// A C range (NULL = every key) as the options of a listing (ListOptions, ScanOptions) or a
+// KeyRange: all three have prefix, from and to.
+template <typename Options>
+Options RangeOf(const shmkv_range* range) {
+  Options o;
+  if (range == nullptr) return o;
+  o.prefix = Bytes(range->prefix, range->prefix_len, "prefix");
+  o.from = Bytes(range->from, range->from_len, "from");
+  o.to = Bytes(range->to, range->to_len, "to");
+  return o;
+}
+
+shmkv_range PrefixRange(const void* prefix, std::size_t prefix_len) {
+  return shmkv_range{prefix, prefix_len, nullptr, 0, nullptr, 0};
+}
+
+shmkv::ScanOptions ScanOf(const shmkv_range* range, const void* cursor, std::size_t cursor_len,
+                          std::size_t limit) {
+  shmkv::ScanOptions o = RangeOf<shmkv::ScanOptions>(range);
+  o.cursor = Bytes(cursor, cursor_len, "cursor");
+  o.limit = limit;
+  return o;
+}
+
+// The callbacks of listings: an entry's, or (keys only) a key's.
+int Invoke(shmkv_entry_fn fn, void* ctx, const shmkv::Entry& e) {
+  return fn(ctx, e.key.data(), e.key.size(), e.value.data(), e.value.size());
+}
+int Invoke(shmkv_key_fn fn, void* ctx, const std::string& key) {
+  return fn(ctx, key.data(), key.size());
+}
+
+// Calls fn for each item until it returns non-zero; *count (may be NULL) = the calls made.
+template <typename Fn, typename Item>
+void CallEach(const std::vector<Item>& items, Fn fn, void* ctx, std::size_t* count) {
+  if (count) *count = 0;
+  for (const Item& item : items) {
+    if (count) ++*count;
+    if (Invoke(fn, ctx, item) != 0) break;
+  }
+}
+
+// The records of the *_buf functions and of shmkv_pop_random_many: an entry as uint32_t
+// key_len, uint32_t value_len, key, value; a key alone as uint32_t key_len, key.
+std::size_t RecordBytes(const shmkv::Entry& e) {
+  return 2 * sizeof(std::uint32_t) + e.key.size() + e.value.size();
+}
+std::size_t RecordBytes(const std::string& key) {
+  return sizeof(std::uint32_t) + key.size();
+}
+const std::string& KeyOf(const shmkv::Entry& e) {
+  return e.key;
+}
+const std::string& KeyOf(const std::string& key) {
+  return key;
+}
+void PutLength(unsigned char*& out, std::size_t n) {
+  const auto n32 = static_cast<std::uint32_t>(n);
+  std::memcpy(out, &n32, sizeof n32);
+  out += sizeof n32;
+}
+void PutBytes(unsigned char*& out, std::string_view bytes) {
+  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+  out += bytes.size();
+}
+void PutRecord(unsigned char*& out, const shmkv::Entry& e) {
+  PutLength(out, e.key.size());
+  PutLength(out, e.value.size());
+  PutBytes(out, e.key);
+  PutBytes(out, e.value);
+}
+void PutRecord(unsigned char*& out, const std::string& key) {
+  PutLength(out, key.size());
+  PutBytes(out, key);
+}
+
+// The scan a *_buf call makes: a record takes at least RecordBytes(Item{}) + 1 bytes (keys are
+// not empty), so no more than cap / that fit (but ask for one at least, to report the size it
+// needs).
+template <typename Item>
+shmkv::ScanOptions BufferScanOf(const shmkv_range* range, const void* cursor,
+                                std::size_t cursor_len, std::size_t limit, const void* buf,
+                                std::size_t cap) {
+  CheckBuffer(buf, cap, "buf");
+  const std::size_t fit = std::max<std::size_t>(1, cap / (RecordBytes(Item{}) + 1));
+  return ScanOf(range, cursor, cursor_len, limit == 0 ? fit : std::min(limit, fit));
+}
+
+// Copies as many whole records of a page as fit into buf (see shmkv_scan_buf).
+template <typename Item>
+void PutPage(const std::vector<Item>& items, bool page_done, void* buf, std::size_t cap,
+             std::size_t* used, std::size_t* count, int* done) {
+  auto* const begin = static_cast<unsigned char*>(buf);
+  unsigned char* out = begin;
+  std::size_t n = 0;
+  for (const Item& item : items) {
+    const std::size_t need = RecordBytes(item);
+    if (need > cap - static_cast<std::size_t>(out - begin)) {
+      if (n == 0) {
+        if (used) *used = need;
+        if (count) *count = 0;
+        if (done) *done = 0;
+        throw CError{SHMKV_ETOOSMALL, "entry of key '" + KeyOf(item).substr(0, 64) + "' needs " +
+                                          std::to_string(need) + " bytes; the buffer holds " +
+                                          std::to_string(cap)};
+      }
+      break;
+    }
+    PutRecord(out, item);
+    ++n;
+  }
+  if (used) *used = static_cast<std::size_t>(out - begin);
+  if (count) *count = n;
+  if (done) *done = (page_done && n == items.size()) ? 1 : 0;
+}
+
+const std::vector<shmkv::Entry>& ItemsOf(const shmkv::ScanPage& page) {
+  return page.entries;
+}
+const std::vector<std::string>& ItemsOf(const shmkv::KeyScanPage& page) {
+  return page.keys;
+}
+
+// The bodies of the list, scan and scan-into-a-buffer families; `list` and `scan` are the Store
+// methods (list or list_keys, scan or scan_keys), `fn` the matching callback type.
+template <typename Fn, typename Items>
+int ListRange(shmkv_store* h, const shmkv_range* range, std::size_t limit, Fn fn, void* ctx,
+              std::size_t* count, Items (shmkv::Store::*list)(const shmkv::ListOptions&)) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::ListOptions o = RangeOf<shmkv::ListOptions>(range);
+    o.limit = limit;
+    Require(fn, "fn (the callback)");
+    CallEach((s.*list)(o), fn, ctx, count);
+    return 0;
+  });
+}
+
+// The page's cursor goes out (buffer protocol) before any callback; fn may be NULL.
+template <typename Fn, typename Page>
+int ScanRange(shmkv_store* h, const shmkv_range* range, const void* cursor, std::size_t cursor_len,
+              std::size_t limit, Fn fn, void* ctx, void* next_cursor, std::size_t cursor_cap,
+              std::size_t* next_cursor_len, int* done,
+              Page (shmkv::Store::*scan)(const shmkv::ScanOptions&)) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::ScanOptions o = ScanOf(range, cursor, cursor_len, limit);
+    CheckBuffer(next_cursor, cursor_cap, "next_cursor");
+    const Page page = (s.*scan)(o);
+    Out(page.cursor, next_cursor, cursor_cap, next_cursor_len, "next cursor");
+    if (done) *done = page.done ? 1 : 0;
+    if (fn != nullptr) CallEach(ItemsOf(page), fn, ctx, nullptr);
+    return 0;
+  });
+}
+
+template <typename Page>
+int ScanRangeIntoBuffer(shmkv_store* h, const shmkv_range* range, const void* cursor,
+                        std::size_t cursor_len, std::size_t limit, void* buf, std::size_t cap,
+                        std::size_t* used, std::size_t* count, int* done,
+                        Page (shmkv::Store::*scan)(const shmkv::ScanOptions&)) {
+  using Item = typename std::decay_t<decltype(ItemsOf(std::declval<Page>()))>::value_type;
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    const Page page = (s.*scan)(BufferScanOf<Item>(range, cursor, cursor_len, limit, buf, cap));
+    PutPage(ItemsOf(page), page.done, buf, cap, used, count, done);
+    return 0;
+  });
 }
 
 std::chrono::milliseconds Ms(std::int64_t ms) {
@@ -435,88 +608,61 @@ int shmkv_ttl(shmkv_store* h, const void* key, size_t key_len, int64_t* ttl_ms) 
 
 int shmkv_list(shmkv_store* h, const void* prefix, size_t prefix_len, size_t limit,
                shmkv_entry_fn fn, void* ctx, size_t* count) {
-  return Call([&] {
-    shmkv::Store& s = S(h);
-    shmkv::ListOptions o;
-    o.prefix = Bytes(prefix, prefix_len, "prefix");
-    o.limit = limit;
-    Require(fn, "fn (the callback)");
-    if (count) *count = 0;
-    std::vector<shmkv::Entry> entries = s.list(o);
-    for (const shmkv::Entry& e : entries) {
-      if (count) ++*count;
-      if (fn(ctx, e.key.data(), e.key.size(), e.value.data(), e.value.size()) != 0) break;
-    }
-    return 0;
-  });
+  const shmkv_range range = PrefixRange(prefix, prefix_len);
+  return shmkv_list_range(h, &range, limit, fn, ctx, count);
+}
+
+int shmkv_list_range(shmkv_store* h, const shmkv_range* range, size_t limit, shmkv_entry_fn fn,
+                     void* ctx, size_t* count) {
+  return ListRange(h, range, limit, fn, ctx, count, &shmkv::Store::list);
+}
+
+int shmkv_list_keys(shmkv_store* h, const shmkv_range* range, size_t limit, shmkv_key_fn fn,
+                    void* ctx, size_t* count) {
+  return ListRange(h, range, limit, fn, ctx, count, &shmkv::Store::list_keys);
 }
 
 int shmkv_scan(shmkv_store* h, const void* prefix, size_t prefix_len, const void* cursor,
                size_t cursor_len, size_t limit, shmkv_entry_fn fn, void* ctx, void* next_cursor,
                size_t cursor_cap, size_t* next_cursor_len, int* done) {
-  return Call([&] {
-    shmkv::Store& s = S(h);
-    shmkv::ScanOptions o;
-    o.prefix = Bytes(prefix, prefix_len, "prefix");
-    o.cursor = Bytes(cursor, cursor_len, "cursor");
-    o.limit = limit;
-    CheckBuffer(next_cursor, cursor_cap, "next_cursor");
-    shmkv::ScanPage page = s.scan(o);
-    Out(page.cursor, next_cursor, cursor_cap, next_cursor_len, "next cursor");
-    if (done) *done = page.done ? 1 : 0;
-    if (fn != nullptr)
-      for (const shmkv::Entry& e : page.entries)
-        if (fn(ctx, e.key.data(), e.key.size(), e.value.data(), e.value.size()) != 0) break;
-    return 0;
-  });
+  const shmkv_range range = PrefixRange(prefix, prefix_len);
+  return shmkv_scan_range(h, &range, cursor, cursor_len, limit, fn, ctx, next_cursor, cursor_cap,
+                          next_cursor_len, done);
+}
+
+int shmkv_scan_range(shmkv_store* h, const shmkv_range* range, const void* cursor,
+                     size_t cursor_len, size_t limit, shmkv_entry_fn fn, void* ctx,
+                     void* next_cursor, size_t cursor_cap, size_t* next_cursor_len, int* done) {
+  return ScanRange(h, range, cursor, cursor_len, limit, fn, ctx, next_cursor, cursor_cap,
+                   next_cursor_len, done, &shmkv::Store::scan);
+}
+
+int shmkv_scan_keys(shmkv_store* h, const shmkv_range* range, const void* cursor, size_t cursor_len,
+                    size_t limit, shmkv_key_fn fn, void* ctx, void* next_cursor, size_t cursor_cap,
+                    size_t* next_cursor_len, int* done) {
+  return ScanRange(h, range, cursor, cursor_len, limit, fn, ctx, next_cursor, cursor_cap,
+                   next_cursor_len, done, &shmkv::Store::scan_keys);
 }
 
 int shmkv_scan_buf(shmkv_store* h, const void* prefix, size_t prefix_len, const void* cursor,
                    size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
                    size_t* count, int* done) {
-  return Call([&] {
-    shmkv::Store& s = S(h);
-    shmkv::ScanOptions o;
-    o.prefix = Bytes(prefix, prefix_len, "prefix");
-    o.cursor = Bytes(cursor, cursor_len, "cursor");
-    CheckBuffer(buf, cap, "buf");
-    // Each entry takes at least 9 bytes, so no more than cap / 9 can fit (but ask for one at
-    // least, to report the size it needs).
-    constexpr std::size_t kMinEntry = 2 * sizeof(std::uint32_t) + 1;
-    std::size_t fit = std::max<std::size_t>(1, cap / kMinEntry);
-    o.limit = limit == 0 ? fit : std::min(limit, fit);
-    shmkv::ScanPage page = s.scan(o);
-    std::size_t off = 0, n = 0;
-    auto* out = static_cast<unsigned char*>(buf);
-    for (const shmkv::Entry& e : page.entries) {
-      std::size_t need = 2 * sizeof(std::uint32_t) + e.key.size() + e.value.size();
-      if (need > cap - off) {
-        if (n == 0) {
-          if (used) *used = need;
-          if (count) *count = 0;
-          if (done) *done = 0;
-          throw CError{SHMKV_ETOOSMALL, "entry of key '" + e.key.substr(0, 64) + "' needs " +
-                                            std::to_string(need) + " bytes; the buffer holds " +
-                                            std::to_string(cap)};
-        }
-        break;
-      }
-      std::uint32_t kl = static_cast<std::uint32_t>(e.key.size());
-      std::uint32_t vl = static_cast<std::uint32_t>(e.value.size());
-      std::memcpy(out + off, &kl, sizeof kl);
-      std::memcpy(out + off + sizeof kl, &vl, sizeof vl);
-      off += 2 * sizeof(std::uint32_t);
-      if (kl) std::memcpy(out + off, e.key.data(), kl);
-      off += kl;
-      if (vl) std::memcpy(out + off, e.value.data(), vl);
-      off += vl;
-      ++n;
-    }
-    if (used) *used = off;
-    if (count) *count = n;
-    if (done) *done = (page.done && n == page.entries.size()) ? 1 : 0;
-    return 0;
-  });
+  const shmkv_range range = PrefixRange(prefix, prefix_len);
+  return shmkv_scan_buf_range(h, &range, cursor, cursor_len, limit, buf, cap, used, count, done);
+}
+
+int shmkv_scan_buf_range(shmkv_store* h, const shmkv_range* range, const void* cursor,
+                         size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                         size_t* count, int* done) {
+  return ScanRangeIntoBuffer(h, range, cursor, cursor_len, limit, buf, cap, used, count, done,
+                             &shmkv::Store::scan);
+}
+
+int shmkv_scan_keys_buf(shmkv_store* h, const shmkv_range* range, const void* cursor,
+                        size_t cursor_len, size_t limit, void* buf, size_t cap, size_t* used,
+                        size_t* count, int* done) {
+  return ScanRangeIntoBuffer(h, range, cursor, cursor_len, limit, buf, cap, used, count, done,
+                             &shmkv::Store::scan_keys);
 }
 
 int shmkv_count(shmkv_store* h, const void* prefix, size_t prefix_len, uint64_t* count) {
@@ -528,11 +674,31 @@ int shmkv_count(shmkv_store* h, const void* prefix, size_t prefix_len, uint64_t*
   });
 }
 
+int shmkv_count_range(shmkv_store* h, const shmkv_range* range, uint64_t* count) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    Require(count, "count");
+    *count = s.count(RangeOf<shmkv::KeyRange>(range));
+    return 0;
+  });
+}
+
 int shmkv_delete_prefix(shmkv_store* h, const void* prefix, size_t prefix_len, size_t limit,
                         uint64_t* deleted, int* done) {
   return Call([&] {
     shmkv::Store& s = S(h);
     shmkv::DeletePrefixResult r = s.delete_prefix(Bytes(prefix, prefix_len, "prefix"), limit);
+    if (deleted) *deleted = r.deleted;
+    if (done) *done = r.done ? 1 : 0;
+    return 0;
+  });
+}
+
+int shmkv_delete_range(shmkv_store* h, const shmkv_range* range, size_t limit, uint64_t* deleted,
+                       int* done) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::DeletePrefixResult r = s.delete_range(RangeOf<shmkv::KeyRange>(range), limit);
     if (deleted) *deleted = r.deleted;
     if (done) *done = r.done ? 1 : 0;
     return 0;
@@ -604,6 +770,27 @@ int shmkv_pop_random(shmkv_store* h, const void* prefix, size_t prefix_len, void
     if (value) *value = Copy(e->value);
     if (key) *key = k.release();
     return 1;
+  });
+}
+
+int shmkv_pop_random_many(shmkv_store* h, const void* prefix, size_t prefix_len, size_t n,
+                          void** entries, size_t* entries_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    if (entries) *entries = nullptr;
+    if (entries_len) *entries_len = 0;
+    std::vector<shmkv::Entry> popped = s.pop_random_many(p, n);
+    std::size_t bytes = 0;
+    for (const shmkv::Entry& e : popped) bytes += RecordBytes(e);
+    if (entries_len) *entries_len = bytes;
+    if (entries && !popped.empty()) {
+      auto* block = static_cast<unsigned char*>(std::malloc(bytes));
+      if (block == nullptr) throw std::bad_alloc();
+      *entries = block;
+      for (const shmkv::Entry& e : popped) PutRecord(block, e);
+    }
+    return static_cast<int>(popped.size());
   });
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/engine.hpp"
+#include "engine/key_range.hpp"
 #include "engine/shm_engine.hpp"
 #include "os/os.hpp"
 #include "os/throw.hpp"
@@ -18,6 +19,8 @@
 namespace shmkv {
 
 using detail::Engine;
+using detail::KeyFilter;
+using detail::PrintableBytes;
 using detail::Throw;
 
 namespace {
@@ -60,6 +63,22 @@ inline void CheckWrite(const Engine& e, std::string_view key, std::string_view v
   CheckKey(e, key);
   CheckValue(e, value);
   CheckTtl(ttl);
+}
+
+// A range's bounds (KeyFilter::Inverted); `operation` names the call in the message.
+void CheckRange(const char* operation, const KeyFilter& filter) {
+  if (filter.Inverted()) [[unlikely]]
+    Throw(errc::invalid_argument, std::string(operation) + " range is inverted: to '" +
+                                      PrintableBytes(filter.to) + "' is below from '" +
+                                      PrintableBytes(filter.from) +
+                                      "' (to == from is an empty range)");
+}
+
+// The number of keys random_keys draws or pop_random_many pops.
+void CheckRandomCount(const char* operation, const char* what, std::size_t n) {
+  if (n == 0 || n > Store::kMaxRandomKeys) [[unlikely]]
+    Throw(errc::invalid_argument, std::string(operation) + " " + what + " is " + std::to_string(n) +
+                                      "; it must be 1.." + std::to_string(Store::kMaxRandomKeys));
 }
 
 void CheckPath(const std::string& path, const char* what) {
@@ -247,21 +266,55 @@ DeletePrefixResult Store::delete_prefix(std::string_view prefix, std::size_t lim
   if (prefix.empty()) [[unlikely]]
     Throw(errc::invalid_argument,
           "delete_prefix prefix is empty, which would delete every key; use clear() for that");
-  return e.DeletePrefix(prefix, limit);
+  return e.DeleteRange(KeyRange{std::string(prefix), {}, {}}, limit);
+}
+
+DeletePrefixResult Store::delete_range(const KeyRange& range, std::size_t limit) {
+  Engine& e = engine();
+  CheckWritable(e);
+  const KeyFilter filter = KeyFilter::Of(range);
+  if (filter.SelectsAll()) [[unlikely]]
+    Throw(errc::invalid_argument,
+          "delete_range range has no prefix, from or to, which would delete every key; use "
+          "clear() for that");
+  CheckRange("delete_range", filter);
+  return e.DeleteRange(range, limit);
 }
 
 // --- ordered and random reads ---
 
 std::vector<Entry> Store::list(const ListOptions& options) {
-  return engine().List(options);
+  Engine& e = engine();
+  CheckRange("list", KeyFilter::Of(options));
+  return e.List(options);
+}
+
+std::vector<std::string> Store::list_keys(const ListOptions& options) {
+  Engine& e = engine();
+  CheckRange("list_keys", KeyFilter::Of(options));
+  return e.ListKeys(options);
 }
 
 ScanPage Store::scan(const ScanOptions& options) {
-  return engine().Scan(options);
+  Engine& e = engine();
+  CheckRange("scan", KeyFilter::Of(options));
+  return e.Scan(options);
+}
+
+KeyScanPage Store::scan_keys(const ScanOptions& options) {
+  Engine& e = engine();
+  CheckRange("scan_keys", KeyFilter::Of(options));
+  return e.ScanKeys(options);
+}
+
+std::size_t Store::count(const KeyRange& range) {
+  Engine& e = engine();
+  CheckRange("count", KeyFilter::Of(range));
+  return e.Count(range);
 }
 
 std::size_t Store::count(std::string_view prefix) {
-  return engine().Count(prefix);
+  return count(KeyRange{std::string(prefix), {}, {}});
 }
 
 std::optional<std::string> Store::random_key(std::string_view prefix) {
@@ -271,9 +324,7 @@ std::optional<std::string> Store::random_key(std::string_view prefix) {
 std::vector<std::string> Store::random_keys(std::size_t count, std::string_view prefix,
                                             bool unique) {
   Engine& e = engine();
-  if (count == 0 || count > kMaxRandomKeys) [[unlikely]]
-    Throw(errc::invalid_argument, "random_keys count is " + std::to_string(count) +
-                                      "; it must be 1.." + std::to_string(kMaxRandomKeys));
+  CheckRandomCount("random_keys", "count", count);
   return e.RandomKeys(count, prefix, unique);
 }
 
@@ -281,6 +332,13 @@ std::optional<Entry> Store::pop_random(std::string_view prefix) {
   Engine& e = engine();
   CheckWritable(e);
   return e.PopRandom(prefix);
+}
+
+std::vector<Entry> Store::pop_random_many(std::string_view prefix, std::size_t n) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckRandomCount("pop_random_many", "n", n);
+  return e.PopRandomMany(prefix, n);
 }
 
 // --- whole store ---

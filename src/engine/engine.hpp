@@ -76,15 +76,22 @@ class Engine {
   virtual void SetMany(const std::vector<std::pair<std::string, std::string>>& pairs,
                        std::chrono::milliseconds ttl) = 0;
   virtual std::size_t DeleteMany(const std::vector<std::string>& keys) = 0;
-  virtual DeletePrefixResult DeletePrefix(std::string_view prefix, std::size_t limit) = 0;
+  // delete_range and delete_prefix (a range of one prefix). Ranges (here and below): the front
+  // refused inverted ones and an all-empty one to delete; the keys a range selects are those
+  // detail::KeyFilter (key_range.hpp) matches.
+  virtual DeletePrefixResult DeleteRange(const KeyRange& range, std::size_t limit) = 0;
 
   virtual std::vector<Entry> List(const ListOptions& options) = 0;
+  virtual std::vector<std::string> ListKeys(const ListOptions& options) = 0;
   virtual ScanPage Scan(const ScanOptions& options) = 0;
-  virtual std::size_t Count(std::string_view prefix) = 0;
+  virtual KeyScanPage ScanKeys(const ScanOptions& options) = 0;
+  virtual std::size_t Count(const KeyRange& range) = 0;
   virtual std::optional<std::string> RandomKey(std::string_view prefix) = 0;
   virtual std::vector<std::string> RandomKeys(std::size_t count, std::string_view prefix,
                                               bool unique) = 0;
   virtual std::optional<Entry> PopRandom(std::string_view prefix) = 0;
+  // n: checked to be 1..Store::kMaxRandomKeys.
+  virtual std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) = 0;
 
   virtual std::size_t Size() = 0;
   virtual void Clear() = 0;

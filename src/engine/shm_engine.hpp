@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "engine/engine.hpp"
+#include "engine/key_range.hpp"
 #include "os/throw.hpp"
 #include "persist/mutation_log.hpp"
 #include "shm/segment.hpp"
@@ -28,7 +29,7 @@ namespace shmkv::detail {
 struct KeyBounds {
   std::string low;
   std::optional<std::string> high;
-  static KeyBounds Of(std::string_view prefix, std::string_view from, std::string_view to);
+  static KeyBounds Of(const KeyFilter& f);
 };
 
 class ShmEngine final : public Engine {
@@ -58,14 +59,17 @@ class ShmEngine final : public Engine {
   void SetMany(const std::vector<std::pair<std::string, std::string>>& pairs,
                std::chrono::milliseconds ttl) override;
   std::size_t DeleteMany(const std::vector<std::string>& keys) override;
-  DeletePrefixResult DeletePrefix(std::string_view prefix, std::size_t limit) override;
+  DeletePrefixResult DeleteRange(const KeyRange& range, std::size_t limit) override;
   std::vector<Entry> List(const ListOptions& options) override;
+  std::vector<std::string> ListKeys(const ListOptions& options) override;
   ScanPage Scan(const ScanOptions& options) override;
-  std::size_t Count(std::string_view prefix) override;
+  KeyScanPage ScanKeys(const ScanOptions& options) override;
+  std::size_t Count(const KeyRange& range) override;
   std::optional<std::string> RandomKey(std::string_view prefix) override;
   std::vector<std::string> RandomKeys(std::size_t count, std::string_view prefix,
                                       bool unique) override;
   std::optional<Entry> PopRandom(std::string_view prefix) override;
+  std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) override;
   std::size_t Size() override;
   void Clear() override;
   Info GetInfo() override;
@@ -151,16 +155,14 @@ class ShmEngine final : public Engine {
   // is retried after a rebuild.
   template <typename F>
   auto WithIndex(F&& f) -> std::optional<decltype(f(std::declval<detail::OrderedIndex&>()))>;
-  std::optional<std::size_t> IndexedCount(const KeyBounds& b);
-  // Up to limit (0 = all) live keys in b, strictly after *after when given, in order.
-  std::optional<std::vector<std::string>> IndexedKeys(const KeyBounds& b, const std::string* after,
-                                                      std::size_t limit);
+  std::optional<std::size_t> IndexedCount(const KeyFilter& f);
+  // Up to limit (0 = all) live keys the filter selects, in order.
+  std::optional<std::vector<std::string>> IndexedKeys(const KeyFilter& f, std::size_t limit);
   // The same with their values (read through the shards; a key deleted meanwhile is skipped).
-  std::optional<std::vector<Entry>> IndexedEntries(const KeyBounds& b, const std::string* after,
-                                                   std::size_t limit);
-  std::optional<std::optional<std::string>> IndexedRandomKey(const KeyBounds& b);
+  std::optional<std::vector<Entry>> IndexedEntries(const KeyFilter& f, std::size_t limit);
+  std::optional<std::optional<std::string>> IndexedRandomKey(const KeyFilter& f);
   std::optional<std::optional<Entry>> IndexedPopRandom(std::string_view prefix);
-  std::optional<DeletePrefixResult> IndexedDeleteRange(const KeyBounds& b, std::size_t limit);
+  std::optional<DeletePrefixResult> IndexedDeleteRange(const KeyFilter& f, std::size_t limit);
   // Options::verify_reads for a record the index listed: its checksum, read between two equal
   // even values of its shard's seq (a concurrent in-place update is not taken for damage).
   void VerifyListed(const detail::RecordRef& r);
@@ -241,9 +243,5 @@ std::unique_ptr<Engine> OpenShmEngine(const Options& options);
 
 // A per-thread generator, reseeded after fork() so children draw different numbers.
 std::uint64_t RandomU64();
-
-inline bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
 
 }  // namespace shmkv::detail

@@ -2,23 +2,26 @@
 // (ShmEngine, shm_engine.hpp): batches, ordered reads, random sampling, whole-store operations.
 //
 // Each shard is locked on its own, one at a time (never two shard locks at once), so these
-// operations are atomic per shard, not across the store. Ordered reads walk the dense index of
-// every shard: O(keys) per call, O(limit) memory per shard.
+// operations are atomic per shard, not across the store. Ordered reads, count and delete_range
+// walk the dense index of every shard, keeping the keys the range's KeyFilter (key_range.hpp)
+// matches: O(keys) per call, O(limit) memory. pop_random_many pops one key at a time, each
+// under its shard's lock, so concurrent poppers never get the same entry.
 #include <algorithm>
 #include <queue>
 #include <unordered_set>
 
+#include "engine/key_range.hpp"
 #include "engine/shm_engine.hpp"
 #include "os/os.hpp"
 #include "shm/allocator.hpp"
 
 namespace shmkv {
 
+using detail::KeyFilter;
 using detail::kNotFound;
 using detail::RandomU64;
 using detail::Shard;
 using detail::ShardLock;
-using detail::StartsWith;
 
 namespace {
 
@@ -32,51 +35,91 @@ detail::RecordRef ReadAt(Shard& shard, std::uint64_t pos) {
   return r;
 }
 
-// Visits the live records of a locked shard whose key starts with prefix.
+// Visits the live records of a locked shard whose key the filter matches.
 template <typename F>
-void ForEachLive(Shard& shard, std::string_view prefix, std::uint64_t now_ms, F&& f) {
+void ForEachLive(Shard& shard, const KeyFilter& filter, std::uint64_t now_ms, F&& f) {
   const std::uint64_t n = shard.count();
   for (std::uint64_t i = 0; i < n; ++i) {
     const detail::RecordRef r = ReadAt(shard, i);
-    if (StartsWith(r.key(), prefix) && !r.Expired(now_ms)) f(r);
+    if (filter.Matches(r.key()) && !r.Expired(now_ms)) f(r);
   }
 }
 
-struct KeyGreater {
-  bool operator()(const Entry& a, const Entry& b) const { return a.key < b.key; }
+// What a listing collects per record: an Entry, or (keys only) the key alone.
+template <typename Item>
+Item ItemOf(const detail::RecordRef& r);
+template <>
+Entry ItemOf<Entry>(const detail::RecordRef& r) {
+  return {std::string(r.key()), std::string(r.value())};
+}
+template <>
+std::string ItemOf<std::string>(const detail::RecordRef& r) {
+  return std::string(r.key());
+}
+const std::string& KeyOf(const Entry& e) {
+  return e.key;
+}
+const std::string& KeyOf(const std::string& key) {
+  return key;
+}
+
+struct KeyLess {
+  template <typename Item>
+  bool operator()(const Item& a, const Item& b) const {
+    return KeyOf(a) < KeyOf(b);
+  }
 };
 
-// The `limit` smallest entries with the prefix and a key above `after` (all when limit == 0),
-// sorted by key.
-std::vector<Entry> SmallestEntries(detail::ShmEngine& im, std::string_view prefix,
-                                   const std::string* after, std::size_t limit) {
-  std::priority_queue<Entry, std::vector<Entry>, KeyGreater> heap;  // max-heap on key
-  std::vector<Entry> all;
+// The `limit` smallest items whose key the filter matches (all when limit == 0), sorted by key.
+// Through the ordered index when the segment keeps one (O(log n + limit)), else a walk of
+// every shard.
+template <typename Item>
+std::vector<Item> Smallest(detail::ShmEngine& im, const KeyFilter& filter, std::size_t limit) {
+  if constexpr (std::is_same_v<Item, Entry>) {
+    if (auto r = im.IndexedEntries(filter, limit)) return std::move(*r);
+  } else {
+    if (auto r = im.IndexedKeys(filter, limit)) return std::move(*r);
+  }
+  std::priority_queue<Item, std::vector<Item>, KeyLess> heap;  // max-heap on key
+  std::vector<Item> all;
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
-    ForEachLive(lock.shard(), prefix, now, [&](const detail::RecordRef& r) {
-      const std::string_view key = r.key();
-      if (after && key <= *after) return;
+    ForEachLive(lock.shard(), filter, now, [&](const detail::RecordRef& r) {
       if (limit == 0) {
-        all.push_back({std::string(key), std::string(r.value())});
+        all.push_back(ItemOf<Item>(r));
       } else if (heap.size() < limit) {
-        heap.push({std::string(key), std::string(r.value())});
-      } else if (key < heap.top().key) {
+        heap.push(ItemOf<Item>(r));
+      } else if (r.key() < KeyOf(heap.top())) {
         heap.pop();
-        heap.push({std::string(key), std::string(r.value())});
+        heap.push(ItemOf<Item>(r));
       }
     });
   }
   if (limit != 0) {
     all.reserve(heap.size());
     while (!heap.empty()) {
-      all.push_back(std::move(const_cast<Entry&>(heap.top())));
+      all.push_back(std::move(const_cast<Item&>(heap.top())));
       heap.pop();
     }
   }
-  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  std::sort(all.begin(), all.end(), KeyLess{});
   return all;
+}
+
+// One scan page (ScanPage or KeyScanPage) of Items: one more than the limit is read to know
+// whether the page is the last.
+template <typename Page, typename Item>
+Page PageOf(detail::ShmEngine& im, const ScanOptions& options) {
+  const std::size_t want = options.limit == 0 ? 0 : options.limit + 1;
+  std::vector<Item> items = Smallest<Item>(im, KeyFilter::Of(options), want);
+  bool done = true;
+  if (options.limit != 0 && items.size() > options.limit) {
+    items.resize(options.limit);
+    done = false;
+  }
+  std::string cursor = items.empty() ? options.cursor : KeyOf(items.back());
+  return Page{std::move(items), std::move(cursor), done};
 }
 
 }  // namespace
@@ -160,8 +203,9 @@ std::size_t detail::ShmEngine::DeleteMany(const std::vector<std::string>& keys) 
   return deleted;
 }
 
-DeletePrefixResult detail::ShmEngine::DeletePrefix(std::string_view prefix, std::size_t limit) {
-  if (auto r = IndexedDeleteRange(detail::KeyBounds::Of(prefix, {}, {}), limit)) return *r;
+DeletePrefixResult detail::ShmEngine::DeleteRange(const KeyRange& range, std::size_t limit) {
+  const KeyFilter filter = KeyFilter::Of(range);
+  if (auto r = IndexedDeleteRange(filter, limit)) return *r;
   DeletePrefixResult result{0, true};
   std::uint64_t now = detail::os::NowUnixMs();
   Journaled journal(*this);
@@ -175,7 +219,7 @@ DeletePrefixResult detail::ShmEngine::DeletePrefix(std::string_view prefix, std:
       if (i >= shard.count()) continue;
       const detail::RecordRef r = shard.LiveAt(i);
       std::string_view key = r.key();
-      if (!StartsWith(key, prefix)) continue;
+      if (!filter.Matches(key)) continue;
       bool expired = r.Expired(now);
       if (!expired && limit != 0 && result.deleted == limit) {
         result.done = false;
@@ -198,40 +242,34 @@ DeletePrefixResult detail::ShmEngine::DeletePrefix(std::string_view prefix, std:
 // --- ordered reads ---
 
 std::vector<Entry> detail::ShmEngine::List(const ListOptions& options) {
-  if (auto r =
-          IndexedEntries(detail::KeyBounds::Of(options.prefix, {}, {}), nullptr, options.limit))
-    return std::move(*r);
-  return SmallestEntries(*this, options.prefix, nullptr, options.limit);
+  return Smallest<Entry>(*this, KeyFilter::Of(options), options.limit);
+}
+
+std::vector<std::string> detail::ShmEngine::ListKeys(const ListOptions& options) {
+  return Smallest<std::string>(*this, KeyFilter::Of(options), options.limit);
 }
 
 ScanPage detail::ShmEngine::Scan(const ScanOptions& options) {
-  std::size_t want = options.limit == 0 ? 0 : options.limit + 1;
-  const std::string* after = options.cursor.empty() ? nullptr : &options.cursor;
-  std::optional<std::vector<Entry>> indexed =
-      IndexedEntries(detail::KeyBounds::Of(options.prefix, {}, {}), after, want);
-  std::vector<Entry> entries =
-      indexed ? std::move(*indexed) : SmallestEntries(*this, options.prefix, after, want);
-  ScanPage page{std::move(entries), options.cursor, true};
-  if (options.limit != 0 && page.entries.size() > options.limit) {
-    page.entries.resize(options.limit);
-    page.done = false;
-  }
-  if (!page.entries.empty()) page.cursor = page.entries.back().key;
-  return page;
+  return PageOf<ScanPage, Entry>(*this, options);
 }
 
-std::size_t detail::ShmEngine::Count(std::string_view prefix) {
-  if (auto r = IndexedCount(detail::KeyBounds::Of(prefix, {}, {}))) return *r;
+KeyScanPage detail::ShmEngine::ScanKeys(const ScanOptions& options) {
+  return PageOf<KeyScanPage, std::string>(*this, options);
+}
+
+std::size_t detail::ShmEngine::Count(const KeyRange& range) {
+  const KeyFilter filter = KeyFilter::Of(range);
+  if (auto r = IndexedCount(filter)) return *r;
   std::size_t n = 0;
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < shard_count(); ++s) {
     ShardLock lock(segment(), s);
     Shard& shard = lock.shard();
-    if (prefix.empty() && shard.header()->ttl_count == 0) {
+    if (filter.SelectsAll() && shard.header()->ttl_count == 0) {
       n += shard.count();
       continue;
     }
-    ForEachLive(shard, prefix, now, [&](const detail::RecordRef&) { ++n; });
+    ForEachLive(shard, filter, now, [&](const detail::RecordRef&) { ++n; });
   }
   return n;
 }
@@ -270,7 +308,7 @@ std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(detail::ShmEngin
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
-    ForEachLive(lock.shard(), prefix, now,
+    ForEachLive(lock.shard(), KeyFilter{prefix}, now,
                 [&](const detail::RecordRef& r) { keys.emplace_back(s, std::string(r.key())); });
   }
   return keys;
@@ -281,14 +319,14 @@ std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(detail::ShmEngin
 std::optional<std::string> detail::ShmEngine::RandomKey(std::string_view prefix) {
   // Without a prefix a draw over the shards' counts is cheaper than a descent of the index.
   if (!prefix.empty())
-    if (auto r = IndexedRandomKey(detail::KeyBounds::Of(prefix, {}, {}))) return std::move(*r);
+    if (auto r = IndexedRandomKey(KeyFilter{prefix})) return std::move(*r);
   std::optional<std::string> out;
   std::uint64_t now = detail::os::NowUnixMs();
   // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
   // over the live matching keys. A rare prefix falls back to a full scan.
   if (DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
         const detail::RecordRef r = ReadAt(shard, pos);
-        if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
+        if (r.Expired(now) || !r.key().starts_with(prefix)) return false;
         out = std::string(r.key());
         return true;
       }))
@@ -327,45 +365,62 @@ std::vector<std::string> detail::ShmEngine::RandomKeys(std::size_t count, std::s
 }
 
 std::optional<Entry> detail::ShmEngine::PopRandom(std::string_view prefix) {
-  if (!prefix.empty())
-    if (auto r = IndexedPopRandom(prefix)) return std::move(*r);
-  std::optional<Entry> out;
-  std::uint64_t now = detail::os::NowUnixMs();
+  std::vector<Entry> popped = PopRandomMany(prefix, 1);
+  if (popped.empty()) return std::nullopt;
+  return std::move(popped.front());
+}
+
+std::vector<Entry> detail::ShmEngine::PopRandomMany(std::string_view prefix, std::size_t n) {
+  std::vector<Entry> out;
+  if (!prefix.empty()) {
+    // Through the index: each pop draws a uniform rank among the keys left with the prefix.
+    while (out.size() < n) {
+      std::optional<std::optional<Entry>> popped = IndexedPopRandom(prefix);
+      if (!popped) break;        // no index: the walk below pops the rest
+      if (!*popped) return out;  // none left with the prefix
+      out.push_back(std::move(**popped));
+    }
+    if (out.size() == n) return out;
+  }
+  const std::uint64_t now = detail::os::NowUnixMs();
   Journaled journal(*this);
   auto take = [&](Shard& shard, std::uint64_t slot, const detail::RecordRef& r) {
-    out = Entry{std::string(r.key()), std::string(r.value())};
-    journal.Del(out->key);  // before the change (write-ahead, see Journaled)
+    Entry entry{std::string(r.key()), std::string(r.value())};
+    journal.Del(entry.key);  // before the change (write-ahead, see Journaled)
     WriteScope write(shard);
     shard.Erase(slot, r);
     ++shard.header()->deletes;
+    out.push_back(std::move(entry));
   };
-  if (DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
-        const detail::RecordRef r = ReadAt(shard, pos);
-        if (r.Expired(now) || !StartsWith(r.key(), prefix)) return false;
-        take(shard, shard.SlotOf(r), r);
-        return true;
-      }))
-    return out;
+  // Each pop draws from the keys left, so the entries popped are a uniform sample without
+  // replacement.
+  while (out.size() < n && DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
+           const detail::RecordRef r = ReadAt(shard, pos);
+           if (r.Expired(now) || !r.key().starts_with(prefix)) return false;
+           take(shard, shard.SlotOf(r), r);
+           return true;
+         })) {
+  }
   // Rare prefix: try the matching keys in random order; another process may pop some first.
-  // Each round pops one of the keys listed or finds them all gone; it ends when none match.
-  for (int round = 0;; ++round) {
+  // Each round pops some of the keys listed or finds them all gone; it ends when none match.
+  for (int fruitless_rounds = 0; out.size() < n;) {
     auto keys = MatchingKeys(*this, prefix);
-    if (keys.empty()) return std::nullopt;
+    if (keys.empty()) break;
     for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
+    const std::size_t popped_before = out.size();
     for (auto& [s, key] : keys) {
+      if (out.size() == n) break;
       ShardLock lock(segment(), s);
       Shard& shard = lock.shard();
       detail::RecordRef found;
       std::uint64_t slot = shard.Find(key, shard.Hash(key), &found);
-      if (slot != kNotFound && !found.Expired(detail::os::NowUnixMs())) {
-        take(shard, slot, found);
-        return out;
-      }
+      if (slot != kNotFound && !found.Expired(detail::os::NowUnixMs())) take(shard, slot, found);
     }
-    if (round == kRandomAttempts)  // listed on every round, found on none
+    if (out.size() == popped_before && ++fruitless_rounds > kRandomAttempts)
       segment()->Corrupted("pop_random prefix length", prefix.size(),
                            "matches keys in the dense index that no table slot leads to");
   }
+  return out;
 }
 
 // --- whole store ---

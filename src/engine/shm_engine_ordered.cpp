@@ -48,11 +48,12 @@ std::optional<std::string> PrefixEnd(std::string_view prefix) {
 
 }  // namespace
 
-KeyBounds KeyBounds::Of(std::string_view prefix, std::string_view from, std::string_view to) {
+KeyBounds KeyBounds::Of(const KeyFilter& f) {
   KeyBounds b;
-  b.low = std::max(std::string(prefix), std::string(from));
-  b.high = PrefixEnd(prefix);
-  if (!to.empty() && (!b.high || to < *b.high)) b.high = std::string(to);
+  b.low = std::string(std::max(f.prefix, f.from));
+  if (!f.after.empty() && f.after >= b.low) b.low = std::string(f.after) + '\0';  // strictly after
+  b.high = PrefixEnd(f.prefix);
+  if (!f.to.empty() && (!b.high || f.to < *b.high)) b.high = std::string(f.to);
   return b;
 }
 
@@ -103,7 +104,8 @@ void Walk(const OrderedIndex& index, std::uint64_t lo, std::uint64_t hi, F&& f) 
 
 }  // namespace
 
-std::optional<std::size_t> ShmEngine::IndexedCount(const KeyBounds& b) {
+std::optional<std::size_t> ShmEngine::IndexedCount(const KeyFilter& f) {
+  const KeyBounds b = KeyBounds::Of(f);
   return WithIndex([&](OrderedIndex& index) -> std::size_t {
     const auto [lo, hi] = RankRange(index, b.low, b.high);
     if (segment()->header()->index.ttl_records.load(std::memory_order_relaxed) == 0) return hi - lo;
@@ -117,14 +119,12 @@ std::optional<std::size_t> ShmEngine::IndexedCount(const KeyBounds& b) {
   });
 }
 
-std::optional<std::vector<std::string>> ShmEngine::IndexedKeys(const KeyBounds& b,
-                                                               const std::string* after,
+std::optional<std::vector<std::string>> ShmEngine::IndexedKeys(const KeyFilter& f,
                                                                std::size_t limit) {
-  std::string start = b.low;
-  if (after && *after >= start) start = *after + std::string(1, '\0');  // strictly after
+  const KeyBounds b = KeyBounds::Of(f);
   return WithIndex([&](OrderedIndex& index) {
     std::vector<std::string> keys;
-    const auto [lo, hi] = RankRange(index, start, b.high);
+    const auto [lo, hi] = RankRange(index, b.low, b.high);
     const std::uint64_t now = os::NowUnixMs();
     Walk(index, lo, hi, [&](const RecordRef& r) {
       if (r.Expired(now)) return true;
@@ -136,16 +136,13 @@ std::optional<std::vector<std::string>> ShmEngine::IndexedKeys(const KeyBounds& 
   });
 }
 
-std::optional<std::vector<Entry>> ShmEngine::IndexedEntries(const KeyBounds& b,
-                                                            const std::string* after,
-                                                            std::size_t limit) {
+std::optional<std::vector<Entry>> ShmEngine::IndexedEntries(const KeyFilter& f, std::size_t limit) {
   std::vector<Entry> out;
-  std::string cursor = after ? *after : std::string();
-  bool has_cursor = after != nullptr;
+  KeyFilter rest = f;
+  std::string cursor;
   for (;;) {
     const std::size_t want = limit == 0 ? 0 : limit - out.size();
-    std::optional<std::vector<std::string>> keys =
-        IndexedKeys(b, has_cursor ? &cursor : nullptr, want);
+    std::optional<std::vector<std::string>> keys = IndexedKeys(rest, want);
     if (!keys) return std::nullopt;
     std::string value;
     for (std::string& key : *keys) {
@@ -154,11 +151,12 @@ std::optional<std::vector<Entry>> ShmEngine::IndexedEntries(const KeyBounds& b,
     // Keys deleted between the listing and their reads leave the page short: list on.
     if (limit == 0 || out.size() >= limit || keys->size() < want || keys->empty()) return out;
     cursor = std::move(keys->back());
-    has_cursor = true;
+    rest.after = cursor;
   }
 }
 
-std::optional<std::optional<std::string>> ShmEngine::IndexedRandomKey(const KeyBounds& b) {
+std::optional<std::optional<std::string>> ShmEngine::IndexedRandomKey(const KeyFilter& f) {
+  const KeyBounds b = KeyBounds::Of(f);
   return WithIndex([&](OrderedIndex& index) -> std::optional<std::string> {
     const auto [lo, hi] = RankRange(index, b.low, b.high);
     if (lo == hi) return std::nullopt;
@@ -179,9 +177,8 @@ std::optional<std::optional<std::string>> ShmEngine::IndexedRandomKey(const KeyB
 }
 
 std::optional<std::optional<Entry>> ShmEngine::IndexedPopRandom(std::string_view prefix) {
-  const KeyBounds b = KeyBounds::Of(prefix, {}, {});
   for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
-    std::optional<std::optional<std::string>> key = IndexedRandomKey(b);
+    std::optional<std::optional<std::string>> key = IndexedRandomKey(KeyFilter{prefix});
     if (!key) return std::nullopt;
     if (!*key) return std::optional<Entry>();  // none with the prefix
     if (std::optional<Entry> popped = PopKey(**key)) return popped;
@@ -190,14 +187,14 @@ std::optional<std::optional<Entry>> ShmEngine::IndexedPopRandom(std::string_view
   return std::nullopt;
 }
 
-std::optional<DeletePrefixResult> ShmEngine::IndexedDeleteRange(const KeyBounds& b,
+std::optional<DeletePrefixResult> ShmEngine::IndexedDeleteRange(const KeyFilter& f,
                                                                 std::size_t limit) {
-  std::optional<std::vector<std::string>> keys = IndexedKeys(b, nullptr, limit);
+  std::optional<std::vector<std::string>> keys = IndexedKeys(f, limit);
   if (!keys) return std::nullopt;
   DeletePrefixResult result{0, true};
   for (const std::string& key : *keys) result.deleted += Del(key);
   if (limit != 0 && keys->size() == limit) {
-    std::optional<std::size_t> left = IndexedCount(b);
+    std::optional<std::size_t> left = IndexedCount(f);
     result.done = left && *left == 0;
   }
   return result;

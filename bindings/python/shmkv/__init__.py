@@ -18,8 +18,9 @@ from .errors import (AlreadyExistsError, ArgumentTypeError, BusyError, ClosedErr
                      IoError, KeyTooLongError, LimitExceededError, NoMemoryError, NotANumberError,
                      NotFoundError, OverflowError, PermissionDeniedError, ReadOnlyError,
                      StoreFullError, TooSmallError, ValueTooLargeError, error_for_code)
-from .store import (DeletePrefixResult, Entry, GetOrSetResult, Info, OpenMode, ProcessInfo,
-                    ScanPage, ShardInfo, Stats, Store, destroy, open, segment_exists)
+from .store import (DeletePrefixResult, Entry, GetOrSetResult, Info, KeyScanPage, OpenMode,
+                    ProcessInfo, ScanPage, ShardInfo, Stats, Store, destroy, open,
+                    segment_exists)
 
 __version__ = _lib.shmkv_version().decode()
 version = __version__
@@ -28,8 +29,8 @@ version = __version__
 # would shadow the built-in OverflowError it subclasses; the second is never raised to users).
 __all__ = [
     "Store", "open", "destroy", "segment_exists", "OpenMode", "Entry", "GetOrSetResult",
-    "ScanPage", "DeletePrefixResult", "Info", "ShardInfo", "ProcessInfo", "Stats", "library_path",
-    "version", "Error", "ArgumentTypeError", "InvalidArgumentError", "KeyTooLongError",
+    "ScanPage", "KeyScanPage", "DeletePrefixResult", "Info", "ShardInfo", "ProcessInfo", "Stats",
+    "library_path", "version", "Error", "ArgumentTypeError", "InvalidArgumentError", "KeyTooLongError",
     "ValueTooLargeError", "StoreFullError", "NotANumberError", "ClosedError", "ReadOnlyError",
     "AlreadyExistsError", "NotFoundError", "IncompatibleLayoutError", "PermissionDeniedError",
     "CorruptedError", "BusyError", "LimitExceededError", "IoError", "NoMemoryError",

@@ -75,7 +75,14 @@ class Stats(Structure):
         "recoveries")]
 
 
+class Range(Structure):
+    """shmkv_range: prefix, from, to as (pointer, length); assigned bytes stay referenced."""
+    _fields_ = [("prefix", c_char_p), ("prefix_len", c_size_t), ("from_", c_char_p),
+                ("from_len", c_size_t), ("to", c_char_p), ("to_len", c_size_t)]
+
+
 ENTRY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t)
+KEY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
 
 _store = c_void_p  # shmkv_store*
 _bytes = c_char_p  # const void* key / value (bytes objects; None = NULL)
@@ -108,10 +115,15 @@ _PROTOTYPES = {
     "shmkv_cad": (c_int, [_store, _bytes, _sz, _bytes, _sz]),
     "shmkv_expire": (c_int, [_store, _bytes, _sz, c_int64]),
     "shmkv_ttl": (c_int, [_store, _bytes, _sz, POINTER(c_int64)]),
-    "shmkv_list": (c_int, [_store, _bytes, _sz, _sz, ENTRY_FN, c_void_p, _psz]),
-    "shmkv_scan": (c_int, [_store, _bytes, _sz, _bytes, _sz, _sz, ENTRY_FN, c_void_p, c_void_p,
-                           _sz, _psz, POINTER(c_int)]),
-    "shmkv_count": (c_int, [_store, _bytes, _sz, POINTER(c_uint64)]),
+    "shmkv_list_range": (c_int, [_store, POINTER(Range), _sz, ENTRY_FN, c_void_p, _psz]),
+    "shmkv_list_keys": (c_int, [_store, POINTER(Range), _sz, KEY_FN, c_void_p, _psz]),
+    "shmkv_scan_range": (c_int, [_store, POINTER(Range), _bytes, _sz, _sz, ENTRY_FN, c_void_p,
+                                 c_void_p, _sz, _psz, POINTER(c_int)]),
+    "shmkv_scan_keys": (c_int, [_store, POINTER(Range), _bytes, _sz, _sz, KEY_FN, c_void_p,
+                                c_void_p, _sz, _psz, POINTER(c_int)]),
+    "shmkv_count_range": (c_int, [_store, POINTER(Range), POINTER(c_uint64)]),
+    "shmkv_delete_range": (c_int, [_store, POINTER(Range), _sz, POINTER(c_uint64),
+                                   POINTER(c_int)]),
     "shmkv_delete_prefix": (c_int, [_store, _bytes, _sz, _sz, POINTER(c_uint64),
                                     POINTER(c_int)]),
     "shmkv_clear": (c_int, [_store]),
@@ -119,6 +131,7 @@ _PROTOTYPES = {
     "shmkv_restore": (c_int, [_store, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]),
     "shmkv_random_key": (c_int, [_store, _bytes, _sz, c_void_p, _sz, _psz]),
     "shmkv_pop_random": (c_int, [_store, _bytes, _sz, _pvoid, _psz, _pvoid, _psz]),
+    "shmkv_pop_random_many": (c_int, [_store, _bytes, _sz, _sz, _pvoid, _psz]),
     "shmkv_info_get": (c_int, [_store, POINTER(Info), _sz]),
     "shmkv_info_shards": (c_int, [_store, POINTER(ShardInfo), _sz, _psz]),
     "shmkv_info_processes": (c_int, [_store, POINTER(ProcessInfo), _sz, _psz]),

@@ -7,6 +7,7 @@ import enum
 import math
 import os
 import numbers
+import struct
 import threading
 
 from . import _capi
@@ -20,6 +21,7 @@ _SIZE_MAX = 2**64 - 1
 Entry = collections.namedtuple("Entry", "key value")
 GetOrSetResult = collections.namedtuple("GetOrSetResult", "value loaded")
 ScanPage = collections.namedtuple("ScanPage", "entries cursor done")
+KeyScanPage = collections.namedtuple("KeyScanPage", "keys cursor done")
 DeletePrefixResult = collections.namedtuple("DeletePrefixResult", "deleted done")
 ShardInfo = collections.namedtuple(
     "ShardInfo", "live_keys capacity arena_bytes used_bytes max_probe recoveries")
@@ -270,6 +272,13 @@ class Store:
     def _prefix(self, prefix):
         return _as_bytes(prefix, "prefix")
 
+    @staticmethod
+    def _range(prefix, from_, to):
+        """The shmkv_range of a prefix and the bounds [from_, to) (b"" = no such bound)."""
+        p, f, t = _as_bytes(prefix, "prefix"), _as_bytes(from_, "from_"), _as_bytes(to, "to")
+        # Lengths from the bytes themselves: reading a c_char_p field back stops at a NUL byte.
+        return _capi.Range(p, len(p), f, len(f), t, len(t))
+
     def _out(self, b):
         return b.decode("utf-8") if self._text else b
 
@@ -413,42 +422,72 @@ class Store:
 
         return entries, _capi.ENTRY_FN(on_entry)
 
-    def list(self, prefix=b"", limit=0):
-        """Entries (key, value) whose key starts with prefix, in byte order of keys; at most
-        limit (0 = all)."""
-        h, p = self._handle(), self._prefix(prefix)
-        limit = _int_arg(limit, "limit", 0, _SIZE_MAX)
-        entries, fn = self._collector()
-        _check(_lib.shmkv_list(h, p, len(p), limit, fn, None, None))
-        return entries
+    def _key_collector(self):
+        keys = []
+        out = self._out
 
-    def scan(self, prefix=b"", limit=0, cursor=b""):
-        """One page: ScanPage(entries, cursor, done). Pass the returned cursor back to continue."""
-        h, p = self._handle(), self._prefix(prefix)
+        def on_key(_ctx, kp, kl):
+            keys.append(out(ctypes.string_at(kp, kl)))
+            return 0
+
+        return keys, _capi.KEY_FN(on_key)
+
+    # Ranges: every ordered read, count and delete_range select the keys that start with prefix,
+    # are >= from_ and are < to (b"" = no such bound; from_ because from is a Python keyword).
+    # A non-empty to below from_ raises InvalidArgumentError naming both; to == from_ is empty.
+
+    def _list(self, c_list, collector, prefix, limit, from_, to):
+        h, r = self._handle(), self._range(prefix, from_, to)
+        limit = _int_arg(limit, "limit", 0, _SIZE_MAX)
+        items, fn = collector()
+        _check(c_list(h, ctypes.byref(r), limit, fn, None, None))
+        return items
+
+    def list(self, prefix=b"", limit=0, *, from_=b"", to=b""):
+        """Entries (key, value) in the range, in byte order of keys; at most limit (0 = all)."""
+        return self._list(_lib.shmkv_list_range, self._collector, prefix, limit, from_, to)
+
+    def list_keys(self, prefix=b"", limit=0, *, from_=b"", to=b""):
+        """The keys list would return, without copying the values."""
+        return self._list(_lib.shmkv_list_keys, self._key_collector, prefix, limit, from_, to)
+
+    def _scan(self, c_scan, collector, prefix, limit, cursor, from_, to):
+        h, r = self._handle(), self._range(prefix, from_, to)
         limit = _int_arg(limit, "limit", 0, _SIZE_MAX)
         c = _as_bytes(cursor, "cursor")
-        entries, fn = self._collector()
+        items, fn = collector()
         cap = self._max_key  # a cursor is a key: never too small
         nxt = ctypes.create_string_buffer(max(cap, len(c), 1))
         n, done = ctypes.c_size_t(), ctypes.c_int()
-        _check(_lib.shmkv_scan(h, p, len(p), c, len(c), limit, fn, None, nxt, len(nxt),
-                               ctypes.byref(n), ctypes.byref(done)))
-        return ScanPage(entries, self._out(nxt.raw[:n.value]), bool(done.value))
+        _check(c_scan(h, ctypes.byref(r), c, len(c), limit, fn, None, nxt, len(nxt),
+                      ctypes.byref(n), ctypes.byref(done)))
+        return items, self._out(nxt.raw[:n.value]), bool(done.value)
 
-    def items(self, prefix=b"", page_size=1000):
-        """Iterates over every (key, value) with the prefix, a page (scan) at a time."""
+    def scan(self, prefix=b"", limit=0, cursor=b"", *, from_=b"", to=b""):
+        """One page: ScanPage(entries, cursor, done). Pass the returned cursor back to continue."""
+        return ScanPage(*self._scan(_lib.shmkv_scan_range, self._collector, prefix, limit, cursor,
+                                    from_, to))
+
+    def scan_keys(self, prefix=b"", limit=0, cursor=b"", *, from_=b"", to=b""):
+        """scan without the values: KeyScanPage(keys, cursor, done)."""
+        return KeyScanPage(*self._scan(_lib.shmkv_scan_keys, self._key_collector, prefix, limit,
+                                       cursor, from_, to))
+
+    def items(self, prefix=b"", page_size=1000, *, from_=b"", to=b""):
+        """Iterates over every (key, value) in the range, a page (scan) at a time."""
         cursor = b""
         while True:
-            page = self.scan(prefix, page_size, cursor)
+            page = self.scan(prefix, page_size, cursor, from_=from_, to=to)
             yield from page.entries
             if page.done:
                 return
             cursor = page.cursor
 
-    def count(self, prefix=b""):
-        h, p = self._handle(), self._prefix(prefix)
+    def count(self, prefix=b"", *, from_=b"", to=b""):
+        """Live keys in the range."""
+        h, r = self._handle(), self._range(prefix, from_, to)
         out = ctypes.c_uint64()
-        _check(_lib.shmkv_count(h, p, len(p), ctypes.byref(out)))
+        _check(_lib.shmkv_count_range(h, ctypes.byref(r), ctypes.byref(out)))
         return out.value
 
     def delete_prefix(self, prefix, limit=0):
@@ -458,6 +497,16 @@ class Store:
         deleted, done = ctypes.c_uint64(), ctypes.c_int()
         _check(_lib.shmkv_delete_prefix(h, p, len(p), limit, ctypes.byref(deleted),
                                         ctypes.byref(done)))
+        return DeletePrefixResult(deleted.value, bool(done.value))
+
+    def delete_range(self, prefix=b"", limit=0, *, from_=b"", to=b""):
+        """Deletes up to limit (0 = all) keys in the range: DeletePrefixResult(deleted, done).
+        A range with no prefix, from_ or to raises InvalidArgumentError (clear() does that)."""
+        h, r = self._handle(), self._range(prefix, from_, to)
+        limit = _int_arg(limit, "limit", 0, _SIZE_MAX)
+        deleted, done = ctypes.c_uint64(), ctypes.c_int()
+        _check(_lib.shmkv_delete_range(h, ctypes.byref(r), limit, ctypes.byref(deleted),
+                                       ctypes.byref(done)))
         return DeletePrefixResult(deleted.value, bool(done.value))
 
     def clear(self):
@@ -509,6 +558,27 @@ class Store:
         key = self._take(kp, kl.value)
         value = self._take(vp, vl.value)
         return Entry(self._out(key), self._out(value))
+
+    def pop_random_many(self, prefix, n):
+        """Pops up to n (1..1,000,000) entries with the prefix, as n pop_random calls would
+        (each atomic; two processes never pop the same entry): a list of Entry, shorter when
+        fewer match."""
+        h, p = self._handle(), self._prefix(prefix)
+        n = _int_arg(n, "n", 0, _SIZE_MAX)  # the library names an n outside 1..1,000,000
+        block, size = ctypes.c_void_p(), ctypes.c_size_t()
+        count = _check(_lib.shmkv_pop_random_many(h, p, len(p), n, ctypes.byref(block),
+                                                  ctypes.byref(size)))
+        if count == 0:
+            return []
+        data = self._take(block, size.value)
+        entries, off = [], 0
+        for _ in range(count):  # uint32 key_len, uint32 value_len, key, value (native order)
+            kl, vl = struct.unpack_from("=II", data, off)
+            off += 8
+            entries.append(Entry(self._out(data[off:off + kl]),
+                                 self._out(data[off + kl:off + kl + vl])))
+            off += kl + vl
+        return entries
 
     # --- whole store ---
 

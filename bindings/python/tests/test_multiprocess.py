@@ -9,6 +9,17 @@ import shmkv
 INCREMENTS, IDS, TOKENS, CHILDREN = 300, 200, 400, 4
 
 
+def _pop_tokens(s, child):
+    """Even children pop one token at a time (pop_random), odd ones in batches of up to 7
+    (pop_random_many), against each other."""
+    if child % 2 == 0:
+        while (e := s.pop_random("token:")) is not None:
+            yield e
+    else:
+        while batch := s.pop_random_many("token:", 7):
+            yield from batch
+
+
 def _worker(name, child, results):
     """Opens its own handle; counts, claims ids with get_or_set, pops tokens."""
     with shmkv.open(name) as s:
@@ -16,9 +27,7 @@ def _worker(name, child, results):
             s.incr("hits")
         claimed = [i for i in range(IDS)
                    if not s.get_or_set(f"order:{i}", f"child-{child}").loaded]
-        popped = []
-        while (e := s.pop_random("token:")) is not None:
-            popped.append(e.key.decode())
+        popped = [e.key.decode() for e in _pop_tokens(s, child)]
     results.put((child, claimed, popped))
 
 

@@ -155,6 +155,57 @@ def test_delete_prefix_and_clear(store):
     assert len(store) == 0
 
 
+def test_ranges_on_list_scan_count_and_delete_range(store):
+    for k in ("a:1", "a:2", "a:3", "b:1", "b:2", "c", b"\x00z", b"\xffz"):
+        store.set(k, b"v")
+    assert store.list_keys(from_="a:2", to="b:2") == [b"a:2", b"a:3", b"b:1"]
+    assert store.list("b", from_="a", to="b:2") == [(b"b:1", b"v")]
+    assert store.list_keys(to=b"\x01") == [b"\x00z"]
+    assert store.list_keys(from_=b"\xff") == [b"\xffz"]
+    assert store.list_keys(from_=b"\x00z\x00") == store.list_keys()[1:]  # a NUL inside a bound
+    assert store.count(b"\x00", to=b"\x00z\x00") == 1
+    assert store.count(from_="a:2", to="c") == 4 and store.count("a", to="a:3") == 2
+    assert store.count(from_="b", to="b") == 0
+    keys, cursor = [], b""
+    while True:
+        page = store.scan_keys(limit=2, cursor=cursor, from_="a", to="c")
+        entries = store.scan(limit=2, cursor=cursor, from_="a", to="c")
+        assert [e.key for e in entries.entries] == page.keys
+        assert (entries.cursor, entries.done) == (page.cursor, page.done)
+        keys += page.keys
+        if page.done:
+            break
+        cursor = page.cursor
+    assert keys == [b"a:1", b"a:2", b"a:3", b"b:1", b"b:2"]
+    assert [e.key for e in store.items(page_size=1, from_="b:2")] == [b"b:2", b"c", b"\xffz"]
+    with pytest.raises(shmkv.InvalidArgumentError, match="to 'a' is below from 'b'"):
+        store.list(from_="b", to="a")
+    with pytest.raises(shmkv.InvalidArgumentError):
+        store.delete_range()  # every key: clear() does that
+    assert len(store) == 8
+    assert store.delete_range(from_="a:2", to="b:2", limit=2) == (2, False)
+    assert store.delete_range(from_="a:2", to="b:2") == shmkv.DeletePrefixResult(1, True)
+    assert store.list_keys("a") == [b"a:1"]
+
+
+def test_pop_random_many(store):
+    tokens = {f"tok:{i}".encode() for i in range(40)}
+    for t in tokens:
+        store.set(t, b"v" + t)
+    store.set("other", "x")
+    first = store.pop_random_many("tok:", 25)
+    assert len(first) == 25 and all(e.value == b"v" + e.key for e in first)
+    rest = store.pop_random_many("tok:", 100)
+    assert len(rest) == 15
+    assert {e.key for e in first} | {e.key for e in rest} == tokens
+    assert len({e.key for e in first + rest}) == 40
+    assert store.pop_random_many("tok:", 3) == []
+    for bad in (0, 1_000_001):
+        with pytest.raises(shmkv.InvalidArgumentError, match=f"n is {bad}"):
+            store.pop_random_many("", bad)
+    assert store.list() == [(b"other", b"x")]
+
+
 def test_random_key_and_pop_random(store):
     assert store.random_key() is None
     assert store.pop_random() is None
