@@ -399,11 +399,12 @@ class IndexTree {
       ++h_->entries;
       return;
     }
-    // Full: split. Appending at the end (keys arriving in order) leaves the old leaf full and
-    // starts a new one, instead of two half-empty ones.
+    // Full: split. Appending at the end (keys arriving in order) leaves the old leaf 90 % full
+    // and moves the rest to a new one, instead of two half-empty ones; the room left takes
+    // later inserts among those keys without a split each.
     std::vector<LeafEntry> all(e, e + leaf->count);
     all.insert(all.begin() + pos, entry);
-    const std::size_t m = pos == leaf->count ? leaf->count : all.size() / 2;
+    const std::size_t m = pos == leaf->count ? leaf->count * 9 / 10 : all.size() / 2;
     std::string sep = Separator(KeyOf(all[m - 1]), KeyOf(all[m]));
     const std::uint64_t right_off = NewNode(true);
     NodeHeader* right = seg_->At<NodeHeader>(right_off);
