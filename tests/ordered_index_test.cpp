@@ -50,7 +50,8 @@ void RequireMatches(Store& s, const std::map<std::string, std::string>& model) {
     REQUIRE(e.value == it->second);
     ++it;
   }
-  for (const char* prefix : {"user:1", "job:", std::string("bin\0", 4).c_str(), "kxx", "zzz"}) {
+  const std::string prefixes[] = {"user:1", "job:", std::string("bin\0\xff", 5), "kxx", "zzz"};
+  for (const std::string& prefix : prefixes) {
     std::size_t expected = 0;
     for (auto& [k, v] : model) expected += k.rfind(prefix, 0) == 0;
     REQUIRE(s.count(prefix) == expected);
