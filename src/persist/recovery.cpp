@@ -25,6 +25,7 @@
 #include "persist/lease.hpp"
 #include "persist/persistence.hpp"
 #include "persist/snapshot.hpp"
+#include "shm/ordered_index.hpp"
 #include "shm/segment.hpp"
 #include "shm/shard.hpp"
 
@@ -191,6 +192,10 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
   rep->directory = cfg.dir;
   rep->notes = std::move(notes);
   const std::uint64_t now = os::NowUnixMs();
+  // The entries go in without the ordered index, which is then built once from the records
+  // (a sort and a bottom-up build instead of a descent per entry).
+  OrderedIndex index(&seg);
+  index.MarkStale();
 
   std::vector<std::string> names = fileio::ListDir(cfg.dir);
   std::sort(names.begin(), names.end());
@@ -437,6 +442,7 @@ void Recover(Segment& seg, const Persistence::Config& cfg, const DirIdentity& id
   h->journal_seq.store(next, std::memory_order_relaxed);
   h->last_snapshot_seq.store(snap ? snap->header().seq : 0, std::memory_order_relaxed);
   h->snapshot_due_ms.store(MonotonicMs() + cfg.snapshot_interval_ms, std::memory_order_relaxed);
+  index.Rebuild();  // nobody else sees the segment yet; no room: ordered reads rebuild it later
   std::uint64_t entries = 0;
   for (std::uint32_t s = 0; s < seg.geo().shard_count; ++s) entries += seg.shard(s)->count.load();
   rep->entries = entries;
