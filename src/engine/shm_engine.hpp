@@ -166,7 +166,7 @@ class ShmEngine final : public Engine {
   // Options::verify_reads for a record the index listed: its checksum, read between two equal
   // even values of its shard's seq (a concurrent in-place update is not taken for damage).
   void VerifyListed(const detail::RecordRef& r);
-  // Removes key if present and live, journaled, and returns its entry (pop_random's last step).
+  // Removes key if present and live (TakeEntry) and returns its entry.
   std::optional<Entry> PopKey(const std::string& key);
   // Appends the index's violations (check_invariants); rebuilds a stale index first.
   void CheckIndex(std::vector<std::string>* out);
@@ -240,6 +240,17 @@ class Journaled {
 // must be created and Options::persistence is set), then journaling when it is persistent.
 // Defined in recovery.cpp.
 std::unique_ptr<Engine> OpenShmEngine(const Options& options);
+
+// The last step of every pop: journals the deletion of the live record r (in `slot` of a locked
+// shard), erases it and returns its entry.
+inline Entry TakeEntry(Journaled& journal, Shard& shard, std::uint64_t slot, const RecordRef& r) {
+  Entry entry{std::string(r.key()), std::string(r.value())};
+  journal.Del(entry.key);  // before the change (write-ahead, see Journaled)
+  WriteScope write(shard);
+  shard.Erase(slot, r);
+  ++shard.header()->deletes;
+  return entry;
+}
 
 // A per-thread generator, reseeded after fork() so children draw different numbers.
 std::uint64_t RandomU64();

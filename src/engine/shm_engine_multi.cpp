@@ -347,6 +347,17 @@ std::vector<std::string> detail::ShmEngine::RandomKeys(std::size_t count, std::s
     }
     return out;
   }
+  // Most of the matching keys wanted: list them (through the index) and take a random subset,
+  // instead of drawing until the duplicates run out.
+  if (std::optional<std::size_t> total = IndexedCount(KeyFilter{prefix});
+      total && count * 2 >= *total) {
+    if (std::optional<std::vector<std::string>> keys = IndexedKeys(KeyFilter{prefix}, 0)) {
+      for (std::size_t i = 0; i < keys->size() && i < count; ++i)
+        std::swap((*keys)[i], (*keys)[i + RandomU64() % (keys->size() - i)]);
+      keys->resize(std::min(count, keys->size()));
+      return std::move(*keys);
+    }
+  }
   std::unordered_set<std::string> seen;
   for (std::size_t draws = 0; out.size() < count && draws < 4 * count + 16; ++draws) {
     auto k = RandomKey(prefix);
@@ -383,21 +394,13 @@ std::vector<Entry> detail::ShmEngine::PopRandomMany(std::string_view prefix, std
     if (out.size() == n) return out;
   }
   const std::uint64_t now = detail::os::NowUnixMs();
-  Journaled journal(*this);
-  auto take = [&](Shard& shard, std::uint64_t slot, const detail::RecordRef& r) {
-    Entry entry{std::string(r.key()), std::string(r.value())};
-    journal.Del(entry.key);  // before the change (write-ahead, see Journaled)
-    WriteScope write(shard);
-    shard.Erase(slot, r);
-    ++shard.header()->deletes;
-    out.push_back(std::move(entry));
-  };
+  Journaled journal(*this);  // before the shard locks: it commits after they are released
   // Each pop draws from the keys left, so the entries popped are a uniform sample without
   // replacement.
   while (out.size() < n && DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
            const detail::RecordRef r = ReadAt(shard, pos);
            if (r.Expired(now) || !r.key().starts_with(prefix)) return false;
-           take(shard, shard.SlotOf(r), r);
+           out.push_back(TakeEntry(journal, shard, shard.SlotOf(r), r));
            return true;
          })) {
   }
@@ -410,11 +413,7 @@ std::vector<Entry> detail::ShmEngine::PopRandomMany(std::string_view prefix, std
     const std::size_t popped_before = out.size();
     for (auto& [s, key] : keys) {
       if (out.size() == n) break;
-      ShardLock lock(segment(), s);
-      Shard& shard = lock.shard();
-      detail::RecordRef found;
-      std::uint64_t slot = shard.Find(key, shard.Hash(key), &found);
-      if (slot != kNotFound && !found.Expired(detail::os::NowUnixMs())) take(shard, slot, found);
+      if (std::optional<Entry> popped = PopKey(key)) out.push_back(std::move(*popped));
     }
     if (out.size() == popped_before && ++fruitless_rounds > kRandomAttempts)
       segment()->Corrupted("pop_random prefix length", prefix.size(),

@@ -227,12 +227,7 @@ std::optional<Entry> ShmEngine::PopKey(const std::string& key) {
   const std::uint64_t slot = shard.Find(key, route.hash, &r);
   if (slot == kNotFound || r.Expired(os::NowUnixMs())) return std::nullopt;
   if (shard.verify_reads()) shard.VerifyChecksum(r, route.hash);
-  Entry out{key, std::string(r.value())};
-  journal.Del(key);  // before the change (write-ahead, see Journaled)
-  WriteScope write(shard);
-  shard.Erase(slot, r);
-  ++shard.header()->deletes;
-  return out;
+  return TakeEntry(journal, shard, slot, r);
 }
 
 void ShmEngine::CheckIndex(std::vector<std::string>* out) {

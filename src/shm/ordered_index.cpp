@@ -121,16 +121,20 @@ class IndexTree {
     throw IndexDamaged(errc::corrupted, "segment '" + seg_->name() + "': ordered index " + what +
                                             " " + std::to_string(value) + " " + why);
   }
-  NodeHeader* Node(std::uint64_t off, bool leaf) const {
+  // That off starts a leaf's chunk or an inner node's chunks (its ident says so). `what` names
+  // the field it was read from.
+  void CheckNodeChunks(std::uint64_t off, bool leaf, const char* what) const {
     if (off < g_.off_arena || off >= g_.arena_end || (off - g_.off_arena) % kChunkBytes != 0)
-      Bad("node offset", off, "is not the start of an arena chunk");
+      Bad(what, off, "is not the start of an arena chunk");
     const std::uint64_t c = (off - g_.off_arena) / kChunkBytes;
     const std::uint32_t span = leaf ? 1 : inner_chunks_;
     if (c + span > g_.chunk_count ||
         seg_->ident(c)->load(std::memory_order_relaxed) !=
             MakeIdent(owner_, kClassIndexNode, static_cast<std::uint16_t>(span)))
-      Bad("node offset", off,
-          leaf ? "is not a leaf node's chunk" : "is not an inner node's chunks");
+      Bad(what, off, leaf ? "is not a leaf node's chunk" : "is not an inner node's chunks");
+  }
+  NodeHeader* Node(std::uint64_t off, bool leaf) const {
+    CheckNodeChunks(off, leaf, "node offset");
     auto* n = seg_->At<NodeHeader>(off);
     if (n->magic != (leaf ? kLeafMagic : kInnerMagic))
       Bad("node at offset", off, leaf ? "has no leaf header" : "has no inner-node header");
@@ -184,12 +188,7 @@ class IndexTree {
     if (count > (leaf ? 1 : kSpareInner)) Bad("spare node count", count, "is above its array's");
     const std::uint64_t off = leaf ? h_->spare_leaf : h_->spare_inner[count - 1];
     --count;
-    const std::uint32_t span = leaf ? 1 : inner_chunks_;
-    if (off < g_.off_arena || off >= g_.arena_end || (off - g_.off_arena) % kChunkBytes != 0 ||
-        (off - g_.off_arena) / kChunkBytes + span > g_.chunk_count ||
-        seg_->ident((off - g_.off_arena) / kChunkBytes)->load(std::memory_order_relaxed) !=
-            MakeIdent(owner_, kClassIndexNode, static_cast<std::uint16_t>(span)))
-      Bad("spare node offset", off, "is not a chunk of the index");
+    CheckNodeChunks(off, leaf, "spare node offset");
     return off;
   }
   // Allocates spare nodes up to what the next insert may take. False when the arena is full.

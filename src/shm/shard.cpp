@@ -27,24 +27,6 @@ void SetState(RecordHeader* r, std::uint64_t lsn, RecordState st) {
   r->state_lsn.store((lsn << 2) | st, std::memory_order_release);
 }
 
-// A key for a message: at most 64 bytes, non-printable bytes as \xHH.
-std::string Printable(std::string_view key) {
-  std::string out;
-  for (std::size_t i = 0; i < key.size() && i < 64; ++i) {
-    const auto c = static_cast<unsigned char>(key[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  if (key.size() > 64) out += "...";
-  return out;
-}
-
 std::string Hex32(std::uint32_t v) {
   char buf[11];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
@@ -444,7 +426,7 @@ void Shard::Rebuild() {
 
 void Shard::RaiseChecksum(const RecordRef& rec, KeyHash h) const {
   s_.seg->Corrupted("shard " + std::to_string(s_.index) + " record at offset", rec.off,
-                    "(key '" + Printable(rec.key()) + "') fails its checksum (stored " +
+                    "(key '" + PrintableBytes(rec.key()) + "') fails its checksum (stored " +
                         Hex32(rec.h->checksum) + ", computed " +
                         Hex32(RecordChecksum(h.hash, rec.value().data(), rec.value_len)) + ")");
 }
@@ -485,9 +467,9 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
     if (h.tag() != slot.tag) out->push_back(at + "tag does not match the key's hash");
     if (!ChecksumMatches(r, h))
       out->push_back(at + "record at offset " + std::to_string(slot.rec) + " (key '" +
-                     Printable(r.key()) + "') fails its checksum (stored " + Hex32(r.h->checksum) +
-                     ", computed " + Hex32(RecordChecksum(h.hash, r.value().data(), r.value_len)) +
-                     ")");
+                     PrintableBytes(r.key()) + "') fails its checksum (stored " +
+                     Hex32(r.h->checksum) + ", computed " +
+                     Hex32(RecordChecksum(h.hash, r.value().data(), r.value_len)) + ")");
     std::uint64_t home = Home(h);
     std::uint64_t psl = i >= home ? i - home : i + s_.cap - home;
     if (psl != slot.psl)
