@@ -5,9 +5,11 @@
 //          LeafEntry {partial, rec}: partial holds key bytes [prefix_len, prefix_len + 8) as a
 //          big-endian number, zero padded; every key in the leaf starts with the leaf's prefix.
 //          Two partials that differ order their keys; equal ones are settled by the records.
-//   inner: [NodeHeader: magic, count][InnerEntry x count] ... separator bytes at the end
-//          InnerEntry {child, count (entries below it), key_off, key_len}: child i holds the
-//          keys from separator i (entry 0 has none) up to separator i + 1.
+//   inner: [NodeHeader: magic, count, prefix_len, prefix[32]][InnerEntry x count] ...
+//          separator bytes at the end. InnerEntry {child, count (entries below it), partial,
+//          key_off, key_len}: child i holds the keys from separator i (entry 0 has none) up to
+//          separator i + 1. Every separator starts with the node's prefix; partial is its next
+//          8 bytes, as in a leaf, so a search reads separator bytes only on a tie.
 // Every node offset, count, separator and record offset read here goes through Node, Sep or
 // Rec, which check it and throw corrupted (the public wrappers then mark the index stale).
 #include "shm/ordered_index.hpp"
@@ -21,6 +23,7 @@
 #include "os/throw.hpp"
 #include "shm/allocator.hpp"
 #include "shm/robust_mutex.hpp"
+#include "shm/shard.hpp"
 #include "shm/shard_ref.hpp"
 
 namespace shmkv::detail {
@@ -48,11 +51,12 @@ struct LeafEntry {
 struct InnerEntry {
   std::uint64_t child;
   std::uint64_t count;
+  std::uint64_t partial;  // separator bytes [prefix_len, prefix_len + 8), as LeafEntry's
   std::uint32_t key_off;  // from the node's start
   std::uint32_t key_len;
 };
 constexpr std::uint64_t kNodeHeaderBytes = sizeof(NodeHeader);
-static_assert(kNodeHeaderBytes == 64 && sizeof(LeafEntry) == 16 && sizeof(InnerEntry) == 24);
+static_assert(kNodeHeaderBytes == 64 && sizeof(LeafEntry) == 16 && sizeof(InnerEntry) == 32);
 constexpr std::uint32_t kLeafCapacity = (kChunkBytes - kNodeHeaderBytes) / sizeof(LeafEntry);
 constexpr std::uint32_t kLeafMergeBelow = kLeafCapacity / 4;
 
@@ -138,9 +142,10 @@ class IndexTree {
     auto* n = seg_->At<NodeHeader>(off);
     if (n->magic != (leaf ? kLeafMagic : kInnerMagic))
       Bad("node at offset", off, leaf ? "has no leaf header" : "has no inner-node header");
-    if (leaf ? (n->count > kLeafCapacity || n->prefix_len > kMaxPrefix)
-             : (n->count == 0 ||
-                kNodeHeaderBytes + std::uint64_t(n->count) * sizeof(InnerEntry) > inner_bytes_))
+    if (n->prefix_len > kMaxPrefix ||
+        (leaf ? n->count > kLeafCapacity
+              : (n->count == 0 ||
+                 kNodeHeaderBytes + std::uint64_t(n->count) * sizeof(InnerEntry) > inner_bytes_)))
       Bad("node at offset", off, "holds an entry count or prefix length its node cannot");
     return n;
   }
@@ -279,10 +284,14 @@ class IndexTree {
 
   // --- inner nodes
   std::uint32_t ChildFor(NodeHeader* n, std::string_view key) const {
+    const int pc = ComparePrefix(n, key);
+    if (pc != 0) return pc < 0 ? 0 : n->count - 1;  // below or above every separator
+    const std::uint64_t kp = Partial(key, n->prefix_len);
+    const InnerEntry* e = Children(n);
     std::uint32_t lo = 1, hi = n->count;  // first separator above key
     while (lo < hi) {
       const std::uint32_t mid = (lo + hi) / 2;
-      if (Sep(n, mid) <= key)
+      if (e[mid].partial != kp ? e[mid].partial < kp : Sep(n, mid) <= key)
         lo = mid + 1;
       else
         hi = mid;
@@ -310,6 +319,15 @@ class IndexTree {
     auto* bytes = reinterpret_cast<char*>(n);
     std::uint64_t heap = inner_bytes_;
     n->count = static_cast<std::uint32_t>(to - from);
+    std::string_view prefix;  // the separators' common prefix (none with one child)
+    if (to - from > 1) {
+      prefix = items[from + 1].sep;
+      for (std::size_t i = from + 2; i < to; ++i)
+        prefix = prefix.substr(0, CommonPrefix(prefix, items[i].sep));
+      prefix = prefix.substr(0, kMaxPrefix);
+    }
+    n->prefix_len = static_cast<std::uint32_t>(prefix.size());
+    std::memcpy(n->prefix, prefix.data(), prefix.size());
     for (std::size_t i = from; i < to; ++i) {
       InnerEntry& e = Children(n)[i - from];
       e.child = items[i].child;
@@ -319,6 +337,7 @@ class IndexTree {
       std::memcpy(bytes + heap, sep.data(), sep.size());
       e.key_off = static_cast<std::uint32_t>(heap);
       e.key_len = static_cast<std::uint32_t>(sep.size());
+      e.partial = Partial(sep, n->prefix_len);
     }
     SHMKV_CRASH_POINT("index.inner_written");
   }
@@ -337,7 +356,6 @@ class IndexTree {
     Step steps[kMaxHeight];
     std::uint32_t depth = 0;  // inner levels passed
     std::uint64_t leaf = 0;
-    std::uint64_t rank = 0;  // entries in the subtrees left of the path
   };
   std::uint32_t Height() const {
     const std::uint32_t height = h_->height;
@@ -351,12 +369,23 @@ class IndexTree {
     for (std::uint32_t level = Height(); level > 1; --level) {
       NodeHeader* n = Node(node, false);
       const std::uint32_t i = ChildFor(n, key);
-      for (std::uint32_t j = 0; j < i; ++j) p.rank += Children(n)[j].count;
       p.steps[p.depth++] = {node, i};
       node = Children(n)[i].child;
     }
     p.leaf = node;
     return p;
+  }
+  // Asks for the cache lines of key's leaf that its search reads first: its chunk's ident, its
+  // header and every 32nd entry (the first three halvings of a full leaf's binary search; more
+  // prefetches than the core has line fill buffers stall it).
+  void PrefetchLeaf(std::string_view key) const {
+    if (h_->root == 0) return;
+    const std::uint64_t leaf = Descend(key).leaf;
+    if (leaf < g_.off_arena || leaf >= g_.arena_end) return;  // Node() reports it
+    PrefetchLine(seg_->ident((leaf - g_.off_arena) / kChunkBytes));
+    const std::uint8_t* node = seg_->base() + leaf;
+    for (std::uint64_t at = 0; at < kChunkBytes; at += 32 * sizeof(LeafEntry))
+      PrefetchLine(node + at);
   }
   void AddToPath(const Path& p, std::uint32_t depth, std::int64_t delta) const {
     for (std::uint32_t d = 0; d < depth; ++d)
@@ -569,7 +598,12 @@ class IndexTree {
     if (h_->root == 0) return 0;
     const Path p = Descend(key);
     bool equal;
-    return p.rank + LowerBound(Node(p.leaf, true), key, &equal);
+    std::uint64_t rank = 0;  // entries in the subtrees left of the path (only readers need it)
+    for (std::uint32_t d = 0; d < p.depth; ++d) {
+      const InnerEntry* children = Children(Node(p.steps[d].node, false));
+      for (std::uint32_t j = 0; j < p.steps[d].child; ++j) rank += children[j].count;
+    }
+    return rank + LowerBound(Node(p.leaf, true), key, &equal);
   }
   IndexCursor Seek(std::uint64_t rank) const {
     std::uint64_t node = h_->root;
@@ -724,6 +758,11 @@ class IndexTree {
       if (i > 0 && i + 1 < items.size() && items[i].sep >= items[i + 1].sep)
         w->Report("inner node " + std::to_string(off) + ": separators out of order at " +
                   std::to_string(i));
+      if (i > 0 && (items[i].sep.compare(0, n->prefix_len, reinterpret_cast<const char*>(n->prefix),
+                                         n->prefix_len) != 0 ||
+                    Children(n)[i].partial != Partial(items[i].sep, n->prefix_len)))
+        w->Report("inner node " + std::to_string(off) + " separator " + std::to_string(i) +
+                  ": does not match the node's prefix and partial key");
       const std::uint64_t below = CheckSubtree(items[i].child, level - 1, lo, hi, w);
       if (below != items[i].count)
         w->Report("inner node " + std::to_string(off) + " child " + std::to_string(i) + ": count " +
@@ -771,7 +810,7 @@ void OrderedIndex::MarkStale() noexcept {
                                     std::memory_order_acq_rel);
 }
 
-IndexInsert::IndexInsert(Segment* seg) : index_(seg) {
+IndexWriter::IndexWriter(Segment* seg, std::string_view key, Change change) : index_(seg) {
   if (index_.state() != IndexState::valid) return;
   try {
     lock_.emplace(seg);
@@ -780,9 +819,11 @@ IndexInsert::IndexInsert(Segment* seg) : index_(seg) {
     return;
   }
   if (index_.state() != IndexState::valid) return;
-  bool room = false;
+  bool room = true;
   try {
-    room = IndexTree(index_).Refill();
+    IndexTree tree(index_);
+    if (change == Change::insert) room = tree.Refill();
+    tree.PrefetchLeaf(key);
   } catch (const Error&) {
     index_.MarkStale();
     return;
@@ -792,7 +833,7 @@ IndexInsert::IndexInsert(Segment* seg) : index_(seg) {
                                 "' is full: no room for the ordered index nodes of a new key");
 }
 
-void IndexInsert::Add(std::string_view key, std::uint64_t rec_off) noexcept {
+void IndexWriter::Insert(std::string_view key, std::uint64_t rec_off) noexcept {
   if (!lock_ || index_.state() != IndexState::valid) return;
   try {
     IndexTree(index_).Insert(key, rec_off);
@@ -801,15 +842,13 @@ void IndexInsert::Add(std::string_view key, std::uint64_t rec_off) noexcept {
   }
 }
 
-void OrderedIndex::Erase(std::string_view key, std::uint64_t rec_off) noexcept {
-  if (state() != IndexState::valid) return;
+void IndexWriter::Erase(std::string_view key, std::uint64_t rec_off) noexcept {
+  if (!lock_ || index_.state() != IndexState::valid) return;
   try {
-    IndexLock lock(seg_);
-    if (state() == IndexState::valid) IndexTree(*this).Erase(key, rec_off);
-    return;
+    IndexTree(index_).Erase(key, rec_off);
   } catch (...) {
+    index_.MarkStale();
   }
-  MarkStale();
 }
 
 void OrderedIndex::Relocate(std::string_view key, std::uint64_t old_off,

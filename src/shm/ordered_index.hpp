@@ -72,10 +72,9 @@ class OrderedIndex {
       h_->ttl_records.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
   }
 
-  // --- Maintenance, by a shard's writer holding its shard lock inside its WriteScope. Each
-  // takes the index lock (IndexInsert: holds it); a failure of any kind marks the index stale
+  // --- Maintenance, by a shard's writer holding its shard lock inside its WriteScope (inserts
+  // and erases: IndexWriter). Takes the index lock; a failure of any kind marks the index stale
   // and is not reported.
-  void Erase(std::string_view key, std::uint64_t rec_off) noexcept;
   void Relocate(std::string_view key, std::uint64_t old_off, std::uint64_t new_off) noexcept;
 
   // Rebuilds the tree from every shard's table, replacing what was there, and marks it valid.
@@ -132,14 +131,19 @@ class IndexLock {
   Segment* seg_;
 };
 
-// An insert into a shard, as the index sees it: made before the shard changes anything, it takes
-// the index lock (when the index is valid) and makes sure the nodes the insert may split into
-// are allocated, raising store_full otherwise: a full arena refuses the write whole, instead of
-// leaving a key out of the index. Add() then indexes the new record (never fails the write).
-class IndexInsert {
+// A key's insert into or erase from a shard, as the index sees it. Made before the shard changes
+// anything, it takes the index lock (when the index is valid) and asks for the cache lines of
+// the key's leaf, so that they arrive while the shard does its part. For an insert it first
+// makes sure the nodes a split may take are allocated, raising store_full otherwise: a full
+// arena refuses the write whole instead of leaving a key out of the index. Insert() and
+// Erase() then change the tree; they never fail the write (a failure marks the index stale).
+class IndexWriter {
  public:
-  explicit IndexInsert(Segment* seg);
-  void Add(std::string_view key, std::uint64_t rec_off) noexcept;
+  enum class Change { insert, erase };
+  IndexWriter(Segment* seg, std::string_view key, Change change);
+  void Insert(std::string_view key, std::uint64_t rec_off) noexcept;
+  // rec_off's record must still hold its key (before it is freed).
+  void Erase(std::string_view key, std::uint64_t rec_off) noexcept;
 
  private:
   OrderedIndex index_;

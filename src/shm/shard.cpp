@@ -155,13 +155,13 @@ void Shard::Insert(std::string_view key, KeyHash h, const NewValue& value,
                                 " hash table is full (" + std::to_string(n) + " keys in " +
                                 std::to_string(s_.cap) +
                                 " slots); create the segment with a larger max_keys");
-  IndexInsert index(s_.seg);  // store_full here too, before anything changed
+  IndexWriter index(s_.seg, key, IndexWriter::Change::insert);  // store_full here too
   std::uint64_t off = NewRecord(key, value, expires_ms, Home(h));
   TableInsert(off, h.tag(), Home(h));
   SHMKV_CRASH_POINT("insert.in_table");
   DenseAppend(off);
   if (expires_ms) AddTtlRecords(1);
-  index.Add(key, off);
+  index.Insert(key, off);
   SHMKV_CRASH_POINT("insert.done");
 }
 
@@ -275,8 +275,8 @@ bool Shard::IncrementInWord(const RecordRef& r, KeyHash h, std::int64_t delta,
 }
 
 void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
-  const std::uint32_t dense_pos = CheckedDensePos(rec);  // before the first write
-  Index().Erase(rec.key(), rec.off);  // while the record is whole: the index reads its key
+  const std::uint32_t dense_pos = CheckedDensePos(rec);              // before the first write
+  IndexWriter index(s_.seg, rec.key(), IndexWriter::Change::erase);  // its leaf, meanwhile
   RecordHeader* r = rec.h;
   SetState(r, Lsn(r), kDead);  // commit
   SHMKV_CRASH_POINT("erase.dead");
@@ -294,6 +294,7 @@ void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
   }
   DenseRemove(dense_pos);
   if (rec.expires_ms() != 0) AddTtlRecords(-1);
+  index.Erase(rec.key(), rec.off);  // before the block is freed: the index may read its key
   SHMKV_CRASH_POINT("erase.unindexed");
   FreeRecord(s_, rec.off);
 }
