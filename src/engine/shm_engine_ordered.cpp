@@ -108,7 +108,7 @@ std::optional<std::size_t> ShmEngine::IndexedCount(const KeyFilter& f) {
   const KeyBounds b = KeyBounds::Of(f);
   return WithIndex([&](OrderedIndex& index) -> std::size_t {
     const auto [lo, hi] = RankRange(index, b.low, b.high);
-    if (segment()->header()->index.ttl_records.load(std::memory_order_relaxed) == 0) return hi - lo;
+    if (index.ttl_records() == 0) return hi - lo;
     std::size_t live = 0;  // some keys have an expiry: skip the expired ones
     const std::uint64_t now = os::NowUnixMs();
     Walk(index, lo, hi, [&](const RecordRef& r) {
@@ -253,8 +253,7 @@ void ShmEngine::CheckIndexLocked(std::vector<std::string>* out) {
   }
   IndexLock lock(segment());
   index.CheckInvariants(records, out);
-  const std::uint64_t counted =
-      segment()->header()->index.ttl_records.load(std::memory_order_relaxed);
+  const std::uint64_t counted = index.ttl_records();
   if (counted != ttl_records)
     out->push_back("ordered index: ttl_records " + std::to_string(counted) +
                    " but the shards hold " + std::to_string(ttl_records) +

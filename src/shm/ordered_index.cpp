@@ -620,7 +620,14 @@ class IndexTree {
   RecordRef RecordAt(const IndexCursor& c) const {
     NodeHeader* leaf = Node(c.leaf, true);
     if (c.pos >= leaf->count) Bad("cursor position", c.pos, "is past its leaf's entries");
-    return Rec(Entries(leaf)[c.pos].rec);
+    const LeafEntry& e = Entries(leaf)[c.pos];
+    const RecordRef r = Rec(e.rec);
+    // What a reader returns must be the record the entry was made for: its key bytes agree
+    // with the leaf's prefix and the entry's partial key (a damaged entry is rebuilt, not read).
+    if (ComparePrefix(leaf, r.key()) != 0 || Partial(r.key(), leaf->prefix_len) != e.partial)
+      Bad("leaf entry at offset", c.leaf + kNodeHeaderBytes + c.pos * sizeof(LeafEntry),
+          "leads to a record whose key does not match it");
+    return r;
   }
   bool Next(IndexCursor* c) const {
     NodeHeader* leaf = Node(c->leaf, true);

@@ -67,6 +67,8 @@ class OrderedIndex {
   }
   // Without the lock: from then on writers leave the tree alone and readers rebuild it first.
   void MarkStale() noexcept;
+  // Records with an expiry, over all shards (IndexHeader::ttl_records).
+  std::uint64_t ttl_records() const { return h_->ttl_records.load(std::memory_order_relaxed); }
   void AddTtlRecords(std::int64_t delta) noexcept {
     if (state() != IndexState::off)
       h_->ttl_records.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
