@@ -327,7 +327,8 @@ class IndexTree {
       prefix = prefix.substr(0, kMaxPrefix);
     }
     n->prefix_len = static_cast<std::uint32_t>(prefix.size());
-    std::memcpy(n->prefix, prefix.data(), prefix.size());
+    if (!prefix.empty())
+      std::memcpy(n->prefix, prefix.data(), prefix.size());  // data() may be null
     for (std::size_t i = from; i < to; ++i) {
       InnerEntry& e = Children(n)[i - from];
       e.child = items[i].child;
