@@ -1,0 +1,194 @@
+/* tour.c: the C column of the operation table (docs/bindings.md "Every operation, every
+ * surface"): calls every function of the C API once, checks its result, and prints
+ * "called NAME" after each check passed (tests/surfaces/check_table.py compares the names with
+ * the table). Exits 1 at the first result that is not what the function promises.
+ *
+ *   surface_tour_c STORE_NAME SCRATCH_DIR
+ */
+#include <shmkv/shmkv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void expect(int ok, const char* what, int line) {
+  if (ok) return;
+  fprintf(stderr, "tour.c:%d: %s (last error: %s)\n", line, what, shmkv_last_error());
+  exit(1);
+}
+#define EXPECT(cond) expect((cond), #cond, __LINE__)
+#define S(text) text, strlen(text)
+
+static void called(const char* name) {
+  printf("called %s\n", name);
+  fflush(stdout);
+}
+
+static int count_entry(void* ctx, const void* key, size_t key_len, const void* value,
+                       size_t value_len) {
+  (void)key, (void)key_len, (void)value, (void)value_len;
+  ++*(size_t*)ctx;
+  return 0;
+}
+static int count_key(void* ctx, const void* key, size_t key_len) {
+  (void)key, (void)key_len;
+  ++*(size_t*)ctx;
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  shmkv_options o;
+  shmkv_store* s = NULL;
+  char buf[256], path[4096];
+  size_t len = 0, n = 0;
+  int64_t i64 = 0;
+  uint64_t u64 = 0, u64b = 0;
+  int done = 0;
+  void* p = NULL;
+  void* q = NULL;
+  size_t plen = 0, qlen = 0;
+  shmkv_range range;
+  shmkv_info info;
+  shmkv_stats stats;
+  if (argc != 3) {
+    fprintf(stderr, "usage: surface_tour_c STORE_NAME SCRATCH_DIR\n");
+    return 2;
+  }
+  if (shmkv_segment_exists(argv[1]) == 1) shmkv_destroy(argv[1]);
+  shmkv_options_init(&o);
+  called("shmkv_options_init");
+  o.size_bytes = 16u << 20;
+  EXPECT(shmkv_open(argv[1], &o, sizeof o, &s) == 0);
+  called("shmkv_open");
+  EXPECT(shmkv_segment_exists(argv[1]) == 1);
+  called("shmkv_segment_exists");
+
+  EXPECT(shmkv_set(s, S("k"), S("v"), 3600000) == 0);
+  called("shmkv_set");
+  EXPECT(shmkv_get(s, S("k"), buf, sizeof buf, &len) == 1 && len == 1 && buf[0] == 'v');
+  called("shmkv_get");
+  EXPECT(shmkv_get_alloc(s, S("k"), &p, &plen) == 1 && plen == 1);
+  shmkv_free(p);
+  called("shmkv_get_alloc");
+  called("shmkv_free");
+  EXPECT(shmkv_exists(s, S("k")) == 1 && shmkv_exists(s, S("nope")) == 0);
+  called("shmkv_exists");
+  EXPECT(shmkv_ttl(s, S("k"), &i64) == 1 && i64 > 3500000);
+  called("shmkv_ttl");
+  EXPECT(shmkv_expire(s, S("k"), 0) == 1 && shmkv_ttl(s, S("k"), &i64) == 1 && i64 == 0);
+  called("shmkv_expire");
+  EXPECT(shmkv_delete(s, S("k")) == 1 && shmkv_delete(s, S("k")) == 0);
+  called("shmkv_delete");
+  EXPECT(shmkv_incr(s, S("n"), 5, &i64) == 0 && i64 == 5);
+  called("shmkv_incr");
+  EXPECT(shmkv_get_or_set(s, S("g"), S("first"), buf, sizeof buf, &len) == 0);
+  EXPECT(shmkv_get_or_set(s, S("g"), S("second"), buf, sizeof buf, &len) == 1 && len == 5);
+  called("shmkv_get_or_set");
+  EXPECT(shmkv_swap(s, S("g"), S("third"), &p, &plen) == 1 && plen == 5);
+  shmkv_free(p);
+  called("shmkv_swap");
+  EXPECT(shmkv_cas(s, S("g"), S("third"), S("fourth")) == 1);
+  EXPECT(shmkv_cas(s, S("g"), S("third"), S("x")) == 0);
+  called("shmkv_cas");
+  EXPECT(shmkv_cad(s, S("g"), S("third")) == 0 && shmkv_cad(s, S("g"), S("fourth")) == 1);
+  called("shmkv_cad");
+  EXPECT(shmkv_set_if_absent(s, S("a"), S("1"), 0) == 1);
+  EXPECT(shmkv_set_if_absent(s, S("a"), S("2"), 0) == 0);
+  called("shmkv_set_if_absent");
+
+  EXPECT(shmkv_set(s, S("job:1"), S("a"), 0) == 0 && shmkv_set(s, S("job:2"), S("b"), 0) == 0);
+  EXPECT(shmkv_set(s, S("job:3"), S("c"), 0) == 0 && shmkv_set(s, S("user:1"), S("u"), 0) == 0);
+  EXPECT(shmkv_count(s, S("job:"), &u64) == 0 && u64 == 3);
+  called("shmkv_count");
+  memset(&range, 0, sizeof range);
+  range.from = "job:2", range.from_len = 5, range.to = "job:3", range.to_len = 5;
+  EXPECT(shmkv_count_range(s, &range, &u64) == 0 && u64 == 1);
+  called("shmkv_count_range");
+  n = 0;
+  EXPECT(shmkv_list(s, S("job:"), 2, count_entry, &n, &len) == 0 && n == 2);
+  called("shmkv_list");
+  n = 0;
+  EXPECT(shmkv_list_range(s, &range, 0, count_entry, &n, &len) == 0 && n == 1);
+  called("shmkv_list_range");
+  memset(&range, 0, sizeof range);
+  range.prefix = "job:", range.prefix_len = 4;
+  n = 0;
+  EXPECT(shmkv_list_keys(s, &range, 0, count_key, &n, &len) == 0 && n == 3);
+  called("shmkv_list_keys");
+  n = 0;
+  EXPECT(shmkv_scan(s, S("job:"), "", 0, 2, count_entry, &n, buf, sizeof buf, &len, &done) == 0);
+  EXPECT(n == 2 && len == 5 && memcmp(buf, "job:2", 5) == 0 && !done);
+  called("shmkv_scan");
+  n = 0;
+  EXPECT(shmkv_scan_range(s, &range, "job:2", 5, 2, count_entry, &n, buf, sizeof buf, &len,
+                          &done) == 0 &&
+         n == 1 && done);
+  called("shmkv_scan_range");
+  n = 0;
+  EXPECT(shmkv_scan_keys(s, &range, "", 0, 0, count_key, &n, buf, sizeof buf, &len, &done) == 0 &&
+         n == 3 && done);
+  called("shmkv_scan_keys");
+  EXPECT(shmkv_scan_buf(s, S("job:"), "", 0, 0, buf, sizeof buf, &plen, &n, &done) == 0 && n == 3 &&
+         plen == 3 * (8 + 5 + 1));
+  called("shmkv_scan_buf");
+  EXPECT(shmkv_scan_buf_range(s, &range, "", 0, 1, buf, sizeof buf, &plen, &n, &done) == 0 &&
+         n == 1 && !done);
+  called("shmkv_scan_buf_range");
+  EXPECT(shmkv_scan_keys_buf(s, &range, "", 0, 0, buf, sizeof buf, &plen, &n, &done) == 0 &&
+         n == 3 && plen == 3 * (4 + 5));
+  called("shmkv_scan_keys_buf");
+  EXPECT(shmkv_random_key(s, S("user:"), buf, sizeof buf, &len) == 1 && len == 6);
+  called("shmkv_random_key");
+  EXPECT(shmkv_pop_random(s, S("user:"), &p, &plen, &q, &qlen) == 1 && plen == 6 && qlen == 1);
+  shmkv_free(p);
+  shmkv_free(q);
+  called("shmkv_pop_random");
+  EXPECT(shmkv_pop_random_many(s, S("job:"), 2, &p, &plen) == 2);
+  shmkv_free(p);
+  EXPECT(shmkv_count(s, S("job:"), &u64) == 0 && u64 == 1);
+  called("shmkv_pop_random_many");
+  EXPECT(shmkv_set(s, S("t:1"), S("x"), 0) == 0 && shmkv_set(s, S("u:1"), S("z"), 0) == 0);
+  memset(&range, 0, sizeof range);
+  range.prefix = "t:", range.prefix_len = 2;
+  EXPECT(shmkv_delete_range(s, &range, 0, &u64, &done) == 0 && u64 == 1 && done);
+  called("shmkv_delete_range");
+  EXPECT(shmkv_delete_prefix(s, S("u:"), 0, &u64, &done) == 0 && u64 == 1 && done);
+  called("shmkv_delete_prefix");
+  EXPECT(shmkv_size(s, &u64) == 0 && u64 == 3);
+  called("shmkv_size");
+  EXPECT(shmkv_info_get(s, &info, sizeof info) == 0 && strcmp(info.name, argv[1]) == 0);
+  called("shmkv_info_get");
+  {
+    shmkv_shard_info shards[256];
+    shmkv_process_info processes[64];
+    EXPECT(shmkv_info_shards(s, shards, 256, &n) == 0 && n == info.shards);
+    called("shmkv_info_shards");
+    EXPECT(shmkv_info_processes(s, processes, 64, &n) == 0 && n >= 1);
+    called("shmkv_info_processes");
+  }
+  EXPECT(shmkv_stats_get(s, &stats, sizeof stats) == 0 && stats.sets > 0);
+  called("shmkv_stats_get");
+
+  snprintf(path, sizeof path, "%s/tour.backup", argv[2]);
+  EXPECT(shmkv_backup(s, path, &u64, &u64b) == 0 && u64 == 3);
+  called("shmkv_backup");
+  EXPECT(shmkv_clear(s) == 0 && shmkv_size(s, &u64) == 0 && u64 == 0);
+  called("shmkv_clear");
+  EXPECT(shmkv_restore(s, path, 0, 0, &u64, &u64b) == 0 && u64 == 3);
+  called("shmkv_restore");
+  EXPECT(shmkv_get(s, S("nope"), buf, sizeof buf, &len) == 0);
+  EXPECT(shmkv_set(s, "", 0, S("v"), 0) == SHMKV_EINVALID_ARGUMENT);
+  EXPECT(shmkv_last_error_code() == SHMKV_EINVALID_ARGUMENT && strlen(shmkv_last_error()) > 0);
+  called("shmkv_last_error");
+  called("shmkv_last_error_code");
+  EXPECT(strcmp(shmkv_errname(SHMKV_EINVALID_ARGUMENT), "invalid_argument") == 0);
+  called("shmkv_errname");
+  EXPECT(strlen(shmkv_strerror(SHMKV_EINVALID_ARGUMENT)) > 0);
+  called("shmkv_strerror");
+  EXPECT(strlen(shmkv_version()) > 0);
+  called("shmkv_version");
+  shmkv_close(s);
+  called("shmkv_close");
+  EXPECT(shmkv_destroy(argv[1]) == 0 && shmkv_segment_exists(argv[1]) == 0);
+  called("shmkv_destroy");
+  return 0;
+}

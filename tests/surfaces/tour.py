@@ -1,0 +1,108 @@
+"""tour.py: the Python column of the operation table (docs/bindings.md "Every operation, every
+surface"): calls every operation of the shmkv module once, checks its result, and prints
+"called NAME" after each check passed (tests/surfaces/check_table.py compares the names with the
+table). A failed check raises: the tour exits non-zero.
+
+    python3 tour.py STORE_NAME SCRATCH_DIR     (SHMKV_LIBRARY and PYTHONPATH as for the tests)
+"""
+import os
+import sys
+
+import shmkv
+
+
+def called(name):
+    print("called " + name, flush=True)
+
+
+def main(name, scratch):
+    if shmkv.segment_exists(name):
+        shmkv.destroy(name)
+    kv = shmkv.open(name, size_bytes=16 << 20)
+    called("open")
+    assert shmkv.segment_exists(name)
+    called("segment_exists")
+
+    kv.set("k", "v", ttl=3600)
+    assert kv.get("k") == b"v"
+    called("set")
+    called("get")
+    assert kv.exists("k") and not kv.exists("nope")
+    called("exists")
+    assert kv.ttl("k") > 3500
+    called("ttl")
+    assert kv.expire("k", 0) and kv.ttl("k") == float("inf")
+    called("expire")
+    assert kv.delete("k") and not kv.delete("k")
+    called("delete")
+    assert kv.incr("n", 5) == 5 and kv.decr("n", 2) == 3
+    called("incr")
+    called("decr")
+    first = kv.get_or_set("g", "first")
+    assert not first.loaded and kv.get_or_set("g", "second").value == b"first"
+    called("get_or_set")
+    assert kv.swap("g", "third") == b"first"
+    called("swap")
+    assert kv.cas("g", "third", "fourth") and not kv.cas("g", "third", "x")
+    called("cas")
+    assert not kv.cad("g", "third") and kv.cad("g", "fourth")
+    called("cad")
+    assert kv.set_if_absent("a", "1") and not kv.set_if_absent("a", "2")
+    called("set_if_absent")
+
+    for k, v in (("job:1", "a"), ("job:2", "b"), ("job:3", "c"), ("user:1", "u")):
+        kv.set(k, v)
+    assert kv.count("job:") == 3 and kv.count(from_="job:2", to="job:3") == 1
+    called("count")
+    listed = kv.list("job:", 2)
+    assert [(e.key, e.value) for e in listed] == [(b"job:1", b"a"), (b"job:2", b"b")]
+    called("list")
+    assert kv.list_keys("job:") == [b"job:1", b"job:2", b"job:3"]
+    called("list_keys")
+    page = kv.scan("job:", 2)
+    assert len(page.entries) == 2 and not page.done
+    assert kv.scan("job:", 2, page.cursor).entries[0].key == b"job:3"
+    called("scan")
+    assert kv.scan_keys("user:", 5).keys == [b"user:1"]
+    called("scan_keys")
+    assert [e.key for e in kv.items("job:", page_size=2)] == [b"job:1", b"job:2", b"job:3"]
+    called("items")
+    assert kv.random_key("user:") == b"user:1"
+    called("random_key")
+    popped = kv.pop_random("user:")
+    assert popped.key == b"user:1" and not kv.exists("user:1")
+    called("pop_random")
+    assert len(kv.pop_random_many("job:", 2)) == 2 and kv.count("job:") == 1
+    called("pop_random_many")
+    kv.set("t:1", "x")
+    kv.set("u:1", "z")
+    assert kv.delete_range("t:").deleted == 1
+    called("delete_range")
+    assert kv.delete_prefix("u:").deleted == 1
+    called("delete_prefix")
+    assert kv.size() == 3 and len(kv) == 3
+    called("size")
+    assert kv.info().name == name
+    called("info")
+    assert kv.stats().sets > 0
+    called("stats")
+
+    backup = os.path.join(scratch, "tour.backup")
+    kv.backup(backup)
+    called("backup")
+    kv.clear()
+    assert kv.size() == 0
+    called("clear")
+    kv.restore(backup)
+    assert kv.get("a") == b"1"
+    called("restore")
+    kv.close()
+    assert kv.closed
+    called("close")
+    shmkv.destroy(name)
+    assert not shmkv.segment_exists(name)
+    called("destroy")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
