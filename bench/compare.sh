@@ -9,7 +9,9 @@
 #   --engines "a b", --mixes "a b", --workers "1 2", --out DIR (raw logs; default
 #   build/bench-results/<timestamp>), --md FILE (default docs/benchmarks.md; "" = none),
 #   --idle-wait S (wait up to S seconds for foreign CPU load < 0.3 cores before each run; 15),
-#   --idle-budget S (total seconds all those waits may take; 300).
+#   --idle-budget S (total seconds all those waits may take; 300),
+#   --prefix-engines "a b" (bench/prefix.sh's prefix and range workloads at --keys, side by side;
+#   default "shmkv redis lmdb", those of --engines; "" = skip them).
 # The repetition loop is the outermost one, so drift on this noisy VM hits all engines alike.
 set -euo pipefail
 
@@ -21,6 +23,7 @@ VALUE=100
 ENGINES="shmkv shmkv-batch lmdb redis redis-pipe boost-map null"
 MIXES="get 90-10 50-50 incr"
 POP_ENGINES="shmkv boost-map"
+PREFIX_ENGINES="shmkv redis lmdb"
 WORKERS="1 2"
 QUICK=0
 OUT=""
@@ -39,12 +42,13 @@ while [ $# -gt 0 ]; do
     --engines) ENGINES=$2; shift ;;
     --mixes) MIXES=$2; shift ;;
     --pop-engines) POP_ENGINES=$2; shift ;;
+    --prefix-engines) PREFIX_ENGINES=$2; shift ;;
     --workers) WORKERS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --md) MD=$2; shift ;;
     --idle-wait) IDLE_WAIT=$2; shift ;;
     --idle-budget) IDLE_BUDGET=$2; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -135,6 +139,16 @@ done
 MUTEX_OPS=10000000; [ "$QUICK" = 1 ] && MUTEX_OPS=2000000
 echo "${BIN/#$ROOT\//} --engine mutex-cost --workers 2 --ops $MUTEX_OPS" >>"$CMDS"
 "$BIN" --engine mutex-cost --workers 2 --ops "$MUTEX_OPS" | tee "$OUT/mutex.txt" | grep RESULT || true
+# The prefix and range workloads (issue 14), for the engines of both lists, one process each.
+PREFIX_RUN=""
+for e in $PREFIX_ENGINES; do case " $ENGINES " in *" $e "*) PREFIX_RUN="$PREFIX_RUN $e" ;; esac; done
+PREFIX_RUN=${PREFIX_RUN# }
+if [ -n "$PREFIX_RUN" ]; then
+  echo "bench/prefix.sh --bin ${BIN/#$ROOT\//} --keys $KEYS --engines \"$PREFIX_RUN\"" >>"$CMDS"
+  wait_idle
+  bash "$ROOT/bench/prefix.sh" --bin "$BIN" --keys "$KEYS" --engines "$PREFIX_RUN" \
+    --out "$OUT/prefix" >"$OUT/prefix.md" || echo "compare.sh: a prefix run failed its checks; see $OUT/prefix" >&2
+fi
 END=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 # --- summary: engine mix workers n median min max p50 p99 fails (medians over reps) ---
@@ -423,6 +437,14 @@ REL_PNG=$(basename "$PNG")
   echo "pshared = PTHREAD_PROCESS_SHARED only (boost::interprocess_mutex); private = default mutex."
   echo "With 2 processes both hammer one mutex around a shared counter (aggregate ns per pair)."
   echo
+  if [ -s "$OUT/prefix.md" ]; then
+    echo "## Prefix and range operations ($PREFIX_RUN, side by side)"
+    echo
+    echo "\`bench/prefix.sh --keys $KEYS --engines \"$PREFIX_RUN\"\`: one process, median and p99 µs per"
+    echo "operation (docs/benchmarks.md's issue 14 section has the workload)."
+    grep -v '^raw logs:\|^# ' "$OUT/prefix.md"
+    echo
+  fi
   echo "## Notes"
   echo
   echo "<!-- notes:begin -->"
