@@ -6,9 +6,11 @@
 // shards (shm_engine_multi.cpp), as every ordered read did before the index.
 //
 // Locking: a reader holds the index lock alone while it ranks and walks the tree, and takes no
-// shard lock under it (lock order shard -> index). Values, pops and deletes go through the
-// key's shard afterwards, key by key, as get and del do: a key the index listed may be gone by
-// then, and is skipped. A stale index is rebuilt first, under every shard lock (EnsureIndex).
+// shard lock under it (lock order shard -> index). list and scan copy values during the walk
+// the way a lock-free get does (OptimisticValue: the shard's seq window); a value a writer
+// raced, pops and deletes go through the key's shard afterwards, key by key, as get and del do:
+// a key the index listed may be gone by then, and is skipped. A stale index is rebuilt first, under
+// every shard lock (EnsureIndex).
 #include <algorithm>
 #include <memory>
 
@@ -141,16 +143,43 @@ std::optional<std::vector<Entry>> ShmEngine::IndexedEntries(const KeyFilter& f, 
   KeyFilter rest = f;
   std::string cursor;
   for (;;) {
+    // Values are copied during the walk as a lock-free get copies one (the index lock keeps
+    // the records from being freed); those a writer raced are read through their shard after.
     const std::size_t want = limit == 0 ? 0 : limit - out.size();
-    std::optional<std::vector<std::string>> keys = IndexedKeys(rest, want);
-    if (!keys) return std::nullopt;
-    std::string value;
-    for (std::string& key : *keys) {
-      if (ReadValue(key, RouteOf(key), &value)) out.push_back({key, value});  // else gone since
+    const std::size_t first = out.size();
+    std::vector<std::size_t> raced;
+    const KeyBounds b = KeyBounds::Of(rest);
+    const std::optional<std::size_t> listed = WithIndex([&](OrderedIndex& index) {
+      out.resize(first);
+      raced.clear();
+      const auto [lo, hi] = RankRange(index, b.low, b.high);
+      const std::uint64_t now = os::NowUnixMs();
+      Walk(index, lo, hi, [&](const RecordRef& r) {
+        if (r.Expired(now)) return true;
+        if (segment()->verify_reads()) VerifyListed(r);
+        Entry& e = out.emplace_back(Entry{std::string(r.key()), {}});
+        if (!OptimisticValue(ShardRef::Of(segment(), RouteOf(e.key).shard), r, &e.value))
+          raced.push_back(out.size() - 1);
+        return want == 0 || out.size() - first < want;
+      });
+      return out.size() - first;
+    });
+    if (!listed) return std::nullopt;
+    if (*listed == 0) return out;
+    cursor = out.back().key;
+    std::size_t gone = 0;  // raced keys deleted since the walk: dropped, the page lists on
+    for (std::size_t i : raced) {
+      Entry& e = out[i];
+      if (!ReadValue(e.key, RouteOf(e.key), &e.value)) {
+        e.key.clear();
+        ++gone;
+      }
     }
-    // Keys deleted between the listing and their reads leave the page short: list on.
-    if (limit == 0 || out.size() >= limit || keys->size() < want || keys->empty()) return out;
-    cursor = std::move(keys->back());
+    if (gone != 0)
+      out.erase(std::remove_if(out.begin() + first, out.end(),
+                               [](const Entry& e) { return e.key.empty(); }),
+                out.end());
+    if (limit == 0 || out.size() >= limit || *listed < want) return out;
     rest.after = cursor;
   }
 }

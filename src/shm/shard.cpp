@@ -637,6 +637,31 @@ bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::stri
                                : OptimisticGetImpl<false>(s, key, h, value, found);
 }
 
+bool OptimisticValue(const ShardRef& s, const RecordRef& rec, std::string* value) {
+#if defined(__SANITIZE_THREAD__)
+  (void)s, (void)rec, (void)value;
+  return false;  // races with writers by design, as OptimisticGet
+#else
+  const std::uint8_t* base = s.seg->base();
+  const std::uint64_t room = rec.block_bytes - kRecordHeaderBytes - rec.key_len;  // TryRecord's
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const std::uint64_t seq = s.h->seq.load(std::memory_order_acquire);
+    if (seq & 1) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    std::uint32_t value_len;
+    std::memcpy(&value_len, base + rec.off + offsetof(RecordHeader, value_len), sizeof value_len);
+    if (value_len > room) return false;
+    value->assign(reinterpret_cast<const char*>(base + rec.off + kRecordHeaderBytes + rec.key_len),
+                  value_len);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (s.h->seq.load(std::memory_order_relaxed) == seq) return true;
+  }
+  return false;
+#endif
+}
+
 void PrefetchSlots(const ShardRef& s, KeyHash h) {
   const std::uint64_t home = HomeSlot(h, s.cap);
   __builtin_prefetch(&s.slots[home]);

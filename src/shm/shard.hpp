@@ -213,6 +213,13 @@ class Shard {
 bool OptimisticGet(const ShardRef& s, std::string_view key, KeyHash h, std::string* value,
                    bool* found);
 
+// The value of a record reached through the ordered index (whose lock keeps the record from
+// being freed, not from being rewritten in place), copied as OptimisticGet copies one: inside an
+// even, unchanged window of the shard's seq, its length checked against the record's block.
+// False when a writer kept the shard busy or the length does not fit: the caller then reads
+// through the shard lock, which gives the verdict on damage.
+bool OptimisticValue(const ShardRef& s, const RecordRef& rec, std::string* value);
+
 // Cache hints for batched reads; no correctness role (the reads that follow validate
 // everything). PrefetchSlots asks for the home slot's cache lines; PrefetchRecord reads the
 // first slots from home without synchronisation and asks for the record of the first tag
