@@ -108,6 +108,40 @@ rc=$?
 [ $rc = 0 ] && [ "$out" = '{"key":"j","value":"new","outcome":"stored"}' ] ||
   fail "get-or-set --json (stored): exit $rc, '$out'"
 
+# --- 8. TTL rule (store.hpp, Redis's): cas, swap, get-or-set and set-if-absent give the value they
+# store the --ttl given, and drop the key's previous TTL without one; incr keeps it.
+new_store ttl
+# ttl_in KEY MIN_MS MAX_MS: the key's remaining TTL is in [MIN_MS, MAX_MS] ms.
+ttl_in() {
+  local t
+  t=$("$cli" --name "$S" ttl "$1")
+  t=${t%ms}
+  [[ $t =~ ^[0-9]+$ ]] && [ "$t" -ge "$2" ] && [ "$t" -le "$3" ]
+}
+"$cli" --name "$S" set tk v --ttl 1h
+"$cli" --name "$S" cas tk v w --ttl 2h || fail "cas tk v w --ttl 2h"
+ttl_in tk 3600001 7200000 || fail "cas --ttl 2h: ttl is $("$cli" --name "$S" ttl tk)"
+"$cli" --name "$S" incr n 1 >/dev/null && "$cli" --name "$S" expire n 1h
+"$cli" --name "$S" incr n 1 >/dev/null
+ttl_in n 1 3600000 || fail "incr dropped the TTL: $("$cli" --name "$S" ttl n)"
+"$cli" --name "$S" cas tk w x || fail "cas tk w x"
+[ "$("$cli" --name "$S" ttl tk)" = none ] || fail "cas without --ttl kept the TTL"
+"$cli" --name "$S" cas nk --absent y --ttl 1h || fail "cas nk --absent y --ttl 1h"
+ttl_in nk 1 3600000 || fail "cas --absent --ttl 1h: ttl is $("$cli" --name "$S" ttl nk)"
+out=$("$cli" --name "$S" swap tk y --ttl 10m 2>/dev/null)
+[ "$out" = x ] && ttl_in tk 1 600000 || fail "swap --ttl 10m: '$out', ttl $("$cli" --name "$S" ttl tk)"
+"$cli" --name "$S" swap tk z 2>/dev/null >/dev/null
+[ "$("$cli" --name "$S" ttl tk)" = none ] || fail "swap without --ttl kept the TTL"
+"$cli" --name "$S" get-or-set gk first --ttl 1h >/dev/null 2>&1
+ttl_in gk 1 3600000 || fail "get-or-set --ttl 1h (stored): ttl $("$cli" --name "$S" ttl gk)"
+"$cli" --name "$S" get-or-set gk second --ttl 2m >/dev/null 2>&1
+[ $? = 4 ] && ttl_in gk 120001 3600000 ||
+  fail "get-or-set of an existing key changed its TTL: $("$cli" --name "$S" ttl gk)"
+"$cli" --name "$S" set-if-absent sk v --ttl 1h || fail "set-if-absent sk v --ttl 1h"
+ttl_in sk 1 3600000 || fail "set-if-absent --ttl 1h: ttl $("$cli" --name "$S" ttl sk)"
+"$cli" --name "$S" cas tk z w --ttl soon 2>/dev/null
+[ $? = 2 ] && [ "$("$cli" --name "$S" get tk)" = z ] || fail "cas --ttl soon is not a usage error"
+
 # --- batches and random keys: mset, mget, mdel, random-keys.
 new_store batch
 "$cli" --name "$S" mset a 1 b 2 c 3 || fail "mset a 1 b 2 c 3"

@@ -328,6 +328,11 @@ struct Invocation {
     return v ? *v : std::string(dflt);
   }
   std::size_t Limit() const { return Has("limit") ? ParseCount("--limit", *Opt("limit")) : 0; }
+  // --ttl, or zero (no expiry) without it. The commands that write a value give the key this
+  // TTL and drop the one it had (store.hpp's rule); incr keeps it.
+  std::chrono::milliseconds Ttl() const {
+    return Has("ttl") ? ParseDuration("--ttl", *Opt("ttl")) : std::chrono::milliseconds{};
+  }
   // --prefix, --from and --to as the range of a ListOptions, ScanOptions or KeyRange.
   template <typename Range>
   Range RangeOptions() const {
@@ -540,8 +545,7 @@ std::string ReadValue(const ValueSource& src) {
 }
 
 int RunSet(Invocation& in) {
-  std::chrono::milliseconds ttl{};
-  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  const std::chrono::milliseconds ttl = in.Ttl();
   const ValueSource src = ParseValueSource(in);
   shmkv::Store& store = in.Open();
   store.set(in.pos[0], ReadValue(src), ttl);
@@ -591,7 +595,8 @@ int RunCas(Invocation& in) {
   if (in.pos.size() > want) throw UsageError("unexpected argument '" + in.pos[want] + "'");
   std::optional<std::string_view> expected;
   if (!absent) expected = in.pos[1];
-  if (in.Open().compare_and_swap(in.pos[0], expected, in.pos[want - 1])) return kExitOk;
+  const std::chrono::milliseconds ttl = in.Ttl();
+  if (in.Open().compare_and_swap(in.pos[0], expected, in.pos[want - 1], ttl)) return kExitOk;
   return Note(in,
               absent ? "lost: the key exists" : "lost: the key is absent or holds another value",
               kExitFalse);
@@ -604,7 +609,8 @@ int RunCad(Invocation& in) {
 
 // Exit 0 when it stored VALUE, kExitLoaded (4) when the key existed and nothing was stored.
 int RunGetOrSet(Invocation& in) {
-  auto r = in.Open().get_or_set(in.pos[0], in.pos[1]);
+  const std::chrono::milliseconds ttl = in.Ttl();
+  auto r = in.Open().get_or_set(in.pos[0], in.pos[1], ttl);
   if (in.Has("json")) {
     OutLine("{" + BytesField("key", in.pos[0]) + "," + BytesField("value", r.value) +
             ",\"outcome\":\"" + (r.loaded ? "loaded" : "stored") + "\"}");
@@ -619,7 +625,8 @@ int RunGetOrSet(Invocation& in) {
 }
 
 int RunSwap(Invocation& in) {
-  auto r = in.Open().swap(in.pos[0], in.pos[1]);
+  const std::chrono::milliseconds ttl = in.Ttl();
+  auto r = in.Open().swap(in.pos[0], in.pos[1], ttl);
   if (r.previous) {
     OutLine(*r.previous);
     Note(in, "replaced: printed the previous value", kExitOk);
@@ -630,8 +637,7 @@ int RunSwap(Invocation& in) {
 }
 
 int RunSetIfAbsent(Invocation& in) {
-  std::chrono::milliseconds ttl{};
-  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  const std::chrono::milliseconds ttl = in.Ttl();
   if (in.Open().set_if_absent(in.pos[0], in.pos[1], ttl)) return kExitOk;
   return Note(in, "not set: the key already exists", kExitFalse);
 }
@@ -784,8 +790,7 @@ int RunMset(Invocation& in) {
   if (in.pos.empty()) throw UsageError("missing KEY VALUE");
   if (in.pos.size() % 2 != 0)
     throw UsageError("missing VALUE for the last KEY '" + in.pos.back() + "'");
-  std::chrono::milliseconds ttl{};
-  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  const std::chrono::milliseconds ttl = in.Ttl();
   std::vector<std::pair<std::string, std::string>> pairs;
   for (std::size_t i = 0; i < in.pos.size(); i += 2) pairs.emplace_back(in.pos[i], in.pos[i + 1]);
   in.Open().set_many(pairs, ttl);
@@ -1097,10 +1102,11 @@ const std::vector<CommandDef>& Commands() {
        {"DELTA"},
        RunIncr},
       {"cas",
-       "KEY (EXPECTED | --absent) NEW",
-       "set KEY to NEW if it holds EXPECTED (or is absent); exit 1 if it lost",
+       "KEY (EXPECTED | --absent) NEW [--ttl DURATION]",
+       "set KEY to NEW if it holds EXPECTED (or is absent); exit 1 if it lost. NEW gets --ttl "
+       "(none without it: the key's previous TTL is dropped)",
        Access::write,
-       {{"absent", false}},
+       {{"absent", false}, {"ttl", true}},
        {},
        {},
        RunCas,
@@ -1114,25 +1120,28 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunCad},
       {"get-or-set",
-       "KEY VALUE [--json]",
-       "print the value at KEY, storing VALUE first if absent; exit 0 if it stored VALUE, 4 if "
-       "the key existed (--json: \"outcome\":\"stored\" or \"loaded\")",
+       "KEY VALUE [--ttl DURATION] [--json]",
+       "print the value at KEY, storing VALUE (with --ttl) first if absent; exit 0 if it stored "
+       "VALUE, 4 if the key existed, keeping its value and TTL (--json: \"outcome\":\"stored\" or "
+       "\"loaded\")",
        Access::write,
-       {{"json", false}},
+       {{"json", false}, {"ttl", true}},
        {"KEY", "VALUE"},
        {},
        RunGetOrSet},
       {"swap",
-       "KEY VALUE",
-       "store VALUE and print the previous value, if any",
+       "KEY VALUE [--ttl DURATION]",
+       "store VALUE and print the previous value, if any. VALUE gets --ttl (none without it: the "
+       "previous TTL is dropped, as Redis GETSET)",
        Access::write,
-       {},
+       {{"ttl", true}},
        {"KEY", "VALUE"},
        {},
        RunSwap},
       {"set-if-absent",
        "KEY VALUE [--ttl DURATION]",
-       "store VALUE only if KEY is absent; exit 1 if it exists",
+       "store VALUE (with --ttl) only if KEY is absent; exit 1 if it exists, keeping its value "
+       "and TTL",
        Access::write,
        {{"ttl", true}},
        {"KEY", "VALUE"},
