@@ -39,6 +39,23 @@ want='{"entries":[{"key_base64":"eP8=","value":"raw"}],"cursor_base64":"eP8=","d
 "$cli" --name "$S" export --jsonl 2>/dev/null | grep -q '"key_base64":"eP8="' ||
   fail "export --jsonl does not write key_base64 eP8="
 
+# A scan cursor that is not UTF-8 comes out as cursor_base64 and goes back in as --cursor-base64.
+new_store cursor
+"$cli" --name "$S" mset a 1 $'x\xff' 2 y 3 || fail "mset a, x\\xff, y"
+out=$("$cli" --name "$S" scan --limit 2 --json)
+want='{"entries":[{"key":"a","value":"1"},{"key_base64":"eP8=","value":"2"}],"cursor_base64":"eP8=","done":false}'
+[ "$out" = "$want" ] || fail "scan --limit 2 --json: got '$out', want '$want'"
+cursor=$(printf '%s' "$out" | sed -n 's/.*"cursor_base64":"\([^"]*\)".*/\1/p')
+out=$("$cli" --name "$S" scan --limit 2 --json --cursor-base64 "$cursor")
+want='{"entries":[{"key":"y","value":"3"}],"cursor":"y","done":true}'
+[ "$out" = "$want" ] || fail "scan --cursor-base64 $cursor: got '$out', want '$want'"
+"$cli" --name "$S" scan --limit 2 --keys-only 2>&1 >/dev/null | grep -q -- '--cursor-base64 eP8=' ||
+  fail "text scan does not suggest --cursor-base64 for a cursor that is not UTF-8"
+"$cli" --name "$S" scan --cursor-base64 'eP8' 2>"$tmp/err"
+[ $? = 2 ] && grep -q "'eP8' is not padded base64" "$tmp/err" || fail "scan --cursor-base64 eP8: $(cat "$tmp/err")"
+"$cli" --name "$S" scan --cursor a --cursor-base64 eP8= 2>/dev/null
+[ $? = 2 ] || fail "scan with --cursor and --cursor-base64 is not a usage error"
+
 # --- 3. import counts keys stored and duplicate lines apart: 3 lines for one key store 1 key.
 new_store import
 printf '{"key":"a","value":"1"}\n{"key":"a","value":"2"}\n{"key":"a","value":"3"}\n' >"$tmp/dup.jsonl"

@@ -676,19 +676,37 @@ int RunList(Invocation& in) {
   return kExitOk;
 }
 
-// Text mode's note after a scan page, on stderr.
+// Text mode's note after a scan page, on stderr. A cursor that is not UTF-8 is shown as the
+// --cursor-base64 to continue with (the JSON convention's base64).
 void NoteScanEnd(const std::string& cursor, bool done) {
   if (done) {
     Err("(done: no more keys)");
+    return;
+  }
+  const std::string field = BytesField("cursor", cursor);
+  constexpr std::string_view kBase64Head = "\"cursor_base64\":\"";
+  if (field.starts_with(kBase64Head)) {
+    const std::string b64 = field.substr(kBase64Head.size(), field.size() - kBase64Head.size() - 1);
+    Err("next cursor (not UTF-8): continue with --cursor-base64 " + b64);
   } else {
     Err("next cursor: " + cursor + "  (continue with --cursor '" + cursor + "')");
   }
 }
 
+// --cursor C, or --cursor-base64 B (what scan --json printed as "cursor_base64"), or "".
+std::string ScanCursor(const Invocation& in) {
+  const std::string* b64 = in.Opt("cursor-base64");
+  if (b64 == nullptr) return in.OptOr("cursor", "");
+  if (in.Has("cursor")) throw UsageError("--cursor and --cursor-base64 exclude each other");
+  auto bytes = shmkv::decode_base64_field(*b64);
+  if (!bytes) throw UsageError("--cursor-base64: '" + *b64 + "' is not padded base64");
+  return *bytes;
+}
+
 int RunScan(Invocation& in) {
   auto o = in.RangeOptions<shmkv::ScanOptions>();
   o.limit = in.Limit();
-  o.cursor = in.OptOr("cursor", "");
+  o.cursor = ScanCursor(in);
   if (in.Has("keys-only")) {
     auto page = in.Open().scan_keys(o);
     if (in.Has("json")) {
@@ -1178,14 +1196,17 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunList},
       {"scan",
-       "[--prefix P] [--from A] [--to B] [--limit N] [--cursor C] [--keys-only] [--json]",
-       "print one page of entries (as list) and the cursor for the next page",
+       "[--prefix P] [--from A] [--to B] [--limit N] [--cursor C | --cursor-base64 B] "
+       "[--keys-only] [--json]",
+       "print one page of entries (as list) and the cursor for the next page (--json: "
+       "\"cursor\", or \"cursor_base64\" when not UTF-8, to pass back as --cursor-base64)",
        Access::read,
        {{"prefix", true},
         {"from", true},
         {"to", true},
         {"limit", true},
         {"cursor", true},
+        {"cursor-base64", true},
         {"keys-only", false},
         {"json", false}},
        {},

@@ -612,4 +612,10 @@ void append_json_field(std::string& out, std::string_view name, std::string_view
   Field(&out, name, bytes);
 }
 
+std::optional<std::string> decode_base64_field(std::string_view text) {
+  std::string bytes;
+  if (!Unbase64(text, &bytes)) return std::nullopt;
+  return bytes;
+}
+
 }  // namespace shmkv
