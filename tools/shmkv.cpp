@@ -993,13 +993,14 @@ int RunRestore(Invocation& in) {
 
 int RunExport(Invocation& in) {
   if (!in.Has("jsonl")) throw UsageError("the only export format is --jsonl");
+  const shmkv::JsonlExportOptions eo{.json_values = in.Has("json-values")};
   shmkv::Store& store = in.Open();
   shmkv::JsonlResult r;
   if (in.pos.empty() || in.pos[0] == "-") {
     std::fflush(stdout);
-    r = shmkv::export_jsonl(store, std::cout);
+    r = shmkv::export_jsonl(store, std::cout, eo);
   } else {
-    r = shmkv::export_jsonl(store, in.pos[0]);  // mode 0600, temporary file + rename
+    r = shmkv::export_jsonl(store, in.pos[0], eo);  // mode 0600, temporary file + rename
   }
   Err(Format("shmkv: export: %" PRIu64 " keys", r.entries));
   return kExitOk;
@@ -1313,16 +1314,19 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunRestore},
       {"export",
-       "--jsonl [FILE]",
-       "print every entry as JSON lines (to FILE or stdout)",
+       "--jsonl [FILE] [--json-values]",
+       "print every entry as JSON lines (to FILE or stdout); --json-values: a value that is a "
+       "compact JSON document (object, array, number, true, false, null) is written as one, as "
+       "xk6-kv writes values (import gives back the same bytes either way)",
        Access::read,
-       {{"jsonl", false}},
+       {{"jsonl", false}, {"json-values", false}},
        {},
        {"FILE"},
        RunExport},
       {"import",
        "--jsonl FILE [--max-entries N] [--max-bytes SIZE]",
-       "replace the store's content with JSON lines from FILE ('-' = stdin)",
+       "replace the store's content with JSON lines from FILE ('-' = stdin); a value that is a "
+       "JSON document (xk6-kv's files) is stored as its compact JSON text",
        Access::write,
        {{"jsonl", false}, {"max-entries", true}, {"max-bytes", true}},
        {"FILE"},
