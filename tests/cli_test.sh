@@ -68,6 +68,24 @@ esac
 [ "$("$cli" --name "$S" size)" = 1 ] || fail "size after the import is not 1"
 [ "$("$cli" --name "$S" get a)" = 3 ] || fail "the last line for a key does not win"
 
+# --- import --merge adds to the store (import replaces it); both count keys stored and duplicate
+# lines apart.
+new_store merge
+"$cli" --name "$S" mset keep 1 a old || fail "mset keep 1 a old"
+printf '{"key":"a","value":"1"}\n{"key":"b","value":"2"}\n{"key":"a","value":"3"}\n' >"$tmp/merge.jsonl"
+out=$("$cli" --name "$S" import --jsonl "$tmp/merge.jsonl" --merge) || fail "import --merge"
+[ "$out" = "imported 2 keys from $tmp/merge.jsonl; 1 duplicate lines (the last one for a key wins) (merged: the store's other keys were kept)" ] ||
+  fail "import --merge: got '$out'"
+out=$("$cli" --name "$S" list | tr '\t\n' '= ')
+[ "$out" = "a=3 b=2 keep=1 " ] || fail "after import --merge: $out"
+printf '{"key":"c","value":"4"}\n{"key":"d"}\n' >"$tmp/bad.jsonl"
+"$cli" --name "$S" import --jsonl "$tmp/bad.jsonl" --merge 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q 'corrupted: line 2 column' "$tmp/err" && [ "$("$cli" --name "$S" size)" = 3 ] ||
+  fail "import --merge of a bad file: exit $rc, $(cat "$tmp/err"), size $("$cli" --name "$S" size)"
+"$cli" --name "$S" import --jsonl "$tmp/merge.jsonl" >/dev/null || fail "import (replace)"
+[ "$("$cli" --name "$S" list --keys-only | tr '\n' ' ')" = "a b " ] || fail "import without --merge kept other keys"
+
 # --- JSONL interoperable with xk6-kv (oshokin/xk6-kv exportJSONL): values that are JSON
 # documents import as their compact text, and export --json-values writes them back as documents,
 # so the file comes back byte for byte (in another line order). (Not for a string value whose

@@ -1,6 +1,6 @@
 // export_jsonl / import_jsonl: the portable text form round-trips binary and UTF-8 keys and
 // values and absolute expiry; a malformed line changes nothing; xk6-kv's JSON document values
-// import as their compact text and export back with json_values.
+// import as their compact text and export back with json_values; a merge keeps other keys.
 #include <sstream>
 #include <string>
 
@@ -333,4 +333,42 @@ TEST_CASE("jsonl: json_values writes JSON documents as documents and reads back 
   Store t = Store::open(small_options(g2.name()));
   REQUIRE(shmkv::import_jsonl(t, docs).entries == s.size());
   REQUIRE(t.list() == s.list());
+}
+
+TEST_CASE("jsonl: merge adds to the store, counting keys stored, duplicates and expired apart",
+          "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  Store s = Store::open(small_options(g.name()));
+  s.set("keep", "me");
+  s.set("a", "old", 1h);
+  const auto now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  std::stringstream in(
+      "{\"key\":\"a\",\"value\":\"1\"}\n"
+      "{\"key\":\"b\",\"value\":{\"n\":2}}\n"
+      "{\"key\":\"a\",\"value\":\"3\"}\n"
+      "{\"key\":\"ttl\",\"value\":\"t\",\"expires_ms\":" +
+      std::to_string(now_ms + 3'600'000) +
+      "}\n"
+      "{\"key\":\"gone\",\"value\":\"g\",\"expires_ms\":1}\n");
+  shmkv::JsonlImportOptions merge;
+  merge.merge = true;
+  auto r = shmkv::import_jsonl(s, in, merge);
+  REQUIRE(r.entries == 3);  // a, b, ttl
+  REQUIRE(r.duplicates == 1);
+  REQUIRE(r.expired == 1);
+  REQUIRE(r.bytes == 2 + 8 + 4);
+  REQUIRE(s.list() ==
+          std::vector<shmkv::Entry>{{"a", "3"}, {"b", R"({"n":2})"}, {"keep", "me"}, {"ttl", "t"}});
+  REQUIRE(s.ttl("a") == milliseconds(0));  // the line's entry has no expiry: the old TTL is gone
+  REQUIRE(*s.ttl("ttl") > 59min);
+  REQUIRE(*s.ttl("ttl") <= 60min);
+
+  // A bad line anywhere changes nothing, merge or not; so does an over-budget input.
+  std::stringstream bad("{\"key\":\"c\",\"value\":\"4\"}\n{\"key\":\"d\"}\n");
+  REQUIRE_ERRC(shmkv::import_jsonl(s, bad, merge), errc::corrupted);
+  std::stringstream two("{\"key\":\"c\",\"value\":\"4\"}\n{\"key\":\"d\",\"value\":\"5\"}\n");
+  merge.limits.max_entries = 1;
+  REQUIRE_ERRC(shmkv::import_jsonl(s, two, merge), errc::limit_exceeded);
+  REQUIRE(s.size() == 4);
+  REQUIRE(s.get("c") == std::nullopt);
 }

@@ -1008,18 +1008,20 @@ int RunExport(Invocation& in) {
 
 int RunImport(Invocation& in) {
   if (!in.Has("jsonl")) throw UsageError("the only import format is --jsonl");
-  shmkv::RestoreOptions ro = RestoreLimits(in);
+  const shmkv::JsonlImportOptions io{.limits = RestoreLimits(in), .merge = in.Has("merge")};
   shmkv::Store& store = in.Open();
   shmkv::RestoreResult r;
   if (in.pos[0] == "-") {
-    r = shmkv::import_jsonl(store, std::cin, ro);
+    r = shmkv::import_jsonl(store, std::cin, io);
   } else {
     std::ifstream file(in.pos[0], std::ios::binary);
     if (!file) throw shmkv::Error(shmkv::errc::not_found, "cannot open " + in.pos[0]);
-    r = shmkv::import_jsonl(store, file, ro);
+    r = shmkv::import_jsonl(store, file, io);
   }
-  OutLine(Format("imported %" PRIu64 " keys from %s%s (the previous content was replaced)",
-                 r.entries, in.pos[0].c_str(), Skipped(r, "lines").c_str()));
+  OutLine(Format(
+      "imported %" PRIu64 " keys from %s%s (%s)", r.entries, in.pos[0].c_str(),
+      Skipped(r, "lines").c_str(),
+      io.merge ? "merged: the store's other keys were kept" : "the previous content was replaced"));
   return kExitOk;
 }
 
@@ -1324,11 +1326,13 @@ const std::vector<CommandDef>& Commands() {
        {"FILE"},
        RunExport},
       {"import",
-       "--jsonl FILE [--max-entries N] [--max-bytes SIZE]",
-       "replace the store's content with JSON lines from FILE ('-' = stdin); a value that is a "
-       "JSON document (xk6-kv's files) is stored as its compact JSON text",
+       "--jsonl FILE [--merge] [--max-entries N] [--max-bytes SIZE]",
+       "replace the store's content with JSON lines from FILE ('-' = stdin), all or nothing; "
+       "--merge: add them, keeping the store's other keys. A value that is a JSON document "
+       "(xk6-kv's files) is stored as its compact JSON text; prints the keys stored and, apart, "
+       "the duplicate and expired lines",
        Access::write,
-       {{"jsonl", false}, {"max-entries", true}, {"max-bytes", true}},
+       {{"jsonl", false}, {"merge", false}, {"max-entries", true}, {"max-bytes", true}},
        {"FILE"},
        {},
        RunImport},

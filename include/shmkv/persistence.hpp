@@ -91,8 +91,9 @@ struct RestoreOptions {
 };
 
 struct RestoreResult {
-  std::uint64_t entries = 0;     // keys now in the store (each key once)
-  std::uint64_t bytes = 0;       // their key + value bytes
+  std::uint64_t entries =
+      0;                    // keys stored, each once (restore, replacing import: the store's keys)
+  std::uint64_t bytes = 0;  // their key + value bytes
   std::uint64_t duplicates = 0;  // entries (lines) replaced by a later one for the same key
   std::uint64_t expired = 0;     // entries skipped because they had already expired
 };
@@ -162,19 +163,34 @@ SHMKV_API JsonlResult export_jsonl(Store& store, std::ostream& out,
 SHMKV_API JsonlResult export_jsonl(Store& store, const std::string& path,
                                    const JsonlExportOptions& options = {});
 
-// Replaces the store's content with the entries of a JSONL text (as restore() does with a
-// backup: all or nothing, same budgets and errors). A line is {"key":..,"value":..} (or
+struct JsonlImportOptions {
+  RestoreOptions limits;  // max_entries, max_bytes: as restore()
+  // Default false: the entries replace the store's content, all or nothing (as restore()).
+  // true: the entries are added to the store (set_many / set): a key of the input replaces the
+  // store's value and TTL for it, the other keys are kept. The whole input is parsed and checked
+  // (syntax, limits, budgets) before anything is written, so bad input changes nothing; a store
+  // that fills up part way raises store_full, keeping the entries written before it. Entries are
+  // not written atomically as a group: a reader may see some before the others.
+  bool merge = false;
+};
+
+// Reads the entries of a JSONL text into the store. A line is {"key":..,"value":..} (or
 // key_base64 / value_base64, and an optional expires_ms), fields in any order. A value that is
 // a JSON string is stored as the string; a value that is any other JSON document (object,
 // array, number, true, false, null: xk6-kv's values) is stored as its compact JSON text, the
 // whitespace between tokens removed and every token kept as written. A later line for a key
-// replaces an earlier one (counted in RestoreResult::duplicates). A malformed line, invalid
-// UTF-8 in a string, a field given twice or a document nested deeper than 512 levels raises
-// errc::corrupted naming the line number and column; a key or value over the store's limits
-// raises key_too_long / value_too_large naming the line, as does a line longer than any valid
-// line can be (6 * (max_key_bytes + max_value_bytes) + 4096 bytes), which is refused before it is
-// read whole. Memory is bounded by what the store can hold. Nothing is changed on any error.
+// replaces an earlier one (counted in RestoreResult::duplicates, apart from RestoreResult::entries,
+// the keys stored); lines already expired are skipped (RestoreResult::expired). A malformed line,
+// invalid UTF-8 in a string, a field given twice or a document nested deeper than 512 levels
+// raises errc::corrupted naming the line number and column; a key or value over the store's
+// limits raises key_too_long / value_too_large naming the line, as does a line longer than any
+// valid line can be (6 * (max_key_bytes + max_value_bytes) + 4096 bytes), which is refused before
+// it is read whole. Memory is bounded by what the store can hold. Nothing is changed on any error
+// (but see JsonlImportOptions::merge and store_full).
 SHMKV_API RestoreResult import_jsonl(Store& store, std::istream& in,
-                                     const RestoreOptions& options = {});
+                                     const JsonlImportOptions& options);
+// The same replacing the store's content: import_jsonl(store, in, {.limits = limits}).
+SHMKV_API RestoreResult import_jsonl(Store& store, std::istream& in,
+                                     const RestoreOptions& limits = {});
 
 }  // namespace shmkv

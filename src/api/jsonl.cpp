@@ -8,11 +8,12 @@
 // as it is parsed, and once the entries pass twice what the store can hold (or the budget) the
 // lines a later one for the same key replaced are dropped and the input is refused if still
 // over (so memory is bounded by the store, not the file); then the entries are written as a
-// snapshot file and restored (all or nothing). A value that is a JSON document other than a string
+// snapshot file and restored (all or nothing), or, for a merge, written with set_many / set
+// once every line has been checked. A value that is a JSON document other than a string
 // (xk6-kv's files) is checked and kept as its compact text (tokens as written, no whitespace);
 // export with json_values writes a value back as a document only when it is exactly such a
 // text, so import(export(x)) is x byte for byte whatever the option. Neither touches the
-// segment directly, so both keep backup's and restore's locking and error rules. The
+// segment directly, so both keep backup's, restore's and set's locking and error rules. The
 // temporary files are removed on every path; a crash leaves at most a temporary file, never a
 // partly written <path>. append_json_field (shmkv/json_field.hpp) is the field encoder of the
 // export, public so that every JSON output of the tools writes keys and values the same way.
@@ -641,7 +642,13 @@ JsonlResult export_jsonl(Store& store, const std::string& path, const JsonlExpor
   }
 }
 
-RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options) {
+namespace {
+
+// The entries of a JSONL input, parsed and checked against the store's limits and the budgets
+// (see import_jsonl for the memory bound). Lines a later one for the same key replaced may remain
+// (*dropped counts those already dropped).
+std::vector<detail::PlainEntry> ReadEntries(Store& store, std::istream& in,
+                                            const RestoreOptions& options, std::uint64_t* dropped) {
   const Info info = store.info();
   LineReader reader(in, MaxLineBytes(info.max_key_bytes, info.max_value_bytes),
                     "for max_key_bytes " + std::to_string(info.max_key_bytes) +
@@ -706,12 +713,61 @@ RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions&
     if (over(2)) compact_or_refuse();
   }
   if (over(1)) compact_or_refuse();  // restore would count duplicates against max_entries
-  RemoveOnExit tmp{TempPath("import")};
-  detail::WriteSnapshotOfEntries(entries, tmp.path);
-  entries = {};
-  RestoreResult r = store.restore(tmp.path, options);
+  *dropped = duplicates;
+  return entries;
+}
+
+// Adds checked entries to the store (JsonlImportOptions::merge): those without expiry by
+// set_many in batches, the others one set each with the time they have left; expired ones are
+// skipped.
+RestoreResult MergeEntries(Store& store, std::vector<detail::PlainEntry> entries) {
+  constexpr std::size_t kBatch = 4096;
+  RestoreResult r;
+  r.duplicates = DropSuperseded(&entries);
+  const std::uint64_t now = detail::os::NowUnixMs();
+  std::vector<std::pair<std::string, std::string>> batch;
+  auto flush = [&] {
+    if (!batch.empty()) store.set_many(batch);
+    batch.clear();
+  };
+  for (auto& e : entries) {
+    if (e.expires_ms != 0 && e.expires_ms <= now) {
+      ++r.expired;
+      continue;
+    }
+    ++r.entries;
+    r.bytes += e.key.size() + e.value.size();
+    if (e.expires_ms != 0) {
+      store.set(e.key, e.value, std::chrono::milliseconds(e.expires_ms - now));
+      continue;
+    }
+    batch.emplace_back(std::move(e.key), std::move(e.value));
+    if (batch.size() == kBatch) flush();
+  }
+  flush();
+  return r;
+}
+
+}  // namespace
+
+RestoreResult import_jsonl(Store& store, std::istream& in, const JsonlImportOptions& options) {
+  std::uint64_t duplicates = 0;
+  std::vector<detail::PlainEntry> entries = ReadEntries(store, in, options.limits, &duplicates);
+  RestoreResult r;
+  if (options.merge) {
+    r = MergeEntries(store, std::move(entries));
+  } else {
+    RemoveOnExit tmp{TempPath("import")};
+    detail::WriteSnapshotOfEntries(entries, tmp.path);
+    entries = {};
+    r = store.restore(tmp.path, options.limits);
+  }
   r.duplicates += duplicates;
   return r;
+}
+
+RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& limits) {
+  return import_jsonl(store, in, JsonlImportOptions{.limits = limits});
 }
 
 void append_json_field(std::string& out, std::string_view name, std::string_view bytes) {
