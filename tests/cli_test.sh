@@ -129,6 +129,42 @@ printf '{"key":"k","value":[1,2}\n' | "$cli" --name "$S" import --jsonl - 2>"$tm
 [ $? = 3 ] && grep -q "corrupted: line 1 column 24: expected ']'" "$tmp/err" ||
   fail "import of a broken JSON value: $(cat "$tmp/err")"
 
+# --- persistence from the command line, in a temporary directory: create --dir with every
+# persistence option, snapshot, sync, check, and create --json's recovery report once the segment
+# is gone.
+S="cli-$$-persist"
+stores+=("$S")
+pdir="$tmp/persist"
+"$cli" --name "$S" destroy 2>/dev/null
+out=$("$cli" --name "$S" create --size 16MiB --dir "$pdir" --fsync always --fsync-interval 50ms \
+  --snapshot-interval 1h --keep 1 --json 2>/dev/null) || fail "create --dir $pdir --json"
+case $out in
+  *'"recovery":{"performed":true,"directory":"'"$pdir"'","snapshot":"",'*'"entries":0,'*) ;;
+  *) fail "create --dir --json of an empty directory: '$out'" ;;
+esac
+"$cli" --name "$S" mset a 1 b 2 || fail "mset in a persistent store"
+out=$("$cli" --name "$S" snapshot) || fail "snapshot"
+case $out in "snapshot of 2 keys ("*") at seq "*) ;; *) fail "snapshot printed '$out'" ;; esac
+ls "$pdir"/snapshot-*.msgpack >/dev/null 2>&1 || fail "snapshot wrote no snapshot file in $pdir"
+"$cli" --name "$S" set c 3 || fail "set c after the snapshot"
+"$cli" --name "$S" sync || fail "sync"
+out=$("$cli" --name "$S" check) || fail "check of a healthy store: '$out'"
+case $out in "ok: no invariant violations in "*" shards") ;; *) fail "check printed '$out'" ;; esac
+"$cli" --name "$S" destroy
+out=$("$cli" --name "$S" create --size 16MiB --dir "$pdir" --json 2>/dev/null) || fail "create (recover) --json"
+case $out in
+  *'"recovery":{"performed":true,'*'"snapshot_entries":2,'*'"records_applied":1,'*'"entries":3,'*) ;;
+  *) fail "recovery report after destroy: '$out'" ;;
+esac
+[ "$("$cli" --name "$S" get c)" = 3 ] || fail "c is not recovered from the journal"
+"$cli" --name "$S" create --fsync-interval 50ms 2>/dev/null
+[ $? = 2 ] || fail "create --fsync-interval without --dir is not a usage error"
+new_store memonly
+"$cli" --name "$S" snapshot 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q 'invalid_argument: .*no persistence directory' "$tmp/err" ||
+  fail "snapshot of a memory-only store: exit $rc, $(cat "$tmp/err")"
+
 # --- 7. the documented minimum size works with the default max value (lowered, with a note);
 # an explicit --max-value that cannot fit is refused with an error naming --max-value.
 S="cli-$$-small"

@@ -403,6 +403,36 @@ shmkv::Store OpenCreating(shmkv::Options o, bool may_lower_max_value) {
   }
 }
 
+std::string InfoJson(const shmkv::Info& i);
+
+// create --json's "recovery": what opening a persistent store found and did (RecoveryReport).
+std::string RecoveryJson(const shmkv::RecoveryReport& r) {
+  auto texts = [](const std::vector<std::string>& lines) {
+    std::vector<std::string> quoted;
+    for (const auto& l : lines) quoted.push_back(inspect_out::JsonQuote(l));
+    return inspect_out::Array(quoted);
+  };
+  return Obj()
+      .Bool("performed", r.performed)
+      .Str("directory", r.directory)
+      .Str("snapshot", r.snapshot)
+      .Num("snapshot_seq", r.snapshot_seq)
+      .Num("snapshot_entries", r.snapshot_entries)
+      .Raw("rejected_snapshots", texts(r.rejected_snapshots))
+      .Num("journal_files", r.journal_files)
+      .Num("records_applied", r.records_applied)
+      .Num("records_skipped", r.records_skipped)
+      .Raw("truncated", texts(r.truncated))
+      .Num("truncated_bytes", r.truncated_bytes)
+      .Raw("skipped", texts(r.skipped))
+      .Num("skipped_bytes", r.skipped_bytes)
+      .Raw("notes", texts(r.notes))
+      .Num("entries", r.entries)
+      .Num("next_seq", r.next_seq)
+      .Int("duration_us", r.duration.count())
+      .Done();
+}
+
 int RunCreate(Invocation& in) {
   shmkv::Options o;
   o.name = in.name;
@@ -433,10 +463,13 @@ int RunCreate(Invocation& in) {
     }
     if (auto* d = in.Opt("snapshot-interval"))
       p.snapshot_interval = ParseDuration("--snapshot-interval", *d);
+    if (auto* d = in.Opt("fsync-interval"))
+      p.fsync_interval = ParseDuration("--fsync-interval", *d);
     if (auto* k = in.Opt("keep")) p.keep_snapshots = ToU32("--keep", ParseCount("--keep", *k));
     o.persistence = p;
-  } else if (in.Has("fsync") || in.Has("snapshot-interval") || in.Has("keep")) {
-    throw UsageError("--fsync, --snapshot-interval and --keep need --dir");
+  } else if (in.Has("fsync") || in.Has("snapshot-interval") || in.Has("fsync-interval") ||
+             in.Has("keep")) {
+    throw UsageError("--fsync, --fsync-interval, --snapshot-interval and --keep need --dir");
   }
   shmkv::Store store = OpenCreating(o, !in.Has("max-value"));
   if (o.persistence) {
@@ -457,6 +490,14 @@ int RunCreate(Invocation& in) {
     Err("shmkv: create: " + note);
   }
   shmkv::Info info = store.info();
+  if (in.Has("json")) {
+    OutLine(Obj()
+                .Raw("info", InfoJson(info))
+                .Raw("recovery", o.persistence ? RecoveryJson(store.recovery_report()) : "null")
+                .Done());
+    store.close();
+    return kExitOk;
+  }
   OutLine(Format("created store '%s' (/dev/shm/shmkv.%s): %s, %u shards, %" PRIu64
                  " key slots, max key %u bytes, max value %s, mode 0%o",
                  info.name.c_str(), info.name.c_str(), HumanBytes(info.size_bytes).c_str(),
@@ -1041,14 +1082,16 @@ const std::vector<CommandDef>& Commands() {
       {"create",
        "[--size 64MiB] [--shards N] [--max-key BYTES] [--max-value BYTES] [--max-keys N] "
        "[--home-block BYTES] [--mode 0600] [--dir DIR [--fsync always|interval|never] "
-       "[--snapshot-interval 30s] "
-       "[--keep N]]",
+       "[--fsync-interval 100ms] [--snapshot-interval 30s] [--keep N]] [--json]",
        "create a new store (fails if it exists); with --dir it persists to DIR (snapshots + "
-       "journal) and is first recovered from what DIR holds",
+       "journal) and is first recovered from what DIR holds (the recovery report: notes on "
+       "stderr; --json: {\"info\":..,\"recovery\":..} on stdout)",
        Access::create,
        {{"dir", true},
         {"fsync", true},
+        {"fsync-interval", true},
         {"snapshot-interval", true},
+        {"json", false},
         {"keep", true},
         {"size", true},
         {"shards", true},
