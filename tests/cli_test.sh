@@ -4,6 +4,7 @@
 # store, named after this shell's pid, and destroys it on exit (also on failure).
 set -u
 cli=${1:?usage: cli_test.sh PATH/TO/shmkv}
+fixtures=$(dirname "$0")/fixtures
 tmp=$(mktemp -d)
 stores=()
 cleanup() {
@@ -39,6 +40,23 @@ want='{"entries":[{"key_base64":"eP8=","value":"raw"}],"cursor_base64":"eP8=","d
 "$cli" --name "$S" export --jsonl 2>/dev/null | grep -q '"key_base64":"eP8="' ||
   fail "export --jsonl does not write key_base64 eP8="
 
+# A scan cursor that is not UTF-8 comes out as cursor_base64 and goes back in as --cursor-base64.
+new_store cursor
+"$cli" --name "$S" mset a 1 $'x\xff' 2 y 3 || fail "mset a, x\\xff, y"
+out=$("$cli" --name "$S" scan --limit 2 --json)
+want='{"entries":[{"key":"a","value":"1"},{"key_base64":"eP8=","value":"2"}],"cursor_base64":"eP8=","done":false}'
+[ "$out" = "$want" ] || fail "scan --limit 2 --json: got '$out', want '$want'"
+cursor=$(printf '%s' "$out" | sed -n 's/.*"cursor_base64":"\([^"]*\)".*/\1/p')
+out=$("$cli" --name "$S" scan --limit 2 --json --cursor-base64 "$cursor")
+want='{"entries":[{"key":"y","value":"3"}],"cursor":"y","done":true}'
+[ "$out" = "$want" ] || fail "scan --cursor-base64 $cursor: got '$out', want '$want'"
+"$cli" --name "$S" scan --limit 2 --keys-only 2>&1 >/dev/null | grep -q -- '--cursor-base64 eP8=' ||
+  fail "text scan does not suggest --cursor-base64 for a cursor that is not UTF-8"
+"$cli" --name "$S" scan --cursor-base64 'eP8' 2>"$tmp/err"
+[ $? = 2 ] && grep -q "'eP8' is not padded base64" "$tmp/err" || fail "scan --cursor-base64 eP8: $(cat "$tmp/err")"
+"$cli" --name "$S" scan --cursor a --cursor-base64 eP8= 2>/dev/null
+[ $? = 2 ] || fail "scan with --cursor and --cursor-base64 is not a usage error"
+
 # --- 3. import counts keys stored and duplicate lines apart: 3 lines for one key store 1 key.
 new_store import
 printf '{"key":"a","value":"1"}\n{"key":"a","value":"2"}\n{"key":"a","value":"3"}\n' >"$tmp/dup.jsonl"
@@ -49,6 +67,103 @@ case $out in
 esac
 [ "$("$cli" --name "$S" size)" = 1 ] || fail "size after the import is not 1"
 [ "$("$cli" --name "$S" get a)" = 3 ] || fail "the last line for a key does not win"
+
+# --- import --merge adds to the store (import replaces it); both count keys stored and duplicate
+# lines apart.
+new_store merge
+"$cli" --name "$S" mset keep 1 a old || fail "mset keep 1 a old"
+printf '{"key":"a","value":"1"}\n{"key":"b","value":"2"}\n{"key":"a","value":"3"}\n' >"$tmp/merge.jsonl"
+out=$("$cli" --name "$S" import --jsonl "$tmp/merge.jsonl" --merge) || fail "import --merge"
+[ "$out" = "imported 2 keys from $tmp/merge.jsonl; 1 duplicate lines (the last one for a key wins) (merged: the store's other keys were kept)" ] ||
+  fail "import --merge: got '$out'"
+out=$("$cli" --name "$S" list | tr '\t\n' '= ')
+[ "$out" = "a=3 b=2 keep=1 " ] || fail "after import --merge: $out"
+printf '{"key":"c","value":"4"}\n{"key":"d"}\n' >"$tmp/bad.jsonl"
+"$cli" --name "$S" import --jsonl "$tmp/bad.jsonl" --merge 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q 'corrupted: line 2 column' "$tmp/err" && [ "$("$cli" --name "$S" size)" = 3 ] ||
+  fail "import --merge of a bad file: exit $rc, $(cat "$tmp/err"), size $("$cli" --name "$S" size)"
+"$cli" --name "$S" import --jsonl "$tmp/merge.jsonl" >/dev/null || fail "import (replace)"
+[ "$("$cli" --name "$S" list --keys-only | tr '\n' ' ')" = "a b " ] || fail "import without --merge kept other keys"
+
+# --- JSONL interoperable with xk6-kv (oshokin/xk6-kv exportJSONL): values that are JSON
+# documents import as their compact text, and export --json-values writes them back as documents,
+# so the file comes back byte for byte (in another line order). (Not for a string value whose
+# text is itself a compact JSON document, such as "42": shmkv keeps bytes, not types, and writes
+# it back as the document, 42.)
+new_store xk6
+"$cli" --name "$S" import --jsonl "$fixtures/xk6-kv-export.jsonl" >/dev/null || fail "import of an xk6-kv export"
+check_value() {
+  local got
+  got=$("$cli" --name "$S" get "$1" --raw) || { fail "get $1"; return; }
+  [ "$got" = "$2" ] || fail "xk6-kv import: $1 is '$got', want '$2'"
+}
+check_value user:1 '{"name":"Alice","tags":["admin","ops"]}'
+check_value user:2 '{"age":31,"name":"Bob","note":"a\u003cb \u0026 café"}'
+check_value counter 42
+check_value big 1e+21
+check_value flag:off false
+check_value nothing null
+check_value list '[1,"two",[3],{}]'
+check_value greeting 'hello, world'
+check_value looks-like-json '{"not": "parsed"}'
+check_value empty ''
+"$cli" --name "$S" export --jsonl --json-values 2>/dev/null | sort >"$tmp/xk6.out"
+sort "$fixtures/xk6-kv-export.jsonl" | cmp -s - "$tmp/xk6.out" ||
+  fail "export --json-values of an xk6-kv import differs: $(sort "$fixtures/xk6-kv-export.jsonl" | diff - "$tmp/xk6.out")"
+# Values that only look like JSON stay strings, so export then import is byte-exact either way.
+"$cli" --name "$S" mset spaced '{ "a": 1 }' quoted '"q"' zero 01 comma '[1,]' word nullx || fail "mset look-alikes"
+printf '\xff{}' | "$cli" --name "$S" set bin -
+"$cli" --name "$S" export --jsonl --json-values 2>/dev/null >"$tmp/json-values.jsonl"
+grep -qF '{"key":"spaced","value":"{ \"a\": 1 }"}' "$tmp/json-values.jsonl" ||
+  fail "export --json-values wrote a value with blanks as a document"
+grep -qF '{"key":"counter","value":42}' "$tmp/json-values.jsonl" || fail "export --json-values: counter"
+grep -qF '{"key":"counter","value":"42"}' <("$cli" --name "$S" export --jsonl 2>/dev/null) ||
+  fail "export without --json-values does not write values as strings"
+new_store xk6back
+"$cli" --name "$S" import --jsonl "$tmp/json-values.jsonl" >/dev/null || fail "import of export --json-values"
+"$cli" --name "cli-$$-xk6" export --jsonl 2>/dev/null | sort >"$tmp/a"
+"$cli" --name "$S" export --jsonl 2>/dev/null | sort >"$tmp/b"
+cmp -s "$tmp/a" "$tmp/b" || fail "export --json-values then import is not byte-exact: $(diff "$tmp/a" "$tmp/b")"
+printf '{"key":"k","value":[1,2}\n' | "$cli" --name "$S" import --jsonl - 2>"$tmp/err"
+[ $? = 3 ] && grep -q "corrupted: line 1 column 24: expected ']'" "$tmp/err" ||
+  fail "import of a broken JSON value: $(cat "$tmp/err")"
+
+# --- persistence from the command line, in a temporary directory: create --dir with every
+# persistence option, snapshot, sync, check, and create --json's recovery report once the segment
+# is gone.
+S="cli-$$-persist"
+stores+=("$S")
+pdir="$tmp/persist"
+"$cli" --name "$S" destroy 2>/dev/null
+out=$("$cli" --name "$S" create --size 16MiB --dir "$pdir" --fsync always --fsync-interval 50ms \
+  --snapshot-interval 1h --keep 1 --json 2>/dev/null) || fail "create --dir $pdir --json"
+case $out in
+  *'"recovery":{"performed":true,"directory":"'"$pdir"'","snapshot":"",'*'"entries":0,'*) ;;
+  *) fail "create --dir --json of an empty directory: '$out'" ;;
+esac
+"$cli" --name "$S" mset a 1 b 2 || fail "mset in a persistent store"
+out=$("$cli" --name "$S" snapshot) || fail "snapshot"
+case $out in "snapshot of 2 keys ("*") at seq "*) ;; *) fail "snapshot printed '$out'" ;; esac
+ls "$pdir"/snapshot-*.msgpack >/dev/null 2>&1 || fail "snapshot wrote no snapshot file in $pdir"
+"$cli" --name "$S" set c 3 || fail "set c after the snapshot"
+"$cli" --name "$S" sync || fail "sync"
+out=$("$cli" --name "$S" check) || fail "check of a healthy store: '$out'"
+case $out in "ok: no invariant violations in "*" shards") ;; *) fail "check printed '$out'" ;; esac
+"$cli" --name "$S" destroy
+out=$("$cli" --name "$S" create --size 16MiB --dir "$pdir" --json 2>/dev/null) || fail "create (recover) --json"
+case $out in
+  *'"recovery":{"performed":true,'*'"snapshot_entries":2,'*'"records_applied":1,'*'"entries":3,'*) ;;
+  *) fail "recovery report after destroy: '$out'" ;;
+esac
+[ "$("$cli" --name "$S" get c)" = 3 ] || fail "c is not recovered from the journal"
+"$cli" --name "$S" create --fsync-interval 50ms 2>/dev/null
+[ $? = 2 ] || fail "create --fsync-interval without --dir is not a usage error"
+new_store memonly
+"$cli" --name "$S" snapshot 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q 'invalid_argument: .*no persistence directory' "$tmp/err" ||
+  fail "snapshot of a memory-only store: exit $rc, $(cat "$tmp/err")"
 
 # --- 7. the documented minimum size works with the default max value (lowered, with a note);
 # an explicit --max-value that cannot fit is refused with an error naming --max-value.
@@ -107,6 +222,40 @@ out=$("$cli" --name "$S" get-or-set j new --json 2>/dev/null)
 rc=$?
 [ $rc = 0 ] && [ "$out" = '{"key":"j","value":"new","outcome":"stored"}' ] ||
   fail "get-or-set --json (stored): exit $rc, '$out'"
+
+# --- 8. TTL rule (store.hpp, Redis's): cas, swap, get-or-set and set-if-absent give the value they
+# store the --ttl given, and drop the key's previous TTL without one; incr keeps it.
+new_store ttl
+# ttl_in KEY MIN_MS MAX_MS: the key's remaining TTL is in [MIN_MS, MAX_MS] ms.
+ttl_in() {
+  local t
+  t=$("$cli" --name "$S" ttl "$1")
+  t=${t%ms}
+  [[ $t =~ ^[0-9]+$ ]] && [ "$t" -ge "$2" ] && [ "$t" -le "$3" ]
+}
+"$cli" --name "$S" set tk v --ttl 1h
+"$cli" --name "$S" cas tk v w --ttl 2h || fail "cas tk v w --ttl 2h"
+ttl_in tk 3600001 7200000 || fail "cas --ttl 2h: ttl is $("$cli" --name "$S" ttl tk)"
+"$cli" --name "$S" incr n 1 >/dev/null && "$cli" --name "$S" expire n 1h
+"$cli" --name "$S" incr n 1 >/dev/null
+ttl_in n 1 3600000 || fail "incr dropped the TTL: $("$cli" --name "$S" ttl n)"
+"$cli" --name "$S" cas tk w x || fail "cas tk w x"
+[ "$("$cli" --name "$S" ttl tk)" = none ] || fail "cas without --ttl kept the TTL"
+"$cli" --name "$S" cas nk --absent y --ttl 1h || fail "cas nk --absent y --ttl 1h"
+ttl_in nk 1 3600000 || fail "cas --absent --ttl 1h: ttl is $("$cli" --name "$S" ttl nk)"
+out=$("$cli" --name "$S" swap tk y --ttl 10m 2>/dev/null)
+[ "$out" = x ] && ttl_in tk 1 600000 || fail "swap --ttl 10m: '$out', ttl $("$cli" --name "$S" ttl tk)"
+"$cli" --name "$S" swap tk z 2>/dev/null >/dev/null
+[ "$("$cli" --name "$S" ttl tk)" = none ] || fail "swap without --ttl kept the TTL"
+"$cli" --name "$S" get-or-set gk first --ttl 1h >/dev/null 2>&1
+ttl_in gk 1 3600000 || fail "get-or-set --ttl 1h (stored): ttl $("$cli" --name "$S" ttl gk)"
+"$cli" --name "$S" get-or-set gk second --ttl 2m >/dev/null 2>&1
+[ $? = 4 ] && ttl_in gk 120001 3600000 ||
+  fail "get-or-set of an existing key changed its TTL: $("$cli" --name "$S" ttl gk)"
+"$cli" --name "$S" set-if-absent sk v --ttl 1h || fail "set-if-absent sk v --ttl 1h"
+ttl_in sk 1 3600000 || fail "set-if-absent --ttl 1h: ttl $("$cli" --name "$S" ttl sk)"
+"$cli" --name "$S" cas tk z w --ttl soon 2>/dev/null
+[ $? = 2 ] && [ "$("$cli" --name "$S" get tk)" = z ] || fail "cas --ttl soon is not a usage error"
 
 # --- batches and random keys: mset, mget, mdel, random-keys.
 new_store batch

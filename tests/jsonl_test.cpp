@@ -1,5 +1,6 @@
 // export_jsonl / import_jsonl: the portable text form round-trips binary and UTF-8 keys and
-// values and absolute expiry; a malformed line changes nothing.
+// values and absolute expiry; a malformed line changes nothing; xk6-kv's JSON document values
+// import as their compact text and export back with json_values; a merge keeps other keys.
 #include <sstream>
 #include <string>
 
@@ -199,8 +200,8 @@ TEST_CASE("jsonl: the malformed inputs of the audit keep their typed errors and 
       {std::string("{\"key\":\"a\",\"value\":\"v\"}\0", 24), errc::corrupted},   // NUL after it
       {R"({"key":"k","value":"v","expires_ms":99999999999999999999})", errc::corrupted},
       {R"({"key":"k","value":"v","expires_ms":-1})", errc::corrupted},
-      {R"({"key":"k","value":5})", errc::corrupted},         // a number value
-      {R"({"key":"k","value":{"a":1}})", errc::corrupted},   // an object value
+      {R"({"key":"k","value":05})", errc::corrupted},        // a number with a leading zero
+      {R"({"key":"k","value":{"a":1,}})", errc::corrupted},  // a trailing comma in a document
       {R"({"key":"k","value":"\ud800"})", errc::corrupted},  // lone surrogate
       {R"({"key_base64":"!!!!","value":"v"})", errc::corrupted},
       {R"({"key":"k","value":"v","extra":1})", errc::corrupted},         // unknown field
@@ -255,4 +256,119 @@ TEST_CASE(
   REQUIRE(o.what.find("more than " + std::to_string(capacity) + " keys") != std::string::npos);
   REQUIRE(o.what.find("at line " + std::to_string(2 * capacity + 1)) != std::string::npos);
   REQUIRE(s.size() == 3);
+}
+
+TEST_CASE("jsonl: JSON document values (xk6-kv's) import as their compact text", "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  Store s = Store::open(small_options(g.name()));
+  std::stringstream in(
+      "{\"key\":\"obj\",\"value\": { \"b\" : [ 1 , 2.5e-3 , -0 ] , \"a\":\"x\\u003c\\n\" } }\n"
+      "{\"value\":[],\"key\":\"arr\"}\n"
+      "{\"key\":\"num\",\"value\":-12.50E+2}\n"
+      "{\"key\":\"t\",\"value\":true}\n"
+      "{\"key\":\"nil\",\"value\":null ,\"expires_ms\":0}\n"
+      "{\"key\":\"str\",\"value\":\"a\\u003cb\"}\n");
+  auto r = shmkv::import_jsonl(s, in);
+  REQUIRE(r.entries == 6);
+  // Tokens as written (escapes, number spelling, member order), whitespace between them gone.
+  REQUIRE(s.get("obj") == Opt(R"({"b":[1,2.5e-3,-0],"a":"x\u003c\n"})"));
+  REQUIRE(s.get("arr") == Opt("[]"));
+  REQUIRE(s.get("num") == Opt("-12.50E+2"));
+  REQUIRE(s.get("t") == Opt("true"));
+  REQUIRE(s.get("nil") == Opt("null"));
+  REQUIRE(s.get("str") == Opt("a<b"));  // a string value is the string
+
+  s.set("keep", "me");
+  std::string deep(513, '[');
+  deep += std::string(513, ']');
+  for (const std::string& bad :
+       {std::string(R"({"key":"k","value":[1 2]})"), std::string(R"({"key":"k","value":tru})"),
+        std::string(R"({"key":"k","value":{1:2}})"), std::string(R"({"key":"k","value":1.})"),
+        std::string(R"({"key":"k","value":-})"), std::string(R"({"key":"k","value":+1})"),
+        std::string(R"({"key":"k","value":["\x"]})"), std::string(R"({"key":"k","value":{"a"}})"),
+        std::string("{\"key\":\"k\",\"value\":[\"\xff\"]}"),
+        "{\"key\":\"k\",\"value\":" + deep + "}"}) {
+    std::stringstream text(bad + "\n");
+    auto o = outcome_of([&] { shmkv::import_jsonl(s, text); });
+    INFO(escape(bad.substr(0, 80)));
+    REQUIRE(o == errc::corrupted);
+    REQUIRE(o.what.find("line 1 column ") != std::string::npos);
+  }
+  std::stringstream deep_text("{\"key\":\"k\",\"value\":" + deep + "}\n");
+  auto o = outcome_of([&] { shmkv::import_jsonl(s, deep_text); });
+  REQUIRE(o.what.find("nested deeper than 512 levels") != std::string::npos);
+  REQUIRE(s.get("keep") == Opt("me"));
+  REQUIRE(s.size() == 7);
+}
+
+TEST_CASE("jsonl: json_values writes JSON documents as documents and reads back byte-exact",
+          "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  Store s = Store::open(small_options(g.name()));
+  s.set("doc", R"({"a":[1,{"b":null}],"c":"\u003c"})");
+  s.set("num", "42");
+  s.set("neg", "-0.5e10");
+  s.set("f", "false");
+  // Values that only look like JSON stay strings: blanks, a string document, bad numbers,
+  // trailing bytes, not UTF-8, text.
+  for (const std::string& v :
+       {std::string(R"({ "a": 1 })"), std::string(R"("quoted")"), std::string("01"),
+        std::string("1."), std::string("nullx"), std::string("[1,]"), std::string("{}\n"),
+        std::string("[\"\xff\"]"), std::string("text"), std::string("")})
+    s.set("like:" + escape(v), v);
+  std::stringstream plain, docs;
+  shmkv::export_jsonl(s, plain);
+  shmkv::export_jsonl(s, docs, {.json_values = true});
+  REQUIRE(plain.str().find(R"({"key":"num","value":"42"})") != std::string::npos);
+  const std::string out = docs.str();
+  REQUIRE(out.find(R"({"key":"num","value":42})") != std::string::npos);
+  REQUIRE(out.find(R"({"key":"doc","value":{"a":[1,{"b":null}],"c":"\u003c"}})") !=
+          std::string::npos);
+  REQUIRE(out.find(R"({"key":"f","value":false})") != std::string::npos);
+  REQUIRE(out.find(R"("value":"{ \"a\": 1 }")") != std::string::npos);
+  REQUIRE(out.find(R"("value":"\"quoted\"")") != std::string::npos);
+  REQUIRE(out.find(R"("value":"01")") != std::string::npos);
+
+  SegmentGuard g2(unique_name("j"));
+  Store t = Store::open(small_options(g2.name()));
+  REQUIRE(shmkv::import_jsonl(t, docs).entries == s.size());
+  REQUIRE(t.list() == s.list());
+}
+
+TEST_CASE("jsonl: merge adds to the store, counting keys stored, duplicates and expired apart",
+          "[jsonl]") {
+  SegmentGuard g(unique_name("j"));
+  Store s = Store::open(small_options(g.name()));
+  s.set("keep", "me");
+  s.set("a", "old", 1h);
+  const auto now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  std::stringstream in(
+      "{\"key\":\"a\",\"value\":\"1\"}\n"
+      "{\"key\":\"b\",\"value\":{\"n\":2}}\n"
+      "{\"key\":\"a\",\"value\":\"3\"}\n"
+      "{\"key\":\"ttl\",\"value\":\"t\",\"expires_ms\":" +
+      std::to_string(now_ms + 3'600'000) +
+      "}\n"
+      "{\"key\":\"gone\",\"value\":\"g\",\"expires_ms\":1}\n");
+  shmkv::JsonlImportOptions merge;
+  merge.merge = true;
+  auto r = shmkv::import_jsonl(s, in, merge);
+  REQUIRE(r.entries == 3);  // a, b, ttl
+  REQUIRE(r.duplicates == 1);
+  REQUIRE(r.expired == 1);
+  REQUIRE(r.bytes == 2 + 8 + 4);
+  REQUIRE(s.list() ==
+          std::vector<shmkv::Entry>{{"a", "3"}, {"b", R"({"n":2})"}, {"keep", "me"}, {"ttl", "t"}});
+  REQUIRE(s.ttl("a") == milliseconds(0));  // the line's entry has no expiry: the old TTL is gone
+  REQUIRE(*s.ttl("ttl") > 59min);
+  REQUIRE(*s.ttl("ttl") <= 60min);
+
+  // A bad line anywhere changes nothing, merge or not; so does an over-budget input.
+  std::stringstream bad("{\"key\":\"c\",\"value\":\"4\"}\n{\"key\":\"d\"}\n");
+  REQUIRE_ERRC(shmkv::import_jsonl(s, bad, merge), errc::corrupted);
+  std::stringstream two("{\"key\":\"c\",\"value\":\"4\"}\n{\"key\":\"d\",\"value\":\"5\"}\n");
+  merge.limits.max_entries = 1;
+  REQUIRE_ERRC(shmkv::import_jsonl(s, two, merge), errc::limit_exceeded);
+  REQUIRE(s.size() == 4);
+  REQUIRE(s.get("c") == std::nullopt);
 }

@@ -328,6 +328,11 @@ struct Invocation {
     return v ? *v : std::string(dflt);
   }
   std::size_t Limit() const { return Has("limit") ? ParseCount("--limit", *Opt("limit")) : 0; }
+  // --ttl, or zero (no expiry) without it. The commands that write a value give the key this
+  // TTL and drop the one it had (store.hpp's rule); incr keeps it.
+  std::chrono::milliseconds Ttl() const {
+    return Has("ttl") ? ParseDuration("--ttl", *Opt("ttl")) : std::chrono::milliseconds{};
+  }
   // --prefix, --from and --to as the range of a ListOptions, ScanOptions or KeyRange.
   template <typename Range>
   Range RangeOptions() const {
@@ -398,6 +403,36 @@ shmkv::Store OpenCreating(shmkv::Options o, bool may_lower_max_value) {
   }
 }
 
+std::string InfoJson(const shmkv::Info& i);
+
+// create --json's "recovery": what opening a persistent store found and did (RecoveryReport).
+std::string RecoveryJson(const shmkv::RecoveryReport& r) {
+  auto texts = [](const std::vector<std::string>& lines) {
+    std::vector<std::string> quoted;
+    for (const auto& l : lines) quoted.push_back(inspect_out::JsonQuote(l));
+    return inspect_out::Array(quoted);
+  };
+  return Obj()
+      .Bool("performed", r.performed)
+      .Str("directory", r.directory)
+      .Str("snapshot", r.snapshot)
+      .Num("snapshot_seq", r.snapshot_seq)
+      .Num("snapshot_entries", r.snapshot_entries)
+      .Raw("rejected_snapshots", texts(r.rejected_snapshots))
+      .Num("journal_files", r.journal_files)
+      .Num("records_applied", r.records_applied)
+      .Num("records_skipped", r.records_skipped)
+      .Raw("truncated", texts(r.truncated))
+      .Num("truncated_bytes", r.truncated_bytes)
+      .Raw("skipped", texts(r.skipped))
+      .Num("skipped_bytes", r.skipped_bytes)
+      .Raw("notes", texts(r.notes))
+      .Num("entries", r.entries)
+      .Num("next_seq", r.next_seq)
+      .Int("duration_us", r.duration.count())
+      .Done();
+}
+
 int RunCreate(Invocation& in) {
   shmkv::Options o;
   o.name = in.name;
@@ -428,10 +463,13 @@ int RunCreate(Invocation& in) {
     }
     if (auto* d = in.Opt("snapshot-interval"))
       p.snapshot_interval = ParseDuration("--snapshot-interval", *d);
+    if (auto* d = in.Opt("fsync-interval"))
+      p.fsync_interval = ParseDuration("--fsync-interval", *d);
     if (auto* k = in.Opt("keep")) p.keep_snapshots = ToU32("--keep", ParseCount("--keep", *k));
     o.persistence = p;
-  } else if (in.Has("fsync") || in.Has("snapshot-interval") || in.Has("keep")) {
-    throw UsageError("--fsync, --snapshot-interval and --keep need --dir");
+  } else if (in.Has("fsync") || in.Has("snapshot-interval") || in.Has("fsync-interval") ||
+             in.Has("keep")) {
+    throw UsageError("--fsync, --fsync-interval, --snapshot-interval and --keep need --dir");
   }
   shmkv::Store store = OpenCreating(o, !in.Has("max-value"));
   if (o.persistence) {
@@ -452,6 +490,14 @@ int RunCreate(Invocation& in) {
     Err("shmkv: create: " + note);
   }
   shmkv::Info info = store.info();
+  if (in.Has("json")) {
+    OutLine(Obj()
+                .Raw("info", InfoJson(info))
+                .Raw("recovery", o.persistence ? RecoveryJson(store.recovery_report()) : "null")
+                .Done());
+    store.close();
+    return kExitOk;
+  }
   OutLine(Format("created store '%s' (/dev/shm/shmkv.%s): %s, %u shards, %" PRIu64
                  " key slots, max key %u bytes, max value %s, mode 0%o",
                  info.name.c_str(), info.name.c_str(), HumanBytes(info.size_bytes).c_str(),
@@ -540,8 +586,7 @@ std::string ReadValue(const ValueSource& src) {
 }
 
 int RunSet(Invocation& in) {
-  std::chrono::milliseconds ttl{};
-  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  const std::chrono::milliseconds ttl = in.Ttl();
   const ValueSource src = ParseValueSource(in);
   shmkv::Store& store = in.Open();
   store.set(in.pos[0], ReadValue(src), ttl);
@@ -591,7 +636,8 @@ int RunCas(Invocation& in) {
   if (in.pos.size() > want) throw UsageError("unexpected argument '" + in.pos[want] + "'");
   std::optional<std::string_view> expected;
   if (!absent) expected = in.pos[1];
-  if (in.Open().compare_and_swap(in.pos[0], expected, in.pos[want - 1])) return kExitOk;
+  const std::chrono::milliseconds ttl = in.Ttl();
+  if (in.Open().compare_and_swap(in.pos[0], expected, in.pos[want - 1], ttl)) return kExitOk;
   return Note(in,
               absent ? "lost: the key exists" : "lost: the key is absent or holds another value",
               kExitFalse);
@@ -604,7 +650,8 @@ int RunCad(Invocation& in) {
 
 // Exit 0 when it stored VALUE, kExitLoaded (4) when the key existed and nothing was stored.
 int RunGetOrSet(Invocation& in) {
-  auto r = in.Open().get_or_set(in.pos[0], in.pos[1]);
+  const std::chrono::milliseconds ttl = in.Ttl();
+  auto r = in.Open().get_or_set(in.pos[0], in.pos[1], ttl);
   if (in.Has("json")) {
     OutLine("{" + BytesField("key", in.pos[0]) + "," + BytesField("value", r.value) +
             ",\"outcome\":\"" + (r.loaded ? "loaded" : "stored") + "\"}");
@@ -619,7 +666,8 @@ int RunGetOrSet(Invocation& in) {
 }
 
 int RunSwap(Invocation& in) {
-  auto r = in.Open().swap(in.pos[0], in.pos[1]);
+  const std::chrono::milliseconds ttl = in.Ttl();
+  auto r = in.Open().swap(in.pos[0], in.pos[1], ttl);
   if (r.previous) {
     OutLine(*r.previous);
     Note(in, "replaced: printed the previous value", kExitOk);
@@ -630,8 +678,7 @@ int RunSwap(Invocation& in) {
 }
 
 int RunSetIfAbsent(Invocation& in) {
-  std::chrono::milliseconds ttl{};
-  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  const std::chrono::milliseconds ttl = in.Ttl();
   if (in.Open().set_if_absent(in.pos[0], in.pos[1], ttl)) return kExitOk;
   return Note(in, "not set: the key already exists", kExitFalse);
 }
@@ -670,19 +717,37 @@ int RunList(Invocation& in) {
   return kExitOk;
 }
 
-// Text mode's note after a scan page, on stderr.
+// Text mode's note after a scan page, on stderr. A cursor that is not UTF-8 is shown as the
+// --cursor-base64 to continue with (the JSON convention's base64).
 void NoteScanEnd(const std::string& cursor, bool done) {
   if (done) {
     Err("(done: no more keys)");
+    return;
+  }
+  const std::string field = BytesField("cursor", cursor);
+  constexpr std::string_view kBase64Head = "\"cursor_base64\":\"";
+  if (field.starts_with(kBase64Head)) {
+    const std::string b64 = field.substr(kBase64Head.size(), field.size() - kBase64Head.size() - 1);
+    Err("next cursor (not UTF-8): continue with --cursor-base64 " + b64);
   } else {
     Err("next cursor: " + cursor + "  (continue with --cursor '" + cursor + "')");
   }
 }
 
+// --cursor C, or --cursor-base64 B (what scan --json printed as "cursor_base64"), or "".
+std::string ScanCursor(const Invocation& in) {
+  const std::string* b64 = in.Opt("cursor-base64");
+  if (b64 == nullptr) return in.OptOr("cursor", "");
+  if (in.Has("cursor")) throw UsageError("--cursor and --cursor-base64 exclude each other");
+  auto bytes = shmkv::decode_base64_field(*b64);
+  if (!bytes) throw UsageError("--cursor-base64: '" + *b64 + "' is not padded base64");
+  return *bytes;
+}
+
 int RunScan(Invocation& in) {
   auto o = in.RangeOptions<shmkv::ScanOptions>();
   o.limit = in.Limit();
-  o.cursor = in.OptOr("cursor", "");
+  o.cursor = ScanCursor(in);
   if (in.Has("keys-only")) {
     auto page = in.Open().scan_keys(o);
     if (in.Has("json")) {
@@ -784,8 +849,7 @@ int RunMset(Invocation& in) {
   if (in.pos.empty()) throw UsageError("missing KEY VALUE");
   if (in.pos.size() % 2 != 0)
     throw UsageError("missing VALUE for the last KEY '" + in.pos.back() + "'");
-  std::chrono::milliseconds ttl{};
-  if (auto* v = in.Opt("ttl")) ttl = ParseDuration("--ttl", *v);
+  const std::chrono::milliseconds ttl = in.Ttl();
   std::vector<std::pair<std::string, std::string>> pairs;
   for (std::size_t i = 0; i < in.pos.size(); i += 2) pairs.emplace_back(in.pos[i], in.pos[i + 1]);
   in.Open().set_many(pairs, ttl);
@@ -970,13 +1034,14 @@ int RunRestore(Invocation& in) {
 
 int RunExport(Invocation& in) {
   if (!in.Has("jsonl")) throw UsageError("the only export format is --jsonl");
+  const shmkv::JsonlExportOptions eo{.json_values = in.Has("json-values")};
   shmkv::Store& store = in.Open();
   shmkv::JsonlResult r;
   if (in.pos.empty() || in.pos[0] == "-") {
     std::fflush(stdout);
-    r = shmkv::export_jsonl(store, std::cout);
+    r = shmkv::export_jsonl(store, std::cout, eo);
   } else {
-    r = shmkv::export_jsonl(store, in.pos[0]);  // mode 0600, temporary file + rename
+    r = shmkv::export_jsonl(store, in.pos[0], eo);  // mode 0600, temporary file + rename
   }
   Err(Format("shmkv: export: %" PRIu64 " keys", r.entries));
   return kExitOk;
@@ -984,18 +1049,20 @@ int RunExport(Invocation& in) {
 
 int RunImport(Invocation& in) {
   if (!in.Has("jsonl")) throw UsageError("the only import format is --jsonl");
-  shmkv::RestoreOptions ro = RestoreLimits(in);
+  const shmkv::JsonlImportOptions io{.limits = RestoreLimits(in), .merge = in.Has("merge")};
   shmkv::Store& store = in.Open();
   shmkv::RestoreResult r;
   if (in.pos[0] == "-") {
-    r = shmkv::import_jsonl(store, std::cin, ro);
+    r = shmkv::import_jsonl(store, std::cin, io);
   } else {
     std::ifstream file(in.pos[0], std::ios::binary);
     if (!file) throw shmkv::Error(shmkv::errc::not_found, "cannot open " + in.pos[0]);
-    r = shmkv::import_jsonl(store, file, ro);
+    r = shmkv::import_jsonl(store, file, io);
   }
-  OutLine(Format("imported %" PRIu64 " keys from %s%s (the previous content was replaced)",
-                 r.entries, in.pos[0].c_str(), Skipped(r, "lines").c_str()));
+  OutLine(Format(
+      "imported %" PRIu64 " keys from %s%s (%s)", r.entries, in.pos[0].c_str(),
+      Skipped(r, "lines").c_str(),
+      io.merge ? "merged: the store's other keys were kept" : "the previous content was replaced"));
   return kExitOk;
 }
 
@@ -1015,14 +1082,16 @@ const std::vector<CommandDef>& Commands() {
       {"create",
        "[--size 64MiB] [--shards N] [--max-key BYTES] [--max-value BYTES] [--max-keys N] "
        "[--home-block BYTES] [--mode 0600] [--dir DIR [--fsync always|interval|never] "
-       "[--snapshot-interval 30s] "
-       "[--keep N]]",
+       "[--fsync-interval 100ms] [--snapshot-interval 30s] [--keep N]] [--json]",
        "create a new store (fails if it exists); with --dir it persists to DIR (snapshots + "
-       "journal) and is first recovered from what DIR holds",
+       "journal) and is first recovered from what DIR holds (the recovery report: notes on "
+       "stderr; --json: {\"info\":..,\"recovery\":..} on stdout)",
        Access::create,
        {{"dir", true},
         {"fsync", true},
+        {"fsync-interval", true},
         {"snapshot-interval", true},
+        {"json", false},
         {"keep", true},
         {"size", true},
         {"shards", true},
@@ -1097,10 +1166,11 @@ const std::vector<CommandDef>& Commands() {
        {"DELTA"},
        RunIncr},
       {"cas",
-       "KEY (EXPECTED | --absent) NEW",
-       "set KEY to NEW if it holds EXPECTED (or is absent); exit 1 if it lost",
+       "KEY (EXPECTED | --absent) NEW [--ttl DURATION]",
+       "set KEY to NEW if it holds EXPECTED (or is absent); exit 1 if it lost. NEW gets --ttl "
+       "(none without it: the key's previous TTL is dropped)",
        Access::write,
-       {{"absent", false}},
+       {{"absent", false}, {"ttl", true}},
        {},
        {},
        RunCas,
@@ -1114,25 +1184,28 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunCad},
       {"get-or-set",
-       "KEY VALUE [--json]",
-       "print the value at KEY, storing VALUE first if absent; exit 0 if it stored VALUE, 4 if "
-       "the key existed (--json: \"outcome\":\"stored\" or \"loaded\")",
+       "KEY VALUE [--ttl DURATION] [--json]",
+       "print the value at KEY, storing VALUE (with --ttl) first if absent; exit 0 if it stored "
+       "VALUE, 4 if the key existed, keeping its value and TTL (--json: \"outcome\":\"stored\" or "
+       "\"loaded\")",
        Access::write,
-       {{"json", false}},
+       {{"json", false}, {"ttl", true}},
        {"KEY", "VALUE"},
        {},
        RunGetOrSet},
       {"swap",
-       "KEY VALUE",
-       "store VALUE and print the previous value, if any",
+       "KEY VALUE [--ttl DURATION]",
+       "store VALUE and print the previous value, if any. VALUE gets --ttl (none without it: the "
+       "previous TTL is dropped, as Redis GETSET)",
        Access::write,
-       {},
+       {{"ttl", true}},
        {"KEY", "VALUE"},
        {},
        RunSwap},
       {"set-if-absent",
        "KEY VALUE [--ttl DURATION]",
-       "store VALUE only if KEY is absent; exit 1 if it exists",
+       "store VALUE (with --ttl) only if KEY is absent; exit 1 if it exists, keeping its value "
+       "and TTL",
        Access::write,
        {{"ttl", true}},
        {"KEY", "VALUE"},
@@ -1169,14 +1242,17 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunList},
       {"scan",
-       "[--prefix P] [--from A] [--to B] [--limit N] [--cursor C] [--keys-only] [--json]",
-       "print one page of entries (as list) and the cursor for the next page",
+       "[--prefix P] [--from A] [--to B] [--limit N] [--cursor C | --cursor-base64 B] "
+       "[--keys-only] [--json]",
+       "print one page of entries (as list) and the cursor for the next page (--json: "
+       "\"cursor\", or \"cursor_base64\" when not UTF-8, to pass back as --cursor-base64)",
        Access::read,
        {{"prefix", true},
         {"from", true},
         {"to", true},
         {"limit", true},
         {"cursor", true},
+        {"cursor-base64", true},
         {"keys-only", false},
         {"json", false}},
        {},
@@ -1283,18 +1359,23 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunRestore},
       {"export",
-       "--jsonl [FILE]",
-       "print every entry as JSON lines (to FILE or stdout)",
+       "--jsonl [FILE] [--json-values]",
+       "print every entry as JSON lines (to FILE or stdout); --json-values: a value that is a "
+       "compact JSON document (object, array, number, true, false, null) is written as one, as "
+       "xk6-kv writes values (import gives back the same bytes either way)",
        Access::read,
-       {{"jsonl", false}},
+       {{"jsonl", false}, {"json-values", false}},
        {},
        {"FILE"},
        RunExport},
       {"import",
-       "--jsonl FILE [--max-entries N] [--max-bytes SIZE]",
-       "replace the store's content with JSON lines from FILE ('-' = stdin)",
+       "--jsonl FILE [--merge] [--max-entries N] [--max-bytes SIZE]",
+       "replace the store's content with JSON lines from FILE ('-' = stdin), all or nothing; "
+       "--merge: add them, keeping the store's other keys. A value that is a JSON document "
+       "(xk6-kv's files) is stored as its compact JSON text; prints the keys stored and, apart, "
+       "the duplicate and expired lines",
        Access::write,
-       {{"jsonl", false}, {"max-entries", true}, {"max-bytes", true}},
+       {{"jsonl", false}, {"merge", false}, {"max-entries", true}, {"max-bytes", true}},
        {"FILE"},
        {},
        RunImport},

@@ -7,6 +7,7 @@
 // byte 0xFF with the character U+00FF. Pure functions: thread-safe, no store involved.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,9 @@ namespace shmkv {
 
 // Appends `"NAME":"<escaped UTF-8>"` or `"NAME_base64":"<base64>"` to out (no separators).
 SHMKV_API void append_json_field(std::string& out, std::string_view name, std::string_view bytes);
+
+// The bytes of a NAME_base64 field's text (RFC 4648, padded), so that a reader can hand back
+// what it read (a scan cursor, a key). Nullopt when text is not padded base64.
+SHMKV_API std::optional<std::string> decode_base64_field(std::string_view text);
 
 }  // namespace shmkv

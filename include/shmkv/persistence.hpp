@@ -91,8 +91,9 @@ struct RestoreOptions {
 };
 
 struct RestoreResult {
-  std::uint64_t entries = 0;     // keys now in the store (each key once)
-  std::uint64_t bytes = 0;       // their key + value bytes
+  std::uint64_t entries =
+      0;                    // keys stored, each once (restore, replacing import: the store's keys)
+  std::uint64_t bytes = 0;  // their key + value bytes
   std::uint64_t duplicates = 0;  // entries (lines) replaced by a later one for the same key
   std::uint64_t expired = 0;     // entries skipped because they had already expired
 };
@@ -135,23 +136,61 @@ struct JsonlResult {
 //   {"key":"...","value":"...","expires_ms":1700000000000}
 // Keys and values that are valid UTF-8 are JSON strings; others are written base64-encoded as
 // "key_base64" / "value_base64". expires_ms (absolute unix ms) appears only for keys with a TTL.
+// The format is also xk6-kv's (oshokin/xk6-kv exportJSONL / importJSONL: {"key":..,"value":..},
+// the value any JSON document), so files go both ways: see JsonlExportOptions::json_values and
+// import_jsonl. xk6-kv reads key and value and ignores expires_ms; it cannot read key_base64 or
+// value_base64. shmkv keeps bytes, not JSON types: an xk6-kv string value whose text is itself a
+// compact JSON document ("42", "{\"a\":1}") is stored as those bytes, and json_values writes it
+// back as the document (42), not as the string.
+
+struct JsonlExportOptions {
+  // Default false: every value is a JSON string (or value_base64). true: a value that is a compact
+  // JSON document other than a string (an object, array, number, true, false or null with no
+  // whitespace between its tokens, exactly what import_jsonl stores for one) is written as that
+  // document, "value":{"a":1}, as xk6-kv writes its values. Either way import_jsonl gives back
+  // every value byte for byte: a value that only looks like JSON ("{ \"a\": 1 }" with blanks,
+  // "\"quoted\"", "abc") stays a JSON string.
+  bool json_values = false;
+};
+
 // export_jsonl takes a backup (same consistency, same busy rule) in the temporary directory and
 // prints it; the order is by shard, not sorted.
-SHMKV_API JsonlResult export_jsonl(Store& store, std::ostream& out);
+SHMKV_API JsonlResult export_jsonl(Store& store, std::ostream& out,
+                                   const JsonlExportOptions& options = {});
 // The same into a file: written (mode 0600) to a temporary file in the same directory, synced,
 // then renamed over path, so a reader never sees a partial file. Raises what backup() raises,
 // and not_found / permission_denied / io_error naming the path.
-SHMKV_API JsonlResult export_jsonl(Store& store, const std::string& path);
+SHMKV_API JsonlResult export_jsonl(Store& store, const std::string& path,
+                                   const JsonlExportOptions& options = {});
 
-// Replaces the store's content with the entries of a JSONL text (as restore() does with a
-// backup: all or nothing, same budgets and errors). A later line for a key replaces an earlier
-// one (counted in RestoreResult::duplicates). A malformed line, invalid UTF-8 in a string or a
-// field given twice raises errc::corrupted naming the line number and column; a key or value
-// over the store's limits raises key_too_long / value_too_large naming the line, as does a line
-// longer than any valid line can be (6 * (max_key_bytes + max_value_bytes) + 4096 bytes), which
-// is refused before it is read whole. Memory is bounded by what the store can hold. Nothing is
-// changed on any error.
+struct JsonlImportOptions {
+  RestoreOptions limits;  // max_entries, max_bytes: as restore()
+  // Default false: the entries replace the store's content, all or nothing (as restore()).
+  // true: the entries are added to the store (set_many / set): a key of the input replaces the
+  // store's value and TTL for it, the other keys are kept. The whole input is parsed and checked
+  // (syntax, limits, budgets) before anything is written, so bad input changes nothing; a store
+  // that fills up part way raises store_full, keeping the entries written before it. Entries are
+  // not written atomically as a group: a reader may see some before the others.
+  bool merge = false;
+};
+
+// Reads the entries of a JSONL text into the store. A line is {"key":..,"value":..} (or
+// key_base64 / value_base64, and an optional expires_ms), fields in any order. A value that is
+// a JSON string is stored as the string; a value that is any other JSON document (object,
+// array, number, true, false, null: xk6-kv's values) is stored as its compact JSON text, the
+// whitespace between tokens removed and every token kept as written. A later line for a key
+// replaces an earlier one (counted in RestoreResult::duplicates, apart from RestoreResult::entries,
+// the keys stored); lines already expired are skipped (RestoreResult::expired). A malformed line,
+// invalid UTF-8 in a string, a field given twice or a document nested deeper than 512 levels
+// raises errc::corrupted naming the line number and column; a key or value over the store's
+// limits raises key_too_long / value_too_large naming the line, as does a line longer than any
+// valid line can be (6 * (max_key_bytes + max_value_bytes) + 4096 bytes), which is refused before
+// it is read whole. Memory is bounded by what the store can hold. Nothing is changed on any error
+// (but see JsonlImportOptions::merge and store_full).
 SHMKV_API RestoreResult import_jsonl(Store& store, std::istream& in,
-                                     const RestoreOptions& options = {});
+                                     const JsonlImportOptions& options);
+// The same replacing the store's content: import_jsonl(store, in, {.limits = limits}).
+SHMKV_API RestoreResult import_jsonl(Store& store, std::istream& in,
+                                     const RestoreOptions& limits = {});
 
 }  // namespace shmkv

@@ -8,11 +8,15 @@
 // as it is parsed, and once the entries pass twice what the store can hold (or the budget) the
 // lines a later one for the same key replaced are dropped and the input is refused if still
 // over (so memory is bounded by the store, not the file); then the entries are written as a
-// snapshot file and restored (all or nothing). Neither touches the segment directly, so both
-// keep backup's and restore's locking and error rules. The temporary files are removed on every
-// path; a crash leaves at most a temporary file, never a partly written <path>.
-// append_json_field (shmkv/json_field.hpp) is the field encoder of the export, public so that
-// every JSON output of the tools writes keys and values the same way.
+// snapshot file and restored (all or nothing), or, for a merge, written with set_many / set
+// once every line has been checked. A value that is a JSON document other than a string
+// (xk6-kv's files) is checked and kept as its compact text (tokens as written, no whitespace);
+// export with json_values writes a value back as a document only when it is exactly such a
+// text, so import(export(x)) is x byte for byte whatever the option. Neither touches the
+// segment directly, so both keep backup's, restore's and set's locking and error rules. The
+// temporary files are removed on every path; a crash leaves at most a temporary file, never a
+// partly written <path>. append_json_field (shmkv/json_field.hpp) is the field encoder of the
+// export, public so that every JSON output of the tools writes keys and values the same way.
 #include <unistd.h>
 
 #include <algorithm>
@@ -210,9 +214,18 @@ class LineParser {
         if (name == "expires_ms") {
           have_expires = true;
           e.expires_ms = Number();
-        } else if (name == "key" || name == "value") {
-          (name == "key" ? e.key : e.value) = String();
-          (name == "key" ? have_key : have_value) = true;
+        } else if (name == "key") {
+          e.key = String();
+          have_key = true;
+        } else if (name == "value") {
+          // A string is the value; any other JSON document (xk6-kv's values) is stored as its
+          // compact text.
+          if (Peek() == '"') {
+            e.value = String();
+          } else {
+            CompactDocument(&e.value, 0);
+          }
+          have_value = true;
         } else if (name == "key_base64" || name == "value_base64") {
           std::string raw = String();
           if (!Unbase64(raw, name == "key_base64" ? &e.key : &e.value)) Fail("bad base64");
@@ -236,6 +249,23 @@ class LineParser {
     return e;
   }
 
+  // True when the whole text is a compact JSON document other than a string (what Parse stores
+  // for a "value" that is one), so that writing it as a document reads back as the same bytes.
+  static bool IsCompactDocument(std::string_view text) {
+    // Most values are not JSON: refuse on the first byte without the cost of an exception.
+    if (text.empty() ||
+        std::string_view("{[-0123456789tfn").find(text[0]) == std::string_view::npos)
+      return false;
+    try {
+      LineParser p(text, 0);
+      std::string compact;
+      p.CompactDocument(&compact, 0);
+      return p.i_ == text.size() && compact == text;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+
  private:
   [[noreturn]] void Fail(const std::string& what) {
     detail::Throw(errc::corrupted, "line " + std::to_string(line_) + " column " +
@@ -248,6 +278,78 @@ class LineParser {
   void Expect(char c) {
     if (Peek() != c) Fail(std::string("expected '") + c + "'");
     ++i_;
+  }
+  // Appends the JSON value at i_ to *out without the whitespace between its tokens, checking
+  // it: strings as String() does (kept as written, escapes included), numbers per the JSON
+  // grammar, at most kMaxDepth levels of arrays and objects.
+  void CompactDocument(std::string* out, int depth) {
+    static constexpr int kMaxDepth = 512;
+    const char c = Peek();
+    if (c == '{' || c == '[') {
+      if (depth == kMaxDepth) Fail("JSON value nested deeper than 512 levels");
+      const char close = c == '{' ? '}' : ']';
+      out->push_back(c);
+      ++i_;
+      Ws();
+      if (Peek() != close) {
+        for (;;) {
+          Ws();
+          if (c == '{') {
+            if (Peek() != '"') Fail("expected a member name");
+            CompactDocument(out, depth + 1);
+            Ws();
+            Expect(':');
+            out->push_back(':');
+            Ws();
+          }
+          CompactDocument(out, depth + 1);
+          Ws();
+          if (Peek() != ',') break;
+          out->push_back(',');
+          ++i_;
+        }
+      }
+      Expect(close);
+      out->push_back(close);
+    } else if (c == '"') {
+      const std::size_t start = i_;
+      String();
+      out->append(s_.substr(start, i_ - start));
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      out->append(JsonNumber());
+    } else {
+      for (std::string_view literal : {"true", "false", "null"}) {
+        if (s_.substr(i_).starts_with(literal)) {
+          out->append(literal);
+          i_ += literal.size();
+          return;
+        }
+      }
+      Fail("expected a JSON value");
+    }
+  }
+  // The number at i_, as written: -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?
+  std::string_view JsonNumber() {
+    const std::size_t start = i_;
+    auto digits = [&] {
+      const std::size_t from = i_;
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+      if (i_ == from) Fail("expected a digit in a number");
+      return i_ - from;
+    };
+    if (Peek() == '-') ++i_;
+    const bool leading_zero = Peek() == '0';
+    if (digits() > 1 && leading_zero) Fail("a number has a leading zero");
+    if (Peek() == '.') {
+      ++i_;
+      digits();
+    }
+    if (Peek() == 'e' || Peek() == 'E') {
+      ++i_;
+      if (Peek() == '+' || Peek() == '-') ++i_;
+      digits();
+    }
+    return s_.substr(start, i_ - start);
   }
   std::uint64_t Number() {
     std::size_t start = i_;
@@ -472,7 +574,7 @@ std::uint64_t DropSuperseded(std::vector<detail::PlainEntry>* entries) {
 
 // Writes the lines of a backup file through `sink`.
 template <typename Sink>
-JsonlResult WriteJsonl(Store& store, Sink&& sink) {
+JsonlResult WriteJsonl(Store& store, const JsonlExportOptions& options, Sink&& sink) {
   RemoveOnExit tmp{TempPath("export")};
   store.backup(tmp.path);
   detail::SnapshotFile snap(tmp.path);
@@ -483,7 +585,12 @@ JsonlResult WriteJsonl(Store& store, Sink&& sink) {
     line += '{';
     Field(&line, "key", e.key);
     line += ',';
-    Field(&line, "value", e.value);
+    if (options.json_values && LineParser::IsCompactDocument(e.value)) {
+      line += "\"value\":";
+      line += e.value;
+    } else {
+      Field(&line, "value", e.value);
+    }
     if (e.expires_ms) line += ",\"expires_ms\":" + std::to_string(e.expires_ms);
     line += "}\n";
     sink(std::string_view(line));
@@ -495,8 +602,8 @@ JsonlResult WriteJsonl(Store& store, Sink&& sink) {
 
 }  // namespace
 
-JsonlResult export_jsonl(Store& store, std::ostream& out) {
-  JsonlResult r = WriteJsonl(store, [&](std::string_view line) {
+JsonlResult export_jsonl(Store& store, std::ostream& out, const JsonlExportOptions& options) {
+  JsonlResult r = WriteJsonl(store, options, [&](std::string_view line) {
     out.write(line.data(), static_cast<std::streamsize>(line.size()));
   });
   out.flush();
@@ -504,7 +611,7 @@ JsonlResult export_jsonl(Store& store, std::ostream& out) {
   return r;
 }
 
-JsonlResult export_jsonl(Store& store, const std::string& path) {
+JsonlResult export_jsonl(Store& store, const std::string& path, const JsonlExportOptions& options) {
   namespace fio = detail::fileio;
   if (path.empty()) detail::Throw(errc::invalid_argument, "export path is empty");
   static std::atomic<std::uint64_t> n{0};
@@ -514,7 +621,7 @@ JsonlResult export_jsonl(Store& store, const std::string& path) {
   int fd = fio::CreateNew(tmp, 0600);  // O_EXCL: never through someone else's file or link
   try {
     std::string buf;
-    JsonlResult r = WriteJsonl(store, [&](std::string_view line) {
+    JsonlResult r = WriteJsonl(store, options, [&](std::string_view line) {
       buf += line;
       if (buf.size() >= (1u << 20)) {
         fio::WriteAll(fd, buf.data(), buf.size(), tmp);
@@ -535,7 +642,13 @@ JsonlResult export_jsonl(Store& store, const std::string& path) {
   }
 }
 
-RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& options) {
+namespace {
+
+// The entries of a JSONL input, parsed and checked against the store's limits and the budgets
+// (see import_jsonl for the memory bound). Lines a later one for the same key replaced may remain
+// (*dropped counts those already dropped).
+std::vector<detail::PlainEntry> ReadEntries(Store& store, std::istream& in,
+                                            const RestoreOptions& options, std::uint64_t* dropped) {
   const Info info = store.info();
   LineReader reader(in, MaxLineBytes(info.max_key_bytes, info.max_value_bytes),
                     "for max_key_bytes " + std::to_string(info.max_key_bytes) +
@@ -600,16 +713,71 @@ RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions&
     if (over(2)) compact_or_refuse();
   }
   if (over(1)) compact_or_refuse();  // restore would count duplicates against max_entries
-  RemoveOnExit tmp{TempPath("import")};
-  detail::WriteSnapshotOfEntries(entries, tmp.path);
-  entries = {};
-  RestoreResult r = store.restore(tmp.path, options);
+  *dropped = duplicates;
+  return entries;
+}
+
+// Adds checked entries to the store (JsonlImportOptions::merge): those without expiry by
+// set_many in batches, the others one set each with the time they have left; expired ones are
+// skipped.
+RestoreResult MergeEntries(Store& store, std::vector<detail::PlainEntry> entries) {
+  constexpr std::size_t kBatch = 4096;
+  RestoreResult r;
+  r.duplicates = DropSuperseded(&entries);
+  const std::uint64_t now = detail::os::NowUnixMs();
+  std::vector<std::pair<std::string, std::string>> batch;
+  auto flush = [&] {
+    if (!batch.empty()) store.set_many(batch);
+    batch.clear();
+  };
+  for (auto& e : entries) {
+    if (e.expires_ms != 0 && e.expires_ms <= now) {
+      ++r.expired;
+      continue;
+    }
+    ++r.entries;
+    r.bytes += e.key.size() + e.value.size();
+    if (e.expires_ms != 0) {
+      store.set(e.key, e.value, std::chrono::milliseconds(e.expires_ms - now));
+      continue;
+    }
+    batch.emplace_back(std::move(e.key), std::move(e.value));
+    if (batch.size() == kBatch) flush();
+  }
+  flush();
+  return r;
+}
+
+}  // namespace
+
+RestoreResult import_jsonl(Store& store, std::istream& in, const JsonlImportOptions& options) {
+  std::uint64_t duplicates = 0;
+  std::vector<detail::PlainEntry> entries = ReadEntries(store, in, options.limits, &duplicates);
+  RestoreResult r;
+  if (options.merge) {
+    r = MergeEntries(store, std::move(entries));
+  } else {
+    RemoveOnExit tmp{TempPath("import")};
+    detail::WriteSnapshotOfEntries(entries, tmp.path);
+    entries = {};
+    r = store.restore(tmp.path, options.limits);
+  }
   r.duplicates += duplicates;
   return r;
 }
 
+RestoreResult import_jsonl(Store& store, std::istream& in, const RestoreOptions& limits) {
+  return import_jsonl(store, in, JsonlImportOptions{.limits = limits});
+}
+
 void append_json_field(std::string& out, std::string_view name, std::string_view bytes) {
   Field(&out, name, bytes);
+}
+
+std::optional<std::string> decode_base64_field(std::string_view text) {
+  std::string bytes;
+  if (!Unbase64(text, &bytes)) return std::nullopt;
+  return bytes;
 }
 
 }  // namespace shmkv
