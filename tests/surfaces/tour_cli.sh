@@ -105,7 +105,9 @@ expect sync "" sync
 kv snapshot >/dev/null || fail "snapshot"
 echo "called snapshot"
 expect destroy "" destroy
-kv create --size 16MiB --dir "$dir/persist" >/dev/null 2>&1 || fail "recovering create"
+kv create --size 16MiB --dir "$dir/persist" --json 2>/dev/null | grep -q '"recovery":{"performed":true' ||
+  fail "create --json after the segment was destroyed does not report a recovery"
+echo "called create --json"
 expect get yes get durable
 expect destroy "" destroy
 exit 0
