@@ -137,6 +137,37 @@ struct alignas(kCacheLine) IndexHeader {
   alignas(kCacheLine) std::atomic<u64> ttl_records;
 };
 
+// An ordered-index node: whole arena chunks (a leaf one chunk, an inner node
+// Geometry::index_inner_chunks), owned by IndexOwner with class kClassIndexNode in the head
+// chunk's ident. The header is followed by `count` entries: LeafEntry in a leaf, InnerEntry in an
+// inner node, whose separators are packed at the node's end (key_off, key_len). Every key below
+// a node starts with its `prefix`; a partial is the 8 key bytes after it, big-endian, zero
+// padded (docs/design.md "Ordered index").
+inline constexpr u32 kIndexLeafMagic = 0x464c5849;   // "IXLF"
+inline constexpr u32 kIndexInnerMagic = 0x4e495849;  // "IXIN"
+inline constexpr u32 kIndexMaxPrefix = 32;
+struct IndexNodeHeader {
+  u32 magic;
+  u32 count;
+  u32 prefix_len;
+  u32 pad;
+  u64 next, prev;  // leaf chain, 0 = none
+  u8 prefix[kIndexMaxPrefix];
+};
+struct IndexLeafEntry {
+  u64 partial;
+  u64 rec;  // the record's segment offset
+};
+struct IndexInnerEntry {
+  u64 child;    // the child node's segment offset
+  u64 count;    // entries in the child's subtree
+  u64 partial;  // separator bytes [prefix_len, prefix_len + 8)
+  u32 key_off;  // the separator's bytes, from the node's start (none for entry 0)
+  u32 key_len;
+};
+static_assert(sizeof(IndexNodeHeader) == 64 && sizeof(IndexLeafEntry) == 16 &&
+              sizeof(IndexInnerEntry) == 32);
+
 // Record states, in the low 2 bits of RecordHeader::state_lsn.
 enum RecordState : u64 { kFree = 0, kPending = 1, kLive = 2, kDead = 3 };
 

@@ -30,31 +30,15 @@ namespace shmkv::detail {
 
 namespace {
 
-constexpr std::uint32_t kLeafMagic = 0x464c5849;   // "IXLF"
-constexpr std::uint32_t kInnerMagic = 0x4e495849;  // "IXIN"
-constexpr std::uint32_t kMaxPrefix = 32;
+constexpr std::uint32_t kLeafMagic = kIndexLeafMagic;
+constexpr std::uint32_t kInnerMagic = kIndexInnerMagic;
+constexpr std::uint32_t kMaxPrefix = kIndexMaxPrefix;
 constexpr std::uint32_t kMaxHeight = 24;
 constexpr std::uint32_t kSpareInner = sizeof(IndexHeader::spare_inner) / sizeof(std::uint64_t);
 
-struct NodeHeader {
-  std::uint32_t magic;
-  std::uint32_t count;
-  std::uint32_t prefix_len;  // leaf
-  std::uint32_t pad;
-  std::uint64_t next, prev;  // leaf chain, 0 = none
-  std::uint8_t prefix[kMaxPrefix];
-};
-struct LeafEntry {
-  std::uint64_t partial;
-  std::uint64_t rec;
-};
-struct InnerEntry {
-  std::uint64_t child;
-  std::uint64_t count;
-  std::uint64_t partial;  // separator bytes [prefix_len, prefix_len + 8), as LeafEntry's
-  std::uint32_t key_off;  // from the node's start
-  std::uint32_t key_len;
-};
+using NodeHeader = IndexNodeHeader;
+using LeafEntry = IndexLeafEntry;
+using InnerEntry = IndexInnerEntry;
 constexpr std::uint64_t kNodeHeaderBytes = sizeof(NodeHeader);
 static_assert(kNodeHeaderBytes == 64 && sizeof(LeafEntry) == 16 && sizeof(InnerEntry) == 32);
 constexpr std::uint32_t kLeafCapacity = (kChunkBytes - kNodeHeaderBytes) / sizeof(LeafEntry);

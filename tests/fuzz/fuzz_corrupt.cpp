@@ -384,6 +384,53 @@ struct Builder {
     }
   }
 
+  // A field of an ordered-index node: its header, an entry, or a separator byte.
+  void IndexNode() {
+    const IndexNodeInfo& n = map.index_nodes[rng.Below(map.index_nodes.size())];
+    using N = L::IndexNodeHeader;
+    std::vector<u64> nodes;
+    for (int i = 0; i < 3; ++i)
+      nodes.push_back(map.index_nodes[rng.Below(map.index_nodes.size())].off);
+    const std::string where = "Index" + std::string(n.leaf ? "Leaf" : "Inner");
+    const u64 pick = rng.Below(n.count == 0 ? 3 : 10);
+    if (pick == 0) {
+      IntField("index", where + ".count", where, n.off + offsetof(N, count), 4, n.count);
+    } else if (pick == 1) {
+      const u64 field = rng.Below(4);
+      const char* names[] = {".magic", ".prefix_len", ".next", ".prev"};
+      const u64 offs[] = {offsetof(N, magic), offsetof(N, prefix_len), offsetof(N, next),
+                          offsetof(N, prev)};
+      IntField("index", where + names[field], where, n.off + offs[field], field < 2 ? 4 : 8,
+               n.count, nodes);
+    } else if (pick == 2) {
+      const u64 off = n.off + offsetof(N, prefix) + rng.Below(L::kIndexMaxPrefix);
+      SetBytes(off, RandomBytes(1));
+      Label("index", where + ".prefix", where + "@" + std::to_string(off), "random byte");
+    } else if (n.leaf) {
+      const u64 e = n.off + sizeof(N) + rng.Below(n.count) * sizeof(L::IndexLeafEntry);
+      if (rng.Chance(50))
+        IntField("index", where + ".entry.partial", where, e + offsetof(L::IndexLeafEntry, partial),
+                 8, Orig(e + 8, 8));
+      else
+        IntField("index", where + ".entry.rec", where, e + offsetof(L::IndexLeafEntry, rec), 8,
+                 Orig(e, 8), RecordOffsets(3));
+    } else if (pick < 9) {
+      using E = L::IndexInnerEntry;
+      const u64 e = n.off + sizeof(N) + rng.Below(n.count) * sizeof(E);
+      const u64 field = rng.Below(5);
+      const char* names[] = {".entry.child", ".entry.count", ".entry.partial", ".entry.key_off",
+                             ".entry.key_len"};
+      const u64 offs[] = {offsetof(E, child), offsetof(E, count), offsetof(E, partial),
+                          offsetof(E, key_off), offsetof(E, key_len)};
+      IntField("index", where + names[field], where, e + offs[field], field < 3 ? 8 : 4,
+               Orig(e + offsetof(E, count), 8), nodes);
+    } else {
+      const u64 off = n.off + n.bytes - 1 - rng.Below(256);  // the separators, packed at the end
+      SetBytes(off, RandomBytes(1));
+      Label("index", where + ".separators", where + "@" + std::to_string(off), "random byte");
+    }
+  }
+
   void Random() {
     static const char* kRegions[] = {"header", "processes", "shards", "chunks",
                                      "idents", "slots",     "dense",  "arena"};
@@ -495,6 +542,8 @@ Corruption MakeCorruption(u64 seed, u64 iteration, const Image& image, const Lay
         b.SlotField();
       else if (pick < 82)
         b.Dense();
+      else if (pick < 90 && !map.index_nodes.empty())
+        b.IndexNode();
       else
         b.Record();
     } else {

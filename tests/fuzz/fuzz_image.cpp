@@ -226,6 +226,21 @@ const std::vector<Field>& SegmentHeaderFields() {
       F<L::u64>("last_snapshot_seq", offsetof(H, last_snapshot_seq)),
       F<L::u64>("last_snapshot_unix_ms", offsetof(H, last_snapshot_unix_ms)),
       F<L::u64>("backup_lease", offsetof(H, backup_lease)),
+      F<L::u32>("index_enabled", offsetof(H, index_enabled)),
+      F<L::u32>("index_inner_chunks", offsetof(H, index_inner_chunks)),
+      {"index.mutex", offsetof(H, index.mutex), sizeof(pthread_mutex_t), false},
+      F<L::u32>("index.state", offsetof(H, index.state)),
+      F<L::u32>("index.height", offsetof(H, index.height)),
+      F<L::u64>("index.root", offsetof(H, index.root)),
+      F<L::u64>("index.entries", offsetof(H, index.entries)),
+      F<L::u64>("index.nodes", offsetof(H, index.nodes)),
+      F<L::u64>("index.rebuilds", offsetof(H, index.rebuilds)),
+      F<L::u32>("index.spare_leaf_count", offsetof(H, index.spare_leaf_count)),
+      F<L::u32>("index.spare_inner_count", offsetof(H, index.spare_inner_count)),
+      F<L::u64>("index.spare_leaf", offsetof(H, index.spare_leaf)),
+      F<L::u64>("index.spare_inner[0]", offsetof(H, index.spare_inner)),
+      F<L::u64>("index.spare_inner[1]", offsetof(H, index.spare_inner) + 8),
+      F<L::u64>("index.ttl_records", offsetof(H, index.ttl_records)),
   };
   return f;
 }
@@ -316,7 +331,29 @@ LayoutMap MapImage(const std::vector<u8>& b) {
   }
   std::sort(m.records.begin(), m.records.end(),
             [](const RecordInfo& a, const RecordInfo& c) { return a.off < c.off; });
+  for (u64 c = 0; c < m.chunk_count; ++c) {
+    const u64 ident = Load<u64>(b, m.off_idents + c * 8);
+    if (ident == 0 || L::IdentOwner(ident) != m.shard_count ||
+        L::IdentClass(ident) != L::kClassIndexNode)
+      continue;
+    IndexNodeInfo n;
+    n.off = m.off_arena + c * L::kChunkBytes;
+    n.bytes = u64(L::IdentSpan(ident)) * L::kChunkBytes;
+    const u32 magic = Load<u32>(b, n.off + offsetof(L::IndexNodeHeader, magic));
+    if (magic != L::kIndexLeafMagic && magic != L::kIndexInnerMagic) continue;  // a spare node
+    n.leaf = magic == L::kIndexLeafMagic;
+    n.count = Load<u32>(b, n.off + offsetof(L::IndexNodeHeader, count));
+    m.index_nodes.push_back(n);
+  }
   return m;
+}
+
+const IndexNodeInfo* LayoutMap::IndexNodeContaining(u64 off) const {
+  auto it = std::upper_bound(index_nodes.begin(), index_nodes.end(), off,
+                             [](u64 o, const IndexNodeInfo& n) { return o < n.off; });
+  if (it == index_nodes.begin()) return nullptr;
+  --it;
+  return off < it->off + it->bytes ? &*it : nullptr;
 }
 
 const RecordInfo* LayoutMap::RecordContaining(u64 off) const {
@@ -387,6 +424,29 @@ void LayoutMap::Describe(u64 off, std::string* generic, std::string* where) cons
     const bool used = s < shard_counts.size() && j < shard_counts[s];
     g = used ? "dense" : "dense(unused)";
     w = "dense[" + std::to_string(s) + "][" + std::to_string(j) + "]";
+  } else if (const IndexNodeInfo* n = IndexNodeContaining(off)) {
+    const u64 rel = off - n->off;
+    using N = L::IndexNodeHeader;
+    const u64 entry = n->leaf ? sizeof(L::IndexLeafEntry) : sizeof(L::IndexInnerEntry);
+    std::string f =
+        rel < offsetof(N, count)        ? "magic"
+        : rel < offsetof(N, prefix_len) ? "count"
+        : rel < offsetof(N, pad)        ? "prefix_len"
+        : rel < offsetof(N, next)       ? "pad"
+        : rel < offsetof(N, prev)       ? "next"
+        : rel < offsetof(N, prefix)     ? "prev"
+        : rel < sizeof(N)               ? "prefix"
+        : rel < sizeof(N) + n->count * entry
+            ? (n->leaf ? ((rel - sizeof(N)) % entry < 8 ? "entry.partial" : "entry.rec")
+                       : std::string("entry.") + ((rel - sizeof(N)) % entry < 8    ? "child"
+                                                  : (rel - sizeof(N)) % entry < 16 ? "count"
+                                                  : (rel - sizeof(N)) % entry < 24 ? "partial"
+                                                  : (rel - sizeof(N)) % entry < 28 ? "key_off"
+                                                                                   : "key_len"))
+        : n->leaf ? "unused"
+                  : "separators";
+    g = std::string(n->leaf ? "IndexLeaf." : "IndexInner.") + f;
+    w = g + "@" + std::to_string(n->off) + "+" + std::to_string(rel);
   } else {
     const RecordInfo* r = RecordContaining(off);
     if (r == nullptr) {

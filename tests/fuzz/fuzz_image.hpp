@@ -85,6 +85,13 @@ struct RecordInfo {
   u64 end() const { return off + 32 + key_len + value_len; }
 };
 
+struct IndexNodeInfo {
+  u64 off;    // IndexNodeHeader offset (the head chunk's)
+  u64 bytes;  // its chunks' bytes
+  bool leaf;
+  u32 count;  // entries
+};
+
 struct LayoutMap {
   u64 size = 0;
   u32 shard_count = 0;
@@ -92,8 +99,12 @@ struct LayoutMap {
   u64 off_processes = 0, off_shards = 0, off_chunks = 0, off_idents = 0, off_slots = 0,
       off_dense = 0, off_arena = 0;
   u64 shard_header_bytes = 0, process_slot_bytes = 0;
-  std::vector<RecordInfo> records;  // sorted by offset
-  std::vector<u64> shard_counts;    // ShardHeader::count per shard
+  std::vector<RecordInfo> records;         // sorted by offset
+  std::vector<u64> shard_counts;           // ShardHeader::count per shard
+  std::vector<IndexNodeInfo> index_nodes;  // the ordered index's nodes, by offset
+
+  // The index node whose chunks contain `off`, or nullptr.
+  const IndexNodeInfo* IndexNodeContaining(u64 off) const;
 
   // The record whose bytes [off, end) contain `off`, or nullptr.
   const RecordInfo* RecordContaining(u64 off) const;
