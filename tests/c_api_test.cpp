@@ -3,7 +3,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -811,4 +813,149 @@ TEST_CASE("c_api: backup and restore") {
   CHECK(Get(s, "k7") == "v7");
   CHECK(Get(s, "other") == "<absent>");
   std::remove(path.c_str());
+}
+
+namespace {
+
+// shmkv_get_many's block: per key uint32_t found, uint32_t value_len, value; nullopt = absent.
+std::vector<std::optional<std::string>> ParseValues(const void* block, std::size_t bytes,
+                                                    std::size_t n) {
+  std::vector<std::optional<std::string>> out;
+  const auto* p = static_cast<const char*>(block);
+  std::size_t off = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t found = 0, vl = 0;
+    std::memcpy(&found, p + off, 4);
+    std::memcpy(&vl, p + off + 4, 4);
+    off += 8;
+    if (found == 1)
+      out.emplace_back(std::string(p + off, vl));
+    else
+      out.emplace_back(std::nullopt);
+    off += vl;
+  }
+  CHECK(off == bytes);
+  return out;
+}
+
+// A block of NUL-terminated messages.
+std::vector<std::string> ParseMessages(const void* block, std::size_t bytes) {
+  std::vector<std::string> out;
+  const auto* p = static_cast<const char*>(block);
+  for (std::size_t off = 0; off < bytes;) {
+    out.emplace_back(p + off);
+    off += out.back().size() + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("c_api: get_many, set_many, delete_many") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  const void* keys[] = {"a", "b\0b", "c"};
+  const std::size_t key_lens[] = {1, 3, 1};
+  const void* values[] = {"1", "", "33"};
+  const std::size_t value_lens[] = {1, 0, 2};
+  REQUIRE(shmkv_set_many(s, keys, key_lens, values, value_lens, 3, 60000) == SHMKV_OK);
+  std::int64_t ttl = 0;
+  CHECK(shmkv_ttl(s, "b\0b", 3, &ttl) == 1);
+  CHECK(ttl > 0);
+
+  const void* wanted[] = {"c", "missing", "b\0b", "a"};
+  const std::size_t wanted_lens[] = {1, 7, 3, 1};
+  void* block = nullptr;
+  std::size_t bytes = 0, found = 0;
+  REQUIRE(shmkv_get_many(s, wanted, wanted_lens, 4, &block, &bytes, &found) == SHMKV_OK);
+  CHECK(found == 3);
+  REQUIRE(block != nullptr);
+  auto got = ParseValues(block, bytes, 4);
+  shmkv_free(block);
+  CHECK(got == std::vector<std::optional<std::string>>{"33", std::nullopt, "", "1"});
+
+  // One bad key fails the whole batch, naming it, and nothing is written.
+  const void* bad_keys[] = {"new", ""};
+  const std::size_t bad_lens[] = {3, 0};
+  CHECK(shmkv_set_many(s, bad_keys, bad_lens, values, value_lens, 2, 0) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "new") == "<absent>");
+  const std::string long_key(65, 'k');
+  const std::size_t long_lens[] = {3, long_key.size()};
+  const void* long_keys[] = {"new", long_key.data()};
+  CHECK(shmkv_set_many(s, long_keys, long_lens, values, value_lens, 2, 0) == SHMKV_EKEY_TOO_LONG);
+  CHECK(LastError().find("65") != std::string::npos);
+  CHECK(Get(s, "new") == "<absent>");
+  CHECK(shmkv_set_many(s, keys, key_lens, values, value_lens, 3, -1) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_get_many(s, nullptr, nullptr, 2, &block, &bytes, &found) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("n is 2") != std::string::npos);
+  // An empty batch is no work, and no block.
+  CHECK(shmkv_get_many(s, nullptr, nullptr, 0, &block, &bytes, &found) == SHMKV_OK);
+  CHECK(block == nullptr);
+  CHECK(found == 0);
+
+  std::uint64_t deleted = 0;
+  REQUIRE(shmkv_delete_many(s, wanted, wanted_lens, 4, &deleted) == SHMKV_OK);
+  CHECK(deleted == 3);
+  std::uint64_t size = 1;
+  REQUIRE(shmkv_size(s, &size) == SHMKV_OK);
+  CHECK(size == 0);
+}
+
+TEST_CASE("c_api: random_keys draws keys with the prefix, unique on request, within 1..1e6") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (int i = 0; i < 5; ++i) Set(s, "u:" + std::to_string(i), "v");
+  Set(s, "other", "x");
+  void* block = nullptr;
+  std::size_t bytes = 0;
+  REQUIRE(shmkv_random_keys(s, "u:", 2, 20, 0, &block, &bytes) == 20);
+  auto drawn = ParseRecords(block, bytes, 20, true);
+  shmkv_free(block);
+  for (const auto& k : drawn) CHECK(k.first.substr(0, 2) == "u:");
+  REQUIRE(shmkv_random_keys(s, "u:", 2, 20, 1, &block, &bytes) == 5);
+  std::set<std::string> unique;
+  for (const auto& k : ParseRecords(block, bytes, 5, true)) unique.insert(k.first);
+  shmkv_free(block);
+  CHECK(unique == std::set<std::string>{"u:0", "u:1", "u:2", "u:3", "u:4"});
+  CHECK(shmkv_random_keys(s, "none:", 5, 3, 0, &block, &bytes) == 0);
+  CHECK(block == nullptr);
+  CHECK(shmkv_random_keys(s, "", 0, 0, 0, &block, &bytes) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_random_keys(s, "", 0, 1000001, 0, &block, &bytes) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("1000001") != std::string::npos);
+}
+
+TEST_CASE("c_api: check_invariants reports each violation as a message") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (int i = 0; i < 100; ++i) Set(s, "k" + std::to_string(i), std::string(i, 'v'));
+  const std::string marker = "capi-check-invariants-marker";
+  Set(s, "damaged", marker);
+  void* report = reinterpret_cast<void*>(1);
+  std::size_t bytes = 7;
+  CHECK(shmkv_check_invariants(s, &report, &bytes) == 0);
+  CHECK(report == nullptr);
+  CHECK(bytes == 0);
+  // Flip a byte of the record's value in the segment: its checksum no longer matches.
+  {
+    std::FILE* f = std::fopen(testutil::segment_path(g.name()).c_str(), "r+b");
+    REQUIRE(f != nullptr);
+    std::string content;
+    char chunk[1 << 16];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) content.append(chunk, n);
+    const std::size_t at = content.find(marker);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(std::fseek(f, static_cast<long>(at), SEEK_SET) == 0);
+    REQUIRE(std::fputc('X', f) == 'X');
+    std::fclose(f);
+  }
+  const int violations = shmkv_check_invariants(s, &report, &bytes);
+  REQUIRE(violations >= 1);
+  REQUIRE(report != nullptr);
+  auto messages = ParseMessages(report, bytes);
+  shmkv_free(report);
+  CHECK(messages.size() == static_cast<std::size_t>(violations));
+  INFO(messages.front());
+  CHECK(messages.front().find("damaged") != std::string::npos);
+  CHECK(shmkv_check_invariants(s, nullptr, nullptr) == violations);  // count only
+  CHECK(shmkv_check_invariants(nullptr, &report, &bytes) == SHMKV_EINVALID_ARGUMENT);
 }

@@ -98,6 +98,15 @@ int shmkv_size(shmkv_store*, uint64_t* count);
 int shmkv_backup(shmkv_store*, const char* path, uint64_t* entries, uint64_t* bytes);
 int shmkv_restore(shmkv_store*, const char* path, uint64_t max_entries, uint64_t max_bytes,
                   uint64_t* entries, uint64_t* bytes);
+int shmkv_get_many(shmkv_store*, const void* const* keys, const size_t* key_lens, size_t n,
+                   void** values, size_t* values_len, size_t* found);
+int shmkv_set_many(shmkv_store*, const void* const* keys, const size_t* key_lens,
+                   const void* const* values, const size_t* value_lens, size_t n, int64_t ttl_ms);
+int shmkv_delete_many(shmkv_store*, const void* const* keys, const size_t* key_lens, size_t n,
+                      uint64_t* deleted);
+int shmkv_random_keys(shmkv_store*, const void* prefix, size_t prefix_len, size_t count,
+                      int unique, void** keys, size_t* keys_len);
+int shmkv_check_invariants(shmkv_store*, void** report, size_t* report_len);
 ]])
 if not ok_cdef and not pcall(ffi.typeof, "shmkv_info") then error(cdef_err) end
 
@@ -229,6 +238,17 @@ local function take(p, n)
   local s = ffi.string(p, n)
   C.shmkv_free(p)
   return s
+end
+
+-- Reads and frees a block of n NUL-terminated messages of the C API.
+local function messages_of(block, n)
+  local out, p, off = {}, ffi.cast("const char*", block), 0
+  for i = 1, n do
+    out[i] = ffi.string(p + off)
+    off = off + #out[i] + 1
+  end
+  if block ~= nil then C.shmkv_free(block) end
+  return out
 end
 
 local Store = {}
@@ -554,6 +574,66 @@ function Store:clear()
   check(C.shmkv_clear(handle(self, "clear")))
 end
 
+-- Batches: every key and value is checked first (one bad entry raises, nothing is written);
+-- each key is applied atomically, the batch as a whole is not.
+
+-- The C arrays of a batch (pointers and lengths) of the strings list[1..n]; they point into the
+-- strings, which the caller's table keeps alive during the call.
+local function batch_arrays(list, n)
+  local ptrs, lens = ffi.new("const void*[?]", n), ffi.new("size_t[?]", n)
+  for i = 1, n do
+    ptrs[i - 1], lens[i - 1] = list[i], #list[i]
+  end
+  return ptrs, lens
+end
+
+local function keys_arg(self, keys, fname)
+  if type(keys) ~= "table" then bad_arg(1, fname, "keys", "table", type(keys)) end
+  for i = 1, #keys do key_arg(self, keys[i], 1, fname) end
+  return keys
+end
+
+-- values, found: values[i] is the value of keys[i] (nil if absent); found counts the present.
+function Store:get_many(keys)
+  local h = handle(self, "get_many")
+  keys_arg(self, keys, "get_many")
+  local n = #keys
+  local ptrs, lens = batch_arrays(keys, n)
+  check(C.shmkv_get_many(h, ptrs, lens, n, ptr_out, size_out, size_out2))
+  local values, block, off = {}, ffi.cast("const char*", ptr_out[0]), 0
+  for i = 1, n do  -- uint32 found, uint32 value_len, value
+    ffi.copy(u32pair, block + off, 8)
+    if u32pair[0] == 1 then values[i] = ffi.string(block + off + 8, u32pair[1]) end
+    off = off + 8 + u32pair[1]
+  end
+  C.shmkv_free(ptr_out[0])
+  return values, tonumber(size_out2[0])
+end
+
+-- Stores every key = value of pairs (a table of string keys and values), each with the TTL
+-- (seconds; 0/nil = no expiry).
+function Store:set_many(pairs_, ttl)
+  local h = handle(self, "set_many")
+  if type(pairs_) ~= "table" then bad_arg(1, "set_many", "pairs", "table", type(pairs_), 3) end
+  local keys, values = {}, {}
+  for k, v in pairs(pairs_) do
+    keys[#keys + 1] = key_arg(self, k, 1, "set_many")
+    values[#values + 1] = value_arg(self, v, 1, "set_many")
+  end
+  local kp, kl = batch_arrays(keys, #keys)
+  local vp, vl = batch_arrays(values, #values)
+  check(C.shmkv_set_many(h, kp, kl, vp, vl, #keys, ttl_arg(ttl, 2, "set_many")))
+end
+
+-- Deletes the keys (an array of strings); returns how many existed.
+function Store:delete_many(keys)
+  local h = handle(self, "delete_many")
+  keys_arg(self, keys, "delete_many")
+  local ptrs, lens = batch_arrays(keys, #keys)
+  check(C.shmkv_delete_many(h, ptrs, lens, #keys, u64_out))
+  return tonumber(u64_out[0])
+end
+
 function Store:size()
   check(C.shmkv_size(handle(self, "size"), u64_out))
   return tonumber(u64_out[0])
@@ -616,6 +696,27 @@ function Store:pop_random_many(prefix, n)
   for i = 1, popped do entries[i], _, off = entry_record(block, off) end
   C.shmkv_free(ptr_out[0])
   return entries
+end
+
+-- count (1..1,000,000) keys drawn uniformly from the live keys with the prefix (an array; empty
+-- when none matches); unique = true: no key twice (then at most the matching keys).
+function Store:random_keys(count, prefix, unique)
+  local h = handle(self, "random_keys")
+  count = count_arg(count, 1, "random_keys", "count")
+  prefix = prefix == nil and "" or str_arg(prefix, 2, "random_keys", "prefix")
+  local drawn = check(C.shmkv_random_keys(h, prefix, #prefix, count, unique and 1 or 0, ptr_out,
+                                          size_out))
+  local keys, block, off, _ = {}, ffi.cast("const char*", ptr_out[0]), 0, nil
+  for i = 1, drawn do keys[i], _, off = key_record(block, off) end
+  C.shmkv_free(ptr_out[0])
+  return keys
+end
+
+-- Verifies every shard's invariants: an array of messages, one per violation (empty: healthy).
+function Store:check_invariants()
+  local violations = check(C.shmkv_check_invariants(handle(self, "check_invariants"), ptr_out,
+                                                    size_out))
+  return messages_of(ptr_out[0], violations)
 end
 
 function Store:info()

@@ -339,6 +339,59 @@ test("processes share one store (luajit children)", function(s, name)
   eq(s:count("token:"), 0)
 end)
 
+-- Damages the record holding marker in the segment: its checksum no longer matches.
+local function flip_byte_of(name, marker)
+  local f = assert(io.open("/dev/shm/shmkv." .. name, "r+b"))
+  local at = assert(f:read("*a"):find(marker, 1, true), "marker in the segment")
+  f:seek("set", at - 1)
+  f:write("X")
+  f:close()
+end
+
+test("get_many, set_many, delete_many", function(s)
+  s:set_many({a = "1", ["b\0b"] = "", c = "33"}, 60)
+  local t = s:ttl("b\0b")
+  eq(t > 0 and t <= 60, true, "ttl of a set_many key")
+  local values, found = s:get_many({"c", "missing", "b\0b", "a"})
+  eq(found, 3)
+  eq(values[1], "33"); eq(values[2], nil); eq(values[3], ""); eq(values[4], "1")
+  local none, zero = s:get_many({})
+  eq(next(none), nil); eq(zero, 0)
+  -- One bad entry refuses the whole batch; nothing is written.
+  raises("key_too_long", function() s:set_many({new = "v", [string.rep("k", 65)] = "v"}) end,
+         "65 bytes")
+  raises("invalid_argument", function() s:get_many({""}) end, "key is empty")
+  raises("invalid_argument", function() s:set_many({new = "v"}, -1) end)
+  raises("invalid_argument", function() s:get_many("a") end, "table expected")
+  eq(s:get("new"), nil)
+  eq(s:delete_many({"a", "missing", "c"}), 2)
+  eq(s:size(), 1)
+end)
+
+test("random_keys", function(s)
+  for i = 0, 4 do s:set("u:" .. i, "v") end
+  s:set("other", "x")
+  local drawn = s:random_keys(20, "u:")
+  eq(#drawn, 20)
+  for _, k in ipairs(drawn) do eq(k:sub(1, 2), "u:") end
+  local unique = s:random_keys(20, "u:", true)
+  table.sort(unique)
+  eq(table.concat(unique, ","), "u:0,u:1,u:2,u:3,u:4")
+  eq(#s:random_keys(3, "none:"), 0)
+  raises("invalid_argument", function() s:random_keys(0) end, "count is 0")
+  raises("invalid_argument", function() s:random_keys(1000001) end, "1000001")
+end)
+
+test("check_invariants lists violations", function(s, name)
+  for i = 1, 50 do s:set("k" .. i, string.rep("v", i)) end
+  eq(#s:check_invariants(), 0)
+  s:set("damaged", "lua-check-invariants-marker")
+  flip_byte_of(name, "lua-check-invariants-marker")
+  local report = s:check_invariants()
+  eq(#report >= 1, true, "violations reported")
+  eq(report[1]:find("damaged", 1, true) ~= nil, true, report[1])
+end)
+
 do
   local name = unique_name()
   eq(shmkv.segment_exists(name), false)

@@ -27,8 +27,14 @@
  * SHMKV_ECLOSED (open a new handle there), and shmkv_close() on it only releases the handle's
  * memory, leaving the parent's registration alone.
  *
- * Not in this API (yet): batch operations (get_many, set_many, delete_many), random_keys and
- * check_invariants.
+ * Lists of byte strings go in as two arrays of n elements (pointers and lengths: keys[i] has
+ * key_lens[i] bytes) and come out as one malloc'ed block of records (free it with shmkv_free):
+ *   entries  uint32_t key_len, uint32_t value_len, key, value   (shmkv_pop_random_many)
+ *   keys     uint32_t key_len, key                              (shmkv_random_keys)
+ *   values   uint32_t found (1/0), uint32_t value_len, value    (shmkv_get_many)
+ * (native byte order, unaligned; the same layout as shmkv_scan_buf's records). Lists of messages
+ * (shmkv_check_invariants, shmkv_recovery_report) come out as one malloc'ed block of
+ * NUL-terminated strings, one after the other.
  */
 #ifndef SHMKV_SHMKV_H
 #define SHMKV_SHMKV_H
@@ -79,8 +85,8 @@ int shmkv_last_error_code(void);
 /* "0.1.0" */
 const char* shmkv_version(void);
 
-/* Releases memory returned by shmkv_get_alloc, shmkv_swap, shmkv_pop_random and
- * shmkv_pop_random_many. NULL is ok. */
+/* Releases the malloc'ed results of this API (shmkv_get_alloc, shmkv_swap, shmkv_pop_random,
+ * the blocks of records and of messages, ...). NULL is ok. */
 void shmkv_free(void* p);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -274,6 +280,23 @@ int shmkv_delete_range(shmkv_store* store, const shmkv_range* range, size_t limi
 int shmkv_clear(shmkv_store* store);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Batches. Every key and value is checked first: one bad entry fails the call (naming it) and
+ * nothing is written. Each key is applied atomically, the batch as a whole is not. keys and
+ * key_lens (values and value_lens) may be NULL only when n is 0. */
+
+/* Reads n keys: *found (may be NULL) receives how many were present, and *values (may be NULL
+ * to discard them) a malloc'ed block of n records in key order, each uint32_t found (1 present,
+ * 0 absent), uint32_t value_len, value (value_len 0 when absent); *values_len its size. */
+int shmkv_get_many(shmkv_store* store, const void* const* keys, const size_t* key_lens, size_t n,
+                   void** values, size_t* values_len, size_t* found);
+/* Stores n pairs (keys[i] = values[i]), each with the TTL ttl_ms (0 = no expiry). */
+int shmkv_set_many(shmkv_store* store, const void* const* keys, const size_t* key_lens,
+                   const void* const* values, const size_t* value_lens, size_t n, int64_t ttl_ms);
+/* Deletes n keys; *deleted (may be NULL) receives how many existed. */
+int shmkv_delete_many(shmkv_store* store, const void* const* keys, const size_t* key_lens, size_t n,
+                      uint64_t* deleted);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Backup and restore (the snapshot format; see docs/design.md). */
 
 /* Writes a consistent point-in-time copy of the store to path (temporary file + rename: an
@@ -308,6 +331,14 @@ int shmkv_pop_random(shmkv_store* store, const void* prefix, size_t prefix_len, 
  * popped (the entries are gone from the store). */
 int shmkv_pop_random_many(shmkv_store* store, const void* prefix, size_t prefix_len, size_t n,
                           void** entries, size_t* entries_len);
+
+/* Draws count (1..1,000,000, else SHMKV_EINVALID_ARGUMENT naming it) keys uniformly from the
+ * live keys with the prefix; unique != 0: no key twice (then at most the number of matching
+ * keys). Returns how many it drew (0 if none matched); they come in one malloc'ed block (*keys,
+ * NULL when none; keys may be NULL to discard them) of *keys_len bytes, per key uint32_t key_len,
+ * key. */
+int shmkv_random_keys(shmkv_store* store, const void* prefix, size_t prefix_len, size_t count,
+                      int unique, void** keys, size_t* keys_len);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Whole store. Structures may gain fields at the end: pass sizeof(struct) as *_size; the
@@ -364,6 +395,10 @@ int shmkv_info_processes(shmkv_store* store, shmkv_process_info* arr, size_t cap
 int shmkv_stats_get(shmkv_store* store, shmkv_stats* stats, size_t stats_size);
 /* Number of live (unexpired) keys into *count. */
 int shmkv_size(shmkv_store* store, uint64_t* count);
+/* Verifies every shard's invariants (one shard lock at a time). Returns the number of
+ * violations (0 = healthy) and, if report is not NULL, a malloc'ed block of that many
+ * NUL-terminated messages (*report NULL when healthy; *report_len its size). */
+int shmkv_check_invariants(shmkv_store* store, void** report, size_t* report_len);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -207,6 +208,56 @@ void PutRecord(unsigned char*& out, const shmkv::Entry& e) {
 void PutRecord(unsigned char*& out, const std::string& key) {
   PutLength(out, key.size());
   PutBytes(out, key);
+}
+// shmkv_get_many's: uint32_t found, uint32_t value_len, value.
+std::size_t RecordBytes(const std::optional<std::string>& value) {
+  return 2 * sizeof(std::uint32_t) + (value ? value->size() : 0);
+}
+void PutRecord(unsigned char*& out, const std::optional<std::string>& value) {
+  PutLength(out, value ? 1 : 0);
+  PutLength(out, value ? value->size() : 0);
+  if (value) PutBytes(out, *value);
+}
+
+// The records of items in one malloc'ed block into *block (NULL when items is empty; block may
+// be NULL to discard them), its size into *block_len (may be NULL).
+template <typename Item>
+void PutBlock(const std::vector<Item>& items, void** block, std::size_t* block_len) {
+  std::size_t bytes = 0;
+  for (const Item& item : items) bytes += RecordBytes(item);
+  if (block_len) *block_len = bytes;
+  if (block == nullptr || items.empty()) return;
+  auto* out = static_cast<unsigned char*>(std::malloc(bytes));
+  if (out == nullptr) throw std::bad_alloc();
+  *block = out;
+  for (const Item& item : items) PutRecord(out, item);
+}
+
+// Messages as one malloc'ed block of NUL-terminated strings into *block (NULL when there are
+// none; block may be NULL to discard them), its size into *block_len (may be NULL).
+void PutMessages(const std::vector<std::string>& messages, void** block, std::size_t* block_len) {
+  std::string joined;
+  for (const std::string& m : messages) joined.append(m).push_back('\0');
+  if (block_len) *block_len = joined.size();
+  if (block == nullptr || joined.empty()) return;
+  void* out = std::malloc(joined.size());
+  if (out == nullptr) throw std::bad_alloc();
+  std::memcpy(out, joined.data(), joined.size());
+  *block = out;
+}
+
+// The n byte strings of a batch argument: items[i] has lens[i] bytes.
+std::vector<std::string_view> Batch(const void* const* items, const std::size_t* lens,
+                                    std::size_t n, const char* what) {
+  if (n == 0) return {};
+  if (items == nullptr || lens == nullptr)
+    Throw(errc::invalid_argument,
+          std::string(what) + " (or its lengths) is NULL but n is " + std::to_string(n));
+  std::vector<std::string_view> out;
+  out.reserve(n);
+  const std::string item_name = std::string(what) + "[]";
+  for (std::size_t i = 0; i < n; ++i) out.push_back(Bytes(items[i], lens[i], item_name.c_str()));
+  return out;
 }
 
 // The scan a *_buf call makes: a record takes at least RecordBytes(Item{}) + 1 bytes (keys are
@@ -712,6 +763,49 @@ int shmkv_clear(shmkv_store* h) {
   });
 }
 
+// --- batches ---
+
+int shmkv_get_many(shmkv_store* h, const void* const* keys, const size_t* key_lens, size_t n,
+                   void** values, size_t* values_len, size_t* found) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (values) *values = nullptr;
+    if (values_len) *values_len = 0;
+    if (found) *found = 0;
+    const std::vector<std::string_view> k = Batch(keys, key_lens, n, "keys");
+    std::vector<std::optional<std::string>> got;
+    const std::size_t present = s.get_many(k, &got);
+    PutBlock(got, values, values_len);
+    if (found) *found = present;
+    return 0;
+  });
+}
+
+int shmkv_set_many(shmkv_store* h, const void* const* keys, const size_t* key_lens,
+                   const void* const* values, const size_t* value_lens, size_t n, int64_t ttl_ms) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    const std::vector<std::string_view> k = Batch(keys, key_lens, n, "keys");
+    const std::vector<std::string_view> v = Batch(values, value_lens, n, "values");
+    std::vector<std::pair<std::string, std::string>> pairs;
+    pairs.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) pairs.emplace_back(k[i], v[i]);
+    s.set_many(pairs, Ms(ttl_ms));
+    return 0;
+  });
+}
+
+int shmkv_delete_many(shmkv_store* h, const void* const* keys, const size_t* key_lens, size_t n,
+                      uint64_t* deleted) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    const std::vector<std::string_view> k = Batch(keys, key_lens, n, "keys");
+    const std::size_t d = s.delete_many(std::vector<std::string>(k.begin(), k.end()));
+    if (deleted) *deleted = d;
+    return 0;
+  });
+}
+
 // --- backup and restore ---
 
 int shmkv_backup(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* bytes) {
@@ -781,16 +875,21 @@ int shmkv_pop_random_many(shmkv_store* h, const void* prefix, size_t prefix_len,
     if (entries) *entries = nullptr;
     if (entries_len) *entries_len = 0;
     std::vector<shmkv::Entry> popped = s.pop_random_many(p, n);
-    std::size_t bytes = 0;
-    for (const shmkv::Entry& e : popped) bytes += RecordBytes(e);
-    if (entries_len) *entries_len = bytes;
-    if (entries && !popped.empty()) {
-      auto* block = static_cast<unsigned char*>(std::malloc(bytes));
-      if (block == nullptr) throw std::bad_alloc();
-      *entries = block;
-      for (const shmkv::Entry& e : popped) PutRecord(block, e);
-    }
+    PutBlock(popped, entries, entries_len);
     return static_cast<int>(popped.size());
+  });
+}
+
+int shmkv_random_keys(shmkv_store* h, const void* prefix, size_t prefix_len, size_t count,
+                      int unique, void** keys, size_t* keys_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    if (keys) *keys = nullptr;
+    if (keys_len) *keys_len = 0;
+    std::vector<std::string> drawn = s.random_keys(count, p, unique != 0);
+    PutBlock(drawn, keys, keys_len);
+    return static_cast<int>(drawn.size());
   });
 }
 
@@ -876,6 +975,17 @@ int shmkv_size(shmkv_store* h, uint64_t* count) {
     Require(count, "count");
     *count = s.size();
     return 0;
+  });
+}
+
+int shmkv_check_invariants(shmkv_store* h, void** report, size_t* report_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (report) *report = nullptr;
+    if (report_len) *report_len = 0;
+    const std::vector<std::string> violations = s.check_invariants();
+    PutMessages(violations, report, report_len);
+    return static_cast<int>(std::min<std::size_t>(violations.size(), INT32_MAX));
   });
 }
 

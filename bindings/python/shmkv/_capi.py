@@ -137,6 +137,12 @@ _PROTOTYPES = {
     "shmkv_info_processes": (c_int, [_store, POINTER(ProcessInfo), _sz, _psz]),
     "shmkv_stats_get": (c_int, [_store, POINTER(Stats), _sz]),
     "shmkv_size": (c_int, [_store, POINTER(c_uint64)]),
+    "shmkv_get_many": (c_int, [_store, POINTER(c_char_p), _psz, _sz, _pvoid, _psz, _psz]),
+    "shmkv_set_many": (c_int, [_store, POINTER(c_char_p), _psz, POINTER(c_char_p), _psz, _sz,
+                               c_int64]),
+    "shmkv_delete_many": (c_int, [_store, POINTER(c_char_p), _psz, _sz, POINTER(c_uint64)]),
+    "shmkv_random_keys": (c_int, [_store, _bytes, _sz, _sz, c_int, _pvoid, _psz]),
+    "shmkv_check_invariants": (c_int, [_store, _pvoid, _psz]),
 }
 
 

@@ -1,6 +1,7 @@
 """shmkv.Store: a thin pythonic wrapper over the C API (ctypes)."""
 
 import collections
+import collections.abc
 import ctypes
 import datetime
 import enum
@@ -290,6 +291,49 @@ class Store:
         finally:
             _lib.shmkv_free(ptr)
 
+    @classmethod
+    def _take_block(cls, ptr, size, count, layout):
+        """Reads and frees a block of count records of the C API (shmkv.h; native byte order):
+        "entries" (uint32 key_len, uint32 value_len, key, value) -> [(key, value)], "keys"
+        (uint32 key_len, key) -> [key], "values" (uint32 found, uint32 value_len, value) ->
+        [value or None]. Bytes, not yet decoded."""
+        if count == 0 or not ptr:
+            return []
+        data = cls._take(ptr, size)
+        out, off = [], 0
+        for _ in range(count):
+            if layout == "keys":
+                (kl,) = struct.unpack_from("=I", data, off)
+                out.append(data[off + 4:off + 4 + kl])
+                off += 4 + kl
+                continue
+            first, vl = struct.unpack_from("=II", data, off)
+            off += 8
+            if layout == "entries":
+                out.append((data[off:off + first], data[off + first:off + first + vl]))
+                off += first + vl
+            else:
+                out.append(data[off:off + vl] if first else None)
+                off += vl
+        return out
+
+    @staticmethod
+    def _take_messages(ptr, size):
+        """Reads and frees a block of NUL-terminated messages of the C API."""
+        if not ptr:
+            return []
+        data = Store._take(ptr, size)
+        return [m.decode("utf-8", "replace") for m in data.split(b"\0")[:-1]]
+
+    @staticmethod
+    def _batch(items):
+        """A batch argument of the C API (checked bytes): (array of pointers, array of lengths),
+        (None, None) when empty."""
+        if not items:
+            return None, None
+        return (ctypes.c_char_p * len(items))(*items), (ctypes.c_size_t * len(items))(
+            *(len(i) for i in items))
+
     # --- single keys ---
 
     def get(self, key, default=None):
@@ -512,6 +556,42 @@ class Store:
     def clear(self):
         _check(_lib.shmkv_clear(self._handle()))
 
+    # --- batches (every key and value is checked first: one bad entry raises, nothing is
+    # written; each key is applied atomically, the batch as a whole is not) ---
+
+    def get_many(self, keys):
+        """The values of keys, in order (None for an absent key)."""
+        h = self._handle()
+        ks = [self._key(k, f"keys[{i}]") for i, k in enumerate(keys)]
+        arr, lens = self._batch(ks)
+        block, size, found = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_size_t()
+        _check(_lib.shmkv_get_many(h, arr, lens, len(ks), ctypes.byref(block), ctypes.byref(size),
+                                   ctypes.byref(found)))
+        return [None if v is None else self._out(v)
+                for v in self._take_block(block, size.value, len(ks), "values")]
+
+    def set_many(self, pairs, ttl=None):
+        """Stores every (key, value) of pairs (a mapping or an iterable of pairs), each with the
+        TTL (seconds or timedelta; None/0 = no expiry)."""
+        h, ms = self._handle(), _ttl_ms(ttl)
+        items = pairs.items() if isinstance(pairs, collections.abc.Mapping) else pairs
+        ks, vs = [], []
+        for i, (k, v) in enumerate(items):
+            ks.append(self._key(k, f"keys[{i}]"))
+            vs.append(self._value(v, f"values[{i}]"))
+        karr, klens = self._batch(ks)
+        varr, vlens = self._batch(vs)
+        _check(_lib.shmkv_set_many(h, karr, klens, varr, vlens, len(ks), ms))
+
+    def delete_many(self, keys):
+        """Deletes keys; returns how many existed."""
+        h = self._handle()
+        ks = [self._key(k, f"keys[{i}]") for i, k in enumerate(keys)]
+        arr, lens = self._batch(ks)
+        deleted = ctypes.c_uint64()
+        _check(_lib.shmkv_delete_many(h, arr, lens, len(ks), ctypes.byref(deleted)))
+        return deleted.value
+
     def backup(self, path):
         """Write a point-in-time copy to path (atomic). Returns {"entries", "bytes"}."""
         path = _path_arg(path, "path")
@@ -568,17 +648,18 @@ class Store:
         block, size = ctypes.c_void_p(), ctypes.c_size_t()
         count = _check(_lib.shmkv_pop_random_many(h, p, len(p), n, ctypes.byref(block),
                                                   ctypes.byref(size)))
-        if count == 0:
-            return []
-        data = self._take(block, size.value)
-        entries, off = [], 0
-        for _ in range(count):  # uint32 key_len, uint32 value_len, key, value (native order)
-            kl, vl = struct.unpack_from("=II", data, off)
-            off += 8
-            entries.append(Entry(self._out(data[off:off + kl]),
-                                 self._out(data[off + kl:off + kl + vl])))
-            off += kl + vl
-        return entries
+        return [Entry(self._out(k), self._out(v))
+                for k, v in self._take_block(block, size.value, count, "entries")]
+
+    def random_keys(self, count, prefix=b"", unique=False):
+        """count (1..1,000,000) keys drawn uniformly from the live keys with the prefix (a
+        list; empty when none matches). unique: no key twice (then at most the matching keys)."""
+        h, p = self._handle(), self._prefix(prefix)
+        count = _int_arg(count, "count", 0, _SIZE_MAX)  # the library names one outside 1..1e6
+        block, size = ctypes.c_void_p(), ctypes.c_size_t()
+        n = _check(_lib.shmkv_random_keys(h, p, len(p), count, 1 if unique else 0,
+                                          ctypes.byref(block), ctypes.byref(size)))
+        return [self._out(k) for k in self._take_block(block, size.value, n, "keys")]
 
     # --- whole store ---
 
@@ -608,6 +689,14 @@ class Store:
                              s.recoveries) for s in shards],
             processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive))
                        for p in procs[:n.value]])
+
+    def check_invariants(self):
+        """Verifies every shard's invariants: a list of messages, one per violation (empty when
+        healthy)."""
+        report, size = ctypes.c_void_p(), ctypes.c_size_t()
+        _check(_lib.shmkv_check_invariants(self._handle(), ctypes.byref(report),
+                                           ctypes.byref(size)))
+        return self._take_messages(report, size.value)
 
     def stats(self):
         s = _capi.Stats()
