@@ -959,3 +959,56 @@ TEST_CASE("c_api: check_invariants reports each violation as a message") {
   CHECK(shmkv_check_invariants(s, nullptr, nullptr) == violations);  // count only
   CHECK(shmkv_check_invariants(nullptr, &report, &bytes) == SHMKV_EINVALID_ARGUMENT);
 }
+
+TEST_CASE("c_api: cas, swap, get_or_set, set_if_absent take a TTL; incr keeps it") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  auto ttl_of = [&](std::string_view k) {
+    std::int64_t ms = -1;
+    REQUIRE(shmkv_ttl(s, k.data(), k.size(), &ms) == 1);
+    return ms;
+  };
+  const std::int64_t hour = 3600000;
+  REQUIRE(Set(s, "k", "v", hour) == 0);
+  // A store without a TTL drops the key's (Redis SET / GETSET); with one, sets it.
+  REQUIRE(shmkv_cas(s, "k", 1, "v", 1, "w", 1) == 1);
+  CHECK(ttl_of("k") == 0);
+  REQUIRE(shmkv_cas_ttl(s, "k", 1, "w", 1, "x", 1, hour) == 1);
+  CHECK(ttl_of("k") > hour - 60000);
+  CHECK(shmkv_cas_ttl(s, "k", 1, "nope", 4, "y", 1, 0) == 0);  // a lost CAS changes nothing
+  CHECK(ttl_of("k") > hour - 60000);
+  CHECK(shmkv_cas_ttl(s, "new", 3, nullptr, 0, "n", 1, hour) == 1);  // only if absent
+  CHECK(ttl_of("new") > 0);
+  CHECK(shmkv_cas_ttl(s, "k", 1, "x", 1, "y", 1, -5) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "k") == "x");
+
+  void* previous = nullptr;
+  std::size_t previous_len = 0;
+  REQUIRE(shmkv_swap_ttl(s, "k", 1, "s", 1, 2 * hour, &previous, &previous_len) == 1);
+  CHECK(std::string(static_cast<char*>(previous), previous_len) == "x");
+  shmkv_free(previous);
+  CHECK(ttl_of("k") > hour);
+  REQUIRE(shmkv_swap(s, "k", 1, "t", 1, nullptr, nullptr) == 1);
+  CHECK(ttl_of("k") == 0);
+
+  // incr keeps a TTL.
+  REQUIRE(Set(s, "n", "1", hour) == 0);
+  REQUIRE(shmkv_incr(s, "n", 1, 1, nullptr) == 0);
+  CHECK(ttl_of("n") > hour - 60000);
+
+  char buf[16];
+  std::size_t len = 0;
+  REQUIRE(shmkv_get_or_set_ttl(s, "g", 1, "first", 5, hour, buf, sizeof buf, &len) == 0);
+  CHECK(ttl_of("g") > hour - 60000);
+  REQUIRE(shmkv_get_or_set_ttl(s, "g", 1, "second", 6, 0, buf, sizeof buf, &len) == 1);
+  CHECK(std::string(buf, len) == "first");
+  CHECK(ttl_of("g") > hour - 60000);  // loaded: the key keeps its TTL
+  CHECK(shmkv_get_or_set_ttl(s, "h", 1, "v", 1, -1, buf, sizeof buf, &len) ==
+        SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "h") == "<absent>");
+
+  REQUIRE(shmkv_set_if_absent(s, "a", 1, "v", 1, hour) == 1);
+  CHECK(ttl_of("a") > hour - 60000);
+  REQUIRE(shmkv_set_if_absent(s, "a", 1, "w", 1, 0) == 0);
+  CHECK(ttl_of("a") > hour - 60000);
+}

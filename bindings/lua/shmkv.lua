@@ -60,12 +60,12 @@ int shmkv_set_if_absent(shmkv_store*, const void* key, size_t key_len, const voi
 int shmkv_exists(shmkv_store*, const void* key, size_t key_len);
 int shmkv_delete(shmkv_store*, const void* key, size_t key_len);
 int shmkv_incr(shmkv_store*, const void* key, size_t key_len, int64_t delta, int64_t* result);
-int shmkv_get_or_set(shmkv_store*, const void* key, size_t key_len, const void* value,
-                     size_t value_len, void* buf, size_t cap, size_t* len);
-int shmkv_swap(shmkv_store*, const void* key, size_t key_len, const void* value,
-               size_t value_len, void** previous, size_t* previous_len);
-int shmkv_cas(shmkv_store*, const void* key, size_t key_len, const void* expected,
-              size_t expected_len, const void* value, size_t value_len);
+int shmkv_get_or_set_ttl(shmkv_store*, const void* key, size_t key_len, const void* value,
+                         size_t value_len, int64_t ttl_ms, void* buf, size_t cap, size_t* len);
+int shmkv_swap_ttl(shmkv_store*, const void* key, size_t key_len, const void* value,
+                   size_t value_len, int64_t ttl_ms, void** previous, size_t* previous_len);
+int shmkv_cas_ttl(shmkv_store*, const void* key, size_t key_len, const void* expected,
+                  size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms);
 int shmkv_cad(shmkv_store*, const void* key, size_t key_len, const void* expected,
               size_t expected_len);
 int shmkv_expire(shmkv_store*, const void* key, size_t key_len, int64_t ttl_ms);
@@ -404,13 +404,19 @@ function Store:incr64(key, delta)
   return i64_out[0] + 0LL  -- a copy: i64_out is reused
 end
 
--- value, loaded: the existing value and true, or the given value (now stored) and false.
-function Store:get_or_set(key, value)
+-- TTL rule (Redis's): a call that stores a value gives the key the ttl it is passed (0/nil = no
+-- expiry) and drops the TTL it had: set, swap, cas, and get_or_set / set_if_absent when they
+-- store. A key they leave alone keeps its TTL; incr keeps the TTL.
+
+-- value, loaded: the existing value and true (the key keeps its TTL), or the given value (now
+-- stored with ttl) and false.
+function Store:get_or_set(key, value, ttl)
   local h = handle(self, "get_or_set")
   key_arg(self, key, 1, "get_or_set")
   value_arg(self, value, 2, "get_or_set")
+  local ms = ttl_arg(ttl, 3, "get_or_set")
   while true do
-    local rc = C.shmkv_get_or_set(h, key, #key, value, #value, buf, buf_cap, size_out)
+    local rc = C.shmkv_get_or_set_ttl(h, key, #key, value, #value, ms, buf, buf_cap, size_out)
     if rc == 0 then return value, false end
     if rc == 1 then return ffi.string(buf, size_out[0]), true end
     if rc ~= ETOOSMALL then check(rc) end
@@ -418,23 +424,27 @@ function Store:get_or_set(key, value)
   end
 end
 
--- Stores value; returns the previous value, or nil if the key was absent.
-function Store:swap(key, value)
+-- Stores value with ttl; returns the previous value, or nil if the key was absent.
+function Store:swap(key, value, ttl)
   local h = handle(self, "swap")
   key_arg(self, key, 1, "swap")
   value_arg(self, value, 2, "swap")
-  if check(C.shmkv_swap(h, key, #key, value, #value, ptr_out, size_out)) == 0 then return nil end
+  local ms = ttl_arg(ttl, 3, "swap")
+  if check(C.shmkv_swap_ttl(h, key, #key, value, #value, ms, ptr_out, size_out)) == 0 then
+    return nil
+  end
   return take(ptr_out[0], size_out[0])
 end
 
--- Compare-and-swap: stores value if key holds expected (nil = only if absent).
-function Store:cas(key, expected, value)
+-- Compare-and-swap: stores value with ttl if key holds expected (nil = only if absent); false
+-- changed nothing.
+function Store:cas(key, expected, value, ttl)
   local h = handle(self, "cas")
   key_arg(self, key, 1, "cas")
   if expected ~= nil then str_arg(expected, 2, "cas", "expected") end
   value_arg(self, value, 3, "cas")
-  return check(C.shmkv_cas(h, key, #key, expected, expected and #expected or 0, value,
-                           #value)) == 1
+  return check(C.shmkv_cas_ttl(h, key, #key, expected, expected and #expected or 0, value,
+                               #value, ttl_arg(ttl, 4, "cas"))) == 1
 end
 
 -- Compare-and-delete: deletes key if it holds expected.

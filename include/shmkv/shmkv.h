@@ -149,7 +149,7 @@ int shmkv_get(shmkv_store* store, const void* key, size_t key_len, void* buf, si
 int shmkv_get_alloc(shmkv_store* store, const void* key, size_t key_len, void** value, size_t* len);
 int shmkv_set(shmkv_store* store, const void* key, size_t key_len, const void* value,
               size_t value_len, int64_t ttl_ms);
-/* 1 if stored, 0 if the key was present (nothing changed). */
+/* 1 if stored (with ttl_ms), 0 if the key was present (nothing changed, its TTL included). */
 int shmkv_set_if_absent(shmkv_store* store, const void* key, size_t key_len, const void* value,
                         size_t value_len, int64_t ttl_ms);
 /* 1 / 0 */
@@ -163,19 +163,31 @@ int shmkv_delete(shmkv_store* store, const void* key, size_t key_len);
 int shmkv_incr(shmkv_store* store, const void* key, size_t key_len, int64_t delta, int64_t* result);
 
 /* ---------------------------------------------------------------------------------------- */
-/* Atomic helpers. */
+/* Atomic helpers.
+ * TTL rule (Redis's; store.hpp): a call that stores a value gives the key the ttl_ms it is
+ * passed (0 = no expiry) and drops the TTL the key had: shmkv_set, shmkv_swap_ttl,
+ * shmkv_cas_ttl, and shmkv_get_or_set_ttl / shmkv_set_if_absent when they store. A present key
+ * that get_or_set or set_if_absent leaves alone keeps its TTL; shmkv_incr keeps the TTL.
+ * shmkv_get_or_set, shmkv_swap and shmkv_cas are the _ttl functions with ttl_ms 0. */
 
 /* If the key is present: returns 1 and its value (buffer protocol; SHMKV_ETOOSMALL changes
- * nothing). Else stores value and returns 0 (buf untouched, *len = value_len). */
+ * nothing). Else stores value with ttl_ms and returns 0 (buf untouched, *len = value_len). */
+int shmkv_get_or_set_ttl(shmkv_store* store, const void* key, size_t key_len, const void* value,
+                         size_t value_len, int64_t ttl_ms, void* buf, size_t cap, size_t* len);
 int shmkv_get_or_set(shmkv_store* store, const void* key, size_t key_len, const void* value,
                      size_t value_len, void* buf, size_t cap, size_t* len);
-/* Stores value and returns 1 with the value it replaced in *previous (malloc'ed, free with
- * shmkv_free; pass previous NULL to discard it), or 0 if the key was absent (*previous NULL). */
+/* Stores value with ttl_ms and returns 1 with the value it replaced in *previous (malloc'ed,
+ * free with shmkv_free; pass previous NULL to discard it), or 0 if the key was absent
+ * (*previous NULL). */
+int shmkv_swap_ttl(shmkv_store* store, const void* key, size_t key_len, const void* value,
+                   size_t value_len, int64_t ttl_ms, void** previous, size_t* previous_len);
 int shmkv_swap(shmkv_store* store, const void* key, size_t key_len, const void* value,
                size_t value_len, void** previous, size_t* previous_len);
-/* Compare-and-swap: stores value if the key currently holds expected; expected == NULL means
- * "only if absent" (an empty expected value is a non-NULL pointer with length 0).
- * 1 if stored, 0 if the comparison failed. */
+/* Compare-and-swap: stores value with ttl_ms if the key currently holds expected;
+ * expected == NULL means "only if absent" (an empty expected value is a non-NULL pointer with
+ * length 0). 1 if stored, 0 if the comparison failed (then nothing changed). */
+int shmkv_cas_ttl(shmkv_store* store, const void* key, size_t key_len, const void* expected,
+                  size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms);
 int shmkv_cas(shmkv_store* store, const void* key, size_t key_len, const void* expected,
               size_t expected_len, const void* value, size_t value_len);
 /* Compare-and-delete: 1 if the key held expected and was deleted, else 0. expected must not be

@@ -354,6 +354,17 @@ int ScanRangeIntoBuffer(shmkv_store* h, const shmkv_range* range, const void* cu
   });
 }
 
+// The expected value of a compare-and-swap: NULL (with length 0) = "only if absent".
+std::optional<std::string_view> Expected(const void* expected, std::size_t expected_len) {
+  if (expected != nullptr)
+    return std::string_view(static_cast<const char*>(expected), expected_len);
+  if (expected_len != 0)
+    Throw(errc::invalid_argument,
+          "expected pointer is NULL (meaning \"absent\") but its length is " +
+              std::to_string(expected_len));
+  return std::nullopt;
+}
+
 std::chrono::milliseconds Ms(std::int64_t ms) {
   return std::chrono::milliseconds(ms);
 }
@@ -579,14 +590,14 @@ int shmkv_incr(shmkv_store* h, const void* key, size_t key_len, int64_t delta, i
 
 // --- atomic helpers ---
 
-int shmkv_get_or_set(shmkv_store* h, const void* key, size_t key_len, const void* value,
-                     size_t value_len, void* buf, size_t cap, size_t* len) {
+int shmkv_get_or_set_ttl(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                         size_t value_len, int64_t ttl_ms, void* buf, size_t cap, size_t* len) {
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view k = Bytes(key, key_len, "key");
     std::string_view v = Bytes(value, value_len, "value");
     CheckBuffer(buf, cap, "buf");
-    shmkv::GetOrSetResult r = s.get_or_set(k, v);
+    shmkv::GetOrSetResult r = s.get_or_set(k, v, Ms(ttl_ms));
     if (!r.loaded) {
       if (len) *len = v.size();
       return 0;
@@ -596,15 +607,20 @@ int shmkv_get_or_set(shmkv_store* h, const void* key, size_t key_len, const void
   });
 }
 
-int shmkv_swap(shmkv_store* h, const void* key, size_t key_len, const void* value, size_t value_len,
-               void** previous, size_t* previous_len) {
+int shmkv_get_or_set(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                     size_t value_len, void* buf, size_t cap, size_t* len) {
+  return shmkv_get_or_set_ttl(h, key, key_len, value, value_len, 0, buf, cap, len);
+}
+
+int shmkv_swap_ttl(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                   size_t value_len, int64_t ttl_ms, void** previous, size_t* previous_len) {
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view k = Bytes(key, key_len, "key");
     std::string_view v = Bytes(value, value_len, "value");
     if (previous) *previous = nullptr;
     if (previous_len) *previous_len = 0;
-    shmkv::SwapResult r = s.swap(k, v);
+    shmkv::SwapResult r = s.swap(k, v, Ms(ttl_ms));
     if (!r.loaded) return 0;
     if (previous_len) *previous_len = r.previous->size();
     if (previous) *previous = Copy(*r.previous);
@@ -612,22 +628,24 @@ int shmkv_swap(shmkv_store* h, const void* key, size_t key_len, const void* valu
   });
 }
 
-int shmkv_cas(shmkv_store* h, const void* key, size_t key_len, const void* expected,
-              size_t expected_len, const void* value, size_t value_len) {
+int shmkv_swap(shmkv_store* h, const void* key, size_t key_len, const void* value, size_t value_len,
+               void** previous, size_t* previous_len) {
+  return shmkv_swap_ttl(h, key, key_len, value, value_len, 0, previous, previous_len);
+}
+
+int shmkv_cas_ttl(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+                  size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms) {
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view k = Bytes(key, key_len, "key");
     std::string_view v = Bytes(value, value_len, "value");
-    std::optional<std::string_view> e;
-    if (expected != nullptr)
-      e = std::string_view(static_cast<const char*>(expected), expected_len);
-    else if (expected_len != 0)
-      Throw(errc::invalid_argument,
-            "expected pointer is NULL (meaning \"absent\") but its "
-            "length is " +
-                std::to_string(expected_len));
-    return s.compare_and_swap(k, e, v) ? 1 : 0;
+    return s.compare_and_swap(k, Expected(expected, expected_len), v, Ms(ttl_ms)) ? 1 : 0;
   });
+}
+
+int shmkv_cas(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+              size_t expected_len, const void* value, size_t value_len) {
+  return shmkv_cas_ttl(h, key, key_len, expected, expected_len, value, value_len, 0);
 }
 
 int shmkv_cad(shmkv_store* h, const void* key, size_t key_len, const void* expected,

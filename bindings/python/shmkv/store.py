@@ -350,7 +350,8 @@ class Store:
         _check(_lib.shmkv_set(h, k, len(k), v, len(v), ms))
 
     def set_if_absent(self, key, value, ttl=None):
-        """Stores value only if key is absent. True if stored."""
+        """Stores value with ttl only if key is absent. True if stored (a present key keeps its
+        value and TTL)."""
         h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         return _check(_lib.shmkv_set_if_absent(h, k, len(k), v, len(v), ms)) == 1
 
@@ -399,15 +400,20 @@ class Store:
 
     # --- atomic helpers ---
 
-    def get_or_set(self, key, value):
-        """Returns GetOrSetResult(value, loaded): the existing value and loaded=True, or the
-        given value (now stored) and loaded=False."""
-        h, k, v = self._handle(), self._key(key), self._value(value)
+    # TTL rule (Redis's): a call that stores a value gives the key the ttl it is passed (None/0 =
+    # no expiry) and drops the TTL it had: set, swap, cas, and get_or_set / set_if_absent when
+    # they store. A key they leave alone keeps its TTL; incr keeps the TTL.
+
+    def get_or_set(self, key, value, ttl=None):
+        """Returns GetOrSetResult(value, loaded): the existing value and loaded=True (the key
+        keeps its TTL), or the given value (now stored with ttl) and loaded=False."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         n = ctypes.c_size_t()
         size = 256
         while True:
             buf = ctypes.create_string_buffer(size)
-            rc = _lib.shmkv_get_or_set(h, k, len(k), v, len(v), buf, size, ctypes.byref(n))
+            rc = _lib.shmkv_get_or_set_ttl(h, k, len(k), v, len(v), ms, buf, size,
+                                           ctypes.byref(n))
             if rc == _capi.ETOOSMALL:
                 size = n.value
                 continue
@@ -416,22 +422,22 @@ class Store:
                 return GetOrSetResult(self._out(v), False)
             return GetOrSetResult(self._out(buf.raw[:n.value]), True)
 
-    def swap(self, key, value):
-        """Stores value; returns the value it replaced, or None if the key was absent."""
-        h, k, v = self._handle(), self._key(key), self._value(value)
+    def swap(self, key, value, ttl=None):
+        """Stores value with ttl; returns the value it replaced, or None if the key was absent."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
-        if _check(_lib.shmkv_swap(h, k, len(k), v, len(v), ctypes.byref(ptr),
-                                  ctypes.byref(n))) == 0:
+        if _check(_lib.shmkv_swap_ttl(h, k, len(k), v, len(v), ms, ctypes.byref(ptr),
+                                      ctypes.byref(n))) == 0:
             return None
         return self._out(self._take(ptr, n.value))
 
-    def cas(self, key, expected, value):
-        """Compare-and-swap: stores value if key holds expected (None = only if absent).
-        True if stored."""
-        h, k, v = self._handle(), self._key(key), self._value(value)
+    def cas(self, key, expected, value, ttl=None):
+        """Compare-and-swap: stores value with ttl if key holds expected (None = only if
+        absent). True if stored; False changed nothing."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         e = None if expected is None else _as_bytes(expected, "expected")
-        return _check(_lib.shmkv_cas(h, k, len(k), e, 0 if e is None else len(e), v,
-                                     len(v))) == 1
+        return _check(_lib.shmkv_cas_ttl(h, k, len(k), e, 0 if e is None else len(e), v, len(v),
+                                         ms)) == 1
 
     def cad(self, key, expected):
         """Compare-and-delete: deletes key if it holds expected. True if deleted."""

@@ -59,3 +59,32 @@ def test_check_invariants_lists_violations(store, name):
     flip_byte_of(name, b"py-check-invariants-marker")
     report = store.check_invariants()
     assert report and any("damaged" in line for line in report), report
+
+
+def test_atomic_helpers_take_a_ttl_and_incr_keeps_it(store):
+    hour = 3600
+    store.set("k", "v", ttl=hour)
+    assert store.cas("k", "v", "w") is True
+    assert store.ttl("k") == float("inf")  # stored without a TTL: the old one is dropped
+    assert store.cas("k", "w", "x", ttl=hour) is True
+    assert hour - 60 < store.ttl("k") <= hour
+    assert store.cas("k", "nope", "y", ttl=5) is False  # a lost CAS changes nothing
+    assert store.ttl("k") > hour - 60
+    assert store.swap("k", "s", ttl=2 * hour) == b"x"
+    assert store.ttl("k") > hour
+    assert store.swap("k", "t") == b"s"
+    assert store.ttl("k") == float("inf")
+    store.set("n", "1", ttl=hour)
+    assert store.incr("n") == 2
+    assert store.ttl("n") > hour - 60
+    assert store.get_or_set("g", "first", ttl=hour) == (b"first", False)
+    assert store.get_or_set("g", "second") == (b"first", True)
+    assert store.ttl("g") > hour - 60  # loaded: the key keeps its TTL
+    assert store.set_if_absent("a", "v", ttl=hour) is True
+    assert store.set_if_absent("a", "w") is False
+    assert store.ttl("a") > hour - 60
+    for call in (lambda: store.cas("k", "t", "z", ttl=-1), lambda: store.swap("k", "z", ttl=-1),
+                 lambda: store.get_or_set("h", "z", ttl=float("inf"))):
+        with pytest.raises(shmkv.InvalidArgumentError):
+            call()
+    assert store.get("k") == b"t" and store.get("h") is None
