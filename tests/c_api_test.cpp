@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "persist_test_util.hpp"
 #include "shmkv/shmkv.h"
 #include "test_util.hpp"
 
@@ -1011,4 +1013,138 @@ TEST_CASE("c_api: cas, swap, get_or_set, set_if_absent take a TTL; incr keeps it
   CHECK(ttl_of("a") > hour - 60000);
   REQUIRE(shmkv_set_if_absent(s, "a", 1, "w", 1, 0) == 0);
   CHECK(ttl_of("a") > hour - 60000);
+}
+
+namespace {
+
+// Opens name with persistence in dir (a snapshot only when asked: interval one hour).
+shmkv_store* OpenPersistent(const std::string& name, const std::string& dir,
+                            int fsync_policy = SHMKV_FSYNC_ALWAYS) {
+  shmkv_options o;
+  shmkv_options_init(&o);
+  o.size_bytes = 8u << 20;
+  o.shards = 4;
+  o.persistence_directory = dir.c_str();
+  o.fsync_policy = fsync_policy;
+  o.snapshot_interval_ms = 3600000;
+  shmkv_store* s = nullptr;
+  const int rc = shmkv_open(name.c_str(), &o, sizeof o, &s);
+  INFO(shmkv_last_error());
+  REQUIRE(rc == SHMKV_OK);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("c_api: persistence options, sync, snapshot and the recovery report") {
+  persisttest::TempDir dir;
+  SegmentGuard g(unique_name("capi"));
+  shmkv_options defaults;
+  shmkv_options_init(&defaults);
+  CHECK(defaults.persistence_directory == nullptr);
+  CHECK(defaults.fsync_policy == SHMKV_FSYNC_INTERVAL);
+  CHECK(defaults.keep_snapshots == 2);
+  CHECK(defaults.snapshot_interval_ms == 30000);
+  CHECK(defaults.fsync_interval_ms == 100);
+
+  shmkv_options bad = defaults;
+  bad.persistence_directory = dir.path.c_str();
+  bad.fsync_policy = 7;
+  shmkv_store* s = nullptr;
+  CHECK(shmkv_open(g.name().c_str(), &bad, sizeof bad, &s) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("fsync_policy 7") != std::string::npos);
+  bad.fsync_policy = SHMKV_FSYNC_NEVER;
+  bad.snapshot_interval_ms = 0;
+  CHECK(shmkv_open(g.name().c_str(), &bad, sizeof bad, &s) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_segment_exists(g.name().c_str()) == 0);
+
+  s = OpenPersistent(g.name(), dir.path);
+  for (int i = 0; i < 20; ++i) REQUIRE(Set(s, "k" + std::to_string(i), "v") == 0);
+  shmkv_recovery_report report{};
+  REQUIRE(shmkv_recovery_report_get(s, &report, sizeof report, nullptr, nullptr) >= 0);
+  CHECK(report.performed == 1);  // created from an empty directory
+  std::uint64_t entries = 0, bytes = 0;
+  REQUIRE(shmkv_snapshot(s, &entries, &bytes) == SHMKV_OK);
+  CHECK(entries == 20);
+  CHECK(bytes > 0);
+  REQUIRE(Set(s, "after", "snapshot") == 0);  // in the journal only
+  REQUIRE(shmkv_sync(s) == SHMKV_OK);
+  shmkv_close(s);
+  REQUIRE(shmkv_destroy(g.name().c_str()) == SHMKV_OK);
+
+  // Recovered from the snapshot and the journal after it.
+  s = OpenPersistent(g.name(), dir.path);
+  void* messages = nullptr;
+  std::size_t messages_len = 0;
+  const int n = shmkv_recovery_report_get(s, &report, sizeof report, &messages, &messages_len);
+  REQUIRE(n >= 2);
+  auto texts = ParseMessages(messages, messages_len);
+  shmkv_free(messages);
+  CHECK(texts.size() == static_cast<std::size_t>(n));
+  CHECK(report.performed == 1);
+  CHECK(report.snapshot_entries == 20);
+  CHECK(report.records_applied >= 1);
+  CHECK(report.entries == 21);
+  CHECK(texts[0].find("directory: ") == 0);
+  CHECK(texts[1].find("snapshot: ") == 0);
+  CHECK(Get(s, "after") == "snapshot");
+  shmkv_close(s);
+
+  // Memory only: sync does nothing, snapshot is refused, nothing was recovered.
+  SegmentGuard mem(unique_name("capi"));
+  Handle m(mem.name());
+  CHECK(shmkv_sync(m) == SHMKV_OK);
+  CHECK(shmkv_snapshot(m, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_recovery_report_get(m, &report, sizeof report, &messages, &messages_len) == 0);
+  CHECK(report.performed == 0);
+  CHECK(messages == nullptr);
+}
+
+TEST_CASE("c_api: JSONL export and import") {
+  persisttest::TempDir dir;
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  REQUIRE(Set(s, "text", "hello") == 0);
+  REQUIRE(Set(s, std::string("bin\xff", 4), std::string("\0\1", 2)) == 0);
+  const std::string path = dir.path + "/dump.jsonl";
+  std::uint64_t entries = 0, bytes = 0, duplicates = 9;
+  REQUIRE(shmkv_export_jsonl(s, path.c_str(), &entries, &bytes) == SHMKV_OK);
+  CHECK(entries == 2);
+  CHECK(bytes == 4 + 5 + 4 + 2);
+  REQUIRE(shmkv_clear(s) == SHMKV_OK);
+  REQUIRE(Set(s, "other", "x") == 0);
+  REQUIRE(shmkv_import_jsonl(s, path.c_str(), 0, 0, &entries, &bytes, &duplicates) == SHMKV_OK);
+  CHECK(entries == 2);
+  CHECK(duplicates == 0);
+  CHECK(Get(s, "text") == "hello");
+  CHECK(Get(s, std::string("bin\xff", 4)) == std::string("\0\1", 2));
+  CHECK(Get(s, "other") == "<absent>");  // replaced, as restore does
+
+  const std::string dup = dir.path + "/dup.jsonl";
+  {
+    std::ofstream f(dup);
+    f << "{\"key\":\"a\",\"value\":\"1\"}\n{\"key\":\"a\",\"value\":\"2\"}\n";
+  }
+  REQUIRE(shmkv_import_jsonl(s, dup.c_str(), 0, 0, &entries, nullptr, &duplicates) == SHMKV_OK);
+  CHECK(entries == 1);
+  CHECK(duplicates == 1);
+  CHECK(Get(s, "a") == "2");
+
+  // Refused: nothing changes.
+  const std::string bad = dir.path + "/bad.jsonl";
+  {
+    std::ofstream f(bad);
+    f << "{\"key\":\"b\",\"value\":\"1\"}\n{\"key\":\n";
+  }
+  CHECK(shmkv_import_jsonl(s, bad.c_str(), 0, 0, nullptr, nullptr, nullptr) == SHMKV_ECORRUPTED);
+  CHECK(LastError().find("line 2") != std::string::npos);
+  CHECK(shmkv_import_jsonl(s, (dir.path + "/none").c_str(), 0, 0, nullptr, nullptr, nullptr) ==
+        SHMKV_ENOT_FOUND);
+  CHECK(LastError().find("/none") != std::string::npos);
+  CHECK(shmkv_import_jsonl(s, path.c_str(), 1, 0, nullptr, nullptr, nullptr) ==
+        SHMKV_ELIMIT_EXCEEDED);
+  CHECK(shmkv_import_jsonl(s, nullptr, 0, 0, nullptr, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_export_jsonl(s, (dir.path + "/no/such/dir.jsonl").c_str(), nullptr, nullptr) < 0);
+  CHECK(Get(s, "a") == "2");
+  CHECK(Get(s, "b") == "<absent>");
 }

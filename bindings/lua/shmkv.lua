@@ -29,8 +29,15 @@ typedef struct shmkv_store shmkv_store;
 typedef struct shmkv_options {
   int32_t open_mode; uint32_t shards; uint64_t size_bytes; uint32_t max_key_bytes;
   uint32_t max_value_bytes; uint64_t max_keys; uint32_t mode; uint32_t home_block_bytes;
-  int64_t trusted_group;
+  int64_t trusted_group; const char* persistence_directory; int32_t fsync_policy;
+  uint32_t keep_snapshots; int64_t snapshot_interval_ms; int64_t fsync_interval_ms;
 } shmkv_options;
+typedef struct shmkv_recovery_report {
+  int32_t performed; uint32_t reserved; uint64_t snapshot_seq; uint64_t snapshot_entries;
+  uint64_t journal_files; uint64_t records_applied; uint64_t records_skipped;
+  uint64_t truncated_bytes; uint64_t skipped_bytes; uint64_t entries; uint64_t next_seq;
+  uint64_t duration_us;
+} shmkv_recovery_report;
 typedef struct shmkv_info {
   char name[208]; uint32_t layout_version; uint32_t shards; uint64_t layout_fingerprint;
   uint64_t created_unix_ms; uint64_t size_bytes; uint32_t max_key_bytes; uint32_t max_value_bytes;
@@ -107,6 +114,13 @@ int shmkv_delete_many(shmkv_store*, const void* const* keys, const size_t* key_l
 int shmkv_random_keys(shmkv_store*, const void* prefix, size_t prefix_len, size_t count,
                       int unique, void** keys, size_t* keys_len);
 int shmkv_check_invariants(shmkv_store*, void** report, size_t* report_len);
+int shmkv_sync(shmkv_store*);
+int shmkv_snapshot(shmkv_store*, uint64_t* entries, uint64_t* bytes);
+int shmkv_recovery_report_get(shmkv_store*, shmkv_recovery_report* report, size_t report_size,
+                              void** messages, size_t* messages_len);
+int shmkv_export_jsonl(shmkv_store*, const char* path, uint64_t* entries, uint64_t* bytes);
+int shmkv_import_jsonl(shmkv_store*, const char* path, uint64_t max_entries, uint64_t max_bytes,
+                       uint64_t* entries, uint64_t* bytes, uint64_t* duplicates);
 ]])
 if not ok_cdef and not pcall(ffi.typeof, "shmkv_info") then error(cdef_err) end
 
@@ -256,10 +270,23 @@ Store.__index = Store
 M.Store = Store
 
 local OPEN_MODES = {create_or_attach = 0, create_only = 1, attach_only = 2, read_only = 3}
+local FSYNC_POLICIES = {always = 0, interval = 1, never = 2}
+
+-- An interval in seconds (a number > 0) as milliseconds.
+local function interval_arg(v, what)
+  if type(v) ~= "number" then bad_arg(2, "open", what, "number (seconds)", type(v), 4) end
+  if v ~= v or v <= 0 or v == math.huge then
+    raise(EINVAL, what .. " is " .. tostring(v) .. "; it must be > 0 seconds (finite)", 3)
+  end
+  return math.ceil(v * 1000)
+end
 
 -- shmkv.open(name [, options]): options = {open_mode = "create_or_attach" | "create_only" |
 -- "attach_only" | "read_only", size_bytes, shards, max_key_bytes, max_value_bytes, max_keys,
 -- home_block_bytes, file_mode, trusted_group}. Sizes apply only when the segment is created.
+-- Persistence (persistence.hpp): persistence_directory (nil = memory only), fsync = "always" |
+-- "interval" (default) | "never", snapshot_interval and fsync_interval (seconds; default 30 and
+-- 0.1), keep_snapshots (default 2); the last four need persistence_directory.
 function M.open(name, options)
   name_arg(name, "open")
   if options ~= nil and type(options) ~= "table" then
@@ -277,12 +304,31 @@ function M.open(name, options)
       o.open_mode = OPEN_MODES[v]
     elseif k == "file_mode" then
       o.mode = count_arg(v, 2, "open", "file_mode")
+    elseif k == "persistence_directory" then
+      o.persistence_directory = path_arg(v, 2, "open")
+    elseif k == "fsync" then
+      if FSYNC_POLICIES[v] == nil then
+        raise(EINVAL, "fsync " .. tostring(v) .. " is not one of always, interval, never", 2)
+      end
+      o.fsync_policy = FSYNC_POLICIES[v]
+    elseif k == "snapshot_interval" or k == "fsync_interval" then
+      o[k .. "_ms"] = interval_arg(v, k)
+    elseif k == "keep_snapshots" then
+      o.keep_snapshots = count_arg(v, 2, "open", k)
     elseif k == "size_bytes" or k == "shards" or k == "max_key_bytes" or
            k == "max_value_bytes" or k == "max_keys" or k == "home_block_bytes" or
            k == "trusted_group" then
       o[k] = count_arg(v, 2, "open", k)
     else
       raise(EINVAL, "unknown option '" .. tostring(k) .. "'", 2)
+    end
+  end
+  if options.persistence_directory == nil then
+    for _, k in ipairs({"fsync", "snapshot_interval", "fsync_interval", "keep_snapshots"}) do
+      if options[k] ~= nil then
+        raise(EINVAL, k .. " is set but persistence_directory is not (a memory-only store has " ..
+                      "no journal or snapshots)", 2)
+      end
     end
   end
   local out = ffi.new("shmkv_store*[1]")
@@ -649,14 +695,28 @@ function Store:size()
   return tonumber(u64_out[0])
 end
 
+-- backup and export_jsonl: c_write(h, path, &entries, &bytes); returns entries, bytes.
+local function write_file(self, fname, c_write, path)
+  local h = handle(self, fname)
+  path_arg(path, 1, fname)
+  check(c_write(h, path, u64_out, u64_out2))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0])
+end
+
+-- The arguments of restore and import_jsonl: the handle, max_entries and max_bytes (0/nil = no
+-- limit) checked.
+local function load_args(self, fname, path, max_entries, max_bytes)
+  local h = handle(self, fname)
+  path_arg(path, 1, fname)
+  return h, count_arg(max_entries, 2, fname, "max_entries"),
+         count_arg(max_bytes, 3, fname, "max_bytes")
+end
+
 -- Writes a consistent point-in-time copy of the store to path (a temporary file, then rename:
 -- an existing file at path stays intact on failure): entries, bytes (the file's size).
 -- shmkv.busy while another backup or restore of this store runs.
 function Store:backup(path)
-  local h = handle(self, "backup")
-  path_arg(path, 1, "backup")
-  check(C.shmkv_backup(h, path, u64_out, u64_out2))
-  return tonumber(u64_out[0]), tonumber(u64_out2[0])
+  return write_file(self, "backup", C.shmkv_backup, path)
 end
 
 -- Replaces the whole content with the backup at path, all or nothing: entries, bytes (key +
@@ -664,12 +724,65 @@ end
 -- shmkv.limit_exceeded; a missing file is shmkv.not_found, a foreign or corrupt one
 -- shmkv.corrupted; in each case nothing changes.
 function Store:restore(path, max_entries, max_bytes)
-  local h = handle(self, "restore")
-  path_arg(path, 1, "restore")
-  max_entries = count_arg(max_entries, 2, "restore", "max_entries")
-  max_bytes = count_arg(max_bytes, 3, "restore", "max_bytes")
-  check(C.shmkv_restore(h, path, max_entries, max_bytes, u64_out, u64_out2))
+  local h, most_entries, most_bytes = load_args(self, "restore", path, max_entries, max_bytes)
+  check(C.shmkv_restore(h, path, most_entries, most_bytes, u64_out, u64_out2))
   return tonumber(u64_out[0]), tonumber(u64_out2[0])
+end
+
+-- Persistence (a store opened with persistence_directory; see persistence.hpp).
+
+-- Makes every mutation this handle acknowledged durable (journal write + fdatasync); a
+-- memory-only store: does nothing.
+function Store:sync()
+  check(C.shmkv_sync(handle(self, "sync")))
+end
+
+-- Writes a snapshot into the persistence directory now: entries, bytes. shmkv.invalid_argument
+-- for a memory-only store, shmkv.busy while one is running.
+function Store:snapshot()
+  check(C.shmkv_snapshot(handle(self, "snapshot"), u64_out, u64_out2))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0])
+end
+
+-- What the recovery that created this handle's segment did: a table with the fields of
+-- shmkv::RecoveryReport (performed = false when the segment existed or persistence is off;
+-- directory and snapshot strings; rejected_snapshots, truncated, skipped and notes arrays).
+function Store:recovery_report()
+  local r = ffi.new("shmkv_recovery_report")
+  local n = check(C.shmkv_recovery_report_get(handle(self, "recovery_report"), r, ffi.sizeof(r),
+                                              ptr_out, size_out))
+  local out = {performed = r.performed == 1, directory = "", snapshot = "",
+               rejected_snapshots = {}, truncated = {}, skipped = {}, notes = {}}
+  for _, f in ipairs({"snapshot_seq", "snapshot_entries", "journal_files", "records_applied",
+                      "records_skipped", "truncated_bytes", "skipped_bytes", "entries",
+                      "next_seq", "duration_us"}) do
+    out[f] = tonumber(r[f])
+  end
+  for _, message in ipairs(messages_of(ptr_out[0], n)) do  -- "<field>: <text>"
+    local field, text = message:match("^([%w_]+): (.*)$")
+    if type(out[field]) == "table" then
+      out[field][#out[field] + 1] = text
+    else
+      out[field] = text
+    end
+  end
+  return out
+end
+
+-- Writes the store as JSONL (one JSON object per line) to path, atomically: entries, bytes.
+function Store:export_jsonl(path)
+  return write_file(self, "export_jsonl", C.shmkv_export_jsonl, path)
+end
+
+-- Replaces the whole content with the JSONL file at path, all or nothing (as restore):
+-- entries, bytes, duplicates (lines replaced by a later one for the same key). A malformed line
+-- raises shmkv.corrupted naming its line and column.
+function Store:import_jsonl(path, max_entries, max_bytes)
+  local h, most_entries, most_bytes = load_args(self, "import_jsonl", path, max_entries,
+                                                max_bytes)
+  local duplicates = ffi.new("uint64_t[1]")
+  check(C.shmkv_import_jsonl(h, path, most_entries, most_bytes, u64_out, u64_out2, duplicates))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0]), tonumber(duplicates[0])
 end
 
 -- A uniformly random live key with the prefix, or nil.

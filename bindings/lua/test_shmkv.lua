@@ -422,6 +422,95 @@ test("check_invariants lists violations", function(s, name)
   eq(report[1]:find("damaged", 1, true) ~= nil, true, report[1])
 end)
 
+-- A fresh directory path (not created) under /tmp, and a function that removes it.
+local function temp_dir()
+  local path = string.format("/tmp/shmkv-lua-%s", unique_name())
+  return path, function() os.execute("rm -rf '" .. path .. "'") end
+end
+
+do
+  local name = unique_name()
+  local dir, remove_dir = temp_dir()
+  local ok, err = xpcall(function()
+    raises("invalid_argument", function() shmkv.open(name, {fsync = "always"}) end,
+           "persistence_directory is not")
+    raises("invalid_argument", function()
+      shmkv.open(name, {persistence_directory = dir, fsync = "sometimes"})
+    end, "fsync sometimes")
+    raises("invalid_argument", function()
+      shmkv.open(name, {persistence_directory = dir, snapshot_interval = 0})
+    end, "snapshot_interval is 0")
+    eq(shmkv.segment_exists(name), false)
+    local options = {size_bytes = 8 * 1024 * 1024, shards = 4, persistence_directory = dir,
+                     fsync = "always", snapshot_interval = 3600, fsync_interval = 0.05,
+                     keep_snapshots = 3}
+    local s = shmkv.open(name, options)
+    eq(s:recovery_report().performed, true, "created from an empty directory")
+    for i = 1, 20 do s:set("k" .. i, "v") end
+    eq(s:snapshot(), 20)
+    s:set("after", "snapshot")  -- in the journal only
+    s:sync()
+    s:close()
+    shmkv.destroy(name)
+    s = shmkv.open(name, options)
+    local r = s:recovery_report()
+    eq(r.performed, true)
+    eq(r.directory, dir)
+    eq(r.snapshot:sub(1, #dir), dir)
+    eq(r.snapshot_entries, 20); eq(r.entries, 21)
+    eq(r.records_applied >= 1, true, "journal records applied")
+    eq(#r.truncated, 0); eq(#r.skipped, 0)
+    eq(s:get("after"), "snapshot")
+    s:close()
+  end, debug.traceback)
+  pcall(shmkv.destroy, name)
+  remove_dir()
+  if ok then passed = passed + 1 else
+    failed = failed + 1
+    io.stderr:write("FAILED: persistence options, sync, snapshot, recovery_report\n", err, "\n")
+  end
+end
+
+test("memory only: sync does nothing, snapshot is refused, nothing recovered", function(s)
+  s:sync()
+  raises("invalid_argument", function() s:snapshot() end)
+  local r = s:recovery_report()
+  eq(r.performed, false); eq(r.directory, ""); eq(#r.notes, 0)
+end)
+
+test("JSONL export and import", function(s)
+  local dir, remove_dir = temp_dir()
+  os.execute("mkdir -m 700 '" .. dir .. "'")
+  local ok, err = pcall(function()
+    s:set("text", "hello")
+    s:set("bin\255", "\0\1")
+    local path = dir .. "/dump.jsonl"
+    local entries, bytes = s:export_jsonl(path)
+    eq(entries, 2); eq(bytes, 15)
+    s:clear()
+    s:set("other", "x")
+    local dups
+    entries, bytes, dups = s:import_jsonl(path)
+    eq(entries, 2); eq(bytes, 15); eq(dups, 0)
+    eq(s:get("text"), "hello"); eq(s:get("bin\255"), "\0\1")
+    eq(s:get("other"), nil, "replaced, as restore does")
+    local f = assert(io.open(dir .. "/dup.jsonl", "w"))
+    f:write('{"key":"a","value":"1"}\n{"key":"a","value":"2"}\n')
+    f:close()
+    entries, bytes, dups = s:import_jsonl(dir .. "/dup.jsonl")
+    eq(dups, 1); eq(s:get("a"), "2")
+    f = assert(io.open(dir .. "/bad.jsonl", "w"))
+    f:write('{"key":"b","value":"1"}\n{"key":\n')
+    f:close()
+    raises("corrupted", function() s:import_jsonl(dir .. "/bad.jsonl") end, "line 2")
+    raises("not_found", function() s:import_jsonl(dir .. "/none.jsonl") end, "none.jsonl")
+    raises("limit_exceeded", function() s:import_jsonl(path, 1) end)
+    eq(s:get("a"), "2"); eq(s:get("b"), nil)
+  end)
+  remove_dir()
+  if not ok then error(err, 0) end
+end)
+
 do
   local name = unique_name()
   eq(shmkv.segment_exists(name), false)

@@ -113,7 +113,18 @@ typedef struct shmkv_options {
   uint32_t home_block_bytes; /* 0 = none (default); see Options::home_block_bytes */
   int64_t trusted_group;     /* gid the store is shared with on purpose, or -1 = none (default);
                                 see Options::trusted_group */
+  /* Persistence (Options::persistence, shmkv::PersistenceOptions; see persistence.hpp). */
+  const char* persistence_directory; /* snapshots and journals; NULL = memory only (default) */
+  int32_t fsync_policy;              /* SHMKV_FSYNC_INTERVAL (default), _ALWAYS or _NEVER */
+  uint32_t keep_snapshots;           /* snapshots kept; default 2, at least 1 */
+  int64_t snapshot_interval_ms;      /* a snapshot every ...; default 30000, > 0 */
+  int64_t fsync_interval_ms;         /* period of SHMKV_FSYNC_INTERVAL; default 100, > 0 */
 } shmkv_options;
+
+/* shmkv::FsyncPolicy: when a process makes its journal records durable. */
+#define SHMKV_FSYNC_ALWAYS 0   /* before each mutation returns (group commit) */
+#define SHMKV_FSYNC_INTERVAL 1 /* every fsync_interval_ms, by a background thread */
+#define SHMKV_FSYNC_NEVER 2    /* when the buffer fills and at close; the kernel decides */
 
 /* Fills *options with the defaults above. */
 void shmkv_options_init(shmkv_options* options);
@@ -321,6 +332,55 @@ int shmkv_backup(shmkv_store* store, const char* path, uint64_t* entries, uint64
  * *entries and *bytes (key + value bytes restored) may be NULL. */
 int shmkv_restore(shmkv_store* store, const char* path, uint64_t max_entries, uint64_t max_bytes,
                   uint64_t* entries, uint64_t* bytes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Persistence (a store opened with persistence_directory; see persistence.hpp). */
+
+/* Makes every mutation this handle acknowledged durable (journal write + fdatasync) and
+ * fdatasyncs the journals of other handles; after a journal or snapshot failure, first writes
+ * a snapshot. Memory-only store: does nothing. Errors: SHMKV_EIO_ERROR (naming file and errno). */
+int shmkv_sync(shmkv_store* store);
+/* Writes a snapshot into the persistence directory now. *entries and *bytes (file size) may be
+ * NULL. Errors: SHMKV_EINVALID_ARGUMENT (memory-only store), EBUSY (a snapshot is running),
+ * EIO_ERROR. */
+int shmkv_snapshot(shmkv_store* store, uint64_t* entries, uint64_t* bytes);
+
+/* What the recovery that created this handle's segment did (shmkv::RecoveryReport). */
+typedef struct shmkv_recovery_report {
+  int32_t performed; /* 0: the segment existed (attached) or persistence is off */
+  uint32_t reserved;
+  uint64_t snapshot_seq;
+  uint64_t snapshot_entries;
+  uint64_t journal_files;   /* journal files read */
+  uint64_t records_applied; /* journal records replayed */
+  uint64_t records_skipped; /* records already in the snapshot */
+  uint64_t truncated_bytes; /* bytes of journal tails cut */
+  uint64_t skipped_bytes;   /* damaged journal bytes skipped */
+  uint64_t entries;         /* live keys after recovery */
+  uint64_t next_seq;
+  uint64_t duration_us;
+} shmkv_recovery_report;
+/* Fills at most report_size bytes of *report. The report's texts come, if messages is not NULL,
+ * as a malloc'ed block of NUL-terminated strings "<field>: <text>", field one of directory,
+ * snapshot (the file loaded), rejected_snapshots, truncated, skipped and notes (the last four
+ * once per entry); *messages is NULL when there is none. Returns the number of strings. */
+int shmkv_recovery_report_get(shmkv_store* store, shmkv_recovery_report* report, size_t report_size,
+                              void** messages, size_t* messages_len);
+
+/* JSONL, the portable text form of a backup (shmkv::export_jsonl / import_jsonl; one JSON
+ * object per line, see persistence.hpp). Export writes path atomically (temporary file,
+ * fsync, rename; mode 0600); *entries (lines) and *bytes (key + value bytes) may be NULL.
+ * Errors: those of shmkv_backup, and SHMKV_ENOT_FOUND / EPERMISSION_DENIED / EIO_ERROR naming
+ * the path. */
+int shmkv_export_jsonl(shmkv_store* store, const char* path, uint64_t* entries, uint64_t* bytes);
+/* Replaces the whole content with the entries of the JSONL file at path, all or nothing, with
+ * the budgets and errors of shmkv_restore; a malformed line is SHMKV_ECORRUPTED naming its line
+ * and column. *entries (keys now stored), *bytes and *duplicates (lines replaced by a later line
+ * for the same key) may be NULL. A file that cannot be opened: SHMKV_ENOT_FOUND or
+ * EPERMISSION_DENIED naming it. */
+int shmkv_import_jsonl(shmkv_store* store, const char* path, uint64_t max_entries,
+                       uint64_t max_bytes, uint64_t* entries, uint64_t* bytes,
+                       uint64_t* duplicates);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Random. */

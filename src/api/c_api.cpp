@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <new>
 #include <optional>
@@ -31,7 +33,9 @@ namespace {
 
 using shmkv::errc;
 
-static_assert(sizeof(shmkv_options) == 48);  // 40 before trusted_group: options_size tells
+// 40 bytes before trusted_group, 48 before the persistence fields: options_size tells.
+static_assert(sizeof(shmkv_options) == 80);
+static_assert(sizeof(shmkv_recovery_report) == 88);
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
 
 // --- last error ---
@@ -394,6 +398,51 @@ shmkv::OpenMode Mode(std::int32_t m) {
                                     "SHMKV_READ_ONLY (3)");
 }
 
+shmkv::FsyncPolicy FsyncPolicyOf(std::int32_t policy) {
+  switch (policy) {
+    case SHMKV_FSYNC_ALWAYS:
+      return shmkv::FsyncPolicy::always;
+    case SHMKV_FSYNC_INTERVAL:
+      return shmkv::FsyncPolicy::interval;
+    case SHMKV_FSYNC_NEVER:
+      return shmkv::FsyncPolicy::never;
+  }
+  Throw(errc::invalid_argument,
+        "fsync_policy " + std::to_string(policy) +
+            " is not one of SHMKV_FSYNC_ALWAYS (0) .. SHMKV_FSYNC_NEVER (2)");
+}
+
+// The persistence options of C options whose persistence_directory is set.
+shmkv::PersistenceOptions PersistenceOf(const shmkv_options& o) {
+  shmkv::PersistenceOptions p;
+  p.directory = o.persistence_directory;
+  p.fsync = FsyncPolicyOf(o.fsync_policy);
+  p.keep_snapshots = o.keep_snapshots;
+  p.snapshot_interval = Ms(o.snapshot_interval_ms);
+  p.fsync_interval = Ms(o.fsync_interval_ms);
+  return p;
+}
+
+// The strings of a recovery report, each as "<field>: <text>" (see shmkv_recovery_report_get).
+std::vector<std::string> ReportMessages(const shmkv::RecoveryReport& r) {
+  std::vector<std::string> out;
+  auto add = [&](const char* field, const std::string& text) {
+    out.push_back(std::string(field) + ": " + text);
+  };
+  if (!r.directory.empty()) add("directory", r.directory);
+  if (!r.snapshot.empty()) add("snapshot", r.snapshot);
+  for (const std::string& t : r.rejected_snapshots) add("rejected_snapshots", t);
+  for (const std::string& t : r.truncated) add("truncated", t);
+  for (const std::string& t : r.skipped) add("skipped", t);
+  for (const std::string& t : r.notes) add("notes", t);
+  return out;
+}
+
+std::string Path(const char* path, const char* what) {
+  if (path == nullptr) Throw(errc::invalid_argument, std::string(what) + " path is NULL");
+  return path;
+}
+
 }  // namespace
 
 extern "C" {
@@ -466,6 +515,12 @@ void shmkv_options_init(shmkv_options* o) {
   o->max_keys = d.max_keys;
   o->mode = d.mode;
   o->trusted_group = -1;
+  static const shmkv::PersistenceOptions p;
+  o->persistence_directory = nullptr;
+  o->fsync_policy = SHMKV_FSYNC_INTERVAL;
+  o->keep_snapshots = p.keep_snapshots;
+  o->snapshot_interval_ms = p.snapshot_interval.count();
+  o->fsync_interval_ms = p.fsync_interval.count();
 }
 
 int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
@@ -496,6 +551,7 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
       Throw(errc::invalid_argument,
             "trusted_group " + std::to_string(o.trusted_group) + " is not a gid (or -1)");
     if (o.trusted_group >= 0) opts.trusted_group = static_cast<std::uint32_t>(o.trusted_group);
+    if (o.persistence_directory != nullptr) opts.persistence = PersistenceOf(o);
     auto handle = std::make_unique<shmkv_store>();
     handle->store = std::make_unique<shmkv::Store>(shmkv::Store::open(opts));
     *out = handle.release();
@@ -828,8 +884,7 @@ int shmkv_delete_many(shmkv_store* h, const void* const* keys, const size_t* key
 
 int shmkv_backup(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* bytes) {
   return Call([&] {
-    if (!path) throw shmkv::Error(shmkv::errc::invalid_argument, "backup path is NULL");
-    shmkv::BackupResult r = S(h).backup(path);
+    shmkv::BackupResult r = S(h).backup(Path(path, "backup"));
     if (entries) *entries = r.entries;
     if (bytes) *bytes = r.bytes;
     return 0;
@@ -839,10 +894,77 @@ int shmkv_backup(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* 
 int shmkv_restore(shmkv_store* h, const char* path, uint64_t max_entries, uint64_t max_bytes,
                   uint64_t* entries, uint64_t* bytes) {
   return Call([&] {
-    if (!path) throw shmkv::Error(shmkv::errc::invalid_argument, "restore path is NULL");
-    shmkv::RestoreResult r = S(h).restore(path, {max_entries, max_bytes});
+    shmkv::RestoreResult r = S(h).restore(Path(path, "restore"), {max_entries, max_bytes});
     if (entries) *entries = r.entries;
     if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
+// --- persistence ---
+
+int shmkv_sync(shmkv_store* h) {
+  return Call([&] {
+    S(h).sync();
+    return 0;
+  });
+}
+
+int shmkv_snapshot(shmkv_store* h, uint64_t* entries, uint64_t* bytes) {
+  return Call([&] {
+    shmkv::BackupResult r = S(h).snapshot();
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
+int shmkv_recovery_report_get(shmkv_store* h, shmkv_recovery_report* report, size_t report_size,
+                              void** messages, size_t* messages_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (messages) *messages = nullptr;
+    if (messages_len) *messages_len = 0;
+    const shmkv::RecoveryReport r = s.recovery_report();
+    const shmkv_recovery_report out{
+        r.performed ? 1 : 0, 0,
+        r.snapshot_seq,      r.snapshot_entries,
+        r.journal_files,     r.records_applied,
+        r.records_skipped,   r.truncated_bytes,
+        r.skipped_bytes,     r.entries,
+        r.next_seq,          static_cast<std::uint64_t>(r.duration.count())};
+    FillSized(out, report, report_size, "report");
+    const std::vector<std::string> texts = ReportMessages(r);
+    PutMessages(texts, messages, messages_len);
+    return static_cast<int>(texts.size());
+  });
+}
+
+int shmkv_export_jsonl(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* bytes) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::JsonlResult r = shmkv::export_jsonl(s, Path(path, "export"));
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
+int shmkv_import_jsonl(shmkv_store* h, const char* path, uint64_t max_entries, uint64_t max_bytes,
+                       uint64_t* entries, uint64_t* bytes, uint64_t* duplicates) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    const std::string file_path = Path(path, "import");
+    std::ifstream file(file_path, std::ios::binary);
+    if (!file) {
+      const int err = errno;
+      Throw(err == EACCES ? errc::permission_denied : errc::not_found,
+            "cannot open " + file_path + ": " + std::strerror(err));
+    }
+    shmkv::RestoreResult r = shmkv::import_jsonl(s, file, {max_entries, max_bytes});
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    if (duplicates) *duplicates = r.duplicates;
     return 0;
   });
 }

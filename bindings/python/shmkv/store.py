@@ -35,11 +35,42 @@ Stats = collections.namedtuple(
     "Stats", "gets hits misses sets deletes cas_success cas_failure lock_waits recoveries")
 
 
+RecoveryReport = collections.namedtuple(
+    "RecoveryReport", "performed directory snapshot snapshot_seq snapshot_entries "
+    "rejected_snapshots journal_files records_applied records_skipped truncated truncated_bytes "
+    "skipped skipped_bytes notes entries next_seq duration_us")
+
+
 class OpenMode(enum.IntEnum):
     CREATE_OR_ATTACH = _capi.CREATE_OR_ATTACH
     CREATE_ONLY = _capi.CREATE_ONLY
     ATTACH_ONLY = _capi.ATTACH_ONLY
     READ_ONLY = _capi.READ_ONLY
+
+
+class FsyncPolicy(enum.IntEnum):
+    """When a process makes its journal records durable (persistence.hpp, FsyncPolicy)."""
+    ALWAYS = _capi.FSYNC_ALWAYS
+    INTERVAL = _capi.FSYNC_INTERVAL
+    NEVER = _capi.FSYNC_NEVER
+
+
+def _enum_arg(value, enum_type, what):
+    """An enum member given as itself, its lower-case name or its number."""
+    if isinstance(value, str):
+        try:
+            return enum_type[value.upper()]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"{what} {value!r} is not one of "
+                + ", ".join(m.name.lower() for m in enum_type)) from None
+    if isinstance(value, enum_type):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            value in enum_type.__members__.values():
+        return enum_type(value)
+    raise ArgumentTypeError(f"{what} must be a shmkv.{enum_type.__name__} or its name, not "
+                            f"{value!r}")
 
 
 def _raise_last(rc):
@@ -142,7 +173,9 @@ class Store:
     @classmethod
     def open(cls, name="default", *, open_mode=OpenMode.CREATE_OR_ATTACH, size_bytes=None,
              shards=None, max_key_bytes=None, max_value_bytes=None, max_keys=None,
-             home_block_bytes=None, file_mode=None, trusted_group=None, text=False):
+             home_block_bytes=None, file_mode=None, trusted_group=None,
+             persistence_directory=None, fsync=None, snapshot_interval=None,
+             fsync_interval=None, keep_snapshots=None, text=False):
         """Creates or attaches the segment `name` (1-200 of [A-Za-z0-9._-]).
 
         open_mode: OpenMode or its name ("create_or_attach", "create_only", "attach_only",
@@ -150,26 +183,37 @@ class Store:
         default. file_mode: permissions of a new segment (default 0o600). trusted_group: the
         gid this store is shared with on purpose (group write needs it; a segment another user
         owns or others may write is refused without it). text: return str instead of bytes.
+
+        Persistence (persistence.hpp): persistence_directory (str or os.PathLike; None = memory
+        only) holds snapshots and journals; fsync: FsyncPolicy or its name ("always",
+        "interval" (default), "never"); snapshot_interval (default 30) and fsync_interval
+        (default 0.1) in seconds; keep_snapshots (default 2). The last four need a directory.
         """
         if not isinstance(name, str):
             raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
-        if isinstance(open_mode, str):
-            try:
-                open_mode = OpenMode[open_mode.upper()]
-            except KeyError:
-                raise InvalidArgumentError(
-                    f"open_mode {open_mode!r} is not one of "
-                    + ", ".join(m.name.lower() for m in OpenMode)) from None
-        elif not isinstance(open_mode, OpenMode):
-            if isinstance(open_mode, int) and not isinstance(open_mode, bool) and \
-                    open_mode in OpenMode.__members__.values():
-                open_mode = OpenMode(open_mode)
-            else:
-                raise ArgumentTypeError(
-                    f"open_mode must be a shmkv.OpenMode or its name, not {open_mode!r}")
+        open_mode = _enum_arg(open_mode, OpenMode, "open_mode")
         opts = _capi.Options()
         _lib.shmkv_options_init(ctypes.byref(opts))
         opts.open_mode = int(open_mode)
+        if persistence_directory is not None:
+            directory = _path_arg(persistence_directory, "persistence_directory")
+            opts.persistence_directory = directory
+            if fsync is not None:
+                opts.fsync_policy = int(_enum_arg(fsync, FsyncPolicy, "fsync"))
+            if snapshot_interval is not None:
+                opts.snapshot_interval_ms = _ttl_ms(snapshot_interval, "snapshot_interval")
+            if fsync_interval is not None:
+                opts.fsync_interval_ms = _ttl_ms(fsync_interval, "fsync_interval")
+            if keep_snapshots is not None:
+                opts.keep_snapshots = _int_arg(keep_snapshots, "keep_snapshots", 0, 2**32 - 1)
+        else:
+            for what, value in (("fsync", fsync), ("snapshot_interval", snapshot_interval),
+                                ("fsync_interval", fsync_interval),
+                                ("keep_snapshots", keep_snapshots)):
+                if value is not None:
+                    raise InvalidArgumentError(
+                        f"{what} is {value!r} but persistence_directory is not set (a memory-only "
+                        f"store has no journal or snapshots)")
         for field, value, hi in (("size_bytes", size_bytes, _SIZE_MAX), ("shards", shards, 2**32 - 1),
                                  ("max_key_bytes", max_key_bytes, 2**32 - 1),
                                  ("max_value_bytes", max_value_bytes, 2**32 - 1),
@@ -615,6 +659,60 @@ class Store:
         _check(_lib.shmkv_restore(self._handle(), path, max_entries, max_bytes,
                                   ctypes.byref(entries), ctypes.byref(size)))
         return {"entries": entries.value, "bytes": size.value}
+
+    # --- persistence (a store opened with persistence_directory; see persistence.hpp) ---
+
+    def sync(self):
+        """Makes every mutation this handle acknowledged durable (journal write + fdatasync).
+        Memory-only store: does nothing. Raises IoError naming the file and errno."""
+        _check(_lib.shmkv_sync(self._handle()))
+
+    def snapshot(self):
+        """Writes a snapshot into the persistence directory now: {"entries", "bytes"}.
+        InvalidArgumentError for a memory-only store, BusyError while one is running."""
+        entries, size = ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_snapshot(self._handle(), ctypes.byref(entries), ctypes.byref(size)))
+        return {"entries": entries.value, "bytes": size.value}
+
+    def recovery_report(self):
+        """What the recovery that created this handle's segment did: a RecoveryReport
+        (performed=False when the segment existed or persistence is off)."""
+        r = _capi.RecoveryReport()
+        block, size = ctypes.c_void_p(), ctypes.c_size_t()
+        _check(_lib.shmkv_recovery_report_get(self._handle(), ctypes.byref(r), ctypes.sizeof(r),
+                                              ctypes.byref(block), ctypes.byref(size)))
+        texts = {"directory": [], "snapshot": [], "rejected_snapshots": [], "truncated": [],
+                 "skipped": [], "notes": []}
+        for message in self._take_messages(block, size.value):  # "<field>: <text>"
+            field, _, text = message.partition(": ")
+            texts[field].append(text)
+        counts = {f: getattr(r, f) for f, _ in _capi.RecoveryReport._fields_
+                    if f not in ("performed", "reserved")}
+        return RecoveryReport(performed=bool(r.performed),
+                              directory=(texts.pop("directory") or [""])[0],
+                              snapshot=(texts.pop("snapshot") or [""])[0], **texts, **counts)
+
+    def export_jsonl(self, path):
+        """Writes the store as JSONL (one JSON object per line, persistence.hpp) to path,
+        atomically: {"entries", "bytes"}."""
+        path = _path_arg(path, "path")
+        entries, size = ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_export_jsonl(self._handle(), path, ctypes.byref(entries),
+                                       ctypes.byref(size)))
+        return {"entries": entries.value, "bytes": size.value}
+
+    def import_jsonl(self, path, max_entries=0, max_bytes=0):
+        """Replaces the whole content with the JSONL file at path, all or nothing (as restore):
+        {"entries", "bytes", "duplicates"} (duplicates: lines replaced by a later one for the
+        same key). A malformed line raises CorruptedError naming its line and column."""
+        path = _path_arg(path, "path")
+        max_entries = _count_arg(max_entries, "max_entries")
+        max_bytes = _count_arg(max_bytes, "max_bytes")
+        entries, size, duplicates = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_import_jsonl(self._handle(), path, max_entries, max_bytes,
+                                       ctypes.byref(entries), ctypes.byref(size),
+                                       ctypes.byref(duplicates)))
+        return {"entries": entries.value, "bytes": size.value, "duplicates": duplicates.value}
 
     def size(self):
         """Live (unexpired) keys."""

@@ -88,3 +88,66 @@ def test_atomic_helpers_take_a_ttl_and_incr_keeps_it(store):
         with pytest.raises(shmkv.InvalidArgumentError):
             call()
     assert store.get("k") == b"t" and store.get("h") is None
+
+
+def test_persistence_options_sync_snapshot_recovery_report(name, tmp_path):
+    directory = tmp_path / "persist"
+    with pytest.raises(shmkv.InvalidArgumentError, match="persistence_directory is not set"):
+        shmkv.open(name, fsync="always")
+    with pytest.raises(shmkv.InvalidArgumentError, match="fsync 'sometimes'"):
+        shmkv.open(name, persistence_directory=directory, fsync="sometimes")
+    with pytest.raises(shmkv.InvalidArgumentError, match="keep_snapshots"):
+        shmkv.open(name, persistence_directory=directory, keep_snapshots=0)
+    assert not shmkv.segment_exists(name)
+    options = dict(size_bytes=8 << 20, shards=4, persistence_directory=directory,
+                   fsync=shmkv.FsyncPolicy.ALWAYS, snapshot_interval=3600, fsync_interval=0.05,
+                   keep_snapshots=3)
+    with shmkv.open(name, **options) as s:
+        assert s.recovery_report().performed is True  # created from an empty directory
+        s.set_many({f"k{i}": "v" for i in range(20)})
+        assert s.snapshot()["entries"] == 20
+        s.set("after", "snapshot")  # in the journal only
+        s.sync()
+    shmkv.destroy(name)
+    with shmkv.open(name, **options) as s:
+        report = s.recovery_report()
+        assert report.performed is True
+        assert report.directory == str(directory)
+        assert report.snapshot.startswith(str(directory))
+        assert report.snapshot_entries == 20 and report.entries == 21
+        assert report.records_applied >= 1
+        assert report.truncated == [] and report.skipped == []
+        assert s.get("after") == b"snapshot"
+
+
+def test_memory_only_sync_snapshot_recovery_report(store):
+    store.sync()  # nothing to do
+    with pytest.raises(shmkv.InvalidArgumentError):
+        store.snapshot()
+    report = store.recovery_report()
+    assert report.performed is False and report.directory == "" and report.notes == []
+
+
+def test_jsonl_export_and_import(store, tmp_path):
+    store.set("text", "hello")
+    store.set(b"bin\xff", b"\x00\x01")
+    path = tmp_path / "dump.jsonl"
+    assert store.export_jsonl(path) == {"entries": 2, "bytes": 15}
+    store.clear()
+    store.set("other", "x")
+    assert store.import_jsonl(path) == {"entries": 2, "bytes": 15, "duplicates": 0}
+    assert store.get("text") == b"hello" and store.get(b"bin\xff") == b"\x00\x01"
+    assert store.get("other") is None  # replaced, as restore does
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"key":"a","value":"1"}\n{"key":"a","value":"2"}\n')
+    assert store.import_jsonl(str(dup))["duplicates"] == 1
+    assert store.get("a") == b"2"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"key":"b","value":"1"}\n{"key":\n')
+    with pytest.raises(shmkv.CorruptedError, match="line 2"):
+        store.import_jsonl(bad)
+    with pytest.raises(shmkv.NotFoundError, match="none.jsonl"):
+        store.import_jsonl(tmp_path / "none.jsonl")
+    with pytest.raises(shmkv.LimitExceededError):
+        store.import_jsonl(path, max_entries=1)
+    assert store.get("a") == b"2" and store.get("b") is None
