@@ -1148,3 +1148,39 @@ TEST_CASE("c_api: JSONL export and import") {
   CHECK(Get(s, "a") == "2");
   CHECK(Get(s, "b") == "<absent>");
 }
+
+TEST_CASE("c_api: cas_detailed returns the value that failed the comparison") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  REQUIRE(Set(s, "k", "a longer current value") == 0);
+  char small[4];
+  std::size_t len = 0;
+  int present = -1;
+  // Too small: nothing changed, *len = the size needed; a retry compares again.
+  REQUIRE(shmkv_cas_detailed(s, "k", 1, "x", 1, "new", 3, 0, small, sizeof small, &len, &present) ==
+          SHMKV_ETOOSMALL);
+  CHECK(len == 22);
+  std::vector<char> buf(len);
+  REQUIRE(shmkv_cas_detailed(s, "k", 1, "x", 1, "new", 3, 0, buf.data(), buf.size(), &len,
+                             &present) == 0);
+  CHECK(present == 1);
+  CHECK(std::string(buf.data(), len) == "a longer current value");
+  // Absent key: present 0.
+  REQUIRE(shmkv_cas_detailed(s, "gone", 4, "x", 1, "new", 3, 0, buf.data(), buf.size(), &len,
+                             &present) == 0);
+  CHECK(present == 0);
+  CHECK(len == 0);
+  CHECK(Get(s, "gone") == "<absent>");
+  // Swapped, with a TTL: buf untouched, *len = the value's size.
+  REQUIRE(shmkv_cas_detailed(s, "k", 1, "a longer current value", 22, "new", 3, 3600000, nullptr, 0,
+                             &len, &present) == 1);
+  CHECK(present == 1);
+  CHECK(len == 3);
+  CHECK(Get(s, "k") == "new");
+  std::int64_t ttl = 0;
+  CHECK(shmkv_ttl(s, "k", 1, &ttl) == 1);
+  CHECK(ttl > 0);
+  REQUIRE(shmkv_cas_detailed(s, "n", 1, nullptr, 0, "v", 1, 0, nullptr, 0, nullptr, nullptr) == 1);
+  CHECK(shmkv_cas_detailed(s, "n", 1, nullptr, 3, "v", 1, 0, nullptr, 0, nullptr, nullptr) ==
+        SHMKV_EINVALID_ARGUMENT);
+}

@@ -73,6 +73,9 @@ int shmkv_swap_ttl(shmkv_store*, const void* key, size_t key_len, const void* va
                    size_t value_len, int64_t ttl_ms, void** previous, size_t* previous_len);
 int shmkv_cas_ttl(shmkv_store*, const void* key, size_t key_len, const void* expected,
                   size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms);
+int shmkv_cas_detailed(shmkv_store*, const void* key, size_t key_len, const void* expected,
+                       size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms,
+                       void* buf, size_t cap, size_t* len, int* present);
 int shmkv_cad(shmkv_store*, const void* key, size_t key_len, const void* expected,
               size_t expected_len);
 int shmkv_expire(shmkv_store*, const void* key, size_t key_len, int64_t ttl_ms);
@@ -491,6 +494,28 @@ function Store:cas(key, expected, value, ttl)
   value_arg(self, value, 3, "cas")
   return check(C.shmkv_cas_ttl(h, key, #key, expected, expected and #expected or 0, value,
                                #value, ttl_arg(ttl, 4, "cas"))) == 1
+end
+
+-- cas that also says what the key holds: swapped, current. current is the value stored when
+-- swapped, else the value that failed the comparison (read under the same lock; nil if the key
+-- is absent), so a retry needs no second read.
+function Store:cas_detailed(key, expected, value, ttl)
+  local h = handle(self, "cas_detailed")
+  key_arg(self, key, 1, "cas_detailed")
+  if expected ~= nil then str_arg(expected, 2, "cas_detailed", "expected") end
+  value_arg(self, value, 3, "cas_detailed")
+  local ms = ttl_arg(ttl, 4, "cas_detailed")
+  while true do
+    local rc = C.shmkv_cas_detailed(h, key, #key, expected, expected and #expected or 0, value,
+                                    #value, ms, buf, buf_cap, size_out, int_out)
+    if rc == 1 then return true, value end
+    if rc == 0 then
+      if int_out[0] == 0 then return false, nil end
+      return false, ffi.string(buf, size_out[0])
+    end
+    if rc ~= ETOOSMALL then check(rc) end
+    grow(tonumber(size_out[0]))
+  end
 end
 
 -- Compare-and-delete: deletes key if it holds expected.

@@ -412,6 +412,26 @@ test("cas, swap, get_or_set, set_if_absent take a TTL; incr keeps it", function(
   eq(s:get("k"), "t"); eq(s:get("h"), nil)
 end)
 
+test("cas_detailed returns the current value", function(_, name)
+  local big = string.rep("x", 20000)  -- larger than the module's buffer so far: a retry
+  local s = shmkv.open(name .. "-big", {size_bytes = 8 * 1024 * 1024, shards = 4,
+                                        max_value_bytes = 65536})
+  s:set("k", big)
+  local swapped, current = s:cas_detailed("k", "other", "new")
+  eq(swapped, false); eq(current, big)
+  swapped, current = s:cas_detailed("k", nil, "new")
+  eq(swapped, false); eq(current, big)
+  swapped, current = s:cas_detailed("missing", "a", "new")
+  eq(swapped, false); eq(current, nil)
+  eq(s:get("missing"), nil); eq(s:get("k"), big)
+  swapped, current = s:cas_detailed("k", big, "new", 3600)
+  eq(swapped, true); eq(current, "new")
+  eq(s:ttl("k") > 3500, true, "cas_detailed with a TTL")
+  raises("invalid_argument", function() s:cas_detailed("k", "new", "v", -1) end)
+  s:close()
+  shmkv.destroy(name .. "-big")
+end)
+
 test("check_invariants lists violations", function(s, name)
   for i = 1, 50 do s:set("k" .. i, string.rep("v", i)) end
   eq(#s:check_invariants(), 0)

@@ -201,6 +201,15 @@ int shmkv_cas_ttl(shmkv_store* store, const void* key, size_t key_len, const voi
                   size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms);
 int shmkv_cas(shmkv_store* store, const void* key, size_t key_len, const void* expected,
               size_t expected_len, const void* value, size_t value_len);
+/* shmkv_cas_ttl that also says what the key holds (Store::compare_and_swap_detailed): returns 1
+ * if stored (buf untouched, *len = value_len, *present = 1). Returns 0 if the comparison failed,
+ * with the value that failed it, read under the same lock as the comparison: *present (may be
+ * NULL) = 1 and the value by the buffer protocol, or *present = 0 and *len = 0 when the key is
+ * absent. SHMKV_ETOOSMALL comes only with a failed comparison (nothing changed): a retry with a
+ * larger buffer compares again. */
+int shmkv_cas_detailed(shmkv_store* store, const void* key, size_t key_len, const void* expected,
+                       size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms,
+                       void* buf, size_t cap, size_t* len, int* present);
 /* Compare-and-delete: 1 if the key held expected and was deleted, else 0. expected must not be
  * NULL unless expected_len is 0. */
 int shmkv_cad(shmkv_store* store, const void* key, size_t key_len, const void* expected,

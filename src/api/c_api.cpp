@@ -704,6 +704,30 @@ int shmkv_cas(shmkv_store* h, const void* key, size_t key_len, const void* expec
   return shmkv_cas_ttl(h, key, key_len, expected, expected_len, value, value_len, 0);
 }
 
+int shmkv_cas_detailed(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+                       size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms,
+                       void* buf, size_t cap, size_t* len, int* present) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    std::string_view v = Bytes(value, value_len, "value");
+    CheckBuffer(buf, cap, "buf");
+    const shmkv::CasOutcome r =
+        s.compare_and_swap_detailed(k, Expected(expected, expected_len), v, Ms(ttl_ms));
+    if (present) *present = r.current ? 1 : 0;
+    if (r.swapped) {
+      if (len) *len = v.size();
+      return 1;
+    }
+    if (!r.current) {
+      if (len) *len = 0;
+      return 0;
+    }
+    Out(*r.current, buf, cap, len, "current value");  // a failed comparison changed nothing
+    return 0;
+  });
+}
+
 int shmkv_cad(shmkv_store* h, const void* key, size_t key_len, const void* expected,
               size_t expected_len) {
   return Call([&] {

@@ -125,6 +125,8 @@ _PROTOTYPES = {
                                      _psz]),
     "shmkv_swap_ttl": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_int64, _pvoid, _psz]),
     "shmkv_cas_ttl": (c_int, [_store, _bytes, _sz, _bytes, _sz, _bytes, _sz, c_int64]),
+    "shmkv_cas_detailed": (c_int, [_store, _bytes, _sz, _bytes, _sz, _bytes, _sz, c_int64,
+                                   c_void_p, _sz, _psz, POINTER(c_int)]),
     "shmkv_cad": (c_int, [_store, _bytes, _sz, _bytes, _sz]),
     "shmkv_expire": (c_int, [_store, _bytes, _sz, c_int64]),
     "shmkv_ttl": (c_int, [_store, _bytes, _sz, POINTER(c_int64)]),

@@ -21,6 +21,7 @@ _SIZE_MAX = 2**64 - 1
 
 Entry = collections.namedtuple("Entry", "key value")
 GetOrSetResult = collections.namedtuple("GetOrSetResult", "value loaded")
+CasOutcome = collections.namedtuple("CasOutcome", "swapped current")
 ScanPage = collections.namedtuple("ScanPage", "entries cursor done")
 KeyScanPage = collections.namedtuple("KeyScanPage", "keys cursor done")
 DeletePrefixResult = collections.namedtuple("DeletePrefixResult", "deleted done")
@@ -482,6 +483,25 @@ class Store:
         e = None if expected is None else _as_bytes(expected, "expected")
         return _check(_lib.shmkv_cas_ttl(h, k, len(k), e, 0 if e is None else len(e), v, len(v),
                                          ms)) == 1
+
+    def cas_detailed(self, key, expected, value, ttl=None):
+        """cas that also says what the key holds: CasOutcome(swapped, current). current is the
+        value stored when swapped, else the value that failed the comparison (read under the
+        same lock; None if the key is absent), so a retry needs no second read."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
+        e = None if expected is None else _as_bytes(expected, "expected")
+        n, present = ctypes.c_size_t(), ctypes.c_int()
+        size = 256
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            rc = _lib.shmkv_cas_detailed(h, k, len(k), e, 0 if e is None else len(e), v, len(v),
+                                         ms, buf, size, ctypes.byref(n), ctypes.byref(present))
+            if rc == _capi.ETOOSMALL:
+                size = n.value
+                continue
+            if _check(rc) == 1:
+                return CasOutcome(True, self._out(v))
+            return CasOutcome(False, self._out(buf.raw[:n.value]) if present.value else None)
 
     def cad(self, key, expected):
         """Compare-and-delete: deletes key if it holds expected. True if deleted."""

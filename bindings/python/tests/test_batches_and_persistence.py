@@ -151,3 +151,26 @@ def test_jsonl_export_and_import(store, tmp_path):
     with pytest.raises(shmkv.LimitExceededError):
         store.import_jsonl(path, max_entries=1)
     assert store.get("a") == b"2" and store.get("b") is None
+
+
+def test_cas_detailed_returns_the_current_value(store):
+    store.set("k", "x" * 1000)  # larger than the first buffer
+    assert store.cas_detailed("k", "other", "new") == (False, b"x" * 1000)
+    assert store.cas_detailed("k", None, "new") == (False, b"x" * 1000)
+    assert store.cas_detailed("missing", "a", "new") == shmkv.CasOutcome(False, None)
+    assert store.get("missing") is None and store.get("k") == b"x" * 1000
+    outcome = store.cas_detailed("k", "x" * 1000, "new", ttl=3600)
+    assert outcome.swapped and outcome.current == b"new"
+    assert store.ttl("k") > 3500
+    # A retry loop that never re-reads loses no update.
+    seen = None
+    for _ in range(10):
+        while True:
+            swapped, current = store.cas_detailed("counter", seen, str(int(seen or 0) + 1))
+            if swapped:
+                seen = current
+                break
+            seen = current
+    assert store.get("counter") == b"10"
+    with pytest.raises(shmkv.InvalidArgumentError):
+        store.cas_detailed("k", "new", "v", ttl=-1)
