@@ -33,7 +33,7 @@
  *   keys     uint32_t key_len, key                              (shmkv_random_keys)
  *   values   uint32_t found (1/0), uint32_t value_len, value    (shmkv_get_many)
  * (native byte order, unaligned; the same layout as shmkv_scan_buf's records). Lists of messages
- * (shmkv_check_invariants, shmkv_recovery_report) come out as one malloc'ed block of
+ * (shmkv_check_invariants, shmkv_recovery_report_get) come out as one malloc'ed block of
  * NUL-terminated strings, one after the other.
  */
 #ifndef SHMKV_SHMKV_H
