@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shm/decimal_word.hpp"
@@ -271,6 +272,59 @@ TEST_CASE("swap", "[atomic]") {
   REQUIRE(r4.loaded);
   REQUIRE(r4.previous == Opt(""));
   REQUIRE(s.size() == 1);
+}
+
+TEST_CASE("compare_and_swap_detailed: the current value on a mismatch, read in the same lock",
+          "[atomic]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  s.set("k", "old");
+  shmkv::CasOutcome lost = s.compare_and_swap_detailed("k", "other"sv, "new");
+  CHECK_FALSE(lost.swapped);
+  CHECK(lost.current == Opt("old"));
+  CHECK(s.get("k") == Opt("old"));
+  lost = s.compare_and_swap_detailed("k", std::nullopt, "new");  // "only if absent"
+  CHECK_FALSE(lost.swapped);
+  CHECK(lost.current == Opt("old"));
+  lost = s.compare_and_swap_detailed("missing", "x"sv, "new");
+  CHECK_FALSE(lost.swapped);
+  CHECK(lost.current == std::nullopt);  // absent
+  CHECK_FALSE(s.exists("missing"));
+
+  shmkv::CasOutcome won = s.compare_and_swap_detailed("k", "old"sv, "new", 1h);
+  CHECK(won.swapped);
+  CHECK(won.current == Opt("new"));
+  CHECK(s.ttl("k").value() > 59min);  // the TTL rule of compare_and_swap
+  won = s.compare_and_swap_detailed("fresh", std::nullopt, "");
+  CHECK(won.swapped);
+  CHECK(won.current == Opt(""));
+  CHECK(s.stats().cas_failure == 3);
+  CHECK(s.stats().cas_success == 2);
+  CHECK_ERRC(s.compare_and_swap_detailed("", "a"sv, "b"), errc::invalid_argument);
+  CHECK_ERRC(s.compare_and_swap_detailed("k", "new"sv, "b", -1ms), errc::invalid_argument);
+  CHECK(s.get("k") == Opt("new"));
+}
+
+TEST_CASE("compare_and_swap_detailed: retry loops that never re-read lose no update", "[atomic]") {
+  SegmentGuard g(unique_name());
+  Store s = Store::open(small_options(g.name()));
+  constexpr int kThreads = 4, kIncrements = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        std::optional<std::string> seen;  // start from "absent"; each miss tells the value
+        for (;;) {
+          const std::string next = std::to_string(seen ? std::stoi(*seen) + 1 : 1);
+          shmkv::CasOutcome r = s.compare_and_swap_detailed(
+              "counter", seen ? std::optional<std::string_view>(*seen) : std::nullopt, next);
+          if (r.swapped) break;
+          seen = std::move(r.current);
+        }
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  CHECK(s.get("counter") == Opt(std::to_string(kThreads * kIncrements)));
 }
 
 TEST_CASE("compare_and_swap", "[atomic]") {

@@ -3,13 +3,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "persist_test_util.hpp"
 #include "shmkv/shmkv.h"
 #include "test_util.hpp"
 
@@ -811,4 +815,372 @@ TEST_CASE("c_api: backup and restore") {
   CHECK(Get(s, "k7") == "v7");
   CHECK(Get(s, "other") == "<absent>");
   std::remove(path.c_str());
+}
+
+namespace {
+
+// shmkv_get_many's block: per key uint32_t found, uint32_t value_len, value; nullopt = absent.
+std::vector<std::optional<std::string>> ParseValues(const void* block, std::size_t bytes,
+                                                    std::size_t n) {
+  std::vector<std::optional<std::string>> out;
+  const auto* p = static_cast<const char*>(block);
+  std::size_t off = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t found = 0, vl = 0;
+    std::memcpy(&found, p + off, 4);
+    std::memcpy(&vl, p + off + 4, 4);
+    off += 8;
+    if (found == 1)
+      out.emplace_back(std::string(p + off, vl));
+    else
+      out.emplace_back(std::nullopt);
+    off += vl;
+  }
+  CHECK(off == bytes);
+  return out;
+}
+
+// A block of NUL-terminated messages.
+std::vector<std::string> ParseMessages(const void* block, std::size_t bytes) {
+  std::vector<std::string> out;
+  const auto* p = static_cast<const char*>(block);
+  for (std::size_t off = 0; off < bytes;) {
+    out.emplace_back(p + off);
+    off += out.back().size() + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("c_api: get_many, set_many, delete_many") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  const void* keys[] = {"a", "b\0b", "c"};
+  const std::size_t key_lens[] = {1, 3, 1};
+  const void* values[] = {"1", "", "33"};
+  const std::size_t value_lens[] = {1, 0, 2};
+  REQUIRE(shmkv_set_many(s, keys, key_lens, values, value_lens, 3, 60000) == SHMKV_OK);
+  std::int64_t ttl = 0;
+  CHECK(shmkv_ttl(s, "b\0b", 3, &ttl) == 1);
+  CHECK(ttl > 0);
+
+  const void* wanted[] = {"c", "missing", "b\0b", "a"};
+  const std::size_t wanted_lens[] = {1, 7, 3, 1};
+  void* block = nullptr;
+  std::size_t bytes = 0, found = 0;
+  REQUIRE(shmkv_get_many(s, wanted, wanted_lens, 4, &block, &bytes, &found) == SHMKV_OK);
+  CHECK(found == 3);
+  REQUIRE(block != nullptr);
+  auto got = ParseValues(block, bytes, 4);
+  shmkv_free(block);
+  CHECK(got == std::vector<std::optional<std::string>>{"33", std::nullopt, "", "1"});
+
+  // One bad key fails the whole batch, naming it, and nothing is written.
+  const void* bad_keys[] = {"new", ""};
+  const std::size_t bad_lens[] = {3, 0};
+  CHECK(shmkv_set_many(s, bad_keys, bad_lens, values, value_lens, 2, 0) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "new") == "<absent>");
+  const std::string long_key(65, 'k');
+  const std::size_t long_lens[] = {3, long_key.size()};
+  const void* long_keys[] = {"new", long_key.data()};
+  CHECK(shmkv_set_many(s, long_keys, long_lens, values, value_lens, 2, 0) == SHMKV_EKEY_TOO_LONG);
+  CHECK(LastError().find("65") != std::string::npos);
+  CHECK(Get(s, "new") == "<absent>");
+  CHECK(shmkv_set_many(s, keys, key_lens, values, value_lens, 3, -1) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_get_many(s, nullptr, nullptr, 2, &block, &bytes, &found) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("n is 2") != std::string::npos);
+  // An empty batch is no work, and no block.
+  CHECK(shmkv_get_many(s, nullptr, nullptr, 0, &block, &bytes, &found) == SHMKV_OK);
+  CHECK(block == nullptr);
+  CHECK(found == 0);
+
+  std::uint64_t deleted = 0;
+  REQUIRE(shmkv_delete_many(s, wanted, wanted_lens, 4, &deleted) == SHMKV_OK);
+  CHECK(deleted == 3);
+  std::uint64_t size = 1;
+  REQUIRE(shmkv_size(s, &size) == SHMKV_OK);
+  CHECK(size == 0);
+}
+
+TEST_CASE("c_api: random_keys draws keys with the prefix, unique on request, within 1..1e6") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (int i = 0; i < 5; ++i) Set(s, "u:" + std::to_string(i), "v");
+  Set(s, "other", "x");
+  void* block = nullptr;
+  std::size_t bytes = 0;
+  REQUIRE(shmkv_random_keys(s, "u:", 2, 20, 0, &block, &bytes) == 20);
+  auto drawn = ParseRecords(block, bytes, 20, true);
+  shmkv_free(block);
+  for (const auto& k : drawn) CHECK(k.first.substr(0, 2) == "u:");
+  REQUIRE(shmkv_random_keys(s, "u:", 2, 20, 1, &block, &bytes) == 5);
+  std::set<std::string> unique;
+  for (const auto& k : ParseRecords(block, bytes, 5, true)) unique.insert(k.first);
+  shmkv_free(block);
+  CHECK(unique == std::set<std::string>{"u:0", "u:1", "u:2", "u:3", "u:4"});
+  CHECK(shmkv_random_keys(s, "none:", 5, 3, 0, &block, &bytes) == 0);
+  CHECK(block == nullptr);
+  CHECK(shmkv_random_keys(s, "", 0, 0, 0, &block, &bytes) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_random_keys(s, "", 0, 1000001, 0, &block, &bytes) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("1000001") != std::string::npos);
+}
+
+TEST_CASE("c_api: check_invariants reports each violation as a message") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  for (int i = 0; i < 100; ++i) Set(s, "k" + std::to_string(i), std::string(i, 'v'));
+  const std::string marker = "capi-check-invariants-marker";
+  Set(s, "damaged", marker);
+  void* report = reinterpret_cast<void*>(1);
+  std::size_t bytes = 7;
+  CHECK(shmkv_check_invariants(s, &report, &bytes) == 0);
+  CHECK(report == nullptr);
+  CHECK(bytes == 0);
+  // Flip a byte of the record's value in the segment: its checksum no longer matches.
+  {
+    std::FILE* f = std::fopen(testutil::segment_path(g.name()).c_str(), "r+b");
+    REQUIRE(f != nullptr);
+    std::string content;
+    char chunk[1 << 16];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) content.append(chunk, n);
+    const std::size_t at = content.find(marker);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(std::fseek(f, static_cast<long>(at), SEEK_SET) == 0);
+    REQUIRE(std::fputc('X', f) == 'X');
+    std::fclose(f);
+  }
+  const int violations = shmkv_check_invariants(s, &report, &bytes);
+  REQUIRE(violations >= 1);
+  REQUIRE(report != nullptr);
+  auto messages = ParseMessages(report, bytes);
+  shmkv_free(report);
+  CHECK(messages.size() == static_cast<std::size_t>(violations));
+  INFO(messages.front());
+  CHECK(messages.front().find("damaged") != std::string::npos);
+  CHECK(shmkv_check_invariants(s, nullptr, nullptr) == violations);  // count only
+  CHECK(shmkv_check_invariants(nullptr, &report, &bytes) == SHMKV_EINVALID_ARGUMENT);
+}
+
+TEST_CASE("c_api: cas, swap, get_or_set, set_if_absent take a TTL; incr keeps it") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  auto ttl_of = [&](std::string_view k) {
+    std::int64_t ms = -1;
+    REQUIRE(shmkv_ttl(s, k.data(), k.size(), &ms) == 1);
+    return ms;
+  };
+  const std::int64_t hour = 3600000;
+  REQUIRE(Set(s, "k", "v", hour) == 0);
+  // A store without a TTL drops the key's (Redis SET / GETSET); with one, sets it.
+  REQUIRE(shmkv_cas(s, "k", 1, "v", 1, "w", 1) == 1);
+  CHECK(ttl_of("k") == 0);
+  REQUIRE(shmkv_cas_ttl(s, "k", 1, "w", 1, "x", 1, hour) == 1);
+  CHECK(ttl_of("k") > hour - 60000);
+  CHECK(shmkv_cas_ttl(s, "k", 1, "nope", 4, "y", 1, 0) == 0);  // a lost CAS changes nothing
+  CHECK(ttl_of("k") > hour - 60000);
+  CHECK(shmkv_cas_ttl(s, "new", 3, nullptr, 0, "n", 1, hour) == 1);  // only if absent
+  CHECK(ttl_of("new") > 0);
+  CHECK(shmkv_cas_ttl(s, "k", 1, "x", 1, "y", 1, -5) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "k") == "x");
+
+  void* previous = nullptr;
+  std::size_t previous_len = 0;
+  REQUIRE(shmkv_swap_ttl(s, "k", 1, "s", 1, 2 * hour, &previous, &previous_len) == 1);
+  CHECK(std::string(static_cast<char*>(previous), previous_len) == "x");
+  shmkv_free(previous);
+  CHECK(ttl_of("k") > hour);
+  REQUIRE(shmkv_swap(s, "k", 1, "t", 1, nullptr, nullptr) == 1);
+  CHECK(ttl_of("k") == 0);
+
+  // incr keeps a TTL.
+  REQUIRE(Set(s, "n", "1", hour) == 0);
+  REQUIRE(shmkv_incr(s, "n", 1, 1, nullptr) == 0);
+  CHECK(ttl_of("n") > hour - 60000);
+
+  char buf[16];
+  std::size_t len = 0;
+  REQUIRE(shmkv_get_or_set_ttl(s, "g", 1, "first", 5, hour, buf, sizeof buf, &len) == 0);
+  CHECK(ttl_of("g") > hour - 60000);
+  REQUIRE(shmkv_get_or_set_ttl(s, "g", 1, "second", 6, 0, buf, sizeof buf, &len) == 1);
+  CHECK(std::string(buf, len) == "first");
+  CHECK(ttl_of("g") > hour - 60000);  // loaded: the key keeps its TTL
+  CHECK(shmkv_get_or_set_ttl(s, "h", 1, "v", 1, -1, buf, sizeof buf, &len) ==
+        SHMKV_EINVALID_ARGUMENT);
+  CHECK(Get(s, "h") == "<absent>");
+
+  REQUIRE(shmkv_set_if_absent(s, "a", 1, "v", 1, hour) == 1);
+  CHECK(ttl_of("a") > hour - 60000);
+  REQUIRE(shmkv_set_if_absent(s, "a", 1, "w", 1, 0) == 0);
+  CHECK(ttl_of("a") > hour - 60000);
+}
+
+namespace {
+
+// Opens name with persistence in dir (a snapshot only when asked: interval one hour).
+shmkv_store* OpenPersistent(const std::string& name, const std::string& dir,
+                            int fsync_policy = SHMKV_FSYNC_ALWAYS) {
+  shmkv_options o;
+  shmkv_options_init(&o);
+  o.size_bytes = 8u << 20;
+  o.shards = 4;
+  o.persistence_directory = dir.c_str();
+  o.fsync_policy = fsync_policy;
+  o.snapshot_interval_ms = 3600000;
+  shmkv_store* s = nullptr;
+  const int rc = shmkv_open(name.c_str(), &o, sizeof o, &s);
+  INFO(shmkv_last_error());
+  REQUIRE(rc == SHMKV_OK);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("c_api: persistence options, sync, snapshot and the recovery report") {
+  persisttest::TempDir dir;
+  SegmentGuard g(unique_name("capi"));
+  shmkv_options defaults;
+  shmkv_options_init(&defaults);
+  CHECK(defaults.persistence_directory == nullptr);
+  CHECK(defaults.fsync_policy == SHMKV_FSYNC_INTERVAL);
+  CHECK(defaults.keep_snapshots == 2);
+  CHECK(defaults.snapshot_interval_ms == 30000);
+  CHECK(defaults.fsync_interval_ms == 100);
+
+  shmkv_options bad = defaults;
+  bad.persistence_directory = dir.path.c_str();
+  bad.fsync_policy = 7;
+  shmkv_store* s = nullptr;
+  CHECK(shmkv_open(g.name().c_str(), &bad, sizeof bad, &s) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("fsync_policy 7") != std::string::npos);
+  bad.fsync_policy = SHMKV_FSYNC_NEVER;
+  bad.snapshot_interval_ms = 0;
+  CHECK(shmkv_open(g.name().c_str(), &bad, sizeof bad, &s) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_segment_exists(g.name().c_str()) == 0);
+
+  s = OpenPersistent(g.name(), dir.path);
+  for (int i = 0; i < 20; ++i) REQUIRE(Set(s, "k" + std::to_string(i), "v") == 0);
+  shmkv_recovery_report report{};
+  REQUIRE(shmkv_recovery_report_get(s, &report, sizeof report, nullptr, nullptr) >= 0);
+  CHECK(report.performed == 1);  // created from an empty directory
+  std::uint64_t entries = 0, bytes = 0;
+  REQUIRE(shmkv_snapshot(s, &entries, &bytes) == SHMKV_OK);
+  CHECK(entries == 20);
+  CHECK(bytes > 0);
+  REQUIRE(Set(s, "after", "snapshot") == 0);  // in the journal only
+  REQUIRE(shmkv_sync(s) == SHMKV_OK);
+  shmkv_close(s);
+  REQUIRE(shmkv_destroy(g.name().c_str()) == SHMKV_OK);
+
+  // Recovered from the snapshot and the journal after it.
+  s = OpenPersistent(g.name(), dir.path);
+  void* messages = nullptr;
+  std::size_t messages_len = 0;
+  const int n = shmkv_recovery_report_get(s, &report, sizeof report, &messages, &messages_len);
+  REQUIRE(n >= 2);
+  auto texts = ParseMessages(messages, messages_len);
+  shmkv_free(messages);
+  CHECK(texts.size() == static_cast<std::size_t>(n));
+  CHECK(report.performed == 1);
+  CHECK(report.snapshot_entries == 20);
+  CHECK(report.records_applied >= 1);
+  CHECK(report.entries == 21);
+  CHECK(texts[0].find("directory: ") == 0);
+  CHECK(texts[1].find("snapshot: ") == 0);
+  CHECK(Get(s, "after") == "snapshot");
+  shmkv_close(s);
+
+  // Memory only: sync does nothing, snapshot is refused, nothing was recovered.
+  SegmentGuard mem(unique_name("capi"));
+  Handle m(mem.name());
+  CHECK(shmkv_sync(m) == SHMKV_OK);
+  CHECK(shmkv_snapshot(m, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_recovery_report_get(m, &report, sizeof report, &messages, &messages_len) == 0);
+  CHECK(report.performed == 0);
+  CHECK(messages == nullptr);
+}
+
+TEST_CASE("c_api: JSONL export and import") {
+  persisttest::TempDir dir;
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  REQUIRE(Set(s, "text", "hello") == 0);
+  REQUIRE(Set(s, std::string("bin\xff", 4), std::string("\0\1", 2)) == 0);
+  const std::string path = dir.path + "/dump.jsonl";
+  std::uint64_t entries = 0, bytes = 0, duplicates = 9;
+  REQUIRE(shmkv_export_jsonl(s, path.c_str(), &entries, &bytes) == SHMKV_OK);
+  CHECK(entries == 2);
+  CHECK(bytes == 4 + 5 + 4 + 2);
+  REQUIRE(shmkv_clear(s) == SHMKV_OK);
+  REQUIRE(Set(s, "other", "x") == 0);
+  REQUIRE(shmkv_import_jsonl(s, path.c_str(), 0, 0, &entries, &bytes, &duplicates) == SHMKV_OK);
+  CHECK(entries == 2);
+  CHECK(duplicates == 0);
+  CHECK(Get(s, "text") == "hello");
+  CHECK(Get(s, std::string("bin\xff", 4)) == std::string("\0\1", 2));
+  CHECK(Get(s, "other") == "<absent>");  // replaced, as restore does
+
+  const std::string dup = dir.path + "/dup.jsonl";
+  {
+    std::ofstream f(dup);
+    f << "{\"key\":\"a\",\"value\":\"1\"}\n{\"key\":\"a\",\"value\":\"2\"}\n";
+  }
+  REQUIRE(shmkv_import_jsonl(s, dup.c_str(), 0, 0, &entries, nullptr, &duplicates) == SHMKV_OK);
+  CHECK(entries == 1);
+  CHECK(duplicates == 1);
+  CHECK(Get(s, "a") == "2");
+
+  // Refused: nothing changes.
+  const std::string bad = dir.path + "/bad.jsonl";
+  {
+    std::ofstream f(bad);
+    f << "{\"key\":\"b\",\"value\":\"1\"}\n{\"key\":\n";
+  }
+  CHECK(shmkv_import_jsonl(s, bad.c_str(), 0, 0, nullptr, nullptr, nullptr) == SHMKV_ECORRUPTED);
+  CHECK(LastError().find("line 2") != std::string::npos);
+  CHECK(shmkv_import_jsonl(s, (dir.path + "/none").c_str(), 0, 0, nullptr, nullptr, nullptr) ==
+        SHMKV_ENOT_FOUND);
+  CHECK(LastError().find("/none") != std::string::npos);
+  CHECK(shmkv_import_jsonl(s, path.c_str(), 1, 0, nullptr, nullptr, nullptr) ==
+        SHMKV_ELIMIT_EXCEEDED);
+  CHECK(shmkv_import_jsonl(s, nullptr, 0, 0, nullptr, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_export_jsonl(s, (dir.path + "/no/such/dir.jsonl").c_str(), nullptr, nullptr) < 0);
+  CHECK(Get(s, "a") == "2");
+  CHECK(Get(s, "b") == "<absent>");
+}
+
+TEST_CASE("c_api: cas_detailed returns the value that failed the comparison") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  REQUIRE(Set(s, "k", "a longer current value") == 0);
+  char small[4];
+  std::size_t len = 0;
+  int present = -1;
+  // Too small: nothing changed, *len = the size needed; a retry compares again.
+  REQUIRE(shmkv_cas_detailed(s, "k", 1, "x", 1, "new", 3, 0, small, sizeof small, &len, &present) ==
+          SHMKV_ETOOSMALL);
+  CHECK(len == 22);
+  std::vector<char> buf(len);
+  REQUIRE(shmkv_cas_detailed(s, "k", 1, "x", 1, "new", 3, 0, buf.data(), buf.size(), &len,
+                             &present) == 0);
+  CHECK(present == 1);
+  CHECK(std::string(buf.data(), len) == "a longer current value");
+  // Absent key: present 0.
+  REQUIRE(shmkv_cas_detailed(s, "gone", 4, "x", 1, "new", 3, 0, buf.data(), buf.size(), &len,
+                             &present) == 0);
+  CHECK(present == 0);
+  CHECK(len == 0);
+  CHECK(Get(s, "gone") == "<absent>");
+  // Swapped, with a TTL: buf untouched, *len = the value's size.
+  REQUIRE(shmkv_cas_detailed(s, "k", 1, "a longer current value", 22, "new", 3, 3600000, nullptr, 0,
+                             &len, &present) == 1);
+  CHECK(present == 1);
+  CHECK(len == 3);
+  CHECK(Get(s, "k") == "new");
+  std::int64_t ttl = 0;
+  CHECK(shmkv_ttl(s, "k", 1, &ttl) == 1);
+  CHECK(ttl > 0);
+  REQUIRE(shmkv_cas_detailed(s, "n", 1, nullptr, 0, "v", 1, 0, nullptr, 0, nullptr, nullptr) == 1);
+  CHECK(shmkv_cas_detailed(s, "n", 1, nullptr, 3, "v", 1, 0, nullptr, 0, nullptr, nullptr) ==
+        SHMKV_EINVALID_ARGUMENT);
 }

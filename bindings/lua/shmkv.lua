@@ -29,8 +29,15 @@ typedef struct shmkv_store shmkv_store;
 typedef struct shmkv_options {
   int32_t open_mode; uint32_t shards; uint64_t size_bytes; uint32_t max_key_bytes;
   uint32_t max_value_bytes; uint64_t max_keys; uint32_t mode; uint32_t home_block_bytes;
-  int64_t trusted_group;
+  int64_t trusted_group; const char* persistence_directory; int32_t fsync_policy;
+  uint32_t keep_snapshots; int64_t snapshot_interval_ms; int64_t fsync_interval_ms;
 } shmkv_options;
+typedef struct shmkv_recovery_report {
+  int32_t performed; uint32_t reserved; uint64_t snapshot_seq; uint64_t snapshot_entries;
+  uint64_t journal_files; uint64_t records_applied; uint64_t records_skipped;
+  uint64_t truncated_bytes; uint64_t skipped_bytes; uint64_t entries; uint64_t next_seq;
+  uint64_t duration_us;
+} shmkv_recovery_report;
 typedef struct shmkv_info {
   char name[208]; uint32_t layout_version; uint32_t shards; uint64_t layout_fingerprint;
   uint64_t created_unix_ms; uint64_t size_bytes; uint32_t max_key_bytes; uint32_t max_value_bytes;
@@ -60,12 +67,15 @@ int shmkv_set_if_absent(shmkv_store*, const void* key, size_t key_len, const voi
 int shmkv_exists(shmkv_store*, const void* key, size_t key_len);
 int shmkv_delete(shmkv_store*, const void* key, size_t key_len);
 int shmkv_incr(shmkv_store*, const void* key, size_t key_len, int64_t delta, int64_t* result);
-int shmkv_get_or_set(shmkv_store*, const void* key, size_t key_len, const void* value,
-                     size_t value_len, void* buf, size_t cap, size_t* len);
-int shmkv_swap(shmkv_store*, const void* key, size_t key_len, const void* value,
-               size_t value_len, void** previous, size_t* previous_len);
-int shmkv_cas(shmkv_store*, const void* key, size_t key_len, const void* expected,
-              size_t expected_len, const void* value, size_t value_len);
+int shmkv_get_or_set_ttl(shmkv_store*, const void* key, size_t key_len, const void* value,
+                         size_t value_len, int64_t ttl_ms, void* buf, size_t cap, size_t* len);
+int shmkv_swap_ttl(shmkv_store*, const void* key, size_t key_len, const void* value,
+                   size_t value_len, int64_t ttl_ms, void** previous, size_t* previous_len);
+int shmkv_cas_ttl(shmkv_store*, const void* key, size_t key_len, const void* expected,
+                  size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms);
+int shmkv_cas_detailed(shmkv_store*, const void* key, size_t key_len, const void* expected,
+                       size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms,
+                       void* buf, size_t cap, size_t* len, int* present);
 int shmkv_cad(shmkv_store*, const void* key, size_t key_len, const void* expected,
               size_t expected_len);
 int shmkv_expire(shmkv_store*, const void* key, size_t key_len, int64_t ttl_ms);
@@ -98,6 +108,22 @@ int shmkv_size(shmkv_store*, uint64_t* count);
 int shmkv_backup(shmkv_store*, const char* path, uint64_t* entries, uint64_t* bytes);
 int shmkv_restore(shmkv_store*, const char* path, uint64_t max_entries, uint64_t max_bytes,
                   uint64_t* entries, uint64_t* bytes);
+int shmkv_get_many(shmkv_store*, const void* const* keys, const size_t* key_lens, size_t n,
+                   void** values, size_t* values_len, size_t* found);
+int shmkv_set_many(shmkv_store*, const void* const* keys, const size_t* key_lens,
+                   const void* const* values, const size_t* value_lens, size_t n, int64_t ttl_ms);
+int shmkv_delete_many(shmkv_store*, const void* const* keys, const size_t* key_lens, size_t n,
+                      uint64_t* deleted);
+int shmkv_random_keys(shmkv_store*, const void* prefix, size_t prefix_len, size_t count,
+                      int unique, void** keys, size_t* keys_len);
+int shmkv_check_invariants(shmkv_store*, void** report, size_t* report_len);
+int shmkv_sync(shmkv_store*);
+int shmkv_snapshot(shmkv_store*, uint64_t* entries, uint64_t* bytes);
+int shmkv_recovery_report_get(shmkv_store*, shmkv_recovery_report* report, size_t report_size,
+                              void** messages, size_t* messages_len);
+int shmkv_export_jsonl(shmkv_store*, const char* path, uint64_t* entries, uint64_t* bytes);
+int shmkv_import_jsonl(shmkv_store*, const char* path, uint64_t max_entries, uint64_t max_bytes,
+                       uint64_t* entries, uint64_t* bytes, uint64_t* duplicates);
 ]])
 if not ok_cdef and not pcall(ffi.typeof, "shmkv_info") then error(cdef_err) end
 
@@ -231,15 +257,39 @@ local function take(p, n)
   return s
 end
 
+-- Reads and frees a block of n NUL-terminated messages of the C API.
+local function messages_of(block, n)
+  local out, p, off = {}, ffi.cast("const char*", block), 0
+  for i = 1, n do
+    out[i] = ffi.string(p + off)
+    off = off + #out[i] + 1
+  end
+  if block ~= nil then C.shmkv_free(block) end
+  return out
+end
+
 local Store = {}
 Store.__index = Store
 M.Store = Store
 
 local OPEN_MODES = {create_or_attach = 0, create_only = 1, attach_only = 2, read_only = 3}
+local FSYNC_POLICIES = {always = 0, interval = 1, never = 2}
+
+-- An interval in seconds (a number > 0) as milliseconds.
+local function interval_arg(v, what)
+  if type(v) ~= "number" then bad_arg(2, "open", what, "number (seconds)", type(v), 4) end
+  if v ~= v or v <= 0 or v == math.huge then
+    raise(EINVAL, what .. " is " .. tostring(v) .. "; it must be > 0 seconds (finite)", 3)
+  end
+  return math.ceil(v * 1000)
+end
 
 -- shmkv.open(name [, options]): options = {open_mode = "create_or_attach" | "create_only" |
 -- "attach_only" | "read_only", size_bytes, shards, max_key_bytes, max_value_bytes, max_keys,
 -- home_block_bytes, file_mode, trusted_group}. Sizes apply only when the segment is created.
+-- Persistence (persistence.hpp): persistence_directory (nil = memory only), fsync = "always" |
+-- "interval" (default) | "never", snapshot_interval and fsync_interval (seconds; default 30 and
+-- 0.1), keep_snapshots (default 2); the last four need persistence_directory.
 function M.open(name, options)
   name_arg(name, "open")
   if options ~= nil and type(options) ~= "table" then
@@ -257,12 +307,31 @@ function M.open(name, options)
       o.open_mode = OPEN_MODES[v]
     elseif k == "file_mode" then
       o.mode = count_arg(v, 2, "open", "file_mode")
+    elseif k == "persistence_directory" then
+      o.persistence_directory = path_arg(v, 2, "open")
+    elseif k == "fsync" then
+      if FSYNC_POLICIES[v] == nil then
+        raise(EINVAL, "fsync " .. tostring(v) .. " is not one of always, interval, never", 2)
+      end
+      o.fsync_policy = FSYNC_POLICIES[v]
+    elseif k == "snapshot_interval" or k == "fsync_interval" then
+      o[k .. "_ms"] = interval_arg(v, k)
+    elseif k == "keep_snapshots" then
+      o.keep_snapshots = count_arg(v, 2, "open", k)
     elseif k == "size_bytes" or k == "shards" or k == "max_key_bytes" or
            k == "max_value_bytes" or k == "max_keys" or k == "home_block_bytes" or
            k == "trusted_group" then
       o[k] = count_arg(v, 2, "open", k)
     else
       raise(EINVAL, "unknown option '" .. tostring(k) .. "'", 2)
+    end
+  end
+  if options.persistence_directory == nil then
+    for _, k in ipairs({"fsync", "snapshot_interval", "fsync_interval", "keep_snapshots"}) do
+      if options[k] ~= nil then
+        raise(EINVAL, k .. " is set but persistence_directory is not (a memory-only store has " ..
+                      "no journal or snapshots)", 2)
+      end
     end
   end
   local out = ffi.new("shmkv_store*[1]")
@@ -384,13 +453,19 @@ function Store:incr64(key, delta)
   return i64_out[0] + 0LL  -- a copy: i64_out is reused
 end
 
--- value, loaded: the existing value and true, or the given value (now stored) and false.
-function Store:get_or_set(key, value)
+-- TTL rule (Redis's): a call that stores a value gives the key the ttl it is passed (0/nil = no
+-- expiry) and drops the TTL it had: set, swap, cas, and get_or_set / set_if_absent when they
+-- store. A key they leave alone keeps its TTL; incr keeps the TTL.
+
+-- value, loaded: the existing value and true (the key keeps its TTL), or the given value (now
+-- stored with ttl) and false.
+function Store:get_or_set(key, value, ttl)
   local h = handle(self, "get_or_set")
   key_arg(self, key, 1, "get_or_set")
   value_arg(self, value, 2, "get_or_set")
+  local ms = ttl_arg(ttl, 3, "get_or_set")
   while true do
-    local rc = C.shmkv_get_or_set(h, key, #key, value, #value, buf, buf_cap, size_out)
+    local rc = C.shmkv_get_or_set_ttl(h, key, #key, value, #value, ms, buf, buf_cap, size_out)
     if rc == 0 then return value, false end
     if rc == 1 then return ffi.string(buf, size_out[0]), true end
     if rc ~= ETOOSMALL then check(rc) end
@@ -398,23 +473,49 @@ function Store:get_or_set(key, value)
   end
 end
 
--- Stores value; returns the previous value, or nil if the key was absent.
-function Store:swap(key, value)
+-- Stores value with ttl; returns the previous value, or nil if the key was absent.
+function Store:swap(key, value, ttl)
   local h = handle(self, "swap")
   key_arg(self, key, 1, "swap")
   value_arg(self, value, 2, "swap")
-  if check(C.shmkv_swap(h, key, #key, value, #value, ptr_out, size_out)) == 0 then return nil end
+  local ms = ttl_arg(ttl, 3, "swap")
+  if check(C.shmkv_swap_ttl(h, key, #key, value, #value, ms, ptr_out, size_out)) == 0 then
+    return nil
+  end
   return take(ptr_out[0], size_out[0])
 end
 
--- Compare-and-swap: stores value if key holds expected (nil = only if absent).
-function Store:cas(key, expected, value)
+-- Compare-and-swap: stores value with ttl if key holds expected (nil = only if absent); false
+-- changed nothing.
+function Store:cas(key, expected, value, ttl)
   local h = handle(self, "cas")
   key_arg(self, key, 1, "cas")
   if expected ~= nil then str_arg(expected, 2, "cas", "expected") end
   value_arg(self, value, 3, "cas")
-  return check(C.shmkv_cas(h, key, #key, expected, expected and #expected or 0, value,
-                           #value)) == 1
+  return check(C.shmkv_cas_ttl(h, key, #key, expected, expected and #expected or 0, value,
+                               #value, ttl_arg(ttl, 4, "cas"))) == 1
+end
+
+-- cas that also says what the key holds: swapped, current. current is the value stored when
+-- swapped, else the value that failed the comparison (read under the same lock; nil if the key
+-- is absent), so a retry needs no second read.
+function Store:cas_detailed(key, expected, value, ttl)
+  local h = handle(self, "cas_detailed")
+  key_arg(self, key, 1, "cas_detailed")
+  if expected ~= nil then str_arg(expected, 2, "cas_detailed", "expected") end
+  value_arg(self, value, 3, "cas_detailed")
+  local ms = ttl_arg(ttl, 4, "cas_detailed")
+  while true do
+    local rc = C.shmkv_cas_detailed(h, key, #key, expected, expected and #expected or 0, value,
+                                    #value, ms, buf, buf_cap, size_out, int_out)
+    if rc == 1 then return true, value end
+    if rc == 0 then
+      if int_out[0] == 0 then return false, nil end
+      return false, ffi.string(buf, size_out[0])
+    end
+    if rc ~= ETOOSMALL then check(rc) end
+    grow(tonumber(size_out[0]))
+  end
 end
 
 -- Compare-and-delete: deletes key if it holds expected.
@@ -554,19 +655,93 @@ function Store:clear()
   check(C.shmkv_clear(handle(self, "clear")))
 end
 
+-- Batches: every key and value is checked first (one bad entry raises, nothing is written);
+-- each key is applied atomically, the batch as a whole is not.
+
+-- The C arrays of a batch (pointers and lengths) of the strings list[1..n]; they point into the
+-- strings, which the caller's table keeps alive during the call.
+local function batch_arrays(list, n)
+  local ptrs, lens = ffi.new("const void*[?]", n), ffi.new("size_t[?]", n)
+  for i = 1, n do
+    ptrs[i - 1], lens[i - 1] = list[i], #list[i]
+  end
+  return ptrs, lens
+end
+
+local function keys_arg(self, keys, fname)
+  if type(keys) ~= "table" then bad_arg(1, fname, "keys", "table", type(keys)) end
+  for i = 1, #keys do key_arg(self, keys[i], 1, fname) end
+  return keys
+end
+
+-- values, found: values[i] is the value of keys[i] (nil if absent); found counts the present.
+function Store:get_many(keys)
+  local h = handle(self, "get_many")
+  keys_arg(self, keys, "get_many")
+  local n = #keys
+  local ptrs, lens = batch_arrays(keys, n)
+  check(C.shmkv_get_many(h, ptrs, lens, n, ptr_out, size_out, size_out2))
+  local values, block, off = {}, ffi.cast("const char*", ptr_out[0]), 0
+  for i = 1, n do  -- uint32 found, uint32 value_len, value
+    ffi.copy(u32pair, block + off, 8)
+    if u32pair[0] == 1 then values[i] = ffi.string(block + off + 8, u32pair[1]) end
+    off = off + 8 + u32pair[1]
+  end
+  C.shmkv_free(ptr_out[0])
+  return values, tonumber(size_out2[0])
+end
+
+-- Stores every key = value of pairs (a table of string keys and values), each with the TTL
+-- (seconds; 0/nil = no expiry).
+function Store:set_many(pairs_, ttl)
+  local h = handle(self, "set_many")
+  if type(pairs_) ~= "table" then bad_arg(1, "set_many", "pairs", "table", type(pairs_), 3) end
+  local keys, values = {}, {}
+  for k, v in pairs(pairs_) do
+    keys[#keys + 1] = key_arg(self, k, 1, "set_many")
+    values[#values + 1] = value_arg(self, v, 1, "set_many")
+  end
+  local kp, kl = batch_arrays(keys, #keys)
+  local vp, vl = batch_arrays(values, #values)
+  check(C.shmkv_set_many(h, kp, kl, vp, vl, #keys, ttl_arg(ttl, 2, "set_many")))
+end
+
+-- Deletes the keys (an array of strings); returns how many existed.
+function Store:delete_many(keys)
+  local h = handle(self, "delete_many")
+  keys_arg(self, keys, "delete_many")
+  local ptrs, lens = batch_arrays(keys, #keys)
+  check(C.shmkv_delete_many(h, ptrs, lens, #keys, u64_out))
+  return tonumber(u64_out[0])
+end
+
 function Store:size()
   check(C.shmkv_size(handle(self, "size"), u64_out))
   return tonumber(u64_out[0])
+end
+
+-- backup and export_jsonl: c_write(h, path, &entries, &bytes); returns entries, bytes.
+local function write_file(self, fname, c_write, path)
+  local h = handle(self, fname)
+  path_arg(path, 1, fname)
+  check(c_write(h, path, u64_out, u64_out2))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0])
+end
+
+-- The arguments of restore and import_jsonl: the handle, max_entries and max_bytes (0/nil = no
+-- limit) checked.
+local function load_args(self, fname, path, max_entries, max_bytes)
+  local h = handle(self, fname)
+  path_arg(path, 1, fname)
+  return h, count_arg(max_entries, 2, fname, "max_entries"),
+         count_arg(max_bytes, 3, fname, "max_bytes")
 end
 
 -- Writes a consistent point-in-time copy of the store to path (a temporary file, then rename:
 -- an existing file at path stays intact on failure): entries, bytes (the file's size).
 -- shmkv.busy while another backup or restore of this store runs.
 function Store:backup(path)
-  local h = handle(self, "backup")
-  path_arg(path, 1, "backup")
-  check(C.shmkv_backup(h, path, u64_out, u64_out2))
-  return tonumber(u64_out[0]), tonumber(u64_out2[0])
+  return write_file(self, "backup", C.shmkv_backup, path)
 end
 
 -- Replaces the whole content with the backup at path, all or nothing: entries, bytes (key +
@@ -574,12 +749,65 @@ end
 -- shmkv.limit_exceeded; a missing file is shmkv.not_found, a foreign or corrupt one
 -- shmkv.corrupted; in each case nothing changes.
 function Store:restore(path, max_entries, max_bytes)
-  local h = handle(self, "restore")
-  path_arg(path, 1, "restore")
-  max_entries = count_arg(max_entries, 2, "restore", "max_entries")
-  max_bytes = count_arg(max_bytes, 3, "restore", "max_bytes")
-  check(C.shmkv_restore(h, path, max_entries, max_bytes, u64_out, u64_out2))
+  local h, most_entries, most_bytes = load_args(self, "restore", path, max_entries, max_bytes)
+  check(C.shmkv_restore(h, path, most_entries, most_bytes, u64_out, u64_out2))
   return tonumber(u64_out[0]), tonumber(u64_out2[0])
+end
+
+-- Persistence (a store opened with persistence_directory; see persistence.hpp).
+
+-- Makes every mutation this handle acknowledged durable (journal write + fdatasync); a
+-- memory-only store: does nothing.
+function Store:sync()
+  check(C.shmkv_sync(handle(self, "sync")))
+end
+
+-- Writes a snapshot into the persistence directory now: entries, bytes. shmkv.invalid_argument
+-- for a memory-only store, shmkv.busy while one is running.
+function Store:snapshot()
+  check(C.shmkv_snapshot(handle(self, "snapshot"), u64_out, u64_out2))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0])
+end
+
+-- What the recovery that created this handle's segment did: a table with the fields of
+-- shmkv::RecoveryReport (performed = false when the segment existed or persistence is off;
+-- directory and snapshot strings; rejected_snapshots, truncated, skipped and notes arrays).
+function Store:recovery_report()
+  local r = ffi.new("shmkv_recovery_report")
+  local n = check(C.shmkv_recovery_report_get(handle(self, "recovery_report"), r, ffi.sizeof(r),
+                                              ptr_out, size_out))
+  local out = {performed = r.performed == 1, directory = "", snapshot = "",
+               rejected_snapshots = {}, truncated = {}, skipped = {}, notes = {}}
+  for _, f in ipairs({"snapshot_seq", "snapshot_entries", "journal_files", "records_applied",
+                      "records_skipped", "truncated_bytes", "skipped_bytes", "entries",
+                      "next_seq", "duration_us"}) do
+    out[f] = tonumber(r[f])
+  end
+  for _, message in ipairs(messages_of(ptr_out[0], n)) do  -- "<field>: <text>"
+    local field, text = message:match("^([%w_]+): (.*)$")
+    if type(out[field]) == "table" then
+      out[field][#out[field] + 1] = text
+    else
+      out[field] = text
+    end
+  end
+  return out
+end
+
+-- Writes the store as JSONL (one JSON object per line) to path, atomically: entries, bytes.
+function Store:export_jsonl(path)
+  return write_file(self, "export_jsonl", C.shmkv_export_jsonl, path)
+end
+
+-- Replaces the whole content with the JSONL file at path, all or nothing (as restore):
+-- entries, bytes, duplicates (lines replaced by a later one for the same key). A malformed line
+-- raises shmkv.corrupted naming its line and column.
+function Store:import_jsonl(path, max_entries, max_bytes)
+  local h, most_entries, most_bytes = load_args(self, "import_jsonl", path, max_entries,
+                                                max_bytes)
+  local duplicates = ffi.new("uint64_t[1]")
+  check(C.shmkv_import_jsonl(h, path, most_entries, most_bytes, u64_out, u64_out2, duplicates))
+  return tonumber(u64_out[0]), tonumber(u64_out2[0]), tonumber(duplicates[0])
 end
 
 -- A uniformly random live key with the prefix, or nil.
@@ -616,6 +844,27 @@ function Store:pop_random_many(prefix, n)
   for i = 1, popped do entries[i], _, off = entry_record(block, off) end
   C.shmkv_free(ptr_out[0])
   return entries
+end
+
+-- count (1..1,000,000) keys drawn uniformly from the live keys with the prefix (an array; empty
+-- when none matches); unique = true: no key twice (then at most the matching keys).
+function Store:random_keys(count, prefix, unique)
+  local h = handle(self, "random_keys")
+  count = count_arg(count, 1, "random_keys", "count")
+  prefix = prefix == nil and "" or str_arg(prefix, 2, "random_keys", "prefix")
+  local drawn = check(C.shmkv_random_keys(h, prefix, #prefix, count, unique and 1 or 0, ptr_out,
+                                          size_out))
+  local keys, block, off, _ = {}, ffi.cast("const char*", ptr_out[0]), 0, nil
+  for i = 1, drawn do keys[i], _, off = key_record(block, off) end
+  C.shmkv_free(ptr_out[0])
+  return keys
+end
+
+-- Verifies every shard's invariants: an array of messages, one per violation (empty: healthy).
+function Store:check_invariants()
+  local violations = check(C.shmkv_check_invariants(handle(self, "check_invariants"), ptr_out,
+                                                    size_out))
+  return messages_of(ptr_out[0], violations)
 end
 
 function Store:info()

@@ -339,6 +339,198 @@ test("processes share one store (luajit children)", function(s, name)
   eq(s:count("token:"), 0)
 end)
 
+-- Damages the record holding marker in the segment: its checksum no longer matches.
+local function flip_byte_of(name, marker)
+  local f = assert(io.open("/dev/shm/shmkv." .. name, "r+b"))
+  local at = assert(f:read("*a"):find(marker, 1, true), "marker in the segment")
+  f:seek("set", at - 1)
+  f:write("X")
+  f:close()
+end
+
+test("get_many, set_many, delete_many", function(s)
+  s:set_many({a = "1", ["b\0b"] = "", c = "33"}, 60)
+  local t = s:ttl("b\0b")
+  eq(t > 0 and t <= 60, true, "ttl of a set_many key")
+  local values, found = s:get_many({"c", "missing", "b\0b", "a"})
+  eq(found, 3)
+  eq(values[1], "33"); eq(values[2], nil); eq(values[3], ""); eq(values[4], "1")
+  local none, zero = s:get_many({})
+  eq(next(none), nil); eq(zero, 0)
+  -- One bad entry refuses the whole batch; nothing is written.
+  raises("key_too_long", function() s:set_many({new = "v", [string.rep("k", 65)] = "v"}) end,
+         "65 bytes")
+  raises("invalid_argument", function() s:get_many({""}) end, "key is empty")
+  raises("invalid_argument", function() s:set_many({new = "v"}, -1) end)
+  raises("invalid_argument", function() s:get_many("a") end, "table expected")
+  eq(s:get("new"), nil)
+  eq(s:delete_many({"a", "missing", "c"}), 2)
+  eq(s:size(), 1)
+end)
+
+test("random_keys", function(s)
+  for i = 0, 4 do s:set("u:" .. i, "v") end
+  s:set("other", "x")
+  local drawn = s:random_keys(20, "u:")
+  eq(#drawn, 20)
+  for _, k in ipairs(drawn) do eq(k:sub(1, 2), "u:") end
+  local unique = s:random_keys(20, "u:", true)
+  table.sort(unique)
+  eq(table.concat(unique, ","), "u:0,u:1,u:2,u:3,u:4")
+  eq(#s:random_keys(3, "none:"), 0)
+  raises("invalid_argument", function() s:random_keys(0) end, "count is 0")
+  raises("invalid_argument", function() s:random_keys(1000001) end, "1000001")
+end)
+
+test("cas, swap, get_or_set, set_if_absent take a TTL; incr keeps it", function(s)
+  local hour = 3600
+  s:set("k", "v", hour)
+  eq(s:cas("k", "v", "w"), true)
+  eq(s:ttl("k"), math.huge, "a store without a TTL drops the old one")
+  eq(s:cas("k", "w", "x", hour), true)
+  eq(s:ttl("k") > hour - 60, true, "cas with a TTL")
+  eq(s:cas("k", "nope", "y", 5), false)
+  eq(s:ttl("k") > hour - 60, true, "a lost cas changes nothing")
+  eq(s:swap("k", "s", 2 * hour), "x")
+  eq(s:ttl("k") > hour, true, "swap with a TTL")
+  eq(s:swap("k", "t"), "s")
+  eq(s:ttl("k"), math.huge)
+  s:set("n", "1", hour)
+  eq(s:incr("n"), 2)
+  eq(s:ttl("n") > hour - 60, true, "incr keeps the TTL")
+  local v, loaded = s:get_or_set("g", "first", hour)
+  eq(v, "first"); eq(loaded, false)
+  v, loaded = s:get_or_set("g", "second")
+  eq(v, "first"); eq(loaded, true)
+  eq(s:ttl("g") > hour - 60, true, "a loaded key keeps its TTL")
+  eq(s:set_if_absent("a", "v", hour), true)
+  eq(s:set_if_absent("a", "w"), false)
+  eq(s:ttl("a") > hour - 60, true)
+  raises("invalid_argument", function() s:cas("k", "t", "z", -1) end, "ttl is -1")
+  raises("invalid_argument", function() s:swap("k", "z", -1) end)
+  raises("invalid_argument", function() s:get_or_set("h", "z", math.huge) end)
+  eq(s:get("k"), "t"); eq(s:get("h"), nil)
+end)
+
+test("cas_detailed returns the current value", function(_, name)
+  local big = string.rep("x", 20000)  -- larger than the module's buffer so far: a retry
+  local s = shmkv.open(name .. "-big", {size_bytes = 8 * 1024 * 1024, shards = 4,
+                                        max_value_bytes = 65536})
+  s:set("k", big)
+  local swapped, current = s:cas_detailed("k", "other", "new")
+  eq(swapped, false); eq(current, big)
+  swapped, current = s:cas_detailed("k", nil, "new")
+  eq(swapped, false); eq(current, big)
+  swapped, current = s:cas_detailed("missing", "a", "new")
+  eq(swapped, false); eq(current, nil)
+  eq(s:get("missing"), nil); eq(s:get("k"), big)
+  swapped, current = s:cas_detailed("k", big, "new", 3600)
+  eq(swapped, true); eq(current, "new")
+  eq(s:ttl("k") > 3500, true, "cas_detailed with a TTL")
+  raises("invalid_argument", function() s:cas_detailed("k", "new", "v", -1) end)
+  s:close()
+  shmkv.destroy(name .. "-big")
+end)
+
+test("check_invariants lists violations", function(s, name)
+  for i = 1, 50 do s:set("k" .. i, string.rep("v", i)) end
+  eq(#s:check_invariants(), 0)
+  s:set("damaged", "lua-check-invariants-marker")
+  flip_byte_of(name, "lua-check-invariants-marker")
+  local report = s:check_invariants()
+  eq(#report >= 1, true, "violations reported")
+  eq(report[1]:find("damaged", 1, true) ~= nil, true, report[1])
+end)
+
+-- A fresh directory path (not created) under /tmp, and a function that removes it.
+local function temp_dir()
+  local path = string.format("/tmp/shmkv-lua-%s", unique_name())
+  return path, function() os.execute("rm -rf '" .. path .. "'") end
+end
+
+do
+  local name = unique_name()
+  local dir, remove_dir = temp_dir()
+  local ok, err = xpcall(function()
+    raises("invalid_argument", function() shmkv.open(name, {fsync = "always"}) end,
+           "persistence_directory is not")
+    raises("invalid_argument", function()
+      shmkv.open(name, {persistence_directory = dir, fsync = "sometimes"})
+    end, "fsync sometimes")
+    raises("invalid_argument", function()
+      shmkv.open(name, {persistence_directory = dir, snapshot_interval = 0})
+    end, "snapshot_interval is 0")
+    eq(shmkv.segment_exists(name), false)
+    local options = {size_bytes = 8 * 1024 * 1024, shards = 4, persistence_directory = dir,
+                     fsync = "always", snapshot_interval = 3600, fsync_interval = 0.05,
+                     keep_snapshots = 3}
+    local s = shmkv.open(name, options)
+    eq(s:recovery_report().performed, true, "created from an empty directory")
+    for i = 1, 20 do s:set("k" .. i, "v") end
+    eq(s:snapshot(), 20)
+    s:set("after", "snapshot")  -- in the journal only
+    s:sync()
+    s:close()
+    shmkv.destroy(name)
+    s = shmkv.open(name, options)
+    local r = s:recovery_report()
+    eq(r.performed, true)
+    eq(r.directory, dir)
+    eq(r.snapshot:sub(1, #dir), dir)
+    eq(r.snapshot_entries, 20); eq(r.entries, 21)
+    eq(r.records_applied >= 1, true, "journal records applied")
+    eq(#r.truncated, 0); eq(#r.skipped, 0)
+    eq(s:get("after"), "snapshot")
+    s:close()
+  end, debug.traceback)
+  pcall(shmkv.destroy, name)
+  remove_dir()
+  if ok then passed = passed + 1 else
+    failed = failed + 1
+    io.stderr:write("FAILED: persistence options, sync, snapshot, recovery_report\n", err, "\n")
+  end
+end
+
+test("memory only: sync does nothing, snapshot is refused, nothing recovered", function(s)
+  s:sync()
+  raises("invalid_argument", function() s:snapshot() end)
+  local r = s:recovery_report()
+  eq(r.performed, false); eq(r.directory, ""); eq(#r.notes, 0)
+end)
+
+test("JSONL export and import", function(s)
+  local dir, remove_dir = temp_dir()
+  os.execute("mkdir -m 700 '" .. dir .. "'")
+  local ok, err = pcall(function()
+    s:set("text", "hello")
+    s:set("bin\255", "\0\1")
+    local path = dir .. "/dump.jsonl"
+    local entries, bytes = s:export_jsonl(path)
+    eq(entries, 2); eq(bytes, 15)
+    s:clear()
+    s:set("other", "x")
+    local dups
+    entries, bytes, dups = s:import_jsonl(path)
+    eq(entries, 2); eq(bytes, 15); eq(dups, 0)
+    eq(s:get("text"), "hello"); eq(s:get("bin\255"), "\0\1")
+    eq(s:get("other"), nil, "replaced, as restore does")
+    local f = assert(io.open(dir .. "/dup.jsonl", "w"))
+    f:write('{"key":"a","value":"1"}\n{"key":"a","value":"2"}\n')
+    f:close()
+    entries, bytes, dups = s:import_jsonl(dir .. "/dup.jsonl")
+    eq(dups, 1); eq(s:get("a"), "2")
+    f = assert(io.open(dir .. "/bad.jsonl", "w"))
+    f:write('{"key":"b","value":"1"}\n{"key":\n')
+    f:close()
+    raises("corrupted", function() s:import_jsonl(dir .. "/bad.jsonl") end, "line 2")
+    raises("not_found", function() s:import_jsonl(dir .. "/none.jsonl") end, "none.jsonl")
+    raises("limit_exceeded", function() s:import_jsonl(path, 1) end)
+    eq(s:get("a"), "2"); eq(s:get("b"), nil)
+  end)
+  remove_dir()
+  if not ok then error(err, 0) end
+end)
+
 do
   local name = unique_name()
   eq(shmkv.segment_exists(name), false)
@@ -352,6 +544,35 @@ do
   eq(shmkv.error_code("other error"), nil)
   eq(shmkv.codes.invalid_argument, -1); eq(shmkv.codes.io_error, -16); eq(shmkv.codes.ok, 0)
   eq(shmkv.version:match("^%d+%.%d+%.%d+$") ~= nil, true)
+end
+
+-- docs/bindings.md's "Operations per surface" table: every Lua cell exists in the module.
+do
+  local here = arg[0]:match("^(.*)/[^/]*$") or "."
+  local f = assert(io.open(here .. "/../../docs/bindings.md"))
+  local body = f:read("*a"):match("<!%-%- operations table: begin %-%->(.-)<!%-%- operations table: end %-%->")
+  f:close()
+  local rows, missing = 0, {}
+  for line in body:gmatch("[^\n]+") do
+    local cells = {}
+    for cell in line:gmatch("|([^|]*)") do cells[#cells + 1] = cell end
+    local lua_cell = cells[5]
+    if lua_cell and lua_cell:find("`", 1, true) then
+      rows = rows + 1
+      for name in lua_cell:gmatch("`([^`]+)`") do
+        local module_name = name:match("^shmkv%.(.+)$")
+        local fn = module_name and shmkv[module_name] or shmkv.Store[name]
+        if type(fn) ~= "function" then missing[#missing + 1] = name end
+      end
+    end
+  end
+  if rows > 30 and #missing == 0 then
+    passed = passed + 1
+  else
+    failed = failed + 1
+    io.stderr:write(string.format("FAILED: operations table: %d rows; missing in Lua: %s\n", rows,
+                                  table.concat(missing, ", ")))
+  end
 end
 
 print(string.format("lua_bindings: %d passed, %d failed (libshmkv %s from %s)", passed, failed,

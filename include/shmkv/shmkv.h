@@ -27,8 +27,14 @@
  * SHMKV_ECLOSED (open a new handle there), and shmkv_close() on it only releases the handle's
  * memory, leaving the parent's registration alone.
  *
- * Not in this API (yet): batch operations (get_many, set_many, delete_many), random_keys and
- * check_invariants.
+ * Lists of byte strings go in as two arrays of n elements (pointers and lengths: keys[i] has
+ * key_lens[i] bytes) and come out as one malloc'ed block of records (free it with shmkv_free):
+ *   entries  uint32_t key_len, uint32_t value_len, key, value   (shmkv_pop_random_many)
+ *   keys     uint32_t key_len, key                              (shmkv_random_keys)
+ *   values   uint32_t found (1/0), uint32_t value_len, value    (shmkv_get_many)
+ * (native byte order, unaligned; the same layout as shmkv_scan_buf's records). Lists of messages
+ * (shmkv_check_invariants, shmkv_recovery_report_get) come out as one malloc'ed block of
+ * NUL-terminated strings, one after the other.
  */
 #ifndef SHMKV_SHMKV_H
 #define SHMKV_SHMKV_H
@@ -79,8 +85,8 @@ int shmkv_last_error_code(void);
 /* "0.1.0" */
 const char* shmkv_version(void);
 
-/* Releases memory returned by shmkv_get_alloc, shmkv_swap, shmkv_pop_random and
- * shmkv_pop_random_many. NULL is ok. */
+/* Releases the malloc'ed results of this API (shmkv_get_alloc, shmkv_swap, shmkv_pop_random,
+ * the blocks of records and of messages, ...). NULL is ok. */
 void shmkv_free(void* p);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -107,7 +113,18 @@ typedef struct shmkv_options {
   uint32_t home_block_bytes; /* 0 = none (default); see Options::home_block_bytes */
   int64_t trusted_group;     /* gid the store is shared with on purpose, or -1 = none (default);
                                 see Options::trusted_group */
+  /* Persistence (Options::persistence, shmkv::PersistenceOptions; see persistence.hpp). */
+  const char* persistence_directory; /* snapshots and journals; NULL = memory only (default) */
+  int32_t fsync_policy;              /* SHMKV_FSYNC_INTERVAL (default), _ALWAYS or _NEVER */
+  uint32_t keep_snapshots;           /* snapshots kept; default 2, at least 1 */
+  int64_t snapshot_interval_ms;      /* a snapshot every ...; default 30000, > 0 */
+  int64_t fsync_interval_ms;         /* period of SHMKV_FSYNC_INTERVAL; default 100, > 0 */
 } shmkv_options;
+
+/* shmkv::FsyncPolicy: when a process makes its journal records durable. */
+#define SHMKV_FSYNC_ALWAYS 0   /* before each mutation returns (group commit) */
+#define SHMKV_FSYNC_INTERVAL 1 /* every fsync_interval_ms, by a background thread */
+#define SHMKV_FSYNC_NEVER 2    /* when the buffer fills and at close; the kernel decides */
 
 /* Fills *options with the defaults above. */
 void shmkv_options_init(shmkv_options* options);
@@ -143,7 +160,7 @@ int shmkv_get(shmkv_store* store, const void* key, size_t key_len, void* buf, si
 int shmkv_get_alloc(shmkv_store* store, const void* key, size_t key_len, void** value, size_t* len);
 int shmkv_set(shmkv_store* store, const void* key, size_t key_len, const void* value,
               size_t value_len, int64_t ttl_ms);
-/* 1 if stored, 0 if the key was present (nothing changed). */
+/* 1 if stored (with ttl_ms), 0 if the key was present (nothing changed, its TTL included). */
 int shmkv_set_if_absent(shmkv_store* store, const void* key, size_t key_len, const void* value,
                         size_t value_len, int64_t ttl_ms);
 /* 1 / 0 */
@@ -157,21 +174,42 @@ int shmkv_delete(shmkv_store* store, const void* key, size_t key_len);
 int shmkv_incr(shmkv_store* store, const void* key, size_t key_len, int64_t delta, int64_t* result);
 
 /* ---------------------------------------------------------------------------------------- */
-/* Atomic helpers. */
+/* Atomic helpers.
+ * TTL rule (Redis's; store.hpp): a call that stores a value gives the key the ttl_ms it is
+ * passed (0 = no expiry) and drops the TTL the key had: shmkv_set, shmkv_swap_ttl,
+ * shmkv_cas_ttl, and shmkv_get_or_set_ttl / shmkv_set_if_absent when they store. A present key
+ * that get_or_set or set_if_absent leaves alone keeps its TTL; shmkv_incr keeps the TTL.
+ * shmkv_get_or_set, shmkv_swap and shmkv_cas are the _ttl functions with ttl_ms 0. */
 
 /* If the key is present: returns 1 and its value (buffer protocol; SHMKV_ETOOSMALL changes
- * nothing). Else stores value and returns 0 (buf untouched, *len = value_len). */
+ * nothing). Else stores value with ttl_ms and returns 0 (buf untouched, *len = value_len). */
+int shmkv_get_or_set_ttl(shmkv_store* store, const void* key, size_t key_len, const void* value,
+                         size_t value_len, int64_t ttl_ms, void* buf, size_t cap, size_t* len);
 int shmkv_get_or_set(shmkv_store* store, const void* key, size_t key_len, const void* value,
                      size_t value_len, void* buf, size_t cap, size_t* len);
-/* Stores value and returns 1 with the value it replaced in *previous (malloc'ed, free with
- * shmkv_free; pass previous NULL to discard it), or 0 if the key was absent (*previous NULL). */
+/* Stores value with ttl_ms and returns 1 with the value it replaced in *previous (malloc'ed,
+ * free with shmkv_free; pass previous NULL to discard it), or 0 if the key was absent
+ * (*previous NULL). */
+int shmkv_swap_ttl(shmkv_store* store, const void* key, size_t key_len, const void* value,
+                   size_t value_len, int64_t ttl_ms, void** previous, size_t* previous_len);
 int shmkv_swap(shmkv_store* store, const void* key, size_t key_len, const void* value,
                size_t value_len, void** previous, size_t* previous_len);
-/* Compare-and-swap: stores value if the key currently holds expected; expected == NULL means
- * "only if absent" (an empty expected value is a non-NULL pointer with length 0).
- * 1 if stored, 0 if the comparison failed. */
+/* Compare-and-swap: stores value with ttl_ms if the key currently holds expected;
+ * expected == NULL means "only if absent" (an empty expected value is a non-NULL pointer with
+ * length 0). 1 if stored, 0 if the comparison failed (then nothing changed). */
+int shmkv_cas_ttl(shmkv_store* store, const void* key, size_t key_len, const void* expected,
+                  size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms);
 int shmkv_cas(shmkv_store* store, const void* key, size_t key_len, const void* expected,
               size_t expected_len, const void* value, size_t value_len);
+/* shmkv_cas_ttl that also says what the key holds (Store::compare_and_swap_detailed): returns 1
+ * if stored (buf untouched, *len = value_len, *present = 1). Returns 0 if the comparison failed,
+ * with the value that failed it, read under the same lock as the comparison: *present (may be
+ * NULL) = 1 and the value by the buffer protocol, or *present = 0 and *len = 0 when the key is
+ * absent. SHMKV_ETOOSMALL comes only with a failed comparison (nothing changed): a retry with a
+ * larger buffer compares again. */
+int shmkv_cas_detailed(shmkv_store* store, const void* key, size_t key_len, const void* expected,
+                       size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms,
+                       void* buf, size_t cap, size_t* len, int* present);
 /* Compare-and-delete: 1 if the key held expected and was deleted, else 0. expected must not be
  * NULL unless expected_len is 0. */
 int shmkv_cad(shmkv_store* store, const void* key, size_t key_len, const void* expected,
@@ -274,6 +312,23 @@ int shmkv_delete_range(shmkv_store* store, const shmkv_range* range, size_t limi
 int shmkv_clear(shmkv_store* store);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Batches. Every key and value is checked first: one bad entry fails the call (naming it) and
+ * nothing is written. Each key is applied atomically, the batch as a whole is not. keys and
+ * key_lens (values and value_lens) may be NULL only when n is 0. */
+
+/* Reads n keys: *found (may be NULL) receives how many were present, and *values (may be NULL
+ * to discard them) a malloc'ed block of n records in key order, each uint32_t found (1 present,
+ * 0 absent), uint32_t value_len, value (value_len 0 when absent); *values_len its size. */
+int shmkv_get_many(shmkv_store* store, const void* const* keys, const size_t* key_lens, size_t n,
+                   void** values, size_t* values_len, size_t* found);
+/* Stores n pairs (keys[i] = values[i]), each with the TTL ttl_ms (0 = no expiry). */
+int shmkv_set_many(shmkv_store* store, const void* const* keys, const size_t* key_lens,
+                   const void* const* values, const size_t* value_lens, size_t n, int64_t ttl_ms);
+/* Deletes n keys; *deleted (may be NULL) receives how many existed. */
+int shmkv_delete_many(shmkv_store* store, const void* const* keys, const size_t* key_lens, size_t n,
+                      uint64_t* deleted);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Backup and restore (the snapshot format; see docs/design.md). */
 
 /* Writes a consistent point-in-time copy of the store to path (temporary file + rename: an
@@ -286,6 +341,55 @@ int shmkv_backup(shmkv_store* store, const char* path, uint64_t* entries, uint64
  * *entries and *bytes (key + value bytes restored) may be NULL. */
 int shmkv_restore(shmkv_store* store, const char* path, uint64_t max_entries, uint64_t max_bytes,
                   uint64_t* entries, uint64_t* bytes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Persistence (a store opened with persistence_directory; see persistence.hpp). */
+
+/* Makes every mutation this handle acknowledged durable (journal write + fdatasync) and
+ * fdatasyncs the journals of other handles; after a journal or snapshot failure, first writes
+ * a snapshot. Memory-only store: does nothing. Errors: SHMKV_EIO_ERROR (naming file and errno). */
+int shmkv_sync(shmkv_store* store);
+/* Writes a snapshot into the persistence directory now. *entries and *bytes (file size) may be
+ * NULL. Errors: SHMKV_EINVALID_ARGUMENT (memory-only store), EBUSY (a snapshot is running),
+ * EIO_ERROR. */
+int shmkv_snapshot(shmkv_store* store, uint64_t* entries, uint64_t* bytes);
+
+/* What the recovery that created this handle's segment did (shmkv::RecoveryReport). */
+typedef struct shmkv_recovery_report {
+  int32_t performed; /* 0: the segment existed (attached) or persistence is off */
+  uint32_t reserved;
+  uint64_t snapshot_seq;
+  uint64_t snapshot_entries;
+  uint64_t journal_files;   /* journal files read */
+  uint64_t records_applied; /* journal records replayed */
+  uint64_t records_skipped; /* records already in the snapshot */
+  uint64_t truncated_bytes; /* bytes of journal tails cut */
+  uint64_t skipped_bytes;   /* damaged journal bytes skipped */
+  uint64_t entries;         /* live keys after recovery */
+  uint64_t next_seq;
+  uint64_t duration_us;
+} shmkv_recovery_report;
+/* Fills at most report_size bytes of *report. The report's texts come, if messages is not NULL,
+ * as a malloc'ed block of NUL-terminated strings "<field>: <text>", field one of directory,
+ * snapshot (the file loaded), rejected_snapshots, truncated, skipped and notes (the last four
+ * once per entry); *messages is NULL when there is none. Returns the number of strings. */
+int shmkv_recovery_report_get(shmkv_store* store, shmkv_recovery_report* report, size_t report_size,
+                              void** messages, size_t* messages_len);
+
+/* JSONL, the portable text form of a backup (shmkv::export_jsonl / import_jsonl; one JSON
+ * object per line, see persistence.hpp). Export writes path atomically (temporary file,
+ * fsync, rename; mode 0600); *entries (lines) and *bytes (key + value bytes) may be NULL.
+ * Errors: those of shmkv_backup, and SHMKV_ENOT_FOUND / EPERMISSION_DENIED / EIO_ERROR naming
+ * the path. */
+int shmkv_export_jsonl(shmkv_store* store, const char* path, uint64_t* entries, uint64_t* bytes);
+/* Replaces the whole content with the entries of the JSONL file at path, all or nothing, with
+ * the budgets and errors of shmkv_restore; a malformed line is SHMKV_ECORRUPTED naming its line
+ * and column. *entries (keys now stored), *bytes and *duplicates (lines replaced by a later line
+ * for the same key) may be NULL. A file that cannot be opened: SHMKV_ENOT_FOUND or
+ * EPERMISSION_DENIED naming it. */
+int shmkv_import_jsonl(shmkv_store* store, const char* path, uint64_t max_entries,
+                       uint64_t max_bytes, uint64_t* entries, uint64_t* bytes,
+                       uint64_t* duplicates);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Random. */
@@ -308,6 +412,14 @@ int shmkv_pop_random(shmkv_store* store, const void* prefix, size_t prefix_len, 
  * popped (the entries are gone from the store). */
 int shmkv_pop_random_many(shmkv_store* store, const void* prefix, size_t prefix_len, size_t n,
                           void** entries, size_t* entries_len);
+
+/* Draws count (1..1,000,000, else SHMKV_EINVALID_ARGUMENT naming it) keys uniformly from the
+ * live keys with the prefix; unique != 0: no key twice (then at most the number of matching
+ * keys). Returns how many it drew (0 if none matched); they come in one malloc'ed block (*keys,
+ * NULL when none; keys may be NULL to discard them) of *keys_len bytes, per key uint32_t key_len,
+ * key. */
+int shmkv_random_keys(shmkv_store* store, const void* prefix, size_t prefix_len, size_t count,
+                      int unique, void** keys, size_t* keys_len);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Whole store. Structures may gain fields at the end: pass sizeof(struct) as *_size; the
@@ -364,6 +476,10 @@ int shmkv_info_processes(shmkv_store* store, shmkv_process_info* arr, size_t cap
 int shmkv_stats_get(shmkv_store* store, shmkv_stats* stats, size_t stats_size);
 /* Number of live (unexpired) keys into *count. */
 int shmkv_size(shmkv_store* store, uint64_t* count);
+/* Verifies every shard's invariants (one shard lock at a time). Returns the number of
+ * violations (0 = healthy) and, if report is not NULL, a malloc'ed block of that many
+ * NUL-terminated messages (*report NULL when healthy; *report_len its size). */
+int shmkv_check_invariants(shmkv_store* store, void** report, size_t* report_len);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

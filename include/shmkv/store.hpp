@@ -61,6 +61,15 @@ struct GetOrSetResult {
   bool loaded;        // true if the key existed (value is the old one), false if we stored ours
 };
 
+// compare_and_swap_detailed's result.
+struct CasOutcome {
+  bool swapped;  // true: the key held the expected value (or was absent, as asked) and now holds
+                 // the new one
+  // What the key holds after the call: the new value when swapped, else the value that failed
+  // the comparison (nullopt: the key is absent).
+  std::optional<std::string> current;
+};
+
 struct SwapResult {
   std::optional<std::string> previous;  // the value replaced, if any
   bool loaded;                          // true if the key existed
@@ -235,6 +244,13 @@ class SHMKV_API Store {
   [[nodiscard]] bool compare_and_swap(std::string_view key,
                                       std::optional<std::string_view> expected,
                                       std::string_view value, std::chrono::milliseconds ttl = {});
+  // compare_and_swap that also says what the key holds (xk6-kv's compareAndSwapDetailed): on a
+  // mismatch, current is the value read under the same lock as the comparison (the one that
+  // made it fail; nullopt if the key is absent), so callers need no second read to retry.
+  [[nodiscard]] CasOutcome compare_and_swap_detailed(std::string_view key,
+                                                     std::optional<std::string_view> expected,
+                                                     std::string_view value,
+                                                     std::chrono::milliseconds ttl = {});
   [[nodiscard]] bool compare_and_delete(std::string_view key, std::string_view expected);
   // Stores value with ttl only if the key is absent; a present key keeps its value and TTL.
   [[nodiscard]] bool set_if_absent(std::string_view key, std::string_view value,

@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -30,7 +33,9 @@ namespace {
 
 using shmkv::errc;
 
-static_assert(sizeof(shmkv_options) == 48);  // 40 before trusted_group: options_size tells
+// 40 bytes before trusted_group, 48 before the persistence fields: options_size tells.
+static_assert(sizeof(shmkv_options) == 80);
+static_assert(sizeof(shmkv_recovery_report) == 88);
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
 
 // --- last error ---
@@ -208,6 +213,56 @@ void PutRecord(unsigned char*& out, const std::string& key) {
   PutLength(out, key.size());
   PutBytes(out, key);
 }
+// shmkv_get_many's: uint32_t found, uint32_t value_len, value.
+std::size_t RecordBytes(const std::optional<std::string>& value) {
+  return 2 * sizeof(std::uint32_t) + (value ? value->size() : 0);
+}
+void PutRecord(unsigned char*& out, const std::optional<std::string>& value) {
+  PutLength(out, value ? 1 : 0);
+  PutLength(out, value ? value->size() : 0);
+  if (value) PutBytes(out, *value);
+}
+
+// The records of items in one malloc'ed block into *block (NULL when items is empty; block may
+// be NULL to discard them), its size into *block_len (may be NULL).
+template <typename Item>
+void PutBlock(const std::vector<Item>& items, void** block, std::size_t* block_len) {
+  std::size_t bytes = 0;
+  for (const Item& item : items) bytes += RecordBytes(item);
+  if (block_len) *block_len = bytes;
+  if (block == nullptr || items.empty()) return;
+  auto* out = static_cast<unsigned char*>(std::malloc(bytes));
+  if (out == nullptr) throw std::bad_alloc();
+  *block = out;
+  for (const Item& item : items) PutRecord(out, item);
+}
+
+// Messages as one malloc'ed block of NUL-terminated strings into *block (NULL when there are
+// none; block may be NULL to discard them), its size into *block_len (may be NULL).
+void PutMessages(const std::vector<std::string>& messages, void** block, std::size_t* block_len) {
+  std::string joined;
+  for (const std::string& m : messages) joined.append(m).push_back('\0');
+  if (block_len) *block_len = joined.size();
+  if (block == nullptr || joined.empty()) return;
+  void* out = std::malloc(joined.size());
+  if (out == nullptr) throw std::bad_alloc();
+  std::memcpy(out, joined.data(), joined.size());
+  *block = out;
+}
+
+// The n byte strings of a batch argument: items[i] has lens[i] bytes.
+std::vector<std::string_view> Batch(const void* const* items, const std::size_t* lens,
+                                    std::size_t n, const char* what) {
+  if (n == 0) return {};
+  if (items == nullptr || lens == nullptr)
+    Throw(errc::invalid_argument,
+          std::string(what) + " (or its lengths) is NULL but n is " + std::to_string(n));
+  std::vector<std::string_view> out;
+  out.reserve(n);
+  const std::string item_name = std::string(what) + "[]";
+  for (std::size_t i = 0; i < n; ++i) out.push_back(Bytes(items[i], lens[i], item_name.c_str()));
+  return out;
+}
 
 // The scan a *_buf call makes: a record takes at least RecordBytes(Item{}) + 1 bytes (keys are
 // not empty), so no more than cap / that fit (but ask for one at least, to report the size it
@@ -303,6 +358,17 @@ int ScanRangeIntoBuffer(shmkv_store* h, const shmkv_range* range, const void* cu
   });
 }
 
+// The expected value of a compare-and-swap: NULL (with length 0) = "only if absent".
+std::optional<std::string_view> Expected(const void* expected, std::size_t expected_len) {
+  if (expected != nullptr)
+    return std::string_view(static_cast<const char*>(expected), expected_len);
+  if (expected_len != 0)
+    Throw(errc::invalid_argument,
+          "expected pointer is NULL (meaning \"absent\") but its length is " +
+              std::to_string(expected_len));
+  return std::nullopt;
+}
+
 std::chrono::milliseconds Ms(std::int64_t ms) {
   return std::chrono::milliseconds(ms);
 }
@@ -330,6 +396,51 @@ shmkv::OpenMode Mode(std::int32_t m) {
   Throw(errc::invalid_argument, "open_mode " + std::to_string(m) +
                                     " is not one of SHMKV_CREATE_OR_ATTACH (0) .. " +
                                     "SHMKV_READ_ONLY (3)");
+}
+
+shmkv::FsyncPolicy FsyncPolicyOf(std::int32_t policy) {
+  switch (policy) {
+    case SHMKV_FSYNC_ALWAYS:
+      return shmkv::FsyncPolicy::always;
+    case SHMKV_FSYNC_INTERVAL:
+      return shmkv::FsyncPolicy::interval;
+    case SHMKV_FSYNC_NEVER:
+      return shmkv::FsyncPolicy::never;
+  }
+  Throw(errc::invalid_argument,
+        "fsync_policy " + std::to_string(policy) +
+            " is not one of SHMKV_FSYNC_ALWAYS (0) .. SHMKV_FSYNC_NEVER (2)");
+}
+
+// The persistence options of C options whose persistence_directory is set.
+shmkv::PersistenceOptions PersistenceOf(const shmkv_options& o) {
+  shmkv::PersistenceOptions p;
+  p.directory = o.persistence_directory;
+  p.fsync = FsyncPolicyOf(o.fsync_policy);
+  p.keep_snapshots = o.keep_snapshots;
+  p.snapshot_interval = Ms(o.snapshot_interval_ms);
+  p.fsync_interval = Ms(o.fsync_interval_ms);
+  return p;
+}
+
+// The strings of a recovery report, each as "<field>: <text>" (see shmkv_recovery_report_get).
+std::vector<std::string> ReportMessages(const shmkv::RecoveryReport& r) {
+  std::vector<std::string> out;
+  auto add = [&](const char* field, const std::string& text) {
+    out.push_back(std::string(field) + ": " + text);
+  };
+  if (!r.directory.empty()) add("directory", r.directory);
+  if (!r.snapshot.empty()) add("snapshot", r.snapshot);
+  for (const std::string& t : r.rejected_snapshots) add("rejected_snapshots", t);
+  for (const std::string& t : r.truncated) add("truncated", t);
+  for (const std::string& t : r.skipped) add("skipped", t);
+  for (const std::string& t : r.notes) add("notes", t);
+  return out;
+}
+
+std::string Path(const char* path, const char* what) {
+  if (path == nullptr) Throw(errc::invalid_argument, std::string(what) + " path is NULL");
+  return path;
 }
 
 }  // namespace
@@ -404,6 +515,12 @@ void shmkv_options_init(shmkv_options* o) {
   o->max_keys = d.max_keys;
   o->mode = d.mode;
   o->trusted_group = -1;
+  static const shmkv::PersistenceOptions p;
+  o->persistence_directory = nullptr;
+  o->fsync_policy = SHMKV_FSYNC_INTERVAL;
+  o->keep_snapshots = p.keep_snapshots;
+  o->snapshot_interval_ms = p.snapshot_interval.count();
+  o->fsync_interval_ms = p.fsync_interval.count();
 }
 
 int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
@@ -434,6 +551,7 @@ int shmkv_open(const char* name, const shmkv_options* options, size_t options_si
       Throw(errc::invalid_argument,
             "trusted_group " + std::to_string(o.trusted_group) + " is not a gid (or -1)");
     if (o.trusted_group >= 0) opts.trusted_group = static_cast<std::uint32_t>(o.trusted_group);
+    if (o.persistence_directory != nullptr) opts.persistence = PersistenceOf(o);
     auto handle = std::make_unique<shmkv_store>();
     handle->store = std::make_unique<shmkv::Store>(shmkv::Store::open(opts));
     *out = handle.release();
@@ -528,14 +646,14 @@ int shmkv_incr(shmkv_store* h, const void* key, size_t key_len, int64_t delta, i
 
 // --- atomic helpers ---
 
-int shmkv_get_or_set(shmkv_store* h, const void* key, size_t key_len, const void* value,
-                     size_t value_len, void* buf, size_t cap, size_t* len) {
+int shmkv_get_or_set_ttl(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                         size_t value_len, int64_t ttl_ms, void* buf, size_t cap, size_t* len) {
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view k = Bytes(key, key_len, "key");
     std::string_view v = Bytes(value, value_len, "value");
     CheckBuffer(buf, cap, "buf");
-    shmkv::GetOrSetResult r = s.get_or_set(k, v);
+    shmkv::GetOrSetResult r = s.get_or_set(k, v, Ms(ttl_ms));
     if (!r.loaded) {
       if (len) *len = v.size();
       return 0;
@@ -545,15 +663,20 @@ int shmkv_get_or_set(shmkv_store* h, const void* key, size_t key_len, const void
   });
 }
 
-int shmkv_swap(shmkv_store* h, const void* key, size_t key_len, const void* value, size_t value_len,
-               void** previous, size_t* previous_len) {
+int shmkv_get_or_set(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                     size_t value_len, void* buf, size_t cap, size_t* len) {
+  return shmkv_get_or_set_ttl(h, key, key_len, value, value_len, 0, buf, cap, len);
+}
+
+int shmkv_swap_ttl(shmkv_store* h, const void* key, size_t key_len, const void* value,
+                   size_t value_len, int64_t ttl_ms, void** previous, size_t* previous_len) {
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view k = Bytes(key, key_len, "key");
     std::string_view v = Bytes(value, value_len, "value");
     if (previous) *previous = nullptr;
     if (previous_len) *previous_len = 0;
-    shmkv::SwapResult r = s.swap(k, v);
+    shmkv::SwapResult r = s.swap(k, v, Ms(ttl_ms));
     if (!r.loaded) return 0;
     if (previous_len) *previous_len = r.previous->size();
     if (previous) *previous = Copy(*r.previous);
@@ -561,21 +684,47 @@ int shmkv_swap(shmkv_store* h, const void* key, size_t key_len, const void* valu
   });
 }
 
-int shmkv_cas(shmkv_store* h, const void* key, size_t key_len, const void* expected,
-              size_t expected_len, const void* value, size_t value_len) {
+int shmkv_swap(shmkv_store* h, const void* key, size_t key_len, const void* value, size_t value_len,
+               void** previous, size_t* previous_len) {
+  return shmkv_swap_ttl(h, key, key_len, value, value_len, 0, previous, previous_len);
+}
+
+int shmkv_cas_ttl(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+                  size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms) {
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view k = Bytes(key, key_len, "key");
     std::string_view v = Bytes(value, value_len, "value");
-    std::optional<std::string_view> e;
-    if (expected != nullptr)
-      e = std::string_view(static_cast<const char*>(expected), expected_len);
-    else if (expected_len != 0)
-      Throw(errc::invalid_argument,
-            "expected pointer is NULL (meaning \"absent\") but its "
-            "length is " +
-                std::to_string(expected_len));
-    return s.compare_and_swap(k, e, v) ? 1 : 0;
+    return s.compare_and_swap(k, Expected(expected, expected_len), v, Ms(ttl_ms)) ? 1 : 0;
+  });
+}
+
+int shmkv_cas(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+              size_t expected_len, const void* value, size_t value_len) {
+  return shmkv_cas_ttl(h, key, key_len, expected, expected_len, value, value_len, 0);
+}
+
+int shmkv_cas_detailed(shmkv_store* h, const void* key, size_t key_len, const void* expected,
+                       size_t expected_len, const void* value, size_t value_len, int64_t ttl_ms,
+                       void* buf, size_t cap, size_t* len, int* present) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    std::string_view v = Bytes(value, value_len, "value");
+    CheckBuffer(buf, cap, "buf");
+    const shmkv::CasOutcome r =
+        s.compare_and_swap_detailed(k, Expected(expected, expected_len), v, Ms(ttl_ms));
+    if (present) *present = r.current ? 1 : 0;
+    if (r.swapped) {
+      if (len) *len = v.size();
+      return 1;
+    }
+    if (!r.current) {
+      if (len) *len = 0;
+      return 0;
+    }
+    Out(*r.current, buf, cap, len, "current value");  // a failed comparison changed nothing
+    return 0;
   });
 }
 
@@ -712,12 +861,54 @@ int shmkv_clear(shmkv_store* h) {
   });
 }
 
+// --- batches ---
+
+int shmkv_get_many(shmkv_store* h, const void* const* keys, const size_t* key_lens, size_t n,
+                   void** values, size_t* values_len, size_t* found) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (values) *values = nullptr;
+    if (values_len) *values_len = 0;
+    if (found) *found = 0;
+    const std::vector<std::string_view> k = Batch(keys, key_lens, n, "keys");
+    std::vector<std::optional<std::string>> got;
+    const std::size_t present = s.get_many(k, &got);
+    PutBlock(got, values, values_len);
+    if (found) *found = present;
+    return 0;
+  });
+}
+
+int shmkv_set_many(shmkv_store* h, const void* const* keys, const size_t* key_lens,
+                   const void* const* values, const size_t* value_lens, size_t n, int64_t ttl_ms) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    const std::vector<std::string_view> k = Batch(keys, key_lens, n, "keys");
+    const std::vector<std::string_view> v = Batch(values, value_lens, n, "values");
+    std::vector<std::pair<std::string, std::string>> pairs;
+    pairs.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) pairs.emplace_back(k[i], v[i]);
+    s.set_many(pairs, Ms(ttl_ms));
+    return 0;
+  });
+}
+
+int shmkv_delete_many(shmkv_store* h, const void* const* keys, const size_t* key_lens, size_t n,
+                      uint64_t* deleted) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    const std::vector<std::string_view> k = Batch(keys, key_lens, n, "keys");
+    const std::size_t d = s.delete_many(std::vector<std::string>(k.begin(), k.end()));
+    if (deleted) *deleted = d;
+    return 0;
+  });
+}
+
 // --- backup and restore ---
 
 int shmkv_backup(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* bytes) {
   return Call([&] {
-    if (!path) throw shmkv::Error(shmkv::errc::invalid_argument, "backup path is NULL");
-    shmkv::BackupResult r = S(h).backup(path);
+    shmkv::BackupResult r = S(h).backup(Path(path, "backup"));
     if (entries) *entries = r.entries;
     if (bytes) *bytes = r.bytes;
     return 0;
@@ -727,10 +918,78 @@ int shmkv_backup(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* 
 int shmkv_restore(shmkv_store* h, const char* path, uint64_t max_entries, uint64_t max_bytes,
                   uint64_t* entries, uint64_t* bytes) {
   return Call([&] {
-    if (!path) throw shmkv::Error(shmkv::errc::invalid_argument, "restore path is NULL");
-    shmkv::RestoreResult r = S(h).restore(path, {max_entries, max_bytes});
+    shmkv::RestoreResult r = S(h).restore(Path(path, "restore"), {max_entries, max_bytes});
     if (entries) *entries = r.entries;
     if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
+// --- persistence ---
+
+int shmkv_sync(shmkv_store* h) {
+  return Call([&] {
+    S(h).sync();
+    return 0;
+  });
+}
+
+int shmkv_snapshot(shmkv_store* h, uint64_t* entries, uint64_t* bytes) {
+  return Call([&] {
+    shmkv::BackupResult r = S(h).snapshot();
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
+int shmkv_recovery_report_get(shmkv_store* h, shmkv_recovery_report* report, size_t report_size,
+                              void** messages, size_t* messages_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (messages) *messages = nullptr;
+    if (messages_len) *messages_len = 0;
+    const shmkv::RecoveryReport r = s.recovery_report();
+    const shmkv_recovery_report out{
+        r.performed ? 1 : 0, 0,
+        r.snapshot_seq,      r.snapshot_entries,
+        r.journal_files,     r.records_applied,
+        r.records_skipped,   r.truncated_bytes,
+        r.skipped_bytes,     r.entries,
+        r.next_seq,          static_cast<std::uint64_t>(r.duration.count())};
+    FillSized(out, report, report_size, "report");
+    const std::vector<std::string> texts = ReportMessages(r);
+    PutMessages(texts, messages, messages_len);
+    return static_cast<int>(texts.size());
+  });
+}
+
+int shmkv_export_jsonl(shmkv_store* h, const char* path, uint64_t* entries, uint64_t* bytes) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    shmkv::JsonlResult r = shmkv::export_jsonl(s, Path(path, "export"));
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    return 0;
+  });
+}
+
+int shmkv_import_jsonl(shmkv_store* h, const char* path, uint64_t max_entries, uint64_t max_bytes,
+                       uint64_t* entries, uint64_t* bytes, uint64_t* duplicates) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    const std::string file_path = Path(path, "import");
+    std::ifstream file(file_path, std::ios::binary);
+    if (!file) {
+      const int err = errno;
+      Throw(err == EACCES ? errc::permission_denied : errc::not_found,
+            "cannot open " + file_path + ": " + std::strerror(err));
+    }
+    shmkv::RestoreResult r =
+        shmkv::import_jsonl(s, file, shmkv::RestoreOptions{max_entries, max_bytes});
+    if (entries) *entries = r.entries;
+    if (bytes) *bytes = r.bytes;
+    if (duplicates) *duplicates = r.duplicates;
     return 0;
   });
 }
@@ -781,16 +1040,21 @@ int shmkv_pop_random_many(shmkv_store* h, const void* prefix, size_t prefix_len,
     if (entries) *entries = nullptr;
     if (entries_len) *entries_len = 0;
     std::vector<shmkv::Entry> popped = s.pop_random_many(p, n);
-    std::size_t bytes = 0;
-    for (const shmkv::Entry& e : popped) bytes += RecordBytes(e);
-    if (entries_len) *entries_len = bytes;
-    if (entries && !popped.empty()) {
-      auto* block = static_cast<unsigned char*>(std::malloc(bytes));
-      if (block == nullptr) throw std::bad_alloc();
-      *entries = block;
-      for (const shmkv::Entry& e : popped) PutRecord(block, e);
-    }
+    PutBlock(popped, entries, entries_len);
     return static_cast<int>(popped.size());
+  });
+}
+
+int shmkv_random_keys(shmkv_store* h, const void* prefix, size_t prefix_len, size_t count,
+                      int unique, void** keys, size_t* keys_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    if (keys) *keys = nullptr;
+    if (keys_len) *keys_len = 0;
+    std::vector<std::string> drawn = s.random_keys(count, p, unique != 0);
+    PutBlock(drawn, keys, keys_len);
+    return static_cast<int>(drawn.size());
   });
 }
 
@@ -876,6 +1140,17 @@ int shmkv_size(shmkv_store* h, uint64_t* count) {
     Require(count, "count");
     *count = s.size();
     return 0;
+  });
+}
+
+int shmkv_check_invariants(shmkv_store* h, void** report, size_t* report_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (report) *report = nullptr;
+    if (report_len) *report_len = 0;
+    const std::vector<std::string> violations = s.check_invariants();
+    PutMessages(violations, report, report_len);
+    return static_cast<int>(std::min<std::size_t>(violations.size(), INT32_MAX));
   });
 }
 

@@ -194,7 +194,18 @@ bool Store::compare_and_swap(std::string_view key, std::optional<std::string_vie
                              std::string_view value, std::chrono::milliseconds ttl) {
   Engine& e = engine();
   CheckWrite(e, key, value, ttl);
-  return e.CompareAndSwap(key, expected, value, ttl);
+  return e.CompareAndSwap(key, expected, value, ttl, nullptr);
+}
+
+CasOutcome Store::compare_and_swap_detailed(std::string_view key,
+                                            std::optional<std::string_view> expected,
+                                            std::string_view value, std::chrono::milliseconds ttl) {
+  Engine& e = engine();
+  CheckWrite(e, key, value, ttl);
+  CasOutcome outcome{false, std::nullopt};
+  outcome.swapped = e.CompareAndSwap(key, expected, value, ttl, &outcome.current);
+  if (outcome.swapped) outcome.current.emplace(value);
+  return outcome;
 }
 
 bool Store::compare_and_delete(std::string_view key, std::string_view expected) {

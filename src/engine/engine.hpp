@@ -63,8 +63,11 @@ class Engine {
                                   std::chrono::milliseconds ttl) = 0;
   virtual SwapResult Swap(std::string_view key, std::string_view value,
                           std::chrono::milliseconds ttl) = 0;
+  // mismatch (may be null): on a failed comparison, receives the value the key held (nullopt if
+  // absent), read under the same lock as the comparison (compare_and_swap_detailed).
   virtual bool CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
-                              std::string_view value, std::chrono::milliseconds ttl) = 0;
+                              std::string_view value, std::chrono::milliseconds ttl,
+                              std::optional<std::string>* mismatch) = 0;
   virtual bool CompareAndDelete(std::string_view key, std::string_view expected) = 0;
   virtual bool SetIfAbsent(std::string_view key, std::string_view value,
                            std::chrono::milliseconds ttl) = 0;

@@ -316,12 +316,14 @@ SwapResult detail::ShmEngine::Swap(std::string_view key, std::string_view value,
 
 bool detail::ShmEngine::CompareAndSwap(std::string_view key,
                                        std::optional<std::string_view> expected,
-                                       std::string_view value, std::chrono::milliseconds ttl) {
+                                       std::string_view value, std::chrono::milliseconds ttl,
+                                       std::optional<std::string>* mismatch) {
   const std::uint64_t expires = ExpiryFor(ttl);
   LockedKey k(*this, key);
   const bool match = expected ? k.found() && k.record().value() == *expected : !k.found();
   if (!match) {
     ++k.shard().header()->cas_failure;
+    if (mismatch != nullptr && k.found()) mismatch->emplace(k.record().value());
     return false;
   }
   k.Write(value, expires);

@@ -48,7 +48,8 @@ class ShmEngine final : public Engine {
   SwapResult Swap(std::string_view key, std::string_view value,
                   std::chrono::milliseconds ttl) override;
   bool CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
-                      std::string_view value, std::chrono::milliseconds ttl) override;
+                      std::string_view value, std::chrono::milliseconds ttl,
+                      std::optional<std::string>* mismatch) override;
   bool CompareAndDelete(std::string_view key, std::string_view expected) override;
   bool SetIfAbsent(std::string_view key, std::string_view value,
                    std::chrono::milliseconds ttl) override;

@@ -18,9 +18,9 @@ from .errors import (AlreadyExistsError, ArgumentTypeError, BusyError, ClosedErr
                      IoError, KeyTooLongError, LimitExceededError, NoMemoryError, NotANumberError,
                      NotFoundError, OverflowError, PermissionDeniedError, ReadOnlyError,
                      StoreFullError, TooSmallError, ValueTooLargeError, error_for_code)
-from .store import (DeletePrefixResult, Entry, GetOrSetResult, Info, KeyScanPage, OpenMode,
-                    ProcessInfo, ScanPage, ShardInfo, Stats, Store, destroy, open,
-                    segment_exists)
+from .store import (CasOutcome, DeletePrefixResult, Entry, FsyncPolicy, GetOrSetResult, Info, KeyScanPage,
+                    OpenMode, ProcessInfo, RecoveryReport, ScanPage, ShardInfo, Stats, Store,
+                    destroy, open, segment_exists)
 
 __version__ = _lib.shmkv_version().decode()
 version = __version__
@@ -28,7 +28,8 @@ version = __version__
 # shmkv.OverflowError and shmkv.TooSmallError are reachable by name, not by "import *" (the first
 # would shadow the built-in OverflowError it subclasses; the second is never raised to users).
 __all__ = [
-    "Store", "open", "destroy", "segment_exists", "OpenMode", "Entry", "GetOrSetResult",
+    "Store", "open", "destroy", "segment_exists", "OpenMode", "FsyncPolicy", "RecoveryReport",
+    "Entry", "GetOrSetResult", "CasOutcome",
     "ScanPage", "KeyScanPage", "DeletePrefixResult", "Info", "ShardInfo", "ProcessInfo", "Stats",
     "library_path", "version", "Error", "ArgumentTypeError", "InvalidArgumentError", "KeyTooLongError",
     "ValueTooLargeError", "StoreFullError", "NotANumberError", "ClosedError", "ReadOnlyError",

@@ -18,6 +18,7 @@ ETOOSMALL = -100
 ENOMEM = -101
 
 CREATE_OR_ATTACH, CREATE_ONLY, ATTACH_ONLY, READ_ONLY = 0, 1, 2, 3
+FSYNC_ALWAYS, FSYNC_INTERVAL, FSYNC_NEVER = 0, 1, 2
 
 
 class Options(Structure):
@@ -31,7 +32,18 @@ class Options(Structure):
         ("mode", c_uint32),
         ("home_block_bytes", c_uint32),
         ("trusted_group", c_int64),
+        ("persistence_directory", c_char_p),
+        ("fsync_policy", c_int32),
+        ("keep_snapshots", c_uint32),
+        ("snapshot_interval_ms", c_int64),
+        ("fsync_interval_ms", c_int64),
     ]
+
+
+class RecoveryReport(Structure):
+    _fields_ = [("performed", c_int32), ("reserved", c_uint32)] + [(name, c_uint64) for name in (
+        "snapshot_seq", "snapshot_entries", "journal_files", "records_applied", "records_skipped",
+        "truncated_bytes", "skipped_bytes", "entries", "next_seq", "duration_us")]
 
 
 class Info(Structure):
@@ -109,9 +121,12 @@ _PROTOTYPES = {
     "shmkv_exists": (c_int, [_store, _bytes, _sz]),
     "shmkv_delete": (c_int, [_store, _bytes, _sz]),
     "shmkv_incr": (c_int, [_store, _bytes, _sz, c_int64, POINTER(c_int64)]),
-    "shmkv_get_or_set": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_void_p, _sz, _psz]),
-    "shmkv_swap": (c_int, [_store, _bytes, _sz, _bytes, _sz, _pvoid, _psz]),
-    "shmkv_cas": (c_int, [_store, _bytes, _sz, _bytes, _sz, _bytes, _sz]),
+    "shmkv_get_or_set_ttl": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_int64, c_void_p, _sz,
+                                     _psz]),
+    "shmkv_swap_ttl": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_int64, _pvoid, _psz]),
+    "shmkv_cas_ttl": (c_int, [_store, _bytes, _sz, _bytes, _sz, _bytes, _sz, c_int64]),
+    "shmkv_cas_detailed": (c_int, [_store, _bytes, _sz, _bytes, _sz, _bytes, _sz, c_int64,
+                                   c_void_p, _sz, _psz, POINTER(c_int)]),
     "shmkv_cad": (c_int, [_store, _bytes, _sz, _bytes, _sz]),
     "shmkv_expire": (c_int, [_store, _bytes, _sz, c_int64]),
     "shmkv_ttl": (c_int, [_store, _bytes, _sz, POINTER(c_int64)]),
@@ -137,6 +152,18 @@ _PROTOTYPES = {
     "shmkv_info_processes": (c_int, [_store, POINTER(ProcessInfo), _sz, _psz]),
     "shmkv_stats_get": (c_int, [_store, POINTER(Stats), _sz]),
     "shmkv_size": (c_int, [_store, POINTER(c_uint64)]),
+    "shmkv_get_many": (c_int, [_store, POINTER(c_char_p), _psz, _sz, _pvoid, _psz, _psz]),
+    "shmkv_set_many": (c_int, [_store, POINTER(c_char_p), _psz, POINTER(c_char_p), _psz, _sz,
+                               c_int64]),
+    "shmkv_delete_many": (c_int, [_store, POINTER(c_char_p), _psz, _sz, POINTER(c_uint64)]),
+    "shmkv_random_keys": (c_int, [_store, _bytes, _sz, _sz, c_int, _pvoid, _psz]),
+    "shmkv_check_invariants": (c_int, [_store, _pvoid, _psz]),
+    "shmkv_sync": (c_int, [_store]),
+    "shmkv_snapshot": (c_int, [_store, POINTER(c_uint64), POINTER(c_uint64)]),
+    "shmkv_recovery_report_get": (c_int, [_store, POINTER(RecoveryReport), _sz, _pvoid, _psz]),
+    "shmkv_export_jsonl": (c_int, [_store, c_char_p, POINTER(c_uint64), POINTER(c_uint64)]),
+    "shmkv_import_jsonl": (c_int, [_store, c_char_p, c_uint64, c_uint64, POINTER(c_uint64),
+                                   POINTER(c_uint64), POINTER(c_uint64)]),
 }
 
 

@@ -1,6 +1,7 @@
 """shmkv.Store: a thin pythonic wrapper over the C API (ctypes)."""
 
 import collections
+import collections.abc
 import ctypes
 import datetime
 import enum
@@ -20,6 +21,7 @@ _SIZE_MAX = 2**64 - 1
 
 Entry = collections.namedtuple("Entry", "key value")
 GetOrSetResult = collections.namedtuple("GetOrSetResult", "value loaded")
+CasOutcome = collections.namedtuple("CasOutcome", "swapped current")
 ScanPage = collections.namedtuple("ScanPage", "entries cursor done")
 KeyScanPage = collections.namedtuple("KeyScanPage", "keys cursor done")
 DeletePrefixResult = collections.namedtuple("DeletePrefixResult", "deleted done")
@@ -34,11 +36,42 @@ Stats = collections.namedtuple(
     "Stats", "gets hits misses sets deletes cas_success cas_failure lock_waits recoveries")
 
 
+RecoveryReport = collections.namedtuple(
+    "RecoveryReport", "performed directory snapshot snapshot_seq snapshot_entries "
+    "rejected_snapshots journal_files records_applied records_skipped truncated truncated_bytes "
+    "skipped skipped_bytes notes entries next_seq duration_us")
+
+
 class OpenMode(enum.IntEnum):
     CREATE_OR_ATTACH = _capi.CREATE_OR_ATTACH
     CREATE_ONLY = _capi.CREATE_ONLY
     ATTACH_ONLY = _capi.ATTACH_ONLY
     READ_ONLY = _capi.READ_ONLY
+
+
+class FsyncPolicy(enum.IntEnum):
+    """When a process makes its journal records durable (persistence.hpp, FsyncPolicy)."""
+    ALWAYS = _capi.FSYNC_ALWAYS
+    INTERVAL = _capi.FSYNC_INTERVAL
+    NEVER = _capi.FSYNC_NEVER
+
+
+def _enum_arg(value, enum_type, what):
+    """An enum member given as itself, its lower-case name or its number."""
+    if isinstance(value, str):
+        try:
+            return enum_type[value.upper()]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"{what} {value!r} is not one of "
+                + ", ".join(m.name.lower() for m in enum_type)) from None
+    if isinstance(value, enum_type):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            value in enum_type.__members__.values():
+        return enum_type(value)
+    raise ArgumentTypeError(f"{what} must be a shmkv.{enum_type.__name__} or its name, not "
+                            f"{value!r}")
 
 
 def _raise_last(rc):
@@ -141,7 +174,9 @@ class Store:
     @classmethod
     def open(cls, name="default", *, open_mode=OpenMode.CREATE_OR_ATTACH, size_bytes=None,
              shards=None, max_key_bytes=None, max_value_bytes=None, max_keys=None,
-             home_block_bytes=None, file_mode=None, trusted_group=None, text=False):
+             home_block_bytes=None, file_mode=None, trusted_group=None,
+             persistence_directory=None, fsync=None, snapshot_interval=None,
+             fsync_interval=None, keep_snapshots=None, text=False):
         """Creates or attaches the segment `name` (1-200 of [A-Za-z0-9._-]).
 
         open_mode: OpenMode or its name ("create_or_attach", "create_only", "attach_only",
@@ -149,26 +184,37 @@ class Store:
         default. file_mode: permissions of a new segment (default 0o600). trusted_group: the
         gid this store is shared with on purpose (group write needs it; a segment another user
         owns or others may write is refused without it). text: return str instead of bytes.
+
+        Persistence (persistence.hpp): persistence_directory (str or os.PathLike; None = memory
+        only) holds snapshots and journals; fsync: FsyncPolicy or its name ("always",
+        "interval" (default), "never"); snapshot_interval (default 30) and fsync_interval
+        (default 0.1) in seconds; keep_snapshots (default 2). The last four need a directory.
         """
         if not isinstance(name, str):
             raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
-        if isinstance(open_mode, str):
-            try:
-                open_mode = OpenMode[open_mode.upper()]
-            except KeyError:
-                raise InvalidArgumentError(
-                    f"open_mode {open_mode!r} is not one of "
-                    + ", ".join(m.name.lower() for m in OpenMode)) from None
-        elif not isinstance(open_mode, OpenMode):
-            if isinstance(open_mode, int) and not isinstance(open_mode, bool) and \
-                    open_mode in OpenMode.__members__.values():
-                open_mode = OpenMode(open_mode)
-            else:
-                raise ArgumentTypeError(
-                    f"open_mode must be a shmkv.OpenMode or its name, not {open_mode!r}")
+        open_mode = _enum_arg(open_mode, OpenMode, "open_mode")
         opts = _capi.Options()
         _lib.shmkv_options_init(ctypes.byref(opts))
         opts.open_mode = int(open_mode)
+        if persistence_directory is not None:
+            directory = _path_arg(persistence_directory, "persistence_directory")
+            opts.persistence_directory = directory
+            if fsync is not None:
+                opts.fsync_policy = int(_enum_arg(fsync, FsyncPolicy, "fsync"))
+            if snapshot_interval is not None:
+                opts.snapshot_interval_ms = _ttl_ms(snapshot_interval, "snapshot_interval")
+            if fsync_interval is not None:
+                opts.fsync_interval_ms = _ttl_ms(fsync_interval, "fsync_interval")
+            if keep_snapshots is not None:
+                opts.keep_snapshots = _int_arg(keep_snapshots, "keep_snapshots", 0, 2**32 - 1)
+        else:
+            for what, value in (("fsync", fsync), ("snapshot_interval", snapshot_interval),
+                                ("fsync_interval", fsync_interval),
+                                ("keep_snapshots", keep_snapshots)):
+                if value is not None:
+                    raise InvalidArgumentError(
+                        f"{what} is {value!r} but persistence_directory is not set (a memory-only "
+                        f"store has no journal or snapshots)")
         for field, value, hi in (("size_bytes", size_bytes, _SIZE_MAX), ("shards", shards, 2**32 - 1),
                                  ("max_key_bytes", max_key_bytes, 2**32 - 1),
                                  ("max_value_bytes", max_value_bytes, 2**32 - 1),
@@ -290,6 +336,49 @@ class Store:
         finally:
             _lib.shmkv_free(ptr)
 
+    @classmethod
+    def _take_block(cls, ptr, size, count, layout):
+        """Reads and frees a block of count records of the C API (shmkv.h; native byte order):
+        "entries" (uint32 key_len, uint32 value_len, key, value) -> [(key, value)], "keys"
+        (uint32 key_len, key) -> [key], "values" (uint32 found, uint32 value_len, value) ->
+        [value or None]. Bytes, not yet decoded."""
+        if count == 0 or not ptr:
+            return []
+        data = cls._take(ptr, size)
+        out, off = [], 0
+        for _ in range(count):
+            if layout == "keys":
+                (kl,) = struct.unpack_from("=I", data, off)
+                out.append(data[off + 4:off + 4 + kl])
+                off += 4 + kl
+                continue
+            first, vl = struct.unpack_from("=II", data, off)
+            off += 8
+            if layout == "entries":
+                out.append((data[off:off + first], data[off + first:off + first + vl]))
+                off += first + vl
+            else:
+                out.append(data[off:off + vl] if first else None)
+                off += vl
+        return out
+
+    @staticmethod
+    def _take_messages(ptr, size):
+        """Reads and frees a block of NUL-terminated messages of the C API."""
+        if not ptr:
+            return []
+        data = Store._take(ptr, size)
+        return [m.decode("utf-8", "replace") for m in data.split(b"\0")[:-1]]
+
+    @staticmethod
+    def _batch(items):
+        """A batch argument of the C API (checked bytes): (array of pointers, array of lengths),
+        (None, None) when empty."""
+        if not items:
+            return None, None
+        return (ctypes.c_char_p * len(items))(*items), (ctypes.c_size_t * len(items))(
+            *(len(i) for i in items))
+
     # --- single keys ---
 
     def get(self, key, default=None):
@@ -306,7 +395,8 @@ class Store:
         _check(_lib.shmkv_set(h, k, len(k), v, len(v), ms))
 
     def set_if_absent(self, key, value, ttl=None):
-        """Stores value only if key is absent. True if stored."""
+        """Stores value with ttl only if key is absent. True if stored (a present key keeps its
+        value and TTL)."""
         h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         return _check(_lib.shmkv_set_if_absent(h, k, len(k), v, len(v), ms)) == 1
 
@@ -355,15 +445,20 @@ class Store:
 
     # --- atomic helpers ---
 
-    def get_or_set(self, key, value):
-        """Returns GetOrSetResult(value, loaded): the existing value and loaded=True, or the
-        given value (now stored) and loaded=False."""
-        h, k, v = self._handle(), self._key(key), self._value(value)
+    # TTL rule (Redis's): a call that stores a value gives the key the ttl it is passed (None/0 =
+    # no expiry) and drops the TTL it had: set, swap, cas, and get_or_set / set_if_absent when
+    # they store. A key they leave alone keeps its TTL; incr keeps the TTL.
+
+    def get_or_set(self, key, value, ttl=None):
+        """Returns GetOrSetResult(value, loaded): the existing value and loaded=True (the key
+        keeps its TTL), or the given value (now stored with ttl) and loaded=False."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         n = ctypes.c_size_t()
         size = 256
         while True:
             buf = ctypes.create_string_buffer(size)
-            rc = _lib.shmkv_get_or_set(h, k, len(k), v, len(v), buf, size, ctypes.byref(n))
+            rc = _lib.shmkv_get_or_set_ttl(h, k, len(k), v, len(v), ms, buf, size,
+                                           ctypes.byref(n))
             if rc == _capi.ETOOSMALL:
                 size = n.value
                 continue
@@ -372,22 +467,41 @@ class Store:
                 return GetOrSetResult(self._out(v), False)
             return GetOrSetResult(self._out(buf.raw[:n.value]), True)
 
-    def swap(self, key, value):
-        """Stores value; returns the value it replaced, or None if the key was absent."""
-        h, k, v = self._handle(), self._key(key), self._value(value)
+    def swap(self, key, value, ttl=None):
+        """Stores value with ttl; returns the value it replaced, or None if the key was absent."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
-        if _check(_lib.shmkv_swap(h, k, len(k), v, len(v), ctypes.byref(ptr),
-                                  ctypes.byref(n))) == 0:
+        if _check(_lib.shmkv_swap_ttl(h, k, len(k), v, len(v), ms, ctypes.byref(ptr),
+                                      ctypes.byref(n))) == 0:
             return None
         return self._out(self._take(ptr, n.value))
 
-    def cas(self, key, expected, value):
-        """Compare-and-swap: stores value if key holds expected (None = only if absent).
-        True if stored."""
-        h, k, v = self._handle(), self._key(key), self._value(value)
+    def cas(self, key, expected, value, ttl=None):
+        """Compare-and-swap: stores value with ttl if key holds expected (None = only if
+        absent). True if stored; False changed nothing."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
         e = None if expected is None else _as_bytes(expected, "expected")
-        return _check(_lib.shmkv_cas(h, k, len(k), e, 0 if e is None else len(e), v,
-                                     len(v))) == 1
+        return _check(_lib.shmkv_cas_ttl(h, k, len(k), e, 0 if e is None else len(e), v, len(v),
+                                         ms)) == 1
+
+    def cas_detailed(self, key, expected, value, ttl=None):
+        """cas that also says what the key holds: CasOutcome(swapped, current). current is the
+        value stored when swapped, else the value that failed the comparison (read under the
+        same lock; None if the key is absent), so a retry needs no second read."""
+        h, k, v, ms = self._handle(), self._key(key), self._value(value), _ttl_ms(ttl)
+        e = None if expected is None else _as_bytes(expected, "expected")
+        n, present = ctypes.c_size_t(), ctypes.c_int()
+        size = 256
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            rc = _lib.shmkv_cas_detailed(h, k, len(k), e, 0 if e is None else len(e), v, len(v),
+                                         ms, buf, size, ctypes.byref(n), ctypes.byref(present))
+            if rc == _capi.ETOOSMALL:
+                size = n.value
+                continue
+            if _check(rc) == 1:
+                return CasOutcome(True, self._out(v))
+            return CasOutcome(False, self._out(buf.raw[:n.value]) if present.value else None)
 
     def cad(self, key, expected):
         """Compare-and-delete: deletes key if it holds expected. True if deleted."""
@@ -512,6 +626,42 @@ class Store:
     def clear(self):
         _check(_lib.shmkv_clear(self._handle()))
 
+    # --- batches (every key and value is checked first: one bad entry raises, nothing is
+    # written; each key is applied atomically, the batch as a whole is not) ---
+
+    def get_many(self, keys):
+        """The values of keys, in order (None for an absent key)."""
+        h = self._handle()
+        ks = [self._key(k, f"keys[{i}]") for i, k in enumerate(keys)]
+        arr, lens = self._batch(ks)
+        block, size, found = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_size_t()
+        _check(_lib.shmkv_get_many(h, arr, lens, len(ks), ctypes.byref(block), ctypes.byref(size),
+                                   ctypes.byref(found)))
+        return [None if v is None else self._out(v)
+                for v in self._take_block(block, size.value, len(ks), "values")]
+
+    def set_many(self, pairs, ttl=None):
+        """Stores every (key, value) of pairs (a mapping or an iterable of pairs), each with the
+        TTL (seconds or timedelta; None/0 = no expiry)."""
+        h, ms = self._handle(), _ttl_ms(ttl)
+        items = pairs.items() if isinstance(pairs, collections.abc.Mapping) else pairs
+        ks, vs = [], []
+        for i, (k, v) in enumerate(items):
+            ks.append(self._key(k, f"keys[{i}]"))
+            vs.append(self._value(v, f"values[{i}]"))
+        karr, klens = self._batch(ks)
+        varr, vlens = self._batch(vs)
+        _check(_lib.shmkv_set_many(h, karr, klens, varr, vlens, len(ks), ms))
+
+    def delete_many(self, keys):
+        """Deletes keys; returns how many existed."""
+        h = self._handle()
+        ks = [self._key(k, f"keys[{i}]") for i, k in enumerate(keys)]
+        arr, lens = self._batch(ks)
+        deleted = ctypes.c_uint64()
+        _check(_lib.shmkv_delete_many(h, arr, lens, len(ks), ctypes.byref(deleted)))
+        return deleted.value
+
     def backup(self, path):
         """Write a point-in-time copy to path (atomic). Returns {"entries", "bytes"}."""
         path = _path_arg(path, "path")
@@ -529,6 +679,60 @@ class Store:
         _check(_lib.shmkv_restore(self._handle(), path, max_entries, max_bytes,
                                   ctypes.byref(entries), ctypes.byref(size)))
         return {"entries": entries.value, "bytes": size.value}
+
+    # --- persistence (a store opened with persistence_directory; see persistence.hpp) ---
+
+    def sync(self):
+        """Makes every mutation this handle acknowledged durable (journal write + fdatasync).
+        Memory-only store: does nothing. Raises IoError naming the file and errno."""
+        _check(_lib.shmkv_sync(self._handle()))
+
+    def snapshot(self):
+        """Writes a snapshot into the persistence directory now: {"entries", "bytes"}.
+        InvalidArgumentError for a memory-only store, BusyError while one is running."""
+        entries, size = ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_snapshot(self._handle(), ctypes.byref(entries), ctypes.byref(size)))
+        return {"entries": entries.value, "bytes": size.value}
+
+    def recovery_report(self):
+        """What the recovery that created this handle's segment did: a RecoveryReport
+        (performed=False when the segment existed or persistence is off)."""
+        r = _capi.RecoveryReport()
+        block, size = ctypes.c_void_p(), ctypes.c_size_t()
+        _check(_lib.shmkv_recovery_report_get(self._handle(), ctypes.byref(r), ctypes.sizeof(r),
+                                              ctypes.byref(block), ctypes.byref(size)))
+        texts = {"directory": [], "snapshot": [], "rejected_snapshots": [], "truncated": [],
+                 "skipped": [], "notes": []}
+        for message in self._take_messages(block, size.value):  # "<field>: <text>"
+            field, _, text = message.partition(": ")
+            texts[field].append(text)
+        counts = {f: getattr(r, f) for f, _ in _capi.RecoveryReport._fields_
+                    if f not in ("performed", "reserved")}
+        return RecoveryReport(performed=bool(r.performed),
+                              directory=(texts.pop("directory") or [""])[0],
+                              snapshot=(texts.pop("snapshot") or [""])[0], **texts, **counts)
+
+    def export_jsonl(self, path):
+        """Writes the store as JSONL (one JSON object per line, persistence.hpp) to path,
+        atomically: {"entries", "bytes"}."""
+        path = _path_arg(path, "path")
+        entries, size = ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_export_jsonl(self._handle(), path, ctypes.byref(entries),
+                                       ctypes.byref(size)))
+        return {"entries": entries.value, "bytes": size.value}
+
+    def import_jsonl(self, path, max_entries=0, max_bytes=0):
+        """Replaces the whole content with the JSONL file at path, all or nothing (as restore):
+        {"entries", "bytes", "duplicates"} (duplicates: lines replaced by a later one for the
+        same key). A malformed line raises CorruptedError naming its line and column."""
+        path = _path_arg(path, "path")
+        max_entries = _count_arg(max_entries, "max_entries")
+        max_bytes = _count_arg(max_bytes, "max_bytes")
+        entries, size, duplicates = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_lib.shmkv_import_jsonl(self._handle(), path, max_entries, max_bytes,
+                                       ctypes.byref(entries), ctypes.byref(size),
+                                       ctypes.byref(duplicates)))
+        return {"entries": entries.value, "bytes": size.value, "duplicates": duplicates.value}
 
     def size(self):
         """Live (unexpired) keys."""
@@ -568,17 +772,18 @@ class Store:
         block, size = ctypes.c_void_p(), ctypes.c_size_t()
         count = _check(_lib.shmkv_pop_random_many(h, p, len(p), n, ctypes.byref(block),
                                                   ctypes.byref(size)))
-        if count == 0:
-            return []
-        data = self._take(block, size.value)
-        entries, off = [], 0
-        for _ in range(count):  # uint32 key_len, uint32 value_len, key, value (native order)
-            kl, vl = struct.unpack_from("=II", data, off)
-            off += 8
-            entries.append(Entry(self._out(data[off:off + kl]),
-                                 self._out(data[off + kl:off + kl + vl])))
-            off += kl + vl
-        return entries
+        return [Entry(self._out(k), self._out(v))
+                for k, v in self._take_block(block, size.value, count, "entries")]
+
+    def random_keys(self, count, prefix=b"", unique=False):
+        """count (1..1,000,000) keys drawn uniformly from the live keys with the prefix (a
+        list; empty when none matches). unique: no key twice (then at most the matching keys)."""
+        h, p = self._handle(), self._prefix(prefix)
+        count = _int_arg(count, "count", 0, _SIZE_MAX)  # the library names one outside 1..1e6
+        block, size = ctypes.c_void_p(), ctypes.c_size_t()
+        n = _check(_lib.shmkv_random_keys(h, p, len(p), count, 1 if unique else 0,
+                                          ctypes.byref(block), ctypes.byref(size)))
+        return [self._out(k) for k in self._take_block(block, size.value, n, "keys")]
 
     # --- whole store ---
 
@@ -608,6 +813,14 @@ class Store:
                              s.recoveries) for s in shards],
             processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive))
                        for p in procs[:n.value]])
+
+    def check_invariants(self):
+        """Verifies every shard's invariants: a list of messages, one per violation (empty when
+        healthy)."""
+        report, size = ctypes.c_void_p(), ctypes.c_size_t()
+        _check(_lib.shmkv_check_invariants(self._handle(), ctypes.byref(report),
+                                           ctypes.byref(size)))
+        return self._take_messages(report, size.value)
 
     def stats(self):
         s = _capi.Stats()
