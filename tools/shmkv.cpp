@@ -637,6 +637,13 @@ int RunCas(Invocation& in) {
   std::optional<std::string_view> expected;
   if (!absent) expected = in.pos[1];
   const std::chrono::milliseconds ttl = in.Ttl();
+  if (in.Has("json")) {  // what the key holds after the call, read under the comparison's lock
+    const shmkv::CasOutcome r =
+        in.Open().compare_and_swap_detailed(in.pos[0], expected, in.pos[want - 1], ttl);
+    OutLine("{" + BytesField("key", in.pos[0]) + ",\"swapped\":" + (r.swapped ? "true" : "false") +
+            (r.current ? "," + BytesField("current", *r.current) : ",\"current\":null") + "}");
+    return r.swapped ? kExitOk : kExitFalse;
+  }
   if (in.Open().compare_and_swap(in.pos[0], expected, in.pos[want - 1], ttl)) return kExitOk;
   return Note(in,
               absent ? "lost: the key exists" : "lost: the key is absent or holds another value",
@@ -1166,11 +1173,13 @@ const std::vector<CommandDef>& Commands() {
        {"DELTA"},
        RunIncr},
       {"cas",
-       "KEY (EXPECTED | --absent) NEW [--ttl DURATION]",
+       "KEY (EXPECTED | --absent) NEW [--ttl DURATION] [--json]",
        "set KEY to NEW if it holds EXPECTED (or is absent); exit 1 if it lost. NEW gets --ttl "
-       "(none without it: the key's previous TTL is dropped)",
+       "(none without it: the key's previous TTL is dropped). --json: "
+       "{\"key\":..,\"swapped\":..,\"current\":..}, current being what KEY holds after the "
+       "call (null when absent), read under the comparison's lock",
        Access::write,
-       {{"absent", false}, {"ttl", true}},
+       {{"absent", false}, {"ttl", true}, {"json", false}},
        {},
        {},
        RunCas,

@@ -546,35 +546,6 @@ do
   eq(shmkv.version:match("^%d+%.%d+%.%d+$") ~= nil, true)
 end
 
--- docs/bindings.md's "Operations per surface" table: every Lua cell exists in the module.
-do
-  local here = arg[0]:match("^(.*)/[^/]*$") or "."
-  local f = assert(io.open(here .. "/../../docs/bindings.md"))
-  local body = f:read("*a"):match("<!%-%- operations table: begin %-%->(.-)<!%-%- operations table: end %-%->")
-  f:close()
-  local rows, missing = 0, {}
-  for line in body:gmatch("[^\n]+") do
-    local cells = {}
-    for cell in line:gmatch("|([^|]*)") do cells[#cells + 1] = cell end
-    local lua_cell = cells[5]
-    if lua_cell and lua_cell:find("`", 1, true) then
-      rows = rows + 1
-      for name in lua_cell:gmatch("`([^`]+)`") do
-        local module_name = name:match("^shmkv%.(.+)$")
-        local fn = module_name and shmkv[module_name] or shmkv.Store[name]
-        if type(fn) ~= "function" then missing[#missing + 1] = name end
-      end
-    end
-  end
-  if rows > 30 and #missing == 0 then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    io.stderr:write(string.format("FAILED: operations table: %d rows; missing in Lua: %s\n", rows,
-                                  table.concat(missing, ", ")))
-  end
-end
-
 print(string.format("lua_bindings: %d passed, %d failed (libshmkv %s from %s)", passed, failed,
                     shmkv.version, shmkv.library_path))
 os.exit(failed == 0 and 0 or 1)

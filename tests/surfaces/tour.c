@@ -91,6 +91,20 @@ int main(int argc, char** argv) {
   called("shmkv_cas");
   EXPECT(shmkv_cad(s, S("g"), S("third")) == 0 && shmkv_cad(s, S("g"), S("fourth")) == 1);
   called("shmkv_cad");
+  EXPECT(shmkv_get_or_set_ttl(s, S("h"), S("first"), 60000, buf, sizeof buf, &len) == 0);
+  EXPECT(shmkv_ttl(s, S("h"), &i64) == 1 && i64 > 50000);
+  called("shmkv_get_or_set_ttl");
+  EXPECT(shmkv_swap_ttl(s, S("h"), S("second"), 0, &p, &plen) == 1 && plen == 5);
+  shmkv_free(p);
+  EXPECT(shmkv_ttl(s, S("h"), &i64) == 1 && i64 == 0);
+  called("shmkv_swap_ttl");
+  EXPECT(shmkv_cas_ttl(s, S("h"), S("second"), S("third"), 60000) == 1);
+  EXPECT(shmkv_ttl(s, S("h"), &i64) == 1 && i64 > 50000);
+  called("shmkv_cas_ttl");
+  EXPECT(shmkv_cas_detailed(s, S("h"), S("second"), S("x"), 0, buf, sizeof buf, &len, &done) == 0 &&
+         done == 1 && len == 5 && memcmp(buf, "third", 5) == 0);
+  called("shmkv_cas_detailed");
+  EXPECT(shmkv_delete(s, S("h")) == 1);
   EXPECT(shmkv_set_if_absent(s, S("a"), S("1"), 0) == 1);
   EXPECT(shmkv_set_if_absent(s, S("a"), S("2"), 0) == 0);
   called("shmkv_set_if_absent");
@@ -146,6 +160,23 @@ int main(int argc, char** argv) {
   shmkv_free(p);
   EXPECT(shmkv_count(s, S("job:"), &u64) == 0 && u64 == 1);
   called("shmkv_pop_random_many");
+  {
+    const void* keys[] = {"m:1", "m:2", "m:3"};
+    const size_t key_lens[] = {3, 3, 3};
+    const void* values[] = {"one", "two", "six"};
+    const size_t value_lens[] = {3, 3, 3};
+    EXPECT(shmkv_set_many(s, keys, key_lens, values, value_lens, 3, 0) == 0);
+    called("shmkv_set_many");
+    EXPECT(shmkv_get_many(s, keys, key_lens, 3, &p, &plen, &n) == 0 && n == 3 &&
+           plen == 3 * (8 + 3));
+    shmkv_free(p);
+    called("shmkv_get_many");
+    EXPECT(shmkv_random_keys(s, S("m:"), 5, 1, &p, &plen) == 3 && plen == 3 * (4 + 3));
+    shmkv_free(p);
+    called("shmkv_random_keys");
+    EXPECT(shmkv_delete_many(s, keys, key_lens, 3, &u64) == 0 && u64 == 3);
+    called("shmkv_delete_many");
+  }
   EXPECT(shmkv_set(s, S("t:1"), S("x"), 0) == 0 && shmkv_set(s, S("u:1"), S("z"), 0) == 0);
   memset(&range, 0, sizeof range);
   range.prefix = "t:", range.prefix_len = 2;
@@ -168,6 +199,13 @@ int main(int argc, char** argv) {
   EXPECT(shmkv_stats_get(s, &stats, sizeof stats) == 0 && stats.sets > 0);
   called("shmkv_stats_get");
 
+  EXPECT(shmkv_check_invariants(s, &p, &plen) == 0);
+  called("shmkv_check_invariants");
+  snprintf(path, sizeof path, "%s/tour.jsonl", argv[2]);
+  EXPECT(shmkv_export_jsonl(s, path, &u64, &u64b) == 0 && u64 == 3);
+  called("shmkv_export_jsonl");
+  EXPECT(shmkv_import_jsonl(s, path, 0, 0, &u64, &u64b, NULL) == 0 && u64 == 3);
+  called("shmkv_import_jsonl");
   snprintf(path, sizeof path, "%s/tour.backup", argv[2]);
   EXPECT(shmkv_backup(s, path, &u64, &u64b) == 0 && u64 == 3);
   called("shmkv_backup");
@@ -190,5 +228,27 @@ int main(int argc, char** argv) {
   called("shmkv_close");
   EXPECT(shmkv_destroy(argv[1]) == 0 && shmkv_segment_exists(argv[1]) == 0);
   called("shmkv_destroy");
+
+  /* A persistent store: sync, snapshot, and the recovery that rebuilds it. */
+  snprintf(path, sizeof path, "%s/persist", argv[2]);
+  o.persistence_directory = path;
+  EXPECT(shmkv_open(argv[1], &o, sizeof o, &s) == 0);
+  EXPECT(shmkv_set(s, S("durable"), S("yes"), 0) == 0);
+  EXPECT(shmkv_sync(s) == 0);
+  called("shmkv_sync");
+  EXPECT(shmkv_snapshot(s, &u64, &u64b) == 0 && u64 == 1);
+  called("shmkv_snapshot");
+  shmkv_close(s);
+  EXPECT(shmkv_destroy(argv[1]) == 0);
+  EXPECT(shmkv_open(argv[1], &o, sizeof o, &s) == 0);
+  {
+    shmkv_recovery_report report;
+    EXPECT(shmkv_recovery_report_get(s, &report, sizeof report, NULL, NULL) >= 0 &&
+           report.performed == 1 && report.snapshot_entries == 1);
+    called("shmkv_recovery_report_get");
+  }
+  EXPECT(shmkv_get(s, S("durable"), buf, sizeof buf, &len) == 1 && len == 3);
+  shmkv_close(s);
+  EXPECT(shmkv_destroy(argv[1]) == 0);
   return 0;
 }

@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
   Called("compare_and_swap");
   EXPECT(!s.compare_and_delete("g", "third") && s.compare_and_delete("g", "fourth"));
   Called("compare_and_delete");
+  s.set("d", "now");
+  const shmkv::CasOutcome outcome = s.compare_and_swap_detailed("d", "then", "x");
+  EXPECT(!outcome.swapped && outcome.current == "now" && s.del("d"));
+  Called("compare_and_swap_detailed");
   EXPECT(s.set_if_absent("a", "1") && !s.set_if_absent("a", "2") && s.get("a") == "1");
   Called("set_if_absent");
 

@@ -47,6 +47,10 @@ def main(name, scratch):
     called("cas")
     assert not kv.cad("g", "third") and kv.cad("g", "fourth")
     called("cad")
+    kv.set("d", "now")
+    outcome = kv.cas_detailed("d", "then", "x")
+    assert not outcome.swapped and outcome.current == b"now" and kv.delete("d")
+    called("cas_detailed")
     assert kv.set_if_absent("a", "1") and not kv.set_if_absent("a", "2")
     called("set_if_absent")
 
@@ -74,6 +78,14 @@ def main(name, scratch):
     called("pop_random")
     assert len(kv.pop_random_many("job:", 2)) == 2 and kv.count("job:") == 1
     called("pop_random_many")
+    kv.set_many({"m:1": "one", "m:2": "two"}, ttl=60)
+    called("set_many")
+    assert kv.get_many(["m:1", "nope", "m:2"]) == [b"one", None, b"two"]
+    called("get_many")
+    assert sorted(kv.random_keys(5, "m:", unique=True)) == [b"m:1", b"m:2"]
+    called("random_keys")
+    assert kv.delete_many(["m:1", "m:2", "nope"]) == 2
+    called("delete_many")
     kv.set("t:1", "x")
     kv.set("u:1", "z")
     assert kv.delete_range("t:").deleted == 1
@@ -87,6 +99,13 @@ def main(name, scratch):
     assert kv.stats().sets > 0
     called("stats")
 
+    assert kv.check_invariants() == []
+    called("check_invariants")
+    jsonl = os.path.join(scratch, "tour.jsonl")
+    assert kv.export_jsonl(jsonl)["entries"] == 3
+    called("export_jsonl")
+    assert kv.import_jsonl(jsonl)["entries"] == 3
+    called("import_jsonl")
     backup = os.path.join(scratch, "tour.backup")
     kv.backup(backup)
     called("backup")
@@ -102,6 +121,21 @@ def main(name, scratch):
     shmkv.destroy(name)
     assert not shmkv.segment_exists(name)
     called("destroy")
+
+    # A persistent store: sync, snapshot, and the recovery that rebuilds it.
+    directory = os.path.join(scratch, "persist")
+    with shmkv.open(name, size_bytes=16 << 20, persistence_directory=directory) as kv:
+        kv.set("durable", "yes")
+        kv.sync()
+        called("sync")
+        assert kv.snapshot()["entries"] == 1
+        called("snapshot")
+    shmkv.destroy(name)
+    with shmkv.open(name, size_bytes=16 << 20, persistence_directory=directory) as kv:
+        report = kv.recovery_report()
+        assert report.performed and kv.get("durable") == b"yes"
+        called("recovery_report")
+    shmkv.destroy(name)
 
 
 if __name__ == "__main__":

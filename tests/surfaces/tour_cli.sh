@@ -50,6 +50,9 @@ status get-or-set 4 get-or-set g second
 expect swap first swap g third
 status cas 0 cas g third fourth
 status cas 1 cas g third x
+[ "$(kv cas g third x --json)" = '{"key":"g","swapped":false,"current":"fourth"}' ] ||
+  fail "cas --json that lost does not print what the key holds"
+echo "called cas --json"
 status cad 1 cad g third
 status cad 0 cad g fourth
 status set-if-absent 0 set-if-absent a 1
