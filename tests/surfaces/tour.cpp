@@ -121,6 +121,17 @@ int main(int argc, char** argv) {
   Called("info");
   EXPECT(s.stats().sets > 0);
   Called("stats");
+  try {
+    s.set("", "v");
+    EXPECT(false);
+  } catch (const shmkv::Error& e) {
+    EXPECT(e.code() == shmkv::errc::invalid_argument &&
+           std::string(e.what()).find("key") != std::string::npos);
+  }
+  Called("Error::code");
+  Called("Error::what");
+  EXPECT(std::string(shmkv::kVersionString).find('.') != std::string::npos);
+  Called("kVersionString");
   EXPECT(s.check_invariants().empty());
   Called("check_invariants");
 

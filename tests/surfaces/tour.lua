@@ -98,6 +98,12 @@ called("info")
 assert(kv:stats().sets > 0)
 called("stats")
 
+local ok, err = pcall(kv.set, kv, "", "v")
+local code, code_name = shmkv.error_code(err)
+assert(not ok and code < 0 and code_name == "invalid_argument")
+called("error_code")
+assert(shmkv.version:match("^%d+%.%d+%.%d+$"))
+called("version")
 assert(#kv:check_invariants() == 0)
 called("check_invariants")
 local jsonl = scratch .. "/tour.jsonl"

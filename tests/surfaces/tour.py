@@ -99,6 +99,15 @@ def main(name, scratch):
     assert kv.stats().sets > 0
     called("stats")
 
+    try:
+        kv.set("", "v")
+        raise AssertionError("an empty key was accepted")
+    except shmkv.InvalidArgumentError as e:
+        assert e.name == "invalid_argument" and e.code < 0
+    called("Error.code")
+    called("Error.name")
+    assert shmkv.version.count(".") == 2
+    called("version")
     assert kv.check_invariants() == []
     called("check_invariants")
     jsonl = os.path.join(scratch, "tour.jsonl")

@@ -83,6 +83,11 @@ kv info --json | grep -q "\"name\": *\"$name\"" || fail "info --json does not na
 echo "called info"
 kv stats | grep -q sets || fail "stats prints no sets"
 echo "called stats"
+err=$(kv set "" v 2>&1 >/dev/null)
+[ $? = 3 ] && [[ $err == "shmkv: invalid_argument: "* ]] || fail "an empty key: '$err'"
+echo "called exit status 3"
+[[ $("$cli" --version) == "shmkv "[0-9]* ]] || fail "--version"
+echo "called --version"
 status check 0 check
 kv backup "$dir/tour.backup" >/dev/null || fail "backup"
 echo "called backup"
