@@ -1,10 +1,10 @@
 // os.hpp: the operating system, for the segment, processes and clocks (internal). With
 // file_io.hpp (the disk backend's files) it is src/os, the layer every system call of the
 // library goes through: shared memory (open, link, ftruncate, posix_fallocate, mmap, unlink,
-// listing /dev/shm, its free space), processes (/proc, pids, fork generations), clocks, randomness,
-// flock. The one exception is the pthread calls of the robust mutex, which shm/robust_mutex owns (a
-// mutex in the segment is the segment's primitive). One place to read, and one seam for fault
-// injection. Functions throw shmkv::Error with the path in the message.
+// listing /dev/shm and its free space), processes (/proc, pids, fork generations), clocks,
+// randomness, flock. The one exception is the pthread calls of the robust mutex, which
+// shm/robust_mutex owns (a mutex in the segment is the segment's primitive). One place to read, and
+// one seam for fault injection. Functions throw shmkv::Error with the path in the message.
 //
 // Disk fault injection (the persistence directory's calls, made through file_io.hpp): a test
 // arms one fault, "fail the nth call of kind K with errno E" (or "write only half, then fail").

@@ -64,9 +64,9 @@ struct Plan {
   std::uint32_t max_value_bytes;  // Options::max_value_bytes, or what fits (ValueRule)
 };
 
-// How LayoutFor checks max_value_bytes. A header's is checked against the arena alone: a record
-// of that size must fit a span of it. A creation asks more, that a record of that size can be
-// stored in the empty store, after the nodes the ordered index allocates at its first insert;
+// How LayoutFor checks max_value_bytes. A header's value is checked against the arena alone: a
+// record of that size must fit a span of it. A creation asks more, that a record of that size can
+// be stored in the empty store, after the nodes the ordered index allocates at its first insert;
 // and it lowers a max_value_bytes left at its default (options.hpp) to the largest that can.
 struct ValueRule {
   bool fit_default = false;            // lower a default max_value_bytes instead of refusing it
