@@ -165,20 +165,26 @@ rc=$?
 [ $rc = 3 ] && grep -q 'invalid_argument: .*no persistence directory' "$tmp/err" ||
   fail "snapshot of a memory-only store: exit $rc, $(cat "$tmp/err")"
 
-# --- 7. the documented minimum size works with the default max value (lowered, with a note);
-# an explicit --max-value that cannot fit is refused with an error naming --max-value.
+# --- 7. the documented minimum size works with the default max value: the library lowers it to
+# the largest value a 1 MiB store can hold (a note names --max-value), and a value of that size
+# is stored; an explicit --max-value that cannot fit is refused, naming it, and creates nothing.
 S="cli-$$-small"
 stores+=("$S")
 "$cli" --name "$S" create --size 1MiB >"$tmp/out" 2>"$tmp/err" || fail "create --size 1MiB: $(cat "$tmp/err")"
-grep -q 'max value 512.0 KiB' "$tmp/out" || fail "create --size 1MiB: $(cat "$tmp/out")"
-grep -q -- '--max-value' "$tmp/err" || fail "create --size 1MiB does not mention --max-value"
-"$cli" --name "$S" set k v || fail "set in a 1 MiB store"
+grep -q 'max value lowered from 1.0 MiB to .*(give --max-value to choose it)' "$tmp/err" ||
+  fail "create --size 1MiB does not note the lowered max value: $(cat "$tmp/err")"
+max=$("$cli" --name "$S" info --json | sed -n 's/.*"max_value_bytes":\([0-9]*\).*/\1/p')
+[ -n "$max" ] && [ "$max" -lt 1048576 ] || fail "max_value_bytes of a 1 MiB store: '$max'"
+grep -q 'max value [0-9.]* KiB' "$tmp/out" || fail "create --size 1MiB: $(cat "$tmp/out")"
+head -c "$max" /dev/zero | tr '\0' v >"$tmp/max"
+"$cli" --name "$S" set big --file "$tmp/max" || fail "set a $max-byte value in a 1 MiB store"
 "$cli" --name "$S" destroy
-"$cli" --name "$S" create --size 1MiB --max-value 1MiB 2>"$tmp/err"
+"$cli" --name "$S" create --size 1MiB --max-value 2MiB 2>"$tmp/err"
 rc=$?
-[ $rc = 3 ] || fail "create --size 1MiB --max-value 1MiB: exit $rc, want 3"
-grep -q -- 'invalid_argument: --max-value 1.0 MiB (1048576 bytes) does not fit a --size 1.0 MiB' \
+[ $rc = 3 ] || fail "create --size 1MiB --max-value 2MiB: exit $rc, want 3"
+grep -q -- 'invalid_argument: max_value_bytes 2097152 does not fit .* at most [0-9]* fits.*(--max-value)' \
   "$tmp/err" || fail "create --max-value error: $(cat "$tmp/err")"
+[ ! -e "/dev/shm/shmkv.$S" ] || fail "a refused create left /dev/shm/shmkv.$S"
 
 # --- 10. values from stdin and files, exact bytes back with get --raw, get --json.
 new_store values

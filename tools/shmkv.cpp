@@ -369,40 +369,6 @@ int Note(const Invocation& in, std::string_view msg, int code) {
   return code;
 }
 
-// Opens (creates) the store. With the default max value (no --max-value) a small --size (down
-// to the documented minimum, 1 MiB) still works: while the largest record does not fit the
-// segment's arena, the max value is halved (down to 1 KiB) and a note says so. An explicit
-// --max-value is never changed; its error names --max-value and the size given.
-shmkv::Store OpenCreating(shmkv::Options o, bool may_lower_max_value) {
-  const std::uint32_t asked = o.max_value_bytes;
-  for (;;) {
-    try {
-      shmkv::Store store = shmkv::Store::open(o);
-      if (o.max_value_bytes != asked)
-        Err(
-            Format("shmkv: create: max value lowered from %s to %s so that the largest record "
-                   "fits a %s segment (give --max-value to choose it)",
-                   HumanBytes(asked).c_str(), HumanBytes(o.max_value_bytes).c_str(),
-                   HumanBytes(o.size_bytes).c_str()));
-      return store;
-    } catch (const shmkv::Error& e) {
-      const bool value_too_big =
-          e.code_value() == shmkv::errc::invalid_argument &&
-          std::string_view(e.what()).find("max_value_bytes") != std::string_view::npos &&
-          std::string_view(e.what()).find("does not fit") != std::string_view::npos;
-      if (!value_too_big) throw;
-      if (!may_lower_max_value || o.max_value_bytes <= 1024) {
-        throw shmkv::Error(shmkv::errc::invalid_argument,
-                           Format("--max-value %s (%u bytes) does not fit a --size %s (%" PRIu64
-                                  " bytes) store; give a smaller --max-value or a larger --size",
-                                  HumanBytes(o.max_value_bytes).c_str(), o.max_value_bytes,
-                                  HumanBytes(o.size_bytes).c_str(), o.size_bytes));
-      }
-      o.max_value_bytes /= 2;
-    }
-  }
-}
-
 std::string InfoJson(const shmkv::Info& i);
 
 // create --json's "recovery": what opening a persistent store found and did (RecoveryReport).
@@ -471,7 +437,14 @@ int RunCreate(Invocation& in) {
              in.Has("keep")) {
     throw UsageError("--fsync, --fsync-interval, --snapshot-interval and --keep need --dir");
   }
-  shmkv::Store store = OpenCreating(o, !in.Has("max-value"));
+  // Left at its default, the max value is lowered by the library to what fits a small --size.
+  shmkv::Store store = shmkv::Store::open(o);
+  if (const std::uint32_t fitted = store.info().max_value_bytes; fitted != o.max_value_bytes)
+    Err(
+        Format("shmkv: create: max value lowered from %s to %s, the largest that fits a %s "
+               "store (give --max-value to choose it)",
+               HumanBytes(o.max_value_bytes).c_str(), HumanBytes(fitted).c_str(),
+               HumanBytes(o.size_bytes).c_str()));
   if (o.persistence) {
     shmkv::RecoveryReport r = store.recovery_report();
     std::string note = "persisting to " + r.directory;

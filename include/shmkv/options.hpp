@@ -16,6 +16,9 @@
 
 namespace shmkv {
 
+// Options::max_value_bytes's default.
+inline constexpr std::uint32_t kDefaultMaxValueBytes = 1u << 20;
+
 enum class OpenMode {
   create_or_attach,  // attach if the segment exists, else create it (the default)
   create_only,       // create; errc::already_exists if it exists
@@ -28,10 +31,20 @@ enum class OpenMode {
 // inherits them, so that `options.size_bytes = ...` reads as it always did; an engine that does
 // not use a field ignores it.
 struct SharedMemoryOptions {
-  // Total segment bytes. Default 64 MiB. Fixed at creation. The index (24 bytes per possible
-  // key: about 10 % of size_bytes with the default max_keys) and any home blocks are reserved
-  // in /dev/shm at creation (posix_fallocate, so a full /dev/shm is store_full, not SIGBUS);
-  // the arena is reserved 1 MiB at a time as records fill it.
+  // Total segment bytes. Default 64 MiB, at least 1 MiB. Fixed at creation. A store takes
+  // its memory from /dev/shm in two parts (docs/design.md "What a creation reserves"):
+  // - At creation, at once (posix_fallocate): everything below the arena, that is 24 bytes
+  //   per hash-table slot (about 1.1 slots per max_keys, more for small shards), 32 bytes per
+  //   4 KiB arena chunk (size_bytes / 128) and about 18 KiB + 512 bytes per shard of headers,
+  //   plus home_block_bytes per slot with home blocks. With the default max_keys that is about
+  //   11 % of size_bytes: 7.6 MiB for 64 MiB, 116 MiB for 1 GiB, 915 MiB for 8 GiB, 11.1 GiB
+  //   for 100 GiB. A lower max_keys lowers it (at least the 0.8 % of the chunk table remains).
+  // - The arena, 1 MiB at a time as records fill it (posix_fallocate again, so a write that
+  //   finds /dev/shm full is store_full, never SIGBUS).
+  // Creating is refused, before any file exists, when the first part is larger than the free
+  // space of /dev/shm (store_full) or size_bytes larger than all of /dev/shm (invalid_argument:
+  // it could never fill), each naming both byte counts. A size_bytes between the free space and
+  // the total is accepted: the store fills until /dev/shm does, then writes are store_full.
   std::uint64_t size_bytes = 64ull << 20;
 
   // Number of shards, a power of two (each has its own robust mutex). 0 = chosen from the core
@@ -39,7 +52,8 @@ struct SharedMemoryOptions {
   std::uint32_t shards = 0;
 
   // How many keys the hash tables can hold in total (0 = size_bytes / 256, at least 1024). Each
-  // potential key costs about 28 bytes of index; the rest of the segment holds keys and values.
+  // potential key costs about 27 bytes of index (24 per slot, slots at most 90 % full), reserved
+  // at creation; the rest of the segment holds keys and values.
   std::uint64_t max_keys = 0;
 
   // Home blocks, for stores whose records are mostly of one size (0 = none, the default; else
@@ -104,8 +118,14 @@ struct Options : SharedMemoryOptions {
   // every engine refuses longer keys (key_too_long) before doing anything.
   std::uint32_t max_key_bytes = 1024;
 
-  // Largest value accepted, in bytes. Default 1 MiB. Must fit in the segment's arena.
-  std::uint32_t max_value_bytes = 1u << 20;
+  // Largest value accepted, in bytes. Fixed when a store is created, which checks that a
+  // record of this size (32-byte header + max_key_bytes + max_value_bytes) can be stored in the
+  // empty store, next to the ordered index's first nodes. At its default, kDefaultMaxValueBytes
+  // (1 MiB), it is lowered to the largest value that can when 1 MiB cannot (a store of about
+  // 1.3 MiB or less: with 64 shards, a 1 MiB store gets 771 KiB); info() reports the value
+  // chosen. Any other value that does not fit is invalid_argument naming it and the largest
+  // that fits. (Like the attach checks above, "at its default" means equal to it.)
+  std::uint32_t max_value_bytes = kDefaultMaxValueBytes;
 };
 
 }  // namespace shmkv

@@ -17,7 +17,8 @@ namespace {
 
 // An option the caller set (not left at its default) that the segment has another value for:
 // invalid_argument naming the option and both values. A segment this open created has the
-// caller's values (the creation writes them as given), so only an attach can disagree.
+// caller's values (the creation writes them as given, but for a default max_value_bytes, which
+// it may lower to what fits, and a default is not compared), so only an attach can disagree.
 void CheckAttachOptions(const Segment& seg, const Options& options) {
   static const Options kDefault;  // static: see shmkv_options_init (GCC 12 and std::optional)
   const Geometry& g = seg.geo();

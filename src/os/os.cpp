@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,8 +46,20 @@ void ThrowErrno(int err, const std::string& what) {
 
 namespace os {
 
+namespace {
+constexpr char kSegmentDirectory[] = "/dev/shm";
+}  // namespace
+
 std::string SegmentPath(const std::string& name) {
-  return "/dev/shm/shmkv." + name;
+  return std::string(kSegmentDirectory) + "/shmkv." + name;
+}
+
+FileSystemSpace SegmentFileSystemSpace() {
+  struct statvfs st;
+  if (::statvfs(kSegmentDirectory, &st) != 0)
+    ThrowErrno(errno, std::string("statvfs ") + kSegmentDirectory);
+  return {static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize,
+          static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize};
 }
 
 int OpenExisting(const std::string& path, bool writable) {
@@ -206,7 +219,7 @@ bool StillLinked(int fd) {
 
 std::vector<std::string> ListSharedMemory() {
   std::vector<std::string> names;
-  DIR* dir = ::opendir("/dev/shm");
+  DIR* dir = ::opendir(kSegmentDirectory);
   if (!dir) return names;
   while (dirent* e = ::readdir(dir)) names.emplace_back(e->d_name);
   ::closedir(dir);

@@ -1,10 +1,10 @@
 // os.hpp: the operating system, for the segment, processes and clocks (internal). With
 // file_io.hpp (the disk backend's files) it is src/os, the layer every system call of the
 // library goes through: shared memory (open, link, ftruncate, posix_fallocate, mmap, unlink,
-// listing /dev/shm), processes (/proc, pids, fork generations), clocks, randomness, flock.
-// The one exception is the pthread calls of the robust mutex, which shm/robust_mutex owns (a
-// mutex in the segment is the segment's primitive). One place to read, and one seam for fault
-// injection. Functions throw shmkv::Error with the path in the message.
+// listing /dev/shm and its free space), processes (/proc, pids, fork generations), clocks,
+// randomness, flock. The one exception is the pthread calls of the robust mutex, which
+// shm/robust_mutex owns (a mutex in the segment is the segment's primitive). One place to read, and
+// one seam for fault injection. Functions throw shmkv::Error with the path in the message.
 //
 // Disk fault injection (the persistence directory's calls, made through file_io.hpp): a test
 // arms one fault, "fail the nth call of kind K with errno E" (or "write only half, then fail").
@@ -25,6 +25,13 @@ namespace shmkv::detail::os {
 
 // /dev/shm/shmkv.<name>
 std::string SegmentPath(const std::string& name);
+// The size and free bytes (statvfs: blocks and blocks available to this user) of the
+// filesystem that holds the segments. A tmpfs mounted without a size limit reports 0 for both.
+struct FileSystemSpace {
+  std::uint64_t total_bytes = 0;
+  std::uint64_t free_bytes = 0;
+};
+FileSystemSpace SegmentFileSystemSpace();
 
 // Opens an existing file. Throws not_found, permission_denied or io_error.
 int OpenExisting(const std::string& path, bool writable);

@@ -61,6 +61,16 @@ struct Plan {
   std::uint64_t off_processes, off_shards, off_chunks, off_idents, off_slots, off_dense, off_arena;
   std::uint32_t home_class, home_block_bytes, home_blocks_per_chunk;
   std::uint64_t home_chunks_per_shard;
+  std::uint32_t max_value_bytes;  // Options::max_value_bytes, or what fits (ValueRule)
+};
+
+// How LayoutFor checks max_value_bytes. A header's value is checked against the arena alone: a
+// record of that size must fit a span of it. A creation asks more, that a record of that size can
+// be stored in the empty store, after the nodes the ordered index allocates at its first insert;
+// and it lowers a max_value_bytes left at its default (options.hpp) to the largest that can.
+struct ValueRule {
+  bool fit_default = false;            // lower a default max_value_bytes instead of refusing it
+  std::uint64_t chunks_before_it = 0;  // general chunks taken before the first record
 };
 
 // Fills the home-block fields of p (all zero when o.home_block_bytes is 0). Needs the chunk
@@ -92,9 +102,11 @@ void PlanHomeBlocks(const Options& o, Plan* p) {
 
 // The layout of a segment of `size_bytes` with `shards` tables of `slots_per_shard` slots: every
 // offset and the chunk count follow from these (and the home-block size). Throws
-// invalid_argument naming the value that does not fit. CheckHeader recomputes it from a
-// header's sizes and compares, so whatever the creator derived, an attacher can verify.
-Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_shard) {
+// invalid_argument naming the value that does not fit (for max_value_bytes, see ValueRule).
+// CheckHeader recomputes it from a header's sizes and compares, so whatever the creator
+// derived, an attacher can verify.
+Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_shard,
+               const ValueRule& value_rule) {
   Plan p{};
   p.shards = shards;
   p.shard_bits = static_cast<std::uint32_t>(std::countr_zero(p.shards));
@@ -125,15 +137,39 @@ Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_s
     --p.chunk_count;
   }
   PlanHomeBlocks(o, &p);
-  std::uint64_t largest = kRecordHeaderBytes + o.max_key_bytes + std::uint64_t(o.max_value_bytes);
-  std::uint64_t general_chunks = p.chunk_count - p.home_chunks_per_shard * p.shards;
-  if (AlignUp(largest, kChunkBytes) / kChunkBytes > std::min<std::uint64_t>(general_chunks, 0xffff))
-    Throw(errc::invalid_argument,
-          "max_value_bytes " + std::to_string(o.max_value_bytes) +
-              " does not fit in the arena of a " + std::to_string(o.size_bytes) +
-              "-byte segment (the largest record would need " + std::to_string(largest) +
-              " bytes); lower max_value_bytes (--max-value) or raise size_bytes");
+  // The largest record (header, key, value) must fit in one span of the general (non-home)
+  // chunks, and a span is at most 0xffff chunks.
+  const std::uint64_t general_chunks = p.chunk_count - p.home_chunks_per_shard * p.shards;
+  const std::uint64_t free_chunks = general_chunks > value_rule.chunks_before_it
+                                        ? general_chunks - value_rule.chunks_before_it
+                                        : 0;
+  const std::uint64_t record_room = std::min<std::uint64_t>(free_chunks, 0xffff) * kChunkBytes;
+  const std::uint64_t record_overhead = kRecordHeaderBytes + o.max_key_bytes;
+  const std::uint64_t largest_value =
+      record_room > record_overhead
+          ? std::min<std::uint64_t>(record_room - record_overhead, 0xffffffffull)
+          : 0;
+  p.max_value_bytes = o.max_value_bytes;
+  if (o.max_value_bytes > largest_value) {
+    if (value_rule.fit_default && o.max_value_bytes == kDefaultMaxValueBytes && largest_value > 0)
+      p.max_value_bytes = static_cast<std::uint32_t>(largest_value);
+    else
+      Throw(errc::invalid_argument,
+            "max_value_bytes " + std::to_string(o.max_value_bytes) +
+                " does not fit in the arena of a " + std::to_string(o.size_bytes) +
+                "-byte segment (with max_key_bytes " + std::to_string(o.max_key_bytes) +
+                ", at most " + std::to_string(largest_value) +
+                " fits); lower max_value_bytes (--max-value) or raise size_bytes");
+  }
   return p;
+}
+
+// What creating the segment of plan p takes from /dev/shm at once (posix_fallocate): every
+// byte below the arena (header, process registry, shard headers, chunk table and idents, hash
+// tables, dense indexes) and the home chunks. The rest of the arena is reserved 1 MiB at a time
+// as records fill it (BackArena). docs/design.md "What a creation reserves" gives the formula.
+std::uint64_t ReservationOf(const Plan& p) {
+  return p.off_arena + p.home_chunks_per_shard * p.shards * kChunkBytes;
 }
 
 Plan MakePlan(const Options& o) {
@@ -171,7 +207,9 @@ Plan MakePlan(const Options& o) {
   if (!(slots < 4294967295.0))
     Throw(errc::invalid_argument, "max_keys " + std::to_string(max_keys) + " is too large for " +
                                       std::to_string(shards) + " shards");
-  return LayoutFor(o, shards, static_cast<std::uint64_t>(slots) + 1);
+  // The ordered index's first insert allocates its first leaf and a spare inner node.
+  const ValueRule value_rule{true, o.ordered_index ? 1 + IndexInnerChunks(o.max_key_bytes) : 0};
+  return LayoutFor(o, shards, static_cast<std::uint64_t>(slots) + 1, value_rule);
 }
 
 // Hands every shard its home chunks: one-chunk slabs of the home class, all blocks carved and
@@ -208,14 +246,14 @@ std::string TemporaryPath(const std::string& final_path, pid_t pid, std::uint64_
 std::string BuildSegment(const Options& o, const std::string& final_path, int* fd_out,
                          std::uint8_t** base_out) {
   Plan p = MakePlan(o);
+  CheckRoomForCreation(o, ReservationOf(p), os::SegmentFileSystemSpace());
   std::string tmp = TemporaryPath(final_path, os::Pid(), os::RandomSeed() % 1000000);
   int fd = os::CreateExclusive(tmp, o.mode);
   std::uint8_t* base = nullptr;
   try {
     if (o.trusted_group) os::SetGroup(fd, tmp, *o.trusted_group);
     os::Truncate(fd, o.size_bytes, tmp);
-    const std::uint64_t reserved =
-        p.off_arena + p.home_chunks_per_shard * p.shards * kChunkBytes;  // index + home blocks
+    const std::uint64_t reserved = ReservationOf(p);  // a race may have taken the room
     if (int err = os::Fallocate(fd, 0, reserved); err != 0)
       Throw(errc::store_full, "cannot reserve " + std::to_string(reserved) +
                                   " bytes in /dev/shm for the index and home blocks of segment '" +
@@ -232,7 +270,7 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     h->shard_count = p.shards;
     h->shard_bits = p.shard_bits;
     h->max_key_bytes = o.max_key_bytes;
-    h->max_value_bytes = o.max_value_bytes;
+    h->max_value_bytes = p.max_value_bytes;
     h->slots_per_shard = p.slots_per_shard;
     h->chunk_count = p.chunk_count;
     h->off_processes = p.off_processes;
@@ -295,6 +333,25 @@ void RemoveStaleTemporaries(const std::string& name) {
 
 }  // namespace
 
+void CheckRoomForCreation(const Options& o, std::uint64_t reservation,
+                          const os::FileSystemSpace& space) {
+  if (space.total_bytes == 0) return;  // a tmpfs without a size limit
+  if (o.size_bytes > space.total_bytes)
+    Throw(errc::invalid_argument,
+          "size_bytes " + std::to_string(o.size_bytes) + " of store '" + o.name +
+              "' is larger than all of /dev/shm (" + std::to_string(space.total_bytes) +
+              " bytes), so the store could never fill; lower size_bytes (--size) or enlarge "
+              "/dev/shm (in a container, --shm-size)");
+  if (reservation > space.free_bytes)
+    Throw(errc::store_full,
+          "creating store '" + o.name + "' (size_bytes " + std::to_string(o.size_bytes) +
+              ") reserves " + std::to_string(reservation) +
+              " bytes of /dev/shm at once for its index" +
+              (o.home_block_bytes ? " and home blocks" : "") + ", but only " +
+              std::to_string(space.free_bytes) +
+              " are free; free some, or lower size_bytes (--size) or max_keys (--max-keys)");
+}
+
 bool Segment::BlankHeader(const std::uint8_t* base, std::uint64_t file_size) {
   const std::uint64_t n = std::min<std::uint64_t>(file_size, sizeof(SegmentHeader));
   return std::all_of(base, base + n, [](std::uint8_t b) { return b == 0; });
@@ -353,7 +410,7 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
   o.home_block_bytes = h.home_block_bytes;
   Plan p;
   try {
-    p = LayoutFor(o, h.shard_count, h.slots_per_shard);
+    p = LayoutFor(o, h.shard_count, h.slots_per_shard, ValueRule{});
   } catch (const Error& e) {
     Throw(errc::corrupted, path + ": header fields size_bytes " + std::to_string(h.size_bytes) +
                                ", shard_count " + std::to_string(h.shard_count) +

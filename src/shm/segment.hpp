@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "os/os.hpp"
 #include "shm/layout.hpp"
 #include "shmkv/options.hpp"
 
@@ -64,6 +65,16 @@ void CheckEntryLimits(const Geometry& g, std::string_view key, std::string_view 
   if (key.empty() || key.size() > g.max_key_bytes || value.size() > g.max_value_bytes) [[unlikely]]
     RaiseEntryLimits(g, key.size(), value.size(), where());
 }
+
+// Refuses, before any file exists, a creation that a filesystem with `space` cannot hold, given
+// the bytes the creation reserves at once (docs/design.md "What a creation reserves"):
+// invalid_argument when size_bytes is larger than the whole filesystem (the store could never
+// fill), store_full when the reservation is larger than its free bytes; each names both byte
+// counts. A size_bytes above the free bytes with a reservation below them passes: writes then
+// fail with store_full once the filesystem is full (the arena's posix_fallocate), never with
+// SIGBUS. A filesystem without a size limit (total 0) passes.
+void CheckRoomForCreation(const Options& options, std::uint64_t reservation,
+                          const os::FileSystemSpace& space);
 
 // Where a record's block lies, as its chunk's bookkeeping says (see Segment::Block).
 struct BlockSpan {

@@ -1,0 +1,191 @@
+// Creating a store (issue 17, items 6 and 7): a creation takes from /dev/shm at once what
+// options.hpp and docs/design.md "What a creation reserves" say, and the arena only as it fills;
+// a creation /dev/shm cannot hold is refused, naming the bytes, with no file left behind; a
+// max_value_bytes left at its default is lowered to what a small store can hold, while any other
+// value that does not fit is refused naming it.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstdint>
+#include <string>
+
+#include "shm/segment.hpp"
+#include "test_util.hpp"
+
+using Catch::Matchers::Contains;
+using shmkv::errc;
+using shmkv::Options;
+using shmkv::Store;
+using namespace testutil;
+
+namespace {
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+
+std::uint64_t AlignUp4K(std::uint64_t v) {
+  return (v + 4095) / 4096 * 4096;
+}
+
+// Bytes of /dev/shm the segment file holds: its allocated pages, not its apparent size.
+std::uint64_t allocated_bytes(const std::string& name) {
+  struct stat st;
+  REQUIRE(::stat(segment_path(name).c_str(), &st) == 0);
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+// docs/design.md "What a creation reserves", before rounding: 18304 bytes of header and process
+// registry, 512 per shard, 32 per arena chunk and 24 per hash-table slot.
+std::uint64_t documented_index_bytes(const shmkv::Info& info) {
+  std::uint64_t slots = 0;
+  for (const shmkv::ShardInfo& s : info.shard) slots += s.capacity;
+  return 18304 + 512ull * info.shards + 32 * (info.arena_bytes / 4096) + 24 * slots;
+}
+
+// Entries of /dev/shm whose name starts with shmkv.<name>: the segment and its temporaries.
+std::vector<std::string> files_of(const std::string& name) {
+  std::vector<std::string> found;
+  const std::string prefix = "shmkv." + name;
+  DIR* dir = ::opendir("/dev/shm");
+  REQUIRE(dir != nullptr);
+  while (dirent* e = ::readdir(dir)) {
+    const std::string f = e->d_name;
+    if (f == prefix || f.starts_with(prefix + "+")) found.push_back(f);
+  }
+  ::closedir(dir);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("create: takes the index from /dev/shm at once, the arena 1 MiB at a time", "[create]") {
+  struct Case {
+    std::uint64_t size_bytes;
+    std::uint32_t shards;
+    std::uint64_t max_keys;
+    std::uint32_t home_block_bytes;
+  };
+  for (const Case c :
+       {Case{64 * kMiB, 64, 0, 0}, Case{64 * kMiB, 64, 1024, 0}, Case{16 * kMiB, 4, 0, 64}}) {
+    INFO("size " << c.size_bytes << ", shards " << c.shards << ", max_keys " << c.max_keys
+                 << ", home_block_bytes " << c.home_block_bytes);
+    SegmentGuard g(unique_name("create"));
+    Options o = small_options(g.name(), c.size_bytes, c.shards);
+    o.open_mode = shmkv::OpenMode::create_only;
+    o.max_keys = c.max_keys;
+    o.home_block_bytes = c.home_block_bytes;
+    Store s = Store::open(o);
+    const shmkv::Info info = s.info();
+    // Home chunks: per shard, enough 4 KiB chunks for one block per slot.
+    const std::uint64_t home = c.home_block_bytes == 0
+                                   ? 0
+                                   : info.shards *
+                                         ((info.shard[0].capacity + 4096 / c.home_block_bytes - 1) /
+                                          (4096 / c.home_block_bytes)) *
+                                         4096;
+    // The two chunk arrays start on a cache line: at most 2 x 63 bytes of padding.
+    const std::uint64_t index = documented_index_bytes(info);
+    const std::uint64_t allocated = allocated_bytes(g.name());
+    CHECK(allocated >= AlignUp4K(index) + home);
+    CHECK(allocated <= AlignUp4K(index + 126) + home);
+    if (c.max_keys == 0 && c.home_block_bytes == 0) {
+      // options.hpp: "about 11 % of size_bytes: 7.6 MiB for 64 MiB".
+      CHECK(allocated > c.size_bytes / 100 * 11);
+      CHECK(allocated < c.size_bytes / 100 * 12);
+    }
+    if (c.max_keys == 1024) CHECK(allocated < c.size_bytes / 100 * 2);  // the chunk table's 0.8 %
+
+    // The first record reserves the first 1 MiB of the arena, and nothing more.
+    s.set("k", std::string(1000, 'v'));
+    CHECK(allocated_bytes(g.name()) == allocated + kMiB);
+  }
+}
+
+TEST_CASE("create: a size larger than all of /dev/shm is refused, naming both, leaving no file",
+          "[create]") {
+  struct statvfs fs;
+  REQUIRE(::statvfs("/dev/shm", &fs) == 0);
+  const std::uint64_t total = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+  if (total == 0) {
+    WARN("/dev/shm has no size limit: nothing to refuse");
+    return;
+  }
+  SegmentGuard g(unique_name("create-huge"));
+  for (const auto mode : {shmkv::OpenMode::create_only, shmkv::OpenMode::create_or_attach}) {
+    Options o = small_options(g.name(), total + 64 * kMiB, 4);
+    o.open_mode = mode;
+    const Outcome out = outcome_of([&] { Store::open(o); });
+    REQUIRE(out == errc::invalid_argument);
+    CHECK_THAT(out.what, Contains("size_bytes " + std::to_string(o.size_bytes)) &&
+                             Contains(std::to_string(total) + " bytes") &&
+                             Contains("could never fill"));
+    CHECK(files_of(g.name()).empty());
+  }
+}
+
+TEST_CASE("create: the reservation must fit the free space; the size may exceed it", "[create]") {
+  Options o;
+  o.name = "reserve";
+  o.size_bytes = 1024 * kMiB;
+  const std::uint64_t reservation = 116 * kMiB;
+  using shmkv::detail::CheckRoomForCreation;
+  // Too little free space for the reservation: store_full naming both byte counts.
+  const Outcome full = outcome_of([&] {
+    CheckRoomForCreation(o, reservation, {2048 * kMiB, reservation - 1});
+  });
+  REQUIRE(full == errc::store_full);
+  CHECK_THAT(full.what, Contains("reserves " + std::to_string(reservation) + " bytes") &&
+                            Contains("only " + std::to_string(reservation - 1) + " are free"));
+  // The reservation fits exactly; the size exceeds the free space: accepted.
+  CheckRoomForCreation(o, reservation, {2048 * kMiB, reservation});
+  // Larger than the whole filesystem, even with all of it free: invalid_argument, both sizes.
+  const Outcome huge = outcome_of([&] {
+    CheckRoomForCreation(o, reservation, {512 * kMiB, 512 * kMiB});
+  });
+  REQUIRE(huge == errc::invalid_argument);
+  CHECK_THAT(huge.what, Contains("size_bytes " + std::to_string(o.size_bytes)) &&
+                            Contains("(" + std::to_string(512 * kMiB) + " bytes)"));
+  // A tmpfs without a size limit reports 0 bytes: nothing to compare with.
+  CheckRoomForCreation(o, reservation, {0, 0});
+}
+
+TEST_CASE("create: a default max_value_bytes is fitted to a small store, an explicit one is not",
+          "[create]") {
+  for (const bool ordered_index : {true, false}) {
+    INFO("ordered_index " << ordered_index);
+    SegmentGuard g(unique_name("create-1mib"));
+    Options o = small_options(g.name(), kMiB, 4);
+    o.ordered_index = ordered_index;
+    REQUIRE(o.max_value_bytes == shmkv::kDefaultMaxValueBytes);
+    Store s = Store::open(o);
+    const shmkv::Info info = s.info();
+    // The largest value whose record (32-byte header, max_key_bytes, the value) fits the arena
+    // after the ordered index's first nodes (a leaf and an inner node of 2 chunks at 1 KiB keys).
+    const std::uint64_t index_chunks = ordered_index ? 3 : 0;
+    CHECK(info.max_value_bytes == info.arena_bytes - index_chunks * 4096 - 32 - info.max_key_bytes);
+    CHECK(info.max_value_bytes < shmkv::kDefaultMaxValueBytes);
+    // A value of that size is stored in the empty store, and one byte more is refused.
+    REQUIRE_ERRC(s.set("big", std::string(info.max_value_bytes + 1, 'v')), errc::value_too_large);
+    s.set("big", std::string(info.max_value_bytes, 'v'));
+    CHECK(s.get("big")->size() == info.max_value_bytes);
+    s.close();
+    // Attaching with the default keeps the store's value; asking for another is refused.
+    CHECK(Store::open(attach_options(g.name())).info().max_value_bytes == info.max_value_bytes);
+    Options other = attach_options(g.name());
+    other.max_value_bytes = 4096;
+    REQUIRE_ERRC(Store::open(other), errc::invalid_argument);
+  }
+
+  // An explicit value that does not fit: invalid_argument naming it, and nothing created.
+  SegmentGuard g(unique_name("create-1mib"));
+  Options o = small_options(g.name(), kMiB, 4);
+  o.max_value_bytes = 2 * kMiB;
+  const Outcome out = outcome_of([&] { Store::open(o); });
+  REQUIRE(out == errc::invalid_argument);
+  CHECK_THAT(out.what, Contains("max_value_bytes 2097152 does not fit") && Contains("at most"));
+  CHECK(files_of(g.name()).empty());
+  // A 2 MiB store holds the default.
+  o.size_bytes = 2 * kMiB;
+  o.max_value_bytes = shmkv::kDefaultMaxValueBytes;
+  CHECK(Store::open(o).info().max_value_bytes == shmkv::kDefaultMaxValueBytes);
+}
