@@ -107,7 +107,7 @@ typedef struct shmkv_options {
   uint32_t shards;           /* power of two; 0 = from the core count (default) */
   uint64_t size_bytes;       /* total segment bytes; default 64 MiB */
   uint32_t max_key_bytes;    /* 1..65535; default 1024 */
-  uint32_t max_value_bytes;  /* default 1 MiB */
+  uint32_t max_value_bytes;  /* default 1 MiB, lowered to what fits a smaller store */
   uint64_t max_keys;         /* 0 = size_bytes / 256 (default) */
   uint32_t mode;             /* file mode of a new segment; default 0600 */
   uint32_t home_block_bytes; /* 0 = none (default); see Options::home_block_bytes */
