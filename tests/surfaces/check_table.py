@@ -86,6 +86,9 @@ def main():
         store = f"surface-tour-{surface}-{os.getpid()}"
         run = subprocess.run(command.split() + [store, scratch], capture_output=True, text=True,
                              timeout=240)
+        leftover = f"/dev/shm/shmkv.{store}"  # a tour that failed midway leaves its store
+        if os.path.exists(leftover):
+            os.remove(leftover)
         called = {line[len("called "):].strip() for line in run.stdout.splitlines()
                   if line.startswith("called ")}
         if run.returncode != 0:
