@@ -196,6 +196,27 @@ TEST_CASE("ordered index: a damaged node is rebuilt from the records, never foll
   REQUIRE(s.check_invariants().empty());
 }
 
+TEST_CASE("ordered index: check reports a wrong node count and a chunk the tree lost", "[index]") {
+  SegmentGuard g(unique_name("ix"));
+  Store s = Store::open(IndexOptions(g.name()));
+  for (int i = 0; i < 3000; ++i) s.set("n:" + std::to_string(i), "v");
+  REQUIRE(s.check_invariants().empty());
+  {
+    SegmentImage img(g.name());
+    det::SegmentHeader* h = img.header();
+    SECTION("the node counter") {
+      h->index.nodes += 1;
+    }
+    SECTION("a spare node forgotten: its chunk is still the index's") {
+      REQUIRE(h->index.spare_leaf_count == 1);
+      h->index.spare_leaf_count = 0;
+    }
+  }
+  const std::vector<std::string> problems = s.check_invariants();
+  REQUIRE(problems.size() == 1);
+  REQUIRE(problems[0].find("ordered index: owns ") != std::string::npos);
+}
+
 TEST_CASE("ordered index: a store created without it walks the shards", "[index]") {
   SegmentGuard g(unique_name("ix"));
   shmkv::Options o = IndexOptions(g.name());

@@ -705,6 +705,7 @@ class IndexTree {
     std::vector<std::string>* out;
     std::vector<std::uint64_t> recs;
     std::vector<std::uint64_t> leaves;
+    std::uint64_t inner_nodes = 0;
     std::string last_key;
     bool any = false;
     std::size_t reported = 0;
@@ -742,6 +743,7 @@ class IndexTree {
       return n->count;
     }
     NodeHeader* n = Node(off, false);
+    ++w->inner_nodes;
     const std::vector<InnerItem> items = ReadInner(n);
     std::uint64_t total = 0;
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -764,7 +766,7 @@ class IndexTree {
     return total;
   }
   void Check(const std::vector<std::uint64_t>& records, std::vector<std::string>* out) const {
-    Walk w{out, {}, {}, {}, false, 0};
+    Walk w{out, {}, {}, 0, {}, false, 0};
     const std::uint32_t height = Height();
     const std::uint64_t total = h_->root ? CheckSubtree(h_->root, height, nullptr, nullptr, &w) : 0;
     if (total != h_->entries)
@@ -777,6 +779,21 @@ class IndexTree {
       if (n->prev != prev || n->next != next)
         w.Report("leaf " + std::to_string(w.leaves[i]) + ": the leaf chain skips a leaf");
     }
+    // Every chunk the index owns is a node of the tree or a spare, and `nodes` counts them.
+    std::uint64_t owned = 0;
+    for (std::uint64_t c = 0; c < g_.chunk_count; ++c) {
+      const std::uint64_t ident = seg_->ident(c)->load(std::memory_order_relaxed);
+      if (ident != 0 && IdentOwner(ident) == owner_ && IdentClass(ident) == kClassIndexNode)
+        owned += IdentSpan(ident);
+    }
+    const std::uint64_t in_use =
+        w.leaves.size() + w.inner_nodes * inner_chunks_ +
+        std::min<std::uint32_t>(h_->spare_leaf_count, 1) +
+        std::uint64_t(std::min(h_->spare_inner_count, kSpareInner)) * inner_chunks_;
+    if (owned != h_->nodes || owned != in_use)
+      w.Report("owns " + std::to_string(owned) + " chunks; the header counts " +
+               std::to_string(h_->nodes) + ", the tree and its spares hold " +
+               std::to_string(in_use));
     std::vector<std::uint64_t> expected = records;
     std::sort(expected.begin(), expected.end());
     std::sort(w.recs.begin(), w.recs.end());
