@@ -20,8 +20,6 @@
 #include "shmkv/shmkv.hpp"
 
 #include <grp.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -447,20 +445,6 @@ int RunCreate(Invocation& in) {
                "store (give --max-value to choose it)",
                HumanBytes(o.max_value_bytes).c_str(), HumanBytes(fitted).c_str(),
                HumanBytes(o.size_bytes).c_str()));
-  // The arena is taken from /dev/shm as records arrive: say so when it cannot all fit today.
-  struct statvfs fs;
-  if (::statvfs(("/dev/shm/shmkv." + o.name).c_str(), &fs) == 0 && fs.f_blocks != 0) {
-    struct stat st;
-    const std::uint64_t held = ::stat(("/dev/shm/shmkv." + o.name).c_str(), &st) == 0
-                                   ? std::uint64_t(st.st_blocks) * 512
-                                   : 0;
-    const std::uint64_t free_bytes = std::uint64_t(fs.f_bavail) * fs.f_frsize;
-    if (o.size_bytes > held + free_bytes)
-      Err(
-          Format("shmkv: create: note: /dev/shm has %s free, less than the %s the store may grow "
-                 "to; writes fail with store_full once it is full",
-                 HumanBytes(free_bytes).c_str(), HumanBytes(o.size_bytes).c_str()));
-  }
   if (o.persistence) {
     shmkv::RecoveryReport r = store.recovery_report();
     std::string note = "persisting to " + r.directory;
