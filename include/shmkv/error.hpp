@@ -32,6 +32,10 @@ namespace shmkv {
 //   busy                 a lock could not be taken in bounded time
 //   limit_exceeded       a caller-set budget (e.g. restore max_entries) was exceeded
 //   io_error             an OS call failed for another reason
+//   unavailable          the store's server (Options::url) cannot be reached; the address is
+//                        named; nothing was sent, so nothing changed
+//   outcome_unknown      the connection to the server was lost after a write was sent: it may
+//                        or may not have happened (reads are retried, never raise it)
 enum class errc : int {
   ok = 0,
 #define SHMKV_ERRC_ENUMERATOR(name, NAME, number, description) name = number,

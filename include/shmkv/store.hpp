@@ -161,9 +161,22 @@ struct SharedMemoryInfo {
   OrderedIndexInfo ordered_index;
 };
 
+// The Redis engine's part of Info.
+struct RedisInfo {
+  std::string url;                 // Options::url, without a password
+  std::string server_version;      // redis_version of INFO server
+  std::uint64_t index_entries;     // members of the ordered index {name}:i (expired ones included
+                                   // until a write drops them)
+  std::uint64_t expiring_entries;  // members of the expiry index {name}:e (keys with a TTL)
+  std::uint64_t used_memory;       // the server's used_memory (every store on it)
+  std::uint64_t maxmemory;         // the server's maxmemory (0 = no limit)
+};
+
 // What Store::info() reports: what every engine knows, then (inherited) the shared-memory
-// engine's own figures.
+// engine's own figures (zero on another engine), and the Redis engine's when it is the engine.
 struct Info : SharedMemoryInfo {
+  std::string engine;  // "shm" (the shared-memory segment) or "redis"
+  std::optional<RedisInfo> redis;
   std::string name;
   std::uint32_t max_key_bytes;
   std::uint32_t max_value_bytes;
@@ -188,9 +201,15 @@ class SHMKV_API Store {
   // Removes the named segment. Processes still attached keep their mapping until they close.
   // Raises invalid_argument, not_found, permission_denied.
   static void destroy(const std::string& name);
+  // Removes the store options.name on the engine options.url names (the segment when it is
+  // empty; on Redis, every key of the store). Handles still open on a Redis store see it empty
+  // (and it is created again by the next open). Raises as destroy(name), and unavailable.
+  static void destroy(const Options& options);
 
   // True if a segment with this name exists.
   static bool segment_exists(const std::string& name);
+  // True if the store options.name exists on the engine options.url names.
+  static bool segment_exists(const Options& options);
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;

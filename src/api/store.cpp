@@ -14,6 +14,7 @@
 #include "engine/shm_engine.hpp"
 #include "os/os.hpp"
 #include "os/throw.hpp"
+#include "redis/redis_engine.hpp"
 #include "shm/segment.hpp"
 
 namespace shmkv {
@@ -98,7 +99,18 @@ Store::~Store() {
   if (engine_ && !engine_->InOpeningProcess()) (void)engine_.release();
 }
 
+// The engine Options::url names: the shared-memory one when it is empty. Every engine takes the
+// same names; each refuses the other's options left away from their defaults.
 Store Store::open(const Options& options) {
+  detail::Segment::ValidateName(options.name);
+  if (!options.url.empty()) return Store(detail::RedisEngine::Open(options));
+  static const RedisOptions kDefault;
+  if (options.connect_timeout != kDefault.connect_timeout ||
+      options.command_timeout != kDefault.command_timeout)
+    Throw(errc::invalid_argument,
+          "options connect_timeout and command_timeout apply to a store on a server (url); "
+          "store '" +
+              options.name + "' is in shared memory (leave them at their defaults)");
   return Store(detail::OpenShmEngine(options));
 }
 
@@ -106,9 +118,21 @@ void Store::destroy(const std::string& name) {
   detail::Segment::Destroy(name);
 }
 
+void Store::destroy(const Options& options) {
+  detail::Segment::ValidateName(options.name);
+  if (options.url.empty()) return destroy(options.name);
+  detail::RedisEngine::Destroy(options);
+}
+
 bool Store::segment_exists(const std::string& name) {
   detail::Segment::ValidateName(name);
   return detail::os::Exists(detail::os::SegmentPath(name));
+}
+
+bool Store::segment_exists(const Options& options) {
+  if (options.url.empty()) return segment_exists(options.name);
+  detail::Segment::ValidateName(options.name);
+  return detail::RedisEngine::Exists(options);
 }
 
 void Store::close() {

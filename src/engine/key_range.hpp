@@ -14,6 +14,9 @@
 // holds views into the caller's options and lives for one call.
 #pragma once
 
+#include <algorithm>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "shmkv/store.hpp"
@@ -42,6 +45,32 @@ struct KeyFilter {
   // A non-empty `to` below `from`: a caller's mistake, refused by the front (to == from is a
   // valid, empty range).
   bool Inverted() const { return !to.empty() && to < from; }
+};
+
+// The first key above every key that starts with prefix, or none (an empty prefix, or one of
+// 0xFF bytes only, has no such key).
+inline std::optional<std::string> PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+  if (end.empty()) return std::nullopt;
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+// A filter's keys as one interval [low, high) in byte order (no high: no upper bound): the
+// prefix, the range and the cursor combined, for engines that seek in an ordered index.
+struct KeyBounds {
+  std::string low;
+  std::optional<std::string> high;
+  static KeyBounds Of(const KeyFilter& f) {
+    KeyBounds b;
+    b.low = std::string(std::max(f.prefix, f.from));
+    if (!f.after.empty() && f.after >= b.low)
+      b.low = std::string(f.after) + '\0';  // strictly after
+    b.high = PrefixEnd(f.prefix);
+    if (!f.to.empty() && (!b.high || f.to < *b.high)) b.high = std::string(f.to);
+    return b;
+  }
 };
 
 }  // namespace shmkv::detail

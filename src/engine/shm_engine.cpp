@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "engine/int64_text.hpp"
 #include "os/os.hpp"
 
 namespace shmkv {
@@ -27,26 +28,6 @@ using detail::WriteScope;
 namespace {
 
 constexpr std::uint32_t kReclaimPerWrite = 2;
-
-bool ParseInt64(std::string_view s, std::int64_t* out) {
-  if (s.empty()) return false;
-  // Counters are short: up to 18 digits cannot overflow, so parse them without from_chars'
-  // per-digit overflow checks.
-  const bool negative = s[0] == '-';
-  const std::size_t digits = s.size() - negative;
-  if (digits >= 1 && digits <= 18) {
-    std::int64_t v = 0;
-    for (std::size_t i = negative; i < s.size(); ++i) {
-      const unsigned d = static_cast<unsigned char>(s[i]) - unsigned('0');
-      if (d > 9) return false;
-      v = v * 10 + d;
-    }
-    *out = negative ? -v : v;
-    return true;
-  }
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
 
 // Finds a key, treating an expired record as absent; *rec is its (checked) record. With
 // Options::verify_reads, a record whose checksum fails raises corrupted (every read and
@@ -266,7 +247,7 @@ std::int64_t detail::ShmEngine::IncrementBy(std::string_view key, std::int64_t d
   std::uint64_t expires = 0;
   if (slot != kNotFound) {
     std::string_view v = rec.value();
-    if (!ParseInt64(v, &current))
+    if (!detail::ParseInt64(v, &current))
       detail::Throw(errc::not_a_number,
                     "value of key '" + std::string(key) + "' is not a decimal int64: '" +
                         std::string(v.substr(0, 64)) + (v.size() > 64 ? "...'" : "'"));

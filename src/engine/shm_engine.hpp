@@ -25,13 +25,6 @@
 
 namespace shmkv::detail {
 
-// Keys in [low, high) in byte order (no high: no upper bound): a prefix and a range combined.
-struct KeyBounds {
-  std::string low;
-  std::optional<std::string> high;
-  static KeyBounds Of(const KeyFilter& f);
-};
-
 class ShmEngine final : public Engine {
  public:
   ShmEngine() = default;

@@ -444,6 +444,7 @@ Info detail::ShmEngine::GetInfo() {
   detail::Segment* seg = segment();
   const detail::SegmentHeader* h = seg->header();
   Info info{};
+  info.engine = "shm";
   info.name = seg->name();
   info.layout_version = h->layout_version;
   info.layout_fingerprint = h->fingerprint;

@@ -38,26 +38,7 @@ class AllShardLocks {
   std::vector<std::unique_ptr<ShardLock>> locks_;
 };
 
-// The first key above every key that starts with prefix, or none (an empty prefix, or one of
-// 0xFF bytes only, has no such key).
-std::optional<std::string> PrefixEnd(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
-  if (end.empty()) return std::nullopt;
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
 }  // namespace
-
-KeyBounds KeyBounds::Of(const KeyFilter& f) {
-  KeyBounds b;
-  b.low = std::string(std::max(f.prefix, f.from));
-  if (!f.after.empty() && f.after >= b.low) b.low = std::string(f.after) + '\0';  // strictly after
-  b.high = PrefixEnd(f.prefix);
-  if (!f.to.empty() && (!b.high || f.to < *b.high)) b.high = std::string(f.to);
-  return b;
-}
 
 bool ShmEngine::EnsureIndex() {
   OrderedIndex index(segment());

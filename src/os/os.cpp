@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -331,6 +332,14 @@ std::string ErrnoText(int err) {
 unsigned CpuCount() {
   unsigned n = std::thread::hardware_concurrency();
   return n ? n : 1;
+}
+
+bool SocketClosed(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  int r;
+  do r = ::poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  return r != 0;  // readable (EOF or stray bytes), hung up, in error, or poll failed
 }
 
 }  // namespace os

@@ -4,7 +4,9 @@
 // listing /dev/shm and its free space), processes (/proc, pids, fork generations), clocks,
 // randomness, flock. The one exception is the pthread calls of the robust mutex, which
 // shm/robust_mutex owns (a mutex in the segment is the segment's primitive). One place to read, and
-// one seam for fault injection. Functions throw shmkv::Error with the path in the message.
+// one seam for fault injection. The Redis engine's sockets are hiredis's, which makes their
+// calls itself; the engine asks this layer only whether a connection was closed (SocketClosed).
+// Functions throw shmkv::Error with the path in the message.
 //
 // Disk fault injection (the persistence directory's calls, made through file_io.hpp): a test
 // arms one fault, "fail the nth call of kind K with errno E" (or "write only half, then fail").
@@ -129,5 +131,10 @@ void LockFileExclusive(int fd);
 // CLOCK_MONOTONIC_COARSE in ms: a few ms of resolution, no system call (vDSO).
 std::uint64_t NowMonotonicCoarseMs();
 unsigned CpuCount();
+
+// True when the connected socket fd has been closed or reset by its peer, or has bytes waiting
+// that nobody asked for (for a request/reply protocol, also a dead connection): poll() with a
+// zero timeout, no wait.
+bool SocketClosed(int fd);
 
 }  // namespace shmkv::detail::os

@@ -16,8 +16,9 @@ from ._capi import library_path
 from .errors import (AlreadyExistsError, ArgumentTypeError, BusyError, ClosedError,
                      CorruptedError, Error, IncompatibleLayoutError, InvalidArgumentError,
                      IoError, KeyTooLongError, LimitExceededError, NoMemoryError, NotANumberError,
-                     NotFoundError, OverflowError, PermissionDeniedError, ReadOnlyError,
-                     StoreFullError, TooSmallError, ValueTooLargeError, error_for_code)
+                     NotFoundError, OutcomeUnknownError, OverflowError, PermissionDeniedError,
+                     ReadOnlyError, StoreFullError, TooSmallError, UnavailableError,
+                     ValueTooLargeError, error_for_code)
 from .store import (CasOutcome, DeletePrefixResult, Entry, FsyncPolicy, GetOrSetResult, Info, KeyScanPage,
                     OpenMode, ProcessInfo, RecoveryReport, ScanPage, ShardInfo, Stats, Store,
                     destroy, open, segment_exists)
@@ -34,7 +35,7 @@ __all__ = [
     "library_path", "version", "Error", "ArgumentTypeError", "InvalidArgumentError", "KeyTooLongError",
     "ValueTooLargeError", "StoreFullError", "NotANumberError", "ClosedError", "ReadOnlyError",
     "AlreadyExistsError", "NotFoundError", "IncompatibleLayoutError", "PermissionDeniedError",
-    "CorruptedError", "BusyError", "LimitExceededError", "IoError", "NoMemoryError",
-    "error_for_code",
+    "CorruptedError", "BusyError", "LimitExceededError", "IoError", "UnavailableError",
+    "OutcomeUnknownError", "NoMemoryError", "error_for_code",
 ]
 _ = (OverflowError, TooSmallError)  # exported by name

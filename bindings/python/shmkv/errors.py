@@ -13,7 +13,7 @@ __all__ = [
     "InvalidArgumentError", "KeyTooLongError", "ValueTooLargeError", "StoreFullError",
     "NotANumberError", "ClosedError", "ReadOnlyError", "AlreadyExistsError", "NotFoundError",
     "IncompatibleLayoutError", "PermissionDeniedError", "CorruptedError", "BusyError",
-    "LimitExceededError", "IoError", "NoMemoryError",
+    "LimitExceededError", "IoError", "UnavailableError", "OutcomeUnknownError", "NoMemoryError",
     "error_for_code",
 ]
 # shmkv.OverflowError (code overflow) is exported by name only, not by "import *", so that it
@@ -116,6 +116,16 @@ class IoError(Error):
     code, name = -16, "io_error"
 
 
+class UnavailableError(Error, ConnectionError):
+    """The store's server (url) cannot be reached; nothing was sent."""
+    code, name = -17, "unavailable"
+
+
+class OutcomeUnknownError(Error, ConnectionError):
+    """The connection was lost after a write was sent: it may or may not have happened."""
+    code, name = -18, "outcome_unknown"
+
+
 class TooSmallError(Error):
     """A buffer was too small (handled inside the binding; never raised to users)."""
     code, name = -100, "too_small"
@@ -134,7 +144,7 @@ _BY_CODE = {cls.code: cls for cls in (
     InvalidArgumentError, KeyTooLongError, ValueTooLargeError, StoreFullError, NotANumberError,
     OverflowError, ClosedError, ReadOnlyError, AlreadyExistsError, NotFoundError,
     IncompatibleLayoutError, PermissionDeniedError, CorruptedError, BusyError, LimitExceededError,
-    IoError, TooSmallError, NoMemoryError,
+    IoError, UnavailableError, OutcomeUnknownError, TooSmallError, NoMemoryError,
 )}
 
 

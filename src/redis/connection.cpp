@@ -1,0 +1,136 @@
+// connection.cpp: Connection and ConnectionPool (connection.hpp).
+#include "redis/connection.hpp"
+
+#include <sys/time.h>
+
+#include "os/os.hpp"
+#include "os/throw.hpp"
+
+namespace shmkv::detail {
+namespace {
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::string ReplyText(const redisReply* r) {
+  return r && r->str ? std::string(r->str, r->len) : std::string();
+}
+
+}  // namespace
+
+Connection::Connection(const RedisAddress& address, const RedisOptions& options)
+    : address_(address), options_(options) {}
+
+Connection::~Connection() {
+  Drop();
+}
+
+void Connection::Drop() {
+  if (ctx_) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+void Connection::Connect() {
+  Drop();
+  const timeval connect_tv = ToTimeval(options_.connect_timeout);
+  redisContext* c = address_.unix_socket
+                        ? redisConnectUnixWithTimeout(address_.path.c_str(), connect_tv)
+                        : redisConnectWithTimeout(address_.host.c_str(), address_.port, connect_tv);
+  if (!c || c->err) {
+    const std::string why = c ? std::string(c->errstr) : std::string("out of memory");
+    if (c) redisFree(c);
+    Throw(errc::unavailable, "cannot connect to " + address_.Display() + ": " + why);
+  }
+  ctx_ = c;
+  if (options_.command_timeout.count() > 0)
+    redisSetTimeout(ctx_, ToTimeval(options_.command_timeout));
+  if (!address_.unix_socket) redisEnableKeepAlive(ctx_);
+  std::vector<Command> setup;
+  if (!address_.password.empty()) {
+    setup.emplace_back().Add("AUTH");
+    if (!address_.user.empty()) setup.back().Add(address_.user);
+    setup.back().Add(address_.password);
+  }
+  const std::string db = std::to_string(address_.db);
+  if (address_.db != 0) setup.emplace_back().Add("SELECT").Add(db);
+  if (setup.empty()) return;
+  std::vector<Reply> replies;
+  if (!Exchange(setup, &replies))
+    Throw(errc::unavailable,
+          "lost the connection to " + address_.Display() + " while setting it up: " + last_error_);
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i]->type != REDIS_REPLY_ERROR) continue;
+    const std::string text = ReplyText(replies[i].get());
+    Drop();
+    if (setup[i].arg(0) == "AUTH")
+      Throw(errc::permission_denied, address_.Display() + " refused the password: " + text);
+    Throw(errc::invalid_argument, address_.Display() + " refused database " + db + ": " + text);
+  }
+}
+
+bool Connection::Exchange(std::span<const Command> commands, std::vector<Reply>* replies) {
+  replies->clear();
+  for (const Command& c : commands)
+    if (redisAppendCommandArgv(ctx_, c.argc(), c.argv(), c.lengths()) != REDIS_OK) break;
+  if (!ctx_->err) {
+    int done = 0;
+    while (!done && redisBufferWrite(ctx_, &done) == REDIS_OK) {
+    }
+  }
+  while (!ctx_->err && replies->size() < commands.size()) {
+    void* reply = nullptr;
+    if (redisGetReply(ctx_, &reply) != REDIS_OK || !reply) break;
+    replies->emplace_back(static_cast<redisReply*>(reply));
+  }
+  if (replies->size() == commands.size()) return true;
+  last_error_ = ctx_->errstr[0] ? std::string(ctx_->errstr) : std::string("connection lost");
+  Drop();
+  return false;
+}
+
+void Connection::RaiseLost(const std::string& why) const {
+  Throw(errc::outcome_unknown,
+        "lost the connection to " + address_.Display() + " after sending a write (" + why +
+            "): it may or may not have been applied; read the key to find out");
+}
+
+std::vector<Reply> Connection::Run(std::span<const Command> commands, Effect effect) {
+  // A connection the server closed while it sat in the pool (a restart, an idle timeout) is
+  // replaced before anything is sent.
+  if (ctx_ && os::SocketClosed(ctx_->fd)) Drop();
+  if (!ctx_) Connect();
+  std::vector<Reply> replies;
+  if (Exchange(commands, &replies)) return replies;
+  if (effect == Effect::write) RaiseLost(last_error_);
+  Connect();
+  if (Exchange(commands, &replies)) return replies;
+  Throw(errc::unavailable,
+        "lost the connection to " + address_.Display() + " twice while reading: " + last_error_);
+}
+
+Reply Connection::Run(const Command& command, Effect effect) {
+  return std::move(Run(std::span<const Command>(&command, 1), effect)[0]);
+}
+
+ConnectionPool::Lease ConnectionPool::Acquire() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!free_.empty()) {
+      std::unique_ptr<Connection> c = std::move(free_.back());
+      free_.pop_back();
+      return Lease(this, std::move(c));
+    }
+  }
+  return Lease(this, std::make_unique<Connection>(address_, options_));
+}
+
+void ConnectionPool::Return(std::unique_ptr<Connection> c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  free_.push_back(std::move(c));
+}
+
+}  // namespace shmkv::detail

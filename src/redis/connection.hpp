@@ -1,0 +1,111 @@
+// connection.hpp: connections to a Redis server (internal): one hiredis context each, and the
+// process-local pool a RedisEngine draws them from.
+//
+// A hiredis context is not thread-safe and is useless after an error, so a thread takes a
+// connection from the pool for one operation (ConnectionPool::Lease) and gives it back; a
+// broken one is re-established on its next use. Nothing here survives fork(): the front refuses
+// a handle in a child before any connection is touched, and the child opens its own.
+//
+// What a lost connection means (Run):
+// - found closed before sending (the server restarted, or an idle timeout): reconnect and send,
+//   so a restart costs nothing; if the server cannot be reached, unavailable naming it;
+// - lost after sending: a read (Effect::read) is sent again once on a new connection; a write
+//   (Effect::write) raises outcome_unknown, since the server may have run it.
+// Error replies are returned as replies: what they mean is the caller's (redis_engine.cpp).
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/address.hpp"
+#include "shmkv/options.hpp"
+
+namespace shmkv::detail {
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// One command's arguments, binary safe. Holds views: what they point to must outlive Run.
+class Command {
+ public:
+  Command& Add(std::string_view arg) {
+    argv_.push_back(arg.data());
+    lengths_.push_back(arg.size());
+    return *this;
+  }
+  int argc() const { return static_cast<int>(argv_.size()); }
+  const char** argv() const { return const_cast<const char**>(argv_.data()); }
+  const std::size_t* lengths() const { return lengths_.data(); }
+  std::string_view arg(std::size_t i) const { return {argv_[i], lengths_[i]}; }
+
+ private:
+  std::vector<const char*> argv_;
+  std::vector<std::size_t> lengths_;
+};
+
+enum class Effect { read, write };
+
+class Connection {
+ public:
+  Connection(const RedisAddress& address, const RedisOptions& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends the commands in one write (a pipeline) and returns their replies, in order.
+  std::vector<Reply> Run(std::span<const Command> commands, Effect effect);
+  Reply Run(const Command& command, Effect effect);
+
+ private:
+  void Connect();
+  void Drop();
+  // Sends and reads; false when the connection failed (it is then dropped).
+  bool Exchange(std::span<const Command> commands, std::vector<Reply>* replies);
+  [[noreturn]] void RaiseLost(const std::string& why) const;
+
+  const RedisAddress& address_;
+  const RedisOptions& options_;
+  redisContext* ctx_ = nullptr;
+  std::string last_error_;
+};
+
+class ConnectionPool {
+ public:
+  ConnectionPool(RedisAddress address, const RedisOptions& options)
+      : address_(std::move(address)), options_(options) {}
+
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, std::unique_ptr<Connection> c) : pool_(pool), c_(std::move(c)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (c_) pool_->Return(std::move(c_));
+    }
+    Connection* operator->() { return c_.get(); }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<Connection> c_;
+  };
+
+  Lease Acquire();
+  const RedisAddress& address() const { return address_; }
+
+ private:
+  void Return(std::unique_ptr<Connection> c);
+
+  RedisAddress address_;
+  RedisOptions options_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> free_;
+};
+
+}  // namespace shmkv::detail

@@ -1,0 +1,123 @@
+// redis_engine.hpp: RedisEngine, the engine of a store on a Redis (>= 7.0) or Valkey server
+// (internal; Options::url set). docs/design.md "The Redis engine" has the layout and the
+// failure behaviour.
+//
+// Layout, every key under the hash tag {name} (one slot, so one server of a cluster):
+//   {name}:v:<key>  the value, a string, with the server's own TTL
+//   {name}:i        the ordered index: a sorted set, every score 0, one member per key
+//   {name}:e        the keys that have a TTL, scored by absolute expiry in ms; scripts drop the
+//                   index members of expired keys with it, so counts stay exact
+//   {name}:meta     a hash: layout version, max_key_bytes, max_value_bytes, created_ms
+// Every operation that touches more than one of them is one script (scripts.hpp), so it is
+// atomic for every client of the server; gets, exists and ttl are plain commands.
+//
+// A RedisEngine is process-local and thread-safe: each operation borrows a connection from its
+// pool (connection.hpp). It holds no shared state of its own: everything is on the server.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "engine/engine.hpp"
+#include "redis/connection.hpp"
+#include "redis/scripts.hpp"
+#include "shmkv/options.hpp"
+
+namespace shmkv::detail {
+
+class RedisEngine final : public Engine {
+ public:
+  // Connects, checks the server (version, eviction policy), loads the scripts and creates or
+  // attaches the store as options.open_mode says.
+  static std::unique_ptr<Engine> Open(const Options& options);
+  // Store::destroy and Store::segment_exists for a url.
+  static void Destroy(const Options& options);
+  static bool Exists(const Options& options);
+
+  void Close() override;
+  bool Get(std::string_view key, std::string* value) override;
+  void Set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) override;
+  bool Exists(std::string_view key) override;
+  bool Del(std::string_view key) override;
+  std::int64_t IncrementBy(std::string_view key, std::int64_t delta) override;
+  GetOrSetResult GetOrSet(std::string_view key, std::string_view value,
+                          std::chrono::milliseconds ttl) override;
+  SwapResult Swap(std::string_view key, std::string_view value,
+                  std::chrono::milliseconds ttl) override;
+  bool CompareAndSwap(std::string_view key, std::optional<std::string_view> expected,
+                      std::string_view value, std::chrono::milliseconds ttl,
+                      std::optional<std::string>* mismatch) override;
+  bool CompareAndDelete(std::string_view key, std::string_view expected) override;
+  bool SetIfAbsent(std::string_view key, std::string_view value,
+                   std::chrono::milliseconds ttl) override;
+  bool Expire(std::string_view key, std::chrono::milliseconds ttl) override;
+  std::optional<std::chrono::milliseconds> Ttl(std::string_view key) override;
+  std::size_t GetMany(std::span<const std::string_view> keys,
+                      std::vector<std::optional<std::string>>* out) override;
+  void SetMany(const std::vector<std::pair<std::string, std::string>>& pairs,
+               std::chrono::milliseconds ttl) override;
+  std::size_t DeleteMany(const std::vector<std::string>& keys) override;
+  DeletePrefixResult DeleteRange(const KeyRange& range, std::size_t limit) override;
+  std::vector<Entry> List(const ListOptions& options) override;
+  std::vector<std::string> ListKeys(const ListOptions& options) override;
+  ScanPage Scan(const ScanOptions& options) override;
+  KeyScanPage ScanKeys(const ScanOptions& options) override;
+  std::size_t Count(const KeyRange& range) override;
+  std::optional<std::string> RandomKey(std::string_view prefix) override;
+  std::vector<std::string> RandomKeys(std::size_t count, std::string_view prefix,
+                                      bool unique) override;
+  std::optional<Entry> PopRandom(std::string_view prefix) override;
+  std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) override;
+  std::size_t Size() override;
+  void Clear() override;
+  Info GetInfo() override;
+  Stats GetStats() override;
+  BackupResult Backup(const std::string& path) override;
+  RestoreResult Restore(const std::string& path, const RestoreOptions& options) override;
+  RecoveryReport GetRecoveryReport() override;
+  void Sync() override;
+  BackupResult Snapshot() override;
+  std::vector<std::string> CheckInvariants() override;
+
+  // The engine's connection to its store, shared by Open, Destroy and Exists (redis_open.cpp).
+  RedisEngine(const Options& options, RedisAddress address);
+  void LoadScripts();
+  // Creates or attaches the store's meta hash; see Open.
+  void OpenMeta(const Options& options);
+
+ private:
+  // A script call: EVALSHA of s with the index keys (and the value key of `key`, if given) and
+  // args. A script the server forgot (restart, SCRIPT FLUSH) is loaded again and the call
+  // repeated: NOSCRIPT means it did not run. Error replies raise (RaiseServerError).
+  Reply Eval(Script s, const std::string* value_key, std::initializer_list<std::string_view> args,
+             Effect effect);
+  // Many calls of one single-key script, pipelined; the same rules per call.
+  std::vector<Reply> EvalMany(Script s, const std::vector<std::string>& value_keys,
+                              const std::vector<std::vector<std::string_view>>& args,
+                              Effect effect);
+  Command EvalCommand(Script s, const std::string* value_key,
+                      std::span<const std::string_view> args) const;
+  // Raises the shmkv error an error reply means, naming the operation (an unknown one: io_error
+  // with the server's text).
+  [[noreturn]] void RaiseServerError(const redisReply* reply, const char* operation) const;
+  void CheckNotError(const redisReply* reply, const char* operation) const;
+
+  std::string ValueKey(std::string_view key) const { return value_prefix_ + std::string(key); }
+  // The ordered reads, one page of at most `want` live keys from lex bound lo.
+  struct Page {
+    std::vector<std::string> keys, values;
+    bool more = false;
+  };
+  Page ReadPage(const std::string& lo, const std::string& hi, std::size_t want, bool values);
+  // Every live key (and value) of [lo, hi), at most limit (0 = all), in pages.
+  Page ReadRange(std::string lo, const std::string& hi, std::size_t limit, bool values);
+  std::vector<std::string> Draw(Script s, std::string_view prefix, std::size_t n);
+
+  ConnectionPool pool_;
+  std::string name_, index_key_, expiry_key_, meta_key_, value_prefix_;
+  std::array<std::string, static_cast<std::size_t>(Script::kCount)> sha_;
+  std::string server_version_;
+};
+
+}  // namespace shmkv::detail
