@@ -303,7 +303,7 @@ REL_PNG=$(basename "$PNG")
   echo "  **lmdb** (/dev/shm, NOSYNC|WRITEMAP|NOMETASYNC|NOTLS, one txn per op); **redis**"
   echo "  (redis-server 7 on a unix socket, started by the benchmark, one round trip per op);"
   echo "  **redis-pipe** (same, 32 commands per round trip); **shmkv-redis** (shmkv's Store on its"
-  echo "  Redis engine, \\`Options::url\\` = the socket of a redis-server started the same way: one"
+  echo "  Redis engine, \`Options::url\` = the socket of a redis-server started the same way: one"
   echo "  round trip per op, a Lua script for each set, incr and pop); **boost-map** (Boost.Interprocess,"
   echo "  64 boost::unordered_map shards each behind an interprocess_mutex, inline 16 B key /"
   echo "  128 B value slots: the naive shared-memory baseline); **null** (no store: a constant"
