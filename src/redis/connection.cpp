@@ -100,8 +100,9 @@ void Connection::RaiseLost(const std::string& why) const {
 
 std::vector<Reply> Connection::Run(std::span<const Command> commands, Effect effect) {
   // A connection the server closed while it sat in the pool (a restart, an idle timeout) is
-  // replaced before anything is sent.
-  if (ctx_ && os::SocketClosed(ctx_->fd)) Drop();
+  // replaced before a write is sent, so that the write cannot be lost with it. (A read needs no
+  // check: it is simply sent again.)
+  if (ctx_ && effect == Effect::write && os::SocketClosed(ctx_->fd)) Drop();
   if (!ctx_) Connect();
   std::vector<Reply> replies;
   if (Exchange(commands, &replies)) return replies;

@@ -7,8 +7,8 @@
 // a handle in a child before any connection is touched, and the child opens its own.
 //
 // What a lost connection means (Run):
-// - found closed before sending (the server restarted, or an idle timeout): reconnect and send,
-//   so a restart costs nothing; if the server cannot be reached, unavailable naming it;
+// - found closed before sending a write (the server restarted, or an idle timeout): reconnect
+//   and send, so a restart costs nothing; if the server cannot be reached, unavailable naming it;
 // - lost after sending: a read (Effect::read) is sent again once on a new connection; a write
 //   (Effect::write) raises outcome_unknown, since the server may have run it.
 // Error replies are returned as replies: what they mean is the caller's (redis_engine.cpp).
