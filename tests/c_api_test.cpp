@@ -1276,6 +1276,20 @@ TEST_CASE("c_api: a store on a Redis server, opened by url") {
   CHECK(shmkv_destroy_url(url.c_str(), "bad/name") == SHMKV_EINVALID_ARGUMENT);
   CHECK(shmkv_destroy_url("http://x", name.c_str()) == SHMKV_EINVALID_ARGUMENT);
 
+  // A write whose reply does not come (CLIENT PAUSE WRITE holds it for 60 s, far beyond the
+  // 200 ms command timeout; reads still run) is outcome_unknown: it was sent and may yet run.
+  shmkv_options_init(&o);
+  o.command_timeout_ms = 200;
+  shmkv_store* timed = nullptr;
+  REQUIRE(shmkv_open_url(url.c_str(), name.c_str(), &o, sizeof o, &timed) == SHMKV_OK);
+  REQUIRE(Set(timed, "held", "before") == 0);
+  REQUIRE(redis->Command({"CLIENT", "PAUSE", "60000", "WRITE"}) == "+OK");
+  CHECK(Set(timed, "held", "after") == SHMKV_EOUTCOME_UNKNOWN);
+  CHECK(std::string(shmkv_errname(shmkv_last_error_code())) == "outcome_unknown");
+  CHECK(Get(timed, "held") == "before");
+  CHECK(redis->Command({"CLIENT", "UNPAUSE"}) == "+OK");
+  shmkv_close(timed);
+
   // The server goes away under an open handle: unavailable, naming its address.
   REQUIRE(Set(s, "k", "v") == 0);
   const std::string socket = redis->socket_path();

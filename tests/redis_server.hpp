@@ -18,8 +18,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "test_util.hpp"
@@ -53,6 +55,22 @@ class RedisServer {
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
+  // Runs one command on a connection of its own; returns the first line of the reply ("+OK").
+  std::string Command(std::initializer_list<std::string_view> args) const {
+    std::string request = "*" + std::to_string(args.size()) + "\r\n";
+    for (std::string_view a : args)
+      request += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
+    const int fd = Connect();
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+    std::string line;
+    char c = 0;
+    while (::read(fd, &c, 1) == 1 && c != '\n') line += c;
+    ::close(fd);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+
   // "unix:///tmp/shmkv-redis-XXXXXX/redis.sock"
   std::string url() const { return "unix://" + socket_; }
   const std::string& socket_path() const { return socket_; }
@@ -73,16 +91,23 @@ class RedisServer {
     return false;
   }
 
-  // True once something listens on the socket.
-  bool Accepting() const {
+  // A connection to the server's socket, or -1.
+  int Connect() const {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) return false;
+    if (fd < 0) return -1;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, socket_.c_str(), sizeof addr.sun_path - 1);
-    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return fd;
     ::close(fd);
-    return ok;
+    return -1;
+  }
+
+  // True once something listens on the socket.
+  bool Accepting() const {
+    const int fd = Connect();
+    if (fd >= 0) ::close(fd);
+    return fd >= 0;
   }
 
   void Launch() {

@@ -658,6 +658,25 @@ redis_test("a server that goes away is unavailable, naming its address", functio
   raises("unavailable", function() shmkv.destroy(name, url) end)
 end)
 
+redis_test("a write whose reply is lost is outcome_unknown", function(url, name, _, sock)
+  -- CLIENT PAUSE WRITE holds every write (60 s, far beyond the 0.2 s command timeout); reads
+  -- still run. The set was sent, so whether it happens is unknown.
+  local s = shmkv.open(name, {url = url, command_timeout = 0.2})
+  s:set("k", "before")
+  local function redis_cli(args)
+    assert(succeeded(os.execute("redis-cli -s '" .. sock .. "' " .. args .. " >/dev/null")),
+           "redis-cli " .. args)
+  end
+  redis_cli("CLIENT PAUSE 60000 WRITE")
+  local ok, err = pcall(function()
+    raises("outcome_unknown", function() s:set("k", "after") end)
+    eq(s:get("k"), "before", "the held write has not run")
+  end)
+  redis_cli("CLIENT UNPAUSE")
+  s:close()
+  if not ok then error(err, 0) end
+end)
+
 do  -- the error names every surface shares
   eq(shmkv.codes.unavailable, -17); eq(shmkv.codes.outcome_unknown, -18)
 end

@@ -65,6 +65,14 @@ class RedisServer:
                 pytest.fail(f"redis-server did not listen on {self.socket} within 10 s")
             time.sleep(0.01)
 
+    def command(self, *args):
+        """Runs one command on a connection of its own; returns the raw reply's first line."""
+        request = f"*{len(args)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(self.socket)
+            s.sendall(request.encode())
+            return s.makefile("rb").readline().decode().rstrip("\r\n")
+
     def stop(self):
         self.proc.terminate()
         try:

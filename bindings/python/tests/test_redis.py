@@ -83,3 +83,18 @@ def test_a_server_that_goes_away_is_unavailable(redis_server):
         redis_server.stop()
         with pytest.raises(shmkv.UnavailableError, match=redis_server.socket):
             kv.get("k")
+
+
+def test_a_write_whose_reply_is_lost_is_outcome_unknown(redis_server):
+    # CLIENT PAUSE WRITE holds every write the server receives (for 60 s, far beyond the 0.2 s
+    # command timeout); a read still runs. The set was sent, so whether it happens is unknown.
+    with shmkv.open(unique_name("pyredis"), url=redis_server.url, command_timeout=0.2) as kv:
+        kv.set("k", "before")
+        assert redis_server.command("CLIENT", "PAUSE", "60000", "WRITE") == "+OK"
+        try:
+            with pytest.raises(shmkv.OutcomeUnknownError) as err:
+                kv.set("k", "after")
+            assert err.value.name == "outcome_unknown" and err.value.code == -18
+            assert kv.get("k") == b"before"  # the held write has not run
+        finally:
+            redis_server.command("CLIENT", "UNPAUSE")
