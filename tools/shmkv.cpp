@@ -1461,7 +1461,8 @@ constexpr std::string_view kUsage =
 
 void PrintHelp() {
   std::string h =
-      "shmkv: read and write a shmkv shared-memory key-value store.\n\n"
+      "shmkv: read and write a shmkv key-value store (this host's shared memory, or a Redis\n"
+      "server with --url).\n\n"
       "usage: shmkv [--url URL] [--name NAME] [--trusted-group GROUP] COMMAND [ARGS...]\n"
       "       shmkv COMMAND --help | shmkv --help | shmkv --version\n\n"
       "  --url URL     where the store lives: a Redis (>= 7.0) server that several hosts share,\n"
