@@ -1,7 +1,10 @@
 // connection.cpp: Connection and ConnectionPool (connection.hpp).
 #include "redis/connection.hpp"
 
+#include <hiredis/sds.h>
 #include <sys/time.h>
+
+#include <cerrno>
 
 #include "os/os.hpp"
 #include "os/throw.hpp"
@@ -74,22 +77,40 @@ void Connection::Connect() {
 
 bool Connection::Exchange(std::span<const Command> commands, std::vector<Reply>* replies) {
   replies->clear();
+  last_error_.clear();
   for (const Command& c : commands)
     if (redisAppendCommandArgv(ctx_, c.argc(), c.argv(), c.lengths()) != REDIS_OK) break;
-  if (!ctx_->err) {
-    int done = 0;
-    while (!done && redisBufferWrite(ctx_, &done) == REDIS_OK) {
-    }
-  }
-  while (!ctx_->err && replies->size() < commands.size()) {
+  bool sent = !ctx_->err && Flush();
+  while (sent && !ctx_->err && replies->size() < commands.size()) {
     void* reply = nullptr;
     if (redisGetReply(ctx_, &reply) != REDIS_OK || !reply) break;
     replies->emplace_back(static_cast<redisReply*>(reply));
   }
   if (replies->size() == commands.size()) return true;
-  last_error_ = ctx_->errstr[0] ? std::string(ctx_->errstr) : std::string("connection lost");
+  if (sent || last_error_.empty())
+    last_error_ = ctx_->errstr[0] ? std::string(ctx_->errstr) : std::string("connection lost");
   Drop();
   return false;
+}
+
+// hiredis's own redisBufferWrite sends with write(2), which raises SIGPIPE (by default fatal to
+// the whole load generator) when the server has closed the socket: send the context's buffer
+// with MSG_NOSIGNAL instead, and empty it as redisBufferWrite does.
+bool Connection::Flush() {
+  const std::size_t len = sdslen(ctx_->obuf);
+  for (std::size_t sent = 0; sent < len;) {
+    const long n = os::SendNoSignal(ctx_->fd, ctx_->obuf + sent, len - sent);
+    if (n <= 0) {
+      last_error_ = n < 0 ? os::ErrnoText(errno) : std::string("connection closed");
+      return false;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  // sdsclear, written with the header's inline functions: hiredis 0.14's headers declare the
+  // sds functions without C linkage, so they cannot be called from C++.
+  sdssetlen(ctx_->obuf, 0);
+  ctx_->obuf[0] = '\0';
+  return true;
 }
 
 void Connection::RaiseLost(const std::string& why) const {

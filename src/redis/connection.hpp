@@ -69,6 +69,7 @@ class Connection {
   void Drop();
   // Sends and reads; false when the connection failed (it is then dropped).
   bool Exchange(std::span<const Command> commands, std::vector<Reply>* replies);
+  bool Flush();
   [[noreturn]] void RaiseLost(const std::string& why) const;
 
   const RedisAddress& address_;
