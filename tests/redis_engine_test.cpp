@@ -5,9 +5,13 @@
 // to a real redis-server: the process's shared one (engine_fixture.hpp), or, when the case kills,
 // stops or reconfigures it, one of its own.
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <set>
 #include <string>
@@ -50,6 +54,14 @@ std::vector<std::string> sorted(std::vector<std::string> keys) {
   return keys;
 }
 
+// True when thread `tid` of this process is blocked in read(2) or recv(2): a hiredis call waiting
+// for its reply, which it reads only once the command is sent.
+bool blocked_reading(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  long number = -1;
+  return (in >> number) && (number == SYS_read || number == SYS_recvfrom);
+}
+
 std::vector<std::string> escaped(const std::vector<std::string>& keys) {
   std::vector<std::string> out;
   for (const auto& k : keys) out.push_back(escape(k));
@@ -72,6 +84,34 @@ TEST_CASE("redis: a server killed mid-run gives unavailable naming its address",
     REQUIRE(out == errc::unavailable);
     REQUIRE(out.what.find(server.socket_path()) != std::string::npos);
   }
+}
+
+TEST_CASE("redis: a write in flight when the server dies is outcome_unknown", "[redis]") {
+  RedisServer server;
+  Store s = Store::open(options_on(server));
+  s.set("k", "old");
+  REQUIRE(::kill(server.pid(), SIGSTOP) == 0);  // holds the write's reply back
+  std::atomic<pid_t> writer{0};
+  Outcome write;
+  std::thread thread([&] {
+    writer = static_cast<pid_t>(::syscall(SYS_gettid));
+    write = outcome_of([&] { s.set("k", "new"); });
+  });
+  // Sent, not answered: the writer waits in read(2) for the reply.
+  for (int polls = 0; writer == 0 || !blocked_reading(writer); ++polls) {
+    if (polls == 10000) {
+      server.kill_now();
+      thread.join();
+      FAIL("the writer never waited for a reply: " << write.what);
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  server.kill_now();
+  thread.join();
+  INFO(write.what);
+  REQUIRE(write == errc::outcome_unknown);
+  REQUIRE(write.what.find(server.socket_path()) != std::string::npos);
+  REQUIRE_ERRC(s.get("k"), errc::unavailable);  // and nothing to reconnect to
 }
 
 TEST_CASE("redis: a server restarted on the same socket is reconnected to transparently",
@@ -227,6 +267,12 @@ TEST_CASE("redis: binary keys round-trip, list in byte order, and 0xFF prefixes 
     REQUIRE(s.count(prefix) == with(prefix).size());
     REQUIRE(s.random_key(prefix).value().starts_with(prefix));
   }
+  // Pops and deletes by such prefixes take exactly their keys.
+  REQUIRE(s.pop_random("\xff\xff\xff").value().key == "\xff\xff\xff");
+  REQUIRE(s.delete_prefix("\xff\xff").deleted == 1);  // \xff\xff (\xff\xff\xff was popped)
+  REQUIRE(s.count("\xff") == 1);
+  REQUIRE(s.size() == keys.size() - 2);
+  REQUIRE(s.check_invariants().empty());
   // A scan cursor holding 0xFF bytes resumes strictly after it.
   auto page = s.scan_keys({"a", 0, "a\xff"});
   REQUIRE(escaped(page.keys) == escaped({"a\xff\xff", "a\xff\xff\0"s}));
