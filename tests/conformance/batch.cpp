@@ -85,7 +85,7 @@ TEST_CASE("batch: get_many into caller results: groups, misses, expiry, reuse", 
 }
 
 TEST_CASE("batch: set_many writes all pairs across shards", "[batch]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   Pairs pairs;
   for (int i = 0; i < 500; ++i) {
@@ -122,7 +122,7 @@ TEST_CASE("batch: set_many with a TTL applies it to every pair", "[batch][ttl]")
 }
 
 TEST_CASE("batch: set_many with one bad entry raises and writes nothing", "[batch]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   auto o = g.options();
   o.max_key_bytes = 50;
   o.max_value_bytes = 1000;
@@ -174,7 +174,7 @@ TEST_CASE("batch: delete_many returns how many existed", "[batch]") {
 }
 
 TEST_CASE("batch: delete_prefix", "[batch]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   for (int i = 0; i < 50; ++i) s.set("p:" + std::to_string(i), "v");
   for (int i = 0; i < 30; ++i) s.set("q:" + std::to_string(i), "v");

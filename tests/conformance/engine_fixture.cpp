@@ -192,14 +192,14 @@ RedisServer& shared_server() {
   return *g_server;
 }
 
-shmkv::Options store_options(std::string_view tag) {
+shmkv::Options store_options(std::uint32_t shm_shards) {
   shmkv::Options o;
-  o.name = testutil::unique_name(tag);
+  o.name = testutil::unique_name("c");
   if (on_redis()) {
     o.url = shared_server().url();
   } else {
     o.size_bytes = 16ull << 20;
-    o.shards = 4;
+    o.shards = shm_shards;
   }
   return o;
 }

@@ -17,8 +17,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "shmkv/shmkv.hpp"
@@ -71,9 +71,10 @@ class RedisServer {
 // The server of this process's redis run (started by run_suite).
 RedisServer& shared_server();
 
-// Options for a new store on this run's engine, named unique_name(tag). On shared memory a small
-// segment (16 MiB, 4 shards); on Redis the shared server's url and nothing else.
-shmkv::Options store_options(std::string_view tag = "c");
+// Options for a new store on this run's engine, with a unique name (testutil::unique_name). On
+// shared memory a 16 MiB segment of shm_shards shards (a case whose point is keys spread over
+// many shards asks for more); on Redis the shared server's url and nothing else.
+shmkv::Options store_options(std::uint32_t shm_shards = 4);
 
 class StoreGuard {
  public:

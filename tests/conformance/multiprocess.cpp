@@ -25,7 +25,7 @@ using Opt = std::optional<std::string>;
 TEST_CASE("multiprocess: 8 processes x 10,000 increments give exactly 1..80,000",
           "[multiprocess]") {
   constexpr int kProcs = 8, kIncr = 10000;
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(16));
   Store s = Store::open(g.options());
   SharedArray<std::int64_t> results(kProcs * kIncr);
   StartBarrier barrier;
@@ -177,7 +177,7 @@ TEST_CASE("multiprocess: set_if_absent from 8 processes, exactly one succeeds", 
 
 TEST_CASE("multiprocess: 4 processes pop_random 5000 keys, each exactly once", "[multiprocess]") {
   constexpr int kProcs = 4, kKeys = 5000;
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(16));
   Store s = Store::open(g.options());
   for (int i = 0; i < kKeys; ++i) s.set("k" + std::to_string(i), "v" + std::to_string(i));
   // popped[p * kKeys + j] = 1 + index of the j-th key process p popped; 0 = end.

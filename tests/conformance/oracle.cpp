@@ -102,7 +102,7 @@ TEST_CASE("oracle: random operations match a std::map model", "[oracle]") {
   std::cout << "oracle seed: " << seed << " (replay with SHMKV_TEST_SEED=" << seed << ")"
             << std::endl;
   INFO("seed " << seed << " (replay with SHMKV_TEST_SEED=" << seed << ")");
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   auto o = g.options();
   if (!conformance::on_redis()) o.size_bytes = 32ull << 20;
   o.max_value_bytes = 100000;

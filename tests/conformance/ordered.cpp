@@ -41,7 +41,7 @@ std::vector<std::string> escaped(const std::vector<std::string>& v) {
 }  // namespace
 
 TEST_CASE("ordered: list returns entries in byte order, high bytes after ASCII", "[ordered]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   std::vector<std::string> keys = {"b",        "a",     "ab", "a\x80", "a\xff",  "\x80", "\xff",
                                    "\xff\xff", "Z",     "0",  "a\0"s,  "a\0b"s,  "\0"s,  "\x7f",
@@ -92,7 +92,7 @@ TEST_CASE("ordered: count", "[ordered]") {
 
 TEST_CASE("ordered: scan pages through 1000 keys, limit 7, each key exactly once in order",
           "[ordered][scan]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(16));
   Store s = Store::open(g.options());
   std::vector<std::string> keys;
   for (int i = 0; i < 1000; ++i) {
@@ -172,7 +172,7 @@ TEST_CASE("ordered: scan with a prefix, limit 0 and exact page ends", "[ordered]
 }
 
 TEST_CASE("ordered: scan sees keys added after the cursor, not deleted ones", "[ordered][scan]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   auto key = [](int i) {
     char buf[16];

@@ -72,7 +72,7 @@ TEST_CASE("random: random_keys refuses a count of 0 or above the cap, naming it"
 }
 
 TEST_CASE("random: random_key honours the prefix", "[random]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   for (int i = 0; i < 50; ++i) s.set("a:" + std::to_string(i), "v");
   for (int i = 0; i < 3; ++i) s.set("b:" + std::to_string(i), "v");
@@ -90,7 +90,7 @@ TEST_CASE("random: random_key honours the prefix", "[random]") {
 }
 
 TEST_CASE("random: random_keys with and without unique", "[random]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   std::set<std::string> a_keys;
   for (int i = 0; i < 30; ++i) {
@@ -136,7 +136,7 @@ TEST_CASE("random: random_keys with and without unique", "[random]") {
 }
 
 TEST_CASE("random: random_key is uniform over keys (chi-square)", "[random][stats]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(32));
   // Many shards for few keys: shards hold very different numbers of keys, so a draw that
   // picks a shard first and then a key inside it would fail this test.
   Store s = Store::open(g.options());
@@ -157,7 +157,7 @@ TEST_CASE("random: random_key is uniform over keys (chi-square)", "[random][stat
 
 TEST_CASE("random: random_key with a prefix is uniform over the matching keys (chi-square)",
           "[random][stats]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(16));
   Store s = Store::open(g.options());
   constexpr int kKeys = 50, kPerKey = 200;
   for (int i = 0; i < kKeys; ++i) s.set("m:" + std::to_string(i), "v");
@@ -176,7 +176,7 @@ TEST_CASE("random: random_key with a prefix is uniform over the matching keys (c
 }
 
 TEST_CASE("random: random_keys (not unique) draws are uniform (chi-square)", "[random][stats]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(32));
   Store s = Store::open(g.options());
   constexpr int kKeys = 100, kPerKey = 200;
   for (int i = 0; i < kKeys; ++i) s.set("key" + std::to_string(i), "v");
@@ -191,7 +191,7 @@ TEST_CASE("random: random_keys (not unique) draws are uniform (chi-square)", "[r
 }
 
 TEST_CASE("random: pop_random removes what it returns", "[random]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   std::map<std::string, std::string> model;
   for (int i = 0; i < 200; ++i) {
@@ -225,7 +225,7 @@ TEST_CASE("random: pop_random removes what it returns", "[random]") {
 }
 
 TEST_CASE("random: pop_random's first pick is uniform (chi-square)", "[random][stats]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(16));
   Store s = Store::open(g.options());
   constexpr int kKeys = 20, kRounds = 1000;
   std::map<std::string, int> counts;

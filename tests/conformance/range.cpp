@@ -95,7 +95,7 @@ Keys scan_all(Store& s, const ScanOptions& first, std::size_t page) {
 }  // namespace
 
 TEST_CASE("range: list, count and scan select [from, to), with and without a prefix", "[range]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   for (const char* k : {"a", "a:1", "a:2", "a:3", "b", "b:1", "b:2", "c"}) s.set(k, "v:"s + k);
 
@@ -143,7 +143,7 @@ TEST_CASE("range: list, count and scan select [from, to), with and without a pre
 }
 
 TEST_CASE("range: binary keys and bounds with 0x00 and 0xFF bytes", "[range]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   const Keys keys = {"\0"s,   "\0\0"s, "\0\xff"s,   "a",    "a\0"s, "a\0b"s,   "a\x7f",
                      "a\x80", "a\xff", "a\xff\xff", "\x80", "\xff", "\xff\0"s, "\xff\xff"};
@@ -202,7 +202,7 @@ TEST_CASE("range: an inverted range raises invalid_argument naming both bounds, 
 }
 
 TEST_CASE("range: list_keys and scan_keys return the keys of list and scan", "[range]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   for (int i = 0; i < 300; ++i) s.set("k" + std::to_string(i * 7 % 300), "v");
   for (const ListOptions& o : {list_range("", "", ""), list_range("k1", "", "", 17),
@@ -224,7 +224,7 @@ TEST_CASE("range: list_keys and scan_keys return the keys of list and scan", "[r
 
 TEST_CASE("range: delete_range deletes a range, up to a limit, and says when it is done",
           "[range]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   std::map<std::string, std::string> model;
   for (int i = 0; i < 100; ++i) {
@@ -289,7 +289,7 @@ TEST_CASE("range: random ranges and operations match a std::map model", "[range]
   std::cout << "range seed: " << seed << " (replay with SHMKV_TEST_SEED=" << seed << ")"
             << std::endl;
   INFO("seed " << seed);
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   std::mt19937_64 gen(seed);
   // Short keys over a small alphabet with 0x00 and 0xFF, so ranges and prefixes overlap often.
@@ -333,7 +333,7 @@ TEST_CASE("range: random ranges and operations match a std::map model", "[range]
 }
 
 TEST_CASE("range: pop_random_many pops distinct entries and removes them", "[range][random]") {
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(8));
   Store s = Store::open(g.options());
   for (int i = 0; i < 50; ++i) s.set("job:" + std::to_string(i), "payload" + std::to_string(i));
   for (int i = 0; i < 20; ++i) s.set("other:" + std::to_string(i), "x");
@@ -389,7 +389,7 @@ TEST_CASE("range: 4 processes pop_random_many a shared pool, each key exactly on
           "[range][multiprocess]") {
   constexpr int kProcs = 4, kKeys = 4000;
   constexpr std::size_t kBatch = 37;
-  StoreGuard g;
+  StoreGuard g(conformance::store_options(16));
   Store s = Store::open(g.options());
   for (int i = 0; i < kKeys; ++i) s.set("k" + std::to_string(i), "v" + std::to_string(i));
   s.set("other", "not in the pool");
