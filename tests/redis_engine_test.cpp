@@ -86,6 +86,29 @@ TEST_CASE("redis: a server killed mid-run gives unavailable naming its address",
   }
 }
 
+TEST_CASE("redis: after a failed connection, operations fail at once until the next attempt",
+          "[redis]") {
+  RedisServer server;
+  Store s = Store::open(options_on(server));
+  s.set("k", "v");
+  server.kill_now();
+  // The first operation tries to connect and fails; the next, within the 100 ms that follow,
+  // does not try again: it says when it will.
+  const Outcome first = outcome_of([&] { s.set("k", "w"); });
+  const Outcome second = outcome_of([&] { s.set("k", "w"); });
+  INFO(first.what << " / " << second.what);
+  REQUIRE(first == errc::unavailable);
+  REQUIRE(second == errc::unavailable);
+  REQUIRE(first.what.find("next attempt") == std::string::npos);
+  REQUIRE(second.what.find("next attempt in") != std::string::npos);
+  REQUIRE(second.what.find(server.socket_path()) != std::string::npos);
+  // Once the window has passed, the next operation connects to the server that came back.
+  server.restart();
+  std::this_thread::sleep_for(250ms);
+  s.set("k", "after");
+  REQUIRE(s.get("k") == Opt("after"));
+}
+
 TEST_CASE("redis: a write in flight when the server dies is outcome_unknown", "[redis]") {
   RedisServer server;
   Store s = Store::open(options_on(server));

@@ -4,6 +4,7 @@
 #include <hiredis/sds.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "os/os.hpp"
@@ -25,8 +26,31 @@ std::string ReplyText(const redisReply* r) {
 
 }  // namespace
 
-Connection::Connection(const RedisAddress& address, const RedisOptions& options)
-    : address_(address), options_(options) {}
+void ReconnectGate::CheckOpen(const RedisAddress& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (window_.count() == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= closed_until_) return;
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(closed_until_ - now);
+  Throw(errc::unavailable, "cannot connect to " + address.Display() + ": " + last_failure_ +
+                               " (next attempt in " + std::to_string(wait.count() + 1) + " ms)");
+}
+
+void ReconnectGate::Failed(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  window_ = std::clamp(window_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
+  closed_until_ = std::chrono::steady_clock::now() + window_;
+  last_failure_ = why;
+}
+
+void ReconnectGate::Succeeded() {
+  std::lock_guard<std::mutex> lock(mu_);
+  window_ = std::chrono::milliseconds(0);
+}
+
+Connection::Connection(const RedisAddress& address, const RedisOptions& options,
+                       ReconnectGate* gate)
+    : address_(address), options_(options), gate_(gate) {}
 
 Connection::~Connection() {
   Drop();
@@ -39,6 +63,7 @@ void Connection::Drop() {
 
 void Connection::Connect() {
   Drop();
+  gate_->CheckOpen(address_);
   const timeval connect_tv = ToTimeval(options_.connect_timeout);
   redisContext* c = address_.unix_socket
                         ? redisConnectUnixWithTimeout(address_.path.c_str(), connect_tv)
@@ -46,8 +71,10 @@ void Connection::Connect() {
   if (!c || c->err) {
     const std::string why = c ? std::string(c->errstr) : std::string("out of memory");
     if (c) redisFree(c);
+    gate_->Failed(why);
     Throw(errc::unavailable, "cannot connect to " + address_.Display() + ": " + why);
   }
+  gate_->Succeeded();
   ctx_ = c;
   if (options_.command_timeout.count() > 0)
     redisSetTimeout(ctx_, ToTimeval(options_.command_timeout));
@@ -147,7 +174,7 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
       return Lease(this, std::move(c));
     }
   }
-  return Lease(this, std::make_unique<Connection>(address_, options_));
+  return Lease(this, std::make_unique<Connection>(address_, options_, &gate_));
 }
 
 void ConnectionPool::Return(std::unique_ptr<Connection> c) {
