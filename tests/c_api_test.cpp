@@ -1,5 +1,6 @@
 // c_api_test.cpp: the C API (shmkv/shmkv.h): codes and messages, the buffer protocol, every
-// operation family, read-only handles, handles inherited across fork(), processes sharing a store.
+// operation family, read-only handles, handles inherited across fork(), processes sharing a store,
+// a store on a Redis server opened by url (a redis-server of the test's own, redis_server.hpp).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "persist_test_util.hpp"
+#include "redis_server.hpp"
 #include "shmkv/shmkv.h"
 #include "test_util.hpp"
 
@@ -494,6 +496,7 @@ TEST_CASE("c_api: info, shards, processes, stats") {
   CHECK(info.live_keys == 1);
   CHECK(info.processes >= 1);
   CHECK(info.layout_version > 0);
+  CHECK(std::string(info.engine) == "shm");
 
   std::size_t count = 0;
   CHECK(shmkv_info_shards(s, nullptr, 0, &count) == 0);
@@ -1183,4 +1186,133 @@ TEST_CASE("c_api: cas_detailed returns the value that failed the comparison") {
   REQUIRE(shmkv_cas_detailed(s, "n", 1, nullptr, 0, "v", 1, 0, nullptr, 0, nullptr, nullptr) == 1);
   CHECK(shmkv_cas_detailed(s, "n", 1, nullptr, 3, "v", 1, 0, nullptr, 0, nullptr, nullptr) ==
         SHMKV_EINVALID_ARGUMENT);
+}
+
+TEST_CASE("c_api: a store on a Redis server, opened by url") {
+  auto redis = testutil::RedisServer::Start();
+  if (!redis) return;
+  const std::string url = redis->url(), name = unique_name("capi-redis");
+  CHECK(shmkv_segment_exists_url(url.c_str(), name.c_str()) == 0);
+
+  shmkv_store* s = nullptr;
+  REQUIRE(shmkv_open_url(url.c_str(), name.c_str(), nullptr, 0, &s) == SHMKV_OK);
+  shmkv_info info;
+  REQUIRE(shmkv_info_get(s, &info, sizeof info) == 0);
+  CHECK(std::string(info.engine) == "redis");
+  CHECK(std::string(info.name) == name);
+  CHECK(shmkv_segment_exists_url(url.c_str(), name.c_str()) == 1);
+  CHECK(shmkv_segment_exists(name.c_str()) == 0);  // no segment in /dev/shm
+
+  CHECK(Set(s, "user:1", "ann") == 0);
+  CHECK(Set(s, "user:2", "bob") == 0);
+  CHECK(Get(s, "user:1") == "ann");
+  CHECK(Get(s, "nope") == "<absent>");
+  std::int64_t n = 0;
+  CHECK(shmkv_incr(s, "hits", 4, 5, &n) == 0);
+  CHECK(shmkv_incr(s, "hits", 4, -2, &n) == 0);
+  CHECK(n == 3);
+  CHECK(shmkv_incr(s, "user:1", 6, 1, &n) == SHMKV_ENOT_A_NUMBER);
+  Collected c;
+  std::size_t calls = 0;
+  CHECK(shmkv_list(s, "user:", 5, 0, Collect, &c, &calls) == 0);
+  CHECK(c.entries ==
+        std::vector<std::pair<std::string, std::string>>{{"user:1", "ann"}, {"user:2", "bob"}});
+  std::uint64_t count = 0;
+  CHECK(shmkv_count(s, nullptr, 0, &count) == 0);
+  CHECK(count == 3);
+  std::set<std::string> popped;
+  for (int i = 0; i < 3; ++i) {
+    void *k = nullptr, *v = nullptr;
+    std::size_t kl = 0, vl = 0;
+    const int rc = shmkv_pop_random(s, "user:", 5, &k, &kl, &v, &vl);
+    if (i == 2) {
+      CHECK(rc == 0);
+      break;
+    }
+    REQUIRE(rc == 1);
+    popped.insert(std::string(static_cast<char*>(k), kl) + "=" +
+                  std::string(static_cast<char*>(v), vl));
+    shmkv_free(k);
+    shmkv_free(v);
+  }
+  CHECK(popped == std::set<std::string>{"user:1=ann", "user:2=bob"});
+
+  // The url in the options, for a second handle: it sees the first one's keys.
+  shmkv_options o;
+  shmkv_options_init(&o);
+  CHECK(o.url == nullptr);
+  CHECK(o.connect_timeout_ms == 2000);
+  CHECK(o.command_timeout_ms == 10000);
+  o.url = url.c_str();
+  o.open_mode = SHMKV_ATTACH_ONLY;
+  shmkv_store* second = nullptr;
+  REQUIRE(shmkv_open(name.c_str(), &o, sizeof o, &second) == SHMKV_OK);
+  CHECK(Get(second, "hits") == "3");
+  shmkv_close(second);
+  // A caller built before the url field (80 bytes) opens shared memory: no such segment.
+  CHECK(shmkv_open(name.c_str(), &o, 80, &second) == SHMKV_ENOT_FOUND);
+  // shmkv_open_url's url wins over the options' (NULL = shared memory).
+  CHECK(shmkv_open_url(nullptr, name.c_str(), &o, sizeof o, &second) == SHMKV_ENOT_FOUND);
+  // The segment's options are refused on a server, naming the option; so are bad timeouts.
+  o.shards = 4;
+  CHECK(shmkv_open(name.c_str(), &o, sizeof o, &second) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("shards") != std::string::npos);
+  shmkv_options_init(&o);
+  o.connect_timeout_ms = 0;
+  CHECK(shmkv_open_url(url.c_str(), name.c_str(), &o, sizeof o, &second) ==
+        SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError() == "connect_timeout_ms is 0; it must be >= 1");
+  shmkv_options_init(&o);
+  o.command_timeout_ms = -1;
+  CHECK(shmkv_open_url(url.c_str(), name.c_str(), &o, sizeof o, &second) ==
+        SHMKV_EINVALID_ARGUMENT);
+  CHECK(second == nullptr);
+
+  // Destroying removes every key of the store; the next open creates it empty.
+  CHECK(shmkv_destroy_url(url.c_str(), name.c_str()) == 0);
+  CHECK(shmkv_segment_exists_url(url.c_str(), name.c_str()) == 0);
+  CHECK(shmkv_destroy_url(url.c_str(), name.c_str()) == SHMKV_ENOT_FOUND);
+  CHECK(LastError().find(name) != std::string::npos);
+  CHECK(shmkv_destroy_url(url.c_str(), "bad/name") == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_destroy_url("http://x", name.c_str()) == SHMKV_EINVALID_ARGUMENT);
+
+  // A write whose reply does not come (CLIENT PAUSE WRITE holds it for 60 s, far beyond the
+  // 200 ms command timeout; reads still run) is outcome_unknown: it was sent and may yet run.
+  shmkv_options_init(&o);
+  o.command_timeout_ms = 200;
+  shmkv_store* timed = nullptr;
+  REQUIRE(shmkv_open_url(url.c_str(), name.c_str(), &o, sizeof o, &timed) == SHMKV_OK);
+  REQUIRE(Set(timed, "held", "before") == 0);
+  REQUIRE(redis->Command({"CLIENT", "PAUSE", "60000", "WRITE"}) == "+OK");
+  CHECK(Set(timed, "held", "after") == SHMKV_EOUTCOME_UNKNOWN);
+  CHECK(std::string(shmkv_errname(shmkv_last_error_code())) == "outcome_unknown");
+  CHECK(Get(timed, "held") == "before");
+  CHECK(redis->Command({"CLIENT", "UNPAUSE"}) == "+OK");
+  shmkv_close(timed);
+
+  // The server goes away under an open handle: unavailable, naming its address.
+  REQUIRE(Set(s, "k", "v") == 0);
+  const std::string socket = redis->socket_path();
+  redis.reset();
+  std::size_t len = 0;
+  char buf[16];
+  CHECK(shmkv_get(s, "k", 1, buf, sizeof buf, &len) == SHMKV_EUNAVAILABLE);
+  CHECK(LastError().find(socket) != std::string::npos);
+  CHECK(std::string(shmkv_errname(shmkv_last_error_code())) == "unavailable");
+  shmkv_close(s);
+}
+
+TEST_CASE("c_api: a url where no server listens is unavailable, naming the address") {
+  char dir[] = "/tmp/shmkv-capi-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string socket = std::string(dir) + "/nobody.sock";
+  const std::string url = "unix://" + socket;
+  shmkv_store* s = nullptr;
+  CHECK(shmkv_open_url(url.c_str(), "lt", nullptr, 0, &s) == SHMKV_EUNAVAILABLE);
+  CHECK(s == nullptr);
+  CHECK(LastError().find(socket) != std::string::npos);
+  CHECK(shmkv_segment_exists_url(url.c_str(), "lt") == SHMKV_EUNAVAILABLE);
+  CHECK(shmkv_destroy_url(url.c_str(), "lt") == SHMKV_EUNAVAILABLE);
+  CHECK(std::string(shmkv_strerror(SHMKV_EUNAVAILABLE)) == "the store's server cannot be reached");
+  ::rmdir(dir);
 }

@@ -7,9 +7,15 @@ cli=${1:?usage: cli_test.sh PATH/TO/shmkv}
 fixtures=$(dirname "$0")/fixtures
 tmp=$(mktemp -d)
 stores=()
+redis_pid=
+redis_dir=
 cleanup() {
   for s in "${stores[@]}"; do "$cli" --name "$s" destroy 2>/dev/null; done
-  rm -rf "$tmp"
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null
+    wait "$redis_pid" 2>/dev/null
+  fi
+  rm -rf "$tmp" ${redis_dir:+"$redis_dir"}
 }
 trap cleanup EXIT
 failures=0
@@ -321,6 +327,112 @@ case $out in '[{"key":"j:'?'","value":"'?'"}]') ;; *) fail "pop-random-many --js
 rc=$?
 [ $rc = 3 ] && grep -q 'pop_random_many n is 0' "$tmp/err" || fail "pop-random-many 0: exit $rc, $(cat "$tmp/err")"
 [ "$("$cli" --name "$S" size)" = 3 ] || fail "size after the range checks is not 3"
+
+# --- A store on a Redis server: --url, $SHMKV_URL, create's segment options refused, unavailable
+# (exit 3 like every library error), and backup/restore moving a store between the engines. The
+# test runs a redis-server of its own on a unix socket (no TCP port, nothing saved), stopped on
+# exit. Skipped when redis-server is not installed, unless SHMKV_REQUIRE_REDIS is set.
+"$cli" --help | grep -q -- '--url URL' || fail "--help does not mention --url"
+"$cli" --help | grep -q 'SHMKV_URL' || fail "--help does not mention SHMKV_URL"
+"$cli" --url unix://"$tmp"/nobody.sock --name "cli-$$-nobody" get k 2>"$tmp/err"
+rc=$?
+[ $rc = 3 ] && grep -q "^shmkv: unavailable: .*$tmp/nobody.sock" "$tmp/err" ||
+  fail "get on a url where nobody listens: exit $rc, $(cat "$tmp/err")"
+"$cli" --url 2>/dev/null
+[ $? = 2 ] || fail "--url without a value is not a usage error"
+if command -v redis-server >/dev/null 2>&1; then
+  redis_dir=$(mktemp -d /tmp/shmkv-cli-redis-XXXXXX)  # short: a socket path has <= 107 bytes
+  redis-server --port 0 --unixsocket "$redis_dir/redis.sock" --save '' --appendonly no \
+    --dir "$redis_dir" >/dev/null &
+  redis_pid=$!
+  url="unix://$redis_dir/redis.sock"
+  R="cli-$$-redis"
+  # The first create also waits for the server to listen (bounded: 10 s).
+  for _ in $(seq 1000); do
+    out=$("$cli" --url "$url" --name "$R" create 2>"$tmp/err") && break
+    grep -q '^shmkv: unavailable:' "$tmp/err" || break
+    sleep 0.01
+  done
+  case $out in
+    "created store '$R' on $url (redis "*) ;;
+    *) fail "create --url: got '$out', $(cat "$tmp/err")" ;;
+  esac
+  "$cli" --url "$url" --name "$R" set a 1 || fail "set --url"
+  "$cli" --url="$url" --name "$R" mset b 2 c:1 3 || fail "mset --url="
+  [ "$("$cli" --url "$url" --name "$R" get a)" = 1 ] || fail "get --url a"
+  out=$("$cli" --url "$url" --name "$R" list | tr '\t\n' '= ')
+  [ "$out" = "a=1 b=2 c:1=3 " ] || fail "list --url: got '$out'"
+  [ "$("$cli" --url "$url" --name "$R" count)" = 3 ] || fail "count --url"
+  [ "$("$cli" --name "$R" get a --url "$url")" = 1 ] || fail "--url after the command"
+  # $SHMKV_URL is the default; --url wins over it.
+  [ "$(SHMKV_URL=$url "$cli" --name "$R" get b)" = 2 ] || fail "get with SHMKV_URL"
+  SHMKV_URL=$url "$cli" --name "$R" set d 4 || fail "set with SHMKV_URL"
+  out=$(SHMKV_URL=$url "$cli" --name "$R" list --keys-only | tr '\n' ' ')
+  [ "$out" = "a b c:1 d " ] || fail "list with SHMKV_URL: got '$out'"
+  [ "$(SHMKV_URL=$url "$cli" --name "$R" count --prefix c:)" = 1 ] || fail "count with SHMKV_URL"
+  [ "$(SHMKV_URL=unix://$tmp/nobody.sock "$cli" --url "$url" --name "$R" get d)" = 4 ] ||
+    fail "--url does not win over SHMKV_URL"
+  "$cli" --name "$R" get a >/dev/null 2>&1 && fail "without --url or SHMKV_URL the store was found in shared memory"
+  # $SHMKV_TRUSTED_GROUP is a default for shared memory only; the flag on a url is refused.
+  [ "$(SHMKV_TRUSTED_GROUP=$(id -g) "$cli" --url "$url" --name "$R" get a)" = 1 ] ||
+    fail "SHMKV_TRUSTED_GROUP applied to a store on a url"
+  "$cli" --url "$url" --trusted-group "$(id -g)" --name "$R" get a 2>"$tmp/err"
+  rc=$?
+  [ $rc = 3 ] && grep -q '^shmkv: invalid_argument: option trusted_group' "$tmp/err" ||
+    fail "--trusted-group with --url: exit $rc, $(cat "$tmp/err")"
+  "$cli" --url "$url" --name "$R" info | grep -q '^engine: *redis 7' || fail "info --url: no engine line"
+  "$cli" --url "$url" --name "$R" info --json | grep -q '"engine":"redis"' || fail "info --json --url: no engine"
+  "$cli" --url "$url" --name "$R" check >/dev/null || fail "check --url"
+  # create's segment options are the library's invalid_argument on a url; nothing is created.
+  "$cli" --url "$url" --name "$R-sized" create --size 16MiB 2>"$tmp/err"
+  rc=$?
+  [ $rc = 3 ] && grep -q '^shmkv: invalid_argument: option size_bytes applies to the shared-memory engine only' "$tmp/err" ||
+    fail "create --size on a url: exit $rc, $(cat "$tmp/err")"
+  "$cli" --url "$url" --name "$R-sized" get a 2>"$tmp/err"
+  rc=$?
+  [ $rc = 3 ] && grep -q '^shmkv: not_found:' "$tmp/err" || fail "the refused create left a store: exit $rc, $(cat "$tmp/err")"
+  "$cli" --url "$url" --name "$R" destroy || fail "destroy --url"
+  "$cli" --url "$url" --name "$R" get a 2>/dev/null
+  [ $? = 3 ] || fail "get after destroy --url does not fail"
+
+  # A store moves between the engines: backup on shared memory, restore on the server, backup
+  # there, restore on shared memory; keys (binary ones too) and values survive both ways.
+  new_store move
+  "$cli" --name "$S" mset user:1 ann user:2 bob $'bin\xff\x01' $'v\x01\xfe' 'sp ace' 'a b' ||
+    fail "mset for the move"
+  "$cli" --name "$S" incr hits 7 >/dev/null || fail "incr for the move"
+  "$cli" --name "$S" set session s1 --ttl 1h || fail "set with a TTL for the move"
+  # ttl_within KEY [--url URL]: the key's TTL is set and at most an hour (it survived the move).
+  ttl_within() {
+    local key=$1
+    shift
+    local t
+    t=$("$cli" "$@" ttl "$key")
+    case $t in *ms) [ "${t%ms}" -gt 0 ] && [ "${t%ms}" -le 3600000 ] ;; *) false ;; esac
+  }
+  want=$("$cli" --name "$S" list --json)
+  "$cli" --name "$S" backup "$tmp/from-shm.bak" >/dev/null || fail "backup on shared memory"
+  "$cli" --url "$url" --name "$R-move" create >/dev/null || fail "create the store on the server"
+  "$cli" --url "$url" --name "$R-move" restore "$tmp/from-shm.bak" >/dev/null ||
+    fail "restore of a shared-memory backup on the server"
+  got=$("$cli" --url "$url" --name "$R-move" list --json)
+  [ "$got" = "$want" ] || fail "after restore on the server: got '$got', want '$want'"
+  [ "$("$cli" --url "$url" --name "$R-move" incr hits)" = 8 ] || fail "the counter does not count on"
+  ttl_within session --url "$url" --name "$R-move" || fail "the TTL did not survive the restore on the server"
+  want=$("$cli" --url "$url" --name "$R-move" list --json)
+  "$cli" --url "$url" --name "$R-move" backup "$tmp/from-redis.bak" >/dev/null || fail "backup on the server"
+  new_store moved-back
+  "$cli" --name "$S" restore "$tmp/from-redis.bak" >/dev/null ||
+    fail "restore of the server's backup on shared memory"
+  got=$("$cli" --name "$S" list --json)
+  [ "$got" = "$want" ] || fail "after restore on shared memory: got '$got', want '$want'"
+  case $want in *'"key":"hits","value":"8"'*) ;; *) fail "the round trip lost hits=8: $want" ;; esac
+  ttl_within session --name "$S" || fail "the TTL did not survive the restore on shared memory"
+elif [ -n "${SHMKV_REQUIRE_REDIS:-}" ]; then
+  fail "redis-server is not on PATH and SHMKV_REQUIRE_REDIS is set"
+else
+  echo "cli_test: skipped the checks on a Redis server: redis-server is not installed"
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "cli_test: $failures failure(s)"

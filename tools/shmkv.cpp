@@ -1,11 +1,14 @@
 // shmkv.cpp: `shmkv`, the command-line client of a shmkv store.
 //
-//   shmkv [--name NAME] COMMAND [ARGS...]
+//   shmkv [--url URL] [--name NAME] COMMAND [ARGS...]
 //
 // One command per invocation: it parses and validates every argument first, then opens the
-// segment (create: OpenMode::create_only; read commands: read_only; everything else:
+// store (create: OpenMode::create_only; read commands: read_only; everything else:
 // attach_only), runs one library call and prints the result. The store name comes from --name,
-// else $SHMKV_NAME, else "default". `shmkv --help` lists the commands.
+// else $SHMKV_NAME, else "default"; where it lives (Options::url) from --url, else $SHMKV_URL,
+// else this host's shared memory (a segment in /dev/shm). Every command works on both engines;
+// the library refuses the segment's options (create --size, ...) on a url (invalid_argument).
+// `shmkv --help` lists the commands.
 //
 // Output: values and keys are printed as-is in text mode (list/scan/pop-random/pop-random-many
 // print KEY<TAB>VALUE lines; list and scan with --keys-only print KEY lines). --json output follows
@@ -15,8 +18,10 @@
 // alike. Status notes go to stderr, data to stdout.
 //
 // Exit codes: 0 ok; 1 not found / false / lost race; 2 usage error; 3 shmkv::Error or other
-// failure ("shmkv: <errc_name>: <message>" on stderr); 4 get-or-set found the key (it printed
-// the stored value and stored nothing; 0 means it stored the given value).
+// failure ("shmkv: <errc_name>: <message>" on stderr: "shmkv: unavailable: ..." when the server
+// cannot be reached, "shmkv: outcome_unknown: ..." when the connection was lost after a write
+// was sent); 4 get-or-set found the key (it printed the stored value and stored nothing; 0
+// means it stored the given value).
 #include "shmkv/shmkv.hpp"
 
 #include <grp.h>
@@ -313,6 +318,7 @@ struct CommandDef {
 struct Invocation {
   const CommandDef* cmd = nullptr;
   std::string name;
+  std::string url;  // --url / $SHMKV_URL; empty = this host's shared memory
   std::optional<std::uint32_t> trusted_group;  // --trusted-group / $SHMKV_TRUSTED_GROUP
   std::vector<std::string> pos;
   std::map<std::string, std::string, std::less<>> opts;  // flags map to ""
@@ -343,12 +349,19 @@ struct Invocation {
     return r;
   }
 
+  // The store's name and place (and trusted group), the rest at the defaults.
+  shmkv::Options StoreOptions() const {
+    shmkv::Options o;
+    o.name = name;
+    o.url = url;
+    o.trusted_group = trusted_group;
+    return o;
+  }
+
   // Opens the store for the command's access kind. Called after all arguments are parsed, so
   // usage errors are reported before any store error.
   shmkv::Store& Open() {
-    shmkv::Options o;
-    o.name = name;
-    o.trusted_group = trusted_group;
+    shmkv::Options o = StoreOptions();
     o.open_mode =
         cmd->access == Access::read ? shmkv::OpenMode::read_only : shmkv::OpenMode::attach_only;
     store.emplace(shmkv::Store::open(o));
@@ -400,9 +413,7 @@ std::string RecoveryJson(const shmkv::RecoveryReport& r) {
 }
 
 int RunCreate(Invocation& in) {
-  shmkv::Options o;
-  o.name = in.name;
-  o.trusted_group = in.trusted_group;
+  shmkv::Options o = in.StoreOptions();
   o.open_mode = shmkv::OpenMode::create_only;
   if (auto* v = in.Opt("size")) o.size_bytes = ParseSize("--size", *v);
   if (auto* v = in.Opt("shards")) o.shards = ToU32("--shards", ParseCount("--shards", *v));
@@ -471,6 +482,12 @@ int RunCreate(Invocation& in) {
     store.close();
     return kExitOk;
   }
+  if (info.redis) {
+    OutLine(Format("created store '%s' on %s (redis %s): max key %u bytes, max value %s",
+                   info.name.c_str(), info.redis->url.c_str(), info.redis->server_version.c_str(),
+                   info.max_key_bytes, HumanBytes(info.max_value_bytes).c_str()));
+    return kExitOk;
+  }
   OutLine(Format("created store '%s' (/dev/shm/shmkv.%s): %s, %u shards, %" PRIu64
                  " key slots, max key %u bytes, max value %s, mode 0%o",
                  info.name.c_str(), info.name.c_str(), HumanBytes(info.size_bytes).c_str(),
@@ -493,7 +510,7 @@ int RunSync(Invocation& in) {
 }
 
 int RunDestroy(Invocation& in) {
-  shmkv::Store::destroy(in.name);
+  shmkv::Store::destroy(in.StoreOptions());
   return kExitOk;
 }
 
@@ -887,8 +904,20 @@ std::string InfoJson(const shmkv::Info& i) {
     procs += Obj().Int("pid", p.pid).Num("start_time", p.start_time).Bool("alive", p.alive).Done();
   }
   procs += ']';
+  std::string redis = "null";
+  if (i.redis)
+    redis = Obj()
+                .Str("url", i.redis->url)
+                .Str("server_version", i.redis->server_version)
+                .Num("index_entries", i.redis->index_entries)
+                .Num("expiring_entries", i.redis->expiring_entries)
+                .Num("used_memory", i.redis->used_memory)
+                .Num("maxmemory", i.redis->maxmemory)
+                .Done();
   return Obj()
       .Str("name", i.name)
+      .Str("engine", i.engine)
+      .Raw("redis", redis)
       .Num("layout_version", i.layout_version)
       // A string: a 64-bit fingerprint does not survive JSON readers that use doubles.
       .Str("layout_fingerprint", Format("0x%016" PRIx64, i.layout_fingerprint))
@@ -914,8 +943,24 @@ int RunInfo(Invocation& in) {
     OutLine(InfoJson(i));
     return kExitOk;
   }
+  if (i.redis) {
+    const shmkv::RedisInfo& r = *i.redis;
+    OutLine(Format("name:             %s  (on %s, keys {%s}:*)", i.name.c_str(), r.url.c_str(),
+                   i.name.c_str()));
+    OutLine(Format("engine:           redis %s", r.server_version.c_str()));
+    OutLine(Format("max key:          %u bytes", i.max_key_bytes));
+    OutLine(Format("max value:        %u bytes (%s)", i.max_value_bytes,
+                   HumanBytes(i.max_value_bytes).c_str()));
+    OutLine(Format("live keys:        %" PRIu64, i.live_keys));
+    OutLine(Format("index entries:    %" PRIu64 " (%" PRIu64 " with a TTL)", r.index_entries,
+                   r.expiring_entries));
+    OutLine(Format("server memory:    %s used, maxmemory %s", HumanBytes(r.used_memory).c_str(),
+                   r.maxmemory ? HumanBytes(r.maxmemory).c_str() : "none"));
+    return kExitOk;
+  }
   auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * a / b : 0.0; };
   OutLine(Format("name:             %s  (/dev/shm/shmkv.%s)", i.name.c_str(), i.name.c_str()));
+  OutLine("engine:           shm (this host's shared memory)");
   OutLine(Format("layout:           version %u, fingerprint 0x%016" PRIx64, i.layout_version,
                  i.layout_fingerprint));
   OutLine(Format("created:          %s  (unix ms %" PRIu64 ")",
@@ -1051,7 +1096,11 @@ int RunCheck(Invocation& in) {
   auto violations = store.check_invariants();
   for (const auto& v : violations) OutLine(v);
   if (violations.empty()) {
-    OutLine(Format("ok: no invariant violations in %u shards", store.info().shards));
+    const shmkv::Info info = store.info();
+    if (info.redis)
+      OutLine("ok: no invariant violations (index and values agree)");
+    else
+      OutLine(Format("ok: no invariant violations in %u shards", info.shards));
     return kExitOk;
   }
   return Note(in, Format("%zu invariant violation(s)", violations.size()), kExitFalse);
@@ -1302,7 +1351,8 @@ const std::vector<CommandDef>& Commands() {
       {"clear", "", "delete every key", Access::write, {}, {}, {}, RunClear},
       {"info",
        "[--json]",
-       "print the segment's configuration, shards and attached processes",
+       "print the store's configuration: engine, limits, keys; on shared memory its shards and "
+       "attached processes, on a server the server's version and memory",
        Access::read,
        {{"json", false}},
        {},
@@ -1379,7 +1429,14 @@ const std::vector<CommandDef>& Commands() {
        {},
        {},
        RunSync},
-      {"destroy", "", "remove the store's segment", Access::create, {}, {}, {}, RunDestroy},
+      {"destroy",
+       "",
+       "remove the store (its segment, or every key of it on --url's server)",
+       Access::create,
+       {},
+       {},
+       {},
+       RunDestroy},
   };
   return kCommands;
 }
@@ -1392,26 +1449,34 @@ const CommandDef* FindCommand(std::string_view name) {
 }
 
 std::string UsageLine(const CommandDef& c) {
-  std::string s = "usage: shmkv [--name NAME] [--trusted-group GROUP] " + std::string(c.name);
+  std::string s =
+      "usage: shmkv [--url URL] [--name NAME] [--trusted-group GROUP] " + std::string(c.name);
   if (!c.synopsis.empty()) s += " " + std::string(c.synopsis);
   return s;
 }
 
 constexpr std::string_view kUsage =
-    "usage: shmkv [--name NAME] [--trusted-group GROUP] COMMAND [ARGS...]  (shmkv --help)";
+    "usage: shmkv [--url URL] [--name NAME] [--trusted-group GROUP] COMMAND [ARGS...]  (shmkv "
+    "--help)";
 
 void PrintHelp() {
   std::string h =
-      "shmkv: read and write a shmkv shared-memory key-value store.\n\n"
-      "usage: shmkv [--name NAME] [--trusted-group GROUP] COMMAND [ARGS...]\n"
+      "shmkv: read and write a shmkv key-value store (this host's shared memory, or a Redis\n"
+      "server with --url).\n\n"
+      "usage: shmkv [--url URL] [--name NAME] [--trusted-group GROUP] COMMAND [ARGS...]\n"
       "       shmkv COMMAND --help | shmkv --help | shmkv --version\n\n"
-      "  --name NAME   the store (segment /dev/shm/shmkv.NAME); default $SHMKV_NAME, else "
-      "'default'\n"
+      "  --url URL     where the store lives: a Redis (>= 7.0) server that several hosts share,\n"
+      "                redis://[[user]:password@]host[:port][/db] or\n"
+      "                unix:///path/redis.sock[?db=N]; default $SHMKV_URL, else this host's\n"
+      "                shared memory. create's segment options (--size, --shards, --max-keys,\n"
+      "                --home-block, --mode, --dir ...) are refused on a url (invalid_argument)\n"
+      "  --name NAME   the store (segment /dev/shm/shmkv.NAME, or keys {NAME}:* on the server);\n"
+      "                default $SHMKV_NAME, else 'default'\n"
       "  --trusted-group GROUP\n"
       "                a store shared on purpose with GROUP (a name or gid; default\n"
-      "                $SHMKV_TRUSTED_GROUP): accept a store of that group, create one with\n"
-      "                it (--mode 0660). Without it a store that another user owns, or that\n"
-      "                others may write, is refused (permission_denied)\n\n"
+      "                $SHMKV_TRUSTED_GROUP, without --url): accept a store of that group,\n"
+      "                create one with it (--mode 0660). Without it a store that another user\n"
+      "                owns, or that others may write, is refused (permission_denied)\n\n"
       "commands:\n";
   for (const auto& c : Commands()) {
     std::string head = "  " + std::string(c.name);
@@ -1426,8 +1491,9 @@ void PrintHelp() {
        "value that is valid UTF-8 as a JSON string (\"key\", \"value\") and any other bytes\n"
        "base64-encoded (\"key_base64\", \"value_base64\"). Status notes go to stderr.\n\n"
        "exit status: 0 ok, 1 not found / false / lost race, 2 usage error, 3 error\n"
-       "(\"shmkv: <error code>: <message>\" on stderr), 4 get-or-set found the key (nothing\n"
-       "stored; 0 means it stored VALUE).\n";
+       "(\"shmkv: <error code>: <message>\" on stderr; with --url also unavailable: the server\n"
+       "cannot be reached, and outcome_unknown: the connection was lost after a write was\n"
+       "sent), 4 get-or-set found the key (nothing stored; 0 means it stored VALUE).\n";
   Out(h);
 }
 
@@ -1453,7 +1519,7 @@ void ParseCommandArgs(Invocation& in, const std::vector<std::string_view>& args)
     }
     bool takes_value = false;
     bool known = false;
-    if (body == "name" || body == "trusted-group") {
+    if (body == "name" || body == "url" || body == "trusted-group") {
       known = takes_value = true;
     } else {
       for (const auto& o : c.options) {
@@ -1475,6 +1541,8 @@ void ParseCommandArgs(Invocation& in, const std::vector<std::string_view>& args)
     }
     if (body == "name") {
       in.name = value;
+    } else if (body == "url") {
+      in.url = value;
     } else if (body == "trusted-group") {
       in.trusted_group = ParseGroup(value);
     } else {
@@ -1505,8 +1573,10 @@ int Main(int argc, char** argv) {
   Invocation in;
   const char* env = std::getenv("SHMKV_NAME");
   in.name = env != nullptr && *env != '\0' ? env : "default";
+  const char* url_env = std::getenv("SHMKV_URL");
+  in.url = url_env != nullptr ? url_env : "";
   const char* group_env = std::getenv("SHMKV_TRUSTED_GROUP");
-  std::string_view group_arg = group_env != nullptr ? group_env : "";
+  std::string_view group_arg;  // --trusted-group before the command
 
   // Global options, before the command.
   std::size_t i = 0;
@@ -1522,14 +1592,18 @@ int Main(int argc, char** argv) {
     }
     if (a == "--name" && i + 1 < args.size()) {
       in.name = args[++i];
+    } else if (a == "--url" && i + 1 < args.size()) {
+      in.url = args[++i];
+    } else if (a.starts_with("--url=")) {
+      in.url = a.substr(6);
     } else if (a == "--trusted-group" && i + 1 < args.size()) {
       group_arg = args[++i];
     } else if (a.starts_with("--trusted-group=")) {
       group_arg = a.substr(16);
     } else if (a.starts_with("--name=")) {
       in.name = a.substr(7);
-    } else if (a == "--name") {
-      Err("shmkv: --name needs a value");
+    } else if (a == "--name" || a == "--url") {
+      Err("shmkv: " + std::string(a) + " needs a value");
       Err(kUsage);
       return kExitUsage;
     } else {
@@ -1575,6 +1649,10 @@ int Main(int argc, char** argv) {
   try {
     if (!group_arg.empty()) in.trusted_group = ParseGroup(group_arg);
     ParseCommandArgs(in, rest);
+    // $SHMKV_TRUSTED_GROUP is a default for a store in shared memory; one on a server has no
+    // group (the flag given with --url is the library's invalid_argument).
+    if (!in.trusted_group && in.url.empty() && group_env != nullptr && *group_env != '\0')
+      in.trusted_group = ParseGroup(group_env);
     const int code = in.cmd->run(in);
     // A persistent store: close() flushes this process's journal (per the store's fsync
     // policy) and raises io_error when a write of this command did not reach it (exit 3).

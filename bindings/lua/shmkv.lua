@@ -2,6 +2,7 @@
 --
 --   local shmkv = require "shmkv"          -- LUA_PATH must reach this file
 --   local kv = shmkv.open("loadtest")      -- or shmkv.open(name, {size_bytes = ..., ...})
+--   local kv = shmkv.open("lt", {url = "redis://10.0.0.5:6379"})  -- a store on a Redis server
 --   kv:set("k", "v")                      -- keys and values are Lua strings (any bytes)
 --   local n = kv:incr("requests")
 --   local value, loaded = kv:get_or_set("order:42", "me")
@@ -31,6 +32,7 @@ typedef struct shmkv_options {
   uint32_t max_value_bytes; uint64_t max_keys; uint32_t mode; uint32_t home_block_bytes;
   int64_t trusted_group; const char* persistence_directory; int32_t fsync_policy;
   uint32_t keep_snapshots; int64_t snapshot_interval_ms; int64_t fsync_interval_ms;
+  const char* url; int64_t connect_timeout_ms; int64_t command_timeout_ms;
 } shmkv_options;
 typedef struct shmkv_recovery_report {
   int32_t performed; uint32_t reserved; uint64_t snapshot_seq; uint64_t snapshot_entries;
@@ -42,7 +44,8 @@ typedef struct shmkv_info {
   char name[208]; uint32_t layout_version; uint32_t shards; uint64_t layout_fingerprint;
   uint64_t created_unix_ms; uint64_t size_bytes; uint32_t max_key_bytes; uint32_t max_value_bytes;
   uint64_t max_keys; uint64_t arena_bytes; uint64_t arena_used_bytes; uint64_t live_keys;
-  uint64_t processes; uint64_t recoveries;
+  uint64_t processes; uint64_t recoveries; uint32_t home_block_bytes; uint32_t pad;
+  uint64_t home_records; char engine[16];
 } shmkv_info;
 typedef struct shmkv_stats {
   uint64_t gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
@@ -57,8 +60,10 @@ void shmkv_options_init(shmkv_options* options);
 int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
                shmkv_store** out);
 void shmkv_close(shmkv_store* store);
-int shmkv_destroy(const char* name);
-int shmkv_segment_exists(const char* name);
+int shmkv_open_url(const char* url, const char* name, const shmkv_options* options,
+                   size_t options_size, shmkv_store** out);
+int shmkv_destroy_url(const char* url, const char* name);
+int shmkv_segment_exists_url(const char* url, const char* name);
 int shmkv_get(shmkv_store*, const void* key, size_t key_len, void* buf, size_t cap, size_t* len);
 int shmkv_set(shmkv_store*, const void* key, size_t key_len, const void* value, size_t value_len,
               int64_t ttl_ms);
@@ -218,11 +223,11 @@ local function int_arg(v, n, fname, what)
   return v
 end
 
--- A file path for the C API (a C string): no NUL byte, which would cut it short.
-local function path_arg(v, n, fname)
-  if type(v) ~= "string" then bad_arg(n, fname, "path", "string", type(v)) end
+-- A file path or a url (what) for the C API (a C string): no NUL byte, which would cut it short.
+local function c_string_arg(v, n, fname, what)
+  if type(v) ~= "string" then bad_arg(n, fname, what, "string", type(v)) end
   if v:find("\0", 1, true) then
-    raise(EINVAL, string.format("path %q contains a NUL byte", v), 3)
+    raise(EINVAL, string.format("%s %q contains a NUL byte", what, v), 3)
   end
   return v
 end
@@ -290,6 +295,14 @@ end
 -- Persistence (persistence.hpp): persistence_directory (nil = memory only), fsync = "always" |
 -- "interval" (default) | "never", snapshot_interval and fsync_interval (seconds; default 30 and
 -- 0.1), keep_snapshots (default 2); the last four need persistence_directory.
+-- Where the store lives: url = nil or "" (this host's shared memory, the default), or a Redis
+-- (>= 7.0) server, "redis://[[user]:password@]host[:port][/db]" or
+-- "unix:///path/redis.sock[?db=N]": every method then works the same, and may also raise
+-- shmkv.unavailable (the server cannot be reached) or shmkv.outcome_unknown (the connection was
+-- lost after a write was sent). On a server the segment's options are refused
+-- (shmkv.invalid_argument naming the option); connect_timeout (default 2) and command_timeout
+-- (default 10; 0 = no limit) are seconds. $SHMKV_URL is not read here (the shmkv command reads
+-- it): pass url = os.getenv("SHMKV_URL") to follow it.
 function M.open(name, options)
   name_arg(name, "open")
   if options ~= nil and type(options) ~= "table" then
@@ -308,7 +321,7 @@ function M.open(name, options)
     elseif k == "file_mode" then
       o.mode = count_arg(v, 2, "open", "file_mode")
     elseif k == "persistence_directory" then
-      o.persistence_directory = path_arg(v, 2, "open")
+      o.persistence_directory = c_string_arg(v, 2, "open", "path")
     elseif k == "fsync" then
       if FSYNC_POLICIES[v] == nil then
         raise(EINVAL, "fsync " .. tostring(v) .. " is not one of always, interval, never", 2)
@@ -318,6 +331,12 @@ function M.open(name, options)
       o[k .. "_ms"] = interval_arg(v, k)
     elseif k == "keep_snapshots" then
       o.keep_snapshots = count_arg(v, 2, "open", k)
+    elseif k == "url" then
+      o.url = c_string_arg(v, 2, "open", "url")
+    elseif k == "connect_timeout" then
+      o.connect_timeout_ms = interval_arg(v, k)
+    elseif k == "command_timeout" then
+      o.command_timeout_ms = v == 0 and 0 or interval_arg(v, k)
     elseif k == "size_bytes" or k == "shards" or k == "max_key_bytes" or
            k == "max_value_bytes" or k == "max_keys" or k == "home_block_bytes" or
            k == "trusted_group" then
@@ -335,7 +354,7 @@ function M.open(name, options)
     end
   end
   local out = ffi.new("shmkv_store*[1]")
-  check(C.shmkv_open(name, o, ffi.sizeof(o), out))
+  check(C.shmkv_open_url(o.url, name, o, ffi.sizeof(o), out))
   local h = ffi.gc(out[0], C.shmkv_close)
   local info = ffi.new("shmkv_info")
   check(C.shmkv_info_get(h, info, ffi.sizeof(info)))
@@ -343,12 +362,19 @@ function M.open(name, options)
                        max_value_bytes = info.max_value_bytes}, Store)
 end
 
-function M.destroy(name)
-  check(C.shmkv_destroy(name_arg(name, "destroy")))
+-- shmkv.destroy(name [, url]): removes the store (the segment, or with url every key of the
+-- store on that server).
+function M.destroy(name, url)
+  name_arg(name, "destroy")
+  if url ~= nil then c_string_arg(url, 2, "destroy", "url") end
+  check(C.shmkv_destroy_url(url, name))
 end
 
-function M.segment_exists(name)
-  return check(C.shmkv_segment_exists(name_arg(name, "segment_exists"))) == 1
+-- shmkv.segment_exists(name [, url]): true if the store exists (the segment, or on the server).
+function M.segment_exists(name, url)
+  name_arg(name, "segment_exists")
+  if url ~= nil then c_string_arg(url, 2, "segment_exists", "url") end
+  return check(C.shmkv_segment_exists_url(url, name)) == 1
 end
 
 local function handle(self, fname)
@@ -723,7 +749,7 @@ end
 -- backup and export_jsonl: c_write(h, path, &entries, &bytes); returns entries, bytes.
 local function write_file(self, fname, c_write, path)
   local h = handle(self, fname)
-  path_arg(path, 1, fname)
+  c_string_arg(path, 1, fname, "path")
   check(c_write(h, path, u64_out, u64_out2))
   return tonumber(u64_out[0]), tonumber(u64_out2[0])
 end
@@ -732,7 +758,7 @@ end
 -- limit) checked.
 local function load_args(self, fname, path, max_entries, max_bytes)
   local h = handle(self, fname)
-  path_arg(path, 1, fname)
+  c_string_arg(path, 1, fname, "path")
   return h, count_arg(max_entries, 2, fname, "max_entries"),
          count_arg(max_bytes, 3, fname, "max_bytes")
 end
@@ -877,7 +903,7 @@ function Store:info()
     max_value_bytes = i.max_value_bytes, max_keys = tonumber(i.max_keys),
     arena_bytes = tonumber(i.arena_bytes), arena_used_bytes = tonumber(i.arena_used_bytes),
     live_keys = tonumber(i.live_keys), processes = tonumber(i.processes),
-    recoveries = tonumber(i.recoveries),
+    recoveries = tonumber(i.recoveries), engine = ffi.string(i.engine),
   }
 end
 

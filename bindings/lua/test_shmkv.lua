@@ -200,6 +200,7 @@ test("info and stats", function(s, name)
   s:get("a")
   local i = s:info()
   eq(i.name, name); eq(i.shards, 4); eq(i.max_key_bytes, 64); eq(i.live_keys, 1)
+  eq(i.engine, "shm")
   assert(i.processes >= 1)
   assert(s:stats().sets >= 1)
 end)
@@ -544,6 +545,140 @@ do
   eq(shmkv.error_code("other error"), nil)
   eq(shmkv.codes.invalid_argument, -1); eq(shmkv.codes.io_error, -16); eq(shmkv.codes.ok, 0)
   eq(shmkv.version:match("^%d+%.%d+%.%d+$") ~= nil, true)
+end
+
+-- --- A store on a Redis server, by url: each test runs a redis-server of its own (no TCP port,
+-- nothing saved), stopped after it. Without redis-server installed they are skipped, unless
+-- SHMKV_REQUIRE_REDIS is set (then they fail).
+local function succeeded(status) return status == 0 or status == true end
+
+local have_redis = succeeded(os.execute("command -v redis-server >/dev/null 2>&1"))
+local require_redis = (os.getenv("SHMKV_REQUIRE_REDIS") or "") ~= ""
+
+-- Starts redis-server on <dir>/redis.sock; returns its url and a function that stops it.
+local function start_redis()
+  local dir = temp_dir()
+  assert(succeeded(os.execute("mkdir -p '" .. dir .. "'")))
+  local sock, pidfile = dir .. "/redis.sock", dir .. "/redis.pid"
+  assert(succeeded(os.execute(string.format(
+    "redis-server --port 0 --unixsocket '%s' --save '' --appendonly no --dir '%s' " ..
+    "--daemonize yes --pidfile '%s' >/dev/null", sock, dir, pidfile))), "redis-server failed")
+  local url = "unix://" .. sock
+  -- Ready when an open stops raising unavailable (bounded: a server that never listens fails).
+  local probe = unique_name()
+  for _ = 1, 1000 do
+    local ok, err = pcall(shmkv.open, probe, {url = url})
+    if ok then
+      err:close()
+      shmkv.destroy(probe, url)
+      break
+    end
+    if select(2, shmkv.error_code(err)) ~= "unavailable" then error(err) end
+    os.execute("sleep 0.01")
+  end
+  local function stop()
+    local f = io.open(pidfile)
+    local pid = f and f:read("*n")
+    if f then f:close() end
+    if pid then
+      os.execute("kill " .. pid)
+      for _ = 1, 1000 do  -- until it has exited (the socket is gone)
+        if not succeeded(os.execute("kill -0 " .. pid .. " 2>/dev/null")) then break end
+        os.execute("sleep 0.01")
+      end
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+  end
+  return url, stop, sock
+end
+
+local function redis_test(title, fn)
+  if not have_redis then
+    if require_redis then
+      failed = failed + 1
+      io.stderr:write("FAILED: ", title, ": redis-server is not on PATH and SHMKV_REQUIRE_REDIS ",
+                      "is set\n")
+    else
+      io.stderr:write("skipped (redis-server is not installed): ", title, "\n")
+    end
+    return
+  end
+  local url, stop, sock = start_redis()
+  local ok, err = xpcall(function() fn(url, unique_name(), stop, sock) end, debug.traceback)
+  stop()
+  if ok then passed = passed + 1 else
+    failed = failed + 1
+    io.stderr:write("FAILED: ", title, "\n", tostring(err), "\n")
+  end
+end
+
+redis_test("open by url: every kind of operation, destroy and segment_exists", function(url, name)
+  eq(shmkv.segment_exists(name, url), false)
+  local s = shmkv.open(name, {url = url})
+  eq(s:info().engine, "redis"); eq(s:info().name, name)
+  eq(shmkv.segment_exists(name, url), true)
+  eq(shmkv.segment_exists(name), false, "no segment in /dev/shm")
+  s:set("user:1", "ann")
+  s:set("user:2", "\0bob\255")
+  eq(s:get("user:1"), "ann"); eq(s:get("user:2"), "\0bob\255")
+  eq(s:incr("hits", 5), 5); eq(s:incr("hits", -2), 3)
+  raises("not_a_number", function() s:incr("user:1") end)
+  local entries = s:list("user:")
+  eq(#entries, 2); eq(entries[1].key, "user:1"); eq(entries[2].value, "\0bob\255")
+  eq(s:count(), 3)
+  local popped = {}
+  for _ = 1, 2 do
+    local k, v = s:pop_random("user:")
+    popped[k] = v
+  end
+  eq(popped["user:1"], "ann"); eq(popped["user:2"], "\0bob\255")
+  eq(s:pop_random("user:"), nil)
+  local other = shmkv.open(name, {url = url, open_mode = "attach_only"})
+  eq(other:get("hits"), "3", "a second handle sees the store")
+  other:close()
+  raises("invalid_argument", function() shmkv.open(name, {url = url, shards = 4}) end, "shards")
+  raises("invalid_argument", function() shmkv.open(name, {url = url, connect_timeout = 0}) end,
+         "connect_timeout")
+  raises("invalid_argument", function() shmkv.open(name, {url = 5}) end, "url: string expected")
+  s:close()
+  shmkv.destroy(name, url)
+  eq(shmkv.segment_exists(name, url), false)
+  raises("not_found", function() shmkv.destroy(name, url) end, name)
+end)
+
+redis_test("a server that goes away is unavailable, naming its address", function(url, name, stop,
+                                                                                  sock)
+  local s = shmkv.open(name, {url = url, connect_timeout = 0.5, command_timeout = 0})
+  s:set("k", "v")
+  stop()
+  raises("unavailable", function() s:get("k") end, sock)
+  s:close()
+  raises("unavailable", function() shmkv.open(name, {url = url}) end, sock)
+  raises("unavailable", function() shmkv.segment_exists(name, url) end)
+  raises("unavailable", function() shmkv.destroy(name, url) end)
+end)
+
+redis_test("a write whose reply is lost is outcome_unknown", function(url, name, _, sock)
+  -- CLIENT PAUSE WRITE holds every write (60 s, far beyond the 0.2 s command timeout); reads
+  -- still run. The set was sent, so whether it happens is unknown.
+  local s = shmkv.open(name, {url = url, command_timeout = 0.2})
+  s:set("k", "before")
+  local function redis_cli(args)
+    assert(succeeded(os.execute("redis-cli -s '" .. sock .. "' " .. args .. " >/dev/null")),
+           "redis-cli " .. args)
+  end
+  redis_cli("CLIENT PAUSE 60000 WRITE")
+  local ok, err = pcall(function()
+    raises("outcome_unknown", function() s:set("k", "after") end)
+    eq(s:get("k"), "before", "the held write has not run")
+  end)
+  redis_cli("CLIENT UNPAUSE")
+  s:close()
+  if not ok then error(err, 0) end
+end)
+
+do  -- the error names every surface shares
+  eq(shmkv.codes.unavailable, -17); eq(shmkv.codes.outcome_unknown, -18)
 end
 
 print(string.format("lua_bindings: %d passed, %d failed (libshmkv %s from %s)", passed, failed,

@@ -111,7 +111,8 @@ struct SharedMemoryOptions {
 struct RedisOptions {
   // How long connecting to the server may take before unavailable is raised.
   std::chrono::milliseconds connect_timeout{2000};
-  // How long one command may wait for its reply. A read that times out is retried once on a new
+  // How long one command may wait for its reply (0 = no limit; negative timeouts are
+  // invalid_argument). A read that times out is retried once on a new
   // connection; a write that times out raises outcome_unknown (it may have run).
   std::chrono::milliseconds command_timeout{10000};
 };

@@ -119,6 +119,15 @@ typedef struct shmkv_options {
   uint32_t keep_snapshots;           /* snapshots kept; default 2, at least 1 */
   int64_t snapshot_interval_ms;      /* a snapshot every ...; default 30000, > 0 */
   int64_t fsync_interval_ms;         /* period of SHMKV_FSYNC_INTERVAL; default 100, > 0 */
+  /* Where the store lives (Options::url). NULL or "" = this host's shared memory (default);
+   * else a Redis (>= 7.0) server: "redis://[[user]:password@]host[:port][/db]" or
+   * "unix:///path/redis.sock[?db=N]". On a server the fields that concern the segment (shards,
+   * size_bytes, max_keys, home_block_bytes, mode, trusted_group, persistence_directory) must
+   * stay at their defaults (else SHMKV_EINVALID_ARGUMENT naming the field). */
+  const char* url;
+  int64_t connect_timeout_ms; /* server only: connecting may take this long; default 2000, > 0 */
+  int64_t command_timeout_ms; /* server only: a reply may take this long; default 10000,
+                                 0 = no limit */
 } shmkv_options;
 
 /* shmkv::FsyncPolicy: when a process makes its journal records durable. */
@@ -129,13 +138,19 @@ typedef struct shmkv_options {
 /* Fills *options with the defaults above. */
 void shmkv_options_init(shmkv_options* options);
 
-/* Opens the segment `name` (1-200 of [A-Za-z0-9._-], lives at /dev/shm/shmkv.<name>).
- * options may be NULL (defaults; options_size is then ignored). On success *out is the handle,
- * on failure NULL.
+/* Opens the store `name` (1-200 of [A-Za-z0-9._-]): the segment /dev/shm/shmkv.<name>, or on
+ * the server options->url names, the keys under the hash tag {<name>}. options may be NULL
+ * (defaults; options_size is then ignored). On success *out is the handle, on failure NULL.
  * Errors: SHMKV_EINVALID_ARGUMENT, EALREADY_EXISTS, ENOT_FOUND, EINCOMPATIBLE_LAYOUT,
- * EPERMISSION_DENIED, ESTORE_FULL (size too small), EIO_ERROR, ENOMEM. */
+ * EPERMISSION_DENIED, ESTORE_FULL (size too small), EIO_ERROR, ENOMEM; on a server also
+ * EUNAVAILABLE (it cannot be reached; the message names its address). */
 int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
                shmkv_store** out);
+/* shmkv_open with options->url replaced by url (NULL or "" = shared memory): opens the store
+ * `name` on the server url names, e.g. shmkv_open_url("redis://10.0.0.5:6379", "lt", NULL, 0,
+ * &s). Every operation of this header then works on it, with the same results and codes. */
+int shmkv_open_url(const char* url, const char* name, const shmkv_options* options,
+                   size_t options_size, shmkv_store** out);
 
 /* Detaches and frees the handle. NULL is ok. The handle must not be used afterwards. */
 void shmkv_close(shmkv_store* store);
@@ -146,6 +161,12 @@ int shmkv_destroy(const char* name);
 
 /* 1 if a segment with this name exists, 0 if not, or SHMKV_EINVALID_ARGUMENT. */
 int shmkv_segment_exists(const char* name);
+
+/* shmkv_destroy and shmkv_segment_exists for the store `name` on the server url names (NULL or
+ * "" = this host's shared memory, as the two above). Destroying removes every key of the store
+ * (handles still open on it see it empty). Errors: those above, and SHMKV_EUNAVAILABLE. */
+int shmkv_destroy_url(const char* url, const char* name);
+int shmkv_segment_exists_url(const char* url, const char* name);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Single keys. ttl_ms: 0 = no expiry, > 0 = expires ttl_ms from now, < 0 = EINVALID_ARGUMENT.
@@ -443,6 +464,8 @@ typedef struct shmkv_info {
   uint32_t home_block_bytes; /* 0 = no home blocks */
   uint32_t pad;
   uint64_t home_records; /* records stored in their home blocks */
+  char engine[16];       /* NUL-terminated: "shm" (shared memory) or "redis" (a url's server);
+                            on "redis" the segment's figures above are 0 */
 } shmkv_info;
 
 typedef struct shmkv_shard_info {

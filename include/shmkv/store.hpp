@@ -1,10 +1,12 @@
 // shmkv/store.hpp: the store handle and its operations.
 //
-// A Store is a move-only handle on one named shared-memory segment. Any number of processes
-// (and threads within them) may open the same name; every single-key operation is linearizable
-// across all of them. A Store object may be shared by threads of one process. It must not be
-// used across fork(): a child opens its own handle; in a child, every operation on the
-// parent's handle raises `closed`, and closing or destroying it leaves the parent's state alone.
+// A Store is a move-only handle on one named store: a shared-memory segment of this host, or,
+// when Options::url is set, a store on a Redis server that processes on several hosts share.
+// Any number of processes (and threads within them) may open the same name; every single-key
+// operation is linearizable across all of them. A Store object may be shared by threads of one
+// process. It must not be used across fork(): a child opens its own handle; in a child, every
+// operation on the parent's handle raises `closed`, and closing or destroying it leaves the
+// parent's state alone.
 //
 // Errors (shmkv::Error, see error.hpp). Every operation may raise `closed` on a closed handle;
 // every key argument may raise `invalid_argument` (empty key) or `key_too_long`; every mutation
@@ -15,6 +17,15 @@
 // Options::verify_reads, every read also raises `corrupted` for a record whose checksum fails
 // (naming the shard, the key and the offset), and check_invariants() reports such records
 // either way. Returned strings and vectors are copies: they stay valid after the entry changes.
+//
+// On Redis (Options::url) every operation may also raise `unavailable` (the server cannot be
+// reached; nothing was sent) and a mutation `outcome_unknown` (the connection was lost after it
+// was sent: it may have been applied). The operations and their results are the same on both
+// engines, but for what concerns the segment or the disk: info()'s shared-memory figures and
+// stats() are zero, sync() does nothing and snapshot() raises invalid_argument (durability is
+// the server's configuration), backup() and restore() are not isolated from concurrent writers,
+// and a restore the server runs out of memory for stops midway (store_full). docs/design.md
+// "The Redis engine".
 //
 // Multi-key operations are not atomic across the store: set_many and delete_many apply one key
 // at a time (each key atomically); delete_prefix, delete_range, clear, list, list_keys, scan,

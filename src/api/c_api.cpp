@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,8 +35,11 @@ namespace {
 
 using shmkv::errc;
 
-// 40 bytes before trusted_group, 48 before the persistence fields: options_size tells.
-static_assert(sizeof(shmkv_options) == 80);
+// 40 bytes before trusted_group, 48 before the persistence fields, 80 before url: options_size
+// tells.
+static_assert(sizeof(shmkv_options) == 104);
+// 312 bytes before engine.
+static_assert(sizeof(shmkv_info) == 328);
 static_assert(sizeof(shmkv_recovery_report) == 88);
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
 
@@ -438,6 +443,41 @@ std::vector<std::string> ReportMessages(const shmkv::RecoveryReport& r) {
   return out;
 }
 
+// The caller's options_size bytes of options over the defaults (options NULL: the defaults).
+shmkv_options OptionsOf(const shmkv_options* options, std::size_t options_size) {
+  shmkv_options o;
+  shmkv_options_init(&o);
+  if (options != nullptr) {
+    if (options_size > sizeof o)
+      Throw(errc::invalid_argument, "options_size " + std::to_string(options_size) +
+                                        " is larger than this library's shmkv_options (" +
+                                        std::to_string(sizeof o) + " bytes)");
+    std::memcpy(&o, options, options_size);
+  }
+  return o;
+}
+
+// Options::url of a C url: NULL and "" are the shared-memory engine.
+std::string Url(const char* url) {
+  return url != nullptr ? url : "";
+}
+
+// A timeout in ms, at least `min`; SHMKV_EINVALID_ARGUMENT naming the field below it.
+std::chrono::milliseconds Timeout(std::int64_t ms, const char* field, std::int64_t min) {
+  if (ms < min)
+    Throw(errc::invalid_argument, std::string(field) + " is " + std::to_string(ms) +
+                                      "; it must be >= " + std::to_string(min));
+  return Ms(ms);
+}
+
+// The options naming the store `name` on the engine url names (destroy, segment_exists).
+shmkv::Options StoreAt(const char* url, const char* name) {
+  shmkv::Options o;
+  o.name = Name(name);
+  o.url = Url(url);
+  return o;
+}
+
 std::string Path(const char* path, const char* what) {
   if (path == nullptr) Throw(errc::invalid_argument, std::string(what) + " path is NULL");
   return path;
@@ -521,24 +561,30 @@ void shmkv_options_init(shmkv_options* o) {
   o->keep_snapshots = p.keep_snapshots;
   o->snapshot_interval_ms = p.snapshot_interval.count();
   o->fsync_interval_ms = p.fsync_interval.count();
+  o->url = nullptr;
+  o->connect_timeout_ms = d.connect_timeout.count();
+  o->command_timeout_ms = d.command_timeout.count();
 }
 
 int shmkv_open(const char* name, const shmkv_options* options, size_t options_size,
                shmkv_store** out) {
+  // options->url when the caller's options_size reaches it (an older caller's does not).
+  const bool has_url =
+      options != nullptr && options_size >= offsetof(shmkv_options, url) + sizeof options->url;
+  return shmkv_open_url(has_url ? options->url : nullptr, name, options, options_size, out);
+}
+
+int shmkv_open_url(const char* url, const char* name, const shmkv_options* options,
+                   size_t options_size, shmkv_store** out) {
   return Call([&] {
     Require(out, "out (the handle pointer)");
     *out = nullptr;
-    shmkv_options o;
-    shmkv_options_init(&o);
-    if (options != nullptr) {
-      if (options_size > sizeof o)
-        Throw(errc::invalid_argument, "options_size " + std::to_string(options_size) +
-                                          " is larger than this library's shmkv_options (" +
-                                          std::to_string(sizeof o) + " bytes)");
-      std::memcpy(&o, options, options_size);
-    }
+    const shmkv_options o = OptionsOf(options, options_size);
     shmkv::Options opts;
     opts.name = Name(name);
+    opts.url = Url(url);
+    opts.connect_timeout = Timeout(o.connect_timeout_ms, "connect_timeout_ms", 1);
+    opts.command_timeout = Timeout(o.command_timeout_ms, "command_timeout_ms", 0);
     opts.open_mode = Mode(o.open_mode);
     opts.size_bytes = o.size_bytes;
     opts.shards = o.shards;
@@ -573,6 +619,17 @@ int shmkv_destroy(const char* name) {
 
 int shmkv_segment_exists(const char* name) {
   return Call([&] { return shmkv::Store::segment_exists(Name(name)) ? 1 : 0; });
+}
+
+int shmkv_destroy_url(const char* url, const char* name) {
+  return Call([&] {
+    shmkv::Store::destroy(StoreAt(url, name));
+    return 0;
+  });
+}
+
+int shmkv_segment_exists_url(const char* url, const char* name) {
+  return Call([&] { return shmkv::Store::segment_exists(StoreAt(url, name)) ? 1 : 0; });
 }
 
 // --- single keys ---
@@ -1080,6 +1137,7 @@ int shmkv_info_get(shmkv_store* h, shmkv_info* info, size_t info_size) {
     out.processes = i.processes.size();
     out.home_block_bytes = i.home_block_bytes;
     out.home_records = i.home_records;
+    std::memcpy(out.engine, i.engine.data(), std::min(i.engine.size(), sizeof out.engine - 1));
     for (const shmkv::ShardInfo& si : i.shard) out.recoveries += si.recoveries;
     FillSized(out, info, info_size, "info");
     return 0;

@@ -660,11 +660,13 @@ std::vector<detail::PlainEntry> ReadEntries(Store& store, std::istream& in,
   std::vector<detail::PlainEntry> entries;
   std::uint64_t duplicates = 0, bytes = 0, record_bytes = 0, line_no = 0;
   const std::uint64_t key_capacity = info.max_keys * detail::kMaxLoadPercent / 100;
+  // The key and arena limits are a segment's; a Redis store's memory is its server's.
+  const bool segment = info.engine == "shm";
   auto over = [&](std::uint64_t factor) -> const char* {
     if (options.max_entries && entries.size() > factor * options.max_entries) return "max_entries";
     if (options.max_bytes && bytes > factor * options.max_bytes) return "max_bytes";
-    if (entries.size() > factor * key_capacity) return "keys";
-    if (record_bytes > factor * info.arena_bytes) return "arena";
+    if (segment && entries.size() > factor * key_capacity) return "keys";
+    if (segment && record_bytes > factor * info.arena_bytes) return "arena";
     return nullptr;
   };
   auto compact_or_refuse = [&] {

@@ -103,6 +103,11 @@ Store::~Store() {
 // same names; each refuses the other's options left away from their defaults.
 Store Store::open(const Options& options) {
   detail::Segment::ValidateName(options.name);
+  for (auto [option, ms] : {std::pair{"connect_timeout", options.connect_timeout},
+                            std::pair{"command_timeout", options.command_timeout}})
+    if (ms.count() < 0)
+      Throw(errc::invalid_argument,
+            std::string(option) + " " + std::to_string(ms.count()) + " ms is negative");
   if (!options.url.empty()) return Store(detail::RedisEngine::Open(options));
   static const RedisOptions kDefault;
   if (options.connect_timeout != kDefault.connect_timeout ||
@@ -121,7 +126,7 @@ void Store::destroy(const std::string& name) {
 void Store::destroy(const Options& options) {
   detail::Segment::ValidateName(options.name);
   if (options.url.empty()) return destroy(options.name);
-  detail::RedisEngine::Destroy(options);
+  detail::RedisEngine::DestroyStore(options);
 }
 
 bool Store::segment_exists(const std::string& name) {
@@ -132,7 +137,7 @@ bool Store::segment_exists(const std::string& name) {
 bool Store::segment_exists(const Options& options) {
   if (options.url.empty()) return segment_exists(options.name);
   detail::Segment::ValidateName(options.name);
-  return detail::RedisEngine::Exists(options);
+  return detail::RedisEngine::StoreExists(options);
 }
 
 void Store::close() {

@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -340,6 +341,13 @@ bool SocketClosed(int fd) {
   do r = ::poll(&p, 1, 0);
   while (r < 0 && errno == EINTR);
   return r != 0;  // readable (EOF or stray bytes), hung up, in error, or poll failed
+}
+
+long SendNoSignal(int fd, const char* data, std::size_t len) {
+  ssize_t n;
+  do n = ::send(fd, data, len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return static_cast<long>(n);
 }
 
 }  // namespace os

@@ -5,7 +5,8 @@
 // randomness, flock. The one exception is the pthread calls of the robust mutex, which
 // shm/robust_mutex owns (a mutex in the segment is the segment's primitive). One place to read, and
 // one seam for fault injection. The Redis engine's sockets are hiredis's, which makes their
-// calls itself; the engine asks this layer only whether a connection was closed (SocketClosed).
+// calls itself; the engine asks this layer only whether a connection was closed (SocketClosed)
+// and sends with it (SendNoSignal), since hiredis's write(2) raises SIGPIPE on a closed socket.
 // Functions throw shmkv::Error with the path in the message.
 //
 // Disk fault injection (the persistence directory's calls, made through file_io.hpp): a test
@@ -18,6 +19,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -136,5 +138,10 @@ unsigned CpuCount();
 // that nobody asked for (for a request/reply protocol, also a dead connection): poll() with a
 // zero timeout, no wait.
 bool SocketClosed(int fd);
+
+// send(2) with MSG_NOSIGNAL: a socket the peer closed gives EPIPE instead of raising SIGPIPE
+// (whose default action would kill the process). Retries on EINTR; returns the bytes sent, or
+// -1 with errno set.
+long SendNoSignal(int fd, const char* data, std::size_t len);
 
 }  // namespace shmkv::detail::os

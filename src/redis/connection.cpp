@@ -1,7 +1,11 @@
 // connection.cpp: Connection and ConnectionPool (connection.hpp).
 #include "redis/connection.hpp"
 
+#include <hiredis/sds.h>
 #include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include "os/os.hpp"
 #include "os/throw.hpp"
@@ -22,8 +26,31 @@ std::string ReplyText(const redisReply* r) {
 
 }  // namespace
 
-Connection::Connection(const RedisAddress& address, const RedisOptions& options)
-    : address_(address), options_(options) {}
+void ReconnectGate::CheckOpen(const RedisAddress& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (window_.count() == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= closed_until_) return;
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(closed_until_ - now);
+  Throw(errc::unavailable, "cannot connect to " + address.Display() + ": " + last_failure_ +
+                               " (next attempt in " + std::to_string(wait.count() + 1) + " ms)");
+}
+
+void ReconnectGate::Failed(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  window_ = std::clamp(window_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
+  closed_until_ = std::chrono::steady_clock::now() + window_;
+  last_failure_ = why;
+}
+
+void ReconnectGate::Succeeded() {
+  std::lock_guard<std::mutex> lock(mu_);
+  window_ = std::chrono::milliseconds(0);
+}
+
+Connection::Connection(const RedisAddress& address, const RedisOptions& options,
+                       ReconnectGate* gate)
+    : address_(address), options_(options), gate_(gate) {}
 
 Connection::~Connection() {
   Drop();
@@ -36,6 +63,7 @@ void Connection::Drop() {
 
 void Connection::Connect() {
   Drop();
+  gate_->CheckOpen(address_);
   const timeval connect_tv = ToTimeval(options_.connect_timeout);
   redisContext* c = address_.unix_socket
                         ? redisConnectUnixWithTimeout(address_.path.c_str(), connect_tv)
@@ -43,8 +71,10 @@ void Connection::Connect() {
   if (!c || c->err) {
     const std::string why = c ? std::string(c->errstr) : std::string("out of memory");
     if (c) redisFree(c);
+    gate_->Failed(why);
     Throw(errc::unavailable, "cannot connect to " + address_.Display() + ": " + why);
   }
+  gate_->Succeeded();
   ctx_ = c;
   if (options_.command_timeout.count() > 0)
     redisSetTimeout(ctx_, ToTimeval(options_.command_timeout));
@@ -74,22 +104,40 @@ void Connection::Connect() {
 
 bool Connection::Exchange(std::span<const Command> commands, std::vector<Reply>* replies) {
   replies->clear();
+  last_error_.clear();
   for (const Command& c : commands)
     if (redisAppendCommandArgv(ctx_, c.argc(), c.argv(), c.lengths()) != REDIS_OK) break;
-  if (!ctx_->err) {
-    int done = 0;
-    while (!done && redisBufferWrite(ctx_, &done) == REDIS_OK) {
-    }
-  }
-  while (!ctx_->err && replies->size() < commands.size()) {
+  bool sent = !ctx_->err && Flush();
+  while (sent && !ctx_->err && replies->size() < commands.size()) {
     void* reply = nullptr;
     if (redisGetReply(ctx_, &reply) != REDIS_OK || !reply) break;
     replies->emplace_back(static_cast<redisReply*>(reply));
   }
   if (replies->size() == commands.size()) return true;
-  last_error_ = ctx_->errstr[0] ? std::string(ctx_->errstr) : std::string("connection lost");
+  if (sent || last_error_.empty())
+    last_error_ = ctx_->errstr[0] ? std::string(ctx_->errstr) : std::string("connection lost");
   Drop();
   return false;
+}
+
+// hiredis's own redisBufferWrite sends with write(2), which raises SIGPIPE (by default fatal to
+// the whole load generator) when the server has closed the socket: send the context's buffer
+// with MSG_NOSIGNAL instead, and empty it as redisBufferWrite does.
+bool Connection::Flush() {
+  const std::size_t len = sdslen(ctx_->obuf);
+  for (std::size_t sent = 0; sent < len;) {
+    const long n = os::SendNoSignal(ctx_->fd, ctx_->obuf + sent, len - sent);
+    if (n <= 0) {
+      last_error_ = n < 0 ? os::ErrnoText(errno) : std::string("connection closed");
+      return false;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  // sdsclear, written with the header's inline functions: hiredis 0.14's headers declare the
+  // sds functions without C linkage, so they cannot be called from C++.
+  sdssetlen(ctx_->obuf, 0);
+  ctx_->obuf[0] = '\0';
+  return true;
 }
 
 void Connection::RaiseLost(const std::string& why) const {
@@ -100,8 +148,9 @@ void Connection::RaiseLost(const std::string& why) const {
 
 std::vector<Reply> Connection::Run(std::span<const Command> commands, Effect effect) {
   // A connection the server closed while it sat in the pool (a restart, an idle timeout) is
-  // replaced before anything is sent.
-  if (ctx_ && os::SocketClosed(ctx_->fd)) Drop();
+  // replaced before a write is sent, so that the write cannot be lost with it. (A read needs no
+  // check: it is simply sent again.)
+  if (ctx_ && effect == Effect::write && os::SocketClosed(ctx_->fd)) Drop();
   if (!ctx_) Connect();
   std::vector<Reply> replies;
   if (Exchange(commands, &replies)) return replies;
@@ -125,7 +174,7 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
       return Lease(this, std::move(c));
     }
   }
-  return Lease(this, std::make_unique<Connection>(address_, options_));
+  return Lease(this, std::make_unique<Connection>(address_, options_, &gate_));
 }
 
 void ConnectionPool::Return(std::unique_ptr<Connection> c) {

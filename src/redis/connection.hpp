@@ -7,8 +7,8 @@
 // a handle in a child before any connection is touched, and the child opens its own.
 //
 // What a lost connection means (Run):
-// - found closed before sending (the server restarted, or an idle timeout): reconnect and send,
-//   so a restart costs nothing; if the server cannot be reached, unavailable naming it;
+// - found closed before sending a write (the server restarted, or an idle timeout): reconnect
+//   and send, so a restart costs nothing; if the server cannot be reached, unavailable naming it;
 // - lost after sending: a read (Effect::read) is sent again once on a new connection; a write
 //   (Effect::write) raises outcome_unknown, since the server may have run it.
 // Error replies are returned as replies: what they mean is the caller's (redis_engine.cpp).
@@ -16,6 +16,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -53,9 +54,28 @@ class Command {
 
 enum class Effect { read, write };
 
+// Connection attempts to one server, shared by a pool's connections. After a failed attempt the
+// next one waits: an operation that needs a connection within the window fails at once
+// (unavailable, naming the address and the last failure) instead of paying connect_timeout
+// again, so a load generator whose server is down does not stall. The window starts at 100 ms,
+// doubles with each failure up to 2 s, and closes at the first success.
+class ReconnectGate {
+ public:
+  // Raises unavailable while the window is open.
+  void CheckOpen(const RedisAddress& address);
+  void Failed(const std::string& why);
+  void Succeeded();
+
+ private:
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point closed_until_{};
+  std::chrono::milliseconds window_{0};
+  std::string last_failure_;
+};
+
 class Connection {
  public:
-  Connection(const RedisAddress& address, const RedisOptions& options);
+  Connection(const RedisAddress& address, const RedisOptions& options, ReconnectGate* gate);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -69,10 +89,12 @@ class Connection {
   void Drop();
   // Sends and reads; false when the connection failed (it is then dropped).
   bool Exchange(std::span<const Command> commands, std::vector<Reply>* replies);
+  bool Flush();
   [[noreturn]] void RaiseLost(const std::string& why) const;
 
   const RedisAddress& address_;
   const RedisOptions& options_;
+  ReconnectGate* gate_;
   redisContext* ctx_ = nullptr;
   std::string last_error_;
 };
@@ -104,6 +126,7 @@ class ConnectionPool {
 
   RedisAddress address_;
   RedisOptions options_;
+  ReconnectGate gate_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> free_;
 };

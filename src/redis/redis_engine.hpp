@@ -32,8 +32,8 @@ class RedisEngine final : public Engine {
   // attaches the store as options.open_mode says.
   static std::unique_ptr<Engine> Open(const Options& options);
   // Store::destroy and Store::segment_exists for a url.
-  static void Destroy(const Options& options);
-  static bool Exists(const Options& options);
+  static void DestroyStore(const Options& options);
+  static bool StoreExists(const Options& options);
 
   void Close() override;
   bool Get(std::string_view key, std::string* value) override;

@@ -170,7 +170,7 @@ std::unique_ptr<Engine> RedisEngine::Open(const Options& options) {
   return engine;
 }
 
-void RedisEngine::Destroy(const Options& options) {
+void RedisEngine::DestroyStore(const Options& options) {
   Options attach = options;
   attach.open_mode = OpenMode::attach_only;
   std::unique_ptr<Engine> engine = Open(attach);  // not_found when absent
@@ -180,7 +180,7 @@ void RedisEngine::Destroy(const Options& options) {
   redis.CheckNotError(r.get(), "destroy");
 }
 
-bool RedisEngine::Exists(const Options& options) {
+bool RedisEngine::StoreExists(const Options& options) {
   const RedisAddress address = ParseRedisUrl(options.url);
   ConnectionPool pool(address, options);
   const std::string meta = "{" + options.name + "}:meta";

@@ -229,6 +229,16 @@ int main(int argc, char** argv) {
   EXPECT(shmkv_destroy(argv[1]) == 0 && shmkv_segment_exists(argv[1]) == 0);
   called("shmkv_destroy");
 
+  /* By url: NULL or "" is this host's shared memory (c_api_test opens a Redis server's url). */
+  EXPECT(shmkv_open_url("", argv[1], &o, sizeof o, &s) == 0);
+  called("shmkv_open_url");
+  EXPECT(shmkv_info_get(s, &info, sizeof info) == 0 && strcmp(info.engine, "shm") == 0);
+  shmkv_close(s);
+  EXPECT(shmkv_segment_exists_url(NULL, argv[1]) == 1);
+  called("shmkv_segment_exists_url");
+  EXPECT(shmkv_destroy_url("", argv[1]) == 0 && shmkv_segment_exists_url("", argv[1]) == 0);
+  called("shmkv_destroy_url");
+
   /* A persistent store: sync, snapshot, and the recovery that rebuilds it. */
   snprintf(path, sizeof path, "%s/persist", argv[2]);
   o.persistence_directory = path;

@@ -37,6 +37,9 @@ class Options(Structure):
         ("keep_snapshots", c_uint32),
         ("snapshot_interval_ms", c_int64),
         ("fsync_interval_ms", c_int64),
+        ("url", c_char_p),
+        ("connect_timeout_ms", c_int64),
+        ("command_timeout_ms", c_int64),
     ]
 
 
@@ -62,6 +65,10 @@ class Info(Structure):
         ("live_keys", c_uint64),
         ("processes", c_uint64),
         ("recoveries", c_uint64),
+        ("home_block_bytes", c_uint32),
+        ("pad", c_uint32),
+        ("home_records", c_uint64),
+        ("engine", c_char * 16),
     ]
 
 
@@ -112,8 +119,11 @@ _PROTOTYPES = {
     "shmkv_options_init": (None, [POINTER(Options)]),
     "shmkv_open": (c_int, [c_char_p, POINTER(Options), _sz, POINTER(c_void_p)]),
     "shmkv_close": (None, [_store]),
+    "shmkv_open_url": (c_int, [c_char_p, c_char_p, POINTER(Options), _sz, POINTER(c_void_p)]),
     "shmkv_destroy": (c_int, [c_char_p]),
     "shmkv_segment_exists": (c_int, [c_char_p]),
+    "shmkv_destroy_url": (c_int, [c_char_p, c_char_p]),
+    "shmkv_segment_exists_url": (c_int, [c_char_p, c_char_p]),
     "shmkv_get": (c_int, [_store, _bytes, _sz, c_void_p, _sz, _psz]),
     "shmkv_get_alloc": (c_int, [_store, _bytes, _sz, _pvoid, _psz]),
     "shmkv_set": (c_int, [_store, _bytes, _sz, _bytes, _sz, c_int64]),

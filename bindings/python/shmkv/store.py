@@ -31,7 +31,7 @@ ProcessInfo = collections.namedtuple("ProcessInfo", "pid start_time alive")
 Info = collections.namedtuple(
     "Info", "name layout_version layout_fingerprint created_unix_ms size_bytes shards "
     "max_key_bytes max_value_bytes max_keys arena_bytes arena_used_bytes live_keys recoveries "
-    "shard processes")
+    "shard processes engine")
 Stats = collections.namedtuple(
     "Stats", "gets hits misses sets deletes cas_success cas_failure lock_waits recoveries")
 
@@ -157,8 +157,26 @@ def _ttl_ms(ttl, what="ttl"):
     return ms
 
 
+def _url_arg(url):
+    """Options::url for the C API: None or "" = this host's shared memory; bytes without NUL."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise ArgumentTypeError(f"url must be a str, not {_type_name(url)}")
+    if "\0" in url:
+        raise InvalidArgumentError(f"url {url!r} contains a NUL character")
+    return url.encode("utf-8")
+
+
+def _name_arg(name):
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
+    return name.encode("utf-8")
+
+
 class Store:
-    """A handle on one named shared-memory segment (see Store.open).
+    """A handle on one named store: a shared-memory segment, or a store on a Redis server
+    (url=...). See Store.open.
 
     Keys and values are bytes; str arguments are encoded as UTF-8. Returned keys and values are
     bytes, or str (decoded as UTF-8) if the store was opened with text=True. Every failure raises
@@ -172,12 +190,24 @@ class Store:
         raise TypeError("use shmkv.Store.open(name, ...) or shmkv.open(name, ...)")
 
     @classmethod
-    def open(cls, name="default", *, open_mode=OpenMode.CREATE_OR_ATTACH, size_bytes=None,
-             shards=None, max_key_bytes=None, max_value_bytes=None, max_keys=None,
-             home_block_bytes=None, file_mode=None, trusted_group=None,
+    def open(cls, name="default", *, url=None, open_mode=OpenMode.CREATE_OR_ATTACH,
+             size_bytes=None, shards=None, max_key_bytes=None, max_value_bytes=None,
+             max_keys=None, home_block_bytes=None, file_mode=None, trusted_group=None,
              persistence_directory=None, fsync=None, snapshot_interval=None,
-             fsync_interval=None, keep_snapshots=None, text=False):
-        """Creates or attaches the segment `name` (1-200 of [A-Za-z0-9._-]).
+             fsync_interval=None, keep_snapshots=None, connect_timeout=None,
+             command_timeout=None, text=False):
+        """Creates or attaches the store `name` (1-200 of [A-Za-z0-9._-]).
+
+        url: where the store lives. None or "" (the default): this host's shared memory, the
+        segment /dev/shm/shmkv.<name>. Else a Redis (>= 7.0) server that processes on several
+        hosts share: "redis://[[user]:password@]host[:port][/db]" or
+        "unix:///path/redis.sock[?db=N]"; every method then works the same, with the same
+        errors, plus UnavailableError (the server cannot be reached) and OutcomeUnknownError (the
+        connection was lost after a write was sent). On a server the segment's options (sizes,
+        shards, file_mode, trusted_group, persistence) are refused with InvalidArgumentError;
+        connect_timeout (default 2) and command_timeout (default 10; 0 = no limit) are seconds.
+        The binding does not read $SHMKV_URL (the shmkv command does): pass
+        url=os.environ.get("SHMKV_URL") to follow it.
 
         open_mode: OpenMode or its name ("create_or_attach", "create_only", "attach_only",
         "read_only"). Sizes (bytes) apply only when the segment is created; None = library
@@ -190,12 +220,15 @@ class Store:
         "interval" (default), "never"); snapshot_interval (default 30) and fsync_interval
         (default 0.1) in seconds; keep_snapshots (default 2). The last four need a directory.
         """
-        if not isinstance(name, str):
-            raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
+        name_bytes, url_bytes = _name_arg(name), _url_arg(url)
         open_mode = _enum_arg(open_mode, OpenMode, "open_mode")
         opts = _capi.Options()
         _lib.shmkv_options_init(ctypes.byref(opts))
         opts.open_mode = int(open_mode)
+        if connect_timeout is not None:
+            opts.connect_timeout_ms = _ttl_ms(connect_timeout, "connect_timeout")
+        if command_timeout is not None:
+            opts.command_timeout_ms = _ttl_ms(command_timeout, "command_timeout")
         if persistence_directory is not None:
             directory = _path_arg(persistence_directory, "persistence_directory")
             opts.persistence_directory = directory
@@ -226,8 +259,8 @@ class Store:
                 setattr(opts, field, _int_arg(value, "file_mode" if field == "mode" else field,
                                               0, hi))
         handle = ctypes.c_void_p()
-        _check(_lib.shmkv_open(name.encode("utf-8"), ctypes.byref(opts), ctypes.sizeof(opts),
-                               ctypes.byref(handle)))
+        _check(_lib.shmkv_open_url(url_bytes, name_bytes, ctypes.byref(opts),
+                                   ctypes.sizeof(opts), ctypes.byref(handle)))
         self = object.__new__(cls)
         self._h = handle
         self._name = name
@@ -812,7 +845,8 @@ class Store:
             shard=[ShardInfo(s.live_keys, s.capacity, s.arena_bytes, s.used_bytes, s.max_probe,
                              s.recoveries) for s in shards],
             processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive))
-                       for p in procs[:n.value]])
+                       for p in procs[:n.value]],
+            engine=i.engine.decode("utf-8"))
 
     def check_invariants(self):
         """Verifies every shard's invariants: a list of messages, one per violation (empty when
@@ -836,15 +870,13 @@ def open(name="default", **kwargs):  # noqa: A001 (shmkv.open mirrors Store.open
     return Store.open(name, **kwargs)
 
 
-def destroy(name):
-    """Removes the named segment (attached processes keep their mapping until they close)."""
-    if not isinstance(name, str):
-        raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
-    _check(_lib.shmkv_destroy(name.encode("utf-8")))
+def destroy(name, url=None):
+    """Removes the named store: the segment (attached processes keep their mapping until they
+    close), or with url (see Store.open) every key of the store on that server."""
+    _check(_lib.shmkv_destroy_url(_url_arg(url), _name_arg(name)))
 
 
-def segment_exists(name):
-    if not isinstance(name, str):
-        raise ArgumentTypeError(f"name must be a str, not {_type_name(name)}")
-    return _check(_lib.shmkv_segment_exists(name.encode("utf-8"))) == 1
+def segment_exists(name, url=None):
+    """True if the named store exists (the segment, or with url the store on that server)."""
+    return _check(_lib.shmkv_segment_exists_url(_url_arg(url), _name_arg(name))) == 1
 

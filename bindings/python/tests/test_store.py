@@ -226,7 +226,7 @@ def test_info_and_stats(store, name):
     store.set("a", "1")
     store.get("a")
     info = store.info()
-    assert info.name == name
+    assert info.name == name and info.engine == "shm"
     assert info.shards == 4 and len(info.shard) == 4
     assert info.max_key_bytes == 64 and info.max_value_bytes == 4096
     assert info.live_keys == 1 == sum(s.live_keys for s in info.shard)

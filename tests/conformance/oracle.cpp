@@ -1,5 +1,5 @@
-// Randomized differential test against a std::map model. The seed is printed; set
-// SHMKV_TEST_SEED to replay a failure.
+// Conformance, run on every engine: a randomized differential test against a std::map model.
+// The seed is printed; set SHMKV_TEST_SEED to replay a failure.
 #include <cstdint>
 #include <iostream>
 #include <map>
@@ -8,12 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "conformance/engine_fixture.hpp"
 #include "test_util.hpp"
 
 using shmkv::Entry;
 using shmkv::errc;
 using shmkv::Store;
 using namespace testutil;
+using conformance::StoreGuard;
 using Opt = std::optional<std::string>;
 
 namespace {
@@ -100,8 +102,9 @@ TEST_CASE("oracle: random operations match a std::map model", "[oracle]") {
   std::cout << "oracle seed: " << seed << " (replay with SHMKV_TEST_SEED=" << seed << ")"
             << std::endl;
   INFO("seed " << seed << " (replay with SHMKV_TEST_SEED=" << seed << ")");
-  SegmentGuard g(unique_name());
-  auto o = small_options(g.name(), 32ull << 20, 8);
+  StoreGuard g(conformance::store_options(8));
+  auto o = g.options();
+  if (!conformance::on_redis()) o.size_bytes = 32ull << 20;
   o.max_value_bytes = 100000;
   o.max_key_bytes = 64;
   Store s = Store::open(o);
@@ -251,7 +254,7 @@ TEST_CASE("oracle: random operations match a std::map model", "[oracle]") {
 
   // A second handle (another process) sees the same contents.
   int st = run_in_child([&]() -> int {
-    Store c = Store::open(attach_options(g.name()));
+    Store c = Store::open(o);
     return diff(c, model).empty() ? 0 : 1;
   });
   REQUIRE(st == 0);

@@ -1,15 +1,18 @@
-// Random access: random_key, random_keys, pop_random, and the uniformity of the draws.
+// Conformance, run on every engine: random_key, random_keys, pop_random, and the uniformity of
+// the draws (chi-square).
 #include <cmath>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "conformance/engine_fixture.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;
 using shmkv::Store;
 using namespace testutil;
+using conformance::StoreGuard;
 
 namespace {
 
@@ -37,8 +40,8 @@ double chi2_stat(const std::map<std::string, int>& counts, std::size_t categorie
 }  // namespace
 
 TEST_CASE("random: empty store and unmatched prefix give nothing", "[random]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   REQUIRE(s.random_key() == std::nullopt);
   REQUIRE(s.random_keys(5).empty());
   REQUIRE(s.random_keys(5, "", true).empty());
@@ -52,8 +55,8 @@ TEST_CASE("random: empty store and unmatched prefix give nothing", "[random]") {
 }
 
 TEST_CASE("random: random_keys refuses a count of 0 or above the cap, naming it", "[random]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   s.set("a:1", "v");
   for (std::size_t bad : {std::size_t{0}, Store::kMaxRandomKeys + 1, std::size_t{2'000'000}}) {
     for (bool unique : {false, true}) {
@@ -69,8 +72,8 @@ TEST_CASE("random: random_keys refuses a count of 0 or above the cap, naming it"
 }
 
 TEST_CASE("random: random_key honours the prefix", "[random]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   for (int i = 0; i < 50; ++i) s.set("a:" + std::to_string(i), "v");
   for (int i = 0; i < 3; ++i) s.set("b:" + std::to_string(i), "v");
   std::set<std::string> seen_b;
@@ -87,8 +90,8 @@ TEST_CASE("random: random_key honours the prefix", "[random]") {
 }
 
 TEST_CASE("random: random_keys with and without unique", "[random]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   std::set<std::string> a_keys;
   for (int i = 0; i < 30; ++i) {
     s.set("a:" + std::to_string(i), "v");
@@ -133,10 +136,10 @@ TEST_CASE("random: random_keys with and without unique", "[random]") {
 }
 
 TEST_CASE("random: random_key is uniform over keys (chi-square)", "[random][stats]") {
-  SegmentGuard g(unique_name());
+  StoreGuard g(conformance::store_options(32));
   // Many shards for few keys: shards hold very different numbers of keys, so a draw that
   // picks a shard first and then a key inside it would fail this test.
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 32));
+  Store s = Store::open(g.options());
   constexpr int kKeys = 200, kPerKey = 200;
   for (int i = 0; i < kKeys; ++i) s.set("key" + std::to_string(i), "v");
   std::map<std::string, int> counts;
@@ -154,8 +157,8 @@ TEST_CASE("random: random_key is uniform over keys (chi-square)", "[random][stat
 
 TEST_CASE("random: random_key with a prefix is uniform over the matching keys (chi-square)",
           "[random][stats]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 16));
+  StoreGuard g(conformance::store_options(16));
+  Store s = Store::open(g.options());
   constexpr int kKeys = 50, kPerKey = 200;
   for (int i = 0; i < kKeys; ++i) s.set("m:" + std::to_string(i), "v");
   for (int i = 0; i < 500; ++i) s.set("other:" + std::to_string(i), "v");
@@ -173,8 +176,8 @@ TEST_CASE("random: random_key with a prefix is uniform over the matching keys (c
 }
 
 TEST_CASE("random: random_keys (not unique) draws are uniform (chi-square)", "[random][stats]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 32));
+  StoreGuard g(conformance::store_options(32));
+  Store s = Store::open(g.options());
   constexpr int kKeys = 100, kPerKey = 200;
   for (int i = 0; i < kKeys; ++i) s.set("key" + std::to_string(i), "v");
   std::map<std::string, int> counts;
@@ -188,8 +191,8 @@ TEST_CASE("random: random_keys (not unique) draws are uniform (chi-square)", "[r
 }
 
 TEST_CASE("random: pop_random removes what it returns", "[random]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   std::map<std::string, std::string> model;
   for (int i = 0; i < 200; ++i) {
     std::string k = (i % 4 ? "q:" : "r:") + std::to_string(i);
@@ -222,8 +225,8 @@ TEST_CASE("random: pop_random removes what it returns", "[random]") {
 }
 
 TEST_CASE("random: pop_random's first pick is uniform (chi-square)", "[random][stats]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 16));
+  StoreGuard g(conformance::store_options(16));
+  Store s = Store::open(g.options());
   constexpr int kKeys = 20, kRounds = 1000;
   std::map<std::string, int> counts;
   for (int r = 0; r < kRounds; ++r) {

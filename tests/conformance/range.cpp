@@ -1,7 +1,7 @@
-// Issue 14's operations: ranges [from, to) on list, scan, count and delete_range (alone and with
-// a prefix, binary bounds, the inverted-range error), keys-only list_keys and scan_keys,
-// pop_random_many (one process and four forked ones sharing a pool), each against a std::map
-// model where the answer is a set of keys.
+// Conformance, run on every engine: issue 14's operations: ranges [from, to) on list, scan,
+// count and delete_range (alone and with a prefix, binary bounds, the inverted-range error),
+// keys-only list_keys and scan_keys, pop_random_many (one process and four forked ones sharing a
+// pool), each against a std::map model where the answer is a set of keys.
 #include <algorithm>
 #include <atomic>
 #include <iostream>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance/engine_fixture.hpp"
 #include "test_util.hpp"
 
 using shmkv::Entry;
@@ -20,6 +21,7 @@ using shmkv::ListOptions;
 using shmkv::ScanOptions;
 using shmkv::Store;
 using namespace testutil;
+using conformance::StoreGuard;
 using namespace std::string_literals;
 
 namespace {
@@ -93,8 +95,8 @@ Keys scan_all(Store& s, const ScanOptions& first, std::size_t page) {
 }  // namespace
 
 TEST_CASE("range: list, count and scan select [from, to), with and without a prefix", "[range]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   for (const char* k : {"a", "a:1", "a:2", "a:3", "b", "b:1", "b:2", "c"}) s.set(k, "v:"s + k);
 
   SECTION("from is inclusive, to exclusive") {
@@ -141,8 +143,8 @@ TEST_CASE("range: list, count and scan select [from, to), with and without a pre
 }
 
 TEST_CASE("range: binary keys and bounds with 0x00 and 0xFF bytes", "[range]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   const Keys keys = {"\0"s,   "\0\0"s, "\0\xff"s,   "a",    "a\0"s, "a\0b"s,   "a\x7f",
                      "a\x80", "a\xff", "a\xff\xff", "\x80", "\xff", "\xff\0"s, "\xff\xff"};
   std::map<std::string, std::string> model;
@@ -168,8 +170,8 @@ TEST_CASE("range: binary keys and bounds with 0x00 and 0xFF bytes", "[range]") {
 
 TEST_CASE("range: an inverted range raises invalid_argument naming both bounds, changing nothing",
           "[range]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   for (const char* k : {"a", "b", "c", "d"}) s.set(k, "v");
   const auto names_both = [](const Outcome& o) {
     return o.what.find("'b\\x00'") != std::string::npos &&
@@ -200,8 +202,8 @@ TEST_CASE("range: an inverted range raises invalid_argument naming both bounds, 
 }
 
 TEST_CASE("range: list_keys and scan_keys return the keys of list and scan", "[range]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   for (int i = 0; i < 300; ++i) s.set("k" + std::to_string(i * 7 % 300), "v");
   for (const ListOptions& o : {list_range("", "", ""), list_range("k1", "", "", 17),
                                list_range("", "k150", "k20"), list_range("k2", "k22", "k3", 5)}) {
@@ -222,8 +224,8 @@ TEST_CASE("range: list_keys and scan_keys return the keys of list and scan", "[r
 
 TEST_CASE("range: delete_range deletes a range, up to a limit, and says when it is done",
           "[range]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   std::map<std::string, std::string> model;
   for (int i = 0; i < 100; ++i) {
     const std::string k = (i % 2 ? "odd:" : "even:") + std::to_string(100 + i);
@@ -272,7 +274,7 @@ TEST_CASE("range: delete_range deletes a range, up to a limit, and says when it 
   }
   SECTION("a read-only handle refuses it") {
     Store r = Store::open([&] {
-      auto o = attach_options(g.name());
+      auto o = g.options();
       o.open_mode = shmkv::OpenMode::read_only;
       return o;
     }());
@@ -287,8 +289,8 @@ TEST_CASE("range: random ranges and operations match a std::map model", "[range]
   std::cout << "range seed: " << seed << " (replay with SHMKV_TEST_SEED=" << seed << ")"
             << std::endl;
   INFO("seed " << seed);
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 16ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   std::mt19937_64 gen(seed);
   // Short keys over a small alphabet with 0x00 and 0xFF, so ranges and prefixes overlap often.
   const std::string alphabet = "\0ab\x7f\x80\xff"s;
@@ -331,8 +333,8 @@ TEST_CASE("range: random ranges and operations match a std::map model", "[range]
 }
 
 TEST_CASE("range: pop_random_many pops distinct entries and removes them", "[range][random]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   for (int i = 0; i < 50; ++i) s.set("job:" + std::to_string(i), "payload" + std::to_string(i));
   for (int i = 0; i < 20; ++i) s.set("other:" + std::to_string(i), "x");
 
@@ -371,8 +373,8 @@ TEST_CASE("range: pop_random_many pops distinct entries and removes them", "[ran
 }
 
 TEST_CASE("range: pop_random_many's n must be 1..kMaxRandomKeys", "[range][random]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   s.set("k", "v");
   for (std::size_t n : {std::size_t{0}, Store::kMaxRandomKeys + 1}) {
     auto o = outcome_of([&] { (void)s.pop_random_many("", n); });
@@ -387,15 +389,15 @@ TEST_CASE("range: 4 processes pop_random_many a shared pool, each key exactly on
           "[range][multiprocess]") {
   constexpr int kProcs = 4, kKeys = 4000;
   constexpr std::size_t kBatch = 37;
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 16));
+  StoreGuard g(conformance::store_options(16));
+  Store s = Store::open(g.options());
   for (int i = 0; i < kKeys; ++i) s.set("k" + std::to_string(i), "v" + std::to_string(i));
   s.set("other", "not in the pool");
   // pops[i]: how many times the children popped key k<i> (shared memory, counted through
   // lock-free atomic_refs).
   SharedArray<std::int32_t> pops(kKeys);
   const std::vector<int> statuses = run_children(kProcs, [&](int) -> int {
-    Store c = Store::open(attach_options(g.name()));
+    Store c = Store::open(g.options());
     for (;;) {
       const std::vector<Entry> batch = c.pop_random_many("k", kBatch);
       if (batch.empty()) return 0;

@@ -1,16 +1,19 @@
-// Ordered reads: list, scan (cursor paging) and count, all in byte order of keys.
+// Conformance, run on every engine: ordered reads: list, scan (cursor paging) and count, all in
+// byte order of keys.
 #include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "conformance/engine_fixture.hpp"
 #include "test_util.hpp"
 
 using shmkv::Entry;
 using shmkv::errc;
 using shmkv::Store;
 using namespace testutil;
+using conformance::StoreGuard;
 using namespace std::string_literals;
 
 namespace {
@@ -38,8 +41,8 @@ std::vector<std::string> escaped(const std::vector<std::string>& v) {
 }  // namespace
 
 TEST_CASE("ordered: list returns entries in byte order, high bytes after ASCII", "[ordered]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   std::vector<std::string> keys = {"b",        "a",     "ab", "a\x80", "a\xff",  "\x80", "\xff",
                                    "\xff\xff", "Z",     "0",  "a\0"s,  "a\0b"s,  "\0"s,  "\x7f",
                                    "\xc3\xa9", "a\x7f", "aa", "a\x01", "b\x80z", "ba"};
@@ -70,8 +73,8 @@ TEST_CASE("ordered: list returns entries in byte order, high bytes after ASCII",
 }
 
 TEST_CASE("ordered: count", "[ordered]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   REQUIRE(s.count() == 0);
   for (int i = 0; i < 30; ++i) s.set("user:" + std::to_string(i), "v");
   for (int i = 0; i < 12; ++i) s.set("item:" + std::to_string(i), "v");
@@ -89,8 +92,8 @@ TEST_CASE("ordered: count", "[ordered]") {
 
 TEST_CASE("ordered: scan pages through 1000 keys, limit 7, each key exactly once in order",
           "[ordered][scan]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 16));
+  StoreGuard g(conformance::store_options(16));
+  Store s = Store::open(g.options());
   std::vector<std::string> keys;
   for (int i = 0; i < 1000; ++i) {
     // Mixed lengths and high bytes so byte order differs from insertion and numeric order.
@@ -125,8 +128,8 @@ TEST_CASE("ordered: scan pages through 1000 keys, limit 7, each key exactly once
 }
 
 TEST_CASE("ordered: scan with a prefix, limit 0 and exact page ends", "[ordered][scan]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   for (int i = 0; i < 14; ++i) s.set("a:" + std::to_string(10 + i), "v");
   for (int i = 0; i < 5; ++i) s.set("b:" + std::to_string(i), "v");
   s.set("a", "v");
@@ -169,8 +172,8 @@ TEST_CASE("ordered: scan with a prefix, limit 0 and exact page ends", "[ordered]
 }
 
 TEST_CASE("ordered: scan sees keys added after the cursor, not deleted ones", "[ordered][scan]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   auto key = [](int i) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "k%05d", i);
@@ -215,8 +218,8 @@ TEST_CASE("ordered: scan sees keys added after the cursor, not deleted ones", "[
 }
 
 TEST_CASE("ordered: list and scan return copies", "[ordered]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   s.set("a", "1");
   s.set("b", "2");
   auto l = s.list();

@@ -1,12 +1,15 @@
-// Batches: get_many, set_many (validated first, all or nothing), delete_many, delete_prefix.
-#include <set>
+// Conformance, run on every engine: batches: get_many, set_many (validated first, all or
+// nothing), delete_many, delete_prefix.
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "conformance/engine_fixture.hpp"
 #include "test_util.hpp"
 
+using conformance::StoreGuard;
 using shmkv::errc;
 using shmkv::Store;
 using namespace testutil;
@@ -15,8 +18,8 @@ using Opt = std::optional<std::string>;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 TEST_CASE("batch: get_many returns values in request order", "[batch]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   s.set("a", "1");
   s.set("b", "");
   s.set("c", "3");
@@ -31,8 +34,8 @@ TEST_CASE("batch: get_many returns values in request order", "[batch]") {
 }
 
 TEST_CASE("batch: get_many validates keys", "[batch]") {
-  SegmentGuard g(unique_name());
-  auto o = small_options(g.name());
+  StoreGuard g;
+  auto o = g.options();
   o.max_key_bytes = 50;
   Store s = Store::open(o);
   REQUIRE_ERRC(s.get_many({"a", ""}), errc::invalid_argument);
@@ -40,8 +43,8 @@ TEST_CASE("batch: get_many validates keys", "[batch]") {
 }
 
 TEST_CASE("batch: get_many into caller results: groups, misses, expiry, reuse", "[batch]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   // 100 keys: several prefetch groups of 16, every shard, some absent, one expired.
   std::vector<std::string> names;
   for (int i = 0; i < 100; ++i) {
@@ -82,8 +85,8 @@ TEST_CASE("batch: get_many into caller results: groups, misses, expiry, reuse", 
 }
 
 TEST_CASE("batch: set_many writes all pairs across shards", "[batch]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   Pairs pairs;
   for (int i = 0; i < 500; ++i) {
     pairs.emplace_back("k" + std::to_string(i), pattern_value("k" + std::to_string(i), i % 97));
@@ -106,8 +109,8 @@ TEST_CASE("batch: set_many writes all pairs across shards", "[batch]") {
 }
 
 TEST_CASE("batch: set_many with a TTL applies it to every pair", "[batch][ttl]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   s.set_many({{"a", "1"}, {"b", "2"}}, 100s);
   REQUIRE(*s.ttl("a") > 90s);
   REQUIRE(*s.ttl("b") > 90s);
@@ -119,8 +122,8 @@ TEST_CASE("batch: set_many with a TTL applies it to every pair", "[batch][ttl]")
 }
 
 TEST_CASE("batch: set_many with one bad entry raises and writes nothing", "[batch]") {
-  SegmentGuard g(unique_name());
-  auto o = small_options(g.name(), 8ull << 20, 8);
+  StoreGuard g(conformance::store_options(8));
+  auto o = g.options();
   o.max_key_bytes = 50;
   o.max_value_bytes = 1000;
   Store s = Store::open(o);
@@ -151,8 +154,8 @@ TEST_CASE("batch: set_many with one bad entry raises and writes nothing", "[batc
 }
 
 TEST_CASE("batch: delete_many returns how many existed", "[batch]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   for (int i = 0; i < 100; ++i) s.set("k" + std::to_string(i), "v");
   std::vector<std::string> del;
   for (int i = 0; i < 100; i += 2) del.push_back("k" + std::to_string(i));
@@ -171,8 +174,8 @@ TEST_CASE("batch: delete_many returns how many existed", "[batch]") {
 }
 
 TEST_CASE("batch: delete_prefix", "[batch]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 8ull << 20, 8));
+  StoreGuard g(conformance::store_options(8));
+  Store s = Store::open(g.options());
   for (int i = 0; i < 50; ++i) s.set("p:" + std::to_string(i), "v");
   for (int i = 0; i < 30; ++i) s.set("q:" + std::to_string(i), "v");
   s.set("p", "not matched: shorter than the prefix");
@@ -225,8 +228,8 @@ TEST_CASE("batch: delete_prefix", "[batch]") {
 }
 
 TEST_CASE("batch: delete_prefix refuses an empty prefix and changes nothing", "[batch]") {
-  SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name()));
+  StoreGuard g;
+  Store s = Store::open(g.options());
   for (int i = 0; i < 40; ++i) s.set("k" + std::to_string(i), "v");
   for (std::size_t limit : {std::size_t{0}, std::size_t{15}}) {
     Outcome o = outcome_of([&] { (void)s.delete_prefix("", limit); });
