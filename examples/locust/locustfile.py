@@ -38,8 +38,7 @@ def kv():
     """This process's handle (opened lazily, and again after a fork)."""
     global _kv, _kv_pid
     if _kv is None or _kv_pid != os.getpid():
-        where = {"url": URL} if URL else {}
-        _kv = shmkv.open(STORE, open_mode="attach_only", text=True, **where)
+        _kv = shmkv.open(STORE, open_mode="attach_only", text=True, url=URL or None)
         _kv_pid = os.getpid()
     return _kv
 

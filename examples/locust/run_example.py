@@ -181,7 +181,10 @@ def main():
             tokens_seen = seen.get("token", {})
             tokens_left = kv.count("token:")
 
+            engine = kv.info().engine
             problems = []
+            if engine != ("redis" if url else "shm"):
+                problems.append(f"the store's engine is {engine!r}")
             if requests == 0:
                 problems.append("no request was sent")
             if not (requests == received == locust_requests):
@@ -210,8 +213,9 @@ def main():
                                 f"{tokens_left} left in the pool")
             print(f"locust example: {args.workers} worker processes x {args.users} users for "
                   f"{args.duration} s (wall {elapsed:.1f} s) against {server.url}")
-            print(f"  store: '{name}' " + (f"on the Redis server {url}, opened by URL in every "
-                                          f"process" if url else "in this host's shared memory"))
+            print(f"  store: '{name}', engine {engine}: " +
+                  (f"on the Redis server {url}, opened by URL in every process" if url
+                   else "in this host's shared memory"))
             print(f"  requests: shmkv counter {requests} = server received {received} = "
                   f"locust reported {locust_requests}")
             print(f"  order ids: {len(claimed)} claimed once each with get_or_set by users in "
@@ -230,7 +234,7 @@ def main():
             stop_redis(redis)  # the store goes with it: the server saves nothing
         else:
             try:
-                shmkv.destroy(name, **({"url": url} if url else {}))
+                shmkv.destroy(name, url=url)
             except shmkv.Error:
                 pass
         shutil.rmtree(workdir, ignore_errors=True)
