@@ -9,6 +9,12 @@
 // with each batch's consecutive gets sent as one get_many (the batched-read API), like
 // redis-pipe for Redis. Mix prefix (prefix.hpp): put = set, erase = del, and random_key, count,
 // pop_random, list and scan are the Store calls of the same names.
+// Engine shmkv-redis is the same Store on its Redis engine: the parent starts its own
+// redis-server the way engines redis and redis-pipe do (redis_server.hpp) and every handle opens
+// the store "shmkv-bench.<pid>" with Options::url = unix://<its socket> and nothing else (the
+// segment options above do not apply); the preload goes through set_many, 4096 keys a call.
+// Each operation is then one round trip of the Redis engine: get = GET, set, incr and pop = an
+// EVALSHA of the engine's script; set against engine redis's, that is what the engine adds.
 #include <unistd.h>
 
 #include <cinttypes>
