@@ -21,7 +21,6 @@
 #include "conformance/engine_fixture.hpp"
 #include "test_util.hpp"
 
-using conformance::RedisServer;
 using conformance::StoreGuard;
 using shmkv::errc;
 using shmkv::Options;
