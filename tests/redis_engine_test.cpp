@@ -61,12 +61,6 @@ bool blocked_reading(pid_t tid) {
   return (in >> number) && (number == SYS_read || number == SYS_recvfrom);
 }
 
-std::vector<std::string> escaped(const std::vector<std::string>& keys) {
-  std::vector<std::string> out;
-  for (const auto& k : keys) out.push_back(escape(k));
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("redis: a server killed mid-run gives unavailable naming its address", "[redis]") {
@@ -255,7 +249,7 @@ TEST_CASE("redis: binary keys round-trip, list in byte order, and 0xFF prefixes 
     REQUIRE(s.exists(k));
   }
   REQUIRE(s.size() == keys.size());
-  REQUIRE(escaped(s.list_keys()) == escaped(sorted(keys)));
+  REQUIRE(escape_each(s.list_keys()) == escape_each(sorted(keys)));
   auto with = [&](const std::string& prefix) {
     std::vector<std::string> out;
     for (const auto& k : sorted(keys))
@@ -264,7 +258,7 @@ TEST_CASE("redis: binary keys round-trip, list in byte order, and 0xFF prefixes 
   };
   for (const std::string& prefix : {"a\xff"s, "\xff"s, "\xff\xff"s, "\0"s, "{"s, "}"s, "a"s}) {
     INFO("prefix " << escape(prefix));
-    REQUIRE(escaped(s.list_keys({prefix})) == escaped(with(prefix)));
+    REQUIRE(escape_each(s.list_keys({prefix})) == escape_each(with(prefix)));
     REQUIRE(s.count(prefix) == with(prefix).size());
     REQUIRE(s.random_key(prefix).value().starts_with(prefix));
   }
@@ -276,7 +270,7 @@ TEST_CASE("redis: binary keys round-trip, list in byte order, and 0xFF prefixes 
   REQUIRE(s.check_invariants().empty());
   // A scan cursor holding 0xFF bytes resumes strictly after it.
   auto page = s.scan_keys({"a", 0, "a\xff"});
-  REQUIRE(escaped(page.keys) == escaped({"a\xff\xff", "a\xff\xff\0"s}));
+  REQUIRE(escape_each(page.keys) == escape_each({"a\xff\xff", "a\xff\xff\0"s}));
 }
 
 TEST_CASE("redis: integers at 2^53 and the int64 limits are exact; overflow changes nothing",
