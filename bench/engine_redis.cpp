@@ -1,10 +1,9 @@
 // engine_redis.cpp: Redis peer, engines "redis" (one command per round trip) and "redis-pipe"
 // (--pipeline commands appended, then their replies read; default depth 32).
 //
-// The parent starts its own redis-server (from --redis-server, default on PATH) on a unix socket
-// in a mkdtemp() directory under /tmp with `port 0`, `save ""`, `appendonly no`, waits until it
-// answers PING, and stops it (SIGTERM, then SIGKILL) at the end. Each worker connects after
-// fork(). Commands go through redisAppendCommandArgv (binary safe, no format parsing):
+// The parent starts its own redis-server (redis_server.hpp) and stops it at the end. Each worker
+// connects after fork(). Commands go through redisAppendCommandArgv (binary safe, no format
+// parsing):
 //   get = GET, set = SET, incr = INCRBY key 1,
 //   pop = EVALSHA of a Lua script that SPOPs a name from the set "shmkv-bench:popset" (filled
 //         with every key name when the mix is pop), then GETs and DELs that key: atomic, one
@@ -16,20 +15,13 @@
 // LIMIT i 1 with i = a client-drawn random number mod the count, pop_random = the same + GET +
 // DEL + ZREM, list and scan = ZRANGEBYLEX LIMIT 0 n + MGET of the keys.
 #include <hiredis/hiredis.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <array>
-#include <filesystem>
-#include <fstream>
 #include <random>
 #include <stdexcept>
-#include <thread>
 
 #include "prefix.hpp"
+#include "redis_server.hpp"
 
 namespace shmkv_bench {
 namespace {
@@ -83,61 +75,10 @@ using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 class Redis {
  public:
   explicit Redis(const Config& cfg)
-      : cfg_(cfg), depth_(cfg.engine == "redis-pipe" ? cfg.pipeline : 1) {
-    char tmpl[] = "/tmp/shmkv-bench-redis.XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("redis: mkdtemp under /tmp failed");
-    dir_ = tmpl;
-    for (const char* f : {"", "/redis.conf", "/redis.log", "/redis.sock"})
-      register_cleanup_path(dir_ + f);
-    sock_ = dir_ + "/redis.sock";
-    std::string conf = dir_ + "/redis.conf";
-    {
-      std::ofstream out(conf);
-      out << "port 0\nunixsocket " << sock_ << "\nunixsocketperm 700\nsave \"\"\n"
-          << "appendonly no\ndaemonize no\ndatabases 1\ndir " << dir_ << "\nlogfile " << dir_
-          << "/redis.log\n";
-    }
-    std::fflush(stdout);
-    pid_t parent = ::getpid();
-    server_ = ::fork();
-    if (server_ < 0) throw std::runtime_error("redis: fork failed");
-    if (server_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
-      if (::getppid() != parent) ::_exit(127);
-      ::execlp(cfg.redis_server.c_str(), cfg.redis_server.c_str(), conf.c_str(),
-               static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    register_cleanup_pid(server_);
-    try {
-      connect_and_load();
-    } catch (...) {
-      cleanup();
-      throw;
-    }
-  }
-  ~Redis() { cleanup(); }
-
-  void connect_and_load() {
-    for (int i = 0; i < 1000 && !ctx_; ++i) {  // up to ~10 s
-      int st;
-      if (::waitpid(server_, &st, WNOHANG) == server_) {
-        unregister_cleanup_pid(server_);
-        server_ = -1;
-        throw std::runtime_error("redis: " + cfg_.redis_server + " exited at start");
-      }
-      redisContext* c = redisConnectUnix(sock_.c_str());
-      if (c && !c->err) {
-        Reply r(static_cast<redisReply*>(redisCommand(c, "PING")));
-        if (r && r->type == REDIS_REPLY_STATUS) {
-          ctx_ = c;
-          break;
-        }
-      }
-      if (c) redisFree(c);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (!ctx_) throw std::runtime_error("redis: server did not answer PING within 10 s");
+      : cfg_(cfg),
+        depth_(cfg.engine == "redis-pipe" ? cfg.pipeline : 1),
+        server_(cfg.redis_server) {
+    attach(0);
     baseline_memory_ = used_memory();
     for (int s = 0; s < kScripts; ++s) {
       Reply r = call({"SCRIPT", "LOAD", kScriptText[s]});
@@ -145,30 +86,8 @@ class Redis {
       sha_[s].assign(r->str, r->len);
     }
   }
-  void cleanup() {
+  ~Redis() {
     if (ctx_) redisFree(ctx_);
-    ctx_ = nullptr;
-    if (server_ > 0) {
-      ::kill(server_, SIGTERM);
-      int st;
-      bool gone = false;
-      for (int i = 0; i < 500 && !gone; ++i) {
-        if (::waitpid(server_, &st, WNOHANG) == server_)
-          gone = true;
-        else
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      if (!gone) {
-        ::kill(server_, SIGKILL);
-        ::waitpid(server_, &st, 0);
-      }
-      unregister_cleanup_pid(server_);
-      server_ = -1;
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-    for (const char* f : {"", "/redis.conf", "/redis.log", "/redis.sock"})
-      unregister_cleanup_path(dir_ + f);
   }
 
   void preload(const Dataset& ds) {
@@ -248,7 +167,7 @@ class Redis {
     ctx_ = nullptr;
   }
   void attach(int) {
-    ctx_ = redisConnectUnix(sock_.c_str());
+    ctx_ = redisConnectUnix(server_.socket_path().c_str());
     if (!ctx_ || ctx_->err)
       throw std::runtime_error(std::string("redis: connect: ") + (ctx_ ? ctx_->errstr : "?"));
   }
@@ -427,10 +346,9 @@ class Redis {
 
   const Config& cfg_;
   std::size_t depth_;
-  std::string dir_, sock_;
+  RedisServer server_;
   std::array<std::string, kScripts> sha_;
   std::mt19937_64 rng_{cfg_.seed};
-  pid_t server_ = -1;
   redisContext* ctx_ = nullptr;
   std::uint64_t baseline_memory_ = 0;
 };

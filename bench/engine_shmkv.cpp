@@ -16,6 +16,7 @@
 #include <shmkv/shmkv.hpp>
 
 #include "prefix.hpp"
+#include "redis_server.hpp"
 
 namespace shmkv_bench {
 namespace {
@@ -24,22 +25,27 @@ class Shmkv {
  public:
   explicit Shmkv(const Config& cfg) : cfg_(cfg) {
     name_ = "shmkv-bench." + std::to_string(::getpid());
-    if (shmkv::Store::segment_exists(name_)) shmkv::Store::destroy(name_);
-    shmkv::Options o;
-    o.name = name_;
-    o.open_mode = shmkv::OpenMode::create_only;
-    o.max_keys = cfg.keys + cfg.keys * 3 / 10 + 1024;
-    const std::uint64_t record = 32 + kKeyLen + cfg.value_size;
-    o.home_block_bytes = static_cast<std::uint32_t>(
-        cfg.home_block_bytes >= 0 ? cfg.home_block_bytes : (record <= 512 ? record : 0));
-    o.size_bytes = cfg.keys * 400 + (64ull << 20) + o.max_keys * 5 / 4 * o.home_block_bytes;
-    o.shards = cfg.shards;
-    o.verify_reads = cfg.verify_reads;
-    register_cleanup_path("/dev/shm/shmkv." + name_);  // where options.hpp says it lives
+    shmkv::Options o = options(shmkv::OpenMode::create_only);
+    if (on_redis_) {
+      server_.emplace(cfg.redis_server);
+      url_ = server_->url();
+      o.url = url_;
+    } else {
+      if (shmkv::Store::segment_exists(name_)) shmkv::Store::destroy(name_);
+      o.max_keys = cfg.keys + cfg.keys * 3 / 10 + 1024;
+      const std::uint64_t record = 32 + kKeyLen + cfg.value_size;
+      o.home_block_bytes = static_cast<std::uint32_t>(
+          cfg.home_block_bytes >= 0 ? cfg.home_block_bytes : (record <= 512 ? record : 0));
+      o.size_bytes = cfg.keys * 400 + (64ull << 20) + o.max_keys * 5 / 4 * o.home_block_bytes;
+      o.shards = cfg.shards;
+      register_cleanup_path("/dev/shm/shmkv." + name_);  // where options.hpp says it lives
+    }
     store_ = shmkv::Store::open(o);
+    if (on_redis_) baseline_memory_ = store_->info().redis->used_memory;
   }
   ~Shmkv() {
     store_.reset();
+    if (on_redis_) return;  // the server, and the store with it, goes with server_
     try {
       shmkv::Store::destroy(name_);
       unregister_cleanup_path("/dev/shm/shmkv." + name_);
@@ -51,16 +57,35 @@ class Shmkv {
   void preload(const Dataset& ds) {
     char key[kKeyLen];
     std::string val(ds.value_size, '\0');
+    std::vector<std::pair<std::string, std::string>> batch;
     for (std::uint64_t i = 0; i < ds.keys; ++i) {
       ds.key(i, key);
       ds.value(i, val.data());
-      store_->set(std::string_view(key, kKeyLen), val);
+      if (!on_redis_) {
+        store_->set(std::string_view(key, kKeyLen), val);
+        continue;
+      }
+      batch.emplace_back(std::string(key, kKeyLen), val);
+      if (batch.size() == kPreloadBatch) {
+        store_->set_many(batch);
+        batch.clear();
+      }
     }
+    if (!batch.empty()) store_->set_many(batch);
     if (ds.counters)
       for (int c = 0; c < kCounters; ++c) store_->set(Dataset::counter_name(c), "0");
   }
   std::string memory_report() {
     shmkv::Info in = store_->info();
+    if (in.redis) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    "used_memory=%" PRIu64 " baseline=%" PRIu64 " index_entries=%" PRIu64
+                    " bytes_per_key=%.1f (includes the ordered index)",
+                    in.redis->used_memory, baseline_memory_, in.redis->index_entries,
+                    static_cast<double>(in.redis->used_memory - baseline_memory_) / cfg_.keys);
+      return buf;
+    }
     std::uint64_t records = 0;
     for (const auto& s : in.shard) records += s.used_bytes;
     std::uint64_t index = in.size_bytes - in.arena_bytes;  // header, tables, dense arrays
@@ -79,13 +104,7 @@ class Shmkv {
     return buf;
   }
   void close_handles() { store_.reset(); }
-  void attach(int) {
-    shmkv::Options o;
-    o.name = name_;
-    o.open_mode = shmkv::OpenMode::attach_only;
-    o.verify_reads = cfg_.verify_reads;
-    store_ = shmkv::Store::open(o);
-  }
+  void attach(int) { store_ = shmkv::Store::open(options(shmkv::OpenMode::attach_only)); }
   void reopen() { attach(0); }
 
   bool get(const char* key, std::size_t klen, Sink& sink) {
@@ -178,13 +197,29 @@ class Shmkv {
   }
 
  private:
+  // Sets per set_many call of a Redis preload.
+  static constexpr std::size_t kPreloadBatch = 4096;
+
+  // The options every handle opens with; the segment's sizes are the creator's (constructor).
+  shmkv::Options options(shmkv::OpenMode mode) const {
+    shmkv::Options o;
+    o.name = name_;
+    o.open_mode = mode;
+    o.url = url_;
+    if (!on_redis_) o.verify_reads = cfg_.verify_reads;
+    return o;
+  }
+
   static void to_page(std::vector<shmkv::Entry>&& entries, Page& out) {
     out.clear();
     for (shmkv::Entry& e : entries) out.push_back({std::move(e.key), std::move(e.value)});
   }
 
   const Config& cfg_;
-  std::string name_;
+  const bool on_redis_ = cfg_.engine == "shmkv-redis";
+  std::optional<RedisServer> server_;  // engine shmkv-redis: the server the store lives on
+  std::string name_, url_;
+  std::uint64_t baseline_memory_ = 0;  // shmkv-redis: the server's used_memory before the preload
   std::optional<shmkv::Store> store_;
   std::string value_;
   const bool batch_gets_ = cfg_.engine == "shmkv-batch";

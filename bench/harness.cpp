@@ -252,7 +252,7 @@ Dataset make_dataset(const Config& cfg) {
 
 std::uint64_t warmup_ops(const Config& cfg) {
   if (cfg.warmup != ~0ull) return cfg.warmup;
-  std::uint64_t cap = cfg.engine == "redis" ? 10000 : 100000;
+  std::uint64_t cap = cfg.engine == "redis" || cfg.engine == "shmkv-redis" ? 10000 : 100000;
   return cfg.seconds > 0 ? cap : std::min(cfg.ops, cap);
 }
 
@@ -537,16 +537,19 @@ void usage(FILE* out) {
   std::fprintf(
       out,
       "usage: shmkv-bench --engine E [options]\n"
-      "  --engine shmkv|shmkv-batch|lmdb|redis|redis-pipe|boost-map|null|mutex-cost|miss-cost\n"
+      "  --engine shmkv|shmkv-batch|shmkv-redis|lmdb|redis|redis-pipe|boost-map|null|\n"
+      "           mutex-cost|miss-cost\n"
       "                     (null = no store: the harness ceiling; shmkv-batch = shmkv with\n"
-      "                     each batch's consecutive gets in one get_many call)\n"
+      "                     each batch's consecutive gets in one get_many call; shmkv-redis =\n"
+      "                     the Store on its Redis engine, on a redis-server of its own)\n"
       "  --workers W        worker processes (default 1)\n"
       "  --keys N           preloaded keys (default 100000; suffixes k, M)\n"
       "  --value-size B     value bytes (default 100)\n"
       "  --ops N            timed ops per worker (default 1M)\n"
       "  --mix M            get | 90-10 | 50-50 | set | incr | pop | prefix (default get);\n"
       "                     prefix: one process times the prefix and ordered operations of\n"
-      "                     issue 14 (engines shmkv, redis, lmdb; see bench/prefix.hpp)\n"
+      "                     issue 14 (engines shmkv, shmkv-redis, redis, lmdb; see\n"
+      "                     bench/prefix.hpp)\n"
       "  --seconds S        run each worker for S seconds instead of --ops (prefix: each\n"
       "                     operation for S seconds, default 0.3, 3 to 20000 calls)\n"
       "  --pipeline P       redis-pipe depth (default 32)\n"
@@ -554,9 +557,11 @@ void usage(FILE* out) {
       "  --home-block-bytes B  shmkv: Options::home_block_bytes (default: the record size,\n"
       "                     32 + 16 + value bytes, when at most 512; 0 = no home blocks)\n"
       "  --batch N          ops per timed batch (default 32; redis-pipe: the pipeline depth)\n"
-      "  --warmup N         untimed warm-up gets per worker (default min(ops, 100k); redis 10k)\n"
+      "  --warmup N         untimed warm-up gets per worker (default min(ops, 100k); redis and\n"
+      "                     shmkv-redis 10k)\n"
       "  --seed N           data and op stream seed (default 42)\n"
-      "  --redis-server P   redis-server binary (default: redis-server on PATH)\n"
+      "  --redis-server P   redis-server binary of engines redis, redis-pipe and shmkv-redis\n"
+      "                     (default: redis-server on PATH)\n"
       "  --quiet            only the header, MEM, check and RESULT lines\n"
       "  --verify-reads     shmkv: Options::verify_reads = true (every read checks its\n"
       "                     record's checksum; default off, as in the library)\n");
@@ -656,8 +661,9 @@ Config parse_args(int argc, char** argv) {
   else
     die("unknown mix " + c.mix_name + " (get, 90-10, 50-50, set, incr, pop, prefix)");
   if (c.mix == Mix::prefix) {
-    if (c.engine != "shmkv" && c.engine != "redis" && c.engine != "lmdb")
-      die("mix prefix runs on engines shmkv, redis and lmdb, not " + c.engine +
+    if (c.engine != "shmkv" && c.engine != "shmkv-redis" && c.engine != "redis" &&
+        c.engine != "lmdb")
+      die("mix prefix runs on engines shmkv, shmkv-redis, redis and lmdb, not " + c.engine +
           " (boost-map keeps no key order)");
     if (c.seconds <= 0) c.seconds = 0.3;
   }
@@ -680,7 +686,7 @@ int main(int argc, char** argv) {
     const std::string& e = cfg.engine;
     if (e == "mutex-cost") return shmkv_bench::run_mutex_cost(cfg);
     if (e == "miss-cost") return shmkv_bench::run_miss_cost(cfg);
-    if (e == "shmkv" || e == "shmkv-batch") {
+    if (e == "shmkv" || e == "shmkv-batch" || e == "shmkv-redis") {
 #ifdef SHMKV_BENCH_HAVE_SHMKV
       return shmkv_bench::run_shmkv(cfg);
 #else

@@ -139,7 +139,7 @@ template <class E>
 int run_bench(const Config& cfg);
 
 // Engine entry points (one per engine_*.cpp; absent ones are not compiled).
-int run_shmkv(const Config&);
+int run_shmkv(const Config&);  // engines shmkv, shmkv-batch and shmkv-redis
 int run_lmdb(const Config&);
 int run_redis(const Config&);  // engine redis and redis-pipe
 int run_boost_map(const Config&);

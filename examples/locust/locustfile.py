@@ -1,7 +1,9 @@
 """Locust users sharing state through shmkv across every worker process.
 
 Each worker process opens the store named by $SHMKV_EXAMPLE_STORE (created and seeded by
-run_example.py). Every simulated user, whatever worker it runs in:
+run_example.py): on the Redis server at $SHMKV_EXAMPLE_URL when that is set (the URL is all a
+worker on another host would need), else in this host's shared memory. Every simulated user,
+whatever worker it runs in:
   - first uses up the shared token pool: pop_random("token:") hands each token to exactly one
     user in the whole test, which sends GET /token/<token>;
   - then claims order ids: picks a random id and claims it with get_or_set("order:<id>", me);
@@ -25,6 +27,7 @@ if not locust.runners.__version__:
     locust.runners.__version__ = -1
 
 STORE = os.environ.get("SHMKV_EXAMPLE_STORE", "locust-example")
+URL = os.environ.get("SHMKV_EXAMPLE_URL", "")
 ORDER_IDS = int(os.environ.get("SHMKV_EXAMPLE_ORDER_IDS", "5000"))
 
 _kv = None
@@ -35,7 +38,7 @@ def kv():
     """This process's handle (opened lazily, and again after a fork)."""
     global _kv, _kv_pid
     if _kv is None or _kv_pid != os.getpid():
-        _kv = shmkv.open(STORE, open_mode="attach_only", text=True)
+        _kv = shmkv.open(STORE, open_mode="attach_only", text=True, url=URL or None)
         _kv_pid = os.getpid()
     return _kv
 

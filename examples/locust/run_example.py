@@ -8,6 +8,16 @@ local HTTP server on 127.0.0.1, with the users of every worker sharing state thr
   - the shmkv request counter equals the requests sent (server received == Locust's count);
   - every token was used once: the pool is empty and the server saw each token exactly once.
 
+The store is a shared-memory segment of this host unless --redis or --url is given. Then it lives
+on a Redis server and every process (this runner, the master, each worker) opens it by URL
+only, as processes on separate hosts would:
+  --redis      starts a redis-server of its own on a unix socket in a temporary directory
+               (`--port 0 --save '' --appendonly no`; needs the Debian package redis-server),
+               stops it at the end;
+  --url URL    uses the server at URL (redis://host:port[/db] or unix:///path/redis.sock),
+               e.g. one the worker hosts of a real test would reach; the store, named
+               locust-example-<pid>, is destroyed at the end.
+
 Exits 0 and prints the result if every check holds, 1 otherwise. Needs the Debian package
 python3-locust, and shmkv's Python package (PYTHONPATH=bindings/python, SHMKV_LIBRARY=path of
 libshmkv.so) unless installed.
@@ -41,6 +51,44 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_redis(workdir):
+    """A redis-server of this run's own on a unix socket in workdir: (process, url)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        fail("redis-server not found: install the Debian package redis-server")
+    sock = os.path.join(workdir, "redis.sock")
+    log = open(os.path.join(workdir, "redis.log"), "w+")
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700", "--save", "",
+         "--appendonly", "no", "--dir", workdir],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            fail(f"redis-server exited with {proc.returncode} at start:\n" + tail(log))
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(sock)
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc, "unix://" + sock
+        except OSError:
+            pass
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    fail("redis-server did not answer PING within 10 s:\n" + tail(log))
+
+
+def stop_redis(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def locust_total(csv_prefix):
     """(requests, failures) of the Aggregated row of Locust's --csv stats."""
     with open(csv_prefix + "_stats.csv", newline="") as f:
@@ -58,6 +106,10 @@ def main():
     ap.add_argument("--users", type=int, default=30, help="simulated users (default 30)")
     ap.add_argument("--tokens", type=int, default=200, help="tokens in the pool (default 200)")
     ap.add_argument("--locust", default="locust", help="locust executable")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--redis", action="store_true",
+                       help="keep the store on a redis-server started for this run")
+    where.add_argument("--url", help="keep the store on the Redis server at this URL")
     args = ap.parse_args()
 
     locust = shutil.which(args.locust)
@@ -74,12 +126,18 @@ def main():
     order_ids = max(5000, args.duration * 4000)
     workdir = tempfile.mkdtemp(prefix="shmkv-locust-")
     procs = []
+    redis = None
+    url = args.url
     try:
-        with shmkv.open(name, open_mode="create_only", size_bytes=64 << 20, text=True) as kv, \
+        if args.redis:
+            redis, url = start_redis(workdir)
+        # Where the store lives is all a process needs to share it: a URL for Redis.
+        where = {"url": url} if url else {"size_bytes": 64 << 20}
+        with shmkv.open(name, open_mode="create_only", text=True, **where) as kv, \
                 WitnessServer() as server:
             for i in range(args.tokens):
                 kv.set(f"token:{i:06d}", "unused")
-            env = dict(os.environ, SHMKV_EXAMPLE_STORE=name,
+            env = dict(os.environ, SHMKV_EXAMPLE_STORE=name, SHMKV_EXAMPLE_URL=url or "",
                        SHMKV_EXAMPLE_ORDER_IDS=str(order_ids))
             port = free_port()
             csv_prefix = os.path.join(workdir, "stats")
@@ -123,7 +181,10 @@ def main():
             tokens_seen = seen.get("token", {})
             tokens_left = kv.count("token:")
 
+            engine = kv.info().engine
             problems = []
+            if engine != ("redis" if url else "shm"):
+                problems.append(f"the store's engine is {engine!r}")
             if requests == 0:
                 problems.append("no request was sent")
             if not (requests == received == locust_requests):
@@ -152,6 +213,9 @@ def main():
                                 f"{tokens_left} left in the pool")
             print(f"locust example: {args.workers} worker processes x {args.users} users for "
                   f"{args.duration} s (wall {elapsed:.1f} s) against {server.url}")
+            print(f"  store: '{name}', engine {engine}: " +
+                  (f"on the Redis server {url}, opened by URL in every process" if url
+                   else "in this host's shared memory"))
             print(f"  requests: shmkv counter {requests} = server received {received} = "
                   f"locust reported {locust_requests}")
             print(f"  order ids: {len(claimed)} claimed once each with get_or_set by users in "
@@ -166,10 +230,13 @@ def main():
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-        try:
-            shmkv.destroy(name)
-        except shmkv.Error:
-            pass
+        if redis is not None:
+            stop_redis(redis)  # the store goes with it: the server saves nothing
+        else:
+            try:
+                shmkv.destroy(name, url=url)
+            except shmkv.Error:
+                pass
         shutil.rmtree(workdir, ignore_errors=True)
 
 
