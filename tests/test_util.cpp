@@ -186,6 +186,12 @@ std::string escape(std::string_view bytes) {
   return out;
 }
 
+std::vector<std::string> escape_each(const std::vector<std::string>& strings) {
+  std::vector<std::string> out;
+  for (const auto& s : strings) out.push_back(escape(s));
+  return out;
+}
+
 std::string pattern_value(std::string_view key, std::size_t len) {
   std::uint64_t h = 1469598103934665603ull;
   for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;

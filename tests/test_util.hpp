@@ -158,6 +158,9 @@ inline bool key_exists(shmkv::Store& s, std::string_view key) {
 // A printable rendering of binary bytes (non-printables as \xNN).
 std::string escape(std::string_view bytes);
 
+// escape() of each string, in order: compare key lists so a failure prints them readably.
+std::vector<std::string> escape_each(const std::vector<std::string>& strings);
+
 // Deterministic value bytes for (key, length): lets a reader check what a writer stored.
 std::string pattern_value(std::string_view key, std::size_t len);
 

@@ -38,7 +38,8 @@ void ReconnectGate::CheckOpen(const RedisAddress& address) {
 
 void ReconnectGate::Failed(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
-  window_ = std::clamp(window_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
+  window_ =
+      std::clamp(window_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
   closed_until_ = std::chrono::steady_clock::now() + window_;
   last_failure_ = why;
 }

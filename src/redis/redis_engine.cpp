@@ -59,14 +59,6 @@ struct LexBounds {
   }
 };
 
-std::int64_t ParseCounterReply(const redisReply* r, std::string_view key) {
-  std::int64_t v = 0;
-  if (!IsString(r) || !ParseInt64(Text(r), &v))
-    Throw(errc::corrupted, "the server returned '" + PrintableBytes(Text(r)) +
-                               "' as the counter of key '" + PrintableBytes(key) + "'");
-  return v;
-}
-
 }  // namespace
 
 void RedisEngine::CheckNotError(const redisReply* reply, const char* operation) const {
@@ -143,6 +135,26 @@ std::vector<Reply> RedisEngine::EvalMany(Script s, const std::vector<std::string
   return replies;
 }
 
+Reply RedisEngine::Transaction(std::span<const Command> body, const char* operation) {
+  std::vector<Command> cmds;
+  cmds.reserve(body.size() + 2);
+  cmds.emplace_back().Add("MULTI");
+  cmds.insert(cmds.end(), body.begin(), body.end());
+  cmds.emplace_back().Add("EXEC");
+  std::vector<Reply> replies = pool_.Acquire()->Run(cmds, Effect::write);
+  // A command refused while queued (OOM under maxmemory, among others) aborts the whole
+  // transaction before anything runs: raise what that refusal means.
+  for (std::size_t i = 0; i + 1 < replies.size(); ++i)
+    if (replies[i]->type == REDIS_REPLY_ERROR) RaiseServerError(replies[i].get(), operation);
+  Reply exec = std::move(replies.back());
+  CheckNotError(exec.get(), operation);
+  if (exec->type != REDIS_REPLY_ARRAY || exec->elements != body.size())
+    Throw(errc::io_error, std::string(operation) + " on store '" + name_ +
+                              "': the server's EXEC reply has " + std::to_string(exec->elements) +
+                              " results for " + std::to_string(body.size()) + " commands");
+  return exec;
+}
+
 // --- single key ---
 
 void RedisEngine::Close() {}
@@ -160,7 +172,19 @@ bool RedisEngine::Get(std::string_view key, std::string* value) {
 }
 
 void RedisEngine::Set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) {
-  const std::string vk = ValueKey(key), t = TtlArg(ttl);
+  const std::string vk = ValueKey(key);
+  if (ttl.count() == 0) {
+    // No expiry: three plain commands in a transaction cost the server far less than a script.
+    std::array<Command, 3> body;
+    body[0].Add("SET").Add(vk).Add(value);
+    body[1].Add("ZADD").Add(index_key_).Add("0").Add(key);
+    body[2].Add("ZREM").Add(expiry_key_).Add(key);
+    Reply exec = Transaction(body, "set");
+    for (std::size_t i = 0; i < exec->elements; ++i) CheckNotError(exec->element[i], "set");
+    return;
+  }
+  // The expiry index takes the server's own expiry time (PEXPIRETIME), read in a script.
+  const std::string t = TtlArg(ttl);
   Eval(Script::set, &vk, {key, value, t}, Effect::write);
 }
 
@@ -178,21 +202,26 @@ bool RedisEngine::Del(std::string_view key) {
 
 std::int64_t RedisEngine::IncrementBy(std::string_view key, std::int64_t delta) {
   const std::string vk = ValueKey(key), d = std::to_string(delta);
-  const Command c = EvalCommand(Script::increment, &vk, std::array<std::string_view, 2>{key, d});
-  auto conn = pool_.Acquire();
-  Reply r = conn->Run(c, Effect::write);
-  if (r->type == REDIS_REPLY_ERROR && Text(r.get()).starts_with("NOSCRIPT")) {
-    LoadScripts();
-    r = conn->Run(c, Effect::write);
-  }
-  if (r->type != REDIS_REPLY_ERROR) return ParseCounterReply(r.get(), key);
-  if (!Text(r.get()).starts_with("SHMKV_INCR")) RaiseServerError(r.get(), "increment_by");
-  // INCRBY refused, changing nothing: an overflow, or a value it does not parse. The latter may
-  // still be a counter to shmkv ("012", "-0"), which the shared-memory engine increments: do the
-  // same here, replacing the value only if nobody changed it meanwhile.
+  // INCRBY's integer reply is exact (no Lua double in between); ZADD keeps the index in step
+  // for a new key and changes nothing for an existing one. A TTL stays, as INCRBY keeps it. (A
+  // key that had expired and is created again here may keep a stale member in the expiry
+  // index: the next purge drops it from there only, its value being live.)
+  std::array<Command, 2> body;
+  body[0].Add("INCRBY").Add(vk).Add(d);
+  body[1].Add("ZADD").Add(index_key_).Add("0").Add(key);
   for (;;) {
+    Reply exec = Transaction(body, "increment_by");
+    const redisReply* r = exec->element[0];
+    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    const std::string_view refusal = Text(r);
+    if (refusal.find("not an integer") == std::string_view::npos &&
+        refusal.find("overflow") == std::string_view::npos)
+      RaiseServerError(r, "increment_by");
+    // INCRBY refused, changing nothing: an overflow, or a value it does not parse. The latter
+    // may still be a counter to shmkv ("012", "-0"), which the shared-memory engine increments:
+    // do the same here, replacing the value only if nobody changed it meanwhile.
     std::string current;
-    if (!Get(key, &current)) current = "0";  // expired meanwhile: INCRBY would now start at 0
+    if (!Get(key, &current)) continue;  // gone meanwhile: INCRBY now starts at 0
     std::int64_t v = 0;
     if (!ParseInt64(current, &v))
       Throw(errc::not_a_number, "value of key '" + std::string(key) +
@@ -201,17 +230,13 @@ std::int64_t RedisEngine::IncrementBy(std::string_view key, std::int64_t delta) 
     std::int64_t result = 0;
     if (__builtin_add_overflow(v, delta, &result))
       Throw(errc::overflow, "incrementing key '" + std::string(key) + "' (" + std::to_string(v) +
-                                ") by " + std::to_string(delta) + " overflows int64");
-    if (Text(r.get()).find("overflow") != std::string_view::npos)
-      Throw(errc::io_error, "the server refused to increment key '" + std::string(key) + "' (" +
-                                std::to_string(v) + ") by " + d + " as an overflow");
+                                ") by " + d + " overflows int64");
+    if (refusal.find("overflow") != std::string_view::npos)
+      continue;  // it changed meanwhile: try again with the new value
     const std::string next = std::to_string(result);
     if (Eval(Script::replace_counter, &vk, {key, current, next}, Effect::write)->integer == 1)
       return result;
-    // Changed (or created) meanwhile: the plain path may now work.
-    r = conn->Run(c, Effect::write);
-    if (r->type != REDIS_REPLY_ERROR) return ParseCounterReply(r.get(), key);
-    if (!Text(r.get()).starts_with("SHMKV_INCR")) RaiseServerError(r.get(), "increment_by");
+    // Changed meanwhile: the plain path may now work.
   }
 }
 
@@ -307,6 +332,28 @@ std::size_t RedisEngine::GetMany(std::span<const std::string_view> keys,
 
 void RedisEngine::SetMany(const std::vector<std::pair<std::string, std::string>>& pairs,
                           std::chrono::milliseconds ttl) {
+  if (ttl.count() == 0) {
+    // No expiry: each chunk is one transaction of three commands (MSET, ZADD, ZREM), so each
+    // chunk is even atomic as a whole.
+    for (std::size_t first = 0; first < pairs.size(); first += kPipelineCalls) {
+      const std::size_t n = std::min(kPipelineCalls, pairs.size() - first);
+      std::vector<std::string> vks;
+      vks.reserve(n);
+      std::array<Command, 3> body;
+      body[0].Add("MSET");
+      body[1].Add("ZADD").Add(index_key_);
+      body[2].Add("ZREM").Add(expiry_key_);
+      for (std::size_t i = first; i < first + n; ++i) {
+        vks.push_back(ValueKey(pairs[i].first));
+        body[0].Add(vks.back()).Add(pairs[i].second);
+        body[1].Add("0").Add(pairs[i].first);
+        body[2].Add(pairs[i].first);
+      }
+      Reply exec = Transaction(body, "set_many");
+      for (std::size_t i = 0; i < exec->elements; ++i) CheckNotError(exec->element[i], "set_many");
+    }
+    return;
+  }
   const std::string t = TtlArg(ttl);
   for (std::size_t first = 0; first < pairs.size(); first += kPipelineCalls) {
     const std::size_t n = std::min(kPipelineCalls, pairs.size() - first);
@@ -321,17 +368,25 @@ void RedisEngine::SetMany(const std::vector<std::pair<std::string, std::string>>
 }
 
 std::size_t RedisEngine::DeleteMany(const std::vector<std::string>& keys) {
+  // Each chunk is one transaction: DEL counts the live keys it removed.
   std::size_t deleted = 0;
   for (std::size_t first = 0; first < keys.size(); first += kPipelineCalls) {
     const std::size_t n = std::min(kPipelineCalls, keys.size() - first);
     std::vector<std::string> vks;
-    std::vector<std::vector<std::string_view>> args;
+    vks.reserve(n);
+    std::array<Command, 3> body;
+    body[0].Add("DEL");
+    body[1].Add("ZREM").Add(index_key_);
+    body[2].Add("ZREM").Add(expiry_key_);
     for (std::size_t i = first; i < first + n; ++i) {
       vks.push_back(ValueKey(keys[i]));
-      args.push_back({keys[i]});
+      body[0].Add(vks.back());
+      body[1].Add(keys[i]);
+      body[2].Add(keys[i]);
     }
-    for (const Reply& r : EvalMany(Script::del, vks, args, Effect::write))
-      deleted += static_cast<std::size_t>(r->integer);
+    Reply exec = Transaction(body, "delete_many");
+    for (std::size_t i = 0; i < exec->elements; ++i) CheckNotError(exec->element[i], "delete_many");
+    deleted += static_cast<std::size_t>(exec->element[0]->integer);
   }
   return deleted;
 }

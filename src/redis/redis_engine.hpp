@@ -96,6 +96,11 @@ class RedisEngine final : public Engine {
   std::vector<Reply> EvalMany(Script s, const std::vector<std::string>& value_keys,
                               const std::vector<std::vector<std::string_view>>& args,
                               Effect effect);
+  // MULTI, the commands, EXEC in one write: atomic like a script, without Lua on the server.
+  // Returns EXEC's reply, one element per command (an element may be an error: a command that
+  // fails while running does not undo the others, so callers send only commands whose failure
+  // leaves nothing half-done). A transaction refused before it ran (OOM) raises.
+  Reply Transaction(std::span<const Command> body, const char* operation);
   Command EvalCommand(Script s, const std::string* value_key,
                       std::span<const std::string_view> args) const;
   // Raises the shmkv error an error reply means, naming the operation (an unknown one: io_error

@@ -11,18 +11,24 @@ namespace {
 // Helpers every script may use (after its shebang line).
 constexpr std::string_view kPrelude = R"lua(
 local I, E = KEYS[1], KEYS[2]
+local P = string.sub(I, 1, -2) .. 'v:'  -- "{name}:i" -> "{name}:v:", the value keys' prefix
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 -- Drops the index entries of up to n keys whose time ran out (n == nil: of all of them). Redis
--- deletes an expired value key itself; its members in I and E are ours to drop.
+-- deletes an expired value key itself; its members in I and E are ours to drop. A key written
+-- again without a TTL by a command that does not touch E (increment's INCRBY, after the key had
+-- expired) still has its old member in E: it leaves E and stays in I.
 local function purge(n)
   local now = '(' .. now_ms()
   local gone
   if n then gone = redis.call('ZRANGEBYSCORE', E, '-inf', now, 'LIMIT', 0, n)
   else gone = redis.call('ZRANGEBYSCORE', E, '-inf', now) end
-  for i = 1, #gone do redis.call('ZREM', I, gone[i]); redis.call('ZREM', E, gone[i]) end
+  for i = 1, #gone do
+    if redis.call('EXISTS', P .. gone[i]) == 0 then redis.call('ZREM', I, gone[i]) end
+    redis.call('ZREM', E, gone[i])
+  end
 end
 -- Stores value v (ttl ms, 0 = none) at value key V for key k, keeping both indexes in step.
 local function store(V, k, v, ttl)
@@ -79,18 +85,6 @@ return 1
 )lua"},
     {"del", true, R"lua(
 return drop(KEYS[3], ARGV[1])
-)lua"},
-    {"increment", false, R"lua(
--- ARGV: key, delta. INCRBY refuses a non-integer and an overflow, changing nothing.
-local existed = redis.call('EXISTS', KEYS[3])
-local r = redis.pcall('INCRBY', KEYS[3], ARGV[2])
-if type(r) == 'table' and r.err then return redis.error_reply('SHMKV_INCR ' .. r.err) end
-if existed == 0 then
-  purge(2)
-  redis.call('ZADD', I, 0, ARGV[1])
-  redis.call('ZREM', E, ARGV[1])
-end
-return redis.call('GET', KEYS[3])
 )lua"},
     {"replace_counter", false, R"lua(
 -- ARGV: key, old, new. A counter INCRBY cannot parse ("012"): replaced if unchanged, TTL kept.
@@ -163,7 +157,6 @@ return {n, redis.call('ZLEXCOUNT', I, ARGV[2], ARGV[3])}
     {"page", true, R"lua(
 -- ARGV: value key prefix, lo, hi (lex bounds), want, '1' with values or '0' keys only.
 -- Returns {more, {key[, value], ...}}: up to want live keys from lo, more = 1 if another follows.
-purge(nil)
 local want, lo, got, out = tonumber(ARGV[4]), ARGV[2], 0, {}
 while true do
   local ks = redis.call('ZRANGE', I, lo, ARGV[3], 'BYLEX', 'LIMIT', 0, want - got + 1)
@@ -198,7 +191,6 @@ return redis.call('ZCARD', I)
     {"random", true, R"lua(
 -- ARGV: value key prefix, below ('' or the lex bound of the keys under lo), lo, hi, then one u
 -- in [0, 1) per key to draw. Returns one key per u (nil when the range is empty).
-purge(nil)
 local base = 0
 if ARGV[2] ~= '' then base = redis.call('ZLEXCOUNT', I, '-', ARGV[2]) end
 local out = {}
@@ -220,7 +212,6 @@ return out
 )lua"},
     {"pop", true, R"lua(
 -- ARGV: as random's; pops one key per u. Returns {key, value, ...}.
-purge(nil)
 local base = 0
 if ARGV[2] ~= '' then base = redis.call('ZLEXCOUNT', I, '-', ARGV[2]) end
 local out, j, u = {}, 5, tonumber(ARGV[5])
@@ -256,7 +247,6 @@ return left
     {"backup_page", true, R"lua(
 -- ARGV: value key prefix, lo, batch. Returns {last member or nil, {key, value, expiry ms or -1,
 -- ...}} for the live keys among the batch members from lo.
-purge(nil)
 local ks = redis.call('ZRANGE', I, ARGV[2], '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for i = 1, #ks do
@@ -298,7 +288,7 @@ for i = 1, #ks do
     bad(k, 'wrong_type', t)
   else
     local pe = redis.call('PEXPIRETIME', vk)
-    if pe < 0 and es then bad(k, 'expiry_without_ttl', es)
+    if pe < 0 and es and tonumber(es) >= now then bad(k, 'expiry_without_ttl', es)
     elseif pe >= 0 and not es then bad(k, 'ttl_not_indexed', tostring(pe))
     elseif pe >= 0 and tonumber(es) ~= pe then bad(k, 'expiry_differs', es .. ' ' .. tostring(pe)) end
   end

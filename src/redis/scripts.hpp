@@ -11,7 +11,9 @@
 // KEYS[2] = {name}:e (expiring keys, scored by their absolute expiry in ms), KEYS[3] = the value
 // key {name}:v:<key> for single-key scripts. Scripts that reach value keys from index members
 // build their names from ARGV[1] = "{name}:v:", in the same hash slot as the declared keys.
-// Lua numbers are doubles: counters travel as strings (increment returns GET's reply).
+// Lua numbers are doubles: counters never pass through a script (increment_by is INCRBY in a
+// MULTI/EXEC transaction, redis_engine.cpp), and the fallback for counters INCRBY refuses
+// ("012") compares and stores strings.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +25,6 @@ enum class Script : std::size_t {
   set,
   set_at,
   del,
-  increment,
   replace_counter,
   get_or_set,
   set_if_absent,
@@ -46,7 +47,7 @@ enum class Script : std::size_t {
 
 // The full text (shebang, shared helpers, body) of a script.
 std::string_view ScriptText(Script s);
-// Its name, for messages ("increment").
+// Its name, for messages ("set").
 const char* ScriptName(Script s);
 
 }  // namespace shmkv::detail

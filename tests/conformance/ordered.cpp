@@ -32,12 +32,6 @@ std::vector<std::string> keys_of(const std::vector<Entry>& es) {
   return out;
 }
 
-std::vector<std::string> escaped(const std::vector<std::string>& v) {
-  std::vector<std::string> out;
-  for (const auto& s : v) out.push_back(escape(s));
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("ordered: list returns entries in byte order, high bytes after ASCII", "[ordered]") {
@@ -50,12 +44,12 @@ TEST_CASE("ordered: list returns entries in byte order, high bytes after ASCII",
   std::vector<std::string> expect = keys;
   std::sort(expect.begin(), expect.end(), byte_less);
   auto l = s.list();
-  REQUIRE(escaped(keys_of(l)) == escaped(expect));
+  REQUIRE(escape_each(keys_of(l)) == escape_each(expect));
   for (const auto& e : l) REQUIRE(e.value == "v:" + e.key);
 
   SECTION("limit") {
     auto l3 = s.list({"", 3});
-    REQUIRE(escaped(keys_of(l3)) == escaped({expect.begin(), expect.begin() + 3}));
+    REQUIRE(escape_each(keys_of(l3)) == escape_each({expect.begin(), expect.begin() + 3}));
     auto all = s.list({"", 1000});
     REQUIRE(all.size() == keys.size());
   }
@@ -63,8 +57,9 @@ TEST_CASE("ordered: list returns entries in byte order, high bytes after ASCII",
     std::vector<std::string> want;
     for (const auto& k : expect)
       if (k.rfind("a", 0) == 0) want.push_back(k);
-    REQUIRE(escaped(keys_of(s.list({"a", 0}))) == escaped(want));
-    REQUIRE(escaped(keys_of(s.list({"a", 2}))) == escaped({want.begin(), want.begin() + 2}));
+    REQUIRE(escape_each(keys_of(s.list({"a", 0}))) == escape_each(want));
+    REQUIRE(escape_each(keys_of(s.list({"a", 2}))) ==
+            escape_each({want.begin(), want.begin() + 2}));
     REQUIRE(keys_of(s.list({"\xff", 0})) == std::vector<std::string>{"\xff", "\xff\xff"});
     REQUIRE(keys_of(s.list({"a\0"s, 0})) == std::vector<std::string>{"a\0"s, "a\0b"s});
     REQUIRE(s.list({"nomatch", 0}).empty());
@@ -123,7 +118,7 @@ TEST_CASE("ordered: scan pages through 1000 keys, limit 7, each key exactly once
     cursor = page.cursor;
   }
   REQUIRE(seen.size() == 1000);
-  REQUIRE(escaped(seen) == escaped(keys));
+  REQUIRE(escape_each(seen) == escape_each(keys));
   REQUIRE(pages == 143);  // 142 full pages, then 6
 }
 

@@ -34,12 +34,6 @@ Keys keys_of(const std::vector<Entry>& entries) {
   return out;
 }
 
-Keys escaped(const Keys& keys) {
-  Keys out;
-  for (const auto& k : keys) out.push_back(escape(k));
-  return out;
-}
-
 ListOptions list_range(std::string prefix, std::string from, std::string to,
                        std::size_t limit = 0) {
   ListOptions o;
@@ -160,10 +154,10 @@ TEST_CASE("range: binary keys and bounds with 0x00 and 0xFF bytes", "[range]") {
       INFO("prefix '" << escape(prefix) << "' from '" << escape(from) << "' to '" << escape(to)
                       << "'");
       const Keys want = model_keys(model, prefix, from, to);
-      REQUIRE(escaped(keys_of(s.list(list_range(prefix, from, to)))) == escaped(want));
-      REQUIRE(escaped(s.list_keys(list_range(prefix, from, to))) == escaped(want));
+      REQUIRE(escape_each(keys_of(s.list(list_range(prefix, from, to)))) == escape_each(want));
+      REQUIRE(escape_each(s.list_keys(list_range(prefix, from, to))) == escape_each(want));
       REQUIRE(s.count(KeyRange{prefix, from, to}) == want.size());
-      REQUIRE(escaped(scan_all(s, scan_range(prefix, from, to, 0), 3)) == escaped(want));
+      REQUIRE(escape_each(scan_all(s, scan_range(prefix, from, to, 0), 3)) == escape_each(want));
     }
   }
 }
@@ -314,9 +308,9 @@ TEST_CASE("range: random ranges and operations match a std::map model", "[range]
                   << "' to '" << escape(to) << "'");
     const Keys want = model_keys(model, prefix, from, to);
     REQUIRE(s.count(KeyRange{prefix, from, to}) == want.size());
-    REQUIRE(escaped(s.list_keys(list_range(prefix, from, to))) == escaped(want));
+    REQUIRE(escape_each(s.list_keys(list_range(prefix, from, to))) == escape_each(want));
     const std::size_t page = 1 + gen() % 40;
-    REQUIRE(escaped(scan_all(s, scan_range(prefix, from, to, 0), page)) == escaped(want));
+    REQUIRE(escape_each(scan_all(s, scan_range(prefix, from, to, 0), page)) == escape_each(want));
     if (round % 10 == 0 && !(prefix.empty() && from.empty() && to.empty())) {
       const std::size_t limit = gen() % 8;
       auto r = s.delete_range(KeyRange{prefix, from, to}, limit);
@@ -328,7 +322,7 @@ TEST_CASE("range: random ranges and operations match a std::map model", "[range]
       REQUIRE(model.size() == s.size());
     }
   }
-  REQUIRE(escaped(s.list_keys()) == escaped(model_keys(model, "", "", "")));
+  REQUIRE(escape_each(s.list_keys()) == escape_each(model_keys(model, "", "", "")));
   REQUIRE(s.check_invariants().empty());
 }
 
