@@ -13,8 +13,8 @@
 // redis-server the way engines redis and redis-pipe do (redis_server.hpp) and every handle opens
 // the store "shmkv-bench.<pid>" with Options::url = unix://<its socket> and nothing else (the
 // segment options above do not apply); the preload goes through set_many, 4096 keys a call.
-// Each operation is then one round trip of the Redis engine: get = GET, set, incr and pop = an
-// EVALSHA of the engine's script; set against engine redis's, that is what the engine adds.
+// Each operation is then one round trip of the Redis engine (get = GET, set and incr = a
+// MULTI/EXEC transaction, pop = a script): set against engine redis's, what the engine adds.
 #include <unistd.h>
 
 #include <cinttypes>
