@@ -25,7 +25,7 @@
   X(corrupted, CORRUPTED, 13, "segment or file is corrupted")                             \
   X(busy, BUSY, 14, "busy")                                                               \
   X(limit_exceeded, LIMIT_EXCEEDED, 15, "limit exceeded")                                 \
-  X(io_error, IO_ERROR, 16, "I/O or internal error")                                     \
+  X(io_error, IO_ERROR, 16, "I/O or internal error")                                      \
   X(unavailable, UNAVAILABLE, 17, "the store's server cannot be reached")                 \
   X(outcome_unknown, OUTCOME_UNKNOWN, 18, "the connection was lost after a write was sent")
 

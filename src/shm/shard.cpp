@@ -523,7 +523,8 @@ namespace {
 // Then a LIVE record is its key's only one (two exist only inside an overwrite), so it is the
 // record the table leads to, and this skips the slot. Lengths are checked against the block.
 // Records carry no tag: the key itself is compared (its line is in cache with the header).
-[[maybe_unused]] std::uint64_t FindInHomeBlocks(const ShardRef& s, std::string_view key, KeyHash h) {
+[[maybe_unused]] std::uint64_t FindInHomeBlocks(const ShardRef& s, std::string_view key,
+                                                KeyHash h) {
   if (s.home_off == 0 || kRecordHeaderBytes + key.size() > s.home_block_bytes) return 0;
   const std::uint64_t home = HomeSlot(h, s.cap);
   for (std::uint64_t slot : {home, home ^ 1}) {
