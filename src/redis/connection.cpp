@@ -20,10 +20,6 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-std::string ReplyText(const redisReply* r) {
-  return r && r->str ? std::string(r->str, r->len) : std::string();
-}
-
 }  // namespace
 
 void ReconnectGate::CheckOpen(const RedisAddress& address) {
@@ -95,7 +91,7 @@ void Connection::Connect() {
           "lost the connection to " + address_.Display() + " while setting it up: " + last_error_);
   for (std::size_t i = 0; i < replies.size(); ++i) {
     if (replies[i]->type != REDIS_REPLY_ERROR) continue;
-    const std::string text = ReplyText(replies[i].get());
+    const std::string text(ReplyText(replies[i].get()));
     Drop();
     if (setup[i].arg(0) == "AUTH")
       Throw(errc::permission_denied, address_.Display() + " refused the password: " + text);

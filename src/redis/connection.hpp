@@ -34,6 +34,11 @@ struct ReplyDeleter {
 };
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
+// The bytes of a string, status or error reply (empty for others).
+inline std::string_view ReplyText(const redisReply* r) {
+  return r && r->str ? std::string_view(r->str, r->len) : std::string_view();
+}
+
 // One command's arguments, binary safe. Holds views: what they point to must outlive Run.
 class Command {
  public:

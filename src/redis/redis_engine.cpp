@@ -25,10 +25,6 @@ constexpr std::size_t kPageKeys = 1000;
 // Script calls per pipeline of a batch.
 constexpr std::size_t kPipelineCalls = 512;
 
-std::string_view Text(const redisReply* r) {
-  return r && r->str ? std::string_view(r->str, r->len) : std::string_view();
-}
-
 bool IsString(const redisReply* r) {
   return r->type == REDIS_REPLY_STRING;
 }
@@ -67,7 +63,7 @@ void RedisEngine::CheckNotError(const redisReply* reply, const char* operation) 
 }
 
 void RedisEngine::RaiseServerError(const redisReply* reply, const char* operation) const {
-  const std::string text(Text(reply));
+  const std::string text(ReplyText(reply));
   const std::string where = pool_.address().Display();
   auto starts = [&](std::string_view p) { return text.starts_with(p); };
   const std::string said = " (" + text + ")";
@@ -98,17 +94,20 @@ Command RedisEngine::EvalCommand(Script s, const std::string* value_key,
   return c;
 }
 
-Reply RedisEngine::Eval(Script s, const std::string* value_key,
-                        std::initializer_list<std::string_view> args, Effect effect) {
-  const Command c = EvalCommand(s, value_key, std::span(args.begin(), args.size()));
+Reply RedisEngine::RunScript(Script s, const Command& c, Effect effect) {
   auto conn = pool_.Acquire();
   Reply r = conn->Run(c, effect);
-  if (r->type == REDIS_REPLY_ERROR && Text(r.get()).starts_with("NOSCRIPT")) {
+  if (r->type == REDIS_REPLY_ERROR && ReplyText(r.get()).starts_with("NOSCRIPT")) {
     LoadScripts();
     r = conn->Run(c, effect);
   }
   CheckNotError(r.get(), ScriptName(s));
   return r;
+}
+
+Reply RedisEngine::Eval(Script s, const std::string* value_key,
+                        std::initializer_list<std::string_view> args, Effect effect) {
+  return RunScript(s, EvalCommand(s, value_key, std::span(args.begin(), args.size())), effect);
 }
 
 std::vector<Reply> RedisEngine::EvalMany(Script s, const std::vector<std::string>& value_keys,
@@ -122,7 +121,8 @@ std::vector<Reply> RedisEngine::EvalMany(Script s, const std::vector<std::string
   std::vector<Reply> replies = conn->Run(cmds, effect);
   std::vector<std::size_t> again;
   for (std::size_t i = 0; i < replies.size(); ++i)
-    if (replies[i]->type == REDIS_REPLY_ERROR && Text(replies[i].get()).starts_with("NOSCRIPT"))
+    if (replies[i]->type == REDIS_REPLY_ERROR &&
+        ReplyText(replies[i].get()).starts_with("NOSCRIPT"))
       again.push_back(i);
   if (!again.empty()) {  // those did not run: load the script and send them again
     LoadScripts();
@@ -213,7 +213,7 @@ std::int64_t RedisEngine::IncrementBy(std::string_view key, std::int64_t delta) 
     Reply exec = Transaction(body, "increment_by");
     const redisReply* r = exec->element[0];
     if (r->type == REDIS_REPLY_INTEGER) return r->integer;
-    const std::string_view refusal = Text(r);
+    const std::string_view refusal = ReplyText(r);
     if (refusal.find("not an integer") == std::string_view::npos &&
         refusal.find("overflow") == std::string_view::npos)
       RaiseServerError(r, "increment_by");
@@ -244,7 +244,7 @@ GetOrSetResult RedisEngine::GetOrSet(std::string_view key, std::string_view valu
                                      std::chrono::milliseconds ttl) {
   const std::string vk = ValueKey(key), t = TtlArg(ttl);
   Reply r = Eval(Script::get_or_set, &vk, {key, value, t}, Effect::write);
-  if (r->element[0]->integer == 1) return {std::string(Text(r->element[1])), true};
+  if (r->element[0]->integer == 1) return {std::string(ReplyText(r->element[1])), true};
   return {std::string(value), false};
 }
 
@@ -252,7 +252,7 @@ SwapResult RedisEngine::Swap(std::string_view key, std::string_view value,
                              std::chrono::milliseconds ttl) {
   const std::string vk = ValueKey(key), t = TtlArg(ttl);
   Reply r = Eval(Script::swap, &vk, {key, value, t}, Effect::write);
-  if (r->element[0]->integer == 1) return {std::string(Text(r->element[1])), true};
+  if (r->element[0]->integer == 1) return {std::string(ReplyText(r->element[1])), true};
   return {std::nullopt, false};
 }
 
@@ -265,7 +265,7 @@ bool RedisEngine::CompareAndSwap(std::string_view key, std::optional<std::string
   if (r->element[0]->integer == 1) return true;
   if (mismatch) {
     if (r->elements > 1)
-      mismatch->emplace(Text(r->element[1]));
+      mismatch->emplace(ReplyText(r->element[1]));
     else
       mismatch->reset();
   }
@@ -415,8 +415,8 @@ RedisEngine::Page RedisEngine::ReadPage(const std::string& lo, const std::string
   page.more = r->element[0]->integer == 1;
   const redisReply* items = r->element[1];
   for (std::size_t i = 0; i < items->elements;) {
-    page.keys.emplace_back(Text(items->element[i++]));
-    if (values) page.values.emplace_back(Text(items->element[i++]));
+    page.keys.emplace_back(ReplyText(items->element[i++]));
+    if (values) page.values.emplace_back(ReplyText(items->element[i++]));
   }
   return page;
 }
@@ -486,17 +486,10 @@ std::vector<std::string> RedisEngine::Draw(Script s, std::string_view prefix, st
   Command c = EvalCommand(s, nullptr, {});
   c.Add(value_prefix_).Add(b.below).Add(b.lo).Add(b.hi);
   for (const std::string& u : us) c.Add(u);
-  auto conn = pool_.Acquire();
-  const Effect effect = s == Script::pop ? Effect::write : Effect::read;
-  Reply r = conn->Run(c, effect);
-  if (r->type == REDIS_REPLY_ERROR && Text(r.get()).starts_with("NOSCRIPT")) {
-    LoadScripts();
-    r = conn->Run(c, effect);
-  }
-  CheckNotError(r.get(), ScriptName(s));
+  Reply r = RunScript(s, c, s == Script::pop ? Effect::write : Effect::read);
   std::vector<std::string> out;
   for (std::size_t i = 0; i < r->elements; ++i)
-    if (IsString(r->element[i])) out.emplace_back(Text(r->element[i]));
+    if (IsString(r->element[i])) out.emplace_back(ReplyText(r->element[i]));
   return out;
 }
 
@@ -588,12 +581,12 @@ BackupResult RedisEngine::Backup(const std::string& path) {
     const redisReply* items = r->element[1];
     for (std::size_t i = 0; i + 2 < items->elements; i += 3) {
       const long long at = items->element[i + 2]->integer;
-      entries.push_back({std::string(Text(items->element[i])),
-                         std::string(Text(items->element[i + 1])),
+      entries.push_back({std::string(ReplyText(items->element[i])),
+                         std::string(ReplyText(items->element[i + 1])),
                          at > 0 ? static_cast<std::uint64_t>(at) : 0});
     }
     if (!IsString(r->element[0])) break;
-    lo = "(" + std::string(Text(r->element[0]));
+    lo = "(" + std::string(ReplyText(r->element[0]));
   }
   BackupResult out;
   out.entries = entries.size();

@@ -92,6 +92,8 @@ class RedisEngine final : public Engine {
   // repeated: NOSCRIPT means it did not run. Error replies raise (RaiseServerError).
   Reply Eval(Script s, const std::string* value_key, std::initializer_list<std::string_view> args,
              Effect effect);
+  // The same for a script call already built (EvalCommand plus more arguments).
+  Reply RunScript(Script s, const Command& c, Effect effect);
   // Many calls of one single-key script, pipelined; the same rules per call.
   std::vector<Reply> EvalMany(Script s, const std::vector<std::string>& value_keys,
                               const std::vector<std::vector<std::string_view>>& args,

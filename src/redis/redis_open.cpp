@@ -23,10 +23,6 @@ constexpr std::string_view kLayoutVersion = "1";
 // The largest value a Redis string holds (proto-max-bulk-len's default).
 constexpr std::uint64_t kRedisMaxValueBytes = 512ull << 20;
 
-std::string_view Text(const redisReply* r) {
-  return r && r->str ? std::string_view(r->str, r->len) : std::string_view();
-}
-
 // The value of `field:` in an INFO reply, or "".
 std::string InfoField(std::string_view info, std::string_view field) {
   const std::string needle = "\n" + std::string(field) + ":";
@@ -76,7 +72,7 @@ void RedisEngine::LoadScripts() {
   std::vector<Reply> replies = pool_.Acquire()->Run(loads, Effect::read);
   for (std::size_t i = 0; i < replies.size(); ++i) {
     CheckNotError(replies[i].get(), "loading the scripts");
-    const std::string sha(Text(replies[i].get()));
+    const std::string sha(ReplyText(replies[i].get()));
     // The digest of a text never changes: a reload writes the same bytes (and a concurrent
     // reader of sha_ reads them either way).
     if (sha_[i].empty()) sha_[i] = sha;
@@ -104,8 +100,8 @@ void RedisEngine::OpenMeta(const Options& options) {
   std::string layout, key_bytes, value_bytes;
   const redisReply* fields = r->element[1];
   for (std::size_t i = 0; i + 1 < fields->elements; i += 2) {
-    const std::string_view f = Text(fields->element[i]);
-    const std::string v(Text(fields->element[i + 1]));
+    const std::string_view f = ReplyText(fields->element[i]);
+    const std::string v(ReplyText(fields->element[i + 1]));
     if (f == "layout") layout = v;
     if (f == "max_key_bytes") key_bytes = v;
     if (f == "max_value_bytes") value_bytes = v;
@@ -152,13 +148,13 @@ std::unique_ptr<Engine> RedisEngine::Open(const Options& options) {
     auto conn = engine->pool_.Acquire();
     Reply info = conn->Run(Command().Add("INFO").Add("server"), Effect::read);
     engine->CheckNotError(info.get(), "open");
-    engine->server_version_ = InfoField(Text(info.get()), "redis_version");
+    engine->server_version_ = InfoField(ReplyText(info.get()), "redis_version");
     if (ToU64(engine->server_version_.substr(0, engine->server_version_.find('.'))) < 7)
       Throw(errc::incompatible_layout, where + " runs Redis " + engine->server_version_ +
                                            "; shmkv needs 7.0 or later (scripts with flags)");
     Reply memory = conn->Run(Command().Add("INFO").Add("memory"), Effect::read);
     engine->CheckNotError(memory.get(), "open");
-    const std::string policy = InfoField(Text(memory.get()), "maxmemory_policy");
+    const std::string policy = InfoField(ReplyText(memory.get()), "maxmemory_policy");
     if (!policy.empty() && policy != "noeviction")
       Throw(errc::invalid_argument,
             where + " evicts keys (maxmemory-policy " + policy +
@@ -186,8 +182,8 @@ bool RedisEngine::StoreExists(const Options& options) {
   const std::string meta = "{" + options.name + "}:meta";
   Reply r = pool.Acquire()->Run(Command().Add("EXISTS").Add(meta), Effect::read);
   if (r->type == REDIS_REPLY_ERROR)
-    Throw(errc::io_error,
-          "EXISTS " + meta + " at " + address.Display() + " failed: " + std::string(Text(r.get())));
+    Throw(errc::io_error, "EXISTS " + meta + " at " + address.Display() +
+                              " failed: " + std::string(ReplyText(r.get())));
   return r->integer == 1;
 }
 
@@ -209,8 +205,8 @@ Info RedisEngine::GetInfo() {
   for (const Reply& reply : r) CheckNotError(reply.get(), "info");
   redis.index_entries = static_cast<std::uint64_t>(r[0]->integer);
   redis.expiring_entries = static_cast<std::uint64_t>(r[1]->integer);
-  redis.used_memory = ToU64(InfoField(Text(r[2].get()), "used_memory"));
-  redis.maxmemory = ToU64(InfoField(Text(r[2].get()), "maxmemory"));
+  redis.used_memory = ToU64(InfoField(ReplyText(r[2].get()), "used_memory"));
+  redis.maxmemory = ToU64(InfoField(ReplyText(r[2].get()), "maxmemory"));
   info.redis = std::move(redis);
   return info;
 }
@@ -220,9 +216,9 @@ std::vector<std::string> RedisEngine::CheckInvariants() {
   const std::string batch = "1000";
   auto report = [&](const redisReply* items) {
     for (std::size_t i = 0; i + 2 < items->elements; i += 3) {
-      const std::string key = PrintableBytes(Text(items->element[i]));
-      const std::string_view what = Text(items->element[i + 1]);
-      const std::string detail(Text(items->element[i + 2]));
+      const std::string key = PrintableBytes(ReplyText(items->element[i]));
+      const std::string_view what = ReplyText(items->element[i + 1]);
+      const std::string detail(ReplyText(items->element[i + 2]));
       if (what == "no_value")
         problems.push_back("index " + index_key_ + " has key '" + key + "', which has no value");
       else if (what == "wrong_type")
@@ -245,7 +241,7 @@ std::vector<std::string> RedisEngine::CheckInvariants() {
       Reply r = Eval(Script::check_page, nullptr, {value_prefix_, which, at, batch}, Effect::read);
       report(r->element[1]);
       if (r->element[0]->type != REDIS_REPLY_STRING) break;
-      at = std::string(Text(r->element[0]));
+      at = std::string(ReplyText(r->element[0]));
     }
   }
   // Value keys the index does not know: SCAN over the store's value keys (the name has no glob
@@ -258,12 +254,12 @@ std::vector<std::string> RedisEngine::CheckInvariants() {
         Command().Add("SCAN").Add(cursor).Add("MATCH").Add(pattern).Add("COUNT").Add(batch),
         Effect::read);
     CheckNotError(r.get(), "check_invariants");
-    cursor = std::string(Text(r->element[0]));
+    cursor = std::string(ReplyText(r->element[0]));
     const redisReply* keys = r->element[1];
     std::vector<Command> scores(keys->elements);
     std::vector<std::string_view> members(keys->elements);
     for (std::size_t i = 0; i < keys->elements; ++i) {
-      members[i] = Text(keys->element[i]).substr(value_prefix_.size());
+      members[i] = ReplyText(keys->element[i]).substr(value_prefix_.size());
       scores[i].Add("ZSCORE").Add(index_key_).Add(members[i]);
     }
     if (scores.empty()) continue;
