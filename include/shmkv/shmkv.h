@@ -443,6 +443,52 @@ int shmkv_random_keys(shmkv_store* store, const void* prefix, size_t prefix_len,
                       int unique, void** keys, size_t* keys_len);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Coordination: claims, locks and semaphores (store.hpp; shared-memory stores only: on a server
+ * every one of these is SHMKV_EINVALID_ARGUMENT). Each grant is held by the calling process
+ * until it gives it back, its lease runs out, or the process dies: the next attempt by anyone
+ * finds the dead holder and takes its place without waiting for the lease. Tokens only grow
+ * (fencing): a call with a token that no longer holds the grant changes nothing and returns 0.
+ * lease_ms must be > 0 and wait_ms >= 0 (0 = do not wait), else SHMKV_EINVALID_ARGUMENT; names
+ * follow the key rules. SHMKV_ELIMIT_EXCEEDED when 1,792 grants are held in the store. A claim
+ * is returned in malloc'ed copies (free each with shmkv_free; any out pointer may be NULL to
+ * discard it; the copies have a NUL byte after their length): a retry would claim again. */
+
+/* Claims the live key for lease_ms: 1 with its value in *value and the claim's token in *token,
+ * or 0 if the key is absent or claimed by another live holder (*value NULL, *token 0). A claimed
+ * key stays in the store (get and list see it); claims, claim_random and pop_random of anyone
+ * leave it alone until the claim ends. */
+int shmkv_claim(shmkv_store* store, const void* key, size_t key_len, int64_t lease_ms, void** value,
+                size_t* value_len, uint64_t* token);
+/* Claims a key drawn uniformly from the live unclaimed keys with the prefix: 1 with the key,
+ * its value and the token, or 0 if there is none. */
+int shmkv_claim_random(shmkv_store* store, const void* prefix, size_t prefix_len, int64_t lease_ms,
+                       void** key, size_t* key_len, void** value, size_t* value_len,
+                       uint64_t* token);
+/* 1 if the token still holds the claim and its lease now ends lease_ms from now, else 0. */
+int shmkv_renew(shmkv_store* store, const void* key, size_t key_len, uint64_t token,
+                int64_t lease_ms);
+/* Gives the claim back (the key returns to the pool): 1, or 0 if the token no longer holds it. */
+int shmkv_release(shmkv_store* store, const void* key, size_t key_len, uint64_t token);
+/* Ends the claim and deletes the key, atomically: 1, or 0 (nothing deleted) if the token no
+ * longer holds it. */
+int shmkv_complete(shmkv_store* store, const void* key, size_t key_len, uint64_t token);
+
+/* Takes the named lock for lease_ms: 1 with its token in *token, or 0 (*token 0) when another
+ * live holder kept it for all of wait_ms. A waiter sleeps on a futex in the segment, woken by
+ * shmkv_unlock, by the holder's exit or at the holder's lease end; it never polls. */
+int shmkv_lock(shmkv_store* store, const void* name, size_t name_len, int64_t lease_ms,
+               int64_t wait_ms, uint64_t* token);
+/* 1 if the token held the lock and released it, else 0. */
+int shmkv_unlock(shmkv_store* store, const void* name, size_t name_len, uint64_t token);
+/* Takes a permit of the counting semaphore `name` with `permits` (>= 1; pass the same count
+ * everywhere) permits: 1 with its token, or 0 (*token 0) after wait_ms. A permit has no lease:
+ * it is held until shmkv_release_permit or the holder's death. */
+int shmkv_acquire(shmkv_store* store, const void* name, size_t name_len, uint32_t permits,
+                  int64_t wait_ms, uint64_t* token);
+/* 1 if the token held a permit and gave it back, else 0. */
+int shmkv_release_permit(shmkv_store* store, const void* name, size_t name_len, uint64_t token);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Whole store. Structures may gain fields at the end: pass sizeof(struct) as *_size; the
  * library fills at most that many bytes. */
 

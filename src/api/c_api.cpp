@@ -483,6 +483,34 @@ std::string Path(const char* path, const char* what) {
   return path;
 }
 
+// The outputs of shmkv_claim and shmkv_claim_random (each may be NULL): cleared, then filled
+// with malloc'ed copies of the claim `take` made, if any. Returns 1 for a claim, 0 for none.
+template <typename Take>
+int PutClaim(Take&& take, void** key, std::size_t* key_len, void** value, std::size_t* value_len,
+             std::uint64_t* token) {
+  if (key) *key = nullptr;
+  if (value) *value = nullptr;
+  if (key_len) *key_len = 0;
+  if (value_len) *value_len = 0;
+  if (token) *token = 0;
+  const std::optional<shmkv::Claim> c = take();
+  if (!c) return 0;
+  if (key_len) *key_len = c->key.size();
+  if (value_len) *value_len = c->value.size();
+  if (token) *token = c->token;
+  std::unique_ptr<void, void (*)(void*)> k(key ? Copy(c->key) : nullptr, &std::free);
+  if (value) *value = Copy(c->value);
+  if (key) *key = k.release();
+  return 1;
+}
+
+// The outputs of shmkv_lock and shmkv_acquire: *token (may be NULL) = the grant's, or 0 for
+// none. Returns 1 for a grant, 0 for none.
+int PutToken(const std::optional<std::uint64_t>& granted, std::uint64_t* token) {
+  if (token) *token = granted.value_or(0);
+  return granted ? 1 : 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -1113,6 +1141,67 @@ int shmkv_random_keys(shmkv_store* h, const void* prefix, size_t prefix_len, siz
     PutBlock(drawn, keys, keys_len);
     return static_cast<int>(drawn.size());
   });
+}
+
+// --- coordination ---
+
+int shmkv_claim(shmkv_store* h, const void* key, size_t key_len, int64_t lease_ms, void** value,
+                size_t* value_len, uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    return PutClaim([&] { return s.claim(k, Ms(lease_ms)); }, nullptr, nullptr, value, value_len,
+                    token);
+  });
+}
+
+int shmkv_claim_random(shmkv_store* h, const void* prefix, size_t prefix_len, int64_t lease_ms,
+                       void** key, size_t* key_len, void** value, size_t* value_len,
+                       uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    return PutClaim([&] { return s.claim_random(p, Ms(lease_ms)); }, key, key_len, value, value_len,
+                    token);
+  });
+}
+
+int shmkv_renew(shmkv_store* h, const void* key, size_t key_len, uint64_t token, int64_t lease_ms) {
+  return Call([&] { return S(h).renew(Bytes(key, key_len, "key"), token, Ms(lease_ms)) ? 1 : 0; });
+}
+
+int shmkv_release(shmkv_store* h, const void* key, size_t key_len, uint64_t token) {
+  return Call([&] { return S(h).release(Bytes(key, key_len, "key"), token) ? 1 : 0; });
+}
+
+int shmkv_complete(shmkv_store* h, const void* key, size_t key_len, uint64_t token) {
+  return Call([&] { return S(h).complete(Bytes(key, key_len, "key"), token) ? 1 : 0; });
+}
+
+int shmkv_lock(shmkv_store* h, const void* name, size_t name_len, int64_t lease_ms, int64_t wait_ms,
+               uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (token) *token = 0;
+    return PutToken(s.lock(Bytes(name, name_len, "name"), Ms(lease_ms), Ms(wait_ms)), token);
+  });
+}
+
+int shmkv_unlock(shmkv_store* h, const void* name, size_t name_len, uint64_t token) {
+  return Call([&] { return S(h).unlock(Bytes(name, name_len, "name"), token) ? 1 : 0; });
+}
+
+int shmkv_acquire(shmkv_store* h, const void* name, size_t name_len, uint32_t permits,
+                  int64_t wait_ms, uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (token) *token = 0;
+    return PutToken(s.acquire(Bytes(name, name_len, "name"), permits, Ms(wait_ms)), token);
+  });
+}
+
+int shmkv_release_permit(shmkv_store* h, const void* name, size_t name_len, uint64_t token) {
+  return Call([&] { return S(h).release_permit(Bytes(name, name_len, "name"), token) ? 1 : 0; });
 }
 
 // --- whole store ---
