@@ -32,6 +32,9 @@ local function eq(got, want, what)
   end
 end
 
+-- os.execute's success (a number in Lua 5.1 / LuaJIT without 5.2 compat, else true).
+local function succeeded(status) return status == 0 or status == true end
+
 -- Calls fn, which must raise a shmkv error with the given code name; returns the message.
 local function raises(name, fn, pattern)
   local ok, err = pcall(fn)
@@ -340,6 +343,81 @@ test("processes share one store (luajit children)", function(s, name)
   eq(s:count("token:"), 0)
 end)
 
+test("claims: claim, claim_random, renew, release, complete, fenced by tokens", function(s)
+  local LONG = 60  -- seconds: never runs out here
+  eq(s:claim("acct:1", LONG), nil, "an absent key")
+  s:set("acct:1", "alice")
+  local c = s:claim("acct:1", LONG)
+  eq(c.key, "acct:1"); eq(c.value, "alice"); eq(c.token > 0, true, "token > 0")
+  eq(s:get("acct:1"), "alice", "a claimed key stays visible")
+  eq(s:claim("acct:1", LONG), nil, "held")
+  eq(s:claim_random("acct:", LONG), nil, "held")
+  eq(s:pop_random("acct:"), nil, "held")
+  eq(s:renew("acct:1", c.token + 1, LONG), false)
+  eq(s:release("acct:1", c.token + 1), false)
+  eq(s:complete("acct:1", c.token + 1), false)
+  eq(s:renew("acct:1", c.token, LONG), true)
+  eq(s:release("acct:1", c.token), true)
+  eq(s:release("acct:1", c.token), false, "given back already")
+  local again = s:claim_random("acct:", LONG)
+  eq(again.key, "acct:1"); eq(again.value, "alice"); eq(again.token > c.token, true, "grows")
+  eq(s:complete("acct:1", c.token), false)
+  eq(s:complete("acct:1", again.token), true)
+  eq(s:get("acct:1"), nil)
+  s:set("k", "v")
+  raises("invalid_argument", function() s:claim("k", 0) end, "lease 0 ms")
+  raises("invalid_argument", function() s:claim("k", -1) end, "lease is -1")
+  raises("invalid_argument", function() s:release("k") end, "token")
+  raises("invalid_argument", function() s:lock("l", 10, "soon") end, "wait")
+  raises("invalid_argument", function() s:acquire("sem", 0) end, "permits is 0")
+  eq(#s:check_invariants(), 0)
+end)
+
+-- Starts a luajit child that opens the store, runs `take` (Lua source using s, which must
+-- succeed), prints its pid and waits in pause() until killed. Returns its pid and pipe.
+local function holder(name, take)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write([[
+    local ffi = require "ffi"
+    ffi.cdef "int pause(void);"
+    local shmkv = require "shmkv"
+    local s = shmkv.open(arg[1])
+    assert(]] .. take .. [[)
+    io.write(io.open("/proc/self/stat"):read("*l"):match("^(%d+)"), "\n")
+    io.stdout:flush()
+    ffi.C.pause()
+  ]])
+  f:close()
+  local pipe = assert(io.popen("exec luajit " .. script .. " " .. name))
+  local pid = assert(pipe:read("*l"), "the holder did not take what it should hold")
+  os.remove(script)
+  return pid, pipe
+end
+
+test("a SIGKILLed process's claim, lock and permit are free at the next attempt", function(s, name)
+  local LONG = 60  -- the holder's leases never run out here: only its death frees them
+  s:set("acct:1", "alice")
+  local pid, pipe = holder(name, 's:claim("acct:1", 60) and s:lock("leader", 60) and ' ..
+                                 's:acquire("db", 1)')
+  eq(s:claim("acct:1", LONG), nil, "held by a live process")
+  eq(s:lock("leader", LONG, 0.03), nil, "timed out")
+  eq(s:acquire("db", 1), nil, "the only permit is held")
+  -- The parent waits 20 s against a 60 s lease: only the holder's death lets it in.
+  assert(succeeded(os.execute("(sleep 0.1; kill -9 " .. pid .. ") &")))
+  local token = s:lock("leader", LONG, 20)
+  pipe:close()
+  assert(token, "the lock after the holder was killed")
+  eq(s:claim("acct:1", LONG) ~= nil, true, "the claim after the holder was killed")
+  local permit = s:acquire("db", 1, 20)
+  eq(permit > token, true, "a later token")
+  eq(s:unlock("leader", token + 1), false)
+  eq(s:unlock("leader", token), true)
+  eq(s:unlock("leader", token), false)
+  eq(s:release_permit("db", permit), true)
+  eq(s:release_permit("db", permit), false)
+end)
+
 -- Damages the record holding marker in the segment: its checksum no longer matches.
 local function flip_byte_of(name, marker)
   local f = assert(io.open("/dev/shm/shmkv." .. name, "r+b"))
@@ -550,7 +628,6 @@ end
 -- --- A store on a Redis server, by url: each test runs a redis-server of its own (no TCP port,
 -- nothing saved), stopped after it. Without redis-server installed they are skipped, unless
 -- SHMKV_REQUIRE_REDIS is set (then they fail).
-local function succeeded(status) return status == 0 or status == true end
 
 local have_redis = succeeded(os.execute("command -v redis-server >/dev/null 2>&1"))
 local require_redis = (os.getenv("SHMKV_REQUIRE_REDIS") or "") ~= ""

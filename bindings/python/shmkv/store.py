@@ -20,6 +20,8 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SIZE_MAX = 2**64 - 1
 
 Entry = collections.namedtuple("Entry", "key value")
+# A claim (Store.claim, Store.claim_random): the key, its value when claimed, the fencing token.
+Claim = collections.namedtuple("Claim", "key value token")
 GetOrSetResult = collections.namedtuple("GetOrSetResult", "value loaded")
 CasOutcome = collections.namedtuple("CasOutcome", "swapped current")
 ScanPage = collections.namedtuple("ScanPage", "entries cursor done")
@@ -817,6 +819,93 @@ class Store:
         n = _check(_lib.shmkv_random_keys(h, p, len(p), count, 1 if unique else 0,
                                           ctypes.byref(block), ctypes.byref(size)))
         return [self._out(k) for k in self._take_block(block, size.value, n, "keys")]
+
+    # --- coordination: claims, locks and semaphores (shared-memory stores) ---
+    # Each grant is held by this process until it is given back, its lease runs out, or the
+    # process dies: the next attempt by anyone then takes it, without waiting for the lease.
+    # Leases and waits are seconds (int or float) or a timedelta, as ttl; a lease must be > 0, a
+    # wait may be 0 (do not wait). Tokens only grow (fencing): a call with a token that no longer
+    # holds the grant changes nothing and returns False. On a url's server these raise
+    # InvalidArgumentError (not built there yet).
+
+    def _token(self, token):
+        return _int_arg(token, "token", 0, 2**64 - 1)
+
+    def claim(self, key, lease):
+        """Claims the live key: Claim(key, value, token), or None if it is absent or claimed by
+        another live holder. The key stays in the store (get and list see it); claim,
+        claim_random and pop_random of anyone leave it alone until the claim ends."""
+        h, k, ms = self._handle(), self._key(key), _ttl_ms(lease, "lease")
+        vp, vl, token = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_uint64()
+        if _check(_lib.shmkv_claim(h, k, len(k), ms, ctypes.byref(vp), ctypes.byref(vl),
+                                   ctypes.byref(token))) == 0:
+            return None
+        return Claim(self._out(k), self._out(self._take(vp, vl.value)), token.value)
+
+    def claim_random(self, prefix, lease):
+        """Claims a key drawn uniformly from the live unclaimed keys with the prefix: a Claim, or
+        None if there is none."""
+        h, p, ms = self._handle(), self._prefix(prefix), _ttl_ms(lease, "lease")
+        kp, kl, vp, vl = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
+        token = ctypes.c_uint64()
+        if _check(_lib.shmkv_claim_random(h, p, len(p), ms, ctypes.byref(kp), ctypes.byref(kl),
+                                          ctypes.byref(vp), ctypes.byref(vl),
+                                          ctypes.byref(token))) == 0:
+            return None
+        key = self._take(kp, kl.value)
+        value = self._take(vp, vl.value)
+        return Claim(self._out(key), self._out(value), token.value)
+
+    def renew(self, key, token, lease):
+        """Extends the claim the token still holds to lease from now: True, or False if it no
+        longer holds it."""
+        h, k, ms = self._handle(), self._key(key), _ttl_ms(lease, "lease")
+        return _check(_lib.shmkv_renew(h, k, len(k), self._token(token), ms)) == 1
+
+    def release(self, key, token):
+        """Gives the claim back (the key returns to the pool): True, or False if the token no
+        longer holds it."""
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_release(h, k, len(k), self._token(token))) == 1
+
+    def complete(self, key, token):
+        """Ends the claim and deletes the key, atomically: True, or False (nothing deleted) if
+        the token no longer holds it."""
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_complete(h, k, len(k), self._token(token))) == 1
+
+    def lock(self, name, lease, wait=0):
+        """Takes the named lock for lease: its token, or None when another live holder kept it
+        for all of wait. A waiter sleeps on a futex, woken by unlock, by the holder's exit or at
+        the holder's lease end."""
+        h, n = self._handle(), self._key(name, "name")
+        lease_ms, wait_ms = _ttl_ms(lease, "lease"), _ttl_ms(wait, "wait")
+        token = ctypes.c_uint64()
+        if _check(_lib.shmkv_lock(h, n, len(n), lease_ms, wait_ms, ctypes.byref(token))) == 0:
+            return None
+        return token.value
+
+    def unlock(self, name, token):
+        """Releases the lock the token holds: True, or False if it no longer holds it."""
+        h, n = self._handle(), self._key(name, "name")
+        return _check(_lib.shmkv_unlock(h, n, len(n), self._token(token))) == 1
+
+    def acquire(self, semaphore, permits, wait=0):
+        """Takes a permit of the counting semaphore with `permits` permits (pass the same count
+        everywhere): its token, or None after wait. A permit has no lease: it is held until
+        release_permit or this process's death."""
+        h, n = self._handle(), self._key(semaphore, "semaphore")
+        permits = _int_arg(permits, "permits", 0, 2**32 - 1)  # the library names 0
+        token = ctypes.c_uint64()
+        if _check(_lib.shmkv_acquire(h, n, len(n), permits, _ttl_ms(wait, "wait"),
+                                     ctypes.byref(token))) == 0:
+            return None
+        return token.value
+
+    def release_permit(self, semaphore, token):
+        """Gives the permit back: True, or False if the token no longer holds one."""
+        h, n = self._handle(), self._key(semaphore, "semaphore")
+        return _check(_lib.shmkv_release_permit(h, n, len(n), self._token(token))) == 1
 
     # --- whole store ---
 

@@ -1,0 +1,137 @@
+"""Claims, locks and semaphores (issue 16) through the binding. The holders that die are real
+forked processes, SIGKILLed: what they held must be free at the next attempt, long before any
+lease runs out."""
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import shmkv
+
+LONG_LEASE = 60  # seconds: never runs out during a test, so only a death frees a grant
+
+
+def _hold(name, take):
+    """Forks a child that opens the store, calls take(store) (it must succeed), writes one byte to
+    a pipe and sleeps until killed. Returns its pid once it holds what it took."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            s = shmkv.open(name)
+            if take(s):
+                os.write(w, b"x")
+                while True:
+                    time.sleep(60)
+        finally:
+            os._exit(code)
+    os.close(w)
+    got = os.read(r, 1)
+    os.close(r)
+    assert got == b"x", "the child did not take what it should hold"
+    return pid
+
+
+def _killed(pid):
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+
+def test_claim_renew_release_complete_fenced_by_tokens(store):
+    assert store.claim("acct:1", LONG_LEASE) is None  # absent
+    store.set("acct:1", "alice")
+    c = store.claim("acct:1", LONG_LEASE)
+    assert c == shmkv.Claim(b"acct:1", b"alice", c.token) and c.token > 0
+    assert store.get("acct:1") == b"alice"  # a claimed key stays visible
+    assert store.claim("acct:1", LONG_LEASE) is None
+    assert store.claim_random("acct:", LONG_LEASE) is None
+    assert store.pop_random("acct:") is None
+    assert not store.renew("acct:1", c.token + 1, LONG_LEASE)
+    assert not store.release("acct:1", c.token + 1)
+    assert not store.complete("acct:1", c.token + 1)
+    assert store.renew("acct:1", c.token, LONG_LEASE)
+    assert store.release("acct:1", c.token)
+    assert not store.release("acct:1", c.token)  # given back already
+    again = store.claim_random("acct:", LONG_LEASE)
+    assert again.key == b"acct:1" and again.value == b"alice" and again.token > c.token
+    assert not store.complete("acct:1", c.token)
+    assert store.complete("acct:1", again.token)
+    assert store.get("acct:1") is None
+    assert store.check_invariants() == []
+
+
+def test_arguments_are_checked(store):
+    store.set("k", "v")
+    with pytest.raises(shmkv.InvalidArgumentError, match="lease 0 ms"):
+        store.claim("k", 0)
+    with pytest.raises(shmkv.InvalidArgumentError, match="lease"):
+        store.lock("l", -1)
+    with pytest.raises(shmkv.InvalidArgumentError, match="permits is 0"):
+        store.acquire("sem", 0)
+    with pytest.raises(shmkv.ArgumentTypeError, match="token"):
+        store.release("k", "1")
+    with pytest.raises(shmkv.InvalidArgumentError, match="token"):
+        store.unlock("l", -1)
+    with pytest.raises(shmkv.InvalidArgumentError, match="name is empty"):
+        store.lock("", LONG_LEASE)
+    assert store.claim("k", LONG_LEASE) is not None  # nothing was claimed by the bad calls
+
+
+def test_text_store_returns_str():
+    with shmkv.open("py-coord-text-%d" % os.getpid(), text=True) as s:
+        try:
+            s.set("acct:1", "alice")
+            assert s.claim_random("acct:", LONG_LEASE)[:2] == ("acct:1", "alice")
+        finally:
+            shmkv.destroy(s.name)
+
+
+def test_a_sigkilled_holders_claim_is_free_at_the_next_attempt(store, name):
+    store.set("acct:1", "alice")
+    pid = _hold(name, lambda s: s.claim("acct:1", LONG_LEASE) is not None)
+    assert store.claim("acct:1", LONG_LEASE) is None  # its holder lives
+    assert _killed(pid)
+    assert store.claim("acct:1", LONG_LEASE) is not None
+
+
+def test_lock_waits_and_a_sigkilled_holder_lets_the_waiter_in(store, name):
+    pid = _hold(name, lambda s: s.lock("leader", LONG_LEASE) is not None)
+    assert store.lock("leader", LONG_LEASE, wait=0.03) is None  # timed out
+    killer = threading.Timer(0.1, os.kill, (pid, signal.SIGKILL))
+    killer.start()
+    # 20 s of waiting against the child's 60 s lease: only the child's death lets this in.
+    token = store.lock("leader", LONG_LEASE, wait=20)
+    killer.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    assert token is not None
+    assert not store.unlock("leader", token + 1)
+    assert store.unlock("leader", token)
+    assert not store.unlock("leader", token)
+
+
+def test_acquire_grants_at_most_permits_and_a_killed_holders_permit_returns(store, name):
+    pid = _hold(name, lambda s: s.acquire("db", 2) is not None)
+    mine = store.acquire("db", 2)
+    assert mine is not None
+    assert store.acquire("db", 2) is None  # two holders already
+    assert _killed(pid)
+    other = store.acquire("db", 2, wait=20)
+    assert other is not None and other > mine
+    assert store.release_permit("db", mine)
+    assert not store.release_permit("db", mine)
+    assert store.release_permit("db", other)
+
+
+def test_coordination_is_refused_on_a_server(redis_url, name):
+    with shmkv.open(name, url=redis_url) as s:
+        s.set("k", "v")
+        with pytest.raises(shmkv.InvalidArgumentError):
+            s.claim("k", LONG_LEASE)
+        with pytest.raises(shmkv.InvalidArgumentError):
+            s.lock("l", LONG_LEASE)
