@@ -1320,6 +1320,82 @@ TEST_CASE("c_api: lock and acquire wait; a SIGKILLed holder lets the waiting par
   CHECK(shmkv_check_invariants(s, nullptr, nullptr) == 0);
 }
 
+TEST_CASE("c_api: wait_for and pop_random_wait wake when another process writes") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  CHECK(shmkv_wait_for(s, "ready", 5, 0) == 0);  // absent, do not wait
+  void* k = &k;
+  std::size_t kl = 9;
+  CHECK(shmkv_pop_random_wait(s, "job:", 4, 0, &k, &kl, nullptr, nullptr) == 0);
+  CHECK(k == nullptr);
+  CHECK(kl == 0);
+  CHECK(shmkv_wait_for(s, "ready", 5, -1) == SHMKV_EINVALID_ARGUMENT);
+  // A child writes after a pause; the parent waits 20 s for each: only the writes end the waits.
+  const pid_t writer = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (Set(own, "ready", "1") != 0) return 2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (Set(own, "job:7", "payload") != 0) return 3;
+    shmkv_close(own);
+    return 0;
+  });
+  CHECK(shmkv_wait_for(s, "ready", 5, 20000) == 1);
+  void* v = nullptr;
+  std::size_t vl = 0;
+  REQUIRE(shmkv_pop_random_wait(s, "job:", 4, 20000, &k, &kl, &v, &vl) == 1);
+  CHECK(Take(k, kl) == "job:7");
+  CHECK(Take(v, vl) == "payload");
+  CHECK(testutil::wait_child(writer) == 0);
+  CHECK(Get(s, "job:7") == "<absent>");
+}
+
+TEST_CASE("c_api: barrier gives each party an index; a SIGKILLed party breaks the round") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  std::uint32_t index = 9;
+  CHECK(shmkv_barrier(s, "b", 1, 1, 0, &index) == 1);  // one party: passes at once
+  CHECK(index == 0);
+  CHECK(shmkv_barrier(s, "b", 1, 0, 0, &index) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_barrier(s, "b", 1, 2, 0, &index) == 0);  // nobody else came
+  testutil::SharedArray<std::uint32_t> arrived(1);
+  const pid_t other = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 10;
+    __atomic_store_n(&arrived[0], 1, __ATOMIC_RELEASE);
+    std::uint32_t i = 9;
+    const int rc = shmkv_barrier(own, "pair", 4, 2, 20000, &i);
+    return rc == 1 ? static_cast<int>(i) : 11;
+  });
+  while (__atomic_load_n(&arrived[0], __ATOMIC_ACQUIRE) == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // it has arrived and sleeps
+  REQUIRE(shmkv_barrier(s, "pair", 4, 2, 20000, &index) == 1);
+  const int other_index = testutil::wait_child(other);
+  CHECK(std::set<int>{static_cast<int>(index), other_index} == std::set<int>{0, 1});
+
+  // A party killed while the parent waits: SHMKV_EBROKEN for the parent, not a hang.
+  __atomic_store_n(&arrived[0], 0, __ATOMIC_RELEASE);
+  const pid_t victim = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 10;
+    __atomic_store_n(&arrived[0], 1, __ATOMIC_RELEASE);
+    return shmkv_barrier(own, "trio", 4, 3, 60000, nullptr);
+  });
+  while (__atomic_load_n(&arrived[0], __ATOMIC_ACQUIRE) == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // it has arrived and sleeps
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(victim, SIGKILL);
+  });
+  const int broken = shmkv_barrier(s, "trio", 4, 3, 20000, &index);
+  killer.join();
+  CHECK(testutil::wait_child(victim) == 128 + SIGKILL);
+  CHECK(broken == SHMKV_EBROKEN);
+  CHECK(shmkv_barrier(s, "trio", 4, 1, 0, &index) == 1);  // the next round starts fresh
+  CHECK(shmkv_check_invariants(s, nullptr, nullptr) == 0);
+}
+
 TEST_CASE("c_api: a store on a Redis server, opened by url") {
   switch (testutil::redis_availability()) {
     case testutil::RedisAvailability::run:

@@ -488,6 +488,27 @@ int shmkv_acquire(shmkv_store* store, const void* name, size_t name_len, uint32_
 /* 1 if the token held a permit and gave it back, else 0. */
 int shmkv_release_permit(shmkv_store* store, const void* name, size_t name_len, uint64_t token);
 
+/* Waiting without polling (shared-memory stores; SHMKV_EINVALID_ARGUMENT on a server): the
+ * waiter sleeps on a futex in the segment that writers move while anyone waits. timeout_ms >= 0
+ * (0 = do not wait), else SHMKV_EINVALID_ARGUMENT. A waiter killed while waiting leaves nothing
+ * behind. */
+
+/* 1 once the key exists (at once if it does), 0 after timeout_ms. */
+int shmkv_wait_for(shmkv_store* store, const void* key, size_t key_len, int64_t timeout_ms);
+/* shmkv_pop_random, waiting up to timeout_ms for a key with the prefix to pop: 1 with malloc'ed
+ * copies in *key / *value (free each with shmkv_free; either pointer may be NULL to discard it),
+ * or 0 after timeout_ms. */
+int shmkv_pop_random_wait(shmkv_store* store, const void* prefix, size_t prefix_len,
+                          int64_t timeout_ms, void** key, size_t* key_len, void** value,
+                          size_t* value_len);
+/* Waits until `parties` (>= 1; pass the same count everywhere) processes have arrived at the
+ * barrier `name`: 1 with this arrival's index (0 .. parties - 1; the last to arrive gets
+ * parties - 1) in *index (may be NULL), or 0 after timeout_ms (the arrival is withdrawn).
+ * Reusable: the next arrivals start a new round. A party that dies while the others wait breaks
+ * the round: they get SHMKV_EBROKEN instead of hanging. */
+int shmkv_barrier(shmkv_store* store, const void* name, size_t name_len, uint32_t parties,
+                  int64_t timeout_ms, uint32_t* index);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Whole store. Structures may gain fields at the end: pass sizeof(struct) as *_size; the
  * library fills at most that many bytes. */

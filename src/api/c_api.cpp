@@ -483,23 +483,26 @@ std::string Path(const char* path, const char* what) {
   return path;
 }
 
-// The outputs of shmkv_claim and shmkv_claim_random (each may be NULL): cleared, then filled
-// with malloc'ed copies of the claim `take` made, if any. Returns 1 for a claim, 0 for none.
+// The outputs of the calls that return an entry or a claim in malloc'ed copies (pop_random,
+// pop_random_wait, claim, claim_random; each output may be NULL): cleared, then filled with what
+// `take` returned, if anything (a claim's token too). Returns 1 for a result, 0 for none.
 template <typename Take>
-int PutClaim(Take&& take, void** key, std::size_t* key_len, void** value, std::size_t* value_len,
-             std::uint64_t* token) {
+int PutTaken(Take&& take, void** key, std::size_t* key_len, void** value, std::size_t* value_len,
+             std::uint64_t* token = nullptr) {
   if (key) *key = nullptr;
   if (value) *value = nullptr;
   if (key_len) *key_len = 0;
   if (value_len) *value_len = 0;
   if (token) *token = 0;
-  const std::optional<shmkv::Claim> c = take();
-  if (!c) return 0;
-  if (key_len) *key_len = c->key.size();
-  if (value_len) *value_len = c->value.size();
-  if (token) *token = c->token;
-  std::unique_ptr<void, void (*)(void*)> k(key ? Copy(c->key) : nullptr, &std::free);
-  if (value) *value = Copy(c->value);
+  const auto taken = take();
+  if (!taken) return 0;
+  if (key_len) *key_len = taken->key.size();
+  if (value_len) *value_len = taken->value.size();
+  if constexpr (requires { taken->token; }) {
+    if (token) *token = taken->token;
+  }
+  std::unique_ptr<void, void (*)(void*)> k(key ? Copy(taken->key) : nullptr, &std::free);
+  if (value) *value = Copy(taken->value);
   if (key) *key = k.release();
   return 1;
 }
@@ -1102,18 +1105,7 @@ int shmkv_pop_random(shmkv_store* h, const void* prefix, size_t prefix_len, void
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view p = Bytes(prefix, prefix_len, "prefix");
-    if (key) *key = nullptr;
-    if (value) *value = nullptr;
-    if (key_len) *key_len = 0;
-    if (value_len) *value_len = 0;
-    auto e = s.pop_random(p);
-    if (!e) return 0;
-    if (key_len) *key_len = e->key.size();
-    if (value_len) *value_len = e->value.size();
-    std::unique_ptr<void, void (*)(void*)> k(key ? Copy(e->key) : nullptr, &std::free);
-    if (value) *value = Copy(e->value);
-    if (key) *key = k.release();
-    return 1;
+    return PutTaken([&] { return s.pop_random(p); }, key, key_len, value, value_len);
   });
 }
 
@@ -1150,7 +1142,7 @@ int shmkv_claim(shmkv_store* h, const void* key, size_t key_len, int64_t lease_m
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view k = Bytes(key, key_len, "key");
-    return PutClaim([&] { return s.claim(k, Ms(lease_ms)); }, nullptr, nullptr, value, value_len,
+    return PutTaken([&] { return s.claim(k, Ms(lease_ms)); }, nullptr, nullptr, value, value_len,
                     token);
   });
 }
@@ -1161,7 +1153,7 @@ int shmkv_claim_random(shmkv_store* h, const void* prefix, size_t prefix_len, in
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view p = Bytes(prefix, prefix_len, "prefix");
-    return PutClaim([&] { return s.claim_random(p, Ms(lease_ms)); }, key, key_len, value, value_len,
+    return PutTaken([&] { return s.claim_random(p, Ms(lease_ms)); }, key, key_len, value, value_len,
                     token);
   });
 }
@@ -1202,6 +1194,35 @@ int shmkv_acquire(shmkv_store* h, const void* name, size_t name_len, uint32_t pe
 
 int shmkv_release_permit(shmkv_store* h, const void* name, size_t name_len, uint64_t token) {
   return Call([&] { return S(h).release_permit(Bytes(name, name_len, "name"), token) ? 1 : 0; });
+}
+
+// --- waiting ---
+
+int shmkv_wait_for(shmkv_store* h, const void* key, size_t key_len, int64_t timeout_ms) {
+  return Call([&] { return S(h).wait_for(Bytes(key, key_len, "key"), Ms(timeout_ms)) ? 1 : 0; });
+}
+
+int shmkv_pop_random_wait(shmkv_store* h, const void* prefix, size_t prefix_len, int64_t timeout_ms,
+                          void** key, size_t* key_len, void** value, size_t* value_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    return PutTaken([&] { return s.pop_random_wait(p, Ms(timeout_ms)); }, key, key_len, value,
+                    value_len);
+  });
+}
+
+int shmkv_barrier(shmkv_store* h, const void* name, size_t name_len, uint32_t parties,
+                  int64_t timeout_ms, uint32_t* index) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (index) *index = 0;
+    const std::optional<std::size_t> arrival =
+        s.barrier(Bytes(name, name_len, "name"), parties, Ms(timeout_ms));
+    if (!arrival) return 0;
+    if (index) *index = static_cast<std::uint32_t>(*arrival);
+    return 1;
+  });
 }
 
 // --- whole store ---
