@@ -121,6 +121,11 @@ int shmkv_unlock(shmkv_store*, const void* name, size_t name_len, uint64_t token
 int shmkv_acquire(shmkv_store*, const void* name, size_t name_len, uint32_t permits,
                   int64_t wait_ms, uint64_t* token);
 int shmkv_release_permit(shmkv_store*, const void* name, size_t name_len, uint64_t token);
+int shmkv_wait_for(shmkv_store*, const void* key, size_t key_len, int64_t timeout_ms);
+int shmkv_pop_random_wait(shmkv_store*, const void* prefix, size_t prefix_len, int64_t timeout_ms,
+                          void** key, size_t* key_len, void** value, size_t* value_len);
+int shmkv_barrier(shmkv_store*, const void* name, size_t name_len, uint32_t parties,
+                  int64_t timeout_ms, uint32_t* index);
 int shmkv_info_get(shmkv_store*, shmkv_info* info, size_t info_size);
 int shmkv_stats_get(shmkv_store*, shmkv_stats* stats, size_t stats_size);
 int shmkv_size(shmkv_store*, uint64_t* count);
@@ -1010,6 +1015,47 @@ end
 -- true if the token held a permit and gave it back.
 function Store:release_permit(semaphore, token)
   return end_grant(self, "release_permit", C.shmkv_release_permit, semaphore, token)
+end
+
+-- Waiting without polling (shared-memory stores): a futex in the segment that writers move while
+-- anyone waits. timeout: seconds (nil or 0 = do not wait).
+
+-- true once key exists (at once if it does); false after timeout.
+function Store:wait_for(key, timeout)
+  local h = handle(self, "wait_for")
+  key_arg(self, key, 1, "wait_for")
+  return check(C.shmkv_wait_for(h, key, #key, ttl_arg(timeout, 2, "wait_for", "timeout"))) == 1
+end
+
+-- pop_random(prefix), waiting up to timeout for a key to pop: key, value (nil after timeout).
+function Store:pop_random_wait(prefix, timeout)
+  local h = handle(self, "pop_random_wait")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "pop_random_wait", "prefix")
+  local ms = ttl_arg(timeout, 2, "pop_random_wait", "timeout")
+  if check(C.shmkv_pop_random_wait(h, prefix, #prefix, ms, ptr_out, size_out, ptr_out2,
+                                   size_out2)) == 0 then
+    return nil
+  end
+  local key = take(ptr_out[0], size_out[0])
+  return key, take(ptr_out2[0], size_out2[0])
+end
+
+local index_out = ffi.new("uint32_t[1]")
+
+-- Waits until `parties` processes have arrived at the barrier (pass the same count everywhere):
+-- this arrival's index, 0 .. parties - 1 (the last to arrive gets parties - 1), or nil after
+-- timeout (the arrival is withdrawn). Reusable. A party that dies while the others wait breaks
+-- the round: they raise shmkv.broken.
+function Store:barrier(name, parties, timeout)
+  local h = handle(self, "barrier")
+  key_arg(self, name, 1, "barrier")
+  parties = count_arg(parties, 2, "barrier", "parties")
+  if parties > 0xffffffff then
+    raise(EINVAL, "parties is " .. parties .. "; it must be at most 4294967295", 2)
+  end
+  local ms = ttl_arg(timeout, 3, "barrier", "timeout")
+  if check(C.shmkv_barrier(h, name, #name, parties, ms, index_out)) == 0 then return nil end
+  return tonumber(index_out[0])
 end
 
 -- Verifies every shard's invariants: an array of messages, one per violation (empty: healthy).

@@ -373,9 +373,10 @@ test("claims: claim, claim_random, renew, release, complete, fenced by tokens", 
   eq(#s:check_invariants(), 0)
 end)
 
--- Starts a luajit child that opens the store, runs `take` (Lua source using s, which must
--- succeed), prints its pid and waits in pause() until killed. Returns its pid and pipe.
-local function holder(name, take)
+-- Starts a luajit child that opens the store as s and runs `body` (Lua source, with ffi and
+-- ffi.C.pause at hand), in which ready() tells the parent it is under way. Returns the child's
+-- pid once it called ready(), and the pipe of its standard output.
+local function child(name, body)
   local script = os.tmpname()
   local f = assert(io.open(script, "w"))
   f:write([[
@@ -383,16 +384,21 @@ local function holder(name, take)
     ffi.cdef "int pause(void);"
     local shmkv = require "shmkv"
     local s = shmkv.open(arg[1])
-    assert(]] .. take .. [[)
-    io.write(io.open("/proc/self/stat"):read("*l"):match("^(%d+)"), "\n")
-    io.stdout:flush()
-    ffi.C.pause()
-  ]])
+    local function ready()
+      io.write(io.open("/proc/self/stat"):read("*l"):match("^(%d+)"), "\n")
+      io.stdout:flush()
+    end
+  ]] .. body)
   f:close()
   local pipe = assert(io.popen("exec luajit " .. script .. " " .. name))
-  local pid = assert(pipe:read("*l"), "the holder did not take what it should hold")
+  local pid = assert(pipe:read("*l"), "the child did not get under way")
   os.remove(script)
   return pid, pipe
+end
+
+-- A child that holds what `take` (Lua source using s, which must succeed) took until killed.
+local function holder(name, take)
+  return child(name, "assert(" .. take .. ") ready() ffi.C.pause()")
 end
 
 test("a SIGKILLed process's claim, lock and permit are free at the next attempt", function(s, name)
@@ -416,6 +422,34 @@ test("a SIGKILLed process's claim, lock and permit are free at the next attempt"
   eq(s:unlock("leader", token), false)
   eq(s:release_permit("db", permit), true)
   eq(s:release_permit("db", permit), false)
+end)
+
+test("wait_for, pop_random_wait and barrier across processes", function(s, name)
+  eq(s:wait_for("ready", 0), false)
+  eq(s:pop_random_wait("job:", 0), nil)
+  raises("invalid_argument", function() s:wait_for("ready", -1) end, "timeout is -1")
+  raises("invalid_argument", function() s:barrier("b", 0) end, "parties is 0")
+  eq(s:barrier("b", 1), 0)
+  -- A child writes after pauses; the parent waits 20 s for each: only the writes end the waits.
+  local _, writer = child(name, 'ready() os.execute("sleep 0.1") s:set("ready", "1") ' ..
+                                'os.execute("sleep 0.1") s:set("job:7", "payload")')
+  eq(s:wait_for("ready", 20), true)
+  local key, value = s:pop_random_wait("job:", 20)
+  eq(key, "job:7"); eq(value, "payload")
+  writer:close()
+  -- Two processes pass a 2-party barrier with the indices 0 and 1.
+  local _, other = child(name, 'ready() io.write(s:barrier("pair", 2, 20))')
+  local mine = s:barrier("pair", 2, 20)
+  local theirs = tonumber(other:read("*a"))
+  other:close()
+  eq(mine + theirs, 1, "the indices 0 and 1")
+  -- A party SIGKILLed while the parent waits breaks the round: shmkv.broken, not a hang.
+  local victim, victim_pipe = child(name, 'ready() s:barrier("trio", 3, 60)')
+  os.execute("sleep 0.05")  -- it has arrived and sleeps
+  assert(succeeded(os.execute("(sleep 0.1; kill -9 " .. victim .. ") &")))
+  raises("broken", function() s:barrier("trio", 3, 20) end)  -- 20 s: only the death ends it
+  victim_pipe:close()
+  eq(s:barrier("trio", 1), 0, "the next round starts fresh")
 end)
 
 -- Damages the record holding marker in the segment: its checksum no longer matches.

@@ -397,6 +397,20 @@ class Store:
                 off += vl
         return out
 
+    def _taken(self, c_call, *args, token=None):
+        """Runs a C call that returns an entry in malloc'ed copies through its last four out
+        arguments (key, key_len, value, value_len; then token, a c_uint64, if given): the
+        (key, value) it took, decoded as the store decodes, or None when it took nothing."""
+        kp, kl, vp, vl = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
+        outs = [ctypes.byref(kp), ctypes.byref(kl), ctypes.byref(vp), ctypes.byref(vl)]
+        if token is not None:
+            outs.append(ctypes.byref(token))
+        if _check(c_call(*args, *outs)) == 0:
+            return None
+        key = self._take(kp, kl.value)
+        value = self._take(vp, vl.value)
+        return self._out(key), self._out(value)
+
     @staticmethod
     def _take_messages(ptr, size):
         """Reads and frees a block of NUL-terminated messages of the C API."""
@@ -790,13 +804,8 @@ class Store:
         """Atomically removes a random live entry with the prefix: Entry(key, value) or None.
         Two processes never pop the same entry."""
         h, p = self._handle(), self._prefix(prefix)
-        kp, kl, vp, vl = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
-        if _check(_lib.shmkv_pop_random(h, p, len(p), ctypes.byref(kp), ctypes.byref(kl),
-                                        ctypes.byref(vp), ctypes.byref(vl))) == 0:
-            return None
-        key = self._take(kp, kl.value)
-        value = self._take(vp, vl.value)
-        return Entry(self._out(key), self._out(value))
+        taken = self._taken(_lib.shmkv_pop_random, h, p, len(p))
+        return None if taken is None else Entry(*taken)
 
     def pop_random_many(self, prefix, n):
         """Pops up to n (1..1,000,000) entries with the prefix, as n pop_random calls would
@@ -846,15 +855,9 @@ class Store:
         """Claims a key drawn uniformly from the live unclaimed keys with the prefix: a Claim, or
         None if there is none."""
         h, p, ms = self._handle(), self._prefix(prefix), _ttl_ms(lease, "lease")
-        kp, kl, vp, vl = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
         token = ctypes.c_uint64()
-        if _check(_lib.shmkv_claim_random(h, p, len(p), ms, ctypes.byref(kp), ctypes.byref(kl),
-                                          ctypes.byref(vp), ctypes.byref(vl),
-                                          ctypes.byref(token))) == 0:
-            return None
-        key = self._take(kp, kl.value)
-        value = self._take(vp, vl.value)
-        return Claim(self._out(key), self._out(value), token.value)
+        taken = self._taken(_lib.shmkv_claim_random, h, p, len(p), ms, token=token)
+        return None if taken is None else Claim(*taken, token.value)
 
     def renew(self, key, token, lease):
         """Extends the claim the token still holds to lease from now: True, or False if it no
@@ -906,6 +909,33 @@ class Store:
         """Gives the permit back: True, or False if the token no longer holds one."""
         h, n = self._handle(), self._key(semaphore, "semaphore")
         return _check(_lib.shmkv_release_permit(h, n, len(n), self._token(token))) == 1
+
+    # --- waiting without polling (shared-memory stores): a futex in the segment that writers
+    # move while anyone waits. timeout: seconds or a timedelta (0 = do not wait). ---
+
+    def wait_for(self, key, timeout):
+        """True once key exists (at once if it does); False after timeout."""
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_wait_for(h, k, len(k), _ttl_ms(timeout, "timeout"))) == 1
+
+    def pop_random_wait(self, prefix, timeout):
+        """pop_random(prefix), waiting up to timeout for a key to pop: an Entry, or None."""
+        h, p, ms = self._handle(), self._prefix(prefix), _ttl_ms(timeout, "timeout")
+        taken = self._taken(_lib.shmkv_pop_random_wait, h, p, len(p), ms)
+        return None if taken is None else Entry(*taken)
+
+    def barrier(self, name, parties, timeout):
+        """Waits until `parties` processes have arrived at the barrier (pass the same count
+        everywhere): this arrival's index, 0 .. parties - 1 (the last to arrive gets
+        parties - 1), or None after timeout (the arrival is withdrawn). Reusable. A party that
+        dies while the others wait breaks the round: they raise BrokenError."""
+        h, n = self._handle(), self._key(name, "name")
+        parties = _int_arg(parties, "parties", 0, 2**32 - 1)  # the library names 0
+        index = ctypes.c_uint32()
+        if _check(_lib.shmkv_barrier(h, n, len(n), parties, _ttl_ms(timeout, "timeout"),
+                                     ctypes.byref(index))) == 0:
+            return None
+        return index.value
 
     # --- whole store ---
 

@@ -135,3 +135,78 @@ def test_coordination_is_refused_on_a_server(redis_url, name):
             s.claim("k", LONG_LEASE)
         with pytest.raises(shmkv.InvalidArgumentError):
             s.lock("l", LONG_LEASE)
+
+
+def _write_later(name, pairs):
+    """Forks a child that opens the store and, 0.1 s apart, sets each (key, value). Returns its
+    pid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            with shmkv.open(name) as s:
+                for key, value in pairs:
+                    time.sleep(0.1)
+                    s.set(key, value)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def test_wait_for_and_pop_random_wait_wake_when_another_process_writes(store, name):
+    assert not store.wait_for("ready", 0)
+    assert store.pop_random_wait("job:", 0) is None
+    with pytest.raises(shmkv.InvalidArgumentError, match="timeout"):
+        store.wait_for("ready", -1)
+    pid = _write_later(name, [("ready", "1"), ("job:7", "payload")])
+    # 20 s each: only the child's writes end the waits.
+    assert store.wait_for("ready", 20)
+    assert store.pop_random_wait("job:", 20) == shmkv.Entry(b"job:7", b"payload")
+    assert os.waitpid(pid, 0)[1] == 0
+    assert store.get("job:7") is None
+
+
+def test_barrier_indices_and_a_sigkilled_party_breaks_the_round(store, name):
+    assert store.barrier("b", 1, 0) == 0
+    assert store.barrier("b", 2, 0) is None  # nobody else came
+    with pytest.raises(shmkv.InvalidArgumentError, match="parties is 0"):
+        store.barrier("b", 0, 0)
+    # Two processes pass a 2-party barrier with the indices 0 and 1.
+    r, w = os.pipe()
+    other = os.fork()
+    if other == 0:
+        try:
+            os.close(r)
+            with shmkv.open(name) as s:
+                os.write(w, b"%d" % s.barrier("pair", 2, 20))
+        finally:
+            os._exit(0)
+    os.close(w)
+    mine = store.barrier("pair", 2, 20)
+    theirs = int(os.read(r, 16))
+    os.close(r)
+    os.waitpid(other, 0)
+    assert {mine, theirs} == {0, 1}
+    # A child arrives at a 3-party barrier and waits; it is killed while the parent waits too.
+    r, w = os.pipe()
+    victim = os.fork()
+    if victim == 0:
+        try:
+            os.close(r)
+            s = shmkv.open(name)
+            os.write(w, b"x")
+            s.barrier("trio", 3, 60)
+        finally:
+            os._exit(0)
+    os.close(w)
+    assert os.read(r, 1) == b"x"
+    os.close(r)
+    time.sleep(0.05)  # it has arrived and sleeps
+    killer = threading.Timer(0.1, os.kill, (victim, signal.SIGKILL))
+    killer.start()
+    with pytest.raises(shmkv.BrokenError):
+        store.barrier("trio", 3, 20)  # 20 s: only the victim's death ends it early
+    killer.join()
+    os.waitpid(victim, 0)
+    assert store.barrier("trio", 1, 0) == 0  # the next round starts fresh
