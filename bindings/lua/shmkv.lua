@@ -232,6 +232,15 @@ local function ttl_arg(v, n, fname, what)
   return math.ceil(v * 1000)  -- a positive TTL never rounds down to "no expiry"
 end
 
+-- count_arg within uint32_t (permits, parties).
+local function u32_arg(v, n, fname, what)
+  v = count_arg(v, n, fname, what)
+  if v > 0xffffffff then
+    raise(EINVAL, string.format("%s is %d; it must be at most 4294967295", what, v), 3)
+  end
+  return v
+end
+
 local MAX_EXACT = 2 ^ 53
 
 local function int_arg(v, n, fname, what)
@@ -1001,10 +1010,7 @@ end
 function Store:acquire(semaphore, permits, wait)
   local h = handle(self, "acquire")
   key_arg(self, semaphore, 1, "acquire")
-  permits = count_arg(permits, 2, "acquire", "permits")
-  if permits > 0xffffffff then
-    raise(EINVAL, "permits is " .. permits .. "; it must be at most 4294967295", 2)
-  end
+  permits = u32_arg(permits, 2, "acquire", "permits")
   local wait_ms = ttl_arg(wait, 3, "acquire", "wait")
   if check(C.shmkv_acquire(h, semaphore, #semaphore, permits, wait_ms, token_out)) == 0 then
     return nil
@@ -1049,10 +1055,7 @@ local index_out = ffi.new("uint32_t[1]")
 function Store:barrier(name, parties, timeout)
   local h = handle(self, "barrier")
   key_arg(self, name, 1, "barrier")
-  parties = count_arg(parties, 2, "barrier", "parties")
-  if parties > 0xffffffff then
-    raise(EINVAL, "parties is " .. parties .. "; it must be at most 4294967295", 2)
-  end
+  parties = u32_arg(parties, 2, "barrier", "parties")
   local ms = ttl_arg(timeout, 3, "barrier", "timeout")
   if check(C.shmkv_barrier(h, name, #name, parties, ms, index_out)) == 0 then return nil end
   return tonumber(index_out[0])
