@@ -430,6 +430,36 @@ token=$(cat "$tmp/held")
 [ $? = 1 ] || fail "complete with a released token does not exit 1"
 kill -9 "$holder"
 { wait "$holder"; } 2>/dev/null
+# wait and pop-random --wait: woken by another process's write (20 s limits never reached).
+"$cli" --name "$S" wait ready --timeout 0 2>/dev/null
+[ $? = 1 ] || fail "wait for an absent key with --timeout 0 does not exit 1"
+"$cli" --name "$S" wait ready --timeout 20s &
+waiter=$!
+"$cli" --name "$S" pop-random --prefix job: --wait 20s >"$tmp/popped" &
+popper=$!
+sleep 0.2
+"$cli" --name "$S" set ready 1
+"$cli" --name "$S" set job:1 payload
+wait "$waiter" || fail "wait did not end with exit 0 once the key was set"
+wait "$popper" && [ "$(cat "$tmp/popped")" = $'job:1\tpayload' ] ||
+  fail "pop-random --wait: $(cat "$tmp/popped")"
+# barrier: three parties get the indices 0, 1 and 2; a party SIGKILLed while the others wait
+# breaks the round (exit 3, broken) instead of a hang.
+for i in 1 2 3; do "$cli" --name "$S" barrier start --parties 3 --timeout 20s >"$tmp/arrival.$i" & done
+wait
+[ "$(sort "$tmp"/arrival.* | tr '\n' ' ')" = "0 1 2 " ] ||
+  fail "barrier --parties 3 printed $(cat "$tmp"/arrival.* | tr '\n' ' ')"
+"$cli" --name "$S" barrier trio --parties 3 --timeout 60s >/dev/null 2>&1 &
+victim=$!
+sleep 0.2
+"$cli" --name "$S" barrier trio --parties 3 --timeout 20s 2>"$tmp/err" &
+party=$!
+sleep 0.2
+kill -9 "$victim"
+wait "$party"
+rc=$?
+[ $rc = 3 ] && grep -q '^shmkv: broken: ' "$tmp/err" ||
+  fail "a barrier whose party was SIGKILLed: exit $rc, $(cat "$tmp/err")"
 "$cli" --name "$S" check >/dev/null || fail "check after the coordination commands"
 
 # --- A store on a Redis server: --url, $SHMKV_URL, create's segment options refused, unavailable

@@ -781,8 +781,12 @@ int RunRandomKey(Invocation& in) {
   return kExitOk;
 }
 
+// pop-random [--wait D]: pop_random_wait when --wait is given (exit 1 once it ran out).
 int RunPopRandom(Invocation& in) {
-  auto e = in.Open().pop_random(in.OptOr("prefix", ""));
+  const std::string prefix = in.OptOr("prefix", "");
+  auto e = in.Has("wait")
+               ? in.Open().pop_random_wait(prefix, ParseDuration("--wait", *in.Opt("wait")))
+               : in.Open().pop_random(prefix);
   if (!e) return Note(in, "no key matches", kExitFalse);
   OutLine(e->key + '\t' + e->value);
   return kExitOk;
@@ -1255,6 +1259,30 @@ int RunRenew(Invocation& in) {
   return Note(in, "lost: the token no longer holds the claim", kExitFalse);
 }
 
+// --timeout, which wait and barrier require.
+std::chrono::milliseconds Timeout(const Invocation& in) {
+  const std::string* timeout = in.Opt("timeout");
+  if (timeout == nullptr) throw UsageError("missing --timeout DURATION (how long to wait)");
+  return ParseDuration("--timeout", *timeout);
+}
+
+int RunWait(Invocation& in) {
+  const std::chrono::milliseconds timeout = Timeout(in);
+  if (in.Open().wait_for(in.pos[0], timeout)) return kExitOk;
+  return Note(in, "timed out: no such key yet: " + in.pos[0], kExitFalse);
+}
+
+int RunBarrier(Invocation& in) {
+  const std::string* parties_text = in.Opt("parties");
+  if (parties_text == nullptr) throw UsageError("missing --parties N");
+  const std::uint32_t parties = ToU32("--parties", ParseCount("--parties", *parties_text));
+  const std::chrono::milliseconds timeout = Timeout(in);
+  const std::optional<std::size_t> index = in.Open().barrier(in.pos[0], parties, timeout);
+  if (!index) return Note(in, "timed out: not every party arrived", kExitFalse);
+  OutLine(std::to_string(*index));
+  return kExitOk;
+}
+
 const std::vector<CommandDef>& Commands() {
   static const std::vector<CommandDef> kCommands = {
       {"create",
@@ -1464,10 +1492,11 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunRandomKeys},
       {"pop-random",
-       "[--prefix P]",
-       "remove a random entry and print it as KEY<TAB>VALUE (exit 1 if none)",
+       "[--prefix P] [--wait DURATION]",
+       "remove a random entry and print it as KEY<TAB>VALUE (exit 1 if none); --wait: wait up "
+       "to DURATION for one (a futex wait that writers end, no polling)",
        Access::write,
-       {{"prefix", true}},
+       {{"prefix", true}, {"wait", true}},
        {},
        {},
        RunPopRandom},
@@ -1568,6 +1597,25 @@ const std::vector<CommandDef>& Commands() {
        {"SEMAPHORE", "TOKEN"},
        {},
        RunReleasePermit},
+      {"wait",
+       "KEY --timeout DURATION",
+       "wait until KEY exists (exit 0 at once if it does), without polling: the writer that "
+       "creates it wakes this; exit 1 after DURATION",
+       Access::read,
+       {{"timeout", true}},
+       {"KEY"},
+       {},
+       RunWait},
+      {"barrier",
+       "NAME --parties N --timeout DURATION",
+       "wait until N processes have arrived at the barrier NAME (pass the same N everywhere) and "
+       "print this arrival's index (0 .. N-1; N-1 for the last); exit 1 after DURATION (the "
+       "arrival is withdrawn), 3 (broken) if a party died while the others waited. Reusable",
+       Access::write,
+       {{"parties", true}, {"timeout", true}},
+       {"NAME"},
+       {},
+       RunBarrier},
       {"delete-prefix",
        "P [--limit N]",
        "delete keys starting with P; print how many",
