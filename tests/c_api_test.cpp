@@ -85,15 +85,16 @@ int Collect(void* ctx, const void* key, size_t key_len, const void* value, size_
 }  // namespace
 
 TEST_CASE("c_api: error codes mirror shmkv::errc, with names and descriptions") {
-  for (int e = 0; e <= static_cast<int>(shmkv::errc::outcome_unknown); ++e) {
+  for (int e = 0; e <= static_cast<int>(shmkv::errc::broken); ++e) {
     CHECK(std::string(shmkv_errname(-e)) == shmkv::errc_name(static_cast<shmkv::errc>(e)));
     CHECK(std::string(shmkv_strerror(-e)) != "unknown error code");
   }
   CHECK(SHMKV_EKEY_TOO_LONG == -static_cast<int>(shmkv::errc::key_too_long));
   CHECK(SHMKV_EOUTCOME_UNKNOWN == -static_cast<int>(shmkv::errc::outcome_unknown));
+  CHECK(SHMKV_EBROKEN == -static_cast<int>(shmkv::errc::broken));
   CHECK(std::string(shmkv_errname(SHMKV_ETOOSMALL)) == "too_small");
   CHECK(std::string(shmkv_errname(SHMKV_ENOMEM)) == "no_memory");
-  CHECK(std::string(shmkv_errname(-19)) == "unknown");
+  CHECK(std::string(shmkv_errname(-20)) == "unknown");
   CHECK(std::string(shmkv_errname(5)) == "unknown");
   CHECK(std::string(shmkv_strerror(-1000)) == "unknown error code");
   CHECK(std::string(shmkv_version()) == shmkv::kVersionString);

@@ -60,7 +60,7 @@ extern "C" {
 /* Error codes: 0 is success; SHMKV_E<NAME> == -(int)shmkv::errc::<name>. */
 
 #define SHMKV_OK 0
-/* SHMKV_EINVALID_ARGUMENT (-1) ... SHMKV_EOUTCOME_UNKNOWN (-18): one per entry of SHMKV_ERROR_CODES
+/* SHMKV_EINVALID_ARGUMENT (-1) ... SHMKV_EBROKEN (-19): one per entry of SHMKV_ERROR_CODES
  * (error_codes.h, which says what each means). */
 enum shmkv_error_code {
 #define SHMKV_C_ERROR_ENUMERATOR(name, NAME, number, description) SHMKV_E##NAME = -(number),
