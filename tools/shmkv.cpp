@@ -889,6 +889,30 @@ int RunClear(Invocation& in) {
   return kExitOk;
 }
 
+// info's "coordination": the table's counts and each grant (the first bytes of its name in the
+// bytes convention, "name_head" or "name_head_base64"; lease_left_ms null when it has no lease).
+std::string CoordinationJson(const shmkv::CoordinationInfo& c) {
+  std::vector<std::string> grants;
+  for (const shmkv::GrantInfo& g : c.grants) {
+    const std::string lease =
+        g.lease_left_ms < 0 ? std::string("null") : std::to_string(g.lease_left_ms);
+    grants.push_back("{\"kind\":" + inspect_out::JsonQuote(g.kind) + "," +
+                     BytesField("name_head", g.name_head) +
+                     Format(",\"name_bytes\":%u,\"token\":%" PRIu64
+                            ",\"holder_pid\":%d,\"holder_alive\":%s,\"lease_left_ms\":%s}",
+                            g.name_bytes, g.token, g.holder_pid, g.holder_alive ? "true" : "false",
+                            lease.c_str()));
+  }
+  return Obj()
+      .Num("capacity", c.capacity)
+      .Num("used", c.used)
+      .Num("last_token", c.last_token)
+      .Num("waiters", c.waiters)
+      .Num("recoveries", c.recoveries)
+      .Raw("grants", inspect_out::Array(grants))
+      .Done();
+}
+
 std::string InfoJson(const shmkv::Info& i) {
   std::string shards = "[";
   for (std::size_t k = 0; k < i.shard.size(); ++k) {
@@ -942,6 +966,7 @@ std::string InfoJson(const shmkv::Info& i) {
       .Num("live_keys", i.live_keys)
       .Raw("shard", shards)
       .Raw("processes", procs)
+      .Raw("coordination", i.redis ? "null" : CoordinationJson(i.coordination))
       .Done();
 }
 
@@ -996,6 +1021,21 @@ int RunInfo(Invocation& in) {
       OutLine(Format("  %10d  %14" PRIu64 "  %-5s%s", p.pid, p.start_time, p.alive ? "yes" : "no",
                      p.pid == ::getpid() ? "  (this shmkv command)" : ""));
     }
+  }
+  const shmkv::CoordinationInfo& c = i.coordination;
+  OutLine(
+      Format("coordination:     %u of %u grants in use (claims, locks, permits, barriers), "
+             "last token %" PRIu64 ", %u waiting, %" PRIu64 " repairs",
+             c.used, c.capacity, c.last_token, c.waiters, c.recoveries));
+  for (const shmkv::GrantInfo& g : c.grants) {
+    const std::string name = g.name_head + (g.name_bytes > g.name_head.size() ? "..." : "");
+    const std::string holder = g.holder_pid == 0 ? "no holder"
+                                                 : Format("pid %d %s", g.holder_pid,
+                                                          g.holder_alive ? "alive" : "DEAD (free)");
+    const std::string lease =
+        g.lease_left_ms < 0 ? "no lease" : Format("lease %" PRId64 " ms left", g.lease_left_ms);
+    OutLine(Format("  %-8s %-12s token %-8" PRIu64 " %-16s %s", g.kind.c_str(), name.c_str(),
+                   g.token, holder.c_str(), lease.c_str()));
   }
   OutLine(Format("per shard:        %zu rows", i.shard.size()));
   OutLine(Format("  %6s  %10s  %10s  %6s  %12s  %12s  %9s  %10s", "shard", "live_keys", "capacity",
