@@ -1250,6 +1250,26 @@ TEST_CASE("c_api: claims: claim, claim_random, renew, release, complete, fenced 
   CHECK(shmkv_claim(s, nullptr, 3, 1000, nullptr, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
   CHECK(shmkv_claim(s, "acct:2", 6, 60000, nullptr, nullptr, &token) == 1);
   CHECK(shmkv_check_invariants(s, nullptr, nullptr) == 0);
+
+  // info: the table's counts and the claim held, with this process as its live holder.
+  shmkv_info info;
+  REQUIRE(shmkv_info_get(s, &info, sizeof info) == 0);
+  CHECK(info.coordination_used == 1);
+  CHECK(info.coordination_capacity > 0);
+  CHECK(info.coordination_last_token == token);
+  std::size_t count = 0;
+  CHECK(shmkv_info_grants(s, nullptr, 0, &count) == 0);
+  CHECK(count == 1);
+  std::vector<shmkv_grant_info> grants(count);
+  CHECK(shmkv_info_grants(s, grants.data(), 0, &count) == SHMKV_ETOOSMALL);
+  REQUIRE(shmkv_info_grants(s, grants.data(), grants.size(), &count) == 0);
+  CHECK(std::string(grants[0].kind) == "claim");
+  CHECK(std::string(grants[0].name_head, grants[0].name_head_len) == "acct:2");
+  CHECK(grants[0].name_bytes == 6);
+  CHECK(grants[0].token == token);
+  CHECK(grants[0].holder_pid == ::getpid());
+  CHECK(grants[0].holder_alive == 1);
+  CHECK(grants[0].lease_left_ms > 0);
 }
 
 TEST_CASE("c_api: a SIGKILLed process's claim is free at the next attempt") {

@@ -45,8 +45,15 @@ typedef struct shmkv_info {
   uint64_t created_unix_ms; uint64_t size_bytes; uint32_t max_key_bytes; uint32_t max_value_bytes;
   uint64_t max_keys; uint64_t arena_bytes; uint64_t arena_used_bytes; uint64_t live_keys;
   uint64_t processes; uint64_t recoveries; uint32_t home_block_bytes; uint32_t pad;
-  uint64_t home_records; char engine[16];
+  uint64_t home_records; char engine[16]; uint32_t coordination_capacity;
+  uint32_t coordination_used; uint64_t coordination_last_token; uint32_t coordination_waiters;
+  uint32_t pad2; uint64_t coordination_recoveries;
 } shmkv_info;
+typedef struct shmkv_grant_info {
+  char kind[16]; char name_head[8]; uint32_t name_head_len; uint32_t name_bytes; uint64_t token;
+  int32_t holder_pid; int32_t holder_alive; int64_t lease_left_ms;
+} shmkv_grant_info;
+int shmkv_info_grants(shmkv_store*, shmkv_grant_info* arr, size_t cap, size_t* count);
 typedef struct shmkv_stats {
   uint64_t gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
 } shmkv_stats;
@@ -1068,6 +1075,33 @@ function Store:check_invariants()
   return messages_of(ptr_out[0], violations)
 end
 
+-- info's coordination: the table's counts and its entries, each {kind =, name_head = (the
+-- first bytes, at most 8, of the name), name_bytes =, token =, holder_pid = (0: nobody),
+-- holder_alive =, lease_left_ms = (-1: no lease)}.
+local function coordination_of(self, i)
+  local cap, grants = i.coordination_used + 16, nil
+  while true do  -- again with the count it asks for when the table grew meanwhile
+    grants = ffi.new("shmkv_grant_info[?]", cap)
+    local rc = C.shmkv_info_grants(handle(self, "info"), grants, cap, size_out)
+    if rc ~= ETOOSMALL then
+      check(rc)
+      break
+    end
+    cap = tonumber(size_out[0])
+  end
+  local out = {}
+  for k = 0, tonumber(size_out[0]) - 1 do
+    local g = grants[k]
+    out[k + 1] = {kind = ffi.string(g.kind), name_head = ffi.string(g.name_head, g.name_head_len),
+                  name_bytes = g.name_bytes, token = tonumber(g.token),
+                  holder_pid = g.holder_pid, holder_alive = g.holder_alive == 1,
+                  lease_left_ms = tonumber(g.lease_left_ms)}
+  end
+  return {capacity = i.coordination_capacity, used = i.coordination_used,
+          last_token = tonumber(i.coordination_last_token), waiters = i.coordination_waiters,
+          recoveries = tonumber(i.coordination_recoveries), grants = out}
+end
+
 function Store:info()
   local i = ffi.new("shmkv_info")
   check(C.shmkv_info_get(handle(self, "info"), i, ffi.sizeof(i)))
@@ -1079,6 +1113,7 @@ function Store:info()
     arena_bytes = tonumber(i.arena_bytes), arena_used_bytes = tonumber(i.arena_used_bytes),
     live_keys = tonumber(i.live_keys), processes = tonumber(i.processes),
     recoveries = tonumber(i.recoveries), engine = ffi.string(i.engine),
+    coordination = coordination_of(self, i),
   }
 end
 

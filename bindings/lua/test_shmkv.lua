@@ -422,6 +422,13 @@ test("a SIGKILLed process's claim, lock and permit are free at the next attempt"
   eq(s:unlock("leader", token), false)
   eq(s:release_permit("db", permit), true)
   eq(s:release_permit("db", permit), false)
+  -- info lists what is held: the claim this process took after the holder's death.
+  local coord = s:info().coordination
+  eq(coord.used, 1, "grants in use")
+  eq(coord.capacity > 0, true, "capacity")
+  local g = coord.grants[1]
+  eq(g.kind, "claim"); eq(g.name_head, "acct:1"); eq(g.name_bytes, 6)
+  eq(g.holder_alive, true); eq(g.lease_left_ms > 0, true, "lease left")
 end)
 
 test("wait_for, pop_random_wait and barrier across processes", function(s, name)

@@ -533,6 +533,14 @@ typedef struct shmkv_info {
   uint64_t home_records; /* records stored in their home blocks */
   char engine[16];       /* NUL-terminated: "shm" (shared memory) or "redis" (a url's server);
                             on "redis" the segment's figures above are 0 */
+  /* The coordination table (claims, locks, permits, barriers; 0 on "redis"); its entries come
+   * from shmkv_info_grants. */
+  uint32_t coordination_capacity; /* grants that can be held at once */
+  uint32_t coordination_used;     /* entries in use (lapsed ones until someone meets them) */
+  uint64_t coordination_last_token;
+  uint32_t coordination_waiters; /* processes sleeping on its futex word now */
+  uint32_t pad2;
+  uint64_t coordination_recoveries; /* repairs after a holder of its lock died */
 } shmkv_info;
 
 typedef struct shmkv_shard_info {
@@ -551,6 +559,19 @@ typedef struct shmkv_process_info {
   uint64_t start_time; /* clock ticks since boot */
 } shmkv_process_info;
 
+/* One entry of the coordination table (shmkv::GrantInfo). */
+typedef struct shmkv_grant_info {
+  char kind[16];          /* NUL-terminated: "claim", "lock", "permit", "barrier" (a round's
+                             state) or "arrival" */
+  char name_head[8];      /* the first name_head_len bytes of the key or name (no NUL) */
+  uint32_t name_head_len; /* at most 8 */
+  uint32_t name_bytes;    /* the name's whole length */
+  uint64_t token;         /* the fencing token */
+  int32_t holder_pid;     /* 0: held by nobody (a barrier's state) */
+  int32_t holder_alive;   /* 0: free at the next attempt */
+  int64_t lease_left_ms;  /* -1: no lease; 0: lapsed */
+} shmkv_grant_info;
+
 typedef struct shmkv_stats {
   uint64_t gets, hits, misses, sets, deletes;
   uint64_t cas_success, cas_failure;
@@ -563,6 +584,9 @@ int shmkv_info_get(shmkv_store* store, shmkv_info* info, size_t info_size);
 int shmkv_info_shards(shmkv_store* store, shmkv_shard_info* arr, size_t cap, size_t* count);
 /* Registered processes, same protocol. */
 int shmkv_info_processes(shmkv_store* store, shmkv_process_info* arr, size_t cap, size_t* count);
+/* The entries of the coordination table (held claims, locks and permits, barrier rounds), same
+ * protocol; none on a server. */
+int shmkv_info_grants(shmkv_store* store, shmkv_grant_info* arr, size_t cap, size_t* count);
 int shmkv_stats_get(shmkv_store* store, shmkv_stats* stats, size_t stats_size);
 /* Number of live (unexpired) keys into *count. */
 int shmkv_size(shmkv_store* store, uint64_t* count);

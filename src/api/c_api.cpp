@@ -38,8 +38,9 @@ using shmkv::errc;
 // 40 bytes before trusted_group, 48 before the persistence fields, 80 before url: options_size
 // tells.
 static_assert(sizeof(shmkv_options) == 104);
-// 312 bytes before engine.
-static_assert(sizeof(shmkv_info) == 328);
+// 312 bytes before engine, 328 before coordination_capacity.
+static_assert(sizeof(shmkv_info) == 360);
+static_assert(sizeof(shmkv_grant_info) == 56);
 static_assert(sizeof(shmkv_recovery_report) == 88);
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
 
@@ -512,6 +513,26 @@ int PutTaken(Take&& take, void** key, std::size_t* key_len, void** value, std::s
 int PutToken(const std::optional<std::uint64_t>& granted, std::uint64_t* token) {
   if (token) *token = granted.value_or(0);
   return granted ? 1 : 0;
+}
+
+// The array protocol of shmkv_info_shards, _processes and _grants: *count = the items `items`
+// picks from info(); copied (each through `convert`) when they fit in cap, else SHMKV_ETOOSMALL.
+template <typename Out, typename Items, typename Convert>
+int InfoArray(shmkv_store* h, Out* arr, std::size_t cap, std::size_t* count, const char* what,
+              Items&& items, Convert&& convert) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    CheckBuffer(arr, cap, "arr");
+    const shmkv::Info info = s.info();
+    const auto& all = items(info);
+    if (count) *count = all.size();
+    if (arr == nullptr) return 0;
+    if (all.size() > cap)
+      throw CError{SHMKV_ETOOSMALL, "the store has " + std::to_string(all.size()) + " " + what +
+                                        "; the array holds " + std::to_string(cap)};
+    for (std::size_t k = 0; k < all.size(); ++k) arr[k] = convert(all[k]);
+    return 0;
+  });
 }
 
 }  // namespace
@@ -1249,47 +1270,56 @@ int shmkv_info_get(shmkv_store* h, shmkv_info* info, size_t info_size) {
     out.home_records = i.home_records;
     std::memcpy(out.engine, i.engine.data(), std::min(i.engine.size(), sizeof out.engine - 1));
     for (const shmkv::ShardInfo& si : i.shard) out.recoveries += si.recoveries;
+    out.coordination_capacity = i.coordination.capacity;
+    out.coordination_used = i.coordination.used;
+    out.coordination_last_token = i.coordination.last_token;
+    out.coordination_waiters = i.coordination.waiters;
+    out.coordination_recoveries = i.coordination.recoveries;
     FillSized(out, info, info_size, "info");
     return 0;
   });
 }
 
 int shmkv_info_shards(shmkv_store* h, shmkv_shard_info* arr, size_t cap, size_t* count) {
-  return Call([&] {
-    shmkv::Store& s = S(h);
-    CheckBuffer(arr, cap, "arr");
-    shmkv::Info i = s.info();
-    if (count) *count = i.shard.size();
-    if (arr == nullptr) return 0;
-    if (i.shard.size() > cap)
-      throw CError{SHMKV_ETOOSMALL, "the store has " + std::to_string(i.shard.size()) +
-                                        " shards; the array holds " + std::to_string(cap)};
-    for (std::size_t k = 0; k < i.shard.size(); ++k) {
-      const shmkv::ShardInfo& si = i.shard[k];
-      arr[k] = shmkv_shard_info{
-          si.live_keys, si.capacity, si.arena_bytes, si.used_bytes, si.recoveries, si.max_probe, 0};
-    }
-    return 0;
-  });
+  return InfoArray(
+      h, arr, cap, count, "shards", [](const shmkv::Info& i) -> const auto& { return i.shard; },
+      [](const shmkv::ShardInfo& si) {
+        return shmkv_shard_info{si.live_keys,
+                                si.capacity,
+                                si.arena_bytes,
+                                si.used_bytes,
+                                si.recoveries,
+                                si.max_probe,
+                                0};
+      });
 }
 
 int shmkv_info_processes(shmkv_store* h, shmkv_process_info* arr, size_t cap, size_t* count) {
-  return Call([&] {
-    shmkv::Store& s = S(h);
-    CheckBuffer(arr, cap, "arr");
-    shmkv::Info i = s.info();
-    if (count) *count = i.processes.size();
-    if (arr == nullptr) return 0;
-    if (i.processes.size() > cap)
-      throw CError{SHMKV_ETOOSMALL, std::to_string(i.processes.size()) +
-                                        " processes are registered; the array holds " +
-                                        std::to_string(cap)};
-    for (std::size_t k = 0; k < i.processes.size(); ++k) {
-      const shmkv::ProcessInfo& p = i.processes[k];
-      arr[k] = shmkv_process_info{p.pid, p.alive ? 1 : 0, p.start_time};
-    }
-    return 0;
-  });
+  return InfoArray(
+      h, arr, cap, count, "processes",
+      [](const shmkv::Info& i) -> const auto& { return i.processes; },
+      [](const shmkv::ProcessInfo& p) {
+        return shmkv_process_info{p.pid, p.alive ? 1 : 0, p.start_time};
+      });
+}
+
+int shmkv_info_grants(shmkv_store* h, shmkv_grant_info* arr, size_t cap, size_t* count) {
+  return InfoArray(
+      h, arr, cap, count, "grants",
+      [](const shmkv::Info& i) -> const auto& { return i.coordination.grants; },
+      [](const shmkv::GrantInfo& g) {
+        shmkv_grant_info out{};
+        std::memcpy(out.kind, g.kind.data(), std::min(g.kind.size(), sizeof out.kind - 1));
+        out.name_head_len =
+            static_cast<std::uint32_t>(std::min(g.name_head.size(), sizeof out.name_head));
+        std::memcpy(out.name_head, g.name_head.data(), out.name_head_len);
+        out.name_bytes = g.name_bytes;
+        out.token = g.token;
+        out.holder_pid = g.holder_pid;
+        out.holder_alive = g.holder_alive ? 1 : 0;
+        out.lease_left_ms = g.lease_left_ms;
+        return out;
+      });
 }
 
 int shmkv_stats_get(shmkv_store* h, shmkv_stats* stats, size_t stats_size) {

@@ -167,6 +167,13 @@ int main(int argc, char** argv) {
     EXPECT(shmkv_claim(s, S("c:1"), 60000, &q, &qlen, &token) == 1 && qlen == 3 && token > 0);
     shmkv_free(q);
     called("shmkv_claim");
+    {
+      shmkv_grant_info grant;
+      size_t grants = 0;
+      EXPECT(shmkv_info_grants(s, &grant, 1, &grants) == 0 && grants == 1 &&
+             strcmp(grant.kind, "claim") == 0 && grant.holder_alive == 1);
+      called("shmkv_info_grants");
+    }
     EXPECT(shmkv_renew(s, S("c:1"), token, 60000) == 1);
     called("shmkv_renew");
     EXPECT(shmkv_release(s, S("c:1"), token) == 1 && shmkv_release(s, S("c:1"), token) == 0);

@@ -33,7 +33,15 @@ ProcessInfo = collections.namedtuple("ProcessInfo", "pid start_time alive")
 Info = collections.namedtuple(
     "Info", "name layout_version layout_fingerprint created_unix_ms size_bytes shards "
     "max_key_bytes max_value_bytes max_keys arena_bytes arena_used_bytes live_keys recoveries "
-    "shard processes engine")
+    "shard processes engine coordination")
+# The coordination table (Info.coordination): its counts and a GrantInfo per entry.
+CoordinationInfo = collections.namedtuple(
+    "CoordinationInfo", "capacity used last_token waiters recoveries grants")
+# kind: "claim", "lock", "permit", "barrier" (a round's state) or "arrival"; name_head: the first
+# bytes (at most 8) of the key or name, always bytes (a head may end inside a UTF-8 sequence);
+# holder_pid 0: nobody; lease_left_ms -1: no lease.
+GrantInfo = collections.namedtuple(
+    "GrantInfo", "kind name_head name_bytes token holder_pid holder_alive lease_left_ms")
 Stats = collections.namedtuple(
     "Stats", "gets hits misses sets deletes cas_success cas_failure lock_waits recoveries")
 
@@ -74,6 +82,12 @@ def _enum_arg(value, enum_type, what):
         return enum_type(value)
     raise ArgumentTypeError(f"{what} must be a shmkv.{enum_type.__name__} or its name, not "
                             f"{value!r}")
+
+
+def _name_head(grant):
+    """A GrantInfo's name_head bytes, NUL bytes included (reading the char array stops at one)."""
+    offset = _capi.GrantInfo.name_head.offset
+    return ctypes.string_at(ctypes.addressof(grant) + offset, grant.name_head_len)
 
 
 def _raise_last(rc):
@@ -946,15 +960,10 @@ class Store:
         n = ctypes.c_size_t()
         shards = (_capi.ShardInfo * i.shards)()
         _check(_lib.shmkv_info_shards(h, shards, i.shards, ctypes.byref(n)))
-        cap = max(64, int(i.processes) * 2)
-        while True:
-            procs = (_capi.ProcessInfo * cap)()
-            rc = _lib.shmkv_info_processes(h, procs, cap, ctypes.byref(n))
-            if rc == _capi.ETOOSMALL:
-                cap = n.value
-                continue
-            _check(rc)
-            break
+        procs = self._info_array(_lib.shmkv_info_processes, _capi.ProcessInfo,
+                                 max(64, int(i.processes) * 2))
+        grants = self._info_array(_lib.shmkv_info_grants, _capi.GrantInfo,
+                                  max(64, int(i.coordination_used) * 2))
         return Info(
             name=i.name.decode("utf-8"), layout_version=i.layout_version,
             layout_fingerprint=i.layout_fingerprint, created_unix_ms=i.created_unix_ms,
@@ -963,9 +972,25 @@ class Store:
             arena_used_bytes=i.arena_used_bytes, live_keys=i.live_keys, recoveries=i.recoveries,
             shard=[ShardInfo(s.live_keys, s.capacity, s.arena_bytes, s.used_bytes, s.max_probe,
                              s.recoveries) for s in shards],
-            processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive))
-                       for p in procs[:n.value]],
-            engine=i.engine.decode("utf-8"))
+            processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive)) for p in procs],
+            engine=i.engine.decode("utf-8"),
+            coordination=CoordinationInfo(
+                i.coordination_capacity, i.coordination_used, i.coordination_last_token,
+                i.coordination_waiters, i.coordination_recoveries,
+                [GrantInfo(g.kind.decode("utf-8"), _name_head(g), g.name_bytes, g.token,
+                           g.holder_pid, bool(g.holder_alive), g.lease_left_ms)
+                 for g in grants]))
+
+    def _info_array(self, c_fill, item_type, cap):
+        """The items an shmkv_info_* array call fills (retried with the size it asks for)."""
+        n = ctypes.c_size_t()
+        while True:
+            items = (item_type * cap)()
+            rc = c_fill(self._handle(), items, cap, ctypes.byref(n))
+            if rc != _capi.ETOOSMALL:
+                _check(rc)
+                return items[:n.value]
+            cap = n.value
 
     def check_invariants(self):
         """Verifies every shard's invariants: a list of messages, one per violation (empty when

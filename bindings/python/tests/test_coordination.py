@@ -210,3 +210,22 @@ def test_barrier_indices_and_a_sigkilled_party_breaks_the_round(store, name):
     killer.join()
     os.waitpid(victim, 0)
     assert store.barrier("trio", 1, 0) == 0  # the next round starts fresh
+
+
+def test_info_lists_the_grants_and_their_holders(store, name):
+    store.set(b"acct:\0\x01long-name", "v")
+    c = store.claim(b"acct:\0\x01long-name", LONG_LEASE)
+    pid = _hold(name, lambda s: s.lock("leader", LONG_LEASE) is not None)
+    try:
+        coord = store.info().coordination
+        assert coord.used == 2 and coord.capacity > 0 and coord.last_token > c.token
+        grants = sorted(coord.grants, key=lambda g: g.token)
+        assert grants[0] == shmkv.GrantInfo("claim", b"acct:\0\x01l", 16, c.token, os.getpid(),
+                                            True, grants[0].lease_left_ms)
+        assert 0 < grants[0].lease_left_ms <= LONG_LEASE * 1000
+        assert grants[1].kind == "lock" and grants[1].name_head == b"leader"
+        assert grants[1].holder_pid == pid and grants[1].holder_alive
+    finally:
+        assert _killed(pid)
+    assert [g.holder_alive for g in sorted(store.info().coordination.grants,
+                                           key=lambda g: g.token)] == [True, False]
