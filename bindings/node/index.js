@@ -21,7 +21,7 @@
 
 const path = require("node:path");
 
-const native = require(process.env.SHMKV_NODE_ADDON || path.join(__dirname, "shmkv.node"));
+const native = require(path.resolve(process.env.SHMKV_NODE_ADDON || path.join(__dirname, "shmkv.node")));
 
 // --- errors: one class per code of include/shmkv/error_codes.h ---
 

@@ -2,6 +2,7 @@
 // that the JavaScript side gets InvalidArgumentError as for a bad argument the library refuses.
 #include "napi_values.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -82,9 +83,13 @@ std::string Describe(napi_env env, napi_value value) {
 std::string_view ByteArg::Read(napi_env env, napi_value value, const char* what) {
   const napi_valuetype type = TypeOf(env, value);
   if (type == napi_string) {
-    std::size_t length = 0;
+    std::size_t length = 0;  // N-API writes a terminating NUL after the bytes it copies
+    Check(env, napi_get_value_string_utf8(env, value, inline_, sizeof inline_, &length));
+    // A truncated copy stops at a character boundary, up to 3 bytes short of the buffer's end:
+    // 4 bytes to spare means the whole string fit.
+    if (length + 4 < sizeof inline_) return {inline_, length};
     Check(env, napi_get_value_string_utf8(env, value, nullptr, 0, &length));
-    storage_.resize(length + 1);  // N-API writes a terminating NUL
+    storage_.resize(length + 1);
     Check(env, napi_get_value_string_utf8(env, value, storage_.data(), storage_.size(), &length));
     storage_.resize(length);
     return storage_;
@@ -202,7 +207,11 @@ napi_value BigUint(napi_env env, std::uint64_t u) {
 
 napi_value String(napi_env env, std::string_view utf8) {
   napi_value v;
-  Check(env, napi_create_string_utf8(env, utf8.data(), utf8.size(), &v));
+  // ASCII is its own Latin-1: V8 then copies the bytes without decoding them.
+  const bool ascii = std::all_of(utf8.begin(), utf8.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  Check(env, ascii ? napi_create_string_latin1(env, utf8.data(), utf8.size(), &v)
+                   : napi_create_string_utf8(env, utf8.data(), utf8.size(), &v));
   return v;
 }
 

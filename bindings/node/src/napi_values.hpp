@@ -38,7 +38,10 @@ class ByteArg {
   std::string_view Read(napi_env env, napi_value value, const char* what);
 
  private:
-  std::string storage_;  // a string's UTF-8 bytes (a Buffer is viewed in place)
+  // A string's UTF-8 bytes (a Buffer is viewed in place): in inline_ when they fit (one N-API
+  // call, no allocation), else in storage_.
+  char inline_[256];
+  std::string storage_;
 };
 
 // A string argument (a path, a name), as UTF-8.

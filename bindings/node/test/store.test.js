@@ -27,6 +27,22 @@ test("single keys: set, get, exists, delete, deleteIfExists", (t) => {
   assert.equal(kv.exists("bin"), true);
 });
 
+test("string keys and values of every length round-trip as their UTF-8 bytes", (t) => {
+  const kv = freshStore(t, "utf8");
+  // Around the 256-byte inline buffer the addon copies keys into, with 1-4 byte characters
+  // that a truncated copy could not split.
+  for (const ch of ["a", "é", "€", "😀"]) {
+    for (let bytes = 240; bytes <= 270; bytes++) {
+      const key = "k".repeat(bytes % Buffer.byteLength(ch)) + ch.repeat(Math.floor(bytes / Buffer.byteLength(ch)));
+      kv.set(key, key);
+      assert.equal(kv.get(Buffer.from(key)), key);
+      assert.equal(kv.exists(key), true);
+    }
+  }
+  assert.equal(kv.size(), 4 * 31);
+  assert.ok(kv.listKeys().every((k) => kv.get(k) === k));
+});
+
 test("serialization buffer gives Buffers back, byte for byte", (t) => {
   const kv = freshStore(t, "buffer", { serialization: "buffer" });
   const bytes = Buffer.from([0x00, 0xff, 0x41, 0x80]);
