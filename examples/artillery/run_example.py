@@ -14,6 +14,12 @@ against Artillery's own reports and what the server received:
     the store holds under "leader";
   - more than one worker counted requests (several processes, or threads, shared the store).
 
+With --orders it then runs order-claiming.yml (xk6-kv's order-claiming scenario, ported in
+docs/migrating-from-xk6-kv.md) the same way and checks that every virtual user claimed an order
+with getOrSet and released it with compareAndDelete, that no order was ever held by two users
+(Artillery's ensure check on orders.double_claimed), that the server received one /order/<id>
+request per claim and that every order was released.
+
 Exits 0 and prints the result if every check holds, 1 otherwise. Needs Artillery (npm install
 in this directory, or --artillery PATH), the Node binding (SHMKV_NODE_ADDON, built by CMake) and,
 for this runner, shmkv's Python package (PYTHONPATH, SHMKV_LIBRARY).
@@ -43,6 +49,30 @@ def counter_sum(reports, name):
     return sum(r["aggregate"]["counters"].get(name, 0) for r in reports)
 
 
+def check_order_claiming(args, kv, server, env, scratch):
+    outputs = [os.path.join(scratch, f"orders-{i}.json") for i in range(args.processes)]
+    overrides = json.dumps({"config": {"phases": [
+        {"duration": args.duration, "arrivalRate": args.rate}]}})
+    commands = [[args.artillery, "run", "--quiet", "--target", server.url, "--overrides",
+                 overrides, "--output", out, os.path.join(HERE, "order-claiming.yml")]
+                for out in outputs]
+    # A double claim makes Artillery's ensure check fail, and artillery exit 1.
+    run_together(commands, env, args.duration + 90, "artillery (order-claiming.yml)", fail)
+    time.sleep(0.2)
+    reports = [json.load(open(out)) for out in outputs]
+    claimed = counter_sum(reports, "orders.claimed")
+    double = counter_sum(reports, "orders.double_claimed")
+    failed = counter_sum(reports, "vusers.failed")
+    users = counter_sum(reports, "vusers.created")
+    requested = sum(server.snapshot()[1].get("order", {}).values())
+    held = kv.count("order-")
+    print(f"  order claiming (xk6-kv's scenario): {users} users claimed {claimed} orders with "
+          f"getOrSet, {double} held twice, {requested} /order requests, {held} still held")
+    if not (users == claimed == requested > 0 and double == 0 and failed == 0 and held == 0):
+        fail(f"order claiming: {users} users, {claimed} claims, {double} double claims, "
+             f"{failed} failed users, {requested} requests, {held} orders still held")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,6 +83,8 @@ def main():
                     help="artillery run processes (default 2)")
     ap.add_argument("--accounts", type=int, default=150,
                     help="test accounts in the pool (default 150)")
+    ap.add_argument("--orders", action="store_true",
+                    help="then run the ported xk6-kv order-claiming scenario too")
     ap.add_argument("--artillery", default=os.path.join(HERE, "node_modules", ".bin", "artillery"),
                     help="the artillery executable (default: this directory's node_modules)")
     args = ap.parse_args()
@@ -140,6 +172,8 @@ def main():
             print(f"  leader: {leader} (elected with setIfAbsent; one /leader request)")
             if problems:
                 fail("; ".join(problems) + "\nartillery output:\n" + "\n".join(logs))
+            if args.orders:
+                check_order_claiming(args, kv, server, env, scratch)
             print("artillery example: OK")
     finally:
         try:
