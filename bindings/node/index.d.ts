@@ -183,8 +183,8 @@ export interface KvMethods<V, W> {
   expire(key: Key, ttl: number): boolean;
   /** Milliseconds left; Infinity without expiry; null when absent. */
   ttl(key: Key): number | null;
-  incrementBy(key: Key, delta?: number): number;
-  incrementBy(key: Key, delta: bigint): bigint;
+  /** A number delta (default 1) gives a number, a bigint delta a bigint (exact past 2^53). */
+  incrementBy<D extends number | bigint = number>(key: Key, delta?: D): D extends bigint ? bigint : number;
   getOrSet(key: Key, value: W, options?: TtlOptions): GetOrSetResult<V>;
   swap(key: Key, value: W, options?: TtlOptions): SwapResult<V>;
   /** oldValue null or undefined: only if the key is absent. */
@@ -222,7 +222,12 @@ export interface KvMethods<V, W> {
   close(): void;
 }
 
-type Promised<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
+/** KvMethods returning Promises (incrementBy spelt out: a mapped type loses its generic). */
+type Promised<T> = {
+  [K in Exclude<keyof T, "incrementBy">]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
+} & {
+  incrementBy<D extends number | bigint = number>(key: Key, delta?: D): Promise<D extends bigint ? bigint : number>;
+};
 
 export interface Kv<V = string, W = string | Buffer> extends KvMethods<V, W> {
   readonly name: string;
@@ -232,6 +237,9 @@ export interface Kv<V = string, W = string | Buffer> extends KvMethods<V, W> {
   /** The same methods, returning Promises (for ports of xk6-kv scripts). */
   readonly promises: Promised<KvMethods<V, W>>;
 }
+
+/** The class of the handles openKv returns (not to be constructed directly). */
+export const Kv: { readonly prototype: Kv<any, any> };
 
 export function openKv(options: OpenOptions & { serialization: "json" }): Kv<any, any>;
 export function openKv(options: OpenOptions & { serialization: "buffer" }): Kv<Buffer, string | Buffer>;

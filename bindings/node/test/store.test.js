@@ -283,6 +283,15 @@ test("promises: every method again, resolving or rejecting", async (t) => {
   assert.deepEqual(Object.keys(kv.promises).sort(), methods.sort());
 });
 
+test("index.d.ts declares every method of a handle, and nothing else", () => {
+  const dts = fs.readFileSync(path.join(__dirname, "..", "index.d.ts"), "utf8");
+  const block = dts.slice(dts.indexOf("export interface KvMethods"), dts.indexOf("/** KvMethods returning Promises"));
+  const declared = [...block.matchAll(/^  (\w+)(?:<[^>]*>)?\(/gm)].map((m) => m[1]);
+  const methods = Object.getOwnPropertyNames(shmkv.Kv.prototype)
+    .filter((m) => m !== "constructor" && typeof Object.getOwnPropertyDescriptor(shmkv.Kv.prototype, m).value === "function");
+  assert.deepEqual([...new Set(declared)].sort(), methods.sort());
+});
+
 test("open, close, closed, destroy, segmentExists, version", (t) => {
   const name = uniqueName("lifecycle");
   assert.equal(shmkv.segmentExists(name), false);
