@@ -248,7 +248,7 @@ class Kv {
   getMany(keys) {
     const values = this._store.getMany(keys);
     return values.map((v, i) => ({
-      key: Buffer.isBuffer(keys[i]) ? keys[i].toString() : keys[i],
+      key: typeof keys[i] === "string" ? keys[i] : Buffer.from(keys[i]).toString(),
       exists: v !== null,
       value: decodeNullable(this._ser.decode, v),
     }));
