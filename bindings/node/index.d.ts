@@ -214,8 +214,11 @@ export interface KvMethods<V, W> {
   checkInvariants(): string[];
   backup(options: { fileName: string }): BackupSummary;
   restore(options: { fileName: string; maxEntries?: number; maxBytes?: number }): RestoreSummary;
-  exportJSONL(options: { fileName: string; jsonValues?: boolean }): { totalEntries: number; bytes: number };
-  importJSONL(options: { fileName: string; maxEntries?: number; maxBytes?: number; merge?: boolean }): RestoreSummary;
+  exportJSONL(options: { fileName: string; jsonValues?: boolean }): { exported: number; fileName: string; bytesWritten: number };
+  /** Adds the entries (replace: true replaces the whole content instead). */
+  importJSONL(options: { fileName: string; maxEntries?: number; maxBytes?: number; replace?: boolean }): {
+    imported: number; fileName: string; bytesRead: number; duplicates: number; expired: number;
+  };
   sync(): void;
   snapshot(): BackupSummary;
   recoveryReport(): RecoveryReport;

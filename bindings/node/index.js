@@ -19,6 +19,7 @@
 // (StoreFullError with .code "store_full"), with the library's message naming the value.
 "use strict";
 
+const fs = require("node:fs");
 const path = require("node:path");
 
 const native = require(path.resolve(process.env.SHMKV_NODE_ADDON || path.join(__dirname, "shmkv.node")));
@@ -358,18 +359,25 @@ class Kv {
     const r = this._store.restore(o.fileName, o.maxEntries, o.maxBytes);
     return { totalEntries: r.entries, bytes: r.bytes, duplicates: r.duplicates, expired: r.expired };
   }
-  // JSON lines (one {"key", "value"} object a line, xk6-kv's format). jsonValues defaults to
+  // JSON lines, one {"key", "value"} object a line (xk6-kv's format). jsonValues defaults to
   // true with serialization "json": values are written as the JSON documents they are.
+  // {exported, fileName, bytesWritten} as xk6-kv's.
   exportJSONL(opts) {
     const o = options(opts, ["fileName", "jsonValues"], "exportJSONL");
     const r = this._store.exportJsonl(o.fileName, o.jsonValues ?? this.serialization === "json");
-    return { totalEntries: r.entries, bytes: r.bytes };
+    return { exported: r.entries, fileName: o.fileName, bytesWritten: fs.statSync(o.fileName).size };
   }
-  // Replaces the content (merge: true adds to it instead).
+  // Adds the file's entries to the store, replacing the keys it names, as xk6-kv's does; with
+  // replace: true the file replaces the whole content instead (all or nothing, as restore).
+  // The whole file is checked before anything is written. {imported, fileName, bytesRead,
+  // duplicates, expired}
   importJSONL(opts) {
-    const o = options(opts, ["fileName", "maxEntries", "maxBytes", "merge"], "importJSONL");
-    const r = this._store.importJsonl(o.fileName, o.maxEntries, o.maxBytes, o.merge);
-    return { totalEntries: r.entries, bytes: r.bytes, duplicates: r.duplicates, expired: r.expired };
+    const o = options(opts, ["fileName", "maxEntries", "maxBytes", "replace"], "importJSONL");
+    const r = this._store.importJsonl(o.fileName, o.maxEntries, o.maxBytes, !(o.replace ?? false));
+    return {
+      imported: r.entries, fileName: o.fileName, bytesRead: fs.statSync(o.fileName).size,
+      duplicates: r.duplicates, expired: r.expired,
+    };
   }
   sync() {
     this._store.sync();

@@ -239,15 +239,20 @@ test("backup, restore, exportJSONL, importJSONL", (t) => {
   assert.deepEqual(kv.get("a"), { x: 1 });
 
   const jsonl = path.join(dir, "kv.jsonl");
-  assert.equal(kv.exportJSONL({ fileName: jsonl }).totalEntries, 2);
+  assert.deepEqual(kv.exportJSONL({ fileName: jsonl }),
+    { exported: 2, fileName: jsonl, bytesWritten: fs.statSync(jsonl).size });
   const lines = fs.readFileSync(jsonl, "utf8").trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(lines.find((l) => l.key === "a").value, { x: 1 });  // xk6-kv's format
+  kv.set("a", "changed");
   kv.set("c", 3);
-  assert.equal(kv.importJSONL({ fileName: jsonl }).totalEntries, 2);  // replaces the content
+  const merged = kv.importJSONL({ fileName: jsonl });  // adds, as xk6-kv's
+  assert.equal(merged.imported, 2);
+  assert.equal(merged.bytesRead, fs.statSync(jsonl).size);
+  assert.deepEqual(kv.get("a"), { x: 1 });
+  assert.equal(kv.get("c"), 3);
+  assert.equal(kv.importJSONL({ fileName: jsonl, replace: true }).imported, 2);  // replaces
   assert.equal(kv.exists("c"), false);
-  kv.set("c", 3);
-  kv.importJSONL({ fileName: jsonl, merge: true });
-  assert.equal(kv.size(), 3);
+  assert.equal(kv.size(), 2);
 });
 
 test("persistence: sync, snapshot and recoveryReport after the segment is gone", (t) => {
