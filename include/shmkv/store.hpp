@@ -67,6 +67,15 @@ struct Entry {
   bool operator==(const Entry&) const = default;
 };
 
+// A claim on a key (claim, claim_random): the key, its value when it was claimed, and the
+// fencing token every later call about this claim passes (renew, release, complete).
+struct Claim {
+  std::string key;
+  std::string value;
+  std::uint64_t token;
+  bool operator==(const Claim&) const = default;
+};
+
 struct GetOrSetResult {
   std::string value;  // the value now stored
   bool loaded;        // true if the key existed (value is the old one), false if we stored ours
@@ -339,6 +348,41 @@ class SHMKV_API Store {
   // key with the prefix among those left; two processes never pop the same entry): fewer when
   // fewer match. n must be 1..kMaxRandomKeys; otherwise raises invalid_argument naming it.
   [[nodiscard]] std::vector<Entry> pop_random_many(std::string_view prefix, std::size_t n);
+
+  // --- coordination: claims, locks and semaphores ---
+  // Each grant is held by this process until it gives it back, its lease runs out, or the
+  // process dies: the next attempt by anyone finds a dead holder (pid and start time) and takes
+  // its place, without waiting for the lease. Tokens come from one counter per store and only
+  // grow (fencing): a call with a token that no longer holds the grant changes nothing and
+  // returns false. lease must be positive; names follow the key limits (1..max_key_bytes).
+  // At most 1,792 grants are held at once in a store (limit_exceeded beyond).
+  //
+  // A claimed key stays in the store: get, list and the rest see it, but claim, claim_random and
+  // pop_random of anyone leave it alone until the claim ends. A claim is on the key's name.
+  // Claims the live key; nullopt if it is absent or claimed by another live holder.
+  std::optional<Claim> claim(std::string_view key, std::chrono::milliseconds lease);
+  // Claims a key drawn uniformly from the live unclaimed keys with the prefix; nullopt if none.
+  std::optional<Claim> claim_random(std::string_view prefix, std::chrono::milliseconds lease);
+  // Extends a claim this token still holds to `lease` from now; false if it no longer holds it.
+  bool renew(std::string_view key, std::uint64_t token, std::chrono::milliseconds lease);
+  // Gives the claim back (the key returns to the pool); false if the token no longer holds it.
+  bool release(std::string_view key, std::uint64_t token);
+  // Ends the claim and deletes the key, atomically; false (nothing deleted) if the token no
+  // longer holds the claim.
+  bool complete(std::string_view key, std::uint64_t token);
+
+  // A named lock: its token, or nullopt when another live holder kept it for all of `wait`
+  // (0: do not wait). A waiter sleeps on a futex in the segment, woken by unlock, by the
+  // holder's exit (watched through a pidfd) or when the holder's lease runs out: it never polls.
+  std::optional<std::uint64_t> lock(std::string_view name, std::chrono::milliseconds lease,
+                                    std::chrono::milliseconds wait);
+  bool unlock(std::string_view name, std::uint64_t token);
+  // A permit of a counting semaphore with `permits` permits (at most that many live holders; pass
+  // the same count everywhere): its token, or nullopt after `wait`. Held until release_permit or
+  // the holder's death (no lease).
+  std::optional<std::uint64_t> acquire(std::string_view semaphore, std::uint32_t permits,
+                                       std::chrono::milliseconds wait);
+  bool release_permit(std::string_view semaphore, std::uint64_t token);
 
   // --- whole store ---
   std::size_t size();  // live (unexpired) keys

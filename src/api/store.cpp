@@ -82,6 +82,19 @@ void CheckRandomCount(const char* operation, const char* what, std::size_t n) {
                                       "; it must be 1.." + std::to_string(Store::kMaxRandomKeys));
 }
 
+// A lease (claims, locks) must be positive; a wait may be 0 (do not wait).
+void CheckLease(const char* operation, std::chrono::milliseconds lease) {
+  if (lease.count() <= 0) [[unlikely]]
+    Throw(errc::invalid_argument, std::string(operation) + " lease " +
+                                      std::to_string(lease.count()) + " ms is not positive");
+}
+
+void CheckWait(const char* operation, std::chrono::milliseconds wait) {
+  if (wait.count() < 0) [[unlikely]]
+    Throw(errc::invalid_argument,
+          std::string(operation) + " wait " + std::to_string(wait.count()) + " ms is negative");
+}
+
 void CheckPath(const std::string& path, const char* what) {
   if (path.empty()) Throw(errc::invalid_argument, std::string(what) + " path is empty");
 }
@@ -379,6 +392,79 @@ std::vector<Entry> Store::pop_random_many(std::string_view prefix, std::size_t n
   CheckWritable(e);
   CheckRandomCount("pop_random_many", "n", n);
   return e.PopRandomMany(prefix, n);
+}
+
+// --- coordination ---
+
+std::optional<Claim> Store::claim(std::string_view key, std::chrono::milliseconds lease) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, key);
+  CheckLease("claim", lease);
+  return e.ClaimKey(key, lease);
+}
+
+std::optional<Claim> Store::claim_random(std::string_view prefix, std::chrono::milliseconds lease) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckLease("claim_random", lease);
+  return e.ClaimRandom(prefix, lease);
+}
+
+bool Store::renew(std::string_view key, std::uint64_t token, std::chrono::milliseconds lease) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, key);
+  CheckLease("renew", lease);
+  return e.Renew(key, token, lease);
+}
+
+bool Store::release(std::string_view key, std::uint64_t token) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, key);
+  return e.Release(key, token);
+}
+
+bool Store::complete(std::string_view key, std::uint64_t token) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, key);
+  return e.Complete(key, token);
+}
+
+std::optional<std::uint64_t> Store::lock(std::string_view name, std::chrono::milliseconds lease,
+                                         std::chrono::milliseconds wait) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, name);
+  CheckLease("lock", lease);
+  CheckWait("lock", wait);
+  return e.Lock(name, lease, wait);
+}
+
+bool Store::unlock(std::string_view name, std::uint64_t token) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, name);
+  return e.Unlock(name, token);
+}
+
+std::optional<std::uint64_t> Store::acquire(std::string_view semaphore, std::uint32_t permits,
+                                            std::chrono::milliseconds wait) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, semaphore);
+  if (permits == 0) Throw(errc::invalid_argument, "acquire permits is 0; it must be at least 1");
+  CheckWait("acquire", wait);
+  return e.Acquire(semaphore, permits, wait);
+}
+
+bool Store::release_permit(std::string_view semaphore, std::uint64_t token) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, semaphore);
+  return e.ReleasePermit(semaphore, token);
 }
 
 // --- whole store ---

@@ -96,6 +96,22 @@ class Engine {
   // n: checked to be 1..Store::kMaxRandomKeys.
   virtual std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) = 0;
 
+  // Coordination: names and keys checked against the key limits, lease > 0, permits >= 1,
+  // wait >= 0.
+  virtual std::optional<Claim> ClaimKey(std::string_view key, std::chrono::milliseconds lease) = 0;
+  virtual std::optional<Claim> ClaimRandom(std::string_view prefix,
+                                           std::chrono::milliseconds lease) = 0;
+  virtual bool Renew(std::string_view key, std::uint64_t token,
+                     std::chrono::milliseconds lease) = 0;
+  virtual bool Release(std::string_view key, std::uint64_t token) = 0;
+  virtual bool Complete(std::string_view key, std::uint64_t token) = 0;
+  virtual std::optional<std::uint64_t> Lock(std::string_view name, std::chrono::milliseconds lease,
+                                            std::chrono::milliseconds wait) = 0;
+  virtual bool Unlock(std::string_view name, std::uint64_t token) = 0;
+  virtual std::optional<std::uint64_t> Acquire(std::string_view semaphore, std::uint32_t permits,
+                                               std::chrono::milliseconds wait) = 0;
+  virtual bool ReleasePermit(std::string_view semaphore, std::uint64_t token) = 0;
+
   virtual std::size_t Size() = 0;
   virtual void Clear() = 0;
   virtual Info GetInfo() = 0;

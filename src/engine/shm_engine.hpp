@@ -64,6 +64,18 @@ class ShmEngine final : public Engine {
                                       bool unique) override;
   std::optional<Entry> PopRandom(std::string_view prefix) override;
   std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) override;
+  std::optional<Claim> ClaimKey(std::string_view key, std::chrono::milliseconds lease) override;
+  std::optional<Claim> ClaimRandom(std::string_view prefix,
+                                   std::chrono::milliseconds lease) override;
+  bool Renew(std::string_view key, std::uint64_t token, std::chrono::milliseconds lease) override;
+  bool Release(std::string_view key, std::uint64_t token) override;
+  bool Complete(std::string_view key, std::uint64_t token) override;
+  std::optional<std::uint64_t> Lock(std::string_view name, std::chrono::milliseconds lease,
+                                    std::chrono::milliseconds wait) override;
+  bool Unlock(std::string_view name, std::uint64_t token) override;
+  std::optional<std::uint64_t> Acquire(std::string_view semaphore, std::uint32_t permits,
+                                       std::chrono::milliseconds wait) override;
+  bool ReleasePermit(std::string_view semaphore, std::uint64_t token) override;
   std::size_t Size() override;
   void Clear() override;
   Info GetInfo() override;
@@ -137,6 +149,13 @@ class ShmEngine final : public Engine {
     std::uint64_t h = detail::HashKey(g.hash_seed, key);
     return {detail::KeyHash{h}, detail::ShardOf(g, h)};
   }
+  // Whether a live claim holds key (shm_engine_coord.cpp): one load while the store holds no
+  // grant at all, else a look-up under the coordination lock (taken under a shard or the index
+  // lock, never the other way round).
+  bool Claimed(std::string_view key);
+  // A uniformly random live key with the prefix (random_key), leaving out the claimed ones
+  // when `unclaimed` (claim_random); nullopt if none.
+  std::optional<std::string> DrawKey(std::string_view prefix, bool unclaimed);
   // A checked, routed key's value into *value (cleared when absent); the body of get().
   bool ReadValue(std::string_view key, const Route& route, std::string* value);
 
@@ -154,13 +173,14 @@ class ShmEngine final : public Engine {
   std::optional<std::vector<std::string>> IndexedKeys(const KeyFilter& f, std::size_t limit);
   // The same with their values (read through the shards; a key deleted meanwhile is skipped).
   std::optional<std::vector<Entry>> IndexedEntries(const KeyFilter& f, std::size_t limit);
-  std::optional<std::optional<std::string>> IndexedRandomKey(const KeyFilter& f);
+  // unclaimed: leave out keys a live claim holds (pop_random, claim_random).
+  std::optional<std::optional<std::string>> IndexedRandomKey(const KeyFilter& f, bool unclaimed);
   std::optional<std::optional<Entry>> IndexedPopRandom(std::string_view prefix);
   std::optional<DeletePrefixResult> IndexedDeleteRange(const KeyFilter& f, std::size_t limit);
   // Options::verify_reads for a record the index listed: its checksum, read between two equal
   // even values of its shard's seq (a concurrent in-place update is not taken for damage).
   void VerifyListed(const detail::RecordRef& r);
-  // Removes key if present and live (TakeEntry) and returns its entry.
+  // Removes key if present, live and unclaimed (TakeEntry) and returns its entry.
   std::optional<Entry> PopKey(const std::string& key);
   // Appends the index's violations (check_invariants); rebuilds a stale index first.
   void CheckIndex(std::vector<std::string>* out);

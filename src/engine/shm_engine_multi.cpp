@@ -14,6 +14,7 @@
 #include "engine/shm_engine.hpp"
 #include "os/os.hpp"
 #include "shm/allocator.hpp"
+#include "shm/coordination.hpp"
 
 namespace shmkv {
 
@@ -301,15 +302,17 @@ bool DrawRandom(detail::ShmEngine& im, F&& f) {
   return false;
 }
 
-// All live keys with the prefix, with their shards.
+// All live keys with the prefix, with their shards; without the claimed ones when `unclaimed`.
 std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(detail::ShmEngine& im,
-                                                                std::string_view prefix) {
+                                                                std::string_view prefix,
+                                                                bool unclaimed) {
   std::vector<std::pair<std::uint32_t, std::string>> keys;
   std::uint64_t now = detail::os::NowUnixMs();
   for (std::uint32_t s = 0; s < im.shard_count(); ++s) {
     ShardLock lock(im.segment(), s);
-    ForEachLive(lock.shard(), KeyFilter{prefix}, now,
-                [&](const detail::RecordRef& r) { keys.emplace_back(s, std::string(r.key())); });
+    ForEachLive(lock.shard(), KeyFilter{prefix}, now, [&](const detail::RecordRef& r) {
+      if (!unclaimed || !im.Claimed(r.key())) keys.emplace_back(s, std::string(r.key()));
+    });
   }
   return keys;
 }
@@ -317,9 +320,13 @@ std::vector<std::pair<std::uint32_t, std::string>> MatchingKeys(detail::ShmEngin
 }  // namespace
 
 std::optional<std::string> detail::ShmEngine::RandomKey(std::string_view prefix) {
+  return DrawKey(prefix, false);
+}
+
+std::optional<std::string> detail::ShmEngine::DrawKey(std::string_view prefix, bool unclaimed) {
   // Without a prefix a draw over the shards' counts is cheaper than a descent of the index.
   if (!prefix.empty())
-    if (auto r = IndexedRandomKey(KeyFilter{prefix})) return std::move(*r);
+    if (auto r = IndexedRandomKey(KeyFilter{prefix}, unclaimed)) return std::move(*r);
   std::optional<std::string> out;
   std::uint64_t now = detail::os::NowUnixMs();
   // Rejection sampling: a uniform draw over all records, kept if live and matching, is uniform
@@ -327,11 +334,12 @@ std::optional<std::string> detail::ShmEngine::RandomKey(std::string_view prefix)
   if (DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
         const detail::RecordRef r = ReadAt(shard, pos);
         if (r.Expired(now) || !r.key().starts_with(prefix)) return false;
+        if (unclaimed && Claimed(r.key())) return false;
         out = std::string(r.key());
         return true;
       }))
     return out;
-  auto keys = MatchingKeys(*this, prefix);
+  auto keys = MatchingKeys(*this, prefix, unclaimed);
   if (keys.empty()) return std::nullopt;
   return std::move(keys[RandomU64() % keys.size()].second);
 }
@@ -365,7 +373,7 @@ std::vector<std::string> detail::ShmEngine::RandomKeys(std::size_t count, std::s
     if (seen.insert(*k).second) out.push_back(std::move(*k));
   }
   if (out.size() < count) {  // many duplicates: draw from the full list instead
-    auto keys = MatchingKeys(*this, prefix);
+    auto keys = MatchingKeys(*this, prefix, false);
     for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
     for (auto& [s, k] : keys) {
       if (out.size() == count) break;
@@ -399,7 +407,7 @@ std::vector<Entry> detail::ShmEngine::PopRandomMany(std::string_view prefix, std
   // replacement.
   while (out.size() < n && DrawRandom(*this, [&](Shard& shard, std::uint64_t pos) {
            const detail::RecordRef r = ReadAt(shard, pos);
-           if (r.Expired(now) || !r.key().starts_with(prefix)) return false;
+           if (r.Expired(now) || !r.key().starts_with(prefix) || Claimed(r.key())) return false;
            out.push_back(TakeEntry(journal, shard, shard.SlotOf(r), r));
            return true;
          })) {
@@ -407,7 +415,7 @@ std::vector<Entry> detail::ShmEngine::PopRandomMany(std::string_view prefix, std
   // Rare prefix: try the matching keys in random order; another process may pop some first.
   // Each round pops some of the keys listed or finds them all gone; it ends when none match.
   for (int fruitless_rounds = 0; out.size() < n;) {
-    auto keys = MatchingKeys(*this, prefix);
+    auto keys = MatchingKeys(*this, prefix, true);
     if (keys.empty()) break;
     for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[RandomU64() % i]);
     const std::size_t popped_before = out.size();
@@ -532,6 +540,8 @@ std::vector<std::string> detail::ShmEngine::CheckInvariants() {
     }
   }
   CheckIndex(&out);
+  detail::CoordLock lock(segment());
+  detail::CoordTable(segment()).Check(&out);
   return out;
 }
 

@@ -165,20 +165,26 @@ std::optional<std::vector<Entry>> ShmEngine::IndexedEntries(const KeyFilter& f, 
   }
 }
 
-std::optional<std::optional<std::string>> ShmEngine::IndexedRandomKey(const KeyFilter& f) {
+std::optional<std::optional<std::string>> ShmEngine::IndexedRandomKey(const KeyFilter& f,
+                                                                      bool unclaimed) {
   const KeyBounds b = KeyBounds::Of(f);
   return WithIndex([&](OrderedIndex& index) -> std::optional<std::string> {
     const auto [lo, hi] = RankRange(index, b.low, b.high);
     if (lo == hi) return std::nullopt;
     const std::uint64_t now = os::NowUnixMs();
-    // A uniform rank, kept when its key has not expired: uniform over the live keys.
+    // Claims are looked up under the index lock (lock order index -> coord), only when some
+    // grant is held in the store.
+    auto eligible = [&](const RecordRef& r) {
+      return !r.Expired(now) && !(unclaimed && Claimed(r.key()));
+    };
+    // A uniform rank, kept when its key is eligible: uniform over the eligible keys.
     for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
       const RecordRef r = index.RecordAt(index.Seek(lo + RandomU64() % (hi - lo)));
-      if (!r.Expired(now)) return std::string(r.key());
+      if (eligible(r)) return std::string(r.key());
     }
-    std::vector<std::string> live;  // mostly expired: draw among the live ones
+    std::vector<std::string> live;  // mostly expired or claimed: draw among the eligible ones
     Walk(index, lo, hi, [&](const RecordRef& r) {
-      if (!r.Expired(now)) live.emplace_back(r.key());
+      if (eligible(r)) live.emplace_back(r.key());
       return true;
     });
     if (live.empty()) return std::nullopt;
@@ -188,7 +194,7 @@ std::optional<std::optional<std::string>> ShmEngine::IndexedRandomKey(const KeyF
 
 std::optional<std::optional<Entry>> ShmEngine::IndexedPopRandom(std::string_view prefix) {
   for (int attempt = 0; attempt < kRandomAttempts; ++attempt) {
-    std::optional<std::optional<std::string>> key = IndexedRandomKey(KeyFilter{prefix});
+    std::optional<std::optional<std::string>> key = IndexedRandomKey(KeyFilter{prefix}, true);
     if (!key) return std::nullopt;
     if (!*key) return std::optional<Entry>();  // none with the prefix
     if (std::optional<Entry> popped = PopKey(**key)) return popped;
@@ -235,7 +241,7 @@ std::optional<Entry> ShmEngine::PopKey(const std::string& key) {
   Shard& shard = lock.shard();
   RecordRef r;
   const std::uint64_t slot = shard.Find(key, route.hash, &r);
-  if (slot == kNotFound || r.Expired(os::NowUnixMs())) return std::nullopt;
+  if (slot == kNotFound || r.Expired(os::NowUnixMs()) || Claimed(key)) return std::nullopt;
   if (shard.verify_reads()) shard.VerifyChecksum(r, route.hash);
   return TakeEntry(journal, shard, slot, r);
 }

@@ -2,12 +2,12 @@
 // file_io.hpp (the disk backend's files) it is src/os, the layer every system call of the
 // library goes through: shared memory (open, link, ftruncate, posix_fallocate, mmap, unlink,
 // listing /dev/shm and its free space), processes (/proc, pids, fork generations), clocks,
-// randomness, flock. The one exception is the pthread calls of the robust mutex, which
-// shm/robust_mutex owns (a mutex in the segment is the segment's primitive). One place to read, and
-// one seam for fault injection. The Redis engine's sockets are hiredis's, which makes their
-// calls itself; the engine asks this layer only whether a connection was closed (SocketClosed)
-// and sends with it (SendNoSignal), since hiredis's write(2) raises SIGPIPE on a closed socket.
-// Functions throw shmkv::Error with the path in the message.
+// randomness, flock, futexes and process-exit watches (pidfd). The one exception is the pthread
+// calls of the robust mutex, which shm/robust_mutex owns (a mutex in the segment is the segment's
+// primitive). One place to read, and one seam for fault injection. The Redis engine's sockets are
+// hiredis's, which makes their calls itself; the engine asks this layer only whether a connection
+// was closed (SocketClosed) and sends with it (SendNoSignal), since hiredis's write(2) raises
+// SIGPIPE on a closed socket. Functions throw shmkv::Error with the path in the message.
 //
 // Disk fault injection (the persistence directory's calls, made through file_io.hpp): a test
 // arms one fault, "fail the nth call of kind K with errno E" (or "write only half, then fail").
@@ -19,8 +19,10 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -143,5 +145,28 @@ bool SocketClosed(int fd);
 // (whose default action would kill the process). Retries on EINTR; returns the bytes sent, or
 // -1 with errno set.
 long SendNoSignal(int fd, const char* data, std::size_t len);
+
+// --- Waiting across processes (coordination: lock, acquire).
+// Sleeps while *word == expected, until FutexWakeAll on the word (from any process mapping it),
+// or `timeout` (< 0: none), or a signal. A shared (not process-private) futex.
+void FutexWait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+               std::chrono::nanoseconds timeout);
+void FutexWakeAll(std::atomic<std::uint32_t>* word);
+
+// Watches processes for their exit, without polling: a thread blocks in poll(2) on a pidfd per
+// process, and when one exits (or was already gone) it adds 1 to *word and wakes its sleepers.
+// Stops (and joins the thread) when destroyed. Pids it cannot watch (pidfd_open fails other than
+// with ESRCH) are left out: their lease still bounds the wait.
+class ExitWatch {
+ public:
+  ExitWatch(const std::vector<pid_t>& pids, std::atomic<std::uint32_t>* word);
+  ~ExitWatch();
+  ExitWatch(const ExitWatch&) = delete;
+  ExitWatch& operator=(const ExitWatch&) = delete;
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
+};
 
 }  // namespace shmkv::detail::os

@@ -552,6 +552,48 @@ std::vector<Entry> RedisEngine::PopRandomMany(std::string_view prefix, std::size
   return out;
 }
 
+// --- coordination: not on Redis yet ---
+
+namespace {
+
+[[noreturn]] void NoCoordinationOnRedis(const char* operation) {
+  Throw(errc::invalid_argument, std::string(operation) +
+                                    " is not available on the Redis engine yet: claims, locks "
+                                    "and semaphores work on the shared-memory engine only");
+}
+
+}  // namespace
+
+std::optional<Claim> RedisEngine::ClaimKey(std::string_view, std::chrono::milliseconds) {
+  NoCoordinationOnRedis("claim");
+}
+std::optional<Claim> RedisEngine::ClaimRandom(std::string_view, std::chrono::milliseconds) {
+  NoCoordinationOnRedis("claim_random");
+}
+bool RedisEngine::Renew(std::string_view, std::uint64_t, std::chrono::milliseconds) {
+  NoCoordinationOnRedis("renew");
+}
+bool RedisEngine::Release(std::string_view, std::uint64_t) {
+  NoCoordinationOnRedis("release");
+}
+bool RedisEngine::Complete(std::string_view, std::uint64_t) {
+  NoCoordinationOnRedis("complete");
+}
+std::optional<std::uint64_t> RedisEngine::Lock(std::string_view, std::chrono::milliseconds,
+                                               std::chrono::milliseconds) {
+  NoCoordinationOnRedis("lock");
+}
+bool RedisEngine::Unlock(std::string_view, std::uint64_t) {
+  NoCoordinationOnRedis("unlock");
+}
+std::optional<std::uint64_t> RedisEngine::Acquire(std::string_view, std::uint32_t,
+                                                  std::chrono::milliseconds) {
+  NoCoordinationOnRedis("acquire");
+}
+bool RedisEngine::ReleasePermit(std::string_view, std::uint64_t) {
+  NoCoordinationOnRedis("release_permit");
+}
+
 // --- whole store ---
 
 std::size_t RedisEngine::Size() {

@@ -69,6 +69,19 @@ class RedisEngine final : public Engine {
                                       bool unique) override;
   std::optional<Entry> PopRandom(std::string_view prefix) override;
   std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) override;
+  // Coordination is not built on Redis yet: each raises invalid_argument saying so.
+  std::optional<Claim> ClaimKey(std::string_view key, std::chrono::milliseconds lease) override;
+  std::optional<Claim> ClaimRandom(std::string_view prefix,
+                                   std::chrono::milliseconds lease) override;
+  bool Renew(std::string_view key, std::uint64_t token, std::chrono::milliseconds lease) override;
+  bool Release(std::string_view key, std::uint64_t token) override;
+  bool Complete(std::string_view key, std::uint64_t token) override;
+  std::optional<std::uint64_t> Lock(std::string_view name, std::chrono::milliseconds lease,
+                                    std::chrono::milliseconds wait) override;
+  bool Unlock(std::string_view name, std::uint64_t token) override;
+  std::optional<std::uint64_t> Acquire(std::string_view semaphore, std::uint32_t permits,
+                                       std::chrono::milliseconds wait) override;
+  bool ReleasePermit(std::string_view semaphore, std::uint64_t token) override;
   std::size_t Size() override;
   void Clear() override;
   Info GetInfo() override;

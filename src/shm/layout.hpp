@@ -53,8 +53,9 @@ inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endia
 // 2: persistence fields; 3: home blocks; 4: checksums (SegmentHeader::config_checksum;
 // RecordHeader::checksum replaces the tag, ShardHeader::rehash_rec, undo_checksum); 5: chunk
 // idents in a dense array of their own (SegmentHeader::off_idents), out of ChunkInfo; 6: the
-// ordered index (SegmentHeader::index, index_enabled, index_inner_chunks; kClassIndexNode)
-inline constexpr u32 kLayoutVersion = 6;
+// ordered index (SegmentHeader::index, index_enabled, index_inner_chunks; kClassIndexNode); 7: the
+// coordination table (SegmentHeader::coord: claims, locks, semaphore permits)
+inline constexpr u32 kLayoutVersion = 7;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -171,6 +172,43 @@ static_assert(sizeof(IndexNodeHeader) == 64 && sizeof(IndexLeafEntry) == 16 &&
 // Record states, in the low 2 bits of RecordHeader::state_lsn.
 enum RecordState : u64 { kFree = 0, kPending = 1, kLive = 2, kDead = 3 };
 
+// --- Coordination (shm/coordination.hpp; docs/design.md "Coordination"): claims on keys, named
+// locks and semaphore permits, each one entry of a fixed table in the segment header, held by a
+// process (pid and start time) until it gives it back, its lease runs out or it dies.
+inline constexpr u32 kCoordSlots = 2048;   // entries (a power of two): the most held at once
+inline constexpr u32 kCoordNameHead = 16;  // name bytes kept for info and shmkv-inspect
+enum class CoordKind : u16 { claim = 1, lock = 2, permit = 3 };
+struct CoordEntry {
+  // 0 = free. The fencing token of the grant, unique in the store: written last when an entry
+  // is made (release), so a half-made entry is free; a moved entry is written at its new
+  // position before it is cleared at the old one (a crash between leaves a duplicate, which the
+  // repair drops).
+  std::atomic<u64> token;
+  u64 id_lo, id_hi;  // XXH3-128 of (kind, name) with the store's hash seed: the identity
+  u64 holder_start;  // the holder's start time (/proc/PID/stat field 22)
+  u64 deadline_ms;   // CLOCK_MONOTONIC ms when the lease runs out; 0 = no lease
+  u32 holder_pid;
+  u16 kind;                        // CoordKind
+  u16 name_len;                    // the name's length (at most 65535 shown)
+  char name_head[kCoordNameHead];  // its first bytes, for display only
+};
+struct CoordHeader {
+  // Guards the table and next_token. Lock order: shard -> coord; nothing is locked under it.
+  alignas(kCacheLine) pthread_mutex_t mutex;
+  std::atomic<u64> seq;   // odd while the table is being changed (a dead holder: repair)
+  u64 next_token;         // the last token handed out
+  std::atomic<u32> used;  // entries in use: pop_random's one-load check for claims
+  u32 pad;
+  u64 recoveries;  // repairs after a holder of the mutex died
+  // Futex word: +1 whenever something held is given back (or a holder is found dead); lock and
+  // acquire sleep on it. waiters counts the sleepers, so a release with none pays no syscall.
+  alignas(kCacheLine) std::atomic<u32> wake_word;
+  std::atomic<u32> waiters;
+  alignas(kCacheLine) CoordEntry entries[kCoordSlots];
+};
+static_assert(sizeof(CoordEntry) == 64, "one coordination entry per cache line");
+static_assert((kCoordSlots & (kCoordSlots - 1)) == 0, "kCoordSlots is a power of two");
+
 struct SegmentHeader {
   u64 magic;
   u32 layout_version;
@@ -233,6 +271,9 @@ struct SegmentHeader {
 
   // --- Ordered index (shm/ordered_index.hpp; docs/design.md "Ordered index").
   IndexHeader index;
+
+  // --- Coordination table (shm/coordination.hpp).
+  CoordHeader coord;
 };
 
 // One attached process. pid_word: 0 = free, else the pid. Claimed with a CAS.
@@ -360,6 +401,8 @@ constexpr u64 LayoutFingerprint() {
   mix(kUndoMax);
   mix(kMaxProcesses);
   mix(kNumClasses);
+  mix(kCoordSlots);
+  mix(sizeof(CoordEntry));
   for (u32 c : kSizeClasses) mix(c);
   return h;
 }

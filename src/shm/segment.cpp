@@ -286,6 +286,7 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     h->index_enabled = o.ordered_index ? 1 : 0;
     h->index_inner_chunks = IndexInnerChunks(o.max_key_bytes);
     InitRobustMutex(&h->index.mutex);
+    InitRobustMutex(&h->coord.mutex);
     h->index.state.store(
         static_cast<std::uint32_t>(o.ordered_index ? IndexState::valid : IndexState::off),
         std::memory_order_relaxed);

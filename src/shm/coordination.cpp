@@ -1,0 +1,278 @@
+// coordination.cpp: see coordination.hpp for the table's rules and crash behaviour.
+//
+// The table is open addressing with linear probing from the identity's home slot, and deletion
+// by backward shift (no tombstones), so the grants of one identity (a semaphore's permits) sit in
+// one run from their home to the next free slot. Changes bracket seq (odd while changing), and
+// crash points mark each step the crash-point test kills at.
+#include "shm/coordination.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <set>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "os/crashpoint.hpp"
+#include "os/os.hpp"
+#include "os/throw.hpp"
+#include "shm/robust_mutex.hpp"
+
+namespace shmkv::detail {
+namespace {
+
+// Fill beyond which a grant is refused: keeps probe runs short.
+constexpr std::uint32_t kMaxUsed = kCoordSlots / 8 * 7;
+
+const char* KindName(std::uint16_t kind) {
+  switch (static_cast<CoordKind>(kind)) {
+    case CoordKind::claim:
+      return "claim";
+    case CoordKind::lock:
+      return "lock";
+    case CoordKind::permit:
+      return "permit";
+  }
+  return nullptr;
+}
+
+bool SameId(const CoordEntry& e, const CoordId& id) {
+  return e.id_lo == id.lo && e.id_hi == id.hi && e.kind == static_cast<std::uint16_t>(id.kind);
+}
+
+// Copies every field but the token, then publishes the token (a copy is free until then).
+void CopyEntry(CoordEntry* to, const CoordEntry& from) {
+  to->id_lo = from.id_lo;
+  to->id_hi = from.id_hi;
+  to->holder_start = from.holder_start;
+  to->deadline_ms = from.deadline_ms;
+  to->holder_pid = from.holder_pid;
+  to->kind = from.kind;
+  to->name_len = from.name_len;
+  std::memcpy(to->name_head, from.name_head, sizeof to->name_head);
+  to->token.store(from.token.load(std::memory_order_relaxed), std::memory_order_release);
+}
+
+// True when slot k lies cyclically in (i, j]: an entry at j with home k may not move to i.
+bool CyclicallyBetween(std::uint32_t i, std::uint32_t k, std::uint32_t j) {
+  return i <= j ? (i < k && k <= j) : (i < k || k <= j);
+}
+
+}  // namespace
+
+CoordId CoordIdOf(const Segment& seg, CoordKind kind, std::string_view name) {
+  const XXH128_hash_t h = XXH3_128bits_withSeed(
+      name.data(), name.size(),
+      seg.geo().hash_seed ^ (0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(kind)));
+  return {h.low64, h.high64, kind};
+}
+
+CoordHolder ThisHolder() {
+  thread_local std::uint64_t generation = ~0ull;
+  thread_local CoordHolder me;
+  if (generation != os::ForkGeneration()) {
+    generation = os::ForkGeneration();
+    me.pid = static_cast<std::uint32_t>(os::Pid());
+    me.start = os::ProcessStartTime(os::Pid());
+  }
+  return me;
+}
+
+std::uint64_t CoordNowMs() {
+  return os::NowMonotonicNs() / 1000000;
+}
+
+void CoordNotify(Segment* seg) {
+  CoordHeader& c = seg->header()->coord;
+  c.wake_word.fetch_add(1, std::memory_order_seq_cst);
+  if (c.waiters.load(std::memory_order_seq_cst) != 0) os::FutexWakeAll(&c.wake_word);
+}
+
+// --- CoordLock
+
+CoordLock::CoordLock(Segment* seg) : seg_(seg) {
+  CoordHeader& c = seg->header()->coord;
+  bool waited = false;
+  const bool died = LockRobust(&c.mutex, LockName{seg->name(), "coordination", -1}, &waited) ==
+                    LockResult::owner_died;
+  if (died || (c.seq.load(std::memory_order_relaxed) & 1)) {
+    try {
+      CoordTable(seg).Repair();
+    } catch (...) {
+      if (died) MarkConsistent(&c.mutex);
+      UnlockRobust(&c.mutex);
+      throw;
+    }
+    if (died) {
+      ++c.recoveries;
+      MarkConsistent(&c.mutex);
+    }
+  }
+}
+
+CoordLock::~CoordLock() {
+  UnlockRobust(&seg_->header()->coord.mutex);
+}
+
+// --- CoordTable
+
+CoordTable::CoordTable(Segment* seg) : seg_(seg), h_(&seg->header()->coord) {}
+
+void CoordTable::CheckEntry(const CoordEntry& e, std::uint32_t i) const {
+  if (KindName(e.kind) == nullptr) [[unlikely]]
+    seg_->Corrupted("coordination entry " + std::to_string(i) + " kind", e.kind,
+                    "is not 1 (claim), 2 (lock) or 3 (permit)");
+}
+
+bool CoordTable::IsLive(const CoordEntry& e, std::uint64_t now_ms) const {
+  if (e.token.load(std::memory_order_acquire) == 0) return false;
+  if (e.deadline_ms != 0 && now_ms >= e.deadline_ms) return false;
+  const CoordHolder me = ThisHolder();
+  if (e.holder_pid == me.pid && e.holder_start == me.start) return true;
+  return os::ProcessAlive(static_cast<pid_t>(e.holder_pid), e.holder_start);
+}
+
+std::vector<CoordEntry*> CoordTable::Live(const CoordId& id, std::uint64_t now_ms) {
+  std::vector<CoordEntry*> live;
+  std::vector<CoordEntry*> lapsed;
+  const std::uint32_t home = id.lo & (kCoordSlots - 1);
+  for (std::uint32_t n = 0; n < kCoordSlots; ++n) {
+    CoordEntry& e = At(home + n);
+    if (e.token.load(std::memory_order_acquire) == 0) break;
+    CheckEntry(e, (home + n) & (kCoordSlots - 1));
+    if (!SameId(e, id)) continue;
+    (IsLive(e, now_ms) ? live : lapsed).push_back(&e);
+  }
+  // Dropping shifts later entries back: drop from the run's end, then look again for the live.
+  if (lapsed.empty()) return live;
+  for (auto it = lapsed.rbegin(); it != lapsed.rend(); ++it) Drop(*it);
+  return Live(id, now_ms);
+}
+
+CoordEntry* CoordTable::WithToken(const CoordId& id, std::uint64_t token) {
+  const std::uint32_t home = id.lo & (kCoordSlots - 1);
+  for (std::uint32_t n = 0; n < kCoordSlots; ++n) {
+    CoordEntry& e = At(home + n);
+    const std::uint64_t t = e.token.load(std::memory_order_acquire);
+    if (t == 0) return nullptr;
+    CheckEntry(e, (home + n) & (kCoordSlots - 1));
+    if (t == token && SameId(e, id)) return &e;
+  }
+  return nullptr;
+}
+
+std::uint64_t CoordTable::Grant(const CoordId& id, std::string_view name, const CoordHolder& holder,
+                                std::uint64_t deadline_ms) {
+  if (h_->used.load(std::memory_order_relaxed) >= kMaxUsed)
+    Throw(errc::limit_exceeded, "segment '" + seg_->name() + "': " + std::to_string(kMaxUsed) +
+                                    " claims, locks and permits are held already (the "
+                                    "coordination table's limit); give some back first");
+  CoordEntry e{};
+  e.id_lo = id.lo;
+  e.id_hi = id.hi;
+  e.kind = static_cast<std::uint16_t>(id.kind);
+  e.holder_pid = holder.pid;
+  e.holder_start = holder.start;
+  e.deadline_ms = deadline_ms;
+  e.name_len = static_cast<std::uint16_t>(std::min<std::size_t>(name.size(), 0xffff));
+  std::memcpy(e.name_head, name.data(), std::min<std::size_t>(name.size(), kCoordNameHead));
+  const std::uint64_t token = h_->next_token + 1;
+  e.token.store(token, std::memory_order_relaxed);
+  h_->seq.fetch_add(1, std::memory_order_acq_rel);
+  SHMKV_CRASH_POINT("coord.grant_begun");
+  h_->next_token = token;
+  Place(e);
+  SHMKV_CRASH_POINT("coord.granted");
+  h_->used.fetch_add(1, std::memory_order_release);
+  h_->seq.fetch_add(1, std::memory_order_release);
+  return token;
+}
+
+void CoordTable::Place(const CoordEntry& e) {
+  for (std::uint32_t n = 0; n < kCoordSlots; ++n) {
+    CoordEntry& slot = At(Home(e) + n);
+    if (slot.token.load(std::memory_order_relaxed) == 0) {
+      CopyEntry(&slot, e);
+      return;
+    }
+  }
+  seg_->Corrupted("coordination table used", h_->used.load(), "leaves no free slot");
+}
+
+void CoordTable::Drop(CoordEntry* e) {
+  std::uint32_t hole = static_cast<std::uint32_t>(e - h_->entries);
+  h_->seq.fetch_add(1, std::memory_order_acq_rel);
+  SHMKV_CRASH_POINT("coord.drop_begun");
+  // Backward shift: each later entry of the run that may move back to the hole does, and leaves
+  // a hole of its own; the last hole is cleared.
+  for (std::uint32_t j = (hole + 1) & (kCoordSlots - 1); j != hole;
+       j = (j + 1) & (kCoordSlots - 1)) {
+    CoordEntry& next = At(j);
+    if (next.token.load(std::memory_order_relaxed) == 0) break;
+    CheckEntry(next, j);
+    if (CyclicallyBetween(hole, Home(next), j)) continue;
+    CopyEntry(&At(hole), next);
+    SHMKV_CRASH_POINT("coord.shifted");
+    hole = j;
+  }
+  At(hole).token.store(0, std::memory_order_release);
+  SHMKV_CRASH_POINT("coord.dropped");
+  h_->used.fetch_sub(1, std::memory_order_release);
+  h_->seq.fetch_add(1, std::memory_order_release);
+  CoordNotify(seg_);
+}
+
+void CoordTable::Repair() {
+  auto kept = std::make_unique<CoordEntry[]>(kCoordSlots);
+  std::uint32_t n = 0;
+  std::set<std::uint64_t> tokens;
+  std::uint64_t max_token = h_->next_token;
+  for (std::uint32_t i = 0; i < kCoordSlots; ++i) {
+    const CoordEntry& e = h_->entries[i];
+    const std::uint64_t t = e.token.load(std::memory_order_relaxed);
+    if (t == 0 || KindName(e.kind) == nullptr || !tokens.insert(t).second) continue;
+    CopyEntry(&kept[n++], e);
+    max_token = std::max(max_token, t);
+  }
+  for (CoordEntry& e : h_->entries) e.token.store(0, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < n; ++i) Place(kept[i]);
+  SHMKV_CRASH_POINT("coord.repaired");
+  h_->next_token = max_token;
+  h_->used.store(n, std::memory_order_release);
+  const std::uint64_t seq = h_->seq.load(std::memory_order_relaxed);
+  h_->seq.store(seq + (seq & 1), std::memory_order_release);
+  CoordNotify(seg_);  // a dead holder's grants may be free now
+}
+
+void CoordTable::Check(std::vector<std::string>* out) const {
+  const std::string where = "coordination table: ";
+  if (h_->seq.load(std::memory_order_relaxed) & 1)
+    out->push_back(where + "seq is odd (a change was cut short and not repaired)");
+  std::uint32_t used = 0;
+  std::set<std::uint64_t> tokens;
+  for (std::uint32_t i = 0; i < kCoordSlots; ++i) {
+    const CoordEntry& e = h_->entries[i];
+    const std::uint64_t t = e.token.load(std::memory_order_relaxed);
+    if (t == 0) continue;
+    ++used;
+    const std::string at = where + "entry " + std::to_string(i) + ": ";
+    if (KindName(e.kind) == nullptr) out->push_back(at + "kind " + std::to_string(e.kind));
+    if (t > h_->next_token)
+      out->push_back(at + "token " + std::to_string(t) + " is above next_token " +
+                     std::to_string(h_->next_token));
+    if (!tokens.insert(t).second) out->push_back(at + "token " + std::to_string(t) + " twice");
+    for (std::uint32_t k = Home(e); k != i; k = (k + 1) & (kCoordSlots - 1)) {
+      if (h_->entries[k].token.load(std::memory_order_relaxed) == 0) {
+        out->push_back(at + "unreachable: free slot " + std::to_string(k) +
+                       " between its home and it");
+        break;
+      }
+    }
+  }
+  if (used != h_->used.load(std::memory_order_relaxed))
+    out->push_back(where + "used " + std::to_string(h_->used.load()) + " but " +
+                   std::to_string(used) + " entries hold a token");
+}
+
+}  // namespace shmkv::detail

@@ -1,0 +1,97 @@
+// coordination.hpp: the coordination table in the segment header (layout.hpp CoordHeader): who
+// holds which claim on a key, which named lock and which semaphore permits (internal).
+//
+// A grant is one entry: the identity of what is held (kind and name, as a 128-bit hash), its
+// holder (pid and start time), its lease deadline and its fencing token. An entry counts only
+// while it is live: its lease has not run out and its holder is alive (os::ProcessAlive, so a
+// pid reused by another process does not count). Lapsed entries are dropped by whoever meets
+// them, under the lock, so a SIGKILLed holder's grants are free at the next attempt, without
+// waiting for a lease.
+//
+// Locking: CoordLock guards the whole table; it is taken under a key's shard lock (claims) or
+// alone, never with a shard lock taken under it (order: shard -> coord). A holder of the lock that
+// died mid-change (seq odd) leaves a table that the next locker rebuilds from its committed
+// entries (Repair). Every entry read is checked before use (kind, home position); a damaged one
+// raises corrupted from the operations, and is reported by Check.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shm/layout.hpp"
+#include "shm/segment.hpp"
+
+namespace shmkv::detail {
+
+struct CoordId {
+  std::uint64_t lo = 0, hi = 0;
+  CoordKind kind = CoordKind::claim;
+};
+CoordId CoordIdOf(const Segment& seg, CoordKind kind, std::string_view name);
+
+// A process as the holder of a grant.
+struct CoordHolder {
+  std::uint32_t pid = 0;
+  std::uint64_t start = 0;
+};
+// This process (its start time read once per fork generation).
+CoordHolder ThisHolder();
+
+// CLOCK_MONOTONIC ms: lease deadlines are on this clock, the same for every process of the host.
+std::uint64_t CoordNowMs();
+
+class CoordLock {
+ public:
+  explicit CoordLock(Segment* seg);
+  ~CoordLock();
+  CoordLock(const CoordLock&) = delete;
+  CoordLock& operator=(const CoordLock&) = delete;
+
+ private:
+  Segment* seg_;
+};
+
+// The table. Every member but the figures requires CoordLock.
+class CoordTable {
+ public:
+  explicit CoordTable(Segment* seg);
+
+  // The live grants of id, after dropping its lapsed ones (lease over, holder dead).
+  std::vector<CoordEntry*> Live(const CoordId& id, std::uint64_t now_ms);
+  // The entry of id with this token, live or lapsed, or null.
+  CoordEntry* WithToken(const CoordId& id, std::uint64_t token);
+  bool IsLive(const CoordEntry& e, std::uint64_t now_ms) const;
+  // A new grant of id to `holder` until deadline_ms (0 = no lease); returns its token. Raises
+  // limit_exceeded when the table is full.
+  std::uint64_t Grant(const CoordId& id, std::string_view name, const CoordHolder& holder,
+                      std::uint64_t deadline_ms);
+  // Ends a grant; wakes whoever sleeps on the table's futex word.
+  void Drop(CoordEntry* e);
+
+  // Rebuilds the table from its committed entries (after a holder of the lock died mid-change):
+  // duplicates of one token and entries of no known kind are dropped.
+  void Repair();
+  // Appends one line per violated invariant.
+  void Check(std::vector<std::string>* out) const;
+
+  // Lock-free figure: entries in use (a hint; 0 means no claim can be in the way).
+  static std::uint32_t Used(const Segment& seg) {
+    return seg.header()->coord.used.load(std::memory_order_acquire);
+  }
+
+ private:
+  static std::uint32_t Home(const CoordEntry& e) { return e.id_lo & (kCoordSlots - 1); }
+  CoordEntry& At(std::uint32_t i) const { return h_->entries[i & (kCoordSlots - 1)]; }
+  void CheckEntry(const CoordEntry& e, std::uint32_t i) const;  // raises corrupted
+  void Place(const CoordEntry& e);                              // into the first free slot
+
+  Segment* seg_;
+  CoordHeader* h_;
+};
+
+// Wakes the sleepers of the table's futex word when there are any (one load otherwise).
+void CoordNotify(Segment* seg);
+
+}  // namespace shmkv::detail
