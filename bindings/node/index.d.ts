@@ -108,6 +108,22 @@ export interface RestoreSummary {
   duplicates: number;
   expired: number;
 }
+/** A claim on a key (xk6-kv's shape); pass it back to renewClaim, releaseClaim, completeClaim. */
+export interface Claim<V> {
+  /** "claim-<token>" */
+  id: string;
+  key: string;
+  /** Fencing token: a call with a token that no longer holds the claim changes nothing. */
+  token: number;
+  /** This process's clock at the call plus the lease (Unix milliseconds). */
+  expiresAt: number;
+  /** The key and its value when it was claimed. */
+  entry: Entry<V>;
+}
+export interface ClaimRef {
+  key: string;
+  token: number;
+}
 export interface ProcessInfo {
   pid: number;
   startTime: number;
@@ -207,6 +223,19 @@ export interface KvMethods<V, W> {
   randomKeys(options: { prefix?: Key; count: number; unique?: boolean }): string[];
   popRandom(options?: { prefix?: Key }): Entry<V> | null;
   popRandomMany(options: { prefix?: Key; count: number }): Entry<V>[];
+  /** ttl: the lease in milliseconds (default 30000). null: absent, or claimed by a live holder. */
+  claimKey(key: Key, options?: { ttl?: number }): Claim<V> | null;
+  claimRandom(options?: { prefix?: Key; ttl?: number }): Claim<V> | null;
+  renewClaim(claim: ClaimRef, options?: { ttl?: number }): boolean;
+  releaseClaim(claim: ClaimRef): boolean;
+  /** Ends the claim and deletes the key (deleteKey: false gives it back instead). */
+  completeClaim(claim: ClaimRef, options?: { deleteKey?: boolean }): boolean;
+  /** A lock's token, or null when another live holder kept it for all of wait (ms, default 0). */
+  lock(name: Key, options?: { ttl?: number; wait?: number }): number | null;
+  unlock(name: Key, token: number): boolean;
+  /** A permit of a semaphore of `permits` permits, or null after wait (ms, default 0). */
+  acquire(name: Key, options: { permits: number; wait?: number }): number | null;
+  releasePermit(name: Key, token: number): boolean;
   size(): number;
   clear(): true;
   info(): Info;

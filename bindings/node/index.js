@@ -134,6 +134,23 @@ const OPEN_OPTIONS = [
   "fsyncInterval", "keepSnapshots",
 ];
 const TTL = ["ttl"];
+const DEFAULT_LEASE = 30000;  // a claim's or a lock's lease when no ttl is given (xk6-kv's)
+
+// xk6-kv's claim shape from the addon's {key, value, token}.
+function claimObject(c, ttl, decode) {
+  if (c === null) return null;
+  return {
+    id: `claim-${c.token}`, key: c.key, token: c.token, expiresAt: Date.now() + ttl,
+    entry: { key: c.key, value: decode(c.value) },
+  };
+}
+
+function claimKey(claim) {
+  if (!claim || typeof claim !== "object" || typeof claim.key !== "string") {
+    throw invalid(`claim must be a claim returned by claimKey or claimRandom; got ${describe(claim)}`);
+  }
+  return claim.key;
+}
 const RANGE = ["prefix", "from", "to"];
 
 // The methods kv.promises wraps: every operation of a handle.
@@ -141,7 +158,9 @@ const METHODS = [
   "get", "set", "exists", "delete", "deleteIfExists", "incrementBy", "getOrSet", "swap",
   "compareAndSwap", "compareAndSwapDetailed", "compareAndDelete", "setIfAbsent", "expire", "ttl",
   "getMany", "setMany", "deleteMany", "deleteByPrefix", "deleteRange", "list", "listKeys", "scan",
-  "scanKeys", "count", "randomKey", "randomKeys", "popRandom", "popRandomMany", "size", "clear",
+  "scanKeys", "count", "randomKey", "randomKeys", "popRandom", "popRandomMany", "claimKey",
+  "claimRandom", "renewClaim", "releaseClaim", "completeClaim", "lock", "unlock", "acquire",
+  "releasePermit", "size", "clear",
   "info", "stats", "checkInvariants", "backup", "restore", "exportJSONL", "importJSONL", "sync",
   "snapshot", "recoveryReport", "close",
 ];
@@ -328,6 +347,54 @@ class Kv {
     const entries = this._store.popRandomMany(o.prefix ?? "", o.count);
     for (const e of entries) e.value = this._ser.decode(e.value);
     return entries;
+  }
+
+  // --- coordination: claims (xk6-kv's), locks and semaphores ---
+  // A claim is {id, key, token, expiresAt, entry: {key, value}} (xk6-kv's shape; expiresAt is
+  // this process's clock at the call plus ttl, a bound the store may end the lease after), or
+  // null when the key is absent or claimed by another live holder. ttl: the lease in
+  // milliseconds, default 30000 (xk6-kv's). A claimed key stays in the store; claimKey,
+  // claimRandom and popRandom of anyone leave it alone until the claim ends, or its holder dies.
+  claimKey(key, opts) {
+    const ttl = options(opts, TTL, "claimKey").ttl ?? DEFAULT_LEASE;
+    return claimObject(this._store.claim(key, ttl), ttl, this._ser.decode);
+  }
+  claimRandom(opts) {
+    const o = options(opts, ["prefix", "ttl"], "claimRandom");
+    const ttl = o.ttl ?? DEFAULT_LEASE;
+    return claimObject(this._store.claimRandom(o.prefix ?? "", ttl), ttl, this._ser.decode);
+  }
+  // false when the claim's token no longer holds it (its lease ran out and someone else took it).
+  renewClaim(claim, opts) {
+    return this._store.renew(claimKey(claim), claim.token, options(opts, TTL, "renewClaim").ttl ?? DEFAULT_LEASE);
+  }
+  releaseClaim(claim) {
+    return this._store.release(claimKey(claim), claim.token);
+  }
+  // Ends the claim and deletes the key, atomically (deleteKey: false gives it back instead).
+  completeClaim(claim, opts) {
+    const deleteKey = options(opts, ["deleteKey"], "completeClaim").deleteKey ?? true;
+    return deleteKey ? this._store.complete(claimKey(claim), claim.token)
+      : this._store.release(claimKey(claim), claim.token);
+  }
+  // A named lock: its token, or null when another live holder kept it for all of wait
+  // (milliseconds, default 0: do not wait). Waiting blocks this thread (each Artillery worker
+  // is a thread of its own); a holder's death or lease end wakes the waiter.
+  lock(name, opts) {
+    const o = options(opts, ["ttl", "wait"], "lock");
+    return this._store.lock(name, o.ttl ?? DEFAULT_LEASE, o.wait);
+  }
+  unlock(name, token) {
+    return this._store.unlock(name, token);
+  }
+  // A permit of the semaphore `name` with `permits` permits (pass the same count everywhere):
+  // its token, or null after wait. Held until releasePermit or the holder's death.
+  acquire(name, opts) {
+    const o = options(opts, ["permits", "wait"], "acquire");
+    return this._store.acquire(name, o.permits, o.wait);
+  }
+  releasePermit(name, token) {
+    return this._store.releasePermit(name, token);
   }
 
   // --- whole store ---

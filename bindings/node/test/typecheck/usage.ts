@@ -42,6 +42,14 @@ const rk: string | null = kv.randomKey({ prefix: "a" });
 const rks: string[] = kv.randomKeys({ prefix: "a", count: 3, unique: false });
 const popped: { key: string; value: string } | null = kv.popRandom({ prefix: "a" });
 const poppedMany: { key: string; value: string }[] = kv.popRandomMany({ prefix: "a", count: 2 });
+const claim: { id: string; key: string; token: number; expiresAt: number; entry: { key: string; value: string } } | null =
+  kv.claimKey("job:1", { ttl: 1000 }) ?? kv.claimRandom({ prefix: "job:", ttl: 1000 });
+const claimDone: boolean = claim !== null && kv.renewClaim(claim, { ttl: 5 }) && kv.releaseClaim(claim) &&
+  kv.completeClaim({ key: "job:1", token: 1 }, { deleteKey: false });
+const lockToken: number | null = kv.lock("L", { ttl: 1000, wait: 10 });
+const unlocked: boolean = lockToken !== null && kv.unlock("L", lockToken);
+const permit: number | null = kv.acquire("S", { permits: 2, wait: 0 });
+const permitReleased: boolean = permit !== null && kv.releasePermit("S", permit);
 const cleared: true = kv.clear();
 const info: Info = kv.info();
 const fingerprint: bigint = info.layoutFingerprint;
@@ -92,6 +100,7 @@ const classes: (typeof ShmkvError)[] = [StoreFullError, InvalidArgumentError, Ke
 export {
   text, written, present, existed, expired, left, n, big, got, swapped, cas, current, cad, many,
   w, dm, dp, dr, list, keys, cursor, keyPage, count, rk, rks, popped, poppedMany, cleared,
+  claimDone, unlocked, permitReleased,
   fingerprint, engine, redisUrl, stats, problems, backup, restored, exported, imported, snapshot,
   report, later, laterCount, closed, name, anything, bytes, exists, v, codes, handleClass, classes,
 };
