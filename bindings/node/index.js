@@ -6,9 +6,9 @@
 //   kv.set("greeting", "hello", { ttl: 30000 });  // TTLs in milliseconds
 //   kv.incrementBy("requests", 1);                // atomic across every process and thread
 //
-// Contract. Calls are synchronous (an operation takes about a microsecond; a Promise would cost
-// more than the work); `kv.promises` has the same methods returning Promises, for drop-in ports
-// of xk6-kv scripts. A handle belongs to the thread that opened it: each worker thread (and
+// Contract. Calls are synchronous (an operation takes well under a microsecond; a Promise per
+// call would only add to it); `kv.promises` has the same methods returning Promises, for
+// drop-in ports of xk6-kv scripts. A handle belongs to the thread that opened it: each worker thread (and
 // each process: after child_process.fork, or a fork() of the C library, in which an inherited
 // handle raises ClosedError) opens its own. Keys are strings or Buffers (their UTF-8 bytes or
 // their bytes) and come back as strings. Values are strings or Buffers with serialization
@@ -134,6 +134,7 @@ const OPEN_OPTIONS = [
   "fsyncInterval", "keepSnapshots",
 ];
 const TTL = ["ttl"];
+const RANGE = ["prefix", "from", "to"];
 const DEFAULT_LEASE = 30000;  // a claim's or a lock's lease when no ttl is given (xk6-kv's)
 
 // xk6-kv's claim shape from the addon's {key, value, token}.
@@ -151,19 +152,7 @@ function claimKey(claim) {
   }
   return claim.key;
 }
-const RANGE = ["prefix", "from", "to"];
 
-// The methods kv.promises wraps: every operation of a handle.
-const METHODS = [
-  "get", "set", "exists", "delete", "deleteIfExists", "incrementBy", "getOrSet", "swap",
-  "compareAndSwap", "compareAndSwapDetailed", "compareAndDelete", "setIfAbsent", "expire", "ttl",
-  "getMany", "setMany", "deleteMany", "deleteByPrefix", "deleteRange", "list", "listKeys", "scan",
-  "scanKeys", "count", "randomKey", "randomKeys", "popRandom", "popRandomMany", "claimKey",
-  "claimRandom", "renewClaim", "releaseClaim", "completeClaim", "lock", "unlock", "acquire",
-  "releasePermit", "size", "clear",
-  "info", "stats", "checkInvariants", "backup", "restore", "exportJSONL", "importJSONL", "sync",
-  "snapshot", "recoveryReport", "close",
-];
 
 class Kv {
   constructor(store, opts, serialization) {
@@ -184,7 +173,7 @@ class Kv {
   get promises() {
     if (!this._promises) {
       const p = {};
-      for (const m of METHODS) {
+      for (const m of handleMethods()) {
         p[m] = (...args) => {
           try {
             return Promise.resolve(this[m](...args));
@@ -459,6 +448,12 @@ class Kv {
   close() {
     this._store.close();
   }
+}
+
+// The methods kv.promises wraps: every operation of a handle.
+function handleMethods() {
+  return Object.getOwnPropertyNames(Kv.prototype).filter(
+    (m) => m !== "constructor" && typeof Object.getOwnPropertyDescriptor(Kv.prototype, m).value === "function");
 }
 
 // openKv({name, url, serialization, ...}): opens (creating it if needed) the store `name`:

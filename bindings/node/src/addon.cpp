@@ -10,7 +10,7 @@
 // its own handle, and a handle copied across fork() raises ClosedError in the child (the C++
 // Store's fork guard). The wrapped Store is closed when close() is called or when the object is
 // garbage-collected (the finalizer; errors of that late close cannot be reported). Calls are
-// synchronous: an operation takes about a microsecond, less than a Promise would cost.
+// synchronous: an operation takes well under a microsecond, which a Promise would only add to.
 //
 // Errors: every shmkv::Error becomes an instance of the JavaScript class registered for its code
 // with setErrorClasses (one per entry of SHMKV_ERROR_CODES, built by index.js from errorCodes);
