@@ -258,6 +258,7 @@ test("backup, restore, exportJSONL, importJSONL", (t) => {
 test("persistence: sync, snapshot and recoveryReport after the segment is gone", (t) => {
   const dir = scratchDir(t);
   const name = uniqueName("persist");
+  t.after(() => shmkv.segmentExists(name) && shmkv.destroy(name));  // registered first: also after a failure
   const kv = shmkv.openKv({ name, sizeBytes: 8 << 20, persistenceDirectory: path.join(dir, "p"), fsync: "always" });
   kv.set("durable", "yes");
   kv.sync();
@@ -265,10 +266,7 @@ test("persistence: sync, snapshot and recoveryReport after the segment is gone",
   kv.close();
   shmkv.destroy(name);
   const again = shmkv.openKv({ name, persistenceDirectory: path.join(dir, "p") });
-  t.after(() => {
-    again.close();
-    shmkv.destroy(name);
-  });
+  t.after(() => again.close());
   const report = again.recoveryReport();
   assert.equal(report.performed, true);
   assert.equal(report.entries, 1);
@@ -299,6 +297,7 @@ test("index.d.ts declares every method of a handle, and nothing else", () => {
 
 test("open, close, closed, destroy, segmentExists, version", (t) => {
   const name = uniqueName("lifecycle");
+  t.after(() => shmkv.segmentExists(name) && shmkv.destroy(name));
   assert.equal(shmkv.segmentExists(name), false);
   const kv = shmkv.openKv({ name, openMode: "create_only", sizeBytes: 4 << 20 });
   assert.equal(shmkv.segmentExists(name), true);
@@ -314,5 +313,4 @@ test("open, close, closed, destroy, segmentExists, version", (t) => {
   shmkv.destroy(name);
   assert.equal(shmkv.segmentExists(name), false);
   assert.match(shmkv.version, /^\d+\.\d+\.\d+$/);
-  t.after(() => shmkv.segmentExists(name) && shmkv.destroy(name));
 });
