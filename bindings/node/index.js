@@ -367,8 +367,9 @@ class Kv {
       : this._store.release(claimKey(claim), claim.token);
   }
   // A named lock: its token, or null when another live holder kept it for all of wait
-  // (milliseconds, default 0: do not wait). Waiting blocks this thread (each Artillery worker
-  // is a thread of its own); a holder's death or lease end wakes the waiter.
+  // (milliseconds, default 0: do not wait). Waiting blocks this thread, kv.promises.lock too
+  // (each Artillery worker is a thread: its virtual users all wait); a holder's death or lease
+  // end wakes the waiter.
   lock(name, opts) {
     const o = options(opts, ["ttl", "wait"], "lock");
     return this._store.lock(name, o.ttl ?? DEFAULT_LEASE, o.wait);
