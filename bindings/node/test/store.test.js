@@ -25,6 +25,10 @@ test("single keys: set, get, exists, delete, deleteIfExists", (t) => {
   assert.equal(kv.get("utf8:é"), "ünïcødé");
   kv.set(Buffer.from("bin"), Buffer.from([0x00, 0xff, 0x41]));
   assert.equal(kv.exists("bin"), true);
+  kv.set(Buffer.from("xxsub").subarray(2), new Uint8Array([0x61, 0x62, 0x63]).subarray(1));  // views
+  assert.equal(kv.get("sub"), "bc");
+  kv.set("empty", "");
+  assert.equal(kv.get("empty"), "");
 });
 
 test("string keys and values of every length round-trip as their UTF-8 bytes", (t) => {
