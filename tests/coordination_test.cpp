@@ -367,3 +367,128 @@ TEST_CASE("coordination: bad arguments are typed errors that change nothing", "[
   }());
   CHECK(outcome_of([&] { (void)ro.claim("k", 1s); }).code == errc::read_only);
 }
+
+TEST_CASE("wait_for: wakes when another process sets the key; false after the timeout",
+          "[coord][wait]") {
+  SegmentGuard g(unique_name("co"));
+  Store s = Store::open(small_options(g.name()));
+  CHECK_FALSE(s.wait_for("ready", 30ms));
+  s.set("present", "1");
+  CHECK(s.wait_for("present", 0ms));
+  SharedArray<std::uint32_t> waiting(1);
+  const pid_t waiter = spawn_child([&]() -> int {
+    Store o = Store::open(attach_options(g.name()));
+    set_flag(waiting[0]);
+    // 20 s: only the parent's set can end this wait early.
+    return o.wait_for("ready", 20s) ? 0 : 1;
+  });
+  REQUIRE(await_flag(waiting[0]));
+  std::this_thread::sleep_for(50ms);
+  s.set("ready", "go");
+  CHECK(wait_child(waiter, 15s) == 0);
+}
+
+TEST_CASE("pop_random_wait: a consumer sleeps until a producer pushes", "[coord][wait]") {
+  SegmentGuard g(unique_name("co"));
+  Store s = Store::open(small_options(g.name()));
+  CHECK_FALSE(s.pop_random_wait("job:", 20ms));
+  constexpr int kJobs = 50, kConsumers = 3;
+  SharedArray<std::uint32_t> got(kJobs);
+  std::vector<pid_t> pids;
+  for (int c = 0; c < kConsumers; ++c) {
+    pids.push_back(spawn_child([&]() -> int {
+      Store o = Store::open(attach_options(g.name()));
+      while (auto e = o.pop_random_wait("job:", 3s)) {
+        if (e->value == "stop") return 0;
+        __atomic_fetch_add(&got[std::stoi(e->key.substr(4))], 1, __ATOMIC_ACQ_REL);
+      }
+      return 1;  // timed out: a push was missed
+    }));
+  }
+  for (int j = 0; j < kJobs; ++j) {
+    s.set("job:" + std::to_string(j), "work");
+    if (j % 10 == 0) std::this_thread::sleep_for(5ms);  // let consumers fall asleep again
+  }
+  while (s.count("job:") != 0) std::this_thread::sleep_for(1ms);
+  for (int c = 0; c < kConsumers; ++c) s.set("job:stop" + std::to_string(c), "stop");
+  for (pid_t pid : pids) CHECK(wait_child(pid) == 0);
+  for (int j = 0; j < kJobs; ++j) CHECK(got[j] == 1);
+  // A claimed key is not popped; releasing the claim wakes the waiter.
+  s.set("job:held", "x");
+  const Claim c = *s.claim("job:held", kLongLease);
+  const pid_t consumer = spawn_child([&]() -> int {
+    Store o = Store::open(attach_options(g.name()));
+    auto e = o.pop_random_wait("job:", 20s);
+    return e && e->key == "job:held" ? 0 : 1;
+  });
+  std::this_thread::sleep_for(50ms);
+  CHECK(s.exists("job:held"));
+  CHECK(s.release("job:held", c.token));
+  CHECK(wait_child(consumer, 15s) == 0);
+}
+
+TEST_CASE("barrier: parties leave together, each with its own index, round after round",
+          "[coord][barrier]") {
+  SegmentGuard g(unique_name("co"));
+  Store s = Store::open(small_options(g.name()));
+  CHECK(s.barrier("solo", 1, 0ms) == std::optional<std::size_t>(0));
+  CHECK_FALSE(s.barrier("pair", 2, 20ms));  // the other never came: withdrawn
+  constexpr int kParties = 4, kRounds = 5;
+  // stage[w] = rounds passed by worker w; a worker must never be a round ahead of another.
+  SharedArray<std::uint32_t> stage(kParties);
+  SharedArray<std::uint32_t> index_seen(kParties * kRounds);
+  std::vector<pid_t> pids;
+  for (int w = 0; w < kParties; ++w) {
+    pids.push_back(spawn_child([&, w]() -> int {
+      Store o = Store::open(attach_options(g.name()));
+      for (int r = 0; r < kRounds; ++r) {
+        std::optional<std::size_t> i = o.barrier("start", kParties, 20s);
+        if (!i || *i >= kParties) return 1;
+        __atomic_fetch_add(&index_seen[r * kParties + *i], 1, __ATOMIC_ACQ_REL);
+        for (int other = 0; other < kParties; ++other)
+          if (__atomic_load_n(&stage[other], __ATOMIC_ACQUIRE) < static_cast<std::uint32_t>(r))
+            return 2;  // someone is still a round behind: we left too early
+        __atomic_store_n(&stage[w], r + 1, __ATOMIC_RELEASE);
+      }
+      return 0;
+    }));
+  }
+  for (pid_t pid : pids) CHECK(wait_child(pid) == 0);
+  for (int r = 0; r < kRounds; ++r)
+    for (int i = 0; i < kParties; ++i) CHECK(index_seen[r * kParties + i] == 1);
+  CHECK(s.check_invariants().empty());
+}
+
+TEST_CASE("barrier: a party killed while waiting breaks the round for the others",
+          "[coord][barrier]") {
+  SegmentGuard g(unique_name("co"));
+  Store s = Store::open(small_options(g.name()));
+  SharedArray<std::uint32_t> arrived(1);
+  const pid_t victim = spawn_child([&]() -> int {
+    Store o = Store::open(attach_options(g.name()));
+    set_flag(arrived[0]);
+    (void)o.barrier("b", 3, 60s);
+    return 0;
+  });
+  REQUIRE(await_flag(arrived[0]));
+  std::this_thread::sleep_for(50ms);  // it has arrived and sleeps
+  SharedArray<std::int32_t> code(1);
+  const pid_t other = spawn_child([&]() -> int {
+    Store o = Store::open(attach_options(g.name()));
+    try {
+      (void)o.barrier("b", 3, 20s);  // 20 s: only the victim's death ends it early
+    } catch (const shmkv::Error& e) {
+      code[0] = static_cast<std::int32_t>(e.code_value());
+      return 0;
+    }
+    return 1;
+  });
+  std::this_thread::sleep_for(50ms);
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  CHECK(wait_child(other, 15s) == 0);
+  CHECK(code[0] == static_cast<std::int32_t>(errc::broken));
+  CHECK(wait_child(victim) == 128 + SIGKILL);
+  // The next round starts fresh.
+  CHECK(s.barrier("b", 1, 0ms) == std::optional<std::size_t>(0));
+  CHECK(s.check_invariants().empty());
+}

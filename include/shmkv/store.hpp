@@ -384,6 +384,21 @@ class SHMKV_API Store {
                                        std::chrono::milliseconds wait);
   bool release_permit(std::string_view semaphore, std::uint64_t token);
 
+  // --- waiting, without polling: a futex in the segment that inserts move while anyone waits
+  // (a writer with no waiter pays one load and a branch) ---
+  // True once key exists (at once if it does); false after `timeout`.
+  bool wait_for(std::string_view key, std::chrono::milliseconds timeout);
+  // pop_random(prefix), waiting up to `timeout` for a key to pop; nullopt after it.
+  [[nodiscard]] std::optional<Entry> pop_random_wait(std::string_view prefix,
+                                                     std::chrono::milliseconds timeout);
+  // Waits until `parties` processes have arrived at the barrier `name` (pass the same count
+  // everywhere); returns this arrival's index, 0 .. parties - 1 (the last to arrive gets
+  // parties - 1), or nullopt after `timeout` (the arrival is withdrawn). Reusable: the next
+  // arrivals start a new round. A party that dies while the others wait breaks the round: they
+  // raise errc::broken (not a hang), and the next arrivals start a new round.
+  std::optional<std::size_t> barrier(std::string_view name, std::uint32_t parties,
+                                     std::chrono::milliseconds timeout);
+
   // --- whole store ---
   std::size_t size();  // live (unexpired) keys
   void clear();

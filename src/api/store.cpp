@@ -91,8 +91,8 @@ void CheckLease(const char* operation, std::chrono::milliseconds lease) {
 
 void CheckWait(const char* operation, std::chrono::milliseconds wait) {
   if (wait.count() < 0) [[unlikely]]
-    Throw(errc::invalid_argument,
-          std::string(operation) + " wait " + std::to_string(wait.count()) + " ms is negative");
+    Throw(errc::invalid_argument, std::string(operation) + " wait or timeout " +
+                                      std::to_string(wait.count()) + " ms is negative");
 }
 
 void CheckPath(const std::string& path, const char* what) {
@@ -465,6 +465,31 @@ bool Store::release_permit(std::string_view semaphore, std::uint64_t token) {
   CheckWritable(e);
   CheckKey(e, semaphore);
   return e.ReleasePermit(semaphore, token);
+}
+
+bool Store::wait_for(std::string_view key, std::chrono::milliseconds timeout) {
+  Engine& e = engine();
+  CheckKey(e, key);
+  CheckWait("wait_for", timeout);
+  return e.WaitFor(key, timeout);
+}
+
+std::optional<Entry> Store::pop_random_wait(std::string_view prefix,
+                                            std::chrono::milliseconds timeout) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckWait("pop_random_wait", timeout);
+  return e.PopRandomWait(prefix, timeout);
+}
+
+std::optional<std::size_t> Store::barrier(std::string_view name, std::uint32_t parties,
+                                          std::chrono::milliseconds timeout) {
+  Engine& e = engine();
+  CheckWritable(e);
+  CheckKey(e, name);
+  if (parties == 0) Throw(errc::invalid_argument, "barrier parties is 0; it must be at least 1");
+  CheckWait("barrier", timeout);
+  return e.Barrier(name, parties, timeout);
 }
 
 // --- whole store ---

@@ -111,6 +111,11 @@ class Engine {
   virtual std::optional<std::uint64_t> Acquire(std::string_view semaphore, std::uint32_t permits,
                                                std::chrono::milliseconds wait) = 0;
   virtual bool ReleasePermit(std::string_view semaphore, std::uint64_t token) = 0;
+  virtual bool WaitFor(std::string_view key, std::chrono::milliseconds timeout) = 0;
+  virtual std::optional<Entry> PopRandomWait(std::string_view prefix,
+                                             std::chrono::milliseconds timeout) = 0;
+  virtual std::optional<std::size_t> Barrier(std::string_view name, std::uint32_t parties,
+                                             std::chrono::milliseconds timeout) = 0;
 
   virtual std::size_t Size() = 0;
   virtual void Clear() = 0;

@@ -4,13 +4,16 @@
 //
 // Locking: a claim's operations that look at the key (claim, complete) hold the key's shard lock
 // and take the coordination lock under it; the others take the coordination lock alone. Nothing
-// here sleeps under a lock: lock and acquire sleep on the table's futex word after releasing it
-// (SleepOnTable), woken by a release, by a holder's exit (an ExitWatch on its pidfd) or at the
-// first lease end.
+// here sleeps under a lock: lock, acquire, barrier, wait_for and pop_random_wait sleep on the
+// table's futex word after releasing it (TableWaiter), woken by a release, a barrier's end, an
+// insert, the exit of a process they wait on (an ExitWatch on its pidfd) or at the first lease
+// end. A barrier's round is a state entry (its generation) and one arrival entry per waiting
+// party; a party found dead ends the round as broken.
 //
 // Crash behaviour: grants are not journaled. They belong to live processes, and a store
 // recovered from disk starts with none, as every holder of the old segment is gone.
 #include <algorithm>
+#include <optional>
 
 #include "engine/shm_engine.hpp"
 #include "os/os.hpp"
@@ -41,20 +44,40 @@ Blockers BlockersOf(const std::vector<CoordEntry*>& live) {
   return b;
 }
 
-// Sleeps until the table's futex word moves past `seen` (a release, a holder found dead), a
-// blocker exits, the first blocker's lease ends, or `until_ms`.
-void SleepOnTable(Segment* seg, std::uint32_t seen, const Blockers& b, std::uint64_t until_ms) {
-  CoordHeader& c = seg->header()->coord;
-  const std::uint64_t wake_ms = std::min(until_ms, b.first_lease_end_ms);
-  const std::uint64_t now = CoordNowMs();
-  if (wake_ms <= now) return;
-  c.waiters.fetch_add(1, std::memory_order_seq_cst);
-  struct Leave {
-    CoordHeader& c;
-    ~Leave() { c.waiters.fetch_sub(1, std::memory_order_seq_cst); }
-  } leave{c};
-  os::ExitWatch watch(b.pids, &c.wake_word);
-  os::FutexWait(&c.wake_word, seen, std::chrono::milliseconds(wake_ms - now));
+// A sleeper on the table's futex word, counted (in CoordHeader::waiters and in this handle's
+// registry slot) from before its first look until it is done: a release, a barrier move or an
+// insert either happens before a look (which sees it) or sees the sleeper counted (and wakes it).
+class TableWaiter {
+ public:
+  explicit TableWaiter(Segment* seg) : c_(seg->header()->coord), slot_(seg->registry_slot()) {
+    if (slot_) slot_->waiting.fetch_add(1, std::memory_order_seq_cst);
+    c_.waiters.fetch_add(1, std::memory_order_seq_cst);
+  }
+  ~TableWaiter() {
+    c_.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    if (slot_) slot_->waiting.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  TableWaiter(const TableWaiter&) = delete;
+  TableWaiter& operator=(const TableWaiter&) = delete;
+
+  // Read before each look.
+  std::uint32_t Seen() const { return c_.wake_word.load(std::memory_order_seq_cst); }
+  // Sleeps until the word moves past `seen`, a process of `watch` exits, or `until_ms`.
+  void Sleep(std::uint32_t seen, const std::vector<pid_t>& watch, std::uint64_t until_ms) {
+    const std::uint64_t now = CoordNowMs();
+    if (until_ms <= now) return;
+    std::optional<os::ExitWatch> exits;
+    if (!watch.empty()) exits.emplace(watch, &c_.wake_word);
+    os::FutexWait(&c_.wake_word, seen, std::chrono::milliseconds(until_ms - now));
+  }
+
+ private:
+  CoordHeader& c_;
+  ProcessSlot* slot_;
+};
+
+std::uint64_t Until(std::chrono::milliseconds wait) {
+  return CoordNowMs() + static_cast<std::uint64_t>(wait.count());
 }
 
 // The grant of kind/name: granted when fewer than `limit` live grants exist, else waits for one
@@ -63,10 +86,10 @@ std::optional<std::uint64_t> GrantOrWait(Segment* seg, CoordKind kind, std::stri
                                          std::uint32_t limit, std::uint64_t lease_ms,
                                          std::chrono::milliseconds wait) {
   const CoordId id = CoordIdOf(*seg, kind, name);
-  const std::uint64_t until = CoordNowMs() + static_cast<std::uint64_t>(wait.count());
+  const std::uint64_t until = Until(wait);
+  std::optional<TableWaiter> waiter;  // counted only once a first look failed
   for (;;) {
-    // Read before looking: a release after the look moves the word, so the sleep returns at once.
-    const std::uint32_t seen = seg->header()->coord.wake_word.load(std::memory_order_seq_cst);
+    const std::uint32_t seen = waiter ? waiter->Seen() : 0;
     Blockers blockers;
     {
       CoordLock lock(seg);
@@ -78,7 +101,11 @@ std::optional<std::uint64_t> GrantOrWait(Segment* seg, CoordKind kind, std::stri
       blockers = BlockersOf(live);
     }
     if (CoordNowMs() >= until) return std::nullopt;
-    SleepOnTable(seg, seen, blockers, until);
+    if (!waiter) {
+      waiter.emplace(seg);  // and look again before sleeping
+      continue;
+    }
+    waiter->Sleep(seen, blockers.pids, std::min(until, blockers.first_lease_end_ms));
   }
 }
 
@@ -91,6 +118,65 @@ bool EndGrant(Segment* seg, CoordKind kind, std::string_view name, std::uint64_t
   const bool held = table.IsLive(*e, CoordNowMs());
   table.Drop(e);
   return held;
+}
+
+// --- barriers: a state entry (generation, last broken generation) and one arrival entry per
+// waiting process, in the table like grants.
+
+std::uint32_t Generation(const CoordEntry& state) {
+  return static_cast<std::uint32_t>(state.aux);
+}
+std::uint32_t BrokenGeneration(const CoordEntry& state) {
+  return static_cast<std::uint32_t>(state.aux >> 32);
+}
+
+// The barrier's state entry, made (generation 1) at its first use.
+CoordEntry* BarrierState(CoordTable& table, const CoordId& id, std::string_view name) {
+  std::vector<CoordEntry*> found = table.All(id);
+  if (found.empty()) {
+    table.Grant(id, name, CoordHolder{}, 0, 1);
+    found = table.All(id);
+  }
+  return found.front();
+}
+
+std::vector<CoordEntry*> ArrivalsOf(CoordTable& table, const CoordId& arrival_id,
+                                    std::uint32_t generation) {
+  std::vector<CoordEntry*> out;
+  for (CoordEntry* e : table.All(arrival_id))
+    if (static_cast<std::uint32_t>(e->aux) == generation) out.push_back(e);
+  return out;
+}
+
+// Ends the round `generation`: the next generation starts (recording it as broken, or not) and
+// every arrival entry goes (dropped from the table's end first: earlier entries stay put).
+void EndRound(CoordTable& table, CoordEntry* state, const CoordId& arrival_id,
+              std::uint32_t generation, bool broken) {
+  const std::uint64_t last_broken = broken ? generation : BrokenGeneration(*state);
+  state->aux = (last_broken << 32) | static_cast<std::uint32_t>(generation + 1);
+  std::vector<CoordEntry*> arrivals = table.All(arrival_id);
+  for (auto it = arrivals.rbegin(); it != arrivals.rend(); ++it) table.Drop(*it);
+}
+
+// A party of the round that died breaks it: returns that party's pid (the round ended), or 0.
+std::uint32_t BreakIfPartyDied(CoordTable& table, CoordEntry* state, const CoordId& arrival_id,
+                               std::uint32_t generation) {
+  const std::uint64_t now = CoordNowMs();
+  for (CoordEntry* e : ArrivalsOf(table, arrival_id, generation)) {
+    if (table.IsLive(*e, now)) continue;
+    const std::uint32_t pid = e->holder_pid;
+    EndRound(table, state, arrival_id, generation, true);
+    return pid;
+  }
+  return 0;
+}
+
+[[noreturn]] void RaiseBroken(std::string_view name, std::uint32_t generation,
+                              std::uint32_t dead_pid) {
+  Throw(errc::broken, "barrier '" + PrintableBytes(name) + "' round " + std::to_string(generation) +
+                          " is broken: a party" +
+                          (dead_pid ? " (pid " + std::to_string(dead_pid) + ")" : std::string()) +
+                          " died while the others waited");
 }
 
 }  // namespace
@@ -196,6 +282,93 @@ std::optional<std::uint64_t> ShmEngine::Acquire(std::string_view semaphore, std:
 
 bool ShmEngine::ReleasePermit(std::string_view semaphore, std::uint64_t token) {
   return EndGrant(segment(), CoordKind::permit, semaphore, token);
+}
+
+// --- waiting ---
+
+bool ShmEngine::WaitFor(std::string_view key, std::chrono::milliseconds timeout) {
+  if (Exists(key)) return true;  // no need to count as a waiter
+  Segment* seg = segment();
+  const std::uint64_t until = Until(timeout);
+  const Route route = RouteOf(key);
+  TableWaiter waiter(seg);
+  for (;;) {
+    const std::uint32_t seen = waiter.Seen();
+    {
+      // Under the shard lock: an insert not seen here sees this waiter counted.
+      ShardLock lock(seg, route.shard, &route.hash);
+      RecordRef r;
+      if (lock.shard().Find(key, route.hash, &r) != kNotFound && !r.Expired(os::NowUnixMs()))
+        return true;
+    }
+    if (CoordNowMs() >= until) return false;
+    waiter.Sleep(seen, {}, until);
+  }
+}
+
+std::optional<Entry> ShmEngine::PopRandomWait(std::string_view prefix,
+                                              std::chrono::milliseconds timeout) {
+  if (std::optional<Entry> e = PopRandom(prefix)) return e;
+  Segment* seg = segment();
+  const std::uint64_t until = Until(timeout);
+  TableWaiter waiter(seg);
+  for (;;) {
+    const std::uint32_t seen = waiter.Seen();
+    // pop_random's "none" comes from a look under the index lock or the shard locks.
+    if (std::optional<Entry> e = PopRandom(prefix)) return e;
+    if (CoordNowMs() >= until) return std::nullopt;
+    waiter.Sleep(seen, {}, until);
+  }
+}
+
+std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32_t parties,
+                                              std::chrono::milliseconds timeout) {
+  Segment* seg = segment();
+  const CoordId state_id = CoordIdOf(*seg, CoordKind::barrier, name);
+  const CoordId arrival_id = CoordIdOf(*seg, CoordKind::arrival, name);
+  const std::uint64_t until = Until(timeout);
+  const CoordHolder me = ThisHolder();
+  TableWaiter waiter(seg);
+  std::uint32_t generation;
+  std::size_t index;
+  std::uint64_t token;
+  {
+    CoordLock lock(seg);
+    CoordTable table(seg);
+    CoordEntry* state = BarrierState(table, state_id, name);
+    if (BreakIfPartyDied(table, state, arrival_id, Generation(*state)) != 0)
+      state = BarrierState(table, state_id, name);  // a new round starts with this arrival
+    generation = Generation(*state);
+    index = ArrivalsOf(table, arrival_id, generation).size();
+    if (index + 1 >= parties) {
+      EndRound(table, state, arrival_id, generation, false);
+      CoordNotify(seg);
+      return index;
+    }
+    token = table.Grant(arrival_id, name, me, 0, generation);
+  }
+  for (;;) {
+    const std::uint32_t seen = waiter.Seen();
+    std::vector<pid_t> watch;
+    {
+      CoordLock lock(seg);
+      CoordTable table(seg);
+      CoordEntry* state = BarrierState(table, state_id, name);
+      if (Generation(*state) != generation) {
+        if (BrokenGeneration(*state) == generation) RaiseBroken(name, generation, 0);
+        return index;
+      }
+      if (const std::uint32_t dead = BreakIfPartyDied(table, state, arrival_id, generation))
+        RaiseBroken(name, generation, dead);
+      if (CoordNowMs() >= until) {
+        if (CoordEntry* mine = table.WithToken(arrival_id, token)) table.Drop(mine);
+        return std::nullopt;
+      }
+      for (const CoordEntry* e : ArrivalsOf(table, arrival_id, generation))
+        if (e->holder_pid != me.pid) watch.push_back(static_cast<pid_t>(e->holder_pid));
+    }
+    waiter.Sleep(seen, watch, until);
+  }
 }
 
 }  // namespace shmkv::detail

@@ -497,7 +497,7 @@ Info detail::ShmEngine::GetInfo() {
   for (std::uint32_t i = 0; i < detail::kMaxProcesses; ++i) {
     const detail::ProcessSlot* p = seg->process(i);
     std::uint64_t pid = p->pid_word.load(std::memory_order_acquire);
-    if (pid == 0) continue;
+    if (pid == 0 || pid == detail::kReclaiming) continue;
     std::uint64_t start = p->start_time.load(std::memory_order_acquire);
     info.processes.push_back({static_cast<std::int32_t>(pid), start,
                               detail::os::ProcessAlive(static_cast<pid_t>(pid), start)});

@@ -558,8 +558,9 @@ namespace {
 
 [[noreturn]] void NoCoordinationOnRedis(const char* operation) {
   Throw(errc::invalid_argument, std::string(operation) +
-                                    " is not available on the Redis engine yet: claims, locks "
-                                    "and semaphores work on the shared-memory engine only");
+                                    " is not available on the Redis engine yet: claims, locks, "
+                                    "semaphores, barriers and waits work on the shared-memory "
+                                    "engine only");
 }
 
 }  // namespace
@@ -592,6 +593,16 @@ std::optional<std::uint64_t> RedisEngine::Acquire(std::string_view, std::uint32_
 }
 bool RedisEngine::ReleasePermit(std::string_view, std::uint64_t) {
   NoCoordinationOnRedis("release_permit");
+}
+bool RedisEngine::WaitFor(std::string_view, std::chrono::milliseconds) {
+  NoCoordinationOnRedis("wait_for");
+}
+std::optional<Entry> RedisEngine::PopRandomWait(std::string_view, std::chrono::milliseconds) {
+  NoCoordinationOnRedis("pop_random_wait");
+}
+std::optional<std::size_t> RedisEngine::Barrier(std::string_view, std::uint32_t,
+                                                std::chrono::milliseconds) {
+  NoCoordinationOnRedis("barrier");
 }
 
 // --- whole store ---

@@ -82,6 +82,11 @@ class RedisEngine final : public Engine {
   std::optional<std::uint64_t> Acquire(std::string_view semaphore, std::uint32_t permits,
                                        std::chrono::milliseconds wait) override;
   bool ReleasePermit(std::string_view semaphore, std::uint64_t token) override;
+  bool WaitFor(std::string_view key, std::chrono::milliseconds timeout) override;
+  std::optional<Entry> PopRandomWait(std::string_view prefix,
+                                     std::chrono::milliseconds timeout) override;
+  std::optional<std::size_t> Barrier(std::string_view name, std::uint32_t parties,
+                                     std::chrono::milliseconds timeout) override;
   std::size_t Size() override;
   void Clear() override;
   Info GetInfo() override;

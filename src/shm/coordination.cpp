@@ -33,6 +33,10 @@ const char* KindName(std::uint16_t kind) {
       return "lock";
     case CoordKind::permit:
       return "permit";
+    case CoordKind::barrier:
+      return "barrier";
+    case CoordKind::arrival:
+      return "arrival";
   }
   return nullptr;
 }
@@ -47,6 +51,7 @@ void CopyEntry(CoordEntry* to, const CoordEntry& from) {
   to->id_hi = from.id_hi;
   to->holder_start = from.holder_start;
   to->deadline_ms = from.deadline_ms;
+  to->aux = from.aux;
   to->holder_pid = from.holder_pid;
   to->kind = from.kind;
   to->name_len = from.name_len;
@@ -122,28 +127,34 @@ CoordTable::CoordTable(Segment* seg) : seg_(seg), h_(&seg->header()->coord) {}
 void CoordTable::CheckEntry(const CoordEntry& e, std::uint32_t i) const {
   if (KindName(e.kind) == nullptr) [[unlikely]]
     seg_->Corrupted("coordination entry " + std::to_string(i) + " kind", e.kind,
-                    "is not 1 (claim), 2 (lock) or 3 (permit)");
+                    "is not a kind of grant (1 claim .. 5 arrival)");
 }
 
 bool CoordTable::IsLive(const CoordEntry& e, std::uint64_t now_ms) const {
   if (e.token.load(std::memory_order_acquire) == 0) return false;
   if (e.deadline_ms != 0 && now_ms >= e.deadline_ms) return false;
+  if (e.holder_pid == 0) return true;  // a barrier's state: held by nobody
   const CoordHolder me = ThisHolder();
   if (e.holder_pid == me.pid && e.holder_start == me.start) return true;
   return os::ProcessAlive(static_cast<pid_t>(e.holder_pid), e.holder_start);
 }
 
-std::vector<CoordEntry*> CoordTable::Live(const CoordId& id, std::uint64_t now_ms) {
-  std::vector<CoordEntry*> live;
-  std::vector<CoordEntry*> lapsed;
+std::vector<CoordEntry*> CoordTable::All(const CoordId& id) {
+  std::vector<CoordEntry*> all;
   const std::uint32_t home = id.lo & (kCoordSlots - 1);
   for (std::uint32_t n = 0; n < kCoordSlots; ++n) {
     CoordEntry& e = At(home + n);
     if (e.token.load(std::memory_order_acquire) == 0) break;
     CheckEntry(e, (home + n) & (kCoordSlots - 1));
-    if (!SameId(e, id)) continue;
-    (IsLive(e, now_ms) ? live : lapsed).push_back(&e);
+    if (SameId(e, id)) all.push_back(&e);
   }
+  return all;
+}
+
+std::vector<CoordEntry*> CoordTable::Live(const CoordId& id, std::uint64_t now_ms) {
+  std::vector<CoordEntry*> live;
+  std::vector<CoordEntry*> lapsed;
+  for (CoordEntry* e : All(id)) (IsLive(*e, now_ms) ? live : lapsed).push_back(e);
   // Dropping shifts later entries back: drop from the run's end, then look again for the live.
   if (lapsed.empty()) return live;
   for (auto it = lapsed.rbegin(); it != lapsed.rend(); ++it) Drop(*it);
@@ -163,7 +174,7 @@ CoordEntry* CoordTable::WithToken(const CoordId& id, std::uint64_t token) {
 }
 
 std::uint64_t CoordTable::Grant(const CoordId& id, std::string_view name, const CoordHolder& holder,
-                                std::uint64_t deadline_ms) {
+                                std::uint64_t deadline_ms, std::uint64_t aux) {
   if (h_->used.load(std::memory_order_relaxed) >= kMaxUsed)
     Throw(errc::limit_exceeded, "segment '" + seg_->name() + "': " + std::to_string(kMaxUsed) +
                                     " claims, locks and permits are held already (the "
@@ -175,6 +186,7 @@ std::uint64_t CoordTable::Grant(const CoordId& id, std::string_view name, const 
   e.holder_pid = holder.pid;
   e.holder_start = holder.start;
   e.deadline_ms = deadline_ms;
+  e.aux = aux;
   e.name_len = static_cast<std::uint16_t>(std::min<std::size_t>(name.size(), 0xffff));
   std::memcpy(e.name_head, name.data(), std::min<std::size_t>(name.size(), kCoordNameHead));
   const std::uint64_t token = h_->next_token + 1;

@@ -58,6 +58,8 @@ class CoordTable {
  public:
   explicit CoordTable(Segment* seg);
 
+  // Every entry of id, live or lapsed, in table order.
+  std::vector<CoordEntry*> All(const CoordId& id);
   // The live grants of id, after dropping its lapsed ones (lease over, holder dead).
   std::vector<CoordEntry*> Live(const CoordId& id, std::uint64_t now_ms);
   // The entry of id with this token, live or lapsed, or null.
@@ -66,7 +68,7 @@ class CoordTable {
   // A new grant of id to `holder` until deadline_ms (0 = no lease); returns its token. Raises
   // limit_exceeded when the table is full.
   std::uint64_t Grant(const CoordId& id, std::string_view name, const CoordHolder& holder,
-                      std::uint64_t deadline_ms);
+                      std::uint64_t deadline_ms, std::uint64_t aux = 0);
   // Ends a grant; wakes whoever sleeps on the table's futex word.
   void Drop(CoordEntry* e);
 
@@ -91,7 +93,14 @@ class CoordTable {
   CoordHeader* h_;
 };
 
-// Wakes the sleepers of the table's futex word when there are any (one load otherwise).
+// Moves the table's futex word and wakes its sleepers when there are any.
 void CoordNotify(Segment* seg);
+// After a shard inserted a key (it still holds the shard lock): wakes the sleepers, if any, so
+// that wait_for and pop_random_wait look again. A waiter counts itself before it looks under the
+// shard or index lock, so an insert either is seen by its look or sees it counted.
+inline void NotifyInsert(Segment* seg) {
+  if (seg->header()->coord.waiters.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    CoordNotify(seg);
+}
 
 }  // namespace shmkv::detail

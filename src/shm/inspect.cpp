@@ -428,7 +428,7 @@ std::vector<ProcessEntry> Processes(const Inspector& in) {
   for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
     const ProcessSlot* p = in.segment()->process(i);
     std::uint64_t pid = p->pid_word.load(std::memory_order_acquire);
-    if (pid == 0) continue;
+    if (pid == 0 || pid == kReclaiming) continue;
     std::uint64_t start = p->start_time.load(std::memory_order_acquire);
     out.push_back({i, static_cast<std::int32_t>(pid), start,
                    p->attached_unix_ms.load(std::memory_order_relaxed),

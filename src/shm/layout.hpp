@@ -175,9 +175,12 @@ enum RecordState : u64 { kFree = 0, kPending = 1, kLive = 2, kDead = 3 };
 // --- Coordination (shm/coordination.hpp; docs/design.md "Coordination"): claims on keys, named
 // locks and semaphore permits, each one entry of a fixed table in the segment header, held by a
 // process (pid and start time) until it gives it back, its lease runs out or it dies.
-inline constexpr u32 kCoordSlots = 2048;   // entries (a power of two): the most held at once
-inline constexpr u32 kCoordNameHead = 16;  // name bytes kept for info and shmkv-inspect
-enum class CoordKind : u16 { claim = 1, lock = 2, permit = 3 };
+inline constexpr u32 kCoordSlots = 2048;  // entries (a power of two): the most held at once
+inline constexpr u32 kCoordNameHead = 8;  // name bytes kept for info and shmkv-inspect
+// claim, lock, permit: a grant held by a process. barrier: a barrier's state (no holder, never
+// lapses; aux = generation | broken generation << 32). arrival: a process waiting at a barrier
+// (aux = the generation it arrived in).
+enum class CoordKind : u16 { claim = 1, lock = 2, permit = 3, barrier = 4, arrival = 5 };
 struct CoordEntry {
   // 0 = free. The fencing token of the grant, unique in the store: written last when an entry
   // is made (release), so a half-made entry is free; a moved entry is written at its new
@@ -187,9 +190,10 @@ struct CoordEntry {
   u64 id_lo, id_hi;  // XXH3-128 of (kind, name) with the store's hash seed: the identity
   u64 holder_start;  // the holder's start time (/proc/PID/stat field 22)
   u64 deadline_ms;   // CLOCK_MONOTONIC ms when the lease runs out; 0 = no lease
-  u32 holder_pid;
-  u16 kind;                        // CoordKind
-  u16 name_len;                    // the name's length (at most 65535 shown)
+  u64 aux;           // barrier and arrival: see CoordKind
+  u32 holder_pid;    // 0 = no holder (a barrier's state)
+  u16 kind;          // CoordKind
+  u16 name_len;      // the name's length (at most 65535 shown)
   char name_head[kCoordNameHead];  // its first bytes, for display only
 };
 struct CoordHeader {
@@ -200,10 +204,12 @@ struct CoordHeader {
   std::atomic<u32> used;  // entries in use: pop_random's one-load check for claims
   u32 pad;
   u64 recoveries;  // repairs after a holder of the mutex died
-  // Futex word: +1 whenever something held is given back (or a holder is found dead); lock and
-  // acquire sleep on it. waiters counts the sleepers, so a release with none pays no syscall.
+  // Futex word: +1 whenever something held is given back (or a holder is found dead), a barrier
+  // moves, or a shard inserts a key while someone waits; lock, acquire, barrier, wait_for and
+  // pop_random_wait sleep on it. waiters counts the sleepers, so that a writer with none pays
+  // one load and a branch (Shard::Insert).
   alignas(kCacheLine) std::atomic<u32> wake_word;
-  std::atomic<u32> waiters;
+  alignas(kCacheLine) std::atomic<u32> waiters;  // read by every insert: a line of its own
   alignas(kCacheLine) CoordEntry entries[kCoordSlots];
 };
 static_assert(sizeof(CoordEntry) == 64, "one coordination entry per cache line");
@@ -276,11 +282,17 @@ struct SegmentHeader {
   CoordHeader coord;
 };
 
-// One attached process. pid_word: 0 = free, else the pid. Claimed with a CAS.
+// One attached process. pid_word: 0 = free, kReclaiming while a dead process's slot is being
+// freed, else the pid. Claimed with a CAS from 0.
+inline constexpr u64 kReclaiming = ~0ull;
 struct alignas(kCacheLine) ProcessSlot {
   std::atomic<u64> pid_word;
   std::atomic<u64> start_time;  // /proc/PID/stat field 22, to tell a reused pid apart
   std::atomic<u64> attached_unix_ms;
+  // This registration's sleepers on the coordination word, also counted in CoordHeader::waiters:
+  // when the process is found dead, its count is taken back from there (ReclaimDeadProcesses),
+  // so a waiter killed while it slept leaves no wake-ups for writers to pay.
+  std::atomic<u32> waiting;
 };
 
 struct alignas(kCacheLine) ShardHeader {

@@ -653,11 +653,16 @@ std::uint32_t Segment::ReclaimDeadProcesses() {
   for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
     ProcessSlot* slot = process(i);
     std::uint64_t pid = slot->pid_word.load(std::memory_order_acquire);
-    if (pid == 0) continue;
+    if (pid == 0 || pid == kReclaiming) continue;
     std::uint64_t start = slot->start_time.load(std::memory_order_acquire);
     if (os::ProcessAlive(static_cast<pid_t>(pid), start)) continue;
-    if (slot->pid_word.compare_exchange_strong(pid, 0, std::memory_order_acq_rel)) {
+    // Held at kReclaiming while its sleepers are taken back, so that no new registration can
+    // take the slot (and count sleepers of its own in it) meanwhile.
+    if (slot->pid_word.compare_exchange_strong(pid, kReclaiming, std::memory_order_acq_rel)) {
+      if (const std::uint32_t w = slot->waiting.exchange(0, std::memory_order_acq_rel))
+        header()->coord.waiters.fetch_sub(w, std::memory_order_seq_cst);
       slot->start_time.store(0, std::memory_order_relaxed);
+      slot->pid_word.store(0, std::memory_order_release);
       ++reclaimed;
     }
   }

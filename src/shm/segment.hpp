@@ -221,8 +221,13 @@ class Segment {
   bool verify_reads() const { return verify_reads_; }
   void set_verify_reads(bool on) { verify_reads_ = on; }
 
-  // Frees registry slots of processes that are no longer alive. Returns how many.
+  // Frees registry slots of processes that are no longer alive (and takes their sleepers off
+  // CoordHeader::waiters). Returns how many.
   std::uint32_t ReclaimDeadProcesses();
+  // This handle's registry slot, or null when the registry was full.
+  ProcessSlot* registry_slot() const {
+    return registry_slot_ < 0 ? nullptr : process(static_cast<std::uint32_t>(registry_slot_));
+  }
 
  private:
   Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t size, const Geometry& geo);

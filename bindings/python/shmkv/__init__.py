@@ -16,8 +16,8 @@ from ._capi import library_path
 from .errors import (AlreadyExistsError, ArgumentTypeError, BusyError, ClosedError,
                      CorruptedError, Error, IncompatibleLayoutError, InvalidArgumentError,
                      IoError, KeyTooLongError, LimitExceededError, NoMemoryError, NotANumberError,
-                     NotFoundError, OutcomeUnknownError, OverflowError, PermissionDeniedError,
-                     ReadOnlyError, StoreFullError, TooSmallError, UnavailableError,
+                     NotFoundError, OutcomeUnknownError, BrokenError, OverflowError,
+                     PermissionDeniedError, ReadOnlyError, StoreFullError, TooSmallError, UnavailableError,
                      ValueTooLargeError, error_for_code)
 from .store import (CasOutcome, DeletePrefixResult, Entry, FsyncPolicy, GetOrSetResult, Info, KeyScanPage,
                     OpenMode, ProcessInfo, RecoveryReport, ScanPage, ShardInfo, Stats, Store,
@@ -36,6 +36,6 @@ __all__ = [
     "ValueTooLargeError", "StoreFullError", "NotANumberError", "ClosedError", "ReadOnlyError",
     "AlreadyExistsError", "NotFoundError", "IncompatibleLayoutError", "PermissionDeniedError",
     "CorruptedError", "BusyError", "LimitExceededError", "IoError", "UnavailableError",
-    "OutcomeUnknownError", "NoMemoryError", "error_for_code",
+    "OutcomeUnknownError", "BrokenError", "NoMemoryError", "error_for_code",
 ]
 _ = (OverflowError, TooSmallError)  # exported by name

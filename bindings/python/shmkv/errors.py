@@ -13,8 +13,8 @@ __all__ = [
     "InvalidArgumentError", "KeyTooLongError", "ValueTooLargeError", "StoreFullError",
     "NotANumberError", "ClosedError", "ReadOnlyError", "AlreadyExistsError", "NotFoundError",
     "IncompatibleLayoutError", "PermissionDeniedError", "CorruptedError", "BusyError",
-    "LimitExceededError", "IoError", "UnavailableError", "OutcomeUnknownError", "NoMemoryError",
-    "error_for_code",
+    "LimitExceededError", "IoError", "UnavailableError", "OutcomeUnknownError", "BrokenError",
+    "NoMemoryError", "error_for_code",
 ]
 # shmkv.OverflowError (code overflow) is exported by name only, not by "import *", so that it
 # does not shadow the built-in OverflowError (which it subclasses) in the importing module.
@@ -126,6 +126,11 @@ class OutcomeUnknownError(Error, ConnectionError):
     code, name = -18, "outcome_unknown"
 
 
+class BrokenError(Error):
+    """A party of the barrier died while the others waited: the barrier is broken."""
+    code, name = -19, "broken"
+
+
 class TooSmallError(Error):
     """A buffer was too small (handled inside the binding; never raised to users)."""
     code, name = -100, "too_small"
@@ -144,7 +149,7 @@ _BY_CODE = {cls.code: cls for cls in (
     InvalidArgumentError, KeyTooLongError, ValueTooLargeError, StoreFullError, NotANumberError,
     OverflowError, ClosedError, ReadOnlyError, AlreadyExistsError, NotFoundError,
     IncompatibleLayoutError, PermissionDeniedError, CorruptedError, BusyError, LimitExceededError,
-    IoError, UnavailableError, OutcomeUnknownError, TooSmallError, NoMemoryError,
+    IoError, UnavailableError, OutcomeUnknownError, BrokenError, TooSmallError, NoMemoryError,
 )}
 
 
