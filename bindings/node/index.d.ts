@@ -236,6 +236,12 @@ export interface KvMethods<V, W> {
   /** A permit of a semaphore of `permits` permits, or null after wait (ms, default 0). */
   acquire(name: Key, options: { permits: number; wait?: number }): number | null;
   releasePermit(name: Key, token: number): boolean;
+  /** true once the key exists; false after timeout (ms, default 0). Blocks this thread. */
+  waitFor(key: Key, options?: { timeout?: number }): boolean;
+  /** popRandom, waiting up to timeout (ms, default 0) for a key. Blocks this thread. */
+  popRandomWait(options?: { prefix?: Key; timeout?: number }): Entry<V> | null;
+  /** This arrival's index (0 .. parties - 1), or null after timeout; BrokenError if a party died. */
+  barrier(name: Key, options: { parties: number; timeout?: number }): number | null;
   size(): number;
   clear(): true;
   info(): Info;
@@ -305,3 +311,4 @@ export class LimitExceededError extends ShmkvError {}
 export class IoError extends ShmkvError {}
 export class UnavailableError extends ShmkvError {}
 export class OutcomeUnknownError extends ShmkvError {}
+export class BrokenError extends ShmkvError {}

@@ -387,6 +387,27 @@ class Kv {
     return this._store.releasePermit(name, token);
   }
 
+  // --- waiting without polling: each blocks this thread up to timeout (milliseconds, default
+  // 0: do not wait), kv.promises included, and is woken by the write it waits for ---
+  // true once key exists (at once if it does); false after timeout.
+  waitFor(key, opts) {
+    return this._store.waitFor(key, options(opts, ["timeout"], "waitFor").timeout);
+  }
+  // popRandom, waiting up to timeout for a key with the prefix: {key, value} or null.
+  popRandomWait(opts) {
+    const o = options(opts, ["prefix", "timeout"], "popRandomWait");
+    const e = this._store.popRandomWait(o.prefix ?? "", o.timeout);
+    if (e !== null) e.value = this._ser.decode(e.value);
+    return e;
+  }
+  // Waits until `parties` arrivals (processes or threads; pass the same count everywhere) have
+  // reached the barrier `name`: this arrival's index 0 .. parties - 1, or null after timeout.
+  // A party that dies while the others wait breaks the round: they raise BrokenError.
+  barrier(name, opts) {
+    const o = options(opts, ["parties", "timeout"], "barrier");
+    return this._store.barrier(name, o.parties, o.timeout);
+  }
+
   // --- whole store ---
   size() {
     return this._store.size();

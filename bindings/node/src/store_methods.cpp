@@ -331,6 +331,16 @@ napi_value ClaimObject(const Call& c, const std::optional<shmkv::Claim>& claim) 
   return o;
 }
 
+// A count of permits or parties: an integer 0..2^32-1 (0 is the library's to refuse).
+std::uint32_t Uint32Arg(napi_env env, napi_value value, const char* what) {
+  const std::uint64_t n = CountArg(env, value, what, 0);
+  if (n > std::numeric_limits<std::uint32_t>::max()) {
+    throw shmkv::Error(errc::invalid_argument,
+                       std::string(what) + " is " + std::to_string(n) + "; at most 4294967295");
+  }
+  return static_cast<std::uint32_t>(n);
+}
+
 napi_value OptionalToken(napi_env env, const std::optional<std::uint64_t>& token) {
   return token ? Number(env, static_cast<double>(*token)) : Null(env);
 }
@@ -378,13 +388,34 @@ napi_value Lock(const Call& c) {
 napi_value Acquire(const Call& c) {
   ByteArg name;
   const std::string_view n = name.Read(c.env, c[0], "semaphore");
-  std::uint64_t permits = CountArg(c.env, c[1], "permits", 0);
-  if (permits > std::numeric_limits<std::uint32_t>::max()) {
-    throw shmkv::Error(errc::invalid_argument,
-                       "permits is " + std::to_string(permits) + "; at most 4294967295");
-  }
-  return OptionalToken(c.env, c.store().acquire(n, static_cast<std::uint32_t>(permits),
-                                                TtlArg(c.env, c[2], "wait")));
+  const std::uint32_t permits = Uint32Arg(c.env, c[1], "permits");
+  return OptionalToken(c.env, c.store().acquire(n, permits, TtlArg(c.env, c[2], "wait")));
+}
+
+// --- waiting without polling (blocks the calling thread up to the timeout) ---
+
+// (key, timeout)
+napi_value WaitFor(const Call& c) {
+  ByteArg key;
+  const std::string_view k = key.Read(c.env, c[0], "key");
+  return Bool(c.env, c.store().wait_for(k, TtlArg(c.env, c[1], "timeout")));
+}
+
+// (prefix, timeout)
+napi_value PopRandomWait(const Call& c) {
+  ByteArg prefix;
+  const std::string_view p = prefix.Read(c.env, c[0], "prefix");
+  const auto entry = c.store().pop_random_wait(p, TtlArg(c.env, c[1], "timeout"));
+  return entry ? EntryObject(c, *entry) : Null(c.env);
+}
+
+// (name, parties, timeout) -> this arrival's index, or null after the timeout
+napi_value Barrier(const Call& c) {
+  ByteArg name;
+  const std::string_view n = name.Read(c.env, c[0], "name");
+  const std::uint32_t parties = Uint32Arg(c.env, c[1], "parties");
+  const auto index = c.store().barrier(n, parties, TtlArg(c.env, c[2], "timeout"));
+  return index ? Number(c.env, static_cast<double>(*index)) : Null(c.env);
 }
 
 // --- whole store ---
@@ -598,6 +629,9 @@ napi_value DefineStoreClass(napi_env env) {
       Fn("unlock", Method<GiveBackGrant<&shmkv::Store::unlock>>),
       Fn("acquire", Method<Acquire>),
       Fn("releasePermit", Method<GiveBackGrant<&shmkv::Store::release_permit>>),
+      Fn("waitFor", Method<WaitFor>),
+      Fn("popRandomWait", Method<PopRandomWait>),
+      Fn("barrier", Method<Barrier>),
       Fn("size", Method<Size>),
       Fn("clear", Method<Clear>),
       Fn("info", Method<Info>),

@@ -1,7 +1,8 @@
 // coordination.test.js: claims (xk6-kv's claimKey, claimRandom, renewClaim, releaseClaim,
-// completeClaim), locks and semaphores through the Node binding, within one process and across
-// processes made by child_process.fork: a holder that dies gives its grants up at once, and a
-// waiter blocked in lock() wakes when the holder unlocks.
+// completeClaim), locks, semaphores, waitFor, popRandomWait and barriers through the Node
+// binding, within one process and across processes made by child_process.fork: a holder that
+// dies gives its grants up at once, a waiter blocked in lock() wakes when the holder unlocks,
+// waitFor and popRandomWait wake on another process's insert, three processes meet at a barrier.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -113,6 +114,26 @@ test("lock({wait}) blocks until the forked holder unlocks", async (t) => {
   assert.equal(typeof token, "number");
   assert.equal(await h.exited, 0);
   assert.equal(kv.unlock("L", token), true);
+});
+
+test("waitFor and popRandomWait wake on a forked writer's insert", async (t) => {
+  const kv = freshStore(t, "waitfor");
+  assert.equal(kv.waitFor("never", { timeout: 10 }), false);
+  assert.equal(kv.popRandomWait({ prefix: "job:", timeout: 10 }), null);
+  const h = holder([kv.name, "write-soon"]);
+  assert.deepEqual(await h.message, { ready: true });
+  assert.equal(kv.waitFor("appeared", { timeout: 60000 }), true);  // written 100 ms later
+  assert.deepEqual(kv.popRandomWait({ prefix: "job:", timeout: 60000 }), { key: "job:late", value: "work" });
+  assert.equal(await h.exited, 0);
+});
+
+test("barrier: three forked parties each get an index of the round", async (t) => {
+  const kv = freshStore(t, "barrier");
+  const parties = [0, 1, 2].map(() => holder([kv.name, "barrier", "3"]));
+  const indexes = await Promise.all(parties.map((p) => p.message));
+  assert.deepEqual(indexes.map((m) => m.index).sort(), [0, 1, 2]);
+  assert.equal(kv.barrier("lonely", { parties: 2, timeout: 10 }), null);  // withdrawn after 10 ms
+  for (const p of parties) assert.equal(await p.exited, 0);
 });
 
 test("the Redis engine refuses coordination for now", async (t) => {

@@ -6,7 +6,7 @@ import {
   InvalidArgumentError, KeyTooLongError, ValueTooLargeError, NotANumberError, OverflowError,
   ClosedError, ReadOnlyError, AlreadyExistsError, NotFoundError, IncompatibleLayoutError,
   PermissionDeniedError, CorruptedError, BusyError, LimitExceededError, IoError,
-  UnavailableError, OutcomeUnknownError, Info, Stats, RecoveryReport,
+  UnavailableError, OutcomeUnknownError, BrokenError, Info, Stats, RecoveryReport,
 } from "shmkv";
 
 const kv = openKv({ name: "t", sizeBytes: 1 << 20, openMode: "create_or_attach", maxKeyBytes: 64 });
@@ -50,6 +50,9 @@ const lockToken: number | null = kv.lock("L", { ttl: 1000, wait: 10 });
 const unlocked: boolean = lockToken !== null && kv.unlock("L", lockToken);
 const permit: number | null = kv.acquire("S", { permits: 2, wait: 0 });
 const permitReleased: boolean = permit !== null && kv.releasePermit("S", permit);
+const appeared: boolean = kv.waitFor("k", { timeout: 10 });
+const waited: { key: string; value: string } | null = kv.popRandomWait({ prefix: "job:", timeout: 10 });
+const arrival: number | null = kv.barrier("B", { parties: 2, timeout: 10 });
 const cleared: true = kv.clear();
 const info: Info = kv.info();
 const fingerprint: bigint = info.layoutFingerprint;
@@ -95,12 +98,13 @@ try {
 const classes: (typeof ShmkvError)[] = [StoreFullError, InvalidArgumentError, KeyTooLongError,
   ValueTooLargeError, NotANumberError, OverflowError, ClosedError, ReadOnlyError,
   AlreadyExistsError, NotFoundError, IncompatibleLayoutError, PermissionDeniedError,
-  CorruptedError, BusyError, LimitExceededError, IoError, UnavailableError, OutcomeUnknownError];
+  CorruptedError, BusyError, LimitExceededError, IoError, UnavailableError, OutcomeUnknownError,
+  BrokenError];
 
 export {
   text, written, present, existed, expired, left, n, big, got, swapped, cas, current, cad, many,
   w, dm, dp, dr, list, keys, cursor, keyPage, count, rk, rks, popped, poppedMany, cleared,
-  claimDone, unlocked, permitReleased,
+  claimDone, unlocked, permitReleased, appeared, waited, arrival,
   fingerprint, engine, redisUrl, stats, problems, backup, restored, exported, imported, snapshot,
   report, later, laterCount, closed, name, anything, bytes, exists, v, codes, handleClass, classes,
 };
