@@ -137,6 +137,37 @@ export interface RedisInfo {
   usedMemory: number;
   maxmemory: number;
 }
+export interface OrderedIndexInfo {
+  enabled: boolean;
+  /** false: stale, rebuilt by the next ordered read */
+  valid: boolean;
+  height: number;
+  entries: number;
+  nodeBytes: number;
+  rebuilds: number;
+  lastRebuildUs: number;
+}
+/** One entry of the coordination table. */
+export interface GrantInfo {
+  kind: "claim" | "lock" | "permit" | "barrier" | "arrival";
+  /** The first bytes (at most 8) of the key or name. */
+  nameHead: string;
+  nameBytes: number;
+  token: number;
+  /** 0: held by nobody (a barrier's state). */
+  holderPid: number;
+  holderAlive: boolean;
+  /** -1: no lease; 0: lapsed. */
+  leaseLeftMs: number;
+}
+export interface CoordinationInfo {
+  capacity: number;
+  used: number;
+  lastToken: number;
+  waiters: number;
+  recoveries: number;
+  grants: GrantInfo[];
+}
 export interface Info {
   engine: "shm" | "redis";
   name: string;
@@ -154,6 +185,8 @@ export interface Info {
   homeBlockBytes: number;
   homeRecords: number;
   processes: ProcessInfo[];
+  orderedIndex: OrderedIndexInfo;
+  coordination: CoordinationInfo;
   redis: RedisInfo | null;
 }
 export interface Stats {

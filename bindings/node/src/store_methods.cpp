@@ -429,6 +429,46 @@ napi_value Clear(const Call& c) {
   return Undefined(c.env);
 }
 
+napi_value Num(napi_env env, std::uint64_t v) {
+  return Number(env, static_cast<double>(v));
+}
+
+napi_value OrderedIndexObject(napi_env env, const shmkv::OrderedIndexInfo& x) {
+  napi_value o = Object(env);
+  Set(env, o, "enabled", Bool(env, x.enabled));
+  Set(env, o, "valid", Bool(env, x.valid));
+  Set(env, o, "height", Num(env, x.height));
+  Set(env, o, "entries", Num(env, x.entries));
+  Set(env, o, "nodeBytes", Num(env, x.node_bytes));
+  Set(env, o, "rebuilds", Num(env, x.rebuilds));
+  Set(env, o, "lastRebuildUs", Num(env, x.last_rebuild_us));
+  return o;
+}
+
+napi_value CoordinationObject(napi_env env, const shmkv::CoordinationInfo& x) {
+  napi_value o = Object(env);
+  Set(env, o, "capacity", Num(env, x.capacity));
+  Set(env, o, "used", Num(env, x.used));
+  Set(env, o, "lastToken", Num(env, x.last_token));
+  Set(env, o, "waiters", Num(env, x.waiters));
+  Set(env, o, "recoveries", Num(env, x.recoveries));
+  napi_value grants = Array(env, x.grants.size());
+  for (std::size_t i = 0; i < x.grants.size(); ++i) {
+    const shmkv::GrantInfo& g = x.grants[i];
+    napi_value e = Object(env);
+    Set(env, e, "kind", String(env, g.kind));
+    Set(env, e, "nameHead", String(env, g.name_head));
+    Set(env, e, "nameBytes", Num(env, g.name_bytes));
+    Set(env, e, "token", Num(env, g.token));
+    Set(env, e, "holderPid", Number(env, g.holder_pid));
+    Set(env, e, "holderAlive", Bool(env, g.holder_alive));
+    Set(env, e, "leaseLeftMs", Number(env, static_cast<double>(g.lease_left_ms)));
+    SetIndex(env, grants, i, e);
+  }
+  Set(env, o, "grants", grants);
+  return o;
+}
+
 napi_value Info(const Call& c) {
   const shmkv::Info info = c.store().info();
   const napi_env env = c.env;
@@ -458,6 +498,8 @@ napi_value Info(const Call& c) {
     SetIndex(env, processes, i, p);
   }
   Set(env, o, "processes", processes);
+  Set(env, o, "orderedIndex", OrderedIndexObject(env, info.ordered_index));
+  Set(env, o, "coordination", CoordinationObject(env, info.coordination));
   napi_value redis = Null(env);
   if (info.redis) {
     redis = Object(env);

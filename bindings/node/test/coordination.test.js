@@ -75,6 +75,11 @@ test("locks and semaphores in one process", (t) => {
   assert.equal(kv.acquire("S", { permits: 2 }), null);
   assert.equal(kv.releasePermit("S", a), true);
   assert.notEqual(kv.acquire("S", { permits: 2 }), null);
+  const coordination = kv.info().coordination;  // what info() shows of the held grants
+  const permits = coordination.grants.filter((g) => g.kind === "permit");
+  assert.equal(permits.length, 2);
+  assert.ok(permits.every((g) => g.holderPid === process.pid && g.holderAlive && g.nameHead === "S"));
+  assert.ok(coordination.lastToken >= b && coordination.used >= 2);
 });
 
 test("coordination errors name the value", (t) => {

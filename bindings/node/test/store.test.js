@@ -220,6 +220,8 @@ test("whole store: size, clear, info, stats, checkInvariants", (t) => {
   assert.equal(typeof info.layoutFingerprint, "bigint");
   assert.ok(info.processes.some((p) => p.pid === process.pid && p.alive));
   assert.equal(info.redis, null);
+  assert.equal(info.orderedIndex.enabled, true);
+  assert.equal(info.coordination.grants.length, 0);
   kv.get("a");
   kv.get("nope");
   const stats = kv.stats();

@@ -58,6 +58,8 @@ const info: Info = kv.info();
 const fingerprint: bigint = info.layoutFingerprint;
 const engine: "shm" | "redis" = info.engine;
 const redisUrl: string | undefined = info.redis?.url;
+const grantKinds: string[] = info.coordination.grants.map((g) => `${g.kind} ${g.holderPid} ${g.leaseLeftMs}`);
+const indexValid: boolean = info.orderedIndex.valid;
 const stats: Stats = kv.stats();
 const problems: string[] = kv.checkInvariants();
 const backup: { totalEntries: number; bytesWritten: number } = kv.backup({ fileName: "/tmp/b" });
@@ -104,7 +106,7 @@ const classes: (typeof ShmkvError)[] = [StoreFullError, InvalidArgumentError, Ke
 export {
   text, written, present, existed, expired, left, n, big, got, swapped, cas, current, cad, many,
   w, dm, dp, dr, list, keys, cursor, keyPage, count, rk, rks, popped, poppedMany, cleared,
-  claimDone, unlocked, permitReleased, appeared, waited, arrival,
+  claimDone, unlocked, permitReleased, appeared, waited, arrival, grantKinds, indexValid,
   fingerprint, engine, redisUrl, stats, problems, backup, restored, exported, imported, snapshot,
   report, later, laterCount, closed, name, anything, bytes, exists, v, codes, handleClass, classes,
 };
