@@ -451,7 +451,8 @@ int shmkv_random_keys(shmkv_store* store, const void* prefix, size_t prefix_len,
  * lease_ms must be > 0 and wait_ms >= 0 (0 = do not wait), else SHMKV_EINVALID_ARGUMENT; names
  * follow the key rules. SHMKV_ELIMIT_EXCEEDED when 1,792 grants are held in the store. A claim
  * is returned in malloc'ed copies (free each with shmkv_free; any out pointer may be NULL to
- * discard it; the copies have a NUL byte after their length): a retry would claim again. */
+ * discard it; the copies have a NUL byte after their length): a retry would claim again
+ * (SHMKV_ENOMEM after the claim was taken leaves it held until its lease ends). */
 
 /* Claims the live key for lease_ms: 1 with its value in *value and the claim's token in *token,
  * or 0 if the key is absent or claimed by another live holder (*value NULL, *token 0). A claimed
