@@ -451,6 +451,8 @@ sleep 0.2
 wait "$waiter" || fail "wait did not end with exit 0 once the key was set"
 wait "$popper" && [ "$(cat "$tmp/popped")" = $'job:1\tpayload' ] ||
   fail "pop-random --wait: $(cat "$tmp/popped")"
+"$cli" --name "cli-$$-missing" pop-random --wait soon 2>/dev/null
+[ $? = 2 ] || fail "pop-random --wait with a bad duration is not a usage error before the store is opened"
 # barrier: three parties get the indices 0, 1 and 2; a party SIGKILLed while the others wait
 # breaks the round (exit 3, broken) instead of a hang.
 for i in 1 2 3; do "$cli" --name "$S" barrier start --parties 3 --timeout 20s >"$tmp/arrival.$i" & done

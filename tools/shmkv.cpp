@@ -784,9 +784,9 @@ int RunRandomKey(Invocation& in) {
 // pop-random [--wait D]: pop_random_wait when --wait is given (exit 1 once it ran out).
 int RunPopRandom(Invocation& in) {
   const std::string prefix = in.OptOr("prefix", "");
-  auto e = in.Has("wait")
-               ? in.Open().pop_random_wait(prefix, ParseDuration("--wait", *in.Opt("wait")))
-               : in.Open().pop_random(prefix);
+  std::optional<std::chrono::milliseconds> wait;
+  if (in.Has("wait")) wait = ParseDuration("--wait", *in.Opt("wait"));  // before opening
+  auto e = wait ? in.Open().pop_random_wait(prefix, *wait) : in.Open().pop_random(prefix);
   if (!e) return Note(in, "no key matches", kExitFalse);
   OutLine(e->key + '\t' + e->value);
   return kExitOk;
