@@ -19,34 +19,62 @@ namespace {
 using namespace std::chrono_literals;
 constexpr auto kLease = 60s;  // never runs out in a run: only release and death end a grant
 
-// Alive and not a zombie (a killed worker stays one until the parent reaps it; the store
-// already counts it dead).
-bool Alive(std::int32_t pid) {
-  if (pid <= 0) return false;
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+// The start time of a live process (field 22 of /proc/PID/stat), or 0 when it is gone or a
+// zombie (a killed worker stays one until the parent reaps it; the store counts it dead).
+std::uint64_t LiveStart(std::int32_t pid) {
+  if (pid <= 0) return 0;
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   std::FILE* f = std::fopen(path, "r");
-  if (!f) return false;
-  char buf[512] = {};
+  if (!f) return 0;
+  char buf[1024] = {};
   const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
   std::fclose(f);
-  const char* paren = std::strrchr(buf, ')');
-  return n > 0 && paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+  const char* p = n > 0 ? std::strrchr(buf, ')') : nullptr;
+  if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return 0;
+  p += 2;  // field 3
+  for (int field = 3; field < 22; ++field) {
+    p = std::strchr(p, ' ');
+    if (!p) return 0;
+    ++p;
+  }
+  return std::strtoull(p, nullptr, 10);
+}
+
+std::uint64_t MyStart() {
+  static const std::uint64_t start = LiveStart(::getpid());  // per process: workers fork fresh
+  return start;
+}
+
+// Whether the holder a board slot names is alive: the same process, not a reused pid.
+bool Alive(const BoardHolder& h, std::int32_t* pid_out = nullptr) {
+  const std::int32_t pid = h.pid.load(std::memory_order_acquire);
+  const std::uint64_t start = h.start.load(std::memory_order_acquire);
+  if (pid_out) *pid_out = pid;
+  return pid != 0 && start != 0 && LiveStart(pid) == start;
+}
+
+void Mark(BoardHolder& h) {
+  h.start.store(MyStart(), std::memory_order_release);
+  h.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_release);
+}
+
+void Clear(BoardHolder& h) {
+  h.pid.store(0, std::memory_order_release);
 }
 
 // Takes the board slot for this process; a live previous occupant means a double grant.
-bool Occupy(std::atomic<std::int32_t>& slot, const char* what, std::uint32_t index,
-            CoordBoard& board, void (*fail)(void*, const std::string&), void* ctx) {
-  const std::int32_t me = static_cast<std::int32_t>(::getpid());
-  const std::int32_t before = slot.exchange(me, std::memory_order_acq_rel);
-  if (before != 0 && before != me && Alive(before)) {
+bool Occupy(BoardHolder& slot, const char* what, std::uint32_t index, CoordBoard& board,
+            void (*fail)(void*, const std::string&), void* ctx) {
+  std::int32_t before = 0;
+  if (Alive(slot, &before) && before != static_cast<std::int32_t>(::getpid())) {
     board.double_holders.fetch_add(1);
     fail(ctx, std::string(what) + " " + std::to_string(index) + " granted to pid " +
-                  std::to_string(me) + " while pid " + std::to_string(before) +
+                  std::to_string(::getpid()) + " while pid " + std::to_string(before) +
                   " (alive) still holds it");
     return false;
   }
+  Mark(slot);
   return true;
 }
 
@@ -74,7 +102,6 @@ std::uint32_t RefillClaimPool(shmkv::Store& store) {
 
 void DoCoordOp(shmkv::Store& store, CoordBoard& board, Rng& rng, int slot, bool sabotage,
                void (*fail)(void*, const std::string&), void* ctx) {
-  const std::int32_t me = static_cast<std::int32_t>(::getpid());
   switch (rng.Below(4)) {
     case 0: {  // a claim of a random pool key, then release or complete (and put it back)
       std::optional<shmkv::Claim> c = store.claim_random("c:", kLease);
@@ -82,17 +109,17 @@ void DoCoordOp(shmkv::Store& store, CoordBoard& board, Rng& rng, int slot, bool 
       board.claims.fetch_add(1);
       const auto i = static_cast<std::uint32_t>(std::stoul(c->key.substr(2)));
       if (i >= kClaimPool) return fail(ctx, "claim_random returned " + c->key);
-      std::atomic<std::int32_t>& holder = board.claim_holder[i];
+      BoardHolder& holder = board.claim_holder[i];
       if (!Occupy(holder, "claim of c:", i, board, fail, ctx)) return;
       if (rng.Chance(20) && !store.renew(c->key, c->token, kLease))
         fail(ctx, "renew of a held claim of " + c->key + " returned false");
       if (sabotage && rng.Chance(10)) {
         (void)store.release(c->key, c->token);  // still marked as the holder on the board
         std::this_thread::sleep_for(2ms);
-        holder.store(0, std::memory_order_release);
+        Clear(holder);
         return;
       }
-      holder.store(0, std::memory_order_release);  // before the store lets anyone else in
+      Clear(holder);  // before the store lets anyone else in
       if (rng.Chance(50)) {
         if (!store.release(c->key, c->token))
           fail(ctx, "release of a held claim of " + c->key + " returned false");
@@ -113,7 +140,7 @@ void DoCoordOp(shmkv::Store& store, CoordBoard& board, Rng& rng, int slot, bool 
       board.locks.fetch_add(1);
       if (!Occupy(board.lock_holder, "lock", 0, board, fail, ctx)) return;
       std::this_thread::sleep_for(std::chrono::microseconds(rng.Below(200)));
-      board.lock_holder.store(0, std::memory_order_release);
+      Clear(board.lock_holder);
       if (!store.unlock("stress-lock", *t)) fail(ctx, "unlock of the held lock returned false");
       return;
     }
@@ -124,17 +151,41 @@ void DoCoordOp(shmkv::Store& store, CoordBoard& board, Rng& rng, int slot, bool 
         return;
       }
       board.permits.fetch_add(1);
-      std::atomic<std::int32_t>& mine = board.permit_holder[slot % kBoardSlots];
-      mine.store(me, std::memory_order_release);
+      BoardHolder& mine = board.permit_holder[slot % kBoardSlots];
+      board.permit_changes_started.fetch_add(1);
+      Mark(mine);
+      board.permit_changes_finished.fetch_add(1);
       std::uint32_t holders = 0;
-      for (auto& h : board.permit_holder) holders += Alive(h.load(std::memory_order_acquire));
+      std::string who;
+      for (int attempt = 0; attempt < 16; ++attempt) {
+        const std::uint64_t finished = board.permit_changes_finished.load();
+        const std::uint64_t started = board.permit_changes_started.load();
+        holders = 0;
+        who.clear();
+        for (const BoardHolder& h : board.permit_holder) {
+          std::int32_t pid = 0;
+          if (!Alive(h, &pid)) continue;
+          ++holders;
+          who += " " + std::to_string(pid);
+        }
+        if (started == finished && board.permit_changes_started.load() == started) break;
+        holders = 0;  // a change ran during the count: not a snapshot
+      }
       if (holders > kPermits) {
         board.over_granted.fetch_add(1);
+        std::string granted;  // what the store says it granted
+        for (const auto& g : store.info().coordination.grants)
+          if (g.kind == "permit")
+            granted += " " + std::to_string(g.holder_pid) + (g.holder_alive ? "" : "(dead)") + "#" +
+                       std::to_string(g.token);
         fail(ctx, std::to_string(holders) + " live holders of a semaphore of " +
-                      std::to_string(kPermits) + " permits");
+                      std::to_string(kPermits) + " permits (board:" + who + "; store:" + granted +
+                      "; this token " + std::to_string(*t) + ")");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(rng.Below(200)));
-      mine.store(0, std::memory_order_release);
+      board.permit_changes_started.fetch_add(1);
+      Clear(mine);
+      board.permit_changes_finished.fetch_add(1);
       if (!store.release_permit("stress-sem", *t))
         fail(ctx, "release_permit of a held permit returned false");
       return;

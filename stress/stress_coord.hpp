@@ -4,8 +4,9 @@
 //
 // The board is an anonymous shared mapping the parent makes before it forks any worker (every
 // worker, respawned ones too, inherits it). Whoever the store grants something writes its pid
-// there first, and clears it before giving the grant back; a grant whose slot names another
-// process that is still alive (not a zombie) was granted twice: "double holders". The model
+// and start time there first, and clears them before giving the grant back; a grant whose slot
+// names another process that is still alive (same start time, not a zombie) was granted twice:
+// "double holders". The model
 // proves: no key is ever claimed by two live holders, the lock never has two, a semaphore of
 // kPermits never more than kPermits; and, at the end (every worker stopped), every key of the
 // pool can be claimed again (no claim lost).
@@ -26,10 +27,22 @@ inline constexpr std::uint32_t kClaimPool = 64;   // keys "c:0" .. "c:63"
 inline constexpr std::uint32_t kPermits = 3;      // of the semaphore "stress-sem"
 inline constexpr std::uint32_t kBoardSlots = 64;  // worker slots the board tracks
 
+// A process as the board records it: pid and start time, so that a pid the kernel handed to a
+// new process or thread since (pid_max may be 32768, and exit-watch threads take ids too) is
+// not taken for the holder.
+struct BoardHolder {
+  std::atomic<std::int32_t> pid;  // 0 = none
+  std::atomic<std::uint64_t> start;
+};
+
 struct CoordBoard {
-  std::atomic<std::int32_t> claim_holder[kClaimPool];
-  std::atomic<std::int32_t> lock_holder;
-  std::atomic<std::int32_t> permit_holder[kBoardSlots];  // by worker slot
+  BoardHolder claim_holder[kClaimPool];
+  BoardHolder lock_holder;
+  BoardHolder permit_holder[kBoardSlots];  // by worker slot
+  // Changes to permit_holder bracket these (started first, finished after), so a count over
+  // the slots is taken only when no change ran during it: a scan slot by slot while one worker
+  // clears its slot and another marks its own would count both.
+  std::atomic<std::uint64_t> permit_changes_started, permit_changes_finished;
   // Figures (workers add, the parent reports).
   std::atomic<std::uint64_t> claims, completes, locks, lock_timeouts, permits, permit_timeouts,
       barrier_rounds, barrier_broken, barrier_timeouts;
