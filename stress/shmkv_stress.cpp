@@ -2,7 +2,7 @@
 //
 //   shmkv-stress [--workers N] [--seconds S] [--keys K] [--kill-every MS] [--seed X]
 //                [--name NAME] [--shards N] [--size-mb MB] [--hot H] [--queue T]
-//                [--check-every MS] [--keep] [--sabotage lost|torn|counter|queue]
+//                [--check-every MS] [--keep] [--sabotage lost|torn|counter|queue|claim]
 //
 // The parent creates the segment, seeds a pop queue, forks N workers (stress_worker.cpp) and
 // SIGKILLs a random worker every MS milliseconds, starting a replacement for the same slot.
@@ -11,6 +11,8 @@
 // increments of the hot counters, acked pops of the queue. It runs Store::check_invariants()
 // every --check-every ms while the workers run. At the end it stops the workers with SIGTERM,
 // opens the store afresh and checks the invariants, every owned key, the counters and the queue.
+// Workers also claim keys of a pool, take a lock and semaphore permits and meet at a barrier
+// (stress_coord.hpp): no grant may have two live holders, and none may outlive the workers.
 //
 // Determinism: a worker's generator is seeded from (--seed, slot, spawn number) and the parent's
 // choice of victims from --seed, so the operation mix and the kill order repeat; the moments of
@@ -39,6 +41,7 @@
 
 #include "shmkv/shmkv.hpp"
 #include "stress_common.hpp"
+#include "stress_coord.hpp"
 
 namespace stress {
 namespace {
@@ -80,8 +83,9 @@ const char* kUsage =
     "  --check-every MS  run check_invariants() while the workers run (default 2000)\n"
     "  --keep            keep the segment after the run (a failed run keeps it, unless "
     "--sabotage)\n"
-    "  --sabotage KIND   lost|torn|counter|queue: workers now and then write behind the\n"
-    "                    model's back, to prove the checks catch it; the run must FAIL\n"
+    "  --sabotage KIND   lost|torn|counter|queue|claim: workers now and then write behind\n"
+    "                    the model's back (claim: give a claim back while still marked as\n"
+    "                    its holder), to prove the checks catch it; the run must FAIL\n"
     "exit: 0 all checks passed, 1 a check failed, 2 usage error, 3 setup error\n";
 
 struct UsageError {
@@ -148,8 +152,8 @@ Config ParseArgs(int argc, char** argv, bool* seed_given) {
     } else if (flag == "--sabotage") {
       cfg.sabotage = v;
       if (cfg.sabotage != "lost" && cfg.sabotage != "torn" && cfg.sabotage != "counter" &&
-          cfg.sabotage != "queue")
-        throw UsageError{flag + " " + v + " is not one of lost, torn, counter, queue"};
+          cfg.sabotage != "queue" && cfg.sabotage != "claim")
+        throw UsageError{flag + " " + v + " is not one of lost, torn, counter, queue, claim"};
     } else if (flag == "--check-every") {
       cfg.check_every_ms = static_cast<std::uint32_t>(ParseNumber(flag, v, 1, 86400000));
     } else {
@@ -177,6 +181,7 @@ struct Totals {
   std::uint64_t torn = 0, lost = 0, errors = 0, violations = 0, checks = 0;
   std::uint64_t crashes = 0, stalls = 0, counter_mismatches = 0, queue_mismatches = 0;
   std::uint64_t recoveries = 0, lock_waits = 0;
+  std::uint64_t claims_lost = 0;  // pool keys, the lock or permits still held at the end
 };
 
 class Parent {
@@ -457,6 +462,7 @@ void Parent::FinalCheck() {
   o.open_mode = shmkv::OpenMode::attach_only;
   Store store = Store::open(o);
   CheckInvariants(store, "final");
+  t_.claims_lost = FinalClaimCheck(store);
   for (int i = 0; i < cfg_.workers; ++i) {
     for (std::uint32_t k = 0; k < cfg_.keys; ++k) {
       const KeyModel& m = slots_[i].model.keys[k];
@@ -530,7 +536,8 @@ void Parent::Progress(double elapsed) {
 bool Parent::Passed() const {
   return t_.violations == 0 && t_.lost == 0 && t_.torn == 0 && t_.errors == 0 && t_.crashes == 0 &&
          t_.stalls == 0 && t_.counter_mismatches == 0 && t_.queue_mismatches == 0 &&
-         t_.duplicate_pops == 0;
+         t_.duplicate_pops == 0 && t_.claims_lost == 0 && cfg_.board->double_holders.load() == 0 &&
+         cfg_.board->over_granted.load() == 0;
 }
 
 void Parent::Report(double elapsed) {
@@ -561,6 +568,19 @@ void Parent::Report(double elapsed) {
   line("  tokens remaining", remaining_);
   line("  duplicate pops", t_.duplicate_pops, "  (must be 0)");
   line("  queue mismatches", t_.queue_mismatches, "  (must be 0)");
+  const CoordBoard& b = *cfg_.board;
+  line("claims granted", b.claims.load());
+  line("  completed", b.completes.load());
+  line("locks granted", b.locks.load());
+  line("  waits that timed out", b.lock_timeouts.load());
+  line("permits granted", b.permits.load());
+  line("  waits that timed out", b.permit_timeouts.load());
+  line("barrier rounds (2 parties)", b.barrier_rounds.load());
+  line("  broken by a kill", b.barrier_broken.load());
+  line("  timed out alone", b.barrier_timeouts.load());
+  line("double holders", b.double_holders.load(), "  (must be 0)");
+  line("permits over-granted", b.over_granted.load(), "  (must be 0)");
+  line("grants lost", t_.claims_lost, "  (must be 0)");
   line("crashed workers", t_.crashes, "  (must be 0)");
   line("hung workers", t_.stalls, "  (must be 0)");
   std::printf("result: %s\n", Passed() ? "PASS" : "FAIL");
@@ -601,6 +621,7 @@ int Parent::Run() {
       continue;
     }
     if (now >= next_check) {
+      RefillClaimPool(store_);
       CheckInvariants(store_, "running");
       next_check = Clock::now() + check_every;
     }
@@ -673,6 +694,8 @@ int main(int argc, char** argv) {
     o.shards = cfg.shards;
     o.home_block_bytes = cfg.home_block_bytes;
     Store store = Store::open(o);
+    cfg.board = MapCoordBoard();
+    RefillClaimPool(store);
     std::printf("  segment %s: %u shards, %" PRIu64 " bytes\n", cfg.name.c_str(),
                 store.info().shards, store.info().size_bytes);
     Parent parent(cfg, std::move(store));

@@ -23,6 +23,8 @@
 
 namespace stress {
 
+struct CoordBoard;  // stress_coord.hpp
+
 struct Config {
   int workers = 4;
   double seconds = 30;
@@ -40,6 +42,8 @@ struct Config {
   // Empty, or lost / torn / counter / queue: workers now and then break the store behind the
   // model's back, to prove the checks catch it (such a run must fail).
   std::string sabotage;
+  // The coordination board (stress_coord.hpp), mapped by main before the parent forks anyone.
+  CoordBoard* board = nullptr;
 };
 
 // --- per-key model ---

@@ -22,6 +22,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "stress_coord.hpp"
+
 namespace stress {
 namespace {
 
@@ -217,6 +219,14 @@ void Worker::DoOp(Op op) {
       break;
     case kScratch:
       DoScratch();
+      break;
+    case kCoord:
+      DoCoordOp(
+          store_, *cfg_.board, rng_, slot_, cfg_.sabotage == "claim",
+          [](void* w, const std::string& what) {
+            static_cast<Worker*>(w)->Fail(kError, 0, -1, what);
+          },
+          this);
       break;
     default:
       DoReads(op);

@@ -52,10 +52,11 @@ enum Op {
   kCount,
   kListOther,
   kNotNumber,
+  kCoord,  // claims, the lock, semaphore permits, a barrier (stress_coord.hpp)
   kNumOps
 };
-constexpr unsigned kWeights[kNumOps] = {14, 2, 8, 12, 3, 5, 6, 8, 6, 2, 4, 2,
-                                        4,  3, 2, 1,  6, 3, 2, 2, 1, 1, 1, 1};
+constexpr unsigned kWeights[kNumOps] = {14, 2, 8, 12, 3, 5, 6, 8, 6, 2, 4, 2, 4,
+                                        3,  2, 1, 6,  3, 2, 2, 1, 1, 1, 1, 3};
 
 class Worker {
  public:

@@ -1,6 +1,7 @@
 // c_api_test.cpp: the C API (shmkv/shmkv.h): codes and messages, the buffer protocol, every
 // operation family, read-only handles, handles inherited across fork(), processes sharing a store,
 // a store on a Redis server opened by url (a redis-server of the test's own, redis_server.hpp).
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,15 +85,16 @@ int Collect(void* ctx, const void* key, size_t key_len, const void* value, size_
 }  // namespace
 
 TEST_CASE("c_api: error codes mirror shmkv::errc, with names and descriptions") {
-  for (int e = 0; e <= static_cast<int>(shmkv::errc::outcome_unknown); ++e) {
+  for (int e = 0; e <= static_cast<int>(shmkv::errc::broken); ++e) {
     CHECK(std::string(shmkv_errname(-e)) == shmkv::errc_name(static_cast<shmkv::errc>(e)));
     CHECK(std::string(shmkv_strerror(-e)) != "unknown error code");
   }
   CHECK(SHMKV_EKEY_TOO_LONG == -static_cast<int>(shmkv::errc::key_too_long));
   CHECK(SHMKV_EOUTCOME_UNKNOWN == -static_cast<int>(shmkv::errc::outcome_unknown));
+  CHECK(SHMKV_EBROKEN == -static_cast<int>(shmkv::errc::broken));
   CHECK(std::string(shmkv_errname(SHMKV_ETOOSMALL)) == "too_small");
   CHECK(std::string(shmkv_errname(SHMKV_ENOMEM)) == "no_memory");
-  CHECK(std::string(shmkv_errname(-19)) == "unknown");
+  CHECK(std::string(shmkv_errname(-20)) == "unknown");
   CHECK(std::string(shmkv_errname(5)) == "unknown");
   CHECK(std::string(shmkv_strerror(-1000)) == "unknown error code");
   CHECK(std::string(shmkv_version()) == shmkv::kVersionString);
@@ -1189,6 +1191,232 @@ TEST_CASE("c_api: cas_detailed returns the value that failed the comparison") {
         SHMKV_EINVALID_ARGUMENT);
 }
 
+namespace {
+// Takes a malloc'ed copy of the C API (shmkv_free), "<null>" for NULL.
+std::string Take(void* p, std::size_t n) {
+  if (p == nullptr) return "<null>";
+  std::string out(static_cast<const char*>(p), n);
+  shmkv_free(p);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("c_api: claims: claim, claim_random, renew, release, complete, fenced by tokens") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  void* v = &v;
+  std::size_t vl = 7;
+  std::uint64_t token = 7;
+  CHECK(shmkv_claim(s, "acct:1", 6, 60000, &v, &vl, &token) == 0);  // absent: none, outs cleared
+  CHECK(v == nullptr);
+  CHECK(vl == 0);
+  CHECK(token == 0);
+  Set(s, "acct:1", "alice");
+  REQUIRE(shmkv_claim(s, "acct:1", 6, 60000, &v, &vl, &token) == 1);
+  CHECK(Take(v, vl) == "alice");
+  CHECK(token > 0);
+  CHECK(Get(s, "acct:1") == "alice");  // a claimed key stays visible
+  CHECK(shmkv_claim(s, "acct:1", 6, 60000, nullptr, nullptr, nullptr) == 0);  // held
+  void* k = nullptr;
+  std::size_t kl = 0;
+  std::uint64_t other = 0;
+  CHECK(shmkv_claim_random(s, "acct:", 5, 60000, &k, &kl, nullptr, nullptr, &other) == 0);
+  CHECK(k == nullptr);
+  CHECK(shmkv_pop_random(s, "acct:", 5, nullptr, nullptr, nullptr, nullptr) == 0);
+
+  // Fencing: a wrong token changes nothing.
+  CHECK(shmkv_renew(s, "acct:1", 6, token + 1, 60000) == 0);
+  CHECK(shmkv_release(s, "acct:1", 6, token + 1) == 0);
+  CHECK(shmkv_complete(s, "acct:1", 6, token + 1) == 0);
+  CHECK(shmkv_renew(s, "acct:1", 6, token, 60000) == 1);
+  CHECK(shmkv_release(s, "acct:1", 6, token) == 1);
+  CHECK(shmkv_release(s, "acct:1", 6, token) == 0);  // given back already
+
+  REQUIRE(shmkv_claim_random(s, "acct:", 5, 60000, &k, &kl, &v, &vl, &other) == 1);
+  CHECK(Take(k, kl) == "acct:1");
+  CHECK(Take(v, vl) == "alice");
+  CHECK(other > token);  // tokens only grow
+  CHECK(shmkv_complete(s, "acct:1", 6, token) == 0);
+  CHECK(shmkv_complete(s, "acct:1", 6, other) == 1);
+  CHECK(Get(s, "acct:1") == "<absent>");
+
+  // Bad arguments: typed errors naming the value, nothing claimed.
+  Set(s, "acct:2", "bob");
+  CHECK(shmkv_claim(s, "acct:2", 6, 0, nullptr, nullptr, &token) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("lease 0 ms") != std::string::npos);
+  CHECK(shmkv_claim_random(s, "acct:", 5, -5, nullptr, nullptr, nullptr, nullptr, nullptr) ==
+        SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_renew(s, "acct:2", 6, 1, 0) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_claim(s, nullptr, 3, 1000, nullptr, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_claim(s, "acct:2", 6, 60000, nullptr, nullptr, &token) == 1);
+  CHECK(shmkv_check_invariants(s, nullptr, nullptr) == 0);
+
+  // info: the table's counts and the claim held, with this process as its live holder.
+  shmkv_info info;
+  REQUIRE(shmkv_info_get(s, &info, sizeof info) == 0);
+  CHECK(info.coordination_used == 1);
+  CHECK(info.coordination_capacity > 0);
+  CHECK(info.coordination_last_token == token);
+  std::size_t count = 0;
+  CHECK(shmkv_info_grants(s, nullptr, 0, &count) == 0);
+  CHECK(count == 1);
+  std::vector<shmkv_grant_info> grants(count);
+  CHECK(shmkv_info_grants(s, grants.data(), 0, &count) == SHMKV_ETOOSMALL);
+  REQUIRE(shmkv_info_grants(s, grants.data(), grants.size(), &count) == 0);
+  CHECK(std::string(grants[0].kind) == "claim");
+  CHECK(std::string(grants[0].name_head, grants[0].name_head_len) == "acct:2");
+  CHECK(grants[0].name_bytes == 6);
+  CHECK(grants[0].token == token);
+  CHECK(grants[0].holder_pid == ::getpid());
+  CHECK(grants[0].holder_alive == 1);
+  CHECK(grants[0].lease_left_ms > 0);
+}
+
+TEST_CASE("c_api: a SIGKILLed process's claim is free at the next attempt") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  Set(s, "acct:1", "alice");
+  testutil::SharedArray<std::uint32_t> claimed(1);
+  const pid_t holder = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 1;
+    if (shmkv_claim(own, "acct:1", 6, 60000, nullptr, nullptr, nullptr) != 1) return 2;
+    __atomic_store_n(&claimed[0], 1, __ATOMIC_RELEASE);
+    ::pause();
+    return 0;
+  });
+  while (__atomic_load_n(&claimed[0], __ATOMIC_ACQUIRE) == 0) std::this_thread::yield();
+  CHECK(shmkv_claim(s, "acct:1", 6, 60000, nullptr, nullptr, nullptr) == 0);  // held by a live one
+  REQUIRE(::kill(holder, SIGKILL) == 0);
+  CHECK(testutil::wait_child(holder) == 128 + SIGKILL);
+  // The lease has 60 s to run: only the holder's death frees the key.
+  CHECK(shmkv_claim(s, "acct:1", 6, 60000, nullptr, nullptr, nullptr) == 1);
+}
+
+TEST_CASE("c_api: lock and acquire wait; a SIGKILLed holder lets the waiting parent in") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  testutil::SharedArray<std::uint32_t> held(1);
+  // The child holds the lock and a permit of "db" (1 permit) until it is killed.
+  const pid_t holder = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 1;
+    std::uint64_t t = 0;
+    if (shmkv_lock(own, "leader", 6, 60000, 0, &t) != 1 || t == 0) return 2;
+    if (shmkv_acquire(own, "db", 2, 1, 0, &t) != 1 || t == 0) return 3;
+    __atomic_store_n(&held[0], 1, __ATOMIC_RELEASE);
+    ::pause();
+    return 0;
+  });
+  while (__atomic_load_n(&held[0], __ATOMIC_ACQUIRE) == 0) std::this_thread::yield();
+  std::uint64_t token = 7;
+  CHECK(shmkv_lock(s, "leader", 6, 60000, 30, &token) == 0);  // timed out: none
+  CHECK(token == 0);
+  CHECK(shmkv_acquire(s, "db", 2, 1, 0, &token) == 0);
+  CHECK(token == 0);
+  // The parent waits 20 s against the child's 60 s lease: only the child's death lets it in.
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(holder, SIGKILL);
+  });
+  const int locked = shmkv_lock(s, "leader", 6, 60000, 20000, &token);
+  killer.join();
+  CHECK(testutil::wait_child(holder) == 128 + SIGKILL);
+  REQUIRE(locked == 1);
+  CHECK(token > 0);
+  std::uint64_t permit = 0;
+  CHECK(shmkv_acquire(s, "db", 2, 1, 20000, &permit) == 1);
+  CHECK(permit > token);
+
+  CHECK(shmkv_unlock(s, "leader", 6, token + 100) == 0);
+  CHECK(shmkv_unlock(s, "leader", 6, token) == 1);
+  CHECK(shmkv_unlock(s, "leader", 6, token) == 0);
+  CHECK(shmkv_release_permit(s, "db", 2, permit) == 1);
+  CHECK(shmkv_release_permit(s, "db", 2, permit) == 0);
+  CHECK(shmkv_lock(s, "leader", 6, 60000, 0, nullptr) == 1);  // token may be discarded
+  CHECK(shmkv_lock(s, "leader", 6, 0, 0, &token) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_lock(s, "leader", 6, 1000, -1, &token) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_acquire(s, "db", 2, 0, 0, &token) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(LastError().find("permits is 0") != std::string::npos);
+  CHECK(shmkv_check_invariants(s, nullptr, nullptr) == 0);
+}
+
+TEST_CASE("c_api: wait_for and pop_random_wait wake when another process writes") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  CHECK(shmkv_wait_for(s, "ready", 5, 0) == 0);  // absent, do not wait
+  void* k = &k;
+  std::size_t kl = 9;
+  CHECK(shmkv_pop_random_wait(s, "job:", 4, 0, &k, &kl, nullptr, nullptr) == 0);
+  CHECK(k == nullptr);
+  CHECK(kl == 0);
+  CHECK(shmkv_wait_for(s, "ready", 5, -1) == SHMKV_EINVALID_ARGUMENT);
+  // A child writes after a pause; the parent waits 20 s for each: only the writes end the waits.
+  const pid_t writer = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (Set(own, "ready", "1") != 0) return 2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (Set(own, "job:7", "payload") != 0) return 3;
+    shmkv_close(own);
+    return 0;
+  });
+  CHECK(shmkv_wait_for(s, "ready", 5, 20000) == 1);
+  void* v = nullptr;
+  std::size_t vl = 0;
+  REQUIRE(shmkv_pop_random_wait(s, "job:", 4, 20000, &k, &kl, &v, &vl) == 1);
+  CHECK(Take(k, kl) == "job:7");
+  CHECK(Take(v, vl) == "payload");
+  CHECK(testutil::wait_child(writer) == 0);
+  CHECK(Get(s, "job:7") == "<absent>");
+}
+
+TEST_CASE("c_api: barrier gives each party an index; a SIGKILLed party breaks the round") {
+  SegmentGuard g(unique_name("capi"));
+  Handle s(g.name());
+  std::uint32_t index = 9;
+  CHECK(shmkv_barrier(s, "b", 1, 1, 0, &index) == 1);  // one party: passes at once
+  CHECK(index == 0);
+  CHECK(shmkv_barrier(s, "b", 1, 0, 0, &index) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_barrier(s, "b", 1, 2, 0, &index) == 0);  // nobody else came
+  testutil::SharedArray<std::uint32_t> arrived(1);
+  const pid_t other = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 10;
+    __atomic_store_n(&arrived[0], 1, __ATOMIC_RELEASE);
+    std::uint32_t i = 9;
+    const int rc = shmkv_barrier(own, "pair", 4, 2, 20000, &i);
+    return rc == 1 ? static_cast<int>(i) : 11;
+  });
+  while (__atomic_load_n(&arrived[0], __ATOMIC_ACQUIRE) == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // it has arrived and sleeps
+  REQUIRE(shmkv_barrier(s, "pair", 4, 2, 20000, &index) == 1);
+  const int other_index = testutil::wait_child(other);
+  CHECK(std::set<int>{static_cast<int>(index), other_index} == std::set<int>{0, 1});
+
+  // A party killed while the parent waits: SHMKV_EBROKEN for the parent, not a hang.
+  __atomic_store_n(&arrived[0], 0, __ATOMIC_RELEASE);
+  const pid_t victim = testutil::spawn_child([&]() -> int {
+    shmkv_store* own = nullptr;
+    if (shmkv_open(g.name().c_str(), nullptr, 0, &own) != 0) return 10;
+    __atomic_store_n(&arrived[0], 1, __ATOMIC_RELEASE);
+    return shmkv_barrier(own, "trio", 4, 3, 60000, nullptr);
+  });
+  while (__atomic_load_n(&arrived[0], __ATOMIC_ACQUIRE) == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // it has arrived and sleeps
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(victim, SIGKILL);
+  });
+  const int broken = shmkv_barrier(s, "trio", 4, 3, 20000, &index);
+  killer.join();
+  CHECK(testutil::wait_child(victim) == 128 + SIGKILL);
+  CHECK(broken == SHMKV_EBROKEN);
+  CHECK(shmkv_barrier(s, "trio", 4, 1, 0, &index) == 1);  // the next round starts fresh
+  CHECK(shmkv_check_invariants(s, nullptr, nullptr) == 0);
+}
+
 TEST_CASE("c_api: a store on a Redis server, opened by url") {
   switch (testutil::redis_availability()) {
     case testutil::RedisAvailability::run:
@@ -1213,6 +1441,9 @@ TEST_CASE("c_api: a store on a Redis server, opened by url") {
   CHECK(shmkv_segment_exists(name.c_str()) == 0);  // no segment in /dev/shm
 
   CHECK(Set(s, "user:1", "ann") == 0);
+  // Coordination is the shared-memory engine's for now (store.hpp).
+  CHECK(shmkv_claim(s, "user:1", 6, 1000, nullptr, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  CHECK(shmkv_lock(s, "leader", 6, 1000, 0, nullptr) == SHMKV_EINVALID_ARGUMENT);
   CHECK(Set(s, "user:2", "bob") == 0);
   CHECK(Get(s, "user:1") == "ann");
   CHECK(Get(s, "nope") == "<absent>");

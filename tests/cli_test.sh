@@ -328,6 +328,148 @@ rc=$?
 [ $rc = 3 ] && grep -q 'pop_random_many n is 0' "$tmp/err" || fail "pop-random-many 0: exit $rc, $(cat "$tmp/err")"
 [ "$("$cli" --name "$S" size)" = 3 ] || fail "size after the range checks is not 3"
 
+# --- issue 16: lock, acquire, claim and claim-random run a command while shmkv holds the grant.
+# await_file FILE: waits (bounded, 20 s) until FILE exists: a background command has started.
+await_file() {
+  local i
+  for ((i = 0; i < 2000; i++)); do
+    [ -e "$1" ] && return 0
+    sleep 0.01
+  done
+  return 1
+}
+new_store coord
+# Three locked commands in parallel never overlap: each writes start and end around a pause.
+for i in 1 2 3; do
+  "$cli" --name "$S" lock L --lease 60s --wait 60s -- \
+    sh -c "echo start >>'$tmp/lock.log'; sleep 0.2; echo end >>'$tmp/lock.log'" &
+done
+wait
+out=$(tr '\n' ' ' <"$tmp/lock.log")
+[ "$out" = "start end start end start end " ] || fail "parallel locked commands overlapped: $out"
+"$cli" --name "$S" lock L --lease 10s -- sh -c 'exit 7'
+[ $? = 7 ] || fail "lock does not exit with the command's status"
+"$cli" --name "$S" lock L --lease 10s -- sh -c '[ "$SHMKV_LOCK_TOKEN" -gt 0 ]' ||
+  fail "the command does not get SHMKV_LOCK_TOKEN"
+"$cli" --name "$S" lock L --lease 10s -- "$tmp/no-such-command" 2>/dev/null
+[ $? = 127 ] || fail "lock with a command that does not exist does not exit 127"
+"$cli" --name "$S" lock L --lease 10s 2>/dev/null
+[ $? = 2 ] || fail "lock without a command is not a usage error"
+# A SIGKILLed shmkv lock frees the lock at once (its 60 s lease plays no part) and takes its
+# command down with it; meanwhile another lock is refused with exit 5, its command not run.
+"$cli" --name "$S" lock L --lease 60s -- sh -c "echo \$\$ >'$tmp/held.tmp'; mv '$tmp/held.tmp' '$tmp/held'; exec sleep 60" &
+holder=$!
+await_file "$tmp/held" || fail "the locked command did not start"
+"$cli" --name "$S" lock L --lease 10s -- touch "$tmp/ran" 2>"$tmp/err"
+rc=$?
+[ $rc = 5 ] && grep -q 'not obtained' "$tmp/err" && [ ! -e "$tmp/ran" ] ||
+  fail "lock of a held lock with no --wait: exit $rc, $(cat "$tmp/err")"
+kill -9 "$holder"
+{ wait "$holder"; } 2>/dev/null
+"$cli" --name "$S" lock L --lease 60s --wait 20s -- true ||
+  fail "the lock of a SIGKILLed shmkv lock is not free"
+command_pid=$(cat "$tmp/held")
+for ((i = 0; i < 2000; i++)); do kill -0 "$command_pid" 2>/dev/null || break; sleep 0.01; done
+kill -0 "$command_pid" 2>/dev/null && fail "the command of a SIGKILLed shmkv lock still runs"
+# unlock by token (from another process), and SIGTERM passed on to the command.
+rm -f "$tmp/held"
+"$cli" --name "$S" lock L --lease 60s -- sh -c "echo \$SHMKV_LOCK_TOKEN >'$tmp/token.tmp'; mv '$tmp/token.tmp' '$tmp/held'; exec sleep 60" 2>"$tmp/holder.err" &
+holder=$!
+await_file "$tmp/held" || fail "the locked command did not start"
+"$cli" --name "$S" unlock L "$(cat "$tmp/held")" || fail "unlock by the holder's token"
+"$cli" --name "$S" unlock L "$(cat "$tmp/held")" 2>/dev/null
+[ $? = 1 ] || fail "a second unlock with the same token does not exit 1"
+"$cli" --name "$S" lock L --lease 10s -- true || fail "the lock after unlock by token is not free"
+kill -TERM "$holder"
+wait "$holder"
+rc=$?
+[ $rc = 143 ] && grep -q 'WARNING: the lock was no longer held' "$tmp/holder.err" ||
+  fail "SIGTERM to shmkv lock: exit $rc (not 143), $(cat "$tmp/holder.err")"
+
+# info shows the grants and their holders: the lock the running shmkv holds, alive.
+"$cli" --name "$S" lock L --lease 60s -- "$cli" --name "$S" info --json >"$tmp/info.json" ||
+  fail "info --json inside a lock"
+grep -q '"grants":\[{"kind":"lock","name_head":"L","name_bytes":1,"token":[0-9]*,"holder_pid":[0-9]*,"holder_alive":true,"lease_left_ms":[0-9]*}\]' "$tmp/info.json" ||
+  fail "info --json inside a lock: $(grep -o '"coordination".*' "$tmp/info.json")"
+"$cli" --name "$S" lock L --lease 60s -- "$cli" --name "$S" info | grep -q '^  lock  *L  *token [0-9]*  *pid [0-9]* alive  *lease' ||
+  fail "info inside a lock does not list the lock"
+
+# acquire: three commands, two permits: never more than two at once.
+for i in 1 2 3; do
+  "$cli" --name "$S" acquire db --permits 2 --wait 60s -- \
+    sh -c "echo + >>'$tmp/permits.log'; sleep 0.3; echo - >>'$tmp/permits.log'" &
+done
+wait
+peak=$(awk '$1 == "+" { n++; if (n > peak) peak = n } $1 == "-" { n-- } END { print peak }' "$tmp/permits.log")
+[ "$peak" = 2 ] || fail "acquire --permits 2 let $peak commands run at once"
+"$cli" --name "$S" acquire db --permits 0 -- true 2>/dev/null
+[ $? = 3 ] || fail "acquire --permits 0 is not refused"
+
+# claim-random without a command prints KEY<TAB>TOKEN<TAB>VALUE; the claim ends with shmkv.
+"$cli" --name "$S" set acct:1 $'alice\tsmith' || fail "set acct:1"
+IFS=$'\t' read -r key token value < <("$cli" --name "$S" claim-random acct: --lease 60s)
+[ "$key" = acct:1 ] && [ "$token" -gt 0 ] && [ "$value" = $'alice\tsmith' ] ||
+  fail "claim-random printed '$key' '$token' '$value'"
+out=$("$cli" --name "$S" claim acct:1 --lease 60s --json)
+case $out in '{"key":"acct:1","value":"alice\tsmith","token":'*'}') ;; *) fail "claim --json: $out" ;; esac
+"$cli" --name "$S" claim-random none: --lease 60s 2>/dev/null
+[ $? = 5 ] || fail "claim-random with no key to claim does not exit 5"
+# With a command: released when it fails (the key stays), completed when it succeeds.
+"$cli" --name "$S" claim-random acct: --lease 60s -- \
+  sh -c '[ "$SHMKV_CLAIM_KEY" = acct:1 ] && [ "$SHMKV_CLAIM_TOKEN" -gt 0 ] && printf %s "$SHMKV_CLAIM_VALUE" >"$0"; exit 9' "$tmp/claimed"
+[ $? = 9 ] && [ "$(cat "$tmp/claimed")" = $'alice\tsmith' ] || fail "claim-random -- CMD that exits 9"
+"$cli" --name "$S" exists acct:1 >/dev/null || fail "a claim whose command failed deleted the key"
+"$cli" --name "$S" claim-random acct: --lease 60s -- true || fail "claim-random -- true"
+"$cli" --name "$S" exists acct:1 >/dev/null && fail "a claim whose command succeeded kept the key"
+# release, complete and renew by token, on a claim a live shmkv holds.
+"$cli" --name "$S" set acct:2 bob
+rm -f "$tmp/held"
+"$cli" --name "$S" claim acct:2 --lease 60s -- sh -c "echo \$SHMKV_CLAIM_TOKEN >'$tmp/token.tmp'; mv '$tmp/token.tmp' '$tmp/held'; exec sleep 60" 2>/dev/null &
+holder=$!
+await_file "$tmp/held" || fail "the claiming command did not start"
+token=$(cat "$tmp/held")
+"$cli" --name "$S" claim acct:2 --lease 60s 2>/dev/null
+[ $? = 5 ] || fail "claim of a key a live shmkv holds does not exit 5"
+"$cli" --name "$S" renew acct:2 "$token" --lease 60s || fail "renew by token"
+"$cli" --name "$S" renew acct:2 $((token + 1)) --lease 60s 2>/dev/null
+[ $? = 1 ] || fail "renew with a wrong token does not exit 1"
+"$cli" --name "$S" release acct:2 "$token" || fail "release by token"
+"$cli" --name "$S" complete acct:2 "$token" 2>/dev/null
+[ $? = 1 ] || fail "complete with a released token does not exit 1"
+kill -9 "$holder"
+{ wait "$holder"; } 2>/dev/null
+# wait and pop-random --wait: woken by another process's write (20 s limits never reached).
+"$cli" --name "$S" wait ready --timeout 0 2>/dev/null
+[ $? = 1 ] || fail "wait for an absent key with --timeout 0 does not exit 1"
+"$cli" --name "$S" wait ready --timeout 20s &
+waiter=$!
+"$cli" --name "$S" pop-random --prefix job: --wait 20s >"$tmp/popped" &
+popper=$!
+sleep 0.2
+"$cli" --name "$S" set ready 1
+"$cli" --name "$S" set job:1 payload
+wait "$waiter" || fail "wait did not end with exit 0 once the key was set"
+wait "$popper" && [ "$(cat "$tmp/popped")" = $'job:1\tpayload' ] ||
+  fail "pop-random --wait: $(cat "$tmp/popped")"
+# barrier: three parties get the indices 0, 1 and 2; a party SIGKILLed while the others wait
+# breaks the round (exit 3, broken) instead of a hang.
+for i in 1 2 3; do "$cli" --name "$S" barrier start --parties 3 --timeout 20s >"$tmp/arrival.$i" & done
+wait
+[ "$(sort "$tmp"/arrival.* | tr '\n' ' ')" = "0 1 2 " ] ||
+  fail "barrier --parties 3 printed $(cat "$tmp"/arrival.* | tr '\n' ' ')"
+"$cli" --name "$S" barrier trio --parties 3 --timeout 60s >/dev/null 2>&1 &
+victim=$!
+sleep 0.2
+"$cli" --name "$S" barrier trio --parties 3 --timeout 20s 2>"$tmp/err" &
+party=$!
+sleep 0.2
+kill -9 "$victim"
+wait "$party"
+rc=$?
+[ $rc = 3 ] && grep -q '^shmkv: broken: ' "$tmp/err" ||
+  fail "a barrier whose party was SIGKILLed: exit $rc, $(cat "$tmp/err")"
+"$cli" --name "$S" check >/dev/null || fail "check after the coordination commands"
+
 # --- A store on a Redis server: --url, $SHMKV_URL, create's segment options refused, unavailable
 # (exit 3 like every library error), and backup/restore moving a store between the engines. The
 # test runs a redis-server of its own on a unix socket (no TCP port, nothing saved), stopped on

@@ -414,6 +414,8 @@ TEST_CASE("inspect: golden JSON of every view", "[inspect]") {
         N(info.max_keys) + ",\"live_keys\":21,\"expired_keys\":1" +
         ",\"ordered_index\":{\"state\":\"valid\",\"height\":1,\"entries\":22,\"node_bytes\":" +
         N(h.index.nodes * det::kChunkBytes) + ",\"rebuilds\":0,\"last_rebuild_us\":0}" +
+        ",\"coordination\":{\"used\":0,\"capacity\":1792,\"last_token\":0,\"waiters\":0," +
+        "\"recoveries\":0,\"grants\":[]}" +
         ",\"locks\":{\"held\":0,\"dead\":0,\"unrecoverable\":0,\"allocator\":{\"state\":\"free\"}"
         "}" +
         ",\"approximate\":false,\"approximate_shards\":[]" +

@@ -13,6 +13,7 @@
 
 #include "inspect_cli.hpp"
 #include "os/os.hpp"
+#include "shm/coordination.hpp"
 
 namespace inspect_cli {
 
@@ -96,6 +97,32 @@ struct PersistenceView {
   std::uint64_t journal_files = 0, journal_bytes = 0;
 };
 
+std::string CoordinationJson(const shmkv::detail::CoordView& v) {
+  std::vector<std::string> grants;
+  for (const auto& g : v.grants) {
+    Obj o;
+    o.Str("kind", g.kind)
+        .Str("name_head", EscapeBytes(g.name_head))
+        .Num("name_bytes", g.name_bytes)
+        .Num("token", g.token)
+        .Num("holder_pid", g.holder_pid)
+        .Bool("holder_alive", g.holder_alive);
+    if (g.lease_left_ms < 0)
+      o.Null("lease_left_ms");
+    else
+      o.Int("lease_left_ms", g.lease_left_ms);
+    grants.push_back(o.Done());
+  }
+  return Obj()
+      .Num("used", v.used)
+      .Num("capacity", shmkv::detail::kCoordMaxHeld)
+      .Num("last_token", v.last_token)
+      .Num("waiters", v.waiters)
+      .Num("recoveries", v.recoveries)
+      .Raw("grants", Array(grants))
+      .Done();
+}
+
 PersistenceView ReadPersistence(const shmkv::detail::SegmentHeader& h) {
   PersistenceView v;
   v.on = h.persist_enabled != 0;
@@ -166,6 +193,8 @@ std::string KeyJsonFields(std::string_view key, Obj& o) {
 
 int RunSummary(Ctx& c) {
   const auto& h = c.in->header();
+  // A moment's view of the coordination table, read without its lock.
+  const shmkv::detail::CoordView coord = shmkv::detail::ViewCoordination(*c.in->segment());
   const PersistenceView persist = ReadPersistence(h);
   auto shards = ins::SnapshotAll(*c.in, ins::kTable, c.policy, c.now_ms);
   auto pool = ins::ScanChunks(*c.in);
@@ -239,6 +268,7 @@ int RunSummary(Ctx& c) {
                                           .Num("rebuilds", h.index.rebuilds)
                                           .Num("last_rebuild_us", h.index.last_rebuild_us)
                                           .Done())
+                .Raw("coordination", CoordinationJson(coord))
                 .Raw("locks", Obj()
                                   .Num("held", held)
                                   .Num("dead", dead)
@@ -288,6 +318,21 @@ int RunSummary(Ctx& c) {
               held, dead,
               unrecoverable ? Format(", %" PRIu64 " unrecoverable", unrecoverable).c_str() : "")});
   t.Row({"allocator lock", alloc_lock.Describe()});
+  t.Row({"coordination",
+         Format("%u of %u grants in use (claims, locks, permits, barriers), last token %" PRIu64
+                ", %u waiting, %" PRIu64 " repairs",
+                coord.used, shmkv::detail::kCoordMaxHeld, coord.last_token, coord.waiters,
+                coord.recoveries)});
+  for (const auto& g : coord.grants)
+    t.Row({"", Format("%-8s %-20s token %" PRIu64 "  %s  %s", g.kind,
+                      EscapeBytes(g.name_head).c_str(), g.token,
+                      g.holder_pid == 0 ? "no holder"
+                                        : Format("pid %u %s", g.holder_pid,
+                                                 g.holder_alive ? "alive" : "DEAD (free)")
+                                              .c_str(),
+                      g.lease_left_ms < 0
+                          ? "no lease"
+                          : Format("lease %" PRId64 " ms left", g.lease_left_ms).c_str())});
   t.Row({"processes",
          Format("%zu registered, %" PRIu64 " dead (not reclaimed yet)", procs.size(), dead_procs)});
   for (const auto& p : procs)

@@ -21,7 +21,9 @@
 // failure ("shmkv: <errc_name>: <message>" on stderr: "shmkv: unavailable: ..." when the server
 // cannot be reached, "shmkv: outcome_unknown: ..." when the connection was lost after a write
 // was sent); 4 get-or-set found the key (it printed the stored value and stored nothing; 0
-// means it stored the given value).
+// means it stored the given value); 5 lock, acquire, claim or claim-random did not obtain the
+// grant. lock, acquire, claim and claim-random with `-- CMD ARGS...` run CMD while this process
+// holds the grant (cli_hold.hpp) and exit with CMD's status.
 #include "shmkv/shmkv.hpp"
 
 #include <grp.h>
@@ -48,6 +50,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli_hold.hpp"
 #include "inspect_output.hpp"
 #include "shmkv/json_field.hpp"
 
@@ -57,7 +60,8 @@ constexpr int kExitOk = 0;
 constexpr int kExitFalse = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitError = 3;
-constexpr int kExitLoaded = 4;  // get-or-set: the key existed; nothing was stored
+constexpr int kExitLoaded = 4;      // get-or-set: the key existed; nothing was stored
+constexpr int kExitNotGranted = 5;  // lock, acquire, claim, claim-random: not obtained
 
 // A malformed command line. Thrown before the store is opened; main() prints it with the
 // command's usage line and exits 2.
@@ -777,8 +781,12 @@ int RunRandomKey(Invocation& in) {
   return kExitOk;
 }
 
+// pop-random [--wait D]: pop_random_wait when --wait is given (exit 1 once it ran out).
 int RunPopRandom(Invocation& in) {
-  auto e = in.Open().pop_random(in.OptOr("prefix", ""));
+  const std::string prefix = in.OptOr("prefix", "");
+  auto e = in.Has("wait")
+               ? in.Open().pop_random_wait(prefix, ParseDuration("--wait", *in.Opt("wait")))
+               : in.Open().pop_random(prefix);
   if (!e) return Note(in, "no key matches", kExitFalse);
   OutLine(e->key + '\t' + e->value);
   return kExitOk;
@@ -881,6 +889,30 @@ int RunClear(Invocation& in) {
   return kExitOk;
 }
 
+// info's "coordination": the table's counts and each grant (the first bytes of its name in the
+// bytes convention, "name_head" or "name_head_base64"; lease_left_ms null when it has no lease).
+std::string CoordinationJson(const shmkv::CoordinationInfo& c) {
+  std::vector<std::string> grants;
+  for (const shmkv::GrantInfo& g : c.grants) {
+    const std::string lease =
+        g.lease_left_ms < 0 ? std::string("null") : std::to_string(g.lease_left_ms);
+    grants.push_back("{\"kind\":" + inspect_out::JsonQuote(g.kind) + "," +
+                     BytesField("name_head", g.name_head) +
+                     Format(",\"name_bytes\":%u,\"token\":%" PRIu64
+                            ",\"holder_pid\":%d,\"holder_alive\":%s,\"lease_left_ms\":%s}",
+                            g.name_bytes, g.token, g.holder_pid, g.holder_alive ? "true" : "false",
+                            lease.c_str()));
+  }
+  return Obj()
+      .Num("capacity", c.capacity)
+      .Num("used", c.used)
+      .Num("last_token", c.last_token)
+      .Num("waiters", c.waiters)
+      .Num("recoveries", c.recoveries)
+      .Raw("grants", inspect_out::Array(grants))
+      .Done();
+}
+
 std::string InfoJson(const shmkv::Info& i) {
   std::string shards = "[";
   for (std::size_t k = 0; k < i.shard.size(); ++k) {
@@ -934,6 +966,7 @@ std::string InfoJson(const shmkv::Info& i) {
       .Num("live_keys", i.live_keys)
       .Raw("shard", shards)
       .Raw("processes", procs)
+      .Raw("coordination", i.redis ? "null" : CoordinationJson(i.coordination))
       .Done();
 }
 
@@ -988,6 +1021,21 @@ int RunInfo(Invocation& in) {
       OutLine(Format("  %10d  %14" PRIu64 "  %-5s%s", p.pid, p.start_time, p.alive ? "yes" : "no",
                      p.pid == ::getpid() ? "  (this shmkv command)" : ""));
     }
+  }
+  const shmkv::CoordinationInfo& c = i.coordination;
+  OutLine(
+      Format("coordination:     %u of %u grants in use (claims, locks, permits, barriers), "
+             "last token %" PRIu64 ", %u waiting, %" PRIu64 " repairs",
+             c.used, c.capacity, c.last_token, c.waiters, c.recoveries));
+  for (const shmkv::GrantInfo& g : c.grants) {
+    const std::string name = g.name_head + (g.name_bytes > g.name_head.size() ? "..." : "");
+    const std::string holder = g.holder_pid == 0 ? "no holder"
+                                                 : Format("pid %d %s", g.holder_pid,
+                                                          g.holder_alive ? "alive" : "DEAD (free)");
+    const std::string lease =
+        g.lease_left_ms < 0 ? "no lease" : Format("lease %" PRId64 " ms left", g.lease_left_ms);
+    OutLine(Format("  %-8s %-12s token %-8" PRIu64 " %-16s %s", g.kind.c_str(), name.c_str(),
+                   g.token, holder.c_str(), lease.c_str()));
   }
   OutLine(Format("per shard:        %zu rows", i.shard.size()));
   OutLine(Format("  %6s  %10s  %10s  %6s  %12s  %12s  %9s  %10s", "shard", "live_keys", "capacity",
@@ -1104,6 +1152,175 @@ int RunCheck(Invocation& in) {
     return kExitOk;
   }
   return Note(in, Format("%zu invariant violation(s)", violations.size()), kExitFalse);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coordination: claims, locks and semaphores (store.hpp). A grant is held by the process that
+// took it, this one: with `-- CMD ARGS...` shmkv runs the command while it holds the grant
+// (cli_hold.hpp) and gives it back when the command ends. Without a command a claim ends as
+// shmkv exits (its holder is gone: the next attempt by anyone takes it).
+
+// --lease, which the commands that take a lock or a claim require.
+std::chrono::milliseconds Lease(const Invocation& in) {
+  const std::string* lease = in.Opt("lease");
+  if (lease == nullptr) throw UsageError("missing --lease DURATION (how long it may be held)");
+  return ParseDuration("--lease", *lease);
+}
+
+// --wait, or 0 (do not wait).
+std::chrono::milliseconds Wait(const Invocation& in) {
+  return in.Has("wait") ? ParseDuration("--wait", *in.Opt("wait")) : std::chrono::milliseconds{};
+}
+
+// The command after the first positional argument (NAME, KEY or PREFIX); empty when none.
+std::vector<std::string> CommandToRun(const Invocation& in, bool required) {
+  if (in.pos.empty()) throw UsageError("missing " + std::string(in.cmd->required.front()));
+  std::vector<std::string> command(in.pos.begin() + 1, in.pos.end());
+  if (required && command.empty()) throw UsageError("missing the command to run (-- CMD ARGS...)");
+  return command;
+}
+
+// After the command: the grant was gone when shmkv gave it back.
+void NoteLostBeforeEnd(const Invocation& in, std::string_view grant) {
+  Note(in,
+       "WARNING: the " + std::string(grant) +
+           " was no longer held when the command ended (its lease ran out, or its token was used "
+           "elsewhere): another holder may have had it meanwhile",
+       kExitOk);
+}
+
+int RunLock(Invocation& in) {
+  const std::chrono::milliseconds lease = Lease(in), wait = Wait(in);
+  const std::vector<std::string> command = CommandToRun(in, true);
+  shmkv::Store& store = in.Open();
+  const std::string& name = in.pos[0];
+  const std::optional<std::uint64_t> token = store.lock(name, lease, wait);
+  if (!token)
+    return Note(in, "not obtained: another live holder kept the lock for all of --wait",
+                kExitNotGranted);
+  const int status = cli_hold::RunCommand(command, {{"SHMKV_LOCK_TOKEN", std::to_string(*token)}});
+  if (!store.unlock(name, *token)) NoteLostBeforeEnd(in, "lock");
+  return status;
+}
+
+int RunAcquire(Invocation& in) {
+  const std::string* permits_text = in.Opt("permits");
+  if (permits_text == nullptr) throw UsageError("missing --permits N");
+  const std::uint32_t permits = ToU32("--permits", ParseCount("--permits", *permits_text));
+  const std::chrono::milliseconds wait = Wait(in);
+  const std::vector<std::string> command = CommandToRun(in, true);
+  shmkv::Store& store = in.Open();
+  const std::string& semaphore = in.pos[0];
+  const std::optional<std::uint64_t> token = store.acquire(semaphore, permits, wait);
+  if (!token)
+    return Note(in, "not obtained: every permit stayed held for all of --wait", kExitNotGranted);
+  const int status =
+      cli_hold::RunCommand(command, {{"SHMKV_PERMIT_TOKEN", std::to_string(*token)}});
+  if (!store.release_permit(semaphore, *token)) NoteLostBeforeEnd(in, "permit");
+  return status;
+}
+
+// claim and claim-random: the claim printed (KEY<TAB>TOKEN<TAB>VALUE, or --json), or, with a
+// command, the command run while holding it; then complete (it exited 0: the key is deleted) or
+// release (the key returns to the pool).
+int HoldClaim(Invocation& in, const std::optional<shmkv::Claim>& claim,
+              const std::vector<std::string>& command) {
+  if (!claim)
+    return Note(in,
+                in.cmd->name == "claim" ? "not claimed: the key is absent or another live holder "
+                                          "has it"
+                                        : "not claimed: no unclaimed key has this prefix",
+                kExitNotGranted);
+  if (command.empty()) {
+    if (in.Has("json")) {
+      OutLine("{" + BytesField("key", claim->key) + "," + BytesField("value", claim->value) +
+              ",\"token\":" + std::to_string(claim->token) + "}");
+    } else {
+      OutLine(claim->key + '\t' + std::to_string(claim->token) + '\t' + claim->value);
+    }
+    return kExitOk;
+  }
+  const int status =
+      cli_hold::RunCommand(command, {{"SHMKV_CLAIM_KEY", claim->key},
+                                     {"SHMKV_CLAIM_TOKEN", std::to_string(claim->token)},
+                                     {"SHMKV_CLAIM_VALUE", claim->value}});
+  shmkv::Store& store = *in.store;
+  const bool ended = status == 0 ? store.complete(claim->key, claim->token)
+                                 : store.release(claim->key, claim->token);
+  if (!ended) NoteLostBeforeEnd(in, "claim");
+  return status;
+}
+
+// The claim's checks before the store is opened: --lease, and the command (or --json) after.
+std::vector<std::string> ClaimCommand(const Invocation& in) {
+  std::vector<std::string> command = CommandToRun(in, false);
+  if (!command.empty() && in.Has("json"))
+    throw UsageError("--json prints the claim; with a command to run there is nothing to print");
+  return command;
+}
+
+int RunClaim(Invocation& in) {
+  const std::chrono::milliseconds lease = Lease(in);
+  const std::vector<std::string> command = ClaimCommand(in);
+  return HoldClaim(in, in.Open().claim(in.pos[0], lease), command);
+}
+
+int RunClaimRandom(Invocation& in) {
+  const std::chrono::milliseconds lease = Lease(in);
+  const std::vector<std::string> command = ClaimCommand(in);
+  return HoldClaim(in, in.Open().claim_random(in.pos[0], lease), command);
+}
+
+// release, complete, unlock, release-permit NAME TOKEN: exit 0 if the token held the grant (now
+// ended), 1 if not (nothing changed).
+int EndGrant(Invocation& in, bool (shmkv::Store::*end)(std::string_view, std::uint64_t)) {
+  const std::uint64_t token = ParseCount("TOKEN", in.pos[1]);
+  if ((in.Open().*end)(in.pos[0], token)) return kExitOk;
+  return Note(in, "lost: the token no longer holds it", kExitFalse);
+}
+
+int RunRelease(Invocation& in) {
+  return EndGrant(in, &shmkv::Store::release);
+}
+int RunComplete(Invocation& in) {
+  return EndGrant(in, &shmkv::Store::complete);
+}
+int RunUnlock(Invocation& in) {
+  return EndGrant(in, &shmkv::Store::unlock);
+}
+int RunReleasePermit(Invocation& in) {
+  return EndGrant(in, &shmkv::Store::release_permit);
+}
+
+int RunRenew(Invocation& in) {
+  const std::chrono::milliseconds lease = Lease(in);
+  const std::uint64_t token = ParseCount("TOKEN", in.pos[1]);
+  if (in.Open().renew(in.pos[0], token, lease)) return kExitOk;
+  return Note(in, "lost: the token no longer holds the claim", kExitFalse);
+}
+
+// --timeout, which wait and barrier require.
+std::chrono::milliseconds Timeout(const Invocation& in) {
+  const std::string* timeout = in.Opt("timeout");
+  if (timeout == nullptr) throw UsageError("missing --timeout DURATION (how long to wait)");
+  return ParseDuration("--timeout", *timeout);
+}
+
+int RunWait(Invocation& in) {
+  const std::chrono::milliseconds timeout = Timeout(in);
+  if (in.Open().wait_for(in.pos[0], timeout)) return kExitOk;
+  return Note(in, "timed out: no such key yet: " + in.pos[0], kExitFalse);
+}
+
+int RunBarrier(Invocation& in) {
+  const std::string* parties_text = in.Opt("parties");
+  if (parties_text == nullptr) throw UsageError("missing --parties N");
+  const std::uint32_t parties = ToU32("--parties", ParseCount("--parties", *parties_text));
+  const std::chrono::milliseconds timeout = Timeout(in);
+  const std::optional<std::size_t> index = in.Open().barrier(in.pos[0], parties, timeout);
+  if (!index) return Note(in, "timed out: not every party arrived", kExitFalse);
+  OutLine(std::to_string(*index));
+  return kExitOk;
 }
 
 const std::vector<CommandDef>& Commands() {
@@ -1315,10 +1532,11 @@ const std::vector<CommandDef>& Commands() {
        {},
        RunRandomKeys},
       {"pop-random",
-       "[--prefix P]",
-       "remove a random entry and print it as KEY<TAB>VALUE (exit 1 if none)",
+       "[--prefix P] [--wait DURATION]",
+       "remove a random entry and print it as KEY<TAB>VALUE (exit 1 if none); --wait: wait up "
+       "to DURATION for one (a futex wait that writers end, no polling)",
        Access::write,
-       {{"prefix", true}},
+       {{"prefix", true}, {"wait", true}},
        {},
        {},
        RunPopRandom},
@@ -1331,6 +1549,113 @@ const std::vector<CommandDef>& Commands() {
        {"N"},
        {},
        RunPopRandomMany},
+      {"claim",
+       "KEY --lease DURATION [--json] [-- CMD [ARGS...]]",
+       "claim KEY (it stays in the store, but no other claim or pop takes it): print "
+       "KEY<TAB>TOKEN<TAB>VALUE (--json: {key, value, token}); exit 5 if it is absent or held. "
+       "The claim ends as shmkv exits; with CMD, shmkv holds it while CMD runs (CMD gets "
+       "SHMKV_CLAIM_KEY, SHMKV_CLAIM_TOKEN, SHMKV_CLAIM_VALUE), then completes it (CMD exited 0: "
+       "the key is deleted) or releases it, and exits with CMD's status",
+       Access::write,
+       {{"lease", true}, {"json", false}},
+       {"KEY"},
+       {},
+       RunClaim,
+       true},
+      {"claim-random",
+       "PREFIX --lease DURATION [--json] [-- CMD [ARGS...]]",
+       "claim a random unclaimed key with the prefix, as claim does (exit 5 if there is none)",
+       Access::write,
+       {{"lease", true}, {"json", false}},
+       {"PREFIX"},
+       {},
+       RunClaimRandom,
+       true},
+      {"renew",
+       "KEY TOKEN --lease DURATION",
+       "extend the claim TOKEN holds to DURATION from now (exit 1 if it no longer holds it)",
+       Access::write,
+       {{"lease", true}},
+       {"KEY", "TOKEN"},
+       {},
+       RunRenew},
+      {"release",
+       "KEY TOKEN",
+       "give back the claim TOKEN holds, whichever live process took it (exit 1 if it no longer "
+       "holds it)",
+       Access::write,
+       {},
+       {"KEY", "TOKEN"},
+       {},
+       RunRelease},
+      {"complete",
+       "KEY TOKEN",
+       "end the claim TOKEN holds and delete KEY (exit 1, nothing deleted, if it no longer "
+       "holds it)",
+       Access::write,
+       {},
+       {"KEY", "TOKEN"},
+       {},
+       RunComplete},
+      {"lock",
+       "NAME --lease DURATION [--wait DURATION] -- CMD [ARGS...]",
+       "run CMD while holding the named lock, like flock(1), and exit with its status; exit 5 if "
+       "another live holder kept the lock for all of --wait (default 0: do not wait). The lease "
+       "must cover CMD (nothing renews it). CMD gets SHMKV_LOCK_TOKEN; if shmkv dies, CMD is "
+       "killed and the lock is free at once",
+       Access::write,
+       {{"lease", true}, {"wait", true}},
+       {"NAME"},
+       {},
+       RunLock,
+       true},
+      {"unlock",
+       "NAME TOKEN",
+       "release the lock TOKEN holds, whichever live process took it (exit 1 if it no longer "
+       "holds it)",
+       Access::write,
+       {},
+       {"NAME", "TOKEN"},
+       {},
+       RunUnlock},
+      {"acquire",
+       "SEMAPHORE --permits N [--wait DURATION] -- CMD [ARGS...]",
+       "run CMD while holding one of the N permits of SEMAPHORE (at most N holders at once; pass "
+       "the same N everywhere) and exit with its status; exit 5 if none came free within --wait. "
+       "CMD gets SHMKV_PERMIT_TOKEN; a permit has no lease: it is held until CMD ends",
+       Access::write,
+       {{"permits", true}, {"wait", true}},
+       {"SEMAPHORE"},
+       {},
+       RunAcquire,
+       true},
+      {"release-permit",
+       "SEMAPHORE TOKEN",
+       "give back the permit TOKEN holds (exit 1 if it no longer holds one)",
+       Access::write,
+       {},
+       {"SEMAPHORE", "TOKEN"},
+       {},
+       RunReleasePermit},
+      {"wait",
+       "KEY --timeout DURATION",
+       "wait until KEY exists (exit 0 at once if it does), without polling: the writer that "
+       "creates it wakes this; exit 1 after DURATION",
+       Access::read,
+       {{"timeout", true}},
+       {"KEY"},
+       {},
+       RunWait},
+      {"barrier",
+       "NAME --parties N --timeout DURATION",
+       "wait until N processes have arrived at the barrier NAME (pass the same N everywhere) and "
+       "print this arrival's index (0 .. N-1; N-1 for the last); exit 1 after DURATION (the "
+       "arrival is withdrawn), 3 (broken) if a party died while the others waited. Reusable",
+       Access::write,
+       {{"parties", true}, {"timeout", true}},
+       {"NAME"},
+       {},
+       RunBarrier},
       {"delete-prefix",
        "P [--limit N]",
        "delete keys starting with P; print how many",
@@ -1493,7 +1818,10 @@ void PrintHelp() {
        "exit status: 0 ok, 1 not found / false / lost race, 2 usage error, 3 error\n"
        "(\"shmkv: <error code>: <message>\" on stderr; with --url also unavailable: the server\n"
        "cannot be reached, and outcome_unknown: the connection was lost after a write was\n"
-       "sent), 4 get-or-set found the key (nothing stored; 0 means it stored VALUE).\n";
+       "sent), 4 get-or-set found the key (nothing stored; 0 means it stored VALUE), 5 lock,\n"
+       "acquire, claim or claim-random did not obtain it. With -- CMD, lock, acquire, claim and\n"
+       "claim-random exit with CMD's status (128 + N if signal N ended it; 127 CMD not found,\n"
+       "126 not runnable).\n";
   Out(h);
 }
 

@@ -45,8 +45,15 @@ typedef struct shmkv_info {
   uint64_t created_unix_ms; uint64_t size_bytes; uint32_t max_key_bytes; uint32_t max_value_bytes;
   uint64_t max_keys; uint64_t arena_bytes; uint64_t arena_used_bytes; uint64_t live_keys;
   uint64_t processes; uint64_t recoveries; uint32_t home_block_bytes; uint32_t pad;
-  uint64_t home_records; char engine[16];
+  uint64_t home_records; char engine[16]; uint32_t coordination_capacity;
+  uint32_t coordination_used; uint64_t coordination_last_token; uint32_t coordination_waiters;
+  uint32_t pad2; uint64_t coordination_recoveries;
 } shmkv_info;
+typedef struct shmkv_grant_info {
+  char kind[16]; char name_head[8]; uint32_t name_head_len; uint32_t name_bytes; uint64_t token;
+  int32_t holder_pid; int32_t holder_alive; int64_t lease_left_ms;
+} shmkv_grant_info;
+int shmkv_info_grants(shmkv_store*, shmkv_grant_info* arr, size_t cap, size_t* count);
 typedef struct shmkv_stats {
   uint64_t gets, hits, misses, sets, deletes, cas_success, cas_failure, lock_waits, recoveries;
 } shmkv_stats;
@@ -107,6 +114,25 @@ int shmkv_pop_random(shmkv_store*, const void* prefix, size_t prefix_len, void**
                      size_t* key_len, void** value, size_t* value_len);
 int shmkv_pop_random_many(shmkv_store*, const void* prefix, size_t prefix_len, size_t n,
                           void** entries, size_t* entries_len);
+int shmkv_claim(shmkv_store*, const void* key, size_t key_len, int64_t lease_ms, void** value,
+                size_t* value_len, uint64_t* token);
+int shmkv_claim_random(shmkv_store*, const void* prefix, size_t prefix_len, int64_t lease_ms,
+                       void** key, size_t* key_len, void** value, size_t* value_len,
+                       uint64_t* token);
+int shmkv_renew(shmkv_store*, const void* key, size_t key_len, uint64_t token, int64_t lease_ms);
+int shmkv_release(shmkv_store*, const void* key, size_t key_len, uint64_t token);
+int shmkv_complete(shmkv_store*, const void* key, size_t key_len, uint64_t token);
+int shmkv_lock(shmkv_store*, const void* name, size_t name_len, int64_t lease_ms, int64_t wait_ms,
+               uint64_t* token);
+int shmkv_unlock(shmkv_store*, const void* name, size_t name_len, uint64_t token);
+int shmkv_acquire(shmkv_store*, const void* name, size_t name_len, uint32_t permits,
+                  int64_t wait_ms, uint64_t* token);
+int shmkv_release_permit(shmkv_store*, const void* name, size_t name_len, uint64_t token);
+int shmkv_wait_for(shmkv_store*, const void* key, size_t key_len, int64_t timeout_ms);
+int shmkv_pop_random_wait(shmkv_store*, const void* prefix, size_t prefix_len, int64_t timeout_ms,
+                          void** key, size_t* key_len, void** value, size_t* value_len);
+int shmkv_barrier(shmkv_store*, const void* name, size_t name_len, uint32_t parties,
+                  int64_t timeout_ms, uint32_t* index);
 int shmkv_info_get(shmkv_store*, shmkv_info* info, size_t info_size);
 int shmkv_stats_get(shmkv_store*, shmkv_stats* stats, size_t stats_size);
 int shmkv_size(shmkv_store*, uint64_t* count);
@@ -202,13 +228,24 @@ local function count_arg(v, n, fname, what)
   return v
 end
 
-local function ttl_arg(v, n, fname)
+-- Seconds (what: "ttl" unless given; also a lease or a wait) as milliseconds; nil = 0.
+local function ttl_arg(v, n, fname, what)
+  what = what or "ttl"
   if v == nil then return 0 end
-  if type(v) ~= "number" then bad_arg(n, fname, "ttl", "number (seconds)", type(v)) end
+  if type(v) ~= "number" then bad_arg(n, fname, what, "number (seconds)", type(v)) end
   if v ~= v or v < 0 or v == math.huge then
-    raise(EINVAL, "ttl is " .. tostring(v) .. "; it must be >= 0 seconds (finite)", 3)
+    raise(EINVAL, what .. " is " .. tostring(v) .. "; it must be >= 0 seconds (finite)", 3)
   end
   return math.ceil(v * 1000)  -- a positive TTL never rounds down to "no expiry"
+end
+
+-- count_arg within uint32_t (permits, parties).
+local function u32_arg(v, n, fname, what)
+  v = count_arg(v, n, fname, what)
+  if v > 0xffffffff then
+    raise(EINVAL, string.format("%s is %d; it must be at most 4294967295", what, v), 3)
+  end
+  return v
 end
 
 local MAX_EXACT = 2 ^ 53
@@ -886,11 +923,183 @@ function Store:random_keys(count, prefix, unique)
   return keys
 end
 
+-- Coordination: claims, locks and semaphores (shared-memory stores; a url's server raises
+-- shmkv.invalid_argument). Each grant is held by this process until it is given back, its lease
+-- runs out, or the process dies: the next attempt by anyone then takes it, without waiting for
+-- the lease. Leases and waits are seconds (a lease > 0; a wait nil or 0 = do not wait). Tokens
+-- are numbers (exact: a store issues fewer than 2^53) and only grow (fencing): a call with a
+-- token that no longer holds the grant changes nothing and returns false.
+local token_out = ffi.new("uint64_t[1]")
+
+local function token_arg(v, n, fname)
+  if type(v) == "cdata" and (ffi.istype("uint64_t", v) or ffi.istype("int64_t", v)) then
+    return v
+  end
+  if v == nil then bad_arg(n, fname, "token", "number", "nil") end
+  return count_arg(v, n, fname, "token")
+end
+
+-- The table of a claim: its key, its value (a malloc'ed copy, freed here) and token_out's token.
+local function claim_of(key, value_ptr, value_len)
+  return {key = key, value = take(value_ptr, value_len), token = tonumber(token_out[0])}
+end
+
+-- Claims the live key: {key =, value =, token =}, or nil if it is absent or claimed by another
+-- live holder. The key stays in the store (get and list see it); claim, claim_random and
+-- pop_random of anyone leave it alone until the claim ends.
+function Store:claim(key, lease)
+  local h = handle(self, "claim")
+  key_arg(self, key, 1, "claim")
+  local ms = ttl_arg(lease, 2, "claim", "lease")
+  if check(C.shmkv_claim(h, key, #key, ms, ptr_out, size_out, token_out)) == 0 then return nil end
+  return claim_of(key, ptr_out[0], size_out[0])
+end
+
+-- Claims a key drawn uniformly from the live unclaimed keys with the prefix: a claim table as
+-- claim's, or nil if there is none.
+function Store:claim_random(prefix, lease)
+  local h = handle(self, "claim_random")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "claim_random", "prefix")
+  local ms = ttl_arg(lease, 2, "claim_random", "lease")
+  if check(C.shmkv_claim_random(h, prefix, #prefix, ms, ptr_out, size_out, ptr_out2, size_out2,
+                                token_out)) == 0 then
+    return nil
+  end
+  return claim_of(take(ptr_out[0], size_out[0]), ptr_out2[0], size_out2[0])
+end
+
+-- Extends the claim the token still holds to lease from now; false if it no longer holds it.
+function Store:renew(key, token, lease)
+  local h = handle(self, "renew")
+  key_arg(self, key, 1, "renew")
+  return check(C.shmkv_renew(h, key, #key, token_arg(token, 2, "renew"),
+                             ttl_arg(lease, 3, "renew", "lease"))) == 1
+end
+
+-- The calls that end a grant by its token (release, complete, unlock, release_permit): true if
+-- the token held it, false (nothing changed) if not.
+local function end_grant(self, fname, c_end, name, token)
+  local h = handle(self, fname)
+  key_arg(self, name, 1, fname)
+  return check(c_end(h, name, #name, token_arg(token, 2, fname))) == 1
+end
+
+-- Gives the claim back (the key returns to the pool); false if the token no longer holds it.
+function Store:release(key, token)
+  return end_grant(self, "release", C.shmkv_release, key, token)
+end
+
+-- Ends the claim and deletes the key, atomically; false (nothing deleted) if the token no longer
+-- holds it.
+function Store:complete(key, token)
+  return end_grant(self, "complete", C.shmkv_complete, key, token)
+end
+
+-- Takes the named lock for lease: its token, or nil when another live holder kept it for all of
+-- wait. A waiter sleeps on a futex, woken by unlock, by the holder's exit or at its lease end.
+function Store:lock(name, lease, wait)
+  local h = handle(self, "lock")
+  key_arg(self, name, 1, "lock")
+  local lease_ms = ttl_arg(lease, 2, "lock", "lease")
+  local wait_ms = ttl_arg(wait, 3, "lock", "wait")
+  if check(C.shmkv_lock(h, name, #name, lease_ms, wait_ms, token_out)) == 0 then return nil end
+  return tonumber(token_out[0])
+end
+
+-- true if the token held the lock and released it.
+function Store:unlock(name, token)
+  return end_grant(self, "unlock", C.shmkv_unlock, name, token)
+end
+
+-- A permit of the counting semaphore with `permits` permits (pass the same count everywhere):
+-- its token, or nil after wait. A permit has no lease: it is held until release_permit or this
+-- process's death.
+function Store:acquire(semaphore, permits, wait)
+  local h = handle(self, "acquire")
+  key_arg(self, semaphore, 1, "acquire")
+  permits = u32_arg(permits, 2, "acquire", "permits")
+  local wait_ms = ttl_arg(wait, 3, "acquire", "wait")
+  if check(C.shmkv_acquire(h, semaphore, #semaphore, permits, wait_ms, token_out)) == 0 then
+    return nil
+  end
+  return tonumber(token_out[0])
+end
+
+-- true if the token held a permit and gave it back.
+function Store:release_permit(semaphore, token)
+  return end_grant(self, "release_permit", C.shmkv_release_permit, semaphore, token)
+end
+
+-- Waiting without polling (shared-memory stores): a futex in the segment that writers move while
+-- anyone waits. timeout: seconds (nil or 0 = do not wait).
+
+-- true once key exists (at once if it does); false after timeout.
+function Store:wait_for(key, timeout)
+  local h = handle(self, "wait_for")
+  key_arg(self, key, 1, "wait_for")
+  return check(C.shmkv_wait_for(h, key, #key, ttl_arg(timeout, 2, "wait_for", "timeout"))) == 1
+end
+
+-- pop_random(prefix), waiting up to timeout for a key to pop: key, value (nil after timeout).
+function Store:pop_random_wait(prefix, timeout)
+  local h = handle(self, "pop_random_wait")
+  prefix = prefix == nil and "" or str_arg(prefix, 1, "pop_random_wait", "prefix")
+  local ms = ttl_arg(timeout, 2, "pop_random_wait", "timeout")
+  if check(C.shmkv_pop_random_wait(h, prefix, #prefix, ms, ptr_out, size_out, ptr_out2,
+                                   size_out2)) == 0 then
+    return nil
+  end
+  local key = take(ptr_out[0], size_out[0])
+  return key, take(ptr_out2[0], size_out2[0])
+end
+
+local index_out = ffi.new("uint32_t[1]")
+
+-- Waits until `parties` processes have arrived at the barrier (pass the same count everywhere):
+-- this arrival's index, 0 .. parties - 1 (the last to arrive gets parties - 1), or nil after
+-- timeout (the arrival is withdrawn). Reusable. A party that dies while the others wait breaks
+-- the round: they raise shmkv.broken.
+function Store:barrier(name, parties, timeout)
+  local h = handle(self, "barrier")
+  key_arg(self, name, 1, "barrier")
+  parties = u32_arg(parties, 2, "barrier", "parties")
+  local ms = ttl_arg(timeout, 3, "barrier", "timeout")
+  if check(C.shmkv_barrier(h, name, #name, parties, ms, index_out)) == 0 then return nil end
+  return tonumber(index_out[0])
+end
+
 -- Verifies every shard's invariants: an array of messages, one per violation (empty: healthy).
 function Store:check_invariants()
   local violations = check(C.shmkv_check_invariants(handle(self, "check_invariants"), ptr_out,
                                                     size_out))
   return messages_of(ptr_out[0], violations)
+end
+
+-- info's coordination: the table's counts and its entries, each {kind =, name_head = (the
+-- first bytes, at most 8, of the name), name_bytes =, token =, holder_pid = (0: nobody),
+-- holder_alive =, lease_left_ms = (-1: no lease)}.
+local function coordination_of(self, i)
+  local cap, grants = i.coordination_used + 16, nil
+  while true do  -- again with the count it asks for when the table grew meanwhile
+    grants = ffi.new("shmkv_grant_info[?]", cap)
+    local rc = C.shmkv_info_grants(handle(self, "info"), grants, cap, size_out)
+    if rc ~= ETOOSMALL then
+      check(rc)
+      break
+    end
+    cap = tonumber(size_out[0])
+  end
+  local out = {}
+  for k = 0, tonumber(size_out[0]) - 1 do
+    local g = grants[k]
+    out[k + 1] = {kind = ffi.string(g.kind), name_head = ffi.string(g.name_head, g.name_head_len),
+                  name_bytes = g.name_bytes, token = tonumber(g.token),
+                  holder_pid = g.holder_pid, holder_alive = g.holder_alive == 1,
+                  lease_left_ms = tonumber(g.lease_left_ms)}
+  end
+  return {capacity = i.coordination_capacity, used = i.coordination_used,
+          last_token = tonumber(i.coordination_last_token), waiters = i.coordination_waiters,
+          recoveries = tonumber(i.coordination_recoveries), grants = out}
 end
 
 function Store:info()
@@ -904,6 +1113,7 @@ function Store:info()
     arena_bytes = tonumber(i.arena_bytes), arena_used_bytes = tonumber(i.arena_used_bytes),
     live_keys = tonumber(i.live_keys), processes = tonumber(i.processes),
     recoveries = tonumber(i.recoveries), engine = ffi.string(i.engine),
+    coordination = coordination_of(self, i),
   }
 end
 

@@ -32,6 +32,9 @@ local function eq(got, want, what)
   end
 end
 
+-- os.execute's success (a number in Lua 5.1 / LuaJIT without 5.2 compat, else true).
+local function succeeded(status) return status == 0 or status == true end
+
 -- Calls fn, which must raise a shmkv error with the given code name; returns the message.
 local function raises(name, fn, pattern)
   local ok, err = pcall(fn)
@@ -340,6 +343,122 @@ test("processes share one store (luajit children)", function(s, name)
   eq(s:count("token:"), 0)
 end)
 
+test("claims: claim, claim_random, renew, release, complete, fenced by tokens", function(s)
+  local LONG = 60  -- seconds: never runs out here
+  eq(s:claim("acct:1", LONG), nil, "an absent key")
+  s:set("acct:1", "alice")
+  local c = s:claim("acct:1", LONG)
+  eq(c.key, "acct:1"); eq(c.value, "alice"); eq(c.token > 0, true, "token > 0")
+  eq(s:get("acct:1"), "alice", "a claimed key stays visible")
+  eq(s:claim("acct:1", LONG), nil, "held")
+  eq(s:claim_random("acct:", LONG), nil, "held")
+  eq(s:pop_random("acct:"), nil, "held")
+  eq(s:renew("acct:1", c.token + 1, LONG), false)
+  eq(s:release("acct:1", c.token + 1), false)
+  eq(s:complete("acct:1", c.token + 1), false)
+  eq(s:renew("acct:1", c.token, LONG), true)
+  eq(s:release("acct:1", c.token), true)
+  eq(s:release("acct:1", c.token), false, "given back already")
+  local again = s:claim_random("acct:", LONG)
+  eq(again.key, "acct:1"); eq(again.value, "alice"); eq(again.token > c.token, true, "grows")
+  eq(s:complete("acct:1", c.token), false)
+  eq(s:complete("acct:1", again.token), true)
+  eq(s:get("acct:1"), nil)
+  s:set("k", "v")
+  raises("invalid_argument", function() s:claim("k", 0) end, "lease 0 ms")
+  raises("invalid_argument", function() s:claim("k", -1) end, "lease is -1")
+  raises("invalid_argument", function() s:release("k") end, "token")
+  raises("invalid_argument", function() s:lock("l", 10, "soon") end, "wait")
+  raises("invalid_argument", function() s:acquire("sem", 0) end, "permits is 0")
+  eq(#s:check_invariants(), 0)
+end)
+
+-- Starts a luajit child that opens the store as s and runs `body` (Lua source, with ffi and
+-- ffi.C.pause at hand), in which ready() tells the parent it is under way. Returns the child's
+-- pid once it called ready(), and the pipe of its standard output.
+local function child(name, body)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write([[
+    local ffi = require "ffi"
+    ffi.cdef "int pause(void);"
+    local shmkv = require "shmkv"
+    local s = shmkv.open(arg[1])
+    local function ready()
+      io.write(io.open("/proc/self/stat"):read("*l"):match("^(%d+)"), "\n")
+      io.stdout:flush()
+    end
+  ]] .. body)
+  f:close()
+  local pipe = assert(io.popen("exec luajit " .. script .. " " .. name))
+  local pid = assert(pipe:read("*l"), "the child did not get under way")
+  os.remove(script)
+  return pid, pipe
+end
+
+-- A child that holds what `take` (Lua source using s, which must succeed) took until killed.
+local function holder(name, take)
+  return child(name, "assert(" .. take .. ") ready() ffi.C.pause()")
+end
+
+test("a SIGKILLed process's claim, lock and permit are free at the next attempt", function(s, name)
+  local LONG = 60  -- the holder's leases never run out here: only its death frees them
+  s:set("acct:1", "alice")
+  local pid, pipe = holder(name, 's:claim("acct:1", 60) and s:lock("leader", 60) and ' ..
+                                 's:acquire("db", 1)')
+  eq(s:claim("acct:1", LONG), nil, "held by a live process")
+  eq(s:lock("leader", LONG, 0.03), nil, "timed out")
+  eq(s:acquire("db", 1), nil, "the only permit is held")
+  -- The parent waits 20 s against a 60 s lease: only the holder's death lets it in.
+  assert(succeeded(os.execute("(sleep 0.1; kill -9 " .. pid .. ") &")))
+  local token = s:lock("leader", LONG, 20)
+  pipe:close()
+  assert(token, "the lock after the holder was killed")
+  eq(s:claim("acct:1", LONG) ~= nil, true, "the claim after the holder was killed")
+  local permit = s:acquire("db", 1, 20)
+  eq(permit > token, true, "a later token")
+  eq(s:unlock("leader", token + 1), false)
+  eq(s:unlock("leader", token), true)
+  eq(s:unlock("leader", token), false)
+  eq(s:release_permit("db", permit), true)
+  eq(s:release_permit("db", permit), false)
+  -- info lists what is held: the claim this process took after the holder's death.
+  local coord = s:info().coordination
+  eq(coord.used, 1, "grants in use")
+  eq(coord.capacity > 0, true, "capacity")
+  local g = coord.grants[1]
+  eq(g.kind, "claim"); eq(g.name_head, "acct:1"); eq(g.name_bytes, 6)
+  eq(g.holder_alive, true); eq(g.lease_left_ms > 0, true, "lease left")
+end)
+
+test("wait_for, pop_random_wait and barrier across processes", function(s, name)
+  eq(s:wait_for("ready", 0), false)
+  eq(s:pop_random_wait("job:", 0), nil)
+  raises("invalid_argument", function() s:wait_for("ready", -1) end, "timeout is -1")
+  raises("invalid_argument", function() s:barrier("b", 0) end, "parties is 0")
+  eq(s:barrier("b", 1), 0)
+  -- A child writes after pauses; the parent waits 20 s for each: only the writes end the waits.
+  local _, writer = child(name, 'ready() os.execute("sleep 0.1") s:set("ready", "1") ' ..
+                                'os.execute("sleep 0.1") s:set("job:7", "payload")')
+  eq(s:wait_for("ready", 20), true)
+  local key, value = s:pop_random_wait("job:", 20)
+  eq(key, "job:7"); eq(value, "payload")
+  writer:close()
+  -- Two processes pass a 2-party barrier with the indices 0 and 1.
+  local _, other = child(name, 'ready() io.write(s:barrier("pair", 2, 20))')
+  local mine = s:barrier("pair", 2, 20)
+  local theirs = tonumber(other:read("*a"))
+  other:close()
+  eq(mine + theirs, 1, "the indices 0 and 1")
+  -- A party SIGKILLed while the parent waits breaks the round: shmkv.broken, not a hang.
+  local victim, victim_pipe = child(name, 'ready() s:barrier("trio", 3, 60)')
+  os.execute("sleep 0.05")  -- it has arrived and sleeps
+  assert(succeeded(os.execute("(sleep 0.1; kill -9 " .. victim .. ") &")))
+  raises("broken", function() s:barrier("trio", 3, 20) end)  -- 20 s: only the death ends it
+  victim_pipe:close()
+  eq(s:barrier("trio", 1), 0, "the next round starts fresh")
+end)
+
 -- Damages the record holding marker in the segment: its checksum no longer matches.
 local function flip_byte_of(name, marker)
   local f = assert(io.open("/dev/shm/shmkv." .. name, "r+b"))
@@ -550,7 +669,6 @@ end
 -- --- A store on a Redis server, by url: each test runs a redis-server of its own (no TCP port,
 -- nothing saved), stopped after it. Without redis-server installed they are skipped, unless
 -- SHMKV_REQUIRE_REDIS is set (then they fail).
-local function succeeded(status) return status == 0 or status == true end
 
 local have_redis = succeeded(os.execute("command -v redis-server >/dev/null 2>&1"))
 local require_redis = (os.getenv("SHMKV_REQUIRE_REDIS") or "") ~= ""

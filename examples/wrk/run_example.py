@@ -16,8 +16,6 @@ and libshmkv.so (SHMKV_LIBRARY) plus shmkv's Python package (PYTHONPATH) for thi
 import argparse
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 
@@ -25,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 
+from load_processes import run_together  # noqa: E402
 from witness_server import WitnessServer  # noqa: E402
 
 
@@ -55,7 +54,6 @@ def main():
 
     lua_dir = os.environ.get("SHMKV_LUA_DIR") or os.path.join(REPO, "bindings", "lua")
     name = f"wrk-example-{os.getpid()}"
-    procs = []
     try:
         with shmkv.open(name, open_mode="create_only", size_bytes=64 << 20, text=True) as kv, \
                 WitnessServer() as server:
@@ -67,19 +65,7 @@ def main():
                    "-d", f"{args.duration}s", "-s", os.path.join(HERE, "shared_state.lua"),
                    server.url + "/"]
             started = time.monotonic()
-            for _ in range(args.processes):
-                procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                              stderr=subprocess.STDOUT, text=True,
-                                              start_new_session=True))
-            outputs = []
-            for p in procs:
-                try:
-                    out, _ = p.communicate(timeout=args.duration + 60)
-                except subprocess.TimeoutExpired:
-                    fail(f"wrk did not finish in {args.duration + 60} s")
-                outputs.append(out)
-                if p.returncode != 0:
-                    fail(f"wrk exited with {p.returncode}:\n{out}")
+            outputs = run_together([cmd] * args.processes, env, args.duration + 60, "wrk", fail)
             elapsed = time.monotonic() - started
             time.sleep(0.2)  # let the server's threads record the last requests
 
@@ -140,10 +126,6 @@ def main():
                 fail("; ".join(problems) + "\nwrk output:\n" + "\n".join(outputs))
             print("wrk example: OK")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
         try:
             shmkv.destroy(name)
         except shmkv.Error:

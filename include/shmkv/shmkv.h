@@ -60,7 +60,7 @@ extern "C" {
 /* Error codes: 0 is success; SHMKV_E<NAME> == -(int)shmkv::errc::<name>. */
 
 #define SHMKV_OK 0
-/* SHMKV_EINVALID_ARGUMENT (-1) ... SHMKV_EOUTCOME_UNKNOWN (-18): one per entry of SHMKV_ERROR_CODES
+/* SHMKV_EINVALID_ARGUMENT (-1) ... SHMKV_EBROKEN (-19): one per entry of SHMKV_ERROR_CODES
  * (error_codes.h, which says what each means). */
 enum shmkv_error_code {
 #define SHMKV_C_ERROR_ENUMERATOR(name, NAME, number, description) SHMKV_E##NAME = -(number),
@@ -443,6 +443,74 @@ int shmkv_random_keys(shmkv_store* store, const void* prefix, size_t prefix_len,
                       int unique, void** keys, size_t* keys_len);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Coordination: claims, locks and semaphores (store.hpp; shared-memory stores only: on a server
+ * every one of these is SHMKV_EINVALID_ARGUMENT). Each grant is held by the calling process
+ * until it gives it back, its lease runs out, or the process dies: the next attempt by anyone
+ * finds the dead holder and takes its place without waiting for the lease. Tokens only grow
+ * (fencing): a call with a token that no longer holds the grant changes nothing and returns 0.
+ * lease_ms must be > 0 and wait_ms >= 0 (0 = do not wait), else SHMKV_EINVALID_ARGUMENT; names
+ * follow the key rules. SHMKV_ELIMIT_EXCEEDED when 1,792 grants are held in the store. A claim
+ * is returned in malloc'ed copies (free each with shmkv_free; any out pointer may be NULL to
+ * discard it; the copies have a NUL byte after their length): a retry would claim again
+ * (SHMKV_ENOMEM after the claim was taken leaves it held until its lease ends). */
+
+/* Claims the live key for lease_ms: 1 with its value in *value and the claim's token in *token,
+ * or 0 if the key is absent or claimed by another live holder (*value NULL, *token 0). A claimed
+ * key stays in the store (get and list see it); claims, claim_random and pop_random of anyone
+ * leave it alone until the claim ends. */
+int shmkv_claim(shmkv_store* store, const void* key, size_t key_len, int64_t lease_ms, void** value,
+                size_t* value_len, uint64_t* token);
+/* Claims a key drawn uniformly from the live unclaimed keys with the prefix: 1 with the key,
+ * its value and the token, or 0 if there is none. */
+int shmkv_claim_random(shmkv_store* store, const void* prefix, size_t prefix_len, int64_t lease_ms,
+                       void** key, size_t* key_len, void** value, size_t* value_len,
+                       uint64_t* token);
+/* 1 if the token still holds the claim and its lease now ends lease_ms from now, else 0. */
+int shmkv_renew(shmkv_store* store, const void* key, size_t key_len, uint64_t token,
+                int64_t lease_ms);
+/* Gives the claim back (the key returns to the pool): 1, or 0 if the token no longer holds it. */
+int shmkv_release(shmkv_store* store, const void* key, size_t key_len, uint64_t token);
+/* Ends the claim and deletes the key, atomically: 1, or 0 (nothing deleted) if the token no
+ * longer holds it. */
+int shmkv_complete(shmkv_store* store, const void* key, size_t key_len, uint64_t token);
+
+/* Takes the named lock for lease_ms: 1 with its token in *token, or 0 (*token 0) when another
+ * live holder kept it for all of wait_ms. A waiter sleeps on a futex in the segment, woken by
+ * shmkv_unlock, by the holder's exit or at the holder's lease end; it never polls. */
+int shmkv_lock(shmkv_store* store, const void* name, size_t name_len, int64_t lease_ms,
+               int64_t wait_ms, uint64_t* token);
+/* 1 if the token held the lock and released it, else 0. */
+int shmkv_unlock(shmkv_store* store, const void* name, size_t name_len, uint64_t token);
+/* Takes a permit of the counting semaphore `name` with `permits` (>= 1; pass the same count
+ * everywhere) permits: 1 with its token, or 0 (*token 0) after wait_ms. A permit has no lease:
+ * it is held until shmkv_release_permit or the holder's death. */
+int shmkv_acquire(shmkv_store* store, const void* name, size_t name_len, uint32_t permits,
+                  int64_t wait_ms, uint64_t* token);
+/* 1 if the token held a permit and gave it back, else 0. */
+int shmkv_release_permit(shmkv_store* store, const void* name, size_t name_len, uint64_t token);
+
+/* Waiting without polling (shared-memory stores; SHMKV_EINVALID_ARGUMENT on a server): the
+ * waiter sleeps on a futex in the segment that writers move while anyone waits. timeout_ms >= 0
+ * (0 = do not wait), else SHMKV_EINVALID_ARGUMENT. A waiter killed while waiting leaves nothing
+ * behind. */
+
+/* 1 once the key exists (at once if it does), 0 after timeout_ms. */
+int shmkv_wait_for(shmkv_store* store, const void* key, size_t key_len, int64_t timeout_ms);
+/* shmkv_pop_random, waiting up to timeout_ms for a key with the prefix to pop: 1 with malloc'ed
+ * copies in *key / *value (free each with shmkv_free; either pointer may be NULL to discard it),
+ * or 0 after timeout_ms. */
+int shmkv_pop_random_wait(shmkv_store* store, const void* prefix, size_t prefix_len,
+                          int64_t timeout_ms, void** key, size_t* key_len, void** value,
+                          size_t* value_len);
+/* Waits until `parties` (>= 1; pass the same count everywhere) processes have arrived at the
+ * barrier `name`: 1 with this arrival's index (0 .. parties - 1; the last to arrive gets
+ * parties - 1) in *index (may be NULL), or 0 after timeout_ms (the arrival is withdrawn).
+ * Reusable: the next arrivals start a new round. A party that dies while the others wait breaks
+ * the round: they get SHMKV_EBROKEN instead of hanging. */
+int shmkv_barrier(shmkv_store* store, const void* name, size_t name_len, uint32_t parties,
+                  int64_t timeout_ms, uint32_t* index);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Whole store. Structures may gain fields at the end: pass sizeof(struct) as *_size; the
  * library fills at most that many bytes. */
 
@@ -466,6 +534,14 @@ typedef struct shmkv_info {
   uint64_t home_records; /* records stored in their home blocks */
   char engine[16];       /* NUL-terminated: "shm" (shared memory) or "redis" (a url's server);
                             on "redis" the segment's figures above are 0 */
+  /* The coordination table (claims, locks, permits, barriers; 0 on "redis"); its entries come
+   * from shmkv_info_grants. */
+  uint32_t coordination_capacity; /* grants that can be held at once */
+  uint32_t coordination_used;     /* entries in use (lapsed ones until someone meets them) */
+  uint64_t coordination_last_token;
+  uint32_t coordination_waiters; /* processes sleeping on its futex word now */
+  uint32_t pad2;
+  uint64_t coordination_recoveries; /* repairs after a holder of its lock died */
 } shmkv_info;
 
 typedef struct shmkv_shard_info {
@@ -484,6 +560,19 @@ typedef struct shmkv_process_info {
   uint64_t start_time; /* clock ticks since boot */
 } shmkv_process_info;
 
+/* One entry of the coordination table (shmkv::GrantInfo). */
+typedef struct shmkv_grant_info {
+  char kind[16];          /* NUL-terminated: "claim", "lock", "permit", "barrier" (a round's
+                             state) or "arrival" */
+  char name_head[8];      /* the first name_head_len bytes of the key or name (no NUL) */
+  uint32_t name_head_len; /* at most 8 */
+  uint32_t name_bytes;    /* the name's whole length */
+  uint64_t token;         /* the fencing token */
+  int32_t holder_pid;     /* 0: held by nobody (a barrier's state) */
+  int32_t holder_alive;   /* 0: free at the next attempt */
+  int64_t lease_left_ms;  /* -1: no lease; 0: lapsed */
+} shmkv_grant_info;
+
 typedef struct shmkv_stats {
   uint64_t gets, hits, misses, sets, deletes;
   uint64_t cas_success, cas_failure;
@@ -496,6 +585,9 @@ int shmkv_info_get(shmkv_store* store, shmkv_info* info, size_t info_size);
 int shmkv_info_shards(shmkv_store* store, shmkv_shard_info* arr, size_t cap, size_t* count);
 /* Registered processes, same protocol. */
 int shmkv_info_processes(shmkv_store* store, shmkv_process_info* arr, size_t cap, size_t* count);
+/* The entries of the coordination table (held claims, locks and permits, barrier rounds), same
+ * protocol; none on a server. */
+int shmkv_info_grants(shmkv_store* store, shmkv_grant_info* arr, size_t cap, size_t* count);
 int shmkv_stats_get(shmkv_store* store, shmkv_stats* stats, size_t stats_size);
 /* Number of live (unexpired) keys into *count. */
 int shmkv_size(shmkv_store* store, uint64_t* count);

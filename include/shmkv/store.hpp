@@ -164,6 +164,27 @@ struct OrderedIndexInfo {
   std::uint64_t last_rebuild_us;  // how long the last one took
 };
 
+// One entry of the coordination table (claims, locks, permits, barriers), as info() found it.
+struct GrantInfo {
+  std::string kind;            // "claim", "lock", "permit", "barrier" (a round's state), "arrival"
+  std::string name_head;       // the first bytes (at most 8) of the key or name
+  std::uint32_t name_bytes;    // the name's length
+  std::uint64_t token;         // the fencing token
+  std::int32_t holder_pid;     // 0: held by nobody (a barrier's state)
+  bool holder_alive;           // false: free at the next attempt
+  std::int64_t lease_left_ms;  // -1: no lease; 0: lapsed
+};
+
+// The coordination table (Store::claim, lock, acquire, barrier and the waits).
+struct CoordinationInfo {
+  std::uint32_t capacity;    // grants that can be held at once
+  std::uint32_t used;        // entries in use (lapsed ones included until someone meets them)
+  std::uint64_t last_token;  // the last fencing token handed out
+  std::uint32_t waiters;     // processes sleeping on its futex word now
+  std::uint64_t recoveries;  // repairs after a holder of its lock died
+  std::vector<GrantInfo> grants;
+};
+
 // The shared-memory engine's part of Info (Info inherits it, as Options does its options).
 struct SharedMemoryInfo {
   std::uint32_t layout_version;
@@ -179,6 +200,7 @@ struct SharedMemoryInfo {
   std::vector<ShardInfo> shard;        // per-shard load
   std::vector<ProcessInfo> processes;  // attached processes (registry)
   OrderedIndexInfo ordered_index;
+  CoordinationInfo coordination;
 };
 
 // The Redis engine's part of Info.

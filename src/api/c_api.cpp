@@ -38,8 +38,9 @@ using shmkv::errc;
 // 40 bytes before trusted_group, 48 before the persistence fields, 80 before url: options_size
 // tells.
 static_assert(sizeof(shmkv_options) == 104);
-// 312 bytes before engine.
-static_assert(sizeof(shmkv_info) == 328);
+// 312 bytes before engine, 328 before coordination_capacity.
+static_assert(sizeof(shmkv_info) == 360);
+static_assert(sizeof(shmkv_grant_info) == 56);
 static_assert(sizeof(shmkv_recovery_report) == 88);
 static_assert(sizeof(shmkv_shard_info) == 48 && sizeof(shmkv_process_info) == 16);
 
@@ -481,6 +482,57 @@ shmkv::Options StoreAt(const char* url, const char* name) {
 std::string Path(const char* path, const char* what) {
   if (path == nullptr) Throw(errc::invalid_argument, std::string(what) + " path is NULL");
   return path;
+}
+
+// The outputs of the calls that return an entry or a claim in malloc'ed copies (pop_random,
+// pop_random_wait, claim, claim_random; each output may be NULL): cleared, then filled with what
+// `take` returned, if anything (a claim's token too). Returns 1 for a result, 0 for none.
+template <typename Take>
+int PutTaken(Take&& take, void** key, std::size_t* key_len, void** value, std::size_t* value_len,
+             std::uint64_t* token = nullptr) {
+  if (key) *key = nullptr;
+  if (value) *value = nullptr;
+  if (key_len) *key_len = 0;
+  if (value_len) *value_len = 0;
+  if (token) *token = 0;
+  const auto taken = take();
+  if (!taken) return 0;
+  if (key_len) *key_len = taken->key.size();
+  if (value_len) *value_len = taken->value.size();
+  if constexpr (requires { taken->token; }) {
+    if (token) *token = taken->token;
+  }
+  std::unique_ptr<void, void (*)(void*)> k(key ? Copy(taken->key) : nullptr, &std::free);
+  if (value) *value = Copy(taken->value);
+  if (key) *key = k.release();
+  return 1;
+}
+
+// The outputs of shmkv_lock and shmkv_acquire: *token (may be NULL) = the grant's, or 0 for
+// none. Returns 1 for a grant, 0 for none.
+int PutToken(const std::optional<std::uint64_t>& granted, std::uint64_t* token) {
+  if (token) *token = granted.value_or(0);
+  return granted ? 1 : 0;
+}
+
+// The array protocol of shmkv_info_shards, _processes and _grants: *count = the items `items`
+// picks from info(); copied (each through `convert`) when they fit in cap, else SHMKV_ETOOSMALL.
+template <typename Out, typename Items, typename Convert>
+int InfoArray(shmkv_store* h, Out* arr, std::size_t cap, std::size_t* count, const char* what,
+              Items&& items, Convert&& convert) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    CheckBuffer(arr, cap, "arr");
+    const shmkv::Info info = s.info();
+    const auto& all = items(info);
+    if (count) *count = all.size();
+    if (arr == nullptr) return 0;
+    if (all.size() > cap)
+      throw CError{SHMKV_ETOOSMALL, "the store has " + std::to_string(all.size()) + " " + what +
+                                        "; the array holds " + std::to_string(cap)};
+    for (std::size_t k = 0; k < all.size(); ++k) arr[k] = convert(all[k]);
+    return 0;
+  });
 }
 
 }  // namespace
@@ -1074,18 +1126,7 @@ int shmkv_pop_random(shmkv_store* h, const void* prefix, size_t prefix_len, void
   return Call([&] {
     shmkv::Store& s = S(h);
     std::string_view p = Bytes(prefix, prefix_len, "prefix");
-    if (key) *key = nullptr;
-    if (value) *value = nullptr;
-    if (key_len) *key_len = 0;
-    if (value_len) *value_len = 0;
-    auto e = s.pop_random(p);
-    if (!e) return 0;
-    if (key_len) *key_len = e->key.size();
-    if (value_len) *value_len = e->value.size();
-    std::unique_ptr<void, void (*)(void*)> k(key ? Copy(e->key) : nullptr, &std::free);
-    if (value) *value = Copy(e->value);
-    if (key) *key = k.release();
-    return 1;
+    return PutTaken([&] { return s.pop_random(p); }, key, key_len, value, value_len);
   });
 }
 
@@ -1115,6 +1156,96 @@ int shmkv_random_keys(shmkv_store* h, const void* prefix, size_t prefix_len, siz
   });
 }
 
+// --- coordination ---
+
+int shmkv_claim(shmkv_store* h, const void* key, size_t key_len, int64_t lease_ms, void** value,
+                size_t* value_len, uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view k = Bytes(key, key_len, "key");
+    return PutTaken([&] { return s.claim(k, Ms(lease_ms)); }, nullptr, nullptr, value, value_len,
+                    token);
+  });
+}
+
+int shmkv_claim_random(shmkv_store* h, const void* prefix, size_t prefix_len, int64_t lease_ms,
+                       void** key, size_t* key_len, void** value, size_t* value_len,
+                       uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    return PutTaken([&] { return s.claim_random(p, Ms(lease_ms)); }, key, key_len, value, value_len,
+                    token);
+  });
+}
+
+int shmkv_renew(shmkv_store* h, const void* key, size_t key_len, uint64_t token, int64_t lease_ms) {
+  return Call([&] { return S(h).renew(Bytes(key, key_len, "key"), token, Ms(lease_ms)) ? 1 : 0; });
+}
+
+int shmkv_release(shmkv_store* h, const void* key, size_t key_len, uint64_t token) {
+  return Call([&] { return S(h).release(Bytes(key, key_len, "key"), token) ? 1 : 0; });
+}
+
+int shmkv_complete(shmkv_store* h, const void* key, size_t key_len, uint64_t token) {
+  return Call([&] { return S(h).complete(Bytes(key, key_len, "key"), token) ? 1 : 0; });
+}
+
+int shmkv_lock(shmkv_store* h, const void* name, size_t name_len, int64_t lease_ms, int64_t wait_ms,
+               uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (token) *token = 0;
+    return PutToken(s.lock(Bytes(name, name_len, "name"), Ms(lease_ms), Ms(wait_ms)), token);
+  });
+}
+
+int shmkv_unlock(shmkv_store* h, const void* name, size_t name_len, uint64_t token) {
+  return Call([&] { return S(h).unlock(Bytes(name, name_len, "name"), token) ? 1 : 0; });
+}
+
+int shmkv_acquire(shmkv_store* h, const void* name, size_t name_len, uint32_t permits,
+                  int64_t wait_ms, uint64_t* token) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (token) *token = 0;
+    return PutToken(s.acquire(Bytes(name, name_len, "name"), permits, Ms(wait_ms)), token);
+  });
+}
+
+int shmkv_release_permit(shmkv_store* h, const void* name, size_t name_len, uint64_t token) {
+  return Call([&] { return S(h).release_permit(Bytes(name, name_len, "name"), token) ? 1 : 0; });
+}
+
+// --- waiting ---
+
+int shmkv_wait_for(shmkv_store* h, const void* key, size_t key_len, int64_t timeout_ms) {
+  return Call([&] { return S(h).wait_for(Bytes(key, key_len, "key"), Ms(timeout_ms)) ? 1 : 0; });
+}
+
+int shmkv_pop_random_wait(shmkv_store* h, const void* prefix, size_t prefix_len, int64_t timeout_ms,
+                          void** key, size_t* key_len, void** value, size_t* value_len) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    std::string_view p = Bytes(prefix, prefix_len, "prefix");
+    return PutTaken([&] { return s.pop_random_wait(p, Ms(timeout_ms)); }, key, key_len, value,
+                    value_len);
+  });
+}
+
+int shmkv_barrier(shmkv_store* h, const void* name, size_t name_len, uint32_t parties,
+                  int64_t timeout_ms, uint32_t* index) {
+  return Call([&] {
+    shmkv::Store& s = S(h);
+    if (index) *index = 0;
+    const std::optional<std::size_t> arrival =
+        s.barrier(Bytes(name, name_len, "name"), parties, Ms(timeout_ms));
+    if (!arrival) return 0;
+    if (index) *index = static_cast<std::uint32_t>(*arrival);
+    return 1;
+  });
+}
+
 // --- whole store ---
 
 int shmkv_info_get(shmkv_store* h, shmkv_info* info, size_t info_size) {
@@ -1139,47 +1270,56 @@ int shmkv_info_get(shmkv_store* h, shmkv_info* info, size_t info_size) {
     out.home_records = i.home_records;
     std::memcpy(out.engine, i.engine.data(), std::min(i.engine.size(), sizeof out.engine - 1));
     for (const shmkv::ShardInfo& si : i.shard) out.recoveries += si.recoveries;
+    out.coordination_capacity = i.coordination.capacity;
+    out.coordination_used = i.coordination.used;
+    out.coordination_last_token = i.coordination.last_token;
+    out.coordination_waiters = i.coordination.waiters;
+    out.coordination_recoveries = i.coordination.recoveries;
     FillSized(out, info, info_size, "info");
     return 0;
   });
 }
 
 int shmkv_info_shards(shmkv_store* h, shmkv_shard_info* arr, size_t cap, size_t* count) {
-  return Call([&] {
-    shmkv::Store& s = S(h);
-    CheckBuffer(arr, cap, "arr");
-    shmkv::Info i = s.info();
-    if (count) *count = i.shard.size();
-    if (arr == nullptr) return 0;
-    if (i.shard.size() > cap)
-      throw CError{SHMKV_ETOOSMALL, "the store has " + std::to_string(i.shard.size()) +
-                                        " shards; the array holds " + std::to_string(cap)};
-    for (std::size_t k = 0; k < i.shard.size(); ++k) {
-      const shmkv::ShardInfo& si = i.shard[k];
-      arr[k] = shmkv_shard_info{
-          si.live_keys, si.capacity, si.arena_bytes, si.used_bytes, si.recoveries, si.max_probe, 0};
-    }
-    return 0;
-  });
+  return InfoArray(
+      h, arr, cap, count, "shards", [](const shmkv::Info& i) -> const auto& { return i.shard; },
+      [](const shmkv::ShardInfo& si) {
+        return shmkv_shard_info{si.live_keys,
+                                si.capacity,
+                                si.arena_bytes,
+                                si.used_bytes,
+                                si.recoveries,
+                                si.max_probe,
+                                0};
+      });
 }
 
 int shmkv_info_processes(shmkv_store* h, shmkv_process_info* arr, size_t cap, size_t* count) {
-  return Call([&] {
-    shmkv::Store& s = S(h);
-    CheckBuffer(arr, cap, "arr");
-    shmkv::Info i = s.info();
-    if (count) *count = i.processes.size();
-    if (arr == nullptr) return 0;
-    if (i.processes.size() > cap)
-      throw CError{SHMKV_ETOOSMALL, std::to_string(i.processes.size()) +
-                                        " processes are registered; the array holds " +
-                                        std::to_string(cap)};
-    for (std::size_t k = 0; k < i.processes.size(); ++k) {
-      const shmkv::ProcessInfo& p = i.processes[k];
-      arr[k] = shmkv_process_info{p.pid, p.alive ? 1 : 0, p.start_time};
-    }
-    return 0;
-  });
+  return InfoArray(
+      h, arr, cap, count, "processes",
+      [](const shmkv::Info& i) -> const auto& { return i.processes; },
+      [](const shmkv::ProcessInfo& p) {
+        return shmkv_process_info{p.pid, p.alive ? 1 : 0, p.start_time};
+      });
+}
+
+int shmkv_info_grants(shmkv_store* h, shmkv_grant_info* arr, size_t cap, size_t* count) {
+  return InfoArray(
+      h, arr, cap, count, "grants",
+      [](const shmkv::Info& i) -> const auto& { return i.coordination.grants; },
+      [](const shmkv::GrantInfo& g) {
+        shmkv_grant_info out{};
+        std::memcpy(out.kind, g.kind.data(), std::min(g.kind.size(), sizeof out.kind - 1));
+        out.name_head_len =
+            static_cast<std::uint32_t>(std::min(g.name_head.size(), sizeof out.name_head));
+        std::memcpy(out.name_head, g.name_head.data(), out.name_head_len);
+        out.name_bytes = g.name_bytes;
+        out.token = g.token;
+        out.holder_pid = g.holder_pid;
+        out.holder_alive = g.holder_alive ? 1 : 0;
+        out.lease_left_ms = g.lease_left_ms;
+        return out;
+      });
 }
 
 int shmkv_stats_get(shmkv_store* h, shmkv_stats* stats, size_t stats_size) {

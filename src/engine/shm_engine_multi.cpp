@@ -493,6 +493,16 @@ Info detail::ShmEngine::GetInfo() {
                           f.last_rebuild_us};
     info.arena_used_bytes += info.ordered_index.node_bytes;
   }
+  {
+    detail::CoordLock lock(seg);
+    const detail::CoordView v = detail::ViewCoordination(*seg);
+    info.coordination = {
+        detail::kCoordSlots / 8 * 7, v.used, v.last_token, v.waiters, v.recoveries, {}};
+    for (const auto& g : v.grants)
+      info.coordination.grants.push_back({g.kind, g.name_head, g.name_bytes, g.token,
+                                          static_cast<std::int32_t>(g.holder_pid), g.holder_alive,
+                                          g.lease_left_ms});
+  }
   seg->ReclaimDeadProcesses();
   for (std::uint32_t i = 0; i < detail::kMaxProcesses; ++i) {
     const detail::ProcessSlot* p = seg->process(i);

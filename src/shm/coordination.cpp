@@ -22,9 +22,6 @@
 namespace shmkv::detail {
 namespace {
 
-// Fill beyond which a grant is refused: keeps probe runs short.
-constexpr std::uint32_t kMaxUsed = kCoordSlots / 8 * 7;
-
 const char* KindName(std::uint16_t kind) {
   switch (static_cast<CoordKind>(kind)) {
     case CoordKind::claim:
@@ -175,8 +172,8 @@ CoordEntry* CoordTable::WithToken(const CoordId& id, std::uint64_t token) {
 
 std::uint64_t CoordTable::Grant(const CoordId& id, std::string_view name, const CoordHolder& holder,
                                 std::uint64_t deadline_ms, std::uint64_t aux) {
-  if (h_->used.load(std::memory_order_relaxed) >= kMaxUsed)
-    Throw(errc::limit_exceeded, "segment '" + seg_->name() + "': " + std::to_string(kMaxUsed) +
+  if (h_->used.load(std::memory_order_relaxed) >= kCoordMaxHeld)
+    Throw(errc::limit_exceeded, "segment '" + seg_->name() + "': " + std::to_string(kCoordMaxHeld) +
                                     " claims, locks and permits are held already (the "
                                     "coordination table's limit); give some back first");
   CoordEntry e{};
@@ -285,6 +282,33 @@ void CoordTable::Check(std::vector<std::string>* out) const {
   if (used != h_->used.load(std::memory_order_relaxed))
     out->push_back(where + "used " + std::to_string(h_->used.load()) + " but " +
                    std::to_string(used) + " entries hold a token");
+}
+
+CoordView ViewCoordination(const Segment& seg) {
+  const CoordHeader& c = seg.header()->coord;
+  CoordView v;
+  v.used = c.used.load(std::memory_order_relaxed);
+  v.waiters = c.waiters.load(std::memory_order_relaxed);
+  v.last_token = c.next_token;
+  v.recoveries = c.recoveries;
+  const std::uint64_t now = CoordNowMs();
+  const CoordHolder me = ThisHolder();
+  for (const CoordEntry& e : c.entries) {
+    const std::uint64_t token = e.token.load(std::memory_order_acquire);
+    if (token == 0) continue;
+    const char* kind = KindName(e.kind);
+    const bool alive = e.holder_pid == 0 ||
+                       (e.holder_pid == me.pid && e.holder_start == me.start) ||
+                       os::ProcessAlive(static_cast<pid_t>(e.holder_pid), e.holder_start);
+    const std::int64_t left =
+        e.deadline_ms == 0
+            ? -1
+            : static_cast<std::int64_t>(e.deadline_ms > now ? e.deadline_ms - now : 0);
+    v.grants.push_back({kind ? kind : "damaged",
+                        std::string(e.name_head, std::min<std::size_t>(e.name_len, kCoordNameHead)),
+                        e.name_len, token, e.holder_pid, alive, left});
+  }
+  return v;
 }
 
 }  // namespace shmkv::detail

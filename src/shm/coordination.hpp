@@ -93,6 +93,24 @@ class CoordTable {
   CoordHeader* h_;
 };
 
+// What the table holds, read without its lock (info takes the lock first; shmkv-inspect reads a
+// moment's view). Entries of no known kind are shown as "damaged".
+struct CoordView {
+  std::uint32_t used = 0, waiters = 0;
+  std::uint64_t last_token = 0, recoveries = 0;
+  struct Grant {
+    const char* kind;
+    std::string name_head;
+    std::uint32_t name_bytes;
+    std::uint64_t token;
+    std::uint32_t holder_pid;
+    bool holder_alive;
+    std::int64_t lease_left_ms;  // -1: no lease
+  };
+  std::vector<Grant> grants;
+};
+CoordView ViewCoordination(const Segment& seg);
+
 // Moves the table's futex word and wakes its sleepers when there are any.
 void CoordNotify(Segment* seg);
 // After a shard inserted a key (it still holds the shard lock): wakes the sleepers, if any, so

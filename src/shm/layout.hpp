@@ -175,7 +175,8 @@ enum RecordState : u64 { kFree = 0, kPending = 1, kLive = 2, kDead = 3 };
 // --- Coordination (shm/coordination.hpp; docs/design.md "Coordination"): claims on keys, named
 // locks and semaphore permits, each one entry of a fixed table in the segment header, held by a
 // process (pid and start time) until it gives it back, its lease runs out or it dies.
-inline constexpr u32 kCoordSlots = 2048;  // entries (a power of two): the most held at once
+inline constexpr u32 kCoordSlots = 2048;                   // entries (a power of two)
+inline constexpr u32 kCoordMaxHeld = kCoordSlots / 8 * 7;  // the most held at once: short probes
 inline constexpr u32 kCoordNameHead = 8;  // name bytes kept for info and shmkv-inspect
 // claim, lock, permit: a grant held by a process. barrier: a barrier's state (no holder, never
 // lapses; aux = generation | broken generation << 32). arrival: a process waiting at a barrier

@@ -184,6 +184,40 @@ std::vector<Scenario> Scenarios() {
                  {"fresh1", {"m3"}},
                  {"fresh2", {"m4"}}})},
       {"delete_prefix", {}, [](shmkv::Store& s) { s.delete_prefix("q:"); }, SomeGone("q:", 20)},
+      // Coordination (issue 16): the table is repaired, and whatever the dead child held is
+      // free again (the checks after every scenario claim, lock and acquire).
+      {"claim, then complete",
+       {},
+       [](shmkv::Store& s) {
+         auto c = s.claim("k9", std::chrono::seconds(60));
+         if (c) (void)s.complete("k9", c->token);
+       },
+       OldOrNew({{"k9", {std::nullopt}}})},
+      {"lock, semaphore permits, unlock",
+       {},
+       [](shmkv::Store& s) {
+         const auto t = s.lock("L", std::chrono::seconds(60), std::chrono::milliseconds(0));
+         const auto p1 = s.acquire("S", 2, std::chrono::milliseconds(0));
+         const auto p2 = s.acquire("S", 2, std::chrono::milliseconds(0));
+         if (p1) (void)s.release_permit("S", *p1);
+         if (t) (void)s.unlock("L", *t);
+         (void)p2;
+       },
+       OldOrNew({})},
+      {"claims given back out of order (backward shifts)",
+       {},
+       [](shmkv::Store& s) {
+         std::vector<shmkv::Claim> held;
+         for (int i = 0; i < 24; ++i)
+           if (auto c = s.claim("k" + std::to_string(i * 7), std::chrono::seconds(60)))
+             held.push_back(*c);
+         for (std::size_t i = 0; i < held.size(); i += 2)
+           (void)s.release(held[i].key, held[i].token);
+         for (std::size_t i = 1; i < held.size(); i += 2)
+           (void)s.release(held[i].key, held[i].token);
+       },
+       OldOrNew({})},
+      {"barrier of one", {}, [](shmkv::Store& s) { (void)s.barrier("B", 1, {}); }, OldOrNew({})},
   };
 }
 
@@ -264,6 +298,19 @@ TEST_CASE("a SIGKILL at any crash point leaves old-or-new values and a consisten
         REQUIRE(store.get(k) == std::optional<std::string>("p"));
         REQUIRE(store.del(k));
       }
+      // Nothing the dead child held is in the way: its claims, lock and permits are free.
+      if (store.exists("k9")) {
+        auto c = store.claim("k9", std::chrono::seconds(1));
+        REQUIRE(c);
+        REQUIRE(store.release("k9", c->token));
+      }
+      const auto lock = store.lock("L", std::chrono::seconds(1), std::chrono::milliseconds(0));
+      REQUIRE(lock);
+      const auto p1 = store.acquire("S", 2, std::chrono::milliseconds(0));
+      const auto p2 = store.acquire("S", 2, std::chrono::milliseconds(0));
+      REQUIRE((p1 && p2));
+      REQUIRE((store.unlock("L", *lock) && store.release_permit("S", *p1) &&
+               store.release_permit("S", *p2)));
       std::vector<std::string> violations_after = store.check_invariants();
       alarm(0);
       for (auto& v : violations) UNSCOPED_INFO(v);

@@ -155,6 +155,13 @@ Image BuildImage(const Config& c, const std::string& name) {
     for (int i = 0; i < 40; ++i)
       if (i % 2 == 1) s.del("tmp:" + std::to_string(i));
     if (s.size() != img.data.size()) throw std::runtime_error("built store has the wrong size");
+    // Entries of the coordination table to damage: grants held by this process, which lives
+    // for the whole campaign (so they stay held in every image), and a barrier's state.
+    if (!s.claim("key:3", std::chrono::hours(1)) ||
+        !s.lock("image-lock", std::chrono::hours(1), std::chrono::milliseconds(0)) ||
+        !s.acquire("image-sem", 2, std::chrono::milliseconds(0)) ||
+        !s.barrier("image-barrier", 1, std::chrono::milliseconds(0)))
+      throw std::runtime_error("built store refused a grant");
     auto v = s.check_invariants();
     if (!v.empty()) throw std::runtime_error("built store fails check: " + v.front());
   }
@@ -241,6 +248,14 @@ const std::vector<Field>& SegmentHeaderFields() {
       F<L::u64>("index.spare_inner[0]", offsetof(H, index.spare_inner)),
       F<L::u64>("index.spare_inner[1]", offsetof(H, index.spare_inner) + 8),
       F<L::u64>("index.ttl_records", offsetof(H, index.ttl_records)),
+      {"coord.mutex", offsetof(H, coord.mutex), sizeof(pthread_mutex_t), false},
+      F<L::u64>("coord.seq", offsetof(H, coord.seq)),
+      F<L::u64>("coord.next_token", offsetof(H, coord.next_token)),
+      F<L::u32>("coord.used", offsetof(H, coord.used)),
+      F<L::u64>("coord.recoveries", offsetof(H, coord.recoveries)),
+      F<L::u32>("coord.wake_word", offsetof(H, coord.wake_word)),
+      F<L::u32>("coord.waiters", offsetof(H, coord.waiters)),
+      {"coord.entries", offsetof(H, coord.entries), sizeof(H::coord.entries), false},
   };
   return f;
 }

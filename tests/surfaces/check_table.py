@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 MARKER = "<!-- operation-table -->"
-COLUMNS = ["cpp", "c", "cli", "python", "lua"]
+COLUMNS = ["cpp", "c", "cli", "python", "lua", "node"]
 
 
 def read_table(path):

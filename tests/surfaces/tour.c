@@ -160,6 +160,50 @@ int main(int argc, char** argv) {
   shmkv_free(p);
   EXPECT(shmkv_count(s, S("job:"), &u64) == 0 && u64 == 1);
   called("shmkv_pop_random_many");
+  { /* Coordination (issue 16): one process takes and gives back each kind of grant. */
+    uint64_t token = 0, other = 0;
+    uint32_t index = 9;
+    EXPECT(shmkv_set(s, S("c:1"), S("one"), 0) == 0 && shmkv_set(s, S("c:2"), S("two"), 0) == 0);
+    EXPECT(shmkv_claim(s, S("c:1"), 60000, &q, &qlen, &token) == 1 && qlen == 3 && token > 0);
+    shmkv_free(q);
+    called("shmkv_claim");
+    {
+      shmkv_grant_info grant;
+      size_t grants = 0;
+      EXPECT(shmkv_info_grants(s, &grant, 1, &grants) == 0 && grants == 1 &&
+             strcmp(grant.kind, "claim") == 0 && grant.holder_alive == 1);
+      called("shmkv_info_grants");
+    }
+    EXPECT(shmkv_renew(s, S("c:1"), token, 60000) == 1);
+    called("shmkv_renew");
+    EXPECT(shmkv_release(s, S("c:1"), token) == 1 && shmkv_release(s, S("c:1"), token) == 0);
+    called("shmkv_release");
+    EXPECT(shmkv_claim_random(s, S("c:"), 60000, &p, &plen, NULL, NULL, &token) == 1 && plen == 3);
+    called("shmkv_claim_random");
+    EXPECT(shmkv_complete(s, p, plen, token) == 1 && shmkv_exists(s, p, plen) == 0);
+    shmkv_free(p);
+    called("shmkv_complete");
+    EXPECT(shmkv_lock(s, S("leader"), 60000, 0, &token) == 1 &&
+           shmkv_lock(s, S("leader"), 60000, 0, &other) == 0 && other == 0);
+    called("shmkv_lock");
+    EXPECT(shmkv_unlock(s, S("leader"), token) == 1);
+    called("shmkv_unlock");
+    EXPECT(shmkv_acquire(s, S("db"), 1, 0, &token) == 1 &&
+           shmkv_acquire(s, S("db"), 1, 0, &other) == 0);
+    called("shmkv_acquire");
+    EXPECT(shmkv_release_permit(s, S("db"), token) == 1);
+    called("shmkv_release_permit");
+    EXPECT(shmkv_set(s, S("ready"), S("1"), 0) == 0 && shmkv_wait_for(s, S("ready"), 0) == 1 &&
+           shmkv_wait_for(s, S("absent"), 1) == 0);
+    called("shmkv_wait_for");
+    EXPECT(shmkv_set(s, S("q:1"), S("x"), 0) == 0 &&
+           shmkv_pop_random_wait(s, S("q:"), 1, &p, &plen, NULL, NULL) == 1 && plen == 3);
+    shmkv_free(p);
+    called("shmkv_pop_random_wait");
+    EXPECT(shmkv_barrier(s, S("start"), 1, 0, &index) == 1 && index == 0);
+    called("shmkv_barrier");
+    EXPECT(shmkv_delete_prefix(s, S("c:"), 0, NULL, NULL) == 0 && shmkv_delete(s, S("ready")) == 1);
+  }
   {
     const void* keys[] = {"m:1", "m:2", "m:3"};
     const size_t key_lens[] = {3, 3, 3};

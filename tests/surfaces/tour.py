@@ -78,6 +78,40 @@ def main(name, scratch):
     called("pop_random")
     assert len(kv.pop_random_many("job:", 2)) == 2 and kv.count("job:") == 1
     called("pop_random_many")
+    # Coordination (issue 16): one process takes and gives back each kind of grant.
+    kv.set_many({"c:1": "one", "c:2": "two"})
+    c = kv.claim("c:1", 60)
+    assert c.value == b"one" and c.token > 0
+    called("claim")
+    assert kv.renew("c:1", c.token, 60)
+    called("renew")
+    assert kv.release("c:1", c.token) and not kv.release("c:1", c.token)
+    called("release")
+    d = kv.claim_random("c:", 60)
+    assert d.key in (b"c:1", b"c:2")
+    called("claim_random")
+    assert kv.complete(d.key, d.token) and not kv.exists(d.key)
+    called("complete")
+    token = kv.lock("leader", 60)
+    assert token and kv.lock("leader", 60) is None
+    called("lock")
+    assert kv.unlock("leader", token)
+    called("unlock")
+    permit = kv.acquire("db", 1)
+    assert permit and kv.acquire("db", 1) is None
+    called("acquire")
+    assert kv.release_permit("db", permit)
+    called("release_permit")
+    kv.set("ready", "1")
+    assert kv.wait_for("ready", 0) and not kv.wait_for("absent", 0.001)
+    called("wait_for")
+    kv.set("q:1", "x")
+    assert kv.pop_random_wait("q:", 0.001) == (b"q:1", b"x")
+    called("pop_random_wait")
+    assert kv.barrier("start", 1, 0) == 0
+    called("barrier")
+    kv.delete_prefix("c:")
+    kv.delete("ready")
     kv.set_many({"m:1": "one", "m:2": "two"}, ttl=60)
     called("set_many")
     assert kv.get_many(["m:1", "nope", "m:2"]) == [b"one", None, b"two"]

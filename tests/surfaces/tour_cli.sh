@@ -74,6 +74,35 @@ echo "called random-keys"
 expect pop-random $'user:1\tu' pop-random --prefix user:
 [ "$(kv pop-random-many 2 --prefix job: | wc -l)" = 2 ] || fail "pop-random-many 2"
 echo "called pop-random-many"
+# Coordination (issue 16). A grant is held by the shmkv process that took it, so renew, release,
+# complete, unlock and release-permit run inside the command a holding shmkv runs.
+inside() { "$@" 2>/dev/null; }  # a holder warns on stderr when its grant was ended for it
+kv mset c:1 one c:2 two || fail "mset c:1 c:2"
+case $(kv claim c:1 --lease 60s) in $'c:1\t'*$'\tone') echo "called claim" ;; *) fail "claim c:1" ;; esac
+case $(kv claim-random c: --lease 60s) in c:[12]$'\t'*) echo "called claim-random" ;; *) fail "claim-random" ;; esac
+inside kv claim c:1 --lease 60s -- sh -c '"$0" --name "$1" renew c:1 "$SHMKV_CLAIM_TOKEN" --lease 60s && exit 4' "$cli" "$name"
+[ $? = 4 ] && kv exists c:1 >/dev/null || fail "renew inside a claim"
+echo "called renew"
+inside kv claim c:1 --lease 60s -- sh -c '"$0" --name "$1" release c:1 "$SHMKV_CLAIM_TOKEN"' "$cli" "$name" &&
+  kv exists c:1 >/dev/null || fail "release inside a claim"
+echo "called release"
+inside kv claim c:1 --lease 60s -- sh -c '"$0" --name "$1" complete c:1 "$SHMKV_CLAIM_TOKEN" && exit 4' "$cli" "$name"
+[ $? = 4 ] && ! kv exists c:1 >/dev/null || fail "complete inside a claim"
+echo "called complete"
+expect lock "" lock L --lease 10s -- true
+inside kv lock L --lease 10s -- sh -c '"$0" --name "$1" unlock L "$SHMKV_LOCK_TOKEN"' "$cli" "$name" ||
+  fail "unlock inside a lock"
+echo "called unlock"
+expect acquire "" acquire S --permits 1 -- true
+inside kv acquire S --permits 1 -- sh -c '"$0" --name "$1" release-permit S "$SHMKV_PERMIT_TOKEN"' "$cli" "$name" ||
+  fail "release-permit inside acquire"
+echo "called release-permit"
+kv set ready 1 && kv wait ready --timeout 1s || fail "wait for a key that exists"
+echo "called wait"
+kv set q:1 x || fail "set q:1"
+expect "pop-random --wait" $'q:1\tx' pop-random --prefix q: --wait 1s
+expect barrier 0 barrier start --parties 1 --timeout 1s
+kv delete-prefix c: >/dev/null && kv del ready || fail "clean up after the coordination commands"
 expect mdel 1 mdel job:1 job:2 job:3 nope
 expect mset "" mset t:1 x u:1 z
 expect delete-range 1 delete-range --prefix t:

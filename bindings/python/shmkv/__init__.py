@@ -19,7 +19,7 @@ from .errors import (AlreadyExistsError, ArgumentTypeError, BusyError, ClosedErr
                      NotFoundError, OutcomeUnknownError, BrokenError, OverflowError,
                      PermissionDeniedError, ReadOnlyError, StoreFullError, TooSmallError, UnavailableError,
                      ValueTooLargeError, error_for_code)
-from .store import (CasOutcome, DeletePrefixResult, Entry, FsyncPolicy, GetOrSetResult, Info, KeyScanPage,
+from .store import (CasOutcome, Claim, CoordinationInfo, GrantInfo, DeletePrefixResult, Entry, FsyncPolicy, GetOrSetResult, Info, KeyScanPage,
                     OpenMode, ProcessInfo, RecoveryReport, ScanPage, ShardInfo, Stats, Store,
                     destroy, open, segment_exists)
 
@@ -30,7 +30,7 @@ version = __version__
 # would shadow the built-in OverflowError it subclasses; the second is never raised to users).
 __all__ = [
     "Store", "open", "destroy", "segment_exists", "OpenMode", "FsyncPolicy", "RecoveryReport",
-    "Entry", "GetOrSetResult", "CasOutcome",
+    "Entry", "GetOrSetResult", "CasOutcome", "Claim", "CoordinationInfo", "GrantInfo",
     "ScanPage", "KeyScanPage", "DeletePrefixResult", "Info", "ShardInfo", "ProcessInfo", "Stats",
     "library_path", "version", "Error", "ArgumentTypeError", "InvalidArgumentError", "KeyTooLongError",
     "ValueTooLargeError", "StoreFullError", "NotANumberError", "ClosedError", "ReadOnlyError",

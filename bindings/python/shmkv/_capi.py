@@ -69,6 +69,25 @@ class Info(Structure):
         ("pad", c_uint32),
         ("home_records", c_uint64),
         ("engine", c_char * 16),
+        ("coordination_capacity", c_uint32),
+        ("coordination_used", c_uint32),
+        ("coordination_last_token", c_uint64),
+        ("coordination_waiters", c_uint32),
+        ("pad2", c_uint32),
+        ("coordination_recoveries", c_uint64),
+    ]
+
+
+class GrantInfo(Structure):
+    _fields_ = [
+        ("kind", c_char * 16),
+        ("name_head", c_char * 8),
+        ("name_head_len", c_uint32),
+        ("name_bytes", c_uint32),
+        ("token", c_uint64),
+        ("holder_pid", c_int32),
+        ("holder_alive", c_int32),
+        ("lease_left_ms", c_int64),
     ]
 
 
@@ -157,9 +176,23 @@ _PROTOTYPES = {
     "shmkv_random_key": (c_int, [_store, _bytes, _sz, c_void_p, _sz, _psz]),
     "shmkv_pop_random": (c_int, [_store, _bytes, _sz, _pvoid, _psz, _pvoid, _psz]),
     "shmkv_pop_random_many": (c_int, [_store, _bytes, _sz, _sz, _pvoid, _psz]),
+    "shmkv_claim": (c_int, [_store, _bytes, _sz, c_int64, _pvoid, _psz, POINTER(c_uint64)]),
+    "shmkv_claim_random": (c_int, [_store, _bytes, _sz, c_int64, _pvoid, _psz, _pvoid, _psz,
+                                   POINTER(c_uint64)]),
+    "shmkv_renew": (c_int, [_store, _bytes, _sz, c_uint64, c_int64]),
+    "shmkv_release": (c_int, [_store, _bytes, _sz, c_uint64]),
+    "shmkv_complete": (c_int, [_store, _bytes, _sz, c_uint64]),
+    "shmkv_lock": (c_int, [_store, _bytes, _sz, c_int64, c_int64, POINTER(c_uint64)]),
+    "shmkv_unlock": (c_int, [_store, _bytes, _sz, c_uint64]),
+    "shmkv_acquire": (c_int, [_store, _bytes, _sz, c_uint32, c_int64, POINTER(c_uint64)]),
+    "shmkv_release_permit": (c_int, [_store, _bytes, _sz, c_uint64]),
+    "shmkv_wait_for": (c_int, [_store, _bytes, _sz, c_int64]),
+    "shmkv_pop_random_wait": (c_int, [_store, _bytes, _sz, c_int64, _pvoid, _psz, _pvoid, _psz]),
+    "shmkv_barrier": (c_int, [_store, _bytes, _sz, c_uint32, c_int64, POINTER(c_uint32)]),
     "shmkv_info_get": (c_int, [_store, POINTER(Info), _sz]),
     "shmkv_info_shards": (c_int, [_store, POINTER(ShardInfo), _sz, _psz]),
     "shmkv_info_processes": (c_int, [_store, POINTER(ProcessInfo), _sz, _psz]),
+    "shmkv_info_grants": (c_int, [_store, POINTER(GrantInfo), _sz, _psz]),
     "shmkv_stats_get": (c_int, [_store, POINTER(Stats), _sz]),
     "shmkv_size": (c_int, [_store, POINTER(c_uint64)]),
     "shmkv_get_many": (c_int, [_store, POINTER(c_char_p), _psz, _sz, _pvoid, _psz, _psz]),

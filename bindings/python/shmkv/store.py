@@ -20,6 +20,8 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SIZE_MAX = 2**64 - 1
 
 Entry = collections.namedtuple("Entry", "key value")
+# A claim (Store.claim, Store.claim_random): the key, its value when claimed, the fencing token.
+Claim = collections.namedtuple("Claim", "key value token")
 GetOrSetResult = collections.namedtuple("GetOrSetResult", "value loaded")
 CasOutcome = collections.namedtuple("CasOutcome", "swapped current")
 ScanPage = collections.namedtuple("ScanPage", "entries cursor done")
@@ -31,7 +33,15 @@ ProcessInfo = collections.namedtuple("ProcessInfo", "pid start_time alive")
 Info = collections.namedtuple(
     "Info", "name layout_version layout_fingerprint created_unix_ms size_bytes shards "
     "max_key_bytes max_value_bytes max_keys arena_bytes arena_used_bytes live_keys recoveries "
-    "shard processes engine")
+    "shard processes engine coordination")
+# The coordination table (Info.coordination): its counts and a GrantInfo per entry.
+CoordinationInfo = collections.namedtuple(
+    "CoordinationInfo", "capacity used last_token waiters recoveries grants")
+# kind: "claim", "lock", "permit", "barrier" (a round's state) or "arrival"; name_head: the first
+# bytes (at most 8) of the key or name, always bytes (a head may end inside a UTF-8 sequence);
+# holder_pid 0: nobody; lease_left_ms -1: no lease.
+GrantInfo = collections.namedtuple(
+    "GrantInfo", "kind name_head name_bytes token holder_pid holder_alive lease_left_ms")
 Stats = collections.namedtuple(
     "Stats", "gets hits misses sets deletes cas_success cas_failure lock_waits recoveries")
 
@@ -72,6 +82,12 @@ def _enum_arg(value, enum_type, what):
         return enum_type(value)
     raise ArgumentTypeError(f"{what} must be a shmkv.{enum_type.__name__} or its name, not "
                             f"{value!r}")
+
+
+def _name_head(grant):
+    """A GrantInfo's name_head bytes, NUL bytes included (reading the char array stops at one)."""
+    offset = _capi.GrantInfo.name_head.offset
+    return ctypes.string_at(ctypes.addressof(grant) + offset, grant.name_head_len)
 
 
 def _raise_last(rc):
@@ -394,6 +410,20 @@ class Store:
                 out.append(data[off:off + vl] if first else None)
                 off += vl
         return out
+
+    def _taken(self, c_call, *args, token=None):
+        """Runs a C call that returns an entry in malloc'ed copies through its last four out
+        arguments (key, key_len, value, value_len; then token, a c_uint64, if given): the
+        (key, value) it took, decoded as the store decodes, or None when it took nothing."""
+        kp, kl, vp, vl = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
+        outs = [ctypes.byref(kp), ctypes.byref(kl), ctypes.byref(vp), ctypes.byref(vl)]
+        if token is not None:
+            outs.append(ctypes.byref(token))
+        if _check(c_call(*args, *outs)) == 0:
+            return None
+        key = self._take(kp, kl.value)
+        value = self._take(vp, vl.value)
+        return self._out(key), self._out(value)
 
     @staticmethod
     def _take_messages(ptr, size):
@@ -788,13 +818,8 @@ class Store:
         """Atomically removes a random live entry with the prefix: Entry(key, value) or None.
         Two processes never pop the same entry."""
         h, p = self._handle(), self._prefix(prefix)
-        kp, kl, vp, vl = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
-        if _check(_lib.shmkv_pop_random(h, p, len(p), ctypes.byref(kp), ctypes.byref(kl),
-                                        ctypes.byref(vp), ctypes.byref(vl))) == 0:
-            return None
-        key = self._take(kp, kl.value)
-        value = self._take(vp, vl.value)
-        return Entry(self._out(key), self._out(value))
+        taken = self._taken(_lib.shmkv_pop_random, h, p, len(p))
+        return None if taken is None else Entry(*taken)
 
     def pop_random_many(self, prefix, n):
         """Pops up to n (1..1,000,000) entries with the prefix, as n pop_random calls would
@@ -818,6 +843,114 @@ class Store:
                                           ctypes.byref(block), ctypes.byref(size)))
         return [self._out(k) for k in self._take_block(block, size.value, n, "keys")]
 
+    # --- coordination: claims, locks and semaphores (shared-memory stores) ---
+    # Each grant is held by this process until it is given back, its lease runs out, or the
+    # process dies: the next attempt by anyone then takes it, without waiting for the lease.
+    # Leases and waits are seconds (int or float) or a timedelta, as ttl; a lease must be > 0, a
+    # wait may be 0 (do not wait). Tokens only grow (fencing): a call with a token that no longer
+    # holds the grant changes nothing and returns False. On a url's server these raise
+    # InvalidArgumentError (not built there yet).
+
+    def _token(self, token):
+        return _int_arg(token, "token", 0, 2**64 - 1)
+
+    def claim(self, key, lease):
+        """Claims the live key: Claim(key, value, token), or None if it is absent or claimed by
+        another live holder. The key stays in the store (get and list see it); claim,
+        claim_random and pop_random of anyone leave it alone until the claim ends."""
+        h, k, ms = self._handle(), self._key(key), _ttl_ms(lease, "lease")
+        vp, vl, token = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_uint64()
+        if _check(_lib.shmkv_claim(h, k, len(k), ms, ctypes.byref(vp), ctypes.byref(vl),
+                                   ctypes.byref(token))) == 0:
+            return None
+        return Claim(self._out(k), self._out(self._take(vp, vl.value)), token.value)
+
+    def claim_random(self, prefix, lease):
+        """Claims a key drawn uniformly from the live unclaimed keys with the prefix: a Claim, or
+        None if there is none."""
+        h, p, ms = self._handle(), self._prefix(prefix), _ttl_ms(lease, "lease")
+        token = ctypes.c_uint64()
+        taken = self._taken(_lib.shmkv_claim_random, h, p, len(p), ms, token=token)
+        return None if taken is None else Claim(*taken, token.value)
+
+    def renew(self, key, token, lease):
+        """Extends the claim the token still holds to lease from now: True, or False if it no
+        longer holds it."""
+        h, k, ms = self._handle(), self._key(key), _ttl_ms(lease, "lease")
+        return _check(_lib.shmkv_renew(h, k, len(k), self._token(token), ms)) == 1
+
+    def release(self, key, token):
+        """Gives the claim back (the key returns to the pool): True, or False if the token no
+        longer holds it."""
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_release(h, k, len(k), self._token(token))) == 1
+
+    def complete(self, key, token):
+        """Ends the claim and deletes the key, atomically: True, or False (nothing deleted) if
+        the token no longer holds it."""
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_complete(h, k, len(k), self._token(token))) == 1
+
+    def lock(self, name, lease, wait=0):
+        """Takes the named lock for lease: its token, or None when another live holder kept it
+        for all of wait. A waiter sleeps on a futex, woken by unlock, by the holder's exit or at
+        the holder's lease end."""
+        h, n = self._handle(), self._key(name, "name")
+        lease_ms, wait_ms = _ttl_ms(lease, "lease"), _ttl_ms(wait, "wait")
+        token = ctypes.c_uint64()
+        if _check(_lib.shmkv_lock(h, n, len(n), lease_ms, wait_ms, ctypes.byref(token))) == 0:
+            return None
+        return token.value
+
+    def unlock(self, name, token):
+        """Releases the lock the token holds: True, or False if it no longer holds it."""
+        h, n = self._handle(), self._key(name, "name")
+        return _check(_lib.shmkv_unlock(h, n, len(n), self._token(token))) == 1
+
+    def acquire(self, semaphore, permits, wait=0):
+        """Takes a permit of the counting semaphore with `permits` permits (pass the same count
+        everywhere): its token, or None after wait. A permit has no lease: it is held until
+        release_permit or this process's death."""
+        h, n = self._handle(), self._key(semaphore, "semaphore")
+        permits = _int_arg(permits, "permits", 0, 2**32 - 1)  # the library names 0
+        token = ctypes.c_uint64()
+        if _check(_lib.shmkv_acquire(h, n, len(n), permits, _ttl_ms(wait, "wait"),
+                                     ctypes.byref(token))) == 0:
+            return None
+        return token.value
+
+    def release_permit(self, semaphore, token):
+        """Gives the permit back: True, or False if the token no longer holds one."""
+        h, n = self._handle(), self._key(semaphore, "semaphore")
+        return _check(_lib.shmkv_release_permit(h, n, len(n), self._token(token))) == 1
+
+    # --- waiting without polling (shared-memory stores): a futex in the segment that writers
+    # move while anyone waits. timeout: seconds or a timedelta (0 = do not wait). ---
+
+    def wait_for(self, key, timeout):
+        """True once key exists (at once if it does); False after timeout."""
+        h, k = self._handle(), self._key(key)
+        return _check(_lib.shmkv_wait_for(h, k, len(k), _ttl_ms(timeout, "timeout"))) == 1
+
+    def pop_random_wait(self, prefix, timeout):
+        """pop_random(prefix), waiting up to timeout for a key to pop: an Entry, or None."""
+        h, p, ms = self._handle(), self._prefix(prefix), _ttl_ms(timeout, "timeout")
+        taken = self._taken(_lib.shmkv_pop_random_wait, h, p, len(p), ms)
+        return None if taken is None else Entry(*taken)
+
+    def barrier(self, name, parties, timeout):
+        """Waits until `parties` processes have arrived at the barrier (pass the same count
+        everywhere): this arrival's index, 0 .. parties - 1 (the last to arrive gets
+        parties - 1), or None after timeout (the arrival is withdrawn). Reusable. A party that
+        dies while the others wait breaks the round: they raise BrokenError."""
+        h, n = self._handle(), self._key(name, "name")
+        parties = _int_arg(parties, "parties", 0, 2**32 - 1)  # the library names 0
+        index = ctypes.c_uint32()
+        if _check(_lib.shmkv_barrier(h, n, len(n), parties, _ttl_ms(timeout, "timeout"),
+                                     ctypes.byref(index))) == 0:
+            return None
+        return index.value
+
     # --- whole store ---
 
     def info(self):
@@ -827,15 +960,10 @@ class Store:
         n = ctypes.c_size_t()
         shards = (_capi.ShardInfo * i.shards)()
         _check(_lib.shmkv_info_shards(h, shards, i.shards, ctypes.byref(n)))
-        cap = max(64, int(i.processes) * 2)
-        while True:
-            procs = (_capi.ProcessInfo * cap)()
-            rc = _lib.shmkv_info_processes(h, procs, cap, ctypes.byref(n))
-            if rc == _capi.ETOOSMALL:
-                cap = n.value
-                continue
-            _check(rc)
-            break
+        procs = self._info_array(_lib.shmkv_info_processes, _capi.ProcessInfo,
+                                 max(64, int(i.processes) * 2))
+        grants = self._info_array(_lib.shmkv_info_grants, _capi.GrantInfo,
+                                  max(64, int(i.coordination_used) * 2))
         return Info(
             name=i.name.decode("utf-8"), layout_version=i.layout_version,
             layout_fingerprint=i.layout_fingerprint, created_unix_ms=i.created_unix_ms,
@@ -844,9 +972,25 @@ class Store:
             arena_used_bytes=i.arena_used_bytes, live_keys=i.live_keys, recoveries=i.recoveries,
             shard=[ShardInfo(s.live_keys, s.capacity, s.arena_bytes, s.used_bytes, s.max_probe,
                              s.recoveries) for s in shards],
-            processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive))
-                       for p in procs[:n.value]],
-            engine=i.engine.decode("utf-8"))
+            processes=[ProcessInfo(p.pid, p.start_time, bool(p.alive)) for p in procs],
+            engine=i.engine.decode("utf-8"),
+            coordination=CoordinationInfo(
+                i.coordination_capacity, i.coordination_used, i.coordination_last_token,
+                i.coordination_waiters, i.coordination_recoveries,
+                [GrantInfo(g.kind.decode("utf-8"), _name_head(g), g.name_bytes, g.token,
+                           g.holder_pid, bool(g.holder_alive), g.lease_left_ms)
+                 for g in grants]))
+
+    def _info_array(self, c_fill, item_type, cap):
+        """The items an shmkv_info_* array call fills (retried with the size it asks for)."""
+        n = ctypes.c_size_t()
+        while True:
+            items = (item_type * cap)()
+            rc = c_fill(self._handle(), items, cap, ctypes.byref(n))
+            if rc != _capi.ETOOSMALL:
+                _check(rc)
+                return items[:n.value]
+            cap = n.value
 
     def check_invariants(self):
         """Verifies every shard's invariants: a list of messages, one per violation (empty when
