@@ -18,7 +18,8 @@
 //   queue       a producer adds M items (each value its production stamp) and 2 consumers take
 //               them: shmkv pop_random_wait; shmkv pop_random with a 1 ms sleep when empty
 //               (polling); Redis RPUSH and BLPOP. Once as fast as the producer goes (items/s),
-//               once paced at one item per 200 us (pickup latency = take - stamp).
+//               then a quarter of M paced at one item per 200 us (pickup latency = take -
+//               stamp).
 //   kill        a child holds a lock (lease 60 s) and another waits in lock(wait); the parent
 //               stamps and SIGKILLs the holder; sample = the waiter's return - the stamp. Then
 //               the same for a claim: the parent retries claim(key) every 100 us after the kill.
@@ -71,7 +72,7 @@ constexpr Sizes kQuick{200, 100, 200, 5, 2000, 2000};
 struct Shared {
   std::atomic<std::uint64_t> stamp_ns;  // the moment an event was caused
   std::atomic<std::uint64_t> step;      // which step a process announced it is waiting for
-  std::atomic<std::uint64_t> done;      // items finished (claims, queue)
+  std::atomic<std::uint64_t> done;      // items finished; handoff: rounds whose waiter has it
   std::atomic<std::uint32_t> ready;     // children past their setup
   std::atomic<std::uint32_t> go;        // start signal
   std::atomic<pid_t> pid[2];            // the two handoff processes
