@@ -14,7 +14,9 @@
 //   claims      a pool of K keys drained by 2 workers, each taking a key and completing it:
 //               shmkv claim_random + complete; shmkv without claims (random_key,
 //               set_if_absent of a lock key, get, del both); Redis (SRANDMEMBER, SET lock NX PX,
-//               GET, then MULTI DEL/SREM/DEL/EXEC in one round trip). Rate = K / wall time.
+//               GET, then MULTI DEL/SREM/DEL/EXEC in one round trip); Redis with the draw, the
+//               SET NX PX and the GET in one script (EVALSHA), then the same MULTI. Rate = K /
+//               wall time.
 //   queue       a producer adds M items (each value its production stamp) and 2 consumers take
 //               them: shmkv pop_random_wait; shmkv pop_random with a 1 ms sleep when empty
 //               (polling); Redis RPUSH and BLPOP. Once as fast as the producer goes (items/s),
@@ -416,6 +418,40 @@ void fill_pool(shmkv::Store& s, int keys) {
   for (int i = 0; i < keys; ++i) s.set(job_key(i), "payload-" + std::to_string(i));
 }
 
+// The Redis pool: job:<n> = its payload, and the set "pool" of the names.
+void fill_redis_pool(RedisServer& redis, int keys) {
+  RedisClient c(redis.socket_path());
+  for (int i = 0; i < keys; ++i) {
+    const std::string k = job_key(i), v = "payload-" + std::to_string(i);
+    c.append("SET %s %s", k.c_str(), v.c_str());
+    c.append("SADD pool %s", k.c_str());
+  }
+  for (int i = 0; i < 2 * keys; ++i) c.next_reply();
+}
+
+// Ends a claimed key: the key, its pool entry and its lock go in one transaction (1 round trip).
+void redis_complete(RedisClient& c, const std::string& key) {
+  const std::string lock = "lock:" + key;
+  c.append("MULTI");
+  c.append("DEL %s", key.c_str());
+  c.append("SREM pool %s", key.c_str());
+  c.append("DEL %s", lock.c_str());
+  c.append("EXEC");
+  for (int i = 0; i < 5; ++i) c.next_reply();
+}
+
+// A claim of a random pool member in one round trip: up to 16 draws, each tried with SET NX PX
+// on its lock key; {key, value}, nil when the pool is empty, 0 when every draw was held.
+constexpr const char* kRedisClaimScript =
+    "for i = 1, 16 do "
+    "  local k = redis.call('SRANDMEMBER', KEYS[1]) "
+    "  if not k then return false end "
+    "  if redis.call('SET', 'lock:' .. k, ARGV[1], 'NX', 'PX', ARGV[2]) then "
+    "    return {k, redis.call('GET', k)} "
+    "  end "
+    "end "
+    "return 0";
+
 void bench_claims(shmkv::Store& s, RedisServer* redis, int keys) {
   const std::uint64_t want = static_cast<std::uint64_t>(keys);
   fill_pool(s, keys);
@@ -449,15 +485,7 @@ void bench_claims(shmkv::Store& s, RedisServer* redis, int keys) {
   print_rate("claims: shmkv random_key + set_if_absent lock", want, secs);
 
   if (!redis) return;
-  {
-    RedisClient c(redis->socket_path());
-    for (int i = 0; i < keys; ++i) {
-      const std::string k = job_key(i), v = "payload-" + std::to_string(i);
-      c.append("SET %s %s", k.c_str(), v.c_str());
-      c.append("SADD pool %s", k.c_str());
-    }
-    for (int i = 0; i < 2 * keys; ++i) c.next_reply();
-  }
+  fill_redis_pool(*redis, keys);
   secs = run_workers([redis] {
     RedisClient c(redis->socket_path());
     const std::string me = std::to_string(::getpid());
@@ -469,12 +497,7 @@ void bench_claims(shmkv::Store& s, RedisServer* redis, int keys) {
       if (c.call("SET %s %s NX PX 60000", lock.c_str(), me.c_str())->type != REDIS_REPLY_STATUS)
         continue;  // held by the other worker
       if (c.call("GET %s", key.c_str())->type == REDIS_REPLY_STRING) {
-        c.append("MULTI");
-        c.append("DEL %s", key.c_str());
-        c.append("SREM pool %s", key.c_str());
-        c.append("DEL %s", lock.c_str());
-        c.append("EXEC");
-        for (int i = 0; i < 5; ++i) c.next_reply();
+        redis_complete(c, key);
         ++n;
       } else {
         c.call("DEL %s", lock.c_str());
@@ -484,6 +507,25 @@ void bench_claims(shmkv::Store& s, RedisServer* redis, int keys) {
   });
   check_done(want);
   print_rate("claims: redis SRANDMEMBER + SET NX PX + DEL", want, secs);
+
+  fill_redis_pool(*redis, keys);
+  secs = run_workers([redis] {
+    RedisClient c(redis->socket_path());
+    const std::string me = std::to_string(::getpid());
+    Reply loaded = c.call("SCRIPT LOAD %s", kRedisClaimScript);
+    const std::string sha(loaded->str, loaded->len);
+    std::uint64_t n = 0;
+    for (;;) {
+      Reply r = c.call("EVALSHA %s 1 pool %s 60000", sha.c_str(), me.c_str());
+      if (r->type == REDIS_REPLY_NIL) break;       // the pool is empty
+      if (r->type != REDIS_REPLY_ARRAY) continue;  // every draw was held: draw again
+      redis_complete(c, std::string(r->element[0]->str, r->element[0]->len));
+      ++n;
+    }
+    return n;
+  });
+  check_done(want);
+  print_rate("claims: redis scripted pick (1 EVALSHA) + DEL", want, secs);
 }
 
 // --- queue: a producer and 2 consumers that wait for items ---
