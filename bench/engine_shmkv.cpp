@@ -1,6 +1,7 @@
 // engine_shmkv.cpp: the store under test. The parent creates a fresh segment
-// "shmkv-bench.<pid>" (max_keys = keys * 1.3, shards from --shards or the library default, home
-// blocks of the record size (32 + key + value bytes) when that is at most 512 bytes, or as
+// "shmkv-bench.<pid>" (max_keys = keys * 1.3, where mix insert counts keys + workers * ops as
+// keys; shards from --shards or the library default, home blocks of the record size (32 + key +
+// value bytes) when that is at most 512 bytes, or as
 // --home-block-bytes says; size_bytes = keys * 400 + 64 MiB + 1.25 * max_keys home blocks) and
 // preloads it with Store::set; every worker attaches with
 // its own Store::open after fork(). get = Store::get(key, &buffer) (the buffer, reused, is the
@@ -38,11 +39,15 @@ class Shmkv {
       o.url = url_;
     } else {
       if (shmkv::Store::segment_exists(name_)) shmkv::Store::destroy(name_);
-      o.max_keys = cfg.keys + cfg.keys * 3 / 10 + 1024;
+      // Mix insert adds workers * ops new keys to the preloaded ones.
+      const std::uint64_t keys =
+          cfg.keys +
+          (cfg.mix == Mix::insert ? cfg.ops * static_cast<std::uint64_t>(cfg.workers) : 0);
+      o.max_keys = keys + keys * 3 / 10 + 1024;
       const std::uint64_t record = 32 + kKeyLen + cfg.value_size;
       o.home_block_bytes = static_cast<std::uint32_t>(
           cfg.home_block_bytes >= 0 ? cfg.home_block_bytes : (record <= 512 ? record : 0));
-      o.size_bytes = cfg.keys * 400 + (64ull << 20) + o.max_keys * 5 / 4 * o.home_block_bytes;
+      o.size_bytes = keys * 400 + (64ull << 20) + o.max_keys * 5 / 4 * o.home_block_bytes;
       o.shards = cfg.shards;
       register_cleanup_path("/dev/shm/shmkv." + name_);  // where options.hpp says it lives
     }

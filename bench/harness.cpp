@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,15 +11,10 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 
 #include "harness_impl.hpp"
-
-#ifndef SHMKV_BENCH_BUILD_TYPE
-#define SHMKV_BENCH_BUILD_TYPE "unknown"
-#endif
 
 namespace shmkv_bench {
 
@@ -37,50 +31,6 @@ constexpr char kDigits2[] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
-
-bool optimised_build() {
-#ifdef __OPTIMIZE__
-  return true;
-#else
-  return false;
-#endif
-}
-
-const char* sanitizer_name() {
-#if defined(__SANITIZE_ADDRESS__)
-  return "address";
-#elif defined(__SANITIZE_THREAD__)
-  return "thread";
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  return "address";
-#elif __has_feature(thread_sanitizer)
-  return "thread";
-#elif __has_feature(memory_sanitizer)
-  return "memory";
-#else
-  return nullptr;
-#endif
-#else
-  return nullptr;
-#endif
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      auto p = line.find(':');
-      if (p != std::string::npos) {
-        std::string m = line.substr(p + 1);
-        m.erase(0, m.find_first_not_of(" \t"));
-        return m;
-      }
-    }
-  }
-  return "unknown";
-}
 
 std::string human_rate(double r) {
   char buf[64];
@@ -120,52 +70,6 @@ bool read_all(int fd, void* p, std::size_t n) {
 bool g_readied = false;  // per process: this worker already passed the ready byte
 
 }  // namespace
-
-namespace {
-constexpr int kMaxCleanup = 64;
-char g_paths[kMaxCleanup][256];
-int g_npaths = 0;
-pid_t g_pids[kMaxCleanup];
-int g_npids = 0;
-pid_t g_main_pid = 0;
-
-void on_signal(int sig) {
-  if (::getpid() == g_main_pid) {  // workers just die; the parent cleans up
-    for (int i = g_npids - 1; i >= 0; --i)
-      if (g_pids[i] > 0) ::kill(g_pids[i], SIGKILL);
-    for (int i = g_npaths - 1; i >= 0; --i)
-      if (g_paths[i][0] && ::unlink(g_paths[i]) != 0) ::rmdir(g_paths[i]);
-  }
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
-}
-}  // namespace
-
-void install_signal_cleanup() {
-  g_main_pid = ::getpid();
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, on_signal);
-}
-
-void register_cleanup_path(const std::string& path) {
-  if (g_npaths < kMaxCleanup && path.size() < sizeof g_paths[0])
-    std::memcpy(g_paths[g_npaths++], path.c_str(), path.size() + 1);
-}
-void unregister_cleanup_path(const std::string& path) {
-  for (int i = 0; i < g_npaths; ++i)
-    if (path == g_paths[i]) g_paths[i][0] = '\0';
-}
-void register_cleanup_pid(pid_t pid) {
-  if (g_npids < kMaxCleanup) g_pids[g_npids++] = pid;
-}
-void unregister_cleanup_pid(pid_t pid) {
-  for (int i = 0; i < g_npids; ++i)
-    if (g_pids[i] == pid) g_pids[i] = 0;
-}
-
-[[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "shmkv-bench: %s\n", msg.c_str());
-  std::exit(2);
-}
 
 void copy_bytes(void* dst, const void* src, std::size_t n) {
   std::memcpy(dst, src, n);
@@ -295,7 +199,10 @@ std::uint64_t Histogram::max() const {
 // --- OpGen ---
 
 OpGen::OpGen(const Config& cfg, int worker, int stream)
-    : mix_(cfg.mix), keys_(cfg.keys), pool_(kPool + cfg.value_size) {
+    : mix_(cfg.mix),
+      keys_(cfg.keys),
+      next_new_key_(cfg.keys + static_cast<std::uint64_t>(worker) * cfg.ops),
+      pool_(kPool + cfg.value_size) {
   switch (cfg.mix) {
     case Mix::r90:
       set_pct_ = 10;
@@ -427,17 +334,6 @@ std::vector<WorkerReport> Launch::run_parent() {
 // --- output ---
 
 void print_header(const Config& cfg) {
-  utsname u{};
-  ::uname(&u);
-  std::string compiler;
-#if defined(__clang__)
-  compiler = std::string("clang ") + __clang_version__;
-#elif defined(__GNUC__)
-  compiler = std::string("g++ ") + __VERSION__;
-#else
-  compiler = "unknown";
-#endif
-  const char* san = sanitizer_name();
   std::printf("# shmkv-bench  engine=%s mix=%s workers=%d keys=%" PRIu64 " value_size=%u",
               cfg.engine.c_str(), cfg.mix_name.c_str(), cfg.workers, cfg.keys, cfg.value_size);
   if (cfg.seconds > 0)
@@ -445,22 +341,7 @@ void print_header(const Config& cfg) {
   else
     std::printf(" ops=%" PRIu64, cfg.ops);
   std::printf(" batch=%u seed=%" PRIu64 "\n", cfg.batch, cfg.seed);
-  std::printf("# cpu: %s, %ld online cores; kernel: %s %s %s\n", cpu_model().c_str(),
-              ::sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, u.machine);
-  std::printf("# build: %s, %s, %s%s%s\n", SHMKV_BENCH_BUILD_TYPE, compiler.c_str(),
-              optimised_build() ? "optimised" : "NOT optimised (-O0)", san ? ", sanitizer " : "",
-              san ? san : "");
-  if (!optimised_build() || san) {
-    std::printf(
-        "#\n# !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        "# WARNING: this is a %s build. The figures below are NOT representative.\n"
-        "# Rebuild with -DCMAKE_BUILD_TYPE=Release (or RelWithDebInfo) and no sanitizer.\n"
-        "# !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n#\n",
-        san ? "sanitizer" : "non-optimised");
-    std::fprintf(stderr, "shmkv-bench: WARNING: %s build, figures are not representative\n",
-                 san ? "sanitizer" : "non-optimised");
-  }
-  std::fflush(stdout);
+  print_environment("shmkv-bench");
 }
 
 void print_preload(const Config& cfg, std::uint64_t entries, double seconds) {
@@ -514,13 +395,12 @@ int print_results(const Config& cfg, const std::vector<WorkerReport>& reps, Chec
   }
   for (const auto& f : checks.failures) std::printf("FAIL: %s\n", f.c_str());
   if (ok) std::printf("check: ok\n");
-  const char* san = sanitizer_name();
   std::printf("RESULT engine=%s mix=%s workers=%d keys=%" PRIu64 " value_size=%u ops=%" PRIu64
               " ops_per_s=%.0f wall_ops_per_s=%.0f p50_ns=%" PRIu64 " p99_ns=%" PRIu64
               " p999_ns=%" PRIu64 " checksum=%016" PRIx64 " optimised=%d check=%s\n",
               cfg.engine.c_str(), cfg.mix_name.c_str(), cfg.workers, cfg.keys, cfg.value_size,
-              total_ops, sum_rate, wall, p50, p99, p999, checksum,
-              optimised_build() && !san ? 1 : 0, ok ? "ok" : "FAIL");
+              total_ops, sum_rate, wall, p50, p99, p999, checksum, representative_build() ? 1 : 0,
+              ok ? "ok" : "FAIL");
   std::fflush(stdout);
   return ok ? 0 : 1;
 }
@@ -546,7 +426,8 @@ void usage(FILE* out) {
       "  --keys N           preloaded keys (default 100000; suffixes k, M)\n"
       "  --value-size B     value bytes (default 100)\n"
       "  --ops N            timed ops per worker (default 1M)\n"
-      "  --mix M            get | 90-10 | 50-50 | set | incr | pop | prefix (default get);\n"
+      "  --mix M            get | 90-10 | 50-50 | set | insert | incr | pop | prefix (default\n"
+      "                     get); insert: every op sets a new key (engine shmkv, --ops only);\n"
       "                     prefix: one process times the prefix and ordered operations of\n"
       "                     issue 14 (engines shmkv, shmkv-redis, redis, lmdb; see\n"
       "                     bench/prefix.hpp)\n"
@@ -652,6 +533,8 @@ Config parse_args(int argc, char** argv) {
     c.mix = Mix::r50;
   else if (c.mix_name == "set")
     c.mix = Mix::set;
+  else if (c.mix_name == "insert")
+    c.mix = Mix::insert;
   else if (c.mix_name == "incr")
     c.mix = Mix::incr;
   else if (c.mix_name == "pop")
@@ -659,7 +542,7 @@ Config parse_args(int argc, char** argv) {
   else if (c.mix_name == "prefix")
     c.mix = Mix::prefix;
   else
-    die("unknown mix " + c.mix_name + " (get, 90-10, 50-50, set, incr, pop, prefix)");
+    die("unknown mix " + c.mix_name + " (get, 90-10, 50-50, set, insert, incr, pop, prefix)");
   if (c.mix == Mix::prefix) {
     if (c.engine != "shmkv" && c.engine != "shmkv-redis" && c.engine != "redis" &&
         c.engine != "lmdb")
@@ -667,6 +550,8 @@ Config parse_args(int argc, char** argv) {
           " (boost-map keeps no key order)");
     if (c.seconds <= 0) c.seconds = 0.3;
   }
+  if (c.mix == Mix::insert && (c.engine != "shmkv" || c.seconds > 0))
+    die("mix insert runs on engine shmkv with --ops (the store is sized for keys + workers * ops)");
   if (c.workers < 1 || c.workers > 256) die("--workers must be 1..256");
   if (c.keys < 1 || c.keys > 999999999999ull || c.keys > 0xffffffffull)
     die("--keys must be 1..4294967295");

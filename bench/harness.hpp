@@ -6,6 +6,8 @@
 // workers. Each worker opens its own handle, runs an untimed warm-up of gets, waits on a start
 // barrier, then runs its ops in batches (default 32), timing each batch with clock_gettime. The
 // op stream is generated here (per-worker seeded RNG), so every engine sees the same sequence.
+// Mix insert (engine shmkv only) sets new keys: worker w's i-th op sets key keys + w * ops + i,
+// so every op is an insert (what the coordination table's waiter check costs, issue 16).
 //
 // An engine is a class E with (see engine_*.cpp):
 //   explicit E(const Config&);                 // parent: make a fresh store / start a server
@@ -37,7 +39,7 @@
 
 namespace shmkv_bench {
 
-enum class Mix { get, r90, r50, incr, pop, set, prefix };
+enum class Mix { get, r90, r50, incr, pop, set, insert, prefix };
 
 struct Config {
   std::string engine = "shmkv";
@@ -123,7 +125,14 @@ inline std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
+// Prints "program: msg" to stderr and exits with status 2 (in the parent, after the cleanup
+// below: registered processes killed, registered paths removed).
 [[noreturn]] void die(const std::string& msg);
+
+// The environment header every benchmark prints: CPU, cores, kernel, build type, compiler, and a
+// warning banner for a non-optimised or sanitizer build (process_env.cpp).
+void print_environment(const char* program);
+bool representative_build();  // optimised and without a sanitizer
 
 // Cleanup on SIGINT / SIGTERM / SIGHUP in the parent: registered child processes are killed and
 // registered paths unlinked (or rmdir'ed), newest first, so an interrupted run leaves no

@@ -98,6 +98,11 @@ class OpGen {
       case Mix::pop:
         op.kind = OpKind::pop;
         return;
+      case Mix::insert:  // this worker's next new key, after the preloaded ones
+        op.kind = OpKind::set;
+        format_key(next_new_key_++, op.key);
+        op.value = pool_.data() + (next() & (kPool - 1));
+        return;
       case Mix::prefix:
         die("mix prefix has no op stream (prefix.hpp)");
     }
@@ -106,6 +111,7 @@ class OpGen {
   Mix mix_;
   std::uint32_t set_pct_;
   std::uint64_t keys_;
+  std::uint64_t next_new_key_;  // mix insert: keys + worker * ops, counting up
   std::uint64_t state_;
   std::vector<char> pool_;
   char counter_names_[kCounters][kKeyLen];

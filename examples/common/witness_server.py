@@ -7,6 +7,15 @@ received: the examples' independent witness of what the load generators really s
     server.total, server.by_kind["order"], server.by_kind["token"]  # Counter of ids per kind
 
 Paths are /<kind>/<id> (kind "order", "token", ...) or /<kind>.
+
+Sessions (examples/locust_claims): POST /login/<account> and POST /logout/<account> with a header
+"X-Holder: <pid>" open and close a session of the process <pid> on the account. A login while
+another process that is still alive has a session open on the account is an overlap (two live
+holders at once); a session whose process has died (gone, or a zombie) just ends.
+
+    server.logins                 # [(monotonic time, account, holder pid)] in arrival order
+    server.overlaps               # [(account, holder already in, holder logging in)]
+    server.open_sessions(pid)     # accounts that pid has a session open on now
 """
 
 import collections
@@ -14,6 +23,16 @@ import http.server
 import socketserver
 import sys
 import threading
+import time
+
+
+def _alive(pid):
+    """Whether process pid is running (a zombie has died: its parent has not reaped it yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -24,7 +43,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        self.server.witness.record(self.path)
+        self.server.witness.record(self.path, self.headers.get("X-Holder"))
         body = b"ok\n"
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
@@ -56,6 +75,9 @@ class WitnessServer:
         self._lock = threading.Lock()
         self.total = 0
         self.by_kind = collections.defaultdict(collections.Counter)
+        self.logins = []
+        self.overlaps = []
+        self._sessions = {}  # account -> the holder pid with a session open on it
         self._httpd = _Server((host, port), _Handler)
         self._httpd.witness = self
         self.host, self.port = self._httpd.server_address[:2]
@@ -63,13 +85,28 @@ class WitnessServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.1})
 
-    def record(self, path):
+    def record(self, path, holder=None):
         parts = path.split("?", 1)[0].strip("/").split("/", 1)
         kind = parts[0] or "root"
         ident = parts[1] if len(parts) > 1 else ""
         with self._lock:
             self.total += 1
             self.by_kind[kind][ident] += 1
+            if holder is None:
+                return
+            holder = int(holder)
+            if kind == "login":
+                current = self._sessions.get(ident)
+                if current is not None and current != holder and _alive(current):
+                    self.overlaps.append((ident, current, holder))
+                self._sessions[ident] = holder
+                self.logins.append((time.monotonic(), ident, holder))
+            elif kind == "logout" and self._sessions.get(ident) == holder:
+                del self._sessions[ident]
+
+    def open_sessions(self, holder):
+        with self._lock:
+            return sorted(a for a, h in self._sessions.items() if h == holder)
 
     def snapshot(self):
         with self._lock:

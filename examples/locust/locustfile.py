@@ -14,33 +14,20 @@ run_example.py checks the store against what the HTTP server received.
 
 import os
 import random
+import sys
 
-import locust.runners
 from locust import HttpUser, constant, task
 
-import shmkv
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from locust_cluster import patch_locust_version, store_opener  # noqa: E402
 
-# Debian bookworm's python3-locust 2.12.1-1 ships an empty locust.__version__, and a master
-# rejects workers whose client_ready message carries an empty version ("An old (pre 2.0) worker
-# tried to connect"). -1 is Locust's own "skip the version check" value (locust PR #1830).
-if not locust.runners.__version__:
-    locust.runners.__version__ = -1
+patch_locust_version()
 
 STORE = os.environ.get("SHMKV_EXAMPLE_STORE", "locust-example")
 URL = os.environ.get("SHMKV_EXAMPLE_URL", "")
 ORDER_IDS = int(os.environ.get("SHMKV_EXAMPLE_ORDER_IDS", "5000"))
 
-_kv = None
-_kv_pid = None
-
-
-def kv():
-    """This process's handle (opened lazily, and again after a fork)."""
-    global _kv, _kv_pid
-    if _kv is None or _kv_pid != os.getpid():
-        _kv = shmkv.open(STORE, open_mode="attach_only", text=True, url=URL or None)
-        _kv_pid = os.getpid()
-    return _kv
+kv = store_opener(STORE, URL)  # this process's handle: kv()
 
 
 class Shopper(HttpUser):

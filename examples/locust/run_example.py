@@ -27,7 +27,6 @@ import argparse
 import csv
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -37,18 +36,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 
+from locust_cluster import LocustCluster, locust_and_shmkv, tail  # noqa: E402
 from witness_server import WitnessServer  # noqa: E402
 
 
 def fail(message):
     print(f"locust example: FAILED: {message}", file=sys.stderr)
     sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_redis(workdir):
@@ -112,20 +106,11 @@ def main():
     where.add_argument("--url", help="keep the store on the Redis server at this URL")
     args = ap.parse_args()
 
-    locust = shutil.which(args.locust)
-    if locust is None:
-        fail(f"'{args.locust}' not found: install the Debian package python3-locust "
-             "(apt-get install python3-locust)")
-    try:
-        import shmkv
-    except ImportError as e:
-        fail(f"cannot import shmkv ({e}); set PYTHONPATH=<repo>/bindings/python and "
-             "SHMKV_LIBRARY=<build>/bindings/libshmkv.so")
+    locust, shmkv = locust_and_shmkv(args.locust, fail)
 
     name = f"locust-example-{os.getpid()}"
     order_ids = max(5000, args.duration * 4000)
     workdir = tempfile.mkdtemp(prefix="shmkv-locust-")
-    procs = []
     redis = None
     url = args.url
     try:
@@ -139,35 +124,16 @@ def main():
                 kv.set(f"token:{i:06d}", "unused")
             env = dict(os.environ, SHMKV_EXAMPLE_STORE=name, SHMKV_EXAMPLE_URL=url or "",
                        SHMKV_EXAMPLE_ORDER_IDS=str(order_ids))
-            port = free_port()
             csv_prefix = os.path.join(workdir, "stats")
-            locustfile = os.path.join(HERE, "locustfile.py")
-            log = open(os.path.join(workdir, "locust.log"), "w+")
-            master = subprocess.Popen(
-                [locust, "-f", locustfile, "--headless", "--master",
-                 "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                 "--expect-workers", str(args.workers), "--expect-workers-max-wait", "60",
-                 "-u", str(args.users), "-r", str(args.users), "-t", f"{args.duration}s",
-                 "--stop-timeout", "30", "--host", server.url, "--csv", csv_prefix,
-                 "--only-summary", "--loglevel", "WARNING"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            procs.append(master)
-            for _ in range(args.workers):
-                procs.append(subprocess.Popen(
-                    [locust, "-f", locustfile, "--worker", "--master-host", "127.0.0.1",
-                     "--master-port", str(port), "--loglevel", "WARNING"],
-                    env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-            started = time.monotonic()
-            deadline = started + args.duration + 120
-            for p in procs:
-                try:
-                    p.wait(timeout=max(1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    fail(f"locust did not finish in {args.duration + 120} s; log:\n" + tail(log))
-            elapsed = time.monotonic() - started
-            # --exit-code-on-error defaults to 1 when any request failed.
-            if master.returncode not in (0, 1) or any(p.returncode != 0 for p in procs[1:]):
-                fail(f"locust exited with {[p.returncode for p in procs]}; log:\n" + tail(log))
+            with LocustCluster(locust, os.path.join(HERE, "locustfile.py"), args.workers,
+                               args.users, args.duration, server.url, env, workdir,
+                               extra=["--csv", csv_prefix]) as cluster:
+                elapsed = cluster.wait(fail)
+                log_tail = cluster.log_tail()
+                # --exit-code-on-error defaults to 1 when any request failed.
+                codes = cluster.returncodes()
+                if codes[0] not in (0, 1) or any(c != 0 for c in codes[1:]):
+                    fail(f"locust exited with {codes}; log:\n" + log_tail)
             time.sleep(0.2)  # let the server's threads finish their last responses
 
             requests = int(kv.get("requests") or 0)
@@ -223,13 +189,9 @@ def main():
             print(f"  tokens: {len(tokens_seen)} of {args.tokens} popped with pop_random and used "
                   f"exactly once each, {tokens_left} left")
             if problems:
-                fail("; ".join(problems) + "\nlocust log:\n" + tail(log))
+                fail("; ".join(problems) + "\nlocust log:\n" + log_tail)
             print("locust example: OK")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
         if redis is not None:
             stop_redis(redis)  # the store goes with it: the server saves nothing
         else:
@@ -238,12 +200,6 @@ def main():
             except shmkv.Error:
                 pass
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def tail(log, n=40):
-    log.flush()
-    log.seek(0)
-    return "".join(log.readlines()[-n:])
 
 
 if __name__ == "__main__":
