@@ -395,7 +395,9 @@ class SHMKV_API Store {
 
   // A named lock: its token, or nullopt when another live holder kept it for all of `wait`
   // (0: do not wait). A waiter sleeps on a futex in the segment, woken by unlock, by the
-  // holder's exit (watched through a pidfd) or when the holder's lease runs out: it never polls.
+  // holder's exit (watched through a pidfd after the first millisecond) or when the holder's
+  // lease runs out: it never polls. Not fair: a holder that unlocks and locks again at once may
+  // get it again before a woken waiter runs.
   std::optional<std::uint64_t> lock(std::string_view name, std::chrono::milliseconds lease,
                                     std::chrono::milliseconds wait);
   bool unlock(std::string_view name, std::uint64_t token);

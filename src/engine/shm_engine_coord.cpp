@@ -62,18 +62,30 @@ class TableWaiter {
 
   // Read before each look.
   std::uint32_t Seen() const { return c_.wake_word.load(std::memory_order_seq_cst); }
-  // Sleeps until the word moves past `seen`, a process of `watch` exits, or `until_ms`.
+  // Sleeps until the word moves past `seen`, a process of `watch` exits, or `until_ms`. The
+  // first sleep of a wait that has processes to watch goes without the watch, for at most
+  // kUnwatchedSleep: most such waits end sooner with a release, and starting the watch's thread
+  // costs about 27 us (docs/benchmarks.md "Coordination"); a holder's death is then seen at the
+  // next look, at most kUnwatchedSleep (1 ms) later.
   void Sleep(std::uint32_t seen, const std::vector<pid_t>& watch, std::uint64_t until_ms) {
     const std::uint64_t now = CoordNowMs();
     if (until_ms <= now) return;
+    std::chrono::nanoseconds sleep = std::chrono::milliseconds(until_ms - now);
     std::optional<os::ExitWatch> exits;
-    if (!watch.empty()) exits.emplace(watch, &c_.wake_word);
-    os::FutexWait(&c_.wake_word, seen, std::chrono::milliseconds(until_ms - now));
+    if (!watch.empty() && !watched_) {
+      watched_ = true;
+      sleep = std::min<std::chrono::nanoseconds>(sleep, kUnwatchedSleep);
+    } else if (!watch.empty()) {
+      exits.emplace(watch, &c_.wake_word);
+    }
+    os::FutexWait(&c_.wake_word, seen, sleep);
   }
 
  private:
+  static constexpr std::chrono::milliseconds kUnwatchedSleep{1};
   CoordHeader& c_;
   ProcessSlot* slot_;
+  bool watched_ = false;  // the first sleep with processes to watch is behind us
 };
 
 std::uint64_t Until(std::chrono::milliseconds wait) {
