@@ -199,7 +199,9 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& ne
     CrashBarrier();
     SHMKV_CRASH_POINT("replace.undo_saved");
     if (!value.empty()) std::memcpy(value_area, value.data(), value.size());
-    old.h->value_len = static_cast<std::uint32_t>(value.size());
+    // An atomic store: an insert into the ordered index reads this record's lengths
+    // (TryRecord, relaxed atomic loads) under its own shard's lock, not this one's.
+    __atomic_store_n(&old.h->value_len, static_cast<std::uint32_t>(value.size()), __ATOMIC_RELAXED);
     SHMKV_CRASH_POINT("replace.in_place_length");
     old.h->checksum = new_value.checksum;
     old.h->expires_ms.store(expires_ms, std::memory_order_relaxed);
@@ -363,7 +365,7 @@ void Shard::Repair(bool owner_died) {
         if (key_len >= 1 && key_len <= s_.seg->geo().max_key_bytes &&
             kRecordHeaderBytes + key_len + value_len <= block.bytes) {
           std::memcpy(reinterpret_cast<char*>(r + 1) + key_len, h->undo_bytes, value_len);
-          r->value_len = value_len;
+          __atomic_store_n(&r->value_len, value_len, __ATOMIC_RELAXED);  // as in Replace
           r->checksum = h->undo_checksum;
           r->expires_ms.store(h->undo_expires_ms, std::memory_order_relaxed);
           r->state_lsn.store(h->undo_state_lsn, std::memory_order_relaxed);
