@@ -104,7 +104,10 @@ void DoCoordOp(shmkv::Store& store, CoordBoard& board, Rng& rng, int slot, bool 
                void (*fail)(void*, const std::string&), void* ctx) {
   switch (rng.Below(4)) {
     case 0: {  // a claim of a random pool key, then release or complete (and put it back)
-      std::optional<shmkv::Claim> c = store.claim_random("c:", kLease);
+      // Sabotage runs contend on one key, so that a claim given back behind the board's back is
+      // soon taken by another worker even in a slow (sanitizer) build.
+      std::optional<shmkv::Claim> c =
+          sabotage ? store.claim("c:0", kLease) : store.claim_random("c:", kLease);
       if (!c) return;
       board.claims.fetch_add(1);
       const auto i = static_cast<std::uint32_t>(std::stoul(c->key.substr(2)));
@@ -113,9 +116,9 @@ void DoCoordOp(shmkv::Store& store, CoordBoard& board, Rng& rng, int slot, bool 
       if (!Occupy(holder, "claim of c:", i, board, fail, ctx)) return;
       if (rng.Chance(20) && !store.renew(c->key, c->token, kLease))
         fail(ctx, "renew of a held claim of " + c->key + " returned false");
-      if (sabotage && rng.Chance(10)) {
+      if (sabotage && rng.Chance(25)) {
         (void)store.release(c->key, c->token);  // still marked as the holder on the board
-        std::this_thread::sleep_for(2ms);
+        std::this_thread::sleep_for(20ms);
         Clear(holder);
         return;
       }
