@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "os/throw.hpp"
@@ -77,10 +78,17 @@ LockResult LockRobustAfter(int first, pthread_mutex_t* mutex, const LockName& na
     case ENOTRECOVERABLE:
       Throw(errc::corrupted,
             name.Describe() + " lock is not recoverable (a holder died and was not repaired)");
-    case ETIMEDOUT:
+    case ETIMEDOUT: {
+      // The raw futex word too: an owner of 0 with a non-zero word is a lock caught between
+      // taking the word and recording its owner (or the reverse).
+      char word[16];
+      std::snprintf(
+          word, sizeof word, "%08x",
+          static_cast<unsigned>(__atomic_load_n(&mutex->__data.__lock, __ATOMIC_RELAXED)));
       Throw(errc::busy, name.Describe() + " lock not acquired in " +
                             std::to_string(kWatchdogSeconds) + " s; held by tid " +
-                            std::to_string(MutexOwnerTid(mutex)));
+                            std::to_string(MutexOwnerTid(mutex)) + " (lock word 0x" + word + ")");
+    }
     default:
       Throw(errc::io_error, name.Describe() + " lock: " + std::strerror(rc));
   }
