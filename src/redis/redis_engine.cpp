@@ -63,10 +63,14 @@ void RedisEngine::CheckNotError(const redisReply* reply, const char* operation) 
 }
 
 void RedisEngine::RaiseServerError(const redisReply* reply, const char* operation) const {
-  const std::string text(ReplyText(reply));
+  const std::string_view text = ReplyText(reply);
   const std::string where = pool_.address().Display();
-  auto starts = [&](std::string_view p) { return text.starts_with(p); };
-  const std::string said = " (" + text + ")";
+  // EXEC refused for a reason met only at EXEC (memory crossed maxmemory while the commands were
+  // queued) says "EXECABORT Transaction discarded because of: <the refusal>": classify that.
+  constexpr std::string_view kAborted = "EXECABORT Transaction discarded because of: ";
+  const std::string_view cause = text.starts_with(kAborted) ? text.substr(kAborted.size()) : text;
+  auto starts = [&](std::string_view p) { return cause.starts_with(p); };
+  const std::string said = " (" + std::string(text) + ")";
   if (starts("OOM"))
     Throw(errc::store_full, std::string(operation) + " on store '" + name_ + "': " + where +
                                 " is out of memory (maxmemory); nothing changed" + said);
