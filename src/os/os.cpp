@@ -343,6 +343,11 @@ bool SocketClosed(int fd) {
   return r != 0;  // readable (EOF or stray bytes), hung up, in error, or poll failed
 }
 
+void CloseOnExec(int fd) {
+  const int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
 long SendNoSignal(int fd, const char* data, std::size_t len) {
   ssize_t n;
   do n = ::send(fd, data, len, MSG_NOSIGNAL);

@@ -141,6 +141,10 @@ unsigned CpuCount();
 // zero timeout, no wait.
 bool SocketClosed(int fd);
 
+// Marks fd close-on-exec: a program the process runs (the CLI's `lock -- cmd`) does not inherit
+// it.
+void CloseOnExec(int fd);
+
 // send(2) with MSG_NOSIGNAL: a socket the peer closed gives EPIPE instead of raising SIGPIPE
 // (whose default action would kill the process). Retries on EINTR; returns the bytes sent, or
 // -1 with errno set.

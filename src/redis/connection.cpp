@@ -73,8 +73,9 @@ void Connection::Connect() {
   }
   gate_->Succeeded();
   ctx_ = c;
+  os::CloseOnExec(ctx_->fd);
   if (options_.command_timeout.count() > 0)
-    redisSetTimeout(ctx_, ToTimeval(options_.command_timeout));
+    redisSetTimeout(ctx_, ToTimeval(options_.command_timeout + blocking_wait_));
   if (!address_.unix_socket) redisEnableKeepAlive(ctx_);
   std::vector<Command> setup;
   if (!address_.password.empty()) {
@@ -160,6 +161,29 @@ std::vector<Reply> Connection::Run(std::span<const Command> commands, Effect eff
 
 Reply Connection::Run(const Command& command, Effect effect) {
   return std::move(Run(std::span<const Command>(&command, 1), effect)[0]);
+}
+
+Reply Connection::RunBlocking(const Command& command, std::chrono::milliseconds wait) {
+  blocking_wait_ = wait;
+  if (ctx_ && options_.command_timeout.count() > 0)
+    redisSetTimeout(ctx_, ToTimeval(options_.command_timeout + wait));
+  struct Restore {
+    Connection* c;
+    ~Restore() {
+      c->blocking_wait_ = std::chrono::milliseconds(0);
+      if (c->ctx_ && c->options_.command_timeout.count() > 0)
+        redisSetTimeout(c->ctx_, ToTimeval(c->options_.command_timeout));
+    }
+  } restore{this};
+  return Run(command, Effect::read);
+}
+
+bool Connection::Open() const {
+  return ctx_ && !os::SocketClosed(ctx_->fd);
+}
+
+std::unique_ptr<Connection> ConnectionPool::Dedicated() {
+  return std::make_unique<Connection>(address_, options_, &gate_);
 }
 
 ConnectionPool::Lease ConnectionPool::Acquire() {

@@ -88,6 +88,11 @@ class Connection {
   // Sends the commands in one write (a pipeline) and returns their replies, in order.
   std::vector<Reply> Run(std::span<const Command> commands, Effect effect);
   Reply Run(const Command& command, Effect effect);
+  // A command that blocks on the server for up to `wait` (BLPOP): the reply may take that much
+  // longer than command_timeout. Sent again on a new connection if the connection is lost.
+  Reply RunBlocking(const Command& command, std::chrono::milliseconds wait);
+  // False once the server closed the connection (or before the first command).
+  bool Open() const;
 
  private:
   void Connect();
@@ -100,6 +105,7 @@ class Connection {
   const RedisAddress& address_;
   const RedisOptions& options_;
   ReconnectGate* gate_;
+  std::chrono::milliseconds blocking_wait_{0};  // added to command_timeout while RunBlocking
   redisContext* ctx_ = nullptr;
   std::string last_error_;
 };
@@ -124,6 +130,8 @@ class ConnectionPool {
   };
 
   Lease Acquire();
+  // A connection of its own, outside the pool (the engine's presence connection).
+  std::unique_ptr<Connection> Dedicated();
   const RedisAddress& address() const { return address_; }
 
  private:

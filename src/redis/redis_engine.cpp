@@ -16,6 +16,7 @@
 #include "os/os.hpp"
 #include "os/throw.hpp"
 #include "persist/snapshot.hpp"
+#include "redis/script_args.hpp"
 
 namespace shmkv::detail {
 namespace {
@@ -32,28 +33,6 @@ bool IsString(const redisReply* r) {
 std::string TtlArg(std::chrono::milliseconds ttl) {
   return std::to_string(ttl.count());
 }
-
-// A draw in [0, 1), as text for a script (shortest round-trip form).
-std::string UniformArg() {
-  thread_local std::mt19937_64 rng(os::RandomSeed());
-  const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-  char buf[32];
-  return std::string(buf, std::to_chars(buf, buf + sizeof buf, u).ptr);
-}
-
-// A filter's interval as ZRANGE BYLEX bounds.
-struct LexBounds {
-  std::string lo, hi;
-  std::string below;  // the bound of the keys under lo ('' = none), for ranks
-  static LexBounds Of(const KeyFilter& f) {
-    const KeyBounds b = KeyBounds::Of(f);
-    LexBounds l;
-    l.lo = b.low.empty() ? "-" : "[" + b.low;
-    l.below = b.low.empty() ? "" : "(" + b.low;
-    l.hi = b.high ? "(" + *b.high : "+";
-    return l;
-  }
-};
 
 }  // namespace
 
@@ -159,6 +138,12 @@ Reply RedisEngine::Transaction(std::span<const Command> body, const char* operat
   return exec;
 }
 
+void RedisEngine::WakeKeys(const redisReply* anyone_waits, std::span<const std::string_view> keys) {
+  if (anyone_waits->type != REDIS_REPLY_INTEGER || anyone_waits->integer == 0) return;
+  Command c = EvalCommand(Script::wake_keys, nullptr, keys);
+  RunScript(Script::wake_keys, c, Effect::write);
+}
+
 // --- single key ---
 
 void RedisEngine::Close() {}
@@ -178,13 +163,16 @@ bool RedisEngine::Get(std::string_view key, std::string* value) {
 void RedisEngine::Set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) {
   const std::string vk = ValueKey(key);
   if (ttl.count() == 0) {
-    // No expiry: three plain commands in a transaction cost the server far less than a script.
-    std::array<Command, 3> body;
+    // No expiry: plain commands in a transaction cost the server far less than a script. The
+    // last asks whether anyone waits (WakeKeys).
+    std::array<Command, 4> body;
     body[0].Add("SET").Add(vk).Add(value);
     body[1].Add("ZADD").Add(index_key_).Add("0").Add(key);
     body[2].Add("ZREM").Add(expiry_key_).Add(key);
+    body[3].Add("EXISTS").Add(waiters_key_);
     Reply exec = Transaction(body, "set");
     for (std::size_t i = 0; i < exec->elements; ++i) CheckNotError(exec->element[i], "set");
+    WakeKeys(exec->element[3], std::span(&key, 1));
     return;
   }
   // The expiry index takes the server's own expiry time (PEXPIRETIME), read in a script.
@@ -210,13 +198,17 @@ std::int64_t RedisEngine::IncrementBy(std::string_view key, std::int64_t delta) 
   // for a new key and changes nothing for an existing one. A TTL stays, as INCRBY keeps it. (A
   // key that had expired and is created again here may keep a stale member in the expiry
   // index: the next purge drops it from there only, its value being live.)
-  std::array<Command, 2> body;
+  std::array<Command, 3> body;
   body[0].Add("INCRBY").Add(vk).Add(d);
   body[1].Add("ZADD").Add(index_key_).Add("0").Add(key);
+  body[2].Add("EXISTS").Add(waiters_key_);
   for (;;) {
     Reply exec = Transaction(body, "increment_by");
     const redisReply* r = exec->element[0];
-    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    if (r->type == REDIS_REPLY_INTEGER) {
+      WakeKeys(exec->element[2], std::span(&key, 1));
+      return r->integer;
+    }
     const std::string_view refusal = ReplyText(r);
     if (refusal.find("not an integer") == std::string_view::npos &&
         refusal.find("overflow") == std::string_view::npos)
@@ -343,18 +335,22 @@ void RedisEngine::SetMany(const std::vector<std::pair<std::string, std::string>>
       const std::size_t n = std::min(kPipelineCalls, pairs.size() - first);
       std::vector<std::string> vks;
       vks.reserve(n);
-      std::array<Command, 3> body;
+      std::array<Command, 4> body;
       body[0].Add("MSET");
       body[1].Add("ZADD").Add(index_key_);
       body[2].Add("ZREM").Add(expiry_key_);
+      body[3].Add("EXISTS").Add(waiters_key_);
+      std::vector<std::string_view> keys;
       for (std::size_t i = first; i < first + n; ++i) {
         vks.push_back(ValueKey(pairs[i].first));
         body[0].Add(vks.back()).Add(pairs[i].second);
         body[1].Add("0").Add(pairs[i].first);
         body[2].Add(pairs[i].first);
+        keys.push_back(pairs[i].first);
       }
       Reply exec = Transaction(body, "set_many");
       for (std::size_t i = 0; i < exec->elements; ++i) CheckNotError(exec->element[i], "set_many");
+      WakeKeys(exec->element[3], keys);
     }
     return;
   }
@@ -481,8 +477,8 @@ std::size_t RedisEngine::Count(const KeyRange& range) {
 
 // --- random ---
 
-// n draws (random) or pops (pop) of script s over the keys with the prefix; a draw that found
-// nothing is left out.
+// n draws of script s (random) over the keys with the prefix; a draw that found nothing is left
+// out.
 std::vector<std::string> RedisEngine::Draw(Script s, std::string_view prefix, std::size_t n) {
   const LexBounds b = LexBounds::Of(KeyFilter{prefix});
   std::vector<std::string> us(n);
@@ -490,7 +486,7 @@ std::vector<std::string> RedisEngine::Draw(Script s, std::string_view prefix, st
   Command c = EvalCommand(s, nullptr, {});
   c.Add(value_prefix_).Add(b.below).Add(b.lo).Add(b.hi);
   for (const std::string& u : us) c.Add(u);
-  Reply r = RunScript(s, c, s == Script::pop ? Effect::write : Effect::read);
+  Reply r = RunScript(s, c, Effect::read);
   std::vector<std::string> out;
   for (std::size_t i = 0; i < r->elements; ++i)
     if (IsString(r->element[i])) out.emplace_back(ReplyText(r->element[i]));
@@ -538,75 +534,28 @@ std::vector<std::string> RedisEngine::RandomKeys(std::size_t count, std::string_
   return out;
 }
 
+// Pops skip claimed keys. A claim whose holder is gone from the server (redis_coord.cpp) stops
+// counting when a pop finds nothing else: the page is tried again with that holder named dead.
 std::optional<Entry> RedisEngine::PopRandom(std::string_view prefix) {
-  std::vector<std::string> kv = Draw(Script::pop, prefix, 1);
-  if (kv.size() < 2) return std::nullopt;
-  return Entry{std::move(kv[0]), std::move(kv[1])};
+  std::vector<Entry> one = PopRandomMany(prefix, 1);
+  if (one.empty()) return std::nullopt;
+  return std::move(one[0]);
 }
 
 std::vector<Entry> RedisEngine::PopRandomMany(std::string_view prefix, std::size_t n) {
   std::vector<Entry> out;
+  std::string dead;
   while (out.size() < n) {
     const std::size_t want = std::min(kPageKeys, n - out.size());
-    std::vector<std::string> kv = Draw(Script::pop, prefix, want);
-    for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
-      out.push_back({std::move(kv[i]), std::move(kv[i + 1])});
-    if (kv.size() < 2 * want) break;
+    PopResult page = PopPage(prefix, want, dead, {}, std::chrono::milliseconds(0));
+    const std::size_t got = page.entries.size();
+    for (Entry& e : page.entries) out.push_back(std::move(e));
+    if (got == want) continue;
+    const std::string newly = got == 0 ? DeadAmong(page.attempt.holders, dead) : std::string();
+    if (newly.empty()) break;
+    dead += (dead.empty() ? "" : " ") + newly;
   }
   return out;
-}
-
-// --- coordination: not on Redis yet ---
-
-namespace {
-
-[[noreturn]] void NoCoordinationOnRedis(const char* operation) {
-  Throw(errc::invalid_argument, std::string(operation) +
-                                    " is not available on the Redis engine yet: claims, locks, "
-                                    "semaphores, barriers and waits work on the shared-memory "
-                                    "engine only");
-}
-
-}  // namespace
-
-std::optional<Claim> RedisEngine::ClaimKey(std::string_view, std::chrono::milliseconds) {
-  NoCoordinationOnRedis("claim");
-}
-std::optional<Claim> RedisEngine::ClaimRandom(std::string_view, std::chrono::milliseconds) {
-  NoCoordinationOnRedis("claim_random");
-}
-bool RedisEngine::Renew(std::string_view, std::uint64_t, std::chrono::milliseconds) {
-  NoCoordinationOnRedis("renew");
-}
-bool RedisEngine::Release(std::string_view, std::uint64_t) {
-  NoCoordinationOnRedis("release");
-}
-bool RedisEngine::Complete(std::string_view, std::uint64_t) {
-  NoCoordinationOnRedis("complete");
-}
-std::optional<std::uint64_t> RedisEngine::Lock(std::string_view, std::chrono::milliseconds,
-                                               std::chrono::milliseconds) {
-  NoCoordinationOnRedis("lock");
-}
-bool RedisEngine::Unlock(std::string_view, std::uint64_t) {
-  NoCoordinationOnRedis("unlock");
-}
-std::optional<std::uint64_t> RedisEngine::Acquire(std::string_view, std::uint32_t,
-                                                  std::chrono::milliseconds) {
-  NoCoordinationOnRedis("acquire");
-}
-bool RedisEngine::ReleasePermit(std::string_view, std::uint64_t) {
-  NoCoordinationOnRedis("release_permit");
-}
-bool RedisEngine::WaitFor(std::string_view, std::chrono::milliseconds) {
-  NoCoordinationOnRedis("wait_for");
-}
-std::optional<Entry> RedisEngine::PopRandomWait(std::string_view, std::chrono::milliseconds) {
-  NoCoordinationOnRedis("pop_random_wait");
-}
-std::optional<std::size_t> RedisEngine::Barrier(std::string_view, std::uint32_t,
-                                                std::chrono::milliseconds) {
-  NoCoordinationOnRedis("barrier");
 }
 
 // --- whole store ---

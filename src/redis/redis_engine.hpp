@@ -8,6 +8,9 @@
 //   {name}:e        the keys that have a TTL, scored by absolute expiry in ms; scripts drop the
 //                   index members of expired keys with it, so counts stay exact
 //   {name}:meta     a hash: layout version, max_key_bytes, max_value_bytes, created_ms
+//   {name}:g<kind>:<name>, {name}:tok, {name}:b:<name>, {name}:w, {name}:n:<waiter>
+//                   coordination: grants, the token counter, barrier rounds, waiters and their
+//                   wake lists (redis_coord.cpp)
 // Every operation that touches more than one of them is one script (scripts.hpp), so it is
 // atomic for every client of the server; gets, exists and ttl are plain commands.
 //
@@ -16,7 +19,11 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "engine/engine.hpp"
@@ -69,7 +76,7 @@ class RedisEngine final : public Engine {
                                       bool unique) override;
   std::optional<Entry> PopRandom(std::string_view prefix) override;
   std::vector<Entry> PopRandomMany(std::string_view prefix, std::size_t n) override;
-  // Coordination is not built on Redis yet: each raises invalid_argument saying so.
+  // Coordination (redis_coord.cpp).
   std::optional<Claim> ClaimKey(std::string_view key, std::chrono::milliseconds lease) override;
   std::optional<Claim> ClaimRandom(std::string_view prefix,
                                    std::chrono::milliseconds lease) override;
@@ -138,9 +145,54 @@ class RedisEngine final : public Engine {
   // Every live key (and value) of [lo, hi), at most limit (0 = all), in pages.
   Page ReadRange(std::string lo, const std::string& hi, std::size_t limit, bool values);
   std::vector<std::string> Draw(Script s, std::string_view prefix, std::size_t n);
+  // Wakes the waiters of keys a transaction wrote, if `anyone_waits` (its EXISTS of waiters_key_).
+  void WakeKeys(const redisReply* anyone_waits, std::span<const std::string_view> keys);
+
+  // --- coordination (redis_coord.cpp) ---
+  // One try of a grant, a claim, a pop or a wait: `granted` with the script's reply, or what
+  // stood in the way (the holders' client ids, the ms until the first of their leases ends).
+  struct Attempt {
+    Reply reply;
+    bool granted = false;
+    const redisReply* holders = nullptr;  // an array in reply, or null
+    std::optional<long long> retry_in_ms;
+  };
+  // Makes attempts until one is granted or `wait` runs out (null reply then), sleeping in
+  // between on this call's own wake list (BLPOP), never polling. An attempt gets the dead
+  // holders' ids found so far, and the waiter member to register when it fails ('' when it
+  // must not wait): failing and registering in one script loses no wake.
+  using AttemptFn = std::function<Attempt(const std::string& dead, const std::string& waiter,
+                                          std::chrono::milliseconds left)>;
+  Reply AttemptUntil(char kind, std::string_view subject, std::chrono::milliseconds wait,
+                     const AttemptFn& attempt);
+  // The attempt of a script whose reply is {1, ...} when granted, else {0, ms or false, holders}.
+  Attempt Judge(Reply r) const;
+  // The client ids of `holders` (an array reply) that CLIENT LIST no longer shows, not already
+  // in `known_dead`, separated by spaces ('' when all are alive, or when the server does not
+  // let us ask: leases alone then).
+  std::string DeadAmong(const redisReply* holders, const std::string& known_dead);
+  // This process's holder id: the CLIENT ID of its presence connection, opened at the first
+  // grant and kept for the handle's life (a new one if the server closed it).
+  std::string HolderId();
+  void SleepOn(const std::string& waiter_id, std::chrono::milliseconds wait);
+  void DropWaiter(const std::string& id, const std::string& member);
+  struct WaiterCleanup;
+  struct PopResult {
+    std::vector<Entry> entries;
+    Attempt attempt;
+  };
+  PopResult PopPage(std::string_view prefix, std::size_t n, const std::string& dead,
+                    const std::string& waiter, std::chrono::milliseconds left);
+  std::optional<std::uint64_t> Take(char kind, std::string_view name, std::uint32_t limit,
+                                    std::chrono::milliseconds lease,
+                                    std::chrono::milliseconds wait);
+  bool GiveBack(char kind, std::string_view name, std::uint64_t token);
 
   ConnectionPool pool_;
-  std::string name_, index_key_, expiry_key_, meta_key_, value_prefix_;
+  std::string name_, index_key_, expiry_key_, meta_key_, value_prefix_, waiters_key_;
+  std::mutex presence_mu_;
+  std::unique_ptr<Connection> presence_;
+  std::string holder_id_;
   std::array<std::string, static_cast<std::size_t>(Script::kCount)> sha_;
   std::string server_version_;
 };

@@ -60,7 +60,8 @@ RedisEngine::RedisEngine(const Options& options, RedisAddress address)
       index_key_("{" + options.name + "}:i"),
       expiry_key_("{" + options.name + "}:e"),
       meta_key_("{" + options.name + "}:meta"),
-      value_prefix_("{" + options.name + "}:v:") {
+      value_prefix_("{" + options.name + "}:v:"),
+      waiters_key_("{" + options.name + "}:w") {
   limits_.name = options.name;
   limits_.read_only = options.open_mode == OpenMode::read_only;
 }

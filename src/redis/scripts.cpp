@@ -30,6 +30,142 @@ local function purge(n)
     redis.call('ZREM', E, gone[i])
   end
 end
+-- Rank r in [base, base + n) drawn with u in [0, 1).
+local function rank(base, n, u)
+  local r = base + math.floor(u * n)
+  if r > base + n - 1 then r = base + n - 1 end
+  return r
+end
+-- Coordination (docs/design.md "Coordination on Redis"). S = "{name}:". A grant of kind
+-- c (claim), l (lock), p (permit) or a (barrier arrival) on a name is a member "token holder"
+-- of the sorted set S .. 'g' .. kind .. ':' .. name, scored by its lease end in ms (inf: none).
+-- holder is the CLIENT ID of the holder's presence connection: a caller that found it gone from
+-- CLIENT LIST passes it among the dead ids, and its grants count as ended.
+local S = string.sub(I, 1, -2)
+local W = S .. 'w'  -- the waiters: member id (16) .. kind (1) .. subject, scored by their end
+local function dead_set(ids)
+  local d = {}
+  for id in string.gmatch(ids, '%d+') do d[id] = true end
+  return d
+end
+local function grants(kind, name) return S .. 'g' .. kind .. ':' .. name end
+-- The live grants of set K: drops the lapsed and the dead ones; returns how many are left, their
+-- holders (into the table `holders`, if given) and the first lease end (or nil).
+local function live(K, now, dead, holders)
+  redis.call('ZREMRANGEBYSCORE', K, '-inf', now)
+  local ms = redis.call('ZRANGE', K, 0, -1, 'WITHSCORES')
+  local n, first = 0, nil
+  for i = 1, #ms, 2 do
+    local h = string.match(ms[i], ' (%d+)$')
+    if h == nil or dead[h] then
+      redis.call('ZREM', K, ms[i])
+    else
+      n = n + 1
+      if holders then holders[#holders + 1] = h end
+      if ms[i + 1] ~= 'inf' then
+        local e = tonumber(ms[i + 1])
+        if first == nil or e < first then first = e end
+      end
+    end
+  end
+  return n, first
+end
+local function grant(K, now, lease, holder)
+  local tok = redis.call('INCR', S .. 'tok')
+  local score = 'inf'
+  if lease > 0 then score = now + lease end
+  redis.call('ZADD', K, score, tok .. ' ' .. holder)
+  return tok
+end
+-- The member of K with this token and its lease end, or nil.
+local function with_token(K, token)
+  local ms = redis.call('ZRANGE', K, 0, -1, 'WITHSCORES')
+  for i = 1, #ms, 2 do
+    if string.sub(ms[i], 1, #token + 1) == token .. ' ' then return ms[i], ms[i + 1] end
+  end
+  return nil
+end
+-- Wakes the waiters on kind/subject: for a key ('k'), the wait_for waiters of that key and the
+-- pop_random_wait waiters ('p') of every prefix of it. Each woken waiter's list gets one element
+-- and its entry goes (it registers again if it must wait on).
+local function wake(kind, subject)
+  if redis.call('EXISTS', W) == 0 then return end
+  redis.call('ZREMRANGEBYSCORE', W, '-inf', '(' .. now_ms())
+  local ms = redis.call('ZRANGE', W, 0, -1)
+  for i = 1, #ms do
+    local k, t = string.sub(ms[i], 17, 17), string.sub(ms[i], 18)
+    local hit
+    if kind == 'k' then
+      hit = (k == 'k' and t == subject) or (k == 'p' and string.sub(subject, 1, #t) == t)
+    else
+      hit = (k == kind and t == subject)
+    end
+    if hit then
+      local list = S .. 'n:' .. string.sub(ms[i], 1, 16)
+      redis.call('RPUSH', list, '1')
+      redis.call('PEXPIRE', list, 60000)
+      redis.call('ZREM', W, ms[i])
+    end
+  end
+end
+-- Registers waiter member m ('' = none) until wait ms from now.
+local function register(m, wait)
+  if m ~= '' then redis.call('ZADD', W, now_ms() + tonumber(wait), m) end
+end
+-- A key is claimed when its claim set has a live grant (its holder is added to `holders`, the
+-- claim's end folded into first[1]).
+local function claimed(k, now, dead, holders, first)
+  local K = grants('c', k)
+  if redis.call('EXISTS', K) == 0 then return false end
+  local n, f = live(K, now, dead, holders)
+  if f and (first[1] == nil or f < first[1]) then first[1] = f end
+  return n > 0
+end
+-- A member of [lo, hi) (ranks from base) that ok accepts, drawn uniformly among those: up to 16
+-- uniform draws (the first with u), then a walk over the whole range from a random rank. ok may
+-- drop the member from the index. nil when none is accepted.
+local function pick(base, lo, hi, u, ok)
+  for attempt = 1, 16 do
+    local n = redis.call('ZLEXCOUNT', I, lo, hi)
+    if n == 0 then return nil end
+    local m = redis.call('ZRANGE', I, rank(base, n, u), rank(base, n, u))[1]
+    if ok(m) then return m end
+    u = math.random()
+  end
+  local n = redis.call('ZLEXCOUNT', I, lo, hi)
+  if n == 0 then return nil end
+  local r, seen = rank(base, n, u), 0
+  while seen < n do
+    local ms = redis.call('ZRANGE', I, r, math.min(r + 99, base + n - 1))
+    if #ms == 0 then
+      if r == base then return nil end
+      r = base
+    else
+      for i = 1, #ms do
+        if ok(ms[i]) then return ms[i] end
+      end
+      seen, r = seen + #ms, r + #ms
+      if r >= base + n then r = base end
+    end
+  end
+  return nil
+end
+-- The member exists as a key; a stale one leaves the indexes.
+local function present(m)
+  if redis.call('EXISTS', P .. m) == 1 then return true end
+  redis.call('ZREM', I, m)
+  redis.call('ZREM', E, m)
+  return false
+end
+-- ms from now until lease end f (false: none), for a reply.
+local function later(f, now)
+  if f then return f - now end
+  return false
+end
+local function base_of(below)
+  if below == '' then return 0 end
+  return redis.call('ZLEXCOUNT', I, '-', below)
+end
 -- Stores value v (ttl ms, 0 = none) at value key V for key k, keeping both indexes in step.
 local function store(V, k, v, ttl)
   if ttl > 0 then
@@ -40,6 +176,7 @@ local function store(V, k, v, ttl)
     redis.call('ZREM', E, k)
   end
   redis.call('ZADD', I, 0, k)
+  wake('k', k)
 end
 -- Deletes key k (value key V) and its index entries; 1 if it was live.
 local function drop(V, k)
@@ -47,12 +184,6 @@ local function drop(V, k)
   redis.call('ZREM', I, k)
   redis.call('ZREM', E, k)
   return n
-end
--- Rank r in [base, base + n) drawn with u in [0, 1).
-local function rank(base, n, u)
-  local r = base + math.floor(u * n)
-  if r > base + n - 1 then r = base + n - 1 end
-  return r
 end
 )lua";
 
@@ -81,6 +212,7 @@ else
   redis.call('ZREM', E, ARGV[1])
 end
 redis.call('ZADD', I, 0, ARGV[1])
+wake('k', ARGV[1])
 return 1
 )lua"},
     {"del", true, R"lua(
@@ -211,26 +343,158 @@ end
 return out
 )lua"},
     {"pop", true, R"lua(
--- ARGV: as random's; pops one key per u. Returns {key, value, ...}.
-local base = 0
-if ARGV[2] ~= '' then base = redis.call('ZLEXCOUNT', I, '-', ARGV[2]) end
-local out, j, u = {}, 5, tonumber(ARGV[5])
-while j <= #ARGV do
-  local n = redis.call('ZLEXCOUNT', I, ARGV[3], ARGV[4])
-  if n == 0 then break end
-  local m = redis.call('ZRANGE', I, rank(base, n, u), rank(base, n, u))[1]
-  local v = redis.call('GET', ARGV[1] .. m)
-  drop(ARGV[1] .. m, m)
-  if v then
-    out[#out + 1] = m
-    out[#out + 1] = v
-    j = j + 1
-    u = tonumber(ARGV[j])
-  else
-    u = math.random()
+-- ARGV: below ('' or the lex bound of the keys under lo), lo, hi, dead ids, waiter member ('' =
+-- none), wait ms, then one u in [0, 1) per key to pop. Pops live unclaimed keys, one per u.
+-- Returns {{key, value, ...}, first claim end among those that got in the way (or false), {their
+-- holders}}; a pop that found none registers the waiter.
+local base, now, dead = base_of(ARGV[1]), now_ms(), dead_set(ARGV[4])
+local holders, first = {}, {}
+local function ok(m) return present(m) and not claimed(m, now, dead, holders, first) end
+local out = {}
+for j = 7, #ARGV do
+  local m = pick(base, ARGV[2], ARGV[3], tonumber(ARGV[j]), ok)
+  if not m then break end
+  out[#out + 1] = m
+  out[#out + 1] = redis.call('GET', P .. m)
+  drop(P .. m, m)
+end
+if #out == 0 then register(ARGV[5], ARGV[6]) end
+return {out, later(first[1], now), holders}
+)lua"},
+    {"claim", true, R"lua(
+-- ARGV: key, lease ms, holder, dead ids. Returns {1, value, token}, {0, ms until the first lease end or
+-- false, {holders}} while claimed, or {-1} when the key is absent.
+local v = redis.call('GET', KEYS[3])
+if not v then return {-1} end
+local now, K, holders = now_ms(), grants('c', ARGV[1]), {}
+local n, first = live(K, now, dead_set(ARGV[4]), holders)
+if n > 0 then return {0, later(first, now), holders} end
+return {1, v, grant(K, now, tonumber(ARGV[2]), ARGV[3])}
+)lua"},
+    {"claim_random", true, R"lua(
+-- ARGV: below, lo, hi, u, lease ms, holder, dead ids. Claims a key drawn uniformly among the live
+-- unclaimed keys of [lo, hi). Returns {1, key, value, token} or {0, first claim end among those
+-- that got in the way (or false), {their holders}}.
+local now, dead, holders, first = now_ms(), dead_set(ARGV[7]), {}, {}
+local function ok(m) return present(m) and not claimed(m, now, dead, holders, first) end
+local m = pick(base_of(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), ok)
+if not m then return {0, later(first[1], now), holders} end
+local tok = grant(grants('c', m), now, tonumber(ARGV[5]), ARGV[6])
+return {1, m, redis.call('GET', P .. m), tok}
+)lua"},
+    {"take", true, R"lua(
+-- ARGV: kind (l or p), name, limit, lease ms (0 = none), holder, dead ids, waiter member ('' =
+-- none), wait ms. A grant while fewer than limit live ones exist: {1, token}; else the waiter is
+-- registered and {0, first lease end or false, {holders}}.
+local now, K, holders = now_ms(), grants(ARGV[1], ARGV[2]), {}
+local n, first = live(K, now, dead_set(ARGV[6]), holders)
+if n < tonumber(ARGV[3]) then return {1, grant(K, now, tonumber(ARGV[4]), ARGV[5])} end
+register(ARGV[7], ARGV[8])
+return {0, later(first, now), holders}
+)lua"},
+    {"renew", true, R"lua(
+-- ARGV: kind, name, token, lease ms. 1 if the token still holds the grant (its lease restarts).
+local K = grants(ARGV[1], ARGV[2])
+local m, e = with_token(K, ARGV[3])
+if not m then return 0 end
+local now = now_ms()
+if e ~= 'inf' and tonumber(e) <= now then redis.call('ZREM', K, m); return 0 end
+redis.call('ZADD', K, 'XX', now + tonumber(ARGV[4]), m)
+return 1
+)lua"},
+    {"give_back", true, R"lua(
+-- ARGV: kind, name, token. Ends the grant; 1 if the token still held it. Wakes its waiters: of
+-- the lock or semaphore, or of a released claim's key (pop_random_wait).
+local K = grants(ARGV[1], ARGV[2])
+local m, e = with_token(K, ARGV[3])
+if not m then return 0 end
+redis.call('ZREM', K, m)
+if e ~= 'inf' and tonumber(e) <= now_ms() then return 0 end
+if ARGV[1] == 'c' then wake('k', ARGV[2]) else wake(ARGV[1], ARGV[2]) end
+return 1
+)lua"},
+    {"complete", true, R"lua(
+-- ARGV: key, token. Ends the claim and deletes the key; 1 if the token still held the claim.
+local K = grants('c', ARGV[1])
+local m, e = with_token(K, ARGV[2])
+if not m then return 0 end
+redis.call('ZREM', K, m)
+if e ~= 'inf' and tonumber(e) <= now_ms() then return 0 end
+drop(KEYS[3], ARGV[1])
+return 1
+)lua"},
+    {"wait_key", true, R"lua(
+-- ARGV: waiter member, wait ms. 1 if the key exists; else registers the waiter, 0.
+if redis.call('EXISTS', KEYS[3]) == 1 then return 1 end
+register(ARGV[1], ARGV[2])
+return 0
+)lua"},
+    {"wake_keys", true, R"lua(
+-- ARGV: keys written by a transaction while someone waited: wakes their waiters.
+for i = 1, #ARGV do wake('k', ARGV[i]) end
+return 1
+)lua"},
+    {"barrier_arrive", true, R"lua(
+-- ARGV: name, parties, holder, dead ids, waiter member, wait ms. The round's state is the hash
+-- S .. 'b:' .. name (round, broken: the last broken round), its arrivals are grants of kind a.
+-- Returns {1, index} for the last arrival (the round ends), else {0, index, round, token,
+-- {holders of the others}} with the waiter registered. A dead arrival breaks its round first.
+local St, A, dead = S .. 'b:' .. ARGV[1], grants('a', ARGV[1]), dead_set(ARGV[4])
+local round = tonumber(redis.call('HGET', St, 'round') or '1')
+local ms = redis.call('ZRANGE', A, 0, -1)
+for i = 1, #ms do
+  if dead[string.match(ms[i], ' (%d+)$') or ''] then
+    redis.call('HSET', St, 'broken', round, 'round', round + 1)
+    redis.call('DEL', A)
+    wake('b', ARGV[1])
+    round, ms = round + 1, {}
+    break
   end
 end
-return out
+local index = #ms
+if index + 1 >= tonumber(ARGV[2]) then
+  redis.call('HSET', St, 'round', round + 1)
+  redis.call('DEL', A)
+  wake('b', ARGV[1])
+  return {1, index}
+end
+local tok = redis.call('INCR', S .. 'tok')
+redis.call('ZADD', A, index, tok .. ' ' .. ARGV[3])
+redis.call('HSET', St, 'round', round)
+register(ARGV[5], ARGV[6])
+local holders = {}
+for i = 1, #ms do holders[#holders + 1] = string.match(ms[i], ' (%d+)$') end
+return {0, index, round, tok, holders}
+)lua"},
+    {"barrier_wait", true, R"lua(
+-- ARGV: name, round, token, dead ids, waiter member, wait ms, '1' to withdraw. Returns {'done'}
+-- (the round ended), {'broken', holder} (a party died), {'left'} (withdrawn) or {'wait',
+-- {holders of the others}} with the waiter registered again.
+local St, A, dead = S .. 'b:' .. ARGV[1], grants('a', ARGV[1]), dead_set(ARGV[4])
+local round, mine = tonumber(redis.call('HGET', St, 'round') or '1'), tonumber(ARGV[2])
+if round ~= mine then
+  if tonumber(redis.call('HGET', St, 'broken') or '0') == mine then return {'broken', ''} end
+  return {'done'}
+end
+local ms = redis.call('ZRANGE', A, 0, -1)
+local holders = {}
+for i = 1, #ms do
+  local h = string.match(ms[i], ' (%d+)$') or ''
+  if dead[h] then
+    redis.call('HSET', St, 'broken', round, 'round', round + 1)
+    redis.call('DEL', A)
+    wake('b', ARGV[1])
+    return {'broken', h}
+  end
+  if string.sub(ms[i], 1, #ARGV[3] + 1) ~= ARGV[3] .. ' ' then holders[#holders + 1] = h end
+end
+if ARGV[7] == '1' then
+  local m = with_token(A, ARGV[3])
+  if m then redis.call('ZREM', A, m) end
+  return {'left'}
+end
+register(ARGV[5], ARGV[6])
+return {'wait', holders}
 )lua"},
     {"clear", true, R"lua(
 -- ARGV: value key prefix, batch. Deletes the first batch keys; returns how many remain.
