@@ -378,6 +378,10 @@ class SHMKV_API Store {
   // grow (fencing): a call with a token that no longer holds the grant changes nothing and
   // returns false. lease must be positive; names follow the key limits (1..max_key_bytes).
   // At most 1,792 grants are held at once in a store (limit_exceeded beyond).
+  // On Redis (Options::url) a holder is its handle's connection to the server: a process that
+  // dies is found by the next attempt (its connection is gone), and a waiter it held up sees the
+  // death within about a second; there is no limit on grants (docs/design.md "Coordination on
+  // Redis").
   //
   // A claimed key stays in the store: get, list and the rest see it, but claim, claim_random and
   // pop_random of anyone leave it alone until the claim ends. A claim is on the key's name.

@@ -74,7 +74,7 @@ local function grant(K, now, lease, holder)
   local tok = redis.call('INCR', S .. 'tok')
   local score = 'inf'
   if lease > 0 then score = now + lease end
-  redis.call('ZADD', K, score, tok .. ' ' .. holder)
+  redis.call('ZADD', K, score, string.format('%.0f', tok) .. ' ' .. holder)
   return tok
 end
 -- The member of K with this token and its lease end, or nil.
@@ -459,7 +459,7 @@ if index + 1 >= tonumber(ARGV[2]) then
   return {1, index}
 end
 local tok = redis.call('INCR', S .. 'tok')
-redis.call('ZADD', A, index, tok .. ' ' .. ARGV[3])
+redis.call('ZADD', A, index, string.format('%.0f', tok) .. ' ' .. ARGV[3])
 redis.call('HSET', St, 'round', round)
 register(ARGV[5], ARGV[6])
 local holders = {}

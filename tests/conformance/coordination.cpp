@@ -471,15 +471,19 @@ TEST_CASE("barrier: a party killed while waiting breaks the round for the others
   SharedArray<std::uint32_t> arrived(1);
   const pid_t victim = spawn_child([&]() -> int {
     Store o = Store::open(g.options());
+    (void)o.barrier("warm-up", 1, 0ms);  // connected, with everything loaded: arrives in a step
     set_flag(arrived[0]);
     (void)o.barrier("b", 3, 60s);
     return 0;
   });
   REQUIRE(await_flag(arrived[0]));
-  std::this_thread::sleep_for(50ms);  // it has arrived and sleeps
+  std::this_thread::sleep_for(200ms);  // it has arrived and sleeps
   SharedArray<std::int32_t> code(1);
+  SharedArray<std::uint32_t> ready(1);
   const pid_t other = spawn_child([&]() -> int {
     Store o = Store::open(g.options());
+    (void)o.barrier("warm-up", 1, 0ms);
+    set_flag(ready[0]);
     try {
       (void)o.barrier("b", 3, 20s);  // 20 s: only the victim's death ends it early
     } catch (const shmkv::Error& e) {
@@ -488,7 +492,9 @@ TEST_CASE("barrier: a party killed while waiting breaks the round for the others
     }
     return 1;
   });
-  std::this_thread::sleep_for(50ms);
+  REQUIRE(await_flag(ready[0]));
+  std::this_thread::sleep_for(200ms);  // it has arrived too (a party that arrives after the
+                                       // death starts a new round: the dead one's is broken)
   REQUIRE(::kill(victim, SIGKILL) == 0);
   CHECK(wait_child(other, 15s) == 0);
   CHECK(code[0] == static_cast<std::int32_t>(errc::broken));

@@ -141,7 +141,7 @@ test("barrier: three forked parties each get an index of the round", async (t) =
   for (const p of parties) assert.equal(await p.exited, 0);
 });
 
-test("the Redis engine refuses coordination for now", async (t) => {
+test("on the Redis engine: claims, fencing and locks, as on shared memory", async (t) => {
   const redis = await startRedis();
   if (!redis) return t.skip("redis-server is not installed");
   let kv;
@@ -151,6 +151,14 @@ test("the Redis engine refuses coordination for now", async (t) => {
     t.after(redis.stop);
   }
   kv.set("k", "v");
-  assertThrowsCode(() => kv.claimKey("k"), shmkv.InvalidArgumentError, "invalid_argument", "Redis");
-  assertThrowsCode(() => kv.lock("L"), shmkv.InvalidArgumentError, "invalid_argument", "Redis");
+  const claim = kv.claimKey("k");
+  assert.equal(claim.entry.value, "v");
+  assert.equal(kv.claimKey("k"), null);  // held
+  assert.equal(kv.popRandom({ prefix: "k" }), null);  // claimed keys are not popped
+  const token = kv.lock("L");
+  assert.ok(token > claim.token);
+  assert.equal(kv.lock("L"), null);
+  assert.equal(kv.completeClaim(claim), true);
+  assert.equal(kv.exists("k"), false);
+  assert.equal(kv.unlock("L", token), true);
 });

@@ -13,16 +13,17 @@ import shmkv
 LONG_LEASE = 60  # seconds: never runs out during a test, so only a death frees a grant
 
 
-def _hold(name, take):
-    """Forks a child that opens the store, calls take(store) (it must succeed), writes one byte to
-    a pipe and sleeps until killed. Returns its pid once it holds what it took."""
+def _hold(name, take, **open_options):
+    """Forks a child that opens the store (with open_options), calls take(store) (it must
+    succeed), writes one byte to a pipe and sleeps until killed. Returns its pid once it holds
+    what it took."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             os.close(r)
-            s = shmkv.open(name)
+            s = shmkv.open(name, **open_options)
             if take(s):
                 os.write(w, b"x")
                 while True:
@@ -128,13 +129,21 @@ def test_acquire_grants_at_most_permits_and_a_killed_holders_permit_returns(stor
     assert store.release_permit("db", other)
 
 
-def test_coordination_is_refused_on_a_server(redis_url, name):
+def test_claims_and_locks_on_a_server_are_freed_when_the_holder_is_killed(redis_url, name):
     with shmkv.open(name, url=redis_url) as s:
-        s.set("k", "v")
-        with pytest.raises(shmkv.InvalidArgumentError):
-            s.claim("k", LONG_LEASE)
-        with pytest.raises(shmkv.InvalidArgumentError):
-            s.lock("l", LONG_LEASE)
+        s.set("acct:1", "alice")
+        pid = _hold(name, lambda o: o.claim("acct:1", LONG_LEASE) and o.lock("l", LONG_LEASE),
+                    url=redis_url)
+        assert s.claim("acct:1", LONG_LEASE) is None
+        assert s.lock("l", LONG_LEASE) is None
+        assert _killed(pid)
+        c = s.claim("acct:1", LONG_LEASE)  # the server dropped the dead holder's connection
+        assert c is not None and c.value == b"alice"
+        token = s.lock("l", LONG_LEASE)
+        assert token is not None and token > c.token
+        assert s.complete("acct:1", c.token) and s.get("acct:1") is None
+        assert s.unlock("l", token)
+        assert s.check_invariants() == []
 
 
 def _write_later(name, pairs):
