@@ -527,6 +527,20 @@ if command -v redis-server >/dev/null 2>&1; then
   "$cli" --url "$url" --name "$R" info | grep -q '^engine: *redis 7' || fail "info --url: no engine line"
   "$cli" --url "$url" --name "$R" info --json | grep -q '"engine":"redis"' || fail "info --json --url: no engine"
   "$cli" --url "$url" --name "$R" check >/dev/null || fail "check --url"
+  # Coordination on the server: locked commands never overlap; a claimed key is not claimed again.
+  rm -f "$tmp/lock.log"
+  lockers=()
+  for i in 1 2 3; do
+    "$cli" --url "$url" --name "$R" lock L --lease 60s --wait 60s -- \
+      sh -c "echo start >>'$tmp/lock.log'; sleep 0.2; echo end >>'$tmp/lock.log'" &
+    lockers+=($!)
+  done
+  wait "${lockers[@]}"  # (not the server, a background child too)
+  out=$(tr '\n' ' ' <"$tmp/lock.log")
+  [ "$out" = "start end start end start end " ] || fail "locked commands on a url overlapped: $out"
+  "$cli" --url "$url" --name "$R" claim c:1 --lease 60s -- sh -c \
+    "\"$cli\" --url '$url' --name '$R' claim c:1 --lease 1s -- true; [ \$? = 5 ]" ||
+    fail "a key claimed on a url was claimed again"
   # create's segment options are the library's invalid_argument on a url; nothing is created.
   "$cli" --url "$url" --name "$R-sized" create --size 16MiB 2>"$tmp/err"
   rc=$?
