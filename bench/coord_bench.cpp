@@ -85,10 +85,12 @@ struct Shared {
 
 Shared* g_shared = nullptr;
 std::string g_store;
+std::string g_url;  // --engine redis: the store on the bench's own redis-server
 
 shmkv::Store attach() {
   shmkv::Options o;
   o.name = g_store;
+  o.url = g_url;
   o.open_mode = shmkv::OpenMode::attach_only;
   return shmkv::Store::open(o);
 }
@@ -671,7 +673,10 @@ void bench_queue(RedisServer* redis, int items) {
 void usage(std::FILE* out) {
   std::fprintf(out,
                "usage: shmkv-coord-bench [--quick] [--only PART[,PART...]] [--redis-server P]\n"
+               "                         [--engine shm|redis]\n"
                "  parts: handoff, barrier, wait_for, claims, queue, kill (default: all)\n"
+               "  --engine redis    shmkv's store on the bench's own redis-server (Options::url)\n"
+               "                    instead of shared memory\n"
                "  --quick           fewer rounds (a check that it runs; figures are noisier)\n"
                "  --redis-server P  redis-server binary of the Redis comparisons (default:\n"
                "                    redis-server on PATH; 'none' leaves them out)\n");
@@ -680,6 +685,7 @@ void usage(std::FILE* out) {
 int run(int argc, char** argv) {
   Sizes n = kFull;
   std::string only, redis_binary = "redis-server";
+  bool on_redis = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
@@ -688,6 +694,9 @@ int run(int argc, char** argv) {
       only = "," + std::string(argv[++i]) + ",";
     } else if (a == "--redis-server" && i + 1 < argc) {
       redis_binary = argv[++i];
+    } else if (a == "--engine" && i + 1 < argc && (argv[i + 1] == std::string("shm") ||
+                                                   argv[i + 1] == std::string("redis"))) {
+      on_redis = argv[++i] == std::string("redis");
     } else if (a == "-h" || a == "--help") {
       usage(stdout);
       return 0;
@@ -700,9 +709,10 @@ int run(int argc, char** argv) {
     return only.empty() || only.find("," + std::string(part) + ",") != std::string::npos;
   };
   std::printf(
-      "# shmkv-coord-bench%s  handoffs=%d barrier_rounds=%d wakeups=%d kill_trials=%d "
+      "# shmkv-coord-bench%s%s  handoffs=%d barrier_rounds=%d wakeups=%d kill_trials=%d "
       "pool_keys=%d queue_items=%d\n",
-      n.handoffs == kQuick.handoffs ? " --quick" : "", n.handoffs, n.barrier_rounds, n.wakeups,
+      n.handoffs == kQuick.handoffs ? " --quick" : "", on_redis ? " --engine redis" : "",
+      n.handoffs, n.barrier_rounds, n.wakeups,
       n.kill_trials, n.pool_keys, n.queue_items);
   print_environment("shmkv-coord-bench");
 
@@ -713,17 +723,23 @@ int run(int argc, char** argv) {
 
   g_store = "shmkv-coord-bench." + std::to_string(::getpid());
   const std::string segment_path = "/dev/shm/shmkv." + g_store;  // options.hpp: where it lives
+  std::optional<RedisServer> redis;
+  if ((on_redis || wanted("claims") || wanted("queue")) && redis_binary != "none")
+    redis.emplace(redis_binary);
+  RedisServer* server = redis ? &*redis : nullptr;
+  if (on_redis && !server) die("--engine redis needs a redis-server");
+
   shmkv::Options o;
   o.name = g_store;
   o.open_mode = shmkv::OpenMode::create_only;
-  o.size_bytes = 256ull << 20;
-  o.max_keys = 2 * static_cast<std::uint64_t>(std::max(n.pool_keys, n.queue_items)) + 100000;
-  register_cleanup_path(segment_path);
+  if (on_redis) {
+    g_url = o.url = server->url();
+  } else {
+    o.size_bytes = 256ull << 20;
+    o.max_keys = 2 * static_cast<std::uint64_t>(std::max(n.pool_keys, n.queue_items)) + 100000;
+    register_cleanup_path(segment_path);
+  }
   std::optional<shmkv::Store> store = shmkv::Store::open(o);
-
-  std::optional<RedisServer> redis;
-  if ((wanted("claims") || wanted("queue")) && redis_binary != "none") redis.emplace(redis_binary);
-  RedisServer* server = redis ? &*redis : nullptr;
 
   if (wanted("handoff")) bench_handoff(n.handoffs);
   if (wanted("barrier")) bench_barrier(n.barrier_rounds);
@@ -735,8 +751,8 @@ int run(int argc, char** argv) {
   std::vector<std::string> bad = store->check_invariants();
   if (!bad.empty()) die("check_invariants: " + bad.front());
   store.reset();
-  shmkv::Store::destroy(g_store);
-  unregister_cleanup_path(segment_path);
+  shmkv::Store::destroy(o);
+  if (!on_redis) unregister_cleanup_path(segment_path);
   return 0;
 }
 
