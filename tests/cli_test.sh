@@ -389,7 +389,7 @@ rc=$?
 # info shows the grants and their holders: the lock the running shmkv holds, alive.
 "$cli" --name "$S" lock L --lease 60s -- "$cli" --name "$S" info --json >"$tmp/info.json" ||
   fail "info --json inside a lock"
-grep -q '"grants":\[{"kind":"lock","name_head":"L","name_bytes":1,"token":[0-9]*,"holder_pid":[0-9]*,"holder_alive":true,"lease_left_ms":[0-9]*}\]' "$tmp/info.json" ||
+grep -q '"grants":\[{"kind":"lock","name_head":"L","name_bytes":1,"token":[0-9]*,"holder_pid":[0-9]*,"holder_client":0,"holder_alive":true,"lease_left_ms":[0-9]*}\]' "$tmp/info.json" ||
   fail "info --json inside a lock: $(grep -o '"coordination".*' "$tmp/info.json")"
 "$cli" --name "$S" lock L --lease 60s -- "$cli" --name "$S" info | grep -q '^  lock  *L  *token [0-9]*  *pid [0-9]* alive  *lease' ||
   fail "info inside a lock does not list the lock"

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -494,4 +495,58 @@ TEST_CASE("redis: shared-memory-only options on a url are invalid_argument", "[r
 
 int main(int argc, char** argv) {
   return conformance::run_suite(argc, argv, conformance::Engine::redis);
+}
+
+TEST_CASE("redis: info lists the grants with their holders' client ids, dead ones as dead",
+          "[redis][coord]") {
+  RedisServer server;
+  const Options o = options_on(server);
+  Store s = Store::open(o);
+  s.set("acct:42", "x");
+  const shmkv::Claim c = *s.claim("acct:42", 60s);
+  const std::uint64_t lock = *s.lock("leader-lock", 60s, 0ms);
+  const std::uint64_t permit = *s.acquire("db", 2, 0ms);
+  shmkv::CoordinationInfo info = s.info().coordination;
+  CHECK(info.capacity == 0);  // no limit on Redis
+  CHECK(info.used == 3);
+  CHECK(info.last_token == permit);
+  REQUIRE(info.grants.size() == 3);
+  std::map<std::string, shmkv::GrantInfo> by_kind;
+  for (const auto& g : info.grants) by_kind[g.kind] = g;
+  CHECK(by_kind["claim"].name_head == "acct:42");
+  CHECK(by_kind["claim"].token == c.token);
+  CHECK(by_kind["claim"].lease_left_ms > 50000);
+  CHECK(by_kind["lock"].name_head == "leader-l");
+  CHECK(by_kind["lock"].name_bytes == 11);
+  CHECK(by_kind["lock"].token == lock);
+  CHECK(by_kind["permit"].lease_left_ms == -1);
+  for (const auto& g : info.grants) {
+    CHECK(g.holder_client != 0);
+    CHECK(g.holder_client == info.grants[0].holder_client);  // one presence connection
+    CHECK(g.holder_alive);
+  }
+  // A killed holder's grant shows as dead until the next attempt drops it.
+  SharedArray<std::uint32_t> held(1);
+  const pid_t pid = spawn_child([&]() -> int {
+    Store other = Store::open(o);
+    if (!other.lock("child-lock", 60s, 0ms)) return 1;
+    __atomic_store_n(&held[0], 1, __ATOMIC_RELEASE);
+    ::pause();
+    return 0;
+  });
+  while (__atomic_load_n(&held[0], __ATOMIC_ACQUIRE) == 0) std::this_thread::sleep_for(1ms);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  REQUIRE(wait_child(pid) == 128 + SIGKILL);
+  bool seen_dead = false;
+  for (int i = 0; i < 2000 && !seen_dead; ++i) {  // the server drops the connection at once
+    for (const auto& g : s.info().coordination.grants)
+      if (g.kind == "lock" && g.name_head == "child-lo") seen_dead = !g.holder_alive;
+    if (!seen_dead) std::this_thread::sleep_for(1ms);
+  }
+  CHECK(seen_dead);
+  CHECK(s.lock("child-lock", 60s, 0ms));  // the next attempt takes it
+  CHECK(s.release("acct:42", c.token));
+  CHECK(s.unlock("leader-lock", lock));
+  CHECK(s.release_permit("db", permit));
+  CHECK(s.info().coordination.grants.size() == 1);  // child-lock, held by this process now
 }

@@ -899,9 +899,10 @@ std::string CoordinationJson(const shmkv::CoordinationInfo& c) {
     grants.push_back("{\"kind\":" + inspect_out::JsonQuote(g.kind) + "," +
                      BytesField("name_head", g.name_head) +
                      Format(",\"name_bytes\":%u,\"token\":%" PRIu64
-                            ",\"holder_pid\":%d,\"holder_alive\":%s,\"lease_left_ms\":%s}",
-                            g.name_bytes, g.token, g.holder_pid, g.holder_alive ? "true" : "false",
-                            lease.c_str()));
+                            ",\"holder_pid\":%d,\"holder_client\":%" PRIu64
+                            ",\"holder_alive\":%s,\"lease_left_ms\":%s}",
+                            g.name_bytes, g.token, g.holder_pid, g.holder_client,
+                            g.holder_alive ? "true" : "false", lease.c_str()));
   }
   return Obj()
       .Num("capacity", c.capacity)
@@ -966,8 +967,29 @@ std::string InfoJson(const shmkv::Info& i) {
       .Num("live_keys", i.live_keys)
       .Raw("shard", shards)
       .Raw("processes", procs)
-      .Raw("coordination", i.redis ? "null" : CoordinationJson(i.coordination))
+      .Raw("coordination", CoordinationJson(i.coordination))
       .Done();
+}
+
+// info's coordination lines: the counts, then one line per grant.
+void PrintCoordination(const shmkv::CoordinationInfo& c) {
+  const std::string capacity = c.capacity ? Format(" of %u", c.capacity) : std::string();
+  OutLine(
+      Format("coordination:     %u%s grants in use (claims, locks, permits, barriers), "
+             "last token %" PRIu64 ", %u waiting, %" PRIu64 " repairs",
+             c.used, capacity.c_str(), c.last_token, c.waiters, c.recoveries));
+  for (const shmkv::GrantInfo& g : c.grants) {
+    const std::string name = g.name_head + (g.name_bytes > g.name_head.size() ? "..." : "");
+    const char* alive = g.holder_alive ? "alive" : "DEAD (free)";
+    const std::string holder = g.holder_client
+                                   ? Format("client %" PRIu64 " %s", g.holder_client, alive)
+                               : g.holder_pid ? Format("pid %d %s", g.holder_pid, alive)
+                                              : std::string("no holder");
+    const std::string lease =
+        g.lease_left_ms < 0 ? "no lease" : Format("lease %" PRId64 " ms left", g.lease_left_ms);
+    OutLine(Format("  %-8s %-12s token %-8" PRIu64 " %-16s %s", g.kind.c_str(), name.c_str(),
+                   g.token, holder.c_str(), lease.c_str()));
+  }
 }
 
 int RunInfo(Invocation& in) {
@@ -989,6 +1011,7 @@ int RunInfo(Invocation& in) {
                    r.expiring_entries));
     OutLine(Format("server memory:    %s used, maxmemory %s", HumanBytes(r.used_memory).c_str(),
                    r.maxmemory ? HumanBytes(r.maxmemory).c_str() : "none"));
+    PrintCoordination(i.coordination);
     return kExitOk;
   }
   auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * a / b : 0.0; };
@@ -1022,21 +1045,7 @@ int RunInfo(Invocation& in) {
                      p.pid == ::getpid() ? "  (this shmkv command)" : ""));
     }
   }
-  const shmkv::CoordinationInfo& c = i.coordination;
-  OutLine(
-      Format("coordination:     %u of %u grants in use (claims, locks, permits, barriers), "
-             "last token %" PRIu64 ", %u waiting, %" PRIu64 " repairs",
-             c.used, c.capacity, c.last_token, c.waiters, c.recoveries));
-  for (const shmkv::GrantInfo& g : c.grants) {
-    const std::string name = g.name_head + (g.name_bytes > g.name_head.size() ? "..." : "");
-    const std::string holder = g.holder_pid == 0 ? "no holder"
-                                                 : Format("pid %d %s", g.holder_pid,
-                                                          g.holder_alive ? "alive" : "DEAD (free)");
-    const std::string lease =
-        g.lease_left_ms < 0 ? "no lease" : Format("lease %" PRId64 " ms left", g.lease_left_ms);
-    OutLine(Format("  %-8s %-12s token %-8" PRIu64 " %-16s %s", g.kind.c_str(), name.c_str(),
-                   g.token, holder.c_str(), lease.c_str()));
-  }
+  PrintCoordination(i.coordination);
   OutLine(Format("per shard:        %zu rows", i.shard.size()));
   OutLine(Format("  %6s  %10s  %10s  %6s  %12s  %12s  %9s  %10s", "shard", "live_keys", "capacity",
                  "load", "arena_bytes", "used_bytes", "max_probe", "recoveries"));

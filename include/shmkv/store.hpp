@@ -170,18 +170,19 @@ struct GrantInfo {
   std::string name_head;       // the first bytes (at most 8) of the key or name
   std::uint32_t name_bytes;    // the name's length
   std::uint64_t token;         // the fencing token
-  std::int32_t holder_pid;     // 0: held by nobody (a barrier's state)
+  std::int32_t holder_pid;     // 0: held by nobody (a barrier's state), or on Redis
   bool holder_alive;           // false: free at the next attempt
   std::int64_t lease_left_ms;  // -1: no lease; 0: lapsed
+  std::uint64_t holder_client = 0;  // on Redis: the holder's client id (CLIENT ID), else 0
 };
 
 // The coordination table (Store::claim, lock, acquire, barrier and the waits).
 struct CoordinationInfo {
-  std::uint32_t capacity;    // grants that can be held at once
+  std::uint32_t capacity;    // grants that can be held at once (0 on Redis: no limit)
   std::uint32_t used;        // entries in use (lapsed ones included until someone meets them)
   std::uint64_t last_token;  // the last fencing token handed out
-  std::uint32_t waiters;     // processes sleeping on its futex word now
-  std::uint64_t recoveries;  // repairs after a holder of its lock died
+  std::uint32_t waiters;     // processes sleeping on its futex word now (Redis: in {name}:w)
+  std::uint64_t recoveries;  // repairs after a holder of its lock died (0 on Redis)
   std::vector<GrantInfo> grants;
 };
 

@@ -65,6 +65,10 @@ std::string Text(const redisReply* r) {
   return std::string(ReplyText(r));
 }
 
+bool IsStringReply(const redisReply* r) {
+  return r->type == REDIS_REPLY_STRING;
+}
+
 }  // namespace
 
 // --- holders, liveness, sleeping ---
@@ -365,6 +369,72 @@ std::optional<std::size_t> RedisEngine::Barrier(std::string_view name, std::uint
     }
     SleepOn(id, r->element[1]->elements > 0 ? std::min(now_left, kLivenessRecheck) : now_left);
   }
+}
+
+// --- info ---
+
+CoordinationInfo RedisEngine::CoordinationView() {
+  CoordinationInfo c{};
+  const std::string prefix = "{" + name_ + "}:g";
+  auto conn = pool_.Acquire();
+  std::vector<std::string> keys;
+  std::string cursor = "0";
+  do {
+    Reply r = conn->Run(
+        Command().Add("SCAN").Add(cursor).Add("MATCH").Add(prefix + "*").Add("COUNT").Add("1000"),
+        Effect::read);
+    CheckNotError(r.get(), "info");
+    cursor = Text(r->element[0]);
+    for (std::size_t i = 0; i < r->element[1]->elements; ++i)
+      keys.push_back(Text(r->element[1]->element[i]));
+  } while (cursor != "0");
+  std::sort(keys.begin(), keys.end());
+  std::vector<Command> cmds(keys.size() + 4);
+  cmds[0].Add("TIME");
+  cmds[1].Add("GET").Add("{" + name_ + "}:tok");
+  cmds[2].Add("ZCARD").Add(waiters_key_);
+  cmds[3].Add("CLIENT").Add("LIST");
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    cmds[i + 4].Add("ZRANGE").Add(keys[i]).Add("0").Add("-1").Add("WITHSCORES");
+  std::vector<Reply> r = conn->Run(cmds, Effect::read);
+  for (std::size_t i = 0; i < r.size(); ++i)
+    if (i != 3) CheckNotError(r[i].get(), "info");
+  const long long now_ms =
+      std::stoll(Text(r[0]->element[0])) * 1000 + std::stoll(Text(r[0]->element[1])) / 1000;
+  c.last_token = IsStringReply(r[1].get()) ? TokenOf(r[1].get()) : 0;
+  c.waiters = static_cast<std::uint32_t>(r[2]->integer);
+  // Who is connected (CLIENT LIST refused by an ACL: every holder counts as alive).
+  const std::string clients = r[3]->type == REDIS_REPLY_ERROR ? std::string() : Text(r[3].get());
+  auto connected = [&](const std::string& id) {
+    if (r[3]->type == REDIS_REPLY_ERROR) return true;
+    const std::string field = "id=" + id + " ";
+    const std::size_t at = clients.find(field);
+    return at == 0 || (at != std::string::npos && clients[at - 1] == '\n');
+  };
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    // {name}:g<kind>:<name>
+    const char kind = keys[k][prefix.size()];
+    const std::string name = keys[k].substr(prefix.size() + 2);
+    const redisReply* members = r[k + 4].get();
+    for (std::size_t i = 0; i + 1 < members->elements; i += 2) {
+      const std::string member = Text(members->element[i]);
+      const std::string score = Text(members->element[i + 1]);
+      const std::size_t space = member.find(' ');
+      if (space == std::string::npos) continue;
+      GrantInfo g{};
+      g.kind = kind == 'c' ? "claim" : kind == 'l' ? "lock" : kind == 'p' ? "permit" : "arrival";
+      g.name_head = name.substr(0, 8);
+      g.name_bytes = static_cast<std::uint32_t>(name.size());
+      std::from_chars(member.data(), member.data() + space, g.token);
+      const std::string holder = member.substr(space + 1);
+      std::from_chars(holder.data(), holder.data() + holder.size(), g.holder_client);
+      g.holder_alive = connected(holder);
+      g.lease_left_ms = score == "inf" ? -1 : std::max(0LL, std::stoll(score) - now_ms);
+      c.grants.push_back(std::move(g));
+    }
+  }
+  c.used = static_cast<std::uint32_t>(c.grants.size());
+  return c;
 }
 
 }  // namespace shmkv::detail

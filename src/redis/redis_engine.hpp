@@ -187,6 +187,8 @@ class RedisEngine final : public Engine {
                                     std::chrono::milliseconds lease,
                                     std::chrono::milliseconds wait);
   bool GiveBack(char kind, std::string_view name, std::uint64_t token);
+  // info()'s coordination part: every grant of the store (SCAN of {name}:g*).
+  CoordinationInfo CoordinationView();
 
   ConnectionPool pool_;
   std::string name_, index_key_, expiry_key_, meta_key_, value_prefix_, waiters_key_;

@@ -209,6 +209,7 @@ Info RedisEngine::GetInfo() {
   redis.used_memory = ToU64(InfoField(ReplyText(r[2].get()), "used_memory"));
   redis.maxmemory = ToU64(InfoField(ReplyText(r[2].get()), "maxmemory"));
   info.redis = std::move(redis);
+  info.coordination = CoordinationView();
   return info;
 }
 
