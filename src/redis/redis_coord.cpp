@@ -375,13 +375,15 @@ std::optional<std::size_t> RedisEngine::Barrier(std::string_view name, std::uint
 
 CoordinationInfo RedisEngine::CoordinationView() {
   CoordinationInfo c{};
-  const std::string prefix = "{" + name_ + "}:g";
+  // (Commands hold views of their arguments: every argument is a named string.)
+  const std::string prefix = "{" + name_ + "}:g", pattern = prefix + "*";
+  const std::string token_key = "{" + name_ + "}:tok";
   auto conn = pool_.Acquire();
   std::vector<std::string> keys;
   std::string cursor = "0";
   do {
     Reply r = conn->Run(
-        Command().Add("SCAN").Add(cursor).Add("MATCH").Add(prefix + "*").Add("COUNT").Add("1000"),
+        Command().Add("SCAN").Add(cursor).Add("MATCH").Add(pattern).Add("COUNT").Add("1000"),
         Effect::read);
     CheckNotError(r.get(), "info");
     cursor = Text(r->element[0]);
@@ -391,7 +393,7 @@ CoordinationInfo RedisEngine::CoordinationView() {
   std::sort(keys.begin(), keys.end());
   std::vector<Command> cmds(keys.size() + 4);
   cmds[0].Add("TIME");
-  cmds[1].Add("GET").Add("{" + name_ + "}:tok");
+  cmds[1].Add("GET").Add(token_key);
   cmds[2].Add("ZCARD").Add(waiters_key_);
   cmds[3].Add("CLIENT").Add("LIST");
   for (std::size_t i = 0; i < keys.size(); ++i)
