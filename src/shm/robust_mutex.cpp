@@ -93,9 +93,9 @@ LockResult LockRobustAfter(int first, pthread_mutex_t* mutex, const LockName& na
       // wake-up. An unlock clears FUTEX_WAITERS and wakes one sleeper, which sets the bit again
       // if another locker took the lock first. When that sleeper is SIGKILLed before it runs,
       // the kernel's exit handling wakes the next one only if the lock is free at that moment;
-      // if another locker holds it, the bit stays clear and the other sleepers sleep through
-      // every later unlock (the same when an unlocker dies between its store and its wake). A
-      // new slice sets the bit again, so such a loss costs one slice, not the watchdog.
+      // if another locker holds it, the bit stays clear and no unlock wakes the other sleepers
+      // until a new one sets it (the same when an unlocker dies between its store and its
+      // wake). A new slice sets the bit again, so such a loss costs one slice, not the watchdog.
       timespec now = Now();
       const timespec deadline = Plus(now, kWatchdogSeconds * 1'000'000'000L);
       do {
