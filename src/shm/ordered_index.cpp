@@ -823,8 +823,12 @@ IndexWriter::IndexWriter(Segment* seg, std::string_view key, Change change) : in
   if (index_.state() != IndexState::valid) return;
   try {
     lock_.emplace(seg);
-  } catch (const Error&) {
-    index_.MarkStale();  // a damaged or stuck index lock: the write goes on without the index
+  } catch (const Error& e) {
+    // A lock still held at the watchdog refuses the write (nothing changed yet), naming the
+    // index lock, instead of hiding the wait inside the shard lock; a damaged one is left
+    // behind with the index.
+    if (e.code_value() == errc::busy) throw;
+    index_.MarkStale();
     return;
   }
   if (index_.state() != IndexState::valid) return;
@@ -860,16 +864,14 @@ void IndexWriter::Erase(std::string_view key, std::uint64_t rec_off) noexcept {
   }
 }
 
-void OrderedIndex::Relocate(std::string_view key, std::uint64_t old_off,
-                            std::uint64_t new_off) noexcept {
-  if (state() != IndexState::valid) return;
+void IndexWriter::Relocate(std::string_view key, std::uint64_t old_off,
+                           std::uint64_t new_off) noexcept {
+  if (!lock_ || index_.state() != IndexState::valid) return;
   try {
-    IndexLock lock(seg_);
-    if (state() == IndexState::valid) IndexTree(*this).Relocate(key, old_off, new_off);
-    return;
+    IndexTree(index_).Relocate(key, old_off, new_off);
   } catch (...) {
+    index_.MarkStale();
   }
-  MarkStale();
 }
 
 bool OrderedIndex::Rebuild() {

@@ -12,8 +12,9 @@
 //
 // Locking: IndexHeader::mutex (robust) guards every node and the header but `state` and
 // `ttl_records`. Lock order: shard -> index -> alloc. A shard's writers change the index while
-// holding their shard lock (Shard::Insert, Erase, the out-of-place Replace); readers hold the
-// index lock alone and never take a shard lock under it. While a record is in the index it is
+// holding their shard lock (Shard::Insert, Erase, the out-of-place Replace), taking the index
+// lock before they change anything (IndexWriter); readers hold the index lock alone and never
+// take a shard lock under it. While a record is in the index it is
 // not freed (its writer removes it from the index first), so a reader holding the index lock
 // may read its key; its value may change in place, so readers take values through the shard.
 //
@@ -22,7 +23,10 @@
 // read failed its checks, or a node could not be allocated. Writers then leave it alone; the
 // next ordered read rebuilds it from the records (Rebuild: every shard lock, then the index
 // lock) and falls back to walking the shards only when the rebuild finds no room. So a writer's
-// index step never fails the write, and the index needs no crash-consistent write order.
+// index step never fails the write once it has begun, and the index needs no crash-consistent
+// write order. Before it begins, an index lock not acquired within the lock watchdog fails the
+// write with busy naming the index lock (the write changed nothing): the wait is not hidden
+// inside the shard lock, where it would show only as the shard's holder stalling.
 #pragma once
 
 #include <cstdint>
@@ -73,11 +77,6 @@ class OrderedIndex {
     if (state() != IndexState::off)
       h_->ttl_records.fetch_add(static_cast<std::uint64_t>(delta), std::memory_order_relaxed);
   }
-
-  // --- Maintenance, by a shard's writer holding its shard lock inside its WriteScope (inserts
-  // and erases: IndexWriter). Takes the index lock; a failure of any kind marks the index stale
-  // and is not reported.
-  void Relocate(std::string_view key, std::uint64_t old_off, std::uint64_t new_off) noexcept;
 
   // Rebuilds the tree from every shard's table, replacing what was there, and marks it valid.
   // Requires every shard lock (the records must hold still); takes the index lock. Returns
@@ -133,19 +132,24 @@ class IndexLock {
   Segment* seg_;
 };
 
-// A key's insert into or erase from a shard, as the index sees it. Made before the shard changes
-// anything, it takes the index lock (when the index is valid) and asks for the cache lines of
-// the key's leaf, so that they arrive while the shard does its part. For an insert it first
-// makes sure the nodes a split may take are allocated, raising store_full otherwise: a full
-// arena refuses the write whole instead of leaving a key out of the index. Insert() and
-// Erase() then change the tree; they never fail the write (a failure marks the index stale).
+// A key's insert into or erase from a shard, or the move of its record (the out-of-place
+// Replace), as the index sees it; by a shard's writer holding its shard lock. Made before the
+// shard changes anything, it takes the index lock (when the index is valid) and asks for the
+// cache lines of the key's leaf, so that they arrive while the shard does its part. It raises
+// busy, naming the index lock, when the lock is not acquired within the watchdog (a damaged
+// lock marks the index stale instead). For an insert it first makes sure the nodes a split may
+// take are allocated, raising store_full otherwise: a full arena refuses the write whole
+// instead of leaving a key out of the index. Insert(), Erase() and Relocate() then change the
+// tree; they never fail the write (a failure marks the index stale).
 class IndexWriter {
  public:
-  enum class Change { insert, erase };
+  enum class Change { insert, erase, relocate };
   IndexWriter(Segment* seg, std::string_view key, Change change);
   void Insert(std::string_view key, std::uint64_t rec_off) noexcept;
   // rec_off's record must still hold its key (before it is freed).
   void Erase(std::string_view key, std::uint64_t rec_off) noexcept;
+  // The key's entry now leads to new_off instead of old_off.
+  void Relocate(std::string_view key, std::uint64_t old_off, std::uint64_t new_off) noexcept;
 
  private:
   OrderedIndex index_;

@@ -14,6 +14,40 @@ namespace shmkv::detail {
 namespace {
 constexpr int kSpinTries = 64;
 constexpr int kWatchdogSeconds = 30;
+constexpr long kSliceNanoseconds = 10'000'000;  // a sleeper's wait is re-armed every 10 ms
+
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer (GCC 12's libtsan) does not intercept pthread_mutex_clocklock: it would not see
+// the lock taken and would report every access under it as a race. It does intercept timedlock
+// (a CLOCK_REALTIME deadline: a clock step changes the watchdog).
+constexpr clockid_t kLockClock = CLOCK_REALTIME;
+int LockBefore(pthread_mutex_t* mutex, const timespec& deadline) {
+  return pthread_mutex_timedlock(mutex, &deadline);
+}
+#else
+constexpr clockid_t kLockClock = CLOCK_MONOTONIC;
+int LockBefore(pthread_mutex_t* mutex, const timespec& deadline) {
+  return pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &deadline);
+}
+#endif
+
+timespec Now() {
+  timespec t;
+  clock_gettime(kLockClock, &t);
+  return t;
+}
+timespec Plus(timespec t, long nanoseconds) {
+  t.tv_sec += nanoseconds / 1'000'000'000;
+  t.tv_nsec += nanoseconds % 1'000'000'000;
+  if (t.tv_nsec >= 1'000'000'000) {
+    ++t.tv_sec;
+    t.tv_nsec -= 1'000'000'000;
+  }
+  return t;
+}
+bool Earlier(const timespec& a, const timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
+}
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -55,19 +89,20 @@ LockResult LockRobustAfter(int first, pthread_mutex_t* mutex, const LockName& na
       rc = pthread_mutex_trylock(mutex);
     }
     if (rc == EBUSY) {
-      timespec deadline;
-#if defined(__SANITIZE_THREAD__)
-      // ThreadSanitizer (GCC 12's libtsan) does not intercept pthread_mutex_clocklock: it would
-      // not see the lock taken and would report every access under it as a race. It does
-      // intercept timedlock (a CLOCK_REALTIME deadline: a clock step changes the watchdog).
-      clock_gettime(CLOCK_REALTIME, &deadline);
-      deadline.tv_sec += kWatchdogSeconds;
-      rc = pthread_mutex_timedlock(mutex, &deadline);
-#else
-      clock_gettime(CLOCK_MONOTONIC, &deadline);
-      deadline.tv_sec += kWatchdogSeconds;
-      rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &deadline);
-#endif
+      // Sleeps in slices up to the watchdog, never in one long wait: a robust mutex can lose a
+      // wake-up. An unlock clears FUTEX_WAITERS and wakes one sleeper, which sets the bit again
+      // if another locker took the lock first. When that sleeper is SIGKILLed before it runs,
+      // the kernel's exit handling wakes the next one only if the lock is free at that moment;
+      // if another locker holds it, the bit stays clear and no unlock wakes the other sleepers
+      // until a new one sets it (the same when an unlocker dies between its store and its
+      // wake). A new slice sets the bit again, so such a loss costs one slice, not the watchdog.
+      timespec now = Now();
+      const timespec deadline = Plus(now, kWatchdogSeconds * 1'000'000'000L);
+      do {
+        const timespec slice = Plus(now, kSliceNanoseconds);
+        rc = LockBefore(mutex, Earlier(slice, deadline) ? slice : deadline);
+        now = Now();
+      } while (rc == ETIMEDOUT && Earlier(now, deadline));
     }
   }
   switch (rc) {

@@ -43,9 +43,10 @@ inline void CheckRobustKind(const pthread_mutex_t* mutex, const LockName& name) 
     ThrowBadKind(mutex, name);
 }
 
-// Spins briefly with trylock (waking a sleeper costs tens of microseconds), then blocks.
-// `waited` is set when the lock was not free at once. Raises errc::corrupted (ENOTRECOVERABLE)
-// or errc::busy (not acquired within the watchdog timeout), naming the lock.
+// Spins briefly with trylock (waking a sleeper costs tens of microseconds), then sleeps in
+// 10 ms slices until the watchdog (a robust mutex can lose a wake-up: see LockRobustAfter's
+// body). `waited` is set when the lock was not free at once. Raises errc::corrupted
+// (ENOTRECOVERABLE) or errc::busy (not acquired within the watchdog timeout), naming the lock.
 // LockRobustAfter finishes a lock whose first pthread_mutex_trylock returned `first` (non-zero),
 // so that callers can inline the uncontended attempt.
 LockResult LockRobustAfter(int first, pthread_mutex_t* mutex, const LockName& name, bool* waited);

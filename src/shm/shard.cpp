@@ -156,7 +156,7 @@ void Shard::Insert(std::string_view key, KeyHash h, const NewValue& value,
                                 " hash table is full (" + std::to_string(n) + " keys in " +
                                 std::to_string(s_.cap) +
                                 " slots); create the segment with a larger max_keys");
-  IndexWriter index(s_.seg, key, IndexWriter::Change::insert);  // store_full here too
+  IndexWriter index(s_.seg, key, IndexWriter::Change::insert);  // store_full, busy here too
   std::uint64_t off = NewRecord(key, value, expires_ms, Home(h));
   TableInsert(off, h.tag(), Home(h));
   SHMKV_CRASH_POINT("insert.in_table");
@@ -212,7 +212,8 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& ne
     AddTtlRecords(int(expires_ms != 0) - int(old_expires != 0));
     return;
   }
-  const std::uint32_t dense_pos = CheckedDensePos(old);  // before the first write
+  const std::uint32_t dense_pos = CheckedDensePos(old);                 // before the first write
+  IndexWriter index(s_.seg, old.key(), IndexWriter::Change::relocate);  // busy here too
   // Placed as before checksums existed (the home blocks of slot 0, rarely free), not in the
   // key's own home blocks: only the checksum needs the key's hash here.
   std::uint64_t off = NewRecord(old.key(), new_value, expires_ms, 0);  // throws store_full
@@ -222,7 +223,7 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& ne
   SHMKV_CRASH_POINT("replace.slot_swapped");
   s_.dense[dense_pos] = off;
   SHMKV_CRASH_POINT("replace.dense_swapped");
-  Index().Relocate(old.key(), old.off, off);
+  index.Relocate(old.key(), old.off, off);
   SetState(old.h, Lsn(old.h), kDead);
   SHMKV_CRASH_POINT("replace.old_dead");
   AddTtlRecords(int(expires_ms != 0) - int(old_expires != 0));
@@ -280,7 +281,7 @@ bool Shard::IncrementInWord(const RecordRef& r, KeyHash h, std::int64_t delta,
 
 void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
   const std::uint32_t dense_pos = CheckedDensePos(rec);              // before the first write
-  IndexWriter index(s_.seg, rec.key(), IndexWriter::Change::erase);  // its leaf, meanwhile
+  IndexWriter index(s_.seg, rec.key(), IndexWriter::Change::erase);  // its leaf; busy here too
   RecordHeader* r = rec.h;
   SetState(r, Lsn(r), kDead);  // commit
   SHMKV_CRASH_POINT("erase.dead");
