@@ -1441,9 +1441,19 @@ TEST_CASE("c_api: a store on a Redis server, opened by url") {
   CHECK(shmkv_segment_exists(name.c_str()) == 0);  // no segment in /dev/shm
 
   CHECK(Set(s, "user:1", "ann") == 0);
-  // Coordination is the shared-memory engine's for now (store.hpp).
-  CHECK(shmkv_claim(s, "user:1", 6, 1000, nullptr, nullptr, nullptr) == SHMKV_EINVALID_ARGUMENT);
-  CHECK(shmkv_lock(s, "leader", 6, 1000, 0, nullptr) == SHMKV_EINVALID_ARGUMENT);
+  // Coordination works on a server too: a claimed key is neither claimed again nor popped.
+  std::uint64_t claim_token = 0, lock_token = 0;
+  CHECK(shmkv_claim(s, "user:1", 6, 60000, nullptr, nullptr, &claim_token) == 1);
+  CHECK(claim_token > 0);
+  CHECK(shmkv_claim(s, "user:1", 6, 60000, nullptr, nullptr, nullptr) == 0);
+  void *pk = nullptr, *pv = nullptr;
+  std::size_t pkl = 0, pvl = 0;
+  CHECK(shmkv_pop_random(s, "user:", 5, &pk, &pkl, &pv, &pvl) == 0);
+  CHECK(shmkv_lock(s, "leader", 6, 60000, 0, &lock_token) == 1);
+  CHECK(lock_token > claim_token);
+  CHECK(shmkv_lock(s, "leader", 6, 60000, 0, nullptr) == 0);
+  CHECK(shmkv_unlock(s, "leader", 6, lock_token) == 1);
+  CHECK(shmkv_release(s, "user:1", 6, claim_token) == 1);
   CHECK(Set(s, "user:2", "bob") == 0);
   CHECK(Get(s, "user:1") == "ann");
   CHECK(Get(s, "nope") == "<absent>");
