@@ -730,6 +730,24 @@ local function redis_test(title, fn)
   end
 end
 
+redis_test("claims and locks on a server, fenced by tokens", function(url, name)
+  local LONG = 60
+  local s = shmkv.open(name, {url = url})
+  s:set("acct:1", "alice")
+  local c = s:claim("acct:1", LONG)
+  eq(c.key, "acct:1"); eq(c.value, "alice"); eq(c.token > 0, true, "token > 0")
+  eq(s:claim("acct:1", LONG), nil, "held")
+  eq(s:pop_random("acct:"), nil, "a claimed key is not popped")
+  eq(s:release("acct:1", c.token + 1), false)
+  local t = s:lock("leader", LONG)
+  eq(t > c.token, true, "tokens grow")
+  eq(s:lock("leader", LONG), nil, "held")
+  eq(s:unlock("leader", t), true)
+  eq(s:complete("acct:1", c.token), true)
+  eq(s:get("acct:1"), nil)
+  s:close()
+end)
+
 redis_test("open by url: every kind of operation, destroy and segment_exists", function(url, name)
   eq(shmkv.segment_exists(name, url), false)
   local s = shmkv.open(name, {url = url})
