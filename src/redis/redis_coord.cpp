@@ -206,7 +206,7 @@ std::optional<Claim> RedisEngine::ClaimKey(std::string_view key, milliseconds le
 std::optional<Claim> RedisEngine::ClaimRandom(std::string_view prefix, milliseconds lease) {
   const LexBounds b = LexBounds::Of(KeyFilter{prefix});
   const std::string holder = HolderId(), l = Ms(lease);
-  Reply r = AttemptUntil('p', prefix, milliseconds(0), [&](const std::string& dead, auto&, auto) {
+  Reply r = AttemptUntil('q', prefix, milliseconds(0), [&](const std::string& dead, auto&, auto) {
     const std::string u = UniformArg();
     return Judge(Eval(Script::claim_random, nullptr, {b.below, b.lo, b.hi, u, l, holder, dead},
                       Effect::write));
@@ -306,7 +306,7 @@ RedisEngine::PopResult RedisEngine::PopPage(std::string_view prefix, std::size_t
 
 std::optional<Entry> RedisEngine::PopRandomWait(std::string_view prefix, milliseconds timeout) {
   std::optional<Entry> popped;
-  AttemptUntil('p', prefix, timeout,
+  AttemptUntil('q', prefix, timeout,
                [&](const std::string& dead, const std::string& waiter, milliseconds left) {
                  PopResult p = PopPage(prefix, 1, dead, waiter, left);
                  if (!p.entries.empty()) popped = std::move(p.entries[0]);

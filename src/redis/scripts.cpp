@@ -86,7 +86,8 @@ local function with_token(K, token)
   return nil
 end
 -- Wakes the waiters on kind/subject: for a key ('k'), the wait_for waiters of that key and the
--- pop_random_wait waiters ('p') of every prefix of it. Each woken waiter's list gets one element
+-- pop_random_wait waiters ('q') of every prefix of it; else the lock ('l'), semaphore ('p') or
+-- barrier ('b') waiters of that name. Each woken waiter's list gets one element
 -- and its entry goes (it registers again if it must wait on).
 local function wake(kind, subject)
   if redis.call('EXISTS', W) == 0 then return end
@@ -96,7 +97,7 @@ local function wake(kind, subject)
     local k, t = string.sub(ms[i], 17, 17), string.sub(ms[i], 18)
     local hit
     if kind == 'k' then
-      hit = (k == 'k' and t == subject) or (k == 'p' and string.sub(subject, 1, #t) == t)
+      hit = (k == 'k' and t == subject) or (k == 'q' and string.sub(subject, 1, #t) == t)
     else
       hit = (k == kind and t == subject)
     end
