@@ -550,3 +550,25 @@ TEST_CASE("redis: info lists the grants with their holders' client ids, dead one
   CHECK(s.release_permit("db", permit));
   CHECK(s.info().coordination.grants.size() == 1);  // child-lock, held by this process now
 }
+
+TEST_CASE("redis: check_invariants names a damaged grant; info and the next grant still work",
+          "[redis][coord]") {
+  RedisServer server;
+  const Options o = options_on(server);
+  Store s = Store::open(o);
+  const std::uint64_t t = *s.lock("L", 60s, 0ms);
+  CHECK(s.check_invariants().empty());
+  // Another client writes members the engine never writes.
+  const std::string set = "{" + o.name + "}:gl:L";
+  REQUIRE(server.command({"ZADD", set, "1", "garbage"}) == "1");
+  REQUIRE(server.command({"ZADD", set, "inf", "999999 999999"}) == "1");
+  const std::vector<std::string> problems = s.check_invariants();
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].find("member 'garbage'") != std::string::npos);
+  CHECK(problems[1].find("token 999999, above the store's last token " + std::to_string(t)) !=
+        std::string::npos);
+  CHECK(s.info().coordination.grants.size() == 2);  // the damaged member is left out
+  // The lapsed member goes at the next try; the forged one (no client 999999) counts as dead.
+  CHECK(s.unlock("L", t));
+  CHECK(s.lock("L", 60s, 0ms));
+}

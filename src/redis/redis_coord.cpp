@@ -373,7 +373,7 @@ std::optional<std::size_t> RedisEngine::Barrier(std::string_view name, std::uint
 
 // --- info ---
 
-CoordinationInfo RedisEngine::CoordinationView() {
+CoordinationInfo RedisEngine::CoordinationView(std::vector<std::string>* problems) {
   CoordinationInfo c{};
   // (Commands hold views of their arguments: every argument is a named string.)
   const std::string prefix = "{" + name_ + "}:g", pattern = prefix + "*";
@@ -422,8 +422,19 @@ CoordinationInfo RedisEngine::CoordinationView() {
       const std::string member = Text(members->element[i]);
       const std::string score = Text(members->element[i + 1]);
       const std::size_t space = member.find(' ');
-      if (space == std::string::npos) continue;
       GrantInfo g{};
+      const bool well_formed =
+          space != std::string::npos && space > 0 && space + 1 < member.size() &&
+          member.find_first_not_of("0123456789 ") == std::string::npos &&
+          member.find(' ', space + 1) == std::string::npos &&
+          (score == "inf" || score.find_first_not_of("0123456789") == std::string::npos);
+      if (!well_formed) {
+        if (problems)
+          problems->push_back("grant set " + PrintableBytes(keys[k]) + " has member '" +
+                              PrintableBytes(member) + "' (score " + PrintableBytes(score) +
+                              "), not '<token> <holder client id>' with a lease end in ms");
+        continue;
+      }
       g.kind = kind == 'c' ? "claim" : kind == 'l' ? "lock" : kind == 'p' ? "permit" : "arrival";
       g.name_head = name.substr(0, 8);
       g.name_bytes = static_cast<std::uint32_t>(name.size());
@@ -432,6 +443,10 @@ CoordinationInfo RedisEngine::CoordinationView() {
       std::from_chars(holder.data(), holder.data() + holder.size(), g.holder_client);
       g.holder_alive = connected(holder);
       g.lease_left_ms = score == "inf" ? -1 : std::max(0LL, std::stoll(score) - now_ms);
+      if (problems && g.token > c.last_token)
+        problems->push_back("grant set " + PrintableBytes(keys[k]) + " holds token " +
+                            std::to_string(g.token) + ", above the store's last token " +
+                            std::to_string(c.last_token));
       c.grants.push_back(std::move(g));
     }
   }

@@ -187,8 +187,10 @@ class RedisEngine final : public Engine {
                                     std::chrono::milliseconds lease,
                                     std::chrono::milliseconds wait);
   bool GiveBack(char kind, std::string_view name, std::uint64_t token);
-  // info()'s coordination part: every grant of the store (SCAN of {name}:g*).
-  CoordinationInfo CoordinationView();
+  // info()'s coordination part: every grant of the store (SCAN of {name}:g*). With `problems`,
+  // check_invariants's: a member that is not "<token> <holder>" with a numeric or inf score,
+  // or a token above the store's counter, is named there (and left out of the view).
+  CoordinationInfo CoordinationView(std::vector<std::string>* problems = nullptr);
 
   ConnectionPool pool_;
   std::string name_, index_key_, expiry_key_, meta_key_, value_prefix_, waiters_key_;

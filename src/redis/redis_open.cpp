@@ -246,6 +246,7 @@ std::vector<std::string> RedisEngine::CheckInvariants() {
       at = std::string(ReplyText(r->element[0]));
     }
   }
+  CoordinationView(&problems);  // the grants' members and tokens
   // Value keys the index does not know: SCAN over the store's value keys (the name has no glob
   // character: [A-Za-z0-9._-] and the braces are literal).
   auto conn = pool_.Acquire();
