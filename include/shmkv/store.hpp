@@ -380,9 +380,10 @@ class SHMKV_API Store {
   // returns false. lease must be positive; names follow the key limits (1..max_key_bytes).
   // At most 1,792 grants are held at once in a store (limit_exceeded beyond).
   // On Redis (Options::url) a holder is its handle's connection to the server: a process that
-  // dies is found by the next attempt (its connection is gone), and a waiter it held up sees the
-  // death within about a second; there is no limit on grants (docs/design.md "Coordination on
-  // Redis").
+  // dies is found by the first attempt after the server has dropped its connection (which
+  // follows the death as soon as the server reads the closed socket), and a waiter it held up
+  // sees the death within about a second; there is no limit on grants (docs/design.md
+  // "Coordination on Redis").
   //
   // A claimed key stays in the store: get, list and the rest see it, but claim, claim_random and
   // pop_random of anyone leave it alone until the claim ends. A claim is on the key's name.

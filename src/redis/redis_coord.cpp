@@ -41,11 +41,11 @@ using std::chrono::milliseconds;
 // whether they are still connected: a holder's death wakes no one on Redis.
 constexpr milliseconds kLivenessRecheck{1000};
 
-// A waiter's id: 16 hex digits, random (a member of {name}:w starts with it).
+// A waiter's id: 16 hex digits, random (a member of {name}:w starts with it). Two waiters with
+// one id would share a wake list, and one of them would miss its wake.
 std::string NewWaiterId() {
-  thread_local std::mt19937_64 rng(os::RandomSeed());
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(ProcessRng()()));
   return std::string(buf, 16);
 }
 

@@ -3,6 +3,8 @@
 // redis_coord.cpp.
 #pragma once
 
+#include <unistd.h>
+
 #include <charconv>
 #include <random>
 #include <string>
@@ -12,10 +14,21 @@
 
 namespace shmkv::detail {
 
+// This thread's generator, seeded again in a forked child: forked workers that inherited one
+// state would otherwise draw the same numbers (and name their waiters alike).
+inline std::mt19937_64& ProcessRng() {
+  thread_local std::mt19937_64 rng;
+  thread_local pid_t seeded_in = 0;
+  if (seeded_in != ::getpid()) {
+    rng.seed(os::RandomSeed());
+    seeded_in = ::getpid();
+  }
+  return rng;
+}
+
 // A draw in [0, 1), as text for a script (shortest round-trip form).
 inline std::string UniformArg() {
-  thread_local std::mt19937_64 rng(os::RandomSeed());
-  const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  const double u = static_cast<double>(ProcessRng()() >> 11) * 0x1.0p-53;
   char buf[32];
   return std::string(buf, std::to_chars(buf, buf + sizeof buf, u).ptr);
 }

@@ -137,9 +137,15 @@ def test_claims_and_locks_on_a_server_are_freed_when_the_holder_is_killed(redis_
         assert s.claim("acct:1", LONG_LEASE) is None
         assert s.lock("l", LONG_LEASE) is None
         assert _killed(pid)
-        c = s.claim("acct:1", LONG_LEASE)  # the server dropped the dead holder's connection
+        # Free once the server has dropped the dead holder's connection (its event loop reads
+        # the closed socket: microseconds, more on a loaded machine).
+        deadline = time.monotonic() + 5
+        c = s.claim("acct:1", LONG_LEASE)
+        while c is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+            c = s.claim("acct:1", LONG_LEASE)
         assert c is not None and c.value == b"alice"
-        token = s.lock("l", LONG_LEASE)
+        token = s.lock("l", LONG_LEASE, wait=5)
         assert token is not None and token > c.token
         assert s.complete("acct:1", c.token) and s.get("acct:1") is None
         assert s.unlock("l", token)
