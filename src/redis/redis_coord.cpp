@@ -328,14 +328,23 @@ std::optional<std::size_t> RedisEngine::Barrier(std::string_view name, std::uint
   const std::string id = NewWaiterId(), member = id + 'b' + std::string(name);
   std::string dead;
   Reply arrived;
-  for (;;) {  // arrive; again if a dead arrival holds the round up (the try breaks that round)
+  for (;;) {
     arrived = Eval(Script::barrier_arrive, nullptr, {name, p, holder, dead, member, Ms(left())},
                    Effect::write);
     if (arrived->element[0]->integer == 1)
       return static_cast<std::size_t>(arrived->element[1]->integer);
     const std::string newly = DeadAmong(arrived->element[4], dead);
     if (newly.empty()) break;
+    // A party of this round is gone: break the round (this arrival goes with it) and arrive
+    // again in the next one. Arriving again without that would count this process twice.
     dead += (dead.empty() ? "" : " ") + newly;
+    const std::string round = std::to_string(arrived->element[2]->integer);
+    const std::string token = std::to_string(arrived->element[3]->integer);
+    Reply r = Eval(Script::barrier_wait, nullptr, {name, round, token, dead, member, "0", "0"},
+                   Effect::write);
+    const std::string_view state = ReplyText(r->element[0]);
+    if (state == "done") return static_cast<std::size_t>(arrived->element[1]->integer);
+    if (state == "wait") break;  // the dead one had left already: this arrival stands
   }
   const std::size_t index = static_cast<std::size_t>(arrived->element[1]->integer);
   const std::string round = std::to_string(arrived->element[2]->integer);
