@@ -426,7 +426,7 @@ void usage(FILE* out) {
       "                     each batch's consecutive gets in one get_many call; shmkv-redis =\n"
       "                     the Store on its Redis engine, on a redis-server of its own)\n"
       "  --workers W        worker processes (default 1)\n"
-      "  --keys N           preloaded keys (default 100000; suffixes k, M)\n"
+      "  --keys N           preloaded keys (default 1M, as in compare.sh; suffixes k, M)\n"
       "  --value-size B     value bytes (default 100)\n"
       "  --ops N            timed ops per worker (default 1M)\n"
       "  --mix M            get | 90-10 | 50-50 | set | insert | incr | pop | prefix (default\n"

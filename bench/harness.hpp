@@ -45,7 +45,7 @@ enum class Mix { get, r90, r50, incr, pop, set, insert, prefix };
 struct Config {
   std::string engine = "shmkv";
   int workers = 1;
-  std::uint64_t keys = 100000;
+  std::uint64_t keys = 1000000;  // compare.sh's workload, the one the published figures use
   std::uint32_t value_size = 100;
   std::uint64_t ops = 1000000;   // per worker
   std::uint64_t warmup = ~0ull;  // per worker; ~0 = min(ops, 100000)
