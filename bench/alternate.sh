@@ -4,10 +4,12 @@
 # Used for "no slowdown against the previous commit" (docs/benchmarks.md).
 #
 #   bench/alternate.sh ROUNDS MIX "OLD_BIN NEW_BIN ..." [shmkv-bench options]
-#   bench/alternate.sh 10 50-50 "/tmp/old/shmkv-bench build/bench/shmkv-bench" --home-block-bytes 0
+#   bench/alternate.sh 10 50-50 "/tmp/old/shmkv-bench build/bench/shmkv-bench" \
+#     --engine shmkv-tuned --home-block-bytes 0
 #
 # Each run: --engine shmkv --keys 1M --mix MIX --ops 3M --quiet, then the extra options (a later
-# --ops wins). Build each side with -DCMAKE_BUILD_TYPE=Release.
+# --ops or --engine wins). Engine shmkv is the store with the library's defaults; shmkv-tuned is
+# sized by hand (max_keys, home blocks). Build each side with -DCMAKE_BUILD_TYPE=Release.
 set -eu
 rounds=${1:?usage: alternate.sh ROUNDS MIX "BIN ..." [options]}
 mix=${2:?}

@@ -417,13 +417,16 @@ void usage(FILE* out) {
   std::fprintf(
       out,
       "usage: shmkv-bench --engine E [options]\n"
-      "  --engine shmkv|shmkv-batch|shmkv-redis|lmdb|redis|redis-pipe|boost-map|null|\n"
-      "           mutex-cost|miss-cost\n"
-      "                     (null = no store: the harness ceiling; shmkv-batch = shmkv with\n"
+      "  --engine shmkv|shmkv-tuned|shmkv-batch|shmkv-redis|lmdb|redis|redis-pipe|boost-map|\n"
+      "           null|mutex-cost|miss-cost\n"
+      "                     (shmkv = a store with only name and size set, every other option\n"
+      "                     at its library default; shmkv-tuned = max_keys keys x 1.3 and home\n"
+      "                     blocks; null = no store: the harness ceiling; shmkv-batch = shmkv "
+      "with\n"
       "                     each batch's consecutive gets in one get_many call; shmkv-redis =\n"
       "                     the Store on its Redis engine, on a redis-server of its own)\n"
       "  --workers W        worker processes (default 1)\n"
-      "  --keys N           preloaded keys (default 100000; suffixes k, M)\n"
+      "  --keys N           preloaded keys (default 1M, as in compare.sh; suffixes k, M)\n"
       "  --value-size B     value bytes (default 100)\n"
       "  --ops N            timed ops per worker (default 1M)\n"
       "  --mix M            get | 90-10 | 50-50 | set | insert | incr | pop | prefix (default\n"
@@ -434,8 +437,8 @@ void usage(FILE* out) {
       "  --seconds S        run each worker for S seconds instead of --ops (prefix: each\n"
       "                     operation for S seconds, default 0.3, 3 to 20000 calls)\n"
       "  --pipeline P       redis-pipe depth (default 32)\n"
-      "  --shards N         shmkv: Options::shards (0 = library default); boost-map: maps (64)\n"
-      "  --home-block-bytes B  shmkv: Options::home_block_bytes (default: the record size,\n"
+      "  --shards N         shmkv*: Options::shards (0 = library default); boost-map: maps (64)\n"
+      "  --home-block-bytes B  shmkv-tuned: Options::home_block_bytes (default: the record size,\n"
       "                     32 + 16 + value bytes, when at most 512; 0 = no home blocks)\n"
       "  --batch N          ops per timed batch (default 32; redis-pipe: the pipeline depth)\n"
       "  --warmup N         untimed warm-up gets per worker (default min(ops, 100k); redis and\n"
@@ -544,14 +547,18 @@ Config parse_args(int argc, char** argv) {
   else
     die("unknown mix " + c.mix_name + " (get, 90-10, 50-50, set, insert, incr, pop, prefix)");
   if (c.mix == Mix::prefix) {
-    if (c.engine != "shmkv" && c.engine != "shmkv-redis" && c.engine != "redis" &&
-        c.engine != "lmdb")
-      die("mix prefix runs on engines shmkv, shmkv-redis, redis and lmdb, not " + c.engine +
-          " (boost-map keeps no key order)");
+    if (c.engine != "shmkv" && c.engine != "shmkv-tuned" && c.engine != "shmkv-redis" &&
+        c.engine != "redis" && c.engine != "lmdb")
+      die("mix prefix runs on engines shmkv, shmkv-tuned, shmkv-redis, redis and lmdb, not " +
+          c.engine + " (boost-map keeps no key order)");
     if (c.seconds <= 0) c.seconds = 0.3;
   }
-  if (c.mix == Mix::insert && (c.engine != "shmkv" || c.seconds > 0))
-    die("mix insert runs on engine shmkv with --ops (the store is sized for keys + workers * ops)");
+  if (c.mix == Mix::insert && ((c.engine != "shmkv" && c.engine != "shmkv-tuned") || c.seconds > 0))
+    die("mix insert runs on engines shmkv and shmkv-tuned with --ops (the store is sized for keys"
+        " + workers * ops)");
+  if (c.home_block_bytes >= 0 && (c.engine == "shmkv" || c.engine == "shmkv-batch"))
+    die("--home-block-bytes is an option of engine shmkv-tuned (engine " + c.engine +
+        " runs the library's defaults: no home blocks)");
   if (c.workers < 1 || c.workers > 256) die("--workers must be 1..256");
   if (c.keys < 1 || c.keys > 999999999999ull || c.keys > 0xffffffffull)
     die("--keys must be 1..4294967295");
@@ -571,7 +578,7 @@ int main(int argc, char** argv) {
     const std::string& e = cfg.engine;
     if (e == "mutex-cost") return shmkv_bench::run_mutex_cost(cfg);
     if (e == "miss-cost") return shmkv_bench::run_miss_cost(cfg);
-    if (e == "shmkv" || e == "shmkv-batch" || e == "shmkv-redis") {
+    if (e == "shmkv" || e == "shmkv-tuned" || e == "shmkv-batch" || e == "shmkv-redis") {
 #ifdef SHMKV_BENCH_HAVE_SHMKV
       return shmkv_bench::run_shmkv(cfg);
 #else

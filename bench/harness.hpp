@@ -6,8 +6,9 @@
 // workers. Each worker opens its own handle, runs an untimed warm-up of gets, waits on a start
 // barrier, then runs its ops in batches (default 32), timing each batch with clock_gettime. The
 // op stream is generated here (per-worker seeded RNG), so every engine sees the same sequence.
-// Mix insert (engine shmkv only) sets new keys: worker w's i-th op sets key keys + w * ops + i,
-// so every op is an insert (what the coordination table's waiter check costs, issue 16).
+// Mix insert (engines shmkv and shmkv-tuned) sets new keys: worker w's i-th op sets the key
+// keys + w * ops + i, so every op is an insert (what the coordination table's waiter check
+// costs, issue 16).
 //
 // An engine is a class E with (see engine_*.cpp):
 //   explicit E(const Config&);                 // parent: make a fresh store / start a server
@@ -44,7 +45,7 @@ enum class Mix { get, r90, r50, incr, pop, set, insert, prefix };
 struct Config {
   std::string engine = "shmkv";
   int workers = 1;
-  std::uint64_t keys = 100000;
+  std::uint64_t keys = 1000000;  // compare.sh's workload, the one the published figures use
   std::uint32_t value_size = 100;
   std::uint64_t ops = 1000000;   // per worker
   std::uint64_t warmup = ~0ull;  // per worker; ~0 = min(ops, 100000)
@@ -53,7 +54,7 @@ struct Config {
   double seconds = 0;                  // > 0: run for this long instead of ops (prefix: per op)
   std::uint32_t pipeline = 32;         // redis-pipe depth
   std::uint32_t shards = 0;            // shmkv: 0 = library default; boost-map: 0 = 64
-  std::int64_t home_block_bytes = -1;  // shmkv: -1 = the workload's record size if <= 512, else 0
+  std::int64_t home_block_bytes = -1;  // shmkv-tuned: -1 = the record size if <= 512, else 0
   std::uint32_t batch = 32;            // ops per timed batch
   std::uint64_t seed = 42;
   std::string redis_server = "redis-server";
@@ -148,7 +149,7 @@ template <class E>
 int run_bench(const Config& cfg);
 
 // Engine entry points (one per engine_*.cpp; absent ones are not compiled).
-int run_shmkv(const Config&);  // engines shmkv, shmkv-batch and shmkv-redis
+int run_shmkv(const Config&);  // engines shmkv, shmkv-tuned, shmkv-batch and shmkv-redis
 int run_lmdb(const Config&);
 int run_redis(const Config&);  // engine redis and redis-pipe
 int run_boost_map(const Config&);

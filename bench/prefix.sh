@@ -4,7 +4,7 @@
 # key count (median and p99 µs per op, ops/s) and shmkv against the targets.
 #
 #   bench/prefix.sh                                  # 100k 1M 4M keys; shmkv, redis, lmdb
-#   bench/prefix.sh --keys "100k 1M" --engines shmkv -- --home-block-bytes 0
+#   bench/prefix.sh --keys "100k 1M" --engines "shmkv shmkv-tuned" -- --shards 256
 # Options: --bin PATH (default build-rel/bench/shmkv-bench, else build/bench/shmkv-bench),
 #   --keys "N ...", --engines "E ...", --seconds S (per op, default 0.3), --out DIR (raw logs;
 #   default a mktemp directory, kept); after --, options for every shmkv-bench run.
