@@ -65,8 +65,10 @@ std::string Text(const redisReply* r) {
   return std::string(ReplyText(r));
 }
 
-bool IsStringReply(const redisReply* r) {
-  return r->type == REDIS_REPLY_STRING;
+// Whether CLIENT LIST's reply shows client `id` (each client is a line "id=<id> addr=...").
+bool Listed(std::string_view client_list, const std::string& id) {
+  const std::string field = "id=" + id + " ";
+  return client_list.starts_with(field) || client_list.find("\n" + field) != std::string_view::npos;
 }
 
 }  // namespace
@@ -129,12 +131,8 @@ std::string RedisEngine::DeadAmong(const redisReply* holders, const std::string&
   if (r->type == REDIS_REPLY_ERROR) return {};  // not allowed to ask (ACL): leases decide alone
   const std::string_view list = ReplyText(r.get());
   std::string newly;
-  for (const std::string& id : asked) {
-    const std::string field = "id=" + id + " ";
-    const std::size_t at = list.find(field);
-    if (at == 0 || (at != std::string_view::npos && list[at - 1] == '\n')) continue;  // alive
-    newly += (newly.empty() ? "" : " ") + id;
-  }
+  for (const std::string& id : asked)
+    if (!Listed(list, id)) newly += (newly.empty() ? "" : " ") + id;
   return newly;
 }
 
@@ -412,15 +410,12 @@ CoordinationInfo RedisEngine::CoordinationView(std::vector<std::string>* problem
     if (i != 3) CheckNotError(r[i].get(), "info");
   const long long now_ms =
       std::stoll(Text(r[0]->element[0])) * 1000 + std::stoll(Text(r[0]->element[1])) / 1000;
-  c.last_token = IsStringReply(r[1].get()) ? TokenOf(r[1].get()) : 0;
+  c.last_token = r[1]->type == REDIS_REPLY_STRING ? TokenOf(r[1].get()) : 0;
   c.waiters = static_cast<std::uint32_t>(r[2]->integer);
   // Who is connected (CLIENT LIST refused by an ACL: every holder counts as alive).
   const std::string clients = r[3]->type == REDIS_REPLY_ERROR ? std::string() : Text(r[3].get());
   auto connected = [&](const std::string& id) {
-    if (r[3]->type == REDIS_REPLY_ERROR) return true;
-    const std::string field = "id=" + id + " ";
-    const std::size_t at = clients.find(field);
-    return at == 0 || (at != std::string::npos && clients[at - 1] == '\n');
+    return r[3]->type == REDIS_REPLY_ERROR || Listed(clients, id);
   };
   for (std::size_t k = 0; k < keys.size(); ++k) {
     // {name}:g<kind>:<name>
