@@ -17,7 +17,9 @@
 //        --mix get:  key = uniform random index (splitmix64 % N), formatted with a digit loop;
 //                    Store::get(key, &buffer), one std::string reused for the whole run;
 //        --mix incr: one of the 16 counters, uniform (names formatted once, before the loop);
-//                    Store::increment_by(key, 1).
+//                    Store::increment_by(key, 1);
+//        --mix 90-10: as get, but every tenth op (a draw of the same generator, % 10 == 0) is a
+//                    Store::set of the key to a V-byte value of one repeated byte instead.
 //   5. Each worker writes {ops, elapsed ns, misses, checksum} to its pipe. The parent prints
 //      per-worker ops/s, the sum of per-worker rates (what shmkv-bench reports) and total ops /
 //      the longest worker's time (wall), checks that every get found a V-byte value and that
@@ -45,7 +47,7 @@ struct Args {
   int workers = 1;
   std::uint64_t keys = 1000000;
   std::uint32_t value_size = 100;
-  bool incr = false;          // --mix incr, else get
+  enum class Mix { get, incr, get90_set10 } mix = Mix::get;
   double seconds = 5;         // per worker, unless ops > 0
   std::uint64_t ops = 0;      // per worker; 0 = run for seconds
   std::uint64_t size_mb = 0;  // 0 = keys * 400 B + 64 MiB
@@ -80,11 +82,12 @@ void format_name(const char* prefix, std::uint64_t i, char* out) {
 }
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: shmkv-plain-get [--mix get|incr] [--workers W] [--keys N] [--value-size B]\n"
-               "                       [--seconds S | --ops N] [--size-mb M]\n"
-               "  defaults: get, 1 worker, 1000000 keys, 100-byte values, 5 s per worker,\n"
-               "  size keys * 400 B + 64 MiB; every other store option at its library default\n");
+  std::fprintf(
+      out,
+      "usage: shmkv-plain-get [--mix get|incr|90-10] [--workers W] [--keys N] [--value-size B]\n"
+      "                       [--seconds S | --ops N] [--size-mb M]\n"
+      "  defaults: get, 1 worker, 1000000 keys, 100-byte values, 5 s per worker,\n"
+      "  size keys * 400 B + 64 MiB; every other store option at its library default\n");
 }
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -106,8 +109,12 @@ Args parse_args(int argc, char** argv) {
     char* end = nullptr;
     double num = std::strtod(v, &end);
     bool numeric = end != v && *end == '\0' && num >= 0;
-    if (flag == "--mix" && (std::strcmp(v, "get") == 0 || std::strcmp(v, "incr") == 0))
-      a.incr = std::strcmp(v, "incr") == 0;
+    if (flag == "--mix" && std::strcmp(v, "get") == 0)
+      a.mix = Args::Mix::get;
+    else if (flag == "--mix" && std::strcmp(v, "incr") == 0)
+      a.mix = Args::Mix::incr;
+    else if (flag == "--mix" && std::strcmp(v, "90-10") == 0)
+      a.mix = Args::Mix::get90_set10;
     else if (flag == "--workers" && numeric && num >= 1 && num <= 64)
       a.workers = static_cast<int>(num);
     else if (flag == "--keys" && numeric && num >= 1 && num < 1e12)
@@ -131,6 +138,7 @@ Report run_worker(shmkv::Store& store, const Args& a, int worker) {
   Report r;
   std::uint64_t rng = 0x5eed0000ull + static_cast<std::uint64_t>(worker);
   std::string buffer;
+  const std::string written(a.value_size, static_cast<char>('a' + worker % 26));
   char key[16];
   char counters[kCounters][16];  // the counter names, as a user would have them: constants
   for (int c = 0; c < kCounters; ++c)
@@ -140,10 +148,13 @@ Report run_worker(shmkv::Store& store, const Args& a, int worker) {
   const std::uint64_t start = now_ns();
   std::uint64_t end = start;
   while (r.ops < limit) {
-    if (a.incr) {
+    if (a.mix == Args::Mix::incr) {
       const char* counter = counters[splitmix64(rng) % kCounters];
       r.checksum +=
           static_cast<std::uint64_t>(store.increment_by(std::string_view(counter, 16), 1));
+    } else if (a.mix == Args::Mix::get90_set10 && splitmix64(rng) % 10 == 0) {
+      format_name("key:", splitmix64(rng) % a.keys, key);
+      store.set(std::string_view(key, 16), written);
     } else {
       format_name("key:", splitmix64(rng) % a.keys, key);
       if (store.get(std::string_view(key, 16), &buffer) && buffer.size() == a.value_size)
@@ -260,7 +271,7 @@ int run(const Args& a, const std::string& name) {
     std::printf("FAIL: %" PRIu64 " gets missed or returned a wrong length\n", misses);
     rc = 1;
   }
-  if (a.incr) {
+  if (a.mix == Args::Mix::incr) {
     shmkv::Options attach;
     attach.name = name;
     attach.open_mode = shmkv::OpenMode::attach_only;
@@ -279,8 +290,11 @@ int run(const Args& a, const std::string& name) {
   }
   std::printf("PLAIN mix=%s workers=%d keys=%" PRIu64 " value_size=%u size_bytes=%" PRIu64
               " ops=%" PRIu64 " ops_per_s=%.0f wall_ops_per_s=%.0f checksum=%" PRIu64 " check=%s\n",
-              a.incr ? "incr" : "get", a.workers, a.keys, a.value_size, o.size_bytes, total,
-              sum_rate, total / (longest / 1e9), checksum, rc ? "FAIL" : "ok");
+              a.mix == Args::Mix::incr  ? "incr"
+              : a.mix == Args::Mix::get ? "get"
+                                        : "90-10",
+              a.workers, a.keys, a.value_size, o.size_bytes, total, sum_rate,
+              total / (longest / 1e9), checksum, rc ? "FAIL" : "ok");
   return rc;
 }
 
