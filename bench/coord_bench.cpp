@@ -22,6 +22,11 @@
 //               (polling); Redis RPUSH and BLPOP. Once as fast as the producer goes (items/s),
 //               then a quarter of M paced at one item per 200 us (pickup latency = take -
 //               stamp).
+//   inserts     what a sleeper costs other processes' inserts: the parent sets N new keys with
+//               nobody asleep, then while a child sleeps in lock(wait) on a lock the parent
+//               holds, then while a child sleeps in pop_random_wait on a prefix none of the keys
+//               has; ns per set. A lock's sleeper waits on another wake channel than inserts
+//               move; a pop's sleeper on theirs, so each insert then wakes it (a syscall).
 //   kill        a child holds a lock (lease 60 s) and another waits in lock(wait); the parent
 //               stamps and SIGKILLs the holder; sample = the waiter's return - the stamp. Then
 //               the same for a claim: the parent retries claim(key) every 100 us after the kill.
@@ -65,10 +70,10 @@ constexpr int kBarrierParties = 8;
 constexpr std::size_t kMaxSamples = 1 << 20;
 
 struct Sizes {
-  int handoffs, barrier_rounds, wakeups, kill_trials, pool_keys, queue_items;
+  int handoffs, barrier_rounds, wakeups, kill_trials, pool_keys, queue_items, inserts;
 };
-constexpr Sizes kFull{2000, 1000, 2000, 20, 20000, 20000};
-constexpr Sizes kQuick{200, 100, 200, 5, 2000, 2000};
+constexpr Sizes kFull{2000, 1000, 2000, 20, 20000, 20000, 100000};
+constexpr Sizes kQuick{200, 100, 200, 5, 2000, 2000, 10000};
 
 // One MAP_SHARED anonymous mapping, inherited by every child.
 struct Shared {
@@ -277,6 +282,47 @@ void bench_wait_for(shmkv::Store& s, int n) {
   }
   reap(child);
   print_latency("wait_for (set in another process -> return)", samples(n));
+}
+
+// --- what a sleeper costs the inserts of other processes ---
+
+double insert_ns(shmkv::Store& s, const std::string& tag, int n) {
+  const std::uint64_t t0 = now_ns();
+  for (int i = 0; i < n; ++i) s.set("ins:" + tag + ":" + std::to_string(i), "v");
+  return static_cast<double>(now_ns() - t0) / n;
+}
+
+// A child that announces step 1 and then sleeps in wait(store); the parent waits until it does.
+pid_t spawn_sleeper(const std::function<bool(shmkv::Store&)>& wait) {
+  reset_shared();
+  const pid_t pid = spawn([&] {
+    shmkv::Store o = attach();
+    g_shared->step.store(1, std::memory_order_release);
+    return wait(o) ? 0 : fail("the sleeper's wait timed out");
+  });
+  await_asleep(pid, 1);
+  std::this_thread::sleep_for(20ms);  // past a lock wait's first, unwatched sleep
+  return pid;
+}
+
+void bench_inserts(shmkv::Store& s, int n) {
+  const double alone = insert_ns(s, "alone", n);
+  const std::uint64_t token = *s.lock("gate", kLease, 0ms);
+  const pid_t locker =
+      spawn_sleeper([](shmkv::Store& o) { return o.lock("gate", kLease, kWait).has_value(); });
+  const double beside_lock = insert_ns(s, "lock", n);
+  s.unlock("gate", token);
+  reap(locker);
+  const pid_t popper =
+      spawn_sleeper([](shmkv::Store& o) { return o.pop_random_wait("none:", kWait).has_value(); });
+  const double beside_pop = insert_ns(s, "pop", n);
+  s.set("none:1", "x");
+  reap(popper);
+  std::printf("%-58s %8.0f ns per set\n", "inserts of new keys, nobody asleep", alone);
+  std::printf("%-58s %8.0f ns per set\n", "inserts, another process asleep in lock(wait)",
+              beside_lock);
+  std::printf("%-58s %8.0f ns per set\n",
+              "inserts, another process asleep in pop_random_wait(other)", beside_pop);
 }
 
 // --- the time from SIGKILL of a holder until another process has what it held ---
@@ -674,7 +720,7 @@ void usage(std::FILE* out) {
   std::fprintf(out,
                "usage: shmkv-coord-bench [--quick] [--only PART[,PART...]] [--redis-server P]\n"
                "                         [--engine shm|redis]\n"
-               "  parts: handoff, barrier, wait_for, claims, queue, kill (default: all)\n"
+               "  parts: handoff, barrier, wait_for, inserts, claims, queue, kill (default: all)\n"
                "  --engine redis    shmkv's store on the bench's own redis-server (Options::url)\n"
                "                    instead of shared memory\n"
                "  --quick           fewer rounds (a check that it runs; figures are noisier)\n"
@@ -694,8 +740,8 @@ int run(int argc, char** argv) {
       only = "," + std::string(argv[++i]) + ",";
     } else if (a == "--redis-server" && i + 1 < argc) {
       redis_binary = argv[++i];
-    } else if (a == "--engine" && i + 1 < argc && (argv[i + 1] == std::string("shm") ||
-                                                   argv[i + 1] == std::string("redis"))) {
+    } else if (a == "--engine" && i + 1 < argc &&
+               (argv[i + 1] == std::string("shm") || argv[i + 1] == std::string("redis"))) {
       on_redis = argv[++i] == std::string("redis");
     } else if (a == "-h" || a == "--help") {
       usage(stdout);
@@ -710,10 +756,10 @@ int run(int argc, char** argv) {
   };
   std::printf(
       "# shmkv-coord-bench%s%s  handoffs=%d barrier_rounds=%d wakeups=%d kill_trials=%d "
-      "pool_keys=%d queue_items=%d\n",
+      "pool_keys=%d queue_items=%d inserts=%d\n",
       n.handoffs == kQuick.handoffs ? " --quick" : "", on_redis ? " --engine redis" : "",
-      n.handoffs, n.barrier_rounds, n.wakeups,
-      n.kill_trials, n.pool_keys, n.queue_items);
+      n.handoffs, n.barrier_rounds, n.wakeups, n.kill_trials, n.pool_keys, n.queue_items,
+      n.inserts);
   print_environment("shmkv-coord-bench");
 
   void* mem =
@@ -736,7 +782,8 @@ int run(int argc, char** argv) {
     g_url = o.url = server->url();
   } else {
     o.size_bytes = 256ull << 20;
-    o.max_keys = 2 * static_cast<std::uint64_t>(std::max(n.pool_keys, n.queue_items)) + 100000;
+    o.max_keys = 2 * static_cast<std::uint64_t>(std::max(n.pool_keys, n.queue_items)) +
+                 3 * static_cast<std::uint64_t>(n.inserts) + 100000;
     register_cleanup_path(segment_path);
   }
   std::optional<shmkv::Store> store = shmkv::Store::open(o);
@@ -744,6 +791,7 @@ int run(int argc, char** argv) {
   if (wanted("handoff")) bench_handoff(n.handoffs);
   if (wanted("barrier")) bench_barrier(n.barrier_rounds);
   if (wanted("wait_for")) bench_wait_for(*store, n.wakeups);
+  if (wanted("inserts")) bench_inserts(*store, n.inserts);
   if (wanted("kill")) bench_kill(*store, n.kill_trials);
   if (wanted("claims")) bench_claims(*store, server, n.pool_keys);
   if (wanted("queue")) bench_queue(server, n.queue_items);

@@ -1,10 +1,12 @@
 // Coordination on the shared-memory engine only: info()'s view of the segment's coordination
 // table. The engine-neutral behaviour (claims, locks, permits, waits, barriers, with SIGKILLed
 // holders) is in tests/conformance/coordination.cpp, run on every engine.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <map>
 #include <string>
+#include <thread>
 
 #include "test_util.hpp"
 
@@ -42,4 +44,38 @@ TEST_CASE("info: the coordination table lists each grant and its holder", "[coor
   CHECK(s.release("acct:42", c.token));
   CHECK(s.unlock("leader-lock", t));
   CHECK(s.info().coordination.grants.empty());
+}
+
+// A lock's sleeper and a key's sleeper wait on different wake channels (docs/design.md
+// "Coordination"): inserts move only the keys channel. The child counts its voluntary context
+// switches (getrusage, all its threads) while it waits for a lock the parent holds and the
+// parent inserts keys in 50 bursts 1 ms apart. Woken by inserts, it would switch at least once a
+// burst (and more: each wake-up starts and joins its exit watch's thread).
+TEST_CASE("a lock's sleeper is not woken by inserts of keys", "[coord][wait]") {
+  SegmentGuard g(unique_name("cw"));
+  Store s = Store::open(small_options(g.name()));
+  const std::uint64_t token = *s.lock("L", kLongLease, 0ms);
+  SharedArray<long> switches(1);
+  const pid_t child = spawn_child([&]() -> int {
+    Store o = Store::open(attach_options(g.name()));
+    rusage before{}, after{};
+    ::getrusage(RUSAGE_SELF, &before);
+    const auto t = o.lock("L", kLongLease, 30s);
+    ::getrusage(RUSAGE_SELF, &after);
+    switches[0] = after.ru_nvcsw - before.ru_nvcsw;
+    return t ? 0 : 1;
+  });
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (s.info().coordination.waiters == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(s.info().coordination.waiters == 1);
+  std::this_thread::sleep_for(20ms);  // past its first, unwatched sleep
+  for (int burst = 0; burst < 50; ++burst) {
+    for (int i = 0; i < 20; ++i) s.set("k:" + std::to_string(burst * 20 + i), "v");
+    std::this_thread::sleep_for(1ms);
+  }
+  CHECK(s.unlock("L", token));
+  REQUIRE(wait_child(child) == 0);
+  INFO("voluntary context switches of the lock's sleeper: " << switches[0]);
+  CHECK(switches[0] < 25);
 }

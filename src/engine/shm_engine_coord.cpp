@@ -44,24 +44,29 @@ Blockers BlockersOf(const std::vector<CoordEntry*>& live) {
   return b;
 }
 
-// A sleeper on the table's futex word, counted (in CoordHeader::waiters and in this handle's
-// registry slot) from before its first look until it is done: a release, a barrier move or an
-// insert either happens before a look (which sees it) or sees the sleeper counted (and wakes it).
+// A sleeper on one wake channel's futex word (grants: lock, acquire, barrier; keys: wait_for,
+// pop_random_wait), counted (in the channel's sleepers and in this handle's registry slot) from
+// before its first look until it is done: a release, a barrier move or an insert either happens
+// before a look (which sees it) or sees the sleeper counted (and wakes it).
 class TableWaiter {
  public:
-  explicit TableWaiter(Segment* seg) : c_(seg->header()->coord), slot_(seg->registry_slot()) {
-    if (slot_) slot_->waiting.fetch_add(1, std::memory_order_seq_cst);
-    c_.waiters.fetch_add(1, std::memory_order_seq_cst);
+  TableWaiter(Segment* seg, WakeFor channel)
+      : c_(seg->header()->coord.wake[static_cast<unsigned>(channel)]),
+        slot_waiting_(seg->registry_slot()
+                          ? &seg->registry_slot()->waiting[static_cast<unsigned>(channel)]
+                          : nullptr) {
+    if (slot_waiting_) slot_waiting_->fetch_add(1, std::memory_order_seq_cst);
+    c_.sleepers.fetch_add(1, std::memory_order_seq_cst);
   }
   ~TableWaiter() {
-    c_.waiters.fetch_sub(1, std::memory_order_seq_cst);
-    if (slot_) slot_->waiting.fetch_sub(1, std::memory_order_seq_cst);
+    c_.sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    if (slot_waiting_) slot_waiting_->fetch_sub(1, std::memory_order_seq_cst);
   }
   TableWaiter(const TableWaiter&) = delete;
   TableWaiter& operator=(const TableWaiter&) = delete;
 
   // Read before each look.
-  std::uint32_t Seen() const { return c_.wake_word.load(std::memory_order_seq_cst); }
+  std::uint32_t Seen() const { return c_.word.load(std::memory_order_seq_cst); }
   // Sleeps until the word moves past `seen`, a process of `watch` exits, or `until_ms`. The
   // first sleep of a wait that has processes to watch goes without the watch, for at most
   // kUnwatchedSleep: most such waits end sooner with a release, and starting the watch's thread
@@ -76,15 +81,15 @@ class TableWaiter {
       watched_ = true;
       sleep = std::min<std::chrono::nanoseconds>(sleep, kUnwatchedSleep);
     } else if (!watch.empty()) {
-      exits.emplace(watch, &c_.wake_word);
+      exits.emplace(watch, &c_.word);
     }
-    os::FutexWait(&c_.wake_word, seen, sleep);
+    os::FutexWait(&c_.word, seen, sleep);
   }
 
  private:
   static constexpr std::chrono::milliseconds kUnwatchedSleep{1};
-  CoordHeader& c_;
-  ProcessSlot* slot_;
+  WakeChannel& c_;
+  std::atomic<std::uint32_t>* slot_waiting_;
   bool watched_ = false;  // the first sleep with processes to watch is behind us
 };
 
@@ -114,7 +119,7 @@ std::optional<std::uint64_t> GrantOrWait(Segment* seg, CoordKind kind, std::stri
     }
     if (CoordNowMs() >= until) return std::nullopt;
     if (!waiter) {
-      waiter.emplace(seg);  // and look again before sleeping
+      waiter.emplace(seg, WakeFor::grants);  // and look again before sleeping
       continue;
     }
     waiter->Sleep(seen, blockers.pids, std::min(until, blockers.first_lease_end_ms));
@@ -303,7 +308,7 @@ bool ShmEngine::WaitFor(std::string_view key, std::chrono::milliseconds timeout)
   Segment* seg = segment();
   const std::uint64_t until = Until(timeout);
   const Route route = RouteOf(key);
-  TableWaiter waiter(seg);
+  TableWaiter waiter(seg, WakeFor::keys);
   for (;;) {
     const std::uint32_t seen = waiter.Seen();
     {
@@ -323,7 +328,7 @@ std::optional<Entry> ShmEngine::PopRandomWait(std::string_view prefix,
   if (std::optional<Entry> e = PopRandom(prefix)) return e;
   Segment* seg = segment();
   const std::uint64_t until = Until(timeout);
-  TableWaiter waiter(seg);
+  TableWaiter waiter(seg, WakeFor::keys);
   for (;;) {
     const std::uint32_t seen = waiter.Seen();
     // pop_random's "none" comes from a look under the index lock or the shard locks.
@@ -340,7 +345,7 @@ std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32
   const CoordId arrival_id = CoordIdOf(*seg, CoordKind::arrival, name);
   const std::uint64_t until = Until(timeout);
   const CoordHolder me = ThisHolder();
-  TableWaiter waiter(seg);
+  TableWaiter waiter(seg, WakeFor::grants);
   std::uint32_t generation;
   std::size_t index;
   std::uint64_t token;
@@ -354,7 +359,7 @@ std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32
     index = ArrivalsOf(table, arrival_id, generation).size();
     if (index + 1 >= parties) {
       EndRound(table, state, arrival_id, generation, false);
-      CoordNotify(seg);
+      CoordNotify(seg, WakeFor::grants);
       return index;
     }
     token = table.Grant(arrival_id, name, me, 0, generation);

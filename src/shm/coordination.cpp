@@ -85,10 +85,10 @@ std::uint64_t CoordNowMs() {
   return os::NowMonotonicNs() / 1000000;
 }
 
-void CoordNotify(Segment* seg) {
-  CoordHeader& c = seg->header()->coord;
-  c.wake_word.fetch_add(1, std::memory_order_seq_cst);
-  if (c.waiters.load(std::memory_order_seq_cst) != 0) os::FutexWakeAll(&c.wake_word);
+void CoordNotify(Segment* seg, WakeFor channel) {
+  WakeChannel& c = seg->header()->coord.wake[static_cast<unsigned>(channel)];
+  c.word.fetch_add(1, std::memory_order_seq_cst);
+  if (c.sleepers.load(std::memory_order_seq_cst) != 0) os::FutexWakeAll(&c.word);
 }
 
 // --- CoordLock
@@ -211,6 +211,7 @@ void CoordTable::Place(const CoordEntry& e) {
 
 void CoordTable::Drop(CoordEntry* e) {
   std::uint32_t hole = static_cast<std::uint32_t>(e - h_->entries);
+  const std::uint16_t dropped_kind = e->kind;
   h_->seq.fetch_add(1, std::memory_order_acq_rel);
   SHMKV_CRASH_POINT("coord.drop_begun");
   // Backward shift: each later entry of the run that may move back to the hole does, and leaves
@@ -229,7 +230,9 @@ void CoordTable::Drop(CoordEntry* e) {
   SHMKV_CRASH_POINT("coord.dropped");
   h_->used.fetch_sub(1, std::memory_order_release);
   h_->seq.fetch_add(1, std::memory_order_release);
-  CoordNotify(seg_);
+  CoordNotify(seg_, WakeFor::grants);
+  if (dropped_kind == static_cast<std::uint16_t>(CoordKind::claim))
+    CoordNotify(seg_, WakeFor::keys);  // its key may be popped now
 }
 
 void CoordTable::Repair() {
@@ -251,7 +254,8 @@ void CoordTable::Repair() {
   h_->used.store(n, std::memory_order_release);
   const std::uint64_t seq = h_->seq.load(std::memory_order_relaxed);
   h_->seq.store(seq + (seq & 1), std::memory_order_release);
-  CoordNotify(seg_);  // a dead holder's grants may be free now
+  CoordNotify(seg_, WakeFor::grants);  // a dead holder's grants may be free now
+  CoordNotify(seg_, WakeFor::keys);    // and its claims
 }
 
 void CoordTable::Check(std::vector<std::string>* out) const {
@@ -288,7 +292,8 @@ CoordView ViewCoordination(const Segment& seg) {
   const CoordHeader& c = seg.header()->coord;
   CoordView v;
   v.used = c.used.load(std::memory_order_relaxed);
-  v.waiters = c.waiters.load(std::memory_order_relaxed);
+  for (const WakeChannel& channel : c.wake)
+    v.waiters += channel.sleepers.load(std::memory_order_relaxed);
   v.last_token = c.next_token;
   v.recoveries = c.recoveries;
   const std::uint64_t now = CoordNowMs();

@@ -111,14 +111,16 @@ struct CoordView {
 };
 CoordView ViewCoordination(const Segment& seg);
 
-// Moves the table's futex word and wakes its sleepers when there are any.
-void CoordNotify(Segment* seg);
-// After a shard inserted a key (it still holds the shard lock): wakes the sleepers, if any, so
-// that wait_for and pop_random_wait look again. A waiter counts itself before it looks under the
-// shard or index lock, so an insert either is seen by its look or sees it counted.
+// Moves the futex word of one wake channel and wakes its sleepers when there are any.
+void CoordNotify(Segment* seg, WakeFor channel);
+// After a shard inserted a key (it still holds the shard lock): wakes the sleepers of the keys
+// channel, if any, so that wait_for and pop_random_wait look again. A waiter counts itself
+// before it looks under the shard or index lock, so an insert either is seen by its look or
+// sees it counted. Sleepers on locks, semaphores and barriers are not woken.
 inline void NotifyInsert(Segment* seg) {
-  if (seg->header()->coord.waiters.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    CoordNotify(seg);
+  const WakeChannel& keys = seg->header()->coord.wake[static_cast<unsigned>(WakeFor::keys)];
+  if (keys.sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    CoordNotify(seg, WakeFor::keys);
 }
 
 }  // namespace shmkv::detail

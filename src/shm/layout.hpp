@@ -55,7 +55,7 @@ inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endia
 // idents in a dense array of their own (SegmentHeader::off_idents), out of ChunkInfo; 6: the
 // ordered index (SegmentHeader::index, index_enabled, index_inner_chunks; kClassIndexNode); 7: the
 // coordination table (SegmentHeader::coord: claims, locks, semaphore permits)
-inline constexpr u32 kLayoutVersion = 7;
+inline constexpr u32 kLayoutVersion = 8;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -197,6 +197,14 @@ struct CoordEntry {
   u16 name_len;      // the name's length (at most 65535 shown)
   char name_head[kCoordNameHead];  // its first bytes, for display only
 };
+// A futex word and the count of its sleepers, so that a writer with none pays one load and a
+// branch (Shard::Insert reads `sleepers` of the keys channel on every insert): a line each.
+enum class WakeFor : u32 { grants = 0, keys = 1 };
+inline constexpr u32 kWakeChannels = 2;
+struct WakeChannel {
+  alignas(kCacheLine) std::atomic<u32> word;
+  alignas(kCacheLine) std::atomic<u32> sleepers;
+};
 struct CoordHeader {
   // Guards the table and next_token. Lock order: shard -> coord; nothing is locked under it.
   alignas(kCacheLine) pthread_mutex_t mutex;
@@ -205,12 +213,12 @@ struct CoordHeader {
   std::atomic<u32> used;  // entries in use: pop_random's one-load check for claims
   u32 pad;
   u64 recoveries;  // repairs after a holder of the mutex died
-  // Futex word: +1 whenever something held is given back (or a holder is found dead), a barrier
-  // moves, or a shard inserts a key while someone waits; lock, acquire, barrier, wait_for and
-  // pop_random_wait sleep on it. waiters counts the sleepers, so that a writer with none pays
-  // one load and a branch (Shard::Insert).
-  alignas(kCacheLine) std::atomic<u32> wake_word;
-  alignas(kCacheLine) std::atomic<u32> waiters;  // read by every insert: a line of its own
+  // Where sleepers wait, one channel per kind of event (WakeFor): lock, acquire and barrier on
+  // `grants`, moved when something held is given back (or a holder is found dead) or a barrier
+  // moves; wait_for and pop_random_wait on `keys`, moved when a shard inserts a key while
+  // someone sleeps there, and when a claim is given back (pop_random skips claimed keys). So an
+  // insert neither wakes a lock's sleepers nor pays a syscall for them.
+  WakeChannel wake[kWakeChannels];
   alignas(kCacheLine) CoordEntry entries[kCoordSlots];
 };
 static_assert(sizeof(CoordEntry) == 64, "one coordination entry per cache line");
@@ -290,10 +298,11 @@ struct alignas(kCacheLine) ProcessSlot {
   std::atomic<u64> pid_word;
   std::atomic<u64> start_time;  // /proc/PID/stat field 22, to tell a reused pid apart
   std::atomic<u64> attached_unix_ms;
-  // This registration's sleepers on the coordination word, also counted in CoordHeader::waiters:
-  // when the process is found dead, its count is taken back from there (ReclaimDeadProcesses),
-  // so a waiter killed while it slept leaves no wake-ups for writers to pay.
-  std::atomic<u32> waiting;
+  // This registration's sleepers on each wake channel, also counted in its
+  // CoordHeader::wake[].sleepers: when the process is found dead, its counts are taken back from
+  // there (ReclaimDeadProcesses), so a waiter killed while it slept leaves no wake-ups for
+  // writers to pay.
+  std::atomic<u32> waiting[kWakeChannels];
 };
 
 struct alignas(kCacheLine) ShardHeader {
