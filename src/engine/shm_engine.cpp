@@ -5,11 +5,12 @@
 // linearizable. Arguments arrive checked (the front, store.cpp). Mutations run inside a
 // WriteScope and raise before their first write, so an error changes nothing. Expired records are
 // treated as absent by every read and replaced or erased by writes; each write also reclaims a few
-// expired records of its shard.
+// expired records of its shard, and all of them when it finds the segment full.
 #include "engine/shm_engine.hpp"
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstring>
@@ -43,11 +44,21 @@ std::uint64_t FindLive(Shard& shard, std::string_view key, detail::KeyHash h,
   return rec->Expired(now) ? kNotFound : slot;
 }
 
-// Writes value at key: replaces a present (or expired) record, else inserts.
+// Writes value at key: replaces a present (or expired) record, else inserts. A segment found
+// full may be full of expired records that writes have not reclaimed yet, a few at a time: then
+// every expired record of the shard is reclaimed and the write tried once more (a refusal
+// changes nothing, so the retry starts from where the first try did).
 void Put(Shard& shard, std::string_view key, detail::KeyHash h, std::string_view value,
          std::uint64_t expires) {
   if (shard.header()->ttl_count) shard.ReclaimExpired(detail::os::NowUnixMs(), kReclaimPerWrite);
-  shard.Put(key, h, value, expires);
+  try {
+    shard.Put(key, h, value, expires);
+  } catch (const Error& e) {
+    if (e.code_value() != errc::store_full || shard.header()->ttl_count == 0) throw;
+    const auto all = static_cast<std::uint32_t>(std::min<std::uint64_t>(shard.count(), 1u << 28));
+    if (shard.ReclaimExpired(detail::os::NowUnixMs(), all) == 0) throw;
+    shard.Put(key, h, value, expires);
+  }
   ++shard.header()->sets;
 }
 
