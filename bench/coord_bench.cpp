@@ -22,11 +22,12 @@
 //               (polling); Redis RPUSH and BLPOP. Once as fast as the producer goes (items/s),
 //               then a quarter of M paced at one item per 200 us (pickup latency = take -
 //               stamp).
-//   inserts     what a sleeper costs other processes' inserts: the parent sets N new keys with
-//               nobody asleep, then while a child sleeps in lock(wait) on a lock the parent
-//               holds, then while a child sleeps in pop_random_wait on a prefix none of the keys
-//               has; ns per set. A lock's sleeper waits on another wake channel than inserts
-//               move; a pop's sleeper on theirs, so each insert then wakes it (a syscall).
+//   inserts     what a sleeper costs other processes' inserts: after N untimed inserts, the
+//               parent sets N new keys with nobody asleep, then while a child sleeps in lock(wait)
+//               on a lock the parent holds, then while a child sleeps in pop_random_wait on a
+//               prefix none of the keys has; ns per set. A lock's sleeper waits on another wake
+//               channel than inserts move; a pop's sleeper on theirs, so each insert then wakes it
+//               (a syscall).
 //   kill        a child holds a lock (lease 60 s) and another waits in lock(wait); the parent
 //               stamps and SIGKILLs the holder; sample = the waiter's return - the stamp. Then
 //               the same for a claim: the parent retries claim(key) every 100 us after the kill.
@@ -306,6 +307,7 @@ pid_t spawn_sleeper(const std::function<bool(shmkv::Store&)>& wait) {
 }
 
 void bench_inserts(shmkv::Store& s, int n) {
+  insert_ns(s, "warm-up", n);  // the store's first inserts fault in its index and tables
   const double alone = insert_ns(s, "alone", n);
   const std::uint64_t token = *s.lock("gate", kLease, 0ms);
   const pid_t locker =
@@ -783,7 +785,7 @@ int run(int argc, char** argv) {
   } else {
     o.size_bytes = 256ull << 20;
     o.max_keys = 2 * static_cast<std::uint64_t>(std::max(n.pool_keys, n.queue_items)) +
-                 3 * static_cast<std::uint64_t>(n.inserts) + 100000;
+                 4 * static_cast<std::uint64_t>(n.inserts) + 100000;
     register_cleanup_path(segment_path);
   }
   std::optional<shmkv::Store> store = shmkv::Store::open(o);

@@ -7,7 +7,9 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "shm/layout.hpp"
 #include "test_util.hpp"
 
 using shmkv::Claim;
@@ -78,4 +80,63 @@ TEST_CASE("a lock's sleeper is not woken by inserts of keys", "[coord][wait]") {
   REQUIRE(wait_child(child) == 0);
   INFO("voluntary context switches of the lock's sleeper: " << switches[0]);
   CHECK(switches[0] < 25);
+}
+
+// A pop_random_wait sleeper sleeps on the key watch of its prefix: inserts of other keys leave it
+// asleep, and the first key with its prefix wakes it.
+TEST_CASE("a pop_random_wait sleeper is woken by its prefix only", "[coord][wait]") {
+  SegmentGuard g(unique_name("cp"));
+  Store s = Store::open(small_options(g.name()));
+  SharedArray<long> switches(1);
+  const pid_t child = spawn_child([&]() -> int {
+    Store o = Store::open(attach_options(g.name()));
+    rusage before{}, after{};
+    ::getrusage(RUSAGE_SELF, &before);
+    const auto e = o.pop_random_wait("job:", 30s);
+    ::getrusage(RUSAGE_SELF, &after);
+    switches[0] = after.ru_nvcsw - before.ru_nvcsw;
+    return e && e->key == "job:1" && e->value == "work" ? 0 : 1;
+  });
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (s.info().coordination.waiters == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(s.info().coordination.waiters == 1);
+  for (int burst = 0; burst < 50; ++burst) {
+    for (int i = 0; i < 20; ++i)
+      s.set("jo:" + std::to_string(burst * 20 + i), "v");  // "jo:" != "job:"
+    std::this_thread::sleep_for(1ms);
+  }
+  s.set("job:1", "work");
+  REQUIRE(wait_child(child) == 0);
+  INFO("voluntary context switches of the pop's sleeper: " << switches[0]);
+  CHECK(switches[0] < 25);
+  CHECK(s.check_invariants().empty());
+}
+
+// More distinct prefixes than key watches: the sleepers past the last free watch share the
+// every-key watch, and each still wakes for its own key.
+TEST_CASE("more pop_random_wait prefixes than key watches: every sleeper still wakes",
+          "[coord][wait]") {
+  SegmentGuard g(unique_name("cm"));
+  Store s = Store::open(small_options(g.name()));
+  constexpr int kSleepers = static_cast<int>(shmkv::detail::kKeyWatches) + 6;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kSleepers; ++i) {
+    pids.push_back(spawn_child([&, i]() -> int {
+      Store o = Store::open(attach_options(g.name()));
+      const std::string prefix = "q" + std::to_string(i) + ":";
+      const auto e = o.pop_random_wait(prefix, 30s);
+      return e && e->key == prefix + "x" ? 0 : 1;
+    }));
+  }
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (s.info().coordination.waiters < kSleepers && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(s.info().coordination.waiters == kSleepers);
+  for (int i = 0; i < kSleepers; ++i) {  // one key at a time: its sleeper must wake for it
+    s.set("q" + std::to_string(i) + ":x", "v");
+    CHECK(wait_child(pids[static_cast<std::size_t>(i)], 10s) == 0);
+  }
+  CHECK(s.count("q") == 0);
+  CHECK(s.info().coordination.waiters == 0);
 }

@@ -4,10 +4,11 @@
 //
 // Locking: a claim's operations that look at the key (claim, complete) hold the key's shard lock
 // and take the coordination lock under it; the others take the coordination lock alone. Nothing
-// here sleeps under a lock: lock, acquire, barrier, wait_for and pop_random_wait sleep on the
-// table's futex word after releasing it (TableWaiter), woken by a release, a barrier's end, an
-// insert, the exit of a process they wait on (an ExitWatch on its pidfd) or at the first lease
-// end. A barrier's round is a state entry (its generation) and one arrival entry per waiting
+// here sleeps under a lock: lock, acquire and barrier sleep on the grant futex word, wait_for and
+// pop_random_wait on the word of their key watch, after releasing it (TableWaiter). They are woken
+// by a release or a barrier's end (grants), an insert of a key with their prefix or a claim given
+// back (key watches), the exit of a process they wait on (an ExitWatch on its pidfd) or at the
+// first lease end. A barrier's round is a state entry (its generation) and one arrival entry per waiting
 // party; a party found dead ends the round as broken.
 //
 // Crash behaviour: grants are not journaled. They belong to live processes, and a store
@@ -44,29 +45,38 @@ Blockers BlockersOf(const std::vector<CoordEntry*>& live) {
   return b;
 }
 
-// A sleeper on one wake channel's futex word (grants: lock, acquire, barrier; keys: wait_for,
-// pop_random_wait), counted (in the channel's sleepers and in this handle's registry slot) from
-// before its first look until it is done: a release, a barrier move or an insert either happens
-// before a look (which sees it) or sees the sleeper counted (and wakes it).
+// A sleeper, counted from before its first look until it is done, so that a release, a barrier
+// move or an insert either happens before a look (which sees it) or sees the sleeper counted
+// (and wakes it). Sleepers in lock, acquire and barrier wait on the grant word (counted in
+// grant_sleepers and this handle's registry slot); sleepers in wait_for and pop_random_wait on the
+// key watch of their key or prefix (AddKeyWatcher), which only the inserts of keys with that
+// prefix (and given-back claims) move.
 class TableWaiter {
  public:
-  TableWaiter(Segment* seg, WakeFor channel)
-      : c_(seg->header()->coord.wake[static_cast<unsigned>(channel)]),
-        slot_waiting_(seg->registry_slot()
-                          ? &seg->registry_slot()->waiting[static_cast<unsigned>(channel)]
-                          : nullptr) {
-    if (slot_waiting_) slot_waiting_->fetch_add(1, std::memory_order_seq_cst);
-    c_.sleepers.fetch_add(1, std::memory_order_seq_cst);
+  explicit TableWaiter(Segment* seg)
+      : seg_(seg), word_(&seg->header()->coord.grant_word), watch_(kNoWatch) {
+    if (ProcessSlot* slot = seg->registry_slot())
+      slot->grant_waiting.fetch_add(1, std::memory_order_seq_cst);
+    seg->header()->coord.grant_sleepers.fetch_add(1, std::memory_order_seq_cst);
+  }
+  TableWaiter(Segment* seg, std::string_view prefix)
+      : seg_(seg), watch_(AddKeyWatcher(seg, prefix)) {
+    word_ = &seg->header()->coord.key_watches[watch_].word;
   }
   ~TableWaiter() {
-    c_.sleepers.fetch_sub(1, std::memory_order_seq_cst);
-    if (slot_waiting_) slot_waiting_->fetch_sub(1, std::memory_order_seq_cst);
+    if (watch_ != kNoWatch) {
+      RemoveKeyWatcher(seg_, watch_);
+      return;
+    }
+    seg_->header()->coord.grant_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    if (ProcessSlot* slot = seg_->registry_slot())
+      slot->grant_waiting.fetch_sub(1, std::memory_order_seq_cst);
   }
   TableWaiter(const TableWaiter&) = delete;
   TableWaiter& operator=(const TableWaiter&) = delete;
 
   // Read before each look.
-  std::uint32_t Seen() const { return c_.word.load(std::memory_order_seq_cst); }
+  std::uint32_t Seen() const { return word_->load(std::memory_order_seq_cst); }
   // Sleeps until the word moves past `seen`, a process of `watch` exits, or `until_ms`. The
   // first sleep of a wait that has processes to watch goes without the watch, for at most
   // kUnwatchedSleep: most such waits end sooner with a release, and starting the watch's thread
@@ -81,15 +91,17 @@ class TableWaiter {
       watched_ = true;
       sleep = std::min<std::chrono::nanoseconds>(sleep, kUnwatchedSleep);
     } else if (!watch.empty()) {
-      exits.emplace(watch, &c_.word);
+      exits.emplace(watch, word_);
     }
-    os::FutexWait(&c_.word, seen, sleep);
+    os::FutexWait(word_, seen, sleep);
   }
 
  private:
   static constexpr std::chrono::milliseconds kUnwatchedSleep{1};
-  WakeChannel& c_;
-  std::atomic<std::uint32_t>* slot_waiting_;
+  static constexpr std::uint32_t kNoWatch = ~0u;
+  Segment* seg_;
+  std::atomic<std::uint32_t>* word_;
+  std::uint32_t watch_;
   bool watched_ = false;  // the first sleep with processes to watch is behind us
 };
 
@@ -119,7 +131,7 @@ std::optional<std::uint64_t> GrantOrWait(Segment* seg, CoordKind kind, std::stri
     }
     if (CoordNowMs() >= until) return std::nullopt;
     if (!waiter) {
-      waiter.emplace(seg, WakeFor::grants);  // and look again before sleeping
+      waiter.emplace(seg);  // and look again before sleeping
       continue;
     }
     waiter->Sleep(seen, blockers.pids, std::min(until, blockers.first_lease_end_ms));
@@ -308,7 +320,7 @@ bool ShmEngine::WaitFor(std::string_view key, std::chrono::milliseconds timeout)
   Segment* seg = segment();
   const std::uint64_t until = Until(timeout);
   const Route route = RouteOf(key);
-  TableWaiter waiter(seg, WakeFor::keys);
+  TableWaiter waiter(seg, key);  // the watch of the key itself
   for (;;) {
     const std::uint32_t seen = waiter.Seen();
     {
@@ -328,7 +340,7 @@ std::optional<Entry> ShmEngine::PopRandomWait(std::string_view prefix,
   if (std::optional<Entry> e = PopRandom(prefix)) return e;
   Segment* seg = segment();
   const std::uint64_t until = Until(timeout);
-  TableWaiter waiter(seg, WakeFor::keys);
+  TableWaiter waiter(seg, prefix);
   for (;;) {
     const std::uint32_t seen = waiter.Seen();
     // pop_random's "none" comes from a look under the index lock or the shard locks.
@@ -345,7 +357,7 @@ std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32
   const CoordId arrival_id = CoordIdOf(*seg, CoordKind::arrival, name);
   const std::uint64_t until = Until(timeout);
   const CoordHolder me = ThisHolder();
-  TableWaiter waiter(seg, WakeFor::grants);
+  TableWaiter waiter(seg);
   std::uint32_t generation;
   std::size_t index;
   std::uint64_t token;
@@ -359,7 +371,7 @@ std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32
     index = ArrivalsOf(table, arrival_id, generation).size();
     if (index + 1 >= parties) {
       EndRound(table, state, arrival_id, generation, false);
-      CoordNotify(seg, WakeFor::grants);
+      NotifyGrants(seg);
       return index;
     }
     token = table.Grant(arrival_id, name, me, 0, generation);

@@ -85,10 +85,108 @@ std::uint64_t CoordNowMs() {
   return os::NowMonotonicNs() / 1000000;
 }
 
-void CoordNotify(Segment* seg, WakeFor channel) {
-  WakeChannel& c = seg->header()->coord.wake[static_cast<unsigned>(channel)];
-  c.word.fetch_add(1, std::memory_order_seq_cst);
-  if (c.sleepers.load(std::memory_order_seq_cst) != 0) os::FutexWakeAll(&c.word);
+void NotifyGrants(Segment* seg) {
+  CoordHeader& c = seg->header()->coord;
+  c.grant_word.fetch_add(1, std::memory_order_seq_cst);
+  if (c.grant_sleepers.load(std::memory_order_seq_cst) != 0) os::FutexWakeAll(&c.grant_word);
+}
+
+namespace {
+
+constexpr std::uint32_t kWatchWords = kKeyWatchBytes / 8;
+
+// The first kKeyWatchBytes bytes of s (zero-padded), as a key watch keeps a prefix.
+struct WatchHead {
+  std::uint64_t words[kWatchWords] = {};
+  explicit WatchHead(std::string_view s) {
+    std::memcpy(words, s.data(), std::min<std::size_t>(s.size(), kKeyWatchBytes));
+  }
+};
+
+// Whether the first `len` bytes of head are w's prefix. A damaged length (above
+// kKeyWatchBytes) matches: a wake-up too many, never one too few.
+bool WatchMatches(const KeyWatch& w, std::uint32_t len, const WatchHead& head) {
+  if (len > kKeyWatchBytes) return true;
+  for (std::uint32_t i = 0; i * 8 < len; ++i) {
+    const std::uint32_t rest = len - i * 8;
+    const std::uint64_t mask = rest >= 8 ? ~0ull : (1ull << (8 * rest)) - 1;
+    if ((head.words[i] & mask) != (w.bytes[i].load(std::memory_order_relaxed) & mask)) return false;
+  }
+  return true;
+}
+
+void Wake(KeyWatch& w) {
+  w.word.fetch_add(1, std::memory_order_seq_cst);
+  os::FutexWakeAll(&w.word);
+}
+
+// One sleeper more (+1) or less (-1) on watch: in this handle's registry slot, in key_sleepers
+// and in the watch (the slot first when counting up, last when counting down).
+void Count(Segment* seg, std::uint32_t watch, int delta) {
+  CoordHeader& c = seg->header()->coord;
+  ProcessSlot* slot = seg->registry_slot();
+  if (delta > 0) {
+    if (slot) slot->key_waiting[watch].fetch_add(1, std::memory_order_seq_cst);
+    c.key_sleepers.fetch_add(1, std::memory_order_seq_cst);
+    c.key_watches[watch].sleepers.fetch_add(1, std::memory_order_seq_cst);
+  } else {
+    c.key_watches[watch].sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    c.key_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    if (slot) slot->key_waiting[watch].fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+// Under CoordLock: the watch that has sleepers on prefix (non-empty), else the first free one,
+// set up for it, else the every-key watch.
+std::uint32_t FindOrSetUpWatch(CoordHeader& c, std::string_view prefix) {
+  const auto len = static_cast<std::uint32_t>(std::min<std::size_t>(prefix.size(), kKeyWatchBytes));
+  const WatchHead head(prefix);
+  std::uint32_t free = kEveryKeyWatch;
+  for (std::uint32_t i = 0; i < kEveryKeyWatch; ++i) {
+    const KeyWatch& w = c.key_watches[i];
+    if (w.sleepers.load(std::memory_order_relaxed) == 0)
+      free = std::min(free, i);
+    else if (w.len.load(std::memory_order_relaxed) == len && WatchMatches(w, len, head))
+      return i;
+  }
+  if (free != kEveryKeyWatch) {
+    KeyWatch& w = c.key_watches[free];
+    w.len.store(len, std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < kWatchWords; ++i)
+      w.bytes[i].store(head.words[i], std::memory_order_relaxed);
+  }
+  return free;
+}
+
+}  // namespace
+
+void NotifyEveryKeyWatch(Segment* seg) {
+  for (KeyWatch& w : seg->header()->coord.key_watches)
+    if (w.sleepers.load(std::memory_order_seq_cst) != 0) Wake(w);
+}
+
+void NotifyKeyWatches(Segment* seg, std::string_view key) {
+  const WatchHead head(key);
+  for (KeyWatch& w : seg->header()->coord.key_watches) {
+    if (w.sleepers.load(std::memory_order_seq_cst) == 0) continue;
+    const std::uint32_t len = w.len.load(std::memory_order_relaxed);
+    if ((len <= key.size() || len > kKeyWatchBytes) && WatchMatches(w, len, head)) Wake(w);
+  }
+}
+
+std::uint32_t AddKeyWatcher(Segment* seg, std::string_view prefix) {
+  if (prefix.empty()) {
+    Count(seg, kEveryKeyWatch, +1);
+    return kEveryKeyWatch;
+  }
+  CoordLock lock(seg);
+  const std::uint32_t watch = FindOrSetUpWatch(seg->header()->coord, prefix);
+  Count(seg, watch, +1);  // under the lock, so that no other sleeper takes the watch as free
+  return watch;
+}
+
+void RemoveKeyWatcher(Segment* seg, std::uint32_t watch) {
+  Count(seg, watch % kKeyWatches, -1);
 }
 
 // --- CoordLock
@@ -230,9 +328,9 @@ void CoordTable::Drop(CoordEntry* e) {
   SHMKV_CRASH_POINT("coord.dropped");
   h_->used.fetch_sub(1, std::memory_order_release);
   h_->seq.fetch_add(1, std::memory_order_release);
-  CoordNotify(seg_, WakeFor::grants);
+  NotifyGrants(seg_);
   if (dropped_kind == static_cast<std::uint16_t>(CoordKind::claim))
-    CoordNotify(seg_, WakeFor::keys);  // its key may be popped now
+    NotifyEveryKeyWatch(seg_);  // its key may be popped now
 }
 
 void CoordTable::Repair() {
@@ -254,14 +352,21 @@ void CoordTable::Repair() {
   h_->used.store(n, std::memory_order_release);
   const std::uint64_t seq = h_->seq.load(std::memory_order_relaxed);
   h_->seq.store(seq + (seq & 1), std::memory_order_release);
-  CoordNotify(seg_, WakeFor::grants);  // a dead holder's grants may be free now
-  CoordNotify(seg_, WakeFor::keys);    // and its claims
+  NotifyGrants(seg_);         // a dead holder's grants may be free now
+  NotifyEveryKeyWatch(seg_);  // and its claimed keys
 }
 
 void CoordTable::Check(std::vector<std::string>* out) const {
   const std::string where = "coordination table: ";
   if (h_->seq.load(std::memory_order_relaxed) & 1)
     out->push_back(where + "seq is odd (a change was cut short and not repaired)");
+  for (std::uint32_t i = 0; i < kKeyWatches; ++i) {
+    const std::uint32_t len = h_->key_watches[i].len.load(std::memory_order_relaxed);
+    if (len > (i == kEveryKeyWatch ? 0 : kKeyWatchBytes))
+      out->push_back(where + "key watch " + std::to_string(i) + ": prefix length " +
+                     std::to_string(len) + " (at most " +
+                     std::to_string(i == kEveryKeyWatch ? 0 : kKeyWatchBytes) + ")");
+  }
   std::uint32_t used = 0;
   std::set<std::uint64_t> tokens;
   for (std::uint32_t i = 0; i < kCoordSlots; ++i) {
@@ -292,8 +397,8 @@ CoordView ViewCoordination(const Segment& seg) {
   const CoordHeader& c = seg.header()->coord;
   CoordView v;
   v.used = c.used.load(std::memory_order_relaxed);
-  for (const WakeChannel& channel : c.wake)
-    v.waiters += channel.sleepers.load(std::memory_order_relaxed);
+  v.waiters = c.grant_sleepers.load(std::memory_order_relaxed) +
+              c.key_sleepers.load(std::memory_order_relaxed);
   v.last_token = c.next_token;
   v.recoveries = c.recoveries;
   const std::uint64_t now = CoordNowMs();

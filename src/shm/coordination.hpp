@@ -8,7 +8,11 @@
 // them, under the lock, so a SIGKILLed holder's grants are free at the next attempt, without
 // waiting for a lease.
 //
-// Locking: CoordLock guards the whole table; it is taken under a key's shard lock (claims) or
+// Sleepers (lock, acquire, barrier) wait on the grant word; wait_for and pop_random_wait on a key
+// watch, one futex word per watched prefix, so an insert wakes only the sleepers of its prefixes
+// (NotifyInsert) and pays one load and a branch while none sleep.
+//
+// Locking: CoordLock guards the whole table and the setting up of key watches; it is taken under a key's shard lock (claims) or
 // alone, never with a shard lock taken under it (order: shard -> coord). A holder of the lock that
 // died mid-change (seq odd) leaves a table that the next locker rebuilds from its committed
 // entries (Repair). Every entry read is checked before use (kind, home position); a damaged one
@@ -69,7 +73,7 @@ class CoordTable {
   // limit_exceeded when the table is full.
   std::uint64_t Grant(const CoordId& id, std::string_view name, const CoordHolder& holder,
                       std::uint64_t deadline_ms, std::uint64_t aux = 0);
-  // Ends a grant; wakes whoever sleeps on the table's futex word.
+  // Ends a grant; wakes the grant word's sleepers, and the key watches' for a claim.
   void Drop(CoordEntry* e);
 
   // Rebuilds the table from its committed entries (after a holder of the lock died mid-change):
@@ -111,16 +115,27 @@ struct CoordView {
 };
 CoordView ViewCoordination(const Segment& seg);
 
-// Moves the futex word of one wake channel and wakes its sleepers when there are any.
-void CoordNotify(Segment* seg, WakeFor channel);
-// After a shard inserted a key (it still holds the shard lock): wakes the sleepers of the keys
-// channel, if any, so that wait_for and pop_random_wait look again. A waiter counts itself
-// before it looks under the shard or index lock, so an insert either is seen by its look or
-// sees it counted. Sleepers on locks, semaphores and barriers are not woken.
-inline void NotifyInsert(Segment* seg) {
-  const WakeChannel& keys = seg->header()->coord.wake[static_cast<unsigned>(WakeFor::keys)];
-  if (keys.sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    CoordNotify(seg, WakeFor::keys);
+// Moves the grant word and wakes its sleepers (lock, acquire, barrier) when there are any.
+void NotifyGrants(Segment* seg);
+// Moves the word of every key watch that has sleepers and wakes them (a claim given back, a
+// repair).
+void NotifyEveryKeyWatch(Segment* seg);
+// Moves the word of every key watch with sleepers whose prefix `key` starts with, and wakes them.
+void NotifyKeyWatches(Segment* seg, std::string_view key);
+// After a shard inserted `key` (it still holds the shard lock, and the index lock if the index is
+// kept): wakes the wait_for and pop_random_wait sleepers whose prefix the key has, so that they
+// look again. A sleeper counts itself before it looks under the shard or index lock, so an insert
+// either is seen by its look or sees it counted. Nobody else is woken, and an insert pays one
+// load and a branch while no key watch has sleepers.
+inline void NotifyInsert(Segment* seg, std::string_view key) {
+  if (seg->header()->coord.key_sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    NotifyKeyWatches(seg, key);
 }
+// One more sleeper on the key watch of `prefix`, counted in the watch, in key_sleepers and in
+// this handle's registry slot: a watch of the same prefix, else a free one set up for it, else
+// the every-key watch. Takes CoordLock. Returns the watch's index.
+std::uint32_t AddKeyWatcher(Segment* seg, std::string_view prefix);
+// Takes back what AddKeyWatcher counted (no lock).
+void RemoveKeyWatcher(Segment* seg, std::uint32_t watch);
 
 }  // namespace shmkv::detail

@@ -197,13 +197,22 @@ struct CoordEntry {
   u16 name_len;      // the name's length (at most 65535 shown)
   char name_head[kCoordNameHead];  // its first bytes, for display only
 };
-// A futex word and the count of its sleepers, so that a writer with none pays one load and a
-// branch (Shard::Insert reads `sleepers` of the keys channel on every insert): a line each.
-enum class WakeFor : u32 { grants = 0, keys = 1 };
-inline constexpr u32 kWakeChannels = 2;
-struct WakeChannel {
-  alignas(kCacheLine) std::atomic<u32> word;
-  alignas(kCacheLine) std::atomic<u32> sleepers;
+// What sleepers in wait_for and pop_random_wait wait for: a key prefix (wait_for's key is the
+// prefix of itself and of longer keys), kept as its first kKeyWatchBytes bytes (a longer one is
+// cut: more wake-ups for it, never fewer), with a futex word of its own. An insert moves only the
+// words of the watches its key starts with. A watch with no sleepers is free, and is reused
+// under the coordination lock; the last one is kept for the empty prefix, which every key
+// matches, and takes the sleepers of any prefix when the others are all in use. Every field is
+// an atomic: inserts read watches without a lock while a sleeper may be setting one up.
+inline constexpr u32 kKeyWatches = 32;
+inline constexpr u32 kKeyWatchBytes = 24;
+inline constexpr u32 kEveryKeyWatch = kKeyWatches - 1;
+struct KeyWatch {
+  std::atomic<u32> word;      // futex word of its sleepers
+  std::atomic<u32> sleepers;  // 0 = free
+  std::atomic<u32> len;       // prefix bytes kept, at most kKeyWatchBytes
+  u32 pad;
+  std::atomic<u64> bytes[kKeyWatchBytes / 8];  // the prefix, zero-padded, 8 bytes a word
 };
 struct CoordHeader {
   // Guards the table and next_token. Lock order: shard -> coord; nothing is locked under it.
@@ -213,15 +222,19 @@ struct CoordHeader {
   std::atomic<u32> used;  // entries in use: pop_random's one-load check for claims
   u32 pad;
   u64 recoveries;  // repairs after a holder of the mutex died
-  // Where sleepers wait, one channel per kind of event (WakeFor): lock, acquire and barrier on
-  // `grants`, moved when something held is given back (or a holder is found dead) or a barrier
-  // moves; wait_for and pop_random_wait on `keys`, moved when a shard inserts a key while
-  // someone sleeps there, and when a claim is given back (pop_random skips claimed keys). So an
-  // insert neither wakes a lock's sleepers nor pays a syscall for them.
-  WakeChannel wake[kWakeChannels];
+  // Sleepers in lock, acquire and barrier wait on grant_word, moved when something held is
+  // given back (or a holder is found dead) or a barrier moves; grant_sleepers counts them.
+  alignas(kCacheLine) std::atomic<u32> grant_word;
+  std::atomic<u32> grant_sleepers;
+  // Sleepers in wait_for and pop_random_wait wait on a key watch's word; key_sleepers counts
+  // them all, so that an insert with none pays one load and a branch (Shard::Insert). A watch's
+  // word also moves when a claim is given back (pop_random skips claimed keys).
+  alignas(kCacheLine) std::atomic<u32> key_sleepers;
+  alignas(kCacheLine) KeyWatch key_watches[kKeyWatches];
   alignas(kCacheLine) CoordEntry entries[kCoordSlots];
 };
 static_assert(sizeof(CoordEntry) == 64, "one coordination entry per cache line");
+static_assert(sizeof(KeyWatch) == 40);
 static_assert((kCoordSlots & (kCoordSlots - 1)) == 0, "kCoordSlots is a power of two");
 
 struct SegmentHeader {
@@ -298,11 +311,12 @@ struct alignas(kCacheLine) ProcessSlot {
   std::atomic<u64> pid_word;
   std::atomic<u64> start_time;  // /proc/PID/stat field 22, to tell a reused pid apart
   std::atomic<u64> attached_unix_ms;
-  // This registration's sleepers on each wake channel, also counted in its
-  // CoordHeader::wake[].sleepers: when the process is found dead, its counts are taken back from
+  // This registration's sleepers, also counted in CoordHeader (grant_sleepers; key_sleepers and
+  // each key watch's sleepers): when the process is found dead, its counts are taken back from
   // there (ReclaimDeadProcesses), so a waiter killed while it slept leaves no wake-ups for
-  // writers to pay.
-  std::atomic<u32> waiting[kWakeChannels];
+  // writers to pay, and its key watches free.
+  std::atomic<u32> grant_waiting;
+  std::atomic<u16> key_waiting[kKeyWatches];
 };
 
 struct alignas(kCacheLine) ShardHeader {

@@ -659,9 +659,15 @@ std::uint32_t Segment::ReclaimDeadProcesses() {
     // Held at kReclaiming while its sleepers are taken back, so that no new registration can
     // take the slot (and count sleepers of its own in it) meanwhile.
     if (slot->pid_word.compare_exchange_strong(pid, kReclaiming, std::memory_order_acq_rel)) {
-      for (std::uint32_t c = 0; c < kWakeChannels; ++c)
-        if (const std::uint32_t w = slot->waiting[c].exchange(0, std::memory_order_acq_rel))
-          header()->coord.wake[c].sleepers.fetch_sub(w, std::memory_order_seq_cst);
+      CoordHeader& coord = header()->coord;
+      if (const std::uint32_t w = slot->grant_waiting.exchange(0, std::memory_order_acq_rel))
+        coord.grant_sleepers.fetch_sub(w, std::memory_order_seq_cst);
+      for (std::uint32_t i = 0; i < kKeyWatches; ++i) {
+        if (const std::uint32_t w = slot->key_waiting[i].exchange(0, std::memory_order_acq_rel)) {
+          coord.key_watches[i].sleepers.fetch_sub(w, std::memory_order_seq_cst);
+          coord.key_sleepers.fetch_sub(w, std::memory_order_seq_cst);
+        }
+      }
       slot->start_time.store(0, std::memory_order_relaxed);
       slot->pid_word.store(0, std::memory_order_release);
       ++reclaimed;

@@ -164,7 +164,7 @@ void Shard::Insert(std::string_view key, KeyHash h, const NewValue& value,
   if (expires_ms) AddTtlRecords(1);
   index.Insert(key, off);
   SHMKV_CRASH_POINT("insert.done");
-  NotifyInsert(s_.seg);  // wait_for, pop_random_wait: one load while nobody waits
+  NotifyInsert(s_.seg, key);  // wait_for, pop_random_wait: one load while nobody waits
 }
 
 void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& new_value,

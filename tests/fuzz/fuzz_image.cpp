@@ -253,10 +253,10 @@ const std::vector<Field>& SegmentHeaderFields() {
       F<L::u64>("coord.next_token", offsetof(H, coord.next_token)),
       F<L::u32>("coord.used", offsetof(H, coord.used)),
       F<L::u64>("coord.recoveries", offsetof(H, coord.recoveries)),
-      F<L::u32>("coord.wake[grants].word", offsetof(H, coord.wake[0].word)),
-      F<L::u32>("coord.wake[grants].sleepers", offsetof(H, coord.wake[0].sleepers)),
-      F<L::u32>("coord.wake[keys].word", offsetof(H, coord.wake[1].word)),
-      F<L::u32>("coord.wake[keys].sleepers", offsetof(H, coord.wake[1].sleepers)),
+      F<L::u32>("coord.grant_word", offsetof(H, coord.grant_word)),
+      F<L::u32>("coord.grant_sleepers", offsetof(H, coord.grant_sleepers)),
+      F<L::u32>("coord.key_sleepers", offsetof(H, coord.key_sleepers)),
+      {"coord.key_watches", offsetof(H, coord.key_watches), sizeof(H::coord.key_watches), false},
       {"coord.entries", offsetof(H, coord.entries), sizeof(H::coord.entries), false},
   };
   return f;
