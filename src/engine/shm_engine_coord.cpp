@@ -8,8 +8,8 @@
 // pop_random_wait on the word of their key watch, after releasing it (TableWaiter). They are woken
 // by a release or a barrier's end (grants), an insert of a key with their prefix or a claim given
 // back (key watches), the exit of a process they wait on (an ExitWatch on its pidfd) or at the
-// first lease end. A barrier's round is a state entry (its generation) and one arrival entry per waiting
-// party; a party found dead ends the round as broken.
+// first lease end. A barrier's round is a state entry (its generation) and one arrival entry per
+// waiting party; a party found dead ends the round as broken.
 //
 // Crash behaviour: grants are not journaled. They belong to live processes, and a store
 // recovered from disk starts with none, as every holder of the old segment is gone.
@@ -150,7 +150,12 @@ bool EndGrant(Segment* seg, CoordKind kind, std::string_view name, std::uint64_t
 }
 
 // --- barriers: a state entry (generation, last broken generation) and one arrival entry per
-// waiting process, in the table like grants.
+// waiting process, in the table like grants. The state lives while a round is open; a round that
+// ends with every party there drops it, unless a round of that name was ever broken (the sleepers
+// of a broken round must still find the state that says so). Each new state's generation comes
+// from the store's token counter, so it differs from that of every earlier round a sleeper may
+// still wait on: a sleeper whose round's state is gone, or shows another generation that is not
+// its broken one, passed.
 
 std::uint32_t Generation(const CoordEntry& state) {
   return static_cast<std::uint32_t>(state.aux);
@@ -159,11 +164,14 @@ std::uint32_t BrokenGeneration(const CoordEntry& state) {
   return static_cast<std::uint32_t>(state.aux >> 32);
 }
 
-// The barrier's state entry, made (generation 1) at its first use.
-CoordEntry* BarrierState(CoordTable& table, const CoordId& id, std::string_view name) {
+// The barrier's state entry, made with a fresh generation when no round is open.
+CoordEntry* BarrierState(Segment* seg, CoordTable& table, const CoordId& id,
+                         std::string_view name) {
   std::vector<CoordEntry*> found = table.All(id);
   if (found.empty()) {
-    table.Grant(id, name, CoordHolder{}, 0, 1);
+    // The token this entry is about to take: above every generation handed out before.
+    const auto generation = static_cast<std::uint32_t>(seg->header()->coord.next_token + 1) | 1u;
+    table.Grant(id, name, CoordHolder{}, 0, generation);
     found = table.All(id);
   }
   return found.front();
@@ -178,23 +186,27 @@ std::vector<CoordEntry*> ArrivalsOf(CoordTable& table, const CoordId& arrival_id
 }
 
 // Ends the round `generation`: the next generation starts (recording it as broken, or not) and
-// every arrival entry goes (dropped from the table's end first: earlier entries stay put).
-void EndRound(CoordTable& table, CoordEntry* state, const CoordId& arrival_id,
-              std::uint32_t generation, bool broken) {
+// every arrival entry goes (dropped from the table's end first: earlier entries stay put). A
+// round that was not broken, of a barrier never broken, takes its state with it.
+void EndRound(CoordTable& table, CoordEntry* state, const CoordId& state_id,
+              const CoordId& arrival_id, std::uint32_t generation, bool broken) {
   const std::uint64_t last_broken = broken ? generation : BrokenGeneration(*state);
   state->aux = (last_broken << 32) | static_cast<std::uint32_t>(generation + 1);
   std::vector<CoordEntry*> arrivals = table.All(arrival_id);
   for (auto it = arrivals.rbegin(); it != arrivals.rend(); ++it) table.Drop(*it);
+  if (last_broken != 0) return;
+  std::vector<CoordEntry*> states = table.All(state_id);  // `state` may have moved back
+  for (auto it = states.rbegin(); it != states.rend(); ++it) table.Drop(*it);
 }
 
 // A party of the round that died breaks it: returns that party's pid (the round ended), or 0.
-std::uint32_t BreakIfPartyDied(CoordTable& table, CoordEntry* state, const CoordId& arrival_id,
-                               std::uint32_t generation) {
+std::uint32_t BreakIfPartyDied(CoordTable& table, CoordEntry* state, const CoordId& state_id,
+                               const CoordId& arrival_id, std::uint32_t generation) {
   const std::uint64_t now = CoordNowMs();
   for (CoordEntry* e : ArrivalsOf(table, arrival_id, generation)) {
     if (table.IsLive(*e, now)) continue;
     const std::uint32_t pid = e->holder_pid;
-    EndRound(table, state, arrival_id, generation, true);
+    EndRound(table, state, state_id, arrival_id, generation, true);
     return pid;
   }
   return 0;
@@ -364,13 +376,13 @@ std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32
   {
     CoordLock lock(seg);
     CoordTable table(seg);
-    CoordEntry* state = BarrierState(table, state_id, name);
-    if (BreakIfPartyDied(table, state, arrival_id, Generation(*state)) != 0)
-      state = BarrierState(table, state_id, name);  // a new round starts with this arrival
+    CoordEntry* state = BarrierState(seg, table, state_id, name);
+    if (BreakIfPartyDied(table, state, state_id, arrival_id, Generation(*state)) != 0)
+      state = BarrierState(seg, table, state_id, name);  // a new round starts with this arrival
     generation = Generation(*state);
     index = ArrivalsOf(table, arrival_id, generation).size();
     if (index + 1 >= parties) {
-      EndRound(table, state, arrival_id, generation, false);
+      EndRound(table, state, state_id, arrival_id, generation, false);
       NotifyGrants(seg);
       return index;
     }
@@ -382,15 +394,23 @@ std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32
     {
       CoordLock lock(seg);
       CoordTable table(seg);
-      CoordEntry* state = BarrierState(table, state_id, name);
+      const std::vector<CoordEntry*> states = table.All(state_id);
+      if (states.empty()) return index;  // the round ended, and its state went with it
+      CoordEntry* state = states.front();
       if (Generation(*state) != generation) {
         if (BrokenGeneration(*state) == generation) RaiseBroken(name, generation, 0);
         return index;
       }
-      if (const std::uint32_t dead = BreakIfPartyDied(table, state, arrival_id, generation))
+      if (const std::uint32_t dead =
+              BreakIfPartyDied(table, state, state_id, arrival_id, generation))
         RaiseBroken(name, generation, dead);
       if (CoordNowMs() >= until) {
         if (CoordEntry* mine = table.WithToken(arrival_id, token)) table.Drop(mine);
+        // The last to leave an unfinished round of a barrier never broken takes its state.
+        if (ArrivalsOf(table, arrival_id, generation).empty()) {
+          const std::vector<CoordEntry*> left = table.All(state_id);
+          if (!left.empty() && BrokenGeneration(*left.front()) == 0) table.Drop(left.front());
+        }
         return std::nullopt;
       }
       for (const CoordEntry* e : ArrivalsOf(table, arrival_id, generation))
