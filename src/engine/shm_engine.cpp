@@ -5,7 +5,7 @@
 // linearizable. Arguments arrive checked (the front, store.cpp). Mutations run inside a
 // WriteScope and raise before their first write, so an error changes nothing. Expired records are
 // treated as absent by every read and replaced or erased by writes; each write also reclaims a few
-// expired records of its shard, and all of them when it finds the segment full.
+// expired records of its shard, and a set (Put below) all of them when it finds the segment full.
 #include "engine/shm_engine.hpp"
 
 #include <pthread.h>

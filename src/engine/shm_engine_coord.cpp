@@ -55,9 +55,10 @@ class TableWaiter {
  public:
   explicit TableWaiter(Segment* seg)
       : seg_(seg), word_(&seg->header()->coord.grant_word), watch_(kNoWatch) {
+    // The registry slot counts last going up and first going down (see AddKeyWatcher).
+    seg->header()->coord.grant_sleepers.fetch_add(1, std::memory_order_seq_cst);
     if (ProcessSlot* slot = seg->registry_slot())
       slot->grant_waiting.fetch_add(1, std::memory_order_seq_cst);
-    seg->header()->coord.grant_sleepers.fetch_add(1, std::memory_order_seq_cst);
   }
   TableWaiter(Segment* seg, std::string_view prefix)
       : seg_(seg), watch_(AddKeyWatcher(seg, prefix)) {
@@ -68,9 +69,9 @@ class TableWaiter {
       RemoveKeyWatcher(seg_, watch_);
       return;
     }
-    seg_->header()->coord.grant_sleepers.fetch_sub(1, std::memory_order_seq_cst);
     if (ProcessSlot* slot = seg_->registry_slot())
       slot->grant_waiting.fetch_sub(1, std::memory_order_seq_cst);
+    seg_->header()->coord.grant_sleepers.fetch_sub(1, std::memory_order_seq_cst);
   }
   TableWaiter(const TableWaiter&) = delete;
   TableWaiter& operator=(const TableWaiter&) = delete;

@@ -120,19 +120,21 @@ void Wake(KeyWatch& w) {
   os::FutexWakeAll(&w.word);
 }
 
-// One sleeper more (+1) or less (-1) on watch: in this handle's registry slot, in key_sleepers
-// and in the watch (the slot first when counting up, last when counting down).
+// One sleeper more (+1) or less (-1) on watch: in the watch, in key_sleepers and in this
+// handle's registry slot. The slot counts last going up and first going down, so that a process
+// killed in between leaves a sleeper too many in the shared counts (a wake-up too many), never one
+// the reclaimer takes back although it was not counted (which would hide a live sleeper).
 void Count(Segment* seg, std::uint32_t watch, int delta) {
   CoordHeader& c = seg->header()->coord;
   ProcessSlot* slot = seg->registry_slot();
   if (delta > 0) {
-    if (slot) slot->key_waiting[watch].fetch_add(1, std::memory_order_seq_cst);
-    c.key_sleepers.fetch_add(1, std::memory_order_seq_cst);
     c.key_watches[watch].sleepers.fetch_add(1, std::memory_order_seq_cst);
+    c.key_sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (slot) slot->key_waiting[watch].fetch_add(1, std::memory_order_seq_cst);
   } else {
-    c.key_watches[watch].sleepers.fetch_sub(1, std::memory_order_seq_cst);
-    c.key_sleepers.fetch_sub(1, std::memory_order_seq_cst);
     if (slot) slot->key_waiting[watch].fetch_sub(1, std::memory_order_seq_cst);
+    c.key_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    c.key_watches[watch].sleepers.fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 
@@ -170,7 +172,9 @@ void NotifyKeyWatches(Segment* seg, std::string_view key) {
   for (KeyWatch& w : seg->header()->coord.key_watches) {
     if (w.sleepers.load(std::memory_order_seq_cst) == 0) continue;
     const std::uint32_t len = w.len.load(std::memory_order_relaxed);
-    if ((len <= key.size() || len > kKeyWatchBytes) && WatchMatches(w, len, head)) Wake(w);
+    if (&w == &seg->header()->coord.key_watches[kEveryKeyWatch] ||  // its length is not read
+        ((len <= key.size() || len > kKeyWatchBytes) && WatchMatches(w, len, head)))
+      Wake(w);
   }
 }
 

@@ -12,11 +12,11 @@
 // watch, one futex word per watched prefix, so an insert wakes only the sleepers of its prefixes
 // (NotifyInsert) and pays one load and a branch while none sleep.
 //
-// Locking: CoordLock guards the whole table and the setting up of key watches; it is taken under a key's shard lock (claims) or
-// alone, never with a shard lock taken under it (order: shard -> coord). A holder of the lock that
-// died mid-change (seq odd) leaves a table that the next locker rebuilds from its committed
-// entries (Repair). Every entry read is checked before use (kind, home position); a damaged one
-// raises corrupted from the operations, and is reported by Check.
+// Locking: CoordLock guards the whole table and the setting up of key watches; it is taken under a
+// key's shard lock (claims) or alone, never with a shard lock taken under it (order: shard ->
+// coord). A holder of the lock that died mid-change (seq odd) leaves a table that the next locker
+// rebuilds from its committed entries (Repair). Every entry read is checked before use (kind, home
+// position); a damaged one raises corrupted from the operations, and is reported by Check.
 #pragma once
 
 #include <cstdint>

@@ -648,6 +648,18 @@ void Segment::Register() {
   // Registry full: the handle works, it is just not listed (diagnostics only).
 }
 
+namespace {
+
+// Takes a dead process's n sleepers off a shared count, never below zero: a wrapped count would
+// make every writer wake its word, and a live sleeper's share is worth more than a damaged slot.
+void TakeBack(std::atomic<std::uint32_t>& count, std::uint32_t n) {
+  std::uint32_t v = count.load(std::memory_order_relaxed);
+  while (n != 0 && !count.compare_exchange_weak(v, v - std::min(v, n), std::memory_order_seq_cst)) {
+  }
+}
+
+}  // namespace
+
 std::uint32_t Segment::ReclaimDeadProcesses() {
   std::uint32_t reclaimed = 0;
   for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
@@ -660,13 +672,11 @@ std::uint32_t Segment::ReclaimDeadProcesses() {
     // take the slot (and count sleepers of its own in it) meanwhile.
     if (slot->pid_word.compare_exchange_strong(pid, kReclaiming, std::memory_order_acq_rel)) {
       CoordHeader& coord = header()->coord;
-      if (const std::uint32_t w = slot->grant_waiting.exchange(0, std::memory_order_acq_rel))
-        coord.grant_sleepers.fetch_sub(w, std::memory_order_seq_cst);
-      for (std::uint32_t i = 0; i < kKeyWatches; ++i) {
-        if (const std::uint32_t w = slot->key_waiting[i].exchange(0, std::memory_order_acq_rel)) {
-          coord.key_watches[i].sleepers.fetch_sub(w, std::memory_order_seq_cst);
-          coord.key_sleepers.fetch_sub(w, std::memory_order_seq_cst);
-        }
+      TakeBack(coord.grant_sleepers, slot->grant_waiting.exchange(0, std::memory_order_acq_rel));
+      for (std::uint32_t w = 0; w < kKeyWatches; ++w) {
+        const std::uint32_t n = slot->key_waiting[w].exchange(0, std::memory_order_acq_rel);
+        TakeBack(coord.key_watches[w].sleepers, n);
+        TakeBack(coord.key_sleepers, n);
       }
       slot->start_time.store(0, std::memory_order_relaxed);
       slot->pid_word.store(0, std::memory_order_release);

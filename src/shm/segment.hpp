@@ -222,7 +222,7 @@ class Segment {
   void set_verify_reads(bool on) { verify_reads_ = on; }
 
   // Frees registry slots of processes that are no longer alive (and takes their sleepers off
-  // CoordHeader::waiters). Returns how many.
+  // CoordHeader: grant_sleepers, key_sleepers, the key watches). Returns how many.
   std::uint32_t ReclaimDeadProcesses();
   // This handle's registry slot, or null when the registry was full.
   ProcessSlot* registry_slot() const {

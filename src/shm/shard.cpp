@@ -234,10 +234,13 @@ void Shard::Put(std::string_view key, KeyHash h, std::string_view value, std::ui
   const NewValue new_value(h, value);  // first: see NewValue
   RecordRef rec;
   const std::uint64_t slot = Find(key, h, &rec);
-  if (slot != kNotFound)
-    Replace(slot, rec, new_value, expires_ms);
-  else
+  if (slot == kNotFound) {
     Insert(key, h, new_value, expires_ms);
+    return;
+  }
+  const bool was_expired = rec.expires_ms() != 0 && rec.Expired(os::NowUnixMs());
+  Replace(slot, rec, new_value, expires_ms);
+  if (was_expired) NotifyInsert(s_.seg, key);  // to wait_for and pop_random_wait, a new key
 }
 
 bool Shard::EraseKey(std::string_view key, KeyHash h) {

@@ -410,6 +410,29 @@ TEST_CASE("wait_for: wakes when another process sets the key; false after the ti
   CHECK(wait_child(waiter, 15s) == 0);
 }
 
+// A key whose record expired, set again: to a sleeper in wait_for, the key is new, and the set
+// wakes it at once (not at its timeout, when its last look would find the key anyway). The other
+// keys keep the expired one out of reach of the few records each write reclaims in passing.
+TEST_CASE("wait_for: a set over an expired key wakes the sleeper", "[coord][wait]") {
+  StoreGuard g;
+  Store s = Store::open(g.options());
+  for (int i = 0; i < 2000; ++i) s.set("other:" + std::to_string(i), "v");
+  s.set("gone", "old", 50ms);
+  std::this_thread::sleep_for(100ms);
+  SharedArray<std::uint32_t> asleep(1);
+  const pid_t child = spawn_child([&]() -> int {
+    Store o = Store::open(g.options());
+    set_flag(asleep[0]);
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!o.wait_for("gone", 4s)) return 1;
+    return std::chrono::steady_clock::now() - t0 < 3s ? 0 : 2;  // 2: woken by its timeout
+  });
+  REQUIRE(await_flag(asleep[0]));
+  std::this_thread::sleep_for(300ms);  // in its sleep
+  s.set("gone", "new");
+  CHECK(wait_child(child) == 0);
+}
+
 TEST_CASE("pop_random_wait: a consumer sleeps until a producer pushes", "[coord][wait]") {
   StoreGuard g;
   Store s = Store::open(g.options());
