@@ -415,7 +415,7 @@ TEST_CASE("inspect: golden JSON of every view", "[inspect]") {
         ",\"ordered_index\":{\"state\":\"valid\",\"height\":1,\"entries\":22,\"node_bytes\":" +
         N(h.index.nodes * det::kChunkBytes) + ",\"rebuilds\":0,\"last_rebuild_us\":0}" +
         ",\"coordination\":{\"used\":0,\"capacity\":1792,\"last_token\":0,\"waiters\":0," +
-        "\"recoveries\":0,\"grants\":[]}" +
+        "\"recoveries\":0,\"grants\":[],\"key_watches\":[]}" +
         ",\"locks\":{\"held\":0,\"dead\":0,\"unrecoverable\":0,\"allocator\":{\"state\":\"free\"}"
         "}" +
         ",\"approximate\":false,\"approximate_shards\":[]" +
@@ -833,6 +833,12 @@ class ChildGuard {
   }
   ChildGuard(const ChildGuard&) = delete;
   ChildGuard& operator=(const ChildGuard&) = delete;
+  // Waits until it exits by itself; returns its decoded status.
+  int Reap() {
+    int rc = testutil::wait_child(pid_, 10000ms);
+    pid_ = -1;
+    return rc;
+  }
   // SIGKILLs it now and returns its decoded status.
   int KillAndReap() {
     ::kill(pid_, SIGKILL);
@@ -887,6 +893,31 @@ TEST_CASE("inspect: a lock held by a live process is reported without blocking",
   CHECK(chk.err.find("shard " + std::to_string(s) + ": not checked") != std::string::npos);
 
   CHECK(holder_guard.KillAndReap() == 128 + SIGKILL);
+}
+
+// A process asleep in pop_random_wait shows as a sleeper on its prefix's key watch, and is gone
+// once it took its key.
+TEST_CASE("inspect: the key watches show who waits for which keys", "[inspect]") {
+  const std::string name = testutil::unique_name("insp-watch");
+  testutil::SegmentGuard guard(name);
+  shmkv::Store store = shmkv::Store::open(testutil::small_options(name, 4ull << 20, 4));
+  const pid_t sleeper = testutil::spawn_child([&] {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    shmkv::Store o = shmkv::Store::open(testutil::attach_options(name));
+    return o.pop_random_wait("job:", 30s) ? 0 : 1;
+  });
+  ChildGuard sleeper_guard(sleeper);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (store.info().coordination.waiters == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  auto r = RunTool({name, "--json"}, 10000ms);
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("\"key_watches\":[{\"prefix\":\"job:\",\"sleepers\":1}]") != std::string::npos);
+  auto text = RunTool({name}, 10000ms);
+  CHECK(text.out.find("waiting for a key starting with job:: 1") != std::string::npos);
+  store.set("job:1", "x");
+  CHECK(sleeper_guard.Reap() == 0);
+  CHECK(RunTool({name, "--json"}, 10000ms).out.find("\"key_watches\":[]") != std::string::npos);
 }
 
 TEST_CASE("inspect: a lock held by a killed process", "[inspect]") {

@@ -113,6 +113,10 @@ std::string CoordinationJson(const shmkv::detail::CoordView& v) {
       o.Int("lease_left_ms", g.lease_left_ms);
     grants.push_back(o.Done());
   }
+  std::vector<std::string> watches;
+  for (const auto& w : v.watches)
+    watches.push_back(
+        Obj().Str("prefix", EscapeBytes(w.prefix)).Num("sleepers", w.sleepers).Done());
   return Obj()
       .Num("used", v.used)
       .Num("capacity", shmkv::detail::kCoordMaxHeld)
@@ -120,6 +124,7 @@ std::string CoordinationJson(const shmkv::detail::CoordView& v) {
       .Num("waiters", v.waiters)
       .Num("recoveries", v.recoveries)
       .Raw("grants", Array(grants))
+      .Raw("key_watches", Array(watches))
       .Done();
 }
 
@@ -333,6 +338,11 @@ int RunSummary(Ctx& c) {
                       g.lease_left_ms < 0
                           ? "no lease"
                           : Format("lease %" PRId64 " ms left", g.lease_left_ms).c_str())});
+  for (const auto& w : coord.watches)
+    t.Row(
+        {"", Format("waiting for a key %s: %u",
+                    w.prefix.empty() ? "(any)" : ("starting with " + EscapeBytes(w.prefix)).c_str(),
+                    w.sleepers)});
   t.Row({"processes",
          Format("%zu registered, %" PRIu64 " dead (not reclaimed yet)", procs.size(), dead_procs)});
   for (const auto& p : procs)

@@ -422,6 +422,15 @@ CoordView ViewCoordination(const Segment& seg) {
                         std::string(e.name_head, std::min<std::size_t>(e.name_len, kCoordNameHead)),
                         e.name_len, token, e.holder_pid, alive, left});
   }
+  for (const KeyWatch& w : c.key_watches) {
+    const std::uint32_t sleepers = w.sleepers.load(std::memory_order_relaxed);
+    if (sleepers == 0) continue;
+    std::uint64_t words[kWatchWords];
+    for (std::uint32_t i = 0; i < kWatchWords; ++i)
+      words[i] = w.bytes[i].load(std::memory_order_relaxed);
+    const std::uint32_t len = std::min(w.len.load(std::memory_order_relaxed), kKeyWatchBytes);
+    v.watches.push_back({std::string(reinterpret_cast<const char*>(words), len), sleepers});
+  }
   return v;
 }
 

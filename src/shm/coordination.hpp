@@ -112,6 +112,12 @@ struct CoordView {
     std::int64_t lease_left_ms;  // -1: no lease
   };
   std::vector<Grant> grants;
+  // The key watches that have sleepers: the prefix bytes kept (empty for the every-key watch).
+  struct Watch {
+    std::string prefix;
+    std::uint32_t sleepers;
+  };
+  std::vector<Watch> watches;
 };
 CoordView ViewCoordination(const Segment& seg);
 
