@@ -55,10 +55,7 @@ class TableWaiter {
  public:
   explicit TableWaiter(Segment* seg)
       : seg_(seg), word_(&seg->header()->coord.grant_word), watch_(kNoWatch) {
-    // The registry slot counts last going up and first going down (see AddKeyWatcher).
-    seg->header()->coord.grant_sleepers.fetch_add(1, std::memory_order_seq_cst);
-    if (ProcessSlot* slot = seg->registry_slot())
-      slot->grant_waiting.fetch_add(1, std::memory_order_seq_cst);
+    CountGrantSleeper(seg, +1);
   }
   TableWaiter(Segment* seg, std::string_view prefix)
       : seg_(seg), watch_(AddKeyWatcher(seg, prefix)) {
@@ -69,9 +66,7 @@ class TableWaiter {
       RemoveKeyWatcher(seg_, watch_);
       return;
     }
-    if (ProcessSlot* slot = seg_->registry_slot())
-      slot->grant_waiting.fetch_sub(1, std::memory_order_seq_cst);
-    seg_->header()->coord.grant_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    CountGrantSleeper(seg_, -1);
   }
   TableWaiter(const TableWaiter&) = delete;
   TableWaiter& operator=(const TableWaiter&) = delete;
@@ -186,6 +181,13 @@ std::vector<CoordEntry*> ArrivalsOf(CoordTable& table, const CoordId& arrival_id
   return out;
 }
 
+// Drops the barrier's state entry unless a round of it was ever broken (its late sleepers must
+// find the state that says so).
+void DropStateUnlessBroken(CoordTable& table, const CoordId& state_id) {
+  std::vector<CoordEntry*> states = table.All(state_id);  // an earlier pointer may have moved
+  if (!states.empty() && BrokenGeneration(*states.front()) == 0) table.Drop(states.front());
+}
+
 // Ends the round `generation`: the next generation starts (recording it as broken, or not) and
 // every arrival entry goes (dropped from the table's end first: earlier entries stay put). A
 // round that was not broken, of a barrier never broken, takes its state with it.
@@ -195,9 +197,7 @@ void EndRound(CoordTable& table, CoordEntry* state, const CoordId& state_id,
   state->aux = (last_broken << 32) | static_cast<std::uint32_t>(generation + 1);
   std::vector<CoordEntry*> arrivals = table.All(arrival_id);
   for (auto it = arrivals.rbegin(); it != arrivals.rend(); ++it) table.Drop(*it);
-  if (last_broken != 0) return;
-  std::vector<CoordEntry*> states = table.All(state_id);  // `state` may have moved back
-  for (auto it = states.rbegin(); it != states.rend(); ++it) table.Drop(*it);
+  DropStateUnlessBroken(table, state_id);
 }
 
 // A party of the round that died breaks it: returns that party's pid (the round ended), or 0.
@@ -408,10 +408,8 @@ std::optional<std::size_t> ShmEngine::Barrier(std::string_view name, std::uint32
       if (CoordNowMs() >= until) {
         if (CoordEntry* mine = table.WithToken(arrival_id, token)) table.Drop(mine);
         // The last to leave an unfinished round of a barrier never broken takes its state.
-        if (ArrivalsOf(table, arrival_id, generation).empty()) {
-          const std::vector<CoordEntry*> left = table.All(state_id);
-          if (!left.empty() && BrokenGeneration(*left.front()) == 0) table.Drop(left.front());
-        }
+        if (ArrivalsOf(table, arrival_id, generation).empty())
+          DropStateUnlessBroken(table, state_id);
         return std::nullopt;
       }
       for (const CoordEntry* e : ArrivalsOf(table, arrival_id, generation))

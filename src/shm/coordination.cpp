@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <set>
 
@@ -120,22 +121,26 @@ void Wake(KeyWatch& w) {
   os::FutexWakeAll(&w.word);
 }
 
-// One sleeper more (+1) or less (-1) on watch: in the watch, in key_sleepers and in this
-// handle's registry slot. The slot counts last going up and first going down, so that a process
+// One sleeper more (+1) or less (-1) in the shared counts and in this handle's registry slot's
+// count (null: no slot). The slot counts last going up and first going down, so that a process
 // killed in between leaves a sleeper too many in the shared counts (a wake-up too many), never one
 // the reclaimer takes back although it was not counted (which would hide a live sleeper).
+template <class SlotCount>
+void CountSleeper(std::initializer_list<std::atomic<std::uint32_t>*> shared, SlotCount* slot,
+                  int delta) {
+  if (delta < 0 && slot) slot->fetch_sub(1, std::memory_order_seq_cst);
+  for (std::atomic<std::uint32_t>* count : shared)
+    delta > 0 ? count->fetch_add(1, std::memory_order_seq_cst)
+              : count->fetch_sub(1, std::memory_order_seq_cst);
+  if (delta > 0 && slot) slot->fetch_add(1, std::memory_order_seq_cst);
+}
+
+// A sleeper on key watch `watch`: counted in the watch, in key_sleepers and in the slot.
 void Count(Segment* seg, std::uint32_t watch, int delta) {
   CoordHeader& c = seg->header()->coord;
   ProcessSlot* slot = seg->registry_slot();
-  if (delta > 0) {
-    c.key_watches[watch].sleepers.fetch_add(1, std::memory_order_seq_cst);
-    c.key_sleepers.fetch_add(1, std::memory_order_seq_cst);
-    if (slot) slot->key_waiting[watch].fetch_add(1, std::memory_order_seq_cst);
-  } else {
-    if (slot) slot->key_waiting[watch].fetch_sub(1, std::memory_order_seq_cst);
-    c.key_sleepers.fetch_sub(1, std::memory_order_seq_cst);
-    c.key_watches[watch].sleepers.fetch_sub(1, std::memory_order_seq_cst);
-  }
+  CountSleeper({&c.key_watches[watch].sleepers, &c.key_sleepers},
+               slot ? &slot->key_waiting[watch] : nullptr, delta);
 }
 
 // Under CoordLock: the watch that has sleepers on prefix (non-empty), else the first free one,
@@ -161,6 +166,12 @@ std::uint32_t FindOrSetUpWatch(CoordHeader& c, std::string_view prefix) {
 }
 
 }  // namespace
+
+void CountGrantSleeper(Segment* seg, int delta) {
+  ProcessSlot* slot = seg->registry_slot();
+  CountSleeper({&seg->header()->coord.grant_sleepers}, slot ? &slot->grant_waiting : nullptr,
+               delta);
+}
 
 void NotifyEveryKeyWatch(Segment* seg) {
   for (KeyWatch& w : seg->header()->coord.key_watches)

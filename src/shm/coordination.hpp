@@ -123,6 +123,9 @@ CoordView ViewCoordination(const Segment& seg);
 
 // Moves the grant word and wakes its sleepers (lock, acquire, barrier) when there are any.
 void NotifyGrants(Segment* seg);
+// One sleeper on the grant word more (+1) or less (-1): in grant_sleepers and in this handle's
+// registry slot (counted there last, uncounted first; see AddKeyWatcher).
+void CountGrantSleeper(Segment* seg, int delta);
 // Moves the word of every key watch that has sleepers and wakes them (a claim given back, a
 // repair).
 void NotifyEveryKeyWatch(Segment* seg);
