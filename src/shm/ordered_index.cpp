@@ -249,14 +249,17 @@ class IndexTree {
     n->prefix_len = p;
   }
   // Recomputes n's prefix as the common prefix of its first and last keys (at most kMaxPrefix)
-  // and, when it grew, every partial from the records.
+  // and, when it grew by kTightenFrom bytes or more, every partial from the records. A smaller
+  // growth is left: the partials keep five or more bytes that tell the keys apart, and reading
+  // every record of a half-leaf (two thirds of a split's time before) is not worth it.
+  static constexpr std::uint32_t kTightenFrom = 4;
   void TightenPrefix(NodeHeader* n) const {
     if (n->count == 0) return;
     LeafEntry* e = Entries(n);
     const std::string_view first = KeyOf(e[0]), last = KeyOf(e[n->count - 1]);
     const auto p =
         static_cast<std::uint32_t>(std::min<std::size_t>(CommonPrefix(first, last), kMaxPrefix));
-    if (p <= n->prefix_len) return;
+    if (p < n->prefix_len + kTightenFrom) return;
     for (std::uint32_t i = 0; i < n->count; ++i) PrefetchRecordLine(e[i].rec);
     for (std::uint32_t i = 0; i < n->count; ++i) e[i].partial = Partial(KeyOf(e[i]), p);
     std::memcpy(n->prefix, first.data(), p);
@@ -290,6 +293,53 @@ class IndexTree {
       if (i > 0) items[i].sep = std::string(Sep(n, i));
     }
     return items;
+  }
+  // Where n's packed separators begin: the lowest separator offset (each checked by Sep), or the
+  // node's end when it has none.
+  std::uint64_t SeparatorsStart(NodeHeader* n) const {
+    std::uint64_t start = inner_bytes_;
+    for (std::uint32_t i = 1; i < n->count; ++i) {
+      const std::string_view sep = Sep(n, i);
+      start =
+          std::min<std::uint64_t>(start, std::uint64_t(sep.data() - reinterpret_cast<char*>(n)));
+    }
+    return start;
+  }
+  // Inserts child `at` (at >= 1) with separator sep into n where it stands, when sep starts
+  // with n's prefix and the gap between the entries and the separators takes one more of each:
+  // a split's new child, without rewriting the node. left_count: the new count of child at - 1.
+  // False, changing nothing, otherwise (the caller rewrites the node, which also packs away the
+  // bytes of separators dropped in place).
+  bool InsertChildInPlace(NodeHeader* n, std::uint32_t at, std::uint64_t child, std::uint64_t count,
+                          std::string_view sep, std::uint64_t left_count) const {
+    if (at == 0 || at > n->count || ComparePrefix(n, sep) != 0) return false;
+    const std::uint64_t start = SeparatorsStart(n);
+    const std::uint64_t entries_end =
+        kNodeHeaderBytes + std::uint64_t(n->count + 1) * sizeof(InnerEntry);
+    if (entries_end + sep.size() > start) return false;
+    const std::uint64_t sep_off = start - sep.size();
+    std::memcpy(reinterpret_cast<char*>(n) + sep_off, sep.data(), sep.size());
+    InnerEntry* e = Children(n);
+    std::memmove(static_cast<void*>(e + at + 1), e + at, (n->count - at) * sizeof(InnerEntry));
+    e[at] = {child, count, Partial(sep, n->prefix_len), static_cast<std::uint32_t>(sep_off),
+             static_cast<std::uint32_t>(sep.size())};
+    e[at - 1].count = left_count;
+    ++n->count;
+    SHMKV_CRASH_POINT("index.inner_written");
+    return true;
+  }
+  // Drops child `at` from n where it stands (n keeps one child or more), its separator's bytes
+  // left unused until the node is next rewritten; child 0's successor loses its separator.
+  void EraseChildInPlace(NodeHeader* n, std::uint32_t at) const {
+    InnerEntry* e = Children(n);
+    std::memmove(static_cast<void*>(e + at), e + at + 1, (n->count - at - 1) * sizeof(InnerEntry));
+    --n->count;
+    if (at == 0) {
+      e[0].partial = 0;
+      e[0].key_off = static_cast<std::uint32_t>(inner_bytes_);
+      e[0].key_len = 0;
+    }
+    SHMKV_CRASH_POINT("index.inner_written");
   }
   static std::uint64_t InnerBytes(const std::vector<InnerItem>& items, std::size_t from,
                                   std::size_t to) {
@@ -446,6 +496,11 @@ class IndexTree {
     std::uint64_t left_off = right_is_leaf ? p.leaf : 0;
     for (std::uint32_t d = p.depth; d-- > 0;) {
       const Step s = p.steps[d];
+      if (InsertChildInPlace(Node(s.node, false), s.child + 1, right_off, right_count, sep,
+                             left_count)) {
+        AddToPath(p, d, 1);
+        return;
+      }
       std::vector<InnerItem> items = ReadInner(Node(s.node, false));
       items[s.child].count = left_count;
       items.insert(items.begin() + s.child + 1, InnerItem{right_off, right_count, std::move(sep)});
@@ -522,10 +577,9 @@ class IndexTree {
     SHMKV_CRASH_POINT("index.leaf_freed");
     for (std::uint32_t d = p.depth; d-- > 0;) {
       const Step s = p.steps[d];
-      std::vector<InnerItem> items = ReadInner(Node(s.node, false));
-      items.erase(items.begin() + s.child);
-      if (!items.empty()) {
-        WriteInner(s.node, items, 0, items.size());
+      NodeHeader* n = Node(s.node, false);
+      if (n->count > 1) {
+        EraseChildInPlace(n, s.child);
         CollapseRoot();
         return;
       }
@@ -571,10 +625,8 @@ class IndexTree {
     Unchain(right);
     FreeNode(right_off, true);
     SHMKV_CRASH_POINT("index.leaves_merged");
-    std::vector<InnerItem> items = ReadInner(parent);
-    items[j].count += items[j + 1].count;
-    items.erase(items.begin() + j + 1);
-    WriteInner(s.node, items, 0, items.size());
+    Children(parent)[j].count += Children(parent)[j + 1].count;
+    EraseChildInPlace(parent, j + 1);
     CollapseRoot();
   }
 
