@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
@@ -19,8 +20,11 @@ namespace det = shmkv::detail;
 namespace {
 
 // Long shared prefixes (the leaves' prefix and partial keys), binary bytes, and lengths on both
-// sides of the 8 bytes a leaf entry holds.
+// sides of the 8 bytes a leaf entry holds. Past a node's 32 prefix bytes the "kxxx" keys all
+// share their 8 partial bytes, so they and their separators are told apart by their bytes (and
+// many a separator is a whole key); the "z" keys run into partials of eight 0xff bytes.
 std::string KeyFor(std::uint64_t i) {
+  if (i % 9 == 8) return "z" + std::string(1 + i % 50, '\xff') + std::to_string(i);
   switch (i % 4) {
     case 0:
       return "user:" + std::to_string(i % 977) + ":session:" + std::to_string(i);
@@ -57,6 +61,9 @@ void RequireMatches(Store& s, const std::map<std::string, std::string>& model) {
     REQUIRE(s.count(prefix) == expected);
   }
   REQUIRE(s.check_invariants().empty());
+  // No change found the tree other than it expected (a write that does marks it stale, and the
+  // next read rebuilds it, which would hide the fault from the checks above).
+  REQUIRE(s.info().ordered_index.rebuilds == 0);
 }
 
 }  // namespace
@@ -103,6 +110,38 @@ TEST_CASE("ordered index: inserts, overwrites that move records, deletes and pop
   }
   RequireMatches(s, model);
   REQUIRE(s.info().ordered_index.height == 1);
+}
+
+TEST_CASE("ordered index: keys alike in every partial byte are told apart by their bytes",
+          "[index]") {
+  // Every key, and so every separator, holds 0xff in bytes 1..40: past the nodes' 32 prefix
+  // bytes each partial is eight 0xff bytes, the largest there is, and every search, in the
+  // leaves and in the inner nodes, is settled by the keys' own bytes.
+  SegmentGuard g(unique_name("ix"));
+  Store s = Store::open(IndexOptions(g.name()));
+  std::map<std::string, std::string> model;
+  const std::string run(40, '\xff');
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 30000; ++i) {
+    const std::string k = "z" + run + std::to_string(rng() % 100000);
+    s.set(k, "v");
+    model[k] = "v";
+  }
+  REQUIRE(s.info().ordered_index.height >= 3);
+  for (int i = 0; i < 20000; ++i) {
+    const std::string k = "z" + run + std::to_string(rng() % 100000);
+    if (i % 2) {
+      s.set(k, "w");
+      model[k] = "w";
+    } else {
+      REQUIRE(s.del(k) == (model.erase(k) == 1));
+    }
+  }
+  RequireMatches(s, model);
+  REQUIRE(s.count("z" + run + "5") ==
+          std::size_t(std::count_if(model.begin(), model.end(), [&](const auto& kv) {
+            return kv.first.rfind("z" + run + "5", 0) == 0;
+          })));
 }
 
 TEST_CASE("ordered index: keys arriving in order fill leaves, and a scan pages through them",
