@@ -39,7 +39,7 @@ std::uint64_t allocated_bytes(const std::string& name) {
 std::uint64_t documented_index_bytes(const shmkv::Info& info) {
   std::uint64_t slots = 0;
   for (const shmkv::ShardInfo& s : info.shard) slots += s.capacity;
-  return 167296 + 512ull * info.shards + 32 * (info.arena_bytes / 4096) + 24 * slots;
+  return 167296 + 576ull * info.shards + 32 * (info.arena_bytes / 4096) + 24 * slots;
 }
 
 // Entries of /dev/shm whose name starts with shmkv.<name>: the segment and its temporaries.

@@ -65,14 +65,14 @@ TEST_CASE("home blocks: out-of-range sizes are refused, naming the value", "[hom
 
 TEST_CASE("home blocks: records that fit go to their home blocks, others to slabs", "[home]") {
   SegmentGuard g(unique_name());
-  Store s = Store::open(home_options(g.name(), 100));  // rounded up to the 112-byte class
+  Store s = Store::open(home_options(g.name(), 100));  // rounded up to the 104-byte class
   shmkv::Info info = s.info();
-  REQUIRE(info.home_block_bytes == 112);
+  REQUIRE(info.home_block_bytes == 104);
   REQUIRE(info.home_records == 0);
   const std::uint64_t home_arena = info.arena_used_bytes;  // home chunks are reserved up front
-  REQUIRE(home_arena >= info.max_keys * 100 / 90 * 112);   // a block for every slot
+  REQUIRE(home_arena >= info.max_keys * 100 / 90 * 104);   // a block for every slot
 
-  // 10000 keys in about 22000 slots: a record fits (32 + 9 + up to 70 bytes) and most find
+  // 10000 keys in about 22000 slots: a record fits (32 + 9 + up to 63 bytes) and most find
   // their own or their buddy's home block free.
   constexpr std::size_t kKeys = 10000;
   for (std::size_t i = 0; i < kKeys; ++i) s.set(key_of(i), pattern_value(key_of(i), 60));

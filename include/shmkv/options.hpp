@@ -36,8 +36,8 @@ struct SharedMemoryOptions {
   // its memory from /dev/shm in two parts (docs/design.md "What a creation reserves"):
   // - At creation, at once (posix_fallocate): everything below the arena, that is 24 bytes
   //   per hash-table slot (about 1.1 slots per max_keys, more for small shards), 32 bytes per
-  //   4 KiB arena chunk (size_bytes / 128) and about 146 KiB (headers and the coordination
-  //   table) + 512 bytes per shard, plus home_block_bytes per slot with home blocks. With the
+  //   4 KiB arena chunk (size_bytes / 128) and about 163 KiB (headers and the coordination
+  //   table) + 576 bytes per shard, plus home_block_bytes per slot with home blocks. With the
   //   default max_keys that is about 11-12 % of size_bytes: 7.7 MiB for 64 MiB, 116 MiB for
   //   1 GiB, 915 MiB for 8 GiB, 11.1 GiB for 100 GiB. A lower max_keys lowers it (the chunk
   //   table's 0.8 % remains).

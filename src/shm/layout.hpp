@@ -54,8 +54,10 @@ inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endia
 // RecordHeader::checksum replaces the tag, ShardHeader::rehash_rec, undo_checksum); 5: chunk
 // idents in a dense array of their own (SegmentHeader::off_idents), out of ChunkInfo; 6: the
 // ordered index (SegmentHeader::index, index_enabled, index_inner_chunks; kClassIndexNode); 7: the
-// coordination table (SegmentHeader::coord: claims, locks, semaphore permits)
-inline constexpr u32 kLayoutVersion = 8;
+// coordination table (SegmentHeader::coord: claims, locks, semaphore permits); 8: grant word and
+// key watches in the coordination header, 128-byte process slots; 9: size classes in 8-byte
+// steps from 64 to 256 bytes (ShardHeader::partial_head has one entry per class)
+inline constexpr u32 kLayoutVersion = 9;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -63,11 +65,21 @@ inline constexpr u32 kUndoMax = 128;        // largest value updated in place (w
 inline constexpr u32 kMaxLoadPercent = 90;  // a shard refuses new keys above this load
 
 // Slab size classes (record bytes incl. header). A slab of class c spans SlabChunks(c) chunks
-// (at least 8 blocks); larger records take a span of whole chunks of their own.
+// (at least 8 blocks); larger records take a span of whole chunks of their own. Steps of 8
+// bytes from 64 to 256, where most keys and values of a load test fall (a 148-byte record
+// takes 152 bytes, not 160), then four steps per doubling. Blocks stay 8-byte aligned.
 inline constexpr u32 kSizeClasses[] = {
-    32,  48,  64,   80,   96,   112,  128,  160,  192,  224,  256,  320,  384,  448,  512, 640,
+    32,  48,  64,   72,   80,   88,   96,   104,  112,  120,  128,  136,  144,  152,  160, 168,
+    176, 184, 192,  200,  208,  216,  224,  232,  240,  248,  256,  320,  384,  448,  512, 640,
     768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192};
 inline constexpr u32 kNumClasses = sizeof(kSizeClasses) / sizeof(kSizeClasses[0]);
+static_assert(
+    [] {
+      for (u32 c : kSizeClasses)
+        if (c % 8 != 0) return false;
+      return true;
+    }(),
+    "a block must keep its record's 8-byte words aligned (Segment::TryBlock checks it)");
 inline constexpr u16 kClassLarge = 0xFFFE;         // ident: head of a large record's span
 inline constexpr u16 kClassContinuation = 0xFFFF;  // ident: non-head chunk of a span
 inline constexpr u16 kClassIndexNode = 0xFFFD;     // ident: an ordered-index node (its head)
@@ -102,8 +114,8 @@ constexpr bool IsBlockMultiple(u64 offset, u32 cls) {
   const u64 r = kClassBounds.c[cls].reciprocal;
   return offset * r <= r - 1;
 }
-static_assert(IsBlockMultiple(160 * 7, 7) && !IsBlockMultiple(160 * 7 + 16, 7) &&
-                  kSizeClasses[7] == 160,
+static_assert(IsBlockMultiple(160 * 7, 14) && !IsBlockMultiple(160 * 7 + 16, 14) &&
+                  kSizeClasses[14] == 160,
               "the reciprocal test must agree with the remainder");
 
 enum class SegmentState : u32 { creating = 0, ready = 1 };

@@ -246,7 +246,7 @@ class Segment {
 inline const char* Segment::TryBlock(std::uint64_t off, std::uint32_t shard,
                                      BlockSpan* out) const noexcept {
   if (off < geo_.off_arena || off >= geo_.arena_end) return "is outside the arena";
-  if (off % 16 != 0) return "is not a block boundary";  // every class is a multiple of 16
+  if (off % 8 != 0) return "is not a block boundary";  // every class is a multiple of 8
   // The caller reads the record next: ask for it now, so that its miss overlaps the chunk
   // ident's below instead of following it (two misses in a row cost a get ~15 %).
   __builtin_prefetch(base_ + off);
