@@ -153,7 +153,8 @@ struct alignas(kCacheLine) IndexHeader {
 // An ordered-index node: whole arena chunks (a leaf one chunk, an inner node
 // Geometry::index_inner_chunks), owned by IndexOwner with class kClassIndexNode in the head
 // chunk's ident. The header is followed by `count` entries: LeafEntry in a leaf, InnerEntry in an
-// inner node, whose separators are packed at the node's end (key_off, key_len). Every key below
+// inner node, whose separators lie at the node's end (key_off, key_len; holes left by children
+// dropped in place stay until the node is rewritten). Every key below
 // a node starts with its `prefix`; a partial is the 8 key bytes after it, big-endian, zero
 // padded (docs/design.md "Ordered index").
 inline constexpr u32 kIndexLeafMagic = 0x464c5849;   // "IXLF"

@@ -6,7 +6,9 @@
 //          big-endian number, zero padded; every key in the leaf starts with the leaf's prefix.
 //          Two partials that differ order their keys; equal ones are settled by the records.
 //   inner: [NodeHeader: magic, count, prefix_len, prefix[32]][InnerEntry x count] ...
-//          separator bytes at the end. InnerEntry {child, count (entries below it), partial,
+//          separator bytes at the end, below each other (a rewrite packs them; a child added
+//          in place puts its separator below the lowest, one dropped in place leaves a hole
+//          until the next rewrite). InnerEntry {child, count (entries below it), partial,
 //          key_off, key_len}: child i holds the keys from separator i (entry 0 has none) up to
 //          separator i + 1. Every separator starts with the node's prefix; partial is its next
 //          8 bytes, as in a leaf, so a search reads separator bytes only on a tie.
@@ -18,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "os/crashpoint.hpp"
 #include "os/throw.hpp"
@@ -317,7 +320,7 @@ class IndexTree {
     }
     return items;
   }
-  // Where n's packed separators begin: the lowest separator offset (each checked by Sep), or the
+  // Where n's separators begin: the lowest separator offset (each checked by Sep), or the
   // node's end when it has none.
   std::uint64_t SeparatorsStart(NodeHeader* n) const {
     std::uint64_t start = inner_bytes_;
@@ -819,7 +822,18 @@ class IndexTree {
     }
     NodeHeader* n = Node(off, false);
     ++w->inner_nodes;
-    const std::vector<InnerItem> items = ReadInner(n);
+    const std::vector<InnerItem> items = ReadInner(n);  // each separator within the node
+    // Separators lie apart: a child added in place must not have written over another's bytes.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> spans;  // (key_off, entry)
+    for (std::uint32_t i = 1; i < n->count; ++i) spans.emplace_back(Children(n)[i].key_off, i);
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t k = 1; k < spans.size(); ++k) {
+      const InnerEntry& below = Children(n)[spans[k - 1].second];
+      if (std::uint64_t(below.key_off) + below.key_len > spans[k].first)
+        w->Report("inner node " + std::to_string(off) + ": separators " +
+                  std::to_string(spans[k - 1].second) + " and " + std::to_string(spans[k].second) +
+                  " share bytes");
+    }
     std::uint64_t total = 0;
     for (std::size_t i = 0; i < items.size(); ++i) {
       const std::string* lo = i == 0 ? low : &items[i].sep;

@@ -425,7 +425,7 @@ struct Builder {
       IntField("index", where + names[field], where, e + offs[field], field < 3 ? 8 : 4,
                Orig(e + offsetof(E, count), 8), nodes);
     } else {
-      const u64 off = n.off + n.bytes - 1 - rng.Below(256);  // the separators, packed at the end
+      const u64 off = n.off + n.bytes - 1 - rng.Below(256);  // the separators, at the end
       SetBytes(off, RandomBytes(1));
       Label("index", where + ".separators", where + "@" + std::to_string(off), "random byte");
     }
