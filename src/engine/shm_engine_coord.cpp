@@ -45,6 +45,24 @@ Blockers BlockersOf(const std::vector<CoordEntry*>& live) {
   return b;
 }
 
+// What holds back a pop_random_wait on prefix when every key it could pop is claimed: the live
+// claims on keys that may start with it, their holders (this process's left out) to watch for
+// exit, and the first of their lease ends. Nothing when the table is empty.
+Blockers ClaimsUnder(Segment* seg, std::string_view prefix) {
+  Blockers b;
+  if (CoordTable::Used(*seg) == 0) return b;
+  CoordLock lock(seg);
+  CoordTable table(seg);
+  const pid_t me = ThisHolder().pid;
+  for (const CoordEntry* e : table.LiveWithPrefix(CoordKind::claim, prefix, CoordNowMs())) {
+    if (e->deadline_ms != 0) b.first_lease_end_ms = std::min(b.first_lease_end_ms, e->deadline_ms);
+    const auto pid = static_cast<pid_t>(e->holder_pid);
+    if (pid != me && std::find(b.pids.begin(), b.pids.end(), pid) == b.pids.end())
+      b.pids.push_back(pid);
+  }
+  return b;
+}
+
 // A sleeper, counted from before its first look until it is done, so that a release, a barrier
 // move or an insert either happens before a look (which sees it) or sees the sleeper counted
 // (and wakes it). Sleepers in lock, acquire and barrier wait on the grant word (counted in
@@ -359,7 +377,10 @@ std::optional<Entry> ShmEngine::PopRandomWait(std::string_view prefix,
     // pop_random's "none" comes from a look under the index lock or the shard locks.
     if (std::optional<Entry> e = PopRandom(prefix)) return e;
     if (CoordNowMs() >= until) return std::nullopt;
-    waiter.Sleep(seen, {}, until);
+    // A claimed key comes free when its claim lapses, which moves no word: the sleep ends at
+    // the first lease end, or when a holder exits.
+    const Blockers claims = ClaimsUnder(seg, prefix);
+    waiter.Sleep(seen, claims.pids, std::min(until, claims.first_lease_end_ms));
   }
 }
 

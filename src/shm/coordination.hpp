@@ -66,6 +66,11 @@ class CoordTable {
   std::vector<CoordEntry*> All(const CoordId& id);
   // The live grants of id, after dropping its lapsed ones (lease over, holder dead).
   std::vector<CoordEntry*> Live(const CoordId& id, std::uint64_t now_ms);
+  // The live grants of `kind` whose name may start with prefix: the first kCoordNameHead bytes
+  // kept of each name are compared, so a longer prefix may list more than its own, never fewer.
+  // Lapsed ones are left where they are. Reads the whole table.
+  std::vector<const CoordEntry*> LiveWithPrefix(CoordKind kind, std::string_view prefix,
+                                                std::uint64_t now_ms);
   // The entry of id with this token, live or lapsed, or null.
   CoordEntry* WithToken(const CoordId& id, std::uint64_t token);
   bool IsLive(const CoordEntry& e, std::uint64_t now_ms) const;

@@ -472,6 +472,47 @@ TEST_CASE("pop_random_wait: a consumer sleeps until a producer pushes", "[coord]
   CHECK(wait_child(consumer, 15s) == 0);
 }
 
+TEST_CASE(
+    "pop_random_wait: a claim that lapses frees its key to a sleeper then, not at its "
+    "timeout",
+    "[coord][wait]") {
+  StoreGuard g;
+  Store s = Store::open(g.options());
+  // Every key of the prefix is claimed; a lapse moves nothing a sleeper watches, so the sleep
+  // itself must end at the lease's end, or when the holder exits.
+  const auto sleeper = [&](const std::string& want) {
+    return spawn_child([&g, want]() -> int {
+      Store o = Store::open(g.options());
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto e = o.pop_random_wait("job:", 10s);
+      if (!e || e->key != want) return 1;
+      return std::chrono::steady_clock::now() - t0 < 5s ? 0 : 2;  // 2: found at its timeout
+    });
+  };
+  SECTION("the lease runs out") {
+    s.set("job:leased", "x");
+    REQUIRE(s.claim("job:leased", 400ms));
+    CHECK(wait_child(sleeper("job:leased"), 30s) == 0);
+  }
+  SECTION("the holder is SIGKILLed") {
+    s.set("job:held", "y");
+    SharedArray<std::uint32_t> claimed(1);
+    const pid_t holder = spawn_child([&]() -> int {
+      Store o = Store::open(g.options());
+      if (!o.claim("job:held", kLongLease)) return 1;
+      set_flag(claimed[0]);
+      std::this_thread::sleep_for(60s);
+      return 0;
+    });
+    REQUIRE(await_flag(claimed[0]));
+    const pid_t consumer = sleeper("job:held");
+    std::this_thread::sleep_for(300ms);  // asleep by now
+    REQUIRE(::kill(holder, SIGKILL) == 0);
+    REQUIRE(wait_child(holder) == 128 + SIGKILL);
+    CHECK(wait_child(consumer, 30s) == 0);
+  }
+}
+
 TEST_CASE("barrier: parties leave together, each with its own index, round after round",
           "[coord][barrier]") {
   StoreGuard g;
