@@ -30,7 +30,8 @@ std::uint64_t DeadlineAfter(std::uint64_t now_ms, std::chrono::milliseconds leas
   return now_ms + static_cast<std::uint64_t>(lease.count());
 }
 
-// What keeps a lock or a semaphore from being granted: the holders' pids and the first lease end.
+// What keeps a grant from a waiter: the holders' pids to watch for exit (each once, this
+// process left out: its own exit ends the wait anyway) and the first lease end.
 struct Blockers {
   std::vector<pid_t> pids;
   std::uint64_t first_lease_end_ms = ~0ull;
@@ -38,29 +39,22 @@ struct Blockers {
 
 Blockers BlockersOf(const std::vector<CoordEntry*>& live) {
   Blockers b;
-  for (const CoordEntry* e : live) {
-    b.pids.push_back(static_cast<pid_t>(e->holder_pid));
-    if (e->deadline_ms != 0) b.first_lease_end_ms = std::min(b.first_lease_end_ms, e->deadline_ms);
-  }
-  return b;
-}
-
-// What holds back a pop_random_wait on prefix when every key it could pop is claimed: the live
-// claims on keys that may start with it, their holders (this process's left out) to watch for
-// exit, and the first of their lease ends. Nothing when the table is empty.
-Blockers ClaimsUnder(Segment* seg, std::string_view prefix) {
-  Blockers b;
-  if (CoordTable::Used(*seg) == 0) return b;
-  CoordLock lock(seg);
-  CoordTable table(seg);
   const pid_t me = ThisHolder().pid;
-  for (const CoordEntry* e : table.LiveWithPrefix(CoordKind::claim, prefix, CoordNowMs())) {
+  for (const CoordEntry* e : live) {
     if (e->deadline_ms != 0) b.first_lease_end_ms = std::min(b.first_lease_end_ms, e->deadline_ms);
     const auto pid = static_cast<pid_t>(e->holder_pid);
     if (pid != me && std::find(b.pids.begin(), b.pids.end(), pid) == b.pids.end())
       b.pids.push_back(pid);
   }
   return b;
+}
+
+// What holds back a pop_random_wait on prefix when every key it could pop is claimed: the live
+// claims on keys that may start with it. Nothing when the table is empty.
+Blockers ClaimsUnder(Segment* seg, std::string_view prefix) {
+  if (CoordTable::Used(*seg) == 0) return {};
+  CoordLock lock(seg);
+  return BlockersOf(CoordTable(seg).LiveWithPrefix(CoordKind::claim, prefix, CoordNowMs()));
 }
 
 // A sleeper, counted from before its first look until it is done, so that a release, a barrier

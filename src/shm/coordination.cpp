@@ -261,12 +261,12 @@ std::vector<CoordEntry*> CoordTable::All(const CoordId& id) {
   return all;
 }
 
-std::vector<const CoordEntry*> CoordTable::LiveWithPrefix(CoordKind kind, std::string_view prefix,
-                                                          std::uint64_t now_ms) {
-  std::vector<const CoordEntry*> live;
+std::vector<CoordEntry*> CoordTable::LiveWithPrefix(CoordKind kind, std::string_view prefix,
+                                                    std::uint64_t now_ms) {
+  std::vector<CoordEntry*> live;
   const std::size_t compared = std::min<std::size_t>(prefix.size(), kCoordNameHead);
   for (std::uint32_t i = 0; i < kCoordSlots; ++i) {
-    const CoordEntry& e = At(i);
+    CoordEntry& e = At(i);
     if (e.token.load(std::memory_order_acquire) == 0) continue;
     CheckEntry(e, i);
     if (e.kind == static_cast<std::uint16_t>(kind) && e.name_len >= prefix.size() &&

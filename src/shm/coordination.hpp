@@ -69,8 +69,8 @@ class CoordTable {
   // The live grants of `kind` whose name may start with prefix: the first kCoordNameHead bytes
   // kept of each name are compared, so a longer prefix may list more than its own, never fewer.
   // Lapsed ones are left where they are. Reads the whole table.
-  std::vector<const CoordEntry*> LiveWithPrefix(CoordKind kind, std::string_view prefix,
-                                                std::uint64_t now_ms);
+  std::vector<CoordEntry*> LiveWithPrefix(CoordKind kind, std::string_view prefix,
+                                          std::uint64_t now_ms);
   // The entry of id with this token, live or lapsed, or null.
   CoordEntry* WithToken(const CoordId& id, std::uint64_t token);
   bool IsLive(const CoordEntry& e, std::uint64_t now_ms) const;
