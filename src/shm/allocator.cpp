@@ -12,6 +12,9 @@ namespace shmkv::detail {
 namespace {
 
 constexpr std::uint64_t kFallocateStep = 1u << 20;
+// Index nodes take about 24 bytes per key: a smaller step from the end keeps a small store from
+// reserving a whole step for its few nodes.
+constexpr std::uint64_t kIndexFallocateStep = 256u << 10;
 
 std::uint32_t& FreeLink(RecordHeader* rec) {
   return rec->key_len;
@@ -90,46 +93,77 @@ class AllocLock {
   Segment& seg_;
 };
 
-// Makes sure the arena is backed by memory up to byte `end` (no SIGBUS below it), fallocating
-// at least kFallocateStep at a time. False when posix_fallocate fails. Requires alloc_mutex.
-bool BackArena(Segment& seg, std::uint64_t end) {
+// Makes sure the segment is backed by memory over [begin, end) (no SIGBUS there), fallocating
+// at least kFallocateStep (kIndexFallocateStep from the end) at a time. Two backed ranges grow
+// towards each other: one from offset 0 for record chunks, one from the end for index nodes
+// (AllocChunks); a range is grown from the end it is nearer to. False when posix_fallocate fails.
+// Requires alloc_mutex.
+bool BackArena(Segment& seg, std::uint64_t begin, std::uint64_t end, bool from_top) {
   SegmentHeader* sh = seg.header();
   const std::uint64_t size = seg.geo().size_bytes;
-  const std::uint64_t reserved = std::min(sh->fallocated_bytes, size);  // shared: clamp
-  if (end <= reserved) return true;
-  std::uint64_t want = std::min(std::max(end, reserved + kFallocateStep), size);
-  if (os::Fallocate(seg.fd(), reserved, want - reserved) != 0) return false;
-  sh->fallocated_bytes = want;
+  const std::uint64_t low = std::min(sh->fallocated_bytes, size);  // shared words: clamp
+  const std::uint64_t high = std::clamp(sh->fallocated_top_from, seg.geo().off_arena, size);
+  if (end <= low || begin >= high) return true;
+  if (!from_top) {
+    const std::uint64_t want = std::min(std::max(end, low + kFallocateStep), size);
+    if (os::Fallocate(seg.fd(), low, want - low) != 0) return false;
+    sh->fallocated_bytes = want;
+    return true;
+  }
+  const std::uint64_t floor = seg.geo().off_arena;
+  const std::uint64_t want = std::max(
+      std::min(begin, high > floor + kIndexFallocateStep ? high - kIndexFallocateStep : floor),
+      floor);
+  if (os::Fallocate(seg.fd(), want, high - want) != 0) return false;
+  sh->fallocated_top_from = want;
   return true;
 }
 
-// Claims n consecutive free chunks for `shard` as class `cls`. Returns the first chunk index + 1,
-// or 0 when there is no room.
-std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, std::uint32_t n) {
+// Claims n consecutive free chunks for `shard` as class `cls`. Record chunks are searched
+// upward from alloc_hint, index nodes (from_top) downward from index_alloc_top, each pass
+// wrapping once round the table: the two kinds stay apart, so a freed index node is not a
+// one-chunk hole between slabs that a multi-chunk slab could never use. Returns the first chunk
+// index + 1, or 0 when there is no room.
+std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, std::uint32_t n,
+                          bool from_top = false) {
   AllocLock lock(seg);
   SegmentHeader* sh = seg.header();
   const Geometry& g = seg.geo();
   const std::uint64_t total = g.chunk_count;
   if (n == 0 || n > total) return 0;
-  std::uint64_t start = sh->alloc_hint < total ? sh->alloc_hint : 0;
   std::uint64_t found = total, run = 0;
-  // Two passes over the table: from the hint to the end, then from the start.
-  for (std::uint64_t step = 0, c = start; step < total + n; ++step, ++c) {
-    if (c == total) {
-      c = 0;
-      run = 0;
+  if (!from_top) {
+    for (std::uint64_t step = 0, c = sh->alloc_hint < total ? sh->alloc_hint : 0; step < total + n;
+         ++step, ++c) {
+      if (c == total) {
+        c = 0;
+        run = 0;
+      }
+      run = seg.ident(c)->load(std::memory_order_relaxed) != 0 ? 0 : run + 1;
+      if (run == n) {
+        found = c + 1 - n;
+        break;
+      }
     }
-    if (seg.ident(c)->load(std::memory_order_relaxed) != 0) {
-      run = 0;
-      continue;
-    }
-    if (++run == n) {
-      found = c + 1 - n;
-      break;
+  } else {
+    const std::uint64_t top = sh->index_alloc_top;
+    for (std::uint64_t step = 0, c = top >= 1 && top <= total ? top - 1 : total - 1;
+         step < total + n; ++step, --c) {
+      if (c == ~0ull) {
+        c = total - 1;
+        run = 0;
+      }
+      run = seg.ident(c)->load(std::memory_order_relaxed) != 0 ? 0 : run + 1;
+      if (run == n) {
+        found = c;
+        break;
+      }
     }
   }
   if (found == total) return 0;
-  if (!BackArena(seg, g.off_arena + (found + n) * kChunkBytes)) return 0;
+  if (!BackArena(seg, g.off_arena + found * kChunkBytes, g.off_arena + (found + n) * kChunkBytes,
+                 from_top))
+    return 0;
   ChunkInfo* head = seg.chunk(found);
   if (cls == kClassLarge) {
     SetState(seg.At<RecordHeader>(ChunkOffset(seg, found)), kFree);
@@ -145,14 +179,15 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
   seg.ident(found)->store(MakeIdent(shard, cls, static_cast<std::uint16_t>(n)),
                           std::memory_order_release);
   sh->chunks_in_use += n;
-  sh->alloc_hint = found + n;
+  (from_top ? sh->index_alloc_top : sh->alloc_hint) = from_top ? found : found + n;
   return found + 1;
 }
 
 }  // namespace
 
 std::uint64_t AllocIndexNode(Segment& seg, std::uint32_t chunks) {
-  const std::uint64_t c = AllocChunks(seg, IndexOwner(seg), kClassIndexNode, chunks);
+  const std::uint64_t c =
+      AllocChunks(seg, IndexOwner(seg), kClassIndexNode, chunks, /*from_top=*/true);
   return c == 0 ? 0 : ChunkOffset(seg, c - 1);
 }
 
@@ -285,6 +320,13 @@ void FreeChunks(Segment& seg, const std::vector<std::uint64_t>& heads) {
   for (std::uint64_t c : heads) {
     std::uint64_t ident = seg.ident(c)->load(std::memory_order_relaxed);
     std::uint64_t n = IdentSpan(ident);
+    // An index node freed above the downward search's start moves the start up to it, so
+    // index nodes stay packed at the arena's end.
+    SegmentHeader* sh = seg.header();
+    const std::uint64_t total = seg.geo().chunk_count;
+    const std::uint64_t top = sh->index_alloc_top == 0 ? total : sh->index_alloc_top;
+    if (IdentOwner(ident) == IndexOwner(seg) && c + n > top && c + n <= total)
+      sh->index_alloc_top = c + n;
     seg.ident(c)->store(0, std::memory_order_release);
     CrashBarrier();
     SHMKV_CRASH_POINT("alloc.span_head_released");
@@ -327,7 +369,7 @@ bool PrepareArenaFill(Segment& seg, std::uint64_t chunks) {
   const Geometry& g = seg.geo();
   const std::uint64_t first = g.home_chunks_per_shard * g.shard_count;
   if (chunks > g.chunk_count - first) return false;
-  if (!BackArena(seg, g.off_arena + (first + chunks) * kChunkBytes)) return false;
+  if (!BackArena(seg, 0, g.off_arena + (first + chunks) * kChunkBytes, false)) return false;
   seg.header()->alloc_hint = first;
   return true;
 }

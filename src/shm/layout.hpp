@@ -57,7 +57,7 @@ inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endia
 // coordination table (SegmentHeader::coord: claims, locks, semaphore permits); 8: grant word and
 // key watches in the coordination header, 128-byte process slots; 9: size classes in 8-byte
 // steps from 64 to 256 bytes (ShardHeader::partial_head has one entry per class)
-inline constexpr u32 kLayoutVersion = 9;
+inline constexpr u32 kLayoutVersion = 10;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -281,10 +281,16 @@ struct SegmentHeader {
   // Global chunk allocator: guards the ident of every chunk. Taken after a shard lock,
   // never before one (lock order: shard -> alloc).
   alignas(kCacheLine) pthread_mutex_t alloc_mutex;
-  u64 alloc_hint;        // chunk index where the next search starts
+  u64 alloc_hint;        // chunk index where the next search for record chunks starts
   u64 chunks_in_use;     // chunks with a non-zero ident
-  u64 fallocated_bytes;  // arena bytes backed by posix_fallocate so far (no SIGBUS below)
+  u64 fallocated_bytes;  // bytes from offset 0 backed by posix_fallocate (no SIGBUS below)
   u64 alloc_recoveries;  // times alloc_mutex was repaired after its holder died
+  // Ordered-index nodes are taken from the arena's end downward, away from the record slabs
+  // that grow from its start: a node freed among slabs would leave a one-chunk hole that no
+  // multi-chunk slab can use (allocator.cpp, AllocChunks).
+  u64 index_alloc_top;      // the next downward search starts at chunk index_alloc_top - 1;
+                            // 0 = at the last chunk
+  u64 fallocated_top_from;  // bytes from this offset to the end are backed too (size = none)
 
   // --- Persistence (persistence.cpp; docs/design.md "Persistence"). Configuration: written by
   // the creator (the recoverer) before publication, never changed (covered by

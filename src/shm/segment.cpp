@@ -283,6 +283,7 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     std::snprintf(h->name, sizeof h->name, "%s", o.name.c_str());
     InitRobustMutex(&h->alloc_mutex);
     h->fallocated_bytes = reserved;
+    h->fallocated_top_from = o.size_bytes;
     h->index_enabled = o.ordered_index ? 1 : 0;
     h->index_inner_chunks = IndexInnerChunks(o.max_key_bytes);
     InitRobustMutex(&h->index.mutex);
