@@ -484,7 +484,7 @@ std::vector<std::string> RedisEngine::Draw(Script s, std::string_view prefix, st
   std::vector<std::string> us(n);
   for (std::string& u : us) u = UniformArg();
   Command c = EvalCommand(s, nullptr, {});
-  c.Add(value_prefix_).Add(b.below).Add(b.lo).Add(b.hi);
+  c.Add(b.below).Add(b.lo).Add(b.hi);
   for (const std::string& u : us) c.Add(u);
   Reply r = RunScript(s, c, Effect::read);
   std::vector<std::string> out;

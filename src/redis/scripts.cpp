@@ -322,24 +322,13 @@ purge(nil)
 return redis.call('ZCARD', I)
 )lua"},
     {"random", true, R"lua(
--- ARGV: value key prefix, below ('' or the lex bound of the keys under lo), lo, hi, then one u
--- in [0, 1) per key to draw. Returns one key per u (nil when the range is empty).
-local base = 0
-if ARGV[2] ~= '' then base = redis.call('ZLEXCOUNT', I, '-', ARGV[2]) end
+-- ARGV: below ('' or the lex bound of the keys under lo), lo, hi, then one u in [0, 1) per key
+-- to draw. Returns one live key per u (false when the range has none); members whose keys
+-- expired leave the indexes as the draws meet them.
+local base = base_of(ARGV[1])
 local out = {}
-for j = 5, #ARGV do
-  local k = false
-  local u = tonumber(ARGV[j])
-  for attempt = 1, 16 do
-    local n = redis.call('ZLEXCOUNT', I, ARGV[3], ARGV[4])
-    if n == 0 then break end
-    local m = redis.call('ZRANGE', I, rank(base, n, u), rank(base, n, u))[1]
-    if redis.call('EXISTS', ARGV[1] .. m) == 1 then k = m; break end
-    redis.call('ZREM', I, m)
-    redis.call('ZREM', E, m)
-    u = math.random()
-  end
-  out[#out + 1] = k
+for j = 4, #ARGV do
+  out[#out + 1] = pick(base, ARGV[2], ARGV[3], tonumber(ARGV[j]), present) or false
 end
 return out
 )lua"},
