@@ -30,6 +30,7 @@ void OutLine(std::string_view s) {
   std::fputc('\n', stdout);
 }
 void Err(std::string_view s) {
+  std::fflush(stdout);  // keep stdout and stderr lines in order when both go to one pipe
   std::fwrite(s.data(), 1, s.size(), stderr);
   std::fputc('\n', stderr);
 }
