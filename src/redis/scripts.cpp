@@ -123,8 +123,10 @@ local function claimed(k, now, dead, holders, first)
   return n > 0
 end
 -- A member of [lo, hi) (ranks from base) that ok accepts, drawn uniformly among those: up to 16
--- uniform draws (the first with u), then a walk over the whole range from a random rank. ok may
--- drop the member from the index. nil when none is accepted.
+-- uniform draws (the first with u), then, the range being mostly members ok refuses, a walk
+-- over the whole range and a uniform draw among the members it accepted. The walk steps by lex
+-- bounds, which members that ok drops from the index do not shift (ranks would). nil when none
+-- is accepted.
 local function pick(base, lo, hi, u, ok)
   for attempt = 1, 16 do
     local n = redis.call('ZLEXCOUNT', I, lo, hi)
@@ -133,23 +135,16 @@ local function pick(base, lo, hi, u, ok)
     if ok(m) then return m end
     u = math.random()
   end
-  local n = redis.call('ZLEXCOUNT', I, lo, hi)
-  if n == 0 then return nil end
-  local r, seen = rank(base, n, u), 0
-  while seen < n do
-    local ms = redis.call('ZRANGE', I, r, math.min(r + 99, base + n - 1))
-    if #ms == 0 then
-      if r == base then return nil end
-      r = base
-    else
-      for i = 1, #ms do
-        if ok(ms[i]) then return ms[i] end
-      end
-      seen, r = seen + #ms, r + #ms
-      if r >= base + n then r = base end
+  local accepted, from = {}, lo
+  repeat
+    local ms = redis.call('ZRANGE', I, from, hi, 'BYLEX', 'LIMIT', 0, 100)
+    for i = 1, #ms do
+      if ok(ms[i]) then accepted[#accepted + 1] = ms[i] end
     end
-  end
-  return nil
+    if #ms > 0 then from = '(' .. ms[#ms] end
+  until #ms < 100
+  if #accepted == 0 then return nil end
+  return accepted[math.random(#accepted)]
 end
 -- The member exists as a key; a stale one leaves the indexes.
 local function present(m)

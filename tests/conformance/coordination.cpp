@@ -212,6 +212,35 @@ TEST_CASE("claim_random: uniform over the unclaimed keys; never one that is held
   CHECK(s.pop_random("other"));
 }
 
+TEST_CASE("claim_random and pop_random stay uniform when nearly every key is claimed", "[coord]") {
+  // Most draws meet a claimed key, so the engines fall back to looking at the whole range; the
+  // key they then take must still be uniform over the free ones, not the one after the longest
+  // run of claimed keys.
+  StoreGuard g;
+  Store s = Store::open(g.options());
+  auto job = [](int i) { return "k:" + std::string(i < 10 ? "00" : "0") + std::to_string(i); };
+  for (int i = 0; i < 100; ++i) s.set(job(i), "x");
+  std::vector<Claim> held;
+  for (int i = 1; i < 99; ++i) held.push_back(*s.claim(job(i), kLongLease));
+  constexpr int kDraws = 400;  // two free keys: 200 each expected, 10 of standard deviation
+  std::map<std::string, int> claimed, popped;
+  for (int d = 0; d < kDraws; ++d) {
+    const Claim c = *s.claim_random("k:", kLongLease);
+    ++claimed[c.key];
+    REQUIRE(s.release(c.key, c.token));
+    const auto e = s.pop_random("k:");
+    REQUIRE(e.has_value());
+    ++popped[e->key];
+    s.set(e->key, e->value);
+  }
+  INFO("claim_random: k:000 " << claimed[job(0)] << ", k:099 " << claimed[job(99)]);
+  INFO("pop_random: k:000 " << popped[job(0)] << ", k:099 " << popped[job(99)]);
+  REQUIRE(claimed.size() == 2);
+  REQUIRE(popped.size() == 2);
+  for (const auto* tally : {&claimed, &popped})
+    for (const auto& [key, n] : *tally) CHECK(n > 140);  // 6 standard deviations
+}
+
 TEST_CASE("claim_random + complete across processes: each key done exactly once", "[coord]") {
   StoreGuard g;
   Store s = Store::open(g.options());

@@ -273,6 +273,30 @@ TEST_CASE("ttl: random_key finds the few live keys among many expired ones", "[t
   REQUIRE(s.count("k:") == live.size());
 }
 
+TEST_CASE("ttl: draws under a prefix whose keys all expired take no key outside it", "[ttl]") {
+  // Each prefix "eN:" is followed, in key order, by a live key "eN;" (';' is ':' + 1): where a
+  // walk past the prefix's end would land. Each draw runs under a prefix of its own, since a
+  // draw drops the expired keys it meets.
+  StoreGuard g;
+  Store s = Store::open(g.options());
+  for (int p = 1; p <= 6; ++p) {
+    for (int i = 0; i < 20; ++i)
+      s.set("e" + std::to_string(p) + ":" + std::to_string(i), "x", 60ms);
+    s.set("e" + std::to_string(p) + ";", "lives");
+  }
+  std::this_thread::sleep_for(250ms);
+  for (int round = 0; round < 2; ++round) {  // a second round meets an index without them
+    CHECK(s.random_key("e1:") == std::nullopt);
+    CHECK(s.random_keys(10, "e2:", false).empty());
+    CHECK(s.random_keys(10, "e3:", true).empty());
+    CHECK(s.pop_random("e4:") == std::nullopt);
+    CHECK(s.pop_random_many("e5:", 3).empty());
+    CHECK(s.claim_random("e6:", 10s) == std::nullopt);
+  }
+  for (int p = 1; p <= 6; ++p) CHECK(key_exists(s, "e" + std::to_string(p) + ";"));
+  REQUIRE(s.size() == 6);
+}
+
 TEST_CASE("ttl: pop_random never returns an expired key", "[ttl]") {
   StoreGuard g;
   Store s = Store::open(g.options());
