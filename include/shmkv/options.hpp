@@ -41,9 +41,9 @@ struct SharedMemoryOptions {
   //   default max_keys that is about 11-12 % of size_bytes: 7.7 MiB for 64 MiB, 116 MiB for
   //   1 GiB, 915 MiB for 8 GiB, 11.1 GiB for 100 GiB. A lower max_keys lowers it (the chunk
   //   table's 0.8 % remains).
-  // - The arena, 1 MiB at a time from its start as records fill it, and 256 KiB at a time
-  //   from its end for the ordered index's nodes (posix_fallocate again, so a write that finds
-  //   /dev/shm full is store_full, never SIGBUS).
+  // - The arena, 256 KiB at a time as records and the ordered index's nodes fill it
+  //   (posix_fallocate again, so a write that finds /dev/shm full is store_full, never
+  //   SIGBUS).
   // Creating is refused, before any file exists, when the first part is larger than the free
   // space of /dev/shm (store_full) or size_bytes larger than all of /dev/shm (invalid_argument:
   // it could never fill), each naming both byte counts. A size_bytes between the free space and

@@ -11,11 +11,6 @@
 namespace shmkv::detail {
 namespace {
 
-constexpr std::uint64_t kFallocateStep = 1u << 20;
-// Index nodes take about 24 bytes per key: a smaller step from the end keeps a small store from
-// reserving a whole step for its few nodes.
-constexpr std::uint64_t kIndexFallocateStep = 256u << 10;
-
 std::uint32_t& FreeLink(RecordHeader* rec) {
   return rec->key_len;
 }  // a free block's next link
@@ -93,29 +88,30 @@ class AllocLock {
   Segment& seg_;
 };
 
-// Makes sure the segment is backed by memory over [begin, end) (no SIGBUS there), fallocating
-// at least kFallocateStep (kIndexFallocateStep from the end) at a time. Two backed ranges grow
-// towards each other: one from offset 0 for record chunks, one from the end for index nodes
-// (AllocChunks); a range is grown from the end it is nearer to. False when posix_fallocate fails.
-// Requires alloc_mutex.
-bool BackArena(Segment& seg, std::uint64_t begin, std::uint64_t end, bool from_top) {
-  SegmentHeader* sh = seg.header();
+// Makes sure the segment is backed by memory over [begin, end) (no SIGBUS there): every
+// backing group of kBackingGroupBytes it touches that this handle has not backed yet is
+// posix_fallocated, a run of them in one call. Nothing in the segment says what is backed, so
+// that a word another process overwrote cannot make this one touch an unbacked page of a full
+// /dev/shm; a group another process backed costs one call over pages that exist. False when
+// posix_fallocate fails. Requires alloc_mutex.
+bool BackArena(Segment& seg, std::uint64_t begin, std::uint64_t end) {
+  std::vector<bool>& backed = seg.backed_groups();
   const std::uint64_t size = seg.geo().size_bytes;
-  const std::uint64_t low = std::min(sh->fallocated_bytes, size);  // shared words: clamp
-  const std::uint64_t high = std::clamp(sh->fallocated_top_from, seg.geo().off_arena, size);
-  if (end <= low || begin >= high) return true;
-  if (!from_top) {
-    const std::uint64_t want = std::min(std::max(end, low + kFallocateStep), size);
-    if (os::Fallocate(seg.fd(), low, want - low) != 0) return false;
-    sh->fallocated_bytes = want;
-    return true;
+  end = std::min(end, size);
+  for (std::uint64_t g = begin / kBackingGroupBytes; g * kBackingGroupBytes < end;) {
+    if (g < backed.size() && backed[g]) {
+      ++g;
+      continue;
+    }
+    std::uint64_t last = g;  // the run of groups not backed yet
+    while ((last + 1) * kBackingGroupBytes < end && last + 1 < backed.size() && !backed[last + 1])
+      ++last;
+    const std::uint64_t from = g * kBackingGroupBytes;
+    const std::uint64_t to = std::min((last + 1) * kBackingGroupBytes, size);
+    if (os::Fallocate(seg.fd(), from, to - from) != 0) return false;
+    for (; g <= last; ++g)
+      if (g < backed.size()) backed[g] = true;
   }
-  const std::uint64_t floor = seg.geo().off_arena;
-  const std::uint64_t want = std::max(
-      std::min(begin, high > floor + kIndexFallocateStep ? high - kIndexFallocateStep : floor),
-      floor);
-  if (os::Fallocate(seg.fd(), want, high - want) != 0) return false;
-  sh->fallocated_top_from = want;
   return true;
 }
 
@@ -161,8 +157,7 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
     }
   }
   if (found == total) return 0;
-  if (!BackArena(seg, g.off_arena + found * kChunkBytes, g.off_arena + (found + n) * kChunkBytes,
-                 from_top))
+  if (!BackArena(seg, g.off_arena + found * kChunkBytes, g.off_arena + (found + n) * kChunkBytes))
     return 0;
   ChunkInfo* head = seg.chunk(found);
   if (cls == kClassLarge) {
@@ -369,7 +364,7 @@ bool PrepareArenaFill(Segment& seg, std::uint64_t chunks) {
   const Geometry& g = seg.geo();
   const std::uint64_t first = g.home_chunks_per_shard * g.shard_count;
   if (chunks > g.chunk_count - first) return false;
-  if (!BackArena(seg, 0, g.off_arena + (first + chunks) * kChunkBytes, false)) return false;
+  if (!BackArena(seg, g.off_arena, g.off_arena + (first + chunks) * kChunkBytes)) return false;
   seg.header()->alloc_hint = first;
   return true;
 }

@@ -283,14 +283,12 @@ struct SegmentHeader {
   alignas(kCacheLine) pthread_mutex_t alloc_mutex;
   u64 alloc_hint;        // chunk index where the next search for record chunks starts
   u64 chunks_in_use;     // chunks with a non-zero ident
-  u64 fallocated_bytes;  // bytes from offset 0 backed by posix_fallocate (no SIGBUS below)
   u64 alloc_recoveries;  // times alloc_mutex was repaired after its holder died
   // Ordered-index nodes are taken from the arena's end downward, away from the record slabs
   // that grow from its start: a node freed among slabs would leave a one-chunk hole that no
   // multi-chunk slab can use (allocator.cpp, AllocChunks).
-  u64 index_alloc_top;      // the next downward search starts at chunk index_alloc_top - 1;
-                            // 0 = at the last chunk
-  u64 fallocated_top_from;  // bytes from this offset to the end are backed too (size = none)
+  u64 index_alloc_top;  // the next downward search starts at chunk index_alloc_top - 1;
+                        // 0 = at the last chunk
 
   // --- Persistence (persistence.cpp; docs/design.md "Persistence"). Configuration: written by
   // the creator (the recoverer) before publication, never changed (covered by

@@ -166,8 +166,9 @@ Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_s
 
 // What creating the segment of plan p takes from /dev/shm at once (posix_fallocate): every
 // byte below the arena (header, process registry, shard headers, chunk table and idents, hash
-// tables, dense indexes) and the home chunks. The rest of the arena is reserved 1 MiB at a time
-// as records fill it (BackArena). docs/design.md "What a creation reserves" gives the formula.
+// tables, dense indexes) and the home chunks. The rest of the arena is reserved 256 KiB at a
+// time as records and index nodes fill it (BackArena). docs/design.md "What a creation reserves"
+// gives the formula.
 std::uint64_t ReservationOf(const Plan& p) {
   return p.off_arena + p.home_chunks_per_shard * p.shards * kChunkBytes;
 }
@@ -282,8 +283,6 @@ std::string BuildSegment(const Options& o, const std::string& final_path, int* f
     h->off_arena = p.off_arena;
     std::snprintf(h->name, sizeof h->name, "%s", o.name.c_str());
     InitRobustMutex(&h->alloc_mutex);
-    h->fallocated_bytes = reserved;
-    h->fallocated_top_from = o.size_bytes;
     h->index_enabled = o.ordered_index ? 1 : 0;
     h->index_inner_chunks = IndexInnerChunks(o.max_key_bytes);
     InitRobustMutex(&h->index.mutex);
@@ -615,7 +614,12 @@ std::unique_ptr<Segment> Segment::AdoptUnregistered(std::string name, int fd, st
 
 Segment::Segment(std::string name, int fd, std::uint8_t* base, std::uint64_t size,
                  const Geometry& geo)
-    : name_(std::move(name)), fd_(fd), base_(base), size_(size), geo_(geo) {}
+    : name_(std::move(name)),
+      fd_(fd),
+      base_(base),
+      size_(size),
+      geo_(geo),
+      backed_groups_((geo.size_bytes + kBackingGroupBytes - 1) / kBackingGroupBytes) {}
 
 Segment::~Segment() {
   if (registry_slot_ >= 0) {

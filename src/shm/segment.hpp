@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "os/os.hpp"
 #include "shm/layout.hpp"
@@ -102,6 +103,9 @@ struct RecordRef {
   }
 };
 
+// The unit in which a handle backs the arena with memory (BackArena).
+inline constexpr std::uint64_t kBackingGroupBytes = 256u << 10;
+
 class Segment {
  public:
   // Called on a segment this opener built, before it is published (persistence recovery fills
@@ -132,6 +136,10 @@ class Segment {
 
   const std::string& name() const { return name_; }
   int fd() const { return fd_; }
+  // Which backing groups of the segment this handle has posix_fallocated (allocator.cpp,
+  // BackArena). Kept in the process: what the segment says cannot lead it to touch an unbacked
+  // page (SIGBUS on a full /dev/shm).
+  std::vector<bool>& backed_groups() { return backed_groups_; }
   SegmentHeader* header() const { return reinterpret_cast<SegmentHeader*>(base_); }
   std::uint8_t* base() const { return base_; }
   std::uint64_t size() const { return size_; }
@@ -240,6 +248,7 @@ class Segment {
   Geometry geo_;
   std::int32_t registry_slot_ = -1;
   bool verify_reads_ = false;
+  std::vector<bool> backed_groups_;
 };
 
 // Inline: every read follows one record through these.
