@@ -165,6 +165,46 @@ TEST_CASE("create: on a full /dev/shm, writes end in store_full, never SIGBUS", 
   REQUIRE(status == 0);
 }
 
+TEST_CASE("create: when /dev/shm is full, space freed by deletes is written again",
+          "[create][capacity]") {
+  // A store larger than what /dev/shm has free (allowed: it fills until /dev/shm does) stops
+  // at store_full when posix_fallocate fails. Deleting keys then frees chunks that are backed;
+  // new writes must find them, not fail at the next unbacked chunk. A child on a 16 MiB tmpfs
+  // of its own, as above, 8 MiB of it taken by another file.
+  constexpr int kNoNamespace = 77;
+  const int status = run_in_child([]() -> int {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=16m") != 0)
+      return kNoNamespace;
+    Options o = small_options("reuse", 12 * kMiB, 4);
+    o.max_keys = 20000;
+    Store s = Store::open(o);
+    const int filler = ::open("/dev/shm/filler", O_RDWR | O_CREAT, 0600);
+    if (::posix_fallocate(filler, 0, 8 * kMiB) != 0) return 3;  // leaves about 7 MiB
+    auto fill = [&](const std::string& prefix) {
+      for (int i = 0;; ++i) {
+        try {
+          s.set(prefix + std::to_string(i), std::string(1000, 'v'));
+        } catch (const shmkv::Error& e) {
+          if (e.code_value() != errc::store_full) throw;
+          return i;
+        }
+      }
+    };
+    const int first = fill("a");
+    for (int i = 0; i < first; ++i) s.del("a" + std::to_string(i));
+    const int second = fill("b");
+    std::fprintf(stderr, "first fill %d keys, after deleting them all %d\n", first, second);
+    return first > 1000 && second >= first * 9 / 10 ? 0 : 1;
+  });
+  if (status == kNoNamespace) {
+    WARN("no private mount namespace here (needs CAP_SYS_ADMIN): not run");
+    return;
+  }
+  REQUIRE(status == 0);
+}
+
 TEST_CASE("create: a size larger than all of /dev/shm is refused, naming both, leaving no file",
           "[create]") {
   struct statvfs fs;

@@ -118,8 +118,10 @@ bool BackArena(Segment& seg, std::uint64_t begin, std::uint64_t end) {
 // Claims n consecutive free chunks for `shard` as class `cls`. Record chunks are searched
 // upward from alloc_hint, index nodes (from_top) downward from index_alloc_top, each pass
 // wrapping once round the table: the two kinds stay apart, so a freed index node is not a
-// one-chunk hole between slabs that a multi-chunk slab could never use. Returns the first chunk
-// index + 1, or 0 when there is no room.
+// one-chunk hole between slabs that a multi-chunk slab could never use. A free run that cannot
+// be backed (/dev/shm full) is passed over, and so is the rest of its backing group, so that
+// chunks freed where memory is already backed are found. Returns the first chunk index + 1, or
+// 0 when there is no room.
 std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, std::uint32_t n,
                           bool from_top = false) {
   AllocLock lock(seg);
@@ -127,6 +129,17 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
   const Geometry& g = seg.geo();
   const std::uint64_t total = g.chunk_count;
   if (n == 0 || n > total) return 0;
+  std::uint64_t refused_group = ~0ull;  // the last backing group posix_fallocate refused
+  auto backed = [&](std::uint64_t first) {
+    const std::uint64_t begin = g.off_arena + first * kChunkBytes;
+    const std::uint64_t end = begin + n * kChunkBytes;
+    if (begin / kBackingGroupBytes == refused_group ||
+        (end - 1) / kBackingGroupBytes == refused_group)
+      return false;
+    if (BackArena(seg, begin, end)) return true;
+    refused_group = (end - 1) / kBackingGroupBytes;
+    return false;
+  };
   std::uint64_t found = total, run = 0;
   if (!from_top) {
     for (std::uint64_t step = 0, c = sh->alloc_hint < total ? sh->alloc_hint : 0; step < total + n;
@@ -137,8 +150,11 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
       }
       run = seg.ident(c)->load(std::memory_order_relaxed) != 0 ? 0 : run + 1;
       if (run == n) {
-        found = c + 1 - n;
-        break;
+        if (backed(c + 1 - n)) {
+          found = c + 1 - n;
+          break;
+        }
+        run = 0;
       }
     }
   } else {
@@ -151,14 +167,15 @@ std::uint64_t AllocChunks(Segment& seg, std::uint32_t shard, std::uint16_t cls, 
       }
       run = seg.ident(c)->load(std::memory_order_relaxed) != 0 ? 0 : run + 1;
       if (run == n) {
-        found = c;
-        break;
+        if (backed(c)) {
+          found = c;
+          break;
+        }
+        run = 0;
       }
     }
   }
   if (found == total) return 0;
-  if (!BackArena(seg, g.off_arena + found * kChunkBytes, g.off_arena + (found + n) * kChunkBytes))
-    return 0;
   ChunkInfo* head = seg.chunk(found);
   if (cls == kClassLarge) {
     SetState(seg.At<RecordHeader>(ChunkOffset(seg, found)), kFree);
