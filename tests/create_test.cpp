@@ -47,6 +47,14 @@ std::uint64_t documented_index_bytes(const shmkv::Info& info) {
   return 167296 + 576ull * info.shards + 32 * (info.arena_bytes / 4096) + 24 * slots;
 }
 
+// In a forked child: gives it a /dev/shm of its own, a tmpfs of `size` in a private mount
+// namespace. False where that is not allowed (no CAP_SYS_ADMIN).
+bool OwnDevShm(const char* size) {
+  return ::unshare(CLONE_NEWNS) == 0 &&
+         ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+         ::mount("tmpfs", "/dev/shm", "tmpfs", 0, size) == 0;
+}
+
 // Entries of /dev/shm whose name starts with shmkv.<name>: the segment and its temporaries.
 std::vector<std::string> files_of(const std::string& name) {
   std::vector<std::string> found;
@@ -124,10 +132,7 @@ TEST_CASE("create: on a full /dev/shm, writes end in store_full, never SIGBUS", 
   // odd chunks, and a second handle writes records and index nodes until store_full.
   constexpr int kNoNamespace = 77;
   const int status = run_in_child([]() -> int {
-    if (::unshare(CLONE_NEWNS) != 0 ||
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        ::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=8m") != 0)
-      return kNoNamespace;
+    if (!OwnDevShm("size=8m")) return kNoNamespace;
     const Options o = small_options("full", 4 * kMiB, 4);
     std::uint64_t chunks = 0;
     {
@@ -173,10 +178,7 @@ TEST_CASE("create: when /dev/shm is full, space freed by deletes is written agai
   // of its own, as above, 8 MiB of it taken by another file.
   constexpr int kNoNamespace = 77;
   const int status = run_in_child([]() -> int {
-    if (::unshare(CLONE_NEWNS) != 0 ||
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        ::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=16m") != 0)
-      return kNoNamespace;
+    if (!OwnDevShm("size=16m")) return kNoNamespace;
     Options o = small_options("reuse", 12 * kMiB, 4);
     o.max_keys = 20000;
     Store s = Store::open(o);
