@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "segment_image.hpp"
 #include "test_util.hpp"
 
 using shmkv::errc;
@@ -190,9 +191,12 @@ TEST_CASE(
     "capacity: with the ordered index, a key whose index node finds no chunk is refused whole",
     "[capacity]") {
   SegmentGuard g(unique_name());
-  Store s = Store::open(small_options(g.name(), 4ull << 20, 4));
+  Store s = Store::open(small_options(g.name(), 4ull << 20, 1));
   std::size_t n = fill(s, "k", 2000);
-  for (std::size_t i = 0; i < n; i += 4) REQUIRE(s.del(key("k", i)));
+  // Blocks freed in partial slabs give no chunk; the last slab filled (one shard: the last keys)
+  // emptied does, so that some tiny keys fit before their index nodes find none.
+  for (std::size_t i = 0; i < n; ++i)
+    if (i % 4 == 0 || i + 8 >= n) REQUIRE(s.del(key("k", i)));
   const std::size_t before = s.size();
   std::size_t stored = 0;
   for (int i = 0; i < 2000; ++i) {
@@ -267,5 +271,57 @@ TEST_CASE("capacity: tables fill per shard; every shard refuses above its load",
   REQUIRE(n >= 200);  // a full shard stops the first key hashed to it, not far below that
   REQUIRE(info.live_keys == n);
   for (const auto& sh : info.shard) REQUIRE(sh.live_keys <= sh.capacity);
+  REQUIRE(s.check_invariants().empty());
+}
+
+TEST_CASE("capacity: a key whose insert would probe past a slot's 12-bit distance is refused",
+          "[capacity]") {
+  // Keys whose home slots all fall in [0, 4) of a 1-shard table pile up in one robin-hood
+  // cluster, where the k-th key sits about k slots from home. A slot keeps a distance of at most
+  // kMaxProbe (4095), so the key that would go further is store_full, with the table at 70 %
+  // load, and changes nothing.
+  namespace det = shmkv::detail;
+  SegmentGuard g(unique_name());
+  auto o = small_options(g.name(), 16ull << 20, 1);
+  o.max_keys = 5000;
+  Store s = Store::open(o);
+  const std::uint64_t cap = s.info().shard[0].capacity;
+  REQUIRE(cap * 9 / 10 > det::kMaxProbe + 100);  // the load limit is not what refuses
+  std::uint64_t seed;
+  {
+    SegmentImage img(g.name());
+    seed = img.header()->hash_seed;
+  }
+  std::vector<std::string> clustered;
+  for (std::uint64_t i = 0; clustered.size() < det::kMaxProbe + 8; ++i) {
+    std::string k = "p" + std::to_string(i);
+    if (det::HomeSlot(det::KeyHash{det::HashKey(seed, k)}, cap) < 4) clustered.push_back(k);
+  }
+  std::size_t stored = 0;
+  std::string refused;
+  for (const std::string& k : clustered) {
+    auto o2 = outcome_of([&] { s.set(k, "v"); });
+    if (o2 == errc::store_full) {
+      refused = k;
+      INFO(o2.what);
+      CHECK(o2.what.find("4095") != std::string::npos);
+      break;
+    }
+    REQUIRE(o2.kind == Outcome::returned);
+    ++stored;
+  }
+  INFO("stored " << stored << " clustered keys before the refusal");
+  REQUIRE_FALSE(refused.empty());
+  REQUIRE(stored >= det::kMaxProbe - 3);
+  REQUIRE(s.size() == stored);
+  REQUIRE_FALSE(key_exists(s, refused));
+  REQUIRE(s.check_invariants().empty());
+  REQUIRE(s.get(clustered[0]) == Opt("v"));
+  REQUIRE(s.get(clustered[stored - 1]) == Opt("v"));
+  s.set("elsewhere", "w");  // a key homed away from the cluster still fits
+  REQUIRE(s.get("elsewhere") == Opt("w"));
+  REQUIRE(s.del(clustered[0]));  // a delete shortens the cluster: the refused key fits now
+  s.set(refused, "v");
+  REQUIRE(s.get(refused) == Opt("v"));
   REQUIRE(s.check_invariants().empty());
 }

@@ -348,8 +348,8 @@ RawTable ReadTable(const ins::Inspector& in, std::uint32_t s) {
   det::ShardRef r = det::ShardRef::Of(in.segment(), s);
   RawTable t;
   for (std::uint64_t i = 0; i < r.cap; ++i) {
-    if (r.slots[i].rec == 0) continue;
-    std::uint32_t psl = r.slots[i].psl;
+    if (r.slots[i].word == 0) continue;
+    std::uint32_t psl = r.slots[i].psl();
     if (psl >= t.hist.size()) t.hist.resize(psl + 1);
     ++t.hist[psl];
     ++t.occupied;
@@ -665,7 +665,7 @@ struct Corrupted {
 bool FirstSlot(const det::ShardRef& r, std::uint64_t* index,
                bool (*pred)(const det::ShardRef&, std::uint64_t)) {
   for (std::uint64_t i = 0; i < r.cap; ++i)
-    if (r.slots[i].rec != 0 && pred(r, i)) {
+    if (r.slots[i].word != 0 && pred(r, i)) {
       *index = i;
       return true;
     }
@@ -700,14 +700,15 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
     std::uint64_t i = 0;
     REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
     // The shard's slab of records: its first never-carved block is free.
-    std::uint64_t chunk = seg->Block(r.slots[i].rec, s, "slot record").head;
+    std::uint64_t chunk = seg->Block(r.slots[i].rec(), s, "slot record").head;
     det::ChunkInfo* ci = seg->chunk(chunk);
     std::uint64_t ident = seg->ident(chunk)->load();
     std::uint32_t cls = det::IdentClass(ident);
     REQUIRE(cls < det::kNumClasses);
     REQUIRE(ci->carved < det::BlocksPerSlab(cls));
-    r.slots[i].rec =
-        det::ChunkOffset(*seg, chunk) + std::uint64_t(ci->carved) * det::kSizeClasses[cls];
+    r.slots[i] = det::Slot::Make(
+        det::ChunkOffset(*seg, chunk) + std::uint64_t(ci->carved) * det::kSizeClasses[cls],
+        r.slots[i].tag(), r.slots[i].psl());
     c.expected = where + "slot " + std::to_string(i) + ": points at a record that is not live";
   }
   SECTION("a wrong count") {
@@ -720,11 +721,11 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
     // would have there: the psl is right, but an empty slot now precedes a displaced key.
     std::uint64_t i = 0;
     REQUIRE(FirstSlot(r, &i, [](const det::ShardRef& ref, std::uint64_t k) {
-      return ref.slots[k].psl == 0 && k + 2 < ref.cap && ref.slots[k + 1].rec == 0 &&
-             ref.slots[k + 2].rec == 0;
+      return ref.slots[k].psl() == 0 && k + 2 < ref.cap && ref.slots[k + 1].word == 0 &&
+             ref.slots[k + 2].word == 0;
     }));
-    r.slots[i + 2] = det::Slot{r.slots[i].rec, r.slots[i].tag, 2};
-    r.slots[i] = det::Slot{0, 0, 0};
+    r.slots[i + 2] = det::Slot::Make(r.slots[i].rec(), r.slots[i].tag(), 2);
+    r.slots[i] = det::Slot{0};
     r.h->max_psl = std::max<std::uint32_t>(r.h->max_psl, 2);
     c.expected = where + "slot " + std::to_string(i + 2) +
                  ": robin-hood order broken (previous slot is poorer)";
@@ -732,7 +733,7 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
   SECTION("a wrong index-array back-pointer") {
     std::uint64_t i = 0;
     REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
-    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec);
+    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec());
     std::uint32_t wrong = static_cast<std::uint32_t>((rec->dense_pos + 1) % r.h->count.load());
     rec->dense_pos = wrong;
     c.expected = where + "slot " + std::to_string(i) + ": dense index back-pointer " +
@@ -741,20 +742,20 @@ TEST_CASE("inspect: check reports each broken invariant", "[inspect]") {
   SECTION("a flipped value byte (record checksum)") {
     std::uint64_t i = 0;
     REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
-    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec);
+    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec());
     REQUIRE(rec->value_len > 0);  // every value is "v<i>"
     reinterpret_cast<char*>(rec + 1)[rec->key_len] ^= 0x20;
     c.expected = where + "slot " + std::to_string(i) + ": record at offset " +
-                 std::to_string(r.slots[i].rec) + " (key '";
+                 std::to_string(r.slots[i].rec()) + " (key '";
   }
   SECTION("a flipped key byte (record checksum)") {
     std::uint64_t i = 0;
     REQUIRE(FirstSlot(r, &i, [](const det::ShardRef&, std::uint64_t) { return true; }));
-    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec);
+    auto* rec = seg->At<det::RecordHeader>(r.slots[i].rec());
     reinterpret_cast<char*>(rec + 1)[0] ^= 0x01;
     // The slot's tag no longer matches the key either; the checksum line names the record.
     c.expected = where + "slot " + std::to_string(i) + ": record at offset " +
-                 std::to_string(r.slots[i].rec) + " (key '";
+                 std::to_string(r.slots[i].rec()) + " (key '";
   }
 
   INFO("expected line: " << c.expected);

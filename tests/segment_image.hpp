@@ -61,8 +61,8 @@ class SegmentImage {
     auto* slots = reinterpret_cast<det::Slot*>(at(h->off_slots)) + shard_of(key) * cap;
     for (std::uint64_t i = det::HomeSlot(det::KeyHash{hash}, cap), d = 0; d < cap; ++d) {
       det::Slot* s = &slots[i];
-      const auto* r = reinterpret_cast<const det::RecordHeader*>(at(s->rec));
-      if (s->rec != 0 && r->key_len == key.size() &&
+      const auto* r = reinterpret_cast<const det::RecordHeader*>(at(s->rec()));
+      if (s->word != 0 && r->key_len == key.size() &&
           std::memcmp(r + 1, key.data(), key.size()) == 0)
         return s;
       i = (i + 1) % cap;
@@ -70,7 +70,7 @@ class SegmentImage {
     FAIL("key not found in the image");
     return nullptr;
   }
-  std::uint64_t record_offset(std::string_view key) const { return slot_of(key)->rec; }
+  std::uint64_t record_offset(std::string_view key) const { return slot_of(key)->rec(); }
   shmkv::detail::RecordHeader* record(std::uint64_t off) const {
     return reinterpret_cast<shmkv::detail::RecordHeader*>(at(off));
   }

@@ -267,19 +267,22 @@ TEST_CASE("trust: a temporary file can never be taken for a store, nor a store f
 
 // --- records, indexes and locks ---
 
+constexpr std::uint64_t kFarOffset = shmkv::detail::kMaxSegmentBytes - 8;  // a slot's largest
+
 TEST_CASE("trust: a slot pointing outside the arena gives corrupted on every path",
           "[trust][records]") {
   SegmentGuard g(unique_name());
   const shmkv::Options o = filled_store(g.name());
   {
     SegmentImage img(g.name());
-    img.slot_of("key:5")->rec = 0x7fffffffffffull;
+    shmkv::detail::Slot* slot = img.slot_of("key:5");
+    *slot = shmkv::detail::Slot::Make(kFarOffset, slot->tag(), slot->psl());  // the largest
   }
   Store s = Store::open(with_mode(o, OpenMode::attach_only));
   const std::string msg = message_of([&] { s.get("key:5"); });
   INFO(msg);
   CHECK(contains(msg, "slot record"));
-  CHECK(contains(msg, std::to_string(0x7fffffffffffull)));
+  CHECK(contains(msg, std::to_string(kFarOffset)));
   REQUIRE_ERRC(s.get("key:5"), errc::corrupted);
   REQUIRE_ERRC(s.set("key:5", "x"), errc::corrupted);
   REQUIRE_ERRC(s.del("key:5"), errc::corrupted);
@@ -426,7 +429,8 @@ TEST_CASE("trust: impossible counts and dense entries give corrupted, not a cras
   SECTION("a dense entry pointing nowhere") {
     SegmentImage img(g.name());
     const det::SegmentHeader* h = img.header();
-    auto* dense = reinterpret_cast<std::uint64_t*>(img.at(h->off_dense)) + h->slots_per_shard;
+    auto* dense = reinterpret_cast<std::uint64_t*>(img.at(h->off_dense)) +
+                  shmkv::detail::DenseCapacity(h->slots_per_shard);
     dense[0] = 12345;  // shard 1, position 0
   }
   Store s = Store::open(with_mode(o, OpenMode::attach_only));

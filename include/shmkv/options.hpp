@@ -34,13 +34,13 @@ enum class OpenMode {
 struct SharedMemoryOptions {
   // Total segment bytes. Default 64 MiB, at least 1 MiB. Fixed at creation. A store takes
   // its memory from /dev/shm in two parts (docs/design.md "What a creation reserves"):
-  // - At creation, at once (posix_fallocate): everything below the arena, that is 24 bytes
-  //   per hash-table slot (about 1.1 slots per max_keys, more for small shards), 32 bytes per
-  //   4 KiB arena chunk (size_bytes / 128) and about 163 KiB (headers and the coordination
-  //   table) + 576 bytes per shard, plus home_block_bytes per slot with home blocks. With the
-  //   default max_keys that is about 11-12 % of size_bytes: 7.7 MiB for 64 MiB, 116 MiB for
-  //   1 GiB, 915 MiB for 8 GiB, 11.1 GiB for 100 GiB. A lower max_keys lowers it (the chunk
-  //   table's 0.8 % remains).
+  // - At creation, at once (posix_fallocate): everything below the arena, that is 8 bytes
+  //   per hash-table slot (about 1.15 slots per max_keys, more for small shards) and 8 per key
+  //   the tables may hold (90 % of the slots), 32 bytes per 4 KiB arena chunk (size_bytes /
+  //   128) and about 163 KiB (headers and the coordination table) + 576 bytes per shard, plus
+  //   home_block_bytes per slot with home blocks. With the default max_keys that is about
+  //   7.5-8 % of size_bytes: 5.2 MiB for 64 MiB, 76 MiB for 1 GiB, 603 MiB for 8 GiB, about
+  //   7.3 GiB for 100 GiB. A lower max_keys lowers it (the chunk table's 0.8 % remains).
   // - The arena, 256 KiB at a time as records and the ordered index's nodes fill it
   //   (posix_fallocate again, so a write that finds /dev/shm full is store_full, never
   //   SIGBUS).
@@ -55,8 +55,8 @@ struct SharedMemoryOptions {
   std::uint32_t shards = 0;
 
   // How many keys the hash tables can hold in total (0 = size_bytes / 256, at least 1024). Each
-  // potential key costs about 27 bytes of index (24 per slot, slots at most 90 % full), reserved
-  // at creation; the rest of the segment holds keys and values.
+  // potential key costs about 17 bytes of index (an 8-byte slot, slots at most 90 % full, and an
+  // 8-byte dense entry), reserved at creation; the rest of the segment holds keys and values.
   std::uint64_t max_keys = 0;
 
   // Home blocks, for stores whose records are mostly of one size (0 = none, the default; else

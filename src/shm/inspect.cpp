@@ -148,11 +148,11 @@ ShardSnapshot Snapshot(const Inspector& in, std::uint32_t shard, unsigned detail
       s.psl_histogram.clear();
       s.occupied = s.expired = s.psl_sum = s.psl_max = s.unreadable = 0;
       for (std::uint64_t i = 0; i < r.cap; ++i) {
-        const Slot& slot = r.slots[i];
-        std::uint64_t rec = Load(slot.rec);
-        if (rec == 0) continue;
+        const Slot slot{Load(r.slots[i].word)};
+        const std::uint64_t rec = slot.rec();
+        if (slot.word == 0) continue;
         ++s.occupied;
-        std::uint32_t psl = Load(slot.psl);
+        const std::uint32_t psl = slot.psl();
         RecordCopy rc;
         if (psl >= r.cap || !ReadRecord(r, rec, &rc)) {
           ++s.unreadable;
@@ -468,10 +468,11 @@ Lookup GetKey(const Inspector& in, std::string_view key, const Policy& policy) {
   out.visit = VisitShard(in, out.shard, policy, [&](const ShardRef& r, Access access) {
     auto take = [&](std::uint64_t slot_index) {
       RecordCopy rc;
-      std::uint64_t off = Load(r.slots[slot_index].rec);
+      const Slot slot{Load(r.slots[slot_index].word)};
+      const std::uint64_t off = slot.rec();
       if (!ReadRecord(r, off, &rc) || KeyBytes(r, rc) != key) return false;
       rc.slot = slot_index;
-      rc.psl = Load(r.slots[slot_index].psl);
+      rc.psl = slot.psl();
       rc.key.assign(key);
       const auto* rh = r.seg->At<RecordHeader>(off);
       out.value.assign(reinterpret_cast<const char*>(rh + 1) + rc.key_len, rc.value_len);
@@ -489,7 +490,8 @@ Lookup GetKey(const Inspector& in, std::string_view key, const Policy& policy) {
     }
     // Without a usable lock the table may be mid-mutation: look at every slot with the tag.
     for (std::uint64_t i = 0; i < r.cap; ++i) {
-      if (Load(r.slots[i].tag) == tag && Load(r.slots[i].rec) != 0 && take(i)) return;
+      const Slot slot{Load(r.slots[i].word)};
+      if (slot.word != 0 && slot.tag() == tag && take(i)) return;
     }
   });
   if (out.visit.access != Access::locked && out.visit.changed) out.value_complete = false;

@@ -56,8 +56,10 @@ inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endia
 // ordered index (SegmentHeader::index, index_enabled, index_inner_chunks; kClassIndexNode); 7: the
 // coordination table (SegmentHeader::coord: claims, locks, semaphore permits); 8: grant word and
 // key watches in the coordination header, 128-byte process slots; 9: size classes in 8-byte
-// steps from 64 to 256 bytes (ShardHeader::partial_head has one entry per class)
-inline constexpr u32 kLayoutVersion = 10;
+// steps from 64 to 256 bytes (ShardHeader::partial_head has one entry per class); 10: index
+// nodes from the arena's end (SegmentHeader::index_alloc_top), no backing watermark; 11: 8-byte
+// slots (Slot), dense arrays of DenseCapacity entries
+inline constexpr u32 kLayoutVersion = 11;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
 inline constexpr u64 kChunkBytes = 4096;    // arena allocation unit (a slab spans one or more)
@@ -396,12 +398,27 @@ inline std::uint16_t IdentSpan(std::uint64_t ident) {
   return std::uint16_t(ident >> 48);
 }
 
-// Hash table slot. rec == 0: empty.
+// Hash table slot: one 8-byte word, so that a cache line holds eight and a lock-free reader
+// loads a slot whole (a torn slot cannot be read). 0 = empty. Bits 0..39: the record's offset in
+// 8-byte units (blocks are 8-byte aligned; kMaxSegmentBytes keeps every offset in range); bits
+// 40..51: the key's tag (hash bits 32..43, KeyHash::tag); bits 52..63: the probe distance from
+// the home slot (at most kMaxProbe: a key that would push one further is refused, store_full).
 struct Slot {
-  u64 rec;  // segment offset of the RecordHeader
-  u32 tag;  // bits 32..63 of the key hash
-  u32 psl;  // probe distance from the home bucket
+  u64 word;
+  u64 rec() const { return (word & ((u64(1) << 40) - 1)) << 3; }
+  u32 tag() const { return static_cast<u32>(word >> 40) & 0xfff; }
+  u32 psl() const { return static_cast<u32>(word >> 52); }
+  static Slot Make(u64 rec, u32 tag, u32 psl) {
+    return {(rec >> 3) | (u64(tag & 0xfff) << 40) | (u64(psl) << 52)};
+  }
 };
+inline constexpr u32 kMaxProbe = 0xfff;
+inline constexpr u64 kMaxSegmentBytes = u64(1) << 43;  // 8 TiB: offsets fit a slot's 40 bits
+
+// Entries of a shard's dense array: one per key the table may hold (kMaxLoadPercent of its slots).
+constexpr u64 DenseCapacity(u64 slots_per_shard) {
+  return slots_per_shard * kMaxLoadPercent / 100;
+}
 
 // Header of a record block; key bytes then value bytes follow.
 struct RecordHeader {
@@ -430,7 +447,7 @@ static_assert(
     std::atomic<u64>::is_always_lock_free && std::atomic<u32>::is_always_lock_free,
     "atomics in shared memory must be lock free, or they are not atomic across processes");
 static_assert(sizeof(std::atomic<u64>) == 8, "atomic<u64> must be a plain 8-byte word");
-static_assert(sizeof(Slot) == 16, "four slots per cache line");
+static_assert(sizeof(Slot) == 8, "eight slots per cache line");
 static_assert(sizeof(RecordHeader) == 32 && sizeof(ChunkInfo) == 24, "fixed record/chunk headers");
 static_assert(offsetof(ShardHeader, rehash_rec) < kCacheLine,
               "rehash_rec shares the mutex's cache line (the counter hot path writes it)");

@@ -972,7 +972,8 @@ bool OrderedIndex::Rebuild() {
   for (std::uint32_t s = 0; s < g.shard_count; ++s) {
     const ShardRef ref = ShardRef::Of(seg_, s);
     const std::uint64_t n = ref.h->count.load(std::memory_order_relaxed);
-    if (n > ref.cap) seg_->OutOfRange("shard count", n, "its table's slots + 1,", ref.cap + 1);
+    if (n > ref.dense_cap)
+      seg_->OutOfRange("shard count", n, "its dense array's entries + 1,", ref.dense_cap + 1);
     ttl_records += ref.h->ttl_count;
     for (std::uint64_t i = 0; i < n; ++i) {
       const RecordRef r = ref.Record(ref.dense[i], "dense record");

@@ -115,7 +115,8 @@ Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_s
   p.off_shards = p.off_processes + kMaxProcesses * sizeof(ProcessSlot);
   p.off_chunks = p.off_shards + std::uint64_t(p.shards) * sizeof(ShardHeader);
   std::uint64_t index_bytes =
-      std::uint64_t(p.shards) * p.slots_per_shard * (sizeof(Slot) + sizeof(std::uint64_t));
+      std::uint64_t(p.shards) *
+      (p.slots_per_shard * sizeof(Slot) + DenseCapacity(p.slots_per_shard) * sizeof(std::uint64_t));
   std::uint64_t fixed = p.off_chunks + index_bytes + 2 * kChunkBytes;
   if (fixed >= o.size_bytes)
     Throw(errc::invalid_argument, "size_bytes " + std::to_string(o.size_bytes) +
@@ -131,8 +132,8 @@ Plan LayoutFor(const Options& o, std::uint32_t shards, std::uint64_t slots_per_s
     p.off_slots =
         AlignUp(p.off_idents + p.chunk_count * sizeof(std::atomic<std::uint64_t>), kCacheLine);
     p.off_dense = p.off_slots + std::uint64_t(p.shards) * p.slots_per_shard * sizeof(Slot);
-    p.off_arena =
-        AlignUp(p.off_dense + std::uint64_t(p.shards) * p.slots_per_shard * 8, kChunkBytes);
+    p.off_arena = AlignUp(
+        p.off_dense + std::uint64_t(p.shards) * DenseCapacity(p.slots_per_shard) * 8, kChunkBytes);
     if (p.off_arena + p.chunk_count * kChunkBytes <= o.size_bytes) break;
     --p.chunk_count;
   }
@@ -177,6 +178,10 @@ Plan MakePlan(const Options& o) {
   if (o.size_bytes < (1u << 20))
     Throw(errc::invalid_argument,
           "size_bytes " + std::to_string(o.size_bytes) + " is below the minimum of 1 MiB");
+  if (o.size_bytes > kMaxSegmentBytes)
+    Throw(errc::invalid_argument, "size_bytes " + std::to_string(o.size_bytes) +
+                                      " is above the maximum of 8 TiB (" +
+                                      std::to_string(kMaxSegmentBytes) + ")");
   if (o.max_key_bytes < 1 || o.max_key_bytes > 65535)
     Throw(errc::invalid_argument,
           "max_key_bytes " + std::to_string(o.max_key_bytes) + " is outside 1..65535");
@@ -399,6 +404,7 @@ Geometry Segment::CheckHeader(const std::uint8_t* base, std::uint64_t file_size,
   if (h.slots_per_shard < 2 || h.slots_per_shard > 0xffffffffull)
     bad("slots_per_shard", h.slots_per_shard, "is outside 2..2^32-1");
   if (h.size_bytes < (1u << 20)) bad("size_bytes", h.size_bytes, "is below 1 MiB");
+  if (h.size_bytes > kMaxSegmentBytes) bad("size_bytes", h.size_bytes, "is above 8 TiB");
   if (std::memchr(h.name, 0, sizeof h.name) == nullptr)
     bad("name", sizeof h.name, "bytes hold no terminating NUL");
   if (std::memchr(h.persist_dir, 0, sizeof h.persist_dir) == nullptr)

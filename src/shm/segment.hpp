@@ -174,7 +174,7 @@ class Segment {
   }
   std::uint64_t* dense(std::uint32_t shard) const {
     return At<std::uint64_t>(geo_.off_dense) +
-           std::uint64_t(shard & (geo_.shard_count - 1)) * geo_.slots_per_shard;
+           std::uint64_t(shard & (geo_.shard_count - 1)) * DenseCapacity(geo_.slots_per_shard);
   }
   // The block that starts at `off` in a chunk owned by `shard`, per its chunk's ident (and its
   // head's, for a continuation chunk): the offset is inside the arena, the chunk belongs to the

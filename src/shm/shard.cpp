@@ -95,32 +95,51 @@ std::uint64_t Shard::NewRecord(std::string_view key, const NewValue& new_value,
   return off;
 }
 
+std::uint32_t Shard::ProbeAfterInsert(std::uint64_t home) const {
+  std::uint32_t carried = 0, longest = 0;  // TableInsert's walk, without its writes
+  std::uint64_t idx = home;
+  for (std::uint64_t step = 0; step < s_.cap; ++step) {
+    const Slot slot = s_.slots[idx];
+    if (slot.word == 0) return std::max(longest, carried);
+    if (slot.psl() < carried) {
+      longest = std::max(longest, carried);
+      carried = slot.psl();
+    }
+    ++carried;
+    if (++idx == s_.cap) idx = 0;
+  }
+  return ~0u;  // no empty slot
+}
+
 void Shard::TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home) {
-  Slot entry{rec_off, tag, 0};
+  std::uint64_t rec = rec_off;
+  std::uint32_t psl = 0;
   std::uint64_t idx = home;
   for (std::uint64_t step = 0;; ++step) {
-    if (step == s_.cap) [[unlikely]]  // count said there was room
-      s_.seg->Corrupted("shard " + std::to_string(s_.index) + " count", count(),
-                        "leaves room, but every slot of the table is taken");
+    if (step == s_.cap || psl > kMaxProbe) [[unlikely]]  // ProbeAfterInsert said there was room
+      s_.seg->Corrupted("shard " + std::to_string(s_.index) + " table", idx,
+                        "has no slot within the longest probe, though one was found before");
     Slot& slot = s_.slots[idx];
-    if (slot.rec == 0) {
-      slot = entry;
-      s_.h->max_psl = std::max(s_.h->max_psl, entry.psl);
+    if (slot.word == 0) {
+      slot = Slot::Make(rec, tag, psl);
+      s_.h->max_psl = std::max(s_.h->max_psl, psl);
       return;
     }
-    if (slot.psl < entry.psl) {
-      std::swap(slot, entry);
-      s_.h->max_psl = std::max(s_.h->max_psl, slot.psl);
+    if (slot.psl() < psl) {
+      const Slot displaced = slot;
+      slot = Slot::Make(rec, tag, psl);
+      s_.h->max_psl = std::max(s_.h->max_psl, psl);
+      rec = displaced.rec(), tag = displaced.tag(), psl = displaced.psl();
       SHMKV_CRASH_POINT("table.displaced");
     }
-    ++entry.psl;
+    ++psl;
     if (++idx == s_.cap) idx = 0;
   }
 }
 
 void Shard::DenseAppend(std::uint64_t rec_off) {
   const std::uint64_t pos = count();
-  if (pos == s_.cap) [[unlikely]]
+  if (pos >= s_.dense_cap) [[unlikely]]
     s_.seg->Corrupted("shard " + std::to_string(s_.index) + " count", pos,
                       "fills the dense index, but a record is still to be added");
   s_.dense[pos] = rec_off;
@@ -156,6 +175,11 @@ void Shard::Insert(std::string_view key, KeyHash h, const NewValue& value,
                                 " hash table is full (" + std::to_string(n) + " keys in " +
                                 std::to_string(s_.cap) +
                                 " slots); create the segment with a larger max_keys");
+  if (const std::uint32_t probe = ProbeAfterInsert(Home(h)); probe > kMaxProbe) [[unlikely]]
+    Throw(errc::store_full, "segment '" + s_.seg->name() + "' shard " + std::to_string(s_.index) +
+                                " hash table has no slot within " + std::to_string(kMaxProbe) +
+                                " of the key's home (" + std::to_string(n) + " keys in " +
+                                std::to_string(s_.cap) + " slots)");
   IndexWriter index(s_.seg, key, IndexWriter::Change::insert);  // store_full, busy here too
   std::uint64_t off = NewRecord(key, value, expires_ms, Home(h));
   TableInsert(off, h.tag(), Home(h));
@@ -219,7 +243,8 @@ void Shard::Replace(std::uint64_t slot, const RecordRef& old, const NewValue& ne
   std::uint64_t off = NewRecord(old.key(), new_value, expires_ms, 0);  // throws store_full
   auto* r = s_.seg->At<RecordHeader>(off);
   r->dense_pos = dense_pos;
-  s_.slots[slot].rec = off;
+  const Slot was = s_.slots[slot];
+  s_.slots[slot] = Slot::Make(off, was.tag(), was.psl());  // one store: readers see either
   SHMKV_CRASH_POINT("replace.slot_swapped");
   s_.dense[dense_pos] = off;
   SHMKV_CRASH_POINT("replace.dense_swapped");
@@ -291,12 +316,12 @@ void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
   std::uint64_t idx = slot;
   for (std::uint64_t step = 0; step < s_.cap; ++step) {  // backward-shift deletion
     std::uint64_t next = idx + 1 == s_.cap ? 0 : idx + 1;
-    Slot& n = s_.slots[next];
-    if (n.rec == 0 || n.psl == 0 || step + 1 == s_.cap) {
-      s_.slots[idx] = Slot{0, 0, 0};
+    const Slot n = s_.slots[next];
+    if (n.word == 0 || n.psl() == 0 || step + 1 == s_.cap) {
+      s_.slots[idx] = Slot{0};
       break;
     }
-    s_.slots[idx] = Slot{n.rec, n.tag, n.psl - 1};
+    s_.slots[idx] = Slot::Make(n.rec(), n.tag(), n.psl() - 1);
     SHMKV_CRASH_POINT("erase.shifted");
     idx = next;
   }
@@ -409,7 +434,7 @@ void Shard::Rebuild() {
     RecordRef other;
     std::uint64_t slot = Find(r.key(), h, &other);
     if (slot == kNotFound) {
-      if (count() + 1 > s_.cap) {
+      if (count() + 1 > s_.dense_cap || ProbeAfterInsert(Home(h)) > kMaxProbe) {
         SetState(r.h, Lsn(r.h), kDead);
         continue;
       }
@@ -421,8 +446,8 @@ void Shard::Rebuild() {
     // Two live records for one key: an overwrite was cut short. The newer one wins.
     if (Lsn(r.h) > Lsn(other.h)) {
       r.h->dense_pos = other.h->dense_pos;
-      s_.dense[r.h->dense_pos % s_.cap] = r.off;
-      s_.slots[slot].rec = r.off;
+      s_.dense[r.h->dense_pos % s_.dense_cap] = r.off;
+      s_.slots[slot] = Slot::Make(r.off, h.tag(), s_.slots[slot].psl());
       s_.h->ttl_count += (r.expires_ms() != 0) - (other.expires_ms() != 0);
       SetState(other.h, Lsn(other.h), kDead);
     } else {
@@ -448,53 +473,54 @@ void Shard::CheckInvariants(std::vector<std::string>* out) const {
     out->push_back(where + "checksum rewrite of the record at " + std::to_string(s_.h->rehash_rec) +
                    " left behind");
   const std::uint64_t n = s_.h->count.load(std::memory_order_relaxed);
-  if (n > s_.cap) {
+  if (n > s_.dense_cap) {
     out->push_back(where + "count " + std::to_string(n) + " exceeds capacity");
     return;
   }
   std::vector<std::uint64_t> in_table;
   std::uint64_t with_ttl = 0;
   for (std::uint64_t i = 0; i < s_.cap; ++i) {
-    const Slot& slot = s_.slots[i];
-    if (slot.rec == 0) continue;
+    const Slot slot = s_.slots[i];
+    if (slot.word == 0) continue;
+    const std::uint64_t off = slot.rec();
     std::string at = where + "slot " + std::to_string(i) + ": ";
     BlockSpan block;
-    if (const char* why = s_.seg->TryBlock(slot.rec, s_.index, &block)) {
-      out->push_back(at + "record offset " + std::to_string(slot.rec) + " " + why);
+    if (const char* why = s_.seg->TryBlock(off, s_.index, &block)) {
+      out->push_back(at + "record offset " + std::to_string(off) + " " + why);
       continue;
     }
-    if (const RecordState st = StateOf(s_.seg->At<RecordHeader>(slot.rec)); st != kLive) {
+    if (const RecordState st = StateOf(s_.seg->At<RecordHeader>(off)); st != kLive) {
       out->push_back(at + "points at a record that is not live (state " + std::to_string(st) + ")");
       continue;
     }
     RecordRef r;
-    if (const char* why = s_.seg->TryRecord(slot.rec, s_.index, &r)) {
-      out->push_back(at + "record at " + std::to_string(slot.rec) + " " + why);
+    if (const char* why = s_.seg->TryRecord(off, s_.index, &r)) {
+      out->push_back(at + "record at " + std::to_string(off) + " " + why);
       continue;
     }
     KeyHash h = Hash(r.key());
-    if (h.tag() != slot.tag) out->push_back(at + "tag does not match the key's hash");
+    if (h.tag() != slot.tag()) out->push_back(at + "tag does not match the key's hash");
     if (!ChecksumMatches(r, h))
-      out->push_back(at + "record at offset " + std::to_string(slot.rec) + " (key '" +
+      out->push_back(at + "record at offset " + std::to_string(off) + " (key '" +
                      PrintableBytes(r.key()) + "') fails its checksum (stored " +
                      Hex32(r.h->checksum) + ", computed " +
                      Hex32(RecordChecksum(h.hash, r.value().data(), r.value_len)) + ")");
     std::uint64_t home = Home(h);
     std::uint64_t psl = i >= home ? i - home : i + s_.cap - home;
-    if (psl != slot.psl)
-      out->push_back(at + "psl " + std::to_string(slot.psl) + " but the key is " +
+    if (psl != slot.psl())
+      out->push_back(at + "psl " + std::to_string(slot.psl()) + " but the key is " +
                      std::to_string(psl) + " from home");
-    if (slot.psl > s_.h->max_psl) out->push_back(at + "psl above the shard's max_psl");
-    if (slot.psl > 0) {
-      const Slot& prev = s_.slots[i == 0 ? s_.cap - 1 : i - 1];
-      if (prev.rec == 0 || prev.psl + 1 < slot.psl)
+    if (slot.psl() > s_.h->max_psl) out->push_back(at + "psl above the shard's max_psl");
+    if (slot.psl() > 0) {
+      const Slot prev = s_.slots[i == 0 ? s_.cap - 1 : i - 1];
+      if (prev.word == 0 || prev.psl() + 1 < slot.psl())
         out->push_back(at + "robin-hood order broken (previous slot is poorer)");
     }
-    if (r.h->dense_pos >= n || s_.dense[r.h->dense_pos] != slot.rec)
+    if (r.h->dense_pos >= n || s_.dense[r.h->dense_pos] != off)
       out->push_back(at + "dense index back-pointer " + std::to_string(r.h->dense_pos) +
                      " is wrong");
     if (r.expires_ms()) ++with_ttl;
-    in_table.push_back(slot.rec);
+    in_table.push_back(off);
   }
   if (in_table.size() != n)
     out->push_back(where + "count " + std::to_string(n) + " but " +
@@ -563,6 +589,11 @@ namespace {
   return checksum == RecordChecksum(h.hash, value, value_len);
 }
 
+// A slot read without the shard lock: one relaxed load of its word (whole, maybe stale).
+Slot LoadSlot(const Slot& slot) {
+  return {__atomic_load_n(&slot.word, __ATOMIC_RELAXED)};
+}
+
 }  // namespace
 
 // OptimisticGet, compiled twice: without verification the reader is the same code as before
@@ -595,19 +626,20 @@ bool OptimisticGetImpl(const ShardRef& s, std::string_view key, KeyHash h, std::
           std::atomic_ref<std::uint32_t>(s.h->max_psl).load(std::memory_order_relaxed), s.cap - 1);
       std::uint64_t idx = HomeSlot(h, s.cap);
       for (std::uint64_t d = 0; d <= max_probe; ++d) {
-        Slot slot;
-        std::memcpy(&slot, &s.slots[idx], sizeof slot);  // may be torn: validated here and by seq
-        if (slot.rec == 0 || slot.psl < d) break;
-        if (slot.tag == tag) {
+        const Slot slot = LoadSlot(s.slots[idx]);  // whole, but maybe stale: seq tells
+        if (slot.word == 0 || slot.psl() < d) break;
+        if (slot.tag() == tag) {
           // The block and lengths are checked as the locked path checks them; a failure here
-          // may be a torn read, so it is retried, and the locked path gives the verdict.
+          // may be a record changed meanwhile, so it is retried, and the locked path gives the
+          // verdict.
           RecordRef r;
-          if (s.seg->TryRecord(slot.rec, s.index, &r) != nullptr) {
+          const std::uint64_t off = slot.rec();
+          if (s.seg->TryRecord(off, s.index, &r) != nullptr) {
             sane = false;
             break;
           }
-          if (r.key_len == key.size() && KeyBytesEqual(base + slot.rec + kRecordHeaderBytes, key)) {
-            rec = slot.rec;
+          if (r.key_len == key.size() && KeyBytesEqual(base + off + kRecordHeaderBytes, key)) {
+            rec = off;
             value_len = r.value_len;
             break;
           }
@@ -686,12 +718,11 @@ void PrefetchRecord(const ShardRef& s, KeyHash h) {
   const std::uint64_t arena_hi = s.seg->geo().arena_end;
   std::uint64_t idx = HomeSlot(h, s.cap);
   for (int d = 0; d < 4; ++d) {
-    Slot slot;
-    std::memcpy(&slot, &s.slots[idx], sizeof slot);  // racy by design: a hint only
-    if (slot.rec == 0) return;
-    if (slot.tag == h.tag()) {
-      if (slot.rec >= arena_lo && slot.rec + 3 * kCacheLine <= arena_hi) {
-        const std::uint8_t* rec = s.seg->base() + slot.rec;
+    const Slot slot = LoadSlot(s.slots[idx]);  // racy by design: a hint only
+    if (slot.word == 0) return;
+    if (slot.tag() == h.tag()) {
+      if (slot.rec() >= arena_lo && slot.rec() + 3 * kCacheLine <= arena_hi) {
+        const std::uint8_t* rec = s.seg->base() + slot.rec();
         __builtin_prefetch(rec);
         __builtin_prefetch(rec + kCacheLine);
         __builtin_prefetch(rec + 2 * kCacheLine);

@@ -38,7 +38,9 @@ inline constexpr std::uint64_t kNotFound = ~0ull;
 
 struct KeyHash {
   std::uint64_t hash;
-  std::uint32_t tag() const { return static_cast<std::uint32_t>(hash >> 32); }
+  // Hash bits 32..43, kept in the slot (Slot::tag): below the shard's bits (48..63 at most), so
+  // the keys of one shard do not share them.
+  std::uint32_t tag() const { return static_cast<std::uint32_t>(hash >> 32) & 0xfff; }
 };
 
 // The key's home slot in a table of `cap` slots: its low 32 hash bits scaled to the table (the
@@ -72,20 +74,21 @@ class Shard {
     std::uint64_t idx = Home(h);
     const std::uint32_t tag = h.tag();
     for (std::uint64_t d = 0; d < s_.cap; ++d) {
-      const Slot& slot = s_.slots[idx];
-      if (slot.rec == 0 || slot.psl < d) return kNotFound;
-      if (slot.tag == tag) {
-        if (slot.rec < g.off_arena || slot.rec >= g.arena_end ||
-            g.arena_end - slot.rec < kRecordHeaderBytes + key.size()) [[unlikely]]
-          *rec = s_.Record(slot.rec, "slot record");  // throws: names the offset and why
+      const Slot slot = s_.slots[idx];
+      if (slot.word == 0 || slot.psl() < d) return kNotFound;
+      if (slot.tag() == tag) {
+        const std::uint64_t off = slot.rec();
+        if (off < g.off_arena || off >= g.arena_end ||
+            g.arena_end - off < kRecordHeaderBytes + key.size()) [[unlikely]]
+          *rec = s_.Record(off, "slot record");  // throws: names the offset and why
         // The check of a match reads the record's chunk ident, unless the record is in a home
         // chunk (Segment::IsHomeBlock): ask for the ident with the record.
-        if (!s_.seg->InHomeChunks(slot.rec, s_.index))
+        if (!s_.seg->InHomeChunks(off, s_.index))
           __builtin_prefetch(s_.seg->At<std::atomic<std::uint64_t>>(g.off_idents) +
-                             (slot.rec - g.off_arena) / kChunkBytes);
-        const auto* r = reinterpret_cast<const RecordHeader*>(base + slot.rec);
+                             (off - g.off_arena) / kChunkBytes);
+        const auto* r = reinterpret_cast<const RecordHeader*>(base + off);
         if (r->key_len == key.size() && KeyBytesEqual(r + 1, key)) {
-          *rec = s_.Record(slot.rec, "slot record");
+          *rec = s_.Record(off, "slot record");
           return idx;
         }
       }
@@ -99,7 +102,7 @@ class Shard {
   }
   // The record in occupied slot `slot` (checked).
   RecordRef RecordAt(std::uint64_t slot) const {
-    return s_.Record(s_.slots[slot % s_.cap].rec, "slot record");
+    return s_.Record(s_.slots[slot % s_.cap].rec(), "slot record");
   }
 
   // The mutations below require BeginWrite() first. They throw store_full before changing
@@ -143,16 +146,16 @@ class Shard {
   // Erases up to `budget` expired records near the reclaim cursor. Returns how many.
   std::uint32_t ReclaimExpired(std::uint64_t now_ms, std::uint32_t budget);
 
-  // Records in the table: dense[0, count()) (checked against the table's capacity).
+  // Records in the table: dense[0, count()) (checked against the dense array's capacity).
   std::uint64_t count() const {
     const std::uint64_t n = s_.h->count.load(std::memory_order_relaxed);
-    if (n > s_.cap) [[unlikely]]
-      s_.seg->OutOfRange("shard count", n, "its table's slots + 1,", s_.cap + 1);
+    if (n > s_.dense_cap) [[unlikely]]
+      s_.seg->OutOfRange("shard count", n, "its dense array's entries + 1,", s_.dense_cap + 1);
     return n;
   }
   // The record at dense position i < count() (checked).
   RecordRef LiveAt(std::uint64_t i) const {
-    return s_.Record(s_.dense[i % s_.cap], "dense record");
+    return s_.Record(s_.dense[i % s_.dense_cap], "dense record");
   }
   ShardHeader* header() const { return s_.h; }
 
@@ -183,6 +186,9 @@ class Shard {
   // in a slab or span.
   std::uint64_t NewRecord(std::string_view key, const NewValue& value, std::uint64_t expires_ms,
                           std::uint64_t home);
+  // The longest probe distance that inserting a key whose home is `home` would leave (~0u
+  // when no slot is empty): above kMaxProbe, the key is refused before anything changes.
+  std::uint32_t ProbeAfterInsert(std::uint64_t home) const;
   void TableInsert(std::uint64_t rec_off, std::uint32_t tag, std::uint64_t home);
   void DenseAppend(std::uint64_t rec_off);
   // rec's position in the dense index, after checking that it leads back to rec.

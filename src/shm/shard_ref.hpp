@@ -19,6 +19,7 @@ struct ShardRef {
   Slot* slots;
   std::uint64_t* dense;
   std::uint64_t cap;               // slots in the table
+  std::uint64_t dense_cap;         // entries in the dense array (DenseCapacity(cap))
   std::uint64_t home_off;          // offset of the shard's first home chunk; 0 = none
   std::uint32_t home_block_bytes;  // as SegmentHeader
   std::uint32_t home_blocks_per_chunk;
@@ -32,6 +33,7 @@ struct ShardRef {
             seg->slots(i),
             seg->dense(i),
             g.slots_per_shard,
+            DenseCapacity(g.slots_per_shard),
             g.home_block_bytes ? g.off_arena + i * g.home_chunks_per_shard * kChunkBytes : 0,
             g.home_block_bytes,
             g.home_blocks_per_chunk,

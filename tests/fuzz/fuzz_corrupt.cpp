@@ -311,23 +311,35 @@ struct Builder {
     const u64 base = map.off_slots + (r.shard * map.slots_per_shard + r.slot) * sizeof(L::Slot);
     const std::string w =
         "Slot[" + std::to_string(r.shard) + "][" + std::to_string(r.slot) + "](" + r.key + ").";
+    // One part of the slot's word (layout.hpp Slot) set to a value that means something else.
+    const L::Slot orig{Orig(base, 8)};
     const u64 pick = rng.Below(10);
+    L::Slot v = orig;
+    std::string sub;
     if (pick < 6) {
-      IntField("slots", "Slot.rec", w + "rec", base, 8, r.off,
-               {AnyRecord().off, r.off + 32, r.off + 8, map.off_slots, map.off_arena - 16,
-                map.size - 16, 0x7fffffffffffull});
+      sub = "rec";
+      const u64 cand[] = {AnyRecord().off,    r.off + 32,    r.off + 8,       map.off_slots,
+                          map.off_arena - 16, map.size - 16, (1ull << 43) - 8};
+      v = L::Slot::Make(cand[rng.Below(7)], orig.tag(), orig.psl());
     } else if (pick < 8) {
-      IntField("slots", "Slot.tag", w + "tag", base + 8, 4, 0);
+      sub = "tag";
+      v = L::Slot::Make(orig.rec(), orig.tag() ^ (1u + rng.Below(0xfff)), orig.psl());
     } else {
-      IntField("slots", "Slot.psl", w + "psl", base + 12, 4, 0, {map.slots_per_shard, 3});
+      sub = "psl";
+      const u64 cand[] = {0, 3, orig.psl() + 1ull, L::kMaxProbe, map.slots_per_shard & 0xfff};
+      v = L::Slot::Make(orig.rec(), orig.tag(), static_cast<u32>(cand[rng.Below(5)]));
     }
+    if (v.word == orig.word) v.word ^= 1ull << 60;
+    SetInt(base, 8, v.word);
+    Label("slots", "Slot." + sub, w + sub + "@" + std::to_string(base),
+          Hex(orig.word) + " -> " + Hex(v.word));
   }
 
   void Dense() {
     const RecordInfo& r = AnyRecord();
     const u64 count = map.shard_counts[r.shard];
-    const u64 j = rng.Chance(80) && count > 0 ? rng.Below(count) : rng.Below(map.slots_per_shard);
-    const u64 off = map.off_dense + (r.shard * map.slots_per_shard + j) * 8;
+    const u64 j = rng.Chance(80) && count > 0 ? rng.Below(count) : rng.Below(map.dense_per_shard);
+    const u64 off = map.off_dense + (r.shard * map.dense_per_shard + j) * 8;
     IntField("dense", j < count ? "dense" : "dense(unused)",
              "dense[" + std::to_string(r.shard) + "][" + std::to_string(j) + "]", off, 8, r.off,
              {AnyRecord().off, AnyRecord().off + 1, map.off_slots, 0x7fffffffffffull});
@@ -459,10 +471,11 @@ struct Builder {
       const RecordInfo& r = AnyRecord();
       if (region == "arena") off = r.off + rng.Below(r.end() - r.off);
       if (region == "slots")
-        off = map.off_slots + (r.shard * map.slots_per_shard + r.slot) * 16 + rng.Below(16);
+        off = map.off_slots + (r.shard * map.slots_per_shard + r.slot) * sizeof(L::Slot) +
+              rng.Below(sizeof(L::Slot));
       if (region == "dense" && map.shard_counts[r.shard] > 0)
         off = map.off_dense +
-              (r.shard * map.slots_per_shard + rng.Below(map.shard_counts[r.shard])) * 8 +
+              (r.shard * map.dense_per_shard + rng.Below(map.shard_counts[r.shard])) * 8 +
               rng.Below(8);
       if (region == "shards") off = ShardHeaderOff(r.shard) + rng.Below(map.shard_header_bytes);
       const u64 chunk = (r.off - map.off_arena) / L::kChunkBytes;

@@ -318,6 +318,7 @@ LayoutMap MapImage(const std::vector<u8>& b) {
   m.size = b.size();
   m.shard_count = Load<u32>(b, offsetof(H, shard_count));
   m.slots_per_shard = Load<u64>(b, offsetof(H, slots_per_shard));
+  m.dense_per_shard = L::DenseCapacity(m.slots_per_shard);
   m.chunk_count = Load<u64>(b, offsetof(H, chunk_count));
   m.off_processes = Load<u64>(b, offsetof(H, off_processes));
   m.off_shards = Load<u64>(b, offsetof(H, off_shards));
@@ -333,8 +334,9 @@ LayoutMap MapImage(const std::vector<u8>& b) {
     m.shard_counts.push_back(Load<u64>(b, sh + offsetof(L::ShardHeader, count)));
     for (u64 i = 0; i < m.slots_per_shard; ++i) {
       const u64 slot = m.off_slots + (s * m.slots_per_shard + i) * sizeof(L::Slot);
-      const u64 rec = Load<u64>(b, slot);
-      if (rec == 0) continue;
+      const L::Slot word{Load<u64>(b, slot)};
+      if (word.word == 0) continue;
+      const u64 rec = word.rec();
       RecordInfo r;
       r.off = rec;
       r.key_len = Load<u32>(b, rec + offsetof(L::RecordHeader, key_len));
@@ -428,7 +430,9 @@ void LayoutMap::Describe(u64 off, std::string* generic, std::string* where) cons
   } else if (region == "slots") {
     const u64 i = (off - off_slots) / sizeof(L::Slot);
     const u64 rel = (off - off_slots) % sizeof(L::Slot);
-    const std::string f = rel < 8 ? "rec" : rel < 12 ? "tag" : "psl";
+    // Slot: bits 0..39 rec, 40..51 tag, 52..63 psl; byte 6 holds the top of the tag and the
+    // bottom of the psl.
+    const std::string f = rel < 5 ? "rec" : rel == 5 ? "tag" : rel == 6 ? "tag+psl" : "psl";
     const bool used = std::any_of(records.begin(), records.end(), [&](const RecordInfo& r) {
       return r.shard * slots_per_shard + r.slot == i;
     });
@@ -437,7 +441,7 @@ void LayoutMap::Describe(u64 off, std::string* generic, std::string* where) cons
         std::to_string(i % std::max<u64>(1, slots_per_shard)) + "]." + f;
   } else if (region == "dense") {
     const u64 i = (off - off_dense) / 8;
-    const u64 s = i / std::max<u64>(1, slots_per_shard), j = i % std::max<u64>(1, slots_per_shard);
+    const u64 s = i / std::max<u64>(1, dense_per_shard), j = i % std::max<u64>(1, dense_per_shard);
     const bool used = s < shard_counts.size() && j < shard_counts[s];
     g = used ? "dense" : "dense(unused)";
     w = "dense[" + std::to_string(s) + "][" + std::to_string(j) + "]";

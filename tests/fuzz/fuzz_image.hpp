@@ -95,7 +95,7 @@ struct IndexNodeInfo {
 struct LayoutMap {
   u64 size = 0;
   u32 shard_count = 0;
-  u64 slots_per_shard = 0, chunk_count = 0;
+  u64 slots_per_shard = 0, dense_per_shard = 0, chunk_count = 0;
   u64 off_processes = 0, off_shards = 0, off_chunks = 0, off_idents = 0, off_slots = 0,
       off_dense = 0, off_arena = 0;
   u64 shard_header_bytes = 0, process_slot_bytes = 0;
