@@ -307,6 +307,24 @@ bool Shard::IncrementInWord(const RecordRef& r, KeyHash h, std::int64_t delta,
   return true;
 }
 
+bool Shard::IncrementClaimed(std::string_view key, KeyHash h, std::int64_t delta,
+                             std::int64_t* result) {
+  ShardHeader* sh = s_.h;
+  ShardClaim claim(&sh->claim, ClaimToken());
+  if (!claim.held() || RobustMutexHeld(&sh->mutex) || (sh->seq.load(std::memory_order_relaxed) & 1))
+    return false;
+  SHMKV_CRASH_POINT("claim.taken");
+  RecordRef rec;
+  if (Find(key, h, &rec) == kNotFound) return false;
+  if (s_.seg->verify_reads()) VerifyChecksum(rec, h);
+  if (rec.expires_ms() != 0 && rec.Expired(os::NowUnixMs())) return false;
+  BeginWrite();
+  const bool done = IncrementInWord(rec, h, delta, result);
+  if (done) ++sh->sets;
+  EndWrite();
+  return done;
+}
+
 void Shard::Erase(std::uint64_t slot, const RecordRef& rec) {
   const std::uint32_t dense_pos = CheckedDensePos(rec);              // before the first write
   IndexWriter index(s_.seg, rec.key(), IndexWriter::Change::erase);  // its leaf; busy here too
@@ -736,11 +754,19 @@ void PrefetchRecord(const ShardRef& s, KeyHash h) {
 
 void ShardLock::LockSlow(int first) {
   ShardHeader* h = shard_.header();
+  const LockName name{shard_.ref().seg->name(), "shard", shard_.ref().index};
   bool waited = false;
   bool owner_died =
-      first != 0 && LockRobustAfter(first, &h->mutex,
-                                    LockName{shard_.ref().seg->name(), "shard", shard_.ref().index},
-                                    &waited) == LockResult::owner_died;
+      first != 0 && LockRobustAfter(first, &h->mutex, name, &waited) == LockResult::owner_died;
+  FenceAfterMutexAcquired();
+  try {
+    // Before seq is read: a live claimant may be between its two seq bumps.
+    WaitForClaimRelease(&h->claim, name);
+  } catch (...) {
+    if (owner_died) MarkConsistent(&h->mutex);  // the repair is left to the next locker
+    UnlockRobust(&h->mutex);
+    throw;
+  }
   if (owner_died || (h->seq.load(std::memory_order_relaxed) & 1)) {
     try {
       shard_.Repair(owner_died);
