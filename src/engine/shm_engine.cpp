@@ -238,13 +238,14 @@ bool detail::ShmEngine::Del(std::string_view key) {
 
 std::int64_t detail::ShmEngine::IncrementBy(std::string_view key, std::int64_t delta) {
 #if !defined(__SANITIZE_THREAD__)
-  // The hot path of a store that does not journal: the shard claim instead of the mutex. Off
-  // under ThreadSanitizer, which does not see the claim synchronise with glibc's lock word.
+  // The hot path of a store that does not journal: the shard's word lock instead of its mutex.
+  // Off under ThreadSanitizer, which does not see the word lock synchronise with glibc's lock
+  // word.
   if (!log) {
     const Route route = RouteOf(key);
     std::int64_t result;
     if (Shard(detail::ShardRef::Of(segment(), route.shard))
-            .IncrementClaimed(key, route.hash, delta, &result))
+            .IncrementUnderWordLock(key, route.hash, delta, &result))
       return result;
   }
 #endif

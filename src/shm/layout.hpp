@@ -58,7 +58,7 @@ inline constexpr u64 kMagic = 0x31474553564b4d53ull;  // "SMKVSEG1" little-endia
 // key watches in the coordination header, 128-byte process slots; 9: size classes in 8-byte
 // steps from 64 to 256 bytes (ShardHeader::partial_head has one entry per class); 10: index
 // nodes from the arena's end (SegmentHeader::index_alloc_top), no backing watermark; 11: 8-byte
-// slots (Slot), dense arrays of DenseCapacity entries; 12: the shard claim (ShardHeader::claim)
+// slots (Slot), dense arrays of DenseCapacity entries; 12: the word lock (ShardHeader::word_lock)
 inline constexpr u32 kLayoutVersion = 12;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr u32 kMaxProcesses = 256;
@@ -347,9 +347,9 @@ struct alignas(kCacheLine) ShardHeader {
   // between the two stores leaves a new value under the old checksum. On the mutex's line,
   // which the counter hot path touches anyway.
   u64 rehash_rec;
-  // The shard claim (shard_claim.hpp): 0, or the token of a process changing the shard without
+  // The word lock (word_lock.hpp): 0, or the token of a process changing the shard without
   // the mutex (an in-place increment); a mutex holder waits for 0. On the mutex's line too.
-  std::atomic<u64> claim;
+  std::atomic<u64> word_lock;
 
   alignas(kCacheLine) std::atomic<u64> count;  // records in the table (expired ones included)
   u64 ttl_count;                               // records in the table with an expiry
@@ -452,8 +452,8 @@ static_assert(
 static_assert(sizeof(std::atomic<u64>) == 8, "atomic<u64> must be a plain 8-byte word");
 static_assert(sizeof(Slot) == 8, "eight slots per cache line");
 static_assert(sizeof(RecordHeader) == 32 && sizeof(ChunkInfo) == 24, "fixed record/chunk headers");
-static_assert(offsetof(ShardHeader, claim) + 8 <= kCacheLine,
-              "rehash_rec and claim share the mutex's cache line (the counter hot path writes "
+static_assert(offsetof(ShardHeader, word_lock) + 8 <= kCacheLine,
+              "rehash_rec and word_lock share the mutex's cache line (the counter hot path writes "
               "them)");
 static_assert(kChunkBytes % 4096 == 0 && BlocksPerSlab(kNumClasses - 1) >= kMinBlocksPerSlab,
               "chunks are whole pages; a slab holds at least kMinBlocksPerSlab blocks");

@@ -307,13 +307,13 @@ bool Shard::IncrementInWord(const RecordRef& r, KeyHash h, std::int64_t delta,
   return true;
 }
 
-bool Shard::IncrementClaimed(std::string_view key, KeyHash h, std::int64_t delta,
-                             std::int64_t* result) {
+bool Shard::IncrementUnderWordLock(std::string_view key, KeyHash h, std::int64_t delta,
+                                   std::int64_t* result) {
   ShardHeader* sh = s_.h;
-  ShardClaim claim(&sh->claim, ClaimToken());
-  if (!claim.held() || RobustMutexHeld(&sh->mutex) || (sh->seq.load(std::memory_order_relaxed) & 1))
+  WordLock lock(&sh->word_lock, WordLockToken());
+  if (!lock.held() || RobustMutexHeld(&sh->mutex) || (sh->seq.load(std::memory_order_relaxed) & 1))
     return false;
-  SHMKV_CRASH_POINT("claim.taken");
+  SHMKV_CRASH_POINT("word_lock.taken");
   RecordRef rec;
   if (Find(key, h, &rec) == kNotFound) return false;
   if (s_.seg->verify_reads()) VerifyChecksum(rec, h);
@@ -760,8 +760,8 @@ void ShardLock::LockSlow(int first) {
       first != 0 && LockRobustAfter(first, &h->mutex, name, &waited) == LockResult::owner_died;
   FenceAfterMutexAcquired();
   try {
-    // Before seq is read: a live claimant may be between its two seq bumps.
-    WaitForClaimRelease(&h->claim, name);
+    // Before seq is read: a live word-lock holder may be between its two seq bumps.
+    WaitForWordLockRelease(&h->word_lock, name);
   } catch (...) {
     if (owner_died) MarkConsistent(&h->mutex);  // the repair is left to the next locker
     UnlockRobust(&h->mutex);

@@ -30,8 +30,8 @@
 #include "shm/key_hash.hpp"
 #include "shm/ordered_index.hpp"
 #include "shm/robust_mutex.hpp"
-#include "shm/shard_claim.hpp"
 #include "shm/shard_ref.hpp"
+#include "shm/word_lock.hpp"
 
 namespace shmkv::detail {
 
@@ -128,12 +128,13 @@ class Shard {
   // and one of the checksum (as Replace's one-word case: a crash leaves the old or the new
   // value, and Repair recomputes the checksum). Otherwise returns false, changing nothing.
   bool IncrementInWord(const RecordRef& rec, KeyHash h, std::int64_t delta, std::int64_t* result);
-  // IncrementInWord on the live record of key, under the shard claim instead of the mutex
-  // (shard_claim.hpp; no BeginWrite first). Returns false, having changed nothing, when another
-  // process holds the claim or the mutex, seq is odd (a dead writer's work is left: the locked
+  // IncrementInWord on the live record of key, under the shard's word lock instead of its mutex
+  // (word_lock.hpp; no BeginWrite first). Returns false, having changed nothing, when another
+  // process holds the word lock or the mutex, seq is odd (a dead writer's work is left: the locked
   // path repairs it), the key is absent or expired, or its value does not fit in place; the
-  // caller then takes the locked path. Throws corrupted as Find does (releasing the claim).
-  bool IncrementClaimed(std::string_view key, KeyHash h, std::int64_t delta, std::int64_t* result);
+  // caller then takes the locked path. Throws corrupted as Find does (releasing the word lock).
+  bool IncrementUnderWordLock(std::string_view key, KeyHash h, std::int64_t delta,
+                              std::int64_t* result);
   // Inserts key, or replaces its value and expiry when present (expired or not). The one way
   // an entry enters a shard: the engine's writes, recovery (snapshot entries and journal
   // records) and restore all come through here, after checking the entry against the limits
@@ -290,8 +291,8 @@ class ShardLock {
     ShardHeader* h = shard_.header();
     CheckRobustKind(&h->mutex, LockName{shard_.ref().seg->name(), "shard", shard_.ref().index});
     int rc = pthread_mutex_trylock(&h->mutex);
-    FenceAfterMutexAcquired();  // then the claim word: see shard_claim.hpp
-    if (rc != 0 || h->claim.load(std::memory_order_acquire) != 0 ||
+    FenceAfterMutexAcquired();  // then the word lock: see word_lock.hpp
+    if (rc != 0 || h->word_lock.load(std::memory_order_acquire) != 0 ||
         (h->seq.load(std::memory_order_relaxed) & 1))
       LockSlow(rc);
   }

@@ -116,8 +116,8 @@ TEST_CASE(
     "multiprocess: increments racing compare_and_swap and overwrites of the same counters "
     "lose no update",
     "[multiprocess]") {
-  // On shm an increment of a counter in place takes the shard claim, everything else the shard
-  // mutex: a CAS that read the value before an increment and wrote after it would lose that
+  // On shm an increment of a counter in place takes the shard's word lock, everything else the
+  // shard mutex: a CAS that read the value before an increment and wrote after it would lose that
   // increment. Two processes increment, two add 1 by a CAS loop, one rewrites other keys of the
   // same shards (a table of one shard) all along.
   constexpr int kIncr = 300000, kCas = 30000;

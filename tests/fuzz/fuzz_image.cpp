@@ -268,7 +268,7 @@ const std::vector<Field>& ShardHeaderFields() {
       {"mutex", offsetof(S, mutex), sizeof(pthread_mutex_t), false},
       F<L::u64>("seq", offsetof(S, seq)),
       F<L::u64>("rehash_rec", offsetof(S, rehash_rec)),
-      F<L::u64>("claim", offsetof(S, claim)),
+      F<L::u64>("word_lock", offsetof(S, word_lock)),
       F<L::u64>("count", offsetof(S, count)),
       F<L::u64>("ttl_count", offsetof(S, ttl_count)),
       F<L::u64>("used_bytes", offsetof(S, used_bytes)),

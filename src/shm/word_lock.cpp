@@ -1,5 +1,5 @@
-// shard_claim.cpp: see shard_claim.hpp.
-#include "shm/shard_claim.hpp"
+// word_lock.cpp: see word_lock.hpp.
+#include "shm/word_lock.hpp"
 
 #include <sched.h>
 
@@ -13,11 +13,11 @@ namespace shmkv::detail {
 
 namespace {
 
-constexpr int kSpinTries = 256;                     // a claim is held for tens of nanoseconds
-constexpr std::uint64_t kCheckEveryNs = 1'000'000;  // a live claimant is looked at again every 1 ms
+constexpr int kSpinTries = 256;                     // the word lock is held for tens of nanoseconds
+constexpr std::uint64_t kCheckEveryNs = 1'000'000;  // a live holder is looked at every 1 ms
 constexpr std::uint64_t kWatchdogNs = 30'000'000'000ull;
 
-bool ClaimantAlive(std::uint64_t token) {
+bool HolderAlive(std::uint64_t token) {
   const auto pid = static_cast<pid_t>(token & 0xffffffffu);
   if (!os::ProcessAlive(pid, 0)) return false;  // gone, a zombie, or not a pid at all
   return (os::ProcessStartTime(pid) & 0xffffffffu) == token >> 32;  // else a reused pid
@@ -25,7 +25,7 @@ bool ClaimantAlive(std::uint64_t token) {
 
 }  // namespace
 
-std::uint64_t ClaimToken() {
+std::uint64_t WordLockToken() {
   thread_local std::uint64_t token = 0;
   thread_local std::uint64_t generation = ~0ull;
   if (const std::uint64_t now = os::ForkGeneration(); generation != now) {
@@ -36,28 +36,28 @@ std::uint64_t ClaimToken() {
   return token;
 }
 
-void WaitForClaimRelease(std::atomic<std::uint64_t>* claim, const LockName& name) {
+void WaitForWordLockRelease(std::atomic<std::uint64_t>* word, const LockName& name) {
   for (int i = 0; i < kSpinTries; ++i) {
-    if (claim->load(std::memory_order_acquire) == 0) return;
+    if (word->load(std::memory_order_acquire) == 0) return;
     __builtin_ia32_pause();
   }
   const std::uint64_t start = os::NowMonotonicNs();
   std::uint64_t checked = 0;
   for (;;) {
-    const std::uint64_t token = claim->load(std::memory_order_acquire);
+    const std::uint64_t token = word->load(std::memory_order_acquire);
     if (token == 0) return;
     const std::uint64_t now = os::NowMonotonicNs();
     if (now - checked >= kCheckEveryNs) {
       checked = now;
       // Only mutex holders clear a token, and we hold the mutex: no one else races this CAS,
-      // while a claimant that sees the word free backs off on seeing the mutex held.
-      if (!ClaimantAlive(token)) {
+      // and a taker that finds the word free then backs off on seeing the mutex held.
+      if (!HolderAlive(token)) {
         std::uint64_t expected = token;
-        if (claim->compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
+        if (word->compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
         continue;
       }
       if (now - start >= kWatchdogNs)
-        Throw(errc::busy, name.Describe() + " claim held for 30 s by live process " +
+        Throw(errc::busy, name.Describe() + " word lock held for 30 s by live process " +
                               std::to_string(token & 0xffffffffu) + " (stopped?)");
     }
     sched_yield();
