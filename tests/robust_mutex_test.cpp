@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "os/os.hpp"
 #include "shm/inspect.hpp"
 #include "shm/ordered_index.hpp"
 #include "test_util.hpp"
@@ -179,4 +181,43 @@ TEST_CASE("robust mutex: a writer's index lock wait gives busy naming the index 
   CHECK(!store.exists(key));
   store.set(key, "after");
   CHECK(store.check_invariants().empty());
+}
+
+TEST_CASE("word lock: a holder's process counts as gone only when that is certain", "[word_lock]") {
+  namespace os = shmkv::detail::os;
+  const pid_t me = ::getpid();
+  const auto my_start = static_cast<std::uint32_t>(os::ProcessStartTime(me));
+  REQUIRE(my_start != 0);
+  CHECK_FALSE(os::ProcessCertainlyGone(me, my_start));
+  CHECK_FALSE(os::ProcessCertainlyGone(me, 0));       // start unknown: alive while it runs
+  CHECK(os::ProcessCertainlyGone(me, my_start + 1));  // another process under a reused pid
+  CHECK(os::ProcessCertainlyGone(0, 0));              // garbage: not a process id
+  CHECK(os::ProcessCertainlyGone(-5, 0));
+  // A child killed and not yet reaped is a zombie with no thread left: gone; reaped, gone too.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const auto child_start = static_cast<std::uint32_t>(os::ProcessStartTime(child));
+  CHECK_FALSE(os::ProcessCertainlyGone(child, child_start));
+  REQUIRE(::kill(child, SIGKILL) == 0);
+  for (int i = 0; i < 1000 && !os::ProcessCertainlyGone(child, child_start); ++i) ::usleep(1000);
+  CHECK(os::ProcessCertainlyGone(child, child_start));  // the zombie
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(os::ProcessCertainlyGone(child, child_start));
+  // A process whose main thread has exited while another still runs is a zombie leader, alive.
+  const pid_t threaded = ::fork();
+  REQUIRE(threaded >= 0);
+  if (threaded == 0) {
+    std::thread([] { ::pause(); }).detach();
+    ::syscall(SYS_exit, 0);  // this thread only, without unwinding the test's stack
+  }
+  const auto threaded_start = static_cast<std::uint32_t>(os::ProcessStartTime(threaded));
+  ::usleep(50000);  // its main thread exits
+  CHECK_FALSE(os::ProcessCertainlyGone(threaded, threaded_start));
+  REQUIRE(::kill(threaded, SIGKILL) == 0);
+  REQUIRE(::waitpid(threaded, &status, 0) == threaded);
 }

@@ -189,6 +189,35 @@ bool ProcessAlive(pid_t pid, std::uint64_t start_time) {
   return start_time == 0 || now_start == start_time;
 }
 
+bool ProcessCertainlyGone(pid_t pid, std::uint32_t start_low) {
+  if (pid <= 0) return true;  // not a process id
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return false;  // cannot tell
+  const auto close_paren = line.rfind(')');
+  if (close_paren == std::string::npos) return false;
+  std::istringstream rest(line.substr(close_paren + 2));
+  std::string state;
+  if (!(rest >> state)) return false;
+  if (state == "Z" || state == "X") {
+    // A zombie leader whose other threads still run (main called pthread_exit) is alive: its
+    // status counts them.
+    std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(pid));
+    std::ifstream status(path);
+    for (std::string l; std::getline(status, l);)
+      if (l.rfind("Threads:", 0) == 0) return std::strtol(l.c_str() + 8, nullptr, 10) <= 1;
+    return false;  // cannot tell
+  }
+  if (start_low == 0) return false;
+  std::string field;
+  for (int i = 4; i <= 22; ++i)
+    if (!(rest >> field)) return false;
+  return (std::strtoull(field.c_str(), nullptr, 10) & 0xffffffffu) != start_low;
+}
+
 std::uint64_t NowUnixMs() {
   timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);

@@ -70,6 +70,12 @@ bool Exists(const std::string& path);
 // zombie.
 std::uint64_t ProcessStartTime(pid_t pid);
 bool ProcessAlive(pid_t pid, std::uint64_t start_time);
+// Whether the process `pid` whose start time's low 32 bits are `start_low` (0 = not known) is
+// certainly gone: no such pid (ESRCH); a zombie with no thread left; or a live process whose
+// start time differs (the pid was reused). Whatever cannot be read (/proc hidden or missing, no
+// file descriptor left) counts as not gone: for a caller that would otherwise take over what the
+// process holds, a wrong "gone" is the dangerous answer.
+bool ProcessCertainlyGone(pid_t pid, std::uint32_t start_low);
 
 // --- disk fault injection (tests) ---
 enum class DiskCall : std::uint8_t {

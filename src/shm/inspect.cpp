@@ -299,6 +299,17 @@ bool Inspector::Removed() const {
 
 // --- visiting a shard ---
 
+// For a holder of the shard's mutex (word_lock.hpp): whether the word lock reads 0 by
+// `deadline`. Unlike the library's lockers, never clears a dead holder's token.
+static bool WordLockFree(const ShardHeader* h, std::chrono::steady_clock::time_point deadline) {
+  FenceAfterMutexAcquired();
+  while (h->word_lock.load(std::memory_order_acquire) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 Visit VisitShard(const Inspector& in, std::uint32_t shard, const Policy& policy,
                  const std::function<void(const ShardRef&, Access)>& fn) {
   const ShardRef ref = ShardRef::Of(in.segment(), shard);
@@ -331,6 +342,14 @@ Visit VisitShard(const Inspector& in, std::uint32_t shard, const Policy& policy,
     const auto deadline = std::chrono::steady_clock::now() + policy.lock_budget;
     for (int attempt = 0;; ++attempt) {
       int rc = pthread_mutex_trylock(mutex);
+      if ((rc == 0 || rc == EOWNERDEAD) && !WordLockFree(ref.h, deadline)) {
+        // An increment under the word lock may be half done: the shard is busy, as if locked.
+        // The word is never cleared here (inspect repairs nothing); a dead holder's token stays
+        // for the library's next locker.
+        if (rc == 0) pthread_mutex_unlock(mutex);  // on EOWNERDEAD: left held, as below
+        outcome = Outcome::busy;
+        return;
+      }
       if (rc == 0 || rc == EOWNERDEAD) {
         seq = ref.h->seq.load(std::memory_order_acquire);
         outcome = rc == 0 ? Outcome::locked : Outcome::owner_died;

@@ -4,10 +4,10 @@
 // - Everything here is trivially copyable and standard layout, addressed by byte offsets from
 //   the segment base (never pointers): each process maps the segment at its own address.
 // - Segment map (offsets in SegmentHeader, 64-byte aligned except off_dense, which follows the
-//   slots and is only 16-byte aligned; the arena is chunk aligned):
+//   slots and is only 8-byte aligned; the arena is chunk aligned):
 //     [SegmentHeader][ProcessSlot x kMaxProcesses][ShardHeader x shards][ChunkInfo x chunks]
 //     [atomic u64 ident x chunks][Slot x slots_per_shard x shards]
-//     [u64 dense x slots_per_shard x shards][arena chunks]
+//     [u64 dense x DenseCapacity(slots_per_shard) x shards][arena chunks]
 //   The chunk idents (owner, class, span) are an array of their own, apart from the rest of
 //   ChunkInfo: every record a reader follows is checked against its chunk's ident, and at 8
 //   bytes a chunk (400 KB for a 200 MB arena, a quarter of the 32-byte ChunkInfo that held it

@@ -17,10 +17,11 @@ constexpr int kSpinTries = 256;                     // the word lock is held for
 constexpr std::uint64_t kCheckEveryNs = 1'000'000;  // a live holder is looked at every 1 ms
 constexpr std::uint64_t kWatchdogNs = 30'000'000'000ull;
 
-bool HolderAlive(std::uint64_t token) {
-  const auto pid = static_cast<pid_t>(token & 0xffffffffu);
-  if (!os::ProcessAlive(pid, 0)) return false;  // gone, a zombie, or not a pid at all
-  return (os::ProcessStartTime(pid) & 0xffffffffu) == token >> 32;  // else a reused pid
+// A holder is taken for gone only when that is certain: clearing the word of a live holder
+// would let two processes write the shard at once.
+bool HolderGone(std::uint64_t token) {
+  return os::ProcessCertainlyGone(static_cast<pid_t>(token & 0xffffffffu),
+                                  static_cast<std::uint32_t>(token >> 32));
 }
 
 }  // namespace
@@ -51,7 +52,7 @@ void WaitForWordLockRelease(std::atomic<std::uint64_t>* word, const LockName& na
       checked = now;
       // Only mutex holders clear a token, and we hold the mutex: no one else races this CAS,
       // and a taker that finds the word free then backs off on seeing the mutex held.
-      if (!HolderAlive(token)) {
+      if (HolderGone(token)) {
         std::uint64_t expected = token;
         if (word->compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
         continue;

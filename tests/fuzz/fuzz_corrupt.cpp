@@ -249,7 +249,8 @@ struct Builder {
     if (!f.integer) return Shard();
     IntField("shards", "ShardHeader." + f.name, w + f.name, base + f.off, f.size,
              Orig(base + offsetof(L::ShardHeader, count), 8),
-             {map.slots_per_shard, map.slots_per_shard + 1, map.chunk_count});
+             {map.slots_per_shard, map.slots_per_shard + 1, map.dense_per_shard,
+              map.dense_per_shard + 1, map.chunk_count});
   }
 
   // Mostly chunks that hold records (their head or a continuation).
@@ -326,7 +327,8 @@ struct Builder {
       v = L::Slot::Make(orig.rec(), orig.tag() ^ (1u + rng.Below(0xfff)), orig.psl());
     } else {
       sub = "psl";
-      const u64 cand[] = {0, 3, orig.psl() + 1ull, L::kMaxProbe, map.slots_per_shard & 0xfff};
+      const u64 cand[] = {0, 3, std::min<u64>(orig.psl() + 1ull, L::kMaxProbe), L::kMaxProbe,
+                          map.slots_per_shard & 0xfff};
       v = L::Slot::Make(orig.rec(), orig.tag(), static_cast<u32>(cand[rng.Below(5)]));
     }
     if (v.word == orig.word) v.word ^= 1ull << 60;
@@ -376,7 +378,7 @@ struct Builder {
       case 5:
         return IntField("arena", "Record.dense_pos", w + "dense_pos",
                         r.off + offsetof(R, dense_pos), 4, map.shard_counts[r.shard],
-                        {static_cast<u64>(map.slots_per_shard)});
+                        {map.slots_per_shard, map.dense_per_shard});
       case 6:
         return IntField("arena", "Record.checksum", w + "checksum", r.off + offsetof(R, checksum),
                         4, 0);

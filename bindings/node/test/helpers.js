@@ -6,6 +6,7 @@
 const assert = require("node:assert/strict");
 const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
+const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 
@@ -45,6 +46,24 @@ function assertThrowsCode(fn, cls, code, ...mentions) {
   });
 }
 
+// Whether a server on the unix socket answers PING (false on any error).
+function answersPing(socket) {
+  return new Promise((resolve) => {
+    const c = net.createConnection(socket);
+    let reply = "";
+    const done = (ok) => {
+      c.destroy();
+      resolve(ok);
+    };
+    c.on("connect", () => c.write("PING\r\n"));
+    c.on("data", (d) => {
+      reply += d.toString();
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+    });
+    c.on("error", () => done(false));
+  });
+}
+
 // Starts `redis-server --port 0 --unixsocket <tmp>/redis.sock`; resolves to {url, stop}, or to
 // null when redis-server is not installed (then the caller skips, unless SHMKV_REQUIRE_REDIS is
 // set). The caller registers stop with t.after once the stores on it are registered (node:test
@@ -62,12 +81,14 @@ async function startRedis() {
     server.kill("SIGKILL");
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  for (let i = 0; i < 500 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!fs.existsSync(socket)) {
-    stop();
-    throw new Error("redis-server did not create its socket in 5 s");
+  // Ready when it answers PING: the socket file appears at bind(), before listen(), and a
+  // connection in between is refused.
+  for (let i = 0; i < 500; i++) {
+    if (await answersPing(socket)) return { url: `unix://${socket}`, stop };
+    await new Promise((r) => setTimeout(r, 10));
   }
-  return { url: `unix://${socket}`, stop };
+  stop();
+  throw new Error("redis-server did not answer PING on its socket in 5 s");
 }
 
 module.exports = { shmkv, uniqueName, freshStore, scratchDir, assertThrowsCode, startRedis };
