@@ -490,6 +490,19 @@ TEST_CASE("trust: a shard mutex overwritten with another kind is corrupted at on
   INFO(msg);
   CHECK(contains(msg, "shard " + std::to_string(shard)));
   REQUIRE_ERRC(s.set("key:5", "x"), errc::corrupted);
+  // An increment in place takes the shard's word lock, not the mutex: it checks the kind too.
+  s.close();
+  {
+    SegmentImage img(g.name());
+    img.shard(shard)->mutex.__data.__kind = det::kRobustSharedKind;
+  }
+  s = Store::open(with_mode(o, OpenMode::attach_only));
+  s.set("key:5", "41");
+  {
+    SegmentImage img(g.name());
+    img.shard(shard)->mutex.__data.__kind = 0;
+  }
+  REQUIRE_ERRC(s.increment_by("key:5", 1), errc::corrupted);
 }
 
 TEST_CASE("trust: a fresh robust mutex has the kind the lock check expects", "[trust][locks]") {

@@ -310,6 +310,8 @@ bool Shard::IncrementInWord(const RecordRef& r, KeyHash h, std::int64_t delta,
 bool Shard::IncrementUnderWordLock(std::string_view key, KeyHash h, std::int64_t delta,
                                    std::int64_t* result) {
   ShardHeader* sh = s_.h;
+  // A mutex of another kind was overwritten: corrupted here too, as for every locked operation.
+  CheckRobustKind(&sh->mutex, LockName{s_.seg->name(), "shard", s_.index});
   WordLock lock(&sh->word_lock, WordLockToken());
   if (!lock.held() || RobustMutexHeld(&sh->mutex) || (sh->seq.load(std::memory_order_relaxed) & 1))
     return false;
@@ -759,17 +761,18 @@ void ShardLock::LockSlow(int first) {
   bool owner_died =
       first != 0 && LockRobustAfter(first, &h->mutex, name, &waited) == LockResult::owner_died;
   FenceAfterMutexAcquired();
+  bool holder_gone = false;
   try {
     // Before seq is read: a live word-lock holder may be between its two seq bumps.
-    WaitForWordLockRelease(&h->word_lock, name);
+    holder_gone = WaitForWordLockRelease(&h->word_lock, name);
   } catch (...) {
     if (owner_died) MarkConsistent(&h->mutex);  // the repair is left to the next locker
     UnlockRobust(&h->mutex);
     throw;
   }
-  if (owner_died || (h->seq.load(std::memory_order_relaxed) & 1)) {
+  if (owner_died || holder_gone || (h->seq.load(std::memory_order_relaxed) & 1)) {
     try {
-      shard_.Repair(owner_died);
+      shard_.Repair(owner_died || holder_gone);  // counted in recoveries either way
     } catch (...) {
       // Repair needs the allocator lock. If that failed, seq is still odd and the next locker
       // repairs the shard; the mutex itself must stay usable.

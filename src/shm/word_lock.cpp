@@ -37,16 +37,16 @@ std::uint64_t WordLockToken() {
   return token;
 }
 
-void WaitForWordLockRelease(std::atomic<std::uint64_t>* word, const LockName& name) {
+bool WaitForWordLockRelease(std::atomic<std::uint64_t>* word, const LockName& name) {
   for (int i = 0; i < kSpinTries; ++i) {
-    if (word->load(std::memory_order_acquire) == 0) return;
+    if (word->load(std::memory_order_acquire) == 0) return false;
     __builtin_ia32_pause();
   }
   const std::uint64_t start = os::NowMonotonicNs();
   std::uint64_t checked = 0;
   for (;;) {
     const std::uint64_t token = word->load(std::memory_order_acquire);
-    if (token == 0) return;
+    if (token == 0) return false;
     const std::uint64_t now = os::NowMonotonicNs();
     if (now - checked >= kCheckEveryNs) {
       checked = now;
@@ -54,7 +54,7 @@ void WaitForWordLockRelease(std::atomic<std::uint64_t>* word, const LockName& na
       // and a taker that finds the word free then backs off on seeing the mutex held.
       if (HolderGone(token)) {
         std::uint64_t expected = token;
-        if (word->compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
+        if (word->compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return true;
         continue;
       }
       if (now - start >= kWatchdogNs)

@@ -49,10 +49,11 @@ inline void FenceAfterMutexAcquired() {
 #endif
 }
 
-// For a holder of the shard's mutex: returns once the word lock reads 0. A token whose process
-// is gone is cleared (the caller then repairs the shard if seq is odd). Raises busy, naming the
-// lock and the holder's pid, when a live holder keeps it for the 30 s watchdog.
-void WaitForWordLockRelease(std::atomic<std::uint64_t>* word, const LockName& name);
+// For a holder of the shard's mutex: returns once the word lock reads 0; true when it cleared
+// the token of a process that is gone (the caller then repairs the shard if seq is odd, and
+// counts a recovery). Raises busy, naming the lock and the holder's pid, when a live holder
+// keeps it for the 30 s watchdog.
+bool WaitForWordLockRelease(std::atomic<std::uint64_t>* word, const LockName& name);
 
 // Holds the word lock from a successful CAS to the end of the scope.
 class WordLock {
