@@ -339,7 +339,8 @@ struct alignas(kCacheLine) ProcessSlot {
 };
 
 struct alignas(kCacheLine) ShardHeader {
-  pthread_mutex_t mutex;  // robust, process-shared; guards everything of this shard
+  pthread_mutex_t mutex;  // robust, process-shared; guards everything of this shard (as does
+                          // word_lock, below, for one increment in place)
   std::atomic<u64> seq;   // odd while a mutation is in progress; bumped twice per mutation
   // The record whose value word and checksum are being rewritten by a one-word update
   // (Replace's word path, IncrementInWord), 0 = none. Set (one store) before the value word,

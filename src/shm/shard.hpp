@@ -1,6 +1,7 @@
 // shard.hpp: one shard's robin-hood table, dense key index and records (internal).
 //
-// Invariants (all under the shard mutex):
+// Invariants (all under the shard mutex, or under the shard's word lock for an increment in place,
+// IncrementUnderWordLock: the two exclude each other, see word_lock.hpp):
 // - Table: open addressing with linear probing and robin-hood ordering; deletion shifts the
 //   following run back (no tombstones). A slot's psl is its distance from the key's home bucket;
 //   an occupied slot at psl p > 0 follows an occupied slot at psl >= p - 1.
