@@ -610,7 +610,7 @@ namespace {
 }
 
 // A slot read without the shard lock: one relaxed load of its word (whole, maybe stale).
-Slot LoadSlot(const Slot& slot) {
+[[maybe_unused]] Slot LoadSlot(const Slot& slot) {  // unused under TSan (readers locked)
   return {__atomic_load_n(&slot.word, __ATOMIC_RELAXED)};
 }
 
