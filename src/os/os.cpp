@@ -163,22 +163,40 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::uint64_t ProcessStartTime(pid_t pid) {
+namespace {
+
+// Fields 3 (state) and 22 (start time, clock ticks since boot) of /proc/PID/stat; false when
+// the file cannot be read or parsed.
+bool ReadProcStat(pid_t pid, std::string* state, std::uint64_t* start_time) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   std::ifstream in(path);
   std::string line;
-  if (!std::getline(in, line)) return 0;
+  if (!std::getline(in, line)) return false;
   // Field 2 (comm) may contain spaces and parentheses: parse after the last ')'.
   auto close_paren = line.rfind(')');
-  if (close_paren == std::string::npos) return 0;
+  if (close_paren == std::string::npos) return false;
   std::istringstream rest(line.substr(close_paren + 2));
   std::string field;
-  if (!(rest >> field) || field == "Z" || field == "X") return 0;  // field 3: a zombie is dead
+  if (!(rest >> *state)) return false;
   for (int i = 4; i <= 22; ++i) {
-    if (!(rest >> field)) return 0;
+    if (!(rest >> field)) return false;
   }
-  return std::strtoull(field.c_str(), nullptr, 10);
+  *start_time = std::strtoull(field.c_str(), nullptr, 10);
+  return true;
+}
+
+bool Zombie(const std::string& state) {
+  return state == "Z" || state == "X";
+}
+
+}  // namespace
+
+std::uint64_t ProcessStartTime(pid_t pid) {
+  std::string state;
+  std::uint64_t start = 0;
+  if (!ReadProcStat(pid, &state, &start) || Zombie(state)) return 0;  // a zombie is dead
+  return start;
 }
 
 bool ProcessAlive(pid_t pid, std::uint64_t start_time) {
@@ -192,30 +210,20 @@ bool ProcessAlive(pid_t pid, std::uint64_t start_time) {
 bool ProcessCertainlyGone(pid_t pid, std::uint32_t start_low) {
   if (pid <= 0) return true;  // not a process id
   if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  std::ifstream in(path);
-  std::string line;
-  if (!std::getline(in, line)) return false;  // cannot tell
-  const auto close_paren = line.rfind(')');
-  if (close_paren == std::string::npos) return false;
-  std::istringstream rest(line.substr(close_paren + 2));
   std::string state;
-  if (!(rest >> state)) return false;
-  if (state == "Z" || state == "X") {
+  std::uint64_t start = 0;
+  if (!ReadProcStat(pid, &state, &start)) return false;  // cannot tell
+  if (Zombie(state)) {
     // A zombie leader whose other threads still run (main called pthread_exit) is alive: its
     // status counts them.
+    char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(pid));
     std::ifstream status(path);
     for (std::string l; std::getline(status, l);)
       if (l.rfind("Threads:", 0) == 0) return std::strtol(l.c_str() + 8, nullptr, 10) <= 1;
     return false;  // cannot tell
   }
-  if (start_low == 0) return false;
-  std::string field;
-  for (int i = 4; i <= 22; ++i)
-    if (!(rest >> field)) return false;
-  return (std::strtoull(field.c_str(), nullptr, 10) & 0xffffffffu) != start_low;
+  return start_low != 0 && (start & 0xffffffffu) != start_low;
 }
 
 std::uint64_t NowUnixMs() {
